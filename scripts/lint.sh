@@ -1,0 +1,12 @@
+#!/bin/sh
+# SPDX-License-Identifier: GPL-2.0-or-later
+# lint.sh BUILD_DIR - clang-tidy, cppcheck and checksrc over the project's C.
+set -eu
+build=${1:-build}
+cd "$(dirname "$0")/.."
+sh scripts/checksrc.sh
+cppcheck --project="$build/compile_commands.json" --enable=warning,performance,portability \
+	--library=posix --inline-suppr --error-exitcode=1 --suppress=missingIncludeSystem \
+	--quiet -i"$build"
+clang-tidy -p "$build" --quiet $(git ls-files 'src/*.c')
+echo "lint: clean"
