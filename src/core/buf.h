@@ -1,0 +1,43 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/*
+ * core/buf.h - growable byte buffer for building text (paths, JSON, lines).
+ *
+ * A buffer is always NUL-terminated once anything was added. Allocation
+ * failure is sticky: the buffer remembers it in <oom>, further appends are
+ * ignored, and the caller checks once at the end (git's strbuf, without
+ * dying).
+ */
+#ifndef PC_CORE_BUF_H
+#define PC_CORE_BUF_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+struct pc_buf {
+	char *p;
+	size_t len;
+	size_t cap;
+	bool oom;
+};
+
+#define PC_BUF_INIT { NULL, 0, 0, false }
+
+void pc_buf_init(struct pc_buf *b);
+void pc_buf_release(struct pc_buf *b);
+void pc_buf_clear(struct pc_buf *b);
+
+void pc_buf_add(struct pc_buf *b, const void *data, size_t n);
+void pc_buf_adds(struct pc_buf *b, const char *s);
+void pc_buf_addc(struct pc_buf *b, char c);
+void pc_buf_printf(struct pc_buf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+/* Append <n> bytes of <s> as a JSON string literal, quotes included. */
+void pc_buf_add_json_str(struct pc_buf *b, const char *s, size_t n);
+
+/* Shorten to <len> bytes (len <= b->len). */
+void pc_buf_truncate(struct pc_buf *b, size_t len);
+
+/* The text so far; "" for an empty buffer. Valid until the next append. */
+const char *pc_buf_str(const struct pc_buf *b);
+
+#endif /* PC_CORE_BUF_H */
