@@ -1,0 +1,89 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/*
+ * model/finding.c - the findings list.
+ */
+#include "model/finding.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/alloc.h"
+
+void pc_findings_init(struct pc_findings *f)
+{
+	memset(f, 0, sizeof(*f));
+}
+
+static void finding_release(struct pc_finding *x)
+{
+	free(x->file);
+	free(x->kind);
+	free(x->ns);
+	free(x->name);
+	free(x->path);
+	free(x->msg);
+}
+
+void pc_findings_release(struct pc_findings *f)
+{
+	size_t i;
+
+	for (i = 0; i < f->n; i++)
+		finding_release(&f->v[i]);
+	free(f->v);
+	pc_findings_init(f);
+}
+
+static bool dup_str(char **dst, const char *src)
+{
+	*dst = NULL;
+	if (!src)
+		return true;
+	*dst = pc_strndup(src, strlen(src));
+	return *dst != NULL;
+}
+
+int pc_findings_add(struct pc_findings *f, const struct pc_finding *tmpl)
+{
+	struct pc_finding *x;
+	bool ok;
+
+	if (f->n == f->cap) {
+		size_t cap = f->cap ? f->cap * 2 : 16;
+		struct pc_finding *v = pc_realloc(f->v, cap * sizeof(*v));
+
+		if (!v)
+			goto nomem;
+		f->v = v;
+		f->cap = cap;
+	}
+	x = &f->v[f->n];
+	x->sev = tmpl->sev;
+	x->line = tmpl->line;
+	x->col = tmpl->col;
+	ok = dup_str(&x->file, tmpl->file);
+	ok &= dup_str(&x->kind, tmpl->kind);
+	ok &= dup_str(&x->ns, tmpl->ns);
+	ok &= dup_str(&x->name, tmpl->name);
+	ok &= dup_str(&x->path, tmpl->path ? tmpl->path : "");
+	ok &= dup_str(&x->msg, tmpl->msg);
+	if (!ok) {
+		finding_release(x);
+		goto nomem;
+	}
+	f->n++;
+	if (tmpl->sev == PC_SEV_ERROR)
+		f->nerr++;
+	else
+		f->nwarn++;
+	return 0;
+nomem:
+	f->oom = true;
+	return -ENOMEM;
+}
+
+const char *pc_severity_name(enum pc_severity sev)
+{
+	return sev == PC_SEV_ERROR ? "error" : "warning";
+}
