@@ -16,6 +16,7 @@
 #ifdef PC_FAIL_ALLOC
 static long fail_at = -1;
 static long alloc_count;
+static int injected;
 
 static int should_fail(void)
 {
@@ -24,10 +25,36 @@ static int should_fail(void)
 
 		fail_at = e ? strtol(e, NULL, 10) : 0;
 	}
-	return fail_at > 0 && ++alloc_count == fail_at;
+	if (fail_at > 0 && ++alloc_count == fail_at) {
+		injected = 1;
+		return 1;
+	}
+	return 0;
+}
+
+void pc_alloc_fail_at(long n)
+{
+	fail_at = n;
+	alloc_count = 0;
+	injected = 0;
+}
+
+int pc_alloc_injected(void)
+{
+	return injected;
 }
 #else
 static int should_fail(void)
+{
+	return 0;
+}
+
+void pc_alloc_fail_at(long n)
+{
+	(void)n;
+}
+
+int pc_alloc_injected(void)
 {
 	return 0;
 }

@@ -20,6 +20,14 @@ void *pc_calloc(size_t nmemb, size_t size);
 void *pc_realloc(void *ptr, size_t size);
 char *pc_strndup(const char *s, size_t n);
 
+/*
+ * Failure injection (debug builds with PC_FAIL_ALLOC only; elsewhere these
+ * do nothing): make the <n>th allocation from now fail (0: none), and tell
+ * whether an injected failure happened since.
+ */
+void pc_alloc_fail_at(long n);
+int pc_alloc_injected(void);
+
 /* Exit with status 1 and a message on failure. CLI only. */
 void *pc_xmalloc(size_t size);
 void *pc_xrealloc(void *ptr, size_t size);

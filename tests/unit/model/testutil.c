@@ -1,0 +1,97 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/*
+ * tests/unit/model/testutil.c - helpers for model unit tests.
+ */
+#include "testutil.h"
+
+#include <check.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "model/manifest.h"
+
+struct pc_findings *tu_validate(const char *yaml)
+{
+	struct pc_findings *f = calloc(1, sizeof(*f));
+	struct pc_manifest m;
+
+	ck_assert_ptr_nonnull(f);
+	pc_findings_init(f);
+	ck_assert_int_eq(pc_manifest_init(&m), 0);
+	ck_assert_int_eq(pc_manifest_add_buf(&m, "test.yaml", yaml, strlen(yaml), f), 0);
+	pc_manifest_release(&m);
+	return f;
+}
+
+void tu_dump(const struct pc_findings *f)
+{
+	size_t i;
+
+	for (i = 0; i < f->n; i++) {
+		const struct pc_finding *x = &f->v[i];
+
+		fprintf(stderr, "  %s:%u:%u: %s: [%s] %s\n", x->file, x->line, x->col,
+			pc_severity_name(x->sev), x->path, x->msg);
+	}
+}
+
+static bool matches(const struct pc_finding *x, enum pc_severity sev, const char *path,
+		    const char *substring)
+{
+	return x->sev == sev && strcmp(x->path, path) == 0 &&
+	       (!substring || strstr(x->msg, substring));
+}
+
+const struct pc_finding *tu_expect(const struct pc_findings *f, enum pc_severity sev,
+				   const char *path, const char *substring)
+{
+	size_t i;
+
+	for (i = 0; i < f->n; i++) {
+		if (matches(&f->v[i], sev, path, substring))
+			return &f->v[i];
+	}
+	fprintf(stderr, "expected %s at \"%s\" containing \"%s\"; findings:\n",
+		pc_severity_name(sev), path, substring ? substring : "");
+	tu_dump(f);
+	ck_abort_msg("expected %s at \"%s\" containing \"%s\" not found", pc_severity_name(sev),
+		     path, substring ? substring : "");
+	return NULL;
+}
+
+void tu_expect_none(const struct pc_findings *f, const char *path, const char *substring)
+{
+	size_t i;
+
+	for (i = 0; i < f->n; i++) {
+		const struct pc_finding *x = &f->v[i];
+
+		if (strcmp(x->path, path) == 0 && (!substring || strstr(x->msg, substring))) {
+			tu_dump(f);
+			ck_abort_msg("unexpected finding at \"%s\": %s", path, x->msg);
+		}
+	}
+}
+
+void tu_expect_clean(const struct pc_findings *f)
+{
+	if (f->n) {
+		tu_dump(f);
+		ck_abort_msg("expected no findings, got %zu", f->n);
+	}
+}
+
+void tu_expect_valid(const struct pc_findings *f)
+{
+	if (f->nerr) {
+		tu_dump(f);
+		ck_abort_msg("expected no errors, got %zu", f->nerr);
+	}
+}
+
+void tu_free(struct pc_findings *f)
+{
+	pc_findings_release(f);
+	free(f);
+}
