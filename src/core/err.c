@@ -17,6 +17,9 @@ void pc_err_clear(struct pc_err *err)
 }
 
 static int vset(struct pc_err *err, int code, unsigned line, unsigned col, const char *fmt,
+		va_list ap) __attribute__((format(printf, 5, 0)));
+
+static int vset(struct pc_err *err, int code, unsigned line, unsigned col, const char *fmt,
 		va_list ap)
 {
 	err->code = code;

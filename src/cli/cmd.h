@@ -1,0 +1,21 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/*
+ * cli/cmd.h - the verbs of the portcullis command line.
+ *
+ * Each verb is int cmd_<verb>(int argc, char **argv) with argv[0] the verb
+ * itself, and returns the process exit status: 0 success, 1 failure
+ * (invalid input, failed operation), 2 usage error, as kubectl does.
+ */
+#ifndef PC_CLI_CMD_H
+#define PC_CLI_CMD_H
+
+#define PC_EXIT_OK    0
+#define PC_EXIT_FAIL  1
+#define PC_EXIT_USAGE 2
+
+int pc_cmd_validate(int argc, char **argv);
+
+/* Print "portcullis: <fmt>" to stderr. */
+void pc_cli_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
+#endif /* PC_CLI_CMD_H */

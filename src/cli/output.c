@@ -1,0 +1,123 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/*
+ * cli/output.c - findings as text and JSON.
+ */
+#include "cli/output.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/alloc.h"
+#include "core/buf.h"
+#include "model/finding.h"
+
+struct sort_key {
+	size_t file_rank;
+	size_t index;
+	const struct pc_finding *f;
+};
+
+static int cmp_key(const void *a, const void *b)
+{
+	const struct sort_key *x = a, *y = b;
+
+	if (x->file_rank != y->file_rank)
+		return x->file_rank < y->file_rank ? -1 : 1;
+	if (x->f->line != y->f->line)
+		return x->f->line < y->f->line ? -1 : 1;
+	if (x->f->col != y->f->col)
+		return x->f->col < y->f->col ? -1 : 1;
+	return x->index < y->index ? -1 : x->index > y->index;
+}
+
+void pc_output_sort(struct pc_findings *f)
+{
+	struct pc_finding *sorted;
+	struct sort_key *keys;
+	size_t i;
+
+	if (f->n < 2)
+		return;
+	keys = pc_xmalloc(f->n * sizeof(*keys));
+	/* Files are loaded one after another, so their findings are contiguous. */
+	for (i = 0; i < f->n; i++) {
+		const char *file = f->v[i].file ? f->v[i].file : "";
+
+		keys[i].index = i;
+		keys[i].f = &f->v[i];
+		keys[i].file_rank = i;
+		if (i && strcmp(file, f->v[i - 1].file ? f->v[i - 1].file : "") == 0)
+			keys[i].file_rank = keys[i - 1].file_rank;
+	}
+	qsort(keys, f->n, sizeof(*keys), cmp_key);
+	sorted = pc_xmalloc(f->n * sizeof(*sorted));
+	for (i = 0; i < f->n; i++)
+		sorted[i] = *keys[i].f;
+	memcpy(f->v, sorted, f->n * sizeof(*sorted));
+	free(sorted);
+	free(keys);
+}
+
+void pc_output_text(FILE *fp, const struct pc_findings *f)
+{
+	size_t i;
+
+	for (i = 0; i < f->n; i++) {
+		const struct pc_finding *x = &f->v[i];
+
+		fputs(x->file ? x->file : "<input>", fp);
+		if (x->line)
+			fprintf(fp, ":%u:%u", x->line, x->col);
+		fprintf(fp, ": %s: ", pc_severity_name(x->sev));
+		if (x->kind) {
+			fputs(x->kind, fp);
+			if (x->name)
+				fprintf(fp, " %s/%s", x->ns ? x->ns : "default", x->name);
+			fputs(": ", fp);
+		}
+		if (x->path && *x->path)
+			fprintf(fp, "%s: ", x->path);
+		fprintf(fp, "%s\n", x->msg);
+	}
+}
+
+static void json_field(struct pc_buf *b, const char *key, const char *val, bool comma)
+{
+	if (comma)
+		pc_buf_addc(b, ',');
+	pc_buf_add_json_str(b, key, strlen(key));
+	pc_buf_addc(b, ':');
+	if (val)
+		pc_buf_add_json_str(b, val, strlen(val));
+	else
+		pc_buf_adds(b, "null");
+}
+
+void pc_output_json(FILE *fp, const struct pc_findings *f)
+{
+	struct pc_buf b = PC_BUF_INIT;
+	size_t i;
+
+	pc_buf_addc(&b, '[');
+	for (i = 0; i < f->n; i++) {
+		const struct pc_finding *x = &f->v[i];
+
+		pc_buf_adds(&b, i ? ",\n  {" : "\n  {");
+		json_field(&b, "file", x->file, false);
+		pc_buf_printf(&b, ",\"line\":%u,\"column\":%u", x->line, x->col);
+		json_field(&b, "severity", pc_severity_name(x->sev), true);
+		json_field(&b, "kind", x->kind, true);
+		json_field(&b, "namespace", x->kind ? x->ns : NULL, true);
+		json_field(&b, "name", x->name, true);
+		json_field(&b, "path", x->path, true);
+		json_field(&b, "message", x->msg, true);
+		pc_buf_addc(&b, '}');
+	}
+	pc_buf_adds(&b, f->n ? "\n]\n" : "]\n");
+	if (b.oom) {
+		fputs("portcullis: out of memory\n", stderr);
+		exit(1);
+	}
+	fwrite(b.p, 1, b.len, fp);
+	pc_buf_release(&b);
+}
