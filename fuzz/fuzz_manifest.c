@@ -4,9 +4,10 @@
  *
  * Feeds arbitrary bytes through the whole manifest path (libyaml events,
  * the node tree with its limits, strict typed decoding, every kind's
- * validator) and checks two invariants besides "no crash, no leak": every
- * resource's error count agrees with the findings list, and every finding
- * names a file.
+ * validator) and checks two invariants besides "no crash, no leak": a
+ * resource counted as invalid has its errors reported (findings are capped
+ * per resource, so counts may exceed what is listed, but never silently),
+ * and every finding names a file and says something.
  */
 #include <stddef.h>
 #include <stdint.h>
@@ -29,10 +30,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	if (pc_manifest_add_buf(&m, "fuzz.yaml", (const char *)data, size, &f) == 0 && !f.oom) {
 		for (i = 0; i < m.nres; i++)
 			nerr += m.res[i].nerr;
-		if (nerr > f.nerr)
+		if (nerr > 0 && f.nerr == 0)
 			abort(); /* a resource counted errors that were never reported */
 		for (i = 0; i < f.n; i++) {
-			if (!f.v[i].file || !f.v[i].msg)
+			if (!f.v[i].file || !f.v[i].msg || !f.v[i].msg[0])
 				abort();
 		}
 	}
