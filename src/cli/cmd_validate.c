@@ -70,20 +70,30 @@ static bool is_manifest_name(const char *name)
 		       strcmp(dot, ".json") == 0);
 }
 
-/* Collect manifest files below <dir> in sorted order; symlinked directories are not followed. */
+/*
+ * Collect manifest files below <dir> in sorted order; symlinked directories
+ * are not followed. Returns 0 or a negative errno, after saying which
+ * directory could not be read.
+ */
 static int walk(const char *dir, struct paths *out, int depth)
 {
 	struct paths names = { NULL, 0 };
 	struct dirent *de;
 	struct stat st;
 	size_t i;
+	int ret = 0;
 	DIR *d;
 
-	if (depth > 64)
+	if (depth > 64) {
+		pc_cli_error("%s: directories nested deeper than 64 levels", dir);
 		return -ELOOP;
+	}
 	d = opendir(dir);
-	if (!d)
-		return -errno;
+	if (!d) {
+		ret = -errno;
+		pc_cli_error("cannot read directory %s: %s", dir, strerror(-ret));
+		return ret;
+	}
 	while ((de = readdir(d)))
 		if (de->d_name[0] != '.')
 			paths_add(&names, pc_xstrdup(de->d_name));
@@ -93,15 +103,16 @@ static int walk(const char *dir, struct paths *out, int depth)
 	for (i = 0; i < names.n; i++) {
 		size_t len = strlen(dir) + strlen(names.v[i]) + 2;
 		char *path = pc_xmalloc(len);
+		bool slash = dir[strlen(dir) - 1] == '/';
 
-		snprintf(path, len, "%s/%s", dir, names.v[i]);
+		snprintf(path, len, "%s%s%s", dir, slash ? "" : "/", names.v[i]);
 		free(names.v[i]);
-		if (lstat(path, &st) == -1) {
+		if (ret < 0 || lstat(path, &st) == -1) {
 			free(path);
 			continue;
 		}
 		if (S_ISDIR(st.st_mode)) {
-			walk(path, out, depth + 1);
+			ret = walk(path, out, depth + 1);
 			free(path);
 		} else if (is_manifest_name(path) && (S_ISREG(st.st_mode) || S_ISLNK(st.st_mode))) {
 			paths_add(out, path);
@@ -110,7 +121,7 @@ static int walk(const char *dir, struct paths *out, int depth)
 		}
 	}
 	free(names.v);
-	return 0;
+	return ret;
 }
 
 static int load_path(struct pc_manifest *m, const char *path, struct pc_findings *f,
@@ -126,12 +137,10 @@ static int load_path(struct pc_manifest *m, const char *path, struct pc_findings
 		return pc_manifest_add_file(m, path, f);
 	}
 	ret = walk(path, &found, 0);
-	if (ret < 0) {
-		pc_cli_error("cannot read directory %s: %s", path, strerror(-ret));
-		return ret;
+	if (ret == 0 && found.n == 0) {
+		pc_cli_error("no *.yaml, *.yml or *.json files in directory %s", path);
+		ret = -ENOENT;
 	}
-	if (found.n == 0)
-		pc_cli_error("warning: no *.yaml, *.yml or *.json files in %s", path);
 	for (i = 0; i < found.n; i++) {
 		if (ret == 0) {
 			(*files)++;
@@ -166,7 +175,7 @@ int pc_cmd_validate(int argc, char **argv)
 	struct paths inputs = { NULL, 0 };
 	struct pc_findings f;
 	struct pc_manifest m;
-	bool json = false, quiet = false;
+	bool json = false, quiet = false, failed = false;
 	size_t i, files = 0;
 	int c, ret = 0, status;
 
@@ -175,6 +184,11 @@ int pc_cmd_validate(int argc, char **argv)
 	while ((c = getopt_long(argc, argv, "+f:o:qh", opts, NULL)) != -1) {
 		switch (c) {
 		case 'f':
+			if (!*optarg) {
+				pc_cli_error("validate: -f needs a file, a directory or -");
+				free(inputs.v);
+				return PC_EXIT_USAGE;
+			}
 			paths_add(&inputs, optarg);
 			break;
 		case 'o':
@@ -221,8 +235,10 @@ int pc_cmd_validate(int argc, char **argv)
 		pc_cli_error("out of memory");
 		return PC_EXIT_FAIL;
 	}
-	for (i = 0; i < inputs.n && ret != -ENOMEM; i++)
+	for (i = 0; i < inputs.n && ret != -ENOMEM; i++) {
 		ret = load_path(&m, inputs.v[i], &f, &files);
+		failed |= ret < 0; /* an unreadable directory fails the run, later ones too */
+	}
 	if (ret == -ENOMEM || f.oom) {
 		pc_cli_error("out of memory while validating");
 		status = PC_EXIT_FAIL;
@@ -236,7 +252,7 @@ int pc_cmd_validate(int argc, char **argv)
 		if (!quiet)
 			summary(&m, &f, files);
 	}
-	status = f.nerr || ret < 0 ? PC_EXIT_FAIL : PC_EXIT_OK;
+	status = f.nerr || failed ? PC_EXIT_FAIL : PC_EXIT_OK;
 out:
 	pc_manifest_release(&m);
 	pc_findings_release(&f);

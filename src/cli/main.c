@@ -58,6 +58,10 @@ static int dispatch(int argc, char **argv)
 
 			return pc_cmd_validate(2, args);
 		}
+		if (argc > 1) {
+			pc_cli_error("help: unknown verb \"%s\"; see 'portcullis --help'", argv[1]);
+			return PC_EXIT_USAGE;
+		}
 		fputs(usage, stdout);
 		return PC_EXIT_OK;
 	}

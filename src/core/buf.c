@@ -95,14 +95,80 @@ void pc_buf_printf(struct pc_buf *b, const char *fmt, ...)
 	b->len += (size_t)n;
 }
 
+/* Length of the valid UTF-8 sequence at <s> (at most <n> bytes), or 0. */
+static size_t utf8_seq(const unsigned char *s, size_t n)
+{
+	size_t len, i;
+	unsigned cp;
+
+	if (s[0] < 0x80)
+		return 1;
+	if (s[0] >= 0xc2 && s[0] <= 0xdf)
+		len = 2, cp = s[0] & 0x1fu;
+	else if (s[0] >= 0xe0 && s[0] <= 0xef)
+		len = 3, cp = s[0] & 0x0fu;
+	else if (s[0] >= 0xf0 && s[0] <= 0xf4)
+		len = 4, cp = s[0] & 0x07u;
+	else
+		return 0;
+	if (len > n)
+		return 0;
+	for (i = 1; i < len; i++) {
+		if ((s[i] & 0xc0) != 0x80)
+			return 0;
+		cp = (cp << 6) | (s[i] & 0x3fu);
+	}
+	if ((len == 3 && (cp < 0x800 || (cp >= 0xd800 && cp <= 0xdfff))) ||
+	    (len == 4 && (cp < 0x10000 || cp > 0x10ffff)))
+		return 0;
+	return len;
+}
+
+size_t pc_utf8_prefix(const char *s, size_t len, size_t max)
+{
+	const unsigned char *u = (const unsigned char *)s;
+	size_t i = 0, k;
+
+	if (len > max)
+		len = max;
+	while (i < len) {
+		k = utf8_seq(u + i, len - i);
+		if (k == 0) {
+			/* an incomplete sequence at the cut is dropped; other bytes kept */
+			if (len - i < 4 && (u[i] & 0xc0) == 0xc0)
+				return i;
+			k = 1;
+		}
+		i += k;
+	}
+	return len;
+}
+
+void pc_utf8_trim(char *s)
+{
+	size_t n = strlen(s);
+
+	s[pc_utf8_prefix(s, n, n)] = '\0';
+}
+
 void pc_buf_add_json_str(struct pc_buf *b, const char *s, size_t n)
 {
-	size_t i;
+	const unsigned char *u = (const unsigned char *)s;
+	size_t i = 0, k;
 
 	pc_buf_addc(b, '"');
-	for (i = 0; i < n; i++) {
-		unsigned char c = (unsigned char)s[i];
+	while (i < n) {
+		unsigned char c = u[i];
 
+		if (c >= 0x80) {
+			k = utf8_seq(u + i, n - i);
+			if (k)
+				pc_buf_add(b, s + i, k);
+			else
+				pc_buf_adds(b, "\\ufffd");
+			i += k ? k : 1;
+			continue;
+		}
 		switch (c) {
 		case '"':
 			pc_buf_adds(b, "\\\"");
@@ -125,6 +191,7 @@ void pc_buf_add_json_str(struct pc_buf *b, const char *s, size_t n)
 			else
 				pc_buf_addc(b, (char)c);
 		}
+		i++;
 	}
 	pc_buf_addc(b, '"');
 }

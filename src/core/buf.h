@@ -31,8 +31,21 @@ void pc_buf_adds(struct pc_buf *b, const char *s);
 void pc_buf_addc(struct pc_buf *b, char c);
 void pc_buf_printf(struct pc_buf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
-/* Append <n> bytes of <s> as a JSON string literal, quotes included. */
+/*
+ * Append <n> bytes of <s> as a JSON string literal, quotes included.
+ * Bytes that are not valid UTF-8 become U+FFFD, so the output always parses.
+ */
 void pc_buf_add_json_str(struct pc_buf *b, const char *s, size_t n);
+
+/*
+ * The length of the longest prefix of the <len> bytes at <s> that is at
+ * most <max> bytes and does not end inside a UTF-8 sequence, so text cut
+ * for display stays valid UTF-8.
+ */
+size_t pc_utf8_prefix(const char *s, size_t len, size_t max);
+
+/* Cut the NUL-terminated <s> at the last complete UTF-8 character. */
+void pc_utf8_trim(char *s);
 
 /* Shorten to <len> bytes (len <= b->len). */
 void pc_buf_truncate(struct pc_buf *b, size_t len);

@@ -8,6 +8,8 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "core/buf.h"
+
 void pc_err_clear(struct pc_err *err)
 {
 	err->code = 0;
@@ -26,6 +28,7 @@ static int vset(struct pc_err *err, int code, unsigned line, unsigned col, const
 	err->line = line;
 	err->col = col;
 	vsnprintf(err->msg, sizeof(err->msg), fmt, ap);
+	pc_utf8_trim(err->msg);
 	return code;
 }
 

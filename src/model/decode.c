@@ -20,6 +20,7 @@
 #include <string.h>
 
 #include "core/arena.h"
+#include "core/buf.h"
 #include "model/node.h"
 #include "model/schema.h"
 #include "model/vctx.h"
@@ -231,7 +232,10 @@ static bool snake_to_camel(const char *s, char *out, size_t size)
 		}
 		if (j + 1 >= size)
 			return false;
-		out[j++] = up ? (char)toupper((unsigned char)*s) : *s;
+		out[j] = *s;
+		if (up && *s >= 'a' && *s <= 'z')
+			out[j] = (char)(*s - ('a' - 'A'));
+		j++;
 		up = false;
 	}
 	out[j] = '\0';
@@ -268,7 +272,7 @@ static const char *suggest(const struct pc_schema *schema, const char *key)
 /* Short, printable rendering of a scalar for messages. */
 static void show(const struct pc_node *n, char *buf, size_t size)
 {
-	size_t i, j = 0, max = n->len < 60 ? n->len : 60;
+	size_t i, j = 0, max = pc_utf8_prefix(n->str, n->len, 60);
 
 	for (i = 0; i < max && j + 5 < size; i++) {
 		unsigned char c = (unsigned char)n->str[i];

@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "core/alloc.h"
+#include "core/buf.h"
 
 void pc_findings_init(struct pc_findings *f)
 {
@@ -35,13 +36,26 @@ void pc_findings_release(struct pc_findings *f)
 	pc_findings_init(f);
 }
 
-static bool dup_str(char **dst, const char *src)
+/*
+ * Copy at most <max> bytes of <src>, cut at a UTF-8 boundary and marked
+ * with "..." when cut: a 20 MiB metadata.name must not be stored and
+ * printed once per finding.
+ */
+static bool dup_str(char **dst, const char *src, size_t max)
 {
+	size_t n, cut;
+
 	*dst = NULL;
 	if (!src)
 		return true;
-	*dst = pc_strndup(src, strlen(src));
-	return *dst != NULL;
+	n = strlen(src);
+	cut = pc_utf8_prefix(src, n, max);
+	*dst = pc_malloc(cut + 4);
+	if (!*dst)
+		return false;
+	memcpy(*dst, src, cut);
+	memcpy(*dst + cut, cut < n ? "..." : "", cut < n ? 4 : 1);
+	return true;
 }
 
 int pc_findings_add(struct pc_findings *f, const struct pc_finding *tmpl)
@@ -62,12 +76,12 @@ int pc_findings_add(struct pc_findings *f, const struct pc_finding *tmpl)
 	x->sev = tmpl->sev;
 	x->line = tmpl->line;
 	x->col = tmpl->col;
-	ok = dup_str(&x->file, tmpl->file);
-	ok &= dup_str(&x->kind, tmpl->kind);
-	ok &= dup_str(&x->ns, tmpl->ns);
-	ok &= dup_str(&x->name, tmpl->name);
-	ok &= dup_str(&x->path, tmpl->path ? tmpl->path : "");
-	ok &= dup_str(&x->msg, tmpl->msg);
+	ok = dup_str(&x->file, tmpl->file, PC_FINDING_MAX_FILE);
+	ok &= dup_str(&x->kind, tmpl->kind, PC_FINDING_MAX_NAME);
+	ok &= dup_str(&x->ns, tmpl->ns, PC_FINDING_MAX_NAME);
+	ok &= dup_str(&x->name, tmpl->name, PC_FINDING_MAX_NAME);
+	ok &= dup_str(&x->path, tmpl->path ? tmpl->path : "", PC_FINDING_MAX_PATH);
+	ok &= dup_str(&x->msg, tmpl->msg, PC_FINDING_MAX_MSG);
 	if (!ok) {
 		finding_release(x);
 		goto nomem;

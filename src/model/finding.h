@@ -19,6 +19,12 @@ enum pc_severity {
 	PC_SEV_WARNING,
 };
 
+/* Longer strings are cut (at a UTF-8 boundary) and end in "...". */
+#define PC_FINDING_MAX_FILE 4096
+#define PC_FINDING_MAX_NAME 256
+#define PC_FINDING_MAX_PATH 1024
+#define PC_FINDING_MAX_MSG  2048
+
 struct pc_finding {
 	enum pc_severity sev;
 	char *file;

@@ -167,7 +167,7 @@ static void check_k8s_annotations(struct pc_vctx *v, const struct pc_strmap *ann
 			pc_vpop(v);
 		}
 	}
-	if (total > 256 * 1024)
+	if (total > (size_t)256 * 1024)
 		pc_verr(v, NULL, "Too long: must have at most 262144 bytes");
 	pc_vpop(v);
 }
@@ -261,13 +261,7 @@ static int load_object(struct pc_manifest *m, struct pc_vctx *v, const struct pc
 	ret = pc_decode(v, &top_schema, root, &t);
 	if (ret < 0 || !t.hdr.node)
 		return ret;
-	k = check_type(v, &t);
-	if (k) {
-		r->kind = k->kind;
-		v->kind = k->name;
-	} else {
-		v->kind = t.kind;
-	}
+	v->kind = t.kind; /* as written, until it is known to be ours */
 	r->api_version = t.api_version;
 	if (t.metadata) {
 		pc_vpush(v, "metadata");
@@ -282,6 +276,11 @@ static int load_object(struct pc_manifest *m, struct pc_vctx *v, const struct pc
 		r->meta.ns = "default";
 	v->ns = r->meta.ns;
 	v->name = r->meta.name;
+	k = check_type(v, &t);
+	if (k) {
+		r->kind = k->kind;
+		v->kind = k->name;
+	}
 	if (t.metadata)
 		check_meta(v, &r->meta);
 	if (!k) {
@@ -357,7 +356,7 @@ int pc_manifest_init(struct pc_manifest *m)
 {
 	memset(m, 0, sizeof(*m));
 	pc_yaml_limits_default(&m->limits);
-	m->arena = pc_arena_new(64 * 1024);
+	m->arena = pc_arena_new((size_t)64 * 1024);
 	return m->arena ? 0 : -ENOMEM;
 }
 

@@ -171,6 +171,7 @@ static void report(struct pc_vctx *v, enum pc_severity sev, const char *field, c
 		v->at = v->root;
 	} else {
 		vsnprintf(msg, sizeof(msg), fmt, ap);
+		pc_utf8_trim(msg); /* a cut message must stay valid UTF-8 */
 	}
 	if (field) {
 		if (v->path.len)

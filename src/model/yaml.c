@@ -26,6 +26,7 @@
 
 #include "core/alloc.h"
 #include "core/arena.h"
+#include "core/buf.h"
 
 #define TAG_STR   "tag:yaml.org,2002:str"
 #define TAG_NULL  "tag:yaml.org,2002:null"
@@ -336,11 +337,12 @@ static const struct pc_node *keyset_add(struct keyset *ks, const struct pc_node 
 		*ks = bigger;
 	}
 	slot = keyset_slot(ks, k);
-	if (*slot)
-		return *slot;
-	*slot = k;
-	ks->n++;
-	return NULL;
+	if (!*slot) {
+		*slot = k;
+		ks->n++;
+		return NULL;
+	}
+	return *slot;
 }
 
 /* Append the pairs of merge source <src> whose keys <ks> lacks. */
@@ -417,7 +419,7 @@ static int map_finish(struct builder *b, struct pc_node *n, struct vec *kids)
 		if (dup) {
 			ret = pc_err_at(b->err, -EINVAL, k->line, k->col,
 					"duplicate key \"%.*s\" (first defined at line %u, column %u)",
-					(int)(k->len > 200 ? 200 : k->len), k->str, dup->line,
+					(int)pc_utf8_prefix(k->str, k->len, 200), k->str, dup->line,
 					dup->col);
 			goto out;
 		}
@@ -449,10 +451,16 @@ out:
 
 static int on_end(struct builder *b)
 {
-	struct frame *f = &b->stack[b->depth - 1];
-	struct pc_node *n = f->node;
-	char *anchor = f->anchor;
+	struct frame *f;
+	struct pc_node *n;
+	char *anchor;
 	int ret = 0;
+
+	if (b->depth == 0) /* libyaml pairs every end with a start; never trust it blindly */
+		return pc_err_set(b->err, -EINVAL, "invalid YAML: unbalanced collection end");
+	f = &b->stack[b->depth - 1];
+	n = f->node;
+	anchor = f->anchor;
 
 	f->anchor = NULL;
 	if (n->type == PC_NODE_SEQ) {
@@ -513,10 +521,16 @@ static int syntax_error(struct builder *b, const yaml_parser_t *p)
 	if (p->error == YAML_READER_ERROR) {
 		/* Reader errors carry a byte offset, not a line. */
 		if (p->problem_value != -1) {
+			/* libyaml gives the octet for UTF-8 errors, the code point otherwise */
+			if (strstr(problem, "octet") || strstr(problem, "length"))
+				return pc_err_set(b->err, -EINVAL,
+						  "not valid YAML text: %s (byte 0x%02x at offset %zu)",
+						  problem, (unsigned)p->problem_value & 0xffu,
+						  p->problem_offset);
 			return pc_err_set(b->err, -EINVAL,
-					  "not valid YAML text: %s (byte 0x%02x at offset %zu)",
-					  problem, (unsigned)p->problem_value & 0xffu,
-					  p->problem_offset);
+					  "not valid YAML text: %s (character U+%04X at byte offset "
+					  "%zu)",
+					  problem, (unsigned)p->problem_value, p->problem_offset);
 		}
 		return pc_err_set(b->err, -EINVAL, "not valid YAML text: %s (at offset %zu)",
 				  problem, p->problem_offset);
