@@ -160,7 +160,8 @@ static void summary(const struct pc_manifest *m, const struct pc_findings *f, si
 		invalid += m->res[i].nerr > 0;
 	printf("%zu resource%s in %zu file%s: %zu valid, %zu invalid; %zu error%s, %zu warning%s\n",
 	       m->nres, m->nres == 1 ? "" : "s", files, files == 1 ? "" : "s", m->nres - invalid,
-	       invalid, f->nerr, f->nerr == 1 ? "" : "s", f->nwarn, f->nwarn == 1 ? "" : "s");
+	       invalid, f->total_err, f->total_err == 1 ? "" : "s", f->total_warn,
+	       f->total_warn == 1 ? "" : "s");
 }
 
 int pc_cmd_validate(int argc, char **argv)
@@ -252,7 +253,10 @@ int pc_cmd_validate(int argc, char **argv)
 		if (!quiet)
 			summary(&m, &f, files);
 	}
-	status = f.nerr || failed ? PC_EXIT_FAIL : PC_EXIT_OK;
+	status = f.total_err || failed ? PC_EXIT_FAIL : PC_EXIT_OK;
+	for (i = 0; i < m.nres; i++)
+		if (m.res[i].nerr) /* never exit 0 with an invalid resource */
+			status = PC_EXIT_FAIL;
 out:
 	pc_manifest_release(&m);
 	pc_findings_release(&f);

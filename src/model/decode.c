@@ -21,6 +21,7 @@
 
 #include "core/arena.h"
 #include "core/buf.h"
+#include "model/finding.h"
 #include "model/node.h"
 #include "model/schema.h"
 #include "model/vctx.h"
@@ -707,7 +708,9 @@ int pc_decode(struct pc_vctx *v, const struct pc_schema *schema, const struct pc
 			const char *hint;
 
 			if (pc_vctx_full(v)) {
-				v->nerr++; /* still counted, no longer described */
+				/* still counted, no longer described */
+				v->nerr++;
+				pc_findings_count(v->out, PC_SEV_ERROR);
 				continue;
 			}
 			show(k, key, sizeof(key));

@@ -74,6 +74,7 @@ int pc_findings_add(struct pc_findings *f, const struct pc_finding *tmpl)
 	}
 	x = &f->v[f->n];
 	x->sev = tmpl->sev;
+	x->note = tmpl->note;
 	x->line = tmpl->line;
 	x->col = tmpl->col;
 	ok = dup_str(&x->file, tmpl->file, PC_FINDING_MAX_FILE);
@@ -91,10 +92,22 @@ int pc_findings_add(struct pc_findings *f, const struct pc_finding *tmpl)
 		f->nerr++;
 	else
 		f->nwarn++;
+	if (!tmpl->note)
+		pc_findings_count(f, tmpl->sev);
 	return 0;
 nomem:
 	f->oom = true;
+	if (!tmpl->note)
+		pc_findings_count(f, tmpl->sev);
 	return -ENOMEM;
+}
+
+void pc_findings_count(struct pc_findings *f, enum pc_severity sev)
+{
+	if (sev == PC_SEV_ERROR)
+		f->total_err++;
+	else
+		f->total_warn++;
 }
 
 const char *pc_severity_name(enum pc_severity sev)

@@ -35,14 +35,17 @@ struct pc_finding {
 	char *name;
 	char *path; /* "" when the finding is about the whole document */
 	char *msg;
+	bool note;  /* about the findings themselves ("too many"), not a problem */
 };
 
 struct pc_findings {
 	struct pc_finding *v;
 	size_t n;
 	size_t cap;
-	size_t nerr;
-	size_t nwarn;
+	size_t nerr;        /* errors listed (notes included by severity) */
+	size_t nwarn;       /* warnings listed */
+	size_t total_err;   /* errors found, listed or not (notes excluded) */
+	size_t total_warn;  /* warnings found, listed or not */
 	bool oom; /* a finding was lost for lack of memory */
 };
 
@@ -54,6 +57,9 @@ void pc_findings_release(struct pc_findings *f);
  * Returns 0 or -ENOMEM (then <oom> is set).
  */
 int pc_findings_add(struct pc_findings *f, const struct pc_finding *tmpl);
+
+/* Count a problem that is not listed (past a per-resource cap). */
+void pc_findings_count(struct pc_findings *f, enum pc_severity sev);
 
 /* "error" or "warning". */
 const char *pc_severity_name(enum pc_severity sev);

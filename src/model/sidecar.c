@@ -290,7 +290,7 @@ static void check_selector_crd(struct pc_vctx *v, const struct pc_strmap *labels
 		if (strlen(labels->vals[i]) <= 63)
 			continue;
 		pc_vpush_key(v, labels->keys[i]);
-		pc_verr(v, NULL, "Too long: must have at most 63 bytes");
+		pc_verr(v, NULL, "Too long: may not be more than 63 bytes");
 		pc_vpop(v);
 	}
 	pc_vpop(v);

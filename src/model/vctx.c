@@ -157,14 +157,20 @@ static void report(struct pc_vctx *v, enum pc_severity sev, const char *field, c
 		v->nerr++;
 	else
 		v->nwarn++;
-	if (v->nfindings > PC_VCTX_MAX_FINDINGS)
+	if (v->nfindings > PC_VCTX_MAX_FINDINGS) {
+		pc_findings_count(v->out, sev);
 		return;
+	}
 	if (v->nfindings++ == PC_VCTX_MAX_FINDINGS) {
 		/*
-		 * Said once, about the resource as a whole. The path is cut; no
-		 * later finding of this resource is kept, so nothing reads it
-		 * until pc_vctx_reset().
+		 * Said once, about the resource as a whole, in place of this
+		 * finding (counted, not listed); an error as soon as the resource
+		 * has one. The path is cut; no later finding of this resource is
+		 * kept, so nothing reads it until pc_vctx_reset().
 		 */
+		pc_findings_count(v->out, sev);
+		f.note = true;
+		sev = v->nerr ? PC_SEV_ERROR : PC_SEV_WARNING;
 		snprintf(msg, sizeof(msg), "too many findings; the rest of this resource's are not shown");
 		field = NULL;
 		pc_buf_truncate(&v->path, 0);

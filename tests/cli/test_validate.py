@@ -860,3 +860,18 @@ def test_invalid_directory_as_a_whole(pc):
     assert summary(r)[1] == len(INVALID), r
     files = {ln.split(":")[0] for ln in r.error_lines()}
     assert files == {str(p) for p in INVALID}, "every invalid sample has an error"
+
+
+def test_errors_past_the_finding_cap_still_fail(pc, write):
+    # 110 duplicate-host warnings fill the 100-finding cap before the one error
+    # (egressProxy without ALLOW_ANY) is found: it is not listed, but counted.
+    hosts = "".join(f"    - ./h{i}.example.com\n    - ./h{i}.example.com\n" for i in range(110))
+    text = ("apiVersion: networking.istio.io/v1\nkind: Sidecar\nmetadata: {name: s}\n"
+            "spec:\n  egress:\n  - hosts:\n" + hosts +
+            "  outboundTrafficPolicy:\n    mode: REGISTRY_ONLY\n"
+            "    egressProxy: {host: proxy.example.com, port: {number: 3128}}\n")
+    r = pc.validate("-f", write("cap.yaml", text))
+    assert r.rc == 1, r
+    assert r.error_lines() == [], r
+    assert any("too many findings" in ln for ln in r.warning_lines()), r
+    assert summary(r) == (1, 1, 0, 1, 1, 110), r

@@ -171,7 +171,7 @@ START_TEST(selector_crd_limits)
 
 	f = tu_validate(yaml);
 
-	at(f, E, "spec.workloadSelector.labels[long]", "Too long: must have at most 63 bytes", 9,
+	at(f, E, "spec.workloadSelector.labels[long]", "Too long: may not be more than 63 bytes", 9,
 	   13);
 	at(f, E, "spec.workloadSelector.labels", "Too many: 257: must have at most 256 items", 9,
 	   7);
