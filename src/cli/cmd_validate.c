@@ -164,7 +164,28 @@ static void summary(const struct pc_manifest *m, const struct pc_findings *f, si
 	       f->total_warn == 1 ? "" : "s");
 }
 
-int pc_cmd_validate(int argc, char **argv)
+struct vopts {
+	struct paths inputs; /* borrowed from argv */
+	bool json;
+	bool quiet;
+};
+
+static int usage_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
+static int usage_error(const char *fmt, ...)
+{
+	char msg[512];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	pc_cli_error("validate: %s; see 'portcullis validate --help'", msg);
+	return PC_EXIT_USAGE;
+}
+
+/* Fill <o> from argv. Returns -1 to go on, or the exit status to return now. */
+static int parse_args(int argc, char **argv, struct vopts *o)
 {
 	static const struct option opts[] = {
 		{ "filename", required_argument, NULL, 'f' },
@@ -173,71 +194,59 @@ int pc_cmd_validate(int argc, char **argv)
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
-	struct paths inputs = { NULL, 0 };
-	struct pc_findings f;
-	struct pc_manifest m;
-	bool json = false, quiet = false, failed = false;
-	size_t i, files = 0;
-	int c, ret = 0, status;
+	int c;
 
 	optind = 0;
 	opterr = 0;
 	while ((c = getopt_long(argc, argv, "+f:o:qh", opts, NULL)) != -1) {
 		switch (c) {
 		case 'f':
-			if (!*optarg) {
-				pc_cli_error("validate: -f needs a file, a directory or -");
-				free(inputs.v);
-				return PC_EXIT_USAGE;
-			}
-			paths_add(&inputs, optarg);
+			if (!*optarg)
+				return usage_error("-f needs a file, a directory or -");
+			paths_add(&o->inputs, optarg);
 			break;
 		case 'o':
-			if (strcmp(optarg, "json") == 0) {
-				json = true;
-			} else if (strcmp(optarg, "text") != 0) {
-				pc_cli_error("unknown output format \"%s\" (use text or json)", optarg);
-				free(inputs.v);
-				return PC_EXIT_USAGE;
-			}
+			o->json = strcmp(optarg, "json") == 0;
+			if (!o->json && strcmp(optarg, "text") != 0)
+				return usage_error("unknown output format \"%s\" (use text or json)",
+						   optarg);
 			break;
 		case 'q':
-			quiet = true;
+			o->quiet = true;
 			break;
 		case 'h':
 			fputs(usage, stdout);
-			free(inputs.v);
 			return PC_EXIT_OK;
 		default:
-			if (optopt)
-				pc_cli_error("validate: option -%c needs an argument or is unknown; "
-					     "see 'portcullis validate --help'", optopt);
-			else
-				pc_cli_error("validate: unknown option \"%s\"; see 'portcullis "
-					     "validate --help'", argv[optind - 1]);
-			free(inputs.v);
-			return PC_EXIT_USAGE;
+			if (!optopt)
+				return usage_error("unknown option \"%s\"", argv[optind - 1]);
+			if (strchr("fo", optopt))
+				return usage_error("option -%c needs an argument", optopt);
+			return usage_error("unknown option \"-%c\"", optopt);
 		}
 	}
-	if (optind < argc) {
-		pc_cli_error("validate: unexpected argument \"%s\" (give files with -f); see "
-			     "'portcullis validate --help'", argv[optind]);
-		free(inputs.v);
-		return PC_EXIT_USAGE;
-	}
-	if (inputs.n == 0) {
-		pc_cli_error("validate: nothing to validate: give at least one -f PATH; see "
-			     "'portcullis validate --help'");
-		return PC_EXIT_USAGE;
-	}
+	if (optind < argc)
+		return usage_error("unexpected argument \"%s\" (give files with -f)", argv[optind]);
+	if (o->inputs.n == 0)
+		return usage_error("nothing to validate: give at least one -f PATH");
+	return -1;
+}
+
+static int run(const struct vopts *o)
+{
+	struct pc_findings f;
+	struct pc_manifest m;
+	bool failed = false;
+	size_t i, files = 0;
+	int ret = 0, status;
 
 	pc_findings_init(&f);
 	if (pc_manifest_init(&m) < 0) {
 		pc_cli_error("out of memory");
 		return PC_EXIT_FAIL;
 	}
-	for (i = 0; i < inputs.n && ret != -ENOMEM; i++) {
-		ret = load_path(&m, inputs.v[i], &f, &files);
+	for (i = 0; i < o->inputs.n && ret != -ENOMEM; i++) {
+		ret = load_path(&m, o->inputs.v[i], &f, &files);
 		failed |= ret < 0; /* an unreadable directory fails the run, later ones too */
 	}
 	if (ret == -ENOMEM || f.oom) {
@@ -246,11 +255,11 @@ int pc_cmd_validate(int argc, char **argv)
 		goto out;
 	}
 	pc_output_sort(&f);
-	if (json) {
+	if (o->json) {
 		pc_output_json(stdout, &f);
 	} else {
 		pc_output_text(stdout, &f);
-		if (!quiet)
+		if (!o->quiet)
 			summary(&m, &f, files);
 	}
 	status = f.total_err || failed ? PC_EXIT_FAIL : PC_EXIT_OK;
@@ -260,6 +269,16 @@ int pc_cmd_validate(int argc, char **argv)
 out:
 	pc_manifest_release(&m);
 	pc_findings_release(&f);
-	free(inputs.v);
+	return status;
+}
+
+int pc_cmd_validate(int argc, char **argv)
+{
+	struct vopts o = { { NULL, 0 }, false, false };
+	int status = parse_args(argc, argv, &o);
+
+	if (status < 0)
+		status = run(&o);
+	free(o.inputs.v);
 	return status;
 }

@@ -387,6 +387,7 @@ static int file_finding(struct pc_findings *out, const char *file, unsigned line
 
 static int keep_stream(struct pc_manifest *m, struct pc_yaml_stream *s)
 {
+	/* NOLINTNEXTLINE(bugprone-sizeof-expression): an array of pointers */
 	struct pc_yaml_stream **v = pc_realloc(m->streams, (m->nstreams + 1) * sizeof(*v));
 
 	if (!v)

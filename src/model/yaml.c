@@ -325,6 +325,7 @@ static const struct pc_node *keyset_add(struct keyset *ks, const struct pc_node 
 		struct keyset bigger = { NULL, ks->cap ? ks->cap * 2 : 16, 0 };
 		size_t i;
 
+		/* NOLINTNEXTLINE(bugprone-sizeof-expression): an array of pointers */
 		bigger.slot = pc_calloc(bigger.cap, sizeof(*bigger.slot));
 		if (!bigger.slot)
 			return k;
@@ -465,10 +466,12 @@ static int on_end(struct builder *b)
 	f->anchor = NULL;
 	if (n->type == PC_NODE_SEQ) {
 		n->nitems = f->kids.n;
+		/* NOLINTNEXTLINE(bugprone-sizeof-expression): an array of pointers */
 		n->items = pc_arena_calloc(b->arena, n->nitems ? n->nitems : 1, sizeof(*n->items));
 		if (!n->items)
 			ret = oom(b);
 		else if (n->nitems)
+			/* NOLINTNEXTLINE(bugprone-sizeof-expression): an array of pointers */
 			memcpy(n->items, f->kids.v, n->nitems * sizeof(*n->items));
 	} else {
 		ret = map_finish(b, n, &f->kids);
