@@ -48,6 +48,22 @@ bool pc_has(const void *m, const char *name)
 	return n && !pc_node_is_null(n);
 }
 
+bool pc_is_decoded(const void *m)
+{
+	return m && ((const struct pc_msg *)m)->node;
+}
+
+bool pc_zero_is_real(const void *m, const char *name)
+{
+	const struct pc_node *n = pc_field_node(m, name);
+	long long x;
+
+	if (!n || pc_node_is_null(n))
+		return true;
+	return n->type == PC_NODE_SCALAR && pc_scalar_kind(n) == PC_SCALAR_INT &&
+	       pc_scalar_int(n, &x) && x == 0;
+}
+
 /* ---- durations ---- */
 
 struct unit {

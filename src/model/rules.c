@@ -20,6 +20,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/buf.h"
 #include "model/schema.h"
 #include "model/vctx.h"
 
@@ -33,6 +34,40 @@ static int fail(char *msg, size_t size, const char *fmt, ...)
 	vsnprintf(msg, size, fmt, ap);
 	va_end(ap);
 	return -EINVAL;
+}
+
+const char *pc_go_quote(char *buf, size_t size, const char *s)
+{
+	static const char from[] = "\"\\\a\b\f\n\r\t\v", to[] = "\"\\abfnrtv";
+	size_t j = 0;
+	const char *e;
+
+	if (size < 3) {
+		if (size)
+			buf[0] = '\0';
+		return buf;
+	}
+	buf[j++] = '"';
+	/* Start a character only with room for its longest form ("\xNN") and the closing '"'. */
+	for (; *s && j + 6 < size; s++) {
+		unsigned char c = (unsigned char)*s;
+
+		e = strchr(from, c);
+		if (e) {
+			buf[j++] = '\\';
+			buf[j++] = to[e - from];
+		} else if (c < 0x20 || c == 0x7f) {
+			j += (size_t)snprintf(buf + j, size - j, "\\x%02x", c);
+		} else {
+			buf[j++] = (char)c;
+		}
+	}
+	/* Cut short: drop a UTF-8 sequence whose tail did not fit (escapes are ASCII). */
+	if (*s)
+		j = 1 + pc_utf8_prefix(buf + 1, j - 1, j - 1);
+	buf[j++] = '"';
+	buf[j] = '\0';
+	return buf;
 }
 
 static bool is_alnum(char c)

@@ -22,6 +22,19 @@ struct pc_vctx;
 
 #define PC_RULE_MSG 512
 
+/*
+ * Go's %q (strconv.Quote) of the NUL-terminated <s>, for message texts:
+ * '"' and '\\' and \a \b \f \n \r \t \v get their backslash escapes,
+ * other control bytes and DEL become \xNN, and all other bytes, UTF-8
+ * included, are copied unchanged (unlike Go, invalid UTF-8 is not escaped).
+ * The result in <buf> (<size> bytes) is always quoted and NUL-terminated:
+ * when <s> does not fit it is cut at a character boundary, never inside an
+ * escape or a UTF-8 sequence, and the closing quote still follows.
+ * <size> must be at least 3, room for the quotes; a smaller non-zero
+ * <size> gets an empty C string. Returns <buf>.
+ */
+const char *pc_go_quote(char *buf, size_t size, const char *s);
+
 /* Istio's IsDNS1123Label: [a-zA-Z0-9]([-a-zA-Z0-9]*[a-zA-Z0-9])?, <= 63. Upper case allowed. */
 bool pc_is_dns1123_label(const char *s);
 

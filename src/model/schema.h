@@ -121,6 +121,22 @@ struct pc_schema {
  */
 bool pc_has(const void *m, const char *name);
 
+/*
+ * True when message <m> (may be NULL) was decoded from an object: false
+ * for an absent message and for a value that was not an object (the
+ * decoder reported it and left the message without a node).
+ */
+bool pc_is_decoded(const void *m);
+
+/*
+ * For an integer field <name> of <m> whose decoded value is 0: true when
+ * that 0 is real, i.e. the field is absent, null, or the integer 0 in the
+ * input. False when the field was given but failed to decode (the decoder
+ * reported it and left 0), so that validators do not add "port 0"-style
+ * errors on top of the decoder's.
+ */
+bool pc_zero_is_real(const void *m, const char *name);
+
 /* The value node of field <name> of message <m>, or NULL. */
 const struct pc_node *pc_field_node(const void *m, const char *name);
 

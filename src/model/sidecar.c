@@ -27,7 +27,6 @@
 
 #include "core/alloc.h"
 #include "model/common.h"
-#include "model/node.h"
 #include "model/resource.h"
 #include "model/rules.h"
 #include "model/trafficpolicy.h"
@@ -153,12 +152,6 @@ const struct pc_schema pc_sidecar_schema = { "Sidecar", sizeof(struct pc_sidecar
 #define UNIX_PREFIX "unix://" /* UnixAddressPrefix */
 #define QUOTE_MAX   300
 
-/* Decoded and an object: absent or non-object values have no node. */
-static bool present(const void *m)
-{
-	return m && ((const struct pc_msg *)m)->node;
-}
-
 static bool empty(const char *s)
 {
 	return !s || !*s;
@@ -169,51 +162,10 @@ static const char *str(const char *s)
 	return s ? s : "";
 }
 
-/*
- * Is the zero in integer field <name> of <m> real? Not when the field was
- * given but failed to decode (the decoder reported it and left 0): a port
- * number lost that way must not read as "port 0" or a Unix socket.
- */
-static bool zero_is_real(const void *m, const char *name)
-{
-	const struct pc_node *n = pc_field_node(m, name);
-	long long x;
-
-	if (!n || pc_node_is_null(n))
-		return true;
-	return n->type == PC_NODE_SCALAR && pc_scalar_kind(n) == PC_SCALAR_INT &&
-	       pc_scalar_int(n, &x) && x == 0;
-}
-
+/* A port number lost to a decode error must not read as port 0 or a Unix socket. */
 static bool number_ok(const struct pc_sidecar_port *p)
 {
-	return p->number || zero_is_real(p, "number");
-}
-
-/* Go's %q (strconv.Quote) for <s>; UTF-8 is passed through. */
-static const char *quote(char *buf, size_t size, const char *s)
-{
-	static const char from[] = "\"\\\a\b\f\n\r\t\v", to[] = "\"\\abfnrtv";
-	size_t j = 0;
-	const char *e;
-
-	buf[j++] = '"';
-	for (; *s && j + 6 < size; s++) {
-		unsigned char c = (unsigned char)*s;
-
-		e = strchr(from, c);
-		if (e) {
-			buf[j++] = '\\';
-			buf[j++] = to[e - from];
-		} else if (c < 0x20 || c == 0x7f) {
-			j += (size_t)snprintf(buf + j, size - j, "\\x%02x", c);
-		} else {
-			buf[j++] = (char)c;
-		}
-	}
-	buf[j++] = '"';
-	buf[j] = '\0';
-	return buf;
+	return p->number || pc_zero_is_real(p, "number");
 }
 
 /* ValidateUnixAddress: "@abstract" or an absolute path not ending in '/'. */
@@ -313,12 +265,12 @@ static unsigned check_selector(struct pc_vctx *v, const struct pc_workload_selec
 		pc_vpush_key(v, k);
 		if (!*k) {
 			pc_verr(v, NULL, "empty key is not supported in selector: %s",
-				quote(q, sizeof(q), kv));
+				pc_go_quote(q, sizeof(q), kv));
 			nerr++;
 		}
 		if (strchr(k, '*') || strchr(val, '*')) {
 			pc_verr(v, NULL, "wildcard is not supported in selector: %s",
-				quote(q, sizeof(q), kv));
+				pc_go_quote(q, sizeof(q), kv));
 			nerr++;
 		}
 		pc_vpop(v);
@@ -562,7 +514,7 @@ static void check_tls_options(struct pc_vctx *v, const struct pc_server_tls *tls
 
 void pc_vcheck_server_tls(struct pc_vctx *v, const char *field, const struct pc_server_tls *tls)
 {
-	if (!present(tls))
+	if (!pc_is_decoded(tls))
 		return;
 	pc_vpush(v, field);
 	/* CRD: minItems 1 (the webhook accepts an empty list) */
@@ -588,7 +540,7 @@ static int go_atoi(const char *s, long long *out, char *why, size_t size)
 		neg = *p++ == '-';
 	if (!*p || strspn(p, "0123456789") != strlen(p)) {
 		snprintf(why, size, "strconv.Atoi: parsing %s: invalid syntax",
-			 quote(q, sizeof(q), s));
+			 pc_go_quote(q, sizeof(q), s));
 		return -1;
 	}
 	for (; *p; p++) {
@@ -599,7 +551,7 @@ static int go_atoi(const char *s, long long *out, char *why, size_t size)
 	}
 	if (range) {
 		snprintf(why, size, "strconv.Atoi: parsing %s: value out of range",
-			 quote(q, sizeof(q), s));
+			 pc_go_quote(q, sizeof(q), s));
 		return -1;
 	}
 	*out = neg ? -x : x;
@@ -712,7 +664,7 @@ static void check_ingress_pool(struct pc_vctx *v, const struct pc_ingress_listen
 	char q[QUOTE_MAX];
 
 	pc_vcheck_connection_pool(v, "connectionPool", cp);
-	if (!present(cp) || !present(cp->http))
+	if (!pc_is_decoded(cp) || !pc_is_decoded(cp->http))
 		return;
 	if (pc_protocol_is_http(pc_protocol_parse(str(p->protocol))))
 		return;
@@ -720,7 +672,7 @@ static void check_ingress_pool(struct pc_vctx *v, const struct pc_ingress_listen
 	pc_vwarn(v, "http",
 		 "sidecar: HTTP connection pool settings are configured for port %u (%s) but its "
 		 "protocol is not HTTP (%s); only TCP settings will apply",
-		 (unsigned)p->number, quote(q, sizeof(q), str(p->name)), str(p->protocol));
+		 (unsigned)p->number, pc_go_quote(q, sizeof(q), str(p->name)), str(p->protocol));
 	pc_vpop(v);
 }
 
@@ -734,7 +686,7 @@ static void check_ingress(struct pc_vctx *v, const struct pc_ingress_listener *i
 		pc_verr(v, "port", "sidecar: port is required for ingress listeners");
 		return;
 	}
-	if (!present(p))
+	if (!pc_is_decoded(p))
 		return; /* not an object: the decoder said so */
 	pc_vpush(v, "port");
 	if (p->target_port > 0)
@@ -752,7 +704,7 @@ static void check_ingress(struct pc_vctx *v, const struct pc_ingress_listener *i
 		check_default_endpoint(v, in->default_endpoint);
 		pc_vpop(v);
 	}
-	if (present(in->tls))
+	if (pc_is_decoded(in->tls))
 		check_ingress_tls(v, in);
 	check_ingress_pool(v, in);
 }
@@ -771,7 +723,7 @@ static void check_ingresses(struct pc_vctx *v, const struct pc_sidecar *sc)
 	}
 	pc_vpush(v, "ingress");
 	for (i = 0; i < sc->ingress.n; i++) {
-		if (!present(&sc->ingress.v[i]))
+		if (!pc_is_decoded(&sc->ingress.v[i]))
 			continue; /* Go: "sidecar: ingress may not be null" */
 		pc_vpush_index(v, i);
 		check_ingress(v, &sc->ingress.v[i], &ports);
@@ -883,7 +835,8 @@ static void check_egress_host(struct pc_vctx *v, const char *host)
 		pc_verr(v, NULL, "config namespace and dnsName in host entry cannot be empty");
 	if (strcmp(ns, "*") != 0 && strcmp(ns, ".") != 0 && strcmp(ns, "~") != 0 &&
 	    !pc_is_dns1123_label(ns))
-		pc_verr(v, NULL, "invalid namespace value %s in sidecar", quote(q, sizeof(q), ns));
+		pc_verr(v, NULL, "invalid namespace value %s in sidecar",
+			pc_go_quote(q, sizeof(q), ns));
 	check_dns_part(v, slash + 1);
 }
 
@@ -1003,7 +956,7 @@ static void check_egress(struct pc_vctx *v, struct egress_state *st, const struc
 	if (!eg->port) {
 		if (!check_catch_all(v, st, i == sc->egress.n - 1))
 			return;
-	} else if (present(eg->port) && number_ok(eg->port)) {
+	} else if (pc_is_decoded(eg->port) && number_ok(eg->port)) {
 		check_egress_port(v, eg);
 		check_egress_unique(v, st, eg);
 	}
@@ -1025,7 +978,7 @@ static void check_egresses(struct pc_vctx *v, const struct pc_sidecar *sc, const
 	}
 	pc_vpush(v, "egress");
 	for (i = 0; i < sc->egress.n; i++) {
-		if (!present(&sc->egress.v[i]))
+		if (!pc_is_decoded(&sc->egress.v[i]))
 			continue; /* Go: "egress listener may not be null" */
 		pc_vpush_index(v, i);
 		check_egress(v, &st, sc, i, own_ns);
@@ -1045,7 +998,7 @@ static void check_outbound(struct pc_vctx *v, const struct pc_outbound_traffic_p
 	const struct pc_destination *ep;
 	char msg[PC_RULE_MSG];
 
-	if (!present(tp) || !present(tp->egress_proxy))
+	if (!pc_is_decoded(tp) || !pc_is_decoded(tp->egress_proxy))
 		return;
 	ep = tp->egress_proxy;
 	pc_vpush(v, "outboundTrafficPolicy");
@@ -1084,13 +1037,13 @@ void pc_sidecar_validate(struct pc_vctx *v, const struct pc_resource *r)
 		return;
 	ws = sc->workload_selector;
 	pc_vpush(v, "spec");
-	if (present(ws) && check_selector(v, ws) > 0)
+	if (pc_is_decoded(ws) && check_selector(v, ws) > 0)
 		goto out; /* Go returns the selector errors alone */
 	if (is_empty_config(sc)) {
 		pc_verr(v, NULL, "sidecar: empty configuration provided");
 		goto out; /* ... and this one alone, without warnings */
 	}
-	if (present(ws) && ws->labels.n == 0)
+	if (pc_is_decoded(ws) && ws->labels.n == 0)
 		pc_vwarn(v, "workloadSelector",
 			 "sidecar: workload selector specified without "
 			 "labels, will be applied to all services in "

@@ -117,54 +117,6 @@ const struct pc_schema pc_virtual_service_schema = { "VirtualService",
 #define JWT_CLAIM_HEADER    "@request.auth.claims"
 #define QUOTE_MAX           300
 
-/* Decoded and an object: absent or non-object values have no node. */
-static bool present(const void *m)
-{
-	return m && ((const struct pc_msg *)m)->node;
-}
-
-/*
- * Is the zero in integer field <name> of <m> real? Not when the field was
- * given but failed to decode (the decoder reported it and left 0), which
- * must not cascade into "port number 0" or "total weight = 0" errors.
- */
-static bool zero_is_real(const void *m, const char *name)
-{
-	const struct pc_node *n = pc_field_node(m, name);
-	long long x;
-
-	if (!n || pc_node_is_null(n))
-		return true;
-	return n->type == PC_NODE_SCALAR && pc_scalar_kind(n) == PC_SCALAR_INT &&
-	       pc_scalar_int(n, &x) && x == 0;
-}
-
-/* Go's %q (strconv.Quote) for <s>; UTF-8 is passed through. */
-static const char *quote(char *buf, size_t size, const char *s)
-{
-	static const char from[] = "\"\\\a\b\f\n\r\t\v", to[] = "\"\\abfnrtv";
-	size_t j = 0;
-	const char *e;
-
-	buf[j++] = '"';
-	for (; *s && j + 6 < size; s++) {
-		unsigned char c = (unsigned char)*s;
-
-		e = strchr(from, c);
-		if (e) {
-			buf[j++] = '\\';
-			buf[j++] = to[e - from];
-		} else if (c < 0x20 || c == 0x7f) {
-			j += (size_t)snprintf(buf + j, size - j, "\\x%02x", c);
-		} else {
-			buf[j++] = (char)c;
-		}
-	}
-	buf[j++] = '"';
-	buf[j] = '\0';
-	return buf;
-}
-
 static bool strv_has(const struct pc_strv *sv, const char *s)
 {
 	size_t i;
@@ -239,14 +191,14 @@ static int check_gateway_domain(bool sni, const char *d, char *msg, size_t size)
 	if (!has_char_in(port, "0123456789")) {
 		snprintf(msg, size,
 			 "domain name %s invalid (label %s invalid). should follow %s format",
-			 quote(q1, sizeof(q1), d), quote(q2, sizeof(q2), port),
+			 pc_go_quote(q1, sizeof(q1), d), pc_go_quote(q2, sizeof(q2), port),
 			 OUTBOUND_SNI_FORMAT);
 		return -1;
 	}
 	if (!has_char_in(host, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ")) {
 		snprintf(msg, size,
 			 "domain name %s invalid (label %s invalid). should follow %s format",
-			 quote(q1, sizeof(q1), d), quote(q2, sizeof(q2), host),
+			 pc_go_quote(q1, sizeof(q1), d), pc_go_quote(q2, sizeof(q2), host),
 			 OUTBOUND_SNI_FORMAT);
 		return -1;
 	}
@@ -263,7 +215,7 @@ static void warn_legacy_gateway(struct pc_vctx *v, const char *name)
 	snprintf(rec, sizeof(rec), "%.*s/%.*s", (int)len, dot + 1, (int)(dot - name), name);
 	pc_vwarn(v, NULL,
 		 "using legacy gatewayName format %s; prefer the <namespace>/<name> format: %s",
-		 quote(q1, sizeof(q1), name), quote(q2, sizeof(q2), rec));
+		 pc_go_quote(q1, sizeof(q1), name), pc_go_quote(q2, sizeof(q2), rec));
 }
 
 /* One "<ns>/<name>" gateway reference at the current path. */
@@ -276,10 +228,10 @@ static void check_gateway_ref(struct pc_vctx *v, const char *name, const char *s
 	if (!*ns || !slash[1])
 		pc_verr(v, NULL, "config namespace and gateway name cannot be empty");
 	if (!pc_is_dns1123_label(ns))
-		pc_verr(v, NULL, "invalid value for namespace: %s", quote(q, sizeof(q), ns));
+		pc_verr(v, NULL, "invalid value for namespace: %s", pc_go_quote(q, sizeof(q), ns));
 	if (!pc_is_dns1123_label(slash + 1) && !gw_semantics)
 		pc_verr(v, NULL, "invalid value for gateway name: %s",
-			quote(q, sizeof(q), slash + 1));
+			pc_go_quote(q, sizeof(q), slash + 1));
 }
 
 /*
@@ -346,7 +298,7 @@ void pc_vcheck_destination(struct pc_vctx *v, const char *field, const struct pc
 	char msg[PC_RULE_MSG];
 	const char *host;
 
-	if (!present(dest))
+	if (!pc_is_decoded(dest))
 		return;
 	pc_vpush(v, field);
 	host = dest->host ? dest->host : "";
@@ -356,7 +308,8 @@ void pc_vcheck_destination(struct pc_vctx *v, const char *field, const struct pc
 		pc_verr(v, "host", "%s", msg);
 	if (dest->subset && *dest->subset && !pc_is_dns1123_label(dest->subset))
 		pc_verr(v, "subset", "subset name is invalid: %s", dest->subset);
-	if (present(dest->port) && (dest->port->number || zero_is_real(dest->port, "number"))) {
+	if (pc_is_decoded(dest->port) &&
+	    (dest->port->number || pc_zero_is_real(dest->port, "number"))) {
 		pc_vpush(v, "port");
 		if (pc_check_port(dest->port->number, msg, sizeof(msg)) < 0)
 			pc_verr(v, "number", "%s", msg);
@@ -381,19 +334,19 @@ static void check_route_destinations(struct pc_vctx *v, const struct pc_route_de
 	for (i = 0; i < n; i++) {
 		const struct pc_route_destination *rd = &rds[i];
 
-		if (!present(rd))
+		if (!pc_is_decoded(rd))
 			continue; /* Go: "weight may not be nil"; the decoder said so */
 		pc_vpush_index(v, i);
 		if (!rd->destination)
 			pc_verr(v, "destination", "destination is required");
 		else if (!gw_semantics)
 			pc_vcheck_destination(v, "destination", rd->destination);
-		else if (present(rd->destination) && !rd->destination->host)
+		else if (pc_is_decoded(rd->destination) && !rd->destination->host)
 			pc_verr(v, "destination.host", "Required value"); /* CRD; Go skipped it */
 		if (rd->weight < 0)
 			pc_verr(v, "weight", "weight %d < 0", (int)rd->weight);
 		total += (uint32_t)rd->weight;
-		sum_ok = sum_ok && (rd->weight || zero_is_real(rd, "weight"));
+		sum_ok = sum_ok && (rd->weight || pc_zero_is_real(rd, "weight"));
 		pc_vpop(v);
 	}
 	if (n > 1 && total == 0 && sum_ok)
@@ -416,7 +369,7 @@ static void sni_not_subset(struct pc_vctx *v, const struct pc_virtual_service *v
 	join(hosts, sizeof(hosts), &vs->hosts, ", ");
 	pc_verr(v, NULL,
 		"SNI host %s is not a compatible subset of any of the virtual service hosts: [%s]",
-		quote(q, sizeof(q), sni), hosts);
+		pc_go_quote(q, sizeof(q), sni), hosts);
 }
 
 /* validateSniHost at the current path. */
@@ -435,7 +388,7 @@ static void check_sni_host(struct pc_vctx *v, const struct pc_virtual_service *v
 			pc_vwarn(v, NULL,
 				 "using an IP address (%s) goes against SNI spec and most clients "
 				 "do not support this",
-				 quote(q, sizeof(q), sni));
+				 pc_go_quote(q, sizeof(q), sni));
 		else
 			pc_verr(v, NULL, "%s", msg);
 		return;
@@ -480,7 +433,7 @@ static void check_tls_route(struct pc_vctx *v, const struct pc_virtual_service *
 		pc_verr(v, "match", "TLS route must have at least one match condition");
 	pc_vpush(v, "match");
 	for (i = 0; i < route->match.n; i++) {
-		if (!present(&route->match.v[i]))
+		if (!pc_is_decoded(&route->match.v[i]))
 			continue; /* Go: "TLS match may not be null" */
 		pc_vpush_index(v, i);
 		check_tls_match(v, vs, &route->match.v[i]);
@@ -511,7 +464,7 @@ static void check_tcp_route(struct pc_vctx *v, const struct pc_tcp_route *route,
 
 	pc_vpush(v, "match");
 	for (i = 0; i < route->match.n; i++) {
-		if (!present(&route->match.v[i]))
+		if (!pc_is_decoded(&route->match.v[i]))
 			continue; /* Go: "tcp match may not be nil" */
 		pc_vpush_index(v, i);
 		check_l4_match(v, &route->match.v[i]);
@@ -570,8 +523,8 @@ static bool l4_match_eq(const void *pa, const void *pb)
 {
 	const struct pc_l4_match *a = pa, *b = pb;
 
-	if (!present(a) || !present(b))
-		return present(a) == present(b);
+	if (!pc_is_decoded(a) || !pc_is_decoded(b))
+		return pc_is_decoded(a) == pc_is_decoded(b);
 	return strv_eq(&a->destination_subnets, &b->destination_subnets) && a->port == b->port &&
 	       str_eq(a->source_subnet, b->source_subnet) &&
 	       strmap_eq(&a->source_labels, &b->source_labels) &&
@@ -583,8 +536,8 @@ static bool tls_match_eq(const void *pa, const void *pb)
 {
 	const struct pc_tls_match *a = pa, *b = pb;
 
-	if (!present(a) || !present(b))
-		return present(a) == present(b);
+	if (!pc_is_decoded(a) || !pc_is_decoded(b))
+		return pc_is_decoded(a) == pc_is_decoded(b);
 	return strv_eq(&a->sni_hosts, &b->sni_hosts) &&
 	       strv_eq(&a->destination_subnets, &b->destination_subnets) && a->port == b->port &&
 	       strmap_eq(&a->source_labels, &b->source_labels) &&
@@ -905,7 +858,7 @@ static void check_routes(struct pc_vctx *v, const struct pc_virtual_service *vs,
 			 "(TCP and TLS only)");
 	pc_vpush(v, "tls");
 	for (i = 0; i < vs->tls.n; i++) {
-		if (!present(&vs->tls.v[i]))
+		if (!pc_is_decoded(&vs->tls.v[i]))
 			continue;
 		pc_vpush_index(v, i);
 		check_tls_route(v, vs, &vs->tls.v[i], gw_semantics);
@@ -914,7 +867,7 @@ static void check_routes(struct pc_vctx *v, const struct pc_virtual_service *vs,
 	pc_vpop(v);
 	pc_vpush(v, "tcp");
 	for (i = 0; i < vs->tcp.n; i++) {
-		if (!present(&vs->tcp.v[i]))
+		if (!pc_is_decoded(&vs->tcp.v[i]))
 			continue;
 		pc_vpush_index(v, i);
 		check_tcp_route(v, &vs->tcp.v[i], gw_semantics);

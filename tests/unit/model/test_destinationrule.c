@@ -12,7 +12,6 @@
 #include <check.h>
 #include <stdio.h>
 #include <stdlib.h>
-#include <string.h>
 
 #include "model/finding.h"
 #include "testutil.h"
@@ -29,28 +28,6 @@
 
 #define ERR  PC_SEV_ERROR
 #define WARN PC_SEV_WARNING
-
-static void at(const struct pc_finding *x, unsigned line, unsigned col)
-{
-	ck_assert_ptr_nonnull(x);
-	if (getenv("TU_AT_DEBUG") && (x->line != line || x->col != col)) {
-		fprintf(stderr, "AT %s: got %u:%u want %u:%u\n", x->path, x->line, x->col, line,
-			col);
-		return;
-	}
-	ck_assert_uint_eq(x->line, line);
-	ck_assert_uint_eq(x->col, col);
-}
-
-/* Exactly <nerr> errors and <nwarn> warnings. */
-static void counts(const struct pc_findings *f, size_t nerr, size_t nwarn)
-{
-	if (f->nerr != nerr || f->nwarn != nwarn) {
-		tu_dump(f);
-		ck_abort_msg("expected %zu errors and %zu warnings, got %zu and %zu", nerr, nwarn,
-			     f->nerr, f->nwarn);
-	}
-}
 
 /* ---- samples ---- */
 
@@ -154,20 +131,20 @@ START_TEST(host_rejected)
 	struct pc_findings *f;
 
 	f = DR("  host: ''\n");
-	at(tu_expect(f, ERR, "spec.host", "empty domain name not allowed"), 7, 9);
-	counts(f, 1, 0);
+	tu_at(tu_expect(f, ERR, "spec.host", "empty domain name not allowed"), 7, 9);
+	tu_counts(f, 1, 0);
 	tu_free(f);
 
 	/* absent: the same Go message, placed on spec */
 	f = DR("  exportTo: ['.']\n");
-	at(tu_expect(f, ERR, "spec.host", "empty domain name not allowed"), 7, 3);
-	counts(f, 1, 0);
+	tu_at(tu_expect(f, ERR, "spec.host", "empty domain name not allowed"), 7, 3);
+	tu_counts(f, 1, 0);
 	tu_free(f);
 
 	f = DR("  host: foo_bar.com\n");
-	at(tu_expect(f, ERR, "spec.host",
-		     "domain name \"foo_bar.com\" invalid (label \"foo_bar\" invalid)"),
-	   7, 9);
+	tu_at(tu_expect(f, ERR, "spec.host",
+			"domain name \"foo_bar.com\" invalid (label \"foo_bar\" invalid)"),
+	      7, 9);
 	tu_free(f);
 
 	f = DR("  host: foo.*.com\n");
@@ -181,7 +158,7 @@ START_TEST(host_rejected)
 	/* not a string: only the decoder's error */
 	f = DR("  host: [a]\n");
 	tu_expect(f, ERR, "spec.host", "expected a string");
-	counts(f, 1, 0);
+	tu_counts(f, 1, 0);
 	tu_free(f);
 }
 END_TEST
@@ -213,14 +190,14 @@ START_TEST(subset_duplicate_and_names)
 				   "  - name: v_3\n");
 
 	/* a duplicate is reported on the later subset only */
-	at(tu_expect(f, ERR, "spec.subsets[1].name", "duplicate subset names: v1"), 10, 11);
+	tu_at(tu_expect(f, ERR, "spec.subsets[1].name", "duplicate subset names: v1"), 10, 11);
 	tu_expect_none(f, "spec.subsets[0].name", NULL);
-	at(tu_expect(f, ERR, "spec.subsets[2].name", "subset name cannot be empty"), 11, 11);
+	tu_at(tu_expect(f, ERR, "spec.subsets[2].name", "subset name cannot be empty"), 11, 11);
 	/* the absent name is "" too: empty, and a duplicate of subsets[2] */
-	at(tu_expect(f, ERR, "spec.subsets[3].name", "subset name cannot be empty"), 12, 5);
+	tu_at(tu_expect(f, ERR, "spec.subsets[3].name", "subset name cannot be empty"), 12, 5);
 	tu_expect(f, ERR, "spec.subsets[3].name", "duplicate subset names: ");
-	at(tu_expect(f, ERR, "spec.subsets[4].name", "subset name is invalid: v_3"), 13, 11);
-	counts(f, 5, 0);
+	tu_at(tu_expect(f, ERR, "spec.subsets[4].name", "subset name is invalid: v_3"), 13, 11);
+	tu_counts(f, 5, 0);
 	tu_free(f);
 }
 END_TEST
@@ -234,9 +211,11 @@ START_TEST(subset_labels)
 				   "      -bad: x\n"
 				   "      ok: -bad\n");
 
-	at(tu_expect(f, ERR, "spec.subsets[0].labels[-bad]", "invalid tag key: \"-bad\""), 11, 13);
-	at(tu_expect(f, ERR, "spec.subsets[0].labels[ok]", "invalid tag value: \"-bad\""), 12, 11);
-	counts(f, 2, 0);
+	tu_at(tu_expect(f, ERR, "spec.subsets[0].labels[-bad]", "invalid tag key: \"-bad\""), 11,
+	      13);
+	tu_at(tu_expect(f, ERR, "spec.subsets[0].labels[ok]", "invalid tag value: \"-bad\""), 12,
+	      11);
+	tu_counts(f, 2, 0);
 	tu_free(f);
 }
 END_TEST
@@ -258,20 +237,20 @@ START_TEST(subset_policy_errors_kept_warnings_dropped)
 				   "          - from: us-east\n"
 				   "            to: us-west\n");
 
-	at(tu_expect(f, ERR, "spec.subsets[0].trafficPolicy.outlierDetection.maxEjectionPercent",
-		     "percentage 101 is not in range 0..100"),
-	   13, 29);
+	tu_at(tu_expect(f, ERR, "spec.subsets[0].trafficPolicy.outlierDetection.maxEjectionPercent",
+			"percentage 101 is not in range 0..100"),
+	      13, 29);
 	/* Istio folds subsets through appendErrors: warnings are lost */
-	counts(f, 1, 0);
+	tu_counts(f, 1, 0);
 	tu_free(f);
 
 	f = DR("  host: svc\n"
 	       "  subsets:\n"
 	       "  - name: v1\n"
 	       "    trafficPolicy: {}\n");
-	at(tu_expect(f, ERR, "spec.subsets[0].trafficPolicy",
-		     "traffic policy must have at least one field"),
-	   10, 20);
+	tu_at(tu_expect(f, ERR, "spec.subsets[0].trafficPolicy",
+			"traffic policy must have at least one field"),
+	      10, 20);
 	tu_free(f);
 }
 END_TEST
@@ -283,7 +262,7 @@ START_TEST(subset_not_a_mapping)
 				   "  - v1\n");
 
 	tu_expect(f, ERR, "spec.subsets[0]", "expected an object");
-	counts(f, 1, 0);
+	tu_counts(f, 1, 0);
 	tu_free(f);
 }
 END_TEST
@@ -307,7 +286,7 @@ START_TEST(large_lists_stay_fast)
 					"        - {from: r%zu/z, to: {a: 100}}\n", n);
 	f = tu_validate(buf);
 	tu_expect(f, ERR, "spec.subsets[9999].name", "duplicate subset names: s0");
-	counts(f, 1, 0);
+	tu_counts(f, 1, 0);
 	tu_free(f);
 	free(buf);
 }
@@ -323,14 +302,14 @@ START_TEST(export_to)
 	       "  exportTo: ['.', other, '*']\n");
 	tu_expect(f, ERR, "spec.exportTo",
 		  "cannot have both public (*) and non-public exportTo values for a resource");
-	counts(f, 1, 0);
+	tu_counts(f, 1, 0);
 	tu_free(f);
 
 	f = DR("  host: a.b\n"
 	       "  exportTo: ['~']\n");
-	at(tu_expect(f, ERR, "spec.exportTo",
-		     "exportTo ~ (none) is not allowed for Istio configuration objects"),
-	   8, 13);
+	tu_at(tu_expect(f, ERR, "spec.exportTo",
+			"exportTo ~ (none) is not allowed for Istio configuration objects"),
+	      8, 13);
 	tu_free(f);
 
 	f = DR("  host: a.b\n"
@@ -376,10 +355,10 @@ START_TEST(workload_selector)
 
 	f = DR("  host: a.b\n"
 	       "  workloadSelector: {}\n");
-	at(tu_expect(f, WARN, "spec.workloadSelector",
-		     "workload selector specified without labels"),
-	   8, 21);
-	counts(f, 0, 1);
+	tu_at(tu_expect(f, WARN, "spec.workloadSelector",
+			"workload selector specified without labels"),
+	      8, 21);
+	tu_counts(f, 0, 1);
 	tu_free(f);
 
 	f = DR("  host: a.b\n"
@@ -388,26 +367,26 @@ START_TEST(workload_selector)
 	       "      '': x\n"
 	       "      app*: yy\n"
 	       "      tier: '*'\n");
-	at(tu_expect(f, ERR, "spec.workloadSelector.matchLabels[]",
-		     "empty key is not supported in selector: \"=x\""),
-	   10, 11);
-	at(tu_expect(f, ERR, "spec.workloadSelector.matchLabels[app*]",
-		     "wildcard is not supported in selector: \"app*=yy\""),
-	   11, 13);
+	tu_at(tu_expect(f, ERR, "spec.workloadSelector.matchLabels[]",
+			"empty key is not supported in selector: \"=x\""),
+	      10, 11);
+	tu_at(tu_expect(f, ERR, "spec.workloadSelector.matchLabels[app*]",
+			"wildcard is not supported in selector: \"app*=yy\""),
+	      11, 13);
 	tu_expect(f, ERR, "spec.workloadSelector.matchLabels[tier]",
 		  "wildcard is not supported in selector: \"tier=*\"");
 	/* the CRD's CEL rules say the same: not repeated */
-	counts(f, 3, 0);
+	tu_counts(f, 3, 0);
 	tu_free(f);
 
 	snprintf(buf, sizeof(buf),
 		 "%s  host: a.b\n  workloadSelector:\n    matchLabels:\n      app: '%064d'\n", HEAD,
 		 0);
 	f = tu_validate(buf);
-	at(tu_expect(f, ERR, "spec.workloadSelector.matchLabels[app]",
-		     "Too long: may not be more than 63 bytes"),
-	   10, 12);
-	counts(f, 1, 0);
+	tu_at(tu_expect(f, ERR, "spec.workloadSelector.matchLabels[app]",
+			"Too long: may not be more than 63 bytes"),
+	      10, 12);
+	tu_counts(f, 1, 0);
 	tu_free(f);
 
 	snprintf(buf, sizeof(buf),
@@ -431,10 +410,10 @@ START_TEST(workload_selector_max_labels)
 	for (n = 0; n < 4097; n++)
 		len += (size_t)snprintf(buf + len, cap - len, "      k%zu: v\n", n);
 	f = tu_validate(buf);
-	at(tu_expect(f, ERR, "spec.workloadSelector.matchLabels",
-		     "Too many: 4097: must have at most 4096 items"),
-	   10, 7);
-	counts(f, 1, 0);
+	tu_at(tu_expect(f, ERR, "spec.workloadSelector.matchLabels",
+			"Too many: 4097: must have at most 4096 items"),
+	      10, 7);
+	tu_counts(f, 1, 0);
 	tu_free(f);
 	free(buf);
 }

@@ -4,9 +4,11 @@
  * with their exact accept/reject decisions and message texts.
  */
 #include <check.h>
+#include <stdio.h>
 #include <string.h>
 
 #include "core/arena.h"
+#include "core/buf.h"
 #include "model/finding.h"
 #include "model/rules.h"
 #include "model/schema.h"
@@ -21,6 +23,58 @@ static char msg[PC_RULE_MSG];
 		ck_assert_int_ne((call), 0);         \
 		ck_assert_str_eq(msg, (text));       \
 	} while (0)
+
+START_TEST(go_quote)
+{
+	char q[64], small[10], tiny[3];
+	size_t i;
+
+	ck_assert_str_eq(pc_go_quote(q, sizeof(q), ""), "\"\"");
+	ck_assert_str_eq(pc_go_quote(q, sizeof(q), "app=*"), "\"app=*\"");
+	/* Go's escapes for quote, backslash and the C control characters */
+	ck_assert_str_eq(pc_go_quote(q, sizeof(q), "a\"b\\c"), "\"a\\\"b\\\\c\"");
+	ck_assert_str_eq(pc_go_quote(q, sizeof(q), "\a\b\f\n\r\t\v"), "\"\\a\\b\\f\\n\\r\\t\\v\"");
+	/* other control bytes and DEL as \xNN; UTF-8 passes through */
+	ck_assert_str_eq(pc_go_quote(q, sizeof(q), "\x01\x1f\x7f"), "\"\\x01\\x1f\\x7f\"");
+	ck_assert_str_eq(pc_go_quote(q, sizeof(q), "h\xc3\xa9llo \xe2\x82\xac"),
+			 "\"h\xc3\xa9llo \xe2\x82\xac\"");
+	ck_assert_ptr_eq(pc_go_quote(q, sizeof(q), "x"), q);
+
+	/* cut short: a character starts only with room for "\xNN" and the closing quote */
+	ck_assert_str_eq(pc_go_quote(small, sizeof(small), "abcdef"), "\"abc\"");
+	ck_assert_str_eq(pc_go_quote(small, sizeof(small), "ab\ncd"), "\"ab\\n\"");
+	ck_assert_str_eq(pc_go_quote(small, 8, "\x01\x02"), "\"\\x01\"");
+	ck_assert_str_eq(pc_go_quote(small, 7, "\x01"), "\"\"");
+	/* never inside a UTF-8 sequence: the 2-, 3- and 4-byte forms at the cut */
+	ck_assert_str_eq(pc_go_quote(small, sizeof(small), "ab\xc3\xa9"), "\"ab\"");
+	ck_assert_str_eq(pc_go_quote(small, sizeof(small), "a\xe2\x82\xac"), "\"a\"");
+	ck_assert_str_eq(pc_go_quote(small, sizeof(small), "\xf0\x9f\x98\x80"), "\"\"");
+	ck_assert_str_eq(pc_go_quote(small, sizeof(small), "abc\xc3\xa9"), "\"abc\"");
+	/* the smallest buffer holds the quotes only */
+	ck_assert_str_eq(pc_go_quote(tiny, sizeof(tiny), "abc"), "\"\"");
+
+	/* a long multi-byte string: NUL-terminated, quoted, and cut on a boundary */
+	for (i = 0; i < 100; i++) {
+		char in[128], out[sizeof(q)];
+		size_t n, len;
+
+		n = (size_t)snprintf(in, sizeof(in), "%.*s", (int)(i % 5), "xxxxx");
+		while (n + 2 < sizeof(in)) {
+			memcpy(in + n, "\xc3\xa9", 2);
+			n += 2;
+		}
+		in[n] = '\0';
+		pc_go_quote(out, sizeof(out), in);
+		len = strlen(out);
+		ck_assert_uint_lt(len, sizeof(out));
+		ck_assert_uint_ge(len, 2);
+		ck_assert_int_eq(out[0], '"');
+		ck_assert_int_eq(out[len - 1], '"');
+		ck_assert_uint_eq(pc_utf8_prefix(out, len, len), len);
+		ck_assert_mem_eq(out + 1, in, len - 2);
+	}
+}
+END_TEST
 
 START_TEST(dns1123_labels)
 {
@@ -324,6 +378,7 @@ int main(void)
 	SRunner *sr;
 	int failed;
 
+	tcase_add_test(tc, go_quote);
 	tcase_add_test(tc, dns1123_labels);
 	tcase_add_test(tc, wildcard_labels);
 	tcase_add_test(tc, k8s_names);

@@ -10,7 +10,6 @@
 #include <check.h>
 #include <stdio.h>
 #include <stdlib.h>
-#include <string.h>
 
 #include "model/finding.h"
 #include "testutil.h"
@@ -35,58 +34,41 @@
 #define E PC_SEV_ERROR
 #define W PC_SEV_WARNING
 
-static void at(const struct pc_findings *f, enum pc_severity sev, const char *path,
-	       const char *text, unsigned line, unsigned col)
-{
-	const struct pc_finding *x = tu_expect(f, sev, path, text);
-
-	ck_assert_uint_eq(x->line, line);
-	ck_assert_uint_eq(x->col, col);
-}
-
-static void clean(const char *yaml)
-{
-	struct pc_findings *f = tu_validate(yaml);
-
-	tu_expect_clean(f);
-	tu_free(f);
-}
-
 /* ---- samples ---- */
 
 START_TEST(seed_sample)
 {
 	/* The seed story's ServiceEntry: lower-case "tcp" and an address. */
-	clean("apiVersion: networking.istio.io/v1alpha3\n"
-	      "kind: ServiceEntry\n"
-	      "metadata:\n"
-	      "  name: mysql-external\n"
-	      "spec:\n"
-	      "  hosts:\n"
-	      "  - mysql.example.com\n"
-	      "  addresses:\n"
-	      "  - 203.0.113.10/32\n"
-	      "  ports:\n"
-	      "  - name: tcp\n"
-	      "    number: 3306\n"
-	      "    protocol: tcp\n"
-	      "  location: MESH_EXTERNAL\n");
-	/* A DNS entry for TLS egress: a VIP is auto-allocated, no warning. */
-	clean(SE "  hosts: [api.example.com]\n"
+	tu_clean("apiVersion: networking.istio.io/v1alpha3\n"
+		 "kind: ServiceEntry\n"
+		 "metadata:\n"
+		 "  name: mysql-external\n"
+		 "spec:\n"
+		 "  hosts:\n"
+		 "  - mysql.example.com\n"
+		 "  addresses:\n"
+		 "  - 203.0.113.10/32\n"
 		 "  ports:\n"
-		 "  - {name: https, number: 443, protocol: TLS}\n"
-		 "  resolution: DNS\n"
+		 "  - name: tcp\n"
+		 "    number: 3306\n"
+		 "    protocol: tcp\n"
 		 "  location: MESH_EXTERNAL\n");
+	/* A DNS entry for TLS egress: a VIP is auto-allocated, no warning. */
+	tu_clean(SE "  hosts: [api.example.com]\n"
+		    "  ports:\n"
+		    "  - {name: https, number: 443, protocol: TLS}\n"
+		    "  resolution: DNS\n"
+		    "  location: MESH_EXTERNAL\n");
 	/* STATIC with IP endpoints and a port override. */
-	clean(SE "  hosts: [db.internal.example]\n"
-		 "  addresses: [198.51.100.20]\n"
-		 "  ports: [{name: pg, number: 5432, protocol: TCP, targetPort: 15432}]\n"
-		 "  resolution: STATIC\n"
-		 "  endpoints:\n"
-		 "  - {address: 198.51.100.21, ports: {pg: 25432}, labels: {zone: a}}\n"
-		 "  - {address: 2001:db8::21, weight: 3, network: n1, locality: r/z}\n"
-		 "  exportTo: [\".\", other-ns]\n"
-		 "  subjectAltNames: [spiffe://example/ns/db/sa/pg]\n");
+	tu_clean(SE "  hosts: [db.internal.example]\n"
+		    "  addresses: [198.51.100.20]\n"
+		    "  ports: [{name: pg, number: 5432, protocol: TCP, targetPort: 15432}]\n"
+		    "  resolution: STATIC\n"
+		    "  endpoints:\n"
+		    "  - {address: 198.51.100.21, ports: {pg: 25432}, labels: {zone: a}}\n"
+		    "  - {address: 2001:db8::21, weight: 3, network: n1, locality: r/z}\n"
+		    "  exportTo: [\".\", other-ns]\n"
+		    "  subjectAltNames: [spiffe://example/ns/db/sa/pg]\n");
 }
 END_TEST
 
@@ -101,8 +83,8 @@ START_TEST(selector_errors_return_early)
 			   "  workloadSelector:\n"
 			   "    labels:\n"
 			   "      \"\": v\n");
-	at(f, E, "spec.workloadSelector.labels[]", "empty key is not supported in selector: \"=v\"",
-	   9, 11);
+	tu_expect_at(f, E, "spec.workloadSelector.labels[]",
+		     "empty key is not supported in selector: \"=v\"", 9, 11);
 	ck_assert_uint_eq(f->n, 1);
 	tu_free(f);
 
@@ -111,16 +93,16 @@ START_TEST(selector_errors_return_early)
 			   "    labels:\n"
 			   "      app: \"*\"\n"
 			   "      \"a*\": b\n");
-	at(f, E, "spec.workloadSelector.labels[app]",
-	   "wildcard is not supported in selector: \"app=*\"", 9, 12);
-	at(f, E, "spec.workloadSelector.labels[a*]",
-	   "wildcard is not supported in selector: \"a*=b\"", 10, 13);
+	tu_expect_at(f, E, "spec.workloadSelector.labels[app]",
+		     "wildcard is not supported in selector: \"app=*\"", 9, 12);
+	tu_expect_at(f, E, "spec.workloadSelector.labels[a*]",
+		     "wildcard is not supported in selector: \"a*=b\"", 10, 13);
 	ck_assert_uint_eq(f->n, 2); /* no resolution NONE warning either */
 	tu_free(f);
 
-	clean(SE "  hosts: [a.example.com]\n"
-		 "  resolution: STATIC\n"
-		 "  workloadSelector: {labels: {app: db}}\n");
+	tu_clean(SE "  hosts: [a.example.com]\n"
+		    "  resolution: STATIC\n"
+		    "  workloadSelector: {labels: {app: db}}\n");
 }
 END_TEST
 
@@ -131,10 +113,11 @@ START_TEST(selector_without_labels)
 	f = tu_validate(SE "  hosts: [a.example.com]\n"
 			   "  resolution: STATIC\n"
 			   "  workloadSelector: {}\n");
-	at(f, W, "spec.workloadSelector",
-	   "service entry: workload selector specified without labels, will be applied to all "
-	   "services in namespace",
-	   8, 21);
+	tu_expect_at(
+		f, W, "spec.workloadSelector",
+		"service entry: workload selector specified without labels, will be applied to all "
+		"services in namespace",
+		8, 21);
 	ck_assert_uint_eq(f->n, 1);
 	tu_free(f);
 }
@@ -150,8 +133,8 @@ START_TEST(selector_or_endpoints)
 			   "    labels: {app: db}\n"
 			   "  endpoints:\n"
 			   "  - address: 10.0.0.1\n");
-	at(f, E, "spec.workloadSelector",
-	   "only one of WorkloadSelector or Endpoints is allowed in Service Entry", 9, 5);
+	tu_expect_at(f, E, "spec.workloadSelector",
+		     "only one of WorkloadSelector or Endpoints is allowed in Service Entry", 9, 5);
 	tu_expect_none(f, "spec.workloadSelector", "can be set"); /* no CRD twin */
 	tu_free(f);
 
@@ -160,8 +143,8 @@ START_TEST(selector_or_endpoints)
 			   "  resolution: STATIC\n"
 			   "  workloadSelector: {labels: {app: db}}\n"
 			   "  endpoints: []\n");
-	at(f, E, "spec.workloadSelector", "only one of WorkloadSelector or Endpoints can be set", 8,
-	   21);
+	tu_expect_at(f, E, "spec.workloadSelector",
+		     "only one of WorkloadSelector or Endpoints can be set", 8, 21);
 	ck_assert_uint_eq(f->n, 1);
 	tu_free(f);
 }
@@ -174,12 +157,12 @@ START_TEST(hosts)
 	struct pc_findings *f;
 
 	f = tu_validate(SE "  location: MESH_EXTERNAL\n");
-	at(f, E, "spec.hosts", "service entry must have at least one host", 6, 3);
+	tu_expect_at(f, E, "spec.hosts", "service entry must have at least one host", 6, 3);
 	ck_assert_uint_eq(f->n, 1);
 	tu_free(f);
 
 	f = tu_validate(SE "  hosts: []\n");
-	at(f, E, "spec.hosts", "service entry must have at least one host", 6, 10);
+	tu_expect_at(f, E, "spec.hosts", "service entry must have at least one host", 6, 10);
 	tu_free(f);
 
 	f = tu_validate(SE "  hosts:\n"
@@ -189,19 +172,21 @@ START_TEST(hosts)
 			   "  - \"*.example.com\"\n"
 			   "  - foo.*.com\n"
 			   "  - Example.COM.\n");
-	at(f, E, "spec.hosts[0]", "invalid host *", 7, 5);
-	at(f, E, "spec.hosts[1]", "domain name \"a_b.example.com\" invalid (label \"a_b\" invalid)",
-	   8, 5);
-	at(f, W, "spec.hosts[2]", "partial wildcard \"*foo.example.com\" not allowed", 9, 5);
+	tu_expect_at(f, E, "spec.hosts[0]", "invalid host *", 7, 5);
+	tu_expect_at(f, E, "spec.hosts[1]",
+		     "domain name \"a_b.example.com\" invalid (label \"a_b\" invalid)", 8, 5);
+	tu_expect_at(f, W, "spec.hosts[2]", "partial wildcard \"*foo.example.com\" not allowed", 9,
+		     5);
 	ck_assert_uint_eq(tu_expect(f, W, "spec.hosts[2]", NULL)->sev, W); /* a warning only */
 	tu_expect_none(f, "spec.hosts[3]", NULL);
-	at(f, E, "spec.hosts[4]", "domain name \"*.com\" invalid (label \"*\" invalid)", 11, 5);
+	tu_expect_at(f, E, "spec.hosts[4]", "domain name \"*.com\" invalid (label \"*\" invalid)",
+		     11, 5);
 	tu_expect_none(f, "spec.hosts[5]", NULL); /* upper case and a trailing dot are fine */
 	tu_free(f);
 
 	/* A host that is not a string: the decoder's error only. */
 	f = tu_validate(SE "  hosts: [12]\n");
-	at(f, E, "spec.hosts[0]", "expected a string", 6, 11);
+	tu_expect_at(f, E, "spec.hosts[0]", "expected a string", 6, 11);
 	ck_assert_uint_eq(f->n, 1);
 	tu_free(f);
 }
@@ -228,12 +213,12 @@ START_TEST(addresses)
 	tu_expect_none(f, "spec.addresses[0]", NULL);
 	tu_expect_none(f, "spec.addresses[1]", NULL);
 	tu_expect_none(f, "spec.addresses[2]", NULL);
-	at(f, E, "spec.addresses[3]", "10.0.0.300 is not a valid IP", 11, 5);
-	at(f, E, "spec.addresses[4]", "10.0.0.0/33 is not a valid CIDR block", 12, 5);
+	tu_expect_at(f, E, "spec.addresses[3]", "10.0.0.300 is not a valid IP", 11, 5);
+	tu_expect_at(f, E, "spec.addresses[4]", "10.0.0.0/33 is not a valid CIDR block", 12, 5);
 	/* A valid IPv6 with a zone, but over the CRD's 64 bytes. */
-	at(f, E, "spec.addresses[5]", "Too long: may not be more than 64 bytes", 13, 5);
+	tu_expect_at(f, E, "spec.addresses[5]", "Too long: may not be more than 64 bytes", 13, 5);
 	tu_expect_none(f, "spec.addresses[6]", NULL); /* host bits may be set */
-	at(f, E, "spec.addresses[7]", "1.2.3.4/8/8 is not a valid IP", 15, 5);
+	tu_expect_at(f, E, "spec.addresses[7]", "1.2.3.4/8/8 is not a valid IP", 15, 5);
 	ck_assert_uint_eq(f->n, 4);
 	tu_free(f);
 }
@@ -247,8 +232,8 @@ START_TEST(cidr_needs_none_or_static)
 			   "  addresses: [10.0.0.1, 10.0.0.0/24, 10.1.0.0/16]\n"
 			   "  ports: [{name: http, number: 80, protocol: HTTP}]\n"
 			   "  resolution: DNS\n");
-	at(f, E, "spec.addresses[1]",
-	   "CIDR addresses are allowed only for NONE/STATIC resolution types", 7, 25);
+	tu_expect_at(f, E, "spec.addresses[1]",
+		     "CIDR addresses are allowed only for NONE/STATIC resolution types", 7, 25);
 	ck_assert_uint_eq(f->n, 1); /* once, and not again as the CRD's rule */
 	tu_free(f);
 
@@ -257,16 +242,17 @@ START_TEST(cidr_needs_none_or_static)
 			   "  addresses: [10.0.0.1/32]\n"
 			   "  ports: [{name: http, number: 80, protocol: HTTP}]\n"
 			   "  resolution: DNS_ROUND_ROBIN\n");
-	at(f, E, "spec.addresses[0]", "CIDR addresses are allowed only for NONE/STATIC", 7, 15);
+	tu_expect_at(f, E, "spec.addresses[0]", "CIDR addresses are allowed only for NONE/STATIC",
+		     7, 15);
 	tu_free(f);
 
-	clean(SE "  hosts: [a.example.com]\n"
-		 "  addresses: [10.0.0.0/24]\n"
-		 "  ports: [{name: http, number: 80, protocol: HTTP}]\n"
-		 "  resolution: STATIC\n");
-	clean(SE "  hosts: [a.example.com]\n"
-		 "  addresses: [10.0.0.0/24]\n"
-		 "  ports: [{name: http, number: 80, protocol: HTTP}]\n");
+	tu_clean(SE "  hosts: [a.example.com]\n"
+		    "  addresses: [10.0.0.0/24]\n"
+		    "  ports: [{name: http, number: 80, protocol: HTTP}]\n"
+		    "  resolution: STATIC\n");
+	tu_clean(SE "  hosts: [a.example.com]\n"
+		    "  addresses: [10.0.0.0/24]\n"
+		    "  ports: [{name: http, number: 80, protocol: HTTP}]\n");
 }
 END_TEST
 
@@ -299,14 +285,18 @@ START_TEST(ports)
 	tu_expect_none(f, "spec.ports[0]", NULL);
 	tu_expect_none(f, "spec.ports[0].name", NULL);
 	tu_expect_none(f, "spec.ports[0].number", NULL);
-	at(f, E, "spec.ports[1].name", "service entry port name \"tcp\" already defined", 12, 11);
-	at(f, E, "spec.ports[1].number", "service entry port 3306 already defined", 13, 13);
-	at(f, E, "spec.ports[2].name", "invalid port name: Bad_Name", 15, 11);
-	at(f, E, "spec.ports[2].number", "port number 70000 must be in the range 1..65535", 16, 13);
-	at(f, E, "spec.ports[2].protocol", "unsupported protocol: FOO", 17, 15);
-	at(f, E, "spec.ports[2].targetPort", "port must be between 1-65535", 18, 17); /* CRD */
-	at(f, E, "spec.ports[3].targetPort", "port number 65536 must be in the range 1..65535", 21,
-	   17);
+	tu_expect_at(f, E, "spec.ports[1].name", "service entry port name \"tcp\" already defined",
+		     12, 11);
+	tu_expect_at(f, E, "spec.ports[1].number", "service entry port 3306 already defined", 13,
+		     13);
+	tu_expect_at(f, E, "spec.ports[2].name", "invalid port name: Bad_Name", 15, 11);
+	tu_expect_at(f, E, "spec.ports[2].number",
+		     "port number 70000 must be in the range 1..65535", 16, 13);
+	tu_expect_at(f, E, "spec.ports[2].protocol", "unsupported protocol: FOO", 17, 15);
+	tu_expect_at(f, E, "spec.ports[2].targetPort", "port must be between 1-65535", 18,
+		     17); /* CRD */
+	tu_expect_at(f, E, "spec.ports[3].targetPort",
+		     "port number 65536 must be in the range 1..65535", 21, 17);
 	tu_expect_none(f, "spec.ports[4].protocol", NULL); /* UDP is a known protocol */
 	tu_expect_none(f, "spec.ports[4].targetPort", NULL);
 	ck_assert_uint_eq(f->n, 7);
@@ -317,8 +307,9 @@ START_TEST(ports)
 			   "  addresses: [203.0.113.1]\n"
 			   "  ports:\n"
 			   "  - protocol: HTTP\n");
-	at(f, E, "spec.ports[0].name", "invalid port name: ", 9, 5);
-	at(f, E, "spec.ports[0].number", "port number 0 must be in the range 1..65535", 9, 5);
+	tu_expect_at(f, E, "spec.ports[0].name", "invalid port name: ", 9, 5);
+	tu_expect_at(f, E, "spec.ports[0].number", "port number 0 must be in the range 1..65535", 9,
+		     5);
 	ck_assert_uint_eq(f->n, 2);
 	tu_free(f);
 
@@ -326,14 +317,15 @@ START_TEST(ports)
 	f = tu_validate(SE "  hosts: [a.example.com]\n"
 			   "  addresses: [203.0.113.1]\n"
 			   "  ports: [{number: 1}, {number: 2}]\n");
-	at(f, E, "spec.ports[1].name", "service entry port name \"\" already defined", 8, 24);
+	tu_expect_at(f, E, "spec.ports[1].name", "service entry port name \"\" already defined", 8,
+		     24);
 	tu_free(f);
 
 	/* A null item: the decoder's error (Go: "service entry port may not be null"). */
 	f = tu_validate(SE "  hosts: [a.example.com]\n"
 			   "  addresses: [203.0.113.1]\n"
 			   "  ports: [~, {name: http, number: 80}]\n");
-	at(f, E, "spec.ports[0]", "expected an object", 8, 10); /* null: its list */
+	tu_expect_at(f, E, "spec.ports[0]", "expected an object", 8, 10); /* null: its list */
 	ck_assert_uint_eq(f->n, 1);
 	tu_free(f);
 
@@ -341,7 +333,7 @@ START_TEST(ports)
 	f = tu_validate(SE "  hosts: [a.example.com]\n"
 			   "  addresses: [203.0.113.1]\n"
 			   "  ports: [{name: http, number: \"80\", protocol: HTTP}]\n");
-	at(f, E, "spec.ports[0].number", "expected an integer", 8, 32);
+	tu_expect_at(f, E, "spec.ports[0].number", "expected an integer", 8, 32);
 	ck_assert_uint_eq(f->n, 1);
 	tu_free(f);
 }
@@ -365,8 +357,10 @@ START_TEST(duplicate_ports_many)
 					i + 1);
 	snprintf(s + len, cap - len, "  - {name: p7, number: 8, protocol: HTTP}\n");
 	f = tu_validate(s);
-	at(f, E, "spec.ports[200].name", "service entry port name \"p7\" already defined", 209, 12);
-	at(f, E, "spec.ports[200].number", "service entry port 8 already defined", 209, 24);
+	tu_expect_at(f, E, "spec.ports[200].name", "service entry port name \"p7\" already defined",
+		     209, 12);
+	tu_expect_at(f, E, "spec.ports[200].number", "service entry port 8 already defined", 209,
+		     24);
 	ck_assert_uint_eq(f->n, 2); /* the first p7 is not a duplicate */
 	tu_free(f);
 	free(s);
@@ -389,18 +383,18 @@ START_TEST(tcp_needs_addresses_warning)
 	/* NONE: never auto-allocated. Exactly "" or "TCP": "tcp" does not count. */
 	snprintf(yaml, sizeof(yaml), SE "  hosts: [a.example.com]\n%s", port_list);
 	f = tu_validate(yaml);
-	at(f, W, "spec.ports[0]", text, 8, 5);
-	at(f, W, "spec.ports[1]", text, 9, 5);
+	tu_expect_at(f, W, "spec.ports[0]", text, 8, 5);
+	tu_expect_at(f, W, "spec.ports[1]", text, 9, 5);
 	tu_expect_none(f, "spec.ports[2]", NULL);
 	tu_expect_none(f, "spec.ports[3]", NULL);
-	at(f, W, "spec.ports[4]", text, 12, 5);
+	tu_expect_at(f, W, "spec.ports[4]", text, 12, 5);
 	ck_assert_uint_eq(f->nerr, 0);
 	tu_free(f);
 
 	/* DNS: a VIP is auto-allocated. */
 	snprintf(yaml, sizeof(yaml), SE "  hosts: [a.example.com]\n  resolution: DNS\n%s",
 		 port_list);
-	clean(yaml);
+	tu_clean(yaml);
 
 	/* ... unless the object opts out (the value is compared case-insensitively). */
 	snprintf(yaml, sizeof(yaml),
@@ -408,13 +402,13 @@ START_TEST(tcp_needs_addresses_warning)
 			  "False") "  hosts: [a.example.com]\n  resolution: DNS\n%s",
 		 port_list);
 	f = tu_validate(yaml);
-	at(f, W, "spec.ports[0]", text, 10, 5);
+	tu_expect_at(f, W, "spec.ports[0]", text, 10, 5);
 	tu_free(f);
 
 	/* Addresses present: nothing to warn about. */
 	snprintf(yaml, sizeof(yaml), SE "  hosts: [a.example.com]\n  addresses: [192.0.2.1]\n%s",
 		 port_list);
-	clean(yaml);
+	tu_clean(yaml);
 }
 END_TEST
 
@@ -428,8 +422,8 @@ START_TEST(resolution_none)
 			   "  addresses: [203.0.113.1]\n"
 			   "  endpoints:\n"
 			   "  - address: 10.0.0.1\n");
-	at(f, E, "spec.endpoints", "no endpoints should be provided for resolution type none", 9,
-	   3);
+	tu_expect_at(f, E, "spec.endpoints",
+		     "no endpoints should be provided for resolution type none", 9, 3);
 	ck_assert_uint_eq(f->n, 1);
 	tu_free(f);
 
@@ -437,7 +431,7 @@ START_TEST(resolution_none)
 	f = tu_validate(SE "  hosts: [a.example.com]\n"
 			   "  addresses: [203.0.113.1]\n"
 			   "  endpoints: []\n");
-	at(f, E, "spec.endpoints", "NONE mode cannot set endpoints", 8, 14);
+	tu_expect_at(f, E, "spec.endpoints", "NONE mode cannot set endpoints", 8, 14);
 	ck_assert_uint_eq(f->n, 1);
 	tu_free(f);
 
@@ -447,22 +441,22 @@ START_TEST(resolution_none)
 			   "  endpoints:\n"
 			   "  - ports: {http: 0}\n"
 			   "  - address: unix://rel\n");
-	at(f, E, "spec.endpoints", "no endpoints should be provided", 9, 3);
-	at(f, E, "spec.endpoints[0]", "Address is required", 9, 5);
-	at(f, E, "spec.endpoints[0].ports[http]", "port must be between 1-65535", 9, 19);
-	at(f, E, "spec.endpoints[1].address", "UDS must be an absolute path or abstract socket", 10,
-	   14);
+	tu_expect_at(f, E, "spec.endpoints", "no endpoints should be provided", 9, 3);
+	tu_expect_at(f, E, "spec.endpoints[0]", "Address is required", 9, 5);
+	tu_expect_at(f, E, "spec.endpoints[0].ports[http]", "port must be between 1-65535", 9, 19);
+	tu_expect_at(f, E, "spec.endpoints[1].address",
+		     "UDS must be an absolute path or abstract socket", 10, 14);
 	tu_free(f);
 
 	f = tu_validate(SE "  hosts: [a.example.com]\n"
 			   "  addresses: [203.0.113.1]\n"
 			   "  workloadSelector: {labels: {app: db}}\n");
-	at(f, W, "spec.workloadSelector",
-	   "workloadSelector should not be set when resolution mode is NONE", 8, 21);
+	tu_expect_at(f, W, "spec.workloadSelector",
+		     "workloadSelector should not be set when resolution mode is NONE", 8, 21);
 	ck_assert_uint_eq(f->n, 1);
 	tu_free(f);
 
-	clean(SE "  hosts: [a.example.com]\n  addresses: [203.0.113.1]\n  resolution: NONE\n");
+	tu_clean(SE "  hosts: [a.example.com]\n  addresses: [203.0.113.1]\n  resolution: NONE\n");
 }
 END_TEST
 
@@ -486,24 +480,27 @@ START_TEST(resolution_static_endpoints)
 			   "    labels: {\"bad key!\": v, ok: \"bad value!\"}\n");
 	tu_expect_none(f, "spec.endpoints[0].address", NULL);
 	tu_expect_none(f, "spec.endpoints[0].ports[http]", NULL);
-	at(f, E, "spec.endpoints[1].address",
-	   "endpoint address \"db.example.com\" is not a valid IP address", 13, 14);
-	at(f, E, "spec.endpoints[2].ports[grpc]",
-	   "endpoint port 9090 is not defined by the service entry", 15, 19);
-	at(f, E, "spec.endpoints[2].ports[http]", "port number 0 must be in the range 1..65535", 15,
-	   31);
-	at(f, W, "spec.endpoints[3].address", "address is unset with network \"net1\"", 16, 5);
+	tu_expect_at(f, E, "spec.endpoints[1].address",
+		     "endpoint address \"db.example.com\" is not a valid IP address", 13, 14);
+	tu_expect_at(f, E, "spec.endpoints[2].ports[grpc]",
+		     "endpoint port 9090 is not defined by the service entry", 15, 19);
+	tu_expect_at(f, E, "spec.endpoints[2].ports[http]",
+		     "port number 0 must be in the range 1..65535", 15, 31);
+	tu_expect_at(f, W, "spec.endpoints[3].address", "address is unset with network \"net1\"",
+		     16, 5);
 	/* No address, no network: Go stops there, the labels are not looked at. */
-	at(f, E, "spec.endpoints[4].address", "address is required", 17, 5);
+	tu_expect_at(f, E, "spec.endpoints[4].address", "address is required", 17, 5);
 	tu_expect_none(f, "spec.endpoints[4].labels[bad key!]", NULL);
 	tu_expect_none(f, "spec.endpoints[4]", "Address is required");
-	at(f, E, "spec.endpoints[5].labels[bad key!]", "invalid tag key: \"bad key!\"", 19, 26);
-	at(f, E, "spec.endpoints[5].labels[ok]", "invalid tag value: \"bad value!\"", 19, 33);
+	tu_expect_at(f, E, "spec.endpoints[5].labels[bad key!]", "invalid tag key: \"bad key!\"",
+		     19, 26);
+	tu_expect_at(f, E, "spec.endpoints[5].labels[ok]", "invalid tag value: \"bad value!\"", 19,
+		     33);
 	ck_assert_uint_eq(f->n, 7);
 	tu_free(f);
 
 	/* Zero endpoints and no selector is fine for STATIC. */
-	clean(SE "  hosts: [a.example.com]\n  resolution: STATIC\n");
+	tu_clean(SE "  hosts: [a.example.com]\n  resolution: STATIC\n");
 }
 END_TEST
 
@@ -523,23 +520,25 @@ START_TEST(resolution_static_unix)
 			   "  - address: unix:///var/run/dir/\n"
 			   "  - address: unix://@abstract\n"
 			   "    ports: {http: 80}\n");
-	at(f, E, "spec.endpoints[0]", "exactly 1 service port required for unix endpoints", 12, 5);
-	at(f, E, "spec.endpoints[1].address", "relative is not an absolute path to a file", 13, 14);
-	at(f, E, "spec.endpoints[2].address", "unix address must not be empty", 14, 14);
-	at(f, E, "spec.endpoints[3].address", "/var/run/dir/ is not an absolute path to a file", 15,
-	   14);
-	at(f, E, "spec.endpoints[4].ports", "unix endpoint unix://@abstract must not include ports",
-	   17, 12);
+	tu_expect_at(f, E, "spec.endpoints[0]",
+		     "exactly 1 service port required for unix endpoints", 12, 5);
+	tu_expect_at(f, E, "spec.endpoints[1].address",
+		     "relative is not an absolute path to a file", 13, 14);
+	tu_expect_at(f, E, "spec.endpoints[2].address", "unix address must not be empty", 14, 14);
+	tu_expect_at(f, E, "spec.endpoints[3].address",
+		     "/var/run/dir/ is not an absolute path to a file", 15, 14);
+	tu_expect_at(f, E, "spec.endpoints[4].ports",
+		     "unix endpoint unix://@abstract must not include ports", 17, 12);
 	tu_expect_none(f, "spec.endpoints[1].address", "UDS"); /* Go said it already */
 	tu_free(f);
 
 	/* One service port (two entries of one name count once, as Go's set does). */
-	clean(SE "  hosts: [a.example.com]\n"
-		 "  resolution: STATIC\n"
-		 "  ports: [{name: http, number: 80, protocol: HTTP}]\n"
-		 "  endpoints:\n"
-		 "  - address: unix:///var/run/a.sock\n"
-		 "  - address: unix://@abstract\n");
+	tu_clean(SE "  hosts: [a.example.com]\n"
+		    "  resolution: STATIC\n"
+		    "  ports: [{name: http, number: 80, protocol: HTTP}]\n"
+		    "  endpoints:\n"
+		    "  - address: unix:///var/run/a.sock\n"
+		    "  - address: unix://@abstract\n");
 }
 END_TEST
 
@@ -550,8 +549,9 @@ START_TEST(resolution_dns_hosts)
 	f = tu_validate(SE "  hosts: [\"*.example.com\", api.example.com]\n"
 			   "  resolution: DNS\n"
 			   "  ports: [{name: https, number: 443, protocol: TLS}]\n");
-	at(f, E, "spec.hosts[0]",
-	   "hosts must be FQDN if no endpoints are provided for resolution mode DNS", 6, 11);
+	tu_expect_at(f, E, "spec.hosts[0]",
+		     "hosts must be FQDN if no endpoints are provided for resolution mode DNS", 6,
+		     11);
 	tu_expect_none(f, "spec.hosts[1]", NULL);
 	ck_assert_uint_eq(f->n, 1);
 	tu_free(f);
@@ -559,16 +559,17 @@ START_TEST(resolution_dns_hosts)
 	f = tu_validate(SE "  hosts: [\"*.example.com\"]\n"
 			   "  resolution: DNS_ROUND_ROBIN\n"
 			   "  ports: [{name: https, number: 443, protocol: TLS}]\n");
-	at(f, E, "spec.hosts[0]",
-	   "hosts must be FQDN if no endpoints are provided for resolution mode DNS_ROUND_ROBIN", 6,
-	   11);
+	tu_expect_at(f, E, "spec.hosts[0]",
+		     "hosts must be FQDN if no endpoints are provided for resolution mode "
+		     "DNS_ROUND_ROBIN",
+		     6, 11);
 	tu_free(f);
 
 	/* With endpoints, a wildcard host is fine. */
-	clean(SE "  hosts: [\"*.example.com\"]\n"
-		 "  resolution: DNS\n"
-		 "  ports: [{name: https, number: 443, protocol: TLS}]\n"
-		 "  endpoints: [{address: proxy.example.com}]\n");
+	tu_clean(SE "  hosts: [\"*.example.com\"]\n"
+		    "  resolution: DNS\n"
+		    "  ports: [{name: https, number: 443, protocol: TLS}]\n"
+		    "  endpoints: [{address: proxy.example.com}]\n");
 }
 END_TEST
 
@@ -589,17 +590,19 @@ START_TEST(resolution_dns_endpoints)
 			   "  - network: n1\n");
 	tu_expect_none(f, "spec.endpoints[0].address", NULL);
 	tu_expect_none(f, "spec.endpoints[0].ports[http]", NULL);
-	at(f, E, "spec.endpoints[0].ports[tcp]",
-	   "endpoint port 3306 is not defined by the service entry", 11, 30);
-	at(f, E, "spec.endpoints[0].labels[a b]", "invalid tag key: \"a b\"", 12, 21);
-	at(f, E, "spec.endpoints[1].address",
-	   "endpoint address \"not valid!\" is not a valid FQDN or an IP address", 13, 14);
-	at(f, E, "spec.endpoints[2].address",
-	   "endpoint address \"unix:///x.sock\" is not a valid FQDN or an IP address", 14, 14);
+	tu_expect_at(f, E, "spec.endpoints[0].ports[tcp]",
+		     "endpoint port 3306 is not defined by the service entry", 11, 30);
+	tu_expect_at(f, E, "spec.endpoints[0].labels[a b]", "invalid tag key: \"a b\"", 12, 21);
+	tu_expect_at(f, E, "spec.endpoints[1].address",
+		     "endpoint address \"not valid!\" is not a valid FQDN or an IP address", 13,
+		     14);
+	tu_expect_at(f, E, "spec.endpoints[2].address",
+		     "endpoint address \"unix:///x.sock\" is not a valid FQDN or an IP address", 14,
+		     14);
 	tu_expect_none(f, "spec.endpoints[3].address", NULL);
 	/* DNS does not use validateWorkloadEntry: an empty address is no FQDN. */
-	at(f, E, "spec.endpoints[4].address",
-	   "endpoint address \"\" is not a valid FQDN or an IP address", 16, 5);
+	tu_expect_at(f, E, "spec.endpoints[4].address",
+		     "endpoint address \"\" is not a valid FQDN or an IP address", 16, 5);
 	ck_assert_uint_eq(f->n, 5);
 	tu_free(f);
 
@@ -609,14 +612,15 @@ START_TEST(resolution_dns_endpoints)
 			   "  endpoints:\n"
 			   "  - address: a.example.com\n"
 			   "  - address: b.example.com\n");
-	at(f, E, "spec.endpoints",
-	   "there must only be 0 or 1 endpoint for resolution mode DNS_ROUND_ROBIN", 10, 3);
+	tu_expect_at(f, E, "spec.endpoints",
+		     "there must only be 0 or 1 endpoint for resolution mode DNS_ROUND_ROBIN", 10,
+		     3);
 	ck_assert_uint_eq(f->n, 1); /* not again as the CRD's rule */
 	tu_free(f);
-	clean(SE "  hosts: [api.example.com]\n"
-		 "  resolution: DNS_ROUND_ROBIN\n"
-		 "  ports: [{name: http, number: 80, protocol: HTTP}]\n"
-		 "  endpoints: [{address: a.example.com}]\n");
+	tu_clean(SE "  hosts: [api.example.com]\n"
+		    "  resolution: DNS_ROUND_ROBIN\n"
+		    "  ports: [{name: http, number: 80, protocol: HTTP}]\n"
+		    "  endpoints: [{address: a.example.com}]\n");
 }
 END_TEST
 
@@ -628,8 +632,8 @@ START_TEST(resolution_dns_warnings)
 			   "  resolution: DNS\n"
 			   "  ports: [{name: http, number: 80, protocol: HTTP}]\n"
 			   "  workloadSelector: {labels: {app: x}}\n");
-	at(f, W, "spec.workloadSelector",
-	   "workloadSelector should not be set when resolution mode is DNS", 9, 21);
+	tu_expect_at(f, W, "spec.workloadSelector",
+		     "workloadSelector should not be set when resolution mode is DNS", 9, 21);
 	ck_assert_uint_eq(f->n, 1);
 	tu_free(f);
 
@@ -638,22 +642,23 @@ START_TEST(resolution_dns_warnings)
 			   "  addresses: [203.0.113.1]\n"
 			   "  resolution: DNS\n"
 			   "  ports: [{name: tls, number: 443, protocol: TLS}]\n");
-	at(f, W, "spec.hosts",
-	   "service entry can not have more than one host specified simultaneously with address "
-	   "and tcp port",
-	   6, 10);
+	tu_expect_at(f, W, "spec.hosts",
+		     "service entry can not have more than one host specified simultaneously with "
+		     "address "
+		     "and tcp port",
+		     6, 10);
 	ck_assert_uint_eq(f->n, 1);
 	tu_free(f);
 
 	/* One host, or an HTTP port: no warning. */
-	clean(SE "  hosts: [a.example.com]\n"
-		 "  addresses: [203.0.113.1]\n"
-		 "  resolution: DNS\n"
-		 "  ports: [{name: tls, number: 443, protocol: TLS}]\n");
-	clean(SE "  hosts: [a.example.com, b.example.com]\n"
-		 "  addresses: [203.0.113.1]\n"
-		 "  resolution: DNS\n"
-		 "  ports: [{name: http, number: 80, protocol: HTTP}]\n");
+	tu_clean(SE "  hosts: [a.example.com]\n"
+		    "  addresses: [203.0.113.1]\n"
+		    "  resolution: DNS\n"
+		    "  ports: [{name: tls, number: 443, protocol: TLS}]\n");
+	tu_clean(SE "  hosts: [a.example.com, b.example.com]\n"
+		    "  addresses: [203.0.113.1]\n"
+		    "  resolution: DNS\n"
+		    "  ports: [{name: http, number: 80, protocol: HTTP}]\n");
 }
 END_TEST
 
@@ -662,13 +667,13 @@ START_TEST(resolution_dynamic_dns)
 	struct pc_findings *f;
 
 	/* Wildcards of any form; no partial-wildcard warning for this mode. */
-	clean(SE "  hosts: [\"*.example.com\", \"*foo.example.org\"]\n"
-		 "  resolution: DYNAMIC_DNS\n"
-		 "  ports:\n"
-		 "  - {name: https, number: 443, protocol: TLS}\n"
-		 "  - {name: http, number: 80, protocol: http}\n"
-		 "  - {name: grpc, number: 81, protocol: GRPC}\n"
-		 "  - {name: h2, number: 82, protocol: HTTP2}\n");
+	tu_clean(SE "  hosts: [\"*.example.com\", \"*foo.example.org\"]\n"
+		    "  resolution: DYNAMIC_DNS\n"
+		    "  ports:\n"
+		    "  - {name: https, number: 443, protocol: TLS}\n"
+		    "  - {name: http, number: 80, protocol: http}\n"
+		    "  - {name: grpc, number: 81, protocol: GRPC}\n"
+		    "  - {name: h2, number: 82, protocol: HTTP2}\n");
 
 	f = tu_validate(SE_LABEL("istio.io/use-waypoint",
 				 "waypoint") "  hosts: [api.example.com]\n"
@@ -677,24 +682,26 @@ START_TEST(resolution_dynamic_dns)
 					     "  location: MESH_INTERNAL\n"
 					     "  ports: [{name: pg, number: 5432, protocol: TCP}]\n"
 					     "  endpoints: [{address: 10.0.0.1}]\n");
-	at(f, E, "spec.hosts[0]", "host must be wildcarded for resolution mode DYNAMIC_DNS", 7, 11);
-	at(f, E, "spec.addresses", "addresses are not supported for resolution mode DYNAMIC_DNS", 8,
-	   14);
-	at(f, E, "spec.endpoints", "endpoints are not supported for resolution mode DYNAMIC_DNS",
-	   12, 14);
-	at(f, E, "spec.ports[0].protocol",
-	   "only HTTP, TLS, GRPC, and HTTP2 protocols are supported for resolution mode "
-	   "DYNAMIC_DNS",
-	   11, 46);
-	at(f, E, "spec.location", "DYNAMIC_DNS is not supported for MESH_INTERNAL", 10, 13);
+	tu_expect_at(f, E, "spec.hosts[0]",
+		     "host must be wildcarded for resolution mode DYNAMIC_DNS", 7, 11);
+	tu_expect_at(f, E, "spec.addresses",
+		     "addresses are not supported for resolution mode DYNAMIC_DNS", 8, 14);
+	tu_expect_at(f, E, "spec.endpoints",
+		     "endpoints are not supported for resolution mode DYNAMIC_DNS", 12, 14);
+	tu_expect_at(f, E, "spec.ports[0].protocol",
+		     "only HTTP, TLS, GRPC, and HTTP2 protocols are supported for resolution mode "
+		     "DYNAMIC_DNS",
+		     11, 46);
+	tu_expect_at(f, E, "spec.location", "DYNAMIC_DNS is not supported for MESH_INTERNAL", 10,
+		     13);
 	tu_free(f);
 
 	/* A waypoint label of "none" opts out of waypoints. */
-	clean(SE_LABEL("istio.io/use-waypoint",
-		       "none") "  hosts: [\"*.example.com\"]\n"
-			       "  resolution: DYNAMIC_DNS\n"
-			       "  location: MESH_INTERNAL\n"
-			       "  ports: [{name: https, number: 443, protocol: TLS}]\n");
+	tu_clean(SE_LABEL("istio.io/use-waypoint",
+			  "none") "  hosts: [\"*.example.com\"]\n"
+				  "  resolution: DYNAMIC_DNS\n"
+				  "  location: MESH_INTERNAL\n"
+				  "  ports: [{name: https, number: 443, protocol: TLS}]\n");
 }
 END_TEST
 
@@ -706,7 +713,7 @@ START_TEST(resolution_undecodable)
 	f = tu_validate(SE "  hosts: [a.example.com]\n"
 			   "  resolution: dns\n"
 			   "  endpoints: [{address: 10.0.0.1}]\n");
-	at(f, E, "spec.resolution", "Unsupported value: \"dns\"", 7, 15);
+	tu_expect_at(f, E, "spec.resolution", "Unsupported value: \"dns\"", 7, 15);
 	ck_assert_uint_eq(f->n, 1);
 	tu_free(f);
 }
@@ -724,8 +731,8 @@ START_TEST(multiple_hosts)
 			   "  - {name: http, number: 80, protocol: HTTP}\n"
 			   "  - {name: tcp, number: 5432, protocol: TCP}\n"
 			   "  - {name: x, number: 1}\n");
-	at(f, E, "spec.ports[1].protocol", "multiple hosts provided with non-HTTP, non-TLS ports",
-	   10, 41);
+	tu_expect_at(f, E, "spec.ports[1].protocol",
+		     "multiple hosts provided with non-HTTP, non-TLS ports", 10, 41);
 	tu_expect_none(f, "spec.ports[2].protocol", NULL); /* reported once */
 	ck_assert_uint_eq(f->n, 1);
 	tu_free(f);
@@ -734,8 +741,8 @@ START_TEST(multiple_hosts)
 	f = tu_validate(SE "  hosts: [a.example.com, b.example.com]\n"
 			   "  resolution: STATIC\n"
 			   "  ports: [{name: x, number: 1}]\n");
-	at(f, E, "spec.ports[0].protocol", "multiple hosts provided with non-HTTP, non-TLS ports",
-	   8, 11);
+	tu_expect_at(f, E, "spec.ports[0].protocol",
+		     "multiple hosts provided with non-HTTP, non-TLS ports", 8, 11);
 	tu_free(f);
 
 	/* NONE ignores host names; HTTP-family and TLS-family ports are fine. */
@@ -744,12 +751,12 @@ START_TEST(multiple_hosts)
 	tu_expect_none(f, "spec.ports[0].protocol", NULL);
 	tu_expect_valid(f);
 	tu_free(f);
-	clean(SE "  hosts: [a.example.com, b.example.com]\n"
-		 "  resolution: DNS\n"
-		 "  ports:\n"
-		 "  - {name: http, number: 80, protocol: HTTP}\n"
-		 "  - {name: https, number: 443, protocol: HTTPS}\n"
-		 "  - {name: grpc-web, number: 81, protocol: GRPC-Web}\n");
+	tu_clean(SE "  hosts: [a.example.com, b.example.com]\n"
+		    "  resolution: DNS\n"
+		    "  ports:\n"
+		    "  - {name: http, number: 80, protocol: HTTP}\n"
+		    "  - {name: https, number: 443, protocol: HTTPS}\n"
+		    "  - {name: grpc-web, number: 81, protocol: GRPC-Web}\n");
 }
 END_TEST
 
@@ -759,32 +766,35 @@ START_TEST(export_to)
 {
 	struct pc_findings *f;
 
-	clean(SE "  hosts: [a.example.com]\n"
-		 "  addresses: [203.0.113.1]\n"
-		 "  exportTo: [\"~\"]\n"); /* allowed for a ServiceEntry only */
+	tu_clean(SE "  hosts: [a.example.com]\n"
+		    "  addresses: [203.0.113.1]\n"
+		    "  exportTo: [\"~\"]\n"); /* allowed for a ServiceEntry only */
 
 	f = tu_validate(SE "  hosts: [a.example.com]\n"
 			   "  addresses: [203.0.113.1]\n"
 			   "  exportTo: [\"~\", \".\"]\n");
-	at(f, E, "spec.exportTo", "cannot export service entry to no one (~) and someone", 8, 13);
+	tu_expect_at(f, E, "spec.exportTo", "cannot export service entry to no one (~) and someone",
+		     8, 13);
 	tu_free(f);
 
 	f = tu_validate(SE "  hosts: [a.example.com]\n"
 			   "  addresses: [203.0.113.1]\n"
 			   "  exportTo: [default, \".\", Bad_NS]\n");
-	at(f, E, "spec.exportTo", "duplicate entries in exportTo: . and current namespace default",
-	   8, 13);
-	at(f, E, "spec.exportTo",
-	   "only .,*,~, or a valid DNS 1123 label is allowed as exportTo entry", 8, 13);
+	tu_expect_at(f, E, "spec.exportTo",
+		     "duplicate entries in exportTo: . and current namespace default", 8, 13);
+	tu_expect_at(f, E, "spec.exportTo",
+		     "only .,*,~, or a valid DNS 1123 label is allowed as exportTo entry", 8, 13);
 	tu_free(f);
 
 	/* Go names "." only when it comes after the namespace itself. */
 	f = tu_validate(SE "  hosts: [a.example.com]\n"
 			   "  addresses: [203.0.113.1]\n"
 			   "  exportTo: [\".\", default, \"*\"]\n");
-	at(f, E, "spec.exportTo", "duplicate entries in exportTo for entry default", 8, 13);
-	at(f, E, "spec.exportTo",
-	   "cannot have both public (*) and non-public exportTo values for a resource", 8, 13);
+	tu_expect_at(f, E, "spec.exportTo", "duplicate entries in exportTo for entry default", 8,
+		     13);
+	tu_expect_at(f, E, "spec.exportTo",
+		     "cannot have both public (*) and non-public exportTo values for a resource", 8,
+		     13);
 	tu_free(f);
 }
 END_TEST
@@ -842,12 +852,12 @@ static void too_many(const char *before, const char *field, size_t max, item_fn 
 	f = tu_validate(s);
 	snprintf(want, sizeof(want), "Too many: %zu: must have at most %zu items", max + 1, max);
 	snprintf(path, sizeof(path), "spec.%s", field);
-	at(f, E, path, want, line, col);
+	tu_expect_at(f, E, path, want, line, col);
 	ck_assert_uint_eq(f->n, 1);
 	tu_free(f);
 	free(s);
 	s = with_list(before, field, max, item, after);
-	clean(s);
+	tu_clean(s);
 	free(s);
 }
 
@@ -868,15 +878,15 @@ START_TEST(crd_limits)
 			   "  workloadSelector:\n"
 			   "    labels: {app: "
 			   "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa}\n");
-	at(f, E, "spec.workloadSelector.labels[app]", "Too long: may not be more than 63 bytes", 9,
-	   19);
+	tu_expect_at(f, E, "spec.workloadSelector.labels[app]",
+		     "Too long: may not be more than 63 bytes", 9, 19);
 	ck_assert_uint_eq(f->n, 1);
 	tu_free(f);
-	clean(SE "  hosts: [a.example.com]\n"
-		 "  resolution: STATIC\n"
-		 "  workloadSelector:\n"
-		 "    labels: {app: "
-		 "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa}\n");
+	tu_clean(SE "  hosts: [a.example.com]\n"
+		    "  resolution: STATIC\n"
+		    "  workloadSelector:\n"
+		    "    labels: {app: "
+		    "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa}\n");
 }
 END_TEST
 
@@ -896,8 +906,8 @@ START_TEST(selector_label_count)
 		len += (size_t)snprintf(s + len, cap - len, "%sk%zu: v", i ? ", " : "", i);
 	snprintf(s + len, cap - len, "}\n");
 	f = tu_validate(s);
-	at(f, E, "spec.workloadSelector.labels", "Too many: 257: must have at most 256 items", 9,
-	   13);
+	tu_expect_at(f, E, "spec.workloadSelector.labels",
+		     "Too many: 257: must have at most 256 items", 9, 13);
 	ck_assert_uint_eq(f->n, 1);
 	tu_free(f);
 	free(s);

@@ -9,8 +9,6 @@
  */
 #include <check.h>
 #include <stdio.h>
-#include <stdlib.h>
-#include <string.h>
 
 #include "model/finding.h"
 #include "testutil.h"
@@ -28,26 +26,6 @@
 
 /* An egress listener that makes the Sidecar non-empty, for tests of other parts. */
 #define EGRESS "  egress:\n  - hosts: [\"./*\"]\n"
-
-static void at(const struct pc_findings *f, enum pc_severity sev, const char *path, const char *sub,
-	       unsigned line, unsigned col)
-{
-	const struct pc_finding *x = tu_expect(f, sev, path, sub);
-
-	if (x->line != line || x->col != col) {
-		tu_dump(f);
-		ck_abort_msg("%s: expected %u:%u, got %u:%u", path, line, col, x->line, x->col);
-	}
-}
-
-static size_t count(const struct pc_findings *f, enum pc_severity sev, const char *sub)
-{
-	size_t i, n = 0;
-
-	for (i = 0; i < f->n; i++)
-		n += f->v[i].sev == sev && strstr(f->v[i].msg, sub) != NULL;
-	return n;
-}
 
 /* ---- samples ---- */
 
@@ -115,10 +93,10 @@ START_TEST(selector_errors_return_early)
 						 "  egress:\n"
 						 "  - hosts: [bad]\n");
 
-	at(f, E, "spec.workloadSelector.labels[]", "empty key is not supported in selector: \"=x\"",
-	   9, 11);
-	at(f, E, "spec.workloadSelector.labels[app]",
-	   "wildcard is not supported in selector: \"app=web*\"", 10, 12);
+	tu_expect_at(f, E, "spec.workloadSelector.labels[]",
+		     "empty key is not supported in selector: \"=x\"", 9, 11);
+	tu_expect_at(f, E, "spec.workloadSelector.labels[app]",
+		     "wildcard is not supported in selector: \"app=web*\"", 10, 12);
 	/* Go returns the selector errors alone: the egress host is not checked */
 	tu_expect_none(f, "spec.egress[0].hosts[0]", NULL);
 	ck_assert_uint_eq(f->nerr, 2);
@@ -135,16 +113,17 @@ START_TEST(selector_without_labels)
 {
 	struct pc_findings *f = tu_validate(HEAD "  workloadSelector: {}\n" EGRESS);
 
-	at(f, W, "spec.workloadSelector",
-	   "sidecar: workload selector specified without labels, will be applied to all services "
-	   "in namespace",
-	   7, 21);
+	tu_expect_at(f, W, "spec.workloadSelector",
+		     "sidecar: workload selector specified without labels, will be applied to all "
+		     "services "
+		     "in namespace",
+		     7, 21);
 	tu_expect_valid(f);
 	tu_free(f);
 
 	/* an empty configuration drops the warning */
 	f = tu_validate(HEAD "  workloadSelector: {}\n");
-	at(f, E, "spec", "sidecar: empty configuration provided", 7, 3);
+	tu_expect_at(f, E, "spec", "sidecar: empty configuration provided", 7, 3);
 	ck_assert_uint_eq(f->nwarn, 0);
 	ck_assert_uint_eq(f->nerr, 1);
 	tu_free(f);
@@ -171,10 +150,10 @@ START_TEST(selector_crd_limits)
 
 	f = tu_validate(yaml);
 
-	at(f, E, "spec.workloadSelector.labels[long]", "Too long: may not be more than 63 bytes", 9,
-	   13);
-	at(f, E, "spec.workloadSelector.labels", "Too many: 257: must have at most 256 items", 9,
-	   7);
+	tu_expect_at(f, E, "spec.workloadSelector.labels[long]",
+		     "Too long: may not be more than 63 bytes", 9, 13);
+	tu_expect_at(f, E, "spec.workloadSelector.labels",
+		     "Too many: 257: must have at most 256 items", 9, 7);
 	tu_free(f);
 
 	f = tu_validate(HEAD "  workloadSelector:\n    labels: {app: web}\n" EGRESS);
@@ -187,7 +166,7 @@ START_TEST(empty_configuration)
 {
 	struct pc_findings *f = tu_validate(HEAD "  ingress: []\n  egress: []\n");
 
-	at(f, E, "spec", "sidecar: empty configuration provided", 7, 3);
+	tu_expect_at(f, E, "spec", "sidecar: empty configuration provided", 7, 3);
 	tu_free(f);
 
 	/* any one part is enough */
@@ -204,7 +183,8 @@ START_TEST(ingress_port_required)
 	struct pc_findings *f = tu_validate(HEAD "  ingress:\n"
 						 "  - defaultEndpoint: 127.0.0.1:8080\n");
 
-	at(f, E, "spec.ingress[0].port", "sidecar: port is required for ingress listeners", 8, 5);
+	tu_expect_at(f, E, "spec.ingress[0].port",
+		     "sidecar: port is required for ingress listeners", 8, 5);
 	tu_free(f);
 }
 END_TEST
@@ -220,18 +200,20 @@ START_TEST(ingress_port_rules)
 		     "  - port: {number: 70000, protocol: TCP}\n"
 		     "    bind: 10.0.0.1\n");
 
-	at(f, E, "spec.ingress[0].port.targetPort", "targetPort has no impact on Sidecars", 8, 64);
-	at(f, E, "spec.ingress[0].port.name", "invalid port name: http_x", 8, 44);
-	at(f, E, "spec.ingress[0].port.protocol", "unsupported protocol: FOO", 8, 33);
-	at(f, E, "spec.ingress[0].port.number", "port number 0 must be in the range 1..65535", 8,
-	   20);
-	at(f, E, "spec.ingress[0].bind", "unix:///var/run/in.sock is not a valid IP", 9, 11);
-	at(f, E, "spec.ingress[1].port.number", "port number 70000 must be in the range 1..65535",
-	   10, 20);
+	tu_expect_at(f, E, "spec.ingress[0].port.targetPort",
+		     "targetPort has no impact on Sidecars", 8, 64);
+	tu_expect_at(f, E, "spec.ingress[0].port.name", "invalid port name: http_x", 8, 44);
+	tu_expect_at(f, E, "spec.ingress[0].port.protocol", "unsupported protocol: FOO", 8, 33);
+	tu_expect_at(f, E, "spec.ingress[0].port.number",
+		     "port number 0 must be in the range 1..65535", 8, 20);
+	tu_expect_at(f, E, "spec.ingress[0].bind", "unix:///var/run/in.sock is not a valid IP", 9,
+		     11);
+	tu_expect_at(f, E, "spec.ingress[1].port.number",
+		     "port number 70000 must be in the range 1..65535", 10, 20);
 	tu_expect_none(f, "spec.ingress[1].port.protocol", NULL); /* case-insensitive */
 	tu_expect_none(f, "spec.ingress[1].bind", NULL);
-	at(f, E, "spec.ingress[2].port.number",
-	   "sidecar: ports on IP bound listeners must be unique", 12, 20);
+	tu_expect_at(f, E, "spec.ingress[2].port.number",
+		     "sidecar: ports on IP bound listeners must be unique", 12, 20);
 	tu_expect_none(f, "spec.ingress[1].port.number", "unique");
 	tu_free(f);
 }
@@ -263,24 +245,27 @@ START_TEST(ingress_default_endpoint)
 						 "  - port: {number: 11}\n"
 						 "    defaultEndpoint: \"[::1:80\"\n");
 
-	at(f, E, "spec.ingress[0].defaultEndpoint",
-	   "relative.sock is not an absolute path to a file", 9, 22);
-	at(f, E, "spec.ingress[1].defaultEndpoint", "unix address must not be empty", 11, 22);
-	at(f, E, "spec.ingress[2].defaultEndpoint",
-	   "sidecar: defaultEndpoint must be of form 127.0.0.1:<port>,0.0.0.0:<port>,[::1]:port,"
-	   "[::]:port,unix://filepath or unset",
-	   13, 22);
-	at(f, E, "spec.ingress[3].defaultEndpoint", "address 127.0.0.1: missing port in address",
-	   15, 22);
+	tu_expect_at(f, E, "spec.ingress[0].defaultEndpoint",
+		     "relative.sock is not an absolute path to a file", 9, 22);
+	tu_expect_at(f, E, "spec.ingress[1].defaultEndpoint", "unix address must not be empty", 11,
+		     22);
+	tu_expect_at(f, E, "spec.ingress[2].defaultEndpoint",
+		     "sidecar: defaultEndpoint must be of form "
+		     "127.0.0.1:<port>,0.0.0.0:<port>,[::1]:port,"
+		     "[::]:port,unix://filepath or unset",
+		     13, 22);
+	tu_expect_at(f, E, "spec.ingress[3].defaultEndpoint",
+		     "address 127.0.0.1: missing port in address", 15, 22);
 	tu_expect(f, E, "spec.ingress[3].defaultEndpoint",
 		  "sidecar: defaultEndpoint port () is not a number: strconv.Atoi: parsing \"\": "
 		  "invalid syntax");
-	at(f, E, "spec.ingress[4].defaultEndpoint",
-	   "sidecar: defaultEndpoint port (http) is not a number: strconv.Atoi: parsing \"http\": "
-	   "invalid syntax",
-	   17, 22);
-	at(f, E, "spec.ingress[5].defaultEndpoint",
-	   "port number 70000 must be in the range 1..65535", 19, 22);
+	tu_expect_at(f, E, "spec.ingress[4].defaultEndpoint",
+		     "sidecar: defaultEndpoint port (http) is not a number: strconv.Atoi: parsing "
+		     "\"http\": "
+		     "invalid syntax",
+		     17, 22);
+	tu_expect_at(f, E, "spec.ingress[5].defaultEndpoint",
+		     "port number 70000 must be in the range 1..65535", 19, 22);
 	tu_expect_none(f, "spec.ingress[6].defaultEndpoint", NULL);
 	tu_expect_none(f, "spec.ingress[7].defaultEndpoint", NULL);
 	tu_expect_none(f, "spec.ingress[8].defaultEndpoint", NULL);
@@ -304,21 +289,22 @@ START_TEST(ingress_tls_sidecar_limits)
 		     "      credentialNames: [a]\n"
 		     "      tlsCertificates: [{serverCertificate: c, privateKey: k}]\n");
 
-	at(f, E, "spec.ingress[0].tls.subjectAltNames",
-	   "sidecar: subjectAltNames is not supported in ingress tls", 11, 24);
-	at(f, E, "spec.ingress[0].tls.httpsRedirect", "sidecar: httpsRedirect is not supported", 12,
-	   22);
-	at(f, E, "spec.ingress[0].tls.credentialName",
-	   "sidecar: credentialName is not currently supported", 13, 23);
-	at(f, E, "spec.ingress[0].tls.credentialNames",
-	   "sidecar: credentialNames is not currently supported", 14, 24);
-	at(f, E, "spec.ingress[0].tls.tlsCertificates",
-	   "sidecar: tls_certificates is not currently supported", 15, 24);
-	at(f, E, "spec.ingress[0].tls.mode",
-	   "configuration is invalid: cannot set mode to ISTIO_MUTUAL in sidecar ingress tls", 10,
-	   13);
-	at(f, E, "spec.ingress[0].tls", "server cannot have TLS settings for non HTTPS/TLS ports",
-	   10, 7);
+	tu_expect_at(f, E, "spec.ingress[0].tls.subjectAltNames",
+		     "sidecar: subjectAltNames is not supported in ingress tls", 11, 24);
+	tu_expect_at(f, E, "spec.ingress[0].tls.httpsRedirect",
+		     "sidecar: httpsRedirect is not supported", 12, 22);
+	tu_expect_at(f, E, "spec.ingress[0].tls.credentialName",
+		     "sidecar: credentialName is not currently supported", 13, 23);
+	tu_expect_at(f, E, "spec.ingress[0].tls.credentialNames",
+		     "sidecar: credentialNames is not currently supported", 14, 24);
+	tu_expect_at(f, E, "spec.ingress[0].tls.tlsCertificates",
+		     "sidecar: tls_certificates is not currently supported", 15, 24);
+	tu_expect_at(
+		f, E, "spec.ingress[0].tls.mode",
+		"configuration is invalid: cannot set mode to ISTIO_MUTUAL in sidecar ingress tls",
+		10, 13);
+	tu_expect_at(f, E, "spec.ingress[0].tls",
+		     "server cannot have TLS settings for non HTTPS/TLS ports", 10, 7);
 	/* then validateTLSOptions for ISTIO_MUTUAL */
 	tu_expect(f, E, "spec.ingress[0].tls.credentialName",
 		  "ISTIO_MUTUAL TLS cannot have associated credentialName");
@@ -359,21 +345,21 @@ START_TEST(tls_options_certificates)
 		     "  - port: {number: 5, protocol: HTTPS}\n"
 		     "    tls: {mode: PASSTHROUGH, serverCertificate: c}\n");
 
-	at(f, E, "spec.ingress[0].tls.serverCertificate",
-	   "SIMPLE TLS requires a server certificate", 9, 10);
+	tu_expect_at(f, E, "spec.ingress[0].tls.serverCertificate",
+		     "SIMPLE TLS requires a server certificate", 9, 10);
 	tu_expect(f, E, "spec.ingress[0].tls.privateKey", "SIMPLE TLS requires a private key");
-	at(f, E, "spec.ingress[1].tls.caCertificates", "MUTUAL TLS requires a client CA bundle", 11,
-	   10);
+	tu_expect_at(f, E, "spec.ingress[1].tls.caCertificates",
+		     "MUTUAL TLS requires a client CA bundle", 11, 10);
 	tu_expect_none(f, "spec.ingress[2].tls.caCertificates", NULL);
 	tu_expect_none(f, "spec.ingress[2].tls", NULL);
-	at(f, E, "spec.ingress[3].tls.serverCertificate",
-	   "ISTIO_MUTUAL TLS cannot have associated server certificate", 15, 50);
+	tu_expect_at(f, E, "spec.ingress[3].tls.serverCertificate",
+		     "ISTIO_MUTUAL TLS cannot have associated server certificate", 15, 50);
 	tu_expect(f, E, "spec.ingress[3].tls.privateKey",
 		  "ISTIO_MUTUAL TLS cannot have associated private key");
 	tu_expect(f, E, "spec.ingress[3].tls.caCertificates",
 		  "ISTIO_MUTUAL TLS cannot have associated CA bundle");
-	at(f, W, "spec.ingress[4].tls",
-	   "PASSTHROUGH mode does not use certificates, they will be ignored", 17, 10);
+	tu_expect_at(f, W, "spec.ingress[4].tls",
+		     "PASSTHROUGH mode does not use certificates, they will be ignored", 17, 10);
 	tu_free(f);
 }
 END_TEST
@@ -390,11 +376,13 @@ START_TEST(tls_options_sources_and_crl)
 		"  - port: {number: 3, protocol: HTTPS}\n"
 		"    tls: {mode: MUTUAL, credentialName: x, caCrl: crl}\n");
 
-	at(f, E, "spec.ingress[0].tls",
-	   "only one of credential_name, credential_names, server_certificate/private_key, "
-	   "tls_certificates should be specified",
-	   9, 10);
-	at(f, E, "spec.ingress[1].tls.caCrl", "CRL is not supported with SIMPLE TLS", 11, 69);
+	tu_expect_at(
+		f, E, "spec.ingress[0].tls",
+		"only one of credential_name, credential_names, server_certificate/private_key, "
+		"tls_certificates should be specified",
+		9, 10);
+	tu_expect_at(f, E, "spec.ingress[1].tls.caCrl", "CRL is not supported with SIMPLE TLS", 11,
+		     69);
 	/* credentialName with SIMPLE/MUTUAL: Go returns before the CRL checks */
 	tu_expect_none(f, "spec.ingress[2].tls.caCrl", NULL);
 	tu_expect_none(f, "spec.ingress[2].tls.caCertificates", NULL);
@@ -422,12 +410,12 @@ START_TEST(tls_options_tls_certificates)
 						 "      - {privateKey: k}\n"
 						 "      - {serverCertificate: c, privateKey: k}\n");
 
-	at(f, W, "spec.ingress[0].tls.tlsCertificates",
-	   "SIMPLE TLS can support up to 2 server certificates", 12, 7);
-	at(f, E, "spec.ingress[0].tls.tlsCertificates[0].privateKey",
-	   "SIMPLE TLS requires a private key", 12, 9);
-	at(f, E, "spec.ingress[0].tls.tlsCertificates[1].serverCertificate",
-	   "SIMPLE TLS requires a server certificate", 13, 9);
+	tu_expect_at(f, W, "spec.ingress[0].tls.tlsCertificates",
+		     "SIMPLE TLS can support up to 2 server certificates", 12, 7);
+	tu_expect_at(f, E, "spec.ingress[0].tls.tlsCertificates[0].privateKey",
+		     "SIMPLE TLS requires a private key", 12, 9);
+	tu_expect_at(f, E, "spec.ingress[0].tls.tlsCertificates[1].serverCertificate",
+		     "SIMPLE TLS requires a server certificate", 13, 9);
 	tu_expect_none(f, "spec.ingress[0].tls.tlsCertificates[2].privateKey", NULL);
 	tu_expect_none(f, "spec.ingress[0].tls.serverCertificate", NULL);
 	tu_free(f);
@@ -436,8 +424,10 @@ START_TEST(tls_options_tls_certificates)
 	f = tu_validate(HEAD "  ingress:\n"
 			     "  - port: {number: 1, protocol: HTTPS}\n"
 			     "    tls: {credentialNames: [], tlsCertificates: []}\n");
-	at(f, E, "spec.ingress[0].tls.credentialNames", "should have at least 1 items", 9, 28);
-	at(f, E, "spec.ingress[0].tls.tlsCertificates", "should have at least 1 items", 9, 49);
+	tu_expect_at(f, E, "spec.ingress[0].tls.credentialNames", "should have at least 1 items", 9,
+		     28);
+	tu_expect_at(f, E, "spec.ingress[0].tls.tlsCertificates", "should have at least 1 items", 9,
+		     49);
 	tu_free(f);
 }
 END_TEST
@@ -455,13 +445,14 @@ START_TEST(tls_options_ciphers)
 		"      minProtocolVersion: TLSV1_0\n"
 		"      cipherSuites: [ZZZ, AES128-SHA, BAD, ZZZ, AES128-SHA, \"+x\", ALL, \"\"]\n");
 
-	at(f, W, "spec.ingress[0].tls.minProtocolVersion",
-	   "TLS version below TLSV1_2 require setting compatible ciphers as by default they no "
-	   "longer include compatible ciphers.",
-	   10, 27);
+	tu_expect_at(f, W, "spec.ingress[0].tls.minProtocolVersion",
+		     "TLS version below TLSV1_2 require setting compatible ciphers as by default "
+		     "they no "
+		     "longer include compatible ciphers.",
+		     10, 27);
 	tu_expect_none(f, "spec.ingress[1].tls.minProtocolVersion", NULL);
-	at(f, W, "spec.ingress[1].tls.cipherSuites", "ignoring invalid cipher suites: [BAD ZZZ]",
-	   14, 21);
+	tu_expect_at(f, W, "spec.ingress[1].tls.cipherSuites",
+		     "ignoring invalid cipher suites: [BAD ZZZ]", 14, 21);
 	tu_expect(f, W, "spec.ingress[1].tls.cipherSuites",
 		  "ignoring duplicate cipher suites: [AES128-SHA]");
 	ck_assert_uint_eq(f->nerr, 0);
@@ -482,13 +473,14 @@ START_TEST(ingress_connection_pool)
 				 "  - port: {number: 8081}\n"
 				 "    connectionPool: {}\n");
 
-	at(f, W, "spec.ingress[0].connectionPool.http",
-	   "sidecar: HTTP connection pool settings are configured for port 3306 (\"db\") but its "
-	   "protocol is not HTTP (MYSQL); only TCP settings will apply",
-	   10, 13);
+	tu_expect_at(f, W, "spec.ingress[0].connectionPool.http",
+		     "sidecar: HTTP connection pool settings are configured for port 3306 (\"db\") "
+		     "but its "
+		     "protocol is not HTTP (MYSQL); only TCP settings will apply",
+		     10, 13);
 	tu_expect_none(f, "spec.ingress[1].connectionPool.http", NULL);
 	tu_expect(f, E, "spec.ingress[2].connectionPool", "at least one field");
-	ck_assert_uint_eq(count(f, W, "HTTP connection pool settings"), 1);
+	ck_assert_uint_eq(tu_count(f, W, "HTTP connection pool settings"), 1);
 	tu_free(f);
 }
 END_TEST
@@ -497,7 +489,7 @@ START_TEST(inbound_connection_pool)
 {
 	struct pc_findings *f = tu_validate(HEAD "  inboundConnectionPool: {}\n");
 
-	at(f, E, "spec.inboundConnectionPool", "at least one field", 7, 26);
+	tu_expect_at(f, E, "spec.inboundConnectionPool", "at least one field", 7, 26);
 	tu_expect_none(f, "spec", "empty configuration");
 	tu_free(f);
 
@@ -516,9 +508,10 @@ START_TEST(egress_catch_all_position)
 						 "  - port: {number: 3306}\n"
 						 "    hosts: [\"./*\"]\n");
 
-	at(f, E, "spec.egress[0]",
-	   "sidecar: the egress listener with empty port should be the last listener in the list",
-	   8, 5);
+	tu_expect_at(f, E, "spec.egress[0]",
+		     "sidecar: the egress listener with empty port should be the last listener in "
+		     "the list",
+		     8, 5);
 	tu_free(f);
 
 	/* Go: a misplaced catch-all is not "found", so a later last one is still fine */
@@ -527,7 +520,7 @@ START_TEST(egress_catch_all_position)
 			     "  - hosts: [\"istio-system/*\"]\n");
 	tu_expect(f, E, "spec.egress[0]", "should be the last listener");
 	tu_expect_none(f, "spec.egress[1]", NULL);
-	ck_assert_uint_eq(count(f, E, "only one listener with empty port"), 0);
+	ck_assert_uint_eq(tu_count(f, E, "only one listener with empty port"), 0);
 	tu_free(f);
 }
 END_TEST
@@ -545,15 +538,16 @@ START_TEST(egress_port_rules)
 		     "  - port: {number: 5432}\n"
 		     "    hosts: [\"./*\"]\n");
 
-	at(f, E, "spec.egress[0].port.targetPort", "targetPort has no impact on Sidecars", 8, 68);
-	at(f, E, "spec.egress[0].port.name", "invalid port name: -x", 8, 33);
-	at(f, E, "spec.egress[0].port.protocol", "unsupported protocol: bogus", 8, 49);
-	at(f, E, "spec.egress[0].port.number", "port number 70000 must be in the range 1..65535", 8,
-	   20);
-	at(f, E, "spec.egress[0].bind", "300.1.1.1 is not a valid IP", 9, 11);
+	tu_expect_at(f, E, "spec.egress[0].port.targetPort", "targetPort has no impact on Sidecars",
+		     8, 68);
+	tu_expect_at(f, E, "spec.egress[0].port.name", "invalid port name: -x", 8, 33);
+	tu_expect_at(f, E, "spec.egress[0].port.protocol", "unsupported protocol: bogus", 8, 49);
+	tu_expect_at(f, E, "spec.egress[0].port.number",
+		     "port number 70000 must be in the range 1..65535", 8, 20);
+	tu_expect_at(f, E, "spec.egress[0].bind", "300.1.1.1 is not a valid IP", 9, 11);
 	tu_expect_none(f, "spec.egress[1].captureMode", NULL); /* not checked for IP ports */
-	at(f, E, "spec.egress[2].port.number",
-	   "sidecar: ports on IP bound listeners must be unique", 14, 20);
+	tu_expect_at(f, E, "spec.egress[2].port.number",
+		     "sidecar: ports on IP bound listeners must be unique", 14, 20);
 	tu_free(f);
 }
 END_TEST
@@ -575,15 +569,18 @@ START_TEST(egress_unix_sockets)
 						 "    captureMode: DEFAULT\n"
 						 "    hosts: [\"./*\"]\n");
 
-	at(f, E, "spec.egress[0].bind",
-	   "sidecar: ports with 0 value must have a unix domain socket bind address", 8, 5);
+	tu_expect_at(f, E, "spec.egress[0].bind",
+		     "sidecar: ports with 0 value must have a unix domain socket bind address", 8,
+		     5);
 	tu_expect_none(f, "spec.egress[0].port.number", NULL); /* 0 is no port-range error here */
-	at(f, E, "spec.egress[1].bind", "relative is not an absolute path to a file", 11, 11);
-	at(f, E, "spec.egress[1].captureMode",
-	   "sidecar: captureMode must be DEFAULT/NONE for unix domain socket listeners", 12, 18);
+	tu_expect_at(f, E, "spec.egress[1].bind", "relative is not an absolute path to a file", 11,
+		     11);
+	tu_expect_at(f, E, "spec.egress[1].captureMode",
+		     "sidecar: captureMode must be DEFAULT/NONE for unix domain socket listeners",
+		     12, 18);
 	tu_expect_none(f, "spec.egress[2].bind", NULL);
-	at(f, E, "spec.egress[3].bind",
-	   "sidecar: unix domain socket values for listeners must be unique", 18, 11);
+	tu_expect_at(f, E, "spec.egress[3].bind",
+		     "sidecar: unix domain socket values for listeners must be unique", 18, 11);
 	tu_free(f);
 }
 END_TEST
@@ -594,10 +591,10 @@ START_TEST(egress_hosts_required)
 						 "  - port: {number: 80}\n"
 						 "  - hosts: []\n");
 
-	at(f, E, "spec.egress[0].hosts", "sidecar: egress listener must contain at least one host",
-	   8, 5);
-	at(f, E, "spec.egress[1].hosts", "sidecar: egress listener must contain at least one host",
-	   9, 12);
+	tu_expect_at(f, E, "spec.egress[0].hosts",
+		     "sidecar: egress listener must contain at least one host", 8, 5);
+	tu_expect_at(f, E, "spec.egress[1].hosts",
+		     "sidecar: egress listener must contain at least one host", 9, 12);
 	tu_free(f);
 }
 END_TEST
@@ -616,24 +613,27 @@ START_TEST(egress_host_format)
 						 "    - \"~/foo.example.com\"\n"
 						 "    - \"*/*\"\n");
 
-	at(f, E, "spec.egress[0].hosts[0]", "host must be of form namespace/dnsName", 9, 7);
-	at(f, E, "spec.egress[0].hosts[1]",
-	   "config namespace and dnsName in host entry cannot be empty", 10, 7);
+	tu_expect_at(f, E, "spec.egress[0].hosts[0]", "host must be of form namespace/dnsName", 9,
+		     7);
+	tu_expect_at(f, E, "spec.egress[0].hosts[1]",
+		     "config namespace and dnsName in host entry cannot be empty", 10, 7);
 	tu_expect(f, E, "spec.egress[0].hosts[2]",
 		  "config namespace and dnsName in host entry cannot be empty");
 	tu_expect(f, E, "spec.egress[0].hosts[2]", "short names (non FQDN) are not allowed");
 	tu_expect(f, E, "spec.egress[0].hosts[2]", "empty domain name not allowed");
-	at(f, E, "spec.egress[0].hosts[3]", "invalid namespace value \"Bad_ns\" in sidecar", 12, 7);
-	at(f, E, "spec.egress[0].hosts[4]", "short names (non FQDN) are not allowed", 13, 7);
-	at(f, E, "spec.egress[0].hosts[5]", "partial wildcard \"a*.example.com\" not allowed", 14,
-	   7);
+	tu_expect_at(f, E, "spec.egress[0].hosts[3]",
+		     "invalid namespace value \"Bad_ns\" in sidecar", 12, 7);
+	tu_expect_at(f, E, "spec.egress[0].hosts[4]", "short names (non FQDN) are not allowed", 13,
+		     7);
+	tu_expect_at(f, E, "spec.egress[0].hosts[5]",
+		     "partial wildcard \"a*.example.com\" not allowed", 14, 7);
 	/* Go reports an invalid dnsName twice (once as "not a gateway", once as "not an IP") */
 	ck_assert_uint_eq(
-		count(f, E, "domain name \"a*.example.com\" invalid (label \"a*\" invalid)"), 2);
+		tu_count(f, E, "domain name \"a*.example.com\" invalid (label \"a*\" invalid)"), 2);
 	/* an IP dnsName: the domain error (naming the part after the first dot) once only */
-	ck_assert_uint_eq(count(f, E,
-				"domain name \"1.2.3\" invalid (top level domain \"3\" "
-				"cannot be all-numeric)"),
+	ck_assert_uint_eq(tu_count(f, E,
+				   "domain name \"1.2.3\" invalid (top level domain \"3\" "
+				   "cannot be all-numeric)"),
 			  1);
 	tu_expect_none(f, "spec.egress[0].hosts[7]", NULL);
 	tu_free(f);
@@ -652,7 +652,8 @@ START_TEST(egress_duplicate_hosts)
 						 "    - shop/c.example.com\n"
 						 "    - other/c.example.com\n");
 
-	at(f, W, "spec.egress[0].hosts[1]", "duplicated egress host: ns/a.example.com", 10, 7);
+	tu_expect_at(f, W, "spec.egress[0].hosts[1]", "duplicated egress host: ns/a.example.com",
+		     10, 7);
 	tu_expect(f, W, "spec.egress[0].hosts[2]", "duplicated egress host: ns/*");
 	tu_expect(f, W, "spec.egress[0].hosts[3]", "duplicated egress host: ns/b.example.com");
 	tu_expect(f, W, "spec.egress[0].hosts[5]", "duplicated egress host: shop/c.example.com");
@@ -662,8 +663,8 @@ START_TEST(egress_duplicate_hosts)
 	tu_free(f);
 
 	f = tu_validate(HEAD "  egress:\n  - hosts: [\"*/*\", ns/a.example.com]\n");
-	at(f, W, "spec.egress[0].hosts",
-	   "`*/*` host select all resources, no other hosts can be added", 8, 12);
+	tu_expect_at(f, W, "spec.egress[0].hosts",
+		     "`*/*` host select all resources, no other hosts can be added", 8, 12);
 	tu_free(f);
 
 	f = tu_validate(HEAD "  egress:\n  - hosts: [\"*/*\", \"*/a.example.com\"]\n");
@@ -681,10 +682,11 @@ START_TEST(outbound_egress_proxy)
 						 "    egressProxy:\n"
 						 "      port: {number: 3128}\n");
 
-	at(f, E, "spec.outboundTrafficPolicy.egressProxy",
-	   "sidecar: egress_proxy must be set only with ALLOW_ANY outbound_traffic_policy mode", 9,
-	   7);
-	at(f, E, "spec.outboundTrafficPolicy.egressProxy.host", "Required value", 9, 7);
+	tu_expect_at(f, E, "spec.outboundTrafficPolicy.egressProxy",
+		     "sidecar: egress_proxy must be set only with ALLOW_ANY "
+		     "outbound_traffic_policy mode",
+		     9, 7);
+	tu_expect_at(f, E, "spec.outboundTrafficPolicy.egressProxy.host", "Required value", 9, 7);
 	tu_free(f);
 
 	f = tu_validate(HEAD "  outboundTrafficPolicy:\n"
@@ -699,8 +701,8 @@ START_TEST(outbound_egress_proxy)
 		"  outboundTrafficPolicy:\n"
 		"    mode: ALLOW_ANY\n"
 		"    egressProxy: {host: \"*.example.com\", subset: v_1, port: {number: 0}}\n");
-	at(f, E, "spec.outboundTrafficPolicy.egressProxy.host",
-	   "domain name \"*.example.com\" invalid (label \"*\" invalid)", 9, 25);
+	tu_expect_at(f, E, "spec.outboundTrafficPolicy.egressProxy.host",
+		     "domain name \"*.example.com\" invalid (label \"*\" invalid)", 9, 25);
 	tu_expect(f, E, "spec.outboundTrafficPolicy.egressProxy.subset",
 		  "subset name is invalid: v_1");
 	tu_expect(f, E, "spec.outboundTrafficPolicy.egressProxy.port.number",
@@ -710,8 +712,8 @@ START_TEST(outbound_egress_proxy)
 	f = tu_validate(HEAD "  outboundTrafficPolicy:\n"
 			     "    mode: ALLOW_ANY\n"
 			     "    egressProxy: {host: egress.example.com}\n");
-	at(f, E, "spec.outboundTrafficPolicy.egressProxy.port",
-	   "sidecar: egress_proxy port must be non-nil", 9, 18);
+	tu_expect_at(f, E, "spec.outboundTrafficPolicy.egressProxy.port",
+		     "sidecar: egress_proxy port must be non-nil", 9, 18);
 	tu_free(f);
 
 	/* "*": FQDN error, then validateDestination's own */
@@ -731,8 +733,8 @@ START_TEST(outbound_modes)
 	struct pc_findings *f =
 		tu_validate(HEAD "  outboundTrafficPolicy: {mode: ALLOW_ANY_DYNAMIC_DNS}\n");
 
-	at(f, E, "spec.outboundTrafficPolicy.mode", "Unsupported value: \"ALLOW_ANY_DYNAMIC_DNS\"",
-	   7, 33);
+	tu_expect_at(f, E, "spec.outboundTrafficPolicy.mode",
+		     "Unsupported value: \"ALLOW_ANY_DYNAMIC_DNS\"", 7, 33);
 	tu_free(f);
 
 	f = tu_validate(HEAD "  outboundTrafficPolicy: {mode: REGISTRY_ONLY}\n");

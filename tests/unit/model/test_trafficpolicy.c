@@ -34,28 +34,6 @@
 #define ERR  PC_SEV_ERROR
 #define WARN PC_SEV_WARNING
 
-static void at(const struct pc_finding *x, unsigned line, unsigned col)
-{
-	ck_assert_ptr_nonnull(x);
-	if (getenv("TU_AT_DEBUG") && (x->line != line || x->col != col)) {
-		fprintf(stderr, "AT %s: got %u:%u want %u:%u\n", x->path, x->line, x->col, line,
-			col);
-		return;
-	}
-	ck_assert_uint_eq(x->line, line);
-	ck_assert_uint_eq(x->col, col);
-}
-
-/* Exactly <nerr> errors and <nwarn> warnings. */
-static void counts(const struct pc_findings *f, size_t nerr, size_t nwarn)
-{
-	if (f->nerr != nerr || f->nwarn != nwarn) {
-		tu_dump(f);
-		ck_abort_msg("expected %zu errors and %zu warnings, got %zu and %zu", nerr, nwarn,
-			     f->nerr, f->nwarn);
-	}
-}
-
 #define TP_PATH "spec.trafficPolicy"
 
 /* ---- traffic policy ---- */
@@ -65,8 +43,8 @@ START_TEST(policy_needs_a_field)
 	struct pc_findings *f;
 
 	f = TP("    {}\n");
-	at(tu_expect(f, ERR, TP_PATH, "traffic policy must have at least one field"), 9, 5);
-	counts(f, 1, 0);
+	tu_at(tu_expect(f, ERR, TP_PATH, "traffic policy must have at least one field"), 9, 5);
+	tu_counts(f, 1, 0);
 	tu_free(f);
 
 	/* an empty list counts as unset, as in Go's protobuf decoding */
@@ -77,8 +55,8 @@ START_TEST(policy_needs_a_field)
 	/* retryBudget is not in Istio's list: alone it is rejected */
 	f = TP("    retryBudget:\n"
 	       "      percent: 20\n");
-	at(tu_expect(f, ERR, TP_PATH, "traffic policy must have at least one field"), 9, 5);
-	counts(f, 1, 0);
+	tu_at(tu_expect(f, ERR, TP_PATH, "traffic policy must have at least one field"), 9, 5);
+	tu_counts(f, 1, 0);
 	tu_free(f);
 
 	f = TP("    tunnel:\n"
@@ -109,10 +87,10 @@ START_TEST(tunnel_and_proxy_protocol_exclusive)
 				   "    proxyProtocol:\n"
 				   "      version: V1\n");
 
-	at(tu_expect(f, ERR, TP_PATH ".proxyProtocol",
-		     "tunnel and proxyProtocol must not be set together"),
-	   15, 7);
-	counts(f, 1, 0);
+	tu_at(tu_expect(f, ERR, TP_PATH ".proxyProtocol",
+			"tunnel and proxyProtocol must not be set together"),
+	      15, 7);
+	tu_counts(f, 1, 0);
 	tu_free(f);
 }
 END_TEST
@@ -122,9 +100,9 @@ START_TEST(proxy_protocol_version)
 	struct pc_findings *f = TP("    proxyProtocol:\n"
 				   "      version: V3\n");
 
-	at(tu_expect(f, ERR, TP_PATH ".proxyProtocol.version", "Unsupported value: \"V3\""), 10,
-	   16);
-	counts(f, 1, 0);
+	tu_at(tu_expect(f, ERR, TP_PATH ".proxyProtocol.version", "Unsupported value: \"V3\""), 10,
+	      16);
+	tu_counts(f, 1, 0);
 	tu_free(f);
 }
 END_TEST
@@ -151,35 +129,36 @@ START_TEST(tunnel_settings)
 	       "      protocol: connect\n"
 	       "      targetHost: bad_host\n"
 	       "      targetPort: 70000\n");
-	at(tu_expect(f, ERR, TP_PATH ".tunnel.protocol",
-		     "tunnel protocol must be \"CONNECT\" or \"POST\""),
-	   10, 17);
-	at(tu_expect(
-		   f, ERR, TP_PATH ".tunnel.targetHost",
-		   "tunnel target host must be valid FQDN or IP address: domain name "
-		   "\"bad_host\" invalid (label \"bad_host\" invalid); bad_host is not a valid IP"),
-	   11, 19);
-	at(tu_expect(f, ERR, TP_PATH ".tunnel.targetPort",
-		     "tunnel target port is invalid: port number 70000 must be in the range "
-		     "1..65535"),
-	   12, 19);
-	counts(f, 3, 0);
+	tu_at(tu_expect(f, ERR, TP_PATH ".tunnel.protocol",
+			"tunnel protocol must be \"CONNECT\" or \"POST\""),
+	      10, 17);
+	tu_at(tu_expect(f, ERR, TP_PATH ".tunnel.targetHost",
+			"tunnel target host must be valid FQDN or IP address: domain name "
+			"\"bad_host\" invalid (label \"bad_host\" invalid); bad_host is not a "
+			"valid IP"),
+	      11, 19);
+	tu_at(tu_expect(f, ERR, TP_PATH ".tunnel.targetPort",
+			"tunnel target port is invalid: port number 70000 must be in the range "
+			"1..65535"),
+	      12, 19);
+	tu_counts(f, 3, 0);
 	tu_free(f);
 
 	/* both required fields missing: Go's messages name them */
 	f = TP("    tunnel: {protocol: POST}\n");
-	at(tu_expect(f, ERR, TP_PATH ".tunnel.targetHost",
-		     "tunnel target host must be valid FQDN or IP address: empty domain name not "
-		     "allowed;  is not a valid IP"),
-	   9, 13);
+	tu_at(tu_expect(
+		      f, ERR, TP_PATH ".tunnel.targetHost",
+		      "tunnel target host must be valid FQDN or IP address: empty domain name not "
+		      "allowed;  is not a valid IP"),
+	      9, 13);
 	tu_expect(f, ERR, TP_PATH ".tunnel.targetPort", "port number 0 must be in the range");
-	counts(f, 2, 0);
+	tu_counts(f, 2, 0);
 	tu_free(f);
 
 	/* a negative port is the decoder's business alone */
 	f = TP("    tunnel: {targetHost: a.b, targetPort: -1}\n");
 	tu_expect(f, ERR, TP_PATH ".tunnel.targetPort", "out of range");
-	counts(f, 1, 0);
+	tu_counts(f, 1, 0);
 	tu_free(f);
 }
 END_TEST
@@ -191,10 +170,10 @@ START_TEST(connection_pool_needs_a_field)
 	struct pc_findings *f;
 
 	f = TP("    connectionPool: {}\n");
-	at(tu_expect(f, ERR, TP_PATH ".connectionPool",
-		     "connection pool must have at least one field"),
-	   9, 21);
-	counts(f, 1, 0);
+	tu_at(tu_expect(f, ERR, TP_PATH ".connectionPool",
+			"connection pool must have at least one field"),
+	      9, 21);
+	tu_counts(f, 1, 0);
 	tu_free(f);
 
 	f = TP("    connectionPool: {tcp: {}}\n");
@@ -208,7 +187,7 @@ START_TEST(connection_pool_needs_a_field)
 	/* mistyped: only the decoder's error, no "at least one field" */
 	f = TP("    connectionPool: 5\n");
 	tu_expect(f, ERR, TP_PATH ".connectionPool", "expected an object");
-	counts(f, 1, 0);
+	tu_counts(f, 1, 0);
 	tu_free(f);
 }
 END_TEST
@@ -228,23 +207,23 @@ START_TEST(connection_pool_http)
 	       "        useClientProtocol: true\n"
 	       "        maxConcurrentStreams: -1\n");
 #define H TP_PATH ".connectionPool.http."
-	at(tu_expect(f, ERR, H "http1MaxPendingRequests",
-		     "http1 max pending requests must be non-negative"),
-	   11, 34);
-	at(tu_expect(f, ERR, H "http2MaxRequests", "http2 max requests must be non-negative"), 12,
-	   27);
-	at(tu_expect(f, ERR, H "maxRequestsPerConnection",
-		     "max requests per connection must be non-negative"),
-	   13, 35);
-	at(tu_expect(f, ERR, H "maxRetries", "max retries must be non-negative"), 14, 21);
-	at(tu_expect(f, ERR, H "idleTimeout", "duration must be greater than 1ms"), 15, 22);
-	at(tu_expect(f, ERR, H "useClientProtocol",
-		     "use client protocol must not be true when H2UpgradePolicy is UPGRADE"),
-	   17, 28);
-	at(tu_expect(f, ERR, H "maxConcurrentStreams",
-		     "max concurrent streams must be non-negative"),
-	   18, 31);
-	counts(f, 7, 0);
+	tu_at(tu_expect(f, ERR, H "http1MaxPendingRequests",
+			"http1 max pending requests must be non-negative"),
+	      11, 34);
+	tu_at(tu_expect(f, ERR, H "http2MaxRequests", "http2 max requests must be non-negative"),
+	      12, 27);
+	tu_at(tu_expect(f, ERR, H "maxRequestsPerConnection",
+			"max requests per connection must be non-negative"),
+	      13, 35);
+	tu_at(tu_expect(f, ERR, H "maxRetries", "max retries must be non-negative"), 14, 21);
+	tu_at(tu_expect(f, ERR, H "idleTimeout", "duration must be greater than 1ms"), 15, 22);
+	tu_at(tu_expect(f, ERR, H "useClientProtocol",
+			"use client protocol must not be true when H2UpgradePolicy is UPGRADE"),
+	      17, 28);
+	tu_at(tu_expect(f, ERR, H "maxConcurrentStreams",
+			"max concurrent streams must be non-negative"),
+	      18, 31);
+	tu_counts(f, 7, 0);
 	tu_free(f);
 
 	f = TP("    connectionPool:\n"
@@ -277,16 +256,18 @@ START_TEST(connection_pool_tcp)
 	       "        tcpKeepalive:\n"
 	       "          time: 0s\n"
 	       "          interval: 500us\n");
-	at(tu_expect(f, ERR, T "maxConnections", "max connections must be non-negative"), 11, 25);
-	at(tu_expect(f, ERR, T "connectTimeout", "duration must be greater than 1ms"), 12, 25);
-	at(tu_expect(f, ERR, T "maxConnectionDuration",
-		     "only durations to ms precision are supported"),
-	   13, 32);
-	at(tu_expect(f, ERR, T "idleTimeout", "duration must be greater than 1ms"), 14, 22);
-	at(tu_expect(f, ERR, T "tcpKeepalive.time", "duration must be greater than 1ms"), 16, 17);
-	at(tu_expect(f, ERR, T "tcpKeepalive.interval", "duration must be greater than 1ms"), 17,
-	   21);
-	counts(f, 6, 0);
+	tu_at(tu_expect(f, ERR, T "maxConnections", "max connections must be non-negative"), 11,
+	      25);
+	tu_at(tu_expect(f, ERR, T "connectTimeout", "duration must be greater than 1ms"), 12, 25);
+	tu_at(tu_expect(f, ERR, T "maxConnectionDuration",
+			"only durations to ms precision are supported"),
+	      13, 32);
+	tu_at(tu_expect(f, ERR, T "idleTimeout", "duration must be greater than 1ms"), 14, 22);
+	tu_at(tu_expect(f, ERR, T "tcpKeepalive.time", "duration must be greater than 1ms"), 16,
+	      17);
+	tu_at(tu_expect(f, ERR, T "tcpKeepalive.interval", "duration must be greater than 1ms"), 17,
+	      21);
+	tu_counts(f, 6, 0);
 	tu_free(f);
 
 	/* idleTimeout: 0s disables it, and Go skips anything under 1ms */
@@ -309,13 +290,13 @@ START_TEST(connection_pool_tcp)
 
 	f = TP("    connectionPool: {tcp: {idleTimeout: 1500us}}\n");
 	tu_expect(f, ERR, T "idleTimeout", "only durations to ms precision are supported");
-	counts(f, 1, 0);
+	tu_counts(f, 1, 0);
 	tu_free(f);
 
 	/* a malformed duration is reported once, by the decoder */
 	f = TP("    connectionPool: {tcp: {connectTimeout: 30}}\n");
 	tu_expect(f, ERR, T "connectTimeout", "missing unit");
-	counts(f, 1, 0);
+	tu_counts(f, 1, 0);
 	tu_free(f);
 #undef T
 }
@@ -335,20 +316,23 @@ START_TEST(outlier_detection)
 	       "      interval: 1.5ms\n"
 	       "      maxEjectionPercent: 101\n"
 	       "      minHealthPercent: -1\n");
-	at(tu_expect(f, ERR, O "baseEjectionTime", "duration must be greater than 1ms"), 10, 25);
-	at(tu_expect(f, WARN, O "consecutiveErrors",
-		     "outlier detection consecutive errors is deprecated, use "
-		     "consecutiveGatewayErrors or consecutive5xxErrors instead"),
-	   11, 26);
-	at(tu_expect(f, ERR, O "consecutiveLocalOriginFailures",
-		     "outlier detection consecutive local origin failures is specified, but split "
-		     "external local origin errors is set to false"),
-	   12, 39);
-	at(tu_expect(f, ERR, O "interval", "only durations to ms precision are supported"), 13, 17);
-	at(tu_expect(f, ERR, O "maxEjectionPercent", "percentage 101 is not in range 0..100"), 14,
-	   27);
-	at(tu_expect(f, ERR, O "minHealthPercent", "percentage -1 is not in range 0..100"), 15, 25);
-	counts(f, 5, 1);
+	tu_at(tu_expect(f, ERR, O "baseEjectionTime", "duration must be greater than 1ms"), 10, 25);
+	tu_at(tu_expect(f, WARN, O "consecutiveErrors",
+			"outlier detection consecutive errors is deprecated, use "
+			"consecutiveGatewayErrors or consecutive5xxErrors instead"),
+	      11, 26);
+	tu_at(tu_expect(
+		      f, ERR, O "consecutiveLocalOriginFailures",
+		      "outlier detection consecutive local origin failures is specified, but split "
+		      "external local origin errors is set to false"),
+	      12, 39);
+	tu_at(tu_expect(f, ERR, O "interval", "only durations to ms precision are supported"), 13,
+	      17);
+	tu_at(tu_expect(f, ERR, O "maxEjectionPercent", "percentage 101 is not in range 0..100"),
+	      14, 27);
+	tu_at(tu_expect(f, ERR, O "minHealthPercent", "percentage -1 is not in range 0..100"), 15,
+	      25);
+	tu_counts(f, 5, 1);
 	tu_free(f);
 
 	f = TP("    outlierDetection:\n"
@@ -358,7 +342,7 @@ START_TEST(outlier_detection)
 	       "      minHealthPercent: 100\n"
 	       "      interval: 1ms\n");
 	tu_expect(f, WARN, O "consecutiveErrors", "deprecated");
-	counts(f, 0, 1);
+	tu_counts(f, 0, 1);
 	tu_free(f);
 
 	f = TP("    outlierDetection: {}\n");
@@ -410,11 +394,11 @@ START_TEST(tls_rejected)
 	       "      mode: SIMPLE\n"
 	       "      insecureSkipVerify: true\n"
 	       "      caCertificates: /ca.pem\n");
-	at(tu_expect(f, ERR, L "insecureSkipVerify",
-		     "cannot specify CaCertificates or CredentialName or SubjectAltNames when "
-		     "InsecureSkipVerify is set true"),
-	   11, 27);
-	counts(f, 1, 0);
+	tu_at(tu_expect(f, ERR, L "insecureSkipVerify",
+			"cannot specify CaCertificates or CredentialName or SubjectAltNames when "
+			"InsecureSkipVerify is set true"),
+	      11, 27);
+	tu_counts(f, 1, 0);
 	tu_free(f);
 
 	f = TP("    tls: {mode: SIMPLE, insecureSkipVerify: true, subjectAltNames: [a]}\n");
@@ -426,7 +410,7 @@ START_TEST(tls_rejected)
 	f = TP("    tls: {mode: SIMPLE, insecureSkipVerify: true, credentialName: c}\n");
 	tu_expect(f, ERR, L "insecureSkipVerify",
 		  "cannot specify CaCertificates or CredentialName");
-	counts(f, 1, 0);
+	tu_counts(f, 1, 0);
 	tu_free(f);
 
 	f = TP("    tls: {mode: MUTUAL, insecureSkipVerify: true, subjectAltNames: [a],"
@@ -434,18 +418,18 @@ START_TEST(tls_rejected)
 	tu_expect(f, ERR, L "insecureSkipVerify",
 		  "cannot specify CaCertificates or SubjectAltNames when InsecureSkipVerify is set "
 		  "true");
-	counts(f, 1, 0);
+	tu_counts(f, 1, 0);
 	tu_free(f);
 
 	f = TP("    tls:\n"
 	       "      mode: MUTUAL\n"
 	       "      credentialName: client\n"
 	       "      caCrl: /crl.pem\n");
-	at(tu_expect(f, ERR, L "caCrl",
-		     "cannot specify client certificates or CA certificate or CA CRL If "
-		     "credentialName is set"),
-	   12, 14);
-	counts(f, 1, 0);
+	tu_at(tu_expect(f, ERR, L "caCrl",
+			"cannot specify client certificates or CA certificate or CA CRL If "
+			"credentialName is set"),
+	      12, 14);
+	tu_counts(f, 1, 0);
 	tu_free(f);
 
 	f = TP("    tls: {mode: SIMPLE, credentialName: c, clientCertificate: /c}\n");
@@ -454,15 +438,16 @@ START_TEST(tls_rejected)
 
 	f = TP("    tls:\n"
 	       "      mode: MUTUAL\n");
-	at(tu_expect(f, ERR, L "clientCertificate", "client certificate required for mutual tls"),
-	   10, 7);
-	at(tu_expect(f, ERR, L "privateKey", "private key required for mutual tls"), 10, 7);
-	counts(f, 2, 0);
+	tu_at(tu_expect(f, ERR, L "clientCertificate",
+			"client certificate required for mutual tls"),
+	      10, 7);
+	tu_at(tu_expect(f, ERR, L "privateKey", "private key required for mutual tls"), 10, 7);
+	tu_counts(f, 2, 0);
 	tu_free(f);
 
 	f = TP("    tls: {mode: MUTUAL, clientCertificate: /c}\n");
 	tu_expect(f, ERR, L "privateKey", "private key required for mutual tls");
-	counts(f, 1, 0);
+	tu_counts(f, 1, 0);
 	tu_free(f);
 #undef L
 }
@@ -494,8 +479,8 @@ START_TEST(tls_configmap_credential)
 			 "      credentialName: '%s'\n",
 			 HEAD, bad[i].name);
 		f = tu_validate(buf);
-		at(tu_expect(f, ERR, TP_PATH ".tls.credentialName", bad[i].msg), 11, 23);
-		counts(f, 1, 0);
+		tu_at(tu_expect(f, ERR, TP_PATH ".tls.credentialName", bad[i].msg), 11, 23);
+		tu_counts(f, 1, 0);
 		tu_free(f);
 	}
 }
@@ -519,7 +504,7 @@ START_TEST(lb_simple_and_oneof)
 	       "      simple: ROUND_ROBIN\n"
 	       "      consistentHash: {useSourceIp: true}\n");
 	tu_expect(f, ERR, TP_PATH ".loadBalancer", "only one of simple,consistentHash");
-	counts(f, 1, 0);
+	tu_counts(f, 1, 0);
 	tu_free(f);
 
 	f = TP("    loadBalancer:\n"
@@ -544,8 +529,8 @@ START_TEST(lb_consistent_hash)
 	       "        httpCookie:\n"
 	       "          path: /\n"
 	       "          ttl: 10s\n");
-	at(tu_expect(f, ERR, C "httpCookie.name", "name required for HttpCookie"), 12, 11);
-	counts(f, 1, 0);
+	tu_at(tu_expect(f, ERR, C "httpCookie.name", "name required for HttpCookie"), 12, 11);
+	tu_counts(f, 1, 0);
 	tu_free(f);
 
 	f = TP("    loadBalancer:\n"
@@ -561,19 +546,19 @@ START_TEST(lb_consistent_hash)
 	       "          attributes:\n"
 	       "          - value: Strict\n"
 	       "          - name: Secure\n");
-	at(tu_expect(f, ERR, C "httpCookie.attributes[0].name", "Required value"), 14, 13);
-	counts(f, 1, 0);
+	tu_at(tu_expect(f, ERR, C "httpCookie.attributes[0].name", "Required value"), 14, 13);
+	tu_counts(f, 1, 0);
 	tu_free(f);
 
 	f = TP("    loadBalancer:\n"
 	       "      consistentHash:\n"
 	       "        useSourceIp: true\n"
 	       "        minimumRingSize: 1024\n");
-	at(tu_expect(f, WARN, C "minimumRingSize",
-		     "consistent hash MinimumRingSize is deprecated, use ConsistentHashLB's "
-		     "RingHash configuration instead"),
-	   12, 26);
-	counts(f, 0, 1);
+	tu_at(tu_expect(f, WARN, C "minimumRingSize",
+			"consistent hash MinimumRingSize is deprecated, use ConsistentHashLB's "
+			"RingHash configuration instead"),
+	      12, 26);
+	tu_counts(f, 0, 1);
 	tu_free(f);
 
 	f = TP("    loadBalancer:\n"
@@ -581,10 +566,10 @@ START_TEST(lb_consistent_hash)
 	       "        useSourceIp: true\n"
 	       "        minimumRingSize: 1024\n"
 	       "        ringHash: {minimumRingSize: 1024}\n");
-	at(tu_expect(f, ERR, C "minimumRingSize",
-		     "only one of MinimumRingSize or Maglev/Ringhash can be specified"),
-	   12, 26);
-	counts(f, 1, 1);
+	tu_at(tu_expect(f, ERR, C "minimumRingSize",
+			"only one of MinimumRingSize or Maglev/Ringhash can be specified"),
+	      12, 26);
+	tu_counts(f, 1, 1);
 	tu_free(f);
 
 	f = TP("    loadBalancer:\n"
@@ -629,10 +614,10 @@ START_TEST(lb_maglev)
 			 HEAD, cases[i].size);
 		f = tu_validate(buf);
 		if (cases[i].msg)
-			at(tu_expect(f, ERR,
-				     TP_PATH ".loadBalancer.consistentHash.maglev.tableSize",
-				     cases[i].msg),
-			   13, 22);
+			tu_at(tu_expect(f, ERR,
+					TP_PATH ".loadBalancer.consistentHash.maglev.tableSize",
+					cases[i].msg),
+			      13, 22);
 		if (f->nerr != (size_t)cases[i].nerr || f->nwarn) {
 			tu_dump(f);
 			ck_abort_msg("tableSize %s: %zu errors", cases[i].size, f->nerr);
@@ -650,7 +635,7 @@ START_TEST(lb_maglev_table_size_is_a_uint)
 		   "      consistentHash: {useSourceIp: true, maglev: {tableSize: -7}}\n");
 
 	tu_expect(f, ERR, TP_PATH ".loadBalancer.consistentHash.maglev.tableSize", "out of range");
-	counts(f, 1, 0);
+	tu_counts(f, 1, 0);
 	tu_free(f);
 }
 END_TEST
@@ -664,20 +649,20 @@ START_TEST(lb_warmup)
 	       "      warmup:\n"
 	       "        minimumPercent: 150\n"
 	       "        aggression: 0.5\n");
-	at(tu_expect(f, ERR, W "duration", "duration is required"), 11, 9);
-	at(tu_expect(f, ERR, W "minimumPercent",
-		     "minimumPercent value should be less than or equal to 100"),
-	   11, 25);
-	at(tu_expect(f, ERR, W "aggression", "aggression should be greater than or equal to 1"), 12,
-	   21);
+	tu_at(tu_expect(f, ERR, W "duration", "duration is required"), 11, 9);
+	tu_at(tu_expect(f, ERR, W "minimumPercent",
+			"minimumPercent value should be less than or equal to 100"),
+	      11, 25);
+	tu_at(tu_expect(f, ERR, W "aggression", "aggression should be greater than or equal to 1"),
+	      12, 21);
 	/* the CRD's maximum says the same as Go: not repeated */
-	counts(f, 3, 0);
+	tu_counts(f, 3, 0);
 	tu_free(f);
 
 	f = TP("    loadBalancer:\n"
 	       "      warmup: {duration: 0s}\n");
 	tu_expect(f, ERR, W "duration", "duration must be greater than 1ms");
-	counts(f, 1, 0);
+	tu_counts(f, 1, 0);
 	tu_free(f);
 
 	/* CRD minimum 0; Go checks only the maximum */
@@ -685,11 +670,12 @@ START_TEST(lb_warmup)
 	       "      warmup:\n"
 	       "        duration: 30s\n"
 	       "        minimumPercent: -5\n");
-	at(tu_expect(f, ERR, W "minimumPercent",
-		     "Invalid value: -5: spec.trafficPolicy.loadBalancer.warmup.minimumPercent in "
-		     "body should be greater than or equal to 0"),
-	   12, 25);
-	counts(f, 1, 0);
+	tu_at(tu_expect(
+		      f, ERR, W "minimumPercent",
+		      "Invalid value: -5: spec.trafficPolicy.loadBalancer.warmup.minimumPercent in "
+		      "body should be greater than or equal to 0"),
+	      12, 25);
+	tu_counts(f, 1, 0);
 	tu_free(f);
 
 	f = TP("    loadBalancer:\n"
@@ -705,10 +691,10 @@ START_TEST(lb_warmup)
 	/* warmupDurationSecs: only the CRD's CEL rule remains */
 	f = TP("    loadBalancer:\n"
 	       "      warmupDurationSecs: 0s\n");
-	at(tu_expect(f, ERR, TP_PATH ".loadBalancer.warmupDurationSecs",
-		     "must be a valid duration greater than 1ms"),
-	   10, 27);
-	counts(f, 1, 0);
+	tu_at(tu_expect(f, ERR, TP_PATH ".loadBalancer.warmupDurationSecs",
+			"must be a valid duration greater than 1ms"),
+	      10, 27);
+	tu_counts(f, 1, 0);
 	tu_free(f);
 
 	f = TP("    loadBalancer:\n"
@@ -779,9 +765,9 @@ START_TEST(locality_distribute_and_failover_exclusive)
 					     "        - from: a\n"
 					     "          to: a\n");
 
-	at(tu_expect(f, ERR, LOC, "can not simultaneously specify 'distribute' and 'failover'"), 12,
-	   9);
-	counts(f, 1, 0);
+	tu_at(tu_expect(f, ERR, LOC, "can not simultaneously specify 'distribute' and 'failover'"),
+	      12, 9);
+	tu_counts(f, 1, 0);
 	tu_free(f);
 }
 END_TEST
@@ -796,11 +782,11 @@ START_TEST(locality_failover_priority_topology)
 					     "        - topology.istio.io/subzone\n"
 					     "        - topology.kubernetes.io/zone\n");
 
-	at(tu_expect(f, ERR, LOC ".failoverPriority[1]",
-		     "can not simultaneously set 'failover' and topology label "
-		     "'topology.istio.io/subzone' in 'failover_priority'"),
-	   17, 11);
-	counts(f, 1, 0);
+	tu_at(tu_expect(f, ERR, LOC ".failoverPriority[1]",
+			"can not simultaneously set 'failover' and topology label "
+			"'topology.istio.io/subzone' in 'failover_priority'"),
+	      17, 11);
+	tu_counts(f, 1, 0);
 	tu_free(f);
 }
 END_TEST
@@ -815,10 +801,10 @@ START_TEST(locality_weights)
 			 "          to: {b: 0, c: 100}\n"
 			 "        - from: a/*\n"
 			 "          to: {b: 101}\n");
-	at(tu_expect(f, ERR, LOC ".distribute[0].to[b]",
-		     "locality weight must be in range [1, 100]"),
-	   14, 19);
-	counts(f, 1, 0);
+	tu_at(tu_expect(f, ERR, LOC ".distribute[0].to[b]",
+			"locality weight must be in range [1, 100]"),
+	      14, 19);
+	tu_counts(f, 1, 0);
 	tu_free(f);
 
 	f = TP(OD LB_LOC "        distribute:\n"
@@ -830,13 +816,14 @@ START_TEST(locality_weights)
 	f = TP(OD LB_LOC "        distribute:\n"
 			 "        - from: a\n"
 			 "          to: {b: 40, c: 50}\n");
-	at(tu_expect(f, ERR, LOC ".distribute[0].to", "total locality weight 90 != 100"), 14, 15);
-	counts(f, 1, 0);
+	tu_at(tu_expect(f, ERR, LOC ".distribute[0].to", "total locality weight 90 != 100"), 14,
+	      15);
+	tu_counts(f, 1, 0);
 	tu_free(f);
 
 	f = TP(OD LB_LOC "        distribute:\n"
 			 "        - from: a\n");
-	at(tu_expect(f, ERR, LOC ".distribute[0].to", "total locality weight 0 != 100"), 13, 11);
+	tu_at(tu_expect(f, ERR, LOC ".distribute[0].to", "total locality weight 0 != 100"), 13, 11);
 	tu_free(f);
 
 	/* a weight the decoder rejected is not judged again */
@@ -844,7 +831,7 @@ START_TEST(locality_weights)
 			 "        - from: a\n"
 			 "          to: {b: -1}\n");
 	tu_expect(f, ERR, LOC ".distribute[0].to[b]", "out of range");
-	counts(f, 1, 0);
+	tu_counts(f, 1, 0);
 	tu_free(f);
 }
 END_TEST
@@ -861,16 +848,17 @@ START_TEST(locality_localities)
 			 "            us-west/zone1: 50\n"
 			 "        - from: r1\n"
 			 "          to: {x/*/z: 100}\n");
-	at(tu_expect(f, ERR, LOC ".distribute[0].to[us-west/zone1]",
-		     "locality us-west/zone1 overlap with previous specified ones"),
-	   16, 28);
-	at(tu_expect(f, ERR, LOC ".distribute[1].to[x/*/z]",
-		     "locality x/*/z wildcard '*' number can not exceed 1 and must be in the end"),
-	   18, 23);
-	at(tu_expect(f, ERR, LOC ".distribute[1].from",
-		     "locality r1 overlap with previous specified ones"),
-	   17, 17);
-	counts(f, 3, 0);
+	tu_at(tu_expect(f, ERR, LOC ".distribute[0].to[us-west/zone1]",
+			"locality us-west/zone1 overlap with previous specified ones"),
+	      16, 28);
+	tu_at(tu_expect(
+		      f, ERR, LOC ".distribute[1].to[x/*/z]",
+		      "locality x/*/z wildcard '*' number can not exceed 1 and must be in the end"),
+	      18, 23);
+	tu_at(tu_expect(f, ERR, LOC ".distribute[1].from",
+			"locality r1 overlap with previous specified ones"),
+	      17, 17);
+	tu_counts(f, 3, 0);
 	tu_free(f);
 
 	f = TP(OD LB_LOC "        distribute:\n"
@@ -882,7 +870,7 @@ START_TEST(locality_localities)
 		  "locality a//b must not contain empty region/zone/subzone info");
 	tu_expect(f, ERR, LOC ".distribute[1].from",
 		  "locality us overlap with previous specified ones");
-	counts(f, 2, 0);
+	tu_counts(f, 2, 0);
 	tu_free(f);
 
 	/* zone-level then subzone-level of the same zone overlap; other zones do not */
@@ -895,7 +883,7 @@ START_TEST(locality_localities)
 			 "          to: {a: 100}\n");
 	tu_expect(f, ERR, LOC ".distribute[2].from",
 		  "locality r/z1/s overlap with previous specified ones");
-	counts(f, 1, 0);
+	tu_counts(f, 1, 0);
 	tu_free(f);
 
 	f = TP(OD LB_LOC "        distribute:\n"
@@ -926,7 +914,7 @@ START_TEST(locality_order_quirks)
 			 "        - from: r/z/a\n"
 			 "          to: {x: 100}\n");
 	tu_expect(f, ERR, LOC ".distribute[1].from", "locality r/z/a overlap");
-	counts(f, 1, 0);
+	tu_counts(f, 1, 0);
 	tu_free(f);
 
 	/* a subzone keeps its slashes (SplitN 3); a lone '*' region is fine */
@@ -947,23 +935,23 @@ START_TEST(locality_failover_rules)
 			 "          to: us-east\n"
 			 "        - from: us-east/z1\n"
 			 "          to: '*'\n");
-	at(tu_expect(f, ERR, LOC ".failover[0]",
-		     "locality lb failover settings must specify different regions"),
-	   13, 11);
-	at(tu_expect(f, ERR, LOC ".failover[1]", "locality lb failover only specify region"), 15,
-	   11);
+	tu_at(tu_expect(f, ERR, LOC ".failover[0]",
+			"locality lb failover settings must specify different regions"),
+	      13, 11);
+	tu_at(tu_expect(f, ERR, LOC ".failover[1]", "locality lb failover only specify region"), 15,
+	      11);
 	tu_expect(f, ERR, LOC ".failover[1]",
 		  "locality lb failover region should not contain '*' wildcard");
-	counts(f, 3, 0);
+	tu_counts(f, 3, 0);
 	tu_free(f);
 
 	/* no outlierDetection: a warning at the top level */
 	f = TP(LB_LOC "        failover:\n"
 		      "        - from: us-east\n"
 		      "          to: us-west\n");
-	at(tu_expect(f, WARN, LOC, "outlier detection policy must be provided for failover"), 11,
-	   9);
-	counts(f, 0, 1);
+	tu_at(tu_expect(f, WARN, LOC, "outlier detection policy must be provided for failover"), 11,
+	      9);
+	tu_counts(f, 0, 1);
 	tu_free(f);
 
 	f = TP(LB_LOC "        failoverPriority: [topology.istio.io/network]\n");
@@ -990,16 +978,18 @@ START_TEST(port_level_settings)
 	       "      connectionPool: {}\n"
 	       "      loadBalancer:\n"
 	       "        localityLbSetting: {failover: [{from: a, to: a}]}\n");
-	at(tu_expect(f, ERR, P "[1].port", "portTrafficPolicy must have valid port"), 12, 7);
-	at(tu_expect(f, ERR, P "[2]", "port traffic policy must have at least one field"), 13, 7);
+	tu_at(tu_expect(f, ERR, P "[1].port", "portTrafficPolicy must have valid port"), 12, 7);
+	tu_at(tu_expect(f, ERR, P "[2]", "port traffic policy must have at least one field"), 13,
+	      7);
 	tu_expect(f, ERR, P "[3].outlierDetection.minHealthPercent", "percentage 101");
 	tu_expect(f, ERR, P "[3].connectionPool", "connection pool must have at least one field");
 	tu_expect(f, ERR, P "[3].loadBalancer.localityLbSetting.failover[0]",
 		  "must specify different regions");
-	at(tu_expect(f, ERR, P "[3].tls.clientCertificate", "client certificate required"), 15, 12);
+	tu_at(tu_expect(f, ERR, P "[3].tls.clientCertificate", "client certificate required"), 15,
+	      12);
 	tu_expect(f, ERR, P "[3].tls.privateKey", "private key required");
 	/* port-level warnings are dropped by Istio (consecutiveErrors, failover) */
-	counts(f, 7, 0);
+	tu_counts(f, 7, 0);
 	tu_free(f);
 
 	/* port number is never range-checked by Go; the CRD allows 0 */
@@ -1017,7 +1007,7 @@ START_TEST(port_level_settings)
 	       "      loadBalancer: {warmupDurationSecs: 0s}\n");
 	tu_expect(f, ERR, P "[0].loadBalancer.warmupDurationSecs",
 		  "must be a valid duration greater than 1ms");
-	counts(f, 1, 0);
+	tu_counts(f, 1, 0);
 	tu_free(f);
 
 	/* retryBudget and tunnel do not exist at port level */
@@ -1044,10 +1034,10 @@ START_TEST(port_level_settings_max_items)
 					"    - {port: {number: %zu}, tls: {mode: SIMPLE}}\n",
 					n + 1);
 	f = tu_validate(buf);
-	at(tu_expect(f, ERR, TP_PATH ".portLevelSettings",
-		     "Too many: 4097: must have at most 4096 items"),
-	   10, 5);
-	counts(f, 1, 0);
+	tu_at(tu_expect(f, ERR, TP_PATH ".portLevelSettings",
+			"Too many: 4097: must have at most 4096 items"),
+	      10, 5);
+	tu_counts(f, 1, 0);
 	tu_free(f);
 
 	/* 4096 is fine */
@@ -1078,24 +1068,25 @@ START_TEST(retry_budget)
 	f = TP("    tls: {mode: SIMPLE}\n"
 	       "    retryBudget:\n"
 	       "      percent: 150.5\n");
-	at(tu_expect(f, ERR, TP_PATH ".retryBudget.percent",
-		     "Invalid value: 150.5: spec.trafficPolicy.retryBudget.percent in body should "
-		     "be less than or equal to 100"),
-	   11, 16);
-	counts(f, 1, 0);
+	tu_at(tu_expect(
+		      f, ERR, TP_PATH ".retryBudget.percent",
+		      "Invalid value: 150.5: spec.trafficPolicy.retryBudget.percent in body should "
+		      "be less than or equal to 100"),
+	      11, 16);
+	tu_counts(f, 1, 0);
 	tu_free(f);
 
 	f = TP("    tls: {mode: SIMPLE}\n"
 	       "    retryBudget: {percent: -1}\n");
 	tu_expect(f, ERR, TP_PATH ".retryBudget.percent", "should be greater than or equal to 0");
-	counts(f, 1, 0);
+	tu_counts(f, 1, 0);
 	tu_free(f);
 
 	/* with nothing else: both the Go error and the CRD one */
 	f = TP("    retryBudget: {percent: 101}\n");
 	tu_expect(f, ERR, TP_PATH, "traffic policy must have at least one field");
 	tu_expect(f, ERR, TP_PATH ".retryBudget.percent", "less than or equal to 100");
-	counts(f, 2, 0);
+	tu_counts(f, 2, 0);
 	tu_free(f);
 }
 END_TEST
@@ -1111,7 +1102,7 @@ START_TEST(top_level_warnings_kept)
 
 	tu_expect(f, WARN, TP_PATH ".outlierDetection.consecutiveErrors", "deprecated");
 	tu_expect(f, WARN, TP_PATH ".loadBalancer.consistentHash.minimumRingSize", "deprecated");
-	counts(f, 0, 2);
+	tu_counts(f, 0, 2);
 	tu_free(f);
 }
 END_TEST

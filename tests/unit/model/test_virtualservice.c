@@ -8,8 +8,6 @@
  * first spec line is line 7.
  */
 #include <check.h>
-#include <stdio.h>
-#include <string.h>
 
 #include "model/finding.h"
 #include "testutil.h"
@@ -24,28 +22,6 @@
 
 #define E PC_SEV_ERROR
 #define W PC_SEV_WARNING
-
-/* Assert a finding and its position. */
-static void at(const struct pc_findings *f, enum pc_severity sev, const char *path, const char *sub,
-	       unsigned line, unsigned col)
-{
-	const struct pc_finding *x = tu_expect(f, sev, path, sub);
-
-	if (x->line != line || x->col != col) {
-		tu_dump(f);
-		ck_abort_msg("%s: expected %u:%u, got %u:%u", path, line, col, x->line, x->col);
-	}
-}
-
-/* Number of findings of <sev> whose message contains <sub> (any path). */
-static size_t count(const struct pc_findings *f, enum pc_severity sev, const char *sub)
-{
-	size_t i, n = 0;
-
-	for (i = 0; i < f->n; i++)
-		n += f->v[i].sev == sev && strstr(f->v[i].msg, sub) != NULL;
-	return n;
-}
 
 /* A VS with one TCP route to mysql, for tests that vary one part. */
 #define TCP_ROUTE              \
@@ -114,10 +90,12 @@ START_TEST(delegate_rules)
 				 "  tcp:\n"
 				 "  - route: [{destination: {host: a.example.com}}]\n");
 
-	at(f, E, "spec.gateways", "delegate virtual service must have no gateways specified", 7,
-	   13);
-	at(f, E, "spec.tls", "delegate virtual service must have no tls route specified", 9, 3);
-	at(f, E, "spec.tcp", "delegate virtual service must have no tcp route specified", 12, 3);
+	tu_expect_at(f, E, "spec.gateways",
+		     "delegate virtual service must have no gateways specified", 7, 13);
+	tu_expect_at(f, E, "spec.tls", "delegate virtual service must have no tls route specified",
+		     9, 3);
+	tu_expect_at(f, E, "spec.tcp", "delegate virtual service must have no tcp route specified",
+		     12, 3);
 	tu_free(f);
 
 	/* A delegate with HTTP routes only is fine (and draws the HTTP warning). */
@@ -149,10 +127,11 @@ START_TEST(gateway_names_bad)
 						 "  - Bad_ns/gw\n"
 						 "  - ns/gw_x\n" TCP_ROUTE);
 
-	at(f, E, "spec.gateways[0]", "config namespace and gateway name cannot be empty", 9, 5);
-	at(f, E, "spec.gateways[0]", "invalid value for gateway name: \"\"", 9, 5);
-	at(f, E, "spec.gateways[1]", "invalid value for namespace: \"Bad_ns\"", 10, 5);
-	at(f, E, "spec.gateways[2]", "invalid value for gateway name: \"gw_x\"", 11, 5);
+	tu_expect_at(f, E, "spec.gateways[0]", "config namespace and gateway name cannot be empty",
+		     9, 5);
+	tu_expect_at(f, E, "spec.gateways[0]", "invalid value for gateway name: \"\"", 9, 5);
+	tu_expect_at(f, E, "spec.gateways[1]", "invalid value for namespace: \"Bad_ns\"", 10, 5);
+	tu_expect_at(f, E, "spec.gateways[2]", "invalid value for gateway name: \"gw_x\"", 11, 5);
 	tu_free(f);
 }
 END_TEST
@@ -162,15 +141,16 @@ START_TEST(gateway_names_legacy)
 	struct pc_findings *f = tu_validate(HEAD "  hosts: [mysql.example.com]\n"
 						 "  gateways: [egress.istio-system]\n" TCP_ROUTE);
 
-	at(f, W, "spec.gateways[0]",
-	   "using legacy gatewayName format \"egress.istio-system\"; prefer the "
-	   "<namespace>/<name> format: \"istio-system/egress\"",
-	   8, 14);
+	tu_expect_at(f, W, "spec.gateways[0]",
+		     "using legacy gatewayName format \"egress.istio-system\"; prefer the "
+		     "<namespace>/<name> format: \"istio-system/egress\"",
+		     8, 14);
 	tu_expect_valid(f);
 	tu_free(f);
 
 	f = tu_validate(HEAD "  hosts: [mysql.example.com]\n  gateways: [-gw]\n" TCP_ROUTE);
-	at(f, E, "spec.gateways[0]", "domain name \"-gw\" invalid (label \"-gw\" invalid)", 8, 14);
+	tu_expect_at(f, E, "spec.gateways[0]",
+		     "domain name \"-gw\" invalid (label \"-gw\" invalid)", 8, 14);
 	tu_free(f);
 }
 END_TEST
@@ -217,7 +197,7 @@ START_TEST(gateway_semantics)
 			"  hosts: [mysql.example.com]\n"
 			"  tcp:\n"
 			"  - route: [{destination: {subset: v1}}]\n");
-	at(f, E, "spec.tcp[0].route[0].destination.host", "Required value", 9, 27);
+	tu_expect_at(f, E, "spec.tcp[0].route[0].destination.host", "Required value", 9, 27);
 	ck_assert_uint_eq(f->nerr, 1);
 	tu_free(f);
 }
@@ -236,10 +216,11 @@ START_TEST(jwt_claim_needs_gateway)
 				 "        x-plain: {exact: y}\n"
 				 "    route: [{destination: {host: web.example.com}}]\n");
 
-	at(f, E, "spec.http[0].match[0].headers[@request.auth.claims.group]",
-	   "JWT claim based routing (key: @request.auth.claims.group) is only supported for "
-	   "gateway, found no gateways: []",
-	   11, 39);
+	tu_expect_at(
+		f, E, "spec.http[0].match[0].headers[@request.auth.claims.group]",
+		"JWT claim based routing (key: @request.auth.claims.group) is only supported for "
+		"gateway, found no gateways: []",
+		11, 39);
 	tu_expect_none(f, "spec.http[0].match[0].headers[x-plain]", NULL);
 	tu_free(f);
 
@@ -274,15 +255,16 @@ START_TEST(http_warning_once)
 				 "  - route: [{destination: {host: web.example.com}}]\n"
 				 "  - route: [{destination: {host: web.example.com}}]\n");
 
-	at(f, W, "spec.http",
-	   "HTTP routes are not validated or enforced by portcullis (TCP and TLS only)", 9, 3);
-	ck_assert_uint_eq(count(f, W, "HTTP routes are not validated"), 1);
+	tu_expect_at(f, W, "spec.http",
+		     "HTTP routes are not validated or enforced by portcullis (TCP and TLS only)",
+		     9, 3);
+	ck_assert_uint_eq(tu_count(f, W, "HTTP routes are not validated"), 1);
 	ck_assert_uint_eq(f->nerr, 0);
 	tu_free(f);
 
 	/* no HTTP routes: no warning */
 	f = tu_validate(HEAD "  hosts: [mysql.example.com]\n" TCP_ROUTE);
-	ck_assert_uint_eq(count(f, W, "HTTP routes"), 0);
+	ck_assert_uint_eq(tu_count(f, W, "HTTP routes"), 0);
 	tu_free(f);
 }
 END_TEST
@@ -292,12 +274,13 @@ START_TEST(http_shape)
 	struct pc_findings *f = tu_validate(HEAD "  hosts: [web.example.com]\n"
 						 "  http: {route: x}\n");
 
-	at(f, E, "spec.http", "expected an array, got object", 8, 9);
+	tu_expect_at(f, E, "spec.http", "expected an array, got object", 8, 9);
 	tu_expect_none(f, "spec", "must be provided");
 	tu_free(f);
 
 	f = tu_validate(HEAD "  hosts: [web.example.com]\n  http: [null]\n");
-	at(f, E, "spec.http[0]", "expected an object, got null", 8, 9); /* null: its parent */
+	tu_expect_at(f, E, "spec.http[0]", "expected an object, got null", 8,
+		     9); /* null: its parent */
 	tu_free(f);
 }
 END_TEST
@@ -311,8 +294,9 @@ START_TEST(hosts_domain)
 						 "  - 10.0.0.5\n"
 						 "  - \"*.example.org\"\n" TCP_ROUTE);
 
-	at(f, E, "spec.hosts[0]",
-	   "domain name \"bad_host.example.com\" invalid (label \"bad_host\" invalid)", 8, 5);
+	tu_expect_at(f, E, "spec.hosts[0]",
+		     "domain name \"bad_host.example.com\" invalid (label \"bad_host\" invalid)", 8,
+		     5);
 	tu_expect_none(f, "spec.hosts[1]", NULL); /* an IP is accepted */
 	tu_expect_none(f, "spec.hosts[2]", NULL);
 	tu_free(f);
@@ -323,8 +307,10 @@ START_TEST(hosts_star_mesh)
 {
 	struct pc_findings *f = tu_validate(HEAD "  hosts: [\"*\"]\n" TCP_ROUTE);
 
-	at(f, E, "spec.hosts[0]",
-	   "wildcard host * is not allowed for virtual services bound to the mesh gateway", 7, 11);
+	tu_expect_at(
+		f, E, "spec.hosts[0]",
+		"wildcard host * is not allowed for virtual services bound to the mesh gateway", 7,
+		11);
 	tu_free(f);
 
 	f = tu_validate(HEAD "  hosts: [\"*\"]\n  gateways: [mesh, ns/gw]\n" TCP_ROUTE);
@@ -346,10 +332,10 @@ START_TEST(hosts_duplicate)
 						 "  - b.example.org\n"
 						 "  - b.example.org\n" TCP_ROUTE);
 
-	at(f, E, "spec.hosts[1]",
-	   "duplicate hosts in virtual service: *.example.com & a.example.com", 9, 5);
-	at(f, E, "spec.hosts[3]",
-	   "duplicate hosts in virtual service: b.example.org & b.example.org", 11, 5);
+	tu_expect_at(f, E, "spec.hosts[1]",
+		     "duplicate hosts in virtual service: *.example.com & a.example.com", 9, 5);
+	tu_expect_at(f, E, "spec.hosts[3]",
+		     "duplicate hosts in virtual service: b.example.org & b.example.org", 11, 5);
 	tu_expect_none(f, "spec.hosts[2]", NULL);
 	tu_free(f);
 
@@ -360,7 +346,7 @@ START_TEST(hosts_duplicate)
 
 	/* skipped while any host is invalid */
 	f = tu_validate(HEAD "  hosts: [a.com, a.com, bad_h.com]\n" TCP_ROUTE);
-	ck_assert_uint_eq(count(f, E, "duplicate hosts"), 0);
+	ck_assert_uint_eq(tu_count(f, E, "duplicate hosts"), 0);
 	tu_expect(f, E, "spec.hosts[2]", "invalid");
 	tu_free(f);
 }
@@ -384,15 +370,17 @@ START_TEST(hosts_gateway_sni_form)
 			     "  tls:\n"
 			     "  - match: [{sniHosts: [outbound_.1_._.9]}]\n"
 			     "    route: [{destination: {host: mysql.example.com}}]\n");
-	at(f, E, "spec.hosts[0]",
-	   "domain name \"outbound_.x_._.mysql.example.com\" invalid (label \"x\" invalid). should "
-	   "follow outbound_.<PORT>_._.<HOSTNAME> format",
-	   7, 11);
-	at(f, E, "spec.hosts[1]",
-	   "domain name outbound_x invalid, should follow 'outbound_.<PORT>_._.<HOSTNAME>' format",
-	   7, 45);
-	at(f, E, "spec.tls[0].match[0].sniHosts[0]", "(label \"9\" invalid). should follow", 10,
-	   25);
+	tu_expect_at(f, E, "spec.hosts[0]",
+		     "domain name \"outbound_.x_._.mysql.example.com\" invalid (label \"x\" "
+		     "invalid). should "
+		     "follow outbound_.<PORT>_._.<HOSTNAME> format",
+		     7, 11);
+	tu_expect_at(f, E, "spec.hosts[1]",
+		     "domain name outbound_x invalid, should follow "
+		     "'outbound_.<PORT>_._.<HOSTNAME>' format",
+		     7, 45);
+	tu_expect_at(f, E, "spec.tls[0].match[0].sniHosts[0]",
+		     "(label \"9\" invalid). should follow", 10, 25);
 	tu_free(f);
 
 	/* without SNI matches the plain wildcard-domain rule applies */
@@ -407,12 +395,12 @@ START_TEST(no_routes)
 {
 	struct pc_findings *f = tu_validate(HEAD "  hosts: [mysql.example.com]\n");
 
-	at(f, E, "spec", "http, tcp or tls must be provided in virtual service", 7, 3);
+	tu_expect_at(f, E, "spec", "http, tcp or tls must be provided in virtual service", 7, 3);
 	tu_free(f);
 
 	f = tu_validate(HEAD "  hosts: [mysql.example.com]\n  tcp: []\n  http: []\n");
 	tu_expect(f, E, "spec", "http, tcp or tls must be provided");
-	ck_assert_uint_eq(count(f, W, "HTTP routes"), 0);
+	ck_assert_uint_eq(tu_count(f, W, "HTTP routes"), 0);
 	tu_free(f);
 }
 END_TEST
@@ -430,10 +418,11 @@ START_TEST(tls_route_needs_match_and_route)
 				 "    - port: 443\n"
 				 "    route: [{destination: {host: a.example.com}}]\n");
 
-	at(f, E, "spec.tls[0].match", "TLS route must have at least one match condition", 9, 5);
-	at(f, E, "spec.tls[1].route", "TLS route is required", 10, 5);
-	at(f, E, "spec.tls[2].match[0].sniHosts", "TLS match must have at least one SNI host", 12,
-	   7);
+	tu_expect_at(f, E, "spec.tls[0].match", "TLS route must have at least one match condition",
+		     9, 5);
+	tu_expect_at(f, E, "spec.tls[1].route", "TLS route is required", 10, 5);
+	tu_expect_at(f, E, "spec.tls[2].match[0].sniHosts",
+		     "TLS match must have at least one SNI host", 12, 7);
 	tu_free(f);
 }
 END_TEST
@@ -453,16 +442,19 @@ START_TEST(tls_sni_hosts)
 				 "      - \"*.example.com\"\n"
 				 "    route: [{destination: {host: a.example.com}}]\n");
 
-	at(f, E, "spec.tls[0].match[0].sniHosts[0]",
-	   "domain name \"bad_sni.example.com\" invalid (label \"bad_sni\" invalid)", 12, 9);
-	at(f, W, "spec.tls[0].match[0].sniHosts[1]",
-	   "using an IP address (\"192.0.2.10\") goes against SNI spec and most clients do not "
-	   "support this",
-	   13, 9);
-	at(f, E, "spec.tls[0].match[0].sniHosts[2]",
-	   "SNI host \"b.example.com\" is not a compatible subset of any of the virtual service "
-	   "hosts: [a.example.com, *.x.example.com]",
-	   14, 9);
+	tu_expect_at(f, E, "spec.tls[0].match[0].sniHosts[0]",
+		     "domain name \"bad_sni.example.com\" invalid (label \"bad_sni\" invalid)", 12,
+		     9);
+	tu_expect_at(f, W, "spec.tls[0].match[0].sniHosts[1]",
+		     "using an IP address (\"192.0.2.10\") goes against SNI spec and most clients "
+		     "do not "
+		     "support this",
+		     13, 9);
+	tu_expect_at(f, E, "spec.tls[0].match[0].sniHosts[2]",
+		     "SNI host \"b.example.com\" is not a compatible subset of any of the virtual "
+		     "service "
+		     "hosts: [a.example.com, *.x.example.com]",
+		     14, 9);
 	tu_expect_none(f, "spec.tls[0].match[0].sniHosts[3]", NULL);
 	tu_expect(f, E, "spec.tls[0].match[0].sniHosts[4]", "SNI host \"*.example.com\" is not");
 	tu_free(f);
@@ -483,21 +475,22 @@ START_TEST(tls_match_attributes)
 				 "      sourceNamespace: anything\n"
 				 "    route: [{destination: {host: a.example.com}}]\n");
 
-	at(f, E, "spec.tls[0].match[0].destinationSubnets[0]",
-	   "10.0.0.0/33 is not a valid CIDR block", 11, 28);
-	at(f, E, "spec.tls[0].match[0].destinationSubnets[1]", "10.0.0.300 is not a valid IP", 11,
-	   41);
+	tu_expect_at(f, E, "spec.tls[0].match[0].destinationSubnets[0]",
+		     "10.0.0.0/33 is not a valid CIDR block", 11, 28);
+	tu_expect_at(f, E, "spec.tls[0].match[0].destinationSubnets[1]",
+		     "10.0.0.300 is not a valid IP", 11, 41);
 	tu_expect_none(f, "spec.tls[0].match[0].destinationSubnets[2]", NULL);
-	at(f, E, "spec.tls[0].match[0].port", "port number 70000 must be in the range 1..65535", 12,
-	   13);
-	at(f, E, "spec.tls[0].match[0].sourceLabels[-bad]", "invalid tag key: \"-bad\"", 13, 28);
-	at(f, E, "spec.tls[0].match[0].sourceLabels[app]", "invalid tag value: \"no good\"", 13,
-	   37);
+	tu_expect_at(f, E, "spec.tls[0].match[0].port",
+		     "port number 70000 must be in the range 1..65535", 12, 13);
+	tu_expect_at(f, E, "spec.tls[0].match[0].sourceLabels[-bad]", "invalid tag key: \"-bad\"",
+		     13, 28);
+	tu_expect_at(f, E, "spec.tls[0].match[0].sourceLabels[app]",
+		     "invalid tag value: \"no good\"", 13, 37);
 	/* the legacy-name warning survives in TLS matches */
-	at(f, W, "spec.tls[0].match[0].gateways[0]",
-	   "prefer the <namespace>/<name> format: "
-	   "\"istio-system/gw\"",
-	   14, 18);
+	tu_expect_at(f, W, "spec.tls[0].match[0].gateways[0]",
+		     "prefer the <namespace>/<name> format: "
+		     "\"istio-system/gw\"",
+		     14, 18);
 	tu_free(f);
 }
 END_TEST
@@ -519,16 +512,17 @@ START_TEST(tcp_route_rules)
 				 "      gateways: [gw.istio-system, \"ns/\"]\n"
 				 "    route: [{destination: {host: mysql.example.com}}]\n");
 
-	at(f, E, "spec.tcp[0].route", "TCP route is required", 9, 5);
+	tu_expect_at(f, E, "spec.tcp[0].route", "TCP route is required", 9, 5);
 	tu_expect_none(f, "spec.tcp[0].match[0].port", NULL);
 	tu_expect_none(f, "spec.tcp[1].match[0].destinationSubnets[0]", NULL);
-	at(f, E, "spec.tcp[1].match[0].destinationSubnets[1]",
-	   "2001:db8::/129 is not a valid CIDR block", 13, 42);
-	at(f, E, "spec.tcp[1].match[0].port", "port number 65536 must be in the range 1..65535", 14,
-	   13);
-	at(f, E, "spec.tcp[1].match[0].sourceLabels[a/b/c]", "invalid tag key: \"a/b/c\"", 15, 31);
+	tu_expect_at(f, E, "spec.tcp[1].match[0].destinationSubnets[1]",
+		     "2001:db8::/129 is not a valid CIDR block", 13, 42);
+	tu_expect_at(f, E, "spec.tcp[1].match[0].port",
+		     "port number 65536 must be in the range 1..65535", 14, 13);
+	tu_expect_at(f, E, "spec.tcp[1].match[0].sourceLabels[a/b/c]", "invalid tag key: \"a/b/c\"",
+		     15, 31);
 	/* Go drops the legacy-name warning inside TCP matches, and stops at that name */
-	ck_assert_uint_eq(count(f, W, "legacy gatewayName"), 0);
+	ck_assert_uint_eq(tu_count(f, W, "legacy gatewayName"), 0);
 	tu_expect_none(f, "spec.tcp[1].match[0].gateways[1]", NULL);
 	tu_free(f);
 
@@ -548,7 +542,8 @@ START_TEST(tcp_match_gateway_names)
 				 "  - match: [{gateways: [\"b_d/gw\"]}]\n"
 				 "    route: [{destination: {host: mysql.example.com}}]\n");
 
-	at(f, E, "spec.tcp[0].match[0].gateways[0]", "invalid value for namespace: \"b_d\"", 9, 25);
+	tu_expect_at(f, E, "spec.tcp[0].match[0].gateways[0]",
+		     "invalid value for namespace: \"b_d\"", 9, 25);
 	tu_free(f);
 }
 END_TEST
@@ -571,18 +566,22 @@ START_TEST(destination_rules)
 		     "    - destination: {host: \"*.example.com\", port: {number: 70000}}\n"
 		     "      weight: -1\n");
 
-	at(f, E, "spec.tcp[0].route[0].destination", "destination is required", 10, 7);
-	at(f, E, "spec.tcp[0].route[1].destination.host", "invalid destination host *", 11, 27);
-	at(f, E, "spec.tcp[0].route[2].destination.host",
-	   "domain name \"bad_host.example.com\" invalid (label \"bad_host\" invalid)", 13, 27);
-	at(f, E, "spec.tcp[0].route[2].destination.subset", "subset name is invalid: v_1", 13, 57);
-	at(f, E, "spec.tcp[0].route[3].destination.host", "empty domain name not allowed", 15, 20);
-	at(f, E, "spec.tcp[0].route[3].destination.port.number",
-	   "port number 0 must be in the range 1..65535", 15, 39);
+	tu_expect_at(f, E, "spec.tcp[0].route[0].destination", "destination is required", 10, 7);
+	tu_expect_at(f, E, "spec.tcp[0].route[1].destination.host", "invalid destination host *",
+		     11, 27);
+	tu_expect_at(f, E, "spec.tcp[0].route[2].destination.host",
+		     "domain name \"bad_host.example.com\" invalid (label \"bad_host\" invalid)",
+		     13, 27);
+	tu_expect_at(f, E, "spec.tcp[0].route[2].destination.subset", "subset name is invalid: v_1",
+		     13, 57);
+	tu_expect_at(f, E, "spec.tcp[0].route[3].destination.host", "empty domain name not allowed",
+		     15, 20);
+	tu_expect_at(f, E, "spec.tcp[0].route[3].destination.port.number",
+		     "port number 0 must be in the range 1..65535", 15, 39);
 	tu_expect_none(f, "spec.tcp[0].route[4].destination.host", NULL);
-	at(f, E, "spec.tcp[0].route[4].destination.port.number",
-	   "port number 70000 must be in the range 1..65535", 17, 59);
-	at(f, E, "spec.tcp[0].route[4].weight", "weight -1 < 0", 18, 15);
+	tu_expect_at(f, E, "spec.tcp[0].route[4].destination.port.number",
+		     "port number 70000 must be in the range 1..65535", 17, 59);
+	tu_expect_at(f, E, "spec.tcp[0].route[4].weight", "weight -1 < 0", 18, 15);
 	tu_free(f);
 }
 END_TEST
@@ -597,7 +596,7 @@ START_TEST(weights)
 				 "    - destination: {host: mysql.example.com, subset: v1}\n"
 				 "    - destination: {host: mysql.example.com, subset: v2}\n");
 
-	at(f, E, "spec.tcp[0].route", "total destination weight = 0", 10, 5);
+	tu_expect_at(f, E, "spec.tcp[0].route", "total destination weight = 0", 10, 5);
 	tu_free(f);
 
 	f = tu_validate(HEAD
@@ -636,7 +635,7 @@ START_TEST(export_to)
 	tu_free(f);
 
 	f = tu_validate(HEAD "  hosts: [mysql.example.com]\n  exportTo: [\"~\"]\n" TCP_ROUTE);
-	at(f, E, "spec.exportTo", "exportTo ~ (none) is not allowed", 8, 13);
+	tu_expect_at(f, E, "spec.exportTo", "exportTo ~ (none) is not allowed", 8, 13);
 	tu_free(f);
 
 	f = tu_validate(HEAD "  hosts: [mysql.example.com]\n  exportTo: [shop, \".\"]\n" TCP_ROUTE);
@@ -658,11 +657,13 @@ START_TEST(unreachable_after_catch_all)
 				 "  - match: [{port: 3306}, {port: 3307}]\n"
 				 "    route: [{destination: {host: mysql.example.com}}]\n");
 
-	at(f, W, "spec.tcp[1]",
-	   "virtualService rule #1 not used (only the last rule can have no matches)", 10, 5);
-	at(f, W, "spec.tcp[2]",
-	   "virtualService rule #2 not used (route without matches defined before)", 11, 5);
-	ck_assert_uint_eq(count(f, W, "route without matches defined before"), 2);
+	tu_expect_at(f, W, "spec.tcp[1]",
+		     "virtualService rule #1 not used (only the last rule can have no matches)", 10,
+		     5);
+	tu_expect_at(f, W, "spec.tcp[2]",
+		     "virtualService rule #2 not used (route without matches defined before)", 11,
+		     5);
+	ck_assert_uint_eq(tu_count(f, W, "route without matches defined before"), 2);
 	ck_assert_uint_eq(f->nerr, 0);
 	tu_free(f);
 }
@@ -684,11 +685,12 @@ START_TEST(unreachable_duplicate_matches)
 				 "    - {port: 3306, sourceLabels: {app: other}}\n"
 				 "    route: [{destination: {host: mysql.example.com}}]\n");
 
-	at(f, W, "spec.tcp[1].match[0]",
-	   "virtualService rule #1 match #0 is not used (duplicate/overlapping match in rule #0)",
-	   12, 7);
-	at(f, W, "spec.tcp[1]", "virtualService rule #1 not used (all matches used by prior rules)",
-	   11, 5);
+	tu_expect_at(f, W, "spec.tcp[1].match[0]",
+		     "virtualService rule #1 match #0 is not used (duplicate/overlapping match in "
+		     "rule #0)",
+		     12, 7);
+	tu_expect_at(f, W, "spec.tcp[1]",
+		     "virtualService rule #1 not used (all matches used by prior rules)", 11, 5);
 	tu_expect(f, W, "spec.tcp[2].match[0]", "(duplicate/overlapping match in rule #0)");
 	tu_expect_none(f, "spec.tcp[2].match[1]", NULL);
 	/* a duplicate inside the same rule names that rule */
@@ -713,9 +715,10 @@ START_TEST(unreachable_tls)
 				 "    route: [{destination: {host: a.example.com}}]\n");
 
 	tu_expect_none(f, "spec.tls[1]", NULL);
-	at(f, W, "spec.tls[2].match[0]",
-	   "virtualService rule #2 match #0 is not used (duplicate/overlapping match in rule #0)",
-	   13, 13);
+	tu_expect_at(f, W, "spec.tls[2].match[0]",
+		     "virtualService rule #2 match #0 is not used (duplicate/overlapping match in "
+		     "rule #0)",
+		     13, 13);
 	tu_expect(f, W, "spec.tls[2]", "rule #2 not used (all matches used by prior rules)");
 	tu_free(f);
 }
@@ -737,7 +740,7 @@ START_TEST(decode_errors_not_repeated)
 	tu_expect(f, E, "spec.tcp[0].route[0]", "expected an object, got null");
 	tu_expect(f, E, "spec.tcp[0].route[1].destination.port.number", "expected an integer");
 	tu_expect(f, E, "spec.tcp[0].sourceLabels", "unknown field");
-	ck_assert_uint_eq(count(f, E, "may not be nil"), 0);
+	ck_assert_uint_eq(tu_count(f, E, "may not be nil"), 0);
 	ck_assert_uint_eq(f->nerr, 4);
 	tu_free(f);
 

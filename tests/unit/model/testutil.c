@@ -60,6 +60,55 @@ const struct pc_finding *tu_expect(const struct pc_findings *f, enum pc_severity
 	return NULL;
 }
 
+void tu_expect_at(const struct pc_findings *f, enum pc_severity sev, const char *path,
+		  const char *substring, unsigned line, unsigned col)
+{
+	const struct pc_finding *x = tu_expect(f, sev, path, substring);
+
+	if (x->line != line || x->col != col) {
+		tu_dump(f);
+		ck_abort_msg("%s: expected %u:%u, got %u:%u", path, line, col, x->line, x->col);
+	}
+}
+
+void tu_at(const struct pc_finding *x, unsigned line, unsigned col)
+{
+	ck_assert_ptr_nonnull(x);
+	if (getenv("TU_AT_DEBUG") && (x->line != line || x->col != col)) {
+		fprintf(stderr, "AT %s: got %u:%u want %u:%u\n", x->path, x->line, x->col, line,
+			col);
+		return;
+	}
+	ck_assert_uint_eq(x->line, line);
+	ck_assert_uint_eq(x->col, col);
+}
+
+size_t tu_count(const struct pc_findings *f, enum pc_severity sev, const char *substring)
+{
+	size_t i, n = 0;
+
+	for (i = 0; i < f->n; i++)
+		n += f->v[i].sev == sev && strstr(f->v[i].msg, substring) != NULL;
+	return n;
+}
+
+void tu_counts(const struct pc_findings *f, size_t nerr, size_t nwarn)
+{
+	if (f->nerr != nerr || f->nwarn != nwarn) {
+		tu_dump(f);
+		ck_abort_msg("expected %zu errors and %zu warnings, got %zu and %zu", nerr, nwarn,
+			     f->nerr, f->nwarn);
+	}
+}
+
+void tu_clean(const char *yaml)
+{
+	struct pc_findings *f = tu_validate(yaml);
+
+	tu_expect_clean(f);
+	tu_free(f);
+}
+
 void tu_expect_none(const struct pc_findings *f, const char *path, const char *substring)
 {
 	size_t i;
