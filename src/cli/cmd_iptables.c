@@ -1,0 +1,571 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/*
+ * cli/cmd_iptables.c - `portcullis iptables`: install, print or remove the
+ * nat rules that send a workload's outbound TCP to the proxy.
+ *
+ * The rules come from cli/iptables.c; this file parses the options and
+ * runs Debian's tools (the iptables package: iptables-nft on Debian 12,
+ * iptables-legacy works the same). Per address family the install is one
+ * `iptables-restore --noflush` transaction that declares our two chains
+ * (which flushes them if they exist, so a second run rebuilds rather than
+ * duplicates) and, only when `iptables -t nat -S` shows it missing, the
+ * jump from OUTPUT. Both families are checked with --test before either is
+ * changed, so a rule the kernel or the tool rejects changes nothing.
+ * --cleanup removes the jump and our chains in one transaction per family.
+ */
+#include "cli/cmd.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <getopt.h>
+#include <limits.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "cli/iptables.h"
+#include "core/buf.h"
+#include "core/err.h"
+
+static const char usage[] =
+	"Usage: portcullis iptables [OPTIONS]\n"
+	"       portcullis iptables --cleanup [--ipv4-only] [--dry-run]\n"
+	"\n"
+	"Capture outbound TCP for the proxy, as istio-iptables does for a sidecar:\n"
+	"install nat rules (IPv4 with iptables, IPv6 with ip6tables) that REDIRECT\n"
+	"connections opened by any process but the proxy's uid/gid to the proxy\n"
+	"port. Only the nat OUTPUT chain gets a rule (a jump); the rest lives in\n"
+	"our own chains PORTCULLIS_OUTPUT and PORTCULLIS_REDIRECT. Running it again\n"
+	"replaces those chains, it never duplicates them.\n"
+	"\n"
+	"Options:\n"
+	"  -p, --proxy-port PORT      where captured connections go (default 15001)\n"
+	"  -u, --proxy-uid UID        the proxy's uid, never captured (default 1337)\n"
+	"  -g, --proxy-gid GID        the proxy's gid, never captured (default 1337)\n"
+	"  -i, --include-outbound-cidrs LIST\n"
+	"                             destinations to capture: * (default) for all,\n"
+	"                             comma-separated IPv4/IPv6 CIDRs, or \"\" for none\n"
+	"  -x, --exclude-outbound-cidrs LIST\n"
+	"                             comma-separated CIDRs never captured\n"
+	"  -q, --include-outbound-ports LIST\n"
+	"                             ports captured whatever the destination\n"
+	"  -o, --exclude-outbound-ports LIST\n"
+	"                             ports never captured (checked first)\n"
+	"      --ipv4-only            leave ip6tables alone (IPv6 is then NOT captured)\n"
+	"      --dry-run              print the rules (iptables-save format) and change\n"
+	"                             nothing\n"
+	"      --cleanup              remove the OUTPUT jump and our chains, nothing else\n"
+	"  -h, --help                 show this help\n"
+	"\n"
+	"Needs root (CAP_NET_ADMIN) and the iptables package, except --dry-run\n"
+	"without --cleanup. Exit status: 0 done, 1 failed, 2 usage error.\n";
+
+/* One address family and the tools that change its tables. */
+struct family {
+	int af;
+	const char *name;    /* "IPv4" */
+	const char *ipt;     /* "iptables" */
+	const char *restore; /* "iptables-restore" */
+	char ipt_path[PATH_MAX];
+	char restore_path[PATH_MAX];
+	struct pc_ipt_state st;
+	struct pc_buf script;
+};
+
+struct iopts {
+	struct pc_ipt_opts ipt;
+	bool dry_run;
+	bool cleanup;
+	bool ipv4_only;
+};
+
+enum { OPT_DRY_RUN = 256, OPT_CLEANUP, OPT_IPV4_ONLY };
+
+#define TOOL_OUTPUT_MAX (64u << 20) /* a nat table listing; kube-proxy's can be large */
+
+static int usage_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
+static int usage_error(const char *fmt, ...)
+{
+	char msg[PC_ERR_MSG_MAX + 128];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	pc_cli_error("iptables: %s; see 'portcullis iptables --help'", msg);
+	return PC_EXIT_USAGE;
+}
+
+/* Apply option <c> with argument <arg>. Returns 0 or -EINVAL with <err> filled. */
+static int set_option(struct iopts *o, int c, const char *arg, struct pc_err *err)
+{
+	switch (c) {
+	case 'p':
+		return pc_ipt_parse_port(arg, &o->ipt.proxy_port, err);
+	case 'u':
+		return pc_ipt_parse_id(arg, &o->ipt.proxy_uid, err);
+	case 'g':
+		return pc_ipt_parse_id(arg, &o->ipt.proxy_gid, err);
+	case 'i':
+		return pc_ipt_parse_cidrs(arg, true, &o->ipt.include, err);
+	case 'x':
+		return pc_ipt_parse_cidrs(arg, false, &o->ipt.exclude, err);
+	case 'q':
+		return pc_ipt_parse_ports(arg, &o->ipt.include_ports, err);
+	case 'o':
+		return pc_ipt_parse_ports(arg, &o->ipt.exclude_ports, err);
+	default:
+		return pc_err_set(err, -EINVAL, "unexpected option");
+	}
+}
+
+static const char *long_name(int c)
+{
+	switch (c) {
+	case 'p':
+		return "--proxy-port";
+	case 'u':
+		return "--proxy-uid";
+	case 'g':
+		return "--proxy-gid";
+	case 'i':
+		return "--include-outbound-cidrs";
+	case 'x':
+		return "--exclude-outbound-cidrs";
+	case 'q':
+		return "--include-outbound-ports";
+	default:
+		return "--exclude-outbound-ports";
+	}
+}
+
+/* Options that only make sense together. Returns -1 to go on, or 2. */
+static int check_combination(const struct iopts *o)
+{
+	if (o->ipv4_only && pc_ipt_cidrs_has_family(&o->ipt.include, AF_INET6))
+		return usage_error("--ipv4-only, but --include-outbound-cidrs has IPv6 CIDRs");
+	if (o->ipv4_only && pc_ipt_cidrs_has_family(&o->ipt.exclude, AF_INET6))
+		return usage_error("--ipv4-only, but --exclude-outbound-cidrs has IPv6 CIDRs");
+	return -1;
+}
+
+/* Fill <o> from argv. Returns -1 to go on, or the exit status to return now. */
+static int parse_args(int argc, char **argv, struct iopts *o)
+{
+	static const struct option opts[] = {
+		{ "proxy-port", required_argument, NULL, 'p' },
+		{ "proxy-uid", required_argument, NULL, 'u' },
+		{ "proxy-gid", required_argument, NULL, 'g' },
+		{ "include-outbound-cidrs", required_argument, NULL, 'i' },
+		{ "exclude-outbound-cidrs", required_argument, NULL, 'x' },
+		{ "include-outbound-ports", required_argument, NULL, 'q' },
+		{ "exclude-outbound-ports", required_argument, NULL, 'o' },
+		{ "ipv4-only", no_argument, NULL, OPT_IPV4_ONLY },
+		{ "dry-run", no_argument, NULL, OPT_DRY_RUN },
+		{ "cleanup", no_argument, NULL, OPT_CLEANUP },
+		{ "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 },
+	};
+	struct pc_err err;
+	int c;
+
+	optind = 0;
+	opterr = 0;
+	while ((c = getopt_long(argc, argv, "+p:u:g:i:x:q:o:h", opts, NULL)) != -1) {
+		switch (c) {
+		case OPT_IPV4_ONLY:
+			o->ipv4_only = true;
+			break;
+		case OPT_DRY_RUN:
+			o->dry_run = true;
+			break;
+		case OPT_CLEANUP:
+			o->cleanup = true;
+			break;
+		case 'h':
+			fputs(usage, stdout);
+			return PC_EXIT_OK;
+		case '?':
+			if (optopt > 0 && optopt < 256 && strchr("pugixqo", optopt))
+				return usage_error("%s needs an argument", long_name(optopt));
+			if (optopt && strncmp(argv[optind - 1], "--", 2) == 0)
+				return usage_error("option \"%s\" takes no argument",
+						   argv[optind - 1]);
+			if (optopt)
+				return usage_error("unknown option \"-%c\"", optopt);
+			return usage_error("unknown option \"%s\"", argv[optind - 1]);
+		default:
+			pc_err_clear(&err);
+			if (set_option(o, c, optarg, &err) == -ENOMEM) {
+				pc_cli_error("out of memory");
+				return PC_EXIT_FAIL;
+			}
+			if (err.code)
+				return usage_error("%s: %s", long_name(c), err.msg);
+			break;
+		}
+	}
+	if (optind < argc)
+		return usage_error("unexpected argument \"%s\"", argv[optind]);
+	return check_combination(o);
+}
+
+/*
+ * Find <name> as an executable in $PATH, then in /usr/sbin and /sbin (sudo
+ * and cron often leave the sbin directories out). Returns 0 with the path
+ * in <out>, or -ENOENT.
+ */
+static int find_tool(const char *name, char out[PATH_MAX])
+{
+	const char *path = getenv("PATH");
+	char dirs[PATH_MAX * 4];
+	char *dir, *save = NULL;
+
+	snprintf(dirs, sizeof(dirs), "%s:/usr/sbin:/sbin", path ? path : "/usr/bin:/bin");
+	for (dir = strtok_r(dirs, ":", &save); dir; dir = strtok_r(NULL, ":", &save)) {
+		if ((size_t)snprintf(out, PATH_MAX, "%s/%s", dir, name) >= PATH_MAX)
+			continue;
+		if (access(out, X_OK) == 0)
+			return 0;
+	}
+	out[0] = '\0';
+	return -ENOENT;
+}
+
+/* Write all of <s> to <fd>. Returns 0 or a negative errno (-EPIPE: the reader quit). */
+static int write_all(int fd, const char *s, size_t n)
+{
+	while (n) {
+		ssize_t w = write(fd, s, n);
+
+		if (w == -1 && errno == EINTR)
+			continue;
+		if (w == -1)
+			return -errno;
+		s += w;
+		n -= (size_t)w;
+	}
+	return 0;
+}
+
+/* Read <fd> to its end into <out>. Returns 0 or a negative errno. */
+static int read_all(int fd, struct pc_buf *out)
+{
+	char chunk[16384];
+
+	for (;;) {
+		ssize_t r = read(fd, chunk, sizeof(chunk));
+
+		if (r == -1 && errno == EINTR)
+			continue;
+		if (r == -1)
+			return -errno;
+		if (r == 0)
+			return out->oom ? -ENOMEM : 0;
+		if (out->len + (size_t)r > TOOL_OUTPUT_MAX)
+			return -EFBIG;
+		pc_buf_add(out, chunk, (size_t)r);
+	}
+}
+
+/*
+ * pipe() with both ends close-on-exec (pipe2() would need _GNU_SOURCE):
+ * the child keeps only the end it dup2()s, else a leaked write end would
+ * keep the tool from ever seeing the end of its input. Returns 0 or -1
+ * with errno set.
+ */
+static int make_pipe(int fds[2])
+{
+	if (pipe(fds) == -1)
+		return -1;
+	if (fcntl(fds[0], F_SETFD, FD_CLOEXEC) == -1 || fcntl(fds[1], F_SETFD, FD_CLOEXEC) == -1)
+		return -1; /* the caller closes both */
+	return 0;
+}
+
+/* In the child, between fork() and exec: async-signal-safe calls only. */
+static void child_exec(char *const argv[], int in_fd, int out_fd) __attribute__((noreturn));
+
+static void child_exec(char *const argv[], int in_fd, int out_fd)
+{
+	struct sigaction sa;
+
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_handler = SIG_DFL;
+	sigaction(SIGPIPE, &sa, NULL); /* we ignore it; the tool should not */
+	if (in_fd != -1 && dup2(in_fd, STDIN_FILENO) == -1)
+		_exit(127);
+	if (out_fd != -1 && dup2(out_fd, STDOUT_FILENO) == -1)
+		_exit(127);
+	execv(argv[0], argv);
+	_exit(127);
+}
+
+/*
+ * Run <argv> (argv[0] a path) and wait for it. With <input>, feed it to
+ * the tool's standard input; otherwise, with <out>, collect its standard
+ * output there. Its standard error is ours, so its own messages reach the
+ * user. Returns the exit status, or a negative errno after reporting why
+ * the tool could not run or did not exit normally.
+ */
+static int run_tool(char *const argv[], const char *input, struct pc_buf *out)
+{
+	int fds[2] = { -1, -1 }, ret = 0, wst;
+	pid_t pid;
+
+	if ((input || out) && make_pipe(fds) < 0) {
+		ret = -errno;
+		pc_cli_error("cannot create a pipe: %s", strerror(errno));
+		goto out_close;
+	}
+	pid = fork();
+	if (pid == -1) {
+		ret = -errno;
+		pc_cli_error("cannot run %s: %s", argv[0], strerror(errno));
+		goto out_close;
+	}
+	if (pid == 0)
+		child_exec(argv, input ? fds[0] : -1, !input && out ? fds[1] : -1);
+
+	if (input) {
+		close(fds[0]);
+		fds[0] = -1;
+		ret = write_all(fds[1], input, strlen(input));
+		close(fds[1]);
+		fds[1] = -1;
+	} else if (out) {
+		close(fds[1]);
+		fds[1] = -1;
+		ret = read_all(fds[0], out);
+		close(fds[0]); /* a tool we stopped reading gets EPIPE, not a hang */
+		fds[0] = -1;
+	}
+	while (waitpid(pid, &wst, 0) == -1) {
+		if (errno != EINTR) {
+			ret = -errno;
+			pc_cli_error("cannot wait for %s: %s", argv[0], strerror(errno));
+			goto out_close;
+		}
+	}
+	if (WIFEXITED(wst) && WEXITSTATUS(wst) == 127) {
+		pc_cli_error("cannot run %s", argv[0]);
+		ret = -ENOEXEC;
+	} else if (!WIFEXITED(wst)) {
+		pc_cli_error("%s was killed by signal %d", argv[0], WTERMSIG(wst));
+		ret = -EINTR;
+	} else if (ret < 0 && ret != -EPIPE) {
+		/* -EPIPE: the tool stopped reading; its exit status says why */
+		pc_cli_error("talking to %s failed: %s", argv[0], strerror(-ret));
+	} else {
+		ret = WEXITSTATUS(wst);
+	}
+out_close:
+	if (fds[0] != -1)
+		close(fds[0]);
+	if (fds[1] != -1)
+		close(fds[1]);
+	return ret;
+}
+
+/*
+ * Read what the nat table holds of ours into <f>->st. `-S` rather than
+ * `-C OUTPUT ...`: -C exits 1 for "no such rule" and 2 both for "no such
+ * chain" and for real parameter problems, and cleanup needs the count of
+ * jumps and which chains exist anyway. Returns 0 or -1 after reporting.
+ */
+static int probe(struct family *f)
+{
+	char *argv[] = { f->ipt_path, "-w", "5", "-t", "nat", "-S", NULL };
+	struct pc_buf listing = PC_BUF_INIT;
+	int ret;
+
+	ret = run_tool(argv, NULL, &listing);
+	if (ret > 0)
+		pc_cli_error("%s -t nat -S failed (exit status %d): cannot read the %s nat table%s",
+			     f->ipt, ret, f->name,
+			     geteuid() != 0 ? " (this needs root, or CAP_NET_ADMIN)" : "");
+	if (ret == 0)
+		pc_ipt_scan(pc_buf_str(&listing), &f->st);
+	pc_buf_release(&listing);
+	return ret == 0 ? 0 : -1;
+}
+
+/* Feed <f>->script to iptables-restore; with <test>, only check it. Returns 0 or -1. */
+static int restore(struct family *f, bool test)
+{
+	char *argv[] = { f->restore_path, "-w", "5", "--noflush", test ? "--test" : NULL, NULL };
+	int ret = run_tool(argv, pc_buf_str(&f->script), NULL);
+
+	if (ret > 0)
+		pc_cli_error("%s%s rejected the %s rules (exit status %d)", f->restore,
+			     test ? " --test" : "", f->name, ret);
+	return ret == 0 ? 0 : -1;
+}
+
+/*
+ * Check that <f> can be changed here: its two tools exist and, for IPv6,
+ * the kernel has IPv6 in this network namespace. Returns 0 or -1 after
+ * reporting, with a hint at --ipv4-only for IPv6.
+ */
+static int preflight(struct family *f)
+{
+	const char *hint = f->af == AF_INET6 ? "; pass --ipv4-only to capture IPv4 alone" : "";
+	const char *missing = NULL;
+
+	if (f->af == AF_INET6 && access("/proc/sys/net/ipv6", F_OK) == -1) {
+		pc_cli_error("IPv6 is not available in this network namespace (no "
+			     "/proc/sys/net/ipv6: the kernel runs without IPv6), so IPv6 "
+			     "traffic cannot be captured%s",
+			     hint);
+		return -1;
+	}
+	if (find_tool(f->ipt, f->ipt_path) < 0)
+		missing = f->ipt;
+	else if (find_tool(f->restore, f->restore_path) < 0)
+		missing = f->restore;
+	if (missing) {
+		pc_cli_error("%s not found (searched $PATH, /usr/sbin and /sbin): install the "
+			     "iptables package (apt-get install iptables)%s",
+			     missing, hint);
+		return -1;
+	}
+	return 0;
+}
+
+static void print_script(const struct family *f, const char *what)
+{
+	printf("# %s: %s (%s --noflush)\n%s", f->name, what, f->restore, pc_buf_str(&f->script));
+}
+
+static int install(const struct iopts *o, struct family *fam, size_t nfam)
+{
+	size_t i;
+
+	for (i = 0; i < nfam; i++) {
+		if (preflight(&fam[i]) < 0 || probe(&fam[i]) < 0)
+			return PC_EXIT_FAIL;
+		pc_ipt_rules(&fam[i].script, &o->ipt, fam[i].af, fam[i].st.jumps == 0);
+		if (fam[i].script.oom) {
+			pc_cli_error("out of memory");
+			return PC_EXIT_FAIL;
+		}
+	}
+	for (i = 0; i < nfam; i++) /* all of them, before any is changed */
+		if (restore(&fam[i], true) < 0)
+			return PC_EXIT_FAIL;
+	for (i = 0; i < nfam; i++) {
+		if (restore(&fam[i], false) < 0) {
+			if (i > 0)
+				pc_cli_error("the %s rules are installed but the %s rules are not: "
+					     "%s traffic is NOT captured",
+					     fam[0].name, fam[i].name, fam[i].name);
+			return PC_EXIT_FAIL;
+		}
+		printf("%s: installed %s and %s in the nat table%s; outbound TCP goes to port %u\n",
+		       fam[i].name, PC_IPT_OUTPUT_CHAIN, PC_IPT_REDIRECT_CHAIN,
+		       fam[i].st.jumps ? "" : ", jump from OUTPUT added",
+		       (unsigned)o->ipt.proxy_port);
+	}
+	return PC_EXIT_OK;
+}
+
+static int cleanup(const struct iopts *o, struct family *fam, size_t nfam)
+{
+	size_t i;
+
+	for (i = 0; i < nfam; i++) {
+		if (preflight(&fam[i]) < 0 || probe(&fam[i]) < 0)
+			return PC_EXIT_FAIL;
+		pc_ipt_cleanup_rules(&fam[i].script, &fam[i].st);
+		if (fam[i].script.oom) {
+			pc_cli_error("out of memory");
+			return PC_EXIT_FAIL;
+		}
+	}
+	for (i = 0; i < nfam; i++) {
+		const struct pc_ipt_state *st = &fam[i].st;
+
+		if (!fam[i].script.len) {
+			printf("%s: nothing of portcullis' in the nat table\n", fam[i].name);
+			continue;
+		}
+		if (o->dry_run) {
+			print_script(&fam[i], "cleanup");
+			continue;
+		}
+		if (restore(&fam[i], false) < 0)
+			return PC_EXIT_FAIL;
+		printf("%s: removed %u jump%s from OUTPUT and %d chain%s\n", fam[i].name, st->jumps,
+		       st->jumps == 1 ? "" : "s", st->has_output + st->has_redirect,
+		       st->has_output + st->has_redirect == 1 ? "" : "s");
+	}
+	return PC_EXIT_OK;
+}
+
+static int dry_run(const struct iopts *o, struct family *fam, size_t nfam)
+{
+	size_t i;
+
+	for (i = 0; i < nfam; i++) {
+		pc_ipt_rules(&fam[i].script, &o->ipt, fam[i].af, true);
+		if (fam[i].script.oom) {
+			pc_cli_error("out of memory");
+			return PC_EXIT_FAIL;
+		}
+	}
+	puts("# portcullis iptables --dry-run: nothing was changed. The OUTPUT jump is");
+	puts("# added only where it is missing; our two chains are rebuilt every run.");
+	for (i = 0; i < nfam; i++)
+		print_script(&fam[i], "rules");
+	return PC_EXIT_OK;
+}
+
+int pc_cmd_iptables(int argc, char **argv)
+{
+	struct family fam[2] = {
+		{ .af = AF_INET, .name = "IPv4", .ipt = "iptables", .restore = "iptables-restore" },
+		{ .af = AF_INET6,
+		  .name = "IPv6",
+		  .ipt = "ip6tables",
+		  .restore = "ip6tables-restore" },
+	};
+	struct iopts o = { .dry_run = false };
+	struct sigaction sa;
+	size_t i, nfam;
+	int status;
+
+	pc_ipt_opts_init(&o.ipt);
+	status = parse_args(argc, argv, &o);
+	if (status >= 0)
+		goto out;
+	nfam = o.ipv4_only ? 1 : 2;
+	for (i = 0; i < nfam; i++)
+		pc_buf_init(&fam[i].script);
+
+	/* A tool that dies while we feed it must not kill us before we say so. */
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_handler = SIG_IGN;
+	sigaction(SIGPIPE, &sa, NULL);
+
+	if (o.cleanup)
+		status = cleanup(&o, fam, nfam);
+	else if (o.dry_run)
+		status = dry_run(&o, fam, nfam);
+	else
+		status = install(&o, fam, nfam);
+	if (fflush(stdout) == EOF && status == PC_EXIT_OK) {
+		pc_cli_error("cannot write to standard output: %s", strerror(errno));
+		status = PC_EXIT_FAIL;
+	}
+	for (i = 0; i < nfam; i++)
+		pc_buf_release(&fam[i].script);
+out:
+	pc_ipt_opts_release(&o.ipt);
+	return status;
+}

@@ -1,0 +1,547 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/*
+ * Unit tests for cli/iptables.c: parsing the option lists and the rule
+ * text per family. The golden texts are what iptables-save prints for the
+ * installed rules (checked by tests/system/test_iptables.py), so they are
+ * written out in full rather than built from pieces.
+ */
+#include <check.h>
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+
+#include "cli/iptables.h"
+#include "core/alloc.h"
+#include "core/buf.h"
+#include "core/err.h"
+
+/* Pieces of the golden texts; the tests spell out the rest one rule a line. */
+#define HEAD                           \
+	"*nat\n"                       \
+	":PORTCULLIS_OUTPUT - [0:0]\n" \
+	":PORTCULLIS_REDIRECT - [0:0]\n"
+#define JUMP "-A OUTPUT -p tcp -j PORTCULLIS_OUTPUT\n"
+#define OWNER(uid, gid)                                                         \
+	"-A PORTCULLIS_OUTPUT -o lo -m owner ! --uid-owner " uid " -j RETURN\n" \
+	"-A PORTCULLIS_OUTPUT -m owner --uid-owner " uid " -j RETURN\n"         \
+	"-A PORTCULLIS_OUTPUT -o lo -m owner ! --gid-owner " gid " -j RETURN\n" \
+	"-A PORTCULLIS_OUTPUT -m owner --gid-owner " gid " -j RETURN\n"
+#define LOCAL4 "-A PORTCULLIS_OUTPUT -d 127.0.0.1/32 -j RETURN\n"
+#define LOCAL6 "-A PORTCULLIS_OUTPUT -d ::1/128 -j RETURN\n"
+#define ALL    "-A PORTCULLIS_OUTPUT -j PORTCULLIS_REDIRECT\n"
+#define TAIL(port)                                                        \
+	"-A PORTCULLIS_REDIRECT -p tcp -j REDIRECT --to-ports " port "\n" \
+	"COMMIT\n"
+
+/* The rules for <o> and <family>, in a static buffer. */
+static const char *rules(const struct pc_ipt_opts *o, int family, bool with_jump)
+{
+	static char text[8192];
+	struct pc_buf b = PC_BUF_INIT;
+
+	pc_ipt_rules(&b, o, family, with_jump);
+	ck_assert(!b.oom);
+	ck_assert_uint_lt(b.len, sizeof(text));
+	memcpy(text, pc_buf_str(&b), b.len + 1);
+	pc_buf_release(&b);
+	return text;
+}
+
+static void set_cidrs(struct pc_ipt_cidrs *c, const char *s, bool wildcard_ok)
+{
+	struct pc_err err;
+
+	pc_err_clear(&err);
+	ck_assert_msg(pc_ipt_parse_cidrs(s, wildcard_ok, c, &err) == 0, "%s: %s", s, err.msg);
+}
+
+static void set_ports(struct pc_ipt_ports *p, const char *s)
+{
+	struct pc_err err;
+
+	pc_err_clear(&err);
+	ck_assert_msg(pc_ipt_parse_ports(s, p, &err) == 0, "%s: %s", s, err.msg);
+}
+
+START_TEST(defaults_both_families)
+{
+	struct pc_ipt_opts o;
+
+	pc_ipt_opts_init(&o);
+	ck_assert_uint_eq(o.proxy_port, 15001);
+	ck_assert_uint_eq(o.proxy_uid, 1337);
+	ck_assert_uint_eq(o.proxy_gid, 1337);
+	ck_assert_str_eq(rules(&o, AF_INET, true),
+			 HEAD JUMP OWNER("1337", "1337") LOCAL4 ALL TAIL("15001"));
+	ck_assert_str_eq(rules(&o, AF_INET6, true),
+			 HEAD JUMP OWNER("1337", "1337") LOCAL6 ALL TAIL("15001"));
+	/* The jump is left out when it is installed already. */
+	ck_assert_str_eq(rules(&o, AF_INET, false),
+			 HEAD OWNER("1337", "1337") LOCAL4 ALL TAIL("15001"));
+	pc_ipt_opts_release(&o);
+}
+END_TEST
+
+START_TEST(proxy_port_uid_gid)
+{
+	struct pc_ipt_opts o;
+
+	pc_ipt_opts_init(&o);
+	o.proxy_port = 15002;
+	o.proxy_uid = 0;
+	o.proxy_gid = 4294967294u;
+	ck_assert_str_eq(rules(&o, AF_INET, true),
+			 HEAD JUMP OWNER("0", "4294967294") LOCAL4 ALL TAIL("15002"));
+	pc_ipt_opts_release(&o);
+}
+END_TEST
+
+/* clang-format off */
+START_TEST(excludes_go_to_their_family)
+{
+	struct pc_ipt_opts o;
+
+	pc_ipt_opts_init(&o);
+	set_ports(&o.exclude_ports, "22,3306");
+	set_cidrs(&o.exclude, "203.0.113.0/24,2001:db8:1::/48,198.51.100.9", false);
+	ck_assert_str_eq(rules(&o, AF_INET, true),
+			 HEAD JUMP
+			 "-A PORTCULLIS_OUTPUT -p tcp -m tcp --dport 22 -j RETURN\n"
+			 "-A PORTCULLIS_OUTPUT -p tcp -m tcp --dport 3306 -j RETURN\n"
+			 OWNER("1337", "1337") LOCAL4
+			 "-A PORTCULLIS_OUTPUT -d 203.0.113.0/24 -j RETURN\n"
+			 "-A PORTCULLIS_OUTPUT -d 198.51.100.9/32 -j RETURN\n"
+			 ALL TAIL("15001"));
+	ck_assert_str_eq(rules(&o, AF_INET6, true),
+			 HEAD JUMP
+			 "-A PORTCULLIS_OUTPUT -p tcp -m tcp --dport 22 -j RETURN\n"
+			 "-A PORTCULLIS_OUTPUT -p tcp -m tcp --dport 3306 -j RETURN\n"
+			 OWNER("1337", "1337") LOCAL6
+			 "-A PORTCULLIS_OUTPUT -d 2001:db8:1::/48 -j RETURN\n"
+			 ALL TAIL("15001"));
+	pc_ipt_opts_release(&o);
+}
+END_TEST
+/* clang-format on */
+
+/* clang-format off */
+START_TEST(includes_go_to_their_family)
+{
+	struct pc_ipt_opts o;
+
+	pc_ipt_opts_init(&o);
+	set_cidrs(&o.include, "198.51.100.0/24,2001:DB8::/32,192.0.2.0/24", true);
+	set_ports(&o.include_ports, "443,8443");
+	ck_assert(!o.include.all);
+	ck_assert_str_eq(rules(&o, AF_INET, true),
+			 HEAD JUMP OWNER("1337", "1337") LOCAL4
+			 "-A PORTCULLIS_OUTPUT -p tcp -m tcp --dport 443 -j PORTCULLIS_REDIRECT\n"
+			 "-A PORTCULLIS_OUTPUT -p tcp -m tcp --dport 8443 -j PORTCULLIS_REDIRECT\n"
+			 "-A PORTCULLIS_OUTPUT -d 198.51.100.0/24 -j PORTCULLIS_REDIRECT\n"
+			 "-A PORTCULLIS_OUTPUT -d 192.0.2.0/24 -j PORTCULLIS_REDIRECT\n"
+			 TAIL("15001"));
+	ck_assert_str_eq(rules(&o, AF_INET6, true),
+			 HEAD JUMP OWNER("1337", "1337") LOCAL6
+			 "-A PORTCULLIS_OUTPUT -p tcp -m tcp --dport 443 -j PORTCULLIS_REDIRECT\n"
+			 "-A PORTCULLIS_OUTPUT -p tcp -m tcp --dport 8443 -j PORTCULLIS_REDIRECT\n"
+			 "-A PORTCULLIS_OUTPUT -d 2001:db8::/32 -j PORTCULLIS_REDIRECT\n"
+			 TAIL("15001"));
+	pc_ipt_opts_release(&o);
+}
+END_TEST
+/* clang-format on */
+
+START_TEST(include_of_one_family_captures_nothing_of_the_other)
+{
+	struct pc_ipt_opts o;
+
+	pc_ipt_opts_init(&o);
+	set_cidrs(&o.include, "198.51.100.0/24", true);
+	ck_assert_str_eq(rules(&o, AF_INET6, true),
+			 HEAD JUMP OWNER("1337", "1337") LOCAL6 TAIL("15001"));
+	pc_ipt_opts_release(&o);
+}
+END_TEST
+
+/* clang-format off */
+START_TEST(empty_include_captures_nothing)
+{
+	struct pc_ipt_opts o;
+
+	pc_ipt_opts_init(&o);
+	set_cidrs(&o.include, "", true);
+	ck_assert(!o.include.all);
+	ck_assert_uint_eq(o.include.n, 0);
+	ck_assert_str_eq(rules(&o, AF_INET, true),
+			 HEAD JUMP OWNER("1337", "1337") LOCAL4 TAIL("15001"));
+	ck_assert_str_eq(rules(&o, AF_INET6, true),
+			 HEAD JUMP OWNER("1337", "1337") LOCAL6 TAIL("15001"));
+
+	/* ... except the included ports, whatever the destination (Istio's -i '' -q P) */
+	set_ports(&o.include_ports, "5432");
+	ck_assert_str_eq(rules(&o, AF_INET, true),
+			 HEAD JUMP OWNER("1337", "1337") LOCAL4
+			 "-A PORTCULLIS_OUTPUT -p tcp -m tcp --dport 5432 -j PORTCULLIS_REDIRECT\n"
+			 TAIL("15001"));
+	pc_ipt_opts_release(&o);
+}
+END_TEST
+/* clang-format on */
+
+/* clang-format off */
+START_TEST(loopback_include_captures_app_to_itself)
+{
+	static const char owner_only[] = "-A PORTCULLIS_OUTPUT -m owner --uid-owner 1337 -j RETURN\n"
+					 "-A PORTCULLIS_OUTPUT -m owner --gid-owner 1337 -j RETURN\n";
+	struct pc_ipt_opts o;
+	char want[1024];
+
+	/* As in Istio: a loopback include of either family drops the lo rules in both. */
+	pc_ipt_opts_init(&o);
+	set_cidrs(&o.include, "127.0.0.0/8", true);
+	snprintf(want, sizeof(want), HEAD JUMP "%s" LOCAL6 TAIL("15001"), owner_only);
+	ck_assert_str_eq(rules(&o, AF_INET6, true), want);
+	snprintf(want, sizeof(want),
+		 HEAD JUMP "%s" LOCAL4 "-A PORTCULLIS_OUTPUT -d 127.0.0.0/8 -j PORTCULLIS_REDIRECT\n"
+		 TAIL("15001"), owner_only);
+	ck_assert_str_eq(rules(&o, AF_INET, true), want);
+
+	set_cidrs(&o.include, "::1", true);
+	snprintf(want, sizeof(want), HEAD JUMP "%s" LOCAL4 TAIL("15001"), owner_only);
+	ck_assert_str_eq(rules(&o, AF_INET, true), want);
+
+	/* 0.0.0.0/0 holds 127.0.0.1 but is not a loopback network: lo rules stay. */
+	set_cidrs(&o.include, "0.0.0.0/0", true);
+	ck_assert_str_eq(rules(&o, AF_INET, true),
+			 HEAD JUMP OWNER("1337", "1337") LOCAL4
+			 "-A PORTCULLIS_OUTPUT -d 0.0.0.0/0 -j PORTCULLIS_REDIRECT\n" TAIL("15001"));
+	pc_ipt_opts_release(&o);
+}
+END_TEST
+/* clang-format on */
+
+/* clang-format off */
+START_TEST(everything_at_once_in_order)
+{
+	struct pc_ipt_opts o;
+
+	pc_ipt_opts_init(&o);
+	o.proxy_port = 15999;
+	set_ports(&o.exclude_ports, "15020");
+	set_cidrs(&o.exclude, "192.0.2.128/25", false);
+	set_ports(&o.include_ports, "80");
+	ck_assert_str_eq(rules(&o, AF_INET, true),
+			 HEAD JUMP
+			 "-A PORTCULLIS_OUTPUT -p tcp -m tcp --dport 15020 -j RETURN\n"
+			 OWNER("1337", "1337") LOCAL4
+			 "-A PORTCULLIS_OUTPUT -d 192.0.2.128/25 -j RETURN\n"
+			 "-A PORTCULLIS_OUTPUT -p tcp -m tcp --dport 80 -j PORTCULLIS_REDIRECT\n"
+			 ALL TAIL("15999"));
+	pc_ipt_opts_release(&o);
+}
+END_TEST
+/* clang-format on */
+
+START_TEST(cidr_lists_are_normalised)
+{
+	struct pc_ipt_cidrs c = { false, NULL, 0 };
+	char text[PC_ADDR_STRLEN];
+
+	set_cidrs(&c, " 192.0.2.77/24 ,\t192.0.2.0/24,198.51.100.7,2001:db8::1/32,2001:db8::/32",
+		  true);
+	ck_assert(!c.all);
+	ck_assert_uint_eq(c.n, 3); /* host bits cleared, then repeats dropped */
+	ck_assert_str_eq(pc_addr_str(&c.v[0].addr, text), "192.0.2.0");
+	ck_assert_uint_eq(c.v[0].len, 24);
+	ck_assert_str_eq(pc_addr_str(&c.v[1].addr, text), "198.51.100.7");
+	ck_assert_uint_eq(c.v[1].len, 32);
+	ck_assert_str_eq(pc_addr_str(&c.v[2].addr, text), "2001:db8::");
+	ck_assert_uint_eq(c.v[2].len, 32);
+	ck_assert(pc_ipt_cidrs_has_family(&c, AF_INET));
+	ck_assert(pc_ipt_cidrs_has_family(&c, AF_INET6));
+
+	set_cidrs(&c, "*", true);
+	ck_assert(c.all);
+	ck_assert_uint_eq(c.n, 0);
+	ck_assert(!pc_ipt_cidrs_has_family(&c, AF_INET));
+
+	set_cidrs(&c, "  ", true); /* blank is empty */
+	ck_assert(!c.all);
+	ck_assert_uint_eq(c.n, 0);
+	free(c.v);
+}
+END_TEST
+
+static const struct {
+	const char *in;
+	bool wildcard_ok;
+	const char *msg;
+} bad_cidrs[] = {
+	{ "*", false, "\"*\" is not allowed: excluding every destination would capture nothing" },
+	{ "10.0.0.0/8,*", false, "\"*\" is not allowed" },
+	{ "*,10.0.0.0/8", true, "\"*\" already means every destination" },
+	{ "10.0.0.0/8,*", true, "\"*\" already means every destination" },
+	{ "10.0.0.0/8,", true, "entry 2 of \"10.0.0.0/8,\" is empty" },
+	{ ",10.0.0.0/8", true, "entry 1 of \",10.0.0.0/8\" is empty" },
+	{ "10.0.0.0/8,,::/0", true, "entry 2 of" },
+	{ "10.0.0.0/8, ,::/0", true, "entry 2 of" },
+	{ "10.0.0.0/33", true, "\"10.0.0.0/33\" is not an IPv4 or IPv6 address or CIDR" },
+	{ "2001:db8::/129", true, "\"2001:db8::/129\" is not an" },
+	{ "10.0.0.0/08", true, "\"10.0.0.0/08\" is not an" },
+	{ "10.0.0.0/", true, "is not an" },
+	{ "10.0.0/8", true, "is not an" },
+	{ "fe80::1%eth0", true, "is not an" },
+	{ "example.com", true, "\"example.com\" is not an" },
+	{ "10.0.0.0 /8", true, "is not an" },
+	{ "10.0.0.0/8 10.1.0.0/16", true, "is not an" },
+};
+
+START_TEST(bad_cidr_lists)
+{
+	struct pc_ipt_cidrs c = { true, NULL, 0 };
+	struct pc_err err;
+
+	pc_err_clear(&err);
+	ck_assert_int_eq(pc_ipt_parse_cidrs(bad_cidrs[_i].in, bad_cidrs[_i].wildcard_ok, &c, &err),
+			 -EINVAL);
+	ck_assert_int_eq(err.code, -EINVAL);
+	ck_assert_msg(strstr(err.msg, bad_cidrs[_i].msg), "\"%s\": got \"%s\"", bad_cidrs[_i].in,
+		      err.msg);
+	/* <out> is untouched on failure */
+	ck_assert(c.all);
+	ck_assert_ptr_null(c.v);
+}
+END_TEST
+
+START_TEST(long_lists_are_bounded)
+{
+	struct pc_ipt_cidrs c = { false, NULL, 0 };
+	struct pc_ipt_ports p = { NULL, 0 };
+	struct pc_buf b = PC_BUF_INIT;
+	struct pc_err err;
+	int i;
+
+	for (i = 0; i < PC_IPT_LIST_MAX; i++)
+		pc_buf_printf(&b, "%s10.%d.%d.0/24", i ? "," : "", i / 256, i % 256);
+	set_cidrs(&c, pc_buf_str(&b), true);
+	ck_assert_uint_eq(c.n, PC_IPT_LIST_MAX);
+	pc_buf_adds(&b, ",192.0.2.0/24");
+	ck_assert_int_eq(pc_ipt_parse_cidrs(pc_buf_str(&b), true, &c, &err), -EINVAL);
+	ck_assert_str_eq(err.msg, "more than 1024 entries");
+
+	pc_buf_clear(&b);
+	for (i = 0; i <= PC_IPT_LIST_MAX; i++)
+		pc_buf_printf(&b, "%s%d", i ? "," : "", i + 1);
+	ck_assert_int_eq(pc_ipt_parse_ports(pc_buf_str(&b), &p, &err), -EINVAL);
+
+	pc_buf_clear(&b);
+	for (i = 0; i < 200; i++)
+		pc_buf_addc(&b, '1');
+	ck_assert_int_eq(pc_ipt_parse_cidrs(pc_buf_str(&b), true, &c, &err), -EINVAL);
+	ck_assert_msg(strstr(err.msg, "entry 1 is too long"), "%s", err.msg);
+	pc_buf_release(&b);
+	free(c.v);
+	free(p.v);
+}
+END_TEST
+
+START_TEST(port_lists)
+{
+	struct pc_ipt_ports p = { NULL, 0 };
+
+	set_ports(&p, "80, 443 ,80,65535,1");
+	ck_assert_uint_eq(p.n, 4);
+	ck_assert_uint_eq(p.v[0], 80);
+	ck_assert_uint_eq(p.v[1], 443);
+	ck_assert_uint_eq(p.v[2], 65535);
+	ck_assert_uint_eq(p.v[3], 1);
+	set_ports(&p, "");
+	ck_assert_uint_eq(p.n, 0);
+	free(p.v);
+}
+END_TEST
+
+static const struct {
+	const char *in;
+	const char *msg;
+} bad_ports[] = {
+	{ "0", "port 0 is out of range (1-65535)" },
+	{ "65536", "port 65536 is out of range (1-65535)" },
+	{ "99999999999999999999", "is out of range" },
+	{ "-1", "\"-1\" is not a port number" },
+	{ "+80", "\"+80\" is not a port number" },
+	{ "80a", "\"80a\" is not a port number" },
+	{ "0x50", "\"0x50\" is not a port number" },
+	{ "1000:2000", "is not a port number" },
+	{ "http", "\"http\" is not a port number" },
+	{ "80,,443", "entry 2 of \"80,,443\" is empty" },
+	{ "80,", "entry 2 of \"80,\" is empty" },
+};
+
+START_TEST(bad_port_lists)
+{
+	struct pc_ipt_ports p = { NULL, 0 };
+	struct pc_err err;
+
+	pc_err_clear(&err);
+	ck_assert_int_eq(pc_ipt_parse_ports(bad_ports[_i].in, &p, &err), -EINVAL);
+	ck_assert_msg(strstr(err.msg, bad_ports[_i].msg), "\"%s\": got \"%s\"", bad_ports[_i].in,
+		      err.msg);
+	ck_assert_uint_eq(p.n, 0);
+}
+END_TEST
+
+START_TEST(ids_and_single_ports)
+{
+	struct pc_err err;
+	uint32_t id = 7;
+	uint16_t port = 7;
+
+	ck_assert_int_eq(pc_ipt_parse_id("0", &id, &err), 0);
+	ck_assert_uint_eq(id, 0);
+	ck_assert_int_eq(pc_ipt_parse_id("4294967294", &id, &err), 0);
+	ck_assert_uint_eq(id, 4294967294u);
+	ck_assert_int_eq(pc_ipt_parse_id("4294967295", &id, &err), -EINVAL); /* (uid_t)-1 */
+	ck_assert_int_eq(pc_ipt_parse_id("42949672950", &id, &err), -EINVAL);
+	ck_assert_int_eq(pc_ipt_parse_id("", &id, &err), -EINVAL);
+	ck_assert_int_eq(pc_ipt_parse_id("-1", &id, &err), -EINVAL);
+	ck_assert_int_eq(pc_ipt_parse_id("istio-proxy", &id, &err), -EINVAL);
+	ck_assert_str_eq(err.msg, "\"istio-proxy\" is not a numeric id (0-4294967294)");
+	ck_assert_uint_eq(id, 4294967294u);
+
+	ck_assert_int_eq(pc_ipt_parse_port("15001", &port, &err), 0);
+	ck_assert_uint_eq(port, 15001);
+	ck_assert_int_eq(pc_ipt_parse_port("", &port, &err), -EINVAL);
+	ck_assert_int_eq(pc_ipt_parse_port("0", &port, &err), -EINVAL);
+	ck_assert_uint_eq(port, 15001);
+}
+END_TEST
+
+START_TEST(scan_counts_only_our_rules)
+{
+	static const char listing[] =
+		"-P PREROUTING ACCEPT\n"
+		"-P OUTPUT ACCEPT\n"
+		"-N KUBE-SERVICES\n"
+		"-N PORTCULLIS_OUTPUT\n"
+		"-N PORTCULLIS_OUTPUTS\n"
+		"-A OUTPUT -p tcp -j PORTCULLIS_OUTPUT\n"
+		"-A OUTPUT -j PORTCULLIS_OUTPUT\n"         /* not our spelling */
+		"-A OUTPUT -p tcp -j PORTCULLIS_OUTPUTS\n" /* another chain */
+		"-A OUTPUT -d 192.0.2.1/32 -p tcp -j PORTCULLIS_OUTPUT\n"
+		"-A OUTPUT -p tcp -j KUBE-SERVICES\n"
+		"-A OUTPUT -p tcp -j PORTCULLIS_OUTPUT"; /* last line, no newline */
+	struct pc_ipt_state st;
+
+	pc_ipt_scan(listing, &st);
+	ck_assert_uint_eq(st.jumps, 2);
+	ck_assert(st.has_output);
+	ck_assert(!st.has_redirect);
+
+	pc_ipt_scan("", &st);
+	ck_assert_uint_eq(st.jumps, 0);
+	ck_assert(!st.has_output);
+	pc_ipt_scan("-N PORTCULLIS_REDIRECT\n", &st);
+	ck_assert(st.has_redirect);
+	ck_assert(!st.has_output);
+}
+END_TEST
+
+START_TEST(cleanup_removes_what_is_there)
+{
+	struct pc_ipt_state st = { 2, true, true };
+	struct pc_buf b = PC_BUF_INIT;
+
+	pc_ipt_cleanup_rules(&b, &st);
+	ck_assert_str_eq(pc_buf_str(&b), "*nat\n"
+					 "-D OUTPUT -p tcp -j PORTCULLIS_OUTPUT\n"
+					 "-D OUTPUT -p tcp -j PORTCULLIS_OUTPUT\n"
+					 "-F PORTCULLIS_OUTPUT\n"
+					 "-F PORTCULLIS_REDIRECT\n"
+					 "-X PORTCULLIS_OUTPUT\n"
+					 "-X PORTCULLIS_REDIRECT\n"
+					 "COMMIT\n");
+
+	pc_buf_clear(&b);
+	st = (struct pc_ipt_state){ 0, false, true };
+	pc_ipt_cleanup_rules(&b, &st);
+	ck_assert_str_eq(pc_buf_str(&b), "*nat\n"
+					 "-F PORTCULLIS_REDIRECT\n"
+					 "-X PORTCULLIS_REDIRECT\n"
+					 "COMMIT\n");
+
+	pc_buf_clear(&b);
+	st = (struct pc_ipt_state){ 0, false, false };
+	pc_ipt_cleanup_rules(&b, &st);
+	ck_assert_uint_eq(b.len, 0);
+	pc_buf_release(&b);
+}
+END_TEST
+
+/* Every allocation of parsing and generating may fail; nothing leaks or lies. */
+START_TEST(allocation_failures)
+{
+	struct pc_ipt_opts o;
+	struct pc_buf b;
+	struct pc_err err;
+	int injected = 1, ret;
+	long n;
+
+	for (n = 1; injected && n < 1000; n++) {
+		pc_ipt_opts_init(&o);
+		pc_buf_init(&b);
+		pc_alloc_fail_at(n);
+		ret = pc_ipt_parse_cidrs("192.0.2.0/24,2001:db8::/32,198.51.100.0/24", true,
+					 &o.include, &err);
+		if (ret == 0)
+			ret = pc_ipt_parse_ports("80,443,8080", &o.include_ports, &err);
+		if (ret == 0) {
+			pc_ipt_rules(&b, &o, AF_INET, true);
+			ret = b.oom ? -ENOMEM : 0;
+		}
+		injected = pc_alloc_injected();
+		pc_alloc_fail_at(0);
+		ck_assert_int_eq(ret, injected ? -ENOMEM : 0);
+		if (!injected)
+			ck_assert(strstr(pc_buf_str(&b),
+					 "-d 198.51.100.0/24 -j PORTCULLIS_REDIRECT"));
+		pc_buf_release(&b);
+		pc_ipt_opts_release(&o);
+	}
+	ck_assert_msg(!injected, "sweep did not finish");
+}
+END_TEST
+
+int main(void)
+{
+	Suite *s = suite_create("cli.iptables");
+	TCase *tc = tcase_create("core");
+	SRunner *sr;
+	int failed;
+
+	tcase_add_test(tc, defaults_both_families);
+	tcase_add_test(tc, proxy_port_uid_gid);
+	tcase_add_test(tc, excludes_go_to_their_family);
+	tcase_add_test(tc, includes_go_to_their_family);
+	tcase_add_test(tc, include_of_one_family_captures_nothing_of_the_other);
+	tcase_add_test(tc, empty_include_captures_nothing);
+	tcase_add_test(tc, loopback_include_captures_app_to_itself);
+	tcase_add_test(tc, everything_at_once_in_order);
+	tcase_add_test(tc, cidr_lists_are_normalised);
+	tcase_add_loop_test(tc, bad_cidr_lists, 0, (int)(sizeof(bad_cidrs) / sizeof(bad_cidrs[0])));
+	tcase_add_test(tc, long_lists_are_bounded);
+	tcase_add_test(tc, port_lists);
+	tcase_add_loop_test(tc, bad_port_lists, 0, (int)(sizeof(bad_ports) / sizeof(bad_ports[0])));
+	tcase_add_test(tc, ids_and_single_ports);
+	tcase_add_test(tc, scan_counts_only_our_rules);
+	tcase_add_test(tc, cleanup_removes_what_is_there);
+	tcase_add_test(tc, allocation_failures);
+	suite_add_tcase(s, tc);
+	sr = srunner_create(s);
+	srunner_run_all(sr, CK_NORMAL);
+	failed = srunner_ntests_failed(sr);
+	srunner_free(sr);
+	return failed ? 1 : 0;
+}
