@@ -1,0 +1,37 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/*
+ * net/dns.h - blocking DNS lookups with TTLs, for the resolver thread.
+ *
+ * The proxy resolves ServiceEntry hosts of DNS and DNS_ROUND_ROBIN
+ * resolution off the event loops (a resolver thread calls these), with
+ * glibc's thread-safe res_n* API so that the answers' TTLs are known:
+ * getaddrinfo() hides them. A name that is an IP literal resolves to
+ * itself without a query.
+ */
+#ifndef PC_NET_DNS_H
+#define PC_NET_DNS_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "net/addr.h"
+
+struct pc_dns;
+
+/*
+ * A resolver using <server> ("IP" or "IP:port"; NULL: /etc/resolv.conf).
+ * Returns 0 and stores it in <*out>, -EINVAL for a bad server, -ENOMEM.
+ */
+int pc_dns_new(const char *server, struct pc_dns **out);
+void pc_dns_free(struct pc_dns *dns);
+
+/*
+ * Resolve <name> (A, then AAAA) into at most <max> addresses of <out>,
+ * each with port <port>. <*n> gets the count and <*ttl> the smallest TTL
+ * of the answers (seconds; 0 for an IP literal). Returns 0, -ENOENT for a
+ * name with no address, -EAGAIN when the server did not answer.
+ */
+int pc_dns_resolve(struct pc_dns *dns, const char *name, uint16_t port, struct pc_addr *out,
+		   size_t max, size_t *n, uint32_t *ttl);
+
+#endif /* PC_NET_DNS_H */

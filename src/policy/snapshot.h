@@ -1,0 +1,175 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/*
+ * policy/snapshot.h - the compiled, immutable egress policy.
+ *
+ * A snapshot is what the proxy consults for every captured connection: per
+ * destination port a longest-prefix-match trie over the ServiceEntries'
+ * `addresses` (an exact IP is a /32 or /128 and so beats every CIDR that
+ * contains it, as Istio's IP:port listener beats its 0.0.0.0:port one),
+ * then the oldest ServiceEntry on that port without addresses, then the
+ * catch-all (BlackHoleCluster under REGISTRY_ONLY, PassthroughCluster under
+ * ALLOW_ANY). Clusters carry what the relay needs: where to connect
+ * (original destination, static endpoints or names to resolve) and the
+ * DestinationRule's TCP settings.
+ *
+ * Compiling is pure: the same resources give the same snapshot. A snapshot
+ * lives in one arena, is never modified after pc_policy_compile() returns
+ * and is shared by all workers through a reference count; lookups never
+ * allocate and never lock.
+ */
+#ifndef PC_POLICY_SNAPSHOT_H
+#define PC_POLICY_SNAPSHOT_H
+
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "net/addr.h"
+
+struct pc_arena;
+struct pc_manifest;
+struct pc_trie;
+
+enum pc_outbound_policy {
+	PC_POLICY_REGISTRY_ONLY,
+	PC_POLICY_ALLOW_ANY,
+};
+
+enum pc_cluster_kind {
+	PC_CLUSTER_SERVICE,     /* from a ServiceEntry */
+	PC_CLUSTER_BLACKHOLE,   /* "BlackHoleCluster": no endpoints, flag UH */
+	PC_CLUSTER_PASSTHROUGH, /* "PassthroughCluster": the original destination */
+};
+
+/* Where a service cluster's upstream address comes from (ServiceEntry resolution). */
+enum pc_endpoint_source {
+	PC_EP_ORIGINAL_DST, /* NONE: the address the app dialled */
+	PC_EP_STATIC,       /* STATIC: endpoints[] */
+	PC_EP_DNS,          /* DNS: every address of every name */
+	PC_EP_DNS_RR,       /* DNS_ROUND_ROBIN: the first address of the answer */
+};
+
+struct pc_endpoint {
+	struct pc_addr addr; /* with port */
+	uint32_t weight;     /* >= 1 */
+};
+
+struct pc_dns_name {
+	const char *name;
+	uint16_t port;
+	uint32_t weight;
+};
+
+#define PC_DEFAULT_CONNECT_TIMEOUT_MS 10000u
+#define PC_DEFAULT_IDLE_TIMEOUT_MS    3600000u
+
+/*
+ * The mutable part of a cluster, shared by all workers: counters, and for
+ * DNS clusters the addresses the resolver thread found. Those are read
+ * under a short mutex when a connection picks its upstream (connection
+ * setup, not the data path); classification itself never locks.
+ */
+struct pc_cluster_state {
+	atomic_uint active; /* open upstream connections (maxConnections) */
+	atomic_uint rr;     /* round-robin cursor over the endpoints */
+	pthread_mutex_t lock;
+	struct pc_addr *resolved; /* malloc'd, guarded by <lock> */
+	size_t nresolved;
+	uint64_t expires_ms;      /* monotonic; when to resolve again */
+};
+
+struct pc_cluster {
+	uint32_t id; /* index in the snapshot's cluster array */
+	struct pc_cluster_state *state; /* counters; the only part that changes */
+	enum pc_cluster_kind kind;
+	const char *name;    /* "outbound|3306||mysql.example.com", "BlackHoleCluster", ... */
+	const char *host;    /* the ServiceEntry host (metrics' destination_service); NULL for catch-alls */
+	const char *ns;      /* the ServiceEntry's namespace and name; NULL for catch-alls */
+	const char *se_name;
+	uint16_t port;        /* service port */
+	uint16_t target_port; /* PC_EP_ORIGINAL_DST: connect to this port instead (0: keep) */
+	enum pc_endpoint_source source;
+	struct pc_endpoint *endpoints; /* PC_EP_STATIC */
+	size_t nendpoints;
+	uint64_t total_weight;
+	struct pc_dns_name *dns_names; /* PC_EP_DNS, PC_EP_DNS_RR */
+	size_t ndns_names;
+	/* DestinationRule connectionPool.tcp (or defaults) */
+	uint64_t connect_timeout_ms;
+	uint64_t idle_timeout_ms;  /* 0: disabled */
+	uint64_t max_duration_ms;  /* 0: unlimited */
+	uint32_t max_connections;  /* UINT32_MAX: unlimited */
+};
+
+struct pc_port_policy {
+	uint16_t port;
+	struct pc_trie *trie;  /* destination address -> cluster id */
+	uint32_t any_cluster;  /* oldest ServiceEntry without addresses, or PC_TRIE_NONE */
+};
+
+struct pc_snapshot {
+	atomic_uint refs;
+	uint64_t generation;
+	struct pc_arena *arena;
+	enum pc_outbound_policy policy;
+	uint16_t proxy_port; /* connections to it are blackholed (loop guard) */
+	struct pc_port_policy *ports; /* sorted by port */
+	size_t nports;
+	struct pc_cluster *clusters;  /* [0] BlackHoleCluster, [1] PassthroughCluster, then services */
+	size_t nclusters;
+	unsigned conflicts;           /* ServiceEntries shadowed by older ones (logged once) */
+};
+
+#define PC_CLUSTER_BLACKHOLE_ID   0u
+#define PC_CLUSTER_PASSTHROUGH_ID 1u
+
+struct pc_compile_opts {
+	int policy;          /* enum pc_outbound_policy, or -1: from a Sidecar, else REGISTRY_ONLY */
+	uint16_t proxy_port; /* default 15001 */
+	uint64_t generation;
+};
+
+/*
+ * Compile the valid resources of <m> (resources with errors are skipped)
+ * into a new snapshot with one reference, stored in <*out>. A Sidecar
+ * without workloadSelector that sets outboundTrafficPolicy decides the
+ * policy (the oldest one when several do); <opts>->policy applies when
+ * none does, and REGISTRY_ONLY when neither does. Returns 0 or -ENOMEM.
+ * Conflicts (a ServiceEntry shadowed by an older one on the same port and
+ * prefix) are counted in <conflicts> and reported through <report>, once
+ * each, when it is not NULL.
+ */
+typedef void pc_conflict_fn(void *data, const char *what);
+int pc_policy_compile(const struct pc_manifest *m, const struct pc_compile_opts *opts,
+		      pc_conflict_fn *report, void *data, struct pc_snapshot **out);
+
+/* The cluster for a connection to <dst> (address and port). Never NULL, never allocates. */
+const struct pc_cluster *pc_snapshot_classify(const struct pc_snapshot *s,
+					      const struct pc_addr *dst);
+
+/*
+ * Replace the resolved addresses of DNS cluster <c> with a copy of the <n>
+ * at <addrs>, to be resolved again at <expires_ms>. Any thread. Returns 0
+ * or -ENOMEM (the old addresses stay).
+ */
+int pc_cluster_set_resolved(const struct pc_cluster *c, const struct pc_addr *addrs, size_t n,
+			    uint64_t expires_ms);
+
+/* Keep the resolved addresses of <c>, but resolve again at <expires_ms>. */
+void pc_cluster_retry_at(const struct pc_cluster *c, uint64_t expires_ms);
+
+/*
+ * The upstream for a new connection to DNS cluster <c>: round robin over
+ * every address (DNS), or the first one (DNS_ROUND_ROBIN, as Envoy's
+ * LOGICAL_DNS). False when nothing is resolved (yet).
+ */
+bool pc_cluster_pick_resolved(const struct pc_cluster *c, struct pc_addr *out);
+
+struct pc_snapshot *pc_snapshot_ref(struct pc_snapshot *s);
+
+/* Drop a reference; the last one frees the snapshot. NULL is a no-op. Any thread. */
+void pc_snapshot_unref(struct pc_snapshot *s);
+
+#endif /* PC_POLICY_SNAPSHOT_H */
