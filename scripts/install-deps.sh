@@ -9,7 +9,7 @@ set -eu
 
 PKGS="build-essential cmake pkgconf libyaml-dev check clang llvm \
 libclang-rt-14-dev python3 python3-pytest clang-format clang-tidy cppcheck \
-valgrind time"
+valgrind time iptables iproute2 dnsmasq-base util-linux"
 
 missing=""
 for p in $PKGS; do

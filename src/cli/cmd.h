@@ -14,6 +14,10 @@
 #define PC_EXIT_USAGE 2
 
 int pc_cmd_validate(int argc, char **argv);
+int pc_cmd_iptables(int argc, char **argv);
+
+/* Every verb but `run`: argv as main() got it. */
+int pc_cli_main(int argc, char **argv);
 
 /* Print "portcullis: <fmt>" to stderr. */
 void pc_cli_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));

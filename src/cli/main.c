@@ -2,8 +2,8 @@
 /*
  * cli/main.c - `portcullis VERB ...`: dispatch to the verbs.
  *
- * main() is only a wrapper around pc_cli_main() so that a fuzz target can
- * drive the whole command line (wireguard-tools' trick).
+ * pc_cli_main() is called by the executable's main() (src/daemon/main.c)
+ * for every verb but `run`, and can be driven by a fuzz target.
  */
 #include <stdarg.h>
 #include <stdio.h>
@@ -22,6 +22,8 @@ static const char usage[] =
 	"\n"
 	"Verbs:\n"
 	"  validate   check Istio networking manifests offline, as Istio's webhook would\n"
+	"  iptables   capture outbound TCP for the proxy (nat rules, IPv4 and IPv6)\n"
+	"  run        run the transparent egress proxy (see 'portcullis run --help')\n"
 	"  version    print the version\n"
 	"  help       show this help, or a verb's: portcullis help VERB\n"
 	"\n"
@@ -50,13 +52,16 @@ static int dispatch(int argc, char **argv)
 
 	if (strcmp(verb, "validate") == 0)
 		return pc_cmd_validate(argc, argv);
+	if (strcmp(verb, "iptables") == 0)
+		return pc_cmd_iptables(argc, argv);
 	if (strcmp(verb, "version") == 0 || strcmp(verb, "--version") == 0)
 		return cmd_version();
 	if (strcmp(verb, "help") == 0 || strcmp(verb, "--help") == 0 || strcmp(verb, "-h") == 0) {
-		if (argc > 1 && strcmp(argv[1], "validate") == 0) {
+		if (argc > 1 && (strcmp(argv[1], "validate") == 0 ||
+				 strcmp(argv[1], "iptables") == 0)) {
 			char *args[] = { argv[1], "--help", NULL };
 
-			return pc_cmd_validate(2, args);
+			return dispatch(2, args);
 		}
 		if (argc > 1) {
 			pc_cli_error("help: unknown verb \"%s\"; see 'portcullis --help'", argv[1]);
@@ -69,7 +74,7 @@ static int dispatch(int argc, char **argv)
 	return PC_EXIT_USAGE;
 }
 
-int main(int argc, char **argv)
+int pc_cli_main(int argc, char **argv)
 {
 	if (argc < 2) {
 		fputs(usage, stderr);

@@ -1,0 +1,613 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/*
+ * daemon/run.c - `portcullis run`: the proxy daemon.
+ *
+ * The main thread is the control thread: it loads and validates --config
+ * (the same model code as `validate`; an invalid config refuses to start),
+ * compiles the policy snapshot, binds one SO_REUSEPORT listener pair
+ * (IPv4, IPv6) per worker, drops root, starts the workers and then serves
+ * signals from a signalfd in its own event loop: SIGHUP reloads the config
+ * (an invalid one keeps the old policy and says why), SIGTERM and SIGINT
+ * drain (stop accepting, let connections finish for --drain-duration, then
+ * close them) and exit 0.
+ */
+#include "daemon/run.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <getopt.h>
+#include <grp.h>
+#include <limits.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <sys/signalfd.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "cli/output.h"
+#include "core/alloc.h"
+#include "core/log.h"
+#include "core/loop.h"
+#include "model/decode.h"
+#include "model/finding.h"
+#include "model/manifest.h"
+#include "net/addr.h"
+#include "net/dns.h"
+#include "net/sock.h"
+#include "policy/snapshot.h"
+#include "proxy/worker.h"
+
+static const char usage[] =
+	"Usage: portcullis run --config PATH [--config PATH ...] [options]\n"
+	"\n"
+	"Run the transparent egress proxy: captured outbound TCP connections (see\n"
+	"'portcullis iptables') are classified against the ServiceEntries of the\n"
+	"config and relayed, or refused.\n"
+	"\n"
+	"Options:\n"
+	"  -c, --config PATH            a manifest file (repeatable); validated as\n"
+	"                               'portcullis validate' does: any error refuses to start\n"
+	"  -p, --proxy-port PORT        the port iptables redirects to (default 15001)\n"
+	"      --outbound-traffic-policy REGISTRY_ONLY|ALLOW_ANY\n"
+	"                               for destinations no ServiceEntry matches, unless a\n"
+	"                               Sidecar resource sets it (default REGISTRY_ONLY;\n"
+	"                               Istio's mesh default is ALLOW_ANY)\n"
+	"      --concurrency N          worker threads (default: the number of CPUs)\n"
+	"      --user UID[:GID]         drop to this user after binding (default 1337:1337;\n"
+	"                               iptables must exempt it from capture)\n"
+	"      --access-log PATH|-      one line per connection at close (default: none)\n"
+	"      --access-log-format text|json\n"
+	"      --drain-duration DURATION  on SIGTERM, time open connections get (default 5s)\n"
+	"      --log-level err|warn|notice|info|debug  (default info)\n"
+	"      --dns-server IP[:PORT]   resolve DNS ServiceEntries with this server\n"
+	"                               (default: /etc/resolv.conf)\n"
+	"  -h, --help                   show this help\n"
+	"\n"
+	"Signals: SIGHUP reloads the config (an invalid one keeps the running policy);\n"
+	"SIGTERM and SIGINT drain and exit.\n";
+
+struct options {
+	char **configs;
+	size_t nconfigs;
+	uint16_t port;
+	int policy; /* -1: unset */
+	unsigned concurrency;
+	uid_t uid;
+	gid_t gid;
+	const char *access_log;
+	enum pc_log_format access_format;
+	uint64_t drain_ms;
+	const char *dns_server;
+};
+
+struct daemon {
+	struct options o;
+	struct pc_proxy_config cfg;
+	struct pc_worker *workers;
+	unsigned nworkers;
+	struct pc_loop *loop;
+	struct pc_io sigio;
+	struct pc_snapshot *snap; /* the control thread's reference */
+	uint64_t generation;
+	bool draining;
+	/* the resolver thread: refreshes DNS clusters of <snap> as TTLs expire */
+	struct pc_dns *dns;
+	pthread_t resolver;
+	bool resolver_started;
+	pthread_mutex_t lock; /* guards <snap> for the resolver, and <stop> */
+	pthread_cond_t cond;
+	bool stop;
+};
+
+static int parse_user(const char *s, struct options *o)
+{
+	char *end;
+	unsigned long u, g;
+
+	u = strtoul(s, &end, 10);
+	if (end == s || (*end && *end != ':') || u > INT_MAX)
+		return -EINVAL;
+	g = u;
+	if (*end == ':') {
+		s = end + 1;
+		g = strtoul(s, &end, 10);
+		if (end == s || *end || g > INT_MAX)
+			return -EINVAL;
+	}
+	o->uid = (uid_t)u;
+	o->gid = (gid_t)g;
+	return 0;
+}
+
+static int bad_usage(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
+static int bad_usage(const char *fmt, ...)
+{
+	va_list ap;
+
+	fputs("portcullis: run: ", stderr);
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	fputs("; see 'portcullis run --help'\n", stderr);
+	return 2;
+}
+
+static int parse_option(int c, const char *arg, struct options *o)
+{
+	const char *why;
+	int64_t ns;
+	char *end;
+	unsigned long v;
+
+	switch (c) {
+	case 'c':
+		o->configs = pc_xrealloc(o->configs, (o->nconfigs + 1) * sizeof(*o->configs));
+		o->configs[o->nconfigs++] = (char *)arg;
+		return 0;
+	case 'p':
+		v = strtoul(arg, &end, 10);
+		if (*end || v < 1 || v > 65535)
+			return bad_usage("--proxy-port needs a port number 1..65535, not \"%s\"", arg);
+		o->port = (uint16_t)v;
+		return 0;
+	case 'P':
+		if (strcmp(arg, "REGISTRY_ONLY") == 0)
+			o->policy = PC_POLICY_REGISTRY_ONLY;
+		else if (strcmp(arg, "ALLOW_ANY") == 0)
+			o->policy = PC_POLICY_ALLOW_ANY;
+		else
+			return bad_usage("--outbound-traffic-policy is REGISTRY_ONLY or ALLOW_ANY, not "
+					 "\"%s\"", arg);
+		return 0;
+	case 'n':
+		v = strtoul(arg, &end, 10);
+		if (*end || v < 1 || v > 1024)
+			return bad_usage("--concurrency needs 1..1024, not \"%s\"", arg);
+		o->concurrency = (unsigned)v;
+		return 0;
+	case 'u':
+		if (parse_user(arg, o) < 0)
+			return bad_usage("--user needs UID or UID:GID (numbers), not \"%s\"", arg);
+		return 0;
+	case 'a':
+		o->access_log = arg;
+		return 0;
+	case 'f':
+		if (strcmp(arg, "text") == 0)
+			o->access_format = PC_LOG_TEXT;
+		else if (strcmp(arg, "json") == 0)
+			o->access_format = PC_LOG_JSON;
+		else
+			return bad_usage("--access-log-format is text or json, not \"%s\"", arg);
+		return 0;
+	case 'd':
+		if (pc_duration_parse(arg, &ns, &why) < 0 || ns < 0)
+			return bad_usage("--drain-duration needs a duration such as 5s, not \"%s\"",
+					 arg);
+		o->drain_ms = (uint64_t)ns / 1000000u;
+		return 0;
+	case 's':
+		o->dns_server = arg;
+		return 0;
+	case 'l':
+		if (pc_log_level_parse(arg) < 0)
+			return bad_usage("--log-level is err, warn, notice, info or debug, not \"%s\"",
+					 arg);
+		pc_log_set_level(pc_log_level_parse(arg));
+		return 0;
+	default:
+		return 2;
+	}
+}
+
+static int parse_args(int argc, char **argv, struct options *o)
+{
+	static const struct option opts[] = {
+		{ "config", required_argument, NULL, 'c' },
+		{ "proxy-port", required_argument, NULL, 'p' },
+		{ "outbound-traffic-policy", required_argument, NULL, 'P' },
+		{ "concurrency", required_argument, NULL, 'n' },
+		{ "user", required_argument, NULL, 'u' },
+		{ "access-log", required_argument, NULL, 'a' },
+		{ "access-log-format", required_argument, NULL, 'f' },
+		{ "drain-duration", required_argument, NULL, 'd' },
+		{ "log-level", required_argument, NULL, 'l' },
+		{ "dns-server", required_argument, NULL, 's' },
+		{ "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 },
+	};
+	int c, ret;
+
+	optind = 0;
+	opterr = 0;
+	while ((c = getopt_long(argc, argv, "+c:p:h", opts, NULL)) != -1) {
+		if (c == 'h') {
+			fputs(usage, stdout);
+			return 0;
+		}
+		if (c == '?' || c == ':')
+			return bad_usage("unknown option or missing argument: \"%s\"",
+					 argv[optind - 1]);
+		ret = parse_option(c, optarg, o);
+		if (ret)
+			return ret;
+	}
+	if (optind < argc)
+		return bad_usage("unexpected argument \"%s\"", argv[optind]);
+	if (o->nconfigs == 0)
+		return bad_usage("give at least one --config PATH");
+	return -1;
+}
+
+#define DNS_MAX_ADDRS 64
+
+static uint64_t mono_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
+}
+
+/*
+ * Resolve every name of DNS cluster <c>. The answers' smallest TTL
+ * (clamped to 1 s..5 min) says when to ask again; when the server does not
+ * answer the old addresses stay and we ask again in 5 s.
+ */
+static void resolve_cluster(struct daemon *d, const struct pc_cluster *c, uint64_t now)
+{
+	struct pc_addr addrs[DNS_MAX_ADDRS];
+	size_t i, total = 0, n;
+	uint32_t ttl, min_ttl = 300;
+	bool failed = false;
+	int ret;
+
+	for (i = 0; i < c->ndns_names && total < DNS_MAX_ADDRS; i++) {
+		ret = pc_dns_resolve(d->dns, c->dns_names[i].name, c->dns_names[i].port,
+				     addrs + total, DNS_MAX_ADDRS - total, &n, &ttl);
+		if (ret < 0) {
+			pc_log(PC_LOG_WARN, "cannot resolve", "cluster=%s name=%s err=\"%s\"",
+			       c->name, c->dns_names[i].name,
+			       ret == -EAGAIN ? "no answer" : "no address");
+			failed |= ret == -EAGAIN;
+			continue;
+		}
+		total += n;
+		if (n && ttl < min_ttl)
+			min_ttl = ttl;
+	}
+	if (min_ttl < 1)
+		min_ttl = 1;
+	if (failed && total == 0) {
+		pc_cluster_retry_at(c, now + 5000); /* keep what we had */
+		return;
+	}
+	pc_cluster_set_resolved(c, addrs, total, now + (uint64_t)min_ttl * 1000u);
+	pc_debug("resolved", "cluster=%s addresses=%zu ttl=%u", c->name, total, min_ttl);
+}
+
+static void resolve_all(struct daemon *d, const struct pc_snapshot *snap, bool force)
+{
+	uint64_t now = mono_ms();
+	size_t i;
+
+	for (i = 0; i < snap->nclusters; i++) {
+		const struct pc_cluster *c = &snap->clusters[i];
+
+		if (c->source != PC_EP_DNS && c->source != PC_EP_DNS_RR)
+			continue;
+		if (force || now >= c->state->expires_ms)
+			resolve_cluster(d, c, now);
+	}
+}
+
+static void *resolver_main(void *arg)
+{
+	struct daemon *d = arg;
+	struct pc_snapshot *snap;
+	struct timespec until;
+
+	pthread_mutex_lock(&d->lock);
+	while (!d->stop) {
+		snap = pc_snapshot_ref(d->snap);
+		pthread_mutex_unlock(&d->lock);
+		resolve_all(d, snap, false);
+		pc_snapshot_unref(snap);
+		pthread_mutex_lock(&d->lock);
+		clock_gettime(CLOCK_REALTIME, &until);
+		until.tv_sec += 1; /* TTLs are seconds: look once a second */
+		if (!d->stop)
+			pthread_cond_timedwait(&d->cond, &d->lock, &until);
+	}
+	pthread_mutex_unlock(&d->lock);
+	return NULL;
+}
+
+/* Istio records these as pilot_conflict_outbound_listener_tcp_over_current_tcp. */
+static void report_conflict(void *data, const char *what)
+{
+	(void)data;
+	pc_log(PC_LOG_WARN, "ServiceEntry conflict, the older entry wins", "detail=%s", what);
+}
+
+/* Load and compile the config; on any error print the findings and fail. */
+static int load(struct daemon *d, struct pc_snapshot **out, bool quiet_ok)
+{
+	struct pc_compile_opts opts = { d->o.policy, d->o.port, d->generation + 1 };
+	struct pc_findings f;
+	struct pc_manifest m;
+	size_t i;
+	int ret;
+
+	pc_findings_init(&f);
+	ret = pc_manifest_init(&m);
+	for (i = 0; ret == 0 && i < d->o.nconfigs; i++)
+		ret = pc_manifest_add_file(&m, d->o.configs[i], &f);
+	if (ret == 0 && (f.total_err || f.oom))
+		ret = -EINVAL;
+	if (ret == -EINVAL || (!quiet_ok && f.n)) {
+		pc_output_sort(&f);
+		pc_output_text(stderr, &f);
+	}
+	if (ret == 0)
+		ret = pc_policy_compile(&m, &opts, report_conflict, NULL, out);
+	if (ret == 0) {
+		/* resolve before the snapshot serves: the first connection finds its upstream */
+		resolve_all(d, *out, true);
+		d->generation++;
+		pc_log(PC_LOG_INFO, "policy loaded", "generation=%llu resources=%zu clusters=%zu "
+						     "policy=%s",
+		       (unsigned long long)d->generation, m.nres, (*out)->nclusters,
+		       (*out)->policy == PC_POLICY_ALLOW_ANY ? "ALLOW_ANY" : "REGISTRY_ONLY");
+	}
+	pc_manifest_release(&m);
+	pc_findings_release(&f);
+	return ret;
+}
+
+static void reload(struct daemon *d)
+{
+	struct pc_snapshot *snap;
+	unsigned i;
+	int ret = load(d, &snap, true);
+
+	if (ret < 0) {
+		pc_log(PC_LOG_ERR, "reload failed, keeping the running policy", "err=\"%s\"",
+		       ret == -EINVAL ? "invalid config (findings above)" : strerror(-ret));
+		return;
+	}
+	for (i = 0; i < d->nworkers; i++)
+		pc_worker_publish(&d->workers[i], pc_snapshot_ref(snap));
+	pthread_mutex_lock(&d->lock);
+	pc_snapshot_unref(d->snap);
+	d->snap = snap;
+	pthread_mutex_unlock(&d->lock);
+}
+
+static void on_signal(struct pc_loop *loop, struct pc_io *io, uint32_t events)
+{
+	struct daemon *d = io->data;
+	struct signalfd_siginfo si;
+	unsigned i;
+
+	(void)events;
+	while (read(io->fd, &si, sizeof(si)) == (ssize_t)sizeof(si)) {
+		if (si.ssi_signo == SIGHUP) {
+			pc_log(PC_LOG_NOTICE, "reloading", "signal=SIGHUP");
+			reload(d);
+			continue;
+		}
+		if (d->draining)
+			continue;
+		d->draining = true;
+		pc_log(PC_LOG_NOTICE, "draining", "signal=%s drain_ms=%llu",
+		       si.ssi_signo == SIGINT ? "SIGINT" : "SIGTERM",
+		       (unsigned long long)d->o.drain_ms);
+		for (i = 0; i < d->nworkers; i++)
+			pc_worker_drain(&d->workers[i]);
+		pc_loop_stop(loop);
+	}
+}
+
+static int listen_pair(const struct options *o, int *fd4, int *fd6)
+{
+	struct pc_addr any4 = { 0 }, any6 = { 0 };
+
+	any4.family = AF_INET;
+	any4.port = o->port;
+	any6.family = AF_INET6;
+	any6.port = o->port;
+	*fd4 = pc_sock_listen(&any4, 4096);
+	if (*fd4 < 0)
+		return *fd4;
+	*fd6 = pc_sock_listen(&any6, 4096);
+	if (*fd6 < 0 && *fd6 != -EAFNOSUPPORT && *fd6 != -EADDRNOTAVAIL) {
+		close(*fd4);
+		return *fd6;
+	}
+	return 0;
+}
+
+static int drop_privileges(const struct options *o)
+{
+	if (geteuid() != 0)
+		return 0; /* not root: nothing to drop */
+	if (setgroups(0, NULL) == -1 || setgid(o->gid) == -1 || setuid(o->uid) == -1)
+		return -errno;
+	return 0;
+}
+
+static void raise_nofile(void)
+{
+	struct rlimit rl;
+
+	if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max) {
+		rl.rlim_cur = rl.rlim_max; /* each connection needs 2 sockets and 2 pipes */
+		setrlimit(RLIMIT_NOFILE, &rl);
+	}
+}
+
+static int start_workers(struct daemon *d)
+{
+	unsigned i;
+	int ret, fd4, fd6;
+
+	d->workers = pc_calloc(d->nworkers, sizeof(*d->workers));
+	if (!d->workers)
+		return -ENOMEM;
+	for (i = 0; i < d->nworkers; i++) {
+		ret = listen_pair(&d->o, &fd4, &fd6);
+		if (ret < 0) {
+			pc_log(PC_LOG_ERR, "cannot listen", "port=%u err=\"%s\"", d->o.port,
+			       strerror(-ret));
+			return ret;
+		}
+		ret = pc_worker_init(&d->workers[i], i, &d->cfg, fd4, fd6 < 0 ? -1 : fd6,
+				     pc_snapshot_ref(d->snap));
+		if (ret < 0)
+			return ret;
+	}
+	ret = drop_privileges(&d->o);
+	if (ret < 0) {
+		pc_log(PC_LOG_ERR, "cannot drop privileges", "uid=%u gid=%u err=\"%s\"",
+		       (unsigned)d->o.uid, (unsigned)d->o.gid, strerror(-ret));
+		return ret;
+	}
+	for (i = 0; i < d->nworkers; i++) {
+		ret = pc_worker_start(&d->workers[i]);
+		if (ret < 0)
+			return ret;
+	}
+	return 0;
+}
+
+static int setup_signals(struct daemon *d)
+{
+	sigset_t set;
+	int fd;
+
+	signal(SIGPIPE, SIG_IGN);
+	sigemptyset(&set);
+	sigaddset(&set, SIGHUP);
+	sigaddset(&set, SIGTERM);
+	sigaddset(&set, SIGINT);
+	/* blocked before the workers exist, so only the signalfd sees them */
+	if (sigprocmask(SIG_BLOCK, &set, NULL) == -1)
+		return -errno;
+	fd = signalfd(-1, &set, SFD_NONBLOCK | SFD_CLOEXEC);
+	if (fd == -1)
+		return -errno;
+	pc_io_init(&d->sigio, fd, on_signal, d);
+	return pc_io_start(d->loop, &d->sigio, PC_IO_READ);
+}
+
+static int open_access_log(struct daemon *d)
+{
+	d->cfg.access_log_fd = -1;
+	d->cfg.access_format = d->o.access_format;
+	d->cfg.drain_ms = d->o.drain_ms;
+	if (!d->o.access_log)
+		return 0;
+	if (strcmp(d->o.access_log, "-") == 0) {
+		d->cfg.access_log_fd = STDOUT_FILENO;
+		return 0;
+	}
+	d->cfg.access_log_fd =
+		open(d->o.access_log, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0640);
+	if (d->cfg.access_log_fd == -1) {
+		pc_log(PC_LOG_ERR, "cannot open the access log", "path=\"%s\" err=\"%s\"",
+		       d->o.access_log, strerror(errno));
+		return -errno;
+	}
+	return 0;
+}
+
+static void shutdown_daemon(struct daemon *d, unsigned started)
+{
+	unsigned i;
+
+	if (d->resolver_started) {
+		pthread_mutex_lock(&d->lock);
+		d->stop = true;
+		pthread_cond_signal(&d->cond);
+		pthread_mutex_unlock(&d->lock);
+		pthread_join(d->resolver, NULL);
+	}
+	for (i = 0; i < started; i++)
+		pc_worker_join(&d->workers[i]);
+	free(d->workers);
+	if (d->sigio.fd >= 0)
+		pc_io_close(d->loop, &d->sigio);
+	pc_loop_free(d->loop);
+	pc_snapshot_unref(d->snap);
+	pc_dns_free(d->dns);
+	if (d->cfg.access_log_fd > STDERR_FILENO)
+		close(d->cfg.access_log_fd);
+	free(d->o.configs);
+}
+
+int pc_daemon_run(int argc, char **argv)
+{
+	struct daemon d = { 0 };
+	long ncpu = sysconf(_SC_NPROCESSORS_ONLN);
+	int ret;
+
+	d.o.port = 15001;
+	d.o.policy = -1;
+	d.o.uid = 1337;
+	d.o.gid = 1337;
+	d.o.drain_ms = 5000;
+	d.o.concurrency = ncpu > 0 ? (unsigned)ncpu : 1;
+	d.sigio.fd = -1;
+	ret = parse_args(argc, argv, &d.o);
+	if (ret >= 0) {
+		free(d.o.configs);
+		return ret;
+	}
+	d.nworkers = d.o.concurrency;
+	pthread_mutex_init(&d.lock, NULL);
+	pthread_cond_init(&d.cond, NULL);
+	ret = pc_dns_new(d.o.dns_server, &d.dns);
+	if (ret < 0) {
+		free(d.o.configs);
+		if (ret == -EINVAL) {
+			fprintf(stderr, "portcullis: run: --dns-server needs IPv4[:PORT], not \"%s\"\n",
+				d.o.dns_server);
+			return 2;
+		}
+		return 1;
+	}
+	if (load(&d, &d.snap, false) < 0) {
+		pc_dns_free(d.dns);
+		pc_log(PC_LOG_ERR, "invalid config, not starting", "configs=%zu", d.o.nconfigs);
+		free(d.o.configs);
+		return 1;
+	}
+	raise_nofile();
+	d.loop = pc_loop_new();
+	ret = d.loop ? open_access_log(&d) : -ENOMEM;
+	if (ret == 0)
+		ret = setup_signals(&d);
+	if (ret == 0)
+		ret = start_workers(&d);
+	if (ret == 0) {
+		ret = -pthread_create(&d.resolver, NULL, resolver_main, &d);
+		d.resolver_started = ret == 0;
+	}
+	if (ret < 0) {
+		shutdown_daemon(&d, 0);
+		return 1;
+	}
+	pc_log(PC_LOG_NOTICE, "ready", "port=%u workers=%u uid=%u", d.o.port, d.nworkers,
+	       (unsigned)geteuid());
+	ret = pc_loop_run(d.loop);
+	shutdown_daemon(&d, d.nworkers);
+	pc_log(PC_LOG_NOTICE, "stopped", NULL);
+	return ret < 0 ? 1 : 0;
+}

@@ -1,0 +1,45 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/*
+ * proxy/accesslog.h - one Envoy-style access log record per connection.
+ *
+ * The text format is Istio's default access log format as Envoy prints it
+ * for a TCP connection (reference §7.3): HTTP-only operators print "-" and
+ * the TCP fields fill their places. The JSON format uses Istio's key
+ * names. Each record is written with one write(2), so records from
+ * several workers never interleave.
+ */
+#ifndef PC_PROXY_ACCESSLOG_H
+#define PC_PROXY_ACCESSLOG_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "net/addr.h"
+
+enum pc_log_format {
+	PC_LOG_TEXT,
+	PC_LOG_JSON,
+};
+
+struct pc_access_record {
+	uint64_t start_ms;       /* wall clock, ms since the epoch */
+	uint64_t duration_ms;
+	const char *flags;       /* "-", "UH", "UF,URX", ... */
+	const char *termination; /* connection termination details, or NULL */
+	uint64_t bytes_received; /* from the client */
+	uint64_t bytes_sent;     /* to the client */
+	const char *cluster;
+	const struct pc_addr *upstream;       /* NULL: none */
+	const struct pc_addr *upstream_local; /* NULL: none */
+	const struct pc_addr *original_dst;
+	const struct pc_addr *client;
+};
+
+/* Format <r> into <buf> (<size> bytes), newline included. Returns the length. */
+size_t pc_access_format(const struct pc_access_record *r, enum pc_log_format fmt, char *buf,
+			size_t size);
+
+/* Format and write <r> to <fd> with one write(2) (best effort; -1 disables). */
+void pc_access_write(int fd, const struct pc_access_record *r, enum pc_log_format fmt);
+
+#endif /* PC_PROXY_ACCESSLOG_H */

@@ -1,0 +1,491 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/*
+ * proxy/session.c - accept -> original destination -> verdict -> connect ->
+ * relay, like Envoy's tcp_proxy (reference §8.1).
+ *
+ * Until the upstream connect succeeds nothing is read from the client, so
+ * server-first protocols (MySQL greets first) work. Then each direction is
+ * a flow: bytes move socket -> pipe -> socket with splice(2) (no copy
+ * through user space), falling back to read/write where splice is refused.
+ * A 0-byte read is a half-close: once the pipe is drained the other side
+ * gets shutdown(SHUT_WR); the session ends when both directions are shut.
+ *
+ * Interest is level-triggered and recomputed after every pump: read a
+ * source only while its pipe has room, watch a destination for writability
+ * only while its pipe holds data, so a slow peer throttles a fast one
+ * (Envoy's watermarks). Timers: connect timeout, idle timeout (checked
+ * lazily against the last activity, so traffic does not touch the timer
+ * heap) and the maximum connection duration.
+ *
+ * Closing only queues the session; it is freed after the current batch.
+ */
+#include "proxy/worker.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "core/alloc.h"
+#include "net/sock.h"
+#include "policy/snapshot.h"
+
+#define PIPE_CAP (256u * 1024u)
+#define BUF_CAP  (64u * 1024u)
+
+enum state {
+	ST_CONNECTING,
+	ST_RELAY,
+	ST_CLOSED,
+};
+
+struct flow {
+	struct pc_io *src;
+	struct pc_io *dst;
+	int pipe[2];
+	size_t in_pipe;  /* bytes in the pipe (or buffer) */
+	bool eof;        /* the source sent FIN */
+	bool shut;       /* the destination got SHUT_WR */
+	bool no_splice;  /* splice refused: read/write through buf */
+	char *buf;
+	size_t off;
+	uint64_t bytes;  /* read from the source */
+};
+
+struct pc_session {
+	struct pc_worker *w;
+	struct pc_session *prev, *next;
+	uint64_t id;
+	enum state state;
+	struct pc_io down; /* the client */
+	struct pc_io up;   /* the upstream */
+	struct flow d2u;
+	struct flow u2d;
+	struct pc_timer timer;    /* connect timeout, then idle timeout */
+	struct pc_timer duration; /* maxConnectionDuration */
+	struct pc_defer reap;
+	struct pc_snapshot *snap; /* pinned: the cluster lives in it */
+	const struct pc_cluster *cluster;
+	struct pc_addr client, orig_dst, upstream, upstream_local;
+	uint64_t start_mono, start_wall, last_activity;
+	const char *flags;
+	bool counted; /* holds one of the cluster's maxConnections slots */
+};
+
+static uint64_t wall_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
+}
+
+static void reap(struct pc_loop *loop, struct pc_defer *d)
+{
+	struct pc_session *s = d->data;
+
+	(void)loop;
+	free(s->d2u.buf);
+	free(s->u2d.buf);
+	free(s);
+}
+
+static void close_pipe(struct flow *f)
+{
+	if (f->pipe[0] >= 0) {
+		close(f->pipe[0]);
+		close(f->pipe[1]);
+	}
+	f->pipe[0] = f->pipe[1] = -1;
+}
+
+static void log_close(struct pc_session *s)
+{
+	struct pc_access_record r = { 0 };
+	struct pc_loop *loop = s->w->loop;
+
+	r.start_ms = s->start_wall;
+	r.duration_ms = pc_loop_now(loop) - s->start_mono;
+	r.flags = s->flags ? s->flags : "-";
+	r.bytes_received = s->d2u.bytes;
+	r.bytes_sent = s->u2d.bytes;
+	r.cluster = s->cluster ? s->cluster->name : "-";
+	r.upstream = s->upstream.family ? &s->upstream : NULL;
+	r.upstream_local = s->upstream_local.family ? &s->upstream_local : NULL;
+	r.original_dst = &s->orig_dst;
+	r.client = &s->client;
+	pc_access_write(s->w->cfg->access_log_fd, &r, s->w->cfg->access_format);
+}
+
+static void session_close(struct pc_session *s, const char *flags, bool reset);
+
+/* Interest follows the flows: read while the pipe has room, write while it holds data. */
+static void flow_wants(const struct flow *f, uint32_t *src, uint32_t *dst)
+{
+	size_t cap = f->no_splice ? BUF_CAP : PIPE_CAP;
+
+	if (!f->eof && f->in_pipe < cap)
+		*src |= PC_IO_READ;
+	if (f->in_pipe > 0)
+		*dst |= PC_IO_WRITE;
+}
+
+static int set_interest(struct pc_loop *loop, struct pc_io *io, uint32_t want)
+{
+	int ret = 0;
+
+	if (want & ~io->want)
+		ret = pc_io_start(loop, io, want & ~io->want);
+	if (ret == 0 && (io->want & ~want))
+		ret = pc_io_stop(loop, io, io->want & ~want);
+	return ret;
+}
+
+static int update_interest(struct pc_session *s)
+{
+	uint32_t down = 0, up = 0;
+	int ret;
+
+	flow_wants(&s->d2u, &down, &up);
+	flow_wants(&s->u2d, &up, &down);
+	ret = set_interest(s->w->loop, &s->down, down);
+	if (ret == 0)
+		ret = set_interest(s->w->loop, &s->up, up);
+	return ret;
+}
+
+/* Fill from the source: splice into the pipe, or read into the buffer. */
+static int flow_fill(struct flow *f)
+{
+	ssize_t n;
+
+	if (f->no_splice) {
+		n = read(f->src->fd, f->buf + f->in_pipe, BUF_CAP - f->in_pipe);
+	} else {
+		n = splice(f->src->fd, NULL, f->pipe[1], NULL, PIPE_CAP - f->in_pipe,
+			   SPLICE_F_MOVE | SPLICE_F_NONBLOCK);
+		if (n == -1 && (errno == EINVAL || errno == ENOSYS) && f->in_pipe == 0) {
+			/* splice(2) refused for these fds: copy through user space */
+			f->buf = f->buf ? f->buf : pc_malloc(BUF_CAP);
+			if (!f->buf)
+				return -ENOMEM;
+			f->no_splice = true;
+			return flow_fill(f);
+		}
+	}
+	if (n > 0) {
+		f->in_pipe += (size_t)n;
+		f->bytes += (uint64_t)n;
+		return 1;
+	}
+	if (n == 0) {
+		f->eof = true;
+		return 1;
+	}
+	/* EAGAIN: the source is empty (or the pipe full; in_pipe says which) */
+	return errno == EAGAIN || errno == EINTR ? 0 : -errno;
+}
+
+/* Drain to the destination. */
+static int flow_drain(struct flow *f)
+{
+	ssize_t n;
+
+	if (f->no_splice)
+		n = write(f->dst->fd, f->buf + f->off, f->in_pipe - f->off);
+	else
+		n = splice(f->pipe[0], NULL, f->dst->fd, NULL, f->in_pipe,
+			   SPLICE_F_MOVE | SPLICE_F_NONBLOCK);
+	if (n > 0) {
+		if (f->no_splice) {
+			f->off += (size_t)n;
+			if (f->off == f->in_pipe)
+				f->off = f->in_pipe = 0;
+		} else {
+			f->in_pipe -= (size_t)n;
+		}
+		return 1;
+	}
+	return n == -1 && (errno == EAGAIN || errno == EINTR) ? 0 : (n == 0 ? 0 : -errno);
+}
+
+/* Move what the kernel accepts now; a few rounds at most, the loop calls again. */
+static int flow_pump(struct flow *f)
+{
+	size_t cap = f->no_splice ? BUF_CAP : PIPE_CAP;
+	int rounds, progress, ret;
+
+	for (rounds = 0; rounds < 4; rounds++) {
+		progress = 0;
+		if (!f->eof && f->in_pipe < cap && (!f->no_splice || f->off == 0)) {
+			ret = flow_fill(f);
+			if (ret < 0)
+				return ret;
+			progress |= ret;
+		}
+		if (f->in_pipe > 0) {
+			ret = flow_drain(f);
+			if (ret < 0)
+				return ret;
+			progress |= ret;
+		}
+		if (!progress)
+			break;
+	}
+	if (f->eof && f->in_pipe == 0 && !f->shut) {
+		/* half-close: pass the FIN on once everything before it is delivered */
+		shutdown(f->dst->fd, SHUT_WR);
+		f->shut = true;
+	}
+	return 0;
+}
+
+static void relay(struct pc_session *s)
+{
+	uint64_t before = s->d2u.bytes + s->u2d.bytes;
+	int ret;
+
+	ret = flow_pump(&s->d2u);
+	if (ret == 0)
+		ret = flow_pump(&s->u2d);
+	if (ret < 0) {
+		session_close(s, NULL, true); /* a reset from one side resets the other */
+		return;
+	}
+	if (s->d2u.bytes + s->u2d.bytes != before)
+		s->last_activity = pc_loop_now(s->w->loop);
+	if (s->d2u.shut && s->u2d.shut) {
+		session_close(s, NULL, false);
+		return;
+	}
+	if (update_interest(s) < 0)
+		session_close(s, NULL, true);
+}
+
+static void on_idle(struct pc_loop *loop, struct pc_timer *t)
+{
+	struct pc_session *s = t->data;
+	uint64_t idle = s->cluster->idle_timeout_ms, now = pc_loop_now(loop);
+
+	if (now - s->last_activity >= idle) {
+		session_close(s, NULL, false); /* Envoy sets no flag for idle_timeout */
+		return;
+	}
+	pc_timer_start(loop, t, s->last_activity + idle - now);
+}
+
+static void on_duration(struct pc_loop *loop, struct pc_timer *t)
+{
+	(void)loop;
+	session_close(t->data, "DT", false);
+}
+
+static int make_pipe(struct flow *f)
+{
+	if (pipe2(f->pipe, O_NONBLOCK | O_CLOEXEC) == -1)
+		return -errno;
+	fcntl(f->pipe[0], F_SETPIPE_SZ, PIPE_CAP); /* best effort: fewer, larger splices */
+	return 0;
+}
+
+static void start_relay(struct pc_session *s)
+{
+	struct pc_loop *loop = s->w->loop;
+
+	s->state = ST_RELAY;
+	pc_sock_local(s->up.fd, &s->upstream_local);
+	pc_timer_stop(loop, &s->timer);
+	if (make_pipe(&s->d2u) < 0 || make_pipe(&s->u2d) < 0) {
+		session_close(s, NULL, true);
+		return;
+	}
+	s->last_activity = pc_loop_now(loop);
+	if (s->cluster->idle_timeout_ms) {
+		pc_timer_init(&s->timer, on_idle, s);
+		pc_timer_start(loop, &s->timer, s->cluster->idle_timeout_ms);
+	}
+	relay(s);
+}
+
+static void on_io(struct pc_loop *loop, struct pc_io *io, uint32_t events)
+{
+	struct pc_session *s = io->data;
+	int err;
+
+	(void)events;
+	if (s->state == ST_CONNECTING) {
+		err = pc_sock_error(s->up.fd);
+		if (err == 0 && (events & (PC_IO_WRITE | PC_IO_ERR)))
+			start_relay(s);
+		else if (err < 0)
+			session_close(s, "UF,URX", true);
+		return;
+	}
+	if (s->state == ST_RELAY)
+		relay(s);
+	(void)loop;
+}
+
+static void on_connect_timeout(struct pc_loop *loop, struct pc_timer *t)
+{
+	(void)loop;
+	session_close(t->data, "UF,URX", true);
+}
+
+/* Choose the upstream address for a service cluster; false when there is none. */
+static bool pick_upstream(struct pc_session *s)
+{
+	const struct pc_cluster *c = s->cluster;
+	uint64_t n, acc = 0;
+	size_t i;
+
+	switch (c->source) {
+	case PC_EP_ORIGINAL_DST:
+		s->upstream = s->orig_dst;
+		if (c->target_port)
+			s->upstream.port = c->target_port;
+		return true;
+	case PC_EP_STATIC:
+		if (!c->nendpoints || !c->total_weight)
+			return false;
+		/* weighted round robin over the endpoints */
+		n = atomic_fetch_add(&c->state->rr, 1) % c->total_weight;
+		for (i = 0; i < c->nendpoints; i++) {
+			acc += c->endpoints[i].weight;
+			if (n < acc)
+				break;
+		}
+		s->upstream = c->endpoints[i < c->nendpoints ? i : 0].addr;
+		return true;
+	default:
+		return pc_cluster_pick_resolved(c, &s->upstream); /* resolver thread's answers */
+	}
+}
+
+static void session_connect(struct pc_session *s)
+{
+	struct pc_loop *loop = s->w->loop;
+	const struct pc_cluster *c = s->cluster;
+	int fd;
+
+	if (c->kind == PC_CLUSTER_BLACKHOLE || !pick_upstream(s)) {
+		session_close(s, "UH", true); /* no healthy upstream: reset at once */
+		return;
+	}
+	if (c->max_connections != UINT32_MAX &&
+	    atomic_load(&c->state->active) >= c->max_connections) {
+		session_close(s, "UO", true);
+		return;
+	}
+	fd = pc_sock_connect(&s->upstream);
+	if (fd < 0) {
+		session_close(s, "UF,URX", true);
+		return;
+	}
+	atomic_fetch_add(&c->state->active, 1);
+	s->counted = true;
+	pc_io_init(&s->up, fd, on_io, s);
+	if (pc_io_start(loop, &s->up, PC_IO_WRITE) < 0) {
+		session_close(s, NULL, true);
+		return;
+	}
+	pc_timer_init(&s->timer, on_connect_timeout, s);
+	pc_timer_start(loop, &s->timer, c->connect_timeout_ms);
+	if (c->max_duration_ms)
+		pc_timer_start(loop, &s->duration, c->max_duration_ms);
+}
+
+void pc_session_accept(struct pc_worker *w, int fd, const struct pc_addr *client)
+{
+	struct pc_session *s = pc_calloc(1, sizeof(*s));
+
+	if (!s) {
+		pc_sock_reset(fd); /* out of memory costs this connection only */
+		return;
+	}
+	s->w = w;
+	s->id = ++w->next_id;
+	s->state = ST_CONNECTING;
+	s->client = *client;
+	s->start_mono = pc_loop_now(w->loop);
+	s->start_wall = wall_ms();
+	s->d2u.pipe[0] = s->d2u.pipe[1] = s->u2d.pipe[0] = s->u2d.pipe[1] = -1;
+	s->d2u.src = &s->down;
+	s->d2u.dst = &s->up;
+	s->u2d.src = &s->up;
+	s->u2d.dst = &s->down;
+	pc_io_init(&s->down, fd, on_io, s);
+	pc_io_init(&s->up, -1, on_io, s);
+	pc_timer_init(&s->timer, on_connect_timeout, s);
+	pc_timer_init(&s->duration, on_duration, s);
+	pc_defer_init(&s->reap, reap, s);
+	s->next = w->sessions;
+	if (w->sessions)
+		w->sessions->prev = s;
+	w->sessions = s;
+	atomic_fetch_add(&w->active, 1);
+	s->snap = pc_snapshot_ref(w->snap);
+	pc_sock_nodelay(fd);
+	if (pc_sock_original_dst(fd, &s->orig_dst) < 0) {
+		/* not redirected: someone dialled the proxy port directly (loop guard) */
+		pc_sock_local(fd, &s->orig_dst);
+		s->cluster = &s->snap->clusters[PC_CLUSTER_BLACKHOLE_ID];
+	} else {
+		pc_addr_unmap(&s->orig_dst);
+		s->cluster = pc_snapshot_classify(s->snap, &s->orig_dst);
+	}
+	session_connect(s);
+}
+
+void pc_session_close_all(struct pc_worker *w)
+{
+	while (w->sessions)
+		session_close(w->sessions, NULL, true);
+}
+
+/*
+ * End <s>: log it, close both sockets (with a RST when <reset>), release
+ * the snapshot, and queue the memory for after this batch.
+ */
+static void session_close(struct pc_session *s, const char *flags, bool reset)
+{
+	struct pc_worker *w = s->w;
+	struct linger lg = { 1, 0 };
+
+	if (s->state == ST_CLOSED)
+		return;
+	if (flags)
+		s->flags = flags;
+	s->state = ST_CLOSED;
+	log_close(s);
+	pc_timer_stop(w->loop, &s->timer);
+	pc_timer_stop(w->loop, &s->duration);
+	if (reset) {
+		/* SO_LINGER 0 turns the close into a RST: clients fail fast */
+		setsockopt(s->down.fd, SOL_SOCKET, SO_LINGER, &lg, sizeof(lg));
+		if (s->up.fd >= 0)
+			setsockopt(s->up.fd, SOL_SOCKET, SO_LINGER, &lg, sizeof(lg));
+	}
+	pc_io_close(w->loop, &s->down);
+	if (s->up.fd >= 0)
+		pc_io_close(w->loop, &s->up);
+	close_pipe(&s->d2u);
+	close_pipe(&s->u2d);
+	if (s->counted)
+		atomic_fetch_sub(&s->cluster->state->active, 1);
+	pc_snapshot_unref(s->snap);
+	s->snap = NULL;
+	if (s->prev)
+		s->prev->next = s->next;
+	else
+		w->sessions = s->next;
+	if (s->next)
+		s->next->prev = s->prev;
+	atomic_fetch_sub(&w->active, 1);
+	pc_loop_defer(w->loop, &s->reap);
+	if (atomic_load(&w->draining) && !w->sessions)
+		pc_loop_stop(w->loop); /* drained: the worker's thread can end */
+}

@@ -1,0 +1,163 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/*
+ * proxy/worker.c - worker threads: accept, adopt published snapshots, drain.
+ *
+ * Publishing is lock-free: the control thread takes a reference for each
+ * worker and exchanges it into the worker's <pending> slot, then wakes the
+ * worker's loop; the worker exchanges the slot back to NULL from its own
+ * thread and drops its old reference. Sessions pin the snapshot they were
+ * classified under, so an old snapshot lives exactly as long as the last
+ * connection that uses it.
+ */
+#include "proxy/worker.h"
+
+#include <errno.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "net/addr.h"
+#include "net/sock.h"
+#include "policy/snapshot.h"
+
+#define ACCEPT_BATCH 64
+
+static void on_accept(struct pc_loop *loop, struct pc_io *io, uint32_t events)
+{
+	struct pc_worker *w = io->data;
+	struct pc_addr client;
+	int i, fd;
+
+	(void)loop;
+	(void)events;
+	for (i = 0; i < ACCEPT_BATCH; i++) {
+		fd = pc_sock_accept(io->fd, &client);
+		if (fd < 0)
+			return; /* EAGAIN, or EMFILE and friends: try again on the next event */
+		pc_addr_unmap(&client);
+		atomic_fetch_add(&w->accepted, 1);
+		pc_session_accept(w, fd, &client);
+	}
+}
+
+static void adopt(struct pc_worker *w)
+{
+	struct pc_snapshot *snap = atomic_exchange(&w->pending, NULL);
+
+	if (!snap)
+		return;
+	pc_snapshot_unref(w->snap);
+	w->snap = snap;
+}
+
+static void stop_listening(struct pc_worker *w)
+{
+	int i;
+
+	for (i = 0; i < 2; i++) {
+		if (w->listeners[i].fd >= 0)
+			pc_io_close(w->loop, &w->listeners[i]);
+		w->listeners[i].fd = -1;
+	}
+}
+
+static void on_drain_deadline(struct pc_loop *loop, struct pc_timer *t)
+{
+	struct pc_worker *w = t->data;
+
+	pc_session_close_all(w);
+	pc_loop_stop(loop);
+}
+
+static void on_wake(struct pc_loop *loop, void *data)
+{
+	struct pc_worker *w = data;
+
+	adopt(w);
+	if (atomic_load(&w->draining) && w->listeners[0].fd + w->listeners[1].fd != -2) {
+		stop_listening(w);
+		pc_timer_init(&w->drain_timer, on_drain_deadline, w);
+		pc_timer_start(loop, &w->drain_timer, w->cfg->drain_ms);
+	}
+	if (atomic_load(&w->draining) && !w->sessions)
+		pc_loop_stop(loop);
+}
+
+int pc_worker_init(struct pc_worker *w, unsigned index, const struct pc_proxy_config *cfg,
+		   int fd4, int fd6, struct pc_snapshot *snap)
+{
+	int ret = 0;
+
+	memset(w, 0, sizeof(*w));
+	w->index = index;
+	w->cfg = cfg;
+	w->snap = snap;
+	atomic_init(&w->pending, NULL);
+	atomic_init(&w->draining, false);
+	atomic_init(&w->stopping, false);
+	atomic_init(&w->active, 0);
+	atomic_init(&w->accepted, 0);
+	w->loop = pc_loop_new();
+	if (!w->loop)
+		return -ENOMEM;
+	pc_loop_set_wake(w->loop, on_wake, w);
+	pc_io_init(&w->listeners[0], fd4, on_accept, w);
+	pc_io_init(&w->listeners[1], fd6, on_accept, w);
+	if (fd4 >= 0)
+		ret = pc_io_start(w->loop, &w->listeners[0], PC_IO_READ);
+	if (ret == 0 && fd6 >= 0)
+		ret = pc_io_start(w->loop, &w->listeners[1], PC_IO_READ);
+	return ret;
+}
+
+static void on_final(struct pc_loop *loop, struct pc_timer *t)
+{
+	(void)t;
+	pc_loop_stop(loop);
+}
+
+/*
+ * While draining, the loop exits as soon as the last session is gone (or
+ * at the drain deadline). Whatever is still open is then closed on this
+ * thread, and one more iteration runs the deferred frees.
+ */
+static void *worker_main(void *arg)
+{
+	struct pc_worker *w = arg;
+
+	pc_loop_run(w->loop);
+	stop_listening(w);
+	pc_session_close_all(w);
+	pc_timer_init(&w->final_timer, on_final, w);
+	pc_timer_start(w->loop, &w->final_timer, 0);
+	pc_loop_run(w->loop);
+	return NULL;
+}
+
+int pc_worker_start(struct pc_worker *w)
+{
+	int ret = pthread_create(&w->thread, NULL, worker_main, w);
+
+	return ret ? -ret : 0;
+}
+
+void pc_worker_publish(struct pc_worker *w, struct pc_snapshot *snap)
+{
+	pc_snapshot_unref(atomic_exchange(&w->pending, snap));
+	pc_loop_wake(w->loop);
+}
+
+void pc_worker_drain(struct pc_worker *w)
+{
+	atomic_store(&w->draining, true);
+	pc_loop_wake(w->loop);
+}
+
+void pc_worker_join(struct pc_worker *w)
+{
+	pthread_join(w->thread, NULL);
+	pc_snapshot_unref(atomic_exchange(&w->pending, NULL));
+	pc_snapshot_unref(w->snap);
+	w->snap = NULL;
+	pc_loop_free(w->loop);
+	w->loop = NULL;
+}

@@ -1,0 +1,73 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/*
+ * proxy/worker.h - a proxy worker: one thread, one event loop, its own
+ * SO_REUSEPORT listeners, its sessions and its reference to the policy.
+ *
+ * A session never leaves its worker, so session state needs no locks. The
+ * control thread publishes a new snapshot by handing each worker a
+ * reference through an atomic slot and waking its loop; the worker swaps
+ * it in at its next iteration (pc_worker_publish()).
+ */
+#ifndef PC_PROXY_WORKER_H
+#define PC_PROXY_WORKER_H
+
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "core/loop.h"
+#include "proxy/accesslog.h"
+
+struct pc_session;
+struct pc_snapshot;
+
+/* Settings shared read-only by all workers. */
+struct pc_proxy_config {
+	int access_log_fd;               /* -1: none */
+	enum pc_log_format access_format;
+	uint64_t drain_ms;               /* SIGTERM: let sessions finish this long */
+};
+
+struct pc_worker {
+	unsigned index;
+	pthread_t thread;
+	struct pc_loop *loop;
+	const struct pc_proxy_config *cfg;
+	struct pc_io listeners[2]; /* IPv4, IPv6; fd -1 when absent */
+	struct pc_snapshot *snap;  /* owned reference */
+	_Atomic(struct pc_snapshot *) pending; /* published, not yet adopted */
+	atomic_bool draining;
+	atomic_bool stopping;
+	struct pc_timer drain_timer;
+	struct pc_timer final_timer;
+	struct pc_session *sessions; /* live sessions (doubly linked) */
+	uint64_t next_id;
+	atomic_uint_fast64_t active;  /* live sessions */
+	atomic_uint_fast64_t accepted;
+};
+
+/*
+ * Set up <w> with the listening fds <fd4>/<fd6> (-1: none; taken) and a
+ * reference to <snap> (taken). Returns 0 or -errno/-ENOMEM.
+ */
+int pc_worker_init(struct pc_worker *w, unsigned index, const struct pc_proxy_config *cfg,
+		   int fd4, int fd6, struct pc_snapshot *snap);
+
+/* Start the worker's thread. */
+int pc_worker_start(struct pc_worker *w);
+
+/* Any thread: hand <snap> (a reference, taken) to <w>. */
+void pc_worker_publish(struct pc_worker *w, struct pc_snapshot *snap);
+
+/* Any thread: stop accepting, finish sessions within the drain time, then exit. */
+void pc_worker_drain(struct pc_worker *w);
+
+/* Join the thread and release everything. */
+void pc_worker_join(struct pc_worker *w);
+
+/* Session side (proxy/session.c). */
+void pc_session_accept(struct pc_worker *w, int fd, const struct pc_addr *client);
+void pc_session_close_all(struct pc_worker *w);
+
+#endif /* PC_PROXY_WORKER_H */
