@@ -68,7 +68,7 @@ int pc_sock_original_dst(int fd, struct pc_addr *dst)
 {
 	struct sockaddr_storage ss;
 	socklen_t len = sizeof(ss);
-	struct pc_addr local;
+	struct pc_addr local = { 0 };
 	int ret;
 
 	ret = pc_sock_local(fd, &local);

@@ -65,6 +65,7 @@ static int collect(const struct pc_manifest *m, enum pc_kind kind,
 	const struct pc_resource **v;
 	size_t i, k = 0;
 
+	/* NOLINTNEXTLINE(bugprone-sizeof-expression): an array of pointers */
 	v = pc_calloc(m->nres ? m->nres : 1, sizeof(*v));
 	if (!v)
 		return -ENOMEM;
@@ -72,7 +73,7 @@ static int collect(const struct pc_manifest *m, enum pc_kind kind,
 		if (m->res[i].kind == kind && m->res[i].nerr == 0 && m->res[i].spec)
 			v[k++] = &m->res[i];
 	}
-	qsort(v, k, sizeof(*v), by_age);
+	qsort(v, k, sizeof(*v), by_age); /* NOLINT(bugprone-sizeof-expression): pointers */
 	*out = v;
 	*n = k;
 	return 0;
@@ -470,7 +471,7 @@ int pc_policy_compile(const struct pc_manifest *m, const struct pc_compile_opts 
 	s = pc_calloc(1, sizeof(*s));
 	if (!s)
 		return -ENOMEM;
-	s->arena = pc_arena_new(16 * 1024);
+	s->arena = pc_arena_new((size_t)16 * 1024);
 	if (!s->arena) {
 		free(s);
 		return -ENOMEM;

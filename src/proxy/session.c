@@ -33,8 +33,7 @@
 #include "net/sock.h"
 #include "policy/snapshot.h"
 
-#define PIPE_CAP (256u * 1024u)
-#define BUF_CAP  (64u * 1024u)
+#define BUF_CAP ((size_t)64 * 1024)
 
 enum state {
 	ST_CONNECTING,
@@ -43,9 +42,11 @@ enum state {
 };
 
 struct flow {
+	struct pc_worker *w; /* owns the pipe pool */
 	struct pc_io *src;
 	struct pc_io *dst;
-	int pipe[2];
+	int pipe[2];     /* -1 while no bytes are in flight (pooled) */
+	size_t cap;      /* capacity of the pipe held */
 	size_t in_pipe;  /* bytes in the pipe (or buffer) */
 	bool eof;        /* the source sent FIN */
 	bool shut;       /* the destination got SHUT_WR */
@@ -93,13 +94,25 @@ static void reap(struct pc_loop *loop, struct pc_defer *d)
 	free(s);
 }
 
+/* An empty pipe goes back to the pool; one with bytes left is closed. */
 static void close_pipe(struct flow *f)
 {
-	if (f->pipe[0] >= 0) {
-		close(f->pipe[0]);
-		close(f->pipe[1]);
+	if (f->pipe[0] < 0)
+		return;
+	if (f->in_pipe == 0 && !f->no_splice) {
+		pc_worker_pipe_put(f->w, f->pipe, f->cap);
+		return;
 	}
+	close(f->pipe[0]);
+	close(f->pipe[1]);
 	f->pipe[0] = f->pipe[1] = -1;
+}
+
+static size_t flow_cap(const struct flow *f)
+{
+	if (f->no_splice)
+		return BUF_CAP;
+	return f->pipe[0] >= 0 ? f->cap : 1; /* no pipe yet: room for "some" */
 }
 
 static void log_close(struct pc_session *s)
@@ -125,9 +138,7 @@ static void session_close(struct pc_session *s, const char *flags, bool reset);
 /* Interest follows the flows: read while the pipe has room, write while it holds data. */
 static void flow_wants(const struct flow *f, uint32_t *src, uint32_t *dst)
 {
-	size_t cap = f->no_splice ? BUF_CAP : PIPE_CAP;
-
-	if (!f->eof && f->in_pipe < cap)
+	if (!f->eof && f->in_pipe < flow_cap(f))
 		*src |= PC_IO_READ;
 	if (f->in_pipe > 0)
 		*dst |= PC_IO_WRITE;
@@ -161,11 +172,18 @@ static int update_interest(struct pc_session *s)
 static int flow_fill(struct flow *f)
 {
 	ssize_t n;
+	int err;
 
 	if (f->no_splice) {
 		n = read(f->src->fd, f->buf + f->in_pipe, BUF_CAP - f->in_pipe);
 	} else {
-		n = splice(f->src->fd, NULL, f->pipe[1], NULL, PIPE_CAP - f->in_pipe,
+		if (f->pipe[0] < 0) {
+			int ret = pc_worker_pipe_get(f->w, f->pipe, &f->cap);
+
+			if (ret < 0)
+				return ret;
+		}
+		n = splice(f->src->fd, NULL, f->pipe[1], NULL, f->cap - f->in_pipe,
 			   SPLICE_F_MOVE | SPLICE_F_NONBLOCK);
 		if (n == -1 && (errno == EINVAL || errno == ENOSYS) && f->in_pipe == 0) {
 			/* splice(2) refused for these fds: copy through user space */
@@ -181,12 +199,15 @@ static int flow_fill(struct flow *f)
 		f->bytes += (uint64_t)n;
 		return 1;
 	}
+	err = n < 0 ? errno : 0;
+	if (f->in_pipe == 0 && !f->no_splice)
+		close_pipe(f); /* nothing came: an idle flow holds no pipe */
 	if (n == 0) {
 		f->eof = true;
 		return 1;
 	}
 	/* EAGAIN: the source is empty (or the pipe full; in_pipe says which) */
-	return errno == EAGAIN || errno == EINTR ? 0 : -errno;
+	return err == EAGAIN || err == EINTR ? 0 : -err;
 }
 
 /* Drain to the destination. */
@@ -206,6 +227,8 @@ static int flow_drain(struct flow *f)
 				f->off = f->in_pipe = 0;
 		} else {
 			f->in_pipe -= (size_t)n;
+			if (f->in_pipe == 0)
+				close_pipe(f); /* drained: back to the pool */
 		}
 		return 1;
 	}
@@ -215,12 +238,11 @@ static int flow_drain(struct flow *f)
 /* Move what the kernel accepts now; a few rounds at most, the loop calls again. */
 static int flow_pump(struct flow *f)
 {
-	size_t cap = f->no_splice ? BUF_CAP : PIPE_CAP;
 	int rounds, progress, ret;
 
 	for (rounds = 0; rounds < 4; rounds++) {
 		progress = 0;
-		if (!f->eof && f->in_pipe < cap && (!f->no_splice || f->off == 0)) {
+		if (!f->eof && f->in_pipe < flow_cap(f) && (!f->no_splice || f->off == 0)) {
 			ret = flow_fill(f);
 			if (ret < 0)
 				return ret;
@@ -283,14 +305,6 @@ static void on_duration(struct pc_loop *loop, struct pc_timer *t)
 	session_close(t->data, "DT", false);
 }
 
-static int make_pipe(struct flow *f)
-{
-	if (pipe2(f->pipe, O_NONBLOCK | O_CLOEXEC) == -1)
-		return -errno;
-	fcntl(f->pipe[0], F_SETPIPE_SZ, PIPE_CAP); /* best effort: fewer, larger splices */
-	return 0;
-}
-
 static void start_relay(struct pc_session *s)
 {
 	struct pc_loop *loop = s->w->loop;
@@ -298,10 +312,6 @@ static void start_relay(struct pc_session *s)
 	s->state = ST_RELAY;
 	pc_sock_local(s->up.fd, &s->upstream_local);
 	pc_timer_stop(loop, &s->timer);
-	if (make_pipe(&s->d2u) < 0 || make_pipe(&s->u2d) < 0) {
-		session_close(s, NULL, true);
-		return;
-	}
 	s->last_activity = pc_loop_now(loop);
 	if (s->cluster->idle_timeout_ms) {
 		pc_timer_init(&s->timer, on_idle, s);
@@ -413,6 +423,7 @@ void pc_session_accept(struct pc_worker *w, int fd, const struct pc_addr *client
 	s->start_mono = pc_loop_now(w->loop);
 	s->start_wall = wall_ms();
 	s->d2u.pipe[0] = s->d2u.pipe[1] = s->u2d.pipe[0] = s->u2d.pipe[1] = -1;
+	s->d2u.w = s->u2d.w = w;
 	s->d2u.src = &s->down;
 	s->d2u.dst = &s->up;
 	s->u2d.src = &s->up;

@@ -12,6 +12,7 @@
 #include "proxy/worker.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <string.h>
 #include <unistd.h>
 
@@ -20,6 +21,46 @@
 #include "policy/snapshot.h"
 
 #define ACCEPT_BATCH 64
+#define PIPE_SIZE    (256 * 1024)
+
+/*
+ * Pipes are taken only while a flow has bytes in flight and given back
+ * when it drains, so an idle connection holds two sockets and no pipe: it
+ * costs no pipe pages (counted per user against fs.pipe-user-pages-soft,
+ * past which the kernel hands out tiny pipes) and no extra descriptors.
+ */
+int pc_worker_pipe_get(struct pc_worker *w, int fds[2], size_t *cap)
+{
+	int size;
+
+	if (w->npipes) {
+		w->npipes--;
+		fds[0] = w->pipes[w->npipes][0];
+		fds[1] = w->pipes[w->npipes][1];
+		*cap = w->pipe_caps[w->npipes];
+		return 0;
+	}
+	if (pipe2(fds, O_NONBLOCK | O_CLOEXEC) == -1)
+		return -errno;
+	fcntl(fds[0], F_SETPIPE_SZ, PIPE_SIZE); /* best effort: fewer, larger splices */
+	size = fcntl(fds[0], F_GETPIPE_SZ);
+	*cap = size > 0 ? (size_t)size : 65536;
+	return 0;
+}
+
+void pc_worker_pipe_put(struct pc_worker *w, int fds[2], size_t cap)
+{
+	if (w->npipes < PC_PIPE_POOL) {
+		w->pipes[w->npipes][0] = fds[0];
+		w->pipes[w->npipes][1] = fds[1];
+		w->pipe_caps[w->npipes] = cap;
+		w->npipes++;
+	} else {
+		close(fds[0]);
+		close(fds[1]);
+	}
+	fds[0] = fds[1] = -1;
+}
 
 static void on_accept(struct pc_loop *loop, struct pc_io *io, uint32_t events)
 {
@@ -155,6 +196,11 @@ void pc_worker_drain(struct pc_worker *w)
 void pc_worker_join(struct pc_worker *w)
 {
 	pthread_join(w->thread, NULL);
+	while (w->npipes) {
+		w->npipes--;
+		close(w->pipes[w->npipes][0]);
+		close(w->pipes[w->npipes][1]);
+	}
 	pc_snapshot_unref(atomic_exchange(&w->pending, NULL));
 	pc_snapshot_unref(w->snap);
 	w->snap = NULL;

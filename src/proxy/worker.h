@@ -22,6 +22,9 @@
 struct pc_session;
 struct pc_snapshot;
 
+/* Empty pipes kept per worker for reuse (HAProxy's pipe pool). */
+#define PC_PIPE_POOL 64
+
 /* Settings shared read-only by all workers. */
 struct pc_proxy_config {
 	int access_log_fd;               /* -1: none */
@@ -45,6 +48,9 @@ struct pc_worker {
 	uint64_t next_id;
 	atomic_uint_fast64_t active;  /* live sessions */
 	atomic_uint_fast64_t accepted;
+	int pipes[PC_PIPE_POOL][2];   /* empty pipes ready for reuse */
+	size_t pipe_caps[PC_PIPE_POOL];
+	unsigned npipes;
 };
 
 /*
@@ -65,6 +71,16 @@ void pc_worker_drain(struct pc_worker *w);
 
 /* Join the thread and release everything. */
 void pc_worker_join(struct pc_worker *w);
+
+/*
+ * An empty pipe for splicing, from the pool or new (non-blocking,
+ * close-on-exec, enlarged to 256 KiB when allowed); its capacity in <cap>.
+ * Returns 0 or -errno. Loop thread only.
+ */
+int pc_worker_pipe_get(struct pc_worker *w, int fds[2], size_t *cap);
+
+/* Give back an EMPTY pipe (kept for reuse, or closed when the pool is full). */
+void pc_worker_pipe_put(struct pc_worker *w, int fds[2], size_t cap);
 
 /* Session side (proxy/session.c). */
 void pc_session_accept(struct pc_worker *w, int fd, const struct pc_addr *client);
