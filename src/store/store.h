@@ -1,0 +1,180 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/*
+ * store/store.h - the embedded resource store (SQLite).
+ *
+ * The store keeps resources identified by (kind, namespace, name), e.g.
+ * ("ServiceEntry", "default", "mysql"). Each holds two texts the caller
+ * serialises and the store treats as opaque: <spec_json>, the canonical
+ * text of the spec, which decides whether a change bumps the generation,
+ * and <object_json>, the user's object as it should be returned (without
+ * server-set metadata: the store keeps uid, resourceVersion, generation
+ * and creationTimestamp in columns of their own, and the caller merges
+ * them in when it prints the object).
+ *
+ * Versions. A global revision counts committed changes: every apply that
+ * changed anything and every delete adds exactly one. An object's
+ * resource_version is the revision at which it last changed (etcd's
+ * mod_revision), so versions only grow and are comparable across objects.
+ *
+ * Durability. The database is <dir>/store.db in WAL mode with
+ * synchronous=FULL: a function that changes the store returns 0 only after
+ * its transaction committed and the WAL was fsync'd, so a crash or kill -9
+ * at any later moment loses nothing that was acknowledged, and a crash
+ * before that leaves no part of the change behind. Writers from several
+ * processes serialise on SQLite's write lock (BEGIN IMMEDIATE), waiting up
+ * to PC_STORE_BUSY_MS for it.
+ *
+ * Threads and blocking. Every call blocks on disk I/O (and fsync): call
+ * from the CLI or the control thread, never from a worker's loop. A
+ * handle may be used by one thread at a time.
+ *
+ * Errors. Functions return 0 or a negative errno and describe the failure
+ * in <err> (lowercase text naming the object or the file). The codes a
+ * caller may want to tell apart:
+ *   -ESTALE   optimistic-concurrency conflict (resourceVersion mismatch)
+ *   -ENOENT   no such object
+ *   -ENOSPC   disk (or database size limit) full
+ *   -EROFS    the state directory or database cannot be written
+ *   -EACCES   permission denied on the state directory or database
+ *   -EBUSY    another writer held the lock for longer than PC_STORE_BUSY_MS
+ *   -ENOTSUP  the database has a schema version this build does not know,
+ *             or is not a portcullis store
+ *   -EIO      any other database failure (corruption, I/O error)
+ *   -ENOMEM   out of memory
+ *   -EINVAL   a NULL argument where a string is required
+ * After any error the store is exactly as it was before the call.
+ */
+#ifndef PC_STORE_STORE_H
+#define PC_STORE_STORE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+struct pc_err;
+struct pc_store;
+
+/* The schema version this build writes and accepts. */
+#define PC_STORE_SCHEMA_VERSION 1
+
+/* How long a writer waits for another writer's lock before -EBUSY. */
+#define PC_STORE_BUSY_MS 5000
+
+/* Default for --state-dir. */
+#define PC_STORE_DEFAULT_DIR "/var/lib/portcullis"
+
+/* A stored object with its server-set metadata. */
+struct pc_store_object {
+	const char *kind; /* "ServiceEntry" */
+	const char *ns;
+	const char *name;
+	const char *uid; /* random UUIDv4, set at creation, never changes */
+	int64_t resource_version;
+	int64_t generation;             /* 1 at creation, +1 per change of spec_json */
+	const char *creation_timestamp; /* RFC 3339 UTC, "2024-05-01T12:00:00Z" */
+	const char *spec_json;
+	const char *object_json;
+	void *mem; /* private: the block the strings of pc_store_get() live in */
+};
+
+/* One object to create or update in pc_store_apply(). All borrowed. */
+struct pc_store_put {
+	const char *kind;
+	const char *ns;
+	const char *name;
+	const char *spec_json;
+	const char *object_json;
+	int64_t expect_rv; /* 0: no precondition; else the stored resource_version must equal it */
+};
+
+enum pc_store_result {
+	PC_STORE_CREATED,
+	PC_STORE_CONFIGURED,
+	PC_STORE_UNCHANGED,
+};
+
+/* "created", "configured", "unchanged" (kubectl's words). */
+const char *pc_store_result_name(enum pc_store_result r);
+
+/*
+ * Open the store in <dir>, creating <dir> (mode 0750, parent must exist)
+ * and <dir>/store.db (schema version PC_STORE_SCHEMA_VERSION) when they do
+ * not exist. On success store the handle in <*out> (release it with
+ * pc_store_close()) and return 0. Fails with -ENOTSUP when the database
+ * carries another schema version or is not a portcullis store, -EROFS or
+ * -EACCES when <dir> or the database cannot be written (the store is never
+ * opened read-only), and the other codes listed above.
+ */
+int pc_store_open(const char *dir, struct pc_store **out, struct pc_err *err);
+
+/* Close <s>. NULL is a no-op. */
+void pc_store_close(struct pc_store *s);
+
+/*
+ * Create or update the <n> objects of <puts>, all in one transaction:
+ * either every one is applied or, on any error, none is.
+ *
+ * For each put, in order: if the object exists and <expect_rv> is not 0
+ * and differs from its resource_version, or it does not exist and
+ * <expect_rv> is not 0, the whole apply fails with -ESTALE. Otherwise an
+ * object whose spec_json and object_json are both byte-equal to the stored
+ * ones is PC_STORE_UNCHANGED (nothing about it changes); a stored object
+ * that differs is PC_STORE_CONFIGURED (resource_version becomes the new
+ * revision; generation grows by one only if spec_json changed); a new one
+ * is PC_STORE_CREATED (new uid, generation 1, creationTimestamp now,
+ * resource_version the new revision). The same object may appear twice;
+ * the later put sees the earlier one.
+ *
+ * <results> (NULL, or room for <n>) receives each put's result, and
+ * <revision_out> (may be NULL) the store's revision after the apply: the
+ * new revision if anything changed, else the unchanged current one. On
+ * failure <*revision_out> is untouched and <results> is unspecified.
+ * Returns 0 once the transaction is durable; <n> == 0 is a no-op. The
+ * error names the object that caused it, and for -ESTALE both versions.
+ */
+int pc_store_apply(struct pc_store *s, const struct pc_store_put *puts, size_t n,
+		   enum pc_store_result *results, int64_t *revision_out, struct pc_err *err);
+
+/*
+ * Delete one object. With <expect_rv> not 0, its resource_version must
+ * equal <expect_rv>, else -ESTALE. Returns 0 once durable (the revision
+ * grows by one), -ENOENT when it does not exist (callers implement
+ * --ignore-not-found by ignoring that code).
+ */
+int pc_store_delete(struct pc_store *s, const char *kind, const char *ns, const char *name,
+		    int64_t expect_rv, struct pc_err *err);
+
+/*
+ * Fetch one object into <out>, whose strings are allocated in one block
+ * owned by <out>: release them with pc_store_object_release(). Returns 0,
+ * or -ENOENT (<out> untouched, nothing to release) and the other codes.
+ */
+int pc_store_get(struct pc_store *s, const char *kind, const char *ns, const char *name,
+		 struct pc_store_object *out, struct pc_err *err);
+
+/* Free what pc_store_get() allocated in <obj> and clear it. */
+void pc_store_object_release(struct pc_store_object *obj);
+
+/*
+ * Called by pc_store_list() for each object. <obj> and its strings are
+ * valid only during the call. Return 0 to go on; anything else stops the
+ * listing and pc_store_list() returns that value.
+ */
+typedef int pc_store_list_fn(const struct pc_store_object *obj, void *data);
+
+/*
+ * Call <cb>(obj, <data>) for every object of <kind> (NULL: every kind) in
+ * namespace <ns> (NULL: every namespace), ordered by (kind, ns, name) in
+ * byte order. The listing is one consistent snapshot: concurrent writers
+ * do not show through. <cb> may read <s> but must not change it. Returns 0, the callback's non-zero value, or a
+ * negative errno (<err> filled by the store, not for the callback's value).
+ */
+int pc_store_list(struct pc_store *s, const char *kind, const char *ns, pc_store_list_fn *cb,
+		  void *data, struct pc_err *err);
+
+/*
+ * The current revision (0 for an empty, never-written store), or a
+ * negative errno if the database cannot be read.
+ */
+int64_t pc_store_revision(struct pc_store *s);
+
+#endif /* PC_STORE_STORE_H */
