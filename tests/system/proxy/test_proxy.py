@@ -647,3 +647,30 @@ def test_max_connections_sets_uo(topo, proxy):
         assert e["flags"] == {"UO"}, e["line"]
         assert e["upstream_cluster"] == cluster(ECHO, host), e["line"]
         echo_roundtrip(first, b"still here\n")
+
+
+def test_idle_connections_hold_no_pipes(topo, proxy):
+    """A connection with nothing in flight costs the proxy its two sockets only:
+    splice pipes come from a per-worker pool while bytes move (at most 64 pipes,
+    128 fds, kept per worker), so 300 idle connections stay far below the 6 fds
+    each that per-session pipes would take."""
+    n = 300
+    host = "echo.test.example"
+    p = proxy(service_entry("echo", host, [f"{EXT_B}/32"], [("tcp-echo", ECHO)]),
+              "--concurrency", "2")
+    fd_dir = f"/proc/{p.proc.pid}/fd"
+    before = len(os.listdir(fd_dir))
+    socks = []
+    try:
+        for i in range(n):
+            s = connect(topo, EXT_B, ECHO)
+            socks.append(s)
+            echo_roundtrip(s, f"idle {i}\n".encode())
+        during = len(os.listdir(fd_dir))
+    finally:
+        for s in socks:
+            s.close()
+    print(f"proxy fds: {before} before, {during} with {n} idle connections")
+    assert during - before <= 2 * n + 2 * 128, \
+        f"{during - before} proxy fds for {n} idle connections (pipes not pooled?)"
+    assert during - before >= 2 * n, f"only {during - before} fds for {n} connections"
