@@ -95,32 +95,38 @@ void pc_buf_printf(struct pc_buf *b, const char *fmt, ...)
 	b->len += (size_t)n;
 }
 
-/* Length of the valid UTF-8 sequence at <s> (at most <n> bytes), or 0. */
-static size_t utf8_seq(const unsigned char *s, size_t n)
+size_t pc_utf8_decode(const char *s, size_t n, unsigned *cp)
 {
+	const unsigned char *u = (const unsigned char *)s;
 	size_t len, i;
-	unsigned cp;
+	unsigned c;
 
-	if (s[0] < 0x80)
-		return 1;
-	if (s[0] >= 0xc2 && s[0] <= 0xdf)
-		len = 2, cp = s[0] & 0x1fu;
-	else if (s[0] >= 0xe0 && s[0] <= 0xef)
-		len = 3, cp = s[0] & 0x0fu;
-	else if (s[0] >= 0xf0 && s[0] <= 0xf4)
-		len = 4, cp = s[0] & 0x07u;
+	if (u[0] < 0x80) {
+		len = 1;
+		c = u[0];
+		goto out;
+	}
+	if (u[0] >= 0xc2 && u[0] <= 0xdf)
+		len = 2, c = u[0] & 0x1fu;
+	else if (u[0] >= 0xe0 && u[0] <= 0xef)
+		len = 3, c = u[0] & 0x0fu;
+	else if (u[0] >= 0xf0 && u[0] <= 0xf4)
+		len = 4, c = u[0] & 0x07u;
 	else
 		return 0;
 	if (len > n)
 		return 0;
 	for (i = 1; i < len; i++) {
-		if ((s[i] & 0xc0) != 0x80)
+		if ((u[i] & 0xc0) != 0x80)
 			return 0;
-		cp = (cp << 6) | (s[i] & 0x3fu);
+		c = (c << 6) | (u[i] & 0x3fu);
 	}
-	if ((len == 3 && (cp < 0x800 || (cp >= 0xd800 && cp <= 0xdfff))) ||
-	    (len == 4 && (cp < 0x10000 || cp > 0x10ffff)))
+	if ((len == 3 && (c < 0x800 || (c >= 0xd800 && c <= 0xdfff))) ||
+	    (len == 4 && (c < 0x10000 || c > 0x10ffff)))
 		return 0;
+out:
+	if (cp)
+		*cp = c;
 	return len;
 }
 
@@ -132,7 +138,7 @@ size_t pc_utf8_prefix(const char *s, size_t len, size_t max)
 	if (len > max)
 		len = max;
 	while (i < len) {
-		k = utf8_seq(u + i, len - i);
+		k = pc_utf8_decode(s + i, len - i, NULL);
 		if (k == 0) {
 			/* an incomplete sequence at the cut is dropped; other bytes kept */
 			if (len - i < 4 && (u[i] & 0xc0) == 0xc0)
@@ -161,7 +167,7 @@ void pc_buf_add_json_str(struct pc_buf *b, const char *s, size_t n)
 		unsigned char c = u[i];
 
 		if (c >= 0x80) {
-			k = utf8_seq(u + i, n - i);
+			k = pc_utf8_decode(s + i, n - i, NULL);
 			if (k)
 				pc_buf_add(b, s + i, k);
 			else

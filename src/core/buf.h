@@ -38,6 +38,13 @@ void pc_buf_printf(struct pc_buf *b, const char *fmt, ...) __attribute__((format
 void pc_buf_add_json_str(struct pc_buf *b, const char *s, size_t n);
 
 /*
+ * Decode the UTF-8 character at <s> (<n> > 0 bytes left): its length (1..4)
+ * with the code point in <*cp> (may be NULL), or 0 when the bytes are not
+ * valid UTF-8 (overlong forms, surrogates, beyond U+10FFFF, cut short).
+ */
+size_t pc_utf8_decode(const char *s, size_t n, unsigned *cp);
+
+/*
  * The length of the longest prefix of the <len> bytes at <s> that is at
  * most <max> bytes and does not end inside a UTF-8 sequence, so text cut
  * for display stays valid UTF-8.

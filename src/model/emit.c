@@ -498,38 +498,6 @@ enum quote {
 	Q_DOUBLE,
 };
 
-/* Decode the UTF-8 character at <s> (<n> bytes left) into <*cp>; its length, or 0 if invalid. */
-static size_t utf8_char(const unsigned char *s, size_t n, unsigned *cp)
-{
-	size_t len, i;
-	unsigned c;
-
-	if (s[0] < 0x80) {
-		*cp = s[0];
-		return 1;
-	}
-	if (s[0] >= 0xc2 && s[0] <= 0xdf)
-		len = 2, c = s[0] & 0x1fu;
-	else if (s[0] >= 0xe0 && s[0] <= 0xef)
-		len = 3, c = s[0] & 0x0fu;
-	else if (s[0] >= 0xf0 && s[0] <= 0xf4)
-		len = 4, c = s[0] & 0x07u;
-	else
-		return 0;
-	if (len > n)
-		return 0;
-	for (i = 1; i < len; i++) {
-		if ((s[i] & 0xc0) != 0x80)
-			return 0;
-		c = (c << 6) | (s[i] & 0x3fu);
-	}
-	if ((len == 3 && (c < 0x800 || (c >= 0xd800 && c <= 0xdfff))) ||
-	    (len == 4 && (c < 0x10000 || c > 0x10ffff)))
-		return 0;
-	*cp = c;
-	return len;
-}
-
 /*
  * May <cp> stand as itself inside a quoted scalar? Not controls, DEL, C1
  * (libyaml's reader rejects them), nor NEL, LS, PS (YAML 1.1 line breaks),
@@ -549,7 +517,7 @@ static bool needs_escapes(const char *s, size_t len)
 	unsigned cp;
 
 	while (i < len) {
-		k = utf8_char(u + i, len - i, &cp);
+		k = pc_utf8_decode((const char *)u + i, len - i, &cp);
 		if (!k || !is_printable(cp))
 			return true;
 		i += k;
@@ -647,7 +615,7 @@ static void yaml_double(struct pc_buf *b, const char *s, size_t len)
 
 	pc_buf_addc(b, '"');
 	while (i < len) {
-		k = utf8_char(u + i, len - i, &cp);
+		k = pc_utf8_decode((const char *)u + i, len - i, &cp);
 		if (!k) {
 			pc_buf_adds(b, "\\uFFFD");
 			i++;
