@@ -19,6 +19,13 @@ int pc_cmd_iptables(int argc, char **argv);
 /* Every verb but `run`: argv as main() got it. */
 int pc_cli_main(int argc, char **argv);
 
+/*
+ * Print "portcullis: <verb>: <fmt>; see 'portcullis <verb> --help'" to
+ * stderr and return PC_EXIT_USAGE: every verb's usage errors look alike.
+ */
+int pc_cli_usage_error(const char *verb, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
+
 /* Print "portcullis: <fmt>" to stderr. */
 void pc_cli_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 

@@ -20,7 +20,6 @@
 #include <getopt.h>
 #include <limits.h>
 #include <signal.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -88,19 +87,7 @@ enum { OPT_DRY_RUN = 256, OPT_CLEANUP, OPT_IPV4_ONLY };
 
 #define TOOL_OUTPUT_MAX (64u << 20) /* a nat table listing; kube-proxy's can be large */
 
-static int usage_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-
-static int usage_error(const char *fmt, ...)
-{
-	char msg[PC_ERR_MSG_MAX + 128];
-	va_list ap;
-
-	va_start(ap, fmt);
-	vsnprintf(msg, sizeof(msg), fmt, ap);
-	va_end(ap);
-	pc_cli_error("iptables: %s; see 'portcullis iptables --help'", msg);
-	return PC_EXIT_USAGE;
-}
+#define usage_error(...) pc_cli_usage_error("iptables", __VA_ARGS__)
 
 /* Apply option <c> with argument <arg>. Returns 0 or -EINVAL with <err> filled. */
 static int set_option(struct iopts *o, int c, const char *arg, struct pc_err *err)

@@ -12,7 +12,6 @@
 #include <dirent.h>
 #include <errno.h>
 #include <getopt.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -170,19 +169,7 @@ struct vopts {
 	bool quiet;
 };
 
-static int usage_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-
-static int usage_error(const char *fmt, ...)
-{
-	char msg[512];
-	va_list ap;
-
-	va_start(ap, fmt);
-	vsnprintf(msg, sizeof(msg), fmt, ap);
-	va_end(ap);
-	pc_cli_error("validate: %s; see 'portcullis validate --help'", msg);
-	return PC_EXIT_USAGE;
-}
+#define usage_error(...) pc_cli_usage_error("validate", __VA_ARGS__)
 
 /* Fill <o> from argv. Returns -1 to go on, or the exit status to return now. */
 static int parse_args(int argc, char **argv, struct vopts *o)

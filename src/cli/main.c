@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include "cli/cmd.h"
+#include "core/err.h"
 
 #ifndef PC_VERSION
 #define PC_VERSION "0.0.0"
@@ -38,6 +39,18 @@ void pc_cli_error(const char *fmt, ...)
 	vfprintf(stderr, fmt, ap);
 	va_end(ap);
 	fputc('\n', stderr);
+}
+
+int pc_cli_usage_error(const char *verb, const char *fmt, ...)
+{
+	char msg[PC_ERR_MSG_MAX + 128];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	pc_cli_error("%s: %s; see 'portcullis %s --help'", verb, msg, verb);
+	return PC_EXIT_USAGE;
 }
 
 static int cmd_version(void)

@@ -20,7 +20,6 @@
 #include <limits.h>
 #include <pthread.h>
 #include <signal.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -29,6 +28,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "cli/cmd.h"
 #include "cli/output.h"
 #include "core/alloc.h"
 #include "core/log.h"
@@ -124,19 +124,7 @@ static int parse_user(const char *s, struct options *o)
 	return 0;
 }
 
-static int bad_usage(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-
-static int bad_usage(const char *fmt, ...)
-{
-	va_list ap;
-
-	fputs("portcullis: run: ", stderr);
-	va_start(ap, fmt);
-	vfprintf(stderr, fmt, ap);
-	va_end(ap);
-	fputs("; see 'portcullis run --help'\n", stderr);
-	return 2;
-}
+#define bad_usage(...) pc_cli_usage_error("run", __VA_ARGS__)
 
 static int parse_option(int c, const char *arg, struct options *o)
 {
