@@ -874,8 +874,23 @@ static size_t meta_fields(struct merged *t, const struct pc_emit_meta *m, const 
 	return nf;
 }
 
+static bool server_set(const struct pc_node *k)
+{
+	static const char *const names[] = {
+		"uid",      "resourceVersion", "generation",        "creationTimestamp",
+		"selfLink", "managedFields",   "deletionTimestamp", "deletionGracePeriodSeconds"
+	};
+	size_t i;
+
+	for (i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
+		if (key_is(k, names[i]))
+			return true;
+	}
+	return false;
+}
+
 /* The metadata mapping: <md>'s pairs in order, server fields replaced or appended. */
-static void merge_md(struct merged *t, const struct pc_node *md, size_t nf)
+static void merge_md(struct merged *t, const struct pc_node *md, size_t nf, bool strip)
 {
 	bool used[META_MAX] = { false };
 	size_t i, f, n = 0;
@@ -883,6 +898,8 @@ static void merge_md(struct merged *t, const struct pc_node *md, size_t nf)
 
 	for (i = 0; md && i < md->npairs; i++) {
 		p = md->pairs[i];
+		if (strip && server_set(p.key))
+			continue;
 		for (f = 0; f < nf; f++) {
 			if (!used[f] && key_is(p.key, t->keys[f].str)) {
 				p.value = &t->vals[f];
@@ -926,7 +943,7 @@ static int merge_build(struct merged *t, const struct pc_node *obj, const struct
 	t->rpairs = pc_calloc(obj->npairs + 1, sizeof(*t->rpairs));
 	if (!t->mpairs || !t->rpairs)
 		return -ENOMEM;
-	merge_md(t, md, nf);
+	merge_md(t, md, nf, m->strip);
 	set_scalar(&t->mdkey, "metadata", PC_STYLE_PLAIN);
 
 	for (i = 0; i < obj->npairs; i++) {

@@ -29,6 +29,8 @@
 #ifndef PC_MODEL_EMIT_H
 #define PC_MODEL_EMIT_H
 
+#include <stdbool.h>
+
 struct pc_buf;
 struct pc_node;
 
@@ -71,6 +73,8 @@ struct pc_emit_meta {
 	long long generation;
 	const char *creation_timestamp;
 	const char *namespace; /* added only when the object has none */
+	bool strip; /* first drop the server-set fields the object carries (uid, resourceVersion,
+		       generation, creationTimestamp, selfLink, managedFields, deletion*) */
 };
 
 /*

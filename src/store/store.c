@@ -62,11 +62,12 @@ static const char schema_sql[] =
 					 "NOT NULL,"
 					 " creation_timestamp TEXT NOT NULL,"
 					 " spec_json TEXT NOT NULL, object_json TEXT NOT NULL,"
+					 " source TEXT NOT NULL,"
 					 " PRIMARY KEY (kind, ns, name)) WITHOUT ROWID;";
 
 #define OBJECT_COLUMNS                                                                       \
 	"kind, ns, name, uid, resource_version, generation, creation_timestamp, spec_json, " \
-	"object_json"
+	"object_json, source"
 
 const char *pc_store_result_name(enum pc_store_result r)
 {
@@ -77,6 +78,8 @@ const char *pc_store_result_name(enum pc_store_result r)
 		return "configured";
 	case PC_STORE_UNCHANGED:
 		return "unchanged";
+	case PC_STORE_DELETED:
+		return "deleted";
 	}
 	return "?";
 }
@@ -481,6 +484,7 @@ struct apply_stmts {
 	sqlite3_stmt *sel;
 	sqlite3_stmt *ins;
 	sqlite3_stmt *upd;
+	sqlite3_stmt *del;
 };
 
 static void apply_stmts_release(struct apply_stmts *q)
@@ -488,6 +492,7 @@ static void apply_stmts_release(struct apply_stmts *q)
 	sqlite3_finalize(q->sel);
 	sqlite3_finalize(q->ins);
 	sqlite3_finalize(q->upd);
+	sqlite3_finalize(q->del);
 	memset(q, 0, sizeof(*q));
 }
 
@@ -497,20 +502,24 @@ static int apply_stmts_init(struct pc_store *s, struct apply_stmts *q, struct pc
 
 	memset(q, 0, sizeof(*q));
 	ret = prep(s,
-		   "SELECT resource_version, generation, spec_json, object_json FROM objects"
+		   "SELECT resource_version, generation, spec_json, object_json, source"
+		   " FROM objects"
 		   " WHERE kind = ?1 AND ns = ?2 AND name = ?3",
 		   &q->sel, err);
 	if (ret == 0)
 		ret = prep(s,
 			   "INSERT INTO objects (" OBJECT_COLUMNS ")"
-			   " VALUES (?1, ?2, ?3, ?4, ?5, 1, ?6, ?7, ?8)",
+			   " VALUES (?1, ?2, ?3, ?4, ?5, 1, ?6, ?7, ?8, ?9)",
 			   &q->ins, err);
 	if (ret == 0)
 		ret = prep(s,
 			   "UPDATE objects SET resource_version = ?4, generation = ?5,"
-			   " spec_json = ?6, object_json = ?7"
+			   " spec_json = ?6, object_json = ?7, source = ?8"
 			   " WHERE kind = ?1 AND ns = ?2 AND name = ?3",
 			   &q->upd, err);
+	if (ret == 0)
+		ret = prep(s, "DELETE FROM objects WHERE kind = ?1 AND ns = ?2 AND name = ?3",
+			   &q->del, err);
 	if (ret < 0)
 		apply_stmts_release(q);
 	return ret;
@@ -561,6 +570,24 @@ static bool column_equals(sqlite3_stmt *st, int col, const char *s)
 	return v && n == strlen(s) && memcmp(v, s, n) == 0;
 }
 
+static const char *put_source(const struct pc_store_put *p)
+{
+	return p->source ? p->source : PC_STORE_SOURCE_API;
+}
+
+static int put_remove(struct pc_store *s, struct apply_stmts *q, const struct pc_store_put *p,
+		      struct pc_err *err)
+{
+	int rc = bind_key(q->del, p->kind, p->ns, p->name);
+
+	if (rc == SQLITE_OK)
+		rc = sqlite3_step(q->del);
+	sqlite3_reset(q->del);
+	if (rc != SQLITE_DONE)
+		return sql_fail(s, rc, "delete the object", err);
+	return 0;
+}
+
 static int put_insert(struct pc_store *s, struct apply_stmts *q, const struct pc_store_put *p,
 		      int64_t rev, struct pc_err *err)
 {
@@ -584,6 +611,8 @@ static int put_insert(struct pc_store *s, struct apply_stmts *q, const struct pc
 	if (rc == SQLITE_OK)
 		rc = sqlite3_bind_text(q->ins, 8, p->object_json, -1, SQLITE_STATIC);
 	if (rc == SQLITE_OK)
+		rc = sqlite3_bind_text(q->ins, 9, put_source(p), -1, SQLITE_STATIC);
+	if (rc == SQLITE_OK)
 		rc = sqlite3_step(q->ins);
 	sqlite3_reset(q->ins);
 	sqlite3_clear_bindings(q->ins); /* the texts are SQLITE_STATIC: drop them */
@@ -606,6 +635,8 @@ static int put_update(struct pc_store *s, struct apply_stmts *q, const struct pc
 		rc = sqlite3_bind_text(q->upd, 6, p->spec_json, -1, SQLITE_STATIC);
 	if (rc == SQLITE_OK)
 		rc = sqlite3_bind_text(q->upd, 7, p->object_json, -1, SQLITE_STATIC);
+	if (rc == SQLITE_OK)
+		rc = sqlite3_bind_text(q->upd, 8, put_source(p), -1, SQLITE_STATIC);
 	if (rc == SQLITE_OK)
 		rc = sqlite3_step(q->upd);
 	sqlite3_reset(q->upd);
@@ -641,6 +672,9 @@ static int put_one(struct pc_store *s, struct apply_stmts *q, const struct pc_st
 		rc = sqlite3_step(q->sel);
 	if (rc == SQLITE_DONE) {
 		sqlite3_reset(q->sel);
+		if (p->remove)
+			return pc_err_set(err, -ENOENT, "%s %s/%s not found", p->kind, p->ns,
+					  p->name);
 		if (p->expect_rv != 0)
 			return conflict(err, p, 0);
 		*res = PC_STORE_CREATED;
@@ -652,11 +686,16 @@ static int put_one(struct pc_store *s, struct apply_stmts *q, const struct pc_st
 	}
 	cur_rv = sqlite3_column_int64(q->sel, 0);
 	generation = sqlite3_column_int64(q->sel, 1);
-	same_spec = column_equals(q->sel, 2, p->spec_json);
-	same_obj = column_equals(q->sel, 3, p->object_json);
+	same_spec = !p->remove && column_equals(q->sel, 2, p->spec_json);
+	same_obj = !p->remove && column_equals(q->sel, 3, p->object_json) &&
+		   column_equals(q->sel, 4, put_source(p));
 	sqlite3_reset(q->sel);
 	if (p->expect_rv != 0 && p->expect_rv != cur_rv)
 		return conflict(err, p, cur_rv);
+	if (p->remove) {
+		*res = PC_STORE_DELETED;
+		return put_remove(s, q, p, err);
+	}
 	if (same_spec && same_obj) {
 		*res = PC_STORE_UNCHANGED;
 		return 0;
@@ -677,8 +716,8 @@ static int check_puts(const struct pc_store_put *puts, size_t n, struct pc_err *
 	for (i = 0; i < n; i++) {
 		const struct pc_store_put *p = &puts[i];
 
-		if (!key_is_valid(p->kind, p->ns, p->name) || !p->spec_json || !p->object_json ||
-		    p->expect_rv < 0)
+		if (!key_is_valid(p->kind, p->ns, p->name) ||
+		    (!p->remove && (!p->spec_json || !p->object_json)) || p->expect_rv < 0)
 			return pc_err_set(err, -EINVAL, "invalid object #%zu to apply", i);
 	}
 	return 0;
@@ -734,7 +773,7 @@ out_rollback:
 static int delete_locked(struct pc_store *s, const char *kind, const char *ns, const char *name,
 			 int64_t expect_rv, struct pc_err *err)
 {
-	struct pc_store_put p = { kind, ns, name, NULL, NULL, expect_rv };
+	struct pc_store_put p = { .kind = kind, .ns = ns, .name = name, .expect_rv = expect_rv };
 	sqlite3_stmt *st;
 	int64_t rev, cur_rv = 0;
 	int ret, rc;
@@ -793,7 +832,7 @@ int pc_store_delete(struct pc_store *s, const char *kind, const char *ns, const 
 }
 
 /* The columns of OBJECT_COLUMNS that hold text, in order. */
-static const int text_cols[] = { 0, 1, 2, 3, 6, 7, 8 };
+static const int text_cols[] = { 0, 1, 2, 3, 6, 7, 8, 9 };
 #define NTEXT (sizeof(text_cols) / sizeof(text_cols[0]))
 
 /*
@@ -835,6 +874,7 @@ static int row_to_object(sqlite3_stmt *st, struct pc_store_object *obj, bool cop
 	obj->creation_timestamp = txt[4];
 	obj->spec_json = txt[5];
 	obj->object_json = txt[6];
+	obj->source = txt[7];
 	return 0;
 }
 

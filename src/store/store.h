@@ -47,6 +47,7 @@
 #ifndef PC_STORE_STORE_H
 #define PC_STORE_STORE_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -73,7 +74,8 @@ struct pc_store_object {
 	const char *creation_timestamp; /* RFC 3339 UTC, "2024-05-01T12:00:00Z" */
 	const char *spec_json;
 	const char *object_json;
-	void *mem; /* private: the block the strings of pc_store_get() live in */
+	const char *source; /* who applied it last: PC_STORE_SOURCE_API or _CONFIG */
+	void *mem;          /* private: the block the strings of pc_store_get() live in */
 };
 
 /* One object to create or update in pc_store_apply(). All borrowed. */
@@ -83,13 +85,20 @@ struct pc_store_put {
 	const char *name;
 	const char *spec_json;
 	const char *object_json;
-	int64_t expect_rv; /* 0: no precondition; else the stored resource_version must equal it */
+	int64_t expect_rv;  /* 0: no precondition; else the stored resource_version must equal it */
+	const char *source; /* NULL: PC_STORE_SOURCE_API */
+	bool remove;        /* delete the object instead (spec_json, object_json unused) */
 };
+
+/* Where an object came from: the API (apply), or the daemon's --config files. */
+#define PC_STORE_SOURCE_API    "api"
+#define PC_STORE_SOURCE_CONFIG "config"
 
 enum pc_store_result {
 	PC_STORE_CREATED,
 	PC_STORE_CONFIGURED,
 	PC_STORE_UNCHANGED,
+	PC_STORE_DELETED, /* a put with <remove> */
 };
 
 /* "created", "configured", "unchanged" (kubectl's words). */
@@ -121,8 +130,11 @@ void pc_store_close(struct pc_store *s);
  * that differs is PC_STORE_CONFIGURED (resource_version becomes the new
  * revision; generation grows by one only if spec_json changed); a new one
  * is PC_STORE_CREATED (new uid, generation 1, creationTimestamp now,
- * resource_version the new revision). The same object may appear twice;
- * the later put sees the earlier one.
+ * resource_version the new revision). A put with <remove> deletes the
+ * object (PC_STORE_DELETED; -ENOENT when it does not exist; <expect_rv> as
+ * above). The <source> is part of the object: a put that changes only it
+ * is PC_STORE_CONFIGURED. The same object may appear twice; the later put
+ * sees the earlier one.
  *
  * <results> (NULL, or room for <n>) receives each put's result, and
  * <revision_out> (may be NULL) the store's revision after the apply: the

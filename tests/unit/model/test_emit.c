@@ -564,6 +564,30 @@ static char *with_meta(const char *text, const struct pc_emit_meta *m, bool yaml
 	return ret;
 }
 
+/* strip: what the client sent in server-set fields is dropped, not kept or replaced. */
+START_TEST(metadata_strip)
+{
+	struct pc_emit_meta m = { .namespace = "default", .strip = true };
+	char *got;
+	int rc;
+
+	got = with_meta(obj, &m, false, &rc);
+	ck_assert_int_eq(rc, 0);
+	ck_assert_str_eq(got,
+			 "{\"apiVersion\":\"networking.istio.io/v1\",\"kind\":\"ServiceEntry\","
+			 "\"metadata\":{\"name\":\"db\",\"labels\":{\"app\":\"db\"},"
+			 "\"namespace\":\"default\"},\"spec\":{\"hosts\":[\"db.example\"]}}");
+	free(got);
+	m.uid = "u-1";
+	got = with_meta(obj, &m, false, &rc);
+	ck_assert_int_eq(rc, 0);
+	ck_assert_ptr_nonnull(strstr(got, "\"labels\":{\"app\":\"db\"},\"namespace\":\"default\","
+					  "\"uid\":\"u-1\"}"));
+	ck_assert_ptr_null(strstr(got, "client-set"));
+	free(got);
+}
+END_TEST
+
 START_TEST(metadata_merge)
 {
 	struct pc_emit_meta m = { .uid = "6f1c-42",
@@ -691,6 +715,7 @@ int main(void)
 	tcase_add_test(tc, round_trip_tricky_plain_scalars);
 	tcase_add_test(tc, round_trip_long_key);
 	tcase_add_test(tc, metadata_merge);
+	tcase_add_test(tc, metadata_strip);
 	tcase_add_test(tc, metadata_created_and_namespace_kept);
 	tcase_add_test(tc, allocation_failures_are_clean);
 	suite_add_tcase(s, tc);

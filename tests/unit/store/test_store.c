@@ -60,7 +60,12 @@ static struct pc_store *open_ok(void)
 static struct pc_store_put put(const char *kind, const char *ns, const char *name, const char *spec,
 			       const char *obj, int64_t expect_rv)
 {
-	struct pc_store_put p = { kind, ns, name, spec, obj, expect_rv };
+	struct pc_store_put p = { .kind = kind,
+				  .ns = ns,
+				  .name = name,
+				  .spec_json = spec,
+				  .object_json = obj,
+				  .expect_rv = expect_rv };
 
 	return p;
 }
@@ -87,6 +92,65 @@ static int64_t rv_of(struct pc_store *s, const char *kind, const char *ns, const
 	pc_store_object_release(&o);
 	return rv;
 }
+
+/* A removal inside an apply: atomic with the puts, -ENOENT and -ESTALE like a delete. */
+START_TEST(remove_in_apply)
+{
+	struct pc_store *s = open_ok();
+	struct pc_store_object o;
+	struct pc_err err;
+	enum pc_store_result r[2];
+	struct pc_store_put p[2];
+	int64_t rev = 0;
+
+	apply1(s, put(SE, "default", "old", "{}", "{}", 0));
+	p[0] = put(SE, "default", "new", "{}", "{}", 0);
+	p[1] = put(SE, "default", "old", NULL, NULL, 0);
+	p[1].remove = true;
+	ck_assert_int_eq(pc_store_apply(s, p, 2, r, &rev, &err), 0);
+	ck_assert_int_eq(r[0], PC_STORE_CREATED);
+	ck_assert_int_eq(r[1], PC_STORE_DELETED);
+	ck_assert_str_eq(pc_store_result_name(r[1]), "deleted");
+	ck_assert_int_eq(rev, 2);
+	ck_assert_int_eq(pc_store_get(s, SE, "default", "old", &o, &err), -ENOENT);
+
+	/* removing what is absent fails the whole apply */
+	p[0] = put(SE, "default", "third", "{}", "{}", 0);
+	ck_assert_int_eq(pc_store_apply(s, p, 2, r, &rev, &err), -ENOENT);
+	ck_assert_int_eq(pc_store_get(s, SE, "default", "third", &o, &err), -ENOENT);
+	ck_assert_int_eq(pc_store_revision(s), 2);
+
+	/* a stale precondition on a removal is a conflict */
+	p[1] = put(SE, "default", "new", NULL, NULL, 1);
+	p[1].remove = true;
+	ck_assert_int_eq(pc_store_apply(s, &p[1], 1, r, &rev, &err), -ESTALE);
+	ck_assert_int_eq(rv_of(s, SE, "default", "new"), 2);
+	pc_store_close(s);
+}
+END_TEST
+
+/* The source is kept, returned, and part of the object: changing it alone is "configured". */
+START_TEST(source_is_kept)
+{
+	struct pc_store *s = open_ok();
+	struct pc_store_object o;
+	struct pc_err err;
+	struct pc_store_put p = put(SE, "default", "a", "{}", "{}", 0);
+
+	ck_assert_int_eq(apply1(s, p), PC_STORE_CREATED);
+	ck_assert_int_eq(pc_store_get(s, SE, "default", "a", &o, &err), 0);
+	ck_assert_str_eq(o.source, PC_STORE_SOURCE_API);
+	pc_store_object_release(&o);
+	p.source = PC_STORE_SOURCE_CONFIG;
+	ck_assert_int_eq(apply1(s, p), PC_STORE_CONFIGURED);
+	ck_assert_int_eq(apply1(s, p), PC_STORE_UNCHANGED);
+	ck_assert_int_eq(pc_store_get(s, SE, "default", "a", &o, &err), 0);
+	ck_assert_str_eq(o.source, PC_STORE_SOURCE_CONFIG);
+	ck_assert_int_eq(o.generation, 1); /* the spec did not change */
+	pc_store_object_release(&o);
+	pc_store_close(s);
+}
+END_TEST
 
 START_TEST(created_configured_unchanged)
 {
@@ -835,6 +899,8 @@ int main(void)
 	tcase_add_test(tc, full_disk_fails_cleanly);
 	tcase_add_test(tc, read_only_at_apply);
 	tcase_add_test(tc, busy_writer_times_out);
+	tcase_add_test(tc, remove_in_apply);
+	tcase_add_test(tc, source_is_kept);
 	suite_add_tcase(s, tc);
 
 	tcase_add_checked_fixture(tp, setup, teardown);
