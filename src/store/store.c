@@ -502,8 +502,8 @@ static int apply_stmts_init(struct pc_store *s, struct apply_stmts *q, struct pc
 
 	memset(q, 0, sizeof(*q));
 	ret = prep(s,
-		   "SELECT resource_version, generation, spec_json, object_json, source"
-		   " FROM objects"
+		   "SELECT resource_version, generation, spec_json, object_json, source, uid,"
+		   " creation_timestamp FROM objects"
 		   " WHERE kind = ?1 AND ns = ?2 AND name = ?3",
 		   &q->sel, err);
 	if (ret == 0)
@@ -589,9 +589,9 @@ static int put_remove(struct pc_store *s, struct apply_stmts *q, const struct pc
 }
 
 static int put_insert(struct pc_store *s, struct apply_stmts *q, const struct pc_store_put *p,
-		      int64_t rev, struct pc_err *err)
+		      int64_t rev, struct pc_store_meta *meta, struct pc_err *err)
 {
-	char uid[37], ts[32];
+	char *uid = meta->uid, *ts = meta->creation_timestamp;
 	int ret, rc;
 
 	ret = uuid4(uid, err);
@@ -660,8 +660,16 @@ static int conflict(struct pc_err *err, const struct pc_store_put *p, int64_t st
 }
 
 /* Apply one put inside the open transaction, at new revision <rev>. */
+static void column_copy(sqlite3_stmt *st, int col, char *out, size_t size)
+{
+	const unsigned char *v = sqlite3_column_text(st, col);
+
+	snprintf(out, size, "%s", v ? (const char *)v : "");
+}
+
 static int put_one(struct pc_store *s, struct apply_stmts *q, const struct pc_store_put *p,
-		   int64_t rev, enum pc_store_result *res, struct pc_err *err)
+		   int64_t rev, enum pc_store_result *res, struct pc_store_meta *meta,
+		   struct pc_err *err)
 {
 	int64_t cur_rv, generation;
 	bool same_spec, same_obj;
@@ -678,7 +686,9 @@ static int put_one(struct pc_store *s, struct apply_stmts *q, const struct pc_st
 		if (p->expect_rv != 0)
 			return conflict(err, p, 0);
 		*res = PC_STORE_CREATED;
-		return put_insert(s, q, p, rev, err);
+		meta->resource_version = rev;
+		meta->generation = 1;
+		return put_insert(s, q, p, rev, meta, err);
 	}
 	if (rc != SQLITE_ROW) {
 		sqlite3_reset(q->sel);
@@ -689,6 +699,10 @@ static int put_one(struct pc_store *s, struct apply_stmts *q, const struct pc_st
 	same_spec = !p->remove && column_equals(q->sel, 2, p->spec_json);
 	same_obj = !p->remove && column_equals(q->sel, 3, p->object_json) &&
 		   column_equals(q->sel, 4, put_source(p));
+	column_copy(q->sel, 5, meta->uid, sizeof(meta->uid));
+	column_copy(q->sel, 6, meta->creation_timestamp, sizeof(meta->creation_timestamp));
+	meta->resource_version = cur_rv;
+	meta->generation = generation;
 	sqlite3_reset(q->sel);
 	if (p->expect_rv != 0 && p->expect_rv != cur_rv)
 		return conflict(err, p, cur_rv);
@@ -701,7 +715,9 @@ static int put_one(struct pc_store *s, struct apply_stmts *q, const struct pc_st
 		return 0;
 	}
 	*res = PC_STORE_CONFIGURED;
-	return put_update(s, q, p, rev, generation + (same_spec ? 0 : 1), err);
+	meta->resource_version = rev;
+	meta->generation = generation + (same_spec ? 0 : 1);
+	return put_update(s, q, p, rev, meta->generation, err);
 }
 
 static bool key_is_valid(const char *kind, const char *ns, const char *name)
@@ -726,6 +742,14 @@ static int check_puts(const struct pc_store_put *puts, size_t n, struct pc_err *
 int pc_store_apply(struct pc_store *s, const struct pc_store_put *puts, size_t n,
 		   enum pc_store_result *results, int64_t *revision_out, struct pc_err *err)
 {
+	return pc_store_apply_meta(s, puts, n, results, NULL, revision_out, err);
+}
+
+int pc_store_apply_meta(struct pc_store *s, const struct pc_store_put *puts, size_t n,
+			enum pc_store_result *results, struct pc_store_meta *metas,
+			int64_t *revision_out, struct pc_err *err)
+{
+	struct pc_store_meta scratch;
 	struct apply_stmts q;
 	enum pc_store_result res = PC_STORE_UNCHANGED;
 	bool changed = false;
@@ -746,7 +770,7 @@ int pc_store_apply(struct pc_store *s, const struct pc_store_put *puts, size_t n
 	if (ret < 0)
 		goto out_rollback;
 	for (i = 0; i < n && ret == 0; i++) {
-		ret = put_one(s, &q, &puts[i], rev + 1, &res, err);
+		ret = put_one(s, &q, &puts[i], rev + 1, &res, metas ? &metas[i] : &scratch, err);
 		if (ret == 0 && results)
 			results[i] = res;
 		changed |= ret == 0 && res != PC_STORE_UNCHANGED;

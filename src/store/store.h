@@ -146,6 +146,23 @@ void pc_store_close(struct pc_store *s);
 int pc_store_apply(struct pc_store *s, const struct pc_store_put *puts, size_t n,
 		   enum pc_store_result *results, int64_t *revision_out, struct pc_err *err);
 
+/* The server-set metadata of an object as pc_store_apply_meta() left it. */
+struct pc_store_meta {
+	char uid[37];
+	char creation_timestamp[32];
+	int64_t resource_version;
+	int64_t generation;
+};
+
+/*
+ * pc_store_apply(), also filling <metas> (room for <n>) with each object's
+ * metadata after the apply (for a removal: as it was). Unspecified on
+ * failure.
+ */
+int pc_store_apply_meta(struct pc_store *s, const struct pc_store_put *puts, size_t n,
+			enum pc_store_result *results, struct pc_store_meta *metas,
+			int64_t *revision_out, struct pc_err *err);
+
 /*
  * Delete one object. With <expect_rv> not 0, its resource_version must
  * equal <expect_rv>, else -ESTALE. Returns 0 once durable (the revision
