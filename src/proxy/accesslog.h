@@ -21,6 +21,15 @@ enum pc_log_format {
 	PC_LOG_JSON,
 };
 
+/*
+ * Connection termination details of a session closed because a new policy
+ * denies its destination. Envoy has no response flag for this (UAEX means
+ * an external authorization service said no, DC/UC a peer closed); its own
+ * policy denials (RBAC) leave the flags "-" and put
+ * "rbac_access_denied_matched_policy[...]" in the details. We do the same.
+ */
+#define PC_TERM_POLICY_REVOKED "portcullis_policy_revoked"
+
 struct pc_access_record {
 	uint64_t start_ms;       /* wall clock, ms since the epoch */
 	uint64_t duration_ms;

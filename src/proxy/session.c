@@ -17,12 +17,19 @@
  * lazily against the last activity, so traffic does not touch the timer
  * heap) and the maximum connection duration.
  *
+ * Policy changes: when the worker adopts a new snapshot, every live session
+ * is classified again on its original destination (pc_session_recheck_all()).
+ * Still allowed, it is not touched at all (it keeps the cluster and upstream
+ * of the snapshot it pinned); denied, it is revoked at once or, with a
+ * grace, by the <revoke> timer, which checks once more at expiry.
+ *
  * Closing only queues the session; it is freed after the current batch.
  */
 #include "proxy/worker.h"
 
 #include <errno.h>
 #include <fcntl.h>
+#include <inttypes.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
@@ -30,6 +37,8 @@
 #include <unistd.h>
 
 #include "core/alloc.h"
+#include "core/log.h"
+#include "net/addr.h"
 #include "net/sock.h"
 #include "policy/snapshot.h"
 
@@ -67,12 +76,14 @@ struct pc_session {
 	struct flow u2d;
 	struct pc_timer timer;    /* connect timeout, then idle timeout */
 	struct pc_timer duration; /* maxConnectionDuration */
+	struct pc_timer revoke;   /* armed while a policy change denies it (grace) */
 	struct pc_defer reap;
 	struct pc_snapshot *snap; /* pinned: the cluster lives in it */
 	const struct pc_cluster *cluster;
 	struct pc_addr client, orig_dst, upstream, upstream_local;
 	uint64_t start_mono, start_wall, last_activity;
 	const char *flags;
+	const char *termination; /* connection termination details, or NULL */
 	bool counted; /* holds one of the cluster's maxConnections slots */
 };
 
@@ -123,6 +134,7 @@ static void log_close(struct pc_session *s)
 	r.start_ms = s->start_wall;
 	r.duration_ms = pc_loop_now(loop) - s->start_mono;
 	r.flags = s->flags ? s->flags : "-";
+	r.termination = s->termination;
 	r.bytes_received = s->d2u.bytes;
 	r.bytes_sent = s->u2d.bytes;
 	r.cluster = s->cluster ? s->cluster->name : "-";
@@ -339,6 +351,8 @@ static void on_io(struct pc_loop *loop, struct pc_io *io, uint32_t events)
 	(void)loop;
 }
 
+static void on_revoke(struct pc_loop *loop, struct pc_timer *t);
+
 static void on_connect_timeout(struct pc_loop *loop, struct pc_timer *t)
 {
 	(void)loop;
@@ -432,6 +446,7 @@ void pc_session_accept(struct pc_worker *w, int fd, const struct pc_addr *client
 	pc_io_init(&s->up, -1, on_io, s);
 	pc_timer_init(&s->timer, on_connect_timeout, s);
 	pc_timer_init(&s->duration, on_duration, s);
+	pc_timer_init(&s->revoke, on_revoke, s);
 	pc_defer_init(&s->reap, reap, s);
 	s->next = w->sessions;
 	if (w->sessions)
@@ -449,6 +464,85 @@ void pc_session_accept(struct pc_worker *w, int fd, const struct pc_addr *client
 		s->cluster = pc_snapshot_classify(s->snap, &s->orig_dst);
 	}
 	session_connect(s);
+}
+
+static bool is_allowed(const struct pc_session *s, const struct pc_snapshot *snap)
+{
+	return pc_snapshot_classify(snap, &s->orig_dst)->kind != PC_CLUSTER_BLACKHOLE;
+}
+
+/*
+ * Close <s> because the worker's policy denies it. A reset, not a FIN, on
+ * both sides: a FIN reads as a normal end of stream, and for a protocol
+ * without its own framing (a raw download) a client could take the cut for
+ * a complete transfer; a RST is an error every client reports, and it frees
+ * the server's side at once. Bytes still in our pipes are dropped: access
+ * is revoked, nothing more may pass. The info line is rate-limited per
+ * worker (a policy change may revoke thousands at once); the worker's
+ * summary line counts them all.
+ */
+static void session_revoke(struct pc_session *s)
+{
+	struct pc_worker *w = s->w;
+	char cl[PC_ADDR_STRLEN], dst[PC_ADDR_STRLEN];
+
+	atomic_fetch_add(&w->revoked, 1);
+	pc_log_limited(&w->revoke_rl, pc_loop_now(w->loop), PC_LOG_INFO,
+		       "connection revoked by a policy change",
+		       "sess=%" PRIu64 " cluster=%s client=%s dst=%s generation=%" PRIu64, s->id,
+		       s->cluster->name, pc_addr_port_str(&s->client, cl),
+		       pc_addr_port_str(&s->orig_dst, dst), w->snap->generation);
+	s->termination = PC_TERM_POLICY_REVOKED;
+	session_close(s, NULL, true);
+}
+
+/* End of the grace: the snapshot current now decides (a newer one may allow it again). */
+static void on_revoke(struct pc_loop *loop, struct pc_timer *t)
+{
+	struct pc_session *s = t->data;
+
+	(void)loop;
+	if (!is_allowed(s, s->w->snap))
+		session_revoke(s);
+}
+
+static uint64_t mono_us(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000u + (uint64_t)ts.tv_nsec / 1000u;
+}
+
+/*
+ * Closing a session unlinks only that session, so <next> stays valid. A
+ * timer that cannot be armed (the heap cannot grow) fails closed: the
+ * session is revoked at once rather than kept.
+ */
+void pc_session_recheck_all(struct pc_worker *w)
+{
+	uint64_t grace = w->cfg->revoke_grace_ms, t0 = mono_us();
+	struct pc_session *s, *next;
+	size_t n = 0, denied = 0;
+
+	for (s = w->sessions; s; s = next) {
+		next = s->next;
+		n++;
+		if (is_allowed(s, w->snap)) {
+			pc_timer_stop(w->loop, &s->revoke); /* allowed again: no revocation */
+			continue;
+		}
+		denied++;
+		if (pc_timer_is_active(&s->revoke))
+			continue; /* already in its grace: keep the first deadline */
+		if (!grace || pc_timer_start(w->loop, &s->revoke, grace) < 0)
+			session_revoke(s);
+	}
+	pc_log(denied ? PC_LOG_INFO : PC_LOG_DEBUG,
+	       denied ? "policy change denies open connections" : "open connections re-checked",
+	       "worker=%u generation=%" PRIu64 " sessions=%zu denied=%zu grace_ms=%" PRIu64
+	       " took_us=%" PRIu64,
+	       w->index, w->snap->generation, n, denied, grace, mono_us() - t0);
 }
 
 void pc_session_close_all(struct pc_worker *w)
@@ -474,6 +568,7 @@ static void session_close(struct pc_session *s, const char *flags, bool reset)
 	log_close(s);
 	pc_timer_stop(w->loop, &s->timer);
 	pc_timer_stop(w->loop, &s->duration);
+	pc_timer_stop(w->loop, &s->revoke);
 	if (reset) {
 		/* SO_LINGER 0 turns the close into a RST: clients fail fast */
 		setsockopt(s->down.fd, SOL_SOCKET, SO_LINGER, &lg, sizeof(lg));

@@ -8,6 +8,10 @@
  * thread and drops its old reference. Sessions pin the snapshot they were
  * classified under, so an old snapshot lives exactly as long as the last
  * connection that uses it.
+ *
+ * Adopting a snapshot re-checks the worker's sessions against it at once
+ * (proxy/session.c revokes those it denies): a trie lookup per session, on
+ * the worker's own thread, so no session state is shared.
  */
 #include "proxy/worker.h"
 
@@ -22,6 +26,10 @@
 
 #define ACCEPT_BATCH 64
 #define PIPE_SIZE    (256 * 1024)
+
+/* Revocation info lines: at most this many per window per worker (the kernel's defaults). */
+#define REVOKE_LOG_INTERVAL_MS 5000
+#define REVOKE_LOG_BURST       10
 
 /*
  * Pipes are taken only while a flow has bytes in flight and given back
@@ -88,6 +96,7 @@ static void adopt(struct pc_worker *w)
 		return;
 	pc_snapshot_unref(w->snap);
 	w->snap = snap;
+	pc_session_recheck_all(w);
 }
 
 static void stop_listening(struct pc_worker *w)
@@ -137,6 +146,8 @@ int pc_worker_init(struct pc_worker *w, unsigned index, const struct pc_proxy_co
 	atomic_init(&w->stopping, false);
 	atomic_init(&w->active, 0);
 	atomic_init(&w->accepted, 0);
+	atomic_init(&w->revoked, 0);
+	pc_ratelimit_init(&w->revoke_rl, REVOKE_LOG_INTERVAL_MS, REVOKE_LOG_BURST);
 	w->loop = pc_loop_new();
 	if (!w->loop)
 		return -ENOMEM;

@@ -6,7 +6,9 @@
  * A session never leaves its worker, so session state needs no locks. The
  * control thread publishes a new snapshot by handing each worker a
  * reference through an atomic slot and waking its loop; the worker swaps
- * it in at its next iteration (pc_worker_publish()).
+ * it in at its next iteration (pc_worker_publish()), and re-checks every
+ * live session against it: sessions the new policy denies are revoked,
+ * after cfg->revoke_grace_ms (pc_session_recheck_all()).
  */
 #ifndef PC_PROXY_WORKER_H
 #define PC_PROXY_WORKER_H
@@ -16,6 +18,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "core/log.h"
 #include "core/loop.h"
 #include "proxy/accesslog.h"
 
@@ -30,6 +33,7 @@ struct pc_proxy_config {
 	int access_log_fd;               /* -1: none */
 	enum pc_log_format access_format;
 	uint64_t drain_ms;               /* SIGTERM: let sessions finish this long */
+	uint64_t revoke_grace_ms;        /* a policy change denying a live session: close it after */
 };
 
 struct pc_worker {
@@ -48,6 +52,8 @@ struct pc_worker {
 	uint64_t next_id;
 	atomic_uint_fast64_t active;  /* live sessions */
 	atomic_uint_fast64_t accepted;
+	atomic_uint_fast64_t revoked; /* sessions closed because a new policy denied them */
+	struct pc_ratelimit revoke_rl; /* the per-revocation info line */
 	int pipes[PC_PIPE_POOL][2];   /* empty pipes ready for reuse */
 	size_t pipe_caps[PC_PIPE_POOL];
 	unsigned npipes;
@@ -85,5 +91,19 @@ void pc_worker_pipe_put(struct pc_worker *w, int fds[2], size_t cap);
 /* Session side (proxy/session.c). */
 void pc_session_accept(struct pc_worker *w, int fd, const struct pc_addr *client);
 void pc_session_close_all(struct pc_worker *w);
+
+/*
+ * Re-classify every live session of <w> (connecting or relaying) against
+ * w->snap, which the worker has just adopted. A session whose destination
+ * the snapshot still allows (any cluster but the BlackHoleCluster) is left
+ * alone: same upstream, same cluster, and a pending revocation is called
+ * off. A denied one is revoked: reset on both sides with its access-log
+ * record saying "portcullis_policy_revoked" (PC_TERM_POLICY_REVOKED), at
+ * once when cfg->revoke_grace_ms is 0, else when the grace expires and the
+ * snapshot current then still denies it. A session already in its grace
+ * keeps its first deadline. One pc_snapshot_classify() per session; loop
+ * thread only.
+ */
+void pc_session_recheck_all(struct pc_worker *w);
 
 #endif /* PC_PROXY_WORKER_H */

@@ -81,6 +81,39 @@ START_TEST(json_record)
 }
 END_TEST
 
+/* A revoked session: flags stay "-", the reason goes in the termination details. */
+START_TEST(revoked_session_text_and_json)
+{
+	struct pc_addr up = addr("198.51.100.2", 7001), od = addr("198.51.100.2", 7001),
+		       cl = addr("198.51.100.1", 5000);
+	struct pc_access_record r = { 0 };
+	char buf[1024];
+
+	r.start_ms = 0;
+	r.duration_ms = 2004;
+	r.flags = "-";
+	r.termination = PC_TERM_POLICY_REVOKED;
+	r.bytes_received = 7;
+	r.bytes_sent = 7;
+	r.cluster = "outbound|7001||echo.test.example";
+	r.upstream = &up;
+	r.original_dst = &od;
+	r.client = &cl;
+	pc_access_format(&r, PC_LOG_TEXT, buf, sizeof(buf));
+	ck_assert_str_eq(buf, "[1970-01-01T00:00:00.000Z] \"- - -\" 0 - - portcullis_policy_revoked "
+			      "\"-\" 7 7 2004 - \"-\" \"-\" \"-\" \"-\" \"198.51.100.2:7001\" "
+			      "outbound|7001||echo.test.example - 198.51.100.2:7001 "
+			      "198.51.100.1:5000 - -\n");
+	pc_access_format(&r, PC_LOG_JSON, buf, sizeof(buf));
+	ck_assert_ptr_nonnull(strstr(buf, "\"response_flags\":\"-\","
+					  "\"connection_termination_details\":"
+					  "\"portcullis_policy_revoked\","));
+	r.termination = NULL;
+	pc_access_format(&r, PC_LOG_JSON, buf, sizeof(buf));
+	ck_assert_ptr_nonnull(strstr(buf, "\"connection_termination_details\":null,"));
+}
+END_TEST
+
 START_TEST(truncation_keeps_the_newline)
 {
 	struct pc_addr od = addr("198.51.100.2", 7001), cl = addr("198.51.100.1", 5000);
@@ -108,6 +141,7 @@ int main(void)
 	tcase_add_test(tc, text_line_for_a_relayed_connection);
 	tcase_add_test(tc, text_line_for_a_denied_ipv6_connection);
 	tcase_add_test(tc, json_record);
+	tcase_add_test(tc, revoked_session_text_and_json);
 	tcase_add_test(tc, truncation_keeps_the_newline);
 	suite_add_tcase(s, tc);
 	sr = srunner_create(s);
