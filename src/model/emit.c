@@ -365,7 +365,7 @@ static void json_nl(struct pc_buf *b, unsigned flags, unsigned depth)
 		return;
 	pc_buf_addc(b, '\n');
 	for (i = 0; i < depth; i++)
-		pc_buf_add(b, "  ", 2);
+		pc_buf_add(b, "    ", 4); /* kubectl -o json: json.MarshalIndent(v, "", "    ") */
 }
 
 static int json_pair(struct pc_buf *b, const struct scal *k, const struct pc_node *v,
@@ -566,17 +566,24 @@ static enum quote quote_style(const char *s, size_t len)
 
 	if (needs_escapes(s, len))
 		return Q_DOUBLE;
-	if (!len || s[0] == ' ' || s[len - 1] == ' ' || s[len - 1] == ':' ||
-	    memchr(indicators, s[0], sizeof(indicators) - 1) || has(s, len, ": ") ||
-	    has(s, len, " #") || (len >= 3 && memcmp(s, "...", 3) == 0) ||
-	    (len == 2 && memcmp(s, "<<", 2) == 0) || looks_date(s, len))
-		return Q_SINGLE;
+	/*
+	 * As go-yaml v2 (kubectl) does: a string that would read back as
+	 * another type (a number, a bool, null, a timestamp) is double-quoted;
+	 * one that plain style cannot hold is single-quoted by the emitter.
+	 */
 	memset(&plain, 0, sizeof(plain));
 	plain.type = PC_NODE_SCALAR;
 	plain.style = PC_STYLE_PLAIN;
 	plain.str = s;
 	plain.len = len;
-	return pc_scalar_kind(&plain) == PC_SCALAR_STR ? Q_PLAIN : Q_SINGLE;
+	if (!len || looks_date(s, len) || pc_scalar_kind(&plain) != PC_SCALAR_STR ||
+	    (len == 2 && memcmp(s, "<<", 2) == 0))
+		return Q_DOUBLE;
+	if (!len || s[0] == ' ' || s[len - 1] == ' ' || s[len - 1] == ':' ||
+	    memchr(indicators, s[0], sizeof(indicators) - 1) || has(s, len, ": ") ||
+	    has(s, len, " #") || (len >= 3 && memcmp(s, "...", 3) == 0))
+		return Q_SINGLE;
+	return Q_PLAIN;
 }
 
 static void yaml_escape(struct pc_buf *b, unsigned cp)

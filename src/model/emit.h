@@ -34,7 +34,7 @@
 struct pc_buf;
 struct pc_node;
 
-/* Indent with 2 spaces per level, ": " between key and value, one value per line. */
+/* Indent with 4 spaces per level (as kubectl), ": " between key and value, one value per line. */
 #define PC_EMIT_PRETTY    0x1u
 /* Sort mapping keys bytewise (as Go sorts map keys): the canonical form. */
 #define PC_EMIT_SORT_KEYS 0x2u

@@ -182,19 +182,19 @@ START_TEST(json_compact_and_pretty)
 		    "\"empty\":{},\"none\":[],\"b\":true}}");
 	expect_json(nested, PC_EMIT_PRETTY,
 		    "{\n"
-		    "  \"kind\": \"Pod\",\n"
-		    "  \"spec\": {\n"
-		    "    \"ports\": [\n"
-		    "      80,\n"
-		    "      {\n"
-		    "        \"name\": \"a\",\n"
-		    "        \"num\": 1\n"
-		    "      }\n"
-		    "    ],\n"
-		    "    \"empty\": {},\n"
-		    "    \"none\": [],\n"
-		    "    \"b\": true\n"
-		    "  }\n"
+		    "    \"kind\": \"Pod\",\n"
+		    "    \"spec\": {\n"
+		    "        \"ports\": [\n"
+		    "            80,\n"
+		    "            {\n"
+		    "                \"name\": \"a\",\n"
+		    "                \"num\": 1\n"
+		    "            }\n"
+		    "        ],\n"
+		    "        \"empty\": {},\n"
+		    "        \"none\": [],\n"
+		    "        \"b\": true\n"
+		    "    }\n"
 		    "}");
 }
 END_TEST
@@ -207,7 +207,7 @@ START_TEST(json_sorted_keys)
 	expect_json("b: 1\nB: 2\na: 3\nab: 4\n\"\": 5\n", PC_EMIT_SORT_KEYS,
 		    "{\"\":5,\"B\":2,\"a\":3,\"ab\":4,\"b\":1}");
 	expect_json("b: 1\na: 2\n", PC_EMIT_SORT_KEYS | PC_EMIT_PRETTY,
-		    "{\n  \"a\": 2,\n  \"b\": 1\n}");
+		    "{\n    \"a\": 2,\n    \"b\": 1\n}");
 	/* two spellings of one JSON key */
 	expect_json("1: a\n0x1: b\n", PC_EMIT_SORT_KEYS, "error -22");
 }
@@ -241,17 +241,17 @@ START_TEST(yaml_quoting_table)
 	/* JSON input: every value is a string; want is the whole YAML document */
 	static const char *const table[][2] = {
 		{ "{\"v\": \"plain text\"}", "v: plain text\n" },
-		{ "{\"v\": \"3306\"}", "v: '3306'\n" },
-		{ "{\"v\": \"yes\"}", "v: 'yes'\n" },
-		{ "{\"v\": \"Off\"}", "v: 'Off'\n" },
-		{ "{\"v\": \"~\"}", "v: '~'\n" },
-		{ "{\"v\": \"null\"}", "v: 'null'\n" },
-		{ "{\"v\": \"\"}", "v: ''\n" },
-		{ "{\"v\": \"0x1F\"}", "v: '0x1F'\n" },
-		{ "{\"v\": \"1_000\"}", "v: '1_000'\n" },
-		{ "{\"v\": \"1.5\"}", "v: '1.5'\n" },
-		{ "{\"v\": \"1e3\"}", "v: '1e3'\n" },
-		{ "{\"v\": \".inf\"}", "v: '.inf'\n" },
+		{ "{\"v\": \"3306\"}", "v: \"3306\"\n" },
+		{ "{\"v\": \"yes\"}", "v: \"yes\"\n" },
+		{ "{\"v\": \"Off\"}", "v: \"Off\"\n" },
+		{ "{\"v\": \"~\"}", "v: \"~\"\n" },
+		{ "{\"v\": \"null\"}", "v: \"null\"\n" },
+		{ "{\"v\": \"\"}", "v: \"\"\n" },
+		{ "{\"v\": \"0x1F\"}", "v: \"0x1F\"\n" },
+		{ "{\"v\": \"1_000\"}", "v: \"1_000\"\n" },
+		{ "{\"v\": \"1.5\"}", "v: \"1.5\"\n" },
+		{ "{\"v\": \"1e3\"}", "v: \"1e3\"\n" },
+		{ "{\"v\": \".inf\"}", "v: \".inf\"\n" },
 		{ "{\"v\": \" lead\"}", "v: ' lead'\n" },
 		{ "{\"v\": \"trail \"}", "v: 'trail '\n" },
 		{ "{\"v\": \"-dash\"}", "v: '-dash'\n" },
@@ -279,12 +279,12 @@ START_TEST(yaml_quoting_table)
 		{ "{\"v\": \"bs\\\\ \\\"q\\n\"}", "v: \"bs\\\\ \\\"q\\n\"\n" },
 		{ "{\"v\": \"http://x:80/a#b\"}", "v: http://x:80/a#b\n" },
 		{ "{\"v\": \"é€😀\"}", "v: é€😀\n" },
-		{ "{\"v\": \"<<\"}", "v: '<<'\n" },
-		{ "{\"<<\": 1}", "'<<': 1\n" },
-		{ "{\"yes\": 1, \"1\": 2}", "'yes': 1\n'1': 2\n" },
+		{ "{\"v\": \"<<\"}", "v: \"<<\"\n" },
+		{ "{\"<<\": 1}", "\"<<\": 1\n" },
+		{ "{\"yes\": 1, \"1\": 2}", "\"yes\": 1\n\"1\": 2\n" },
 		{ "\"...\"", "'...'\n" },
 		{ "{\"t\": \"2001-12-14\", \"u\": \"2001-1-2x\", \"w\": \"201-12-14\"}",
-		  "t: '2001-12-14'\nu: '2001-1-2x'\nw: 201-12-14\n" },
+		  "t: \"2001-12-14\"\nu: \"2001-1-2x\"\nw: 201-12-14\n" },
 		{ "\"--- x\"", "'--- x'\n" },
 	};
 	size_t i;
@@ -337,7 +337,7 @@ START_TEST(yaml_layout_is_kubectl)
 		    "  z: null\n");
 	expect_yaml("[]", "[]\n");
 	expect_yaml("{}", "{}\n");
-	expect_yaml("'yes'", "'yes'\n");
+	expect_yaml("'yes'", "\"yes\"\n");
 	expect_yaml("- -0.0\n- 1e21\n", "- -0.0\n- 1e+21\n");
 }
 END_TEST
@@ -619,8 +619,8 @@ START_TEST(metadata_merge)
 			      "    app: db\n"
 			      "  generation: 3\n"
 			      "  namespace: default\n"
-			      "  resourceVersion: '1234'\n"
-			      "  creationTimestamp: '2024-05-01T10:00:00Z'\n"
+			      "  resourceVersion: \"1234\"\n"
+			      "  creationTimestamp: \"2024-05-01T10:00:00Z\"\n"
 			      "spec:\n"
 			      "  hosts:\n"
 			      "  - db.example\n");
