@@ -15,6 +15,9 @@
 
 int pc_cmd_validate(int argc, char **argv);
 int pc_cmd_iptables(int argc, char **argv);
+int pc_cmd_apply(int argc, char **argv);
+int pc_cmd_get(int argc, char **argv);
+int pc_cmd_delete(int argc, char **argv);
 
 /* Every verb but `run`: argv as main() got it. */
 int pc_cli_main(int argc, char **argv);

@@ -9,16 +9,14 @@
  */
 #include "cli/cmd.h"
 
-#include <dirent.h>
 #include <errno.h>
 #include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 
 #include "cli/output.h"
-#include "core/alloc.h"
+#include "cli/paths.h"
 #include "model/finding.h"
 #include "model/manifest.h"
 
@@ -45,109 +43,18 @@ static const char usage[] =
 	"most 10,000 anchors per document and expand to at most 1,048,576 nodes\n"
 	"per document once aliases are counted.\n";
 
-struct paths {
-	char **v;
-	size_t n;
-};
-
-static void paths_add(struct paths *p, char *s)
+static int load_path(struct pc_manifest *m, const char *path, struct pc_findings *f, size_t *files)
 {
-	p->v = pc_xrealloc(p->v, (p->n + 1) * sizeof(*p->v));
-	p->v[p->n++] = s;
-}
-
-static int cmp_str(const void *a, const void *b)
-{
-	return strcmp(*(char *const *)a, *(char *const *)b);
-}
-
-static bool is_manifest_name(const char *name)
-{
-	const char *dot = strrchr(name, '.');
-
-	return dot && (strcmp(dot, ".yaml") == 0 || strcmp(dot, ".yml") == 0 ||
-		       strcmp(dot, ".json") == 0);
-}
-
-/*
- * Collect manifest files below <dir> in sorted order; symlinked directories
- * are not followed. Returns 0 or a negative errno, after saying which
- * directory could not be read.
- */
-static int walk(const char *dir, struct paths *out, int depth)
-{
-	struct paths names = { NULL, 0 };
-	struct dirent *de;
-	struct stat st;
+	struct pc_paths found = { NULL, 0 };
 	size_t i;
-	int ret = 0;
-	DIR *d;
+	int ret;
 
-	if (depth > 64) {
-		pc_cli_error("%s: directories nested deeper than 64 levels", dir);
-		return -ELOOP;
-	}
-	d = opendir(dir);
-	if (!d) {
-		ret = -errno;
-		pc_cli_error("cannot read directory %s: %s", dir, strerror(-ret));
-		return ret;
-	}
-	while ((de = readdir(d)))
-		if (de->d_name[0] != '.')
-			paths_add(&names, pc_xstrdup(de->d_name));
-	closedir(d);
-	if (names.n)
-		qsort(names.v, names.n, sizeof(*names.v), cmp_str);
-	for (i = 0; i < names.n; i++) {
-		size_t len = strlen(dir) + strlen(names.v[i]) + 2;
-		char *path = pc_xmalloc(len);
-		bool slash = dir[strlen(dir) - 1] == '/';
-
-		snprintf(path, len, "%s%s%s", dir, slash ? "" : "/", names.v[i]);
-		free(names.v[i]);
-		if (ret < 0 || lstat(path, &st) == -1) {
-			free(path);
-			continue;
-		}
-		if (S_ISDIR(st.st_mode)) {
-			ret = walk(path, out, depth + 1);
-			free(path);
-		} else if (is_manifest_name(path) && (S_ISREG(st.st_mode) || S_ISLNK(st.st_mode))) {
-			paths_add(out, path);
-		} else {
-			free(path);
-		}
-	}
-	free(names.v);
-	return ret;
-}
-
-static int load_path(struct pc_manifest *m, const char *path, struct pc_findings *f,
-		     size_t *files)
-{
-	struct paths found = { NULL, 0 };
-	struct stat st;
-	size_t i;
-	int ret = 0;
-
-	if (strcmp(path, "-") == 0 || stat(path, &st) == -1 || !S_ISDIR(st.st_mode)) {
+	ret = pc_paths_expand(path, &found);
+	for (i = 0; i < found.n && ret == 0; i++) {
 		(*files)++;
-		return pc_manifest_add_file(m, path, f);
+		ret = pc_manifest_add_file(m, found.v[i], f);
 	}
-	ret = walk(path, &found, 0);
-	if (ret == 0 && found.n == 0) {
-		pc_cli_error("no *.yaml, *.yml or *.json files in directory %s", path);
-		ret = -ENOENT;
-	}
-	for (i = 0; i < found.n; i++) {
-		if (ret == 0) {
-			(*files)++;
-			ret = pc_manifest_add_file(m, found.v[i], f);
-		}
-		free(found.v[i]);
-	}
-	free(found.v);
+	pc_paths_free_all(&found);
 	return ret;
 }
 
@@ -164,7 +71,7 @@ static void summary(const struct pc_manifest *m, const struct pc_findings *f, si
 }
 
 struct vopts {
-	struct paths inputs; /* borrowed from argv */
+	struct pc_paths inputs; /* borrowed from argv */
 	bool json;
 	bool quiet;
 };
@@ -190,13 +97,13 @@ static int parse_args(int argc, char **argv, struct vopts *o)
 		case 'f':
 			if (!*optarg)
 				return usage_error("-f needs a file, a directory or -");
-			paths_add(&o->inputs, optarg);
+			pc_paths_add(&o->inputs, optarg);
 			break;
 		case 'o':
 			o->json = strcmp(optarg, "json") == 0;
 			if (!o->json && strcmp(optarg, "text") != 0)
-				return usage_error("unknown output format \"%s\" (use text or json)",
-						   optarg);
+				return usage_error(
+					"unknown output format \"%s\" (use text or json)", optarg);
 			break;
 		case 'q':
 			o->quiet = true;

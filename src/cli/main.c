@@ -5,6 +5,7 @@
  * pc_cli_main() is called by the executable's main() (src/daemon/main.c)
  * for every verb but `run`, and can be driven by a fuzz target.
  */
+#include <getopt.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
@@ -25,6 +26,9 @@ static const char usage[] =
 	"  validate   check Istio networking manifests offline, as Istio's webhook would\n"
 	"  iptables   capture outbound TCP for the proxy (nat rules, IPv4 and IPv6)\n"
 	"  run        run the transparent egress proxy (see 'portcullis run --help')\n"
+	"  apply      create or update resources in the running proxy (-f PATH)\n"
+	"  get        show resources of the running proxy (KIND [NAME])\n"
+	"  delete     delete resources from the running proxy (-f PATH | KIND NAME)\n"
 	"  version    print the version\n"
 	"  help       show this help, or a verb's: portcullis help VERB\n"
 	"\n"
@@ -59,30 +63,62 @@ static int cmd_version(void)
 	return PC_EXIT_OK;
 }
 
-static int dispatch(int argc, char **argv)
+struct verb {
+	const char *name;
+	int (*fn)(int argc, char **argv);
+};
+
+/* clang-format off: one verb a line */
+static const struct verb verbs[] = {
+	{ "validate", pc_cmd_validate }, { "iptables", pc_cmd_iptables }, { "apply", pc_cmd_apply },
+	{ "get", pc_cmd_get },           { "delete", pc_cmd_delete },     { NULL, NULL },
+};
+/* clang-format on */
+
+static const struct verb *find_verb(const char *name)
 {
-	const char *verb = argv[0];
+	const struct verb *v;
 
-	if (strcmp(verb, "validate") == 0)
-		return pc_cmd_validate(argc, argv);
-	if (strcmp(verb, "iptables") == 0)
-		return pc_cmd_iptables(argc, argv);
-	if (strcmp(verb, "version") == 0 || strcmp(verb, "--version") == 0)
-		return cmd_version();
-	if (strcmp(verb, "help") == 0 || strcmp(verb, "--help") == 0 || strcmp(verb, "-h") == 0) {
-		if (argc > 1 && (strcmp(argv[1], "validate") == 0 ||
-				 strcmp(argv[1], "iptables") == 0)) {
-			char *args[] = { argv[1], "--help", NULL };
+	for (v = verbs; v->name; v++)
+		if (strcmp(v->name, name) == 0)
+			return v;
+	return NULL;
+}
 
-			return dispatch(2, args);
-		}
-		if (argc > 1) {
-			pc_cli_error("help: unknown verb \"%s\"; see 'portcullis --help'", argv[1]);
-			return PC_EXIT_USAGE;
-		}
+static int help(int argc, char **argv)
+{
+	const struct verb *v;
+
+	if (argc < 2) {
 		fputs(usage, stdout);
 		return PC_EXIT_OK;
 	}
+	v = find_verb(argv[1]);
+	if (v) {
+		char *args[] = { argv[1], "--help", NULL };
+
+		optind = 0;
+		return v->fn(2, args);
+	}
+	if (strcmp(argv[1], "version") == 0 || strcmp(argv[1], "help") == 0) {
+		fputs(usage, stdout);
+		return PC_EXIT_OK;
+	}
+	pc_cli_error("help: unknown verb \"%s\"; see 'portcullis --help'", argv[1]);
+	return PC_EXIT_USAGE;
+}
+
+static int dispatch(int argc, char **argv)
+{
+	const char *verb = argv[0];
+	const struct verb *v = find_verb(verb);
+
+	if (v)
+		return v->fn(argc, argv);
+	if (strcmp(verb, "version") == 0 || strcmp(verb, "--version") == 0)
+		return cmd_version();
+	if (strcmp(verb, "help") == 0 || strcmp(verb, "--help") == 0 || strcmp(verb, "-h") == 0)
+		return help(argc, argv);
 	pc_cli_error("unknown verb \"%s\"; see 'portcullis --help'", verb);
 	return PC_EXIT_USAGE;
 }

@@ -1,0 +1,452 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/*
+ * cli/client.c - HTTP requests to the daemon's API with libcurl.
+ *
+ * One easy handle per client, reset before each request so no option of a
+ * previous request leaks into the next. Proxies from the environment are
+ * ignored (the API is local: a Unix socket or loopback), redirects are not
+ * followed, and only http is allowed. Response bodies are held in memory
+ * up to PC_CLIENT_MAX_BODY and parsed with limits sized for a full listing
+ * (not the 32 MiB of a manifest); a watch is read line by line, each line
+ * bounded by PC_CLIENT_MAX_LINE.
+ */
+#include "cli/client.h"
+
+#include <errno.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cli/cmd.h"
+#include "core/alloc.h"
+#include "core/err.h"
+#include "model/node.h"
+#include "model/resource.h"
+
+#ifndef PC_VERSION
+#define PC_VERSION "0.0.0"
+#endif
+
+#define UNIX_PATH_MAX 108 /* sizeof(sockaddr_un.sun_path) */
+
+/* Parse limits for response bodies: JSON has no anchors; a listing nests 2 deeper. */
+#define BODY_MAX_DEPTH   128u
+#define BODY_MAX_ANCHORS 1u
+#define BODY_MAX_WEIGHT  (8u << 20)
+
+struct sink {
+	struct pc_client *c;
+	struct pc_buf *b;
+	size_t max;
+	bool too_big;
+	pc_client_line_fn *fn; /* NULL: collect the whole body */
+	void *arg;
+	int stopped;
+};
+
+static bool valid_hostport(const char *s)
+{
+	const char *colon = strrchr(s, ':');
+	const char *p;
+	long port;
+	char *end;
+
+	if (!colon || colon == s || !colon[1])
+		return false;
+	if (s[0] == '[' && colon[-1] != ']')
+		return false;
+	for (p = s; p < colon; p++)
+		if (strchr("/?#@ \t\r\n", *p))
+			return false;
+	errno = 0;
+	port = strtol(colon + 1, &end, 10);
+	return !errno && !*end && colon[1] >= '0' && colon[1] <= '9' && port >= 1 && port <= 65535;
+}
+
+static char *concat(const char *a, const char *b)
+{
+	size_t n = strlen(a) + strlen(b) + 1;
+	char *s = pc_xmalloc(n);
+
+	snprintf(s, n, "%s%s", a, b);
+	return s;
+}
+
+/* Fill the address fields of <c> from <s>. Returns 0 or -EINVAL. */
+static int parse_addr(struct pc_client *c, const char *s)
+{
+	char *hp;
+	size_t n;
+
+	if (strncmp(s, "unix:", 5) == 0 || s[0] == '/') {
+		const char *path = s[0] == '/' ? s : s + 5;
+
+		if (!*path || strlen(path) >= UNIX_PATH_MAX)
+			return -EINVAL;
+		c->unix_path = pc_xstrdup(path);
+		c->addr = concat("unix:", path);
+		c->base = pc_xstrdup("http://localhost");
+		return 0;
+	}
+	if (strncmp(s, "http://", 7) == 0)
+		s += 7;
+	else if (strstr(s, "://"))
+		return -EINVAL;
+	hp = pc_xstrdup(s);
+	n = strlen(hp);
+	if (n && hp[n - 1] == '/')
+		hp[n - 1] = '\0';
+	if (!valid_hostport(hp)) {
+		free(hp);
+		return -EINVAL;
+	}
+	c->addr = concat("http://", hp);
+	c->base = pc_xstrdup(c->addr);
+	free(hp);
+	return 0;
+}
+
+int pc_client_init(struct pc_client *c, const char *server, bool *from_env)
+{
+	const char *env = getenv(PC_CLIENT_ENV);
+
+	memset(c, 0, sizeof(*c));
+	*from_env = !server && env && *env;
+	if (!server)
+		server = *from_env ? env : "unix:" PC_CLIENT_DEFAULT_SOCKET;
+	if (parse_addr(c, server) < 0) {
+		pc_cli_error("invalid server address \"%s\"%s: use unix:PATH, /PATH, "
+			     "http://HOST:PORT or HOST:PORT",
+			     server, *from_env ? " in $" PC_CLIENT_ENV : "");
+		pc_client_release(c);
+		return -EINVAL;
+	}
+	/* A server that goes away mid-request must not kill us with SIGPIPE. */
+	signal(SIGPIPE, SIG_IGN);
+	if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK || !(c->curl = curl_easy_init())) {
+		pc_cli_error("cannot initialize libcurl");
+		exit(PC_EXIT_FAIL);
+	}
+	return 0;
+}
+
+void pc_client_release(struct pc_client *c)
+{
+	if (c->curl) {
+		curl_easy_cleanup(c->curl);
+		curl_global_cleanup();
+		c->curl = NULL;
+	}
+	free(c->addr);
+	free(c->unix_path);
+	free(c->base);
+	c->addr = c->unix_path = c->base = NULL;
+}
+
+void pc_client_param(struct pc_client *c, struct pc_buf *b, const char *key, const char *value)
+{
+	char *esc = curl_easy_escape(c->curl, value, 0);
+
+	if (!esc) {
+		pc_cli_error("out of memory");
+		exit(PC_EXIT_FAIL);
+	}
+	pc_buf_printf(b, "%c%s=%s", memchr(pc_buf_str(b), '?', b->len) ? '&' : '?', key, esc);
+	curl_free(esc);
+}
+
+/* Hand each complete line in the sink's buffer to its callback; keep the rest. */
+static bool feed_lines(struct sink *s)
+{
+	char *start = s->b->p, *nl;
+	size_t left = s->b->len;
+
+	while (!s->stopped && left && (nl = memchr(start, '\n', left)) != NULL) {
+		*nl = '\0';
+		s->stopped = s->fn(s->arg, start, (size_t)(nl - start));
+		left -= (size_t)(nl - start) + 1;
+		start = nl + 1;
+	}
+	memmove(s->b->p, start, left);
+	pc_buf_truncate(s->b, left);
+	return !s->stopped;
+}
+
+static size_t on_data(char *p, size_t size, size_t n, void *arg)
+{
+	struct sink *s = arg;
+	size_t len = size * n;
+	long status = 0;
+
+	if (len > s->max || s->b->len > s->max - len) {
+		s->too_big = true;
+		return 0;
+	}
+	pc_buf_add(s->b, p, len);
+	if (s->b->oom) {
+		pc_cli_error("out of memory");
+		exit(PC_EXIT_FAIL);
+	}
+	if (s->fn) {
+		curl_easy_getinfo(s->c->curl, CURLINFO_RESPONSE_CODE, &status);
+		if (status == 200 && !feed_lines(s))
+			return 0; /* the callback asked to stop: abort the transfer */
+	}
+	return len;
+}
+
+static void setup(struct pc_client *c, const char *method, const char *target, long timeout,
+		  struct sink *s, struct curl_slist *hdrs)
+{
+	CURL *h = c->curl;
+	char *url = concat(c->base, target);
+
+	curl_easy_reset(h);
+	c->errbuf[0] = '\0';
+	curl_easy_setopt(h, CURLOPT_URL, url);
+	free(url); /* libcurl keeps its own copy */
+	if (c->unix_path)
+		curl_easy_setopt(h, CURLOPT_UNIX_SOCKET_PATH, c->unix_path);
+	curl_easy_setopt(h, CURLOPT_PROTOCOLS_STR, "http");
+	curl_easy_setopt(h, CURLOPT_NOPROXY, "*");
+	curl_easy_setopt(h, CURLOPT_NOSIGNAL, 1L);
+	curl_easy_setopt(h, CURLOPT_CONNECTTIMEOUT, PC_CLIENT_CONNECT_TIMEOUT);
+	curl_easy_setopt(h, CURLOPT_TIMEOUT, timeout);
+	curl_easy_setopt(h, CURLOPT_ERRORBUFFER, c->errbuf);
+	curl_easy_setopt(h, CURLOPT_USERAGENT, "portcullis/" PC_VERSION);
+	curl_easy_setopt(h, CURLOPT_HTTPHEADER, hdrs);
+	curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, on_data);
+	curl_easy_setopt(h, CURLOPT_WRITEDATA, s);
+	if (strcmp(method, "GET") != 0 && strcmp(method, "POST") != 0)
+		curl_easy_setopt(h, CURLOPT_CUSTOMREQUEST, method);
+}
+
+static const char *os_error(struct pc_client *c, CURLcode rc)
+{
+	long oserr = 0;
+
+	curl_easy_getinfo(c->curl, CURLINFO_OS_ERRNO, &oserr);
+	if (oserr > 0)
+		return strerror((int)oserr);
+	return c->errbuf[0] ? c->errbuf : curl_easy_strerror(rc);
+}
+
+/* Say why a request got no response. Returns -EIO. */
+static int transport_error(struct pc_client *c, CURLcode rc, long timeout)
+{
+	double connect_time = 0;
+
+	curl_easy_getinfo(c->curl, CURLINFO_CONNECT_TIME, &connect_time);
+	switch (rc) {
+	case CURLE_OPERATION_TIMEDOUT:
+		if (connect_time > 0) {
+			pc_cli_error("the server at %s did not answer within %ld s", c->addr,
+				     timeout);
+			break;
+		}
+		pc_cli_error("cannot reach the server at %s: %s (is 'portcullis run' running?)",
+			     c->addr, strerror(ETIMEDOUT));
+		break;
+	case CURLE_COULDNT_CONNECT:
+	case CURLE_COULDNT_RESOLVE_HOST:
+		pc_cli_error("cannot reach the server at %s: %s (is 'portcullis run' running?)",
+			     c->addr, os_error(c, rc));
+		break;
+	case CURLE_GOT_NOTHING:
+		pc_cli_error("the server at %s closed the connection without answering", c->addr);
+		break;
+	default:
+		pc_cli_error("request to the server at %s failed: %s", c->addr,
+			     c->errbuf[0] ? c->errbuf : curl_easy_strerror(rc));
+	}
+	return -EIO;
+}
+
+static void parse_body(struct pc_response *r)
+{
+	struct pc_yaml_limits lim = { PC_CLIENT_MAX_BODY, BODY_MAX_DEPTH, BODY_MAX_ANCHORS,
+				      BODY_MAX_WEIGHT };
+	struct pc_err err;
+	char msg[PC_ERR_MSG_MAX + 64];
+
+	pc_err_clear(&err);
+	if (r->body.len == 0) {
+		r->parse_error = pc_xstrdup("empty body");
+		return;
+	}
+	if (pc_yaml_parse(r->body.p, r->body.len, &lim, &r->doc, &err) < 0) {
+		if (err.line)
+			snprintf(msg, sizeof(msg), "%u:%u: %s", err.line, err.col, err.msg);
+		else
+			snprintf(msg, sizeof(msg), "%s", err.msg[0] ? err.msg : "out of memory");
+		r->parse_error = pc_xstrdup(msg);
+		return;
+	}
+	if (r->doc->ndocs != 1 || !r->doc->docs[0].root ||
+	    r->doc->docs[0].root->type != PC_NODE_MAP) {
+		r->parse_error = pc_xstrdup("not a JSON object");
+		return;
+	}
+	r->root = r->doc->docs[0].root;
+}
+
+static int perform(struct pc_client *c, struct sink *s, long timeout, struct pc_response *r)
+{
+	CURLcode rc = curl_easy_perform(c->curl);
+
+	curl_easy_getinfo(c->curl, CURLINFO_RESPONSE_CODE, &r->status);
+	if (s->too_big) {
+		pc_cli_error("the response of the server at %s is larger than %zu MiB", c->addr,
+			     s->max >> 20);
+		return -EIO;
+	}
+	if (s->fn && s->stopped && rc == CURLE_WRITE_ERROR)
+		return 0;
+	if (rc != CURLE_OK)
+		return transport_error(c, rc, timeout);
+	if (!s->fn || r->status != 200)
+		parse_body(r);
+	return 0;
+}
+
+static struct curl_slist *headers(void)
+{
+	struct curl_slist *h, *n = NULL;
+
+	/* No "Expect: 100-continue" round trip before a large apply. */
+	h = curl_slist_append(NULL, "Expect:");
+	if (h)
+		n = curl_slist_append(h, "Accept: application/json");
+	if (!n) {
+		curl_slist_free_all(h);
+		pc_cli_error("out of memory");
+		exit(PC_EXIT_FAIL);
+	}
+	return n;
+}
+
+int pc_client_request(struct pc_client *c, const char *method, const char *target, curl_mime *mime,
+		      long timeout, struct pc_response *r)
+{
+	struct curl_slist *hdrs = headers();
+	struct sink s = { c, &r->body, PC_CLIENT_MAX_BODY, false, NULL, NULL, 0 };
+	int ret;
+
+	memset(r, 0, sizeof(*r));
+	setup(c, method, target, timeout, &s, hdrs);
+	if (mime)
+		curl_easy_setopt(c->curl, CURLOPT_MIMEPOST, mime);
+	ret = perform(c, &s, timeout, r);
+	curl_slist_free_all(hdrs);
+	return ret;
+}
+
+int pc_client_stream(struct pc_client *c, const char *target, pc_client_line_fn *fn, void *arg,
+		     struct pc_response *r, int *stopped)
+{
+	struct curl_slist *hdrs = headers();
+	struct sink s = { c, &r->body, PC_CLIENT_MAX_LINE, false, fn, arg, 0 };
+	int ret;
+
+	memset(r, 0, sizeof(*r));
+	setup(c, "GET", target, PC_CLIENT_NO_TIMEOUT, &s, hdrs);
+	ret = perform(c, &s, PC_CLIENT_NO_TIMEOUT, r);
+	if (ret == 0 && r->status == 200 && !s.stopped && r->body.len) {
+		/* A last line without its newline. */
+		pc_buf_addc(&r->body, '\n');
+		feed_lines(&s);
+	}
+	*stopped = s.stopped;
+	curl_slist_free_all(hdrs);
+	return ret;
+}
+
+void pc_response_release(struct pc_response *r)
+{
+	pc_buf_release(&r->body);
+	if (r->doc)
+		pc_yaml_stream_free(r->doc);
+	free(r->parse_error);
+	memset(r, 0, sizeof(*r));
+}
+
+const char *pc_client_str(const struct pc_node *map, const char *key)
+{
+	const struct pc_node *n = pc_node_get(map, key);
+
+	if (!n || n->type != PC_NODE_SCALAR || pc_node_is_null(n))
+		return NULL;
+	return n->str;
+}
+
+void pc_client_kind_ref(char *out, size_t size, const char *kind)
+{
+	size_t i, n = strlen(kind);
+
+	snprintf(out, size, "%s." PC_GROUP, kind);
+	for (i = 0; i < n && out[i]; i++)
+		if (out[i] >= 'A' && out[i] <= 'Z')
+			out[i] = (char)(out[i] - 'A' + 'a');
+}
+
+void pc_client_puts(FILE *fp, const char *s)
+{
+	const unsigned char *p;
+
+	for (p = (const unsigned char *)s; *p; p++)
+		fputc((*p < 0x20 && *p != '\n' && *p != '\t') || *p == 0x7f ? '?' : *p, fp);
+}
+
+/* Print <s> without its trailing newlines, then one newline. */
+static void put_line(FILE *fp, const char *s)
+{
+	size_t n = strlen(s);
+	char *t;
+
+	while (n && s[n - 1] == '\n')
+		n--;
+	t = pc_strndup(s, n);
+	if (!t) {
+		pc_cli_error("out of memory");
+		exit(PC_EXIT_FAIL);
+	}
+	pc_client_puts(fp, t);
+	fputc('\n', fp);
+	free(t);
+}
+
+int pc_client_report(const struct pc_client *c, const struct pc_response *r)
+{
+	const char *kind = pc_client_str(r->root, "kind");
+	const char *status = pc_client_str(r->root, "status");
+	const char *reason = pc_client_str(r->root, "reason");
+	const char *message = pc_client_str(r->root, "message");
+	bool is_status =
+		(kind && strcmp(kind, "Status") == 0) || (status && strcmp(status, "Failure") == 0);
+
+	if (!is_status || !message)
+		return pc_client_bad_response(c, r, "a Status");
+	fputs("Error from server", stderr);
+	if (reason && *reason) {
+		fputs(" (", stderr);
+		pc_client_puts(stderr, reason);
+		fputc(')', stderr);
+	}
+	fputs(": ", stderr);
+	put_line(stderr, message);
+	return PC_EXIT_FAIL;
+}
+
+int pc_client_bad_response(const struct pc_client *c, const struct pc_response *r, const char *what)
+{
+	fprintf(stderr,
+		"portcullis: unexpected response from the server at %s (HTTP %ld): "
+		"expected %s",
+		c->addr, r->status, what);
+	if (r->parse_error) {
+		fputs(", got ", stderr);
+		pc_client_puts(stderr, r->parse_error);
+	}
+	fputc('\n', stderr);
+	return PC_EXIT_FAIL;
+}

@@ -1,0 +1,129 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/*
+ * cli/client.h - talking to the API of `portcullis run` (doc/api.md).
+ *
+ * A client is one libcurl handle bound to one server address. Requests are
+ * synchronous; every response body is JSON and is parsed with the model's
+ * YAML parser (JSON is YAML) under limits of its own, because the body is
+ * input like any other: a hostile or broken server gets an error message,
+ * never a crash or an unbounded allocation. Transport failures are printed
+ * here, the kubectl way, so that verbs only deal with HTTP statuses.
+ */
+#ifndef PC_CLI_CLIENT_H
+#define PC_CLI_CLIENT_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdio.h>
+
+#include <curl/curl.h>
+
+#include "core/buf.h"
+
+struct pc_node;
+struct pc_yaml_stream;
+
+#define PC_CLIENT_DEFAULT_SOCKET "/run/portcullis/api.sock"
+#define PC_CLIENT_ENV            "PORTCULLIS_SERVER"
+
+/* Seconds: connecting; a get or delete; an apply (100,000 objects take a while). */
+#define PC_CLIENT_CONNECT_TIMEOUT 5L
+#define PC_CLIENT_TIMEOUT         300L
+#define PC_CLIENT_APPLY_TIMEOUT   3600L
+#define PC_CLIENT_NO_TIMEOUT      0L
+
+/* A response body larger than this is refused (a list of 100,000 objects is ~50 MiB). */
+#define PC_CLIENT_MAX_BODY (512u << 20)
+/* A watch event line larger than this ends the watch. */
+#define PC_CLIENT_MAX_LINE (64u << 20)
+
+struct pc_client {
+	CURL *curl;
+	char *addr;      /* "unix:PATH" or "http://HOST:PORT", for messages */
+	char *unix_path; /* NULL over TCP */
+	char *base;      /* URL prefix: "http://localhost" or "http://HOST:PORT" */
+	char errbuf[CURL_ERROR_SIZE];
+};
+
+struct pc_response {
+	long status; /* HTTP status; 0 before a response */
+	struct pc_buf body;
+	struct pc_yaml_stream *doc; /* the parsed body, or NULL */
+	const struct pc_node *root; /* its mapping, or NULL when the body is not one */
+	char *parse_error;          /* why <root> is NULL, or NULL */
+};
+
+/*
+ * Bind <c> to <server> ("unix:PATH", "/PATH", "http://HOST:PORT" or
+ * "HOST:PORT"); NULL means $PORTCULLIS_SERVER, else the default socket.
+ * Returns 0, or -EINVAL after printing why the address is not one (the
+ * caller exits 2 for a flag, 1 for the environment: see <*from_env>).
+ */
+int pc_client_init(struct pc_client *c, const char *server, bool *from_env);
+void pc_client_release(struct pc_client *c);
+
+/*
+ * Append "?key=value" (the first time) or "&key=value" to the request
+ * target <b>, <value> percent-encoded.
+ */
+void pc_client_param(struct pc_client *c, struct pc_buf *b, const char *key, const char *value);
+
+/*
+ * Send <method> <target> (path and query) with the multipart body <mime>
+ * (NULL: none), waiting at most <timeout> seconds (PC_CLIENT_NO_TIMEOUT:
+ * forever), and fill <r> (pc_response_release() it in every case). The
+ * body is parsed when it is JSON. Returns 0 when a response came (whatever
+ * its status), or -EIO after printing why there was none ("cannot reach
+ * the server at ...").
+ */
+int pc_client_request(struct pc_client *c, const char *method, const char *target, curl_mime *mime,
+		      long timeout, struct pc_response *r);
+
+/*
+ * Called for each line of a streamed response, without its '\n'; <line>
+ * is NUL-terminated. Return 0 to go on, anything else to stop the stream.
+ */
+typedef int pc_client_line_fn(void *arg, char *line, size_t len);
+
+/*
+ * GET <target> and hand each line of a 200 response to <fn> as it
+ * arrives, without a timeout. A non-200 response is collected in <r> as
+ * pc_client_request() does. Returns 0 when the stream ended (or <fn>
+ * stopped it: then <*stopped> is its value), -EIO after printing why.
+ */
+int pc_client_stream(struct pc_client *c, const char *target, pc_client_line_fn *fn, void *arg,
+		     struct pc_response *r, int *stopped);
+
+void pc_response_release(struct pc_response *r);
+
+/*
+ * Report the failed response <r> on stderr, as kubectl does:
+ * "Error from server (<reason>): <message>", or a line saying what the
+ * server sent when it is not a Status. Returns PC_EXIT_FAIL.
+ */
+int pc_client_report(const struct pc_client *c, const struct pc_response *r);
+
+/*
+ * Report a 2xx response <r> whose body is not what doc/api.md promises
+ * (<what> says what was expected). Returns PC_EXIT_FAIL.
+ */
+int pc_client_bad_response(const struct pc_client *c, const struct pc_response *r,
+			   const char *what);
+
+/* The string value of <key> in mapping <map>, or NULL (absent, not a scalar, null). */
+const char *pc_client_str(const struct pc_node *map, const char *key);
+
+/*
+ * "<kind lowercased>.networking.istio.io" in <out> (cut to <size>), as kubectl
+ * names a resource: "serviceentry.networking.istio.io".
+ */
+void pc_client_kind_ref(char *out, size_t size, const char *kind);
+
+/*
+ * Write the server-provided text <s> to <fp> with control characters other
+ * than newline and tab shown as '?', so a hostile server cannot drive the
+ * terminal.
+ */
+void pc_client_puts(FILE *fp, const char *s);
+
+#endif /* PC_CLI_CLIENT_H */
