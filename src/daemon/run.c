@@ -2,14 +2,17 @@
 /*
  * daemon/run.c - `portcullis run`: the proxy daemon.
  *
- * The main thread is the control thread: it loads and validates --config
- * (the same model code as `validate`; an invalid config refuses to start),
- * compiles the policy snapshot, binds one SO_REUSEPORT listener pair
- * (IPv4, IPv6) per worker, drops root, starts the workers and then serves
- * signals from a signalfd in its own event loop: SIGHUP reloads the config
- * (an invalid one keeps the old policy and says why), SIGTERM and SIGINT
- * drain (stop accepting, let connections finish for --drain-duration, then
- * close them) and exit 0.
+ * The main thread opens the store in --state-dir (daemon/control.c: the
+ * policy it holds is compiled at once), applies the --config files through
+ * the same path as the API (the same model code as `validate`; an invalid
+ * config refuses to start), makes the API sockets, binds one SO_REUSEPORT
+ * listener pair (IPv4, IPv6) per worker, drops root, starts the workers and
+ * the API server (daemon/api.c) and then serves signals from a signalfd in
+ * its own event loop: SIGHUP re-applies the --config files (an invalid one
+ * keeps the running policy and says why), SIGTERM and SIGINT drain (stop
+ * accepting, let connections finish for --drain-duration, then close them)
+ * and exit 0. Every committed change hands a new snapshot to the workers
+ * (publish()).
  */
 #include "daemon/run.h"
 
@@ -29,29 +32,39 @@
 #include <unistd.h>
 
 #include "cli/cmd.h"
-#include "cli/output.h"
 #include "core/alloc.h"
+#include "core/err.h"
 #include "core/log.h"
 #include "core/loop.h"
+#include "daemon/api.h"
+#include "daemon/control.h"
 #include "model/decode.h"
-#include "model/finding.h"
-#include "model/manifest.h"
 #include "net/addr.h"
 #include "net/dns.h"
 #include "net/sock.h"
 #include "policy/snapshot.h"
 #include "proxy/worker.h"
+#include "store/store.h"
+
+#define DEFAULT_API_SOCKET "/run/portcullis/api.sock"
 
 static const char usage[] =
-	"Usage: portcullis run --config PATH [--config PATH ...] [options]\n"
+	"Usage: portcullis run [--config PATH ...] [options]\n"
 	"\n"
 	"Run the transparent egress proxy: captured outbound TCP connections (see\n"
 	"'portcullis iptables') are classified against the ServiceEntries of the\n"
-	"config and relayed, or refused.\n"
+	"live configuration and relayed, or refused. The configuration is kept in\n"
+	"--state-dir and changed with 'portcullis apply' and 'portcullis delete'.\n"
 	"\n"
 	"Options:\n"
-	"  -c, --config PATH            a manifest file (repeatable); validated as\n"
-	"                               'portcullis validate' does: any error refuses to start\n"
+	"  -c, --config PATH            a manifest file (repeatable), applied at start as\n"
+	"                               'portcullis apply' would (any error refuses to start);\n"
+	"                               objects an earlier --config made that the files no\n"
+	"                               longer hold are deleted\n"
+	"      --state-dir DIR          the store (default " PC_STORE_DEFAULT_DIR ")\n"
+	"      --api-socket PATH|off    the API's Unix socket (default " DEFAULT_API_SOCKET ";\n"
+	"                               mode 0660, group portcullis when it exists)\n"
+	"      --api-listen ADDR:PORT   also serve the API on this loopback TCP address\n"
 	"  -p, --proxy-port PORT        the port iptables redirects to (default 15001)\n"
 	"      --outbound-traffic-policy REGISTRY_ONLY|ALLOW_ANY\n"
 	"                               for destinations no ServiceEntry matches, unless a\n"
@@ -63,12 +76,15 @@ static const char usage[] =
 	"      --access-log PATH|-      one line per connection at close (default: none)\n"
 	"      --access-log-format text|json\n"
 	"      --drain-duration DURATION  on SIGTERM, time open connections get (default 5s)\n"
+	"      --revoke-grace DURATION  when a policy change denies an open connection, close\n"
+	"                               it after this long (default 0s: at once)\n"
 	"      --log-level err|warn|notice|info|debug  (default info)\n"
 	"      --dns-server IP[:PORT]   resolve DNS ServiceEntries with this server\n"
 	"                               (default: /etc/resolv.conf)\n"
 	"  -h, --help                   show this help\n"
 	"\n"
-	"Signals: SIGHUP reloads the config (an invalid one keeps the running policy);\n"
+	"Signals: SIGHUP re-applies the --config files (an invalid one keeps the running\n"
+	"policy);\n"
 	"SIGTERM and SIGINT drain and exit.\n";
 
 struct options {
@@ -82,7 +98,11 @@ struct options {
 	const char *access_log;
 	enum pc_log_format access_format;
 	uint64_t drain_ms;
+	uint64_t revoke_grace_ms;
 	const char *dns_server;
+	const char *state_dir;
+	const char *api_socket; /* NULL: off */
+	const char *api_listen;
 };
 
 struct daemon {
@@ -92,8 +112,11 @@ struct daemon {
 	unsigned nworkers;
 	struct pc_loop *loop;
 	struct pc_io sigio;
-	struct pc_snapshot *snap; /* the control thread's reference */
-	uint64_t generation;
+	struct pc_snapshot *snap; /* the newest snapshot (guarded by <lock>) */
+	unsigned nstarted;        /* workers that take published snapshots */
+	struct pc_control *ctl;
+	struct pc_api *api;
+	int api_fds[2];
 	bool draining;
 	/* the resolver thread: refreshes DNS clusters of <snap> as TTLs expire */
 	struct pc_dns *dns;
@@ -141,7 +164,8 @@ static int parse_option(int c, const char *arg, struct options *o)
 	case 'p':
 		v = strtoul(arg, &end, 10);
 		if (*end || v < 1 || v > 65535)
-			return bad_usage("--proxy-port needs a port number 1..65535, not \"%s\"", arg);
+			return bad_usage("--proxy-port needs a port number 1..65535, not \"%s\"",
+					 arg);
 		o->port = (uint16_t)v;
 		return 0;
 	case 'P':
@@ -150,8 +174,10 @@ static int parse_option(int c, const char *arg, struct options *o)
 		else if (strcmp(arg, "ALLOW_ANY") == 0)
 			o->policy = PC_POLICY_ALLOW_ANY;
 		else
-			return bad_usage("--outbound-traffic-policy is REGISTRY_ONLY or ALLOW_ANY, not "
-					 "\"%s\"", arg);
+			return bad_usage(
+				"--outbound-traffic-policy is REGISTRY_ONLY or ALLOW_ANY, not "
+				"\"%s\"",
+				arg);
 		return 0;
 	case 'n':
 		v = strtoul(arg, &end, 10);
@@ -180,13 +206,29 @@ static int parse_option(int c, const char *arg, struct options *o)
 					 arg);
 		o->drain_ms = (uint64_t)ns / 1000000u;
 		return 0;
+	case 'g':
+		if (pc_duration_parse(arg, &ns, &why) < 0 || ns < 0)
+			return bad_usage("--revoke-grace needs a duration such as 0s or 30s, not "
+					 "\"%s\"",
+					 arg);
+		o->revoke_grace_ms = (uint64_t)ns / 1000000u;
+		return 0;
+	case 'S':
+		o->state_dir = arg;
+		return 0;
+	case 'A':
+		o->api_socket = strcmp(arg, "off") == 0 ? NULL : arg;
+		return 0;
+	case 'L':
+		o->api_listen = arg;
+		return 0;
 	case 's':
 		o->dns_server = arg;
 		return 0;
 	case 'l':
 		if (pc_log_level_parse(arg) < 0)
-			return bad_usage("--log-level is err, warn, notice, info or debug, not \"%s\"",
-					 arg);
+			return bad_usage(
+				"--log-level is err, warn, notice, info or debug, not \"%s\"", arg);
 		pc_log_set_level(pc_log_level_parse(arg));
 		return 0;
 	default:
@@ -207,6 +249,10 @@ static int parse_args(int argc, char **argv, struct options *o)
 		{ "drain-duration", required_argument, NULL, 'd' },
 		{ "log-level", required_argument, NULL, 'l' },
 		{ "dns-server", required_argument, NULL, 's' },
+		{ "revoke-grace", required_argument, NULL, 'g' },
+		{ "state-dir", required_argument, NULL, 'S' },
+		{ "api-socket", required_argument, NULL, 'A' },
+		{ "api-listen", required_argument, NULL, 'L' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
@@ -228,8 +274,8 @@ static int parse_args(int argc, char **argv, struct options *o)
 	}
 	if (optind < argc)
 		return bad_usage("unexpected argument \"%s\"", argv[optind]);
-	if (o->nconfigs == 0)
-		return bad_usage("give at least one --config PATH");
+	if (!*o->state_dir)
+		return bad_usage("--state-dir needs a directory");
 	return -1;
 }
 
@@ -260,9 +306,8 @@ static void resolve_cluster(struct daemon *d, const struct pc_cluster *c, uint64
 		ret = pc_dns_resolve(d->dns, c->dns_names[i].name, c->dns_names[i].port,
 				     addrs + total, DNS_MAX_ADDRS - total, &n, &ttl);
 		if (ret < 0) {
-			pc_log(PC_LOG_WARN, "cannot resolve", "cluster=%s name=%s err=\"%s\"",
-			       c->name, c->dns_names[i].name,
-			       ret == -EAGAIN ? "no answer" : "no address");
+			pc_log(PC_LOG_WARN, "cannot resolve", "cluster=%s name=%s err=%s", c->name,
+			       c->dns_names[i].name, ret == -EAGAIN ? "no answer" : "no address");
 			failed |= ret == -EAGAIN;
 			continue;
 		}
@@ -324,58 +369,39 @@ static void report_conflict(void *data, const char *what)
 	pc_log(PC_LOG_WARN, "ServiceEntry conflict, the older entry wins", "detail=%s", what);
 }
 
-/* Load and compile the config; on any error print the findings and fail. */
-static int load(struct daemon *d, struct pc_snapshot **out, bool quiet_ok)
+/* Every new snapshot: resolve its DNS clusters, then hand it to the workers. */
+static void publish(void *data, struct pc_snapshot *snap)
 {
-	struct pc_compile_opts opts = { d->o.policy, d->o.port, d->generation + 1 };
-	struct pc_findings f;
-	struct pc_manifest m;
-	size_t i;
-	int ret;
+	struct daemon *d = data;
+	struct pc_snapshot *old;
+	unsigned i;
 
-	pc_findings_init(&f);
-	ret = pc_manifest_init(&m);
-	for (i = 0; ret == 0 && i < d->o.nconfigs; i++)
-		ret = pc_manifest_add_file(&m, d->o.configs[i], &f);
-	if (ret == 0 && (f.total_err || f.oom))
-		ret = -EINVAL;
-	if (ret == -EINVAL || (!quiet_ok && f.n)) {
-		pc_output_sort(&f);
-		pc_output_text(stderr, &f);
-	}
-	if (ret == 0)
-		ret = pc_policy_compile(&m, &opts, report_conflict, NULL, out);
-	if (ret == 0) {
-		/* resolve before the snapshot serves: the first connection finds its upstream */
-		resolve_all(d, *out, true);
-		d->generation++;
-		pc_log(PC_LOG_INFO, "policy loaded", "generation=%llu resources=%zu clusters=%zu "
-						     "policy=%s",
-		       (unsigned long long)d->generation, m.nres, (*out)->nclusters,
-		       (*out)->policy == PC_POLICY_ALLOW_ANY ? "ALLOW_ANY" : "REGISTRY_ONLY");
-	}
-	pc_manifest_release(&m);
-	pc_findings_release(&f);
-	return ret;
+	/* resolve before the snapshot serves: the first connection finds its upstream */
+	resolve_all(d, snap, true);
+	pthread_mutex_lock(&d->lock);
+	old = d->snap;
+	d->snap = snap;
+	for (i = 0; i < d->nstarted; i++)
+		pc_worker_publish(&d->workers[i], pc_snapshot_ref(snap));
+	pthread_mutex_unlock(&d->lock);
+	pc_snapshot_unref(old);
+	pc_log(PC_LOG_INFO, "policy loaded", "generation=%llu clusters=%zu policy=%s",
+	       (unsigned long long)snap->generation, snap->nclusters,
+	       snap->policy == PC_POLICY_ALLOW_ANY ? "ALLOW_ANY" : "REGISTRY_ONLY");
 }
 
 static void reload(struct daemon *d)
 {
-	struct pc_snapshot *snap;
-	unsigned i;
-	int ret = load(d, &snap, true);
+	int ret;
 
-	if (ret < 0) {
-		pc_log(PC_LOG_ERR, "reload failed, keeping the running policy", "err=\"%s\"",
-		       ret == -EINVAL ? "invalid config (findings above)" : strerror(-ret));
+	if (d->o.nconfigs == 0) {
+		pc_log(PC_LOG_NOTICE, "no --config files to reload", NULL);
 		return;
 	}
-	for (i = 0; i < d->nworkers; i++)
-		pc_worker_publish(&d->workers[i], pc_snapshot_ref(snap));
-	pthread_mutex_lock(&d->lock);
-	pc_snapshot_unref(d->snap);
-	d->snap = snap;
-	pthread_mutex_unlock(&d->lock);
+	ret = pc_control_apply_config(d->ctl, d->o.configs, d->o.nconfigs, true);
+	if (ret < 0)
+		pc_log(PC_LOG_ERR, "reload failed, keeping the running policy", "err=%s",
+		       ret == -EINVAL ? "invalid config (findings above)" : strerror(-ret));
 }
 
 static void on_signal(struct pc_loop *loop, struct pc_io *io, uint32_t events)
@@ -452,18 +478,22 @@ static int start_workers(struct daemon *d)
 	for (i = 0; i < d->nworkers; i++) {
 		ret = listen_pair(&d->o, &fd4, &fd6);
 		if (ret < 0) {
-			pc_log(PC_LOG_ERR, "cannot listen", "port=%u err=\"%s\"", d->o.port,
+			pc_log(PC_LOG_ERR, "cannot listen", "port=%u err=%s", d->o.port,
 			       strerror(-ret));
 			return ret;
 		}
+		pthread_mutex_lock(&d->lock);
 		ret = pc_worker_init(&d->workers[i], i, &d->cfg, fd4, fd6 < 0 ? -1 : fd6,
 				     pc_snapshot_ref(d->snap));
+		if (ret == 0)
+			d->nstarted = i + 1; /* from now on it gets every new snapshot */
+		pthread_mutex_unlock(&d->lock);
 		if (ret < 0)
 			return ret;
 	}
 	ret = drop_privileges(&d->o);
 	if (ret < 0) {
-		pc_log(PC_LOG_ERR, "cannot drop privileges", "uid=%u gid=%u err=\"%s\"",
+		pc_log(PC_LOG_ERR, "cannot drop privileges", "uid=%u gid=%u err=%s",
 		       (unsigned)d->o.uid, (unsigned)d->o.gid, strerror(-ret));
 		return ret;
 	}
@@ -500,6 +530,7 @@ static int open_access_log(struct daemon *d)
 	d->cfg.access_log_fd = -1;
 	d->cfg.access_format = d->o.access_format;
 	d->cfg.drain_ms = d->o.drain_ms;
+	d->cfg.revoke_grace_ms = d->o.revoke_grace_ms;
 	if (!d->o.access_log)
 		return 0;
 	if (strcmp(d->o.access_log, "-") == 0) {
@@ -509,8 +540,8 @@ static int open_access_log(struct daemon *d)
 	d->cfg.access_log_fd =
 		open(d->o.access_log, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0640);
 	if (d->cfg.access_log_fd == -1) {
-		pc_log(PC_LOG_ERR, "cannot open the access log", "path=\"%s\" err=\"%s\"",
-		       d->o.access_log, strerror(errno));
+		pc_log(PC_LOG_ERR, "cannot open the access log", "path=%s err=%s", d->o.access_log,
+		       strerror(errno));
 		return -errno;
 	}
 	return 0;
@@ -519,6 +550,14 @@ static int open_access_log(struct daemon *d)
 static void shutdown_daemon(struct daemon *d, unsigned started)
 {
 	unsigned i;
+
+	if (d->ctl)
+		pc_control_shutdown(d->ctl); /* ends watches, refuses new changes */
+	pc_api_stop(d->api);
+	for (i = 0; i < 2; i++) {
+		if (d->api_fds[i] >= 0 && !d->api)
+			close(d->api_fds[i]);
+	}
 
 	if (d->resolver_started) {
 		pthread_mutex_lock(&d->lock);
@@ -533,6 +572,7 @@ static void shutdown_daemon(struct daemon *d, unsigned started)
 	if (d->sigio.fd >= 0)
 		pc_io_close(d->loop, &d->sigio);
 	pc_loop_free(d->loop);
+	pc_control_free(d->ctl);
 	pc_snapshot_unref(d->snap);
 	pc_dns_free(d->dns);
 	if (d->cfg.access_log_fd > STDERR_FILENO)
@@ -540,10 +580,64 @@ static void shutdown_daemon(struct daemon *d, unsigned started)
 	free(d->o.configs);
 }
 
+/*
+ * Open the store, apply --config, make the API sockets: everything that
+ * can refuse to start with a clear reason before a socket is bound.
+ */
+static int prepare(struct daemon *d)
+{
+	struct pc_control_opts co = { 0 };
+	struct pc_err err;
+	int ret;
+
+	co.state_dir = d->o.state_dir;
+	co.compile.policy = d->o.policy;
+	co.compile.proxy_port = d->o.port;
+	co.publish = publish;
+	co.report = report_conflict;
+	co.data = d;
+	ret = pc_control_open(&co, &d->ctl, &err);
+	if (ret < 0) {
+		pc_log(PC_LOG_ERR, "cannot open the store", "dir=%s err=%s", d->o.state_dir,
+		       err.msg);
+		return ret;
+	}
+	if (d->o.nconfigs) {
+		ret = pc_control_apply_config(d->ctl, d->o.configs, d->o.nconfigs, true);
+		if (ret < 0) {
+			pc_log(PC_LOG_ERR, "invalid config, not starting", "configs=%zu",
+			       d->o.nconfigs);
+			return ret;
+		}
+	}
+	ret = pc_api_listen(d->o.api_socket, d->o.api_listen, d->api_fds, &err);
+	if (ret < 0)
+		pc_log(PC_LOG_ERR, "cannot serve the API", "err=%s", err.msg);
+	return ret;
+}
+
+/* As root, hand the state directory to the user the daemon becomes. */
+static void own_state_dir(const struct options *o)
+{
+	static const char *const files[] = { "", "/store.db", "/store.db-wal", "/store.db-shm" };
+	char path[PATH_MAX];
+	size_t i;
+
+	if (geteuid() != 0 || o->uid == 0)
+		return;
+	for (i = 0; i < sizeof(files) / sizeof(files[0]); i++) {
+		snprintf(path, sizeof(path), "%s%s", o->state_dir, files[i]);
+		if (chown(path, o->uid, o->gid) == -1 && errno != ENOENT)
+			pc_log(PC_LOG_WARN, "cannot hand the state directory to the proxy user",
+			       "path=%s err=%s", path, strerror(errno));
+	}
+}
+
 int pc_daemon_run(int argc, char **argv)
 {
 	struct daemon d = { 0 };
 	long ncpu = sysconf(_SC_NPROCESSORS_ONLN);
+	struct pc_err err;
 	int ret;
 
 	d.o.port = 15001;
@@ -552,7 +646,10 @@ int pc_daemon_run(int argc, char **argv)
 	d.o.gid = 1337;
 	d.o.drain_ms = 5000;
 	d.o.concurrency = ncpu > 0 ? (unsigned)ncpu : 1;
+	d.o.state_dir = PC_STORE_DEFAULT_DIR;
+	d.o.api_socket = DEFAULT_API_SOCKET;
 	d.sigio.fd = -1;
+	d.api_fds[0] = d.api_fds[1] = -1;
 	ret = parse_args(argc, argv, &d.o);
 	if (ret >= 0) {
 		free(d.o.configs);
@@ -565,35 +662,39 @@ int pc_daemon_run(int argc, char **argv)
 	if (ret < 0) {
 		free(d.o.configs);
 		if (ret == -EINVAL) {
-			fprintf(stderr, "portcullis: run: --dns-server needs IPv4[:PORT], not \"%s\"\n",
+			fprintf(stderr,
+				"portcullis: run: --dns-server needs IPv4[:PORT], not \"%s\"\n",
 				d.o.dns_server);
 			return 2;
 		}
 		return 1;
 	}
-	if (load(&d, &d.snap, false) < 0) {
-		pc_dns_free(d.dns);
-		pc_log(PC_LOG_ERR, "invalid config, not starting", "configs=%zu", d.o.nconfigs);
-		free(d.o.configs);
-		return 1;
-	}
 	raise_nofile();
 	d.loop = pc_loop_new();
-	ret = d.loop ? open_access_log(&d) : -ENOMEM;
+	ret = d.loop ? prepare(&d) : -ENOMEM;
+	if (ret == 0) {
+		own_state_dir(&d.o);
+		ret = open_access_log(&d);
+	}
 	if (ret == 0)
 		ret = setup_signals(&d);
 	if (ret == 0)
 		ret = start_workers(&d);
 	if (ret == 0) {
+		ret = pc_api_start(d.ctl, d.api_fds, &d.api, &err);
+		if (ret < 0)
+			pc_log(PC_LOG_ERR, "cannot serve the API", "err=%s", err.msg);
+	}
+	if (ret == 0) {
 		ret = -pthread_create(&d.resolver, NULL, resolver_main, &d);
 		d.resolver_started = ret == 0;
 	}
 	if (ret < 0) {
-		shutdown_daemon(&d, 0);
+		shutdown_daemon(&d, 0); /* the worker threads were never started */
 		return 1;
 	}
-	pc_log(PC_LOG_NOTICE, "ready", "port=%u workers=%u uid=%u", d.o.port, d.nworkers,
-	       (unsigned)geteuid());
+	pc_log(PC_LOG_NOTICE, "ready", "port=%u workers=%u uid=%u api=%s", d.o.port, d.nworkers,
+	       (unsigned)geteuid(), d.o.api_socket ? d.o.api_socket : "off");
 	ret = pc_loop_run(d.loop);
 	shutdown_daemon(&d, d.nworkers);
 	pc_log(PC_LOG_NOTICE, "stopped", NULL);

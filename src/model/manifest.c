@@ -356,7 +356,8 @@ int pc_manifest_init(struct pc_manifest *m)
 {
 	memset(m, 0, sizeof(*m));
 	pc_yaml_limits_default(&m->limits);
-	m->arena = pc_arena_new((size_t)64 * 1024);
+	/* small: the daemon keeps one manifest per apply, often of one object */
+	m->arena = pc_arena_new((size_t)16 * 1024);
 	return m->arena ? 0 : -ENOMEM;
 }
 

@@ -1,0 +1,523 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/*
+ * daemon/api.c - the HTTP+JSON API of `portcullis run` (doc/api.md).
+ *
+ * libmicrohttpd does the HTTP: one thread per connection (a watch blocks
+ * in its reader until there is a change, and an apply blocks on the store
+ * and the compile), a poll()-based listener thread, at most
+ * PC_API_MAX_CONNS connections. Uploads are multipart/form-data, parsed by
+ * libmicrohttpd's post processor; everything else is a query string. The
+ * handlers only translate: the work is control.c's.
+ */
+#include "daemon/api.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <grp.h>
+#include <microhttpd.h>
+#include <netinet/in.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include "core/alloc.h"
+#include "core/buf.h"
+#include "core/err.h"
+#include "core/log.h"
+#include "daemon/control.h"
+#include "model/resource.h"
+#include "net/addr.h"
+
+#define PC_API_MAX_CONNS    64
+#define PC_API_MAX_FILE     (32u << 20)
+#define PC_API_MAX_BODY     (64u << 20)
+#define PC_API_IDLE_SECONDS 120
+#define PC_API_HEARTBEAT_MS 10000
+
+struct pc_api {
+	struct pc_control *ctl;
+	struct MHD_Daemon *d[2]; /* unix socket, TCP */
+};
+
+struct upload_part {
+	char *name;
+	struct pc_buf data;
+};
+
+/* Per-request state, from the first call of the handler to its completion. */
+struct request {
+	struct MHD_PostProcessor *pp;
+	struct upload_part *parts;
+	size_t nparts;
+	size_t total;
+	const char *too_large; /* the file that went over a limit */
+	bool bad_part;         /* a form field that is not a file */
+};
+
+struct watch {
+	struct pc_control *ctl;
+	struct pc_watch_filter f;
+	char *ns, *name;
+	int64_t since;
+	struct pc_buf out;
+	size_t off;
+	bool ended;
+};
+
+/* ---- listening sockets (made as root, before the daemon drops privileges) ---- */
+
+static int unix_listener(const char *path, struct pc_err *err)
+{
+	struct sockaddr_un sa = { .sun_family = AF_UNIX };
+	struct group grb, *gr = NULL;
+	char grbuf[1024];
+	struct stat st;
+	char dir[sizeof(sa.sun_path)];
+	char *slash;
+	int fd;
+
+	if (strlen(path) >= sizeof(sa.sun_path))
+		return pc_err_set(err, -ENAMETOOLONG, "API socket path \"%s\" is too long", path);
+	memcpy(sa.sun_path, path, strlen(path) + 1);
+	memcpy(dir, path, strlen(path) + 1);
+	slash = strrchr(dir, '/');
+	if (slash && slash != dir) {
+		*slash = '\0';
+		if (mkdir(dir, 0755) == -1 && errno != EEXIST)
+			return pc_err_errno(err, errno, "cannot create %s", dir);
+	}
+	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (fd == -1)
+		return pc_err_errno(err, errno, "cannot make the API socket");
+	if (lstat(path, &st) == 0) {
+		if (!S_ISSOCK(st.st_mode)) {
+			close(fd);
+			return pc_err_set(err, -EEXIST, "%s exists and is not a socket", path);
+		}
+		if (connect(fd, (struct sockaddr *)&sa, sizeof(sa)) == 0) {
+			close(fd);
+			return pc_err_set(err, -EADDRINUSE,
+					  "another daemon serves the API socket %s", path);
+		}
+		unlink(path); /* stale: its daemon is gone */
+	}
+	if (bind(fd, (struct sockaddr *)&sa, sizeof(sa)) == -1 || chmod(path, 0660) == -1 ||
+	    listen(fd, 64) == -1) {
+		int e = errno;
+
+		close(fd);
+		return pc_err_errno(err, e, "cannot listen on %s", path);
+	}
+	if (getgrnam_r("portcullis", &grb, grbuf, sizeof(grbuf), &gr) != 0)
+		gr = NULL;
+	if (geteuid() == 0 && chown(path, 0, gr ? gr->gr_gid : 0) == -1)
+		pc_log(PC_LOG_WARN, "cannot set the API socket's group", "path=%s err=%s", path,
+		       strerror(errno));
+	return fd;
+}
+
+/* "127.0.0.1:8080" or "[::1]:8080"; loopback only. */
+static int tcp_listener(const char *spec, struct pc_err *err)
+{
+	char host[64];
+	const char *colon = strrchr(spec, ':');
+	struct sockaddr_storage ss = { 0 };
+	struct pc_addr a;
+	socklen_t len;
+	unsigned long port;
+	size_t hl;
+	char *end;
+	int fd, one = 1;
+
+	if (!colon || colon == spec)
+		return pc_err_set(err, -EINVAL, "--api-listen needs ADDRESS:PORT, not \"%s\"",
+				  spec);
+	hl = (size_t)(colon - spec);
+	if (spec[0] == '[' && hl > 2 && spec[hl - 1] == ']') {
+		spec++;
+		hl -= 2;
+	}
+	port = strtoul(colon + 1, &end, 10);
+	if (hl >= sizeof(host) || *end || port < 1 || port > 65535)
+		return pc_err_set(err, -EINVAL, "--api-listen needs ADDRESS:PORT, not \"%s\"",
+				  spec);
+	memcpy(host, spec, hl);
+	host[hl] = '\0';
+	if (pc_addr_parse(host, &a) < 0)
+		return pc_err_set(err, -EINVAL, "--api-listen: \"%s\" is not an IP address", host);
+	if ((a.family == AF_INET && a.bytes[0] != 127) ||
+	    (a.family == AF_INET6 && !IN6_IS_ADDR_LOOPBACK((const struct in6_addr *)a.bytes)))
+		return pc_err_set(err, -EINVAL,
+				  "--api-listen: %s is not a loopback address; the API has no "
+				  "authentication of its own",
+				  host);
+	a.port = (uint16_t)port;
+	len = pc_addr_to_sockaddr(&a, &ss);
+	fd = socket(a.family, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (fd == -1)
+		return pc_err_errno(err, errno, "cannot make the API socket");
+	setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+	if (bind(fd, (struct sockaddr *)&ss, len) == -1 || listen(fd, 64) == -1) {
+		int e = errno;
+
+		close(fd);
+		return pc_err_errno(err, e, "cannot listen on %s", spec);
+	}
+	return fd;
+}
+
+int pc_api_listen(const char *socket_path, const char *tcp, int fds[2], struct pc_err *err)
+{
+	fds[0] = fds[1] = -1;
+	if (socket_path) {
+		fds[0] = unix_listener(socket_path, err);
+		if (fds[0] < 0)
+			return fds[0];
+	}
+	if (tcp) {
+		fds[1] = tcp_listener(tcp, err);
+		if (fds[1] < 0) {
+			if (fds[0] >= 0)
+				close(fds[0]);
+			return fds[1];
+		}
+	}
+	return 0;
+}
+
+/* ---- replies ---- */
+
+static enum MHD_Result send_reply(struct MHD_Connection *conn, struct pc_reply *r)
+{
+	struct MHD_Response *resp;
+	enum MHD_Result ret;
+
+	if (r->body.oom) {
+		pc_buf_release(&r->body);
+		pc_reply_status(r, 500, "InternalError", "out of memory");
+	}
+	pc_buf_addc(&r->body, '\n');
+	resp = MHD_create_response_from_buffer(r->body.len, r->body.p, MHD_RESPMEM_MUST_COPY);
+	pc_buf_release(&r->body);
+	if (!resp)
+		return MHD_NO;
+	MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE, "application/json");
+	ret = MHD_queue_response(conn, r->status, resp);
+	MHD_destroy_response(resp);
+	return ret;
+}
+
+static enum MHD_Result send_status(struct MHD_Connection *conn, unsigned code, const char *reason,
+				   const char *msg)
+{
+	struct pc_reply r = { 0 };
+
+	pc_reply_status(&r, code, reason, "%s", msg);
+	return send_reply(conn, &r);
+}
+
+static const char *arg(struct MHD_Connection *conn, const char *key)
+{
+	return MHD_lookup_connection_value(conn, MHD_GET_ARGUMENT_KIND, key);
+}
+
+/* ---- apply ---- */
+
+static enum MHD_Result on_part(void *cls, enum MHD_ValueKind kind, const char *key,
+			       const char *filename, const char *content_type,
+			       const char *transfer_encoding, const char *data, uint64_t off,
+			       size_t size)
+{
+	struct request *rq = cls;
+	struct upload_part *p;
+
+	(void)kind;
+	(void)content_type;
+	(void)transfer_encoding;
+	if (!key || strcmp(key, "file") != 0 || !filename) {
+		rq->bad_part = true;
+		return MHD_YES;
+	}
+	if (off == 0 && (rq->nparts == 0 || rq->parts[rq->nparts - 1].data.len > 0 ||
+			 strcmp(rq->parts[rq->nparts - 1].name, filename) != 0)) {
+		p = pc_realloc(rq->parts, (rq->nparts + 1) * sizeof(*p));
+		if (!p)
+			return MHD_NO;
+		rq->parts = p;
+		p = &rq->parts[rq->nparts];
+		p->name = pc_strndup(filename, strlen(filename));
+		pc_buf_init(&p->data);
+		if (!p->name)
+			return MHD_NO;
+		rq->nparts++;
+	}
+	p = &rq->parts[rq->nparts - 1];
+	rq->total += size;
+	if (p->data.len + size > PC_API_MAX_FILE || rq->total > PC_API_MAX_BODY) {
+		if (!rq->too_large)
+			rq->too_large = p->name;
+		return MHD_YES; /* read on, keep nothing */
+	}
+	pc_buf_add(&p->data, data, size);
+	return p->data.oom ? MHD_NO : MHD_YES;
+}
+
+static enum MHD_Result finish_apply(struct pc_api *api, struct MHD_Connection *conn,
+				    struct request *rq)
+{
+	struct pc_upload *files;
+	struct pc_reply r = { 0 };
+	char msg[PC_ERR_MSG_MAX];
+	size_t i;
+
+	if (rq->too_large) {
+		snprintf(msg, sizeof(msg),
+			 "%s: the request is over the limit (32 MiB a file, "
+			 "64 MiB in all)",
+			 rq->too_large);
+		return send_status(conn, 413, "RequestEntityTooLarge", msg);
+	}
+	if (rq->bad_part || rq->nparts == 0)
+		return send_status(conn, 400, "BadRequest",
+				   "an apply is multipart/form-data with one \"file\" part (with a "
+				   "filename) per input");
+	files = pc_calloc(rq->nparts, sizeof(*files));
+	if (!files)
+		return send_status(conn, 500, "InternalError", "out of memory");
+	for (i = 0; i < rq->nparts; i++) {
+		files[i].name = rq->parts[i].name;
+		files[i].data = rq->parts[i].data.p ? rq->parts[i].data.p : "";
+		files[i].len = rq->parts[i].data.len;
+	}
+	pc_control_apply(api->ctl, files, rq->nparts, &r);
+	free(files);
+	return send_reply(conn, &r);
+}
+
+/* ---- watch ---- */
+
+static ssize_t watch_read(void *cls, uint64_t pos, char *buf, size_t max)
+{
+	struct watch *w = cls;
+	size_t n;
+	int ret;
+
+	(void)pos;
+	while (w->off == w->out.len) {
+		pc_buf_clear(&w->out);
+		w->off = 0;
+		if (w->ended)
+			return MHD_CONTENT_READER_END_OF_STREAM;
+		ret = pc_control_watch(w->ctl, &w->f, &w->since, &w->out, PC_API_HEARTBEAT_MS);
+		if (ret == -ESHUTDOWN || w->out.oom)
+			return MHD_CONTENT_READER_END_OF_STREAM;
+		if (ret == -ERANGE)
+			w->ended = true;
+		else if (ret == 0)
+			pc_buf_addc(&w->out, '\n'); /* keep-alive; finds a gone client */
+	}
+	n = w->out.len - w->off;
+	if (n > max)
+		n = max;
+	memcpy(buf, w->out.p + w->off, n);
+	w->off += n;
+	return (ssize_t)n;
+}
+
+static void watch_free(void *cls)
+{
+	struct watch *w = cls;
+
+	pc_buf_release(&w->out);
+	free(w->ns);
+	free(w->name);
+	free(w);
+}
+
+static char *dup_or_null(const char *s)
+{
+	return s && *s ? pc_strndup(s, strlen(s)) : NULL;
+}
+
+static enum MHD_Result start_watch(struct pc_api *api, struct MHD_Connection *conn)
+{
+	const char *kind = arg(conn, "kind"), *since = arg(conn, "since");
+	const struct pc_kind_info *ki = NULL;
+	struct MHD_Response *resp;
+	struct watch *w;
+	enum MHD_Result ret;
+	char *end;
+
+	if (kind && *kind && !(ki = pc_kind_lookup(kind)))
+		return send_status(conn, 404, "NotFound",
+				   "the server doesn't have that resource type");
+	w = pc_calloc(1, sizeof(*w));
+	if (!w)
+		return send_status(conn, 500, "InternalError", "out of memory");
+	w->ctl = api->ctl;
+	w->f.kind = ki ? (int)ki->kind : -1;
+	w->f.ns = w->ns = dup_or_null(arg(conn, "namespace"));
+	w->f.name = w->name = dup_or_null(arg(conn, "name"));
+	w->since = pc_control_revision(api->ctl);
+	if (since && *since) {
+		w->since = strtoll(since, &end, 10);
+		if (*end || w->since < 0) {
+			watch_free(w);
+			return send_status(conn, 400, "BadRequest", "since is a revision number");
+		}
+	}
+	resp = MHD_create_response_from_callback(MHD_SIZE_UNKNOWN, 16384, watch_read, w,
+						 watch_free);
+	if (!resp) {
+		watch_free(w);
+		return MHD_NO;
+	}
+	MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE, "application/x-ndjson");
+	ret = MHD_queue_response(conn, 200, resp);
+	MHD_destroy_response(resp);
+	return ret;
+}
+
+/* ---- dispatch ---- */
+
+static enum MHD_Result route(struct pc_api *api, struct MHD_Connection *conn, const char *url,
+			     const char *method)
+{
+	struct pc_reply r = { 0 };
+	bool get = strcmp(method, "GET") == 0;
+
+	if (strcmp(url, "/v1/objects") == 0 && get) {
+		pc_control_list(api->ctl, arg(conn, "kind"), arg(conn, "namespace"),
+				arg(conn, "name"), &r);
+	} else if (strcmp(url, "/v1/objects") == 0 && strcmp(method, "DELETE") == 0) {
+		pc_control_delete(api->ctl, arg(conn, "kind"), arg(conn, "namespace"),
+				  arg(conn, "name"), arg(conn, "resourceVersion"), &r);
+	} else if (strcmp(url, "/v1/status") == 0 && get) {
+		pc_control_status(api->ctl, &r);
+	} else if (strcmp(url, "/v1/watch") == 0 && get) {
+		return start_watch(api, conn);
+	} else if (strcmp(url, "/v1/objects") == 0 || strcmp(url, "/v1/status") == 0 ||
+		   strcmp(url, "/v1/watch") == 0 || strcmp(url, "/v1/apply") == 0) {
+		return send_status(conn, 405, "MethodNotAllowed", "method not allowed");
+	} else {
+		return send_status(conn, 404, "NotFound", "no such API path");
+	}
+	return send_reply(conn, &r);
+}
+
+static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const char *url,
+				  const char *method, const char *version, const char *upload_data,
+				  size_t *upload_data_size, void **state)
+{
+	struct pc_api *api = cls;
+	struct request *rq = *state;
+
+	(void)version;
+	if (strcmp(url, "/v1/apply") != 0 || strcmp(method, "POST") != 0) {
+		if (!rq) {
+			*state = pc_calloc(1, sizeof(struct request));
+			return *state ? MHD_YES : MHD_NO; /* answer once the body (if any) is in */
+		}
+		if (*upload_data_size) {
+			*upload_data_size = 0; /* these requests have no body: ignore it */
+			return MHD_YES;
+		}
+		return route(api, conn, url, method);
+	}
+	if (!rq) {
+		rq = pc_calloc(1, sizeof(*rq));
+		if (!rq)
+			return MHD_NO;
+		*state = rq;
+		rq->pp = MHD_create_post_processor(conn, 65536, on_part, rq);
+		return MHD_YES;
+	}
+	if (*upload_data_size) {
+		if (rq->pp && MHD_post_process(rq->pp, upload_data, *upload_data_size) != MHD_YES)
+			rq->bad_part = true;
+		*upload_data_size = 0;
+		return MHD_YES;
+	}
+	if (!rq->pp)
+		return send_status(
+			conn, 400, "BadRequest",
+			"an apply is multipart/form-data with one \"file\" part per input");
+	return finish_apply(api, conn, rq);
+}
+
+static void on_completed(void *cls, struct MHD_Connection *conn, void **state,
+			 enum MHD_RequestTerminationCode code)
+{
+	struct request *rq = *state;
+	size_t i;
+
+	(void)cls;
+	(void)conn;
+	(void)code;
+	if (!rq)
+		return;
+	if (rq->pp)
+		MHD_destroy_post_processor(rq->pp);
+	for (i = 0; i < rq->nparts; i++) {
+		free(rq->parts[i].name);
+		pc_buf_release(&rq->parts[i].data);
+	}
+	free(rq->parts);
+	free(rq);
+	*state = NULL;
+}
+
+static void on_mhd_log(void *cls, const char *fmt, va_list ap)
+{
+	char msg[512];
+
+	(void)cls;
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	msg[strcspn(msg, "\n")] = '\0';
+	pc_log(PC_LOG_WARN, "API", "detail=%s", msg);
+}
+
+int pc_api_start(struct pc_control *ctl, const int fds[2], struct pc_api **out, struct pc_err *err)
+{
+	struct pc_api *api = pc_calloc(1, sizeof(*api));
+	unsigned flags =
+		MHD_USE_THREAD_PER_CONNECTION | MHD_USE_POLL_INTERNAL_THREAD | MHD_USE_ERROR_LOG;
+	int i;
+
+	if (!api)
+		return pc_err_set(err, -ENOMEM, "out of memory");
+	api->ctl = ctl;
+	for (i = 0; i < 2; i++) {
+		if (fds[i] < 0)
+			continue;
+		api->d[i] = MHD_start_daemon(
+			flags, 0, NULL, NULL, on_request, api, MHD_OPTION_EXTERNAL_LOGGER,
+			on_mhd_log, NULL, MHD_OPTION_LISTEN_SOCKET, fds[i],
+			MHD_OPTION_CONNECTION_LIMIT, (unsigned)PC_API_MAX_CONNS,
+			MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)PC_API_IDLE_SECONDS,
+			MHD_OPTION_NOTIFY_COMPLETED, on_completed, NULL, MHD_OPTION_END);
+		if (!api->d[i]) {
+			pc_api_stop(api);
+			return pc_err_set(err, -EIO, "cannot start the API server");
+		}
+	}
+	*out = api;
+	return 0;
+}
+
+void pc_api_stop(struct pc_api *api)
+{
+	int i;
+
+	if (!api)
+		return;
+	for (i = 0; i < 2; i++) {
+		if (api->d[i])
+			MHD_stop_daemon(api->d[i]); /* joins the connection threads */
+	}
+	free(api);
+}
