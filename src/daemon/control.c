@@ -83,7 +83,7 @@ struct pc_control {
 struct change {
 	struct pc_store_put put;
 	struct pc_resource *res; /* NULL for a removal */
-	char *old_line_obj;      /* a removal: the object as it was (JSON), for the event */
+	struct pc_store_object old; /* a removal: the object as it was, for the event */
 	enum pc_store_result result;
 	struct pc_store_meta meta;
 };
@@ -523,7 +523,7 @@ static void changes_free(struct change *v, size_t n)
 	for (i = 0; v && i < n; i++) {
 		free((char *)v[i].put.spec_json);
 		free((char *)v[i].put.object_json);
-		free(v[i].old_line_obj);
+		pc_store_object_release(&v[i].old);
 	}
 	free(v);
 }
@@ -558,10 +558,12 @@ static void committed(struct pc_control *c, struct batch *b, struct change *v, s
 		log_it = nchanged - logged++ <= PC_WATCH_LOG;
 		if (ch->result == PC_STORE_DELETED) {
 			reg_remove(c, sorted, kind, ch->put.ns, ch->put.name);
-			if (log_it)
+			ch->old.resource_version = rev; /* as Kubernetes: the deletion's */
+			pc_buf_clear(&line);
+			if (log_it && ch->old.object_json && stored_json(&line, &ch->old) == 0 &&
+			    !line.oom)
 				log_event(c, rev, kind, ch->put.ns, ch->put.name,
-					  event_line("DELETED", rev,
-						     ch->old_line_obj ? ch->old_line_obj : "null"));
+					  event_line("DELETED", rev, line.p));
 			continue;
 		}
 		if (!b || !ch->res)
@@ -592,17 +594,10 @@ static void maybe_compact(struct pc_control *c);
 /* Remember the object a removal deletes, for its DELETED event. */
 static void keep_old(struct pc_control *c, struct change *ch)
 {
-	struct pc_store_object obj;
-	struct pc_buf b = PC_BUF_INIT;
 	struct pc_err err;
 
-	if (pc_store_get(c->store, ch->put.kind, ch->put.ns, ch->put.name, &obj, &err) < 0)
-		return;
-	if (stored_json(&b, &obj) == 0 && !b.oom)
-		ch->old_line_obj = b.p;
-	else
-		pc_buf_release(&b);
-	pc_store_object_release(&obj);
+	if (pc_store_get(c->store, ch->put.kind, ch->put.ns, ch->put.name, &ch->old, &err) < 0)
+		memset(&ch->old, 0, sizeof(ch->old)); /* the event will lack it */
 }
 
 /*
@@ -990,7 +985,7 @@ void pc_control_delete(struct pc_control *c, const char *kind, const char *ns, c
 	}
 	ret = commit(c, NULL, &ch, 1, &rev, &err, &failed);
 	pthread_mutex_unlock(&c->lock);
-	free(ch.old_line_obj);
+	pc_store_object_release(&ch.old);
 	if (ret < 0) {
 		reply_store_error(c, r, ret, &err, ki->kind, name);
 		return;
