@@ -24,12 +24,14 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
+#include <limits.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/random.h>
 #include <sys/stat.h>
+#include <sys/statvfs.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -126,9 +128,55 @@ static int sql_code(sqlite3 *db, int rc)
 }
 
 /* Fill <err> for the SQLite failure <rc> while doing <what>; returns the code. */
+/*
+ * Create and remove a file next to <db>: what a file system that turned
+ * read-only after an error (ext4's errors=remount-ro, which statvfs() and
+ * access() do not always show) or that is full answers to a new write.
+ */
+static int probe_write(const char *db, int code)
+{
+	char path[PATH_MAX];
+	const char *slash = strrchr(db, '/');
+	int fd, e;
+
+	if (!slash || (size_t)(slash - db) + 32 > sizeof(path))
+		return code;
+	snprintf(path, sizeof(path), "%.*s/.store-probe-%ld", (int)(slash - db), db,
+		 (long)getpid());
+	fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+	if (fd == -1) {
+		e = errno;
+		return e == EROFS || e == ENOSPC || e == EDQUOT || e == EACCES ?
+			       (e == EDQUOT ? -ENOSPC : -e) :
+			       code;
+	}
+	e = write(fd, "x", 1) == 1 ? 0 : errno;
+	close(fd);
+	unlink(path);
+	return e == EROFS || e == ENOSPC ? -e : code;
+}
+
+/*
+ * SQLite reports the errno of a failed write only while nothing else has
+ * touched errno since; when it is lost, ask the file system whether the
+ * database can still be written.
+ */
+static int io_cause(const struct pc_store *s, int code)
+{
+	struct statvfs sv;
+
+	if (code != -EIO || !s->path)
+		return code;
+	if (statvfs(s->path, &sv) == 0 && (sv.f_flag & ST_RDONLY))
+		return -EROFS;
+	if (access(s->path, W_OK) == -1 && (errno == EROFS || errno == EACCES))
+		return -errno;
+	return probe_write(s->path, code);
+}
+
 static int sql_fail(struct pc_store *s, int rc, const char *what, struct pc_err *err)
 {
-	int code = sql_code(s->db, rc);
+	int code = io_cause(s, sql_code(s->db, rc));
 	const char *why = s->db ? sqlite3_errmsg(s->db) : sqlite3_errstr(rc);
 
 	switch (code) {
