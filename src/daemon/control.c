@@ -69,20 +69,22 @@ struct pc_control {
 	size_t nbatches; /* alive */
 	uint64_t seq;
 	uint64_t generation;
-	bool stopping;
+	bool dirty;    /* the registry has changes no published snapshot has */
+	bool stopping; /* guarded by <lock> */
 	/* the watch log: a ring of the last PC_WATCH_LOG changes */
 	pthread_mutex_t wlock;
 	pthread_cond_t wcond;
 	struct event ring[PC_WATCH_LOG];
 	size_t rhead, rlen;
 	int64_t rfloor; /* changes at or below this revision may be gone */
+	bool wstopping; /* guarded by <wlock> */
 	int64_t rev;    /* the revision of the last change logged */
 };
 
 /* A change being committed: the put and what it came from. */
 struct change {
 	struct pc_store_put put;
-	struct pc_resource *res; /* NULL for a removal */
+	struct pc_resource *res;    /* NULL for a removal */
 	struct pc_store_object old; /* a removal: the object as it was, for the event */
 	enum pc_store_result result;
 	struct pc_store_meta meta;
@@ -126,7 +128,9 @@ static void reply_store_error(struct pc_control *c, struct pc_reply *r, int ret,
 {
 	char res[128];
 
-	if (ret == -ESTALE)
+	if (!name) /* stored, then the compile failed: commit() said so in <err> */
+		pc_reply_status(r, 500, "InternalError", "%s", err->msg);
+	else if (ret == -ESTALE)
 		pc_reply_status(r, 409, "Conflict",
 				"Operation cannot be fulfilled on %s \"%s\": the object has been "
 				"modified; please apply your changes to the latest version and try "
@@ -306,6 +310,26 @@ static int recompile(struct pc_control *c)
 	return 0;
 }
 
+/*
+ * The registry holds changes no published policy has (a compile failed
+ * after its commit): compile now. Every request calls this first, so a
+ * retry of the failed one (then "unchanged") enforces it.
+ */
+static int catch_up(struct pc_control *c)
+{
+	int ret;
+
+	if (!c->dirty)
+		return 0;
+	ret = recompile(c);
+	if (ret < 0)
+		pc_log(PC_LOG_ERR, "stored changes are not enforced: cannot compile", "err=%s",
+		       strerror(-ret));
+	else
+		c->dirty = false;
+	return ret;
+}
+
 /* ---- the watch log ---- */
 
 static void event_free(struct event *e)
@@ -432,7 +456,7 @@ int pc_control_watch(struct pc_control *c, const struct pc_watch_filter *f, int6
 	}
 	pthread_mutex_lock(&c->wlock);
 	for (;;) {
-		if (c->stopping) {
+		if (c->wstopping) {
 			ret = -ESHUTDOWN;
 			break;
 		}
@@ -557,13 +581,14 @@ static void committed(struct pc_control *c, struct batch *b, struct change *v, s
 		*changed = true;
 		log_it = nchanged - logged++ <= PC_WATCH_LOG;
 		if (ch->result == PC_STORE_DELETED) {
-			reg_remove(c, sorted, kind, ch->put.ns, ch->put.name);
 			ch->old.resource_version = rev; /* as Kubernetes: the deletion's */
 			pc_buf_clear(&line);
 			if (log_it && ch->old.object_json && stored_json(&line, &ch->old) == 0 &&
 			    !line.oom)
 				log_event(c, rev, kind, ch->put.ns, ch->put.name,
 					  event_line("DELETED", rev, line.p));
+			/* last: <ch->put> may point into the entry's batch, freed here */
+			reg_remove(c, sorted, kind, ch->put.ns, ch->put.name);
 			continue;
 		}
 		if (!b || !ch->res)
@@ -615,6 +640,7 @@ static int commit(struct pc_control *c, struct batch *b, struct change *v, size_
 	size_t i;
 	int ret;
 
+	*failed = 0;
 	puts = pc_calloc(n ? n : 1, sizeof(*puts));
 	results = pc_calloc(n ? n : 1, sizeof(*results));
 	metas = pc_calloc(n ? n : 1, sizeof(*metas));
@@ -630,7 +656,6 @@ static int commit(struct pc_control *c, struct batch *b, struct change *v, size_
 			keep_old(c, &v[i]);
 	}
 	ret = pc_store_apply_meta(c->store, puts, n, results, metas, rev, err);
-	*failed = 0;
 	for (i = 0; ret < 0 && i < n; i++) {
 		char key[768];
 
@@ -654,13 +679,14 @@ static int commit(struct pc_control *c, struct batch *b, struct change *v, size_
 	if (changed)
 		maybe_compact(c);
 	if (changed) {
-		ret = recompile(c);
+		c->dirty = true;
+		ret = catch_up(c);
 		if (ret < 0) {
-			pc_log(PC_LOG_ERR, "the change is stored but cannot be compiled", "err=%s",
-			       strerror(-ret));
+			*failed = SIZE_MAX;
 			ret = pc_err_set(err, ret,
-					 "the change is stored but the new policy "
-					 "cannot be compiled: %s",
+					 "the change is stored, but the policy that includes it "
+					 "cannot be compiled (%s): the previous policy stays in "
+					 "force until a later request compiles it",
 					 strerror(-ret));
 		}
 	}
@@ -782,8 +808,12 @@ static void apply_locked(struct pc_control *c, const struct pc_upload *files, si
 		ret = pc_manifest_add_buf(&b->m, files[i].name, files[i].data, files[i].len, &f);
 	if (ret == 0 && f.oom)
 		ret = -ENOMEM;
-	if (ret < 0) {
+	if (ret == 0 && !f.total_err && b->m.nres > 0)
+		ret = changes_of(b, PC_STORE_SOURCE_API, &v, r); /* -EINVAL: <r> says why */
+	if (ret == -ENOMEM) {
 		pc_reply_status(r, 500, "InternalError", "out of memory");
+	} else if (ret < 0) {
+		/* changes_of() has answered */
 	} else if (f.total_err) {
 		struct pc_buf text = PC_BUF_INIT;
 
@@ -792,15 +822,16 @@ static void apply_locked(struct pc_control *c, const struct pc_upload *files, si
 		pc_buf_release(&text);
 	} else if (b->m.nres == 0) {
 		pc_reply_status(r, 400, "BadRequest", "no objects passed to apply");
-	} else if (changes_of(b, PC_STORE_SOURCE_API, &v, r) == 0) {
+	} else if (v) { /* always, once there are objects */
 		size_t nres = b->m.nres;
 
 		ret = commit(c, b, v, nres, &rev, &err, &failed);
 		if (ret == 0) {
 			reply_applied(r, &f, v, nres, rev);
 		} else {
-			reply_store_error(c, r, ret, &err, kind_of(v[failed].put.kind),
-					  v[failed].put.name);
+			reply_store_error(c, r, ret, &err,
+					  failed < nres ? kind_of(v[failed].put.kind) : 0,
+					  failed < nres ? v[failed].put.name : NULL);
 		}
 		changes_free(v, nres);
 	}
@@ -812,6 +843,7 @@ void pc_control_apply(struct pc_control *c, const struct pc_upload *files, size_
 		      struct pc_reply *r)
 {
 	pthread_mutex_lock(&c->lock);
+	catch_up(c);
 	if (c->stopping)
 		pc_reply_status(r, 503, "ServiceUnavailable", "the daemon is shutting down");
 	else
@@ -935,6 +967,7 @@ int pc_control_apply_config(struct pc_control *c, char *const *paths, size_t n, 
 	int ret;
 
 	pthread_mutex_lock(&c->lock);
+	catch_up(c);
 	ret = apply_config_locked(c, paths, n, prune);
 	pthread_mutex_unlock(&c->lock);
 	return ret;
@@ -983,11 +1016,12 @@ void pc_control_delete(struct pc_control *c, const char *kind, const char *ns, c
 		pthread_mutex_unlock(&c->lock);
 		return;
 	}
+	catch_up(c);
 	ret = commit(c, NULL, &ch, 1, &rev, &err, &failed);
 	pthread_mutex_unlock(&c->lock);
 	pc_store_object_release(&ch.old);
 	if (ret < 0) {
-		reply_store_error(c, r, ret, &err, ki->kind, name);
+		reply_store_error(c, r, ret, &err, ki->kind, failed == SIZE_MAX ? NULL : name);
 		return;
 	}
 	r->status = 200;
@@ -1203,18 +1237,29 @@ static int load_store(struct pc_control *c, struct pc_err *err)
  */
 static void maybe_compact(struct pc_control *c)
 {
+	struct entry *old = c->v;
+	size_t i, n = c->n, cap = c->cap;
 	struct pc_err err;
-	size_t i;
 
 	if (c->nbatches <= 64 + c->n / 64)
 		return;
-	for (i = 0; i < c->n; i++)
-		batch_put(c->v[i].batch);
-	c->n = 0;
+	c->v = NULL;
+	c->n = c->cap = 0;
 	if (load_store(c, &err) < 0) {
-		pc_log(PC_LOG_ERR, "cannot reload the store to compact it", "err=%s", err.msg);
+		/* keep the registry as it was: it is right, only bigger */
+		for (i = 0; i < c->n; i++)
+			batch_put(c->v[i].batch);
+		free(c->v);
+		c->v = old;
+		c->n = n;
+		c->cap = cap;
+		pc_log(PC_LOG_WARN, "cannot reload the store to compact the registry", "err=%s",
+		       err.msg);
 		return;
 	}
+	for (i = 0; i < n; i++)
+		batch_put(old[i].batch);
+	free(old);
 	pc_debug("registry compacted", "objects=%zu batches=%zu", c->n, c->nbatches);
 }
 
@@ -1255,7 +1300,7 @@ void pc_control_shutdown(struct pc_control *c)
 	c->stopping = true;
 	pthread_mutex_unlock(&c->lock);
 	pthread_mutex_lock(&c->wlock);
-	c->stopping = true;
+	c->wstopping = true;
 	pthread_cond_broadcast(&c->wcond);
 	pthread_mutex_unlock(&c->wlock);
 }
