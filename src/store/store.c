@@ -145,10 +145,8 @@ static int probe_write(const char *db, int code)
 		 (long)getpid());
 	fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
 	if (fd == -1) {
-		e = errno;
-		return e == EROFS || e == ENOSPC || e == EDQUOT || e == EACCES ?
-			       (e == EDQUOT ? -ENOSPC : -e) :
-			       code;
+		e = errno == EDQUOT ? ENOSPC : errno;
+		return e == EROFS || e == ENOSPC || e == EACCES ? -e : code;
 	}
 	e = write(fd, "x", 1) == 1 ? 0 : errno;
 	close(fd);
