@@ -9,7 +9,7 @@ set -eu
 
 PKGS="build-essential cmake pkgconf libyaml-dev libsqlite3-dev libmicrohttpd-dev libcurl4-openssl-dev check clang llvm \
 libclang-rt-14-dev python3 python3-pytest clang-format clang-tidy cppcheck \
-valgrind time iptables iproute2 dnsmasq-base util-linux"
+valgrind time iptables iproute2 dnsmasq-base util-linux e2fsprogs"
 
 missing=""
 for p in $PKGS; do

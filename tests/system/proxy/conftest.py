@@ -7,11 +7,17 @@
 * topo     -- a fresh topology (topology.py): pod + ext-a + ext-b namespaces,
               veths, servers.py in both external namespaces, and
               `portcullis iptables` already run in the pod.
-* proxy    -- a factory: proxy(configs, *args) writes the configs, starts
-              `portcullis run` in the pod, waits for `level=notice
-              msg="ready"` and returns a Proxy. Teardown sends SIGTERM and
-              fails unless it exits 0, and fails on any unexpected
-              `level=err` line or sanitizer report on its stderr.
+* proxy    -- a factory: proxy(configs, *args) writes the configs (none:
+              no --config at all), starts `portcullis run` in the pod with
+              its own store (--state-dir WORKDIR/stateN, never the default
+              /var/lib/portcullis) and API socket (--api-socket
+              WORKDIR/apiN.sock), waits for `level=notice msg="ready"` and
+              returns a Proxy. Teardown sends SIGTERM and fails unless it
+              exits 0, and fails on any unexpected `level=err` line or
+              sanitizer report on its stderr (every incarnation's, see
+              Proxy.kill9() and Proxy.restart()). Proxy.cli(*args) runs
+              `portcullis VERB --server unix:SOCKET ...`; Proxy.api() speaks
+              HTTP to the socket directly (doc/api.md).
 * workdir  -- a directory readable by uid 1337 (the proxy drops root and
               must still read its configs on SIGHUP), removed afterwards.
 
@@ -19,6 +25,7 @@ Guards: every test has a 120 s SIGALRM hang guard (a hang is a failure, not
 a slow test); every helper command has its own timeout; the proxy gets a
 2 GiB RLIMIT_AS outside sanitizer builds and no core dumps.
 """
+import http.client
 import json
 import os
 import pathlib
@@ -26,9 +33,11 @@ import re
 import resource
 import shutil
 import signal
+import socket
 import subprocess
 import tempfile
 import time
+import uuid
 
 import pytest
 
@@ -51,14 +60,16 @@ ACCESS_KEYS = ("start_time", "response_flags", "bytes_received", "bytes_sent", "
                "upstream_host", "upstream_cluster", "downstream_local_address",
                "downstream_remote_address")
 # Istio's default format as TCP fills it (reference §7.3), one token per field:
-# [START] "- - -" 0 FLAGS - - "-" RX TX MS - "-" "-" "-" "-" "UPSTREAM" CLUSTER - ODST CLIENT - -
+# [START] "- - -" 0 FLAGS - TERM "-" RX TX MS - "-" "-" "-" "-" "UPSTREAM" CLUSTER - ODST CLIENT - -
 TOKEN_RE = re.compile(r'"[^"]*"|\S+')  # START_TIME has no blanks
 # UPSTREAM_LOCAL_ADDRESS (the proxy's end of the upstream connection) may be "-".
-TEXT_FIELDS = {0: "start_time", 3: "response_flags", 7: "bytes_received", 8: "bytes_sent",
+# TERM (CONNECTION_TERMINATION_DETAILS) is "-" or e.g. portcullis_policy_revoked.
+TEXT_FIELDS = {0: "start_time", 3: "response_flags", 5: "connection_termination_details",
+               7: "bytes_received", 8: "bytes_sent",
                9: "duration", 15: "upstream_host", 16: "upstream_cluster",
                17: "upstream_local_address", 18: "downstream_local_address",
                19: "downstream_remote_address"}
-TEXT_FIXED = {1: '"- - -"', 2: "0", 4: "-", 5: "-", 6: '"-"', 10: "-", 11: '"-"', 12: '"-"',
+TEXT_FIXED = {1: '"- - -"', 2: "0", 4: "-", 6: '"-"', 10: "-", 11: '"-"', 12: '"-"',
               13: '"-"', 14: '"-"', 20: "-", 21: "-"}
 
 
@@ -102,6 +113,7 @@ def parse_access_line(line):
             raise ValueError(f"JSON access-log line lacks {missing}")
         e = {k: obj[k] for k in ACCESS_KEYS}
         e["upstream_local_address"] = obj.get("upstream_local_address")
+        e["connection_termination_details"] = obj.get("connection_termination_details")
         e["format"] = "json"
     else:
         tokens = TOKEN_RE.findall(line)
@@ -120,6 +132,8 @@ def parse_access_line(line):
               "downstream_remote_address"):
         e[k] = norm_addr(e[k])
     e["response_flags"] = e["response_flags"] if e["response_flags"] not in (None, "") else "-"
+    if e["connection_termination_details"] in ("-", ""):
+        e["connection_termination_details"] = None  # e.g. portcullis_policy_revoked
     e["flags"] = frozenset() if e["response_flags"] == "-" else \
         frozenset(e["response_flags"].split(","))
     e["line"] = line
@@ -147,14 +161,25 @@ class Portcullis:
             resource.setrlimit(resource.RLIMIT_AS, (PROXY_MEM_LIMIT, PROXY_MEM_LIMIT))
         resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
 
-    def run(self, *args, ns=None, timeout=topology.CMD_TIMEOUT):
+    def run(self, *args, ns=None, timeout=topology.CMD_TIMEOUT, input=None, env=None,
+            threaded=False):
+        """Run the binary; return (exit status, stdout, stderr). <input> (str or bytes)
+        is its stdin (default: /dev/null). <threaded>: the caller may run this from
+        several threads at once, so no preexec_fn (not fork-safe with threads): the
+        limits come from prlimit(1) instead."""
         argv = [self.binary, *map(str, args)]
+        if threaded:
+            argv = ["prlimit", "--core=0"] + \
+                ([] if self.sanitized else [f"--as={PROXY_MEM_LIMIT}"]) + argv
         if ns is not None:
             argv = ns.argv(*argv)
+        if isinstance(input, str):
+            input = input.encode()
         try:
-            p = subprocess.run(argv, capture_output=True, stdin=subprocess.DEVNULL,
-                               timeout=timeout, preexec_fn=self.limits,
-                               env=dict(os.environ, LC_ALL="C"))
+            p = subprocess.run(argv, capture_output=True, input=input,
+                               stdin=subprocess.DEVNULL if input is None else None,
+                               timeout=timeout, preexec_fn=None if threaded else self.limits,
+                               env=dict(os.environ, LC_ALL="C", **(env or {})))
         except subprocess.TimeoutExpired:
             pytest.fail(f"{' '.join(argv)}: no exit within {timeout} s")
         out, err = p.stdout.decode(errors="replace"), p.stderr.decode(errors="replace")
@@ -226,14 +251,24 @@ def topo(pc, workdir):
 # -- the proxy -------------------------------------------------------------
 
 class Proxy:
-    """One `portcullis run` in the pod of <topo>."""
+    """One `portcullis run` in the pod of <topo>, with its own store and API socket.
+
+    An instance may run several times in a row (kill9(), restart()): every
+    incarnation has the same argv, hence the same --state-dir and
+    --api-socket, and its own stdout/stderr files (proxyN.K.out/err). proc,
+    err_path, out_path and (for --access-log -) access_path are the current
+    incarnation's; the clean-log check at stop() covers all of them."""
 
     _serial = 0
 
-    def __init__(self, pc, topo, workdir, configs, args, access_log, access_format):
+    def __init__(self, pc, topo, workdir, configs, args, access_log, access_format,
+                 state_dir=None, api_socket=None):
         Proxy._serial += 1
         n = Proxy._serial
+        self.n = n
+        self.pc = pc
         self.topo = topo
+        self.workdir = workdir
         self.conf_dir = workdir / f"conf{n}"
         self.conf_dir.mkdir(mode=0o755)
         self.configs = []
@@ -246,23 +281,42 @@ class Proxy:
             log_dir.mkdir(mode=0o755)
             os.chown(log_dir, PROXY_UID, PROXY_UID)
             access_log = str(log_dir / "access.log")
-        self.access_path = workdir / f"proxy{n}.out" if access_log == "-" else \
-            pathlib.Path(access_log)
-        self.err_path = workdir / f"proxy{n}.err"
-        self.out_path = workdir / f"proxy{n}.out"
+        self.access_log = access_log
+        # Never the defaults (/var/lib/portcullis, /run/portcullis/api.sock):
+        # a test must not touch the host's store or socket.
+        self.state_dir = pathlib.Path(state_dir) if state_dir else workdir / f"state{n}"
+        self.api_socket = pathlib.Path(api_socket) if api_socket else workdir / f"api{n}.sock"
         argv = [pc.binary, "run"]
         for path in self.configs:
             argv += ["--config", path]
-        argv += ["--proxy-port", PROXY_PORT, "--drain-duration", "2s",
+        argv += ["--state-dir", self.state_dir, "--api-socket", self.api_socket,
+                 "--proxy-port", PROXY_PORT, "--drain-duration", "2s",
                  "--access-log", access_log, "--access-log-format", access_format, *args]
         self.argv = topo.pod.argv(*argv)
         self.allowed_errs = []
-        self._out = open(self.out_path, "wb")
-        self._err = open(self.err_path, "wb")
-        self.proc = subprocess.Popen(self.argv, stdin=subprocess.DEVNULL, stdout=self._out,
-                                     stderr=self._err, preexec_fn=pc.limits,
-                                     env=dict(os.environ, LC_ALL="C"))
+        self.runs = []  # [proc, out_path, err_path, out_file, err_file, how it ended]
         self.stopped = False
+        self._spawn()
+
+    def _spawn(self):
+        k = len(self.runs)
+        suffix = "" if k == 0 else f".{k}"
+        self.out_path = self.workdir / f"proxy{self.n}{suffix}.out"
+        self.err_path = self.workdir / f"proxy{self.n}{suffix}.err"
+        if self.access_log == "-":
+            self.access_path = self.out_path
+        else:
+            self.access_path = pathlib.Path(self.access_log)
+        out, err = open(self.out_path, "wb"), open(self.err_path, "wb")
+        try:
+            self.proc = subprocess.Popen(self.argv, stdin=subprocess.DEVNULL, stdout=out,
+                                         stderr=err, preexec_fn=self.pc.limits,
+                                         env=dict(os.environ, LC_ALL="C"))
+        except BaseException:
+            out.close()
+            err.close()
+            raise
+        self.runs.append([self.proc, self.out_path, self.err_path, out, err, None])
         self.ready = False  # a start that failed has been reported by wait_ready()
 
     @staticmethod
@@ -276,11 +330,16 @@ class Proxy:
 
     # -- logs ---------------------------------------------------------------
     def stderr(self):
+        """The current incarnation's stderr."""
         return self.err_path.read_text(errors="replace")
 
     def describe(self):
         log = self.access_path.read_text(errors="replace") if self.access_path.exists() else ""
-        return (f"{' '.join(map(str, self.argv))}\n--- stderr (tail) ---\n"
+        earlier = ""
+        if len(self.runs) > 1:
+            earlier = f" (incarnation {len(self.runs)}; earlier: " + ", ".join(
+                f"{r[2].name} {r[5]}" for r in self.runs[:-1]) + ")"
+        return (f"{' '.join(map(str, self.argv))}{earlier}\n--- stderr (tail) ---\n"
                 f"{self.stderr()[-6000:]}\n--- access log (tail) ---\n{log[-4000:]}")
 
     def wait_stderr(self, regex, timeout=READY_TIMEOUT):
@@ -299,6 +358,19 @@ class Proxy:
 
     def wait_ready(self):
         self.wait_stderr(READY_RE.pattern)
+        # The API must answer by the time the proxy says it is ready; allow the
+        # same liveness deadline for the socket to accept.
+        deadline = time.monotonic() + READY_TIMEOUT
+        while True:
+            try:
+                with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as s:
+                    s.connect(str(self.api_socket))
+                break
+            except OSError as e:
+                if self.proc.poll() is not None or time.monotonic() > deadline:
+                    pytest.fail(f"API socket {self.api_socket} does not accept ({e}) after "
+                                f"msg=ready\n{self.describe()}")
+                time.sleep(0.02)
         self.ready = True
         return self
 
@@ -342,13 +414,67 @@ class Proxy:
         assert len(found) == 1, f"{len(found)} access-log entries for {addr}\n{self.describe()}"
         return found[0]
 
+    # -- the API ------------------------------------------------------------
+    @property
+    def server(self):
+        """The CLI's --server value for this proxy."""
+        return f"unix:{self.api_socket}"
+
+    def cli(self, verb, *args, input=None, timeout=topology.CMD_TIMEOUT, server=True):
+        """`portcullis VERB --server unix:SOCKET ARGS...` (safe from several threads);
+        <input>: its stdin (str/bytes). Returns (exit status, stdout, stderr)."""
+        extra = ["--server", self.server] if server else []
+        return self.pc.run(verb, *extra, *args, input=input, timeout=timeout, threaded=True)
+
+    def api(self, method, path, body=None, headers=None, timeout=topology.CMD_TIMEOUT):
+        """One HTTP request to the API socket: (status, parsed JSON body or raw bytes)."""
+        conn = UnixHTTPConnection(str(self.api_socket), timeout=timeout)
+        try:
+            conn.request(method, path, body=body, headers=headers or {})
+            resp = conn.getresponse()
+            data = resp.read()
+        finally:
+            conn.close()
+        try:
+            return resp.status, json.loads(data)
+        except ValueError:
+            return resp.status, data
+
+    def api_connection(self, timeout=topology.CMD_TIMEOUT):
+        """An http.client connection to the API socket (the caller closes it)."""
+        return UnixHTTPConnection(str(self.api_socket), timeout=timeout)
+
+    @staticmethod
+    def apply_request(files):
+        """The bytes of a POST /v1/apply of <files> ((filename, text) pairs), as
+        (request head, body), for tests that send them by hand."""
+        body, ctype = multipart(files)
+        head = (f"POST /v1/apply HTTP/1.1\r\nHost: localhost\r\nContent-Type: {ctype}\r\n"
+                f"Content-Length: {len(body)}\r\n\r\n").encode()
+        return head, body
+
+    def api_apply(self, files, timeout=topology.CMD_TIMEOUT):
+        """POST /v1/apply with one multipart part per (filename, text) of <files>."""
+        body, ctype = multipart(files)
+        return self.api("POST", "/v1/apply", body, {"Content-Type": ctype}, timeout)
+
+    def revision(self):
+        status, body = self.api("GET", "/v1/status")
+        assert status == 200 and isinstance(body, dict), \
+            f"GET /v1/status -> {status} {body!r}\n{self.describe()}"
+        return body["revision"]
+
     # -- control ------------------------------------------------------------
     def expect_err(self, regex):
         """Tell the clean-log check that level=err lines matching <regex> are expected."""
         self.allowed_errs.append(re.compile(regex))
 
     def err_lines(self):
-        return [ln for ln in self.stderr().splitlines() if ERR_RE.search(ln)]
+        lines = []
+        for r in self.runs:
+            text = r[2].read_text(errors="replace") if r[2].exists() else ""
+            lines += [ln for ln in text.splitlines() if ERR_RE.search(ln)]
+        return lines
 
     def hup(self):
         self.assert_running()
@@ -358,8 +484,42 @@ class Proxy:
         assert self.proc.poll() is None, \
             f"portcullis run exited {self.proc.returncode}\n{self.describe()}"
 
+    def kill9(self):
+        """SIGKILL the running incarnation (it must still be running) and reap it."""
+        self.assert_running()
+        self.proc.kill()
+        self.proc.wait(STOP_TIMEOUT)
+        self.runs[-1][5] = "killed by SIGKILL"
+        self.ready = False
+
+    def restart(self, wait=True):
+        """Start a new incarnation with the same argv (same store and socket). A
+        running one is stopped first with SIGTERM and must exit 0."""
+        if self.proc.poll() is None:
+            self._terminate_current()
+        elif self.runs[-1][5] is None:
+            pytest.fail(f"portcullis run exited {self.proc.returncode} on its own\n"
+                        f"{self.describe()}")
+        self._spawn()
+        return self.wait_ready() if wait else self
+
+    def _terminate_current(self):
+        """SIGTERM the current incarnation; fail unless it exits 0."""
+        self.proc.send_signal(signal.SIGTERM)
+        try:
+            self.proc.wait(STOP_TIMEOUT)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            self.proc.wait(5)
+            self.runs[-1][5] = f"no exit within {STOP_TIMEOUT} s of SIGTERM (killed)"
+            pytest.fail(f"portcullis run: {self.runs[-1][5]}\n{self.describe()}")
+        self.runs[-1][5] = f"exit {self.proc.returncode} after SIGTERM"
+        if self.proc.returncode != 0:
+            pytest.fail(f"portcullis run: exit status {self.proc.returncode} after SIGTERM, "
+                        f"not 0\n{self.describe()}")
+
     def stop(self):
-        """SIGTERM; the proxy must exit 0 and its log must be clean."""
+        """SIGTERM; the proxy must exit 0 and the logs of all its runs must be clean."""
         if self.stopped:
             return
         self.stopped = True
@@ -372,21 +532,55 @@ class Proxy:
                 self.proc.kill()
                 self.proc.wait(5)
                 problems.append(f"no exit within {STOP_TIMEOUT} s of SIGTERM (killed)")
+            if self.proc.returncode != 0 and not problems and self.ready:
+                problems.append(f"exit status {self.proc.returncode} after SIGTERM, not 0")
         elif self.ready:
             problems.append(f"exited {self.proc.returncode} before SIGTERM")
-        self._out.close()
-        self._err.close()
-        if self.proc.returncode != 0 and not problems and self.ready:
-            problems.append(f"exit status {self.proc.returncode} after SIGTERM, not 0")
-        err = self.stderr()
-        for marker in SANITIZER_MARKERS:
-            if marker in err:
-                problems.append(f"{marker!r} on stderr")
+        for r in self.runs:
+            r[3].close()
+            r[4].close()
+        for r in self.runs:
+            err = r[2].read_text(errors="replace") if r[2].exists() else ""
+            for marker in SANITIZER_MARKERS:
+                if marker in err:
+                    problems.append(f"{marker!r} on {r[2].name}")
         for line in self.err_lines():
             if not any(rx.search(line) for rx in self.allowed_errs):
                 problems.append(f"unexpected: {line}")
         if problems:
             pytest.fail("portcullis run: " + "; ".join(problems) + "\n" + self.describe())
+
+
+class UnixHTTPConnection(http.client.HTTPConnection):
+    """http.client over a Unix socket (the API socket)."""
+
+    def __init__(self, path, timeout=topology.CMD_TIMEOUT):
+        super().__init__("localhost", timeout=timeout)
+        self.unix_path = path
+
+    def connect(self):
+        s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        try:
+            s.settimeout(self.timeout)
+            s.connect(self.unix_path)
+        except BaseException:
+            s.close()
+            raise
+        self.sock = s
+
+
+def multipart(files):
+    """A multipart/form-data body with one `file` part per (filename, text):
+    (body bytes, Content-Type value), as POST /v1/apply takes it."""
+    boundary = f"pc-{uuid.uuid4().hex}"
+    body = bytearray()
+    for filename, text in files:
+        data = text.encode() if isinstance(text, str) else bytes(text)
+        body += (f"--{boundary}\r\nContent-Disposition: form-data; name=\"file\"; "
+                 f"filename=\"{filename}\"\r\nContent-Type: application/yaml\r\n\r\n").encode()
+        body += data + b"\r\n"
+    body += f"--{boundary}--\r\n".encode()
+    return bytes(body), f"multipart/form-data; boundary={boundary}"
 
 
 def client_addr(sock):
@@ -399,13 +593,16 @@ def client_addr(sock):
 def proxy(pc, topo, workdir):
     started = []
 
-    def start(configs=(), *args, access_log="-", access_format="text"):
-        """<configs>: YAML text or a list of them (one file each); <args>: more options;
-        <access_log>: "-" (stdout, captured) or "file" (a file in a dir uid 1337 owns)."""
+    def start(configs=(), *args, access_log="-", access_format="text", state_dir=None,
+              api_socket=None):
+        """<configs>: YAML text or a list of them (one file each; none: no --config);
+        <args>: more options; <access_log>: "-" (stdout, captured) or "file" (a file
+        in a dir uid 1337 owns); <state_dir>, <api_socket>: default WORKDIR/stateN
+        and WORKDIR/apiN.sock."""
         if isinstance(configs, str):
             configs = [configs]
         p = Proxy(pc, topo, workdir, list(configs), [str(a) for a in args], access_log,
-                  access_format)
+                  access_format, state_dir, api_socket)
         started.append(p)
         return p.wait_ready()
 

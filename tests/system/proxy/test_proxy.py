@@ -10,6 +10,7 @@ if the proxy does not exit 0 on SIGTERM or logs an unexpected level=err line.
 """
 import errno
 import hashlib
+import json
 import os
 import re
 import resource
@@ -674,3 +675,191 @@ def test_idle_connections_hold_no_pipes(topo, proxy):
     assert during - before <= 2 * n + 2 * 128, \
         f"{during - before} proxy fds for {n} idle connections (pipes not pooled?)"
     assert during - before >= 2 * n, f"only {during - before} fds for {n} connections"
+
+
+# -- policy changes: revocation of established connections ------------------------
+#
+# A reload (SIGHUP here; `apply`/`delete` later) that no longer allows an open
+# connection closes it: at once, or after --revoke-grace. The access-log record
+# keeps the flags "-" and says why in connection_termination_details (JSON).
+# One worker (--concurrency 1): a new connection that sees the new policy then
+# proves that the worker holding the old connection has adopted it too.
+
+REVOKED = "portcullis_policy_revoked"
+REVOKE_WITHIN = 1.0  # seconds from SIGHUP to the reset of a revoked connection
+ECHO_HOST = "echo.test.example"
+ECHO_SE = service_entry("echo", ECHO_HOST, [f"{EXT_B}/32"], [("tcp-echo", ECHO)])
+
+
+def termination(e):
+    """connection_termination_details of a JSON access-log entry (None when null)."""
+    return json.loads(e["line"]).get("connection_termination_details")
+
+
+def reload_config(p, text):
+    """Replace the proxy's only config with <text> and SIGHUP it; returns the time sent."""
+    p.write_config(p.configs[0], text)
+    t0 = time.monotonic()
+    p.hup()
+    return t0
+
+
+def wait_enforced(topo, p, host, port, allowed, timeout=5):
+    """Poll new connections to <host>:<port> until the proxy allows (denies) them."""
+    deadline = time.monotonic() + timeout
+    while True:
+        ok = answers(topo, host, port) == b"ping\n"
+        if ok == allowed:
+            return
+        assert time.monotonic() < deadline, \
+            f"{hp(host, port)} still {'denied' if allowed else 'allowed'} {timeout} s after " \
+            f"the reload\n{p.describe()}"
+        time.sleep(0.02)
+
+
+def expect_reset(s, timeout):
+    """Wait (without sending) for the proxy to end <s>; a revocation is a reset."""
+    how = expect_closed(s, send=b"", timeout=timeout)
+    assert how == "ECONNRESET", f"revoked connection ended with {how}, not a reset"
+
+
+def test_revoke_closes_established_connection(topo, proxy):
+    p = proxy(ECHO_SE, "--concurrency", "1", access_format="json")
+    s = connect(topo, EXT_B, ECHO)
+    with s:
+        app = hp(*s.getsockname()[:2])
+        echo_roundtrip(s, b"before\n")
+        t0 = reload_config(p, UNRELATED)
+        expect_reset(s, timeout=5)
+        elapsed = time.monotonic() - t0
+        e = p.entry_for(s)
+    assert elapsed < REVOKE_WITHIN, f"revoked connection closed {elapsed:.3f} s after SIGHUP"
+    assert termination(e) == REVOKED, e["line"]
+    assert e["flags"] == frozenset(), e["line"]
+    assert e["upstream_cluster"] == cluster(ECHO, ECHO_HOST), e["line"]
+    assert (e["bytes_received"], e["bytes_sent"]) == (7, 7), e["line"]
+    line = p.wait_stderr(r'level=info msg="connection revoked by a policy change"', timeout=2)
+    for field in (f"cluster={cluster(ECHO, ECHO_HOST)}", f"client={app}",
+                  f"dst={hp(EXT_B, ECHO)}"):
+        assert field in line, f"{field} missing from {line!r}"
+    assert_denied(topo, p, EXT_B, ECHO)
+
+
+def test_revoke_keeps_connection_still_allowed(topo, proxy):
+    """The /32 entry is replaced by a /24 that still covers the destination: the
+    connection is not touched, and keeps moving bytes intact across the reload."""
+    wide = service_entry("wide", "wide.test.example", ["198.51.100.0/24"], [("tcp-echo", ECHO)])
+    p = proxy(ECHO_SE, "--concurrency", "1", access_format="json")
+    s = connect(topo, EXT_B, ECHO)
+    total = 0
+    with s:
+        echo_roundtrip(s, os.urandom(CHUNK))
+        total += CHUNK
+        reload_config(p, wide)
+        deadline = time.monotonic() + 5
+        while answers(topo, EXT_B2, ECHO) != b"ping\n":  # only the /24 covers EXT_B2
+            assert time.monotonic() < deadline, f"/24 not in force\n{p.describe()}"
+            echo_roundtrip(s, os.urandom(4096))
+            total += 4096
+        t1 = time.monotonic()
+        while time.monotonic() - t1 < 0.5:  # well past the adoption
+            echo_roundtrip(s, os.urandom(CHUNK))
+            total += CHUNK
+        s.shutdown(socket.SHUT_WR)
+        assert read_until_eof(s) == b""
+        e = p.entry_for(s)
+    assert termination(e) is None, e["line"]
+    assert e["flags"] == frozenset(), e["line"]
+    assert e["upstream_cluster"] == cluster(ECHO, ECHO_HOST), e["line"]  # not re-routed
+    assert (e["bytes_received"], e["bytes_sent"]) == (total, total), e["line"]
+    assert "connection revoked" not in p.stderr()
+
+
+def test_revoke_grace_delays_the_close(topo, proxy):
+    p = proxy(ECHO_SE, "--concurrency", "1", "--revoke-grace", "2s", access_format="json")
+    s = connect(topo, EXT_B, ECHO)
+    with s:
+        echo_roundtrip(s, b"before\n")
+        t0 = reload_config(p, UNRELATED)
+        wait_enforced(topo, p, EXT_B, ECHO, allowed=False)
+        enforced = time.monotonic() - t0  # the worker adopted the policy before this
+        time.sleep(max(0.0, t0 + 1.0 - time.monotonic()))
+        echo_roundtrip(s, b"still in the grace\n")  # ~1 s after the reload
+        expect_reset(s, timeout=5)
+        elapsed = time.monotonic() - t0
+        e = p.entry_for(s)
+    assert 1.9 <= elapsed < enforced + 2.0 + 0.5, \
+        f"closed {elapsed:.3f} s after SIGHUP (enforced after {enforced:.3f} s); the grace is 2 s"
+    assert termination(e) == REVOKED, e["line"]
+    assert e["flags"] == frozenset(), e["line"]
+    assert 1900 <= e["duration"], e["line"]
+
+
+def test_revoke_grace_readded_entry_keeps_connection(topo, proxy):
+    """Removed, then restored within the grace: the connection survives the deadline."""
+    p = proxy(ECHO_SE, "--concurrency", "1", "--revoke-grace", "3s", access_format="json")
+    s = connect(topo, EXT_B, ECHO)
+    with s:
+        echo_roundtrip(s, b"before\n")
+        t0 = reload_config(p, UNRELATED)
+        wait_enforced(topo, p, EXT_B, ECHO, allowed=False)
+        p.wait_stderr(r'msg="policy change denies open connections"', timeout=2)
+        reload_config(p, ECHO_SE)
+        wait_enforced(topo, p, EXT_B, ECHO, allowed=True)
+        assert time.monotonic() - t0 < 2.5, "the re-add took too long to test the grace"
+        time.sleep(max(0.0, t0 + 4.0 - time.monotonic()))  # a second past the deadline
+        echo_roundtrip(s, b"after the deadline\n")
+        s.shutdown(socket.SHUT_WR)
+        assert read_until_eof(s) == b""
+        e = p.entry_for(s)
+    assert termination(e) is None, e["line"]
+    assert e["flags"] == frozenset(), e["line"]
+    assert "connection revoked" not in p.stderr()
+
+
+def test_revoke_connecting_session(topo, proxy):
+    """A session still waiting for its upstream (SYNs dropped, 10 s connect
+    timeout) is revoked like an established one."""
+    host = "void.test.example"
+    p = proxy(service_entry("void", host, [f"{EXT_B}/32"], [("tcp-void", BLACKHOLE)]),
+              "--concurrency", "1", access_format="json")
+    s = connect(topo, EXT_B, BLACKHOLE)
+    with s:
+        s.settimeout(0.3)
+        with pytest.raises(socket.timeout):
+            s.recv(1)  # the proxy accepted; its upstream connect hangs
+        t0 = reload_config(p, UNRELATED)
+        expect_reset(s, timeout=5)
+        elapsed = time.monotonic() - t0
+        e = p.entry_for(s)
+    assert elapsed < REVOKE_WITHIN, f"revoked connecting session closed after {elapsed:.3f} s"
+    assert termination(e) == REVOKED, e["line"]
+    assert e["flags"] == frozenset(), e["line"]
+    assert e["upstream_cluster"] == cluster(BLACKHOLE, host), e["line"]
+
+
+def test_revoke_many_only_the_denied(topo, proxy):
+    """300 connections on each of two entries; the reload drops one entry: exactly
+    its 300 are reset, the other 300 still echo."""
+    n = 300
+    keep = service_entry("who", "keep.test.example", [f"{EXT_B2}/32"], [("tcp-echo", ECHO)])
+    p = proxy(docs(ECHO_SE, keep), "--concurrency", "2", access_format="json")
+    gone = [connect(topo, EXT_B, ECHO) for _ in range(n)]
+    kept = [connect(topo, EXT_B2, ECHO) for _ in range(n)]
+    try:
+        for s in gone + kept:
+            echo_roundtrip(s, b"x")
+        t0 = reload_config(p, keep)
+        for s in gone:
+            expect_reset(s, timeout=5)
+        elapsed = time.monotonic() - t0
+        for i, s in enumerate(kept):
+            echo_roundtrip(s, f"kept {i}\n".encode())
+        addrs = {hp(*s.getsockname()[:2]) for s in gone}
+        entries = p.wait_entries(lambda e: e["downstream_remote_address"] in addrs, count=n)
+    finally:
+        for s in gone + kept:
+            s.close()
+    assert elapsed < 3 * REVOKE_WITHIN, f"{n} revocations took {elapsed:.3f} s"
+    bad = [e["line"] for e in entries if termination(e) != REVOKED]
+    assert not bad, bad[:3]
