@@ -19,7 +19,7 @@ def address(i):
     if i < 512:
         return f"203.0.113.{i - 256}"
     if i % 2:
-        return f"2001:db8::{i:x}/128"
+        return f"2001:db8::{i >> 16:x}:{i & 0xffff:x}/128"  # each group <= ffff
     return f"10.{(i >> 16) & 255}.{(i >> 8) & 255}.{i & 255}/32"
 
 
