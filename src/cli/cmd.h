@@ -29,6 +29,13 @@ int pc_cli_main(int argc, char **argv);
 int pc_cli_usage_error(const char *verb, const char *fmt, ...)
 	__attribute__((format(printf, 2, 3)));
 
+/*
+ * The usage error for getopt_long()'s '?' in <verb> (<argv> and the
+ * globals optind/optopt as getopt_long() left them); <with_arg> lists the
+ * short options that take an argument. Returns PC_EXIT_USAGE.
+ */
+int pc_cli_bad_option(const char *verb, char **argv, const char *with_arg);
+
 /* Print "portcullis: <fmt>" to stderr. */
 void pc_cli_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 

@@ -79,11 +79,7 @@ static int parse_args(int argc, char **argv, struct aopts *o)
 			fputs(usage, stdout);
 			return PC_EXIT_OK;
 		default:
-			if (!optopt)
-				return usage_error("unknown option \"%s\"", argv[optind - 1]);
-			if (strchr("fs", optopt))
-				return usage_error("option -%c needs an argument", optopt);
-			return usage_error("unknown option \"-%c\"", optopt);
+			return pc_cli_bad_option("apply", argv, "fs");
 		}
 	}
 	if (optind < argc)

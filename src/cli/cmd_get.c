@@ -156,11 +156,7 @@ static int parse_args(int argc, char **argv, struct gopts *o)
 			fputs(usage, stdout);
 			return PC_EXIT_OK;
 		default:
-			if (!optopt)
-				return usage_error("unknown option \"%s\"", argv[optind - 1]);
-			if (strchr("nos", optopt))
-				return usage_error("option -%c needs an argument", optopt);
-			return usage_error("unknown option \"-%c\"", optopt);
+			return pc_cli_bad_option("get", argv, "nos");
 		}
 	}
 	return parse_positional(argc, argv, o);

@@ -57,6 +57,15 @@ int pc_cli_usage_error(const char *verb, const char *fmt, ...)
 	return PC_EXIT_USAGE;
 }
 
+int pc_cli_bad_option(const char *verb, char **argv, const char *with_arg)
+{
+	if (!optopt)
+		return pc_cli_usage_error(verb, "unknown option \"%s\"", argv[optind - 1]);
+	if (optopt > 0 && optopt < 256 && strchr(with_arg, optopt))
+		return pc_cli_usage_error(verb, "option -%c needs an argument", optopt);
+	return pc_cli_usage_error(verb, "unknown option \"-%c\"", optopt);
+}
+
 static int cmd_version(void)
 {
 	printf("portcullis %s\n", PC_VERSION);

@@ -22,6 +22,7 @@
 
 #include "cli/cmd.h"
 #include "core/alloc.h"
+#include "core/buf.h"
 
 #define WALK_MAX_DEPTH 64
 
@@ -144,43 +145,6 @@ int pc_paths_expand(const char *path, struct pc_paths *out)
 	return 0;
 }
 
-static int read_fd(int fd, size_t max, char **buf, size_t *len)
-{
-	size_t cap = 65536, n = 0;
-	char *p = pc_xmalloc(cap + 1);
-	ssize_t r;
-
-	for (;;) {
-		if (n == cap) {
-			if (cap > max) {
-				free(p);
-				return -EFBIG;
-			}
-			cap *= 2;
-			p = pc_xrealloc(p, cap + 1);
-		}
-		r = read(fd, p + n, cap - n);
-		if (r == 0)
-			break;
-		if (r == -1) {
-			if (errno == EINTR)
-				continue;
-			r = -errno;
-			free(p);
-			return (int)r;
-		}
-		n += (size_t)r;
-		if (n > max) {
-			free(p);
-			return -EFBIG;
-		}
-	}
-	p[n] = '\0';
-	*buf = p;
-	*len = n;
-	return 0;
-}
-
 int pc_paths_read(const char *path, size_t max, char **buf, size_t *len)
 {
 	bool is_stdin = strcmp(path, "-") == 0;
@@ -197,7 +161,7 @@ int pc_paths_read(const char *path, size_t max, char **buf, size_t *len)
 	else if (S_ISREG(st.st_mode) && (size_t)st.st_size > max)
 		ret = -EFBIG;
 	else
-		ret = read_fd(fd, max, buf, len);
+		ret = pc_read_all(fd, max, buf, len);
 	if (!is_stdin)
 		close(fd);
 	return ret;

@@ -60,4 +60,11 @@ void pc_buf_truncate(struct pc_buf *b, size_t len);
 /* The text so far; "" for an empty buffer. Valid until the next append. */
 const char *pc_buf_str(const struct pc_buf *b);
 
+/*
+ * Read <fd> to its end into a malloc'd buffer (NUL-terminated, not counted
+ * in <*len>), refusing more than <max> bytes. Returns 0, -EFBIG, -ENOMEM
+ * or -errno; on failure nothing is left allocated.
+ */
+int pc_read_all(int fd, size_t max, char **out, size_t *len);
+
 #endif /* PC_CORE_BUF_H */

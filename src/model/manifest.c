@@ -435,49 +435,6 @@ int pc_manifest_add_buf(struct pc_manifest *m, const char *file, const char *buf
 	return ret < 0 ? -ENOMEM : 0;
 }
 
-/* Read all of <fd> into a malloc'd buffer, at most <max> bytes. */
-static int read_all(int fd, size_t max, char **out, size_t *len)
-{
-	size_t cap = 65536, n = 0;
-	char *buf = pc_malloc(cap), *nb;
-	ssize_t r;
-
-	if (!buf)
-		return -ENOMEM;
-	for (;;) {
-		if (n == cap) {
-			if (cap > max) {
-				free(buf);
-				return -EFBIG;
-			}
-			cap *= 2;
-			nb = pc_realloc(buf, cap);
-			if (!nb) {
-				free(buf);
-				return -ENOMEM;
-			}
-			buf = nb;
-		}
-		r = read(fd, buf + n, cap - n);
-		if (r == 0)
-			break;
-		if (r == -1) {
-			if (errno == EINTR)
-				continue;
-			r = -errno;
-			free(buf);
-			return (int)r;
-		}
-		n += (size_t)r;
-		if (n > max) {
-			free(buf);
-			return -EFBIG;
-		}
-	}
-	*out = buf;
-	*len = n;
-	return 0;
-}
 
 int pc_manifest_add_file(struct pc_manifest *m, const char *path, struct pc_findings *out)
 {
@@ -498,7 +455,7 @@ int pc_manifest_add_file(struct pc_manifest *m, const char *path, struct pc_find
 	} else if (fstat(fd, &st) == 0 && S_ISDIR(st.st_mode)) {
 		ret = -EISDIR;
 	} else {
-		ret = read_all(fd, m->limits.max_bytes, &buf, &len);
+		ret = pc_read_all(fd, m->limits.max_bytes, &buf, &len);
 	}
 	if (fd != STDIN_FILENO)
 		close(fd);
