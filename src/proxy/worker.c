@@ -70,24 +70,6 @@ void pc_worker_pipe_put(struct pc_worker *w, int fds[2], size_t cap)
 	fds[0] = fds[1] = -1;
 }
 
-static void on_accept(struct pc_loop *loop, struct pc_io *io, uint32_t events)
-{
-	struct pc_worker *w = io->data;
-	struct pc_addr client;
-	int i, fd;
-
-	(void)loop;
-	(void)events;
-	for (i = 0; i < ACCEPT_BATCH; i++) {
-		fd = pc_sock_accept(io->fd, &client);
-		if (fd < 0)
-			return; /* EAGAIN, or EMFILE and friends: try again on the next event */
-		pc_addr_unmap(&client);
-		atomic_fetch_add(&w->accepted, 1);
-		pc_session_accept(w, fd, &client);
-	}
-}
-
 static void adopt(struct pc_worker *w)
 {
 	struct pc_snapshot *snap = atomic_exchange(&w->pending, NULL);
@@ -98,6 +80,33 @@ static void adopt(struct pc_worker *w)
 	w->snap = snap;
 	pc_session_recheck_all(w);
 }
+
+static void on_accept(struct pc_loop *loop, struct pc_io *io, uint32_t events)
+{
+	struct pc_worker *w = io->data;
+	struct pc_addr client;
+	int i, fd;
+
+	(void)loop;
+	(void)events;
+	/*
+	 * A policy published before this connection was made must decide it,
+	 * even when the wake-up comes later in this loop iteration: the API
+	 * answers an apply once the snapshot is published, and the client's
+	 * next connection must see it.
+	 */
+	if (atomic_load(&w->pending))
+		adopt(w);
+	for (i = 0; i < ACCEPT_BATCH; i++) {
+		fd = pc_sock_accept(io->fd, &client);
+		if (fd < 0)
+			return; /* EAGAIN, or EMFILE and friends: try again on the next event */
+		pc_addr_unmap(&client);
+		atomic_fetch_add(&w->accepted, 1);
+		pc_session_accept(w, fd, &client);
+	}
+}
+
 
 static void stop_listening(struct pc_worker *w)
 {

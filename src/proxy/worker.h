@@ -6,7 +6,8 @@
  * A session never leaves its worker, so session state needs no locks. The
  * control thread publishes a new snapshot by handing each worker a
  * reference through an atomic slot and waking its loop; the worker swaps
- * it in at its next iteration (pc_worker_publish()), and re-checks every
+ * it in at its next iteration, or before it accepts a connection if that
+ * comes first (pc_worker_publish()), and re-checks every
  * live session against it: sessions the new policy denies are revoked,
  * after cfg->revoke_grace_ms (pc_session_recheck_all()).
  */
