@@ -163,8 +163,7 @@ static const struct pc_node *json(const char *text, size_t len)
 	ck_assert_msg(ret == 0, "not JSON (%s): %.*s", err.msg, (int)len, text);
 	if (nparsed == capparsed) {
 		capparsed = capparsed ? 2 * capparsed : 64;
-		parsed = realloc(parsed, capparsed * sizeof(*parsed));
-		ck_assert_ptr_nonnull(parsed);
+		parsed = pc_xrealloc(parsed, capparsed * sizeof(*parsed)); /* aborts on failure */
 	}
 	parsed[nparsed++] = st;
 	ck_assert_uint_eq(st->ndocs, 1);
