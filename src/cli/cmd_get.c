@@ -254,8 +254,11 @@ static int print_object(struct getter *g, const struct pc_node *obj)
 static void add_indented(struct pc_buf *b, const char *text, size_t len, const char *first,
 			 const char *rest)
 {
-	const char *end = text + len, *nl;
+	const char *end, *nl;
 
+	if (!text) /* an empty buffer has no storage yet */
+		text = "";
+	end = text + len;
 	pc_buf_adds(b, first);
 	while (text < end) {
 		nl = memchr(text, '\n', (size_t)(end - text));
