@@ -138,6 +138,7 @@ static struct pc_port_policy *port_policy(struct builder *b, uint16_t port)
 	p = &b->ports[b->nports];
 	p->port = port;
 	p->any_cluster = PC_TRIE_NONE;
+	p->protocols = 0;
 	p->trie = pc_trie_new(b->s->arena);
 	if (!p->trie)
 		return NULL;
@@ -353,6 +354,8 @@ static int add_service_entry(struct builder *b, const struct pc_resource *r,
 		pp = port_policy(b, c->port);
 		if (!pp)
 			return -ENOMEM;
+		if (sp->protocol)
+			pp->protocols |= 1u << pc_protocol_parse(sp->protocol); /* denial answers */
 		ret = add_addresses(b, pp, c, se);
 		if (ret < 0)
 			return ret;
@@ -538,6 +541,93 @@ const struct pc_cluster *pc_snapshot_classify(const struct pc_snapshot *s,
 	}
 	return &s->clusters[s->policy == PC_POLICY_ALLOW_ANY ? PC_CLUSTER_PASSTHROUGH_ID
 							      : PC_CLUSTER_BLACKHOLE_ID];
+}
+
+bool pc_snapshot_port_declares(const struct pc_snapshot *s, uint16_t port, int protocol)
+{
+	const struct pc_port_policy *pp = find_port(s, port);
+
+	return pp && protocol >= 0 && protocol < 32 && (pp->protocols & (1u << protocol));
+}
+
+/* The prefix of length <len> that holds <a>. */
+static void prefix_of(const struct pc_addr *a, uint8_t len, struct pc_prefix *out)
+{
+	unsigned i;
+
+	out->addr = *a;
+	out->addr.port = 0;
+	out->len = len;
+	for (i = 0; i < sizeof(out->addr.bytes); i++) {
+		unsigned keep = len > 8 * i ? len - 8 * i : 0;
+
+		if (keep < 8)
+			out->addr.bytes[i] &= (uint8_t)(0xff00u >> keep);
+	}
+}
+
+/* The index of the first port policy whose port is not below <port>. */
+static size_t port_index(const struct pc_snapshot *s, uint16_t port)
+{
+	size_t lo = 0, hi = s->nports;
+
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+
+		if (s->ports[mid].port < port)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return lo;
+}
+
+static unsigned gap(uint16_t a, uint16_t b)
+{
+	return a > b ? (unsigned)(a - b) : (unsigned)(b - a);
+}
+
+/*
+ * Ports are visited outward from dst's, nearest first, so the first entry
+ * found with the longest prefix is also the one on the nearest port, and
+ * the walk can stop after PC_NEAREST_PORTS of them.
+ */
+void pc_snapshot_nearest(const struct pc_snapshot *s, const struct pc_addr *dst,
+			 struct pc_near *same_port, struct pc_near *same_addr)
+{
+	size_t left, right, seen;
+	struct pc_prefix p;
+	uint32_t id;
+	uint8_t len;
+
+	memset(same_port, 0, sizeof(*same_port));
+	memset(same_addr, 0, sizeof(*same_addr));
+	right = port_index(s, dst->port);
+	left = right;
+	if (right < s->nports && s->ports[right].port == dst->port) {
+		id = pc_trie_nearest(s->ports[right].trie, dst, &p);
+		if (id != PC_TRIE_NONE) {
+			same_port->cluster = &s->clusters[id];
+			same_port->prefix = p;
+			same_port->port = dst->port;
+		}
+		right++;
+	}
+	for (seen = 0; seen < PC_NEAREST_PORTS && (left > 0 || right < s->nports); seen++) {
+		/* ports below dst's are at left - 1 and down, above it at right and up */
+		unsigned below = left > 0 ? gap(dst->port, s->ports[left - 1].port) : 0x10000u;
+		unsigned above =
+			right < s->nports ? gap(dst->port, s->ports[right].port) : 0x10000u;
+		const struct pc_port_policy *pp;
+
+		pp = below <= above ? &s->ports[--left] : &s->ports[right++];
+		id = pc_trie_lookup(pp->trie, dst, &len);
+		if (id == PC_TRIE_NONE || (same_addr->cluster && len <= same_addr->prefix.len))
+			continue;
+		same_addr->cluster = &s->clusters[id];
+		prefix_of(dst, len, &same_addr->prefix);
+		same_addr->port = pp->port;
+	}
 }
 
 struct pc_snapshot *pc_snapshot_ref(struct pc_snapshot *s)

@@ -275,3 +275,101 @@ bool pc_trie_is_empty(const struct pc_trie *trie)
 {
 	return !trie->root[0] && !trie->root[1];
 }
+
+/* The prefix of node <n> of root <r> as a struct pc_prefix. */
+static void node_prefix(const struct node *n, int r, struct pc_prefix *out)
+{
+	unsigned i;
+
+	out->addr.family = r == 0 ? AF_INET : AF_INET6;
+	out->addr.port = 0;
+	for (i = 0; i < 16; i++)
+		out->addr.bytes[i] = (uint8_t)(n->key[i / 8] >> (56 - 8 * (i % 8)));
+	out->len = n->len;
+}
+
+/*
+ * Walk down while nodes cover <addr>. Where the walk stops, every node below
+ * the child it would take shares the same number of leading bits with <addr>
+ * (the child's key diverges from <addr> at one bit, past its parent's
+ * length), and more than any node under the sibling, which diverges at the
+ * parent's length. So the answer is the first valued node under that child,
+ * or under the sibling when there is no such child. Glue nodes always have
+ * two children, so the descent ends at a value.
+ */
+uint32_t pc_trie_nearest(const struct pc_trie *trie, const struct pc_addr *addr,
+			 struct pc_prefix *out)
+{
+	const struct node *n, *c, *best;
+	unsigned bits, b;
+	uint64_t k[2];
+	uint8_t len;
+	uint32_t v;
+	int r;
+
+	r = addr_key(addr, k, &bits);
+	if (r < 0 || !trie->root[r])
+		return PC_TRIE_NONE;
+	v = pc_trie_lookup(trie, addr, &len);
+	if (v != PC_TRIE_NONE) {
+		out->addr = *addr;
+		out->addr.port = 0;
+		mask_of(len, k);
+		for (b = 0; b < 16; b++)
+			out->addr.bytes[b] &= (uint8_t)(k[b / 8] >> (56 - 8 * (b % 8)));
+		out->len = len;
+		return v;
+	}
+	best = trie->root[r];
+	for (n = best; node_covers(n, k) && n->len < bits; n = c) {
+		b = bit_at(k, n->len);
+		c = n->child[b];
+		if (!c || !node_covers(c, k)) {
+			best = c ? c : n->child[!b];
+			break;
+		}
+	}
+	if (!best)
+		return PC_TRIE_NONE; /* a childless node is a covering leaf: not reached */
+	while (best->value == PC_TRIE_NONE)
+		best = best->child[0] ? best->child[0] : best->child[1];
+	node_prefix(best, r, out);
+	return best->value;
+}
+
+/* The prefix a node stands for (root <r>: 0 IPv4, 1 IPv6). */
+static void walk_prefix(const struct node *n, int r, struct pc_prefix *out)
+{
+	unsigned i;
+
+	out->addr.family = r == 0 ? AF_INET : AF_INET6;
+	out->addr.port = 0;
+	for (i = 0; i < 16; i++)
+		out->addr.bytes[i] = (uint8_t)(n->key[i / 8] >> (56 - 8 * (i % 8)));
+	out->len = n->len;
+}
+
+/* Pre-order: a prefix before the longer ones it covers, child 0 before child 1. */
+static int walk_node(const struct node *n, int r, pc_trie_walk_fn *fn, void *data)
+{
+	struct pc_prefix p;
+	int ret;
+
+	if (!n)
+		return 0;
+	if (n->value != PC_TRIE_NONE) {
+		walk_prefix(n, r, &p);
+		ret = fn(data, &p, n->value);
+		if (ret)
+			return ret;
+	}
+	ret = walk_node(n->child[0], r, fn, data);
+	return ret ? ret : walk_node(n->child[1], r, fn, data);
+}
+
+int pc_trie_walk(const struct pc_trie *trie, pc_trie_walk_fn *fn, void *data)
+{
+	int ret = walk_node(trie->root[0], 0, fn, data);
+
+	return ret ? ret : walk_node(trie->root[1], 1, fn, data);
+}

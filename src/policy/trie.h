@@ -49,4 +49,24 @@ uint32_t pc_trie_lookup(const struct pc_trie *trie, const struct pc_addr *addr, 
 
 bool pc_trie_is_empty(const struct pc_trie *trie);
 
+/*
+ * The stored prefix nearest to <addr>, for hints about what almost matched:
+ * the longest prefix covering <addr> if there is one, else a prefix of the
+ * same family whose address shares the most leading bits with <addr> (on a
+ * tie, one of them). Its value is returned and the prefix stored in
+ * <*out>; PC_TRIE_NONE (and <*out> untouched) when the trie holds nothing
+ * of that family. Never allocates, O(address bits).
+ */
+uint32_t pc_trie_nearest(const struct pc_trie *trie, const struct pc_addr *addr,
+			 struct pc_prefix *out);
+
+/*
+ * Call <fn>(<data>, prefix, value) for every stored prefix: IPv4 first,
+ * then IPv6, each in address order with a prefix before the longer ones
+ * it covers. Stops at the first non-zero return of <fn> and returns it;
+ * 0 once all were seen. Never allocates.
+ */
+typedef int pc_trie_walk_fn(void *data, const struct pc_prefix *prefix, uint32_t value);
+int pc_trie_walk(const struct pc_trie *trie, pc_trie_walk_fn *fn, void *data);
+
 #endif /* PC_POLICY_TRIE_H */

@@ -5,12 +5,19 @@
  */
 #include <check.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
+#include <time.h>
 
+#include "core/arena.h"
+#include "core/buf.h"
 #include "model/finding.h"
 #include "model/manifest.h"
+#include "model/rules.h"
 #include "net/addr.h"
 #include "policy/snapshot.h"
+#include "policy/trie.h"
 
 #define SE(name, ts, hosts, addrs, port, extra)                                          \
 	"---\napiVersion: networking.istio.io/v1\nkind: ServiceEntry\n"                  \
@@ -259,6 +266,216 @@ START_TEST(invalid_resources_are_not_compiled)
 }
 END_TEST
 
+START_TEST(declared_protocols_per_port)
+{
+	struct fix x;
+
+	compile(&x,
+		"apiVersion: networking.istio.io/v1\nkind: ServiceEntry\n"
+		"metadata: {name: db}\nspec:\n  hosts: [db.example.com]\n"
+		"  addresses: [203.0.113.10]\n  location: MESH_EXTERNAL\n  resolution: NONE\n"
+		"  ports: [{name: mysql, number: 3307, protocol: MYSQL},\n"
+		"          {name: tls, number: 443, protocol: TLS},\n"
+		"          {name: plain, number: 5432}]\n",
+		-1);
+	ck_assert(pc_snapshot_port_declares(x.s, 3307, PC_PROTO_MYSQL));
+	ck_assert(!pc_snapshot_port_declares(x.s, 3307, PC_PROTO_TLS));
+	ck_assert(pc_snapshot_port_declares(x.s, 443, PC_PROTO_TLS));
+	ck_assert(!pc_snapshot_port_declares(x.s, 443, PC_PROTO_MYSQL));
+	ck_assert(!pc_snapshot_port_declares(x.s, 5432, PC_PROTO_MYSQL));
+	ck_assert(!pc_snapshot_port_declares(x.s, 3306, PC_PROTO_MYSQL)); /* no entry at all */
+	ck_assert(!pc_snapshot_port_declares(x.s, 3307, -1));
+	ck_assert(!pc_snapshot_port_declares(x.s, 3307, 99));
+	release(&x);
+}
+END_TEST
+
+static void nearest(const struct fix *x, const char *ip, unsigned port, struct pc_near *sp,
+		    struct pc_near *sa)
+{
+	struct pc_addr a;
+
+	ck_assert_int_eq(pc_addr_parse(ip, &a), 0);
+	a.port = (uint16_t)port;
+	pc_snapshot_nearest(x->s, &a, sp, sa);
+}
+
+/* "se-name prefix/len port" of a near miss, or "-". */
+static const char *near_str(const struct pc_near *n, char *buf)
+{
+	char a[PC_ADDR_STRLEN];
+
+	if (!n->cluster)
+		return "-";
+	snprintf(buf, 128, "%s %s/%u %u", n->cluster->se_name, pc_addr_str(&n->prefix.addr, a),
+		 n->prefix.len, n->port);
+	return buf;
+}
+
+START_TEST(nearest_same_port_and_same_address)
+{
+	struct pc_near sp, sa;
+	char b1[128], b2[128];
+	struct fix x;
+
+	compile(&x,
+		SE("mysql-external", "", "mysql.example.com", "  addresses: [203.0.113.10/32]\n",
+		   3306, "")
+		SE("wide", "", "wide.example.com", "  addresses: [198.51.100.0/24]\n", 3306, "")
+		SE("net-3400", "", "a.example.com", "  addresses: [203.0.113.0/24]\n", 3400, "")
+		SE("net-3307", "", "b.example.com", "  addresses: [203.0.113.0/24]\n", 3307, "")
+		SE("host-5432", "", "c.example.com", "  addresses: [203.0.113.9]\n", 5432, "")
+		SE("any-3308", "", "d.example.com", "", 3308, "")
+		SE("v6", "", "e.example.com", "  addresses: ['2001:db8::/64']\n", 3306, ""),
+		-1);
+	/* the exact address on another port beats a /24 on a nearer one */
+	nearest(&x, "203.0.113.9", 3306, &sp, &sa);
+	ck_assert_str_eq(near_str(&sp, b1), "mysql-external 203.0.113.10/32 3306");
+	ck_assert_str_eq(near_str(&sa, b2), "host-5432 203.0.113.9/32 5432");
+	/* equal prefixes: the port nearest to the one dialled */
+	nearest(&x, "203.0.113.77", 3306, &sp, &sa);
+	ck_assert_str_eq(near_str(&sp, b1), "mysql-external 203.0.113.10/32 3306");
+	ck_assert_str_eq(near_str(&sa, b2), "net-3307 203.0.113.0/24 3307");
+	nearest(&x, "203.0.113.77", 3399, &sp, &sa);
+	ck_assert_str_eq(near_str(&sp, b1), "-");
+	ck_assert_str_eq(near_str(&sa, b2), "net-3400 203.0.113.0/24 3400");
+	/* 192 = 11000000 shares five bits with 198, four with 203 */
+	nearest(&x, "192.0.2.1", 3306, &sp, &sa);
+	ck_assert_str_eq(near_str(&sp, b1), "wide 198.51.100.0/24 3306");
+	ck_assert_str_eq(near_str(&sa, b2), "-");
+	/* an entry without addresses is no hint; families never mix */
+	nearest(&x, "192.0.2.1", 3309, &sp, &sa);
+	ck_assert_ptr_null(sp.cluster);
+	ck_assert_ptr_null(sa.cluster);
+	nearest(&x, "2001:db8:1::5", 3306, &sp, &sa);
+	ck_assert_str_eq(near_str(&sp, b1), "v6 2001:db8::/64 3306");
+	ck_assert_ptr_null(sa.cluster);
+	release(&x);
+}
+END_TEST
+
+static unsigned common_bits(const struct pc_addr *a, const struct pc_addr *b, unsigned max)
+{
+	unsigned i;
+
+	for (i = 0; i < max; i++) {
+		unsigned bit = 7 - i % 8;
+
+		if (((a->bytes[i / 8] >> bit) & 1) != ((b->bytes[i / 8] >> bit) & 1))
+			break;
+	}
+	return i;
+}
+
+/* pc_trie_nearest() against a linear scan, over random IPv4 prefixes clustered in 10/8. */
+START_TEST(trie_nearest_against_linear_scan)
+{
+	struct pc_arena *arena = pc_arena_new(4096);
+	struct pc_prefix v[300], got;
+	struct pc_trie *t;
+	unsigned i, j, round;
+
+	srand(20261126);
+	for (round = 0; round < 50; round++) {
+		unsigned n = 1 + (unsigned)rand() % 300;
+
+		t = pc_trie_new(arena);
+		ck_assert_ptr_nonnull(t);
+		for (i = 0; i < n; i++) {
+			uint32_t ip = 0x0a000000u | ((uint32_t)rand() & 0x00ffffffu);
+			char s[32];
+
+			snprintf(s, sizeof(s), "%u.%u.%u.%u/%u", ip >> 24, (ip >> 16) & 255,
+				 (ip >> 8) & 255, ip & 255, 8 + (unsigned)rand() % 25);
+			ck_assert_int_eq(pc_prefix_parse(s, &v[i]), 0);
+			ck_assert_int_eq(pc_trie_insert(t, &v[i], i, NULL), 0);
+		}
+		pc_trie_seal(t);
+		for (j = 0; j < 200; j++) {
+			uint32_t ip = 0x0a000000u | ((uint32_t)rand() & 0x00ffffffu);
+			unsigned best = 0, have, covered = 0;
+			struct pc_addr a = { .family = AF_INET };
+			uint32_t id;
+
+			a.bytes[0] = (uint8_t)(ip >> 24);
+			a.bytes[1] = (uint8_t)(ip >> 16);
+			a.bytes[2] = (uint8_t)(ip >> 8);
+			a.bytes[3] = (uint8_t)ip;
+			for (i = 0; i < n; i++) {
+				unsigned c = common_bits(&v[i].addr, &a, v[i].len);
+
+				if (c == v[i].len && c >= covered)
+					covered = c + 1; /* lengths + 1: 0 means none */
+				if (c > best)
+					best = c;
+			}
+			id = pc_trie_nearest(t, &a, &got);
+			ck_assert_uint_ne(id, PC_TRIE_NONE);
+			ck_assert(pc_addr_equal(&got.addr, &v[id].addr) || covered);
+			have = common_bits(&got.addr, &a, got.len);
+			if (covered) {
+				ck_assert_uint_eq(got.len, covered - 1); /* the longest match */
+				ck_assert_uint_eq(have, got.len);
+			} else {
+				ck_assert_uint_eq(v[id].len, got.len);
+				ck_assert_uint_eq(have, best);
+			}
+		}
+	}
+	ck_assert_uint_eq(pc_trie_nearest(t, &(struct pc_addr){ .family = AF_INET6 }, &got),
+			  PC_TRIE_NONE);
+	pc_arena_free(arena);
+}
+END_TEST
+
+static double now_us(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec * 1e6 + (double)ts.tv_nsec / 1e3;
+}
+
+/*
+ * What a hint costs with many entries: PC_HINT_BENCH (default 3000)
+ * ServiceEntries, one /32 each, spread over up to 60,000 ports, so a hint
+ * walks one trie per port, up to PC_NEAREST_PORTS of them. Prints the
+ * figures; fails above 50 ms.
+ */
+START_TEST(nearest_cost)
+{
+	const char *env = getenv("PC_HINT_BENCH");
+	unsigned i, n = env ? (unsigned)strtoul(env, NULL, 10) : 3000, rounds = 20;
+	struct pc_buf yaml = PC_BUF_INIT;
+	struct pc_near sp, sa;
+	double t0, t1, t2;
+	struct fix x;
+
+	for (i = 0; i < n; i++)
+		pc_buf_printf(&yaml,
+			      "---\napiVersion: networking.istio.io/v1\nkind: ServiceEntry\n"
+			      "metadata: {name: se%u}\nspec: {hosts: [h%u.example.com], "
+			      "addresses: [10.%u.%u.%u], resolution: NONE, location: "
+			      "MESH_EXTERNAL, ports: [{name: tcp, number: %u, protocol: TCP}]}\n",
+			      i, i, (i >> 16) & 255, (i >> 8) & 255, i & 255, 1024 + i % 60000);
+	ck_assert(!yaml.oom);
+	t0 = now_us();
+	compile(&x, pc_buf_str(&yaml), -1);
+	t1 = now_us();
+	for (i = 0; i < rounds; i++)
+		nearest(&x, "10.0.0.1", 1024 + (i * 7919) % 60000, &sp, &sa);
+	t2 = now_us();
+	fprintf(stderr, "nearest_cost: %u entries, %zu ports: compile %.0f ms, hint %.1f us\n", n,
+		x.s->nports, (t1 - t0) / 1e3, (t2 - t1) / rounds);
+	ck_assert_double_lt((t2 - t1) / rounds, 50000.0);
+	nearest(&x, "10.0.0.1", 1024 + 2000 % n, &sp, &sa); /* 10.0.0.1 is se1's, port 1025 */
+	ck_assert_ptr_nonnull(sa.cluster);
+	ck_assert_str_eq(sa.cluster->se_name, "se1");
+	release(&x);
+	pc_buf_release(&yaml);
+}
+END_TEST
+
 int main(void)
 {
 	Suite *s = suite_create("policy.compile");
@@ -275,6 +492,11 @@ int main(void)
 	tcase_add_test(tc, destination_rule_settings);
 	tcase_add_test(tc, ipv6_and_udp);
 	tcase_add_test(tc, invalid_resources_are_not_compiled);
+	tcase_add_test(tc, declared_protocols_per_port);
+	tcase_add_test(tc, nearest_same_port_and_same_address);
+	tcase_add_test(tc, trie_nearest_against_linear_scan);
+	tcase_add_test(tc, nearest_cost);
+	tcase_set_timeout(tc, 300);
 	suite_add_tcase(s, tc);
 	sr = srunner_create(s);
 	srunner_run_all(sr, CK_NORMAL);

@@ -445,6 +445,55 @@ START_TEST(order_does_not_matter)
 }
 END_TEST
 
+/* pc_trie_walk(): every prefix once, v4 then v6, in address order, covering first. */
+struct walked {
+	char text[16][64];
+	unsigned n, stop_at;
+};
+
+static int walk_one(void *data, const struct pc_prefix *p, uint32_t value)
+{
+	struct walked *w = data;
+	char a[PC_ADDR_STRLEN];
+
+	ck_assert_uint_lt(w->n, 16);
+	snprintf(w->text[w->n], sizeof(w->text[0]), "%s/%u=%u", pc_addr_str(&p->addr, a),
+		 (unsigned)p->len, (unsigned)value);
+	w->n++;
+	return w->n == w->stop_at ? 42 : 0;
+}
+
+START_TEST(walk_in_order)
+{
+	static const char *const want[] = { "0.0.0.0/0=9",        "10.0.0.0/8=1",
+					    "10.1.0.0/16=2",      "10.1.2.3/32=3",
+					    "192.0.2.0/24=4",     "2001:db8::/32=5",
+					    "2001:db8:1::1/128=6" };
+	struct walked w = { .stop_at = 0 };
+	unsigned i;
+
+	ck_assert_int_eq(pc_trie_walk(t, walk_one, &w), 0);
+	ck_assert_uint_eq(w.n, 0);
+	insert("2001:db8:1::1/128", 6);
+	insert("192.0.2.0/24", 4);
+	insert("10.1.2.3/32", 3);
+	insert("2001:db8::/32", 5);
+	insert("10.0.0.0/8", 1);
+	insert("10.1.0.0/16", 2);
+	insert("0.0.0.0/0", 9);
+	pc_trie_seal(t);
+	ck_assert_int_eq(pc_trie_walk(t, walk_one, &w), 0);
+	ck_assert_uint_eq(w.n, 7);
+	for (i = 0; i < 7; i++)
+		ck_assert_str_eq(w.text[i], want[i]);
+	/* a non-zero return stops the walk and is returned */
+	memset(&w, 0, sizeof(w));
+	w.stop_at = 3;
+	ck_assert_int_eq(pc_trie_walk(t, walk_one, &w), 42);
+	ck_assert_uint_eq(w.n, 3);
+}
+END_TEST
+
 START_TEST(out_of_memory_leaves_trie_intact)
 {
 	struct pc_prefix p;
@@ -711,6 +760,7 @@ int main(void)
 	tcase_add_test(tc, families_never_mix);
 	tcase_add_test(tc, mapped_addresses_are_ipv6);
 	tcase_add_test(tc, order_does_not_matter);
+	tcase_add_test(tc, walk_in_order);
 	tcase_add_test(tc, out_of_memory_leaves_trie_intact);
 	tcase_add_test(tc, random_against_linear_scan);
 	tcase_add_test(tc, memory_for_100k_prefixes);
