@@ -30,6 +30,7 @@
 #include "model/emit.h"
 #include "model/finding.h"
 #include "model/manifest.h"
+#include "policy/trie.h"
 #include "store/store.h"
 
 #ifndef PC_VERSION
@@ -79,6 +80,10 @@ struct pc_control {
 	int64_t rfloor; /* changes at or below this revision may be gone */
 	bool wstopping; /* guarded by <wlock> */
 	int64_t rev;    /* the revision of the last change logged */
+	/* for the admin endpoint (guarded by <lock>) */
+	struct pc_snapshot *snap; /* the newest published snapshot (a reference) */
+	uint64_t reloads;         /* snapshots published after the first */
+	uint64_t reload_failures; /* changes refused, or committed and not compiled */
 };
 
 /* A change being committed: the put and what it came from. */
@@ -303,7 +308,11 @@ static int recompile(struct pc_control *c)
 	free(m.res);
 	if (ret < 0)
 		return ret;
+	if (c->generation)
+		c->reloads++;
 	c->generation++;
+	pc_snapshot_unref(c->snap);
+	c->snap = pc_snapshot_ref(snap); /* before publish() takes <snap> */
 	pc_log(PC_LOG_INFO, "policy compiled", "generation=%" PRIu64 " objects=%zu clusters=%zu",
 	       c->generation, c->n, snap->nclusters);
 	c->o.publish(c->o.data, snap);
@@ -322,11 +331,13 @@ static int catch_up(struct pc_control *c)
 	if (!c->dirty)
 		return 0;
 	ret = recompile(c);
-	if (ret < 0)
+	if (ret < 0) {
+		c->reload_failures++;
 		pc_log(PC_LOG_ERR, "stored changes are not enforced: cannot compile", "err=%s",
 		       strerror(-ret));
-	else
+	} else {
 		c->dirty = false;
+	}
 	return ret;
 }
 
@@ -848,6 +859,8 @@ void pc_control_apply(struct pc_control *c, const struct pc_upload *files, size_
 		pc_reply_status(r, 503, "ServiceUnavailable", "the daemon is shutting down");
 	else
 		apply_locked(c, files, n, r);
+	if (r->status == 400 || r->status == 409 || r->status == 422)
+		c->reload_failures++; /* refused (a failed compile counts in catch_up()) */
 	pthread_mutex_unlock(&c->lock);
 }
 
@@ -969,6 +982,8 @@ int pc_control_apply_config(struct pc_control *c, char *const *paths, size_t n, 
 	pthread_mutex_lock(&c->lock);
 	catch_up(c);
 	ret = apply_config_locked(c, paths, n, prune);
+	if (ret == -EINVAL)
+		c->reload_failures++; /* invalid files (a failed compile counts in catch_up()) */
 	pthread_mutex_unlock(&c->lock);
 	return ret;
 }
@@ -1317,8 +1332,175 @@ void pc_control_free(struct pc_control *c)
 	for (i = 0; i < c->rlen; i++)
 		event_free(&c->ring[(c->rhead + i) % PC_WATCH_LOG]);
 	pc_store_close(c->store);
+	pc_snapshot_unref(c->snap);
 	pthread_cond_destroy(&c->wcond);
 	pthread_mutex_destroy(&c->wlock);
 	pthread_mutex_destroy(&c->lock);
 	free(c);
+}
+
+/* ---- the admin endpoint ---- */
+
+void pc_control_counters(struct pc_control *c, struct pc_control_counters *out)
+{
+	pthread_mutex_lock(&c->lock);
+	out->generation = c->generation;
+	out->reloads = c->reloads;
+	out->reload_failures = c->reload_failures;
+	pthread_mutex_unlock(&c->lock);
+}
+
+struct pc_snapshot *pc_control_snapshot(struct pc_control *c)
+{
+	struct pc_snapshot *snap;
+
+	pthread_mutex_lock(&c->lock);
+	snap = c->snap ? pc_snapshot_ref(c->snap) : NULL;
+	pthread_mutex_unlock(&c->lock);
+	return snap;
+}
+
+static void json_str(struct pc_buf *b, const char *s)
+{
+	if (s)
+		pc_buf_add_json_str(b, s, strlen(s));
+	else
+		pc_buf_adds(b, "null");
+}
+
+struct chain_ctx {
+	struct pc_buf *b;
+	const struct pc_snapshot *snap;
+	size_t n;
+};
+
+static int dump_chain(void *data, const struct pc_prefix *p, uint32_t value)
+{
+	struct chain_ctx *cc = data;
+	char a[PC_ADDR_STRLEN];
+
+	pc_buf_printf(cc->b, "%s{\"prefix\":\"%s/%u\",\"cluster\":", cc->n++ ? "," : "",
+		      pc_addr_str(&p->addr, a), (unsigned)p->len);
+	json_str(cc->b, value < cc->snap->nclusters ? cc->snap->clusters[value].name : NULL);
+	pc_buf_addc(cc->b, '}');
+	return 0;
+}
+
+static const char *kind_name(enum pc_cluster_kind k)
+{
+	return k == PC_CLUSTER_BLACKHOLE     ? "blackhole"
+	       : k == PC_CLUSTER_PASSTHROUGH ? "passthrough"
+					     : "service";
+}
+
+static const char *resolution_name(enum pc_endpoint_source s)
+{
+	static const char *const names[] = { "NONE", "STATIC", "DNS", "DNS_ROUND_ROBIN" };
+
+	return (unsigned)s < sizeof(names) / sizeof(names[0]) ? names[s] : "?";
+}
+
+static void dump_endpoints(struct pc_buf *b, const struct pc_cluster *c)
+{
+	char a[PC_ADDR_STRLEN];
+	size_t i;
+
+	pc_buf_adds(b, ",\"endpoints\":[");
+	for (i = 0; i < c->nendpoints; i++)
+		pc_buf_printf(b, "%s\"%s\"", i ? "," : "",
+			      pc_addr_port_str(&c->endpoints[i].addr, a));
+	for (i = 0; i < c->ndns_names; i++) {
+		pc_buf_adds(b, i || c->nendpoints ? "," : "");
+		json_str(b, c->dns_names[i].name);
+	}
+	pc_buf_addc(b, ']');
+	pthread_mutex_lock(&c->state->lock);
+	pc_buf_adds(b, ",\"resolved\":[");
+	for (i = 0; i < c->state->nresolved; i++)
+		pc_buf_printf(b, "%s\"%s\"", i ? "," : "",
+			      pc_addr_port_str(&c->state->resolved[i], a));
+	pthread_mutex_unlock(&c->state->lock);
+	pc_buf_addc(b, ']');
+}
+
+static void dump_cluster(struct pc_buf *b, const struct pc_cluster *c)
+{
+	pc_buf_adds(b, "{\"name\":");
+	json_str(b, c->name);
+	pc_buf_printf(b, ",\"kind\":\"%s\",\"host\":", kind_name(c->kind));
+	json_str(b, c->host);
+	pc_buf_adds(b, ",\"namespace\":");
+	json_str(b, c->ns);
+	pc_buf_adds(b, ",\"service_entry\":");
+	json_str(b, c->se_name);
+	pc_buf_printf(b, ",\"port\":%u,\"resolution\":\"%s\"", c->port,
+		      c->kind == PC_CLUSTER_SERVICE ? resolution_name(c->source) : "NONE");
+	if (c->target_port)
+		pc_buf_printf(b, ",\"target_port\":%u", c->target_port);
+	dump_endpoints(b, c);
+	pc_buf_printf(b,
+		      ",\"connect_timeout_ms\":%" PRIu64 ",\"idle_timeout_ms\":%" PRIu64
+		      ",\"max_connection_duration_ms\":%" PRIu64 ",\"max_connections\":",
+		      c->connect_timeout_ms, c->idle_timeout_ms, c->max_duration_ms);
+	if (c->max_connections == UINT32_MAX)
+		pc_buf_adds(b, "null");
+	else
+		pc_buf_printf(b, "%" PRIu32, c->max_connections);
+	pc_buf_printf(b, ",\"active\":%u}", atomic_load(&c->state->active));
+}
+
+void pc_snapshot_dump_json(const struct pc_snapshot *snap, struct pc_buf *b)
+{
+	struct chain_ctx cc = { b, snap, 0 };
+	size_t i;
+
+	pc_buf_printf(b,
+		      "{\"generation\":%" PRIu64 ",\"outbound_traffic_policy\":\"%s\",\"ports\":[",
+		      snap->generation,
+		      snap->policy == PC_POLICY_ALLOW_ANY ? "ALLOW_ANY" : "REGISTRY_ONLY");
+	for (i = 0; i < snap->nports; i++) {
+		const struct pc_port_policy *pp = &snap->ports[i];
+
+		pc_buf_printf(b, "%s{\"port\":%u,\"chains\":[", i ? "," : "", pp->port);
+		cc.n = 0;
+		if (pp->trie)
+			pc_trie_walk(pp->trie, dump_chain, &cc);
+		pc_buf_adds(b, "],\"any\":");
+		json_str(b, pp->any_cluster < snap->nclusters ? snap->clusters[pp->any_cluster].name
+							      : NULL);
+		pc_buf_addc(b, '}');
+	}
+	pc_buf_adds(b, "],\"clusters\":[");
+	for (i = 0; i < snap->nclusters; i++) {
+		if (i)
+			pc_buf_addc(b, ',');
+		dump_cluster(b, &snap->clusters[i]);
+	}
+	pc_buf_adds(b, "]}");
+}
+
+void pc_control_dump(struct pc_control *c, struct pc_reply *r)
+{
+	struct list_ctx lc = { NULL, &r->body, 0, 0 };
+	struct pc_err err;
+	int ret;
+
+	pthread_mutex_lock(&c->lock);
+	r->status = 200;
+	pc_buf_printf(&r->body, "{\"generation\":%" PRIu64 ",\"revision\":%" PRId64 ",",
+		      c->generation, pc_store_revision(c->store));
+	pc_buf_printf(&r->body, "\"outbound_traffic_policy\":\"%s\",\"resources\":[",
+		      c->snap && c->snap->policy == PC_POLICY_ALLOW_ANY ? "ALLOW_ANY"
+									: "REGISTRY_ONLY");
+	ret = pc_store_list(c->store, NULL, NULL, list_one, &lc, &err);
+	pc_buf_adds(&r->body, "],\"policy\":");
+	if (c->snap)
+		pc_snapshot_dump_json(c->snap, &r->body);
+	else
+		pc_buf_adds(&r->body, "null");
+	pc_buf_addc(&r->body, '}');
+	pthread_mutex_unlock(&c->lock);
+	if (ret < 0)
+		pc_reply_status(r, 500, "InternalError", "cannot read the store in %s: %s",
+				c->o.state_dir, ret == lc.ret ? strerror(-ret) : err.msg);
 }

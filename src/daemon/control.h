@@ -121,4 +121,32 @@ int64_t pc_control_revision(struct pc_control *c);
 int pc_control_watch(struct pc_control *c, const struct pc_watch_filter *f, int64_t *since,
 		     struct pc_buf *out, unsigned timeout_ms);
 
+/* ---- for the admin endpoint (daemon/admin.c, doc/admin.md) ---- */
+
+struct pc_control_counters {
+	uint64_t generation;      /* of the newest policy */
+	uint64_t reloads;         /* policies compiled and published after the first */
+	uint64_t reload_failures; /* changes refused as invalid, and failed compiles */
+};
+
+void pc_control_counters(struct pc_control *c, struct pc_control_counters *out);
+
+/* A reference to the newest published snapshot (NULL before the first). */
+struct pc_snapshot *pc_control_snapshot(struct pc_control *c);
+
+/*
+ * GET /config_dump: {"generation", "revision", "outbound_traffic_policy",
+ * "resources": [every stored object as GET /v1/objects shows it],
+ * "policy": pc_snapshot_dump_json() of the newest snapshot}, read under
+ * one lock so the objects and the policy agree.
+ */
+void pc_control_dump(struct pc_control *c, struct pc_reply *r);
+
+/*
+ * The compiled policy <snap> as JSON: per port its prefixes -> cluster (in
+ * address order) and the "any" cluster; every cluster with its endpoints,
+ * resolved addresses and settings. Any thread.
+ */
+void pc_snapshot_dump_json(const struct pc_snapshot *snap, struct pc_buf *b);
+
 #endif /* PC_DAEMON_CONTROL_H */

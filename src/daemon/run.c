@@ -36,6 +36,7 @@
 #include "core/err.h"
 #include "core/log.h"
 #include "core/loop.h"
+#include "daemon/admin.h"
 #include "daemon/api.h"
 #include "daemon/control.h"
 #include "model/decode.h"
@@ -43,6 +44,7 @@
 #include "net/dns.h"
 #include "net/sock.h"
 #include "policy/snapshot.h"
+#include "proxy/deny.h"
 #include "proxy/worker.h"
 #include "store/store.h"
 
@@ -75,6 +77,22 @@ static const char usage[] =
 	"                               iptables must exempt it from capture)\n"
 	"      --access-log PATH|-      one line per connection at close (default: none)\n"
 	"      --access-log-format text|json\n"
+	"      --access-log-flush-interval DURATION  also log open connections this often\n"
+	"                               (bytes so far; default off)\n"
+	"      --access-log-on-open     also log each connection once its upstream connects\n"
+	"      --admin ADDR:PORT|off    the admin endpoint: metrics, connections, config dump,\n"
+	"                               readiness (default " PC_ADMIN_DEFAULT ")\n"
+	"      --admin-any              allow a non-loopback --admin address (no authentication!)\n"
+	"      --stats on|off           count connections and bytes (default on)\n"
+	"      --tcp-reporting-interval DURATION  add open connections' bytes to the\n"
+	"                               metrics this often (default 15s)\n"
+	"      --workload NAME          source_workload of the metrics (default unknown)\n"
+	"      --namespace NS           source_workload_namespace (default unknown)\n"
+	"      --labels K=V,...         the workload's labels: app and version fill source_app\n"
+	"                               and source_version\n"
+	"      --deny-response protocol|reset  what a denied client gets: an error in its own\n"
+	"                               protocol where known (MySQL, TLS, HTTP), or a reset\n"
+	"                               (default protocol)\n"
 	"      --drain-duration DURATION  on SIGTERM, time open connections get (default 5s)\n"
 	"      --revoke-grace DURATION  when a policy change denies an open connection, close\n"
 	"                               it after this long (default 0s: at once)\n"
@@ -103,6 +121,16 @@ struct options {
 	const char *state_dir;
 	const char *api_socket; /* NULL: off */
 	const char *api_listen;
+	const char *admin; /* NULL: off */
+	bool admin_any;
+	bool stats;
+	uint64_t report_ms;
+	uint64_t access_flush_ms;
+	bool access_on_open;
+	int deny_response;
+	const char *workload, *ns;
+	char *labels; /* --labels, split in place */
+	struct pc_stats_labels source;
 };
 
 struct daemon {
@@ -116,7 +144,10 @@ struct daemon {
 	unsigned nstarted;        /* workers that take published snapshots */
 	struct pc_control *ctl;
 	struct pc_api *api;
+	struct pc_admin *admin;
+	uint64_t start_ms; /* CLOCK_MONOTONIC, for the uptime gauge */
 	int api_fds[2];
+	int admin_fd;
 	bool draining;
 	/* the resolver thread: refreshes DNS clusters of <snap> as TTLs expire */
 	struct pc_dns *dns;
@@ -148,6 +179,121 @@ static int parse_user(const char *s, struct options *o)
 }
 
 #define bad_usage(...) pc_cli_usage_error("run", __VA_ARGS__)
+
+/* The first of <keys> that --labels sets, or NULL. */
+static const char *label_of(char *labels, size_t len, const char *const *keys)
+{
+	const char *const *k;
+	size_t klen;
+	char *p;
+
+	for (k = keys; *k; k++) {
+		klen = strlen(*k);
+		for (p = labels; p < labels + len; p += strlen(p) + 1) {
+			if (strncmp(p, *k, klen) == 0 && p[klen] == '=')
+				return p + klen + 1;
+		}
+	}
+	return NULL;
+}
+
+/*
+ * --labels app=reviews,version=v2: split in place into NUL-separated
+ * "k=v" strings. The canonical service and revision follow Istio: the
+ * service.istio.io/canonical-name and -revision labels, else the
+ * app.kubernetes.io/name and /version ones, else
+ * app/version, else the workload name and "latest".
+ */
+static int parse_labels(struct options *o)
+{
+	static const char *const app[] = { "app", NULL };
+	static const char *const version[] = { "version", NULL };
+	static const char *const csvc[] = { "service.istio.io/canonical-name",
+					    "app.kubernetes.io/name", "app", NULL };
+	static const char *const crev[] = { "service.istio.io/canonical-revision",
+					    "app.kubernetes.io/version", "version", NULL };
+	size_t len = o->labels ? strlen(o->labels) : 0;
+	char *p;
+
+	for (p = o->labels; p && *p;) {
+		char *comma = strchr(p, ',');
+
+		if (comma)
+			*comma = '\0';
+		if (!strchr(p, '=') || *p == '=')
+			return -EINVAL;
+		p = comma ? comma + 1 : p + strlen(p);
+	}
+	o->source.workload = o->workload;
+	o->source.ns = o->ns;
+	o->source.app = o->labels ? label_of(o->labels, len, app) : NULL;
+	o->source.version = o->labels ? label_of(o->labels, len, version) : NULL;
+	o->source.canonical_service = o->labels ? label_of(o->labels, len, csvc) : NULL;
+	if (!o->source.canonical_service)
+		o->source.canonical_service = o->workload;
+	o->source.canonical_revision = o->labels ? label_of(o->labels, len, crev) : NULL;
+	return 0;
+}
+
+static int parse_duration_ms(const char *arg, const char *name, bool zero_ok, uint64_t *out)
+{
+	const char *why;
+	int64_t ns;
+
+	if (pc_duration_parse(arg, &ns, &why) < 0 || ns < 0 || (!zero_ok && ns < 1000000))
+		return bad_usage("%s needs a duration such as 15s, not \"%s\"", name, arg);
+	*out = (uint64_t)ns / 1000000u;
+	return 0;
+}
+
+/* The options of issue 5 (observability); 2 for an unknown one. */
+static int parse_observe(int c, const char *arg, struct options *o)
+{
+	switch (c) {
+	case 'M':
+		o->admin = strcmp(arg, "off") == 0 ? NULL : arg;
+		return 0;
+	case 'Y':
+		o->admin_any = true;
+		return 0;
+	case 'T':
+		if (strcmp(arg, "on") != 0 && strcmp(arg, "off") != 0)
+			return bad_usage("--stats is on or off, not \"%s\"", arg);
+		o->stats = strcmp(arg, "on") == 0;
+		return 0;
+	case 'R':
+		return parse_duration_ms(arg, "--tcp-reporting-interval", false, &o->report_ms);
+	case 'F':
+		return parse_duration_ms(arg, "--access-log-flush-interval", true,
+					 &o->access_flush_ms);
+	case 'O':
+		o->access_on_open = true;
+		return 0;
+	case 'W':
+		o->workload = arg;
+		return 0;
+	case 'N':
+		o->ns = arg;
+		return 0;
+	case 'B':
+		free(o->labels);
+		o->labels = pc_xstrdup(arg);
+		if (parse_labels(o) < 0)
+			return bad_usage("--labels needs KEY=VALUE[,KEY=VALUE...], not \"%s\"",
+					 arg);
+		return 0;
+	case 'D':
+		if (strcmp(arg, "protocol") == 0)
+			o->deny_response = PC_DENY_PROTOCOL;
+		else if (strcmp(arg, "reset") == 0)
+			o->deny_response = PC_DENY_RESET;
+		else
+			return bad_usage("--deny-response is protocol or reset, not \"%s\"", arg);
+		return 0;
+	default:
+		return 2;
+	}
+}
 
 static int parse_option(int c, const char *arg, struct options *o)
 {
@@ -232,7 +378,7 @@ static int parse_option(int c, const char *arg, struct options *o)
 		pc_log_set_level(pc_log_level_parse(arg));
 		return 0;
 	default:
-		return 2;
+		return parse_observe(c, arg, o);
 	}
 }
 
@@ -253,6 +399,16 @@ static int parse_args(int argc, char **argv, struct options *o)
 		{ "state-dir", required_argument, NULL, 'S' },
 		{ "api-socket", required_argument, NULL, 'A' },
 		{ "api-listen", required_argument, NULL, 'L' },
+		{ "admin", required_argument, NULL, 'M' },
+		{ "admin-any", no_argument, NULL, 'Y' },
+		{ "stats", required_argument, NULL, 'T' },
+		{ "tcp-reporting-interval", required_argument, NULL, 'R' },
+		{ "access-log-flush-interval", required_argument, NULL, 'F' },
+		{ "access-log-on-open", no_argument, NULL, 'O' },
+		{ "workload", required_argument, NULL, 'W' },
+		{ "namespace", required_argument, NULL, 'N' },
+		{ "labels", required_argument, NULL, 'B' },
+		{ "deny-response", required_argument, NULL, 'D' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
@@ -276,6 +432,8 @@ static int parse_args(int argc, char **argv, struct options *o)
 		return bad_usage("unexpected argument \"%s\"", argv[optind]);
 	if (!*o->state_dir)
 		return bad_usage("--state-dir needs a directory");
+	if (!o->labels)
+		parse_labels(o); /* --workload and --namespace alone */
 	return -1;
 }
 
@@ -423,6 +581,7 @@ static void on_signal(struct pc_loop *loop, struct pc_io *io, uint32_t events)
 		pc_log(PC_LOG_NOTICE, "draining", "signal=%s drain_ms=%llu",
 		       si.ssi_signo == SIGINT ? "SIGINT" : "SIGTERM",
 		       (unsigned long long)d->o.drain_ms);
+		pc_admin_set_state(d->admin, PC_ADMIN_DRAINING);
 		for (i = 0; i < d->nworkers; i++)
 			pc_worker_drain(&d->workers[i]);
 		pc_loop_stop(loop);
@@ -531,6 +690,12 @@ static int open_access_log(struct daemon *d)
 	d->cfg.access_format = d->o.access_format;
 	d->cfg.drain_ms = d->o.drain_ms;
 	d->cfg.revoke_grace_ms = d->o.revoke_grace_ms;
+	d->cfg.deny_response = d->o.deny_response;
+	d->cfg.nworkers = d->nworkers;
+	d->cfg.stats = d->o.stats;
+	d->cfg.report_interval_ms = d->o.report_ms;
+	d->cfg.access_flush_ms = d->o.access_flush_ms;
+	d->cfg.access_on_open = d->o.access_on_open;
 	if (!d->o.access_log)
 		return 0;
 	if (strcmp(d->o.access_log, "-") == 0) {
@@ -568,6 +733,12 @@ static void shutdown_daemon(struct daemon *d, unsigned started)
 	}
 	for (i = 0; i < started; i++)
 		pc_worker_join(&d->workers[i]);
+	pc_admin_stop(d->admin); /* it reads the workers: after they are done, before they go */
+	d->admin = NULL;
+	if (d->admin_fd >= 0)
+		close(d->admin_fd); /* never handed to a server */
+	for (i = 0; i < started; i++)
+		pc_worker_release(&d->workers[i]);
 	free(d->workers);
 	if (d->sigio.fd >= 0)
 		pc_io_close(d->loop, &d->sigio);
@@ -578,6 +749,7 @@ static void shutdown_daemon(struct daemon *d, unsigned started)
 	if (d->cfg.access_log_fd > STDERR_FILENO)
 		close(d->cfg.access_log_fd);
 	free(d->o.configs);
+	free(d->o.labels);
 }
 
 /*
@@ -611,8 +783,17 @@ static int prepare(struct daemon *d)
 		}
 	}
 	ret = pc_api_listen(d->o.api_socket, d->o.api_listen, d->api_fds, &err);
-	if (ret < 0)
+	if (ret < 0) {
 		pc_log(PC_LOG_ERR, "cannot serve the API", "err=%s", err.msg);
+		return ret;
+	}
+	if (d->o.admin) {
+		d->admin_fd = pc_admin_listen(d->o.admin, d->o.admin_any, &err);
+		if (d->admin_fd < 0) {
+			ret = d->admin_fd;
+			pc_log(PC_LOG_ERR, "cannot serve the admin endpoint", "err=%s", err.msg);
+		}
+	}
 	return ret;
 }
 
@@ -633,6 +814,27 @@ static void own_state_dir(const struct options *o)
 	}
 }
 
+static int start_admin(struct daemon *d)
+{
+	struct pc_admin_opts ao = { 0 };
+	struct pc_err err;
+	int ret;
+
+	if (d->admin_fd < 0)
+		return 0;
+	ao.workers = d->workers;
+	ao.nworkers = d->nworkers;
+	ao.ctl = d->ctl;
+	ao.labels = d->o.source;
+	ao.stats = d->o.stats;
+	ao.start_ms = d->start_ms;
+	ret = pc_admin_start(d->admin_fd, &ao, &d->admin, &err);
+	d->admin_fd = -1; /* taken */
+	if (ret < 0)
+		pc_log(PC_LOG_ERR, "cannot serve the admin endpoint", "err=%s", err.msg);
+	return ret;
+}
+
 int pc_daemon_run(int argc, char **argv)
 {
 	struct daemon d = { 0 };
@@ -650,9 +852,16 @@ int pc_daemon_run(int argc, char **argv)
 	d.o.api_socket = DEFAULT_API_SOCKET;
 	d.sigio.fd = -1;
 	d.api_fds[0] = d.api_fds[1] = -1;
+	d.admin_fd = -1;
+	d.start_ms = mono_ms();
+	d.o.admin = PC_ADMIN_DEFAULT;
+	d.o.stats = true;
+	d.o.report_ms = 15000;
+	d.o.deny_response = PC_DENY_PROTOCOL;
 	ret = parse_args(argc, argv, &d.o);
 	if (ret >= 0) {
 		free(d.o.configs);
+		free(d.o.labels);
 		return ret;
 	}
 	d.nworkers = d.o.concurrency;
@@ -685,6 +894,8 @@ int pc_daemon_run(int argc, char **argv)
 		if (ret < 0)
 			pc_log(PC_LOG_ERR, "cannot serve the API", "err=%s", err.msg);
 	}
+	if (ret == 0)
+		ret = start_admin(&d);
 	if (ret == 0) {
 		ret = -pthread_create(&d.resolver, NULL, resolver_main, &d);
 		d.resolver_started = ret == 0;
@@ -693,8 +904,10 @@ int pc_daemon_run(int argc, char **argv)
 		shutdown_daemon(&d, 0); /* the worker threads were never started */
 		return 1;
 	}
-	pc_log(PC_LOG_NOTICE, "ready", "port=%u workers=%u uid=%u api=%s", d.o.port, d.nworkers,
-	       (unsigned)geteuid(), d.o.api_socket ? d.o.api_socket : "off");
+	pc_admin_set_state(d.admin, PC_ADMIN_READY);
+	pc_log(PC_LOG_NOTICE, "ready", "port=%u workers=%u uid=%u api=%s admin=%s", d.o.port,
+	       d.nworkers, (unsigned)geteuid(), d.o.api_socket ? d.o.api_socket : "off",
+	       d.o.admin ? d.o.admin : "off");
 	ret = pc_loop_run(d.loop);
 	shutdown_daemon(&d, d.nworkers);
 	pc_log(PC_LOG_NOTICE, "stopped", NULL);

@@ -52,12 +52,13 @@ size_t pc_access_format(const struct pc_access_record *r, enum pc_log_format fmt
 			     ",\"duration\":%" PRIu64 ",\"upstream_host\":\"%s\","
 			     "\"upstream_cluster\":\"%s\",\"upstream_local_address\":\"%s\","
 			     "\"downstream_local_address\":\"%s\","
-			     "\"downstream_remote_address\":\"%s\",\"protocol\":null}\n",
+			     "\"downstream_remote_address\":\"%s\",\"protocol\":null,"
+			     "\"access_log_type\":\"%s\",\"connection_id\":%" PRIu64 "}\n",
 			     start, r->flags, r->termination ? "\"" : "",
 			     r->termination ? r->termination : "null", r->termination ? "\"" : "",
 			     r->bytes_received, r->bytes_sent, r->duration_ms,
 			     r->upstream ? up : "-", r->cluster, r->upstream_local ? upl : "-", od,
-			     cl);
+			     cl, r->type ? r->type : PC_ACCESS_END, r->id);
 	else
 		n = snprintf(buf, size,
 			     "[%s] \"- - -\" 0 %s - %s \"-\" %" PRIu64 " %" PRIu64 " %" PRIu64

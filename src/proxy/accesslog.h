@@ -5,7 +5,8 @@
  * The text format is Istio's default access log format as Envoy prints it
  * for a TCP connection (reference §7.3): HTTP-only operators print "-" and
  * the TCP fields fill their places. The JSON format uses Istio's key
- * names. Each record is written with one write(2), so records from
+ * names, plus Envoy's access_log_type and connection_id (the text format
+ * stays Istio's layout, which has no place for them). Each record is written with one write(2), so records from
  * several workers never interleave.
  */
 #ifndef PC_PROXY_ACCESSLOG_H
@@ -30,7 +31,19 @@ enum pc_log_format {
  */
 #define PC_TERM_POLICY_REVOKED "portcullis_policy_revoked"
 
+/*
+ * Envoy's %ACCESS_LOG_TYPE% for TCP: a record when the upstream connects
+ * (--access-log-on-open; Envoy's flush_access_log_on_connected), interim
+ * records of a long-lived connection (--access-log-flush-interval; Envoy's
+ * access_log_flush_interval) and the final one.
+ */
+#define PC_ACCESS_CONNECTED "TcpUpstreamConnected"
+#define PC_ACCESS_PERIODIC  "TcpPeriodic"
+#define PC_ACCESS_END       "TcpConnectionEnd"
+
 struct pc_access_record {
+	const char *type;        /* PC_ACCESS_*; NULL: PC_ACCESS_END */
+	uint64_t id;             /* %CONNECTION_ID%: stable for the connection's life */
 	uint64_t start_ms;       /* wall clock, ms since the epoch */
 	uint64_t duration_ms;
 	const char *flags;       /* "-", "UH", "UF,URX", ... */

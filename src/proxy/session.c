@@ -24,6 +24,19 @@
  * grace, by the <revoke> timer, which checks once more at expiry.
  *
  * Closing only queues the session; it is freed after the current batch.
+ *
+ * Counting (proxy/stats.h): a session finds its cluster series and its
+ * Istio series (response flags "-") once, when it is classified, and keeps
+ * the pointers; the data path then only adds to relaxed atomics. Bytes are
+ * added at close and every --tcp-reporting-interval (the worker walks its
+ * sessions); a session keeps what it already reported. A session that ends
+ * before its upstream connect starts (UH, UO, a connect(2) that fails at
+ * once) is counted as opened under the flags it closes with.
+ *
+ * The admin thread reads the session list (GET /connections) under the
+ * worker's <lock>: a session is linked only once its addresses, cluster and
+ * upstream are set, and unlinked before its snapshot (which holds the
+ * cluster's name) is released; its state and byte counts are atomics.
  */
 #include "proxy/worker.h"
 
@@ -37,10 +50,12 @@
 #include <unistd.h>
 
 #include "core/alloc.h"
+#include "core/buf.h"
 #include "core/log.h"
 #include "net/addr.h"
 #include "net/sock.h"
 #include "policy/snapshot.h"
+#include "proxy/deny.h"
 
 #define BUF_CAP ((size_t)64 * 1024)
 
@@ -62,7 +77,15 @@ struct flow {
 	bool no_splice;  /* splice refused: read/write through buf */
 	char *buf;
 	size_t off;
-	uint64_t bytes;  /* read from the source */
+	pc_counter bytes; /* read from the source; the admin thread reads it */
+};
+
+/* What GET /connections shows as "state". */
+enum view {
+	VIEW_CONNECTING,
+	VIEW_ESTABLISHED,
+	VIEW_CLOSING,
+	VIEW_REVOKING,
 };
 
 struct pc_session {
@@ -84,8 +107,46 @@ struct pc_session {
 	uint64_t start_mono, start_wall, last_activity;
 	const char *flags;
 	const char *termination; /* connection termination details, or NULL */
-	bool counted; /* holds one of the cluster's maxConnections slots */
+	bool counted;                  /* holds one of the cluster's maxConnections slots */
+	bool linked;                   /* in w->sessions */
+	struct pc_timer flush;         /* --access-log-flush-interval */
+	atomic_uint view;              /* enum view, for the admin thread */
+	struct pc_stat_cluster *sc;    /* NULL: --stats off (or out of memory) */
+	struct pc_stat_series *series; /* flags "-": counted opened at connect */
+	uint64_t rep_rx, rep_tx;       /* bytes already added to the counters */
 };
+
+static uint64_t flow_bytes(const struct flow *f)
+{
+	return pc_counter_get(&f->bytes);
+}
+
+/* Add what moved since the last report to <series> and the cluster. */
+static void report_bytes(struct pc_session *s, struct pc_stat_series *series)
+{
+	uint64_t rx = flow_bytes(&s->d2u), tx = flow_bytes(&s->u2d);
+
+	if (series) {
+		pc_counter_add(&series->received, rx - s->rep_rx);
+		pc_counter_add(&series->sent, tx - s->rep_tx);
+	}
+	if (s->sc) {
+		pc_counter_add(&s->sc->from_client, rx - s->rep_rx);
+		pc_counter_add(&s->sc->to_client, tx - s->rep_tx);
+	}
+	s->rep_rx = rx;
+	s->rep_tx = tx;
+}
+
+/* The Istio series of this session's cluster with <flags>; NULL with stats off. */
+static struct pc_stat_series *series_of(struct pc_session *s, const char *flags)
+{
+	const struct pc_cluster *c = s->cluster;
+
+	if (!s->sc)
+		return NULL;
+	return pc_stats_series(&s->w->stats, c->host, c->host ? c->host : c->name, c->ns, flags);
+}
 
 static uint64_t wall_ms(void)
 {
@@ -126,17 +187,19 @@ static size_t flow_cap(const struct flow *f)
 	return f->pipe[0] >= 0 ? f->cap : 1; /* no pipe yet: room for "some" */
 }
 
-static void log_close(struct pc_session *s)
+static void log_record(struct pc_session *s, const char *type)
 {
 	struct pc_access_record r = { 0 };
 	struct pc_loop *loop = s->w->loop;
 
+	r.type = type;
+	r.id = s->id;
 	r.start_ms = s->start_wall;
 	r.duration_ms = pc_loop_now(loop) - s->start_mono;
 	r.flags = s->flags ? s->flags : "-";
 	r.termination = s->termination;
-	r.bytes_received = s->d2u.bytes;
-	r.bytes_sent = s->u2d.bytes;
+	r.bytes_received = flow_bytes(&s->d2u);
+	r.bytes_sent = flow_bytes(&s->u2d);
 	r.cluster = s->cluster ? s->cluster->name : "-";
 	r.upstream = s->upstream.family ? &s->upstream : NULL;
 	r.upstream_local = s->upstream_local.family ? &s->upstream_local : NULL;
@@ -208,7 +271,7 @@ static int flow_fill(struct flow *f)
 	}
 	if (n > 0) {
 		f->in_pipe += (size_t)n;
-		f->bytes += (uint64_t)n;
+		pc_counter_add(&f->bytes, (uint64_t)n);
 		return 1;
 	}
 	err = n < 0 ? errno : 0;
@@ -279,7 +342,7 @@ static int flow_pump(struct flow *f)
 
 static void relay(struct pc_session *s)
 {
-	uint64_t before = s->d2u.bytes + s->u2d.bytes;
+	uint64_t before = flow_bytes(&s->d2u) + flow_bytes(&s->u2d);
 	int ret;
 
 	ret = flow_pump(&s->d2u);
@@ -289,7 +352,7 @@ static void relay(struct pc_session *s)
 		session_close(s, NULL, true); /* a reset from one side resets the other */
 		return;
 	}
-	if (s->d2u.bytes + s->u2d.bytes != before)
+	if (flow_bytes(&s->d2u) + flow_bytes(&s->u2d) != before)
 		s->last_activity = pc_loop_now(s->w->loop);
 	if (s->d2u.shut && s->u2d.shut) {
 		session_close(s, NULL, false);
@@ -322,7 +385,10 @@ static void start_relay(struct pc_session *s)
 	struct pc_loop *loop = s->w->loop;
 
 	s->state = ST_RELAY;
+	atomic_store_explicit(&s->view, VIEW_ESTABLISHED, memory_order_relaxed);
 	pc_sock_local(s->up.fd, &s->upstream_local);
+	if (s->w->cfg->access_on_open)
+		log_record(s, PC_ACCESS_CONNECTED);
 	pc_timer_stop(loop, &s->timer);
 	s->last_activity = pc_loop_now(loop);
 	if (s->cluster->idle_timeout_ms) {
@@ -342,8 +408,11 @@ static void on_io(struct pc_loop *loop, struct pc_io *io, uint32_t events)
 		err = pc_sock_error(s->up.fd);
 		if (err == 0 && (events & (PC_IO_WRITE | PC_IO_ERR)))
 			start_relay(s);
-		else if (err < 0)
+		else if (err < 0) {
+			if (s->sc)
+				pc_counter_add(&s->sc->connect_fail, 1);
 			session_close(s, "UF,URX", true);
+		}
 		return;
 	}
 	if (s->state == ST_RELAY)
@@ -355,8 +424,24 @@ static void on_revoke(struct pc_loop *loop, struct pc_timer *t);
 
 static void on_connect_timeout(struct pc_loop *loop, struct pc_timer *t)
 {
+	struct pc_session *s = t->data;
+
 	(void)loop;
-	session_close(t->data, "UF,URX", true);
+	if (s->sc) {
+		/* Envoy counts a timeout in both */
+		pc_counter_add(&s->sc->connect_timeout, 1);
+		pc_counter_add(&s->sc->connect_fail, 1);
+	}
+	session_close(s, "UF,URX", true);
+}
+
+/* --access-log-flush-interval: an interim record with the bytes so far. */
+static void on_flush(struct pc_loop *loop, struct pc_timer *t)
+{
+	struct pc_session *s = t->data;
+
+	log_record(s, PC_ACCESS_PERIODIC);
+	pc_timer_start(loop, t, s->w->cfg->access_flush_ms);
 }
 
 /* Choose the upstream address for a service cluster; false when there is none. */
@@ -395,22 +480,43 @@ static void session_connect(struct pc_session *s)
 	const struct pc_cluster *c = s->cluster;
 	int fd;
 
-	if (c->kind == PC_CLUSTER_BLACKHOLE || !pick_upstream(s)) {
+	if (c->kind == PC_CLUSTER_BLACKHOLE) {
+		/* denied: deny.c answers the client (or resets it) and records it */
+		fd = s->down.fd;
+		pc_io_stop(loop, &s->down, PC_IO_READ | PC_IO_WRITE);
+		s->down.fd = -1;
+		pc_deny_start(s->w, fd, &s->client, &s->orig_dst, s->snap);
+		session_close(s, "UH", false);
+		return;
+	}
+	if (!pick_upstream(s)) {
 		session_close(s, "UH", true); /* no healthy upstream: reset at once */
 		return;
 	}
 	if (c->max_connections != UINT32_MAX &&
 	    atomic_load(&c->state->active) >= c->max_connections) {
+		if (s->sc)
+			pc_counter_add(&s->sc->overflow, 1);
 		session_close(s, "UO", true);
 		return;
 	}
 	fd = pc_sock_connect(&s->upstream);
+	if (s->sc)
+		pc_counter_add(&s->sc->cx_total, 1);
 	if (fd < 0) {
+		if (s->sc)
+			pc_counter_add(&s->sc->connect_fail, 1);
 		session_close(s, "UF,URX", true);
 		return;
 	}
 	atomic_fetch_add(&c->state->active, 1);
 	s->counted = true;
+	if (s->sc) {
+		pc_counter_add(&s->sc->cx_active, 1);
+		s->series = series_of(s, NULL);
+		if (s->series)
+			pc_counter_add(&s->series->opened, 1);
+	}
 	pc_io_init(&s->up, fd, on_io, s);
 	if (pc_io_start(loop, &s->up, PC_IO_WRITE) < 0) {
 		session_close(s, NULL, true);
@@ -420,6 +526,38 @@ static void session_connect(struct pc_session *s)
 	pc_timer_start(loop, &s->timer, c->connect_timeout_ms);
 	if (c->max_duration_ms)
 		pc_timer_start(loop, &s->duration, c->max_duration_ms);
+	if (s->w->cfg->access_flush_ms)
+		pc_timer_start(loop, &s->flush, s->w->cfg->access_flush_ms);
+}
+
+static void link_session(struct pc_session *s)
+{
+	struct pc_worker *w = s->w;
+
+	pthread_mutex_lock(&w->lock);
+	s->next = w->sessions;
+	if (w->sessions)
+		w->sessions->prev = s;
+	w->sessions = s;
+	s->linked = true;
+	pthread_mutex_unlock(&w->lock);
+}
+
+static void unlink_session(struct pc_session *s)
+{
+	struct pc_worker *w = s->w;
+
+	if (!s->linked)
+		return;
+	pthread_mutex_lock(&w->lock);
+	if (s->prev)
+		s->prev->next = s->next;
+	else
+		w->sessions = s->next;
+	if (s->next)
+		s->next->prev = s->prev;
+	s->linked = false;
+	pthread_mutex_unlock(&w->lock);
 }
 
 void pc_session_accept(struct pc_worker *w, int fd, const struct pc_addr *client)
@@ -431,7 +569,9 @@ void pc_session_accept(struct pc_worker *w, int fd, const struct pc_addr *client
 		return;
 	}
 	s->w = w;
-	s->id = ++w->next_id;
+	/* unique across workers: worker i hands out i+1, i+1+n, i+1+2n, ... */
+	s->id = w->next_id++ * (w->cfg->nworkers ? w->cfg->nworkers : 1) + w->index + 1;
+	atomic_init(&s->view, VIEW_CONNECTING);
 	s->state = ST_CONNECTING;
 	s->client = *client;
 	s->start_mono = pc_loop_now(w->loop);
@@ -447,12 +587,12 @@ void pc_session_accept(struct pc_worker *w, int fd, const struct pc_addr *client
 	pc_timer_init(&s->timer, on_connect_timeout, s);
 	pc_timer_init(&s->duration, on_duration, s);
 	pc_timer_init(&s->revoke, on_revoke, s);
+	pc_timer_init(&s->flush, on_flush, s);
 	pc_defer_init(&s->reap, reap, s);
-	s->next = w->sessions;
-	if (w->sessions)
-		w->sessions->prev = s;
-	w->sessions = s;
-	atomic_fetch_add(&w->active, 1);
+	if (w->cfg->stats) {
+		pc_counter_add(&w->stats.downstream_total, 1);
+		pc_counter_add(&w->stats.downstream_active, 1);
+	}
 	s->snap = pc_snapshot_ref(w->snap);
 	pc_sock_nodelay(fd);
 	if (pc_sock_original_dst(fd, &s->orig_dst) < 0) {
@@ -463,7 +603,16 @@ void pc_session_accept(struct pc_worker *w, int fd, const struct pc_addr *client
 		pc_addr_unmap(&s->orig_dst);
 		s->cluster = pc_snapshot_classify(s->snap, &s->orig_dst);
 	}
+	if (w->cfg->stats) {
+		s->sc = pc_stats_cluster(&w->stats, s->cluster->name, s->cluster->host,
+					 s->cluster->ns);
+		if (s->cluster->kind == PC_CLUSTER_BLACKHOLE)
+			pc_counter_add(&w->stats.denied, 1);
+	}
 	session_connect(s);
+	/* still open: the upstream is chosen, so the admin thread may see it now */
+	if (s->state != ST_CLOSED)
+		link_session(s);
 }
 
 static bool is_allowed(const struct pc_session *s, const struct pc_snapshot *snap)
@@ -486,7 +635,8 @@ static void session_revoke(struct pc_session *s)
 	struct pc_worker *w = s->w;
 	char cl[PC_ADDR_STRLEN], dst[PC_ADDR_STRLEN];
 
-	atomic_fetch_add(&w->revoked, 1);
+	if (w->cfg->stats)
+		pc_counter_add(&w->stats.revoked, 1);
 	pc_log_limited(&w->revoke_rl, pc_loop_now(w->loop), PC_LOG_INFO,
 		       "connection revoked by a policy change",
 		       "sess=%" PRIu64 " cluster=%s client=%s dst=%s generation=%" PRIu64, s->id,
@@ -529,7 +679,13 @@ void pc_session_recheck_all(struct pc_worker *w)
 		next = s->next;
 		n++;
 		if (is_allowed(s, w->snap)) {
-			pc_timer_stop(w->loop, &s->revoke); /* allowed again: no revocation */
+			if (pc_timer_is_active(&s->revoke)) {
+				pc_timer_stop(w->loop, &s->revoke); /* allowed again */
+				atomic_store_explicit(&s->view,
+						      s->state == ST_RELAY ? VIEW_ESTABLISHED
+									   : VIEW_CONNECTING,
+						      memory_order_relaxed);
+			}
 			continue;
 		}
 		denied++;
@@ -537,12 +693,95 @@ void pc_session_recheck_all(struct pc_worker *w)
 			continue; /* already in its grace: keep the first deadline */
 		if (!grace || pc_timer_start(w->loop, &s->revoke, grace) < 0)
 			session_revoke(s);
+		else
+			atomic_store_explicit(&s->view, VIEW_REVOKING, memory_order_relaxed);
 	}
 	pc_log(denied ? PC_LOG_INFO : PC_LOG_DEBUG,
 	       denied ? "policy change denies open connections" : "open connections re-checked",
 	       "worker=%u generation=%" PRIu64 " sessions=%zu denied=%zu grace_ms=%" PRIu64
 	       " took_us=%" PRIu64,
 	       w->index, w->snap->generation, n, denied, grace, mono_us() - t0);
+}
+
+/*
+ * The counters of a closing session: opened (if it never got that far),
+ * closed under its final flags, the bytes not yet reported, the gauges.
+ */
+static void count_close(struct pc_session *s)
+{
+	struct pc_stats *st = &s->w->stats;
+	struct pc_stat_series *series = s->series;
+
+	if (!s->w->cfg->stats)
+		return;
+	if (s->flags || !series)
+		series = series_of(s, s->flags);
+	if (series) {
+		if (!s->series)
+			pc_counter_add(&series->opened, 1);
+		pc_counter_add(&series->closed, 1);
+	}
+	report_bytes(s, series);
+	if (s->sc && s->counted)
+		pc_counter_add(&s->sc->cx_active, (uint64_t)-1);
+	pc_counter_add(&st->downstream_active, (uint64_t)-1);
+}
+
+void pc_session_report_all(struct pc_worker *w)
+{
+	struct pc_session *s;
+
+	for (s = w->sessions; s; s = s->next) {
+		if (s->series)
+			report_bytes(s, s->series);
+	}
+}
+
+static const char *view_name(unsigned v)
+{
+	static const char *const names[] = { "connecting", "established", "closing", "revoking" };
+
+	return v < sizeof(names) / sizeof(names[0]) ? names[v] : "?";
+}
+
+static void json_addr(struct pc_buf *out, const char *key, const struct pc_addr *a)
+{
+	char buf[PC_ADDR_STRLEN];
+
+	pc_buf_printf(out, ",\"%s\":", key);
+	if (!a->family) {
+		pc_buf_adds(out, "null");
+		return;
+	}
+	pc_addr_port_str(a, buf);
+	pc_buf_add_json_str(out, buf, strlen(buf));
+}
+
+void pc_worker_connections_json(struct pc_worker *w, uint64_t now_ms, struct pc_buf *out,
+				bool *first)
+{
+	const struct pc_session *s;
+
+	pthread_mutex_lock(&w->lock);
+	for (s = w->sessions; s; s = s->next) {
+		pc_buf_printf(out, "%s{\"id\":%" PRIu64 ",\"worker\":%u", *first ? "" : ",", s->id,
+			      w->index);
+		*first = false;
+		json_addr(out, "client", &s->client);
+		json_addr(out, "destination", &s->orig_dst);
+		pc_buf_adds(out, ",\"cluster\":");
+		pc_buf_add_json_str(out, s->cluster->name, strlen(s->cluster->name));
+		json_addr(out, "upstream", &s->upstream);
+		pc_buf_printf(out,
+			      ",\"state\":\"%s\",\"bytes_received\":%" PRIu64
+			      ",\"bytes_sent\":%" PRIu64 ",\"age_seconds\":%.3f}",
+			      view_name(atomic_load_explicit(&((struct pc_session *)s)->view,
+							     memory_order_relaxed)),
+			      flow_bytes(&s->d2u), flow_bytes(&s->u2d),
+			      now_ms >= s->start_mono ? (double)(now_ms - s->start_mono) / 1000.0
+						      : 0.0);
+	}
+	pthread_mutex_unlock(&w->lock);
 }
 
 void pc_session_close_all(struct pc_worker *w)
@@ -565,32 +804,31 @@ static void session_close(struct pc_session *s, const char *flags, bool reset)
 	if (flags)
 		s->flags = flags;
 	s->state = ST_CLOSED;
-	log_close(s);
+	atomic_store_explicit(&s->view, VIEW_CLOSING, memory_order_relaxed);
+	count_close(s); /* before the record: whoever sees the record sees the counts */
+	log_record(s, PC_ACCESS_END);
 	pc_timer_stop(w->loop, &s->timer);
 	pc_timer_stop(w->loop, &s->duration);
 	pc_timer_stop(w->loop, &s->revoke);
+	pc_timer_stop(w->loop, &s->flush);
 	if (reset) {
 		/* SO_LINGER 0 turns the close into a RST: clients fail fast */
-		setsockopt(s->down.fd, SOL_SOCKET, SO_LINGER, &lg, sizeof(lg));
+		if (s->down.fd >= 0)
+			setsockopt(s->down.fd, SOL_SOCKET, SO_LINGER, &lg, sizeof(lg));
 		if (s->up.fd >= 0)
 			setsockopt(s->up.fd, SOL_SOCKET, SO_LINGER, &lg, sizeof(lg));
 	}
-	pc_io_close(w->loop, &s->down);
+	if (s->down.fd >= 0) /* -1: handed over (proxy/deny.c) */
+		pc_io_close(w->loop, &s->down);
 	if (s->up.fd >= 0)
 		pc_io_close(w->loop, &s->up);
 	close_pipe(&s->d2u);
 	close_pipe(&s->u2d);
 	if (s->counted)
 		atomic_fetch_sub(&s->cluster->state->active, 1);
+	unlink_session(s); /* before the snapshot goes: readers use the cluster's name */
 	pc_snapshot_unref(s->snap);
 	s->snap = NULL;
-	if (s->prev)
-		s->prev->next = s->next;
-	else
-		w->sessions = s->next;
-	if (s->next)
-		s->next->prev = s->prev;
-	atomic_fetch_sub(&w->active, 1);
 	pc_loop_defer(w->loop, &s->reap);
 	if (atomic_load(&w->draining) && !w->sessions)
 		pc_loop_stop(w->loop); /* drained: the worker's thread can end */

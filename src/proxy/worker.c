@@ -23,6 +23,7 @@
 #include "net/addr.h"
 #include "net/sock.h"
 #include "policy/snapshot.h"
+#include "proxy/deny.h"
 
 #define ACCEPT_BATCH 64
 #define PIPE_SIZE    (256 * 1024)
@@ -102,7 +103,6 @@ static void on_accept(struct pc_loop *loop, struct pc_io *io, uint32_t events)
 		if (fd < 0)
 			return; /* EAGAIN, or EMFILE and friends: try again on the next event */
 		pc_addr_unmap(&client);
-		atomic_fetch_add(&w->accepted, 1);
 		pc_session_accept(w, fd, &client);
 	}
 }
@@ -124,7 +124,17 @@ static void on_drain_deadline(struct pc_loop *loop, struct pc_timer *t)
 	struct pc_worker *w = t->data;
 
 	pc_session_close_all(w);
+	pc_deny_close_all(w);
 	pc_loop_stop(loop);
+}
+
+/* --tcp-reporting-interval: bytes of open connections reach the counters. */
+static void on_report(struct pc_loop *loop, struct pc_timer *t)
+{
+	struct pc_worker *w = t->data;
+
+	pc_session_report_all(w);
+	pc_timer_start(loop, t, w->cfg->report_interval_ms);
 }
 
 static void on_wake(struct pc_loop *loop, void *data)
@@ -153,9 +163,9 @@ int pc_worker_init(struct pc_worker *w, unsigned index, const struct pc_proxy_co
 	atomic_init(&w->pending, NULL);
 	atomic_init(&w->draining, false);
 	atomic_init(&w->stopping, false);
-	atomic_init(&w->active, 0);
-	atomic_init(&w->accepted, 0);
-	atomic_init(&w->revoked, 0);
+	pc_stats_init(&w->stats);
+	pthread_mutex_init(&w->lock, NULL);
+	pc_timer_init(&w->report_timer, on_report, w);
 	pc_ratelimit_init(&w->revoke_rl, REVOKE_LOG_INTERVAL_MS, REVOKE_LOG_BURST);
 	w->loop = pc_loop_new();
 	if (!w->loop)
@@ -167,6 +177,8 @@ int pc_worker_init(struct pc_worker *w, unsigned index, const struct pc_proxy_co
 		ret = pc_io_start(w->loop, &w->listeners[0], PC_IO_READ);
 	if (ret == 0 && fd6 >= 0)
 		ret = pc_io_start(w->loop, &w->listeners[1], PC_IO_READ);
+	if (ret == 0 && cfg->stats && cfg->report_interval_ms)
+		ret = pc_timer_start(w->loop, &w->report_timer, cfg->report_interval_ms);
 	return ret;
 }
 
@@ -188,6 +200,8 @@ static void *worker_main(void *arg)
 	pc_loop_run(w->loop);
 	stop_listening(w);
 	pc_session_close_all(w);
+	pc_deny_close_all(w);
+	pc_timer_stop(w->loop, &w->report_timer);
 	pc_timer_init(&w->final_timer, on_final, w);
 	pc_timer_start(w->loop, &w->final_timer, 0);
 	pc_loop_run(w->loop);
@@ -226,4 +240,10 @@ void pc_worker_join(struct pc_worker *w)
 	w->snap = NULL;
 	pc_loop_free(w->loop);
 	w->loop = NULL;
+}
+
+void pc_worker_release(struct pc_worker *w)
+{
+	pc_stats_release(&w->stats);
+	pthread_mutex_destroy(&w->lock);
 }

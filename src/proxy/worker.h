@@ -22,7 +22,10 @@
 #include "core/log.h"
 #include "core/loop.h"
 #include "proxy/accesslog.h"
+#include "proxy/stats.h"
 
+struct pc_buf;
+struct pc_deny;
 struct pc_session;
 struct pc_snapshot;
 
@@ -35,6 +38,12 @@ struct pc_proxy_config {
 	enum pc_log_format access_format;
 	uint64_t drain_ms;               /* SIGTERM: let sessions finish this long */
 	uint64_t revoke_grace_ms;        /* a policy change denying a live session: close it after */
+	int deny_response;               /* enum pc_deny_response (proxy/deny.h) */
+	unsigned nworkers;               /* connection ids are unique across workers */
+	bool stats;                      /* --stats on */
+	uint64_t report_interval_ms;     /* --tcp-reporting-interval: bytes of open connections */
+	uint64_t access_flush_ms;        /* --access-log-flush-interval (0: off) */
+	bool access_on_open;             /* --access-log-on-open */
 };
 
 struct pc_worker {
@@ -49,11 +58,12 @@ struct pc_worker {
 	atomic_bool stopping;
 	struct pc_timer drain_timer;
 	struct pc_timer final_timer;
+	struct pc_timer report_timer; /* --tcp-reporting-interval */
+	pthread_mutex_t lock;        /* linking in <sessions>, and readers of it (admin) */
 	struct pc_session *sessions; /* live sessions (doubly linked) */
+	struct pc_deny *denials;     /* denied connections being answered (proxy/deny.c) */
 	uint64_t next_id;
-	atomic_uint_fast64_t active;  /* live sessions */
-	atomic_uint_fast64_t accepted;
-	atomic_uint_fast64_t revoked; /* sessions closed because a new policy denied them */
+	struct pc_stats stats;       /* written by this worker only */
 	struct pc_ratelimit revoke_rl; /* the per-revocation info line */
 	int pipes[PC_PIPE_POOL][2];   /* empty pipes ready for reuse */
 	size_t pipe_caps[PC_PIPE_POOL];
@@ -76,8 +86,13 @@ void pc_worker_publish(struct pc_worker *w, struct pc_snapshot *snap);
 /* Any thread: stop accepting, finish sessions within the drain time, then exit. */
 void pc_worker_drain(struct pc_worker *w);
 
-/* Join the thread and release everything. */
+/*
+ * Join the thread and release everything but what other threads may still
+ * read (the stats and the empty session list): pc_worker_release() frees
+ * those once the admin server is stopped.
+ */
 void pc_worker_join(struct pc_worker *w);
+void pc_worker_release(struct pc_worker *w);
 
 /*
  * An empty pipe for splicing, from the pool or new (non-blocking,
@@ -106,5 +121,19 @@ void pc_session_close_all(struct pc_worker *w);
  * thread only.
  */
 void pc_session_recheck_all(struct pc_worker *w);
+
+/*
+ * Add the bytes that open sessions moved since the last report to their
+ * series and clusters (the --tcp-reporting-interval timer). Loop thread.
+ */
+void pc_session_report_all(struct pc_worker *w);
+
+/*
+ * Any thread: append the live sessions of <w> to <out> as JSON objects of
+ * GET /connections (doc/admin.md), each preceded by a comma unless
+ * <*first>, which is then cleared. <now_ms> is CLOCK_MONOTONIC in ms.
+ */
+void pc_worker_connections_json(struct pc_worker *w, uint64_t now_ms, struct pc_buf *out,
+				bool *first);
 
 #endif /* PC_PROXY_WORKER_H */

@@ -1,0 +1,556 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/*
+ * daemon/admin.c - the admin endpoint (doc/admin.md) on libmicrohttpd.
+ *
+ * One thread per connection, as in daemon/api.c, at most ADMIN_MAX_CONNS:
+ * a scrape is short and nothing here blocks on the workers. Counters are
+ * read from the workers' stats without a lock (proxy/stats.h); the live
+ * sessions are walked under each worker's list lock, one worker at a time
+ * (proxy/worker.h), so a scrape delays at most the accepts and closes of
+ * one worker, for the time it takes to print that worker's sessions.
+ *
+ * No authentication: the listening address must be loopback unless the
+ * operator says --admin-any.
+ */
+#include "daemon/admin.h"
+
+#include <arpa/inet.h>
+#include <dirent.h>
+#include <errno.h>
+#include <inttypes.h>
+#include <microhttpd.h>
+#include <netinet/in.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "core/alloc.h"
+#include "core/buf.h"
+#include "core/err.h"
+#include "core/log.h"
+#include "daemon/control.h"
+#include "net/addr.h"
+#include "policy/snapshot.h"
+#include "proxy/deny.h"
+#include "proxy/worker.h"
+
+#define ADMIN_MAX_CONNS    16
+#define ADMIN_IDLE_SECONDS 30
+
+#define CT_JSON "application/json"
+#define CT_TEXT "text/plain; charset=utf-8"
+#define CT_PROM "text/plain; version=0.0.4; charset=utf-8"
+
+struct pc_admin {
+	struct pc_admin_opts o;
+	struct MHD_Daemon *d;
+	atomic_int state; /* enum pc_admin_state */
+	uint64_t start_ms;
+};
+
+static uint64_t mono_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
+}
+
+/* ---- the listening socket ---- */
+
+static bool is_loopback(const struct pc_addr *a)
+{
+	return (a->family == AF_INET && a->bytes[0] == 127) ||
+	       (a->family == AF_INET6 && IN6_IS_ADDR_LOOPBACK((const struct in6_addr *)a->bytes));
+}
+
+int pc_admin_listen(const char *spec, bool any, struct pc_err *err)
+{
+	const char *colon = strrchr(spec, ':');
+	struct sockaddr_storage ss = { 0 };
+	struct pc_addr a;
+	unsigned long port;
+	char host[64], *end;
+	socklen_t len;
+	size_t hl;
+	int fd, one = 1;
+
+	if (!colon || colon == spec)
+		return pc_err_set(err, -EINVAL, "--admin needs ADDRESS:PORT or off, not \"%s\"",
+				  spec);
+	hl = (size_t)(colon - spec);
+	if (spec[0] == '[' && hl > 2 && spec[hl - 1] == ']') {
+		spec++;
+		hl -= 2;
+	}
+	port = strtoul(colon + 1, &end, 10);
+	if (hl >= sizeof(host) || *end || colon[1] == '\0' || port > 65535)
+		return pc_err_set(err, -EINVAL, "--admin needs ADDRESS:PORT or off, not \"%s\"",
+				  spec);
+	memcpy(host, spec, hl);
+	host[hl] = '\0';
+	if (pc_addr_parse(host, &a) < 0)
+		return pc_err_set(err, -EINVAL, "--admin: \"%s\" is not an IP address", host);
+	if (!any && !is_loopback(&a))
+		return pc_err_set(err, -EINVAL,
+				  "--admin: %s is not a loopback address; the admin endpoint has "
+				  "no authentication (add --admin-any to serve it anyway)",
+				  host);
+	a.port = (uint16_t)port;
+	len = pc_addr_to_sockaddr(&a, &ss);
+	fd = socket(a.family, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (fd == -1)
+		return pc_err_errno(err, errno, "cannot make the admin socket");
+	setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+	if (bind(fd, (struct sockaddr *)&ss, len) == -1 || listen(fd, 64) == -1) {
+		int e = errno;
+
+		close(fd);
+		return pc_err_errno(err, e, "cannot listen on %s for the admin endpoint",
+				    colon ? spec : "?");
+	}
+	return fd;
+}
+
+/* ---- replies ---- */
+
+static enum MHD_Result reply(struct MHD_Connection *conn, unsigned status, const char *type,
+			     struct pc_buf *body)
+{
+	struct MHD_Response *resp;
+	enum MHD_Result ret;
+
+	if (body->oom) {
+		pc_buf_release(body);
+		pc_buf_adds(body, "out of memory\n");
+		status = 500;
+		type = CT_TEXT;
+	}
+	resp = MHD_create_response_from_buffer(body->len, body->p ? body->p : (char *)"",
+					       MHD_RESPMEM_MUST_COPY);
+	pc_buf_release(body);
+	if (!resp)
+		return MHD_NO;
+	MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE, type);
+	MHD_add_response_header(resp, MHD_HTTP_HEADER_CACHE_CONTROL, "no-cache, max-age=0");
+	ret = MHD_queue_response(conn, status, resp);
+	MHD_destroy_response(resp);
+	return ret;
+}
+
+static enum MHD_Result reply_text(struct MHD_Connection *conn, unsigned status, const char *text)
+{
+	struct pc_buf b = PC_BUF_INIT;
+
+	pc_buf_adds(&b, text);
+	return reply(conn, status, CT_TEXT, &b);
+}
+
+static const char *arg(struct MHD_Connection *conn, const char *key)
+{
+	return MHD_lookup_connection_value(conn, MHD_GET_ARGUMENT_KIND, key);
+}
+
+static bool is_json(struct MHD_Connection *conn)
+{
+	const char *f = arg(conn, "format");
+
+	return f && strcmp(f, "json") == 0;
+}
+
+/* ---- process gauges ---- */
+
+/* /proc/self/statm: "size resident shared ..." in pages (proc(5)). */
+static uint64_t rss_bytes(void)
+{
+	char line[256], *p, *end;
+	unsigned long resident;
+	FILE *f = fopen("/proc/self/statm", "re");
+
+	if (!f)
+		return 0;
+	p = fgets(line, sizeof(line), f);
+	fclose(f);
+	if (!p)
+		return 0;
+	strtoul(p, &end, 10); /* size */
+	resident = strtoul(end, &end, 10);
+	return (uint64_t)resident * (uint64_t)sysconf(_SC_PAGESIZE);
+}
+
+static uint64_t open_fds(void)
+{
+	DIR *d = opendir("/proc/self/fd");
+	const struct dirent *e;
+	uint64_t n = 0;
+
+	if (!d)
+		return 0;
+	while ((e = readdir(d)))
+		n += e->d_name[0] != '.';
+	closedir(d);
+	return n > 0 ? n - 1 : 0; /* not the directory stream's own fd */
+}
+
+static void proc_stats(struct pc_admin *a, struct pc_proc_stats *p)
+{
+	struct pc_control_counters cc;
+
+	pc_control_counters(a->o.ctl, &cc);
+	p->uptime_seconds = (double)(mono_ms() - a->start_ms) / 1000.0;
+	p->rss_bytes = rss_bytes();
+	p->open_fds = open_fds();
+	p->generation = cc.generation;
+	p->reloads = cc.reloads;
+	p->reload_failures = cc.reload_failures;
+}
+
+static int sum_stats(struct pc_admin *a, struct pc_stats_sum *sum)
+{
+	struct pc_stats **v =
+		pc_calloc(a->o.nworkers ? a->o.nworkers : 1, sizeof(struct pc_stats *));
+	unsigned i;
+	int ret;
+
+	if (!v)
+		return -ENOMEM;
+	for (i = 0; i < a->o.nworkers; i++)
+		v[i] = &a->o.workers[i].stats;
+	ret = pc_stats_sum(v, a->o.nworkers, sum);
+	free(v);
+	return ret;
+}
+
+/* ---- endpoints ---- */
+
+/* GET /stats/prometheus, /metrics, /stats?format=json, /stats (Envoy's "name: value"). */
+static enum MHD_Result get_stats(struct pc_admin *a, struct MHD_Connection *conn, bool prom)
+{
+	struct pc_buf b = PC_BUF_INIT;
+	struct pc_stats_sum sum;
+	struct pc_proc_stats p;
+	size_t i;
+
+	if (!a->o.stats)
+		return reply_text(conn, 404, "statistics are off (--stats off)\n");
+	if (sum_stats(a, &sum) < 0)
+		return reply_text(conn, 500, "out of memory\n");
+	proc_stats(a, &p);
+	if (prom) {
+		pc_stats_prometheus(&sum, &a->o.labels, &p, &b);
+		pc_stats_sum_release(&sum);
+		return reply(conn, 200, CT_PROM, &b);
+	}
+	if (is_json(conn)) {
+		pc_stats_json(&sum, &p, &b);
+		pc_buf_addc(&b, '\n');
+		pc_stats_sum_release(&sum);
+		return reply(conn, 200, CT_JSON, &b);
+	}
+	for (i = 0; i < sum.nclusters; i++) {
+		const struct pc_cluster_sum *c = &sum.clusters[i];
+
+		pc_buf_printf(&b,
+			      "cluster.%s.upstream_cx_total: %" PRIu64
+			      "\ncluster.%s.upstream_cx_active: %" PRIu64
+			      "\ncluster.%s.upstream_cx_connect_fail: %" PRIu64
+			      "\ncluster.%s.upstream_cx_connect_timeout: %" PRIu64
+			      "\ncluster.%s.upstream_cx_overflow: %" PRIu64
+			      "\ncluster.%s.upstream_cx_rx_bytes_total: %" PRIu64
+			      "\ncluster.%s.upstream_cx_tx_bytes_total: %" PRIu64 "\n",
+			      c->name, c->cx_total, c->name, c->cx_active, c->name, c->connect_fail,
+			      c->name, c->connect_timeout, c->name, c->overflow, c->name,
+			      c->to_client, c->name, c->from_client);
+	}
+	pc_buf_printf(&b,
+		      "listener.downstream_cx_total: %" PRIu64
+		      "\nlistener.downstream_cx_active: %" PRIu64 "\nportcullis.denied: %" PRIu64
+		      "\nportcullis.revoked: %" PRIu64 "\nserver.uptime: %.0f\n",
+		      sum.downstream_total, sum.downstream_active, sum.denied, sum.revoked,
+		      p.uptime_seconds);
+	pc_stats_sum_release(&sum);
+	return reply(conn, 200, CT_TEXT, &b);
+}
+
+static enum MHD_Result get_connections(struct pc_admin *a, struct MHD_Connection *conn)
+{
+	struct pc_buf b = PC_BUF_INIT;
+	uint64_t now = mono_ms();
+	bool first = true;
+	unsigned i;
+
+	pc_buf_adds(&b, "{\"connections\":[");
+	for (i = 0; i < a->o.nworkers; i++)
+		pc_worker_connections_json(&a->o.workers[i], now, &b, &first);
+	pc_buf_adds(&b, "]}\n");
+	return reply(conn, 200, CT_JSON, &b);
+}
+
+static enum MHD_Result get_config_dump(struct pc_admin *a, struct MHD_Connection *conn)
+{
+	struct pc_reply r = { 0 };
+
+	pc_control_dump(a->o.ctl, &r);
+	pc_buf_addc(&r.body, '\n');
+	return reply(conn, r.status, CT_JSON, &r.body);
+}
+
+static const struct pc_cluster_sum *find_sum(const struct pc_stats_sum *s, const char *name)
+{
+	size_t lo = 0, hi = s->nclusters;
+
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+		int r = strcmp(s->clusters[mid].name, name);
+
+		if (r == 0)
+			return &s->clusters[mid];
+		if (r < 0)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return NULL;
+}
+
+/* The endpoints a cluster would connect to now: static ones, or what DNS gave. */
+static void cluster_endpoints(const struct pc_cluster *c, bool json, struct pc_buf *b)
+{
+	char a[PC_ADDR_STRLEN];
+	size_t i;
+
+	for (i = 0; i < c->nendpoints; i++) {
+		pc_addr_port_str(&c->endpoints[i].addr, a);
+		if (json)
+			pc_buf_printf(b,
+				      "%s{\"address\":\"%s\",\"weight\":%" PRIu32
+				      ",\"health_flags\":\"healthy\"}",
+				      i ? "," : "", a, c->endpoints[i].weight);
+		else
+			pc_buf_printf(
+				b, "%s::%s::weight::%" PRIu32 "\n%s::%s::health_flags::healthy\n",
+				c->name, a, c->endpoints[i].weight, c->name, a);
+	}
+	pthread_mutex_lock(&c->state->lock);
+	for (i = 0; i < c->state->nresolved; i++) {
+		pc_addr_port_str(&c->state->resolved[i], a);
+		if (json)
+			pc_buf_printf(b,
+				      "%s{\"address\":\"%s\",\"weight\":1,"
+				      "\"health_flags\":\"healthy\"}",
+				      i || c->nendpoints ? "," : "", a);
+		else
+			pc_buf_printf(b, "%s::%s::weight::1\n%s::%s::health_flags::healthy\n",
+				      c->name, a, c->name, a);
+	}
+	pthread_mutex_unlock(&c->state->lock);
+}
+
+static void cluster_entry(const struct pc_cluster *c, const struct pc_cluster_sum *cs, bool json,
+			  struct pc_buf *b, bool first)
+{
+	static const struct pc_cluster_sum zero;
+	uint64_t maxc = c->max_connections == UINT32_MAX ? UINT32_MAX : c->max_connections;
+
+	cs = cs ? cs : &zero;
+	if (!json) {
+		pc_buf_printf(b,
+			      "%s::default_priority::max_connections::%" PRIu64
+			      "\n%s::upstream_cx_total::%" PRIu64
+			      "\n%s::upstream_cx_active::%" PRIu64
+			      "\n%s::upstream_cx_connect_fail::%" PRIu64 "\n",
+			      c->name, maxc, c->name, cs->cx_total, c->name, cs->cx_active, c->name,
+			      cs->connect_fail);
+		cluster_endpoints(c, false, b);
+		return;
+	}
+	pc_buf_printf(b, "%s{\"name\":", first ? "" : ",");
+	pc_buf_add_json_str(b, c->name, strlen(c->name));
+	pc_buf_printf(b,
+		      ",\"max_connections\":%" PRIu64 ",\"upstream_cx_total\":%" PRIu64
+		      ",\"upstream_cx_active\":%" PRIu64 ",\"upstream_cx_connect_fail\":%" PRIu64
+		      ",\"endpoints\":[",
+		      maxc, cs->cx_total, cs->cx_active, cs->connect_fail);
+	cluster_endpoints(c, true, b);
+	pc_buf_adds(b, "]}");
+}
+
+/* GET /clusters: the newest snapshot's clusters, with the counters of their names. */
+static enum MHD_Result get_clusters(struct pc_admin *a, struct MHD_Connection *conn)
+{
+	struct pc_snapshot *snap = pc_control_snapshot(a->o.ctl);
+	struct pc_stats_sum sum = { 0 };
+	struct pc_buf b = PC_BUF_INIT;
+	bool json = is_json(conn);
+	size_t i;
+
+	if (a->o.stats && sum_stats(a, &sum) < 0) {
+		pc_snapshot_unref(snap);
+		return reply_text(conn, 500, "out of memory\n");
+	}
+	if (json)
+		pc_buf_adds(&b, "{\"clusters\":[");
+	for (i = 0; snap && i < snap->nclusters; i++)
+		cluster_entry(&snap->clusters[i], find_sum(&sum, snap->clusters[i].name), json, &b,
+			      i == 0);
+	if (json)
+		pc_buf_adds(&b, "]}\n");
+	pc_stats_sum_release(&sum);
+	pc_snapshot_unref(snap);
+	return reply(conn, 200, json ? CT_JSON : CT_TEXT, &b);
+}
+
+static enum MHD_Result logging(struct MHD_Connection *conn, bool post)
+{
+	const char *level = arg(conn, "level");
+	struct pc_buf b = PC_BUF_INIT;
+	int l;
+
+	if (level && !post)
+		return reply_text(conn, 405, "changing the log level needs POST\n");
+	if (post) {
+		l = level ? pc_log_level_parse(level) : -EINVAL;
+		if (l < 0)
+			return reply_text(conn, 400,
+					  "level= is err, warn, notice, info or debug\n");
+		pc_log_set_level(l);
+		pc_log(PC_LOG_NOTICE, "log level changed", "level=%s", pc_log_level_name(l));
+	}
+	pc_buf_printf(&b, "{\"level\":\"%s\"}\n", pc_log_level_name(pc_log_get_level()));
+	return reply(conn, 200, CT_JSON, &b);
+}
+
+static enum MHD_Result get_ready(struct pc_admin *a, struct MHD_Connection *conn)
+{
+	switch (atomic_load(&a->state)) {
+	case PC_ADMIN_READY:
+		return reply_text(conn, 200, "LIVE\n");
+	case PC_ADMIN_DRAINING:
+		return reply_text(conn, 503, "DRAINING\n");
+	default:
+		return reply_text(conn, 503, "PRE_INITIALIZING\n");
+	}
+}
+
+static enum MHD_Result get_denials(struct MHD_Connection *conn)
+{
+	struct pc_buf b = PC_BUF_INIT;
+
+	pc_denials_json(&b);
+	pc_buf_addc(&b, '\n');
+	return reply(conn, 200, CT_JSON, &b);
+}
+
+static const char index_text[] =
+	"portcullis admin endpoint (doc/admin.md)\n"
+	"  /stats/prometheus, /metrics   Prometheus text format\n"
+	"  /stats[?format=json]          the same numbers as text or JSON\n"
+	"  /connections                  live connections (JSON)\n"
+	"  /denials                      recent denied connections (JSON)\n"
+	"  /config_dump                  stored resources and the compiled policy (JSON)\n"
+	"  /clusters[?format=json]       clusters, endpoints and their counters\n"
+	"  /healthz/ready                200 once serving, 503 before and while draining\n"
+	"  /logging[?level=L] (POST)     show or set the log level\n";
+
+static enum MHD_Result route(struct pc_admin *a, struct MHD_Connection *conn, const char *url,
+			     const char *method)
+{
+	bool get = strcmp(method, "GET") == 0 || strcmp(method, "HEAD") == 0;
+
+	if (strcmp(url, "/logging") == 0 && (get || strcmp(method, "POST") == 0))
+		return logging(conn, !get);
+	if (!get)
+		return reply_text(conn, 405, "method not allowed\n");
+	if (strcmp(url, "/stats/prometheus") == 0 || strcmp(url, "/metrics") == 0)
+		return get_stats(a, conn, true);
+	if (strcmp(url, "/stats") == 0)
+		return get_stats(a, conn, false);
+	if (strcmp(url, "/connections") == 0)
+		return get_connections(a, conn);
+	if (strcmp(url, "/config_dump") == 0)
+		return get_config_dump(a, conn);
+	if (strcmp(url, "/clusters") == 0)
+		return get_clusters(a, conn);
+	if (strcmp(url, "/healthz/ready") == 0 || strcmp(url, "/ready") == 0)
+		return get_ready(a, conn);
+	if (strcmp(url, "/denials") == 0)
+		return get_denials(conn);
+	if (strcmp(url, "/") == 0)
+		return reply_text(conn, 200, index_text);
+	return reply_text(conn, 404, "no such admin path (see /)\n");
+}
+
+static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const char *url,
+				  const char *method, const char *version, const char *upload_data,
+				  size_t *upload_data_size, void **state)
+{
+	static int seen; /* any non-NULL marker: the first call only sets up */
+
+	(void)version;
+	(void)upload_data;
+	if (!*state) {
+		*state = &seen;
+		return MHD_YES;
+	}
+	if (*upload_data_size) {
+		*upload_data_size = 0; /* no endpoint takes a body */
+		return MHD_YES;
+	}
+	return route(cls, conn, url, method);
+}
+
+__attribute__((format(printf, 2, 0))) static void on_mhd_log(void *cls, const char *fmt, va_list ap)
+{
+	char msg[512];
+
+	(void)cls;
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	msg[strcspn(msg, "\n")] = '\0';
+	pc_log(PC_LOG_WARN, "admin endpoint", "detail=%s", msg);
+}
+
+int pc_admin_start(int fd, const struct pc_admin_opts *opts, struct pc_admin **out,
+		   struct pc_err *err)
+{
+	struct pc_admin *a = pc_calloc(1, sizeof(*a));
+	unsigned flags =
+		MHD_USE_THREAD_PER_CONNECTION | MHD_USE_POLL_INTERNAL_THREAD | MHD_USE_ERROR_LOG;
+
+	if (!a) {
+		close(fd);
+		return pc_err_set(err, -ENOMEM, "out of memory");
+	}
+	a->o = *opts;
+	a->start_ms = opts->start_ms ? opts->start_ms : mono_ms();
+	atomic_init(&a->state, PC_ADMIN_STARTING);
+	a->d = MHD_start_daemon(flags, 0, NULL, NULL, on_request, a, MHD_OPTION_EXTERNAL_LOGGER,
+				on_mhd_log, NULL, MHD_OPTION_LISTEN_SOCKET, fd,
+				MHD_OPTION_CONNECTION_LIMIT, (unsigned)ADMIN_MAX_CONNS,
+				MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)ADMIN_IDLE_SECONDS,
+				MHD_OPTION_END);
+	if (!a->d) {
+		close(fd);
+		free(a);
+		return pc_err_set(err, -EIO, "cannot start the admin endpoint");
+	}
+	*out = a;
+	return 0;
+}
+
+void pc_admin_set_state(struct pc_admin *a, enum pc_admin_state state)
+{
+	if (a)
+		atomic_store(&a->state, (int)state);
+}
+
+void pc_admin_stop(struct pc_admin *a)
+{
+	if (!a)
+		return;
+	MHD_stop_daemon(a->d); /* joins the connection threads; closes the socket */
+	free(a);
+}

@@ -1,0 +1,272 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/* Unit tests for proxy/stats.c: per-worker series, their sum, Prometheus text and JSON. */
+#include <check.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/buf.h"
+#include "proxy/stats.h"
+
+static const struct pc_stats_labels labels = { "shop-1", "shop", "shop", "v2", "shop", "v2" };
+static const struct pc_proc_stats proc = { 1.5, 4096, 7, 3, 2, 1 };
+
+START_TEST(same_key_same_series)
+{
+	struct pc_stats st;
+	struct pc_stat_series *a, *b, *c, *d;
+	struct pc_stat_cluster *x, *y;
+
+	pc_stats_init(&st);
+	a = pc_stats_series(&st, "h.example", "h.example", "ns", NULL);
+	b = pc_stats_series(&st, "h.example", "h.example", "ns", "-");
+	c = pc_stats_series(&st, "h.example", "h.example", "ns", "UF,URX");
+	d = pc_stats_series(&st, NULL, "BlackHoleCluster", NULL, "UH");
+	ck_assert_ptr_nonnull(a);
+	ck_assert_ptr_eq(a, b); /* NULL flags are "-" */
+	ck_assert_ptr_ne(a, c);
+	ck_assert_ptr_ne(d, a);
+	ck_assert_ptr_eq(d, pc_stats_series(&st, NULL, "BlackHoleCluster", NULL, "UH"));
+	/* NULL (unknown) and a value are different keys; so are shifted field boundaries */
+	ck_assert_ptr_ne(d, pc_stats_series(&st, "", "BlackHoleCluster", NULL, "UH"));
+	ck_assert_ptr_ne(pc_stats_series(&st, "ab", "c", NULL, "-"),
+			 pc_stats_series(&st, "a", "bc", NULL, "-"));
+	x = pc_stats_cluster(&st, "outbound|1||h.example", "h.example", "ns");
+	y = pc_stats_cluster(&st, "outbound|1||h.example", NULL, NULL);
+	ck_assert_ptr_eq(x, y);
+	ck_assert_str_eq(x->service, "h.example");
+	pc_stats_release(&st);
+}
+END_TEST
+
+/* Enough series to rehash several times: every one is still found, once. */
+START_TEST(many_series_survive_rehash)
+{
+	struct pc_stats st;
+	struct pc_stat_cluster **v = calloc(5000, sizeof(struct pc_stat_cluster *));
+	struct pc_stats *one = &st;
+	struct pc_stats_sum sum;
+	char name[64];
+	unsigned i;
+
+	pc_stats_init(&st);
+	for (i = 0; i < 5000; i++) {
+		snprintf(name, sizeof(name), "outbound|%u||h%u.example", i % 65536, i);
+		v[i] = pc_stats_cluster(&st, name, NULL, NULL);
+		ck_assert_ptr_nonnull(v[i]);
+		pc_counter_add(&v[i]->cx_total, i);
+	}
+	for (i = 0; i < 5000; i++) {
+		snprintf(name, sizeof(name), "outbound|%u||h%u.example", i % 65536, i);
+		ck_assert_ptr_eq(pc_stats_cluster(&st, name, NULL, NULL), v[i]);
+	}
+	ck_assert_int_eq(pc_stats_sum(&one, 1, &sum), 0);
+	ck_assert_uint_eq(sum.nclusters, 5000);
+	for (i = 1; i < sum.nclusters; i++)
+		ck_assert_int_lt(strcmp(sum.clusters[i - 1].name, sum.clusters[i].name), 0);
+	pc_stats_sum_release(&sum);
+	pc_stats_release(&st);
+	free(v);
+}
+END_TEST
+
+/* Two workers count the same names: the sum adds them up, sorted. */
+static void fill(struct pc_stats *st, uint64_t k)
+{
+	struct pc_stat_cluster *c =
+		pc_stats_cluster(st, "outbound|3306||db.example", "db.example", "prod");
+	struct pc_stat_cluster *bh = pc_stats_cluster(st, "BlackHoleCluster", NULL, NULL);
+	struct pc_stat_series *s = pc_stats_series(st, "db.example", "db.example", "prod", "-");
+	struct pc_stat_series *u = pc_stats_series(st, NULL, "BlackHoleCluster", NULL, "UH");
+
+	pc_counter_add(&c->cx_total, 2 * k);
+	pc_counter_add(&c->cx_active, k);
+	pc_counter_add(&c->from_client, 100 * k);
+	pc_counter_add(&c->to_client, 1000 * k);
+	pc_counter_add(&c->connect_fail, 1);
+	(void)bh;
+	pc_counter_add(&s->opened, 2 * k);
+	pc_counter_add(&s->closed, k);
+	pc_counter_add(&s->received, 100 * k);
+	pc_counter_add(&s->sent, 1000 * k);
+	pc_counter_add(&u->opened, k);
+	pc_counter_add(&u->closed, k);
+	pc_counter_add(&st->downstream_total, 3 * k);
+	pc_counter_add(&st->downstream_active, k);
+	pc_counter_add(&st->downstream_active, (uint64_t)-1); /* a gauge goes down too */
+	pc_counter_add(&st->denied, k);
+}
+
+START_TEST(sum_across_workers)
+{
+	struct pc_stats a, b;
+	struct pc_stats *v[2] = { &a, &b };
+	struct pc_stats_sum sum;
+
+	pc_stats_init(&a);
+	pc_stats_init(&b);
+	fill(&a, 1);
+	fill(&b, 10);
+	pc_stats_series(&b, "other.example", "other.example", "prod", "UO"); /* b only */
+	ck_assert_int_eq(pc_stats_sum(v, 2, &sum), 0);
+	ck_assert_uint_eq(sum.nclusters, 2);
+	ck_assert_str_eq(sum.clusters[0].name, "BlackHoleCluster");
+	ck_assert_str_eq(sum.clusters[1].name, "outbound|3306||db.example");
+	ck_assert_uint_eq(sum.clusters[1].cx_total, 22);
+	ck_assert_uint_eq(sum.clusters[1].cx_active, 11);
+	ck_assert_uint_eq(sum.clusters[1].connect_fail, 2);
+	ck_assert_uint_eq(sum.clusters[1].from_client, 1100);
+	ck_assert_uint_eq(sum.clusters[1].to_client, 11000);
+	ck_assert_uint_eq(sum.nseries, 3);
+	/* sorted by service ("unknown" for NULL), name, namespace, flags */
+	ck_assert_str_eq(sum.series[0].service, "db.example");
+	ck_assert_uint_eq(sum.series[0].opened, 22);
+	ck_assert_uint_eq(sum.series[0].closed, 11);
+	ck_assert_uint_eq(sum.series[0].received, 1100);
+	ck_assert_uint_eq(sum.series[0].sent, 11000);
+	ck_assert_str_eq(sum.series[1].service, "other.example");
+	ck_assert_ptr_null(sum.series[2].service);
+	ck_assert_uint_eq(sum.series[2].opened, 11);
+	ck_assert_uint_eq(sum.downstream_total, 33);
+	ck_assert_uint_eq(sum.downstream_active, 9);
+	ck_assert_uint_eq(sum.denied, 11);
+	pc_stats_sum_release(&sum);
+	pc_stats_release(&a);
+	pc_stats_release(&b);
+}
+END_TEST
+
+static char *render(bool json)
+{
+	struct pc_stats a;
+	struct pc_stats *v = &a;
+	struct pc_stats_sum sum;
+	struct pc_buf out = PC_BUF_INIT;
+	char *text;
+
+	pc_stats_init(&a);
+	fill(&a, 1);
+	ck_assert_int_eq(pc_stats_sum(&v, 1, &sum), 0);
+	if (json)
+		pc_stats_json(&sum, &proc, &out);
+	else
+		pc_stats_prometheus(&sum, &labels, &proc, &out);
+	ck_assert(!out.oom);
+	text = strdup(pc_buf_str(&out));
+	pc_buf_release(&out);
+	pc_stats_sum_release(&sum);
+	pc_stats_release(&a);
+	return text;
+}
+
+START_TEST(prometheus_text)
+{
+	char *text = render(false), *line, *save = NULL, *prev = NULL;
+	const char *want_series =
+		"istio_tcp_sent_bytes_total{reporter=\"source\",source_workload=\"shop-1\","
+		"source_canonical_service=\"shop\",source_canonical_revision=\"v2\","
+		"source_workload_namespace=\"shop\",source_principal=\"unknown\","
+		"source_app=\"shop\",source_version=\"v2\",source_cluster=\"unknown\","
+		"destination_workload=\"unknown\",destination_workload_namespace=\"unknown\","
+		"destination_principal=\"unknown\",destination_app=\"unknown\","
+		"destination_version=\"unknown\",destination_service=\"db.example\","
+		"destination_canonical_service=\"unknown\","
+		"destination_canonical_revision=\"latest\","
+		"destination_service_name=\"db.example\","
+		"destination_service_namespace=\"prod\",destination_cluster=\"unknown\","
+		"request_protocol=\"tcp\",response_flags=\"-\","
+		"connection_security_policy=\"unknown\"} 1000\n";
+	unsigned types = 0;
+
+	ck_assert_ptr_nonnull(strstr(text, want_series));
+	ck_assert_ptr_nonnull(strstr(text, "# HELP istio_tcp_connections_opened_total "));
+	ck_assert_ptr_nonnull(strstr(text, "# TYPE istio_tcp_connections_opened_total counter\n"));
+	ck_assert_ptr_nonnull(strstr(
+		text,
+		"envoy_cluster_upstream_cx_total{cluster_name=\"outbound|3306||db.example\"} 2\n"));
+	ck_assert_ptr_nonnull(strstr(text, "# TYPE envoy_cluster_upstream_cx_active gauge\n"));
+	ck_assert_ptr_nonnull(strstr(text, "envoy_cluster_upstream_cx_rx_bytes_total{cluster_name="
+					   "\"outbound|3306||db.example\"} "
+					   "1000\n"));
+	ck_assert_ptr_nonnull(strstr(text, "envoy_cluster_upstream_cx_tx_bytes_total{cluster_name="
+					   "\"outbound|3306||db.example\"} "
+					   "100\n"));
+	ck_assert_ptr_nonnull(strstr(text, "destination_service_name=\"BlackHoleCluster\""));
+	ck_assert_ptr_nonnull(strstr(text, "\nenvoy_listener_downstream_cx_total 3\n"));
+	ck_assert_ptr_nonnull(strstr(text, "\nportcullis_denied_connections_total 1\n"));
+	ck_assert_ptr_nonnull(strstr(text, "\nportcullis_policy_generation 3\n"));
+	ck_assert_ptr_nonnull(strstr(text, "\nportcullis_reload_failures_total 1\n"));
+	ck_assert_ptr_nonnull(strstr(text, "\nportcullis_uptime_seconds 1.500\n"));
+	/* families in name order; every counter's name ends in _total */
+	for (line = strtok_r(text, "\n", &save); line; line = strtok_r(NULL, "\n", &save)) {
+		char name[128], type[16];
+
+		if (sscanf(line, "# TYPE %127s %15s", name, type) != 2)
+			continue;
+		types++;
+		if (prev)
+			ck_assert_msg(strcmp(prev, name) < 0, "%s before %s", prev, name);
+		if (strcmp(type, "counter") == 0)
+			ck_assert_msg(strlen(name) > 6 &&
+					      strcmp(name + strlen(name) - 6, "_total") == 0,
+				      "counter %s", name);
+		free(prev);
+		prev = strdup(name);
+	}
+	ck_assert_uint_eq(types, 21);
+	free(prev);
+	free(text);
+}
+END_TEST
+
+START_TEST(label_values_are_escaped)
+{
+	struct pc_buf b = PC_BUF_INIT;
+
+	pc_prom_escape(&b, "a\"b\\c\nd");
+	ck_assert_str_eq(pc_buf_str(&b), "a\\\"b\\\\c\\nd");
+	pc_buf_release(&b);
+}
+END_TEST
+
+START_TEST(json_form)
+{
+	char *text = render(true);
+
+	ck_assert_ptr_nonnull(strstr(text, "{\"uptime_seconds\":1.500,\"policy_generation\":3,"));
+	ck_assert_ptr_nonnull(strstr(text, "\"listener\":{\"downstream_cx_total\":3,"
+					   "\"downstream_cx_active\":0,\"denied\":1,"
+					   "\"revoked\":0}"));
+	ck_assert_ptr_nonnull(strstr(text, "{\"name\":\"BlackHoleCluster\",\"service\":null,"
+					   "\"namespace\":null,"));
+	ck_assert_ptr_nonnull(strstr(text, "{\"name\":\"outbound|3306||db.example\","
+					   "\"service\":\"db.example\",\"namespace\":\"prod\","
+					   "\"upstream_cx_total\":2,\"upstream_cx_active\":1,"
+					   "\"upstream_cx_connect_fail\":1,"
+					   "\"upstream_cx_connect_timeout\":0,"
+					   "\"upstream_cx_overflow\":0,\"rx_bytes\":100,"
+					   "\"tx_bytes\":1000}"));
+	free(text);
+}
+END_TEST
+
+int main(void)
+{
+	Suite *s = suite_create("proxy.stats");
+	TCase *tc = tcase_create("core");
+	SRunner *sr;
+	int failed;
+
+	tcase_add_test(tc, same_key_same_series);
+	tcase_add_test(tc, many_series_survive_rehash);
+	tcase_add_test(tc, sum_across_workers);
+	tcase_add_test(tc, prometheus_text);
+	tcase_add_test(tc, label_values_are_escaped);
+	tcase_add_test(tc, json_form);
+	suite_add_tcase(s, tc);
+	sr = srunner_create(s);
+	srunner_run_all(sr, CK_NORMAL);
+	failed = srunner_ntests_failed(sr);
+	srunner_free(sr);
+	return failed ? 1 : 0;
+}
