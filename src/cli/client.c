@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
 /*
- * cli/client.c - HTTP requests to the daemon's API with libcurl.
+ * cli/client.c - HTTP requests to the daemon's API and admin endpoint with libcurl.
  *
  * One easy handle per client, reset before each request so no option of a
  * previous request leaks into the next. Proxies from the environment are
@@ -14,6 +14,7 @@
 
 #include <errno.h>
 #include <signal.h>
+#include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -43,6 +44,31 @@ struct sink {
 	void *arg;
 	int stopped;
 };
+
+/* Hints after "cannot reach the <what> at <addr>: <why>". */
+#define SERVER_HINT " (is 'portcullis run' running?)"
+#define ADMIN_HINT                                                                               \
+	" (is 'portcullis run' running with its admin endpoint there? point at it with --admin " \
+	"ADDR or $" PC_CLIENT_ADMIN_ENV ")"
+
+/* Report a failure of <c>: print it, or only keep it in c->msg when c->quiet. */
+static void __attribute__((format(printf, 2, 3)))
+client_error(struct pc_client *c, const char *fmt, ...)
+{
+	unsigned char *p;
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(c->msg, sizeof(c->msg), fmt, ap);
+	va_end(ap);
+	pc_utf8_trim(c->msg); /* vsnprintf may have cut a character */
+	/* Parts of it may come from the server: no control characters. */
+	for (p = (unsigned char *)c->msg; *p; p++)
+		if (*p < 0x20 || *p == 0x7f)
+			*p = '?';
+	if (!c->quiet)
+		pc_cli_error("%s", c->msg);
+}
 
 static bool valid_hostport(const char *s)
 {
@@ -106,11 +132,22 @@ static int parse_addr(struct pc_client *c, const char *s)
 	return 0;
 }
 
+static void start_curl(struct pc_client *c)
+{
+	/* A server that goes away mid-request must not kill us with SIGPIPE. */
+	signal(SIGPIPE, SIG_IGN);
+	if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK || !(c->curl = curl_easy_init())) {
+		pc_cli_error("cannot initialize libcurl");
+		exit(PC_EXIT_FAIL);
+	}
+}
+
 int pc_client_init(struct pc_client *c, const char *server, bool *from_env)
 {
 	const char *env = getenv(PC_CLIENT_ENV);
 
 	memset(c, 0, sizeof(*c));
+	c->what = "server";
 	*from_env = !server && env && *env;
 	if (!server)
 		server = *from_env ? env : "unix:" PC_CLIENT_DEFAULT_SOCKET;
@@ -121,12 +158,27 @@ int pc_client_init(struct pc_client *c, const char *server, bool *from_env)
 		pc_client_release(c);
 		return -EINVAL;
 	}
-	/* A server that goes away mid-request must not kill us with SIGPIPE. */
-	signal(SIGPIPE, SIG_IGN);
-	if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK || !(c->curl = curl_easy_init())) {
-		pc_cli_error("cannot initialize libcurl");
-		exit(PC_EXIT_FAIL);
+	start_curl(c);
+	return 0;
+}
+
+int pc_client_init_admin(struct pc_client *c, const char *addr, bool *from_env)
+{
+	const char *env = getenv(PC_CLIENT_ADMIN_ENV);
+
+	memset(c, 0, sizeof(*c));
+	c->what = "admin endpoint";
+	*from_env = !addr && env && *env;
+	if (!addr)
+		addr = *from_env ? env : PC_CLIENT_DEFAULT_ADMIN;
+	/* The admin endpoint is TCP only (doc/admin.md): no unix:PATH here. */
+	if (strncmp(addr, "unix:", 5) == 0 || addr[0] == '/' || parse_addr(c, addr) < 0) {
+		pc_cli_error("invalid admin address \"%s\"%s: use HOST:PORT or http://HOST:PORT",
+			     addr, *from_env ? " in $" PC_CLIENT_ADMIN_ENV : "");
+		pc_client_release(c);
+		return -EINVAL;
 	}
+	start_curl(c);
 	return 0;
 }
 
@@ -234,29 +286,31 @@ static const char *os_error(struct pc_client *c, CURLcode rc)
 /* Say why a request got no response. Returns -EIO. */
 static int transport_error(struct pc_client *c, CURLcode rc, long timeout)
 {
+	const char *hint = strcmp(c->what, "server") == 0 ? SERVER_HINT : ADMIN_HINT;
 	double connect_time = 0;
 
 	curl_easy_getinfo(c->curl, CURLINFO_CONNECT_TIME, &connect_time);
 	switch (rc) {
 	case CURLE_OPERATION_TIMEDOUT:
 		if (connect_time > 0) {
-			pc_cli_error("the server at %s did not answer within %ld s", c->addr,
-				     timeout);
+			client_error(c, "the %s at %s did not answer within %ld s", c->what,
+				     c->addr, timeout);
 			break;
 		}
-		pc_cli_error("cannot reach the server at %s: %s (is 'portcullis run' running?)",
-			     c->addr, strerror(ETIMEDOUT));
+		client_error(c, "cannot reach the %s at %s: %s%s", c->what, c->addr,
+			     strerror(ETIMEDOUT), hint);
 		break;
 	case CURLE_COULDNT_CONNECT:
 	case CURLE_COULDNT_RESOLVE_HOST:
-		pc_cli_error("cannot reach the server at %s: %s (is 'portcullis run' running?)",
-			     c->addr, os_error(c, rc));
+		client_error(c, "cannot reach the %s at %s: %s%s", c->what, c->addr,
+			     os_error(c, rc), hint);
 		break;
 	case CURLE_GOT_NOTHING:
-		pc_cli_error("the server at %s closed the connection without answering", c->addr);
+		client_error(c, "the %s at %s closed the connection without answering", c->what,
+			     c->addr);
 		break;
 	default:
-		pc_cli_error("request to the server at %s failed: %s", c->addr,
+		client_error(c, "request to the %s at %s failed: %s", c->what, c->addr,
 			     c->errbuf[0] ? c->errbuf : curl_easy_strerror(rc));
 	}
 	return -EIO;
@@ -296,8 +350,8 @@ static int perform(struct pc_client *c, struct sink *s, long timeout, struct pc_
 
 	curl_easy_getinfo(c->curl, CURLINFO_RESPONSE_CODE, &r->status);
 	if (s->too_big) {
-		pc_cli_error("the response of the server at %s is larger than %zu MiB", c->addr,
-			     s->max >> 20);
+		client_error(c, "the response of the %s at %s is larger than %zu MiB", c->what,
+			     c->addr, s->max >> 20);
 		return -EIO;
 	}
 	if (s->fn && s->stopped && rc == CURLE_WRITE_ERROR)
@@ -449,4 +503,48 @@ int pc_client_bad_response(const struct pc_client *c, const struct pc_response *
 	}
 	fputc('\n', stderr);
 	return PC_EXIT_FAIL;
+}
+
+/* The start of <r>'s body as one printable line of at most <size> - 1 bytes. */
+static void body_excerpt(const struct pc_response *r, char *out, size_t size)
+{
+	const char *body = r->body.p ? r->body.p : "";
+	size_t i, n = r->body.p && r->body.len < size - 1 ? r->body.len : 0;
+
+	if (r->body.p && r->body.len >= size - 1)
+		n = size - 1;
+	n = pc_utf8_prefix(body, n, n);
+	for (i = 0; i < n; i++) {
+		unsigned char ch = (unsigned char)body[i];
+
+		if (ch == '\n' || ch == '\r')
+			break;
+		out[i] = (char)(ch < 0x20 || ch == 0x7f ? '?' : ch);
+	}
+	while (i && out[i - 1] == ' ')
+		i--;
+	out[i] = '\0';
+}
+
+int pc_client_admin_get(struct pc_client *c, const char *target, struct pc_response *r)
+{
+	char excerpt[160];
+
+	c->msg[0] = '\0';
+	if (pc_client_request(c, "GET", target, NULL, PC_CLIENT_ADMIN_TIMEOUT, r) < 0)
+		return -EIO;
+	if (r->status != 200) {
+		body_excerpt(r, excerpt, sizeof(excerpt));
+		client_error(c, "the admin endpoint at %s answered GET %s with HTTP %ld%s%s",
+			     c->addr, target, r->status, excerpt[0] ? ": " : "", excerpt);
+		return -EIO;
+	}
+	if (!r->root) {
+		client_error(c,
+			     "unexpected response from the admin endpoint at %s to GET %s: "
+			     "expected a JSON object, got %s",
+			     c->addr, target, r->parse_error ? r->parse_error : "something else");
+		return -EIO;
+	}
+	return 0;
 }

@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
 /*
- * cli/client.h - talking to the API of `portcullis run` (doc/api.md).
+ * cli/client.h - talking to the API of `portcullis run` (doc/api.md) and
+ * to its admin endpoint (doc/admin.md).
  *
  * A client is one libcurl handle bound to one server address. Requests are
  * synchronous; every response body is JSON and is parsed with the model's
@@ -25,12 +26,16 @@ struct pc_yaml_stream;
 
 #define PC_CLIENT_DEFAULT_SOCKET "/run/portcullis/api.sock"
 #define PC_CLIENT_ENV            "PORTCULLIS_SERVER"
+#define PC_CLIENT_DEFAULT_ADMIN  "127.0.0.1:15000"
+#define PC_CLIENT_ADMIN_ENV      "PORTCULLIS_ADMIN"
 
 /* Seconds: connecting; a get or delete; an apply (100,000 objects take a while). */
 #define PC_CLIENT_CONNECT_TIMEOUT 5L
 #define PC_CLIENT_TIMEOUT         300L
 #define PC_CLIENT_APPLY_TIMEOUT   3600L
 #define PC_CLIENT_NO_TIMEOUT      0L
+/* Seconds for a request to the admin endpoint (answered from memory). */
+#define PC_CLIENT_ADMIN_TIMEOUT   10L
 
 /* A response body larger than this is refused (a list of 100,000 objects is ~50 MiB). */
 #define PC_CLIENT_MAX_BODY (512u << 20)
@@ -39,9 +44,12 @@ struct pc_yaml_stream;
 
 struct pc_client {
 	CURL *curl;
-	char *addr;      /* "unix:PATH" or "http://HOST:PORT", for messages */
-	char *unix_path; /* NULL over TCP */
-	char *base;      /* URL prefix: "http://localhost" or "http://HOST:PORT" */
+	char *addr;       /* "unix:PATH" or "http://HOST:PORT", for messages */
+	char *unix_path;  /* NULL over TCP */
+	char *base;       /* URL prefix: "http://localhost" or "http://HOST:PORT" */
+	const char *what; /* "server" or "admin endpoint", for messages */
+	bool quiet;       /* keep transport and admin errors in <msg>, don't print them */
+	char msg[512];    /* the last such error, without "portcullis: " */
 	char errbuf[CURL_ERROR_SIZE];
 };
 
@@ -61,6 +69,23 @@ struct pc_response {
  */
 int pc_client_init(struct pc_client *c, const char *server, bool *from_env);
 void pc_client_release(struct pc_client *c);
+
+/*
+ * Bind <c> to the admin endpoint of `portcullis run` at <addr>
+ * ("HOST:PORT" or "http://HOST:PORT"); NULL means $PORTCULLIS_ADMIN, else
+ * 127.0.0.1:15000. Returns 0, or -EINVAL after printing why the address is
+ * not one (<*from_env> as for pc_client_init()).
+ */
+int pc_client_init_admin(struct pc_client *c, const char *addr, bool *from_env);
+
+/*
+ * GET <target> from the admin endpoint <c> and check that the answer is a
+ * 200 whose body is a JSON object (<r>->root). Returns 0, or -EIO after
+ * reporting why not: no answer, another status (with the start of its
+ * body), or a body that is no JSON object. Reports go to stderr, or only
+ * to c->msg when c->quiet. pc_response_release() <r> in every case.
+ */
+int pc_client_admin_get(struct pc_client *c, const char *target, struct pc_response *r);
 
 /*
  * Append "?key=value" (the first time) or "&key=value" to the request

@@ -23,14 +23,16 @@ static const char usage[] =
 	"Egress control for TCP with Istio's ServiceEntry semantics.\n"
 	"\n"
 	"Verbs:\n"
-	"  validate   check Istio networking manifests offline, as Istio's webhook would\n"
-	"  iptables   capture outbound TCP for the proxy (nat rules, IPv4 and IPv6)\n"
-	"  run        run the transparent egress proxy (see 'portcullis run --help')\n"
-	"  apply      create or update resources in the running proxy (-f PATH)\n"
-	"  get        show resources of the running proxy (KIND [NAME])\n"
-	"  delete     delete resources from the running proxy (-f PATH | KIND NAME)\n"
-	"  version    print the version\n"
-	"  help       show this help, or a verb's: portcullis help VERB\n"
+	"  validate     check Istio manifests offline, as Istio's webhook would\n"
+	"  iptables     capture outbound TCP for the proxy (nat rules, IPv4 and IPv6)\n"
+	"  run          run the transparent egress proxy (see 'portcullis run --help')\n"
+	"  apply        create or update resources in the running proxy (-f PATH)\n"
+	"  get          show resources of the running proxy (KIND [NAME])\n"
+	"  delete       delete resources from the running proxy (-f PATH | KIND NAME)\n"
+	"  connections  list the running proxy's live connections (admin endpoint)\n"
+	"  top          live view of the running proxy: traffic per destination, denials\n"
+	"  version      print the version\n"
+	"  help         show this help, or a verb's: portcullis help VERB\n"
 	"\n"
 	"Run 'portcullis VERB --help' for the options of a verb.\n";
 
@@ -61,6 +63,13 @@ int pc_cli_bad_option(const char *verb, char **argv, const char *with_arg)
 {
 	if (!optopt)
 		return pc_cli_usage_error(verb, "unknown option \"%s\"", argv[optind - 1]);
+	/* A known long option: getopt_long() sets optopt to its val, which may be no short one. */
+	if (strncmp(argv[optind - 1], "--", 2) == 0) {
+		if (strchr(argv[optind - 1], '='))
+			return pc_cli_usage_error(verb, "option \"%s\" takes no argument",
+						  argv[optind - 1]);
+		return pc_cli_usage_error(verb, "option %s needs an argument", argv[optind - 1]);
+	}
 	if (optopt > 0 && optopt < 256 && strchr(with_arg, optopt))
 		return pc_cli_usage_error(verb, "option -%c needs an argument", optopt);
 	return pc_cli_usage_error(verb, "unknown option \"-%c\"", optopt);
@@ -79,8 +88,14 @@ struct verb {
 
 /* clang-format off: one verb a line */
 static const struct verb verbs[] = {
-	{ "validate", pc_cmd_validate }, { "iptables", pc_cmd_iptables }, { "apply", pc_cmd_apply },
-	{ "get", pc_cmd_get },           { "delete", pc_cmd_delete },     { NULL, NULL },
+	{ "validate", pc_cmd_validate },
+	{ "iptables", pc_cmd_iptables },
+	{ "apply", pc_cmd_apply },
+	{ "get", pc_cmd_get },
+	{ "delete", pc_cmd_delete },
+	{ "top", pc_cmd_top },
+	{ "connections", pc_cmd_connections },
+	{ NULL, NULL },
 };
 /* clang-format on */
 
