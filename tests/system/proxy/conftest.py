@@ -17,7 +17,10 @@
               sanitizer report on its stderr (every incarnation's, see
               Proxy.kill9() and Proxy.restart()). Proxy.cli(*args) runs
               `portcullis VERB --server unix:SOCKET ...`; Proxy.api() speaks
-              HTTP to the socket directly (doc/api.md).
+              HTTP to the socket directly (doc/api.md); Proxy.admin()
+              speaks HTTP to the admin endpoint (doc/admin.md; the
+              factory's admin= picks --admin, default 127.0.0.1:15000 in
+              the pod).
 * workdir  -- a directory readable by uid 1337 (the proxy drops root and
               must still read its configs on SIGHUP), removed afterwards.
 
@@ -51,6 +54,7 @@ READY_TIMEOUT = 10  # seconds from exec to `msg="ready"`
 STOP_TIMEOUT = 15  # seconds from SIGTERM to exit (drain is 2 s)
 LOG_TIMEOUT = 5  # seconds for an access-log line to appear after a close
 PROXY_MEM_LIMIT = 2 << 30
+ADMIN_DEFAULT = "127.0.0.1:15000"  # --admin's default (doc/admin.md)
 
 SANITIZER_MARKERS = ("Sanitizer", "runtime error:")
 ERR_RE = re.compile(r"(?:^|\s)level=err")
@@ -262,7 +266,7 @@ class Proxy:
     _serial = 0
 
     def __init__(self, pc, topo, workdir, configs, args, access_log, access_format,
-                 state_dir=None, api_socket=None):
+                 state_dir=None, api_socket=None, admin=None):
         Proxy._serial += 1
         n = Proxy._serial
         self.n = n
@@ -291,7 +295,11 @@ class Proxy:
             argv += ["--config", path]
         argv += ["--state-dir", self.state_dir, "--api-socket", self.api_socket,
                  "--proxy-port", PROXY_PORT, "--drain-duration", "2s",
-                 "--access-log", access_log, "--access-log-format", access_format, *args]
+                 "--access-log", access_log, "--access-log-format", access_format]
+        if admin is not None:
+            argv += ["--admin", admin]
+        argv += args
+        self.admin_addr = admin if admin is not None else ADMIN_DEFAULT
         self.argv = topo.pod.argv(*argv)
         self.allowed_errs = []
         self.runs = []  # [proc, out_path, err_path, out_file, err_file, how it ended]
@@ -439,6 +447,58 @@ class Proxy:
             return resp.status, json.loads(data)
         except ValueError:
             return resp.status, data
+
+    def admin(self, path, method="GET", timeout=topology.CMD_TIMEOUT):
+        """One HTTP request to the admin endpoint, from inside the pod:
+        (status, content type, body bytes)."""
+        host, _, port = self.admin_addr.rpartition(":")
+        host = host.strip("[]")
+        family = socket.AF_INET6 if ":" in host else socket.AF_INET
+        s = self.topo.pod.socket(family)
+        try:
+            s.settimeout(timeout)
+            s.connect((host, int(port)))
+            s.sendall(f"{method} {path} HTTP/1.0\r\nHost: localhost\r\n\r\n".encode())
+            data = bytearray()
+            while True:
+                chunk = s.recv(65536)
+                if not chunk:
+                    break
+                data += chunk
+        finally:
+            s.close()
+        head, _, body = bytes(data).partition(b"\r\n\r\n")
+        lines = head.decode("latin-1").split("\r\n")
+        status = int(lines[0].split()[1])
+        ctype = ""
+        for line in lines[1:]:
+            k, _, v = line.partition(":")
+            if k.strip().lower() == "content-type":
+                ctype = v.strip()
+        return status, ctype, body
+
+    def admin_json(self, path):
+        status, ctype, body = self.admin(path)
+        assert status == 200, f"GET {path} -> {status} {body[:500]!r}\n{self.describe()}"
+        assert ctype.startswith("application/json"), f"GET {path}: Content-Type {ctype}"
+        return json.loads(body)
+
+    def sigterm(self):
+        """Send SIGTERM (the proxy starts draining); finish with wait_exit()."""
+        self.assert_running()
+        self.proc.send_signal(signal.SIGTERM)
+
+    def wait_exit(self):
+        """After sigterm(): the proxy must exit 0 within STOP_TIMEOUT."""
+        try:
+            self.proc.wait(STOP_TIMEOUT)
+        except subprocess.TimeoutExpired:
+            pytest.fail(f"portcullis run: no exit within {STOP_TIMEOUT} s of SIGTERM\n"
+                        f"{self.describe()}")
+        self.runs[-1][5] = f"exit {self.proc.returncode} after SIGTERM"
+        assert self.proc.returncode == 0, \
+            f"exit status {self.proc.returncode} after SIGTERM\n{self.describe()}"
+        self.ready = False  # stopped on purpose: stop() only checks the logs
 
     def api_connection(self, timeout=topology.CMD_TIMEOUT):
         """An http.client connection to the API socket (the caller closes it)."""
@@ -594,15 +654,16 @@ def proxy(pc, topo, workdir):
     started = []
 
     def start(configs=(), *args, access_log="-", access_format="text", state_dir=None,
-              api_socket=None):
+              api_socket=None, admin=None):
         """<configs>: YAML text or a list of them (one file each; none: no --config);
         <args>: more options; <access_log>: "-" (stdout, captured) or "file" (a file
         in a dir uid 1337 owns); <state_dir>, <api_socket>: default WORKDIR/stateN
-        and WORKDIR/apiN.sock."""
+        and WORKDIR/apiN.sock; <admin>: --admin's value (default: the flag is not
+        given, so 127.0.0.1:15000)."""
         if isinstance(configs, str):
             configs = [configs]
         p = Proxy(pc, topo, workdir, list(configs), [str(a) for a in args], access_log,
-                  access_format, state_dir, api_socket)
+                  access_format, state_dir, api_socket, admin)
         started.append(p)
         return p.wait_ready()
 
