@@ -256,7 +256,8 @@ def test_other_protocols_are_reset(topo, proxy):
         t0 = time.monotonic()
         s.sendall(b"hello\n")
         assert ends_with_reset(s) == "RST"
-        assert time.monotonic() - t0 < 0.5
+        # at once on the bytes, not at the end of the silent-client wait
+        assert time.monotonic() - t0 < SNIFF_WAIT - 0.5
     line = p.wait_stderr(r'msg="connection denied".* dst=203\.0\.113\.9:7000 ')
     assert "response=reset" in line, line
     assert_uh(p, f"{DST}:7000")
@@ -269,7 +270,8 @@ def test_silent_client_is_reset_after_the_wait(topo, proxy):
         how = ends_with_reset(s)
         took = time.monotonic() - t0
     assert how == "RST"
-    assert SNIFF_WAIT - 0.2 < took < SNIFF_WAIT + 1.0, f"reset after {took:.2f} s"
+    # the wait, not earlier; the upper bound only says "then", with room for a loaded machine
+    assert SNIFF_WAIT - 0.2 < took < SNIFF_WAIT + 3.0, f"reset after {took:.2f} s"
 
 
 def test_deny_response_reset_resets_everything(topo, proxy):
