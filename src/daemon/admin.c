@@ -14,17 +14,14 @@
  */
 #include "daemon/admin.h"
 
-#include <arpa/inet.h>
 #include <dirent.h>
 #include <errno.h>
 #include <inttypes.h>
 #include <microhttpd.h>
-#include <netinet/in.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/socket.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -33,6 +30,7 @@
 #include "core/err.h"
 #include "core/log.h"
 #include "daemon/control.h"
+#include "daemon/http.h"
 #include "net/addr.h"
 #include "policy/snapshot.h"
 #include "proxy/deny.h"
@@ -41,8 +39,8 @@
 #define ADMIN_MAX_CONNS    16
 #define ADMIN_IDLE_SECONDS 30
 
-#define CT_JSON "application/json"
-#define CT_TEXT "text/plain; charset=utf-8"
+#define CT_JSON PC_HTTP_CT_JSON
+#define CT_TEXT PC_HTTP_CT_TEXT
 #define CT_PROM "text/plain; version=0.0.4; charset=utf-8"
 
 struct pc_admin {
@@ -62,58 +60,21 @@ static uint64_t mono_ms(void)
 
 /* ---- the listening socket ---- */
 
-static bool is_loopback(const struct pc_addr *a)
-{
-	return (a->family == AF_INET && a->bytes[0] == 127) ||
-	       (a->family == AF_INET6 && IN6_IS_ADDR_LOOPBACK((const struct in6_addr *)a->bytes));
-}
-
 int pc_admin_listen(const char *spec, bool any, struct pc_err *err)
 {
-	const char *colon = strrchr(spec, ':');
-	struct sockaddr_storage ss = { 0 };
-	struct pc_addr a;
-	unsigned long port;
-	char host[64], *end;
-	socklen_t len;
-	size_t hl;
-	int fd, one = 1;
+	struct pc_http_tcp t = {
+		.opt = "--admin",
+		.usage = "ADDRESS:PORT or off",
+		.sock = "admin",
+		.what = " for the admin endpoint",
+		.noauth = "the admin endpoint has no authentication (add --admin-any to serve "
+			  "it anyway)",
+		.port0 = true,
+	};
 
-	if (!colon || colon == spec)
-		return pc_err_set(err, -EINVAL, "--admin needs ADDRESS:PORT or off, not \"%s\"",
-				  spec);
-	hl = (size_t)(colon - spec);
-	if (spec[0] == '[' && hl > 2 && spec[hl - 1] == ']') {
-		spec++;
-		hl -= 2;
-	}
-	port = strtoul(colon + 1, &end, 10);
-	if (hl >= sizeof(host) || *end || colon[1] == '\0' || port > 65535)
-		return pc_err_set(err, -EINVAL, "--admin needs ADDRESS:PORT or off, not \"%s\"",
-				  spec);
-	memcpy(host, spec, hl);
-	host[hl] = '\0';
-	if (pc_addr_parse(host, &a) < 0)
-		return pc_err_set(err, -EINVAL, "--admin: \"%s\" is not an IP address", host);
-	if (!any && !is_loopback(&a))
-		return pc_err_set(err, -EINVAL,
-				  "--admin: %s is not a loopback address; the admin endpoint has "
-				  "no authentication (add --admin-any to serve it anyway)",
-				  host);
-	a.port = (uint16_t)port;
-	len = pc_addr_to_sockaddr(&a, &ss);
-	fd = socket(a.family, SOCK_STREAM | SOCK_CLOEXEC, 0);
-	if (fd == -1)
-		return pc_err_errno(err, errno, "cannot make the admin socket");
-	setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
-	if (bind(fd, (struct sockaddr *)&ss, len) == -1 || listen(fd, 64) == -1) {
-		int e = errno;
-
-		close(fd);
-		return pc_err_errno(err, e, "cannot listen on %s for the admin endpoint",
-				    colon ? spec : "?");
-	}
-	return fd;
+	if (any)
+		t.noauth = NULL;
+	return pc_http_listen_tcp(spec, &t, err);
 }
 
 /* ---- replies ---- */
@@ -121,7 +82,6 @@ int pc_admin_listen(const char *spec, bool any, struct pc_err *err)
 static enum MHD_Result reply(struct MHD_Connection *conn, unsigned status, const char *type,
 			     struct pc_buf *body)
 {
-	struct MHD_Response *resp;
 	enum MHD_Result ret;
 
 	if (body->oom) {
@@ -130,15 +90,8 @@ static enum MHD_Result reply(struct MHD_Connection *conn, unsigned status, const
 		status = 500;
 		type = CT_TEXT;
 	}
-	resp = MHD_create_response_from_buffer(body->len, body->p ? body->p : (char *)"",
-					       MHD_RESPMEM_MUST_COPY);
+	ret = pc_http_send(conn, status, type, body->p, body->len, true);
 	pc_buf_release(body);
-	if (!resp)
-		return MHD_NO;
-	MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE, type);
-	MHD_add_response_header(resp, MHD_HTTP_HEADER_CACHE_CONTROL, "no-cache, max-age=0");
-	ret = MHD_queue_response(conn, status, resp);
-	MHD_destroy_response(resp);
 	return ret;
 }
 
@@ -150,14 +103,9 @@ static enum MHD_Result reply_text(struct MHD_Connection *conn, unsigned status, 
 	return reply(conn, status, CT_TEXT, &b);
 }
 
-static const char *arg(struct MHD_Connection *conn, const char *key)
-{
-	return MHD_lookup_connection_value(conn, MHD_GET_ARGUMENT_KIND, key);
-}
-
 static bool is_json(struct MHD_Connection *conn)
 {
-	const char *f = arg(conn, "format");
+	const char *f = pc_http_arg(conn, "format");
 
 	return f && strcmp(f, "json") == 0;
 }
@@ -406,7 +354,7 @@ static enum MHD_Result get_clusters(struct pc_admin *a, struct MHD_Connection *c
 
 static enum MHD_Result logging(struct MHD_Connection *conn, bool post)
 {
-	const char *level = arg(conn, "level");
+	const char *level = pc_http_arg(conn, "level");
 	struct pc_buf b = PC_BUF_INIT;
 	int l;
 
@@ -503,22 +451,10 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
 	return route(cls, conn, url, method);
 }
 
-__attribute__((format(printf, 2, 0))) static void on_mhd_log(void *cls, const char *fmt, va_list ap)
-{
-	char msg[512];
-
-	(void)cls;
-	vsnprintf(msg, sizeof(msg), fmt, ap);
-	msg[strcspn(msg, "\n")] = '\0';
-	pc_log(PC_LOG_WARN, "admin endpoint", "detail=%s", msg);
-}
-
 int pc_admin_start(int fd, const struct pc_admin_opts *opts, struct pc_admin **out,
 		   struct pc_err *err)
 {
 	struct pc_admin *a = pc_calloc(1, sizeof(*a));
-	unsigned flags =
-		MHD_USE_THREAD_PER_CONNECTION | MHD_USE_POLL_INTERNAL_THREAD | MHD_USE_ERROR_LOG;
 
 	if (!a) {
 		close(fd);
@@ -527,11 +463,8 @@ int pc_admin_start(int fd, const struct pc_admin_opts *opts, struct pc_admin **o
 	a->o = *opts;
 	a->start_ms = opts->start_ms ? opts->start_ms : mono_ms();
 	atomic_init(&a->state, PC_ADMIN_STARTING);
-	a->d = MHD_start_daemon(flags, 0, NULL, NULL, on_request, a, MHD_OPTION_EXTERNAL_LOGGER,
-				on_mhd_log, NULL, MHD_OPTION_LISTEN_SOCKET, fd,
-				MHD_OPTION_CONNECTION_LIMIT, (unsigned)ADMIN_MAX_CONNS,
-				MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)ADMIN_IDLE_SECONDS,
-				MHD_OPTION_END);
+	a->d = pc_http_start(fd, on_request, a, NULL, ADMIN_MAX_CONNS, ADMIN_IDLE_SECONDS,
+			     "admin endpoint");
 	if (!a->d) {
 		close(fd);
 		free(a);

@@ -11,11 +11,9 @@
  */
 #include "daemon/api.h"
 
-#include <arpa/inet.h>
 #include <errno.h>
 #include <grp.h>
 #include <microhttpd.h>
-#include <netinet/in.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -29,8 +27,8 @@
 #include "core/err.h"
 #include "core/log.h"
 #include "daemon/control.h"
+#include "daemon/http.h"
 #include "model/resource.h"
-#include "net/addr.h"
 
 #define PC_API_MAX_CONNS    64
 #define PC_API_MAX_FILE     (32u << 20)
@@ -123,51 +121,15 @@ static int unix_listener(const char *path, struct pc_err *err)
 /* "127.0.0.1:8080" or "[::1]:8080"; loopback only. */
 static int tcp_listener(const char *spec, struct pc_err *err)
 {
-	char host[64];
-	const char *colon = strrchr(spec, ':');
-	struct sockaddr_storage ss = { 0 };
-	struct pc_addr a;
-	socklen_t len;
-	unsigned long port;
-	size_t hl;
-	char *end;
-	int fd, one = 1;
+	static const struct pc_http_tcp t = {
+		.opt = "--api-listen",
+		.usage = "ADDRESS:PORT",
+		.sock = "API",
+		.what = "",
+		.noauth = "the API has no authentication of its own",
+	};
 
-	if (!colon || colon == spec)
-		return pc_err_set(err, -EINVAL, "--api-listen needs ADDRESS:PORT, not \"%s\"",
-				  spec);
-	hl = (size_t)(colon - spec);
-	if (spec[0] == '[' && hl > 2 && spec[hl - 1] == ']') {
-		spec++;
-		hl -= 2;
-	}
-	port = strtoul(colon + 1, &end, 10);
-	if (hl >= sizeof(host) || *end || port < 1 || port > 65535)
-		return pc_err_set(err, -EINVAL, "--api-listen needs ADDRESS:PORT, not \"%s\"",
-				  spec);
-	memcpy(host, spec, hl);
-	host[hl] = '\0';
-	if (pc_addr_parse(host, &a) < 0)
-		return pc_err_set(err, -EINVAL, "--api-listen: \"%s\" is not an IP address", host);
-	if ((a.family == AF_INET && a.bytes[0] != 127) ||
-	    (a.family == AF_INET6 && !IN6_IS_ADDR_LOOPBACK((const struct in6_addr *)a.bytes)))
-		return pc_err_set(err, -EINVAL,
-				  "--api-listen: %s is not a loopback address; the API has no "
-				  "authentication of its own",
-				  host);
-	a.port = (uint16_t)port;
-	len = pc_addr_to_sockaddr(&a, &ss);
-	fd = socket(a.family, SOCK_STREAM | SOCK_CLOEXEC, 0);
-	if (fd == -1)
-		return pc_err_errno(err, errno, "cannot make the API socket");
-	setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
-	if (bind(fd, (struct sockaddr *)&ss, len) == -1 || listen(fd, 64) == -1) {
-		int e = errno;
-
-		close(fd);
-		return pc_err_errno(err, e, "cannot listen on %s", spec);
-	}
-	return fd;
+	return pc_http_listen_tcp(spec, &t, err);
 }
 
 int pc_api_listen(const char *socket_path, const char *tcp, int fds[2], struct pc_err *err)
@@ -193,7 +155,6 @@ int pc_api_listen(const char *socket_path, const char *tcp, int fds[2], struct p
 
 static enum MHD_Result send_reply(struct MHD_Connection *conn, struct pc_reply *r)
 {
-	struct MHD_Response *resp;
 	enum MHD_Result ret;
 
 	if (r->body.oom) {
@@ -201,13 +162,8 @@ static enum MHD_Result send_reply(struct MHD_Connection *conn, struct pc_reply *
 		pc_reply_status(r, 500, "InternalError", "out of memory");
 	}
 	pc_buf_addc(&r->body, '\n');
-	resp = MHD_create_response_from_buffer(r->body.len, r->body.p, MHD_RESPMEM_MUST_COPY);
+	ret = pc_http_send(conn, r->status, PC_HTTP_CT_JSON, r->body.p, r->body.len, false);
 	pc_buf_release(&r->body);
-	if (!resp)
-		return MHD_NO;
-	MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE, "application/json");
-	ret = MHD_queue_response(conn, r->status, resp);
-	MHD_destroy_response(resp);
 	return ret;
 }
 
@@ -218,11 +174,6 @@ static enum MHD_Result send_status(struct MHD_Connection *conn, unsigned code, c
 
 	pc_reply_status(&r, code, reason, "%s", msg);
 	return send_reply(conn, &r);
-}
-
-static const char *arg(struct MHD_Connection *conn, const char *key)
-{
-	return MHD_lookup_connection_value(conn, MHD_GET_ARGUMENT_KIND, key);
 }
 
 /* ---- apply ---- */
@@ -345,7 +296,7 @@ static char *dup_or_null(const char *s)
 
 static enum MHD_Result start_watch(struct pc_api *api, struct MHD_Connection *conn)
 {
-	const char *kind = arg(conn, "kind"), *since = arg(conn, "since");
+	const char *kind = pc_http_arg(conn, "kind"), *since = pc_http_arg(conn, "since");
 	const struct pc_kind_info *ki = NULL;
 	struct MHD_Response *resp;
 	struct watch *w;
@@ -360,8 +311,8 @@ static enum MHD_Result start_watch(struct pc_api *api, struct MHD_Connection *co
 		return send_status(conn, 500, "InternalError", "out of memory");
 	w->ctl = api->ctl;
 	w->f.kind = ki ? (int)ki->kind : -1;
-	w->f.ns = w->ns = dup_or_null(arg(conn, "namespace"));
-	w->f.name = w->name = dup_or_null(arg(conn, "name"));
+	w->f.ns = w->ns = dup_or_null(pc_http_arg(conn, "namespace"));
+	w->f.name = w->name = dup_or_null(pc_http_arg(conn, "name"));
 	w->since = pc_control_revision(api->ctl);
 	if (since && *since) {
 		w->since = strtoll(since, &end, 10);
@@ -391,11 +342,12 @@ static enum MHD_Result route(struct pc_api *api, struct MHD_Connection *conn, co
 	bool get = strcmp(method, "GET") == 0;
 
 	if (strcmp(url, "/v1/objects") == 0 && get) {
-		pc_control_list(api->ctl, arg(conn, "kind"), arg(conn, "namespace"),
-				arg(conn, "name"), &r);
+		pc_control_list(api->ctl, pc_http_arg(conn, "kind"), pc_http_arg(conn, "namespace"),
+				pc_http_arg(conn, "name"), &r);
 	} else if (strcmp(url, "/v1/objects") == 0 && strcmp(method, "DELETE") == 0) {
-		pc_control_delete(api->ctl, arg(conn, "kind"), arg(conn, "namespace"),
-				  arg(conn, "name"), arg(conn, "resourceVersion"), &r);
+		pc_control_delete(api->ctl, pc_http_arg(conn, "kind"),
+				  pc_http_arg(conn, "namespace"), pc_http_arg(conn, "name"),
+				  pc_http_arg(conn, "resourceVersion"), &r);
 	} else if (strcmp(url, "/v1/status") == 0 && get) {
 		pc_control_status(api->ctl, &r);
 	} else if (strcmp(url, "/v1/watch") == 0 && get) {
@@ -471,21 +423,9 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **state,
 	*state = NULL;
 }
 
-__attribute__((format(printf, 2, 0))) static void on_mhd_log(void *cls, const char *fmt, va_list ap)
-{
-	char msg[512];
-
-	(void)cls;
-	vsnprintf(msg, sizeof(msg), fmt, ap);
-	msg[strcspn(msg, "\n")] = '\0';
-	pc_log(PC_LOG_WARN, "API", "detail=%s", msg);
-}
-
 int pc_api_start(struct pc_control *ctl, const int fds[2], struct pc_api **out, struct pc_err *err)
 {
 	struct pc_api *api = pc_calloc(1, sizeof(*api));
-	unsigned flags =
-		MHD_USE_THREAD_PER_CONNECTION | MHD_USE_POLL_INTERNAL_THREAD | MHD_USE_ERROR_LOG;
 	int i;
 
 	if (!api)
@@ -494,12 +434,8 @@ int pc_api_start(struct pc_control *ctl, const int fds[2], struct pc_api **out, 
 	for (i = 0; i < 2; i++) {
 		if (fds[i] < 0)
 			continue;
-		api->d[i] = MHD_start_daemon(
-			flags, 0, NULL, NULL, on_request, api, MHD_OPTION_EXTERNAL_LOGGER,
-			on_mhd_log, NULL, MHD_OPTION_LISTEN_SOCKET, fds[i],
-			MHD_OPTION_CONNECTION_LIMIT, (unsigned)PC_API_MAX_CONNS,
-			MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)PC_API_IDLE_SECONDS,
-			MHD_OPTION_NOTIFY_COMPLETED, on_completed, NULL, MHD_OPTION_END);
+		api->d[i] = pc_http_start(fds[i], on_request, api, on_completed, PC_API_MAX_CONNS,
+					  PC_API_IDLE_SECONDS, "API");
 		if (!api->d[i]) {
 			pc_api_stop(api);
 			return pc_err_set(err, -EIO, "cannot start the API server");

@@ -276,7 +276,7 @@ bool pc_trie_is_empty(const struct pc_trie *trie)
 	return !trie->root[0] && !trie->root[1];
 }
 
-/* The prefix of node <n> of root <r> as a struct pc_prefix. */
+/* The prefix node <n> stands for (root <r>: 0 IPv4, 1 IPv6). */
 static void node_prefix(const struct node *n, int r, struct pc_prefix *out)
 {
 	unsigned i;
@@ -337,18 +337,6 @@ uint32_t pc_trie_nearest(const struct pc_trie *trie, const struct pc_addr *addr,
 	return best->value;
 }
 
-/* The prefix a node stands for (root <r>: 0 IPv4, 1 IPv6). */
-static void walk_prefix(const struct node *n, int r, struct pc_prefix *out)
-{
-	unsigned i;
-
-	out->addr.family = r == 0 ? AF_INET : AF_INET6;
-	out->addr.port = 0;
-	for (i = 0; i < 16; i++)
-		out->addr.bytes[i] = (uint8_t)(n->key[i / 8] >> (56 - 8 * (i % 8)));
-	out->len = n->len;
-}
-
 /* Pre-order: a prefix before the longer ones it covers, child 0 before child 1. */
 static int walk_node(const struct node *n, int r, pc_trie_walk_fn *fn, void *data)
 {
@@ -358,7 +346,7 @@ static int walk_node(const struct node *n, int r, pc_trie_walk_fn *fn, void *dat
 	if (!n)
 		return 0;
 	if (n->value != PC_TRIE_NONE) {
-		walk_prefix(n, r, &p);
+		node_prefix(n, r, &p);
 		ret = fn(data, &p, n->value);
 		if (ret)
 			return ret;
