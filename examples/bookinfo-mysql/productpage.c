@@ -15,15 +15,14 @@
  * (default http://127.0.0.1:9081/ratings/0) what it calls, with libcurl.
  * SIGTERM/SIGINT stop it.
  */
-#include <arpa/inet.h>
-#include <netinet/in.h>
-#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include <curl/curl.h>
 #include <microhttpd.h>
+
+#include "common.h"
 
 #define RATINGS_TIMEOUT_MS 3000L
 #define RATINGS_MAX_BODY   4096
@@ -167,22 +166,6 @@ static void render(char *page, size_t n, const int *r)
 		snprintf(page + o, n - o, "</body>\n</html>\n");
 }
 
-static enum MHD_Result reply(struct MHD_Connection *c, unsigned int status, const char *type,
-			     const char *body)
-{
-	struct MHD_Response *resp;
-	enum MHD_Result ret;
-
-	resp = MHD_create_response_from_buffer(strlen(body), (void *)body, MHD_RESPMEM_MUST_COPY);
-	if (!resp)
-		return MHD_NO;
-	MHD_add_response_header(resp, "Content-Type", type);
-	MHD_add_response_header(resp, "Cache-Control", "no-store");
-	ret = MHD_queue_response(c, status, resp);
-	MHD_destroy_response(resp);
-	return ret;
-}
-
 static enum MHD_Result handle(void *cls, struct MHD_Connection *c, const char *url,
 			      const char *method, const char *version, const char *upload,
 			      size_t *upload_size, void **state)
@@ -192,78 +175,42 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *c, const char *u
 
 	(void)cls, (void)version, (void)upload, (void)upload_size, (void)state;
 	if (strcmp(method, "GET") != 0)
-		return reply(c, MHD_HTTP_METHOD_NOT_ALLOWED, "text/plain", "method not allowed\n");
+		return reply(c, MHD_HTTP_METHOD_NOT_ALLOWED, "text/plain", "method not allowed\n",
+			     true);
 	if (strcmp(url, "/health") == 0)
-		return reply(c, MHD_HTTP_OK, "text/plain", "ok\n");
+		return reply(c, MHD_HTTP_OK, "text/plain", "ok\n", true);
 	if (strcmp(url, "/") == 0)
 		return reply(c, MHD_HTTP_OK, "text/html; charset=utf-8",
-			     "<!DOCTYPE html><a href=\"/productpage\">/productpage</a>\n");
+			     "<!DOCTYPE html><a href=\"/productpage\">/productpage</a>\n", true);
 	if (strcmp(url, "/productpage") != 0)
-		return reply(c, MHD_HTTP_NOT_FOUND, "text/plain", "not found\n");
+		return reply(c, MHD_HTTP_NOT_FOUND, "text/plain", "not found\n", true);
 
 	ok = fetch_ratings(r, why, sizeof(why)) == 0;
 	if (!ok)
 		fprintf(stderr, "productpage: ratings unavailable: %s\n", why);
 	render(page, sizeof(page), ok ? r : NULL);
-	return reply(c, MHD_HTTP_OK, "text/html; charset=utf-8", page);
-}
-
-/* "ADDR:PORT" -> <sin>; 0 or -1. */
-static int parse_listen(const char *s, struct sockaddr_in *sin)
-{
-	char host[64];
-	const char *colon = strrchr(s, ':');
-
-	if (!colon || (size_t)(colon - s) >= sizeof(host))
-		return -1;
-	memcpy(host, s, (size_t)(colon - s));
-	host[colon - s] = '\0';
-	memset(sin, 0, sizeof(*sin));
-	sin->sin_family = AF_INET;
-	sin->sin_port = htons((unsigned short)atoi(colon + 1));
-	return inet_pton(AF_INET, host, &sin->sin_addr) == 1 ? 0 : -1;
-}
-
-static const char *env(const char *name, const char *def)
-{
-	const char *v = getenv(name);
-
-	return v && *v ? v : def;
+	return reply(c, MHD_HTTP_OK, "text/html; charset=utf-8", page, true);
 }
 
 int main(void)
 {
-	const char *listen = env("PRODUCTPAGE_LISTEN", "127.0.0.1:9080");
 	struct sockaddr_in sin;
+	const char *listen =
+		listen_addr("productpage", "PRODUCTPAGE_LISTEN", "127.0.0.1:9080", &sin);
 	struct MHD_Daemon *d;
-	sigset_t set;
-	int sig;
 
 	ratings_url = env("RATINGS_URL", "http://127.0.0.1:9081/ratings/0");
-	if (parse_listen(listen, &sin) != 0) {
-		fprintf(stderr, "productpage: bad PRODUCTPAGE_LISTEN %s (want IPv4:PORT)\n",
-			listen);
+	if (!listen)
 		return 2;
-	}
 	if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK) {
 		fprintf(stderr, "productpage: cannot initialise libcurl\n");
 		return 1;
 	}
-	sigemptyset(&set);
-	sigaddset(&set, SIGTERM);
-	sigaddset(&set, SIGINT);
-	pthread_sigmask(SIG_BLOCK, &set, NULL);
-
-	d = MHD_start_daemon(
-		MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_THREAD_PER_CONNECTION | MHD_USE_ERROR_LOG,
-		0, NULL, NULL, handle, NULL, MHD_OPTION_SOCK_ADDR, &sin, MHD_OPTION_END);
-	if (!d) {
-		fprintf(stderr, "productpage: cannot listen on %s\n", listen);
+	d = start_server("productpage", listen, &sin, handle);
+	if (!d)
 		return 1;
-	}
 	fprintf(stderr, "productpage: listening on %s, ratings at %s\n", listen, ratings_url);
-	sigwait(&set, &sig);
-	MHD_stop_daemon(d);
+	wait_for_stop(d);
 	curl_global_cleanup();
 	return 0;
 }

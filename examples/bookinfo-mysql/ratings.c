@@ -17,15 +17,14 @@
  * connection shows on the very next page load. libmicrohttpd runs a thread per
  * HTTP connection, so the blocking client calls are fine. SIGTERM/SIGINT stop it.
  */
-#include <arpa/inet.h>
-#include <netinet/in.h>
-#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include <microhttpd.h>
 #include <mysql.h>
+
+#include "common.h"
 
 #define DB_TIMEOUT 3 /* seconds: connect, read and write */
 
@@ -94,18 +93,9 @@ fail:
 	return -1;
 }
 
-static enum MHD_Result reply(struct MHD_Connection *c, unsigned int status, const char *body)
+static enum MHD_Result reply_json(struct MHD_Connection *c, unsigned int status, const char *body)
 {
-	struct MHD_Response *resp;
-	enum MHD_Result ret;
-
-	resp = MHD_create_response_from_buffer(strlen(body), (void *)body, MHD_RESPMEM_MUST_COPY);
-	if (!resp)
-		return MHD_NO;
-	MHD_add_response_header(resp, "Content-Type", "application/json");
-	ret = MHD_queue_response(c, status, resp);
-	MHD_destroy_response(resp);
-	return ret;
+	return reply(c, status, "application/json", body, false);
 }
 
 static enum MHD_Result handle(void *cls, struct MHD_Connection *c, const char *url,
@@ -119,15 +109,16 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *c, const char *u
 
 	(void)cls, (void)version, (void)upload, (void)upload_size, (void)state;
 	if (strcmp(method, "GET") != 0)
-		return reply(c, MHD_HTTP_METHOD_NOT_ALLOWED, "{\"error\":\"method not allowed\"}");
+		return reply_json(c, MHD_HTTP_METHOD_NOT_ALLOWED,
+				  "{\"error\":\"method not allowed\"}");
 	if (strcmp(url, "/health") == 0)
-		return reply(c, MHD_HTTP_OK, "{\"status\":\"Ratings is healthy\"}");
+		return reply_json(c, MHD_HTTP_OK, "{\"status\":\"Ratings is healthy\"}");
 	if (strncmp(url, "/ratings/", 9) != 0 || !url[9])
-		return reply(c, MHD_HTTP_NOT_FOUND, "{\"error\":\"not found\"}");
+		return reply_json(c, MHD_HTTP_NOT_FOUND, "{\"error\":\"not found\"}");
 	id = (int)strtol(url + 9, &end, 10);
 	if (*end)
-		return reply(c, MHD_HTTP_BAD_REQUEST,
-			     "{\"error\":\"please provide numeric product ID\"}");
+		return reply_json(c, MHD_HTTP_BAD_REQUEST,
+				  "{\"error\":\"please provide numeric product ID\"}");
 
 	if (read_ratings(r, err, sizeof(err)) == 0) {
 		status = MHD_HTTP_OK;
@@ -143,69 +134,31 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *c, const char *u
 	}
 	fprintf(stderr, "ratings: GET %s -> %u%s%s\n", url, status,
 		status == MHD_HTTP_OK ? "" : ": ", status == MHD_HTTP_OK ? "" : err);
-	return reply(c, status, body);
-}
-
-/* "ADDR:PORT" -> <sin>; 0 or -1. */
-static int parse_listen(const char *s, struct sockaddr_in *sin)
-{
-	char host[64];
-	const char *colon = strrchr(s, ':');
-
-	if (!colon || (size_t)(colon - s) >= sizeof(host))
-		return -1;
-	memcpy(host, s, (size_t)(colon - s));
-	host[colon - s] = '\0';
-	memset(sin, 0, sizeof(*sin));
-	sin->sin_family = AF_INET;
-	sin->sin_port = htons((unsigned short)atoi(colon + 1));
-	return inet_pton(AF_INET, host, &sin->sin_addr) == 1 ? 0 : -1;
-}
-
-static const char *env(const char *name, const char *def)
-{
-	const char *v = getenv(name);
-
-	return v && *v ? v : def;
+	return reply_json(c, status, body);
 }
 
 int main(void)
 {
-	const char *listen = env("RATINGS_LISTEN", "127.0.0.1:9081");
 	struct sockaddr_in sin;
+	const char *listen = listen_addr("ratings", "RATINGS_LISTEN", "127.0.0.1:9081", &sin);
 	struct MHD_Daemon *d;
-	sigset_t set;
-	int sig;
 
 	db_host = env("MYSQL_DB_HOST", "127.0.0.1");
 	db_port = (unsigned int)atoi(env("MYSQL_DB_PORT", "3306"));
 	db_user = env("MYSQL_DB_USER", "bookinfo");
 	db_password = env("MYSQL_DB_PASSWORD", "");
-	if (parse_listen(listen, &sin) != 0) {
-		fprintf(stderr, "ratings: bad RATINGS_LISTEN %s (want IPv4:PORT)\n", listen);
+	if (!listen)
 		return 2;
-	}
 	if (mysql_library_init(0, NULL, NULL)) {
 		fprintf(stderr, "ratings: cannot initialise the MySQL client library\n");
 		return 1;
 	}
-	/* Block the stop signals before the server's threads exist, so only sigwait() sees them. */
-	sigemptyset(&set);
-	sigaddset(&set, SIGTERM);
-	sigaddset(&set, SIGINT);
-	pthread_sigmask(SIG_BLOCK, &set, NULL);
-
-	d = MHD_start_daemon(
-		MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_THREAD_PER_CONNECTION | MHD_USE_ERROR_LOG,
-		0, NULL, NULL, handle, NULL, MHD_OPTION_SOCK_ADDR, &sin, MHD_OPTION_END);
-	if (!d) {
-		fprintf(stderr, "ratings: cannot listen on %s\n", listen);
+	d = start_server("ratings", listen, &sin, handle);
+	if (!d)
 		return 1;
-	}
 	fprintf(stderr, "ratings: listening on %s, database %s@%s:%u/test\n", listen, db_user,
 		db_host, db_port);
-	sigwait(&set, &sig);
-	MHD_stop_daemon(d);
+	wait_for_stop(d);
 	mysql_library_end();
 	return 0;
 }
