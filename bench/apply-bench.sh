@@ -51,10 +51,9 @@ LOADED_PORT=5003 # figure 3: same addresses, a port no entry had before
 PROXY_PORT=15001
 PYTHON=/usr/bin/python3
 
-cannot() {
-	echo "apply-bench: cannot measure: $*" >&2
-	exit 1
-}
+BENCH=apply-bench
+# shellcheck source=bench/lib.sh
+. "$here/lib.sh"
 
 [ -x "$bin" ] || cannot "$1 is not an executable"
 [ "$(id -u)" -eq 0 ] || cannot "needs root (network namespaces, iptables)"
@@ -67,57 +66,15 @@ fi
 "$bin" run --help 2>/dev/null | grep -q -- --state-dir || cannot "$bin run has no --state-dir"
 "$bin" apply --help >/dev/null 2>&1 || cannot "$bin has no working 'apply' verb"
 
-tok="pcab$$"
-POD="$tok-pod"
-SRV="$tok-srv"
-BARE="$tok-bare"
-tmp=$(mktemp -d "${TMPDIR:-/tmp}/portcullis-apply-bench.XXXXXX")
-chmod 755 "$tmp" # the proxy drops to uid 1337
-pids=()
-nses=()
-proxy_pid=""
-
-cleanup() {
-	local p ns
-	trap - EXIT INT TERM
-	for p in "${pids[@]}"; do
-		kill -TERM "$p" 2>/dev/null || true
-	done
-	for p in "${pids[@]}"; do
-		wait "$p" 2>/dev/null || true
-	done
-	# anything still inside our own namespaces was started by us
-	for ns in "${nses[@]}"; do
-		for p in $(ip netns pids "$ns" 2>/dev/null); do
-			kill -KILL "$p" 2>/dev/null || true
-		done
-		ip netns del "$ns" 2>/dev/null || true
-	done
-	rm -rf "$tmp"
-}
-trap cleanup EXIT
-trap 'exit 130' INT
-trap 'exit 143' TERM
+bench_init "pcab$$"
 
 # ---- helpers --------------------------------------------------------------------------
 
-kv() { # kv FILE KEY: the value of KEY=value on the last line of FILE that has it
-	sed -n "s/.*\\b$2=\\([^ ]*\\).*/\\1/p" "$1" | tail -n 1
-}
 status_kib() { # status_kib PID FIELD (VmRSS, VmHWM)
 	awk -v f="$2:" '$1 == f { print $2 }' "/proc/$1/status"
 }
 now() {
 	date +%s.%N
-}
-wait_for() { # wait_for FILE REGEX SECONDS PID
-	local i=0 limit=$(($3 * 50))
-	while ! grep -qE "$2" "$1" 2>/dev/null; do
-		kill -0 "$4" 2>/dev/null || return 1
-		i=$((i + 1))
-		[ "$i" -le "$limit" ] || return 1
-		sleep 0.02
-	done
 }
 
 SOCK="$tmp/api.sock"
@@ -218,7 +175,7 @@ EOF
 
 # ---- topology ---------------------------------------------------------------------------
 
-cc -O2 -Wall -o "$tmp/pcload" "$here/pcload.c" || cannot "pcload.c does not compile"
+bench_pcload
 
 echo "== portcullis apply bench"
 echo "date:       $(date -u +%Y-%m-%dT%H:%M:%SZ)"
@@ -229,25 +186,14 @@ echo "cpu:        $(sed -n 's/^model name[[:space:]]*: //p' /proc/cpuinfo | head
 echo "state dir:  $(df -T "$tmp" | awk 'NR == 2 { print $2 " (" $1 ")" }')"
 echo "load:       $(cut -d' ' -f1-3 /proc/loadavg) (1/5/15 min) at start"
 
-for ns in "$POD" "$SRV" "$BARE"; do
-	ip netns add "$ns"
-	nses+=("$ns")
-	ip -n "$ns" link set lo up
-done
-ip -n "$POD" link add to-srv type veth peer name eth0 netns "$SRV"
-ip -n "$POD" addr add "$POD_IP/24" dev to-srv
-ip -n "$SRV" addr add "$SRV_IP/24" dev eth0
+bench_netns "$POD" "$SRV" "$BARE"
+bench_veth
 for i in $(seq 10 209); do
 	ip -n "$SRV" addr add "192.0.2.$i/32" dev eth0
 done
-ip -n "$POD" link set to-srv up
-ip -n "$SRV" link set eth0 up
-ip netns exec "$POD" "$bin" iptables >"$tmp/iptables.out" 2>&1 || {
-	cat "$tmp/iptables.out" >&2
-	cannot "portcullis iptables failed"
-}
+bench_iptables
 for port in $LAT_PORT $LOADED_PORT; do
-	ip netns exec "$SRV" "$tmp/pcload" rr-server -l "0.0.0.0:$port" >"$tmp/rr.$port.log" 2>&1 &
+	ip netns exec "$SRV" "$L" rr-server -l "0.0.0.0:$port" >"$tmp/rr.$port.log" 2>&1 &
 	pids+=($!)
 done
 sleep 0.2
@@ -305,7 +251,7 @@ printf '  apply -> first allowed connection, %d samples: p50 %s ms, p99 %s ms (C
 printf '  daemon VmRSS %d KiB, VmHWM %d KiB\n' "$(status_kib "$proxy_pid" VmRSS)" \
 	"$(status_kib "$proxy_pid" VmHWM)"
 stop_proxy
-ip netns exec "$BARE" "$tmp/pcload" startup -c "127.0.0.1:$PROXY_PORT" -- "$bin" run \
+ip netns exec "$BARE" "$L" startup -c "127.0.0.1:$PROXY_PORT" -- "$bin" run \
 	--state-dir "$tmp/state-$last" --api-socket "$tmp/bare.sock" --proxy-port "$PROXY_PORT" \
 	--drain-duration 0s >"$tmp/start.out" 2>&1 || {
 	cat "$tmp/start.out" >&2

@@ -40,10 +40,9 @@ ECHO_PORT=5002
 PROXY_PORT=15001
 ADMIN=127.0.0.1:15000
 
-cannot() {
-	echo "metrics-bench: cannot measure: $*" >&2
-	exit 1
-}
+BENCH=metrics-bench
+# shellcheck source=bench/lib.sh
+. "$here/lib.sh"
 [ -x "$bin" ] || cannot "$1 is not an executable"
 [ "$(id -u)" -eq 0 ] || cannot "needs root (network namespaces, iptables)"
 for tool in ip iptables prlimit cc curl awk ss; do
@@ -59,72 +58,10 @@ if [ "$IDLE_CONNS" -gt "$max_idle" ]; then
 	IDLE_CONNS=$max_idle
 fi
 
-tok="pcm$$"
-POD="$tok-pod"
-SRV="$tok-srv"
-tmp=$(mktemp -d "${TMPDIR:-/tmp}/portcullis-metrics-bench.XXXXXX")
-chmod 755 "$tmp"
-pids=()
-nses=()
-proxy_pid=""
+bench_init "pcm$$"
 
-cleanup() {
-	local p ns
-	trap - EXIT INT TERM
-	exec 9>&- 2>/dev/null || true
-	for p in "${pids[@]}"; do
-		kill -TERM "$p" 2>/dev/null || true
-	done
-	for p in "${pids[@]}"; do
-		wait "$p" 2>/dev/null || true
-	done
-	for ns in "${nses[@]}"; do
-		for p in $(ip netns pids "$ns" 2>/dev/null); do
-			kill -KILL "$p" 2>/dev/null || true
-		done
-		ip netns del "$ns" 2>/dev/null || true
-	done
-	rm -rf "$tmp"
-}
-trap cleanup EXIT
-trap 'exit 130' INT
-trap 'exit 143' TERM
 
-kv() {
-	sed -n "s/.*\\b$2=\\([^ ]*\\).*/\\1/p" "$1" | tail -n 1
-}
-median() {
-	printf '%s\n' "$@" | sort -g | awk '{ v[NR] = $1 } END {
-		if (NR == 0) print "nan"; else if (NR % 2) print v[(NR + 1) / 2];
-		else printf "%.6g\n", (v[NR / 2] + v[NR / 2 + 1]) / 2 }'
-}
-calc() {
-	awk "BEGIN { printf \"$1\", $2 }"
-}
-in_pod() {
-	ip netns exec "$POD" "$@"
-}
-run_client() { # run_client LABEL OUTFILE CMD...
-	local label=$1 out=$2
-	shift 2
-	if ! "$@" >"$out" 2>"$out.err"; then
-		cat "$out.err" >&2
-		cannot "$label client failed"
-	fi
-}
-wait_for() { # wait_for FILE REGEX SECONDS PID
-	local i=0 limit=$(($3 * 50))
-	while ! grep -qE "$2" "$1" 2>/dev/null; do
-		kill -0 "$4" 2>/dev/null || return 1
-		i=$((i + 1))
-		[ "$i" -le "$limit" ] || return 1
-		sleep 0.02
-	done
-}
-
-cc -O2 -Wall -o "$tmp/pcload" "$here/pcload.c" || cannot "pcload.c does not compile"
-chmod 755 "$tmp/pcload"
-L="$tmp/pcload"
+bench_pcload
 
 echo "== portcullis metrics bench"
 echo "date:       $(date -u +%Y-%m-%dT%H:%M:%SZ)"
@@ -133,30 +70,14 @@ echo "cpu:        $(sed -n 's/^model name[[:space:]]*: //p' /proc/cpuinfo | head
 	"$(nproc) online; load $(cut -d' ' -f1-3 /proc/loadavg)"
 [ -z "$note" ] || echo "note:       $note"
 
-for ns in "$POD" "$SRV"; do
-	ip netns add "$ns"
-	nses+=("$ns")
-	ip -n "$ns" link set lo up
-done
-ip -n "$POD" link add to-srv type veth peer name eth0 netns "$SRV"
-ip -n "$POD" addr add "$POD_IP/24" dev to-srv
-ip -n "$SRV" addr add "$SRV_IP/24" dev eth0
-ip -n "$POD" link set to-srv up
-ip -n "$SRV" link set eth0 up
+bench_netns "$POD" "$SRV"
+bench_veth
 ip -n "$POD" route add default via "$SRV_IP"
-in_pod "$bin" iptables >"$tmp/iptables.out" 2>&1 || {
-	cat "$tmp/iptables.out" >&2
-	cannot "portcullis iptables failed"
-}
+bench_iptables
 ip netns exec "$SRV" prlimit --nofile="$NOFILE:$NOFILE" "$L" rr-server -l "$SRV_IP:$ECHO_PORT" \
 	>"$tmp/echo.log" 2>&1 &
 pids+=($!)
-i=0
-until ip netns exec "$SRV" ss -Hltn "sport = :$ECHO_PORT" | grep -q LISTEN; do
-	i=$((i + 1))
-	[ "$i" -lt 250 ] || cannot "echo server not listening"
-	sleep 0.02
-done
+wait_listen "$SRV" "$ECHO_PORT" "echo server"
 
 cat >"$tmp/bench.yaml" <<EOF
 apiVersion: networking.istio.io/v1

@@ -53,10 +53,9 @@ ECHO_PORT=5002
 PROXY_PORT=15001
 UID_EXEMPT=1337
 
-cannot() {
-	echo "proxy-bench: cannot measure: $*" >&2
-	exit 1
-}
+BENCH=proxy-bench
+# shellcheck source=bench/lib.sh
+. "$here/lib.sh"
 
 [ -x "$bin" ] || cannot "$1 is not an executable"
 [ "$(id -u)" -eq 0 ] || cannot "needs root (network namespaces, iptables)"
@@ -80,53 +79,10 @@ if ! prlimit --nofile="$NOFILE:$NOFILE" true 2>/dev/null; then
 	fi
 fi
 
-tok="pcb$$"
-POD="$tok-pod"
-SRV="$tok-srv"
-BARE="$tok-bare"
-tmp=$(mktemp -d "${TMPDIR:-/tmp}/portcullis-proxy-bench.XXXXXX")
-chmod 755 "$tmp" # uid 1337 runs pcload from here and the proxy reads its config
-pids=()
-nses=()
-proxy_pid=""
-
-cleanup() {
-	local p ns
-	trap - EXIT INT TERM
-	exec 9>&- 2>/dev/null || true
-	for p in "${pids[@]}"; do
-		kill -TERM "$p" 2>/dev/null || true
-	done
-	for p in "${pids[@]}"; do
-		wait "$p" 2>/dev/null || true
-	done
-	# anything still inside our own namespaces was started by us
-	for ns in "${nses[@]}"; do
-		for p in $(ip netns pids "$ns" 2>/dev/null); do
-			kill -KILL "$p" 2>/dev/null || true
-		done
-		ip netns del "$ns" 2>/dev/null || true
-	done
-	rm -rf "$tmp"
-}
-trap cleanup EXIT
-trap 'exit 130' INT
-trap 'exit 143' TERM
+bench_init "pcb$$"
 
 # ---- helpers --------------------------------------------------------------------------
 
-# kv FILE KEY: the value of KEY=value on the last line of FILE that has it
-kv() {
-	sed -n "s/.*\\b$2=\\([^ ]*\\).*/\\1/p" "$1" | tail -n 1
-}
-median() {
-	printf '%s\n' "$@" | sort -g | awk '{ v[NR] = $1 } END {
-		if (NR == 0) print "nan"; else if (NR % 2) print v[(NR + 1) / 2];
-		else printf "%.6g\n", (v[NR / 2] + v[NR / 2 + 1]) / 2 }'
-}
-calc() {
-	awk "BEGIN { printf \"$1\", $2 }"
-}
 rss_kib() {
 	awk '/^VmRSS:/ { print $2 }' "/proc/$1/status"
 }
@@ -137,39 +93,14 @@ cpu_ticks() { # utime + stime of a process, in clock ticks
 	awk '{ print $14 + $15 }' "/proc/$1/stat"
 }
 HZ=$(getconf CLK_TCK)
-
-in_pod() {
-	ip netns exec "$POD" "$@"
-}
 direct() { # a pod client exempt from capture
 	ip netns exec "$POD" setpriv --reuid "$UID_EXEMPT" --regid "$UID_EXEMPT" --clear-groups "$@"
 }
 
-# run_client LABEL OUTFILE CMD...: run a client, fail the bench if it fails
-run_client() {
-	local label=$1 out=$2
-	shift 2
-	if ! "$@" >"$out" 2>"$out.err"; then
-		cat "$out.err" >&2
-		cannot "$label client failed"
-	fi
-}
-
-wait_for() { # wait_for FILE REGEX SECONDS PID
-	local i=0 limit=$(($3 * 50))
-	while ! grep -qE "$2" "$1" 2>/dev/null; do
-		kill -0 "$4" 2>/dev/null || return 1
-		i=$((i + 1))
-		[ "$i" -le "$limit" ] || return 1
-		sleep 0.02
-	done
-}
 
 # ---- build --------------------------------------------------------------------------
 
-cc -O2 -Wall -o "$tmp/pcload" "$here/pcload.c" || cannot "pcload.c does not compile"
-chmod 755 "$tmp/pcload"
-L="$tmp/pcload"
+bench_pcload
 
 echo "== portcullis proxy bench"
 echo "date:       $(date -u +%Y-%m-%dT%H:%M:%SZ)"
@@ -184,21 +115,10 @@ echo "busy now:   ${busy:-nothing above 5% CPU}"
 
 # ---- topology --------------------------------------------------------------------------
 
-for ns in "$POD" "$SRV" "$BARE"; do
-	ip netns add "$ns"
-	nses+=("$ns")
-	ip -n "$ns" link set lo up
-done
-ip -n "$POD" link add to-srv type veth peer name eth0 netns "$SRV"
-ip -n "$POD" addr add "$POD_IP/24" dev to-srv
-ip -n "$SRV" addr add "$SRV_IP/24" dev eth0
-ip -n "$POD" link set to-srv up
-ip -n "$SRV" link set eth0 up
+bench_netns "$POD" "$SRV" "$BARE"
+bench_veth
 ip -n "$POD" route add default via "$SRV_IP"
-in_pod "$bin" iptables >"$tmp/iptables.out" 2>&1 || {
-	cat "$tmp/iptables.out" >&2
-	cannot "portcullis iptables failed"
-}
+bench_iptables
 
 ip netns exec "$SRV" prlimit --nofile="$NOFILE:$NOFILE" "$L" bulk-sink -l "$SRV_IP:$BULK_PORT" \
 	>"$tmp/sink.log" 2>&1 &
@@ -230,7 +150,9 @@ spec:
 EOF
 chmod 644 "$tmp/bench.yaml"
 
-proxy_args=(run --config "$tmp/bench.yaml" --proxy-port "$PROXY_PORT" --drain-duration 1s)
+# the store, API socket and admin port of a bench proxy are its own: nothing on the host
+proxy_args=(run --config "$tmp/bench.yaml" --proxy-port "$PROXY_PORT" --drain-duration 1s
+	--state-dir "$tmp/state" --api-socket "$tmp/api.sock" --admin off)
 [ -n "$CONCURRENCY" ] && proxy_args+=(--concurrency "$CONCURRENCY")
 ip netns exec "$POD" prlimit --nofile="$NOFILE:$NOFILE" "$bin" "${proxy_args[@]}" \
 	>"$tmp/proxy.out" 2>"$tmp/proxy.err" &
@@ -245,12 +167,7 @@ rss_start=$(rss_kib "$proxy_pid")
 workers=$(kv "$tmp/proxy.err" workers)
 # the servers must be up before the first client
 for port in $BULK_PORT $ECHO_PORT; do
-	i=0
-	until ip netns exec "$SRV" ss -Hltn "sport = :$port" | grep -q LISTEN; do
-		i=$((i + 1))
-		[ "$i" -lt 250 ] || cannot "server on :$port not listening"
-		sleep 0.02
-	done
+	wait_listen "$SRV" "$port" "server on :$port"
 done
 echo "proxy:      pid $proxy_pid, $workers workers, 1 ServiceEntry; RSS after start $rss_start KiB"
 echo
@@ -429,7 +346,8 @@ s_max=()
 for r in $(seq 1 "$START_RUNS"); do
 	run_client startup "$tmp/start.$r" ip netns exec "$BARE" "$L" startup \
 		-c "127.0.0.1:$PROXY_PORT" -- "$bin" run --config "$tmp/many.yaml" \
-		--proxy-port "$PROXY_PORT" --drain-duration 0s
+		--proxy-port "$PROXY_PORT" --drain-duration 0s --state-dir "$tmp/start-state.$r" \
+		--api-socket "$tmp/start-api.$r.sock" --admin off
 	s_ready+=("$(kv "$tmp/start.$r" ready_ms)")
 	s_listen+=("$(kv "$tmp/start.$r" listen_ms)")
 	s_rss+=("$(kv "$tmp/start.$r" rss_kib)")
