@@ -585,8 +585,10 @@ def test_invalid_config_exits_1(pc, bare_ns, workdir):
     path = workdir / "bad.yaml"
     path.write_text(service_entry("bad", "bad.test.example", [f"{EXT_B}/32"],
                                   [("tcp-bad", 0)]))
-    rc, out, err = pc.run("run", "--config", path, "--drain-duration", "1s", ns=bare_ns,
-                          timeout=15)
+    # its own store and API socket: a test never touches /var/lib/portcullis or /run
+    rc, out, err = pc.run("run", "--config", path, "--drain-duration", "1s",
+                          "--state-dir", workdir / "state", "--api-socket", workdir / "api.sock",
+                          "--admin", "off", ns=bare_ns, timeout=15)
     assert rc == 1, f"exit {rc}\n{out}{err}"
     located = [ln for ln in (out + err).splitlines()
                if re.match(rf"^{re.escape(str(path))}:\d+:\d+: error: ", ln)]
