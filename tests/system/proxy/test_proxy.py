@@ -593,6 +593,8 @@ def test_invalid_config_exits_1(pc, bare_ns, workdir):
     located = [ln for ln in (out + err).splitlines()
                if re.match(rf"^{re.escape(str(path))}:\d+:\d+: error: ", ln)]
     assert located, f"no `{path}:LINE:COL: error: ...` line\n{out}{err}"
+    # refused before the store is opened: nothing created or changed
+    assert not (workdir / "state").exists(), "an invalid --config created the store"
 
 
 def tcp_policy_rule(name, host, **tcp):
