@@ -186,7 +186,8 @@ static size_t entry_find(const struct pc_control *c, size_t n, enum pc_kind kind
 static void batch_put(struct batch *b)
 {
 	if (b && --b->live == 0) {
-		b->owner->nbatches--;
+		if (b->owner) /* NULL: a loaded config never applied */
+			b->owner->nbatches--;
 		pc_manifest_release(&b->m);
 		free(b);
 	}
@@ -203,7 +204,8 @@ static struct batch *batch_new(struct pc_control *c)
 	if (b) {
 		b->owner = c;
 		b->live = 1; /* the creator's reference */
-		c->nbatches++;
+		if (c)
+			c->nbatches++;
 	}
 	return b;
 }
@@ -935,19 +937,20 @@ static void log_applied(const struct change *v, size_t n, int64_t rev)
 	       count[PC_STORE_DELETED]);
 }
 
-static int apply_config_locked(struct pc_control *c, char *const *paths, size_t npaths, bool prune)
+struct pc_config {
+	struct batch *b;
+};
+
+int pc_config_load(char *const *paths, size_t n, struct pc_config **out)
 {
+	struct pc_config *cfg = pc_calloc(1, sizeof(*cfg));
 	struct pc_findings f;
-	struct change *v = NULL;
-	struct batch *b = batch_new(c);
-	struct pc_err err;
-	size_t i, n = 0, failed;
-	int64_t rev = 0;
-	int ret = b ? 0 : -ENOMEM;
+	size_t i;
+	int ret = cfg && (cfg->b = batch_new(NULL)) ? 0 : -ENOMEM;
 
 	pc_findings_init(&f);
-	for (i = 0; ret == 0 && i < npaths; i++)
-		ret = pc_manifest_add_file(&b->m, paths[i], &f);
+	for (i = 0; ret == 0 && i < n; i++)
+		ret = pc_manifest_add_file(&cfg->b->m, paths[i], &f);
 	if (ret == 0 && f.oom)
 		ret = -ENOMEM;
 	if (f.n) {
@@ -956,36 +959,65 @@ static int apply_config_locked(struct pc_control *c, char *const *paths, size_t 
 	}
 	if (ret == 0 && f.total_err)
 		ret = -EINVAL;
-	if (ret == 0)
-		ret = changes_of(b, PC_STORE_SOURCE_CONFIG, &v, NULL);
+	pc_findings_release(&f);
+	if (ret < 0) {
+		pc_config_free(cfg);
+		return ret;
+	}
+	*out = cfg;
+	return 0;
+}
+
+void pc_config_free(struct pc_config *cfg)
+{
+	if (cfg)
+		batch_put(cfg->b);
+	free(cfg);
+}
+
+static int apply_config_locked(struct pc_control *c, struct batch *b, bool prune)
+{
+	struct change *v = NULL;
+	struct pc_err err;
+	size_t n = 0, failed;
+	int64_t rev = 0;
+	int ret;
+
+	b->owner = c; /* the registry may keep it from now on */
+	c->nbatches++;
+	ret = changes_of(b, PC_STORE_SOURCE_CONFIG, &v, NULL);
 	n = ret == 0 ? b->m.nres : 0;
 	if (ret == 0 && prune)
 		ret = prune_changes(c, b, &v, &n);
 	if (ret == 0) {
 		ret = commit(c, b, v, n, &rev, &err, &failed);
-		if (ret == 0) {
+		if (ret == 0)
 			log_applied(v, n, rev);
-		} else {
+		else
 			pc_log(PC_LOG_ERR, "cannot apply the config", "err=%s", err.msg);
-		}
 	}
 	changes_free(v, n);
-	batch_put(b);
-	pc_findings_release(&f);
 	return ret;
 }
 
-int pc_control_apply_config(struct pc_control *c, char *const *paths, size_t n, bool prune)
+int pc_control_apply_loaded(struct pc_control *c, struct pc_config *cfg, bool prune)
 {
 	int ret;
 
 	pthread_mutex_lock(&c->lock);
 	catch_up(c);
-	ret = apply_config_locked(c, paths, n, prune);
-	if (ret == -EINVAL)
-		c->reload_failures++; /* invalid files (a failed compile counts in catch_up()) */
+	ret = apply_config_locked(c, cfg->b, prune);
 	pthread_mutex_unlock(&c->lock);
+	pc_config_free(cfg);
 	return ret;
+}
+
+int pc_control_apply_config(struct pc_control *c, char *const *paths, size_t n, bool prune)
+{
+	struct pc_config *cfg;
+	int ret = pc_config_load(paths, n, &cfg);
+
+	return ret < 0 ? ret : pc_control_apply_loaded(c, cfg, prune);
 }
 
 static const struct pc_kind_info *kind_arg(const char *kind, struct pc_reply *r)

@@ -81,6 +81,18 @@ void pc_control_free(struct pc_control *c);
  */
 int pc_control_apply_config(struct pc_control *c, char *const *paths, size_t n, bool prune);
 
+/*
+ * The two halves of pc_control_apply_config(), so that a daemon can refuse
+ * an invalid config before it opens the store: pc_config_load() reads and
+ * validates the files (findings to stderr; -EINVAL when any is an error),
+ * needing no store; pc_control_apply_loaded() applies them and frees
+ * <cfg> whatever the outcome. pc_config_free() frees one not applied.
+ */
+struct pc_config;
+int pc_config_load(char *const *paths, size_t n, struct pc_config **out);
+int pc_control_apply_loaded(struct pc_control *c, struct pc_config *cfg, bool prune);
+void pc_config_free(struct pc_config *cfg);
+
 /* POST /v1/apply: all of <files> or nothing. */
 void pc_control_apply(struct pc_control *c, const struct pc_upload *files, size_t n,
 		      struct pc_reply *r);

@@ -32,7 +32,6 @@
 #include <unistd.h>
 
 #include "cli/cmd.h"
-#include "cli/output.h"
 #include "core/alloc.h"
 #include "core/err.h"
 #include "core/log.h"
@@ -41,8 +40,6 @@
 #include "daemon/api.h"
 #include "daemon/control.h"
 #include "model/decode.h"
-#include "model/finding.h"
-#include "model/manifest.h"
 #include "net/addr.h"
 #include "net/dns.h"
 #include "net/sock.h"
@@ -756,39 +753,6 @@ static void shutdown_daemon(struct daemon *d, unsigned started)
 }
 
 /*
- * Validate the --config files before anything else: a config that refuses
- * to start must not create, open or change the store. Only the errors are
- * printed here; the apply that follows prints every finding.
- */
-static int check_configs(const struct options *o)
-{
-	struct pc_findings f, errs;
-	struct pc_manifest m;
-	size_t i;
-	int ret;
-
-	pc_findings_init(&f);
-	pc_findings_init(&errs);
-	ret = pc_manifest_init(&m);
-	for (i = 0; ret == 0 && i < o->nconfigs; i++)
-		ret = pc_manifest_add_file(&m, o->configs[i], &f);
-	if (ret == 0 && (f.total_err || f.oom))
-		ret = f.oom ? -ENOMEM : -EINVAL;
-	if (ret == -EINVAL) {
-		for (i = 0; i < f.n; i++) {
-			if (f.v[i].sev == PC_SEV_ERROR)
-				pc_findings_add(&errs, &f.v[i]);
-		}
-		pc_output_sort(&errs);
-		pc_output_text(stderr, &errs);
-	}
-	pc_manifest_release(&m);
-	pc_findings_release(&errs);
-	pc_findings_release(&f);
-	return ret;
-}
-
-/*
  * Validate --config, open the store, apply --config, make the API
  * sockets: everything that can refuse to start with a clear reason before
  * a socket is bound.
@@ -796,11 +760,13 @@ static int check_configs(const struct options *o)
 static int prepare(struct daemon *d)
 {
 	struct pc_control_opts co = { 0 };
+	struct pc_config *cfg = NULL;
 	struct pc_err err;
 	int ret;
 
+	/* read and validate --config first: an invalid one must not touch the store */
 	if (d->o.nconfigs) {
-		ret = check_configs(&d->o);
+		ret = pc_config_load(d->o.configs, d->o.nconfigs, &cfg);
 		if (ret < 0) {
 			pc_log(PC_LOG_ERR, "invalid config, not starting", "configs=%zu",
 			       d->o.nconfigs);
@@ -818,12 +784,13 @@ static int prepare(struct daemon *d)
 	if (ret < 0) {
 		pc_log(PC_LOG_ERR, "cannot open the store", "dir=%s err=%s", d->o.state_dir,
 		       err.msg);
+		pc_config_free(cfg);
 		return ret;
 	}
-	if (d->o.nconfigs) {
-		ret = pc_control_apply_config(d->ctl, d->o.configs, d->o.nconfigs, true);
+	if (cfg) {
+		ret = pc_control_apply_loaded(d->ctl, cfg, true);
 		if (ret < 0) {
-			pc_log(PC_LOG_ERR, "invalid config, not starting", "configs=%zu",
+			pc_log(PC_LOG_ERR, "cannot apply the config, not starting", "configs=%zu",
 			       d->o.nconfigs);
 			return ret;
 		}
