@@ -43,6 +43,7 @@
 #include "cli/client.h"
 #include "cli/top_view.h"
 #include "core/buf.h"
+#include "core/clock.h"
 
 static const char usage[] =
 	"Usage: portcullis top [--admin ADDR] [-d SECONDS] [-n ITERATIONS] [--once]\n"
@@ -300,14 +301,6 @@ static int parse_args(int argc, char **argv, struct topts *o)
 
 /* -- fetching ----------------------------------------------------------------- */
 
-static double now_mono(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
-
 static void __attribute__((format(printf, 2, 3))) top_error(struct top *t, const char *fmt, ...)
 {
 	va_list ap;
@@ -331,7 +324,7 @@ static int fetch_stats(struct top *t, struct pc_top_sample *s)
 			  t->c->addr);
 		return -EIO;
 	}
-	s->mono = now_mono();
+	s->mono = pc_mono_s();
 	return 0;
 }
 
@@ -430,12 +423,12 @@ static int run_plain(struct top *t, long iterations)
  */
 static int wait_keys(const struct top *t, double seconds, bool *keys)
 {
-	double deadline = now_mono() + seconds, left;
+	double deadline = pc_mono_s() + seconds, left;
 	struct pollfd pfd = { STDIN_FILENO, POLLIN, 0 };
 	char buf[64];
 	ssize_t i, n;
 
-	while ((left = deadline - now_mono()) > 0) {
+	while ((left = deadline - pc_mono_s()) > 0) {
 		if (resized) {
 			resized = 0;
 			draw(t);

@@ -374,6 +374,15 @@ int pc_io_stop(struct pc_loop *loop, struct pc_io *io, uint32_t events)
 	return io_update(loop, io, want);
 }
 
+int pc_io_set(struct pc_loop *loop, struct pc_io *io, uint32_t events)
+{
+	uint32_t want = events & (PC_IO_READ | PC_IO_WRITE);
+
+	if (want == io->want)
+		return 0;
+	return io_update(loop, io, want);
+}
+
 void pc_io_close(struct pc_loop *loop, struct pc_io *io)
 {
 	/* close(2) would drop the registration anyway, unless the fd was dup'ed */

@@ -108,6 +108,13 @@ int pc_io_start(struct pc_loop *loop, struct pc_io *io, uint32_t events);
 int pc_io_stop(struct pc_loop *loop, struct pc_io *io, uint32_t events);
 
 /*
+ * Set the interest of <io> to exactly <events> (PC_IO_READ/WRITE, or 0),
+ * with one epoll_ctl() at most. Returns 0 or -errno. Setting 0 behaves as
+ * pc_io_stop() of everything.
+ */
+int pc_io_set(struct pc_loop *loop, struct pc_io *io, uint32_t events);
+
+/*
  * Forget <io> (remove it from epoll) and close its fd; events already
  * fetched for it in this iteration are dropped, so <io> may be freed as
  * soon as this returns, even from inside a callback. Sets io->fd to -1.

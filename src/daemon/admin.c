@@ -27,6 +27,7 @@
 
 #include "core/alloc.h"
 #include "core/buf.h"
+#include "core/clock.h"
 #include "core/err.h"
 #include "core/log.h"
 #include "daemon/control.h"
@@ -49,14 +50,6 @@ struct pc_admin {
 	atomic_int state; /* enum pc_admin_state */
 	uint64_t start_ms;
 };
-
-static uint64_t mono_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
-}
 
 /* ---- the listening socket ---- */
 
@@ -149,7 +142,7 @@ static void proc_stats(struct pc_admin *a, struct pc_proc_stats *p)
 	struct pc_control_counters cc;
 
 	pc_control_counters(a->o.ctl, &cc);
-	p->uptime_seconds = (double)(mono_ms() - a->start_ms) / 1000.0;
+	p->uptime_seconds = (double)(pc_mono_ms() - a->start_ms) / 1000.0;
 	p->rss_bytes = rss_bytes();
 	p->open_fds = open_fds();
 	p->generation = cc.generation;
@@ -227,7 +220,7 @@ static enum MHD_Result get_stats(struct pc_admin *a, struct MHD_Connection *conn
 static enum MHD_Result get_connections(struct pc_admin *a, struct MHD_Connection *conn)
 {
 	struct pc_buf b = PC_BUF_INIT;
-	uint64_t now = mono_ms();
+	uint64_t now = pc_mono_ms();
 	bool first = true;
 	unsigned i;
 
@@ -461,7 +454,7 @@ int pc_admin_start(int fd, const struct pc_admin_opts *opts, struct pc_admin **o
 		return pc_err_set(err, -ENOMEM, "out of memory");
 	}
 	a->o = *opts;
-	a->start_ms = opts->start_ms ? opts->start_ms : mono_ms();
+	a->start_ms = opts->start_ms ? opts->start_ms : pc_mono_ms();
 	atomic_init(&a->state, PC_ADMIN_STARTING);
 	a->d = pc_http_start(fd, on_request, a, NULL, ADMIN_MAX_CONNS, ADMIN_IDLE_SECONDS,
 			     "admin endpoint");

@@ -33,6 +33,7 @@
 
 #include "cli/cmd.h"
 #include "core/alloc.h"
+#include "core/clock.h"
 #include "core/err.h"
 #include "core/log.h"
 #include "core/loop.h"
@@ -439,14 +440,6 @@ static int parse_args(int argc, char **argv, struct options *o)
 
 #define DNS_MAX_ADDRS 64
 
-static uint64_t mono_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
-}
-
 /*
  * Resolve every name of DNS cluster <c>. The answers' smallest TTL
  * (clamped to 1 s..5 min) says when to ask again; when the server does not
@@ -485,7 +478,7 @@ static void resolve_cluster(struct daemon *d, const struct pc_cluster *c, uint64
 
 static void resolve_all(struct daemon *d, const struct pc_snapshot *snap, bool force)
 {
-	uint64_t now = mono_ms();
+	uint64_t now = pc_mono_ms();
 	size_t i;
 
 	for (i = 0; i < snap->nclusters; i++) {
@@ -866,7 +859,7 @@ int pc_daemon_run(int argc, char **argv)
 	d.sigio.fd = -1;
 	d.api_fds[0] = d.api_fds[1] = -1;
 	d.admin_fd = -1;
-	d.start_ms = mono_ms();
+	d.start_ms = pc_mono_ms();
 	d.o.admin = PC_ADMIN_DEFAULT;
 	d.o.stats = true;
 	d.o.report_ms = 15000;

@@ -49,6 +49,7 @@
 
 #include "core/alloc.h"
 #include "core/buf.h"
+#include "core/clock.h"
 #include "core/log.h"
 #include "core/loop.h"
 #include "model/rules.h"
@@ -323,14 +324,6 @@ static void note(struct info *in, const struct pc_snapshot *snap, uint64_t now)
 	pthread_mutex_unlock(&g.lock);
 }
 
-static uint64_t wall_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_REALTIME, &ts);
-	return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
-}
-
 /* Keep <in> on the ring and log it if it is the first of its destination. */
 static void record(struct info *in, enum pc_deny_answer answer, uint64_t now)
 {
@@ -347,7 +340,7 @@ static void record(struct info *in, enum pc_deny_answer answer, uint64_t now)
 	g.next = (g.next + 1) % PC_DENIALS_KEPT;
 	if (g.n < PC_DENIALS_KEPT)
 		g.n++;
-	k->wall_ms = wall_ms();
+	k->wall_ms = pc_wall_ms();
 	k->client = in->client;
 	k->dst = in->dst;
 	k->loop_guard = in->loop_guard;
@@ -426,19 +419,6 @@ static void destroy(struct pc_deny *d, bool reset)
 	free(d);
 }
 
-/* Set the interest of <d> to exactly <want>. */
-static int interest(struct pc_deny *d, uint32_t want)
-{
-	struct pc_loop *loop = d->w->loop;
-	int ret = 0;
-
-	if (want & ~d->io.want)
-		ret = pc_io_start(loop, &d->io, want & ~d->io.want);
-	if (ret == 0 && (d->io.want & ~want))
-		ret = pc_io_stop(loop, &d->io, d->io.want & ~want);
-	return ret;
-}
-
 /* Write what is left of the answer: 1 done, 0 wait for room, -errno. */
 static int flush(struct pc_deny *d)
 {
@@ -475,13 +455,14 @@ static void write_answer(struct pc_deny *d)
 				return;
 			}
 		}
-		if (interest(d, PC_IO_WRITE) < 0)
+		if (pc_io_set(loop, &d->io, PC_IO_WRITE) < 0)
 			destroy(d, true);
 		return;
 	}
 	shutdown(d->io.fd, SHUT_WR); /* the FIN follows the answer */
 	d->phase = PH_DRAIN;
-	if (interest(d, PC_IO_READ) < 0 || pc_timer_start(loop, &d->timer, PC_DENY_DRAIN_MS) < 0)
+	if (pc_io_set(loop, &d->io, PC_IO_READ) < 0 ||
+	    pc_timer_start(loop, &d->timer, PC_DENY_DRAIN_MS) < 0)
 		destroy(d, false);
 }
 
@@ -632,7 +613,8 @@ void pc_deny_start(struct pc_worker *w, int fd, const struct pc_addr *client,
 		return;
 	}
 	d->phase = PH_SNIFF;
-	if (interest(d, PC_IO_READ) < 0 || pc_timer_start(w->loop, &d->timer, PC_DENY_SNIFF_MS) < 0)
+	if (pc_io_set(w->loop, &d->io, PC_IO_READ) < 0 ||
+	    pc_timer_start(w->loop, &d->timer, PC_DENY_SNIFF_MS) < 0)
 		answer(d, PC_ANSWER_RESET);
 }
 

@@ -51,6 +51,7 @@
 
 #include "core/alloc.h"
 #include "core/buf.h"
+#include "core/clock.h"
 #include "core/log.h"
 #include "net/addr.h"
 #include "net/sock.h"
@@ -148,14 +149,6 @@ static struct pc_stat_series *series_of(struct pc_session *s, const char *flags)
 	return pc_stats_series(&s->w->stats, c->host, c->host ? c->host : c->name, c->ns, flags);
 }
 
-static uint64_t wall_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_REALTIME, &ts);
-	return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
-}
-
 static void reap(struct pc_loop *loop, struct pc_defer *d)
 {
 	struct pc_session *s = d->data;
@@ -219,17 +212,6 @@ static void flow_wants(const struct flow *f, uint32_t *src, uint32_t *dst)
 		*dst |= PC_IO_WRITE;
 }
 
-static int set_interest(struct pc_loop *loop, struct pc_io *io, uint32_t want)
-{
-	int ret = 0;
-
-	if (want & ~io->want)
-		ret = pc_io_start(loop, io, want & ~io->want);
-	if (ret == 0 && (io->want & ~want))
-		ret = pc_io_stop(loop, io, io->want & ~want);
-	return ret;
-}
-
 static int update_interest(struct pc_session *s)
 {
 	uint32_t down = 0, up = 0;
@@ -237,9 +219,9 @@ static int update_interest(struct pc_session *s)
 
 	flow_wants(&s->d2u, &down, &up);
 	flow_wants(&s->u2d, &up, &down);
-	ret = set_interest(s->w->loop, &s->down, down);
+	ret = pc_io_set(s->w->loop, &s->down, down);
 	if (ret == 0)
-		ret = set_interest(s->w->loop, &s->up, up);
+		ret = pc_io_set(s->w->loop, &s->up, up);
 	return ret;
 }
 
@@ -575,7 +557,7 @@ void pc_session_accept(struct pc_worker *w, int fd, const struct pc_addr *client
 	s->state = ST_CONNECTING;
 	s->client = *client;
 	s->start_mono = pc_loop_now(w->loop);
-	s->start_wall = wall_ms();
+	s->start_wall = pc_wall_ms();
 	s->d2u.pipe[0] = s->d2u.pipe[1] = s->u2d.pipe[0] = s->u2d.pipe[1] = -1;
 	s->d2u.w = s->u2d.w = w;
 	s->d2u.src = &s->down;
@@ -656,14 +638,6 @@ static void on_revoke(struct pc_loop *loop, struct pc_timer *t)
 		session_revoke(s);
 }
 
-static uint64_t mono_us(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000000u + (uint64_t)ts.tv_nsec / 1000u;
-}
-
 /*
  * Closing a session unlinks only that session, so <next> stays valid. A
  * timer that cannot be armed (the heap cannot grow) fails closed: the
@@ -671,7 +645,7 @@ static uint64_t mono_us(void)
  */
 void pc_session_recheck_all(struct pc_worker *w)
 {
-	uint64_t grace = w->cfg->revoke_grace_ms, t0 = mono_us();
+	uint64_t grace = w->cfg->revoke_grace_ms, t0 = pc_mono_us();
 	struct pc_session *s, *next;
 	size_t n = 0, denied = 0;
 
@@ -700,7 +674,7 @@ void pc_session_recheck_all(struct pc_worker *w)
 	       denied ? "policy change denies open connections" : "open connections re-checked",
 	       "worker=%u generation=%" PRIu64 " sessions=%zu denied=%zu grace_ms=%" PRIu64
 	       " took_us=%" PRIu64,
-	       w->index, w->snap->generation, n, denied, grace, mono_us() - t0);
+	       w->index, w->snap->generation, n, denied, grace, pc_mono_us() - t0);
 }
 
 /*
