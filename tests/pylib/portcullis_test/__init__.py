@@ -12,6 +12,8 @@
 * accesslog -- parse_access_line(): Istio's TCP access-log line, text or JSON.
 * addresses -- ADDR: the address plan (tests/pylib/addresses.env), which
                bench/lib.sh and examples/bookinfo-mysql/demo.sh source too.
+* fixtures  -- what the suites' fixtures are made of: binary_path(),
+               alarm() (a per-test SIGALRM hang guard), temp_dir().
 
 The root tests/conftest.py puts tests/pylib on sys.path and defines
 --portcullis; nothing here is installed.
