@@ -7,7 +7,14 @@
 # that read pcload's key=value output and take medians.
 #
 # The sourcing script sets BENCH (its name, for errors), bin (the portcullis
-# binary), here (this directory), POD_IP and SRV_IP before calling bench_init.
+# binary) and here (this directory) before calling bench_init. The addresses
+# come from the plan the tests and the demo share (tests/pylib/addresses.env):
+# the pod is POD_IP, the server side SRV_IP, whatever the script set before.
+
+# shellcheck source=tests/pylib/addresses.env
+. "$(dirname "${BASH_SOURCE[0]}")/../tests/pylib/addresses.env"
+POD_IP=$POD_A
+SRV_IP=$EXT_A
 
 cannot() {
 	echo "$BENCH: cannot measure: $*" >&2

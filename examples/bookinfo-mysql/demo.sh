@@ -33,8 +33,12 @@ set -euo pipefail
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 REPO=$(cd "$HERE/../.." && pwd)
 
-POD_IP=203.0.113.1
-DB_IP=203.0.113.10
+# The address plan the tests and benches share (NAME=VALUE lines): the pod
+# is DEMO_POD, the database host DEMO_DB.
+# shellcheck source=tests/pylib/addresses.env
+. "$REPO/tests/pylib/addresses.env"
+POD_IP=$DEMO_POD
+DB_IP=$DEMO_DB
 DB_PORT=3306
 DB_HOST=mysqldb.external.example
 PAGE_PORT=9080    # productpage, in the pod
@@ -223,7 +227,7 @@ setup() {
 	PATH=$(dirname "$pc_bin"):$bi_bin:$PATH
 
 	# Two namespaces joined by a veth pair, made inside them (never in the
-	# root namespace): the pod 203.0.113.1, the database host 203.0.113.10.
+	# root namespace): the pod $POD_IP, the database host $DB_IP.
 	ip netns add "$DB"
 	ip netns add "$POD"
 	ip -n "$POD" link set lo up

@@ -22,6 +22,7 @@ import time
 import pytest
 
 from demolib import DEMO, REPO, sh
+from portcullis_test.fixtures import binary_path
 
 # tool -> the Debian package scripts/install-deps.sh must install
 TOOLS = {"mariadbd": "mariadb-server", "mariadb-install-db": "mariadb-server",
@@ -31,15 +32,12 @@ TOOLS = {"mariadbd": "mariadb-server", "mariadb-install-db": "mariadb-server",
 
 
 def pytest_addoption(parser):
+    # --portcullis is tests/conftest.py's, as for every suite.
     here = REPO / "build" / "tests" / "system" / "demo"  # as CMakeLists.txt passes them
-    for name, default, text in (
-            ("--portcullis", str(REPO / "build" / "portcullis"), "the portcullis binary"),
-            ("--bookinfo-build", str(here / "bookinfo-mysql"), "where to build the example"),
-            ("--artifacts", str(here / "artifacts"), "where screenshots go")):
-        try:
-            parser.addoption(name, default=default, help=text)
-        except ValueError:
-            pass  # a conftest.py further up defines it
+    parser.addoption("--bookinfo-build", default=str(here / "bookinfo-mysql"),
+                     help="where to build the example")
+    parser.addoption("--artifacts", default=str(here / "artifacts"),
+                     help="where screenshots go")
 
 
 @pytest.fixture(scope="session")
@@ -52,9 +50,7 @@ def demo_env(request):
     if missing:
         pytest.skip(f"Debian packages missing: {' '.join(missing)} "
                     "(scripts/install-deps.sh must install them)")
-    pc = pathlib.Path(request.config.getoption("--portcullis")).resolve()
-    if not os.access(pc, os.X_OK):
-        pytest.fail(f"no portcullis binary at {pc}")
+    pc = binary_path(request.config).resolve()
     build = pathlib.Path(request.config.getoption("--bookinfo-build"))
     sh("cmake", "-S", DEMO.parent, "-B", build, "-DCMAKE_BUILD_TYPE=RelWithDebInfo")
     sh("cmake", "--build", build, timeout=300)
