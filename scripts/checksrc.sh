@@ -34,7 +34,8 @@ allowed() {
 	telemetry) echo "core net telemetry" ;;
 	proxy) echo "core net model policy store telemetry proxy" ;;
 	cli) echo "core net model policy store telemetry cli" ;;
-	daemon) echo "core net model policy store telemetry proxy cli daemon" ;;
+	daemon) echo "core net model policy store telemetry proxy daemon" ;;
+	main.c) echo "core cli daemon" ;;
 	*) echo "" ;;
 	esac
 }
