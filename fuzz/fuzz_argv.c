@@ -35,6 +35,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 int pc_main(int argc, char **argv);
 
 #define main pc_main
+/* NOLINTNEXTLINE(bugprone-suspicious-include): the point, see above */
 #include "../src/main.c"
 #undef main
 
@@ -63,6 +64,7 @@ int connect(int fd, __CONST_SOCKADDR_ARG addr, socklen_t len)
 }
 
 /* Nor does a DNS query. */
+/* NOLINTNEXTLINE(readability-inconsistent-declaration-parameter-name): glibc's are __name... */
 int getaddrinfo(const char *node, const char *service, const struct addrinfo *hints,
 		struct addrinfo **res)
 {
