@@ -75,9 +75,11 @@ sorted() {
 }
 
 # "layer: deps" from CMakeLists.txt's link lines, deps sorted: pc_<layer>
-# targets and the portcullis executable (main); other libraries are ignored.
+# targets and the portcullis executable (main), several lines of one target
+# merged; other libraries (pc_testutil, PkgConfig::...) are ignored.
 cmake_links() {
-	sed 's/#.*//' CMakeLists.txt | tr '\n' ' ' | sed 's/target_link_libraries(/\n&/g' |
+	{ sed 's/#.*//' CMakeLists.txt | tr '\n' ' ' && echo; } |
+		sed 's/target_link_libraries(/\n&/g' |
 		sed -n 's/^target_link_libraries(\([^)]*\)).*/\1/p' |
 		while read -r target rest; do
 			case "$target" in
@@ -85,7 +87,16 @@ cmake_links() {
 			portcullis) layer=main ;;
 			*) continue ;;
 			esac
-			echo "$layer: $(sorted $(printf '%s\n' $rest | sed -n 's/^pc_//p'))"
+			for dep in $rest; do
+				echo "$layer $dep"
+			done
+			echo "$layer"
+		done | sort -u | awk '
+			{ if (!($1 in deps)) deps[$1] = ""
+			  if ($2 ~ /^pc_/ && $2 != "pc_testutil") deps[$1] = deps[$1] " " substr($2, 4) }
+			END { for (l in deps) print l ":" deps[l] }' |
+		while IFS=: read -r layer deps; do
+			echo "$layer: $(sorted $deps)"
 		done | sort
 }
 
