@@ -180,6 +180,8 @@ static int put_buf(struct getter *g, struct pc_buf *b, int ret)
 		pc_usage_print("out of memory");
 		exit(PC_EXIT_FAIL);
 	}
+	if (ret == 0 && g->o->out == OUT_JSON)
+		pc_term_safe_json(b);
 	if (ret < 0)
 		pc_usage_print("cannot print an object from the server at %s: it holds values JSON "
 			       "cannot (.inf, .nan or null keys)",
@@ -205,6 +207,8 @@ static int emit_yaml_sorted(struct pc_buf *out, const struct pc_node *obj)
 	ret = pc_emit_json(&json, obj, PC_EMIT_SORT_KEYS);
 	if (ret == 0 && json.oom)
 		ret = -ENOMEM;
+	if (ret == 0)
+		pc_term_safe_json(&json); /* the YAML parser refuses raw C1 controls */
 	if (ret == 0)
 		ret = pc_yaml_parse(json.p, json.len, &lim, &st, &err);
 	if (ret == 0)

@@ -57,6 +57,30 @@ char *pc_term_safe(const char *s, enum pc_term_mode mode)
 	return pc_term_safe_mem(s, strlen(s), mode);
 }
 
+void pc_term_safe_json(struct pc_buf *json)
+{
+	struct pc_buf out = PC_BUF_INIT;
+	const unsigned char *u = (const unsigned char *)json->p;
+	size_t i, start = 0;
+
+	for (i = 0; i + 1 < json->len; i++) {
+		if (u[i] != 0xc2 || u[i + 1] < 0x80 || u[i + 1] > 0x9f)
+			continue;
+		pc_buf_add(&out, json->p + start, i - start);
+		pc_buf_printf(&out, "\\u%04x", u[i + 1]);
+		start = ++i + 1;
+	}
+	if (!start)
+		return; /* nothing to replace: keep the buffer */
+	pc_buf_add(&out, json->p + start, json->len - start);
+	if (out.oom) {
+		pc_usage_print("out of memory");
+		exit(PC_EXIT_FAIL);
+	}
+	pc_buf_release(json);
+	*json = out;
+}
+
 void pc_term_puts(FILE *fp, const char *s)
 {
 	char *safe = pc_term_safe(s, PC_TERM_TEXT);

@@ -26,6 +26,8 @@
 #include <stddef.h>
 #include <stdio.h>
 
+struct pc_buf;
+
 /* What pc_term_safe() does with line breaks: \n, \r and \f. */
 enum pc_term_mode {
 	PC_TERM_CELL,   /* cut at the first line break, "..." added (kubectl's table cells) */
@@ -39,6 +41,15 @@ char *pc_term_safe_mem(const char *s, size_t len, enum pc_term_mode mode);
 
 /* A copy of the string <s> made safe for a terminal; free() it. */
 char *pc_term_safe(const char *s, enum pc_term_mode mode);
+
+/*
+ * Make the JSON text in <json>, as pc_emit_json() writes it, safe for a
+ * terminal without changing what it means: each C1 control (which JSON
+ * allows raw, and which can only be inside a string) becomes its \u0080..
+ * \u009f escape. The emitter already escapes C0 and DEL, and writes only
+ * valid UTF-8.
+ */
+void pc_term_safe_json(struct pc_buf *json);
 
 /* Write <s> to <fp> made safe for a terminal, newlines and tabs kept (PC_TERM_TEXT). */
 void pc_term_puts(FILE *fp, const char *s);

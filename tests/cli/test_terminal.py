@@ -8,6 +8,7 @@ endpoint goes through one sanitiser (cli/term.h): C0 controls, DEL, C1
 controls and bytes that are not valid UTF-8 come out as '?'. These tests
 look at the raw bytes written, not at decoded text.
 """
+import json
 import re
 
 import pytest
@@ -69,6 +70,27 @@ def test_get_replaces_c1_controls(cli, api, args):
     assert EVIL_SAFE in r.out
     if args == ["-A"]:
         assert r.lines()[2].startswith("n?????   ")  # one '?' per control character
+
+
+def test_get_json_escapes_c1_controls(cli, api):
+    """JSON allows raw C1 in strings; -o json writes them as \\u escapes, same meaning."""
+    items = [se(EVIL, hosts=["h" + OTHER_C1 + C0])]
+    api.reply("GET", "/v1/objects", 200, listing(*items))
+    r = cli("get", "se", "-o", "json")
+    assert r.rc == 0, r
+    assert_terminal_safe(r.out_bytes)
+    assert '"name": "evil\\u009b31m"' in r.out
+    assert json.loads(r.out)["items"] == items
+
+
+def test_get_yaml_escapes_c1_controls(cli, api):
+    """-o yaml failed on a C1 control ("holds values JSON cannot"); now it escapes it."""
+    api.reply("GET", "/v1/objects", 200, listing(se(EVIL, hosts=["h\u0085"])))
+    r = cli("get", "se", EVIL, "-o", "yaml")
+    assert r.rc == 0, r
+    assert_terminal_safe(r.out_bytes)
+    assert '  name: "evil\\x9B31m"\n' in r.out
+    assert '- "h\\N"\n' in r.out  # U+0085 is YAML's \N
 
 
 def test_get_table_layout_counts_the_replacement(cli, api):

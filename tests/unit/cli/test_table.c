@@ -1,9 +1,9 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
 /*
  * Unit tests for cli/term.c and cli/table.c: the one terminal sanitiser
- * (every mode, C0, DEL, C1 and invalid UTF-8) and the one tabwriter
- * (kubectl's layout, widths kept between flushes, no trailing blanks,
- * lines cut to a width).
+ * (every mode, C0, DEL, C1 and invalid UTF-8; C1 in JSON text) and the one
+ * tabwriter (kubectl's layout, widths kept between flushes, no trailing
+ * blanks, lines cut to a width).
  */
 #include <check.h>
 #include <stdlib.h>
@@ -80,6 +80,23 @@ START_TEST(width_counts_code_points)
 	ck_assert_uint_eq(pc_term_width("abc"), 3);
 	ck_assert_uint_eq(pc_term_width("caf\xc3\xa9"), 4);
 	ck_assert_uint_eq(pc_term_width("\xf0\x9f\x90\xb1"), 1);
+}
+END_TEST
+
+START_TEST(json_c1_becomes_escapes)
+{
+	struct pc_buf b = PC_BUF_INIT;
+
+	pc_buf_adds(&b, "{\"n\":\"evil\xc2\x9b"
+			"31m\xc2\x85\",\"\xc3\xa9\xc2\xa0\":1}");
+	pc_term_safe_json(&b);
+	ck_assert_str_eq(pc_buf_str(&b),
+			 "{\"n\":\"evil\\u009b31m\\u0085\",\"\xc3\xa9\xc2\xa0\":1}");
+	pc_buf_clear(&b);
+	pc_buf_adds(&b, "[\"plain\"]");
+	pc_term_safe_json(&b);
+	ck_assert_str_eq(pc_buf_str(&b), "[\"plain\"]");
+	pc_buf_release(&b);
 }
 END_TEST
 
@@ -161,6 +178,7 @@ int main(void)
 	tcase_add_test(tc, invalid_utf8_is_one_question_mark_per_byte);
 	tcase_add_test(tc, modes_treat_line_breaks);
 	tcase_add_test(tc, width_counts_code_points);
+	tcase_add_test(tc, json_c1_becomes_escapes);
 	tcase_add_test(tc, layout_is_kubectls);
 	tcase_add_test(tc, flush_keeps_widths);
 	suite_add_tcase(s, tc);
