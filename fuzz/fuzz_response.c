@@ -7,7 +7,7 @@
  * then every object found (the root, or each of its "items", or a watch
  * line's "object") goes through each kind's table row, the AGE parser and
  * both emitters, as `get` would print it, and the strings `get` reads
- * through pc_client_str() are printed with pc_client_puts(). Output goes
+ * through pc_client_str() are printed with pc_term_puts(). Output goes
  * to /dev/null; only crashes, leaks and sanitizer reports count.
  */
 #include <stddef.h>
@@ -16,7 +16,9 @@
 #include <time.h>
 
 #include "cli/client.h"
-#include "cli/table.h"
+#include "cli/columns.h"
+#include "cli/format.h"
+#include "cli/term.h"
 #include "core/buf.h"
 #include "core/err.h"
 #include "model/emit.h"
@@ -31,23 +33,23 @@ static void print_object(const struct pc_node *obj)
 {
 	const struct pc_node *md = pc_node_get(obj, "metadata");
 	struct pc_buf b = PC_BUF_INIT;
-	struct pc_table t;
+	struct pc_columns t;
 	time_t when;
 	int k;
 
 	for (k = 0; k < PC_KIND_COUNT; k++) {
-		pc_table_init(&t, pc_kind_info((enum pc_kind)k), k % 2 == 0);
-		pc_table_add(&t, obj, 1700000000);
-		pc_table_add(&t, obj, 0);
-		pc_table_flush(&t, devnull);
-		pc_table_release(&t);
+		pc_columns_init(&t, pc_kind_info((enum pc_kind)k), k % 2 == 0);
+		pc_columns_add(&t, obj, 1700000000);
+		pc_columns_add(&t, obj, 0);
+		pc_columns_flush(&t, devnull);
+		pc_columns_release(&t);
 	}
 	if (pc_client_str(md, "creationTimestamp"))
-		(void)pc_table_parse_time(pc_client_str(md, "creationTimestamp"), &when);
+		(void)pc_format_parse_time(pc_client_str(md, "creationTimestamp"), &when);
 	if (pc_client_str(md, "name"))
-		pc_client_puts(devnull, pc_client_str(md, "name"));
+		pc_term_puts(devnull, pc_client_str(md, "name"));
 	if (pc_client_str(obj, "message"))
-		pc_client_puts(devnull, pc_client_str(obj, "message"));
+		pc_term_puts(devnull, pc_client_str(obj, "message"));
 	(void)pc_emit_json(&b, obj, PC_EMIT_PRETTY | PC_EMIT_SORT_KEYS);
 	(void)pc_emit_yaml(&b, obj);
 	pc_buf_release(&b);

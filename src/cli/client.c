@@ -13,14 +13,16 @@
 #include "cli/client.h"
 
 #include <errno.h>
+#include <math.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "cli/cmd.h"
+#include "cli/term.h"
 #include "core/alloc.h"
 #include "core/err.h"
+#include "core/usage.h"
 #include "model/node.h"
 #include "model/resource.h"
 
@@ -55,19 +57,19 @@ struct sink {
 static void __attribute__((format(printf, 2, 3)))
 client_error(struct pc_client *c, const char *fmt, ...)
 {
-	unsigned char *p;
 	va_list ap;
+	char *safe;
 
 	va_start(ap, fmt);
 	vsnprintf(c->msg, sizeof(c->msg), fmt, ap);
 	va_end(ap);
 	pc_utf8_trim(c->msg); /* vsnprintf may have cut a character */
-	/* Parts of it may come from the server: no control characters. */
-	for (p = (unsigned char *)c->msg; *p; p++)
-		if (*p < 0x20 || *p == 0x7f)
-			*p = '?';
+	/* Parts of it may come from the server; never longer than the original. */
+	safe = pc_term_safe(c->msg, PC_TERM_INLINE);
+	snprintf(c->msg, sizeof(c->msg), "%s", safe);
+	free(safe);
 	if (!c->quiet)
-		pc_cli_error("%s", c->msg);
+		pc_usage_print("%s", c->msg);
 }
 
 static bool valid_hostport(const char *s)
@@ -137,7 +139,7 @@ static void start_curl(struct pc_client *c)
 	/* A server that goes away mid-request must not kill us with SIGPIPE. */
 	signal(SIGPIPE, SIG_IGN);
 	if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK || !(c->curl = curl_easy_init())) {
-		pc_cli_error("cannot initialize libcurl");
+		pc_usage_print("cannot initialize libcurl");
 		exit(PC_EXIT_FAIL);
 	}
 }
@@ -152,9 +154,9 @@ int pc_client_init(struct pc_client *c, const char *server, bool *from_env)
 	if (!server)
 		server = *from_env ? env : "unix:" PC_CLIENT_DEFAULT_SOCKET;
 	if (parse_addr(c, server) < 0) {
-		pc_cli_error("invalid server address \"%s\"%s: use unix:PATH, /PATH, "
-			     "http://HOST:PORT or HOST:PORT",
-			     server, *from_env ? " in $" PC_CLIENT_ENV : "");
+		pc_usage_print("invalid server address \"%s\"%s: use unix:PATH, /PATH, "
+			       "http://HOST:PORT or HOST:PORT",
+			       server, *from_env ? " in $" PC_CLIENT_ENV : "");
 		pc_client_release(c);
 		return -EINVAL;
 	}
@@ -173,8 +175,8 @@ int pc_client_init_admin(struct pc_client *c, const char *addr, bool *from_env)
 		addr = *from_env ? env : PC_CLIENT_DEFAULT_ADMIN;
 	/* The admin endpoint is TCP only (doc/admin.md): no unix:PATH here. */
 	if (strncmp(addr, "unix:", 5) == 0 || addr[0] == '/' || parse_addr(c, addr) < 0) {
-		pc_cli_error("invalid admin address \"%s\"%s: use HOST:PORT or http://HOST:PORT",
-			     addr, *from_env ? " in $" PC_CLIENT_ADMIN_ENV : "");
+		pc_usage_print("invalid admin address \"%s\"%s: use HOST:PORT or http://HOST:PORT",
+			       addr, *from_env ? " in $" PC_CLIENT_ADMIN_ENV : "");
 		pc_client_release(c);
 		return -EINVAL;
 	}
@@ -200,7 +202,7 @@ void pc_client_param(struct pc_client *c, struct pc_buf *b, const char *key, con
 	char *esc = curl_easy_escape(c->curl, value, 0);
 
 	if (!esc) {
-		pc_cli_error("out of memory");
+		pc_usage_print("out of memory");
 		exit(PC_EXIT_FAIL);
 	}
 	pc_buf_printf(b, "%c%s=%s", memchr(pc_buf_str(b), '?', b->len) ? '&' : '?', key, esc);
@@ -236,7 +238,7 @@ static size_t on_data(char *p, size_t size, size_t n, void *arg)
 	}
 	pc_buf_add(s->b, p, len);
 	if (s->b->oom) {
-		pc_cli_error("out of memory");
+		pc_usage_print("out of memory");
 		exit(PC_EXIT_FAIL);
 	}
 	if (s->fn) {
@@ -373,7 +375,7 @@ static struct curl_slist *headers(void)
 		n = curl_slist_append(h, "Accept: application/json");
 	if (!n) {
 		curl_slist_free_all(h);
-		pc_cli_error("out of memory");
+		pc_usage_print("out of memory");
 		exit(PC_EXIT_FAIL);
 	}
 	return n;
@@ -433,6 +435,19 @@ const char *pc_client_str(const struct pc_node *map, const char *key)
 	return n->str;
 }
 
+bool pc_client_num(const struct pc_node *map, const char *key, double *out)
+{
+	const struct pc_node *v = pc_node_get(map, key);
+	enum pc_scalar_kind k;
+
+	if (!v || v->type != PC_NODE_SCALAR || v->style != PC_STYLE_PLAIN)
+		return false;
+	k = pc_scalar_kind(v);
+	if (k != PC_SCALAR_INT && k != PC_SCALAR_FLOAT)
+		return false;
+	return pc_scalar_float(v, out) && isfinite(*out);
+}
+
 void pc_client_kind_ref(char *out, size_t size, const char *kind)
 {
 	size_t i, n = strlen(kind);
@@ -441,14 +456,6 @@ void pc_client_kind_ref(char *out, size_t size, const char *kind)
 	for (i = 0; i < n && out[i]; i++)
 		if (out[i] >= 'A' && out[i] <= 'Z')
 			out[i] = (char)(out[i] - 'A' + 'a');
-}
-
-void pc_client_puts(FILE *fp, const char *s)
-{
-	const unsigned char *p;
-
-	for (p = (const unsigned char *)s; *p; p++)
-		fputc((*p < 0x20 && *p != '\n' && *p != '\t') || *p == 0x7f ? '?' : *p, fp);
 }
 
 /* Print <s> without its trailing newlines, then one newline. */
@@ -461,10 +468,10 @@ static void put_line(FILE *fp, const char *s)
 		n--;
 	t = pc_strndup(s, n);
 	if (!t) {
-		pc_cli_error("out of memory");
+		pc_usage_print("out of memory");
 		exit(PC_EXIT_FAIL);
 	}
-	pc_client_puts(fp, t);
+	pc_term_puts(fp, t);
 	fputc('\n', fp);
 	free(t);
 }
@@ -483,7 +490,7 @@ int pc_client_report(const struct pc_client *c, const struct pc_response *r)
 	fputs("Error from server", stderr);
 	if (reason && *reason) {
 		fputs(" (", stderr);
-		pc_client_puts(stderr, reason);
+		pc_term_puts(stderr, reason);
 		fputc(')', stderr);
 	}
 	fputs(": ", stderr);
@@ -499,7 +506,7 @@ int pc_client_bad_response(const struct pc_client *c, const struct pc_response *
 		c->addr, r->status, what);
 	if (r->parse_error) {
 		fputs(", got ", stderr);
-		pc_client_puts(stderr, r->parse_error);
+		pc_term_puts(stderr, r->parse_error);
 	}
 	fputc('\n', stderr);
 	return PC_EXIT_FAIL;
@@ -508,22 +515,14 @@ int pc_client_bad_response(const struct pc_client *c, const struct pc_response *
 /* The start of <r>'s body as one printable line of at most <size> - 1 bytes. */
 static void body_excerpt(const struct pc_response *r, char *out, size_t size)
 {
-	const char *body = r->body.p ? r->body.p : "";
-	size_t i, n = r->body.p && r->body.len < size - 1 ? r->body.len : 0;
+	size_t n = r->body.p ? pc_utf8_prefix(r->body.p, r->body.len, size - 1) : 0;
+	char *line = pc_term_safe_mem(r->body.p ? r->body.p : "", n, PC_TERM_LINE);
+	size_t len = strlen(line); /* never more than <n>: '?' replaces one byte or more */
 
-	if (r->body.p && r->body.len >= size - 1)
-		n = size - 1;
-	n = pc_utf8_prefix(body, n, n);
-	for (i = 0; i < n; i++) {
-		unsigned char ch = (unsigned char)body[i];
-
-		if (ch == '\n' || ch == '\r')
-			break;
-		out[i] = (char)(ch < 0x20 || ch == 0x7f ? '?' : ch);
-	}
-	while (i && out[i - 1] == ' ')
-		i--;
-	out[i] = '\0';
+	while (len && line[len - 1] == ' ')
+		len--;
+	snprintf(out, size, "%.*s", (int)len, line);
+	free(line);
 }
 
 int pc_client_admin_get(struct pc_client *c, const char *target, struct pc_response *r)

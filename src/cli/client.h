@@ -139,16 +139,15 @@ int pc_client_bad_response(const struct pc_client *c, const struct pc_response *
 const char *pc_client_str(const struct pc_node *map, const char *key);
 
 /*
+ * The number at <key> of mapping <map> in <*out>: true for a finite JSON
+ * number, false otherwise (absent, a string, null, 1e999, ...).
+ */
+bool pc_client_num(const struct pc_node *map, const char *key, double *out);
+
+/*
  * "<kind lowercased>.networking.istio.io" in <out> (cut to <size>), as kubectl
  * names a resource: "serviceentry.networking.istio.io".
  */
 void pc_client_kind_ref(char *out, size_t size, const char *kind);
-
-/*
- * Write the server-provided text <s> to <fp> with control characters other
- * than newline and tab shown as '?', so a hostile server cannot drive the
- * terminal.
- */
-void pc_client_puts(FILE *fp, const char *s);
 
 #endif /* PC_CLI_CLIENT_H */

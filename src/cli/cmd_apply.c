@@ -19,7 +19,9 @@
 
 #include "cli/client.h"
 #include "cli/paths.h"
+#include "cli/term.h"
 #include "core/buf.h"
+#include "core/usage.h"
 #include "model/node.h"
 
 static const char usage[] =
@@ -50,7 +52,7 @@ struct aopts {
 	const char *server;
 };
 
-#define usage_error(...) pc_cli_usage_error("apply", __VA_ARGS__)
+#define usage_error(...) pc_usage_error("apply", __VA_ARGS__)
 
 /* Fill <o> from argv. Returns -1 to go on, or the exit status to return now. */
 static int parse_args(int argc, char **argv, struct aopts *o)
@@ -79,7 +81,7 @@ static int parse_args(int argc, char **argv, struct aopts *o)
 			fputs(usage, stdout);
 			return PC_EXIT_OK;
 		default:
-			return pc_cli_bad_option("apply", argv, "fs");
+			return pc_usage_bad_option("apply", argv, "fs");
 		}
 	}
 	if (optind < argc)
@@ -124,7 +126,7 @@ static int add_parts(curl_mime *mime, const struct pc_paths *files)
 		if (!part || curl_mime_name(part, "file") != CURLE_OK ||
 		    curl_mime_filename(part, pc_paths_display(files->v[i])) != CURLE_OK ||
 		    curl_mime_data(part, buf, len) != CURLE_OK) {
-			pc_cli_error("out of memory");
+			pc_usage_print("out of memory");
 			exit(PC_EXIT_FAIL);
 		}
 		free(buf);
@@ -140,11 +142,11 @@ static void print_result(const struct pc_node *res)
 	char ref[128];
 
 	pc_client_kind_ref(ref, sizeof(ref), kind ? kind : "unknown");
-	pc_client_puts(stdout, ref);
+	pc_term_puts(stdout, ref);
 	putchar('/');
-	pc_client_puts(stdout, name ? name : "");
+	pc_term_puts(stdout, name ? name : "");
 	putchar(' ');
-	pc_client_puts(stdout, result ? result : "applied");
+	pc_term_puts(stdout, result ? result : "applied");
 	putchar('\n');
 }
 
@@ -157,7 +159,7 @@ static int report(const struct pc_client *c, const struct pc_response *r)
 
 	if (r->status == 422 && message) {
 		/* The findings, one per line, as `portcullis validate` prints them. */
-		pc_client_puts(stderr, message);
+		pc_term_puts(stderr, message);
 		if (*message && message[strlen(message) - 1] != '\n')
 			fputc('\n', stderr);
 		return PC_EXIT_FAIL;
@@ -167,7 +169,7 @@ static int report(const struct pc_client *c, const struct pc_response *r)
 	if (!results || results->type != PC_NODE_SEQ)
 		return pc_client_bad_response(c, r, "the results of the apply");
 	if (warnings && *warnings) {
-		pc_client_puts(stderr, warnings);
+		pc_term_puts(stderr, warnings);
 		if (warnings[strlen(warnings) - 1] != '\n')
 			fputc('\n', stderr);
 	}
@@ -188,7 +190,7 @@ static int apply(const struct aopts *o, const struct pc_paths *files)
 		return from_env ? PC_EXIT_FAIL : PC_EXIT_USAGE;
 	mime = curl_mime_init(c.curl);
 	if (!mime) {
-		pc_cli_error("out of memory");
+		pc_usage_print("out of memory");
 		exit(PC_EXIT_FAIL);
 	}
 	if (add_parts(mime, files) < 0) {

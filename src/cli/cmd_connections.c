@@ -4,10 +4,7 @@
  *
  * One GET /connections from the admin endpoint of `portcullis run`
  * (doc/admin.md), printed as a kubectl-like table sorted by connection id,
- * or passed through as JSON. Also holds the small printing helpers that
- * `portcullis top` shares (cli/cmd.h): numbers from JSON, human-readable
- * byte counts, and a grid that keeps server-provided text from driving the
- * terminal.
+ * or passed through as JSON, through the one tabwriter (cli/table.h).
  */
 #include "cli/cmd.h"
 
@@ -18,9 +15,11 @@
 #include <string.h>
 
 #include "cli/client.h"
+#include "cli/format.h"
 #include "cli/table.h"
 #include "core/alloc.h"
 #include "core/buf.h"
+#include "core/usage.h"
 #include "model/emit.h"
 #include "model/node.h"
 
@@ -50,164 +49,10 @@ static const char usage[] =
 
 enum output { OUT_TABLE, OUT_WIDE, OUT_JSON };
 
-#define GRID_MIN_WIDTH 6 /* kubectl's tabwriter: minwidth 6, padding 3 */
-#define GRID_PADDING   3
-
 /* Doubles beyond this are not converted to integers (no overflow in the cast). */
 #define BIG 1e15
 
-#define usage_error(...) pc_cli_usage_error("connections", __VA_ARGS__)
-
-/* -- shared helpers (cli/cmd.h) -------------------------------------------- */
-
-bool pc_cli_num(const struct pc_node *map, const char *key, double *out)
-{
-	const struct pc_node *v = pc_node_get(map, key);
-	enum pc_scalar_kind k;
-
-	if (!v || v->type != PC_NODE_SCALAR || v->style != PC_STYLE_PLAIN)
-		return false;
-	k = pc_scalar_kind(v);
-	if (k != PC_SCALAR_INT && k != PC_SCALAR_FLOAT)
-		return false;
-	return pc_scalar_float(v, out) && isfinite(*out);
-}
-
-void pc_cli_bytes(char *out, size_t size, double n)
-{
-	static const char *const units[] = { "KiB", "MiB", "GiB", "TiB", "PiB", "EiB" };
-	size_t k = 0;
-	double v;
-
-	if (!(n >= 0)) {
-		snprintf(out, size, "-");
-		return;
-	}
-	if (n < 1023.5) {
-		snprintf(out, size, "%.0fB", n);
-		return;
-	}
-	/* 1023.95 would print as "1024.0": go up a unit instead. */
-	for (v = n / 1024; v >= 1023.95 && k + 1 < sizeof(units) / sizeof(units[0]); k++)
-		v /= 1024;
-	snprintf(out, size, "%.1f%s", v, units[k]);
-}
-
-size_t pc_cli_width(const char *s)
-{
-	size_t n = 0;
-
-	for (; *s; s++)
-		n += ((unsigned char)*s & 0xc0) != 0x80;
-	return n;
-}
-
-/* A terminal may act on U+009B as on ESC [: C1 controls are replaced too. */
-char *pc_cli_safe(const char *s)
-{
-	struct pc_buf b = PC_BUF_INIT;
-	const char *end = s + strlen(s);
-	unsigned cp;
-	size_t k;
-
-	while (s < end) {
-		if (*s == '\n' || *s == '\r' || *s == '\f') {
-			pc_buf_adds(&b, "...");
-			break;
-		}
-		k = pc_utf8_decode(s, (size_t)(end - s), &cp);
-		if (!k || cp < 0x20 || (cp >= 0x7f && cp < 0xa0))
-			pc_buf_addc(&b, '?');
-		else
-			pc_buf_add(&b, s, k);
-		s += k ? k : 1;
-	}
-	if (b.oom) {
-		pc_cli_error("out of memory");
-		exit(PC_EXIT_FAIL);
-	}
-	return b.p ? b.p : pc_xstrdup("");
-}
-
-void pc_cli_grid_init(struct pc_cli_grid *g, size_t ncols)
-{
-	memset(g, 0, sizeof(*g));
-	g->ncols = ncols;
-}
-
-void pc_cli_grid_release(struct pc_cli_grid *g)
-{
-	size_t i;
-
-	for (i = 0; i < g->nrows * g->ncols; i++)
-		free(g->cells[i]);
-	free(g->cells);
-	g->cells = NULL;
-	g->nrows = 0;
-}
-
-void pc_cli_grid_add(struct pc_cli_grid *g, const char *const *cells)
-{
-	size_t i, base = g->nrows * g->ncols;
-
-	g->cells = pc_xrealloc(g->cells, (base + g->ncols) * sizeof(*g->cells));
-	for (i = 0; i < g->ncols; i++)
-		g->cells[base + i] = pc_cli_safe(cells[i] ? cells[i] : "<none>");
-	g->nrows++;
-}
-
-/* Append <line> to <out> without trailing blanks, cut to <width> characters (0: all). */
-static void put_line(struct pc_buf *out, struct pc_buf *line, size_t width)
-{
-	const char *p = pc_buf_str(line);
-	size_t n = 0, len = line->len;
-
-	if (width) {
-		for (len = 0; p[len]; len++) {
-			if (((unsigned char)p[len] & 0xc0) == 0x80)
-				continue;
-			if (n++ == width)
-				break;
-		}
-	}
-	while (len && p[len - 1] == ' ')
-		len--;
-	pc_buf_add(out, p, len);
-	pc_buf_addc(out, '\n');
-}
-
-void pc_cli_grid_print(const struct pc_cli_grid *g, struct pc_buf *out, size_t width)
-{
-	struct pc_buf line = PC_BUF_INIT;
-	size_t *w = pc_xmalloc((g->ncols ? g->ncols : 1) * sizeof(*w));
-	size_t i, r, cw;
-
-	for (i = 0; i < g->ncols; i++) {
-		w[i] = GRID_MIN_WIDTH;
-		for (r = 0; r < g->nrows; r++) {
-			cw = pc_cli_width(g->cells[r * g->ncols + i]) + GRID_PADDING;
-			if (cw > w[i])
-				w[i] = cw;
-		}
-	}
-	for (r = 0; r < g->nrows; r++) {
-		pc_buf_clear(&line);
-		for (i = 0; i < g->ncols; i++) {
-			const char *c = g->cells[r * g->ncols + i];
-
-			pc_buf_adds(&line, c);
-			for (cw = pc_cli_width(c); i + 1 < g->ncols && cw < w[i]; cw++)
-				pc_buf_addc(&line, ' ');
-		}
-		put_line(out, &line, width);
-	}
-	if (line.oom || out->oom) {
-		pc_cli_error("out of memory");
-		exit(PC_EXIT_FAIL);
-	}
-	pc_buf_release(&line);
-	free(w);
-}
+#define usage_error(...) pc_usage_error("connections", __VA_ARGS__)
 
 /* -- the verb ---------------------------------------------------------------- */
 
@@ -247,7 +92,7 @@ static int parse_args(int argc, char **argv, struct copts *o)
 			fputs(usage, stdout);
 			return PC_EXIT_OK;
 		default:
-			return pc_cli_bad_option("connections", argv, "o");
+			return pc_usage_bad_option("connections", argv, "o");
 		}
 	}
 	if (optind < argc)
@@ -273,10 +118,10 @@ static const char *bytes_cell(char *out, size_t size, const struct pc_node *map,
 	long long i;
 	double n;
 
-	if (!pc_cli_num(map, key, &n) || n < 0)
+	if (!pc_client_num(map, key, &n) || n < 0)
 		return NULL;
 	if (!exact)
-		pc_cli_bytes(out, size, n);
+		pc_format_bytes(out, size, n);
 	else if (pc_scalar_kind(v) == PC_SCALAR_INT && pc_scalar_int(v, &i))
 		snprintf(out, size, "%lld", i);
 	else
@@ -288,13 +133,13 @@ static const char *age_cell(char *out, size_t size, const struct pc_node *map)
 {
 	double age;
 
-	if (!pc_cli_num(map, "age_seconds", &age))
+	if (!pc_client_num(map, "age_seconds", &age))
 		return NULL;
-	pc_table_duration(out, size, (long long)fmax(fmin(age, BIG), -BIG));
+	pc_format_duration(out, size, (long long)fmax(fmin(age, BIG), -BIG));
 	return out;
 }
 
-static void add_row(struct pc_cli_grid *g, const struct pc_node *conn, bool wide)
+static void add_row(struct pc_table *g, const struct pc_node *conn, bool wide)
 {
 	char rx[64], tx[64], age[32];
 	const char *cells[10];
@@ -312,7 +157,7 @@ static void add_row(struct pc_cli_grid *g, const struct pc_node *conn, bool wide
 	cells[n++] = bytes_cell(rx, sizeof(rx), conn, "bytes_received", wide);
 	cells[n++] = bytes_cell(tx, sizeof(tx), conn, "bytes_sent", wide);
 	cells[n++] = age_cell(age, sizeof(age), conn);
-	pc_cli_grid_add(g, cells);
+	pc_table_add(g, cells);
 }
 
 struct sorted {
@@ -342,23 +187,23 @@ static void print_table(const struct pc_node *list, bool wide)
 						 "TX",       "AGE" };
 	struct sorted *s = pc_xmalloc((list->nitems ? list->nitems : 1) * sizeof(*s));
 	struct pc_buf out = PC_BUF_INIT;
-	struct pc_cli_grid g;
+	struct pc_table g;
 	size_t i;
 
 	for (i = 0; i < list->nitems; i++) {
 		s[i].conn = list->items[i];
-		s[i].has_id = pc_cli_num(s[i].conn, "id", &s[i].id);
+		s[i].has_id = pc_client_num(s[i].conn, "id", &s[i].id);
 		s[i].index = i;
 	}
 	qsort(s, list->nitems, sizeof(*s), by_id);
-	pc_cli_grid_init(&g, wide ? 10 : 8);
-	pc_cli_grid_add(&g, wide ? head_wide : head);
+	pc_table_init(&g, wide ? 10 : 8);
+	pc_table_add(&g, wide ? head_wide : head);
 	for (i = 0; i < list->nitems; i++)
 		add_row(&g, s[i].conn, wide);
-	pc_cli_grid_print(&g, &out, 0);
+	pc_table_print(&g, &out, 0);
 	fwrite(out.p, 1, out.len, stdout);
 	pc_buf_release(&out);
-	pc_cli_grid_release(&g);
+	pc_table_release(&g);
 	free(s);
 }
 
@@ -369,13 +214,13 @@ static int print_json(const struct pc_client *c, const struct pc_response *r)
 
 	pc_buf_addc(&b, '\n');
 	if (b.oom) {
-		pc_cli_error("out of memory");
+		pc_usage_print("out of memory");
 		exit(PC_EXIT_FAIL);
 	}
 	if (ret < 0) {
-		pc_cli_error("cannot print the answer of the admin endpoint at %s as JSON: it "
-			     "holds values JSON cannot (.inf, .nan or null keys)",
-			     c->addr);
+		pc_usage_print("cannot print the answer of the admin endpoint at %s as JSON: it "
+			       "holds values JSON cannot (.inf, .nan or null keys)",
+			       c->addr);
 	} else {
 		fwrite(b.p, 1, b.len, stdout);
 	}
@@ -405,9 +250,9 @@ static int list_connections(struct pc_client *c, enum output out)
 	}
 	list = pc_node_get(r.root, "connections");
 	if (!list || list->type != PC_NODE_SEQ || !all_maps(list)) {
-		pc_cli_error("unexpected response from the admin endpoint at %s to GET "
-			     "/connections: expected a list of connections",
-			     c->addr);
+		pc_usage_print("unexpected response from the admin endpoint at %s to GET "
+			       "/connections: expected a list of connections",
+			       c->addr);
 		ret = PC_EXIT_FAIL;
 		goto out;
 	}

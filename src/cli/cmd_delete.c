@@ -20,13 +20,15 @@
 #include <string.h>
 
 #include "cli/client.h"
-#include "cli/output.h"
 #include "cli/paths.h"
+#include "cli/term.h"
 #include "core/alloc.h"
 #include "core/buf.h"
+#include "core/usage.h"
 #include "model/finding.h"
 #include "model/manifest.h"
 #include "model/node.h"
+#include "model/output.h"
 #include "model/resource.h"
 
 static const char usage[] =
@@ -76,7 +78,7 @@ struct targets {
 	size_t n;
 };
 
-#define usage_error(...) pc_cli_usage_error("delete", __VA_ARGS__)
+#define usage_error(...) pc_usage_error("delete", __VA_ARGS__)
 
 static int check_args(int argc, char **argv, struct dopts *o)
 {
@@ -128,7 +130,7 @@ static int parse_args(int argc, char **argv, struct dopts *o)
 			fputs(usage, stdout);
 			return PC_EXIT_OK;
 		default:
-			return pc_cli_bad_option("delete", argv, "fns");
+			return pc_usage_bad_option("delete", argv, "fns");
 		}
 	}
 	return check_args(argc, argv, o);
@@ -151,7 +153,7 @@ static int targets_from_args(int argc, char **argv, const struct dopts *o, struc
 
 	if (!k) {
 		fputs("error: the server doesn't have a resource type \"", stderr);
-		pc_client_puts(stderr, argv[o->first_arg]);
+		pc_term_puts(stderr, argv[o->first_arg]);
 		fputs("\"\n", stderr);
 		return PC_EXIT_FAIL;
 	}
@@ -175,7 +177,7 @@ static bool fatal_findings(struct pc_findings *f)
 		if (f->v[i].sev == PC_SEV_ERROR && (!f->v[i].kind || !f->v[i].name))
 			pc_findings_add(&fatal, &f->v[i]);
 	if (fatal.oom || f->oom) {
-		pc_cli_error("out of memory");
+		pc_usage_print("out of memory");
 		exit(PC_EXIT_FAIL);
 	}
 	any = fatal.n > 0;
@@ -216,7 +218,7 @@ static int targets_from_files(const struct dopts *o, struct pc_manifest *m, stru
 			status = PC_EXIT_FAIL;
 	for (i = 0; i < files.n && status < 0; i++)
 		if (pc_manifest_add_file(m, files.v[i], &f) < 0) {
-			pc_cli_error("out of memory");
+			pc_usage_print("out of memory");
 			exit(PC_EXIT_FAIL);
 		}
 	if (status < 0 && fatal_findings(&f))
@@ -258,13 +260,13 @@ static int delete_one(struct pc_client *c, const struct target *t, bool ignore_n
 	} else if (r.status == 200) {
 		pc_client_kind_ref(ref, sizeof(ref), t->kind->name);
 		printf("%s \"", ref);
-		pc_client_puts(stdout, t->name);
+		pc_term_puts(stdout, t->name);
 		fputs("\" deleted\n", stdout);
 	} else if (r.status == 404) {
 		if (!ignore_not_found) {
 			fprintf(stderr, "Error from server (NotFound): %s." PC_GROUP " \"",
 				t->kind->plural);
-			pc_client_puts(stderr, t->name);
+			pc_term_puts(stderr, t->name);
 			fputs("\" not found\n", stderr);
 			ret = 1;
 		}
@@ -305,7 +307,7 @@ int pc_cmd_delete(int argc, char **argv)
 	if (status >= 0)
 		goto out;
 	if (pc_manifest_init(&m) < 0) {
-		pc_cli_error("out of memory");
+		pc_usage_print("out of memory");
 		exit(PC_EXIT_FAIL);
 	}
 	if (o.first_arg)

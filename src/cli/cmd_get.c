@@ -20,9 +20,11 @@
 #include <time.h>
 
 #include "cli/client.h"
-#include "cli/table.h"
+#include "cli/columns.h"
+#include "cli/term.h"
 #include "core/buf.h"
 #include "core/err.h"
+#include "core/usage.h"
 #include "model/emit.h"
 #include "model/node.h"
 #include "model/resource.h"
@@ -69,12 +71,12 @@ struct gopts {
 struct getter {
 	const struct gopts *o;
 	struct pc_client *c;
-	struct pc_table table;
+	struct pc_columns table;
 	size_t printed; /* objects printed as yaml/json, for "---" between them */
 	int status;     /* exit status of the watch */
 };
 
-#define usage_error(...) pc_cli_usage_error("get", __VA_ARGS__)
+#define usage_error(...) pc_usage_error("get", __VA_ARGS__)
 
 static int parse_output(const char *s, enum output *out)
 {
@@ -99,7 +101,7 @@ static int parse_positional(int argc, char **argv, struct gopts *o)
 	o->kind = pc_kind_lookup(argv[optind]);
 	if (!o->kind) {
 		fputs("error: the server doesn't have a resource type \"", stderr);
-		pc_client_puts(stderr, argv[optind]);
+		pc_term_puts(stderr, argv[optind]);
 		fputs("\"\n", stderr);
 		return PC_EXIT_FAIL;
 	}
@@ -156,7 +158,7 @@ static int parse_args(int argc, char **argv, struct gopts *o)
 			fputs(usage, stdout);
 			return PC_EXIT_OK;
 		default:
-			return pc_cli_bad_option("get", argv, "nos");
+			return pc_usage_bad_option("get", argv, "nos");
 		}
 	}
 	return parse_positional(argc, argv, o);
@@ -175,13 +177,15 @@ static void add_query(struct getter *g, struct pc_buf *b)
 static int put_buf(struct getter *g, struct pc_buf *b, int ret)
 {
 	if (b->oom || ret == -ENOMEM) {
-		pc_cli_error("out of memory");
+		pc_usage_print("out of memory");
 		exit(PC_EXIT_FAIL);
 	}
+	if (ret == 0 && g->o->out == OUT_JSON)
+		pc_term_safe_json(b);
 	if (ret < 0)
-		pc_cli_error("cannot print an object from the server at %s: it holds values JSON "
-			     "cannot (.inf, .nan or null keys)",
-			     g->c->addr);
+		pc_usage_print("cannot print an object from the server at %s: it holds values JSON "
+			       "cannot (.inf, .nan or null keys)",
+			       g->c->addr);
 	else
 		fwrite(b->p, 1, b->len, stdout);
 	pc_buf_release(b);
@@ -204,6 +208,8 @@ static int emit_yaml_sorted(struct pc_buf *out, const struct pc_node *obj)
 	if (ret == 0 && json.oom)
 		ret = -ENOMEM;
 	if (ret == 0)
+		pc_term_safe_json(&json); /* the YAML parser refuses raw C1 controls */
+	if (ret == 0)
 		ret = pc_yaml_parse(json.p, json.len, &lim, &st, &err);
 	if (ret == 0)
 		ret = pc_emit_yaml(out, st->ndocs ? st->docs[0].root : NULL);
@@ -220,7 +226,7 @@ static void print_name(const struct pc_kind_info *k, const struct pc_node *obj)
 
 	pc_client_kind_ref(ref, sizeof(ref), k->name);
 	printf("%s/", ref);
-	pc_client_puts(stdout, name ? name : "");
+	pc_term_puts(stdout, name ? name : "");
 	putchar('\n');
 }
 
@@ -232,8 +238,8 @@ static int print_object(struct getter *g, const struct pc_node *obj)
 
 	switch (g->o->out) {
 	case OUT_TABLE:
-		pc_table_add(&g->table, obj, time(NULL));
-		pc_table_flush(&g->table, stdout);
+		pc_columns_add(&g->table, obj, time(NULL));
+		pc_columns_flush(&g->table, stdout);
 		return PC_EXIT_OK;
 	case OUT_NAME:
 		print_name(g->o->kind, obj);
@@ -320,7 +326,7 @@ static bool all_maps(const struct pc_node *items)
 static int not_found(const struct gopts *o)
 {
 	fprintf(stderr, "Error from server (NotFound): %s." PC_GROUP " \"", o->kind->plural);
-	pc_client_puts(stderr, o->name);
+	pc_term_puts(stderr, o->name);
 	fputs("\" not found\n", stderr);
 	return PC_EXIT_FAIL;
 }
@@ -342,8 +348,8 @@ static int print_items(struct getter *g, const struct pc_node *items)
 	}
 	if (o->out == OUT_TABLE) {
 		for (i = 0; i < (o->name ? 1 : items->nitems); i++)
-			pc_table_add(&g->table, items->items[i], time(NULL));
-		pc_table_flush(&g->table, stdout);
+			pc_columns_add(&g->table, items->items[i], time(NULL));
+		pc_columns_flush(&g->table, stdout);
 		return PC_EXIT_OK;
 	}
 	if ((o->out == OUT_YAML || o->out == OUT_JSON) && !o->name && !o->watch)
@@ -369,14 +375,14 @@ static int on_event(void *arg, char *line, size_t len)
 		return 0; /* keep-alive */
 	if (pc_yaml_parse(line, len, &lim, &st, &err) < 0 || st->ndocs != 1 ||
 	    !(ev = st->docs[0].root) || ev->type != PC_NODE_MAP) {
-		pc_cli_error("unexpected watch event from the server at %s", g->c->addr);
+		pc_usage_print("unexpected watch event from the server at %s", g->c->addr);
 		g->status = PC_EXIT_FAIL;
 		goto stop;
 	}
 	type = pc_client_str(ev, "type");
 	obj = pc_node_get(ev, "object");
 	if (!type || !obj || obj->type != PC_NODE_MAP) {
-		pc_cli_error("unexpected watch event from the server at %s", g->c->addr);
+		pc_usage_print("unexpected watch event from the server at %s", g->c->addr);
 		g->status = PC_EXIT_FAIL;
 		goto stop;
 	}
@@ -466,9 +472,9 @@ int pc_cmd_get(int argc, char **argv)
 	memset(&g, 0, sizeof(g));
 	g.o = &o;
 	g.c = &c;
-	pc_table_init(&g.table, o.kind, o.all_ns);
+	pc_columns_init(&g.table, o.kind, o.all_ns);
 	status = get(&g);
-	pc_table_release(&g.table);
+	pc_columns_release(&g.table);
 	pc_client_release(&c);
 	return status;
 }

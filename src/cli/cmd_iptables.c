@@ -30,6 +30,7 @@
 #include "cli/iptables.h"
 #include "core/buf.h"
 #include "core/err.h"
+#include "core/usage.h"
 
 static const char usage[] =
 	"Usage: portcullis iptables [OPTIONS]\n"
@@ -87,7 +88,7 @@ enum { OPT_DRY_RUN = 256, OPT_CLEANUP, OPT_IPV4_ONLY };
 
 #define TOOL_OUTPUT_MAX (64u << 20) /* a nat table listing; kube-proxy's can be large */
 
-#define usage_error(...) pc_cli_usage_error("iptables", __VA_ARGS__)
+#define usage_error(...) pc_usage_error("iptables", __VA_ARGS__)
 
 /* Apply option <c> with argument <arg>. Returns 0 or -EINVAL with <err> filled. */
 static int set_option(struct iopts *o, int c, const char *arg, struct pc_err *err)
@@ -190,7 +191,7 @@ static int parse_args(int argc, char **argv, struct iopts *o)
 		default:
 			pc_err_clear(&err);
 			if (set_option(o, c, optarg, &err) == -ENOMEM) {
-				pc_cli_error("out of memory");
+				pc_usage_print("out of memory");
 				return PC_EXIT_FAIL;
 			}
 			if (err.code)
@@ -308,13 +309,13 @@ static int run_tool(char *const argv[], const char *input, struct pc_buf *out)
 
 	if ((input || out) && make_pipe(fds) < 0) {
 		ret = -errno;
-		pc_cli_error("cannot create a pipe: %s", strerror(errno));
+		pc_usage_print("cannot create a pipe: %s", strerror(errno));
 		goto out_close;
 	}
 	pid = fork();
 	if (pid == -1) {
 		ret = -errno;
-		pc_cli_error("cannot run %s: %s", argv[0], strerror(errno));
+		pc_usage_print("cannot run %s: %s", argv[0], strerror(errno));
 		goto out_close;
 	}
 	if (pid == 0)
@@ -336,19 +337,19 @@ static int run_tool(char *const argv[], const char *input, struct pc_buf *out)
 	while (waitpid(pid, &wst, 0) == -1) {
 		if (errno != EINTR) {
 			ret = -errno;
-			pc_cli_error("cannot wait for %s: %s", argv[0], strerror(errno));
+			pc_usage_print("cannot wait for %s: %s", argv[0], strerror(errno));
 			goto out_close;
 		}
 	}
 	if (WIFEXITED(wst) && WEXITSTATUS(wst) == 127) {
-		pc_cli_error("cannot run %s", argv[0]);
+		pc_usage_print("cannot run %s", argv[0]);
 		ret = -ENOEXEC;
 	} else if (!WIFEXITED(wst)) {
-		pc_cli_error("%s was killed by signal %d", argv[0], WTERMSIG(wst));
+		pc_usage_print("%s was killed by signal %d", argv[0], WTERMSIG(wst));
 		ret = -EINTR;
 	} else if (ret < 0 && ret != -EPIPE) {
 		/* -EPIPE: the tool stopped reading; its exit status says why */
-		pc_cli_error("talking to %s failed: %s", argv[0], strerror(-ret));
+		pc_usage_print("talking to %s failed: %s", argv[0], strerror(-ret));
 	} else {
 		ret = WEXITSTATUS(wst);
 	}
@@ -374,9 +375,10 @@ static int probe(struct family *f)
 
 	ret = run_tool(argv, NULL, &listing);
 	if (ret > 0)
-		pc_cli_error("%s -t nat -S failed (exit status %d): cannot read the %s nat table%s",
-			     f->ipt, ret, f->name,
-			     geteuid() != 0 ? " (this needs root, or CAP_NET_ADMIN)" : "");
+		pc_usage_print(
+			"%s -t nat -S failed (exit status %d): cannot read the %s nat table%s",
+			f->ipt, ret, f->name,
+			geteuid() != 0 ? " (this needs root, or CAP_NET_ADMIN)" : "");
 	if (ret == 0)
 		pc_ipt_scan(pc_buf_str(&listing), &f->st);
 	pc_buf_release(&listing);
@@ -390,8 +392,8 @@ static int restore(struct family *f, bool test)
 	int ret = run_tool(argv, pc_buf_str(&f->script), NULL);
 
 	if (ret > 0)
-		pc_cli_error("%s%s rejected the %s rules (exit status %d)", f->restore,
-			     test ? " --test" : "", f->name, ret);
+		pc_usage_print("%s%s rejected the %s rules (exit status %d)", f->restore,
+			       test ? " --test" : "", f->name, ret);
 	return ret == 0 ? 0 : -1;
 }
 
@@ -406,10 +408,10 @@ static int preflight(struct family *f)
 	const char *missing = NULL;
 
 	if (f->af == AF_INET6 && access("/proc/sys/net/ipv6", F_OK) == -1) {
-		pc_cli_error("IPv6 is not available in this network namespace (no "
-			     "/proc/sys/net/ipv6: the kernel runs without IPv6), so IPv6 "
-			     "traffic cannot be captured%s",
-			     hint);
+		pc_usage_print("IPv6 is not available in this network namespace (no "
+			       "/proc/sys/net/ipv6: the kernel runs without IPv6), so IPv6 "
+			       "traffic cannot be captured%s",
+			       hint);
 		return -1;
 	}
 	if (find_tool(f->ipt, f->ipt_path) < 0)
@@ -417,9 +419,9 @@ static int preflight(struct family *f)
 	else if (find_tool(f->restore, f->restore_path) < 0)
 		missing = f->restore;
 	if (missing) {
-		pc_cli_error("%s not found (searched $PATH, /usr/sbin and /sbin): install the "
-			     "iptables package (apt-get install iptables)%s",
-			     missing, hint);
+		pc_usage_print("%s not found (searched $PATH, /usr/sbin and /sbin): install the "
+			       "iptables package (apt-get install iptables)%s",
+			       missing, hint);
 		return -1;
 	}
 	return 0;
@@ -439,7 +441,7 @@ static int install(const struct iopts *o, struct family *fam, size_t nfam)
 			return PC_EXIT_FAIL;
 		pc_ipt_rules(&fam[i].script, &o->ipt, fam[i].af, fam[i].st.jumps == 0);
 		if (fam[i].script.oom) {
-			pc_cli_error("out of memory");
+			pc_usage_print("out of memory");
 			return PC_EXIT_FAIL;
 		}
 	}
@@ -449,9 +451,10 @@ static int install(const struct iopts *o, struct family *fam, size_t nfam)
 	for (i = 0; i < nfam; i++) {
 		if (restore(&fam[i], false) < 0) {
 			if (i > 0)
-				pc_cli_error("the %s rules are installed but the %s rules are not: "
-					     "%s traffic is NOT captured",
-					     fam[0].name, fam[i].name, fam[i].name);
+				pc_usage_print(
+					"the %s rules are installed but the %s rules are not: "
+					"%s traffic is NOT captured",
+					fam[0].name, fam[i].name, fam[i].name);
 			return PC_EXIT_FAIL;
 		}
 		printf("%s: installed %s and %s in the nat table%s; outbound TCP goes to port %u\n",
@@ -471,7 +474,7 @@ static int cleanup(const struct iopts *o, struct family *fam, size_t nfam)
 			return PC_EXIT_FAIL;
 		pc_ipt_cleanup_rules(&fam[i].script, &fam[i].st);
 		if (fam[i].script.oom) {
-			pc_cli_error("out of memory");
+			pc_usage_print("out of memory");
 			return PC_EXIT_FAIL;
 		}
 	}
@@ -502,7 +505,7 @@ static int dry_run(const struct iopts *o, struct family *fam, size_t nfam)
 	for (i = 0; i < nfam; i++) {
 		pc_ipt_rules(&fam[i].script, &o->ipt, fam[i].af, true);
 		if (fam[i].script.oom) {
-			pc_cli_error("out of memory");
+			pc_usage_print("out of memory");
 			return PC_EXIT_FAIL;
 		}
 	}
@@ -547,7 +550,7 @@ int pc_cmd_iptables(int argc, char **argv)
 	else
 		status = install(&o, fam, nfam);
 	if (fflush(stdout) == EOF && status == PC_EXIT_OK) {
-		pc_cli_error("cannot write to standard output: %s", strerror(errno));
+		pc_usage_print("cannot write to standard output: %s", strerror(errno));
 		status = PC_EXIT_FAIL;
 	}
 	for (i = 0; i < nfam; i++)

@@ -44,6 +44,7 @@
 #include "cli/top_view.h"
 #include "core/buf.h"
 #include "core/clock.h"
+#include "core/usage.h"
 
 static const char usage[] =
 	"Usage: portcullis top [--admin ADDR] [-d SECONDS] [-n ITERATIONS] [--once]\n"
@@ -88,7 +89,7 @@ static const char usage[] =
 #define SCREEN_ENTER "\033[?1049h\033[?25l"
 #define SCREEN_LEAVE "\033[?25h\033[?1049l"
 
-#define usage_error(...) pc_cli_usage_error("top", __VA_ARGS__)
+#define usage_error(...) pc_usage_error("top", __VA_ARGS__)
 
 struct topts {
 	const char *admin;
@@ -291,7 +292,7 @@ static int parse_args(int argc, char **argv, struct topts *o)
 			fputs(usage, stdout);
 			return PC_EXIT_OK;
 		default:
-			return pc_cli_bad_option("top", argv, "dn");
+			return pc_usage_bad_option("top", argv, "dn");
 		}
 	}
 	if (ret < 0 && optind < argc)
@@ -309,7 +310,7 @@ static void __attribute__((format(printf, 2, 3))) top_error(struct top *t, const
 	vsnprintf(t->c->msg, sizeof(t->c->msg), fmt, ap);
 	va_end(ap);
 	if (!t->c->quiet)
-		pc_cli_error("%s", t->c->msg);
+		pc_usage_print("%s", t->c->msg);
 }
 
 /* GET /stats?format=json into <s>. Returns 0 or -EIO after reporting why not. */
@@ -361,7 +362,7 @@ static void print_plain(const struct top *t)
 
 	pc_top_view_frame(&t->v, &b, 0, 0, false);
 	if (b.oom) {
-		pc_cli_error("out of memory");
+		pc_usage_print("out of memory");
 		exit(PC_EXIT_FAIL);
 	}
 	fwrite(b.p, 1, b.len, stdout);
@@ -385,7 +386,7 @@ static void draw(const struct top *t)
 	pc_buf_adds(&b, "\033[J");
 	if (b.oom) {
 		term_leave();
-		pc_cli_error("out of memory");
+		pc_usage_print("out of memory");
 		exit(PC_EXIT_FAIL);
 	}
 	if (screen_on)

@@ -15,10 +15,11 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "cli/output.h"
 #include "cli/paths.h"
+#include "core/usage.h"
 #include "model/finding.h"
 #include "model/manifest.h"
+#include "model/output.h"
 
 static const char usage[] =
 	"Usage: portcullis validate -f PATH [-f PATH ...] [-o text|json]\n"
@@ -76,7 +77,7 @@ struct vopts {
 	bool quiet;
 };
 
-#define usage_error(...) pc_cli_usage_error("validate", __VA_ARGS__)
+#define usage_error(...) pc_usage_error("validate", __VA_ARGS__)
 
 /* Fill <o> from argv. Returns -1 to go on, or the exit status to return now. */
 static int parse_args(int argc, char **argv, struct vopts *o)
@@ -112,7 +113,7 @@ static int parse_args(int argc, char **argv, struct vopts *o)
 			fputs(usage, stdout);
 			return PC_EXIT_OK;
 		default:
-			return pc_cli_bad_option("validate", argv, "fo");
+			return pc_usage_bad_option("validate", argv, "fo");
 		}
 	}
 	if (optind < argc)
@@ -132,7 +133,7 @@ static int run(const struct vopts *o)
 
 	pc_findings_init(&f);
 	if (pc_manifest_init(&m) < 0) {
-		pc_cli_error("out of memory");
+		pc_usage_print("out of memory");
 		return PC_EXIT_FAIL;
 	}
 	for (i = 0; i < o->inputs.n && ret != -ENOMEM; i++) {
@@ -140,7 +141,7 @@ static int run(const struct vopts *o)
 		failed |= ret < 0; /* an unreadable directory fails the run, later ones too */
 	}
 	if (ret == -ENOMEM || f.oom) {
-		pc_cli_error("out of memory while validating");
+		pc_usage_print("out of memory while validating");
 		status = PC_EXIT_FAIL;
 		goto out;
 	}

@@ -20,9 +20,9 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "cli/cmd.h"
 #include "core/alloc.h"
 #include "core/buf.h"
+#include "core/usage.h"
 
 #define WALK_MAX_DEPTH 64
 
@@ -71,7 +71,7 @@ static int list_dir(const char *dir, struct pc_paths *names)
 	d = opendir(dir);
 	if (!d) {
 		ret = -errno;
-		pc_cli_error("cannot read directory %s: %s", dir, strerror(-ret));
+		pc_usage_print("cannot read directory %s: %s", dir, strerror(-ret));
 		return ret;
 	}
 	while ((de = readdir(d)))
@@ -97,7 +97,7 @@ static int walk(const char *dir, struct pc_paths *out, int depth)
 	int ret;
 
 	if (depth > WALK_MAX_DEPTH) {
-		pc_cli_error("%s: directories nested deeper than %d levels", dir, WALK_MAX_DEPTH);
+		pc_usage_print("%s: directories nested deeper than %d levels", dir, WALK_MAX_DEPTH);
 		return -ELOOP;
 	}
 	ret = list_dir(dir, &names);
@@ -132,7 +132,7 @@ int pc_paths_expand(const char *path, struct pc_paths *out)
 	}
 	ret = walk(path, &found, 0);
 	if (ret == 0 && found.n == 0) {
-		pc_cli_error("no *.yaml, *.yml or *.json files in directory %s", path);
+		pc_usage_print("no *.yaml, *.yml or *.json files in directory %s", path);
 		ret = -ENOENT;
 	}
 	if (ret < 0) {

@@ -6,11 +6,11 @@
  * the width (counting UTF-8 characters, not bytes) and drops lines once the
  * height is used up. The header comes first; then the destinations table
  * gets the room left, less up to half of it kept for the denials, and the
- * denials get what remains. Tables are laid out with pc_cli_grid: when a
+ * denials get what remains. Tables are laid out by the one tabwriter (cli/table.h): when a
  * table would be wider than the frame, the destinations lose their
  * NAMESPACE and CLUSTER columns, and the denials put their reason and hint
  * on lines of their own. Text from the daemon that is not a table cell is
- * sanitized with pc_cli_safe() before it reaches the terminal.
+ * sanitized with pc_term_safe() before it reaches the terminal.
  *
  * Rates compare a cluster's byte counters in the current and the previous
  * sample, over the change of the daemon's uptime (its own clock times its
@@ -28,8 +28,10 @@
 #include <string.h>
 #include <time.h>
 
-#include "cli/cmd.h"
+#include "cli/client.h"
+#include "cli/format.h"
 #include "cli/table.h"
+#include "cli/term.h"
 #include "core/alloc.h"
 #include "core/buf.h"
 #include "model/node.h"
@@ -64,7 +66,7 @@ int pc_top_sample_parse(struct pc_top_sample *s)
 	if (cl && cl->type != PC_NODE_SEQ && !pc_node_is_null(cl))
 		return -EBADMSG;
 	s->clusters = cl && cl->type == PC_NODE_SEQ ? cl : NULL;
-	if (!pc_cli_num(s->r.root, "uptime_seconds", &s->uptime) || s->uptime < 0)
+	if (!pc_client_num(s->r.root, "uptime_seconds", &s->uptime) || s->uptime < 0)
 		s->uptime = -1;
 	return 0;
 }
@@ -161,7 +163,7 @@ static const char *count(char *out, size_t size, const struct pc_node *map, cons
 {
 	double n;
 
-	if (!pc_cli_num(map, key, &n))
+	if (!pc_client_num(map, key, &n))
 		return "-";
 	snprintf(out, size, "%.0f", n);
 	return out;
@@ -174,7 +176,7 @@ static void header(const struct pc_top_view *v, struct screen *s)
 	char up[32], g[32], total[32], active[32], denied[32], revoked[32];
 
 	if (v->cur.uptime >= 0)
-		pc_table_duration(up, sizeof(up), (long long)fmin(v->cur.uptime, BIG));
+		pc_format_duration(up, sizeof(up), (long long)fmin(v->cur.uptime, BIG));
 	else
 		snprintf(up, sizeof(up), "-");
 	/* Digits only: the generation is a number, and this line is not sanitized. */
@@ -209,8 +211,9 @@ static void set_rate(const struct pc_top_view *v, struct dest *d)
 	const struct pc_node *old = find_cluster(v->prev.clusters, d->name);
 	double rx, tx, orx, otx, dt;
 
-	if (!old || !pc_cli_num(d->cl, "rx_bytes", &rx) || !pc_cli_num(d->cl, "tx_bytes", &tx) ||
-	    !pc_cli_num(old, "rx_bytes", &orx) || !pc_cli_num(old, "tx_bytes", &otx))
+	if (!old || !pc_client_num(d->cl, "rx_bytes", &rx) ||
+	    !pc_client_num(d->cl, "tx_bytes", &tx) || !pc_client_num(old, "rx_bytes", &orx) ||
+	    !pc_client_num(old, "tx_bytes", &otx))
 		return;
 	/* The daemon's clock times its counters best; ours when it gives none. */
 	if (v->cur.uptime >= 0 && v->prev.uptime >= 0)
@@ -255,9 +258,9 @@ static struct dest *collect(const struct pc_top_view *v, size_t *n)
 		memset(x, 0, sizeof(*x));
 		x->cl = seq->items[i];
 		x->name = pc_client_str(x->cl, "name");
-		if (!pc_cli_num(x->cl, "upstream_cx_active", &x->active))
+		if (!pc_client_num(x->cl, "upstream_cx_active", &x->active))
 			x->active = 0;
-		if (!pc_cli_num(x->cl, "upstream_cx_total", &x->total))
+		if (!pc_client_num(x->cl, "upstream_cx_total", &x->total))
 			x->total = 0;
 		set_rate(v, x);
 		(*n)++;
@@ -267,7 +270,7 @@ static struct dest *collect(const struct pc_top_view *v, size_t *n)
 }
 
 /* Add <cells> to <g>, without NAMESPACE and CLUSTER when <narrow>. */
-static void add_dest_cells(struct pc_cli_grid *g, const char *const *cells, bool narrow)
+static void add_dest_cells(struct pc_table *g, const char *const *cells, bool narrow)
 {
 	const char *keep[DEST_COLS];
 	size_t i, n = 0;
@@ -275,10 +278,10 @@ static void add_dest_cells(struct pc_cli_grid *g, const char *const *cells, bool
 	for (i = 0; i < DEST_COLS; i++)
 		if (!narrow || (i != 1 && i != 2))
 			keep[n++] = cells[i];
-	pc_cli_grid_add(g, keep);
+	pc_table_add(g, keep);
 }
 
-static void add_dest(struct pc_cli_grid *g, const struct dest *d, bool narrow)
+static void add_dest(struct pc_table *g, const struct dest *d, bool narrow)
 {
 	char allowed[32], active[32], failed[32], rxr[32], txr[32], rx[32], tx[32];
 	const char *svc = pc_client_str(d->cl, "service");
@@ -288,17 +291,17 @@ static void add_dest(struct pc_cli_grid *g, const struct dest *d, bool narrow)
 
 	if (!svc || !*svc || strcmp(svc, "unknown") == 0)
 		svc = d->name;
-	if (pc_cli_num(d->cl, "upstream_cx_connect_fail", &v))
+	if (pc_client_num(d->cl, "upstream_cx_connect_fail", &v))
 		f += v;
-	if (pc_cli_num(d->cl, "upstream_cx_connect_timeout", &v))
+	if (pc_client_num(d->cl, "upstream_cx_connect_timeout", &v))
 		f += v;
-	if (pc_cli_num(d->cl, "upstream_cx_overflow", &v))
+	if (pc_client_num(d->cl, "upstream_cx_overflow", &v))
 		f += v;
 	snprintf(failed, sizeof(failed), "%.0f", fmin(f, BIG));
-	pc_cli_bytes(rxr, sizeof(rxr), d->has_rate ? d->rx_rate : -1);
-	pc_cli_bytes(txr, sizeof(txr), d->has_rate ? d->tx_rate : -1);
-	pc_cli_bytes(rx, sizeof(rx), pc_cli_num(d->cl, "rx_bytes", &n) ? n : -1);
-	pc_cli_bytes(tx, sizeof(tx), pc_cli_num(d->cl, "tx_bytes", &n) ? n : -1);
+	pc_format_bytes(rxr, sizeof(rxr), d->has_rate ? d->rx_rate : -1);
+	pc_format_bytes(txr, sizeof(txr), d->has_rate ? d->tx_rate : -1);
+	pc_format_bytes(rx, sizeof(rx), pc_client_num(d->cl, "rx_bytes", &n) ? n : -1);
+	pc_format_bytes(tx, sizeof(tx), pc_client_num(d->cl, "tx_bytes", &n) ? n : -1);
 	cells[0] = svc ? svc : "-";
 	cells[1] = ns && *ns ? ns : "-";
 	cells[2] = d->name ? d->name : "-";
@@ -339,7 +342,7 @@ static void destinations(const struct pc_top_view *v, struct screen *s, size_t r
 						     "RX/S",        "TX/S",      "RX",
 						     "TX" };
 	struct pc_buf out = PC_BUF_INIT;
-	struct pc_cli_grid g;
+	struct pc_table g;
 	size_t i, n, shown;
 	struct dest *d = collect(v, &n);
 	bool narrow = false;
@@ -351,14 +354,14 @@ static void destinations(const struct pc_top_view *v, struct screen *s, size_t r
 	}
 	shown = n + 1 <= room ? n : room >= 2 ? room - 2 : 0;
 	for (;;) {
-		pc_cli_grid_init(&g, narrow ? DEST_COLS - 2 : DEST_COLS);
+		pc_table_init(&g, narrow ? DEST_COLS - 2 : DEST_COLS);
 		add_dest_cells(&g, head, narrow);
 		for (i = 0; i < shown; i++)
 			add_dest(&g, &d[i], narrow);
-		pc_cli_grid_print(&g, &out, 0);
+		pc_table_print(&g, &out, 0);
 		if (narrow || !s->width || max_width(pc_buf_str(&out)) <= s->width)
 			break;
-		pc_cli_grid_release(&g);
+		pc_table_release(&g);
 		pc_buf_clear(&out);
 		narrow = true;
 	}
@@ -366,7 +369,7 @@ static void destinations(const struct pc_top_view *v, struct screen *s, size_t r
 	if (shown < n)
 		screen_printf(s, "... and %zu more destinations", n - shown);
 	pc_buf_release(&out);
-	pc_cli_grid_release(&g);
+	pc_table_release(&g);
 	free(d);
 }
 
@@ -376,7 +379,7 @@ static const char *clock_cell(char *out, size_t size, const char *ts)
 	struct tm tm;
 	time_t when;
 
-	if (!ts || !pc_table_parse_time(ts, &when) || !localtime_r(&when, &tm) ||
+	if (!ts || !pc_format_parse_time(ts, &when) || !localtime_r(&when, &tm) ||
 	    !strftime(out, size, "%H:%M:%S", &tm))
 		return ts;
 	return out;
@@ -394,7 +397,7 @@ static bool has_hint(const struct pc_node *den)
  * own (a narrow terminal), else the reason is the last column and the hint
  * a row of its own under it.
  */
-static void add_denial(struct pc_cli_grid *g, const struct pc_node *den, bool stacked)
+static void add_denial(struct pc_table *g, const struct pc_node *den, bool stacked)
 {
 	const char *hint = pc_client_str(den, "hint");
 	const char *cells[DENIAL_COLS];
@@ -406,34 +409,34 @@ static void add_denial(struct pc_cli_grid *g, const struct pc_node *den, bool st
 	cells[2] = pc_client_str(den, "destination");
 	cells[3] = pc_client_str(den, "response");
 	cells[4] = pc_client_str(den, "reason");
-	pc_cli_grid_add(g, cells);
+	pc_table_add(g, cells);
 	if (stacked || !has_hint(den))
 		return;
 	pc_buf_printf(&b, "hint: %s", hint);
 	cells[0] = cells[1] = cells[2] = cells[3] = "";
 	cells[4] = pc_buf_str(&b);
-	pc_cli_grid_add(g, cells);
+	pc_table_add(g, cells);
 	pc_buf_release(&b);
 }
 
 /* Add "<prefix><text>" as one sanitized line. */
 static void screen_safe(struct screen *s, const char *prefix, const char *text)
 {
-	char *safe = pc_cli_safe(text ? text : "<none>");
+	char *safe = pc_term_safe(text ? text : "<none>", PC_TERM_CELL);
 
 	screen_printf(s, "%s%s", prefix, safe);
 	free(safe);
 }
 
 /* Print <g>'s lines; with <stacked>, each denial's reason and hint under its row. */
-static void put_denials(struct screen *s, const struct pc_cli_grid *g,
+static void put_denials(struct screen *s, const struct pc_table *g,
 			const struct pc_node *const *den, bool stacked)
 {
 	struct pc_buf out = PC_BUF_INIT;
 	const char *line, *nl;
 	size_t k = 0;
 
-	pc_cli_grid_print(g, &out, 0);
+	pc_table_print(g, &out, 0);
 	for (line = pc_buf_str(&out); (nl = strchr(line, '\n')) != NULL; line = nl + 1, k++) {
 		screen_line(s, line, (size_t)(nl - line));
 		if (!stacked || k == 0)
@@ -457,7 +460,7 @@ static void denials(const struct pc_top_view *v, struct screen *s, size_t max)
 	const struct pc_node *list = v->dlist, **den;
 	size_t i, m = 0, lines = 1, need;
 	struct pc_buf probe = PC_BUF_INIT;
-	struct pc_cli_grid g;
+	struct pc_table g;
 	bool stacked = false;
 
 	if (!list || list->nitems == 0) {
@@ -470,8 +473,8 @@ static void denials(const struct pc_top_view *v, struct screen *s, size_t max)
 		if (list->items[i]->type == PC_NODE_MAP)
 			den[m++] = list->items[i];
 	for (;;) {
-		pc_cli_grid_init(&g, stacked ? DENIAL_COLS - 1 : DENIAL_COLS);
-		pc_cli_grid_add(&g, head);
+		pc_table_init(&g, stacked ? DENIAL_COLS - 1 : DENIAL_COLS);
+		pc_table_add(&g, head);
 		for (i = 0; i < m; i++) {
 			need = 1 + has_hint(den[i]) + stacked;
 			if (s->rows && s->used + lines + need > s->rows)
@@ -479,20 +482,20 @@ static void denials(const struct pc_top_view *v, struct screen *s, size_t max)
 			add_denial(&g, den[i], stacked);
 			lines += need;
 		}
-		pc_cli_grid_print(&g, &probe, 0);
+		pc_table_print(&g, &probe, 0);
 		if (stacked || !s->width ||
 		    (size_t)(strstr(pc_buf_str(&probe), "REASON") - pc_buf_str(&probe)) +
 				    MIN_REASON <=
 			    s->width)
 			break;
-		pc_cli_grid_release(&g);
+		pc_table_release(&g);
 		pc_buf_clear(&probe);
 		stacked = true;
 		lines = 1;
 	}
 	put_denials(s, &g, den, stacked);
 	pc_buf_release(&probe);
-	pc_cli_grid_release(&g);
+	pc_table_release(&g);
 	free(den);
 }
 

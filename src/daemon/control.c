@@ -22,7 +22,7 @@
 #include <string.h>
 #include <time.h>
 
-#include "cli/output.h"
+#include "model/output.h"
 #include "core/alloc.h"
 #include "core/arena.h"
 #include "core/err.h"

@@ -31,7 +31,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "cli/cmd.h"
+#include "core/usage.h"
 #include "core/alloc.h"
 #include "core/clock.h"
 #include "core/err.h"
@@ -179,7 +179,7 @@ static int parse_user(const char *s, struct options *o)
 	return 0;
 }
 
-#define bad_usage(...) pc_cli_usage_error("run", __VA_ARGS__)
+#define bad_usage(...) pc_usage_error("run", __VA_ARGS__)
 
 /* The first of <keys> that --labels sets, or NULL. */
 static const char *label_of(char *labels, size_t len, const char *const *keys)

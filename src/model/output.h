@@ -1,10 +1,15 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
 /*
- * cli/output.h - printing findings for people (compiler style) and
+ * model/output.h - printing findings for people (compiler style) and
  * machines (JSON).
+ *
+ * The model's presentation of its own product (model/finding.h), shared by
+ * `portcullis validate`, the daemon's --config loader and the API's replies,
+ * so it sits in the model layer, below both the CLI and the daemon. The
+ * printers allocate with pc_xmalloc() and exit(1) when memory runs out.
  */
-#ifndef PC_CLI_OUTPUT_H
-#define PC_CLI_OUTPUT_H
+#ifndef PC_MODEL_OUTPUT_H
+#define PC_MODEL_OUTPUT_H
 
 #include <stdbool.h>
 #include <stdio.h>
@@ -27,4 +32,4 @@ void pc_output_text(FILE *fp, const struct pc_findings *f);
 /* A JSON array of objects {file, line, column, severity, kind, namespace, name, path, message}. */
 void pc_output_json(FILE *fp, const struct pc_findings *f);
 
-#endif /* PC_CLI_OUTPUT_H */
+#endif /* PC_MODEL_OUTPUT_H */

@@ -1,8 +1,8 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
 /*
- * cli/output.c - findings as text and JSON.
+ * model/output.c - findings as text and JSON.
  */
-#include "cli/output.h"
+#include "model/output.h"
 
 #include <stdlib.h>
 #include <string.h>
