@@ -159,6 +159,19 @@ void pc_utf8_trim(char *s)
 	s[pc_utf8_prefix(s, n, n)] = '\0';
 }
 
+/*
+ * Code points that are valid in a JSON string but act on a terminal or
+ * reorder what it shows: C1 controls (U+009B is CSI, as ESC [), the line and
+ * paragraph separators, and the bidirectional marks, embeddings, overrides
+ * and isolates. They are escaped so that the text of a reply, printed as it
+ * comes (curl, a log), shows them instead of obeying them.
+ */
+static bool is_invisible_control(unsigned cp)
+{
+	return (cp >= 0x80 && cp <= 0x9f) || cp == 0x200e || cp == 0x200f ||
+	       (cp >= 0x2028 && cp <= 0x202e) || (cp >= 0x2066 && cp <= 0x2069);
+}
+
 void pc_buf_add_json_str(struct pc_buf *b, const char *s, size_t n)
 {
 	const unsigned char *u = (const unsigned char *)s;
@@ -169,8 +182,12 @@ void pc_buf_add_json_str(struct pc_buf *b, const char *s, size_t n)
 		unsigned char c = u[i];
 
 		if (c >= 0x80) {
-			k = pc_utf8_decode(s + i, n - i, NULL);
-			if (k)
+			unsigned cp = 0;
+
+			k = pc_utf8_decode(s + i, n - i, &cp);
+			if (k && is_invisible_control(cp))
+				pc_buf_printf(b, "\\u%04x", cp);
+			else if (k)
 				pc_buf_add(b, s + i, k);
 			else
 				pc_buf_adds(b, "\\ufffd");

@@ -40,6 +40,18 @@ START_TEST(json_strings_are_escaped)
 }
 END_TEST
 
+/* C1 controls and bidi overrides are escaped, other non-ASCII is kept. */
+START_TEST(json_strings_escape_terminal_controls)
+{
+	struct pc_buf b = PC_BUF_INIT;
+	const char in[] = "e\xc2\x9b" "31m\xe2\x80\xae" "x\xc3\xa9\xe2\x80\xa8" "y\xff";
+
+	pc_buf_add_json_str(&b, in, sizeof(in) - 1);
+	ck_assert_str_eq(pc_buf_str(&b), "\"e\\u009b31m\\u202ex\xc3\xa9\\u2028y\\ufffd\"");
+	pc_buf_release(&b);
+}
+END_TEST
+
 int main(void)
 {
 	Suite *s = suite_create("core.buf");
@@ -49,6 +61,7 @@ int main(void)
 
 	tcase_add_test(tc, append_and_truncate);
 	tcase_add_test(tc, json_strings_are_escaped);
+	tcase_add_test(tc, json_strings_escape_terminal_controls);
 	suite_add_tcase(s, tc);
 	sr = srunner_create(s);
 	srunner_run_all(sr, CK_NORMAL);
