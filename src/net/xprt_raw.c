@@ -24,9 +24,10 @@ static ssize_t raw_recv(struct pc_xprt *x, void *buf, size_t len)
 	return n == -1 ? -errno : n;
 }
 
+/* MSG_NOSIGNAL: a peer gone is EPIPE for this connection, never SIGPIPE for the process. */
 static ssize_t raw_send(struct pc_xprt *x, const void *buf, size_t len)
 {
-	ssize_t n = write(x->fd, buf, len);
+	ssize_t n = send(x->fd, buf, len, MSG_NOSIGNAL);
 
 	return n == -1 ? -errno : n;
 }

@@ -45,6 +45,10 @@ struct world {
 	FILE *log;
 };
 
+/* Snapshots borrow their manifest's strings: the manifests live until the test ends. */
+static struct pc_manifest manifests[8];
+static unsigned nmanifests;
+
 static void on_stop(struct pc_loop *loop, struct pc_timer *t)
 {
 	(void)t;
@@ -85,7 +89,7 @@ static uint16_t dead_port(void)
 static struct pc_snapshot *compile(uint16_t port, uint16_t mysql_port)
 {
 	char yaml[1024];
-	struct pc_manifest m;
+	struct pc_manifest *mp = &manifests[nmanifests++];
 	struct pc_findings f;
 	struct pc_compile_opts o = { -1, 15001, 1 };
 	struct pc_snapshot *snap;
@@ -97,12 +101,12 @@ static struct pc_snapshot *compile(uint16_t port, uint16_t mysql_port)
 		 "       location: MESH_EXTERNAL, ports: [{name: tcp, number: %u, protocol: TCP},\n"
 		 "       {name: db, number: %u, protocol: MYSQL}]}\n",
 		 port, mysql_port);
+	ck_assert_uint_le(nmanifests, sizeof(manifests) / sizeof(manifests[0]));
 	pc_findings_init(&f);
-	ck_assert_int_eq(pc_manifest_init(&m), 0);
-	ck_assert_int_eq(pc_manifest_add_buf(&m, "t.yaml", yaml, strlen(yaml), &f), 0);
+	ck_assert_int_eq(pc_manifest_init(mp), 0);
+	ck_assert_int_eq(pc_manifest_add_buf(mp, "t.yaml", yaml, strlen(yaml), &f), 0);
 	ck_assert_uint_eq(f.total_err, 0);
-	ck_assert_int_eq(pc_policy_compile(&m, &o, NULL, NULL, &snap), 0);
-	pc_manifest_release(&m);
+	ck_assert_int_eq(pc_policy_compile(mp, &o, NULL, NULL, &snap), 0);
 	pc_findings_release(&f);
 	return snap;
 }
@@ -110,13 +114,13 @@ static struct pc_snapshot *compile(uint16_t port, uint16_t mysql_port)
 /* An empty policy: REGISTRY_ONLY denies everything. */
 static struct pc_snapshot *compile_empty(void)
 {
-	struct pc_manifest m;
+	struct pc_manifest *mp = &manifests[nmanifests++];
 	struct pc_compile_opts o = { -1, 15001, 2 };
 	struct pc_snapshot *snap;
 
-	ck_assert_int_eq(pc_manifest_init(&m), 0);
-	ck_assert_int_eq(pc_policy_compile(&m, &o, NULL, NULL, &snap), 0);
-	pc_manifest_release(&m);
+	ck_assert_uint_le(nmanifests, sizeof(manifests) / sizeof(manifests[0]));
+	ck_assert_int_eq(pc_manifest_init(mp), 0);
+	ck_assert_int_eq(pc_policy_compile(mp, &o, NULL, NULL, &snap), 0);
 	return snap;
 }
 
@@ -159,6 +163,8 @@ static void world_release(struct world *x)
 	fclose(x->log);
 	close(x->srv);
 	close(x->front);
+	while (nmanifests)
+		pc_manifest_release(&manifests[--nmanifests]);
 }
 
 static const char *text_of(FILE *f)
