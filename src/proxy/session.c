@@ -15,14 +15,13 @@
  * past what was seen: the socket becomes readable again only with new
  * bytes (or a FIN, told apart by a zero-timeout poll for POLLRDHUP).
  *
- * Then each direction is a flow: bytes move socket -> pipe -> socket with
- * splice(2) through the transport (net/xprt.h; raw TCP today), falling back
- * to recv/send where splice is refused. A 0-byte read is a half-close: once
- * the pipe is drained the other side gets shutdown(SHUT_WR); the session
- * ends when both directions are shut. Interest is level-triggered and
- * recomputed after every pump: read a source only while its pipe has room,
- * watch a destination for writability only while its pipe holds data, so a
- * slow peer throttles a fast one (Envoy's watermarks). One timer serves the
+ * Then each direction is a flow (proxy/flow.h): bytes move socket -> pipe
+ * -> socket with splice(2) through the transports (net/xprt.h; raw TCP
+ * today), falling back to recv/send where splice is refused. A 0-byte read
+ * is a half-close: once the pipe is drained the other side gets
+ * shutdown(SHUT_WR); the session ends when both directions are shut.
+ * Interest is level-triggered and recomputed after every pump, through the
+ * transports' want_events (Envoy's watermarks). One timer serves the
  * stage's deadline: preread, the denial's phases, the connect timeout, then
  * the idle timeout (checked lazily against the last activity, so traffic
  * does not touch the timer heap); two more bound the duration and revoke.
@@ -63,7 +62,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
-#include <unistd.h>
 
 #include "core/alloc.h"
 #include "core/buf.h"
@@ -74,9 +72,8 @@
 #include "net/xprt.h"
 #include "policy/snapshot.h"
 #include "proxy/deny.h"
+#include "proxy/flow.h"
 #include "proxy/worker.h"
-
-#define BUF_CAP ((size_t)64 * 1024)
 
 /* A peek that found nothing new on a socket that ignores SO_RCVLOWAT: look again after this. */
 #define PAUSE_MS 5u
@@ -98,21 +95,6 @@ enum deny_phase {
 	DP_DRAIN, /* answer and FIN sent: discard input until the client closes */
 };
 
-struct flow {
-	struct pc_worker *w; /* owns the pipe pool */
-	struct pc_xprt *src;
-	struct pc_xprt *dst;
-	int pipe[2];     /* -1 while no bytes are in flight (pooled) */
-	size_t cap;      /* capacity of the pipe held */
-	size_t in_pipe;  /* bytes in the pipe (or buffer) */
-	bool eof;        /* the source sent FIN */
-	bool shut;       /* the destination got SHUT_WR */
-	bool no_splice;  /* splice refused: recv/send through buf */
-	char *buf;
-	size_t off;
-	pc_counter bytes; /* read from the source; the admin thread reads it */
-};
-
 struct pc_session {
 	struct pc_worker *w;
 	struct pc_session *prev, *next; /* in w->sessions once connecting, else w->staging */
@@ -123,8 +105,8 @@ struct pc_session {
 	struct pc_io down;         /* the client */
 	struct pc_io up;           /* the upstream */
 	struct pc_xprt downx, upx; /* their transports */
-	struct flow d2u;
-	struct flow u2d;
+	struct pc_flow d2u;
+	struct pc_flow u2d;
 	struct pc_timer timer;    /* the stage's deadline: preread, denial, connect, idle */
 	struct pc_timer duration; /* maxConnectionDuration */
 	struct pc_timer revoke;   /* armed while a policy change denies it (grace) */
@@ -166,15 +148,10 @@ static void set_stage(struct pc_session *s, enum stage st)
 	atomic_store_explicit(&s->stage, st, memory_order_relaxed);
 }
 
-static uint64_t flow_bytes(const struct flow *f)
-{
-	return pc_counter_get(&f->bytes);
-}
-
 /* Add what moved since the last report to <series> and the cluster. */
 static void report_bytes(struct pc_session *s, struct pc_stat_series *series)
 {
-	uint64_t rx = flow_bytes(&s->d2u), tx = flow_bytes(&s->u2d);
+	uint64_t rx = pc_flow_bytes(&s->d2u), tx = pc_flow_bytes(&s->u2d);
 
 	if (series) {
 		pc_counter_add(&series->received, rx - s->rep_rx);
@@ -203,31 +180,8 @@ static void reap(struct pc_loop *loop, struct pc_defer *d)
 	struct pc_session *s = d->data;
 
 	(void)loop;
-	free(s->d2u.buf);
-	free(s->u2d.buf);
 	free(s->name);
 	free(s);
-}
-
-/* An empty pipe goes back to the pool; one with bytes left is closed. */
-static void close_pipe(struct flow *f)
-{
-	if (f->pipe[0] < 0)
-		return;
-	if (f->in_pipe == 0 && !f->no_splice) {
-		pc_worker_pipe_put(f->w, f->pipe, f->cap);
-		return;
-	}
-	close(f->pipe[0]);
-	close(f->pipe[1]);
-	f->pipe[0] = f->pipe[1] = -1;
-}
-
-static size_t flow_cap(const struct flow *f)
-{
-	if (f->no_splice)
-		return BUF_CAP;
-	return f->pipe[0] >= 0 ? f->cap : 1; /* no pipe yet: room for "some" */
 }
 
 static void log_record(struct pc_session *s, const char *type)
@@ -241,8 +195,8 @@ static void log_record(struct pc_session *s, const char *type)
 	r.duration_ms = pc_loop_now(loop) - s->start_mono;
 	r.flags = s->flags ? s->flags : "-";
 	r.termination = s->termination;
-	r.bytes_received = flow_bytes(&s->d2u);
-	r.bytes_sent = flow_bytes(&s->u2d);
+	r.bytes_received = pc_flow_bytes(&s->d2u);
+	r.bytes_sent = pc_flow_bytes(&s->u2d);
 	r.cluster = s->cluster ? s->cluster->name : "-";
 	r.upstream = s->upstream.family ? &s->upstream : NULL;
 	r.upstream_local = s->upstream_local.family ? &s->upstream_local : NULL;
@@ -253,139 +207,34 @@ static void log_record(struct pc_session *s, const char *type)
 
 static void session_close(struct pc_session *s, const char *flags, bool reset);
 
-/* -- the relay: two flows through the transports ----------------------------- */
-
-/* Interest follows the flows: read while the pipe has room, write while it holds data. */
-static void flow_wants(const struct flow *f, uint32_t *src, uint32_t *dst)
-{
-	if (!f->eof && f->in_pipe < flow_cap(f))
-		*src |= PC_IO_READ;
-	if (f->in_pipe > 0)
-		*dst |= PC_IO_WRITE;
-}
+/* -- RELAY: two flows through the transports (proxy/flow.c) --------------------- */
 
 static int update_interest(struct pc_session *s)
 {
 	uint32_t down = 0, up = 0;
 	int ret;
 
-	flow_wants(&s->d2u, &down, &up);
-	flow_wants(&s->u2d, &up, &down);
+	pc_flow_wants(&s->d2u, &down, &up);
+	pc_flow_wants(&s->u2d, &up, &down);
 	ret = pc_io_set(s->w->loop, &s->down, s->downx.ops->want_events(&s->downx, down));
 	if (ret == 0)
 		ret = pc_io_set(s->w->loop, &s->up, s->upx.ops->want_events(&s->upx, up));
 	return ret;
 }
 
-/* Fill from the source: splice into the pipe, or receive into the buffer. */
-static int flow_fill(struct flow *f)
-{
-	ssize_t n;
-
-	if (f->no_splice) {
-		n = f->src->ops->recv(f->src, f->buf + f->in_pipe, BUF_CAP - f->in_pipe);
-	} else {
-		if (f->pipe[0] < 0) {
-			int ret = pc_worker_pipe_get(f->w, f->pipe, &f->cap);
-
-			if (ret < 0)
-				return ret;
-		}
-		if (f->src->ops->to_pipe && f->dst->ops->from_pipe)
-			n = f->src->ops->to_pipe(f->src, f->pipe[1], f->cap - f->in_pipe);
-		else
-			n = -ENOSYS; /* a transport that must see the bytes */
-		if ((n == -EINVAL || n == -ENOSYS) && f->in_pipe == 0) {
-			/* splice(2) refused for these fds: copy through user space */
-			f->buf = f->buf ? f->buf : pc_malloc(BUF_CAP);
-			if (!f->buf)
-				return -ENOMEM;
-			f->no_splice = true;
-			return flow_fill(f);
-		}
-	}
-	if (n > 0) {
-		f->in_pipe += (size_t)n;
-		pc_counter_add(&f->bytes, (uint64_t)n);
-		return 1;
-	}
-	if (f->in_pipe == 0 && !f->no_splice)
-		close_pipe(f); /* nothing came: an idle flow holds no pipe */
-	if (n == 0) {
-		f->eof = true;
-		return 1;
-	}
-	/* EAGAIN: the source is empty (or the pipe full; in_pipe says which) */
-	return n == -EAGAIN || n == -EINTR ? 0 : (int)n;
-}
-
-/* Drain to the destination. */
-static int flow_drain(struct flow *f)
-{
-	ssize_t n;
-
-	if (f->no_splice)
-		n = f->dst->ops->send(f->dst, f->buf + f->off, f->in_pipe - f->off);
-	else
-		n = f->dst->ops->from_pipe(f->dst, f->pipe[0], f->in_pipe);
-	if (n > 0) {
-		if (f->no_splice) {
-			f->off += (size_t)n;
-			if (f->off == f->in_pipe)
-				f->off = f->in_pipe = 0;
-		} else {
-			f->in_pipe -= (size_t)n;
-			if (f->in_pipe == 0)
-				close_pipe(f); /* drained: back to the pool */
-		}
-		return 1;
-	}
-	return n == -EAGAIN || n == -EINTR || n == 0 ? 0 : (int)n;
-}
-
-/* Move what the kernel accepts now; a few rounds at most, the loop calls again. */
-static int flow_pump(struct flow *f)
-{
-	int rounds, progress, ret;
-
-	for (rounds = 0; rounds < 4; rounds++) {
-		progress = 0;
-		if (!f->eof && f->in_pipe < flow_cap(f) && (!f->no_splice || f->off == 0)) {
-			ret = flow_fill(f);
-			if (ret < 0)
-				return ret;
-			progress |= ret;
-		}
-		if (f->in_pipe > 0) {
-			ret = flow_drain(f);
-			if (ret < 0)
-				return ret;
-			progress |= ret;
-		}
-		if (!progress)
-			break;
-	}
-	if (f->eof && f->in_pipe == 0 && !f->shut) {
-		/* half-close: pass the FIN on once everything before it is delivered */
-		f->dst->ops->shutdown(f->dst);
-		f->shut = true;
-	}
-	return 0;
-}
-
 static void relay(struct pc_session *s)
 {
-	uint64_t before = flow_bytes(&s->d2u) + flow_bytes(&s->u2d);
+	uint64_t before = pc_flow_bytes(&s->d2u) + pc_flow_bytes(&s->u2d);
 	int ret;
 
-	ret = flow_pump(&s->d2u);
+	ret = pc_flow_pump(&s->d2u);
 	if (ret == 0)
-		ret = flow_pump(&s->u2d);
+		ret = pc_flow_pump(&s->u2d);
 	if (ret < 0) {
 		session_close(s, NULL, true); /* a reset from one side resets the other */
 		return;
 	}
-	if (flow_bytes(&s->d2u) + flow_bytes(&s->u2d) != before)
+	if (pc_flow_bytes(&s->d2u) + pc_flow_bytes(&s->u2d) != before)
 		s->last_activity = pc_loop_now(s->w->loop);
 	if (s->d2u.shut && s->u2d.shut) {
 		session_close(s, NULL, false);
@@ -998,12 +847,8 @@ void pc_session_start(struct pc_worker *w, int fd, const struct pc_addr *client,
 	s->client = *client;
 	s->start_mono = pc_loop_now(w->loop);
 	s->start_wall = pc_wall_ms();
-	s->d2u.pipe[0] = s->d2u.pipe[1] = s->u2d.pipe[0] = s->u2d.pipe[1] = -1;
-	s->d2u.w = s->u2d.w = w;
-	s->d2u.src = &s->downx;
-	s->d2u.dst = &s->upx;
-	s->u2d.src = &s->upx;
-	s->u2d.dst = &s->downx;
+	pc_flow_init(&s->d2u, w, &s->downx, &s->upx);
+	pc_flow_init(&s->u2d, w, &s->upx, &s->downx);
 	pc_io_init(&s->down, fd, on_io, s);
 	pc_io_init(&s->up, -1, on_io, s);
 	pc_xprt_raw_init(&s->downx, fd);
@@ -1210,7 +1055,7 @@ void pc_worker_connections_json(struct pc_worker *w, uint64_t now_ms, struct pc_
 		pc_buf_printf(out,
 			      ",\"state\":\"%s\",\"bytes_received\":%" PRIu64
 			      ",\"bytes_sent\":%" PRIu64 ",\"age_seconds\":%.3f}",
-			      view_name(s), flow_bytes(&s->d2u), flow_bytes(&s->u2d),
+			      view_name(s), pc_flow_bytes(&s->d2u), pc_flow_bytes(&s->u2d),
 			      now_ms >= s->start_mono ? (double)(now_ms - s->start_mono) / 1000.0
 						      : 0.0);
 	}
@@ -1274,8 +1119,8 @@ static void session_close(struct pc_session *s, const char *flags, bool reset)
 		pc_io_close(w->loop, &s->down);
 	if (s->up.fd >= 0)
 		pc_io_close(w->loop, &s->up);
-	close_pipe(&s->d2u);
-	close_pipe(&s->u2d);
+	pc_flow_release(&s->d2u);
+	pc_flow_release(&s->u2d);
 	if (s->counted)
 		atomic_fetch_sub(&s->cluster->state->active, 1);
 	unlink_session(s); /* before the snapshot goes: readers use the cluster's name */
