@@ -318,7 +318,7 @@ static int peek_first(struct pc_session *s, size_t cap, uint32_t events, size_t 
 		return -1;
 	/* nothing new and the client still there: SO_RCVLOWAT is not honoured (AF_UNIX) */
 	now = pc_loop_now(loop);
-	if (pc_io_set(loop, &s->down, 0) < 0 ||
+	if (now >= s->deadline || pc_io_set(loop, &s->down, 0) < 0 ||
 	    pc_timer_start(loop, &s->timer, now + PAUSE_MS < s->deadline ? PAUSE_MS
 									 : s->deadline - now) < 0)
 		return -1;
@@ -1012,16 +1012,13 @@ void pc_session_report_all(struct pc_worker *w)
 /* What GET /connections shows as "state", derived from the stage. */
 static const char *view_name(const struct pc_session *s)
 {
+	enum stage st = stage_of(s);
+
+	if (st == ST_CLOSED)
+		return "closing";
 	if (atomic_load_explicit(&s->revoking, memory_order_relaxed))
 		return "revoking";
-	switch (stage_of(s)) {
-	case ST_RELAY:
-		return "established";
-	case ST_CLOSED:
-		return "closing";
-	default:
-		return "connecting";
-	}
+	return st == ST_RELAY ? "established" : "connecting";
 }
 
 static void json_addr(struct pc_buf *out, const char *key, const struct pc_addr *a)
