@@ -1,15 +1,23 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
 /*
- * fuzz/fuzz_sniff.c - libFuzzer target: the first bytes of a denied client
- * (proxy/deny.c's sniffer) and the answers built for it.
+ * fuzz/fuzz_sniff.c - libFuzzer target: a client's first bytes
+ * (proxy/sniff.c: the kind, a ClientHello's SNI, an HTTP/1 Host) and the
+ * answers a denial builds for them (proxy/deny.c).
  *
  * The input is what a client sent. Checked against properties that share
- * no code with the sniffer:
+ * no code with the parser:
  *
  *  - fed every prefix of the input (up to PC_DENY_SNIFF_MAX + 4 bytes, as
- *    the proxy reads it in pieces), the sniffer says "more" until it
+ *    the proxy reads it in pieces), pc_sniff_kind() says "more" until it
  *    decides, then never changes its mind, and never says "more" for
  *    PC_DENY_SNIFF_MAX bytes;
+ *  - pc_sniff(), fed prefixes (every one up to PREFIXES bytes, then a few
+ *    longer ones and the whole input), agrees with pc_sniff_kind() once it
+ *    decides, never changes its answer (kind, error, name) afterwards, is
+ *    never undecided on an HTTP head longer than PC_SNIFF_HEAD_MAX, and
+ *    returns names only without an error, NUL-terminated, at most
+ *    PC_SNIFF_NAME_MAX bytes of [a-z0-9-_.] without empty labels, and
+ *    spelled (case aside) somewhere in the input;
  *  - "http" only for a known method and a space at the start, "tls" only
  *    for a record head 0x16 0x03 0x00..0x04, a length of 4..18432 and a
  *    ClientHello; and always for those;
@@ -29,6 +37,9 @@
 
 #include "net/addr.h"
 #include "proxy/deny.h"
+#include "proxy/sniff.h"
+
+#define PREFIXES 300
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
@@ -63,7 +74,7 @@ static void check_sniff(const uint8_t *data, size_t size)
 	size_t n, max = size < PC_DENY_SNIFF_MAX + 4 ? size : PC_DENY_SNIFF_MAX + 4;
 
 	for (n = 0; n <= max; n++) {
-		got = pc_deny_sniff(data, n);
+		got = pc_sniff_kind(data, n);
 		if (first != PC_SNIFF_MORE && got != first)
 			abort(); /* changed its mind */
 		if (got == PC_SNIFF_MORE && n >= PC_DENY_SNIFF_MAX)
@@ -77,6 +88,78 @@ static void check_sniff(const uint8_t *data, size_t size)
 		if (got != PC_SNIFF_TLS && is_tls(data, n))
 			abort();
 		first = got;
+	}
+}
+
+/* <name> (lowercase) occurs in <p>, ignoring case. */
+static bool spelled_in(const uint8_t *p, size_t n, const char *name, size_t len)
+{
+	size_t i, j;
+
+	for (i = 0; i + len <= n; i++) {
+		for (j = 0; j < len; j++) {
+			uint8_t c = p[i + j] >= 'A' && p[i + j] <= 'Z' ? p[i + j] + 32 : p[i + j];
+
+			if (c != (uint8_t)name[j])
+				break;
+		}
+		if (j == len)
+			return true;
+	}
+	return false;
+}
+
+static void check_name(const uint8_t *data, size_t n, const struct pc_sniffed *s)
+{
+	size_t i, label = 0;
+
+	if (s->namelen == 0) {
+		if (s->name[0] != '\0')
+			abort();
+		return;
+	}
+	if (s->err || s->kind == PC_SNIFF_MORE || s->namelen > PC_SNIFF_NAME_MAX ||
+	    strlen(s->name) != s->namelen || s->name[s->namelen - 1] == '.')
+		abort();
+	for (i = 0; i < s->namelen; i++) {
+		char c = s->name[i];
+
+		if (c == '.') {
+			if (label == 0)
+				abort();
+			label = 0;
+			continue;
+		}
+		if (!((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-' || c == '_'))
+			abort();
+		label++;
+	}
+	if (!spelled_in(data, n, s->name, s->namelen))
+		abort();
+}
+
+static void check_parse(const uint8_t *data, size_t size)
+{
+	static struct pc_sniffed first, got;
+	bool decided = false;
+	size_t n, step;
+
+	for (n = 0; n <= size; n += step) {
+		step = n < PREFIXES ? 1 : (size - n > 1 ? (size - n) / 2 : 1);
+		pc_sniff(data, n, &got);
+		check_name(data, n, &got);
+		if (got.kind != PC_SNIFF_MORE && got.kind != pc_sniff_kind(data, n))
+			abort(); /* the parser and the quick kind disagree */
+		if (got.kind == PC_SNIFF_MORE && pc_sniff_kind(data, n) == PC_SNIFF_HTTP &&
+		    n >= PC_SNIFF_HEAD_MAX)
+			abort(); /* an HTTP head is bounded */
+		if (decided && (got.kind != first.kind || got.err != first.err ||
+				got.namelen != first.namelen || strcmp(got.name, first.name) != 0))
+			abort(); /* more bytes changed a final answer */
+		if (!decided && got.kind != PC_SNIFF_MORE) {
+			first = got;
+			decided = true;
+		}
 	}
 }
 
@@ -129,6 +212,7 @@ static void check_answers(const uint8_t *data, size_t size)
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	check_sniff(data, size);
+	check_parse(data, size);
 	check_answers(data, size);
 	return 0;
 }

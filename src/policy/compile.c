@@ -139,6 +139,7 @@ static struct pc_port_policy *port_policy(struct builder *b, uint16_t port)
 	p->port = port;
 	p->any_cluster = PC_TRIE_NONE;
 	p->protocols = 0;
+	p->needs_name = false;
 	p->trie = pc_trie_new(b->s->arena);
 	if (!p->trie)
 		return NULL;
@@ -524,11 +525,12 @@ static const struct pc_port_policy *find_port(const struct pc_snapshot *s, uint1
 }
 
 const struct pc_cluster *pc_snapshot_classify(const struct pc_snapshot *s,
-					      const struct pc_addr *dst)
+					      const struct pc_addr *dst, const char *name)
 {
 	const struct pc_port_policy *pp;
 	uint32_t id;
 
+	(void)name; /* no name-based entries are compiled yet: the address decides */
 	if (dst->port == s->proxy_port)
 		return &s->clusters[PC_CLUSTER_BLACKHOLE_ID]; /* loop guard */
 	pp = find_port(s, dst->port);
@@ -541,6 +543,13 @@ const struct pc_cluster *pc_snapshot_classify(const struct pc_snapshot *s,
 	}
 	return &s->clusters[s->policy == PC_POLICY_ALLOW_ANY ? PC_CLUSTER_PASSTHROUGH_ID
 							      : PC_CLUSTER_BLACKHOLE_ID];
+}
+
+bool pc_snapshot_port_needs_name(const struct pc_snapshot *s, uint16_t port)
+{
+	const struct pc_port_policy *pp = find_port(s, port);
+
+	return pp && pp->needs_name;
 }
 
 bool pc_snapshot_port_declares(const struct pc_snapshot *s, uint16_t port, int protocol)

@@ -108,6 +108,7 @@ struct pc_port_policy {
 	struct pc_trie *trie;  /* destination address -> cluster id */
 	uint32_t any_cluster;  /* oldest ServiceEntry without addresses, or PC_TRIE_NONE */
 	uint32_t protocols;    /* 1u << enum pc_protocol that some ServiceEntry port declares */
+	bool needs_name;       /* some entry on this port matches by name (SNI, Host): preread */
 };
 
 struct pc_snapshot {
@@ -146,9 +147,21 @@ typedef void pc_conflict_fn(void *data, const char *what);
 int pc_policy_compile(const struct pc_manifest *m, const struct pc_compile_opts *opts,
 		      pc_conflict_fn *report, void *data, struct pc_snapshot **out);
 
-/* The cluster for a connection to <dst> (address and port). Never NULL, never allocates. */
+/*
+ * The cluster for a connection to <dst> (address and port) whose client
+ * named <name> (a TLS SNI or HTTP Host, lowercase, from proxy/sniff.h), or
+ * NULL when it named none. Never NULL, never allocates. Nothing name-based
+ * is compiled yet, so today the name never changes the answer; a port
+ * whose entries match by name will say so with needs_name.
+ */
 const struct pc_cluster *pc_snapshot_classify(const struct pc_snapshot *s,
-					      const struct pc_addr *dst);
+					      const struct pc_addr *dst, const char *name);
+
+/*
+ * Whether connections to <port> must be preread for a name before they can
+ * be classified (pc_port_policy.needs_name). O(log ports).
+ */
+bool pc_snapshot_port_needs_name(const struct pc_snapshot *s, uint16_t port);
 
 /*
  * Replace the resolved addresses of DNS cluster <c> with a copy of the <n>

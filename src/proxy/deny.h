@@ -21,7 +21,8 @@
  * addresses, or same addresses other port), and kept in a ring that the
  * admin endpoint shows (/denials).
  *
- * Everything but pc_denials_json() runs on the worker's loop thread.
+ * The connection is the session's DENYING stage (proxy/session.c); this
+ * module chooses and renders the answers and keeps the record.
  */
 #ifndef PC_PROXY_DENY_H
 #define PC_PROXY_DENY_H
@@ -31,10 +32,10 @@
 #include <stdint.h>
 
 #include "net/addr.h"
+#include "proxy/sniff.h"
 
 struct pc_buf;
 struct pc_snapshot;
-struct pc_worker;
 
 enum pc_deny_response {
 	PC_DENY_PROTOCOL, /* answer as the protocol would, then close */
@@ -44,34 +45,18 @@ enum pc_deny_response {
 /* How many recent denials /denials shows. */
 #define PC_DENIALS_KEPT 256
 
-/*
- * Take over <fd>, the client socket of a connection from <client> to
- * <dst> that <snap> denies, and answer it as w->cfg->deny_response says;
- * the caller no longer owns <fd> (it is closed here, at once or once the
- * answer is out). Records the denial. Never fails: out of memory, it
- * resets.
- */
-void pc_deny_start(struct pc_worker *w, int fd, const struct pc_addr *client,
-		   const struct pc_addr *dst, const struct pc_snapshot *snap);
-
-/* Close every denial <w> is still answering (worker stop, drain deadline). */
-void pc_deny_close_all(struct pc_worker *w);
-
 /* Any thread: the recent denials as the JSON object doc/admin.md describes. */
 void pc_denials_json(struct pc_buf *out);
-
-/*
- * The pieces, exposed for the unit tests and the fuzz target. None of them
- * allocates or touches global state.
- */
 
 /* How long a denial waits for the client's first bytes before it resets. */
 #define PC_DENY_SNIFF_MS  2000u
 /* How long, and how many bytes, the client's input is discarded after the answer. */
 #define PC_DENY_DRAIN_MS  1000u
 #define PC_DENY_DRAIN_MAX ((size_t)64 * 1024)
-/* The most bytes the sniffer ever needs ("OPTIONS " is 8, a TLS record head 6). */
-#define PC_DENY_SNIFF_MAX 16
+/* The most first bytes a denial looks at (pc_sniff_kind() always decides by then). */
+#define PC_DENY_SNIFF_MAX PC_SNIFF_KIND_MAX
+/* The longest answer pc_deny_render() writes. */
+#define PC_DENY_OUT_MAX 512
 
 /* What the client got (doc/admin.md's "response"). */
 enum pc_deny_answer {
@@ -84,22 +69,54 @@ enum pc_deny_answer {
 /* "reset", "mysql", "tls", "http". */
 const char *pc_deny_answer_name(enum pc_deny_answer a);
 
-enum pc_sniff {
-	PC_SNIFF_MORE,  /* a prefix of something recognised: wait for more bytes */
-	PC_SNIFF_TLS,   /* a TLS handshake record holding a ClientHello */
-	PC_SNIFF_HTTP,  /* an HTTP/1.x request line: a known method and a space */
-	PC_SNIFF_OTHER, /* anything else: reset */
+/* The answer chosen for one denial: a few bytes, rendered again at each write. */
+struct pc_deny_reply {
+	enum pc_deny_answer answer;
+	uint8_t tls_major, tls_minor; /* PC_ANSWER_TLS: the client's record version */
+	bool head;                    /* PC_ANSWER_HTTP: a HEAD request (no body) */
 };
 
 /*
- * Classify the first <n> bytes a denied client sent. TLS: 0x16, version
- * 0x03 0x00..0x04, a record length of 4..18432, handshake type 1. HTTP:
- * GET, HEAD, POST, PUT, DELETE, OPTIONS, PATCH, CONNECT or TRACE, then a
- * space (case-sensitive, as RFC 9110 says). Decides as soon as the bytes
- * allow: PC_SNIFF_MORE only while they are a proper prefix of a match, so
- * never for PC_DENY_SNIFF_MAX bytes or more.
+ * Whether <port> is server-first under <snap>: declared MYSQL by some
+ * ServiceEntry, or 3306. Its clients say nothing until the server greets
+ * them, so a denial answers at once and no stage ever waits for their
+ * first bytes (the preread stage is skipped too).
  */
-enum pc_sniff pc_deny_sniff(const uint8_t *p, size_t n);
+bool pc_deny_server_first(const struct pc_snapshot *snap, uint16_t port);
+
+/*
+ * Choose the answer for a client whose first bytes are the <n> at <p>: a
+ * TLS ClientHello gets an alert, an HTTP request a 403, anything else a
+ * reset. Returns pc_sniff_kind(<p>, <n>); while that is PC_SNIFF_MORE the
+ * reply is a reset and the caller may wait for more bytes.
+ */
+enum pc_sniff pc_deny_choose(struct pc_deny_reply *r, const uint8_t *p, size_t n);
+
+/*
+ * The bytes of <r> for a denial of <dst> into <out>: the MySQL ERR packet,
+ * the TLS alert or the HTTP 403 with the sentence. Returns their length; 0
+ * for a reset (or a 403 that does not fit: reset then).
+ */
+size_t pc_deny_render(const struct pc_deny_reply *r, const struct pc_addr *dst, bool loop_guard,
+		      char out[PC_DENY_OUT_MAX]);
+
+/*
+ * When a denial of <dst> starts: whether it is the first of <dst> lately
+ * (RECENT_MS), and so the one to log. The first one computes the hint (the
+ * nearest ServiceEntries of <snap>) and keeps it with <dst>. Any thread.
+ */
+bool pc_deny_note(const struct pc_snapshot *snap, const struct pc_addr *dst, uint64_t now);
+
+/*
+ * Once the answer is chosen: keep the denial of <client> -> <dst> on the
+ * ring /denials shows and, when <log> (pc_deny_note()'s verdict), log it
+ * at notice with its reason, answer and hint (rate-limited). The loop
+ * guard is a <dst> on <snap>'s proxy port. <now> is monotonic ms. Any thread.
+ */
+void pc_deny_record(const struct pc_snapshot *snap, const struct pc_addr *client,
+		    const struct pc_addr *dst, bool log, enum pc_deny_answer answer, uint64_t now);
+
+/* The pieces, exposed for the unit tests and the fuzz target. Pure. */
 
 /*
  * The sentence every answer carries, NUL-terminated in <out> (<cap> > 0,

@@ -1,29 +1,45 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
 /*
- * proxy/session.c - accept -> original destination -> verdict -> connect ->
- * relay, like Envoy's tcp_proxy (reference §8.1).
+ * proxy/session.c - one connection through its stages: accepted ->
+ * (preread) -> classified -> connecting or denying -> relay -> closed, like
+ * Envoy's tcp_proxy (reference §8.1) with nginx's stream phases
+ * (ngx_stream_core_module.c: preread) and HAProxy's tcp-request inspection.
+ * doc/internals/session.md tells the life cycle; this comment the rules.
  *
- * Until the upstream connect succeeds nothing is read from the client, so
- * server-first protocols (MySQL greets first) work. Then each direction is
- * a flow: bytes move socket -> pipe -> socket with splice(2) (no copy
- * through user space), falling back to read/write where splice is refused.
- * A 0-byte read is a half-close: once the pipe is drained the other side
- * gets shutdown(SHUT_WR); the session ends when both directions are shut.
+ * Nothing is read from the client before the upstream connect succeeds,
+ * so server-first protocols (MySQL greets first) work. The one exception
+ * is PREREAD, on ports whose policy needs a name: it peeks (MSG_PEEK) and
+ * takes nothing, so the relay still starts at byte 0, and it is bounded
+ * (PC_PREREAD_MAX bytes, PC_PREREAD_MS). Peeking under level-triggered
+ * epoll would spin while the bytes wait unread, so SO_RCVLOWAT is raised
+ * past what was seen: the socket becomes readable again only with new
+ * bytes (or a FIN, told apart by a zero-timeout poll for POLLRDHUP).
  *
- * Interest is level-triggered and recomputed after every pump: read a
- * source only while its pipe has room, watch a destination for writability
- * only while its pipe holds data, so a slow peer throttles a fast one
- * (Envoy's watermarks). Timers: connect timeout, idle timeout (checked
- * lazily against the last activity, so traffic does not touch the timer
- * heap) and the maximum connection duration.
+ * Then each direction is a flow (proxy/flow.h): bytes move socket -> pipe
+ * -> socket with splice(2) through the transports (net/xprt.h; raw TCP
+ * today), falling back to recv/send where splice is refused. A 0-byte read
+ * is a half-close: once the pipe is drained the other side gets
+ * shutdown(SHUT_WR); the session ends when both directions are shut.
+ * Interest is level-triggered and recomputed after every pump, through the
+ * transports' want_events (Envoy's watermarks). One timer serves the
+ * stage's deadline: preread, the denial's phases, the connect timeout, then
+ * the idle timeout (checked lazily against the last activity, so traffic
+ * does not touch the timer heap); two more bound the duration and revoke.
  *
- * Policy changes: when the worker adopts a new snapshot, every live session
- * is classified again on its original destination (pc_session_recheck_all()).
- * Still allowed, it is not touched at all (it keeps the cluster and upstream
- * of the snapshot it pinned); denied, it is revoked at once or, with a
- * grace, by the <revoke> timer, which checks once more at expiry.
+ * A denied connection stays this object: DENYING is a stage (answers and
+ * records from proxy/deny.c). Its access-log record (flags UH) and
+ * counters are written when the denial starts, as an Envoy blackhole
+ * closes at once; the answer, the FIN and the drain follow on the same fd.
  *
- * Closing only queues the session; it is freed after the current batch.
+ * Policy changes: when the worker adopts a new snapshot, every connecting
+ * or relaying session is classified again on its original destination and
+ * name (pc_session_recheck_all()). Still allowed, it is not touched at all
+ * (it keeps the cluster and upstream of the snapshot it pinned); denied,
+ * it is revoked at once or, with a grace, by the <revoke> timer, which
+ * checks once more at expiry. A session classified after a preread uses the
+ * snapshot current at classification, so no change slips between.
+ *
+ * Closing only queues the memory; it is freed after the current batch.
  *
  * Counting (proxy/stats.h): a session finds its cluster series and its
  * Istio series (response flags "-") once, when it is classified, and keeps
@@ -33,21 +49,19 @@
  * before its upstream connect starts (UH, UO, a connect(2) that fails at
  * once) is counted as opened under the flags it closes with.
  *
- * The admin thread reads the session list (GET /connections) under the
- * worker's <lock>: a session is linked only once its addresses, cluster and
- * upstream are set, and unlinked before its snapshot (which holds the
- * cluster's name) is released; its state and byte counts are atomics.
+ * The admin thread reads w->sessions (GET /connections) under the worker's
+ * <lock>: a session is moved there from w->staging only once its
+ * addresses, cluster and upstream are set, and unlinked before its snapshot
+ * (which holds the cluster's name) is released; its stage and byte counts
+ * are atomics.
  */
-#include "proxy/worker.h"
+#include "proxy/session.h"
 
 #include <errno.h>
-#include <fcntl.h>
 #include <inttypes.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
-#include <time.h>
-#include <unistd.h>
 
 #include "core/alloc.h"
 #include "core/buf.h"
@@ -55,77 +69,89 @@
 #include "core/log.h"
 #include "net/addr.h"
 #include "net/sock.h"
+#include "net/xprt.h"
 #include "policy/snapshot.h"
 #include "proxy/deny.h"
+#include "proxy/flow.h"
+#include "proxy/worker.h"
 
-#define BUF_CAP ((size_t)64 * 1024)
+/* A peek that found nothing new on a socket that ignores SO_RCVLOWAT: look again after this. */
+#define PAUSE_MS 5u
 
-enum state {
+enum stage {
+	ST_ACCEPTED,
+	ST_PREREAD,
+	ST_CLASSIFIED,
 	ST_CONNECTING,
+	ST_DENYING,
 	ST_RELAY,
 	ST_CLOSED,
 };
 
-struct flow {
-	struct pc_worker *w; /* owns the pipe pool */
-	struct pc_io *src;
-	struct pc_io *dst;
-	int pipe[2];     /* -1 while no bytes are in flight (pooled) */
-	size_t cap;      /* capacity of the pipe held */
-	size_t in_pipe;  /* bytes in the pipe (or buffer) */
-	bool eof;        /* the source sent FIN */
-	bool shut;       /* the destination got SHUT_WR */
-	bool no_splice;  /* splice refused: read/write through buf */
-	char *buf;
-	size_t off;
-	pc_counter bytes; /* read from the source; the admin thread reads it */
-};
-
-/* What GET /connections shows as "state". */
-enum view {
-	VIEW_CONNECTING,
-	VIEW_ESTABLISHED,
-	VIEW_CLOSING,
-	VIEW_REVOKING,
+/* The DENYING stage's phases (doc/internals/session.md). */
+enum deny_phase {
+	DP_SNIFF, /* wait for the first bytes that choose the answer */
+	DP_WRITE, /* the answer waits for room in the socket buffer */
+	DP_DRAIN, /* answer and FIN sent: discard input until the client closes */
 };
 
 struct pc_session {
 	struct pc_worker *w;
-	struct pc_session *prev, *next;
+	struct pc_session *prev, *next; /* in w->sessions once connecting, else w->staging */
 	uint64_t id;
-	enum state state;
-	struct pc_io down; /* the client */
-	struct pc_io up;   /* the upstream */
-	struct flow d2u;
-	struct flow u2d;
-	struct pc_timer timer;    /* connect timeout, then idle timeout */
+	atomic_uint stage;         /* enum stage; the admin thread derives its view from it */
+	atomic_bool revoking;      /* in the grace of a revocation */
+	enum deny_phase dphase;
+	struct pc_io down;         /* the client */
+	struct pc_io up;           /* the upstream */
+	struct pc_xprt downx, upx; /* their transports */
+	struct pc_flow d2u;
+	struct pc_flow u2d;
+	struct pc_timer timer;    /* the stage's deadline: preread, denial, connect, idle */
 	struct pc_timer duration; /* maxConnectionDuration */
 	struct pc_timer revoke;   /* armed while a policy change denies it (grace) */
+	struct pc_timer flush;    /* --access-log-flush-interval */
 	struct pc_defer reap;
 	struct pc_snapshot *snap; /* pinned: the cluster lives in it */
 	const struct pc_cluster *cluster;
+	char *name;               /* the SNI or Host the preread found, or NULL */
 	struct pc_addr client, orig_dst, upstream, upstream_local;
 	uint64_t start_mono, start_wall, last_activity;
+	uint64_t deadline;        /* preread / denial sniff: when to stop waiting */
 	const char *flags;
-	const char *termination; /* connection termination details, or NULL */
-	bool counted;                  /* holds one of the cluster's maxConnections slots */
-	bool linked;                   /* in w->sessions */
-	struct pc_timer flush;         /* --access-log-flush-interval */
-	atomic_uint view;              /* enum view, for the admin thread */
+	const char *termination;  /* connection termination details, or NULL */
+	struct pc_deny_reply reply;
+	size_t seen;              /* bytes the last peek found */
+	size_t outoff;            /* bytes of the denial's answer sent */
+	size_t drained;           /* bytes discarded after it */
+	bool redirected;          /* false: the proxy port was dialled (loop guard) */
+	bool prereaded;           /* <reply> was chosen from a preread */
+	bool paused;              /* reading paused for PAUSE_MS (see peek_first()) */
+	bool lowat;               /* SO_RCVLOWAT raised on the client socket */
+	bool deny_log;            /* the first denial of this destination lately */
+	bool deny_recorded;
+	bool accounted;           /* counted closed and access-logged */
+	bool counted;             /* holds one of the cluster's maxConnections slots */
+	bool linked;              /* in w->sessions (else in w->staging) */
 	struct pc_stat_cluster *sc;    /* NULL: --stats off (or out of memory) */
 	struct pc_stat_series *series; /* flags "-": counted opened at connect */
 	uint64_t rep_rx, rep_tx;       /* bytes already added to the counters */
 };
 
-static uint64_t flow_bytes(const struct flow *f)
+static enum stage stage_of(const struct pc_session *s)
 {
-	return pc_counter_get(&f->bytes);
+	return (enum stage)atomic_load_explicit(&s->stage, memory_order_relaxed);
+}
+
+static void set_stage(struct pc_session *s, enum stage st)
+{
+	atomic_store_explicit(&s->stage, st, memory_order_relaxed);
 }
 
 /* Add what moved since the last report to <series> and the cluster. */
 static void report_bytes(struct pc_session *s, struct pc_stat_series *series)
 {
-	uint64_t rx = flow_bytes(&s->d2u), tx = flow_bytes(&s->u2d);
+	uint64_t rx = pc_flow_bytes(&s->d2u), tx = pc_flow_bytes(&s->u2d);
 
 	if (series) {
 		pc_counter_add(&series->received, rx - s->rep_rx);
@@ -154,30 +180,8 @@ static void reap(struct pc_loop *loop, struct pc_defer *d)
 	struct pc_session *s = d->data;
 
 	(void)loop;
-	free(s->d2u.buf);
-	free(s->u2d.buf);
+	free(s->name);
 	free(s);
-}
-
-/* An empty pipe goes back to the pool; one with bytes left is closed. */
-static void close_pipe(struct flow *f)
-{
-	if (f->pipe[0] < 0)
-		return;
-	if (f->in_pipe == 0 && !f->no_splice) {
-		pc_worker_pipe_put(f->w, f->pipe, f->cap);
-		return;
-	}
-	close(f->pipe[0]);
-	close(f->pipe[1]);
-	f->pipe[0] = f->pipe[1] = -1;
-}
-
-static size_t flow_cap(const struct flow *f)
-{
-	if (f->no_splice)
-		return BUF_CAP;
-	return f->pipe[0] >= 0 ? f->cap : 1; /* no pipe yet: room for "some" */
 }
 
 static void log_record(struct pc_session *s, const char *type)
@@ -191,8 +195,8 @@ static void log_record(struct pc_session *s, const char *type)
 	r.duration_ms = pc_loop_now(loop) - s->start_mono;
 	r.flags = s->flags ? s->flags : "-";
 	r.termination = s->termination;
-	r.bytes_received = flow_bytes(&s->d2u);
-	r.bytes_sent = flow_bytes(&s->u2d);
+	r.bytes_received = pc_flow_bytes(&s->d2u);
+	r.bytes_sent = pc_flow_bytes(&s->u2d);
 	r.cluster = s->cluster ? s->cluster->name : "-";
 	r.upstream = s->upstream.family ? &s->upstream : NULL;
 	r.upstream_local = s->upstream_local.family ? &s->upstream_local : NULL;
@@ -203,138 +207,34 @@ static void log_record(struct pc_session *s, const char *type)
 
 static void session_close(struct pc_session *s, const char *flags, bool reset);
 
-/* Interest follows the flows: read while the pipe has room, write while it holds data. */
-static void flow_wants(const struct flow *f, uint32_t *src, uint32_t *dst)
-{
-	if (!f->eof && f->in_pipe < flow_cap(f))
-		*src |= PC_IO_READ;
-	if (f->in_pipe > 0)
-		*dst |= PC_IO_WRITE;
-}
+/* -- RELAY: two flows through the transports (proxy/flow.c) --------------------- */
 
 static int update_interest(struct pc_session *s)
 {
 	uint32_t down = 0, up = 0;
 	int ret;
 
-	flow_wants(&s->d2u, &down, &up);
-	flow_wants(&s->u2d, &up, &down);
-	ret = pc_io_set(s->w->loop, &s->down, down);
+	pc_flow_wants(&s->d2u, &down, &up);
+	pc_flow_wants(&s->u2d, &up, &down);
+	ret = pc_io_set(s->w->loop, &s->down, s->downx.ops->want_events(&s->downx, down));
 	if (ret == 0)
-		ret = pc_io_set(s->w->loop, &s->up, up);
+		ret = pc_io_set(s->w->loop, &s->up, s->upx.ops->want_events(&s->upx, up));
 	return ret;
-}
-
-/* Fill from the source: splice into the pipe, or read into the buffer. */
-static int flow_fill(struct flow *f)
-{
-	ssize_t n;
-	int err;
-
-	if (f->no_splice) {
-		n = read(f->src->fd, f->buf + f->in_pipe, BUF_CAP - f->in_pipe);
-	} else {
-		if (f->pipe[0] < 0) {
-			int ret = pc_worker_pipe_get(f->w, f->pipe, &f->cap);
-
-			if (ret < 0)
-				return ret;
-		}
-		n = splice(f->src->fd, NULL, f->pipe[1], NULL, f->cap - f->in_pipe,
-			   SPLICE_F_MOVE | SPLICE_F_NONBLOCK);
-		if (n == -1 && (errno == EINVAL || errno == ENOSYS) && f->in_pipe == 0) {
-			/* splice(2) refused for these fds: copy through user space */
-			f->buf = f->buf ? f->buf : pc_malloc(BUF_CAP);
-			if (!f->buf)
-				return -ENOMEM;
-			f->no_splice = true;
-			return flow_fill(f);
-		}
-	}
-	if (n > 0) {
-		f->in_pipe += (size_t)n;
-		pc_counter_add(&f->bytes, (uint64_t)n);
-		return 1;
-	}
-	err = n < 0 ? errno : 0;
-	if (f->in_pipe == 0 && !f->no_splice)
-		close_pipe(f); /* nothing came: an idle flow holds no pipe */
-	if (n == 0) {
-		f->eof = true;
-		return 1;
-	}
-	/* EAGAIN: the source is empty (or the pipe full; in_pipe says which) */
-	return err == EAGAIN || err == EINTR ? 0 : -err;
-}
-
-/* Drain to the destination. */
-static int flow_drain(struct flow *f)
-{
-	ssize_t n;
-
-	if (f->no_splice)
-		n = write(f->dst->fd, f->buf + f->off, f->in_pipe - f->off);
-	else
-		n = splice(f->pipe[0], NULL, f->dst->fd, NULL, f->in_pipe,
-			   SPLICE_F_MOVE | SPLICE_F_NONBLOCK);
-	if (n > 0) {
-		if (f->no_splice) {
-			f->off += (size_t)n;
-			if (f->off == f->in_pipe)
-				f->off = f->in_pipe = 0;
-		} else {
-			f->in_pipe -= (size_t)n;
-			if (f->in_pipe == 0)
-				close_pipe(f); /* drained: back to the pool */
-		}
-		return 1;
-	}
-	return n == -1 && (errno == EAGAIN || errno == EINTR) ? 0 : (n == 0 ? 0 : -errno);
-}
-
-/* Move what the kernel accepts now; a few rounds at most, the loop calls again. */
-static int flow_pump(struct flow *f)
-{
-	int rounds, progress, ret;
-
-	for (rounds = 0; rounds < 4; rounds++) {
-		progress = 0;
-		if (!f->eof && f->in_pipe < flow_cap(f) && (!f->no_splice || f->off == 0)) {
-			ret = flow_fill(f);
-			if (ret < 0)
-				return ret;
-			progress |= ret;
-		}
-		if (f->in_pipe > 0) {
-			ret = flow_drain(f);
-			if (ret < 0)
-				return ret;
-			progress |= ret;
-		}
-		if (!progress)
-			break;
-	}
-	if (f->eof && f->in_pipe == 0 && !f->shut) {
-		/* half-close: pass the FIN on once everything before it is delivered */
-		shutdown(f->dst->fd, SHUT_WR);
-		f->shut = true;
-	}
-	return 0;
 }
 
 static void relay(struct pc_session *s)
 {
-	uint64_t before = flow_bytes(&s->d2u) + flow_bytes(&s->u2d);
+	uint64_t before = pc_flow_bytes(&s->d2u) + pc_flow_bytes(&s->u2d);
 	int ret;
 
-	ret = flow_pump(&s->d2u);
+	ret = pc_flow_pump(&s->d2u);
 	if (ret == 0)
-		ret = flow_pump(&s->u2d);
+		ret = pc_flow_pump(&s->u2d);
 	if (ret < 0) {
 		session_close(s, NULL, true); /* a reset from one side resets the other */
 		return;
 	}
-	if (flow_bytes(&s->d2u) + flow_bytes(&s->u2d) != before)
+	if (pc_flow_bytes(&s->d2u) + pc_flow_bytes(&s->u2d) != before)
 		s->last_activity = pc_loop_now(s->w->loop);
 	if (s->d2u.shut && s->u2d.shut) {
 		session_close(s, NULL, false);
@@ -366,8 +266,7 @@ static void start_relay(struct pc_session *s)
 {
 	struct pc_loop *loop = s->w->loop;
 
-	s->state = ST_RELAY;
-	atomic_store_explicit(&s->view, VIEW_ESTABLISHED, memory_order_relaxed);
+	set_stage(s, ST_RELAY);
 	pc_sock_local(s->up.fd, &s->upstream_local);
 	if (s->w->cfg->access_on_open)
 		log_record(s, PC_ACCESS_CONNECTED);
@@ -380,29 +279,290 @@ static void start_relay(struct pc_session *s)
 	relay(s);
 }
 
-static void on_io(struct pc_loop *loop, struct pc_io *io, uint32_t events)
-{
-	struct pc_session *s = io->data;
-	int err;
+/* -- peeking at the first bytes (PREREAD, and DENYING's sniff) ---------------- */
 
-	(void)events;
-	if (s->state == ST_CONNECTING) {
-		err = pc_sock_error(s->up.fd);
-		if (err == 0 && (events & (PC_IO_WRITE | PC_IO_ERR)))
-			start_relay(s);
-		else if (err < 0) {
-			if (s->sc)
-				pc_counter_add(&s->sc->connect_fail, 1);
-			session_close(s, "UF,URX", true);
-		}
+static void drop_lowat(struct pc_session *s)
+{
+	if (!s->lowat)
 		return;
-	}
-	if (s->state == ST_RELAY)
-		relay(s);
-	(void)loop;
+	pc_xprt_raw_set_lowat(s->down.fd, 1);
+	s->lowat = false;
 }
 
-static void on_revoke(struct pc_loop *loop, struct pc_timer *t);
+/*
+ * Peek at up to <cap> of the client's first bytes into w->scratch. Returns
+ * 1 with more bytes than last time (their count in <*n>), 0 when there is
+ * nothing new yet (wait: SO_RCVLOWAT, or a pause where it is ignored), -1
+ * when nothing more will come: an error, or the client shut its side (the
+ * bytes it sent, if any, are in <*n>).
+ */
+static int peek_first(struct pc_session *s, size_t cap, uint32_t events, size_t *n)
+{
+	struct pc_loop *loop = s->w->loop;
+	ssize_t r = pc_xprt_raw_peek(s->down.fd, s->w->scratch, cap);
+	uint64_t now;
+
+	*n = 0;
+	if (r == -EAGAIN || r == -EINTR)
+		return events & PC_IO_ERR ? -1 : 0;
+	if (r <= 0)
+		return -1; /* end of stream before a byte, or an error */
+	*n = (size_t)r;
+	if ((size_t)r > s->seen) {
+		s->seen = (size_t)r;
+		if ((size_t)r < cap && pc_xprt_raw_set_lowat(s->down.fd, (int)r + 1) == 0)
+			s->lowat = true; /* readable again only with a new byte (or a FIN) */
+		return 1;
+	}
+	if ((events & PC_IO_ERR) || pc_xprt_raw_peer_done(s->down.fd))
+		return -1;
+	/* nothing new and the client still there: SO_RCVLOWAT is not honoured (AF_UNIX) */
+	now = pc_loop_now(loop);
+	if (now >= s->deadline || pc_io_set(loop, &s->down, 0) < 0 ||
+	    pc_timer_start(loop, &s->timer, now + PAUSE_MS < s->deadline ? PAUSE_MS
+									 : s->deadline - now) < 0)
+		return -1;
+	s->paused = true;
+	return 0;
+}
+
+/* Wait for the first bytes until <ms> from now. */
+static int wait_first(struct pc_session *s, pc_timer_fn *cb, uint64_t ms)
+{
+	struct pc_loop *loop = s->w->loop;
+
+	s->deadline = pc_loop_now(loop) + ms;
+	s->paused = false;
+	pc_timer_init(&s->timer, cb, s);
+	if (pc_io_set(loop, &s->down, PC_IO_READ) < 0)
+		return -1;
+	return pc_timer_start(loop, &s->timer, ms);
+}
+
+/*
+ * The timer while waiting for first bytes: the end of a pause (read again,
+ * the deadline still ahead) returns true; the deadline returns false.
+ */
+static bool resume_after_pause(struct pc_session *s)
+{
+	struct pc_loop *loop = s->w->loop;
+	uint64_t now = pc_loop_now(loop);
+
+	if (!s->paused)
+		return false;
+	s->paused = false;
+	if (now >= s->deadline)
+		return false;
+	return pc_io_set(loop, &s->down, PC_IO_READ) == 0 &&
+	       pc_timer_start(loop, &s->timer, s->deadline - now) == 0;
+}
+
+/* -- DENYING: answer, FIN, drain --------------------------------------------- */
+
+static bool is_loop_guard(const struct pc_session *s)
+{
+	return !s->redirected || s->orig_dst.port == s->snap->proxy_port;
+}
+
+/* Keep the denial on the ring (and log it, if it is the first lately) under <answer>. */
+static void deny_record(struct pc_session *s, enum pc_deny_answer answer)
+{
+	if (s->deny_recorded)
+		return;
+	s->deny_recorded = true;
+	pc_deny_record(s->snap, &s->client, &s->orig_dst, s->deny_log, answer,
+		       pc_loop_now(s->w->loop));
+}
+
+/* Write what is left of the answer: 1 done, 0 wait for room, -errno. */
+static int deny_flush(struct pc_session *s)
+{
+	char out[PC_DENY_OUT_MAX];
+	size_t len = pc_deny_render(&s->reply, &s->orig_dst, is_loop_guard(s), out);
+	ssize_t n;
+
+	while (s->outoff < len) {
+		n = s->downx.ops->send(&s->downx, out + s->outoff, len - s->outoff);
+		if (n > 0) {
+			s->outoff += (size_t)n;
+			continue;
+		}
+		return n == -EAGAIN || n == -EINTR ? 0 : (int)n;
+	}
+	return 1;
+}
+
+static void on_deny_timer(struct pc_loop *loop, struct pc_timer *t);
+
+/* Push the answer out; once it is, half-close and start draining. */
+static void deny_write(struct pc_session *s)
+{
+	struct pc_loop *loop = s->w->loop;
+	int ret = deny_flush(s);
+
+	if (ret < 0) {
+		session_close(s, NULL, true);
+		return;
+	}
+	if (ret == 0) {
+		if (s->dphase != DP_WRITE) {
+			s->dphase = DP_WRITE;
+			if (pc_timer_start(loop, &s->timer, PC_DENY_SNIFF_MS) < 0) {
+				session_close(s, NULL, true);
+				return;
+			}
+		}
+		if (pc_io_set(loop, &s->down, PC_IO_WRITE) < 0)
+			session_close(s, NULL, true);
+		return;
+	}
+	s->downx.ops->shutdown(&s->downx); /* the FIN follows the answer */
+	s->dphase = DP_DRAIN;
+	drop_lowat(s);
+	if (pc_io_set(loop, &s->down, PC_IO_READ) < 0 ||
+	    pc_timer_start(loop, &s->timer, PC_DENY_DRAIN_MS) < 0)
+		session_close(s, NULL, false);
+}
+
+/* The answer in s->reply is chosen: record it, then send it (or reset). */
+static void deny_answer(struct pc_session *s)
+{
+	char out[PC_DENY_OUT_MAX];
+
+	if (s->reply.answer != PC_ANSWER_RESET &&
+	    pc_deny_render(&s->reply, &s->orig_dst, is_loop_guard(s), out) == 0)
+		s->reply.answer = PC_ANSWER_RESET; /* cannot happen: every answer fits */
+	deny_record(s, s->reply.answer);
+	if (s->reply.answer == PC_ANSWER_RESET)
+		session_close(s, NULL, true);
+	else
+		deny_write(s);
+}
+
+/* The client's first bytes decide (peeked: the drain reads them later). */
+static void deny_sniff(struct pc_session *s, uint32_t events)
+{
+	size_t n;
+	int ret = peek_first(s, PC_DENY_SNIFF_MAX, events, &n);
+
+	if (ret == 0)
+		return;
+	if (pc_deny_choose(&s->reply, s->w->scratch, n) == PC_SNIFF_MORE && ret > 0 &&
+	    n < PC_DENY_SNIFF_MAX)
+		return; /* a prefix of something known: wait for the rest */
+	/*
+	 * Take the bytes looked at, as a denial always did: nothing will relay
+	 * them, and an AF_UNIX peer closed with unread input reports a reset
+	 * where the client expects the answer or an EOF.
+	 */
+	if (n)
+		s->downx.ops->recv(&s->downx, s->w->scratch, n);
+	pc_timer_stop(s->w->loop, &s->timer);
+	deny_answer(s); /* a reset for anything unknown, an EOF or an error */
+}
+
+/* Discard the client's input until it closes; see proxy/deny.h. */
+static void deny_drain(struct pc_session *s, uint32_t events)
+{
+	char buf[4096];
+	ssize_t n;
+	int i;
+
+	for (i = 0; i < 4; i++) {
+		n = s->downx.ops->recv(&s->downx, buf, sizeof(buf));
+		if (n > 0) {
+			s->drained += (size_t)n;
+			if (s->drained > PC_DENY_DRAIN_MAX)
+				break;
+			continue;
+		}
+		if ((n == -EAGAIN || n == -EINTR) && !(events & PC_IO_ERR))
+			return;
+		break; /* EOF, an error, or a hang-up with nothing left to read */
+	}
+	if (i < 4)
+		session_close(s, NULL, false);
+}
+
+static void deny_io(struct pc_session *s, uint32_t events)
+{
+	switch (s->dphase) {
+	case DP_SNIFF:
+		deny_sniff(s, events);
+		break;
+	case DP_WRITE:
+		deny_write(s);
+		break;
+	case DP_DRAIN:
+		deny_drain(s, events);
+		break;
+	}
+}
+
+static void on_deny_timer(struct pc_loop *loop, struct pc_timer *t)
+{
+	struct pc_session *s = t->data;
+
+	(void)loop;
+	switch (s->dphase) {
+	case DP_SNIFF:
+		if (resume_after_pause(s))
+			return;
+		s->reply.answer = PC_ANSWER_RESET; /* nothing recognisable in time */
+		deny_answer(s);
+		break;
+	case DP_WRITE:
+		session_close(s, NULL, true); /* the client does not read */
+		break;
+	case DP_DRAIN:
+		session_close(s, NULL, false);
+		break;
+	}
+}
+
+static void account(struct pc_session *s, const char *flags);
+
+/*
+ * The policy denies <s> (BlackHoleCluster). Its access-log record (UH) and
+ * counters are written now; the answer follows in its client's protocol:
+ * at once for a server-first port (MySQL's ERR packet in place of the
+ * greeting) or when the preread already saw the first bytes, else after
+ * DP_SNIFF. With --deny-response reset, a reset at once.
+ */
+static void deny_start(struct pc_session *s)
+{
+	struct pc_worker *w = s->w;
+	bool loop_guard = is_loop_guard(s);
+
+	set_stage(s, ST_DENYING);
+	s->flags = "UH";
+	pc_timer_init(&s->timer, on_deny_timer, s); /* not armed: nothing waited before */
+	s->deny_log = pc_deny_note(s->snap, &s->orig_dst, pc_loop_now(w->loop));
+	if (w->cfg->deny_response == PC_DENY_RESET) {
+		deny_record(s, PC_ANSWER_RESET);
+		session_close(s, NULL, true);
+		return;
+	}
+	if (!loop_guard && pc_deny_server_first(s->snap, s->orig_dst.port)) {
+		memset(&s->reply, 0, sizeof(s->reply));
+		s->reply.answer = PC_ANSWER_MYSQL; /* the server speaks first */
+		deny_answer(s);
+	} else if (s->prereaded) {
+		deny_answer(s); /* s->reply was chosen from the preread's bytes */
+	} else {
+		s->dphase = DP_SNIFF;
+		s->seen = 0;
+		if (wait_first(s, on_deny_timer, PC_DENY_SNIFF_MS) < 0) {
+			s->reply.answer = PC_ANSWER_RESET;
+			deny_answer(s);
+		}
+	}
+	account(s, NULL); /* UH; a no-op when the answer already closed it */
+}
+
+/* -- CONNECTING ---------------------------------------------------------------- */
+
+static void on_io(struct pc_loop *loop, struct pc_io *io, uint32_t events);
 
 static void on_connect_timeout(struct pc_loop *loop, struct pc_timer *t)
 {
@@ -462,15 +622,6 @@ static void session_connect(struct pc_session *s)
 	const struct pc_cluster *c = s->cluster;
 	int fd;
 
-	if (c->kind == PC_CLUSTER_BLACKHOLE) {
-		/* denied: deny.c answers the client (or resets it) and records it */
-		fd = s->down.fd;
-		pc_io_stop(loop, &s->down, PC_IO_READ | PC_IO_WRITE);
-		s->down.fd = -1;
-		pc_deny_start(s->w, fd, &s->client, &s->orig_dst, s->snap);
-		session_close(s, "UH", false);
-		return;
-	}
 	if (!pick_upstream(s)) {
 		session_close(s, "UH", true); /* no healthy upstream: reset at once */
 		return;
@@ -499,7 +650,9 @@ static void session_connect(struct pc_session *s)
 		if (s->series)
 			pc_counter_add(&s->series->opened, 1);
 	}
+	set_stage(s, ST_CONNECTING);
 	pc_io_init(&s->up, fd, on_io, s);
+	pc_xprt_raw_init(&s->upx, fd);
 	if (pc_io_start(loop, &s->up, PC_IO_WRITE) < 0) {
 		session_close(s, NULL, true);
 		return;
@@ -512,15 +665,36 @@ static void session_connect(struct pc_session *s)
 		pc_timer_start(loop, &s->flush, s->w->cfg->access_flush_ms);
 }
 
+/* -- the lists ------------------------------------------------------------------ */
+
+static void list_add(struct pc_session **head, struct pc_session *s)
+{
+	s->prev = NULL;
+	s->next = *head;
+	if (*head)
+		(*head)->prev = s;
+	*head = s;
+}
+
+static void list_del(struct pc_session **head, struct pc_session *s)
+{
+	if (s->prev)
+		s->prev->next = s->next;
+	else
+		*head = s->next;
+	if (s->next)
+		s->next->prev = s->prev;
+	s->prev = s->next = NULL;
+}
+
+/* From w->staging to w->sessions, where the admin thread sees it. */
 static void link_session(struct pc_session *s)
 {
 	struct pc_worker *w = s->w;
 
+	list_del(&w->staging, s);
 	pthread_mutex_lock(&w->lock);
-	s->next = w->sessions;
-	if (w->sessions)
-		w->sessions->prev = s;
-	w->sessions = s;
+	list_add(&w->sessions, s);
 	s->linked = true;
 	pthread_mutex_unlock(&w->lock);
 }
@@ -529,20 +703,135 @@ static void unlink_session(struct pc_session *s)
 {
 	struct pc_worker *w = s->w;
 
-	if (!s->linked)
+	if (!s->linked) {
+		list_del(&w->staging, s);
 		return;
+	}
 	pthread_mutex_lock(&w->lock);
-	if (s->prev)
-		s->prev->next = s->next;
-	else
-		w->sessions = s->next;
-	if (s->next)
-		s->next->prev = s->prev;
+	list_del(&w->sessions, s);
 	s->linked = false;
 	pthread_mutex_unlock(&w->lock);
 }
 
-void pc_session_accept(struct pc_worker *w, int fd, const struct pc_addr *client)
+/* -- CLASSIFIED ---------------------------------------------------------------- */
+
+/*
+ * Decide <s> on its original destination and <name> (the preread's, or
+ * NULL), against the worker's current snapshot: a policy adopted while the
+ * session was prereading must decide it, as no recheck saw it.
+ */
+static void classify(struct pc_session *s, const char *name)
+{
+	struct pc_worker *w = s->w;
+
+	if (s->snap != w->snap) {
+		pc_snapshot_unref(s->snap);
+		s->snap = pc_snapshot_ref(w->snap);
+	}
+	if (!s->redirected)
+		s->cluster = &s->snap->clusters[PC_CLUSTER_BLACKHOLE_ID];
+	else
+		s->cluster = pc_snapshot_classify(s->snap, &s->orig_dst, name);
+	set_stage(s, ST_CLASSIFIED);
+	if (w->cfg->stats) {
+		s->sc = pc_stats_cluster(&w->stats, s->cluster->name, s->cluster->host,
+					 s->cluster->ns);
+		if (s->cluster->kind == PC_CLUSTER_BLACKHOLE)
+			pc_counter_add(&w->stats.denied, 1);
+	}
+	if (s->cluster->kind == PC_CLUSTER_BLACKHOLE) {
+		deny_start(s);
+		return;
+	}
+	session_connect(s);
+	/* still open: the upstream is chosen, so the admin thread may see it now */
+	if (stage_of(s) == ST_CONNECTING)
+		link_session(s);
+}
+
+/* -- PREREAD ------------------------------------------------------------------ */
+
+/*
+ * The preread is over, with the <n> bytes peeked into w->scratch: the name
+ * they carry (if the message is whole and well formed) classifies, and the
+ * answer a denial would give is chosen from them now.
+ */
+static void preread_done(struct pc_session *s, size_t n)
+{
+	struct pc_sniffed sn;
+
+	pc_timer_stop(s->w->loop, &s->timer);
+	pc_io_set(s->w->loop, &s->down, 0); /* nothing is read again before the upstream is up */
+	drop_lowat(s);
+	s->prereaded = true;
+	pc_deny_choose(&s->reply, s->w->scratch, n);
+	if (pc_sniff(s->w->scratch, n, &sn) != PC_SNIFF_MORE && sn.namelen)
+		s->name = pc_strndup(sn.name, sn.namelen); /* out of memory: the address decides */
+	classify(s, s->name);
+}
+
+static void preread_io(struct pc_session *s, uint32_t events)
+{
+	struct pc_sniffed sn;
+	size_t n;
+	int ret = peek_first(s, PC_PREREAD_MAX, events, &n);
+
+	if (ret == 0)
+		return;
+	if (ret > 0 && n < PC_PREREAD_MAX && pc_sniff(s->w->scratch, n, &sn) == PC_SNIFF_MORE)
+		return; /* the ClientHello or the request head goes on */
+	preread_done(s, n);
+}
+
+static void on_preread_timer(struct pc_loop *loop, struct pc_timer *t)
+{
+	struct pc_session *s = t->data;
+	ssize_t n;
+
+	(void)loop;
+	if (resume_after_pause(s))
+		return;
+	n = pc_xprt_raw_peek(s->down.fd, s->w->scratch, PC_PREREAD_MAX);
+	preread_done(s, n > 0 ? (size_t)n : 0); /* what came in time: the address decides */
+}
+
+/* -- every stage's events ------------------------------------------------------- */
+
+static void on_io(struct pc_loop *loop, struct pc_io *io, uint32_t events)
+{
+	struct pc_session *s = io->data;
+	int err;
+
+	(void)loop;
+	switch (stage_of(s)) {
+	case ST_PREREAD:
+		preread_io(s, events);
+		break;
+	case ST_DENYING:
+		deny_io(s, events);
+		break;
+	case ST_CONNECTING:
+		err = pc_sock_error(s->up.fd);
+		if (err == 0 && (events & (PC_IO_WRITE | PC_IO_ERR)))
+			start_relay(s);
+		else if (err < 0) {
+			if (s->sc)
+				pc_counter_add(&s->sc->connect_fail, 1);
+			session_close(s, "UF,URX", true);
+		}
+		break;
+	case ST_RELAY:
+		relay(s);
+		break;
+	default:
+		break;
+	}
+}
+
+static void on_revoke(struct pc_loop *loop, struct pc_timer *t);
+
+void pc_session_start(struct pc_worker *w, int fd, const struct pc_addr *client,
+		      const struct pc_addr *orig_dst)
 {
 	struct pc_session *s = pc_calloc(1, sizeof(*s));
 
@@ -553,53 +842,63 @@ void pc_session_accept(struct pc_worker *w, int fd, const struct pc_addr *client
 	s->w = w;
 	/* unique across workers: worker i hands out i+1, i+1+n, i+1+2n, ... */
 	s->id = w->next_id++ * (w->cfg->nworkers ? w->cfg->nworkers : 1) + w->index + 1;
-	atomic_init(&s->view, VIEW_CONNECTING);
-	s->state = ST_CONNECTING;
+	atomic_init(&s->stage, ST_ACCEPTED);
+	atomic_init(&s->revoking, false);
 	s->client = *client;
 	s->start_mono = pc_loop_now(w->loop);
 	s->start_wall = pc_wall_ms();
-	s->d2u.pipe[0] = s->d2u.pipe[1] = s->u2d.pipe[0] = s->u2d.pipe[1] = -1;
-	s->d2u.w = s->u2d.w = w;
-	s->d2u.src = &s->down;
-	s->d2u.dst = &s->up;
-	s->u2d.src = &s->up;
-	s->u2d.dst = &s->down;
+	pc_flow_init(&s->d2u, w, &s->downx, &s->upx);
+	pc_flow_init(&s->u2d, w, &s->upx, &s->downx);
 	pc_io_init(&s->down, fd, on_io, s);
 	pc_io_init(&s->up, -1, on_io, s);
+	pc_xprt_raw_init(&s->downx, fd);
+	pc_xprt_raw_init(&s->upx, -1);
 	pc_timer_init(&s->timer, on_connect_timeout, s);
 	pc_timer_init(&s->duration, on_duration, s);
 	pc_timer_init(&s->revoke, on_revoke, s);
 	pc_timer_init(&s->flush, on_flush, s);
 	pc_defer_init(&s->reap, reap, s);
+	list_add(&w->staging, s);
 	if (w->cfg->stats) {
 		pc_counter_add(&w->stats.downstream_total, 1);
 		pc_counter_add(&w->stats.downstream_active, 1);
 	}
 	s->snap = pc_snapshot_ref(w->snap);
 	pc_sock_nodelay(fd);
-	if (pc_sock_original_dst(fd, &s->orig_dst) < 0) {
+	if (orig_dst) {
+		s->redirected = true;
+		s->orig_dst = *orig_dst;
+		pc_addr_unmap(&s->orig_dst);
+	} else {
 		/* not redirected: someone dialled the proxy port directly (loop guard) */
 		pc_sock_local(fd, &s->orig_dst);
-		s->cluster = &s->snap->clusters[PC_CLUSTER_BLACKHOLE_ID];
-	} else {
-		pc_addr_unmap(&s->orig_dst);
-		s->cluster = pc_snapshot_classify(s->snap, &s->orig_dst);
 	}
-	if (w->cfg->stats) {
-		s->sc = pc_stats_cluster(&w->stats, s->cluster->name, s->cluster->host,
-					 s->cluster->ns);
-		if (s->cluster->kind == PC_CLUSTER_BLACKHOLE)
-			pc_counter_add(&w->stats.denied, 1);
+	if (!is_loop_guard(s) && pc_snapshot_port_needs_name(s->snap, s->orig_dst.port) &&
+	    !pc_deny_server_first(s->snap, s->orig_dst.port)) {
+		set_stage(s, ST_PREREAD);
+		if (wait_first(s, on_preread_timer, PC_PREREAD_MS) == 0)
+			return;
+		pc_timer_stop(w->loop, &s->timer);
+		pc_io_set(w->loop, &s->down, 0); /* cannot wait: the address decides now */
 	}
-	session_connect(s);
-	/* still open: the upstream is chosen, so the admin thread may see it now */
-	if (s->state != ST_CLOSED)
-		link_session(s);
+	classify(s, NULL);
 }
+
+void pc_session_accept(struct pc_worker *w, int fd, const struct pc_addr *client)
+{
+	struct pc_addr dst;
+
+	if (pc_sock_original_dst(fd, &dst) < 0)
+		pc_session_start(w, fd, client, NULL);
+	else
+		pc_session_start(w, fd, client, &dst);
+}
+
+/* -- revocation ---------------------------------------------------------------- */
 
 static bool is_allowed(const struct pc_session *s, const struct pc_snapshot *snap)
 {
-	return pc_snapshot_classify(snap, &s->orig_dst)->kind != PC_CLUSTER_BLACKHOLE;
+	return pc_snapshot_classify(snap, &s->orig_dst, s->name)->kind != PC_CLUSTER_BLACKHOLE;
 }
 
 /*
@@ -655,10 +954,7 @@ void pc_session_recheck_all(struct pc_worker *w)
 		if (is_allowed(s, w->snap)) {
 			if (pc_timer_is_active(&s->revoke)) {
 				pc_timer_stop(w->loop, &s->revoke); /* allowed again */
-				atomic_store_explicit(&s->view,
-						      s->state == ST_RELAY ? VIEW_ESTABLISHED
-									   : VIEW_CONNECTING,
-						      memory_order_relaxed);
+				atomic_store_explicit(&s->revoking, false, memory_order_relaxed);
 			}
 			continue;
 		}
@@ -668,7 +964,7 @@ void pc_session_recheck_all(struct pc_worker *w)
 		if (!grace || pc_timer_start(w->loop, &s->revoke, grace) < 0)
 			session_revoke(s);
 		else
-			atomic_store_explicit(&s->view, VIEW_REVOKING, memory_order_relaxed);
+			atomic_store_explicit(&s->revoking, true, memory_order_relaxed);
 	}
 	pc_log(denied ? PC_LOG_INFO : PC_LOG_DEBUG,
 	       denied ? "policy change denies open connections" : "open connections re-checked",
@@ -676,6 +972,8 @@ void pc_session_recheck_all(struct pc_worker *w)
 	       " took_us=%" PRIu64,
 	       w->index, w->snap->generation, n, denied, grace, pc_mono_us() - t0);
 }
+
+/* -- counting, the admin view ------------------------------------------------------ */
 
 /*
  * The counters of a closing session: opened (if it never got that far),
@@ -711,11 +1009,16 @@ void pc_session_report_all(struct pc_worker *w)
 	}
 }
 
-static const char *view_name(unsigned v)
+/* What GET /connections shows as "state", derived from the stage. */
+static const char *view_name(const struct pc_session *s)
 {
-	static const char *const names[] = { "connecting", "established", "closing", "revoking" };
+	enum stage st = stage_of(s);
 
-	return v < sizeof(names) / sizeof(names[0]) ? names[v] : "?";
+	if (st == ST_CLOSED)
+		return "closing";
+	if (atomic_load_explicit(&s->revoking, memory_order_relaxed))
+		return "revoking";
+	return st == ST_RELAY ? "established" : "connecting";
 }
 
 static void json_addr(struct pc_buf *out, const char *key, const struct pc_addr *a)
@@ -749,38 +1052,55 @@ void pc_worker_connections_json(struct pc_worker *w, uint64_t now_ms, struct pc_
 		pc_buf_printf(out,
 			      ",\"state\":\"%s\",\"bytes_received\":%" PRIu64
 			      ",\"bytes_sent\":%" PRIu64 ",\"age_seconds\":%.3f}",
-			      view_name(atomic_load_explicit(&((struct pc_session *)s)->view,
-							     memory_order_relaxed)),
-			      flow_bytes(&s->d2u), flow_bytes(&s->u2d),
+			      view_name(s), pc_flow_bytes(&s->d2u), pc_flow_bytes(&s->u2d),
 			      now_ms >= s->start_mono ? (double)(now_ms - s->start_mono) / 1000.0
 						      : 0.0);
 	}
 	pthread_mutex_unlock(&w->lock);
 }
 
+/* -- CLOSED ---------------------------------------------------------------------- */
+
 void pc_session_close_all(struct pc_worker *w)
 {
 	while (w->sessions)
 		session_close(w->sessions, NULL, true);
+	while (w->staging) /* an answer not yet out: reset */
+		session_close(w->staging, NULL,
+			      stage_of(w->staging) != ST_DENYING || w->staging->dphase != DP_DRAIN);
 }
 
 /*
- * End <s>: log it, close both sockets (with a RST when <reset>), release
- * the snapshot, and queue the memory for after this batch.
+ * The end as the counters and the access log see it: once per session,
+ * under <flags> (NULL: keep those set). A denial reaches it when its answer
+ * starts, the others when they close.
+ */
+static void account(struct pc_session *s, const char *flags)
+{
+	if (s->accounted || stage_of(s) == ST_CLOSED)
+		return;
+	if (flags)
+		s->flags = flags;
+	s->accounted = true;
+	count_close(s); /* before the record: whoever sees the record sees the counts */
+	log_record(s, PC_ACCESS_END);
+}
+
+/*
+ * End <s>: account for it, close both sockets (with a RST when <reset>),
+ * release the snapshot, and queue the memory for after this batch.
  */
 static void session_close(struct pc_session *s, const char *flags, bool reset)
 {
 	struct pc_worker *w = s->w;
 	struct linger lg = { 1, 0 };
 
-	if (s->state == ST_CLOSED)
+	if (stage_of(s) == ST_CLOSED)
 		return;
-	if (flags)
-		s->flags = flags;
-	s->state = ST_CLOSED;
-	atomic_store_explicit(&s->view, VIEW_CLOSING, memory_order_relaxed);
-	count_close(s); /* before the record: whoever sees the record sees the counts */
-	log_record(s, PC_ACCESS_END);
+	if (stage_of(s) == ST_DENYING)
+		deny_record(s, PC_ANSWER_RESET); /* closed before an answer was chosen */
+	account(s, flags);
+	set_stage(s, ST_CLOSED);
 	pc_timer_stop(w->loop, &s->timer);
 	pc_timer_stop(w->loop, &s->duration);
 	pc_timer_stop(w->loop, &s->revoke);
@@ -792,12 +1112,12 @@ static void session_close(struct pc_session *s, const char *flags, bool reset)
 		if (s->up.fd >= 0)
 			setsockopt(s->up.fd, SOL_SOCKET, SO_LINGER, &lg, sizeof(lg));
 	}
-	if (s->down.fd >= 0) /* -1: handed over (proxy/deny.c) */
+	if (s->down.fd >= 0)
 		pc_io_close(w->loop, &s->down);
 	if (s->up.fd >= 0)
 		pc_io_close(w->loop, &s->up);
-	close_pipe(&s->d2u);
-	close_pipe(&s->u2d);
+	pc_flow_release(&s->d2u);
+	pc_flow_release(&s->u2d);
 	if (s->counted)
 		atomic_fetch_sub(&s->cluster->state->active, 1);
 	unlink_session(s); /* before the snapshot goes: readers use the cluster's name */

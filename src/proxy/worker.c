@@ -23,7 +23,6 @@
 #include "net/addr.h"
 #include "net/sock.h"
 #include "policy/snapshot.h"
-#include "proxy/deny.h"
 
 #define ACCEPT_BATCH 64
 #define PIPE_SIZE    (256 * 1024)
@@ -124,7 +123,6 @@ static void on_drain_deadline(struct pc_loop *loop, struct pc_timer *t)
 	struct pc_worker *w = t->data;
 
 	pc_session_close_all(w);
-	pc_deny_close_all(w);
 	pc_loop_stop(loop);
 }
 
@@ -200,7 +198,6 @@ static void *worker_main(void *arg)
 	pc_loop_run(w->loop);
 	stop_listening(w);
 	pc_session_close_all(w);
-	pc_deny_close_all(w);
 	pc_timer_stop(w->loop, &w->report_timer);
 	pc_timer_init(&w->final_timer, on_final, w);
 	pc_timer_start(w->loop, &w->final_timer, 0);

@@ -22,10 +22,10 @@
 #include "core/log.h"
 #include "core/loop.h"
 #include "proxy/accesslog.h"
+#include "proxy/session.h"
 #include "proxy/stats.h"
 
 struct pc_buf;
-struct pc_deny;
 struct pc_session;
 struct pc_snapshot;
 
@@ -60,14 +60,15 @@ struct pc_worker {
 	struct pc_timer final_timer;
 	struct pc_timer report_timer; /* --tcp-reporting-interval */
 	pthread_mutex_t lock;        /* linking in <sessions>, and readers of it (admin) */
-	struct pc_session *sessions; /* live sessions (doubly linked) */
-	struct pc_deny *denials;     /* denied connections being answered (proxy/deny.c) */
+	struct pc_session *sessions; /* connecting or relaying (doubly linked), shown to admin */
+	struct pc_session *staging;  /* accepted, prereading or denying: not shown, not rechecked */
 	uint64_t next_id;
 	struct pc_stats stats;       /* written by this worker only */
 	struct pc_ratelimit revoke_rl; /* the per-revocation info line */
 	int pipes[PC_PIPE_POOL][2];   /* empty pipes ready for reuse */
 	size_t pipe_caps[PC_PIPE_POOL];
 	unsigned npipes;
+	uint8_t scratch[PC_PREREAD_MAX]; /* the preread's peeks land here (loop thread) */
 };
 
 /*
@@ -104,34 +105,11 @@ int pc_worker_pipe_get(struct pc_worker *w, int fds[2], size_t *cap);
 /* Give back an EMPTY pipe (kept for reuse, or closed when the pool is full). */
 void pc_worker_pipe_put(struct pc_worker *w, int fds[2], size_t cap);
 
-/* Session side (proxy/session.c). */
-void pc_session_accept(struct pc_worker *w, int fd, const struct pc_addr *client);
-void pc_session_close_all(struct pc_worker *w);
-
 /*
- * Re-classify every live session of <w> (connecting or relaying) against
- * w->snap, which the worker has just adopted. A session whose destination
- * the snapshot still allows (any cluster but the BlackHoleCluster) is left
- * alone: same upstream, same cluster, and a pending revocation is called
- * off. A denied one is revoked: reset on both sides with its access-log
- * record saying "portcullis_policy_revoked" (PC_TERM_POLICY_REVOKED), at
- * once when cfg->revoke_grace_ms is 0, else when the grace expires and the
- * snapshot current then still denies it. A session already in its grace
- * keeps its first deadline. One pc_snapshot_classify() per session; loop
- * thread only.
- */
-void pc_session_recheck_all(struct pc_worker *w);
-
-/*
- * Add the bytes that open sessions moved since the last report to their
- * series and clusters (the --tcp-reporting-interval timer). Loop thread.
- */
-void pc_session_report_all(struct pc_worker *w);
-
-/*
- * Any thread: append the live sessions of <w> to <out> as JSON objects of
- * GET /connections (doc/admin.md), each preceded by a comma unless
- * <*first>, which is then cleared. <now_ms> is CLOCK_MONOTONIC in ms.
+ * Any thread (proxy/session.c): append the live sessions of <w> (those
+ * connecting or relaying) to <out> as JSON objects of GET /connections
+ * (doc/admin.md), each preceded by a comma unless <*first>, which is then
+ * cleared. <now_ms> is CLOCK_MONOTONIC in ms.
  */
 void pc_worker_connections_json(struct pc_worker *w, uint64_t now_ms, struct pc_buf *out,
 				bool *first);

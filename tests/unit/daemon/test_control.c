@@ -330,7 +330,7 @@ static const struct pc_cluster *classify(const char *ip, uint16_t port)
 	ck_assert_ptr_nonnull(last);
 	ck_assert_int_eq(pc_addr_parse(ip, &a), 0);
 	a.port = port;
-	return pc_snapshot_classify(last, &a);
+	return pc_snapshot_classify(last, &a, NULL);
 }
 
 /* Fail unless <ip>:<port> goes to ServiceEntry <name> (NULL: BlackHoleCluster). */

@@ -85,7 +85,7 @@ static const char *cluster_for(const struct fix *x, const char *ip, unsigned por
 
 	ck_assert_int_eq(pc_addr_parse(ip, &a), 0);
 	a.port = (uint16_t)port;
-	return pc_snapshot_classify(x->s, &a)->name;
+	return pc_snapshot_classify(x->s, &a, NULL)->name;
 }
 
 START_TEST(seed_story_entry)
@@ -258,7 +258,7 @@ START_TEST(invalid_resources_are_not_compiled)
 	ck_assert_int_eq(pc_policy_compile(&m, &o, NULL, NULL, &s), 0);
 	ck_assert_int_eq(pc_addr_parse("192.0.2.1", &a), 0);
 	a.port = 80;
-	ck_assert_str_eq(pc_snapshot_classify(s, &a)->name, "BlackHoleCluster");
+	ck_assert_str_eq(pc_snapshot_classify(s, &a, NULL)->name, "BlackHoleCluster");
 	pc_snapshot_unref(pc_snapshot_ref(s));
 	pc_snapshot_unref(s);
 	pc_manifest_release(&m);

@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
 /*
- * Unit tests for proxy/deny.c: the answers byte for byte, the sniffer's
- * decisions, and whole denials on a real loop over a socketpair (the
+ * Unit tests for proxy/deny.c: the answers byte for byte, the quick kind
+ * decisions they are chosen by (proxy/sniff.c), and whole denials on a real
+ * loop over a socketpair, as the session's DENYING stage runs them (the
  * answer, the half-close, the log line with its hint, /denials).
  */
 #include <check.h>
@@ -21,6 +22,8 @@
 #include "net/addr.h"
 #include "policy/snapshot.h"
 #include "proxy/deny.h"
+#include "proxy/session.h"
+#include "proxy/sniff.h"
 #include "proxy/worker.h"
 
 #define SENTENCE                                                                  \
@@ -204,9 +207,9 @@ START_TEST(sniff_decisions)
 {
 	const struct sniff_case *c = &sniff_cases[_i];
 
-	ck_assert_msg(pc_deny_sniff((const uint8_t *)c->bytes, c->n) == c->want,
+	ck_assert_msg(pc_sniff_kind((const uint8_t *)c->bytes, c->n) == c->want,
 		      "case %d (%zu bytes): got %d, want %d", _i, c->n,
-		      pc_deny_sniff((const uint8_t *)c->bytes, c->n), c->want);
+		      pc_sniff_kind((const uint8_t *)c->bytes, c->n), c->want);
 }
 END_TEST
 
@@ -222,7 +225,7 @@ START_TEST(sniff_is_incremental)
 
 	for (i = 0; i < 4; i++) {
 		for (n = 0; n <= strlen(full[i]); n++) {
-			enum pc_sniff got = pc_deny_sniff((const uint8_t *)full[i], n);
+			enum pc_sniff got = pc_sniff_kind((const uint8_t *)full[i], n);
 
 			ck_assert_int_eq(got, n < decide_at[i] ? PC_SNIFF_MORE : want[i]);
 		}
@@ -242,7 +245,7 @@ START_TEST(sniff_max_always_decides)
 			buf[i] = (uint8_t)rand();
 		if (round % 3 == 0)
 			memcpy(buf, round % 2 ? "OPTIONS" : "\x16\x03", round % 2 ? 7 : 2);
-		ck_assert_int_ne(pc_deny_sniff(buf, sizeof(buf)), PC_SNIFF_MORE);
+		ck_assert_int_ne(pc_sniff_kind(buf, sizeof(buf)), PC_SNIFF_MORE);
 	}
 }
 END_TEST
@@ -282,21 +285,28 @@ static void world_init(struct world *x, int response)
 	ck_assert_int_eq(pc_policy_compile(&x->m, &o, NULL, NULL, &x->snap), 0);
 	x->cfg.deny_response = response;
 	x->cfg.access_log_fd = -1;
-	x->w.cfg = &x->cfg;
-	x->w.loop = pc_loop_new();
-	ck_assert_ptr_nonnull(x->w.loop);
+	ck_assert_int_eq(pc_worker_init(&x->w, 0, &x->cfg, -1, -1, pc_snapshot_ref(x->snap)), 0);
 	x->log = tmpfile();
 	ck_assert_ptr_nonnull(x->log);
 	pc_log_set_fd(fileno(x->log));
 }
 
+static void run_for(struct world *x, uint64_t ms);
+
 static void world_release(struct world *x)
 {
-	pc_deny_close_all(&x->w);
-	ck_assert_ptr_null(x->w.denials);
+	pc_session_close_all(&x->w);
+	ck_assert_ptr_null(x->w.staging);
+	run_for(x, 0); /* the deferred frees */
 	pc_log_set_fd(-1);
 	fclose(x->log);
+	while (x->w.npipes--) {
+		close(x->w.pipes[x->w.npipes][0]);
+		close(x->w.pipes[x->w.npipes][1]);
+	}
+	pc_snapshot_unref(x->w.snap);
 	pc_loop_free(x->w.loop);
+	pc_worker_release(&x->w);
 	pc_snapshot_unref(x->snap);
 	pc_manifest_release(&x->m);
 	pc_findings_release(&x->f);
@@ -316,14 +326,14 @@ static void run_for(struct world *x, uint64_t ms)
 	ck_assert_int_eq(pc_loop_run(x->w.loop), 0);
 }
 
-/* Deny a connection to <dst>; the app's end of it is returned (non-blocking). */
+/* A connection to <dst>, which the policy denies; the app's end of it is returned (non-blocking). */
 static int deny(struct world *x, const char *ip, unsigned port)
 {
 	struct pc_addr client = addr("192.0.2.1", 40000), dst = addr(ip, port);
 	int sv[2];
 
 	ck_assert_int_eq(socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0, sv), 0);
-	pc_deny_start(&x->w, sv[1], &client, &dst, x->snap);
+	pc_session_start(&x->w, sv[1], &client, &dst);
 	return sv[0];
 }
 
@@ -394,10 +404,10 @@ START_TEST(mysql_answered_at_once_then_logged_once)
 	ck_assert_uint_eq(app_read(app, buf, sizeof(buf), &eof), 7 + strlen(SENTENCE));
 	ck_assert_int_eq(eof, 1); /* and the FIN after it */
 	ck_assert_mem_eq(buf + 7, SENTENCE, strlen(SENTENCE));
-	ck_assert_ptr_nonnull(x.w.denials); /* draining until the app closes */
+	ck_assert_ptr_nonnull(x.w.staging); /* draining until the app closes */
 	close(app);
 	run_for(&x, 20);
-	ck_assert_ptr_null(x.w.denials);
+	ck_assert_ptr_null(x.w.staging);
 
 	/* the log line: once, with both hints */
 	ck_assert_str_eq(log_text(&x),
@@ -452,10 +462,10 @@ START_TEST(http_gets_403_and_input_is_drained)
 	/* more input is read and thrown away; then the app closes */
 	ck_assert_int_eq(send(app, "more body", 9, 0), 9);
 	run_for(&x, 10);
-	ck_assert_ptr_nonnull(x.w.denials);
+	ck_assert_ptr_nonnull(x.w.staging);
 	close(app);
 	run_for(&x, 10);
-	ck_assert_ptr_null(x.w.denials);
+	ck_assert_ptr_null(x.w.staging);
 	ck_assert(strstr(log_text(&x), "response=http"));
 	ck_assert(strstr(denials(), "\"destination\": \"198.51.100.7:80\", \"reason\": \"no "
 				    "ServiceEntry matches (outbound traffic policy "
@@ -500,7 +510,7 @@ START_TEST(other_bytes_are_reset)
 	app = deny(&x, "203.0.113.9", 22);
 	ck_assert_int_eq(send(app, "SSH-2.0-x\r\n", 11, 0), 11);
 	run_for(&x, 10);
-	ck_assert_ptr_null(x.w.denials); /* closed at once */
+	ck_assert_ptr_null(x.w.staging); /* closed at once */
 	ck_assert_uint_eq(app_read(app, buf, sizeof(buf), &eof), 0);
 	ck_assert_int_eq(eof, 1);
 	ck_assert(strstr(log_text(&x), "response=reset"));
@@ -518,10 +528,10 @@ START_TEST(silence_is_reset_after_the_wait)
 	world_init(&x, PC_DENY_PROTOCOL);
 	app = deny(&x, "203.0.113.9", 7000);
 	run_for(&x, PC_DENY_SNIFF_MS - 300);
-	ck_assert_ptr_nonnull(x.w.denials);
+	ck_assert_ptr_nonnull(x.w.staging);
 	ck_assert_str_eq(denials(), "{\"denials\": []}"); /* recorded once answered */
 	run_for(&x, 600);
-	ck_assert_ptr_null(x.w.denials);
+	ck_assert_ptr_null(x.w.staging);
 	ck_assert(strstr(denials(), "\"response\": \"reset\""));
 	close(app);
 	world_release(&x);
@@ -536,7 +546,7 @@ START_TEST(reset_mode_resets_everything)
 
 	world_init(&x, PC_DENY_RESET);
 	app = deny(&x, "203.0.113.9", 3306);
-	ck_assert_ptr_null(x.w.denials);
+	ck_assert_ptr_null(x.w.staging);
 	ck_assert_uint_eq(app_read(app, buf, sizeof(buf), &eof), 0);
 	ck_assert_int_eq(eof, 1);
 	ck_assert(strstr(log_text(&x), "dst=203.0.113.9:3306 reason="));
@@ -575,9 +585,9 @@ START_TEST(close_all_closes_pending)
 	world_init(&x, PC_DENY_PROTOCOL);
 	a = deny(&x, "203.0.113.9", 7000);
 	b = deny(&x, "203.0.113.9", 3306);
-	ck_assert_ptr_nonnull(x.w.denials);
-	pc_deny_close_all(&x.w);
-	ck_assert_ptr_null(x.w.denials);
+	ck_assert_ptr_nonnull(x.w.staging);
+	pc_session_close_all(&x.w);
+	ck_assert_ptr_null(x.w.staging);
 	app_read(a, buf, sizeof(buf), &eof);
 	ck_assert_int_eq(eof, 1);
 	ck_assert_uint_eq(count(denials(), "\"response\""), 2);

@@ -1,0 +1,167 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/*
+ * proxy/flow.c - one direction of a relay, through the transports.
+ *
+ * The contract and the splice rules are in proxy/flow.h; this is the code
+ * that was session.c's flow_fill/flow_drain, now calling the transport's
+ * operations (net/xprt.h) instead of read/write/splice on the fd.
+ */
+#include "proxy/flow.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <unistd.h>
+
+#include "core/alloc.h"
+#include "core/loop.h"
+#include "net/xprt.h"
+#include "proxy/worker.h"
+
+#define BUF_CAP ((size_t)64 * 1024)
+
+void pc_flow_init(struct pc_flow *f, struct pc_worker *w, struct pc_xprt *src,
+		  struct pc_xprt *dst)
+{
+	f->w = w;
+	f->src = src;
+	f->dst = dst;
+	f->pipe[0] = f->pipe[1] = -1;
+}
+
+uint64_t pc_flow_bytes(const struct pc_flow *f)
+{
+	return pc_counter_get(&f->bytes);
+}
+
+/* An empty pipe goes back to the pool; one with bytes left is closed. */
+static void close_pipe(struct pc_flow *f)
+{
+	if (f->pipe[0] < 0)
+		return;
+	if (f->in_pipe == 0 && !f->no_splice) {
+		pc_worker_pipe_put(f->w, f->pipe, f->cap);
+		return;
+	}
+	close(f->pipe[0]);
+	close(f->pipe[1]);
+	f->pipe[0] = f->pipe[1] = -1;
+}
+
+static size_t flow_cap(const struct pc_flow *f)
+{
+	if (f->no_splice)
+		return BUF_CAP;
+	return f->pipe[0] >= 0 ? f->cap : 1; /* no pipe yet: room for "some" */
+}
+
+/* Interest follows the flows: read while the pipe has room, write while it holds data. */
+void pc_flow_wants(const struct pc_flow *f, uint32_t *src, uint32_t *dst)
+{
+	if (!f->eof && f->in_pipe < flow_cap(f))
+		*src |= PC_IO_READ;
+	if (f->in_pipe > 0)
+		*dst |= PC_IO_WRITE;
+}
+
+/* Fill from the source: splice into the pipe, or receive into the buffer. */
+static int flow_fill(struct pc_flow *f)
+{
+	ssize_t n;
+
+	if (f->no_splice) {
+		n = f->src->ops->recv(f->src, f->buf + f->in_pipe, BUF_CAP - f->in_pipe);
+	} else {
+		if (f->pipe[0] < 0) {
+			int ret = pc_worker_pipe_get(f->w, f->pipe, &f->cap);
+
+			if (ret < 0)
+				return ret;
+		}
+		if (f->src->ops->to_pipe && f->dst->ops->from_pipe)
+			n = f->src->ops->to_pipe(f->src, f->pipe[1], f->cap - f->in_pipe);
+		else
+			n = -ENOSYS; /* a transport that must see the bytes */
+		if ((n == -EINVAL || n == -ENOSYS) && f->in_pipe == 0) {
+			/* splice(2) refused for these fds: copy through user space */
+			f->buf = f->buf ? f->buf : pc_malloc(BUF_CAP);
+			if (!f->buf)
+				return -ENOMEM;
+			f->no_splice = true;
+			return flow_fill(f);
+		}
+	}
+	if (n > 0) {
+		f->in_pipe += (size_t)n;
+		pc_counter_add(&f->bytes, (uint64_t)n);
+		return 1;
+	}
+	if (f->in_pipe == 0 && !f->no_splice)
+		close_pipe(f); /* nothing came: an idle flow holds no pipe */
+	if (n == 0) {
+		f->eof = true;
+		return 1;
+	}
+	/* EAGAIN: the source is empty (or the pipe full; in_pipe says which) */
+	return n == -EAGAIN || n == -EINTR ? 0 : (int)n;
+}
+
+/* Drain to the destination. */
+static int flow_drain(struct pc_flow *f)
+{
+	ssize_t n;
+
+	if (f->no_splice)
+		n = f->dst->ops->send(f->dst, f->buf + f->off, f->in_pipe - f->off);
+	else
+		n = f->dst->ops->from_pipe(f->dst, f->pipe[0], f->in_pipe);
+	if (n > 0) {
+		if (f->no_splice) {
+			f->off += (size_t)n;
+			if (f->off == f->in_pipe)
+				f->off = f->in_pipe = 0;
+		} else {
+			f->in_pipe -= (size_t)n;
+			if (f->in_pipe == 0)
+				close_pipe(f); /* drained: back to the pool */
+		}
+		return 1;
+	}
+	return n == -EAGAIN || n == -EINTR || n == 0 ? 0 : (int)n;
+}
+
+/* Move what the kernel accepts now; a few rounds at most, the loop calls again. */
+int pc_flow_pump(struct pc_flow *f)
+{
+	int rounds, progress, ret;
+
+	for (rounds = 0; rounds < 4; rounds++) {
+		progress = 0;
+		if (!f->eof && f->in_pipe < flow_cap(f) && (!f->no_splice || f->off == 0)) {
+			ret = flow_fill(f);
+			if (ret < 0)
+				return ret;
+			progress |= ret;
+		}
+		if (f->in_pipe > 0) {
+			ret = flow_drain(f);
+			if (ret < 0)
+				return ret;
+			progress |= ret;
+		}
+		if (!progress)
+			break;
+	}
+	if (f->eof && f->in_pipe == 0 && !f->shut) {
+		/* half-close: pass the FIN on once everything before it is delivered */
+		f->dst->ops->shutdown(f->dst);
+		f->shut = true;
+	}
+	return 0;
+}
+
+void pc_flow_release(struct pc_flow *f)
+{
+	close_pipe(f);
+	free(f->buf);
+	f->buf = NULL;
+}

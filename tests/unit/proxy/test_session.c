@@ -1,0 +1,659 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/*
+ * Unit tests for proxy/session.c: a worker's loop driven from the test's
+ * own thread over loopback TCP, through the pc_session_start() seam (an fd
+ * already accepted and its original destination given, so no listener
+ * rules and no SO_ORIGINAL_DST). The app's end and a fake upstream are
+ * plain non-blocking sockets the test reads and writes between slices of
+ * the loop, so each stage is seen in milliseconds: accept -> relay both
+ * ways, server-first, deny (reset, MySQL answer), connect failure,
+ * half-close, revocation after the grace, and a preread that peeks the
+ * first flight and then relays it from byte 0.
+ */
+#include <check.h>
+#include <errno.h>
+#include <netinet/in.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "core/log.h"
+#include "core/loop.h"
+#include "model/finding.h"
+#include "model/manifest.h"
+#include "net/addr.h"
+#include "net/sock.h"
+#include "policy/snapshot.h"
+#include "proxy/deny.h"
+#include "proxy/session.h"
+#include "proxy/worker.h"
+
+#define SLICE_MS 5
+#define PATIENCE_MS 3000 /* a loaded machine: bounds on behaviour, never on speed */
+
+struct world {
+	struct pc_proxy_config cfg;
+	struct pc_worker w;
+	struct pc_timer stop;
+	int srv;           /* the upstream's listener */
+	int front;         /* where the app's connections are accepted (stands in for iptables) */
+	struct pc_addr up; /* the upstream's address: an allowed ServiceEntry */
+	FILE *access;
+	FILE *log;
+};
+
+/* Snapshots borrow their manifest's strings: the manifests live until the test ends. */
+static struct pc_manifest manifests[8];
+static unsigned nmanifests;
+
+static void on_stop(struct pc_loop *loop, struct pc_timer *t)
+{
+	(void)t;
+	pc_loop_stop(loop);
+}
+
+static void run_for(struct world *x, uint64_t ms)
+{
+	pc_timer_init(&x->stop, on_stop, NULL);
+	ck_assert_int_eq(pc_timer_start(x->w.loop, &x->stop, ms), 0);
+	ck_assert_int_eq(pc_loop_run(x->w.loop), 0);
+}
+
+static int listener(struct pc_addr *a)
+{
+	struct sockaddr_in sin = { .sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
+	socklen_t len = sizeof(sin);
+	int fd = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+
+	ck_assert_int_ge(fd, 0);
+	ck_assert_int_eq(bind(fd, (struct sockaddr *)&sin, sizeof(sin)), 0);
+	ck_assert_int_eq(listen(fd, 16), 0);
+	ck_assert_int_eq(getsockname(fd, (struct sockaddr *)&sin, &len), 0);
+	ck_assert_int_eq(pc_addr_parse("127.0.0.1", a), 0);
+	a->port = ntohs(sin.sin_port);
+	return fd;
+}
+
+/* A port on which nothing listens (bound, then closed). */
+static uint16_t dead_port(void)
+{
+	struct pc_addr a;
+
+	close(listener(&a));
+	return a.port;
+}
+
+static struct pc_snapshot *compile(uint16_t port, uint16_t mysql_port)
+{
+	char yaml[1024];
+	struct pc_manifest *mp = &manifests[nmanifests++];
+	struct pc_findings f;
+	struct pc_compile_opts o = { -1, 15001, 1 };
+	struct pc_snapshot *snap;
+
+	snprintf(yaml, sizeof(yaml),
+		 "apiVersion: networking.istio.io/v1\nkind: ServiceEntry\n"
+		 "metadata: {name: local, namespace: t}\n"
+		 "spec: {hosts: [local.example], addresses: [127.0.0.1], resolution: NONE,\n"
+		 "       location: MESH_EXTERNAL, ports: [{name: tcp, number: %u, protocol: TCP},\n"
+		 "       {name: db, number: %u, protocol: MYSQL}]}\n",
+		 port, mysql_port);
+	ck_assert_uint_le(nmanifests, sizeof(manifests) / sizeof(manifests[0]));
+	pc_findings_init(&f);
+	ck_assert_int_eq(pc_manifest_init(mp), 0);
+	ck_assert_int_eq(pc_manifest_add_buf(mp, "t.yaml", yaml, strlen(yaml), &f), 0);
+	ck_assert_uint_eq(f.total_err, 0);
+	ck_assert_int_eq(pc_policy_compile(mp, &o, NULL, NULL, &snap), 0);
+	pc_findings_release(&f);
+	return snap;
+}
+
+/* An empty policy: REGISTRY_ONLY denies everything. */
+static struct pc_snapshot *compile_empty(void)
+{
+	struct pc_manifest *mp = &manifests[nmanifests++];
+	struct pc_compile_opts o = { -1, 15001, 2 };
+	struct pc_snapshot *snap;
+
+	ck_assert_uint_le(nmanifests, sizeof(manifests) / sizeof(manifests[0]));
+	ck_assert_int_eq(pc_manifest_init(mp), 0);
+	ck_assert_int_eq(pc_policy_compile(mp, &o, NULL, NULL, &snap), 0);
+	return snap;
+}
+
+static void world_init(struct world *x, int response)
+{
+	struct pc_addr front;
+
+	memset(x, 0, sizeof(*x));
+	x->srv = listener(&x->up);
+	x->front = listener(&front);
+	x->access = tmpfile();
+	x->log = tmpfile();
+	ck_assert_ptr_nonnull(x->access);
+	ck_assert_ptr_nonnull(x->log);
+	pc_log_set_fd(fileno(x->log));
+	x->cfg.access_log_fd = fileno(x->access);
+	x->cfg.access_format = PC_LOG_TEXT;
+	x->cfg.deny_response = response;
+	x->cfg.revoke_grace_ms = 50;
+	ck_assert_int_eq(pc_worker_init(&x->w, 0, &x->cfg, -1, -1, compile(x->up.port, 4406)), 0);
+}
+
+static void world_release(struct world *x)
+{
+	pc_session_close_all(&x->w);
+	ck_assert_ptr_null(x->w.sessions);
+	ck_assert_ptr_null(x->w.staging);
+	run_for(x, 0); /* the deferred frees */
+	while (x->w.npipes) {
+		x->w.npipes--;
+		close(x->w.pipes[x->w.npipes][0]);
+		close(x->w.pipes[x->w.npipes][1]);
+	}
+	pc_snapshot_unref(atomic_exchange(&x->w.pending, NULL));
+	pc_snapshot_unref(x->w.snap);
+	pc_loop_free(x->w.loop);
+	pc_worker_release(&x->w);
+	pc_log_set_fd(-1);
+	fclose(x->access);
+	fclose(x->log);
+	close(x->srv);
+	close(x->front);
+	while (nmanifests)
+		pc_manifest_release(&manifests[--nmanifests]);
+}
+
+static const char *text_of(FILE *f)
+{
+	static char text[65536];
+	size_t n;
+
+	fflush(f);
+	rewind(f);
+	n = fread(text, 1, sizeof(text) - 1, f);
+	text[n] = '\0';
+	return text;
+}
+
+/*
+ * The app dials <ip>:<port>: a loopback connection whose accepted end goes
+ * to the worker as if iptables had redirected it there. Returns the app's
+ * end (non-blocking).
+ */
+static int dial(struct world *x, const char *ip, uint16_t port)
+{
+	struct sockaddr_storage ss;
+	struct pc_addr front, dst, client;
+	socklen_t len;
+	int app, fd;
+
+	ck_assert_int_eq(pc_sock_local(x->front, &front), 0);
+	len = pc_addr_to_sockaddr(&front, &ss);
+	app = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	ck_assert_int_ge(app, 0);
+	ck_assert(connect(app, (struct sockaddr *)&ss, len) == 0 || errno == EINPROGRESS);
+	fd = pc_sock_accept(x->front, &client);
+	ck_assert_int_ge(fd, 0);
+	ck_assert_int_eq(pc_addr_parse(ip, &dst), 0);
+	dst.port = port;
+	pc_session_start(&x->w, fd, &client, &dst);
+	return app;
+}
+
+/* The upstream's end of the next proxied connection, or -1 if none came within <ms>. */
+static int upstream_accept(struct world *x, uint64_t ms)
+{
+	uint64_t waited;
+	int fd;
+
+	for (waited = 0;; waited += SLICE_MS) {
+		fd = accept4(x->srv, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
+		if (fd >= 0 || waited >= ms)
+			return fd;
+		run_for(x, SLICE_MS);
+	}
+}
+
+/*
+ * Read from <fd> while the loop runs until <want> bytes, the end of stream
+ * or PATIENCE_MS. Returns the count; <*end> is 1 at EOF, -errno on an
+ * error (-ECONNRESET for a reset), 0 otherwise.
+ */
+static size_t read_some(struct world *x, int fd, char *buf, size_t want, int *end)
+{
+	uint64_t waited = 0;
+	size_t len = 0;
+	ssize_t n;
+
+	*end = 0;
+	while (len < want && waited < PATIENCE_MS) {
+		n = recv(fd, buf + len, want - len, 0);
+		if (n > 0) {
+			len += (size_t)n;
+			continue;
+		}
+		if (n == 0) {
+			*end = 1;
+			break;
+		}
+		if (errno != EAGAIN) {
+			*end = -errno;
+			break;
+		}
+		run_for(x, SLICE_MS);
+		waited += SLICE_MS;
+	}
+	return len;
+}
+
+/* Wait for the end of <fd>: 1 for a FIN, -ECONNRESET for a reset. */
+static int read_end(struct world *x, int fd)
+{
+	char buf[256];
+	int end;
+
+	read_some(x, fd, buf, sizeof(buf), &end);
+	return end;
+}
+
+static void send_all(int fd, const void *p, size_t n)
+{
+	ck_assert_int_eq(send(fd, p, n, MSG_NOSIGNAL), (ssize_t)n);
+}
+
+/* -- allowed ------------------------------------------------------------------------ */
+
+START_TEST(relay_both_ways)
+{
+	static char big[300000], got[sizeof(big)];
+	struct world x;
+	char buf[64];
+	int app, up, end;
+	size_t i;
+
+	world_init(&x, PC_DENY_PROTOCOL);
+	app = dial(&x, "127.0.0.1", x.up.port);
+	up = upstream_accept(&x, PATIENCE_MS);
+	ck_assert_int_ge(up, 0);
+	ck_assert_ptr_nonnull(x.w.sessions); /* connecting or relaying: shown */
+	ck_assert_ptr_null(x.w.staging);
+
+	send_all(app, "ping", 4);
+	ck_assert_uint_eq(read_some(&x, up, buf, 4, &end), 4);
+	ck_assert_mem_eq(buf, "ping", 4);
+	send_all(up, "pong!", 5);
+	ck_assert_uint_eq(read_some(&x, app, buf, 5, &end), 5);
+	ck_assert_mem_eq(buf, "pong!", 5);
+
+	/* more than a pipe holds, upstream to app, while the app reads in pieces */
+	for (i = 0; i < sizeof(big); i++)
+		big[i] = (char)(i * 7 + i / 251);
+	{
+		size_t sent = 0, recvd = 0;
+		uint64_t waited = 0;
+
+		while (recvd < sizeof(big) && waited < 5ull * PATIENCE_MS) {
+			ssize_t n;
+
+			if (sent < sizeof(big)) {
+				n = send(up, big + sent, sizeof(big) - sent, MSG_NOSIGNAL);
+				if (n > 0)
+					sent += (size_t)n;
+			}
+			n = recv(app, got + recvd, sizeof(got) - recvd, 0);
+			if (n > 0) {
+				recvd += (size_t)n;
+				continue;
+			}
+			run_for(&x, 1);
+			waited++;
+		}
+		ck_assert_uint_eq(recvd, sizeof(big));
+		ck_assert_mem_eq(got, big, sizeof(big));
+	}
+	close(app);
+	close(up);
+	world_release(&x);
+}
+END_TEST
+
+/* Nothing is read before the upstream is up: a server that greets first is heard. */
+START_TEST(server_first_greeting)
+{
+	struct world x;
+	char buf[64];
+	int app, up, end;
+
+	world_init(&x, PC_DENY_PROTOCOL);
+	app = dial(&x, "127.0.0.1", x.up.port);
+	up = upstream_accept(&x, PATIENCE_MS); /* the app has said nothing */
+	ck_assert_int_ge(up, 0);
+	send_all(up, "220 hello\r\n", 11);
+	ck_assert_uint_eq(read_some(&x, app, buf, 11, &end), 11);
+	ck_assert_mem_eq(buf, "220 hello\r\n", 11);
+	close(app);
+	close(up);
+	world_release(&x);
+}
+END_TEST
+
+/* A FIN travels on its own; the other direction stays open until it ends too. */
+START_TEST(half_close)
+{
+	struct world x;
+	char buf[64];
+	int app, up, end;
+
+	world_init(&x, PC_DENY_PROTOCOL);
+	app = dial(&x, "127.0.0.1", x.up.port);
+	up = upstream_accept(&x, PATIENCE_MS);
+	ck_assert_int_ge(up, 0);
+	send_all(app, "request", 7);
+	ck_assert_int_eq(shutdown(app, SHUT_WR), 0);
+	ck_assert_uint_eq(read_some(&x, up, buf, sizeof(buf), &end), 7);
+	ck_assert_int_eq(end, 1); /* the request, then the FIN */
+	ck_assert_mem_eq(buf, "request", 7);
+	ck_assert_ptr_nonnull(x.w.sessions);
+
+	send_all(up, "response", 8); /* the other way still flows */
+	ck_assert_uint_eq(read_some(&x, app, buf, 8, &end), 8);
+	ck_assert_mem_eq(buf, "response", 8);
+	close(up);
+	ck_assert_int_eq(read_end(&x, app), 1); /* a FIN, not a reset */
+	ck_assert_ptr_null(x.w.sessions);
+	ck_assert_ptr_nonnull(strstr(text_of(x.access), "\" 0 - - - \"-\" 7 8 "));
+	close(app);
+	world_release(&x);
+}
+END_TEST
+
+START_TEST(connect_failure_resets)
+{
+	struct world x;
+	int app;
+	uint16_t port = dead_port();
+
+	world_init(&x, PC_DENY_PROTOCOL);
+	pc_snapshot_unref(x.w.snap);
+	x.w.snap = compile(port, 4406);
+	app = dial(&x, "127.0.0.1", port);
+	ck_assert_int_eq(read_end(&x, app), -ECONNRESET);
+	ck_assert_ptr_null(x.w.sessions);
+	ck_assert_ptr_null(x.w.staging);
+	ck_assert_ptr_nonnull(strstr(text_of(x.access), " UF,URX "));
+	close(app);
+	world_release(&x);
+}
+END_TEST
+
+/* -- denied -------------------------------------------------------------------------- */
+
+START_TEST(deny_reset_mode)
+{
+	struct world x;
+	int app;
+
+	world_init(&x, PC_DENY_RESET);
+	app = dial(&x, "127.0.0.1", dead_port()); /* no entry: BlackHoleCluster */
+	ck_assert_ptr_null(x.w.staging);          /* reset at once */
+	ck_assert_int_eq(read_end(&x, app), -ECONNRESET);
+	ck_assert_ptr_nonnull(strstr(text_of(x.access), " UH "));
+	ck_assert_ptr_nonnull(strstr(text_of(x.log), "response=reset"));
+	close(app);
+	world_release(&x);
+}
+END_TEST
+
+/* A server-first port: the ERR packet at once, then the FIN; the denial is a stage, not shown. */
+START_TEST(deny_mysql_answer)
+{
+	struct world x;
+	char buf[512];
+	int app, end;
+	size_t n;
+
+	world_init(&x, PC_DENY_PROTOCOL);
+	app = dial(&x, "127.0.0.2", 3306);
+	ck_assert_ptr_null(x.w.sessions);
+	ck_assert_ptr_nonnull(x.w.staging); /* DENYING: draining */
+	n = read_some(&x, app, buf, sizeof(buf), &end);
+	ck_assert_int_eq(end, 1);
+	ck_assert_uint_gt(n, 7);
+	ck_assert_uint_eq((uint8_t)buf[4], 0xff);
+	ck_assert_ptr_nonnull(memmem(buf, n, "egress to 127.0.0.2:3306 denied", 31));
+	/* the UH record is written when the denial starts */
+	ck_assert_ptr_nonnull(strstr(text_of(x.access), " UH "));
+	close(app);
+	run_for(&x, 20);
+	ck_assert_ptr_null(x.w.staging);
+	ck_assert_ptr_nonnull(strstr(text_of(x.log), "response=mysql"));
+	world_release(&x);
+}
+END_TEST
+
+/* An HTTP client of a denied destination gets the 403 once its request line is in. */
+START_TEST(deny_http_after_sniff)
+{
+	struct world x;
+	char buf[512];
+	int app, end;
+
+	world_init(&x, PC_DENY_PROTOCOL);
+	app = dial(&x, "127.0.0.1", dead_port());
+	run_for(&x, 20);
+	ck_assert_ptr_nonnull(x.w.staging); /* waiting for the first bytes */
+	send_all(app, "GE", 2);
+	run_for(&x, 20);
+	ck_assert_int_eq(recv(app, buf, 1, 0), -1); /* a prefix of a method: no answer yet */
+	ck_assert_int_eq(errno, EAGAIN);
+	ck_assert_ptr_nonnull(x.w.staging);
+	send_all(app, "T / HTTP/1.1\r\nHost: x\r\n\r\n", 25);
+	read_some(&x, app, buf, sizeof(buf) - 1, &end);
+	ck_assert_int_eq(end, 1);
+	ck_assert(strncmp(buf, "HTTP/1.1 403 Forbidden\r\n", 24) == 0);
+	close(app);
+	world_release(&x);
+}
+END_TEST
+
+/* -- revoked --------------------------------------------------------------------------- */
+
+START_TEST(revoke_after_grace)
+{
+	struct world x;
+	char buf[64];
+	int app, up, end;
+
+	world_init(&x, PC_DENY_PROTOCOL);
+	app = dial(&x, "127.0.0.1", x.up.port);
+	up = upstream_accept(&x, PATIENCE_MS);
+	ck_assert_int_ge(up, 0);
+	send_all(app, "x", 1);
+	ck_assert_uint_eq(read_some(&x, up, buf, 1, &end), 1);
+
+	pc_worker_publish(&x.w, compile_empty()); /* nothing is allowed any more */
+	run_for(&x, 10);
+	ck_assert_ptr_nonnull(x.w.sessions); /* in its grace (50 ms) */
+	send_all(app, "y", 1);
+	ck_assert_uint_eq(read_some(&x, up, buf, 1, &end), 1);
+	ck_assert_int_eq(read_end(&x, app), -ECONNRESET);
+	ck_assert_int_eq(read_end(&x, up), -ECONNRESET);
+	ck_assert_ptr_null(x.w.sessions);
+	ck_assert_ptr_nonnull(strstr(text_of(x.access), "portcullis_policy_revoked"));
+	close(app);
+	close(up);
+	world_release(&x);
+}
+END_TEST
+
+/* A policy that allows it again within the grace calls the revocation off. */
+START_TEST(revoke_called_off)
+{
+	struct world x;
+	char buf[64];
+	int app, up, end;
+
+	world_init(&x, PC_DENY_PROTOCOL);
+	app = dial(&x, "127.0.0.1", x.up.port);
+	up = upstream_accept(&x, PATIENCE_MS);
+	ck_assert_int_ge(up, 0);
+	pc_worker_publish(&x.w, compile_empty());
+	run_for(&x, 10);
+	pc_worker_publish(&x.w, compile(x.up.port, 4406));
+	run_for(&x, 150);
+	ck_assert_ptr_nonnull(x.w.sessions);
+	send_all(app, "still", 5);
+	ck_assert_uint_eq(read_some(&x, up, buf, 5, &end), 5);
+	close(app);
+	close(up);
+	world_release(&x);
+}
+END_TEST
+
+/* -- preread --------------------------------------------------------------------------- */
+
+/* Ask for a preread on <port>, as a name-based entry will (tests may write the snapshot). */
+static void want_name(struct world *x, uint16_t port)
+{
+	size_t i;
+
+	for (i = 0; i < x->w.snap->nports; i++) {
+		if (x->w.snap->ports[i].port == port)
+			x->w.snap->ports[i].needs_name = true;
+	}
+	ck_assert(pc_snapshot_port_needs_name(x->w.snap, port));
+}
+
+START_TEST(preread_peeks_then_relays_from_byte_0)
+{
+	const char *head = "GET /p HTTP/1.1\r\nHost: Local.Example:80\r\n";
+	struct world x;
+	char buf[256];
+	int app, up, end;
+	size_t n;
+
+	world_init(&x, PC_DENY_PROTOCOL);
+	want_name(&x, x.up.port);
+	app = dial(&x, "127.0.0.1", x.up.port);
+	send_all(app, head, strlen(head)); /* the head is not whole yet */
+	ck_assert_int_eq(upstream_accept(&x, 50), -1);
+	ck_assert_ptr_nonnull(x.w.staging); /* PREREAD: not classified, not shown */
+	ck_assert_ptr_null(x.w.sessions);
+
+	send_all(app, "\r\nbody", 6); /* now it is: classified, connected */
+	up = upstream_accept(&x, PATIENCE_MS);
+	ck_assert_int_ge(up, 0);
+	n = read_some(&x, up, buf, strlen(head) + 6, &end);
+	ck_assert_uint_eq(n, strlen(head) + 6); /* every byte, from the first */
+	ck_assert_mem_eq(buf, head, strlen(head));
+	ck_assert_mem_eq(buf + strlen(head), "\r\nbody", 6);
+	ck_assert_ptr_nonnull(x.w.sessions);
+	send_all(up, "HTTP/1.1 200 OK\r\n\r\n", 19);
+	ck_assert_uint_eq(read_some(&x, app, buf, 19, &end), 19);
+	close(app);
+	close(up);
+	world_release(&x);
+}
+END_TEST
+
+/* A port that needs a name but is server-first (declared MYSQL) never waits for the client. */
+START_TEST(preread_skipped_on_server_first_port)
+{
+	struct world x;
+	struct pc_addr db;
+	int app, up, srv;
+
+	world_init(&x, PC_DENY_PROTOCOL);
+	srv = listener(&db);
+	pc_snapshot_unref(x.w.snap);
+	x.w.snap = compile(x.up.port, db.port);
+	want_name(&x, db.port);
+	app = dial(&x, "127.0.0.1", db.port);
+	close(x.srv);
+	x.srv = srv;
+	up = upstream_accept(&x, PATIENCE_MS); /* connected although the app said nothing */
+	ck_assert_int_ge(up, 0);
+	close(app);
+	close(up);
+	world_release(&x);
+}
+END_TEST
+
+/* A client that says nothing on a preread port is classified by address after the wait. */
+START_TEST(preread_times_out_to_the_address)
+{
+	struct world x;
+	int app, up;
+
+	world_init(&x, PC_DENY_PROTOCOL);
+	want_name(&x, x.up.port);
+	app = dial(&x, "127.0.0.1", x.up.port);
+	ck_assert_int_eq(upstream_accept(&x, PC_PREREAD_MS - 500), -1);
+	up = upstream_accept(&x, PATIENCE_MS);
+	ck_assert_int_ge(up, 0);
+	close(app);
+	close(up);
+	world_release(&x);
+}
+END_TEST
+
+/* A denial on a preread port answers from the bytes the preread saw. */
+START_TEST(preread_then_denied_answers_tls)
+{
+	static const uint8_t hello[] = { 0x16, 0x03, 0x01, 0x00, 0x30, 0x01, 0x00, 0x00, 0x2c };
+	static const uint8_t alert[] = { 0x15, 0x03, 0x01, 0x00, 0x02, 0x02, 0x31 };
+	struct world x;
+	char buf[64];
+	int app, end;
+
+	world_init(&x, PC_DENY_PROTOCOL);
+	pc_snapshot_unref(x.w.snap);
+	x.w.snap = compile(x.up.port, 4406);
+	want_name(&x, x.up.port);
+	app = dial(&x, "127.0.0.3", x.up.port); /* the port's entry has other addresses */
+	send_all(app, hello, sizeof(hello));
+	run_for(&x, 20);
+	ck_assert_ptr_nonnull(x.w.staging); /* the hello is not whole: still prereading */
+	ck_assert_int_eq(shutdown(app, SHUT_WR), 0); /* it never will be */
+	ck_assert_uint_eq(read_some(&x, app, buf, sizeof(alert), &end), sizeof(alert));
+	ck_assert_mem_eq(buf, alert, sizeof(alert));
+	close(app);
+	world_release(&x);
+}
+END_TEST
+
+int main(void)
+{
+	Suite *s = suite_create("proxy.session");
+	TCase *tc = tcase_create("core");
+	SRunner *sr;
+	int failed;
+
+	signal(SIGPIPE, SIG_IGN); /* as the daemon does: a write to a closed peer is EPIPE */
+	tcase_set_timeout(tc, 60);
+	tcase_add_test(tc, relay_both_ways);
+	tcase_add_test(tc, server_first_greeting);
+	tcase_add_test(tc, half_close);
+	tcase_add_test(tc, connect_failure_resets);
+	tcase_add_test(tc, deny_reset_mode);
+	tcase_add_test(tc, deny_mysql_answer);
+	tcase_add_test(tc, deny_http_after_sniff);
+	tcase_add_test(tc, revoke_after_grace);
+	tcase_add_test(tc, revoke_called_off);
+	tcase_add_test(tc, preread_peeks_then_relays_from_byte_0);
+	tcase_add_test(tc, preread_skipped_on_server_first_port);
+	tcase_add_test(tc, preread_times_out_to_the_address);
+	tcase_add_test(tc, preread_then_denied_answers_tls);
+	suite_add_tcase(s, tc);
+	sr = srunner_create(s);
+	/* the denials' ring and log table are process-wide: a fresh copy per test */
+	srunner_set_fork_status(sr, CK_FORK);
+	srunner_run_all(sr, CK_NORMAL);
+	failed = srunner_ntests_failed(sr);
+	srunner_free(sr);
+	return failed ? 1 : 0;
+}
