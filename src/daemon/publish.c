@@ -57,10 +57,8 @@ void pc_publisher_publish(struct pc_publisher *p, struct pc_snapshot *snap)
 	size_t i;
 
 	/* no lock held: an apply that brings a new DNS name may wait here, nothing else */
-	if (p->res && !pc_resolver_wait_first(p->res, snap, PC_RESOLVE_FIRST_MS))
-		pc_log(PC_LOG_WARN, "new DNS names not resolved yet, their clusters answer UH",
-		       "generation=%" PRIu64 " waited_ms=%u", snap->generation,
-		       PC_RESOLVE_FIRST_MS);
+	if (p->res)
+		pc_resolver_wait_first(p->res, snap, PC_RESOLVE_FIRST_MS); /* logs if in vain */
 	pthread_mutex_lock(&p->lock);
 	if (p->cur && p->cur->generation >= snap->generation) {
 		/* a newer snapshot was published while this one waited: it stays */

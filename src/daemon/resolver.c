@@ -15,6 +15,7 @@
 #include "daemon/resolver.h"
 
 #include <errno.h>
+#include <inttypes.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdlib.h>
@@ -203,38 +204,44 @@ void pc_resolver_kick(struct pc_resolver *r)
 	pthread_mutex_unlock(&r->lock);
 }
 
-static bool has_unasked(const struct pc_snapshot *snap)
+/* The latest pc_cluster_first_wait() of <snap>'s clusters: 0 when nothing is new. */
+static uint64_t first_wait(const struct pc_snapshot *snap, uint64_t window_ms)
 {
+	uint64_t until = 0, u;
 	size_t i;
 
 	for (i = 0; i < snap->nclusters; i++) {
-		if (pc_cluster_has_unasked(&snap->clusters[i]))
-			return true;
+		u = pc_cluster_first_wait(&snap->clusters[i], window_ms);
+		if (u > until)
+			until = u;
 	}
-	return false;
+	return until;
 }
 
 bool pc_resolver_wait_first(struct pc_resolver *r, const struct pc_snapshot *snap,
 			    uint64_t timeout_ms)
 {
-	struct timespec until;
-	bool pending;
+	struct timespec deadline;
+	uint64_t until, now;
 
-	if (!has_unasked(snap))
-		return true;
-	until = pc_mono_deadline(timeout_ms);
+	until = first_wait(snap, timeout_ms);
+	now = pc_mono_ms();
+	if (until <= now)
+		return until == 0;
 	pthread_mutex_lock(&r->lock);
 	r->kicks++;
 	pthread_cond_signal(&r->wake);
 	/* the thread marks a name asked before it takes <lock> to broadcast */
-	while ((pending = has_unasked(snap)) && !r->stop) {
-		if (pthread_cond_timedwait(&r->done, &r->lock, &until) == ETIMEDOUT) {
-			pending = has_unasked(snap);
-			break;
-		}
+	while (!r->stop && (until = first_wait(snap, timeout_ms)) > (now = pc_mono_ms())) {
+		deadline = pc_mono_deadline(until - now);
+		pthread_cond_timedwait(&r->done, &r->lock, &deadline);
 	}
 	pthread_mutex_unlock(&r->lock);
-	return !pending;
+	if (until)
+		pc_log(PC_LOG_WARN, "new DNS names not resolved in time, their clusters answer UH "
+				    "until they are",
+		       "generation=%" PRIu64 " waited_ms=%" PRIu64, snap->generation, timeout_ms);
+	return until == 0;
 }
 
 void pc_resolver_stop(struct pc_resolver *r)

@@ -44,10 +44,13 @@ int pc_resolver_start(struct pc_runtime *rt, const char *server, struct pc_resol
 void pc_resolver_kick(struct pc_resolver *r);
 
 /*
- * Wait up to <timeout_ms> until every DNS name of <snap> has been asked
- * about at least once (answered or not). True when they have; at once when
- * <snap> has no such name. Call it holding no lock that anything else
- * waits on: it is the one place that can wait for a DNS server. Any thread.
+ * Wait until every DNS name of <snap> has been asked about at least once
+ * (answered or not), but for no name longer than <timeout_ms> after it
+ * entered the runtime table (pc_cluster_first_wait()): a name already
+ * waited for is not waited for again. True when they all have been asked
+ * about; at once when <snap> has no new name. Call it holding no lock that
+ * anything else waits on: it is the one place that can wait for a DNS
+ * server. Any thread.
  */
 bool pc_resolver_wait_first(struct pc_resolver *r, const struct pc_snapshot *snap,
 			    uint64_t timeout_ms);

@@ -20,6 +20,7 @@
 #include <string.h>
 
 #include "core/alloc.h"
+#include "core/clock.h"
 #include "policy/snapshot.h"
 
 struct pc_rt_cluster {
@@ -36,6 +37,7 @@ struct pc_rt_name {
 	struct pc_runtime *rt;
 	size_t refs; /* guarded by rt->lock */
 	atomic_bool asked;
+	uint64_t born_ms; /* monotonic: when it entered the table */
 	pthread_mutex_t lock; /* guards what follows */
 	struct pc_addr addrs[PC_RT_MAX_ADDRS];
 	size_t naddrs;
@@ -204,6 +206,7 @@ static struct pc_rt_name *name_get(struct pc_runtime *rt, const char *name)
 	memcpy(e->name, name, len + 1);
 	e->rt = rt;
 	e->refs = 1;
+	e->born_ms = pc_mono_ms();
 	pthread_mutex_init(&e->lock, NULL);
 	if (pc_addr_parse(name, &e->addrs[0]) == 0) {
 		e->addrs[0].port = 0; /* an IP literal is its own answer, for ever */
@@ -356,15 +359,18 @@ size_t pc_cluster_resolved(const struct pc_cluster *c, struct pc_addr *out, size
 	return k;
 }
 
-bool pc_cluster_has_unasked(const struct pc_cluster *c)
+uint64_t pc_cluster_first_wait(const struct pc_cluster *c, uint64_t window_ms)
 {
+	uint64_t until = 0;
 	size_t i;
 
 	for (i = 0; i < c->ndns_names; i++) {
-		if (!pc_runtime_name_asked(c->dns_names[i].rt))
-			return true;
+		const struct pc_rt_name *n = c->dns_names[i].rt;
+
+		if (!atomic_load(&n->asked) && n->born_ms + window_ms > until)
+			until = n->born_ms + window_ms;
 	}
-	return false;
+	return until;
 }
 
 /* ---- per DNS name ---- */
