@@ -98,6 +98,7 @@ int pc_publisher_attach(struct pc_publisher *p, struct pc_worker *w, pc_attach_f
 	if (p->nworkers == p->cap) {
 		size_t cap = p->cap ? p->cap * 2 : 8;
 
+		/* NOLINTNEXTLINE(bugprone-sizeof-expression): an array of pointers */
 		v = pc_realloc(p->workers, cap * sizeof(*v));
 		if (!v) {
 			pthread_mutex_unlock(&p->lock);

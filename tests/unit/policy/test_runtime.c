@@ -96,7 +96,7 @@ static size_t answer_all(const char *ip, uint32_t ttl_s)
 
 	ck_assert_int_eq(pc_addr_parse(ip, &a), 0);
 	while (k < max && (n = pc_runtime_next_due(pc_runtime_default(), pc_mono_ms(), &next))) {
-		ck_assert_int_eq(pc_runtime_name_set(n, &a, 1, pc_mono_ms() + ttl_s * 1000u), 0);
+		ck_assert_int_eq(pc_runtime_name_set(n, &a, 1, pc_mono_ms() + (uint64_t)ttl_s * 1000u), 0);
 		pc_runtime_name_put(n);
 		k++;
 	}
