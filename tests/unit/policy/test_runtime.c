@@ -6,6 +6,7 @@
  */
 #include <check.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -262,7 +263,7 @@ END_TEST
 
 struct race {
 	const struct pc_cluster *c; /* from a snapshot that lives throughout */
-	volatile int stop;
+	atomic_int stop;
 	unsigned long picks;
 };
 
@@ -271,7 +272,7 @@ static void *worker(void *arg)
 	struct race *r = arg;
 	struct pc_addr got;
 
-	while (!r->stop) {
+	while (!atomic_load(&r->stop)) {
 		pc_cluster_active_add(r->c, 1);
 		if (pc_cluster_pick_resolved(r->c, &got))
 			r->picks++;
@@ -285,7 +286,7 @@ static void *resolver(void *arg)
 	struct race *r = arg;
 	unsigned i = 0;
 
-	while (!r->stop)
+	while (!atomic_load(&r->stop))
 		answer_all(i++ % 2 ? "198.51.100.2" : "198.51.100.3", 0);
 	return NULL;
 }
@@ -311,7 +312,7 @@ START_TEST(thread_safety_basics)
 		release(&x);
 	}
 	for (i = 0; i < 4; i++)
-		r[i].stop = 1;
+		atomic_store(&r[i].stop, 1);
 	for (i = 0; i < 5; i++)
 		pthread_join(t[i], NULL);
 	ck_assert_uint_eq(pc_cluster_active(r[0].c), 0);
