@@ -244,17 +244,26 @@ bool pc_resolver_wait_first(struct pc_resolver *r, const struct pc_snapshot *sna
 	return until == 0;
 }
 
+void pc_resolver_shutdown(struct pc_resolver *r)
+{
+	if (!r)
+		return;
+	pthread_mutex_lock(&r->lock);
+	r->stop = true;
+	pthread_cond_broadcast(&r->wake);
+	pthread_cond_broadcast(&r->done);
+	pthread_mutex_unlock(&r->lock);
+}
+
 void pc_resolver_stop(struct pc_resolver *r)
 {
 	pthread_t t;
 
 	if (!r)
 		return;
+	pc_resolver_shutdown(r);
 	pthread_mutex_lock(&r->lock);
 	t = r->thread; /* <r> may be gone once unlocked */
-	r->stop = true;
-	pthread_cond_broadcast(&r->wake);
-	pthread_cond_broadcast(&r->done);
 	if (r->busy) {
 		r->orphaned = true; /* in a query: it frees <r> when that ends */
 		pthread_mutex_unlock(&r->lock);

@@ -56,7 +56,14 @@ bool pc_resolver_wait_first(struct pc_resolver *r, const struct pc_snapshot *sna
 			    uint64_t timeout_ms);
 
 /*
- * Stop the thread and free <r>. Never waits for a DNS server: when a query
+ * Stop resolving: the thread ends after the query in flight, if any, and
+ * pc_resolver_wait_first() returns at once, now and from now on, so a
+ * shutdown never waits for DNS. <r> stays valid. Any thread.
+ */
+void pc_resolver_shutdown(struct pc_resolver *r);
+
+/*
+ * Stop the thread and free <r> (nothing may use it any more). Never waits for a DNS server: when a query
  * is in flight the thread is detached, finishes that query and frees <r>
  * itself, so <rt> must then outlive the process (pc_runtime_default()
  * does). NULL is a no-op.

@@ -631,6 +631,8 @@ static void shutdown_daemon(struct daemon *d, unsigned started)
 {
 	unsigned i;
 
+	/* first: an apply waiting for a new name's answer (control's lock held) goes on */
+	pc_resolver_shutdown(d->res);
 	if (d->ctl)
 		pc_control_shutdown(d->ctl); /* ends watches, refuses new changes */
 	pc_api_stop(d->api);

@@ -143,6 +143,11 @@ def test_apply_and_scrape_do_not_wait_for_dns(topo, proxy):
         e = p.entry_for(s)
     assert e["flags"] == {"UH"}, e["line"]
     assert e["upstream_cluster"] == cluster(WHOAMI, DNS_NAME), e["line"]
+    # nor does SIGTERM wait for the query in flight (nothing to drain here)
+    t0 = time.monotonic()
+    p.sigterm()
+    p.wait_exit()
+    assert time.monotonic() - t0 < QUICK, f"SIGTERM took {time.monotonic() - t0:.2f} s"
 
 
 # -- behaviour 3 -------------------------------------------------------------------
