@@ -256,14 +256,16 @@ static int dns_names(struct builder *b, struct pc_cluster *c, const struct pc_se
 
 			if (!we->address)
 				continue;
-			d->name = we->address;
+			d->name = pc_arena_strdup(b->s->arena, we->address);
 			d->port = endpoint_port(we, sp);
 			d->weight = we->weight ? we->weight : 1;
 		} else {
-			d->name = se->hosts.v[i];
+			d->name = pc_arena_strdup(b->s->arena, se->hosts.v[i]);
 			d->port = (uint16_t)(sp->target_port ? sp->target_port : sp->number);
 			d->weight = 1;
 		}
+		if (!d->name)
+			return -ENOMEM;
 		c->ndns_names++;
 	}
 	return 0;
@@ -327,10 +329,16 @@ static int add_service_entry(struct builder *b, const struct pc_resource *r,
 			     const struct pc_resource **drs, size_t ndr)
 {
 	const struct pc_service_entry *se = r->spec;
-	const char *host = se->hosts.n ? se->hosts.v[0] : "";
+	struct pc_arena *a = b->s->arena;
+	/* copies: the snapshot outlives the manifest (control.c frees deleted objects' batches) */
+	const char *host = pc_arena_strdup(a, se->hosts.n ? se->hosts.v[0] : "");
+	const char *ns = r->meta.ns ? pc_arena_strdup(a, r->meta.ns) : NULL;
+	const char *name = r->meta.name ? pc_arena_strdup(a, r->meta.name) : NULL;
 	size_t i;
 	int ret;
 
+	if (!host || (r->meta.ns && !ns) || (r->meta.name && !name))
+		return -ENOMEM;
 	for (i = 0; i < se->ports.n; i++) {
 		const struct pc_service_port *sp = &se->ports.v[i];
 		struct pc_port_policy *pp;
@@ -344,9 +352,9 @@ static int add_service_entry(struct builder *b, const struct pc_resource *r,
 		c->kind = PC_CLUSTER_SERVICE;
 		c->port = (uint16_t)sp->number;
 		c->host = host;
-		c->ns = r->meta.ns;
-		c->se_name = r->meta.name;
-		c->name = pc_arena_printf(b->s->arena, "outbound|%u||%s", sp->number, host);
+		c->ns = ns;
+		c->se_name = name;
+		c->name = pc_arena_printf(a, "outbound|%u||%s", sp->number, host);
 		if (!c->name)
 			return -ENOMEM;
 		ret = fill_source(b, c, se, sp);
