@@ -259,6 +259,25 @@ START_TEST(round_robin_over_all_answers)
 }
 END_TEST
 
+/* The control plane frees a deleted object's manifest while workers still use the snapshot. */
+START_TEST(snapshot_outlives_its_manifest)
+{
+	struct fix a;
+	const struct pc_cluster *c;
+
+	compile(&a, DNS_SE("db", "db.example", 5432));
+	pc_manifest_release(&a.m);
+	pc_findings_release(&a.f);
+	memset(&a.m, 0, sizeof(a.m));
+	c = named(&a, "outbound|5432||db.example");
+	ck_assert_str_eq(c->host, "db.example");
+	ck_assert_str_eq(c->ns, "default");
+	ck_assert_str_eq(c->se_name, "db");
+	ck_assert_str_eq(c->dns_names[0].name, "db.example");
+	pc_snapshot_unref(a.s);
+}
+END_TEST
+
 /* ---- threads: workers, a resolver and a control plane at once ---- */
 
 struct race {
@@ -339,6 +358,7 @@ int main(void)
 	tcase_add_test(tc, retry_keeps_the_last_answer);
 	tcase_add_test(tc, new_names_first_literals_never);
 	tcase_add_test(tc, round_robin_over_all_answers);
+	tcase_add_test(tc, snapshot_outlives_its_manifest);
 	tcase_add_test(tc, thread_safety_basics);
 	tcase_set_timeout(tc, 30);
 	suite_add_tcase(s, tc);
