@@ -32,7 +32,8 @@
 #include "core/log.h"
 #include "daemon/control.h"
 #include "daemon/http.h"
-#include "net/addr.h"
+#include "daemon/publish.h"
+#include "policy/dump.h"
 #include "policy/snapshot.h"
 #include "proxy/deny.h"
 #include "proxy/worker.h"
@@ -258,88 +259,32 @@ static const struct pc_cluster_sum *find_sum(const struct pc_stats_sum *s, const
 	return NULL;
 }
 
-/* The endpoints a cluster would connect to now: static ones, or what DNS gave. */
-static void cluster_endpoints(const struct pc_cluster *c, bool json, struct pc_buf *b)
+/* pc_cluster_counts_fn over the workers' summed stats. */
+static bool counts_of(void *data, const char *name, struct pc_cluster_counts *out)
 {
-	char a[PC_ADDR_STRLEN];
-	size_t i;
+	const struct pc_cluster_sum *cs = find_sum(data, name);
 
-	for (i = 0; i < c->nendpoints; i++) {
-		pc_addr_port_str(&c->endpoints[i].addr, a);
-		if (json)
-			pc_buf_printf(b,
-				      "%s{\"address\":\"%s\",\"weight\":%" PRIu32
-				      ",\"health_flags\":\"healthy\"}",
-				      i ? "," : "", a, c->endpoints[i].weight);
-		else
-			pc_buf_printf(
-				b, "%s::%s::weight::%" PRIu32 "\n%s::%s::health_flags::healthy\n",
-				c->name, a, c->endpoints[i].weight, c->name, a);
-	}
-	pthread_mutex_lock(&c->state->lock);
-	for (i = 0; i < c->state->nresolved; i++) {
-		pc_addr_port_str(&c->state->resolved[i], a);
-		if (json)
-			pc_buf_printf(b,
-				      "%s{\"address\":\"%s\",\"weight\":1,"
-				      "\"health_flags\":\"healthy\"}",
-				      i || c->nendpoints ? "," : "", a);
-		else
-			pc_buf_printf(b, "%s::%s::weight::1\n%s::%s::health_flags::healthy\n",
-				      c->name, a, c->name, a);
-	}
-	pthread_mutex_unlock(&c->state->lock);
+	if (!cs)
+		return false;
+	out->cx_total = cs->cx_total;
+	out->cx_active = cs->cx_active;
+	out->connect_fail = cs->connect_fail;
+	return true;
 }
 
-static void cluster_entry(const struct pc_cluster *c, const struct pc_cluster_sum *cs, bool json,
-			  struct pc_buf *b, bool first)
-{
-	static const struct pc_cluster_sum zero;
-	uint64_t maxc = c->max_connections == UINT32_MAX ? UINT32_MAX : c->max_connections;
-
-	cs = cs ? cs : &zero;
-	if (!json) {
-		pc_buf_printf(b,
-			      "%s::default_priority::max_connections::%" PRIu64
-			      "\n%s::upstream_cx_total::%" PRIu64
-			      "\n%s::upstream_cx_active::%" PRIu64
-			      "\n%s::upstream_cx_connect_fail::%" PRIu64 "\n",
-			      c->name, maxc, c->name, cs->cx_total, c->name, cs->cx_active, c->name,
-			      cs->connect_fail);
-		cluster_endpoints(c, false, b);
-		return;
-	}
-	pc_buf_printf(b, "%s{\"name\":", first ? "" : ",");
-	pc_buf_add_json_str(b, c->name, strlen(c->name));
-	pc_buf_printf(b,
-		      ",\"max_connections\":%" PRIu64 ",\"upstream_cx_total\":%" PRIu64
-		      ",\"upstream_cx_active\":%" PRIu64 ",\"upstream_cx_connect_fail\":%" PRIu64
-		      ",\"endpoints\":[",
-		      maxc, cs->cx_total, cs->cx_active, cs->connect_fail);
-	cluster_endpoints(c, true, b);
-	pc_buf_adds(b, "]}");
-}
-
-/* GET /clusters: the newest snapshot's clusters, with the counters of their names. */
+/* GET /clusters: the current snapshot's clusters, with the counters of their names. */
 static enum MHD_Result get_clusters(struct pc_admin *a, struct MHD_Connection *conn)
 {
-	struct pc_snapshot *snap = pc_control_snapshot(a->o.ctl);
+	struct pc_snapshot *snap = pc_publisher_current(a->o.pub);
 	struct pc_stats_sum sum = { 0 };
 	struct pc_buf b = PC_BUF_INIT;
 	bool json = is_json(conn);
-	size_t i;
 
 	if (a->o.stats && sum_stats(a, &sum) < 0) {
 		pc_snapshot_unref(snap);
 		return reply_text(conn, 500, "out of memory\n");
 	}
-	if (json)
-		pc_buf_adds(&b, "{\"clusters\":[");
-	for (i = 0; snap && i < snap->nclusters; i++)
-		cluster_entry(&snap->clusters[i], find_sum(&sum, snap->clusters[i].name), json, &b,
-			      i == 0);
-	if (json)
-		pc_buf_adds(&b, "]}\n");
+	pc_clusters_dump(snap, json, counts_of, &sum, &b);
 	pc_stats_sum_release(&sum);
 	pc_snapshot_unref(snap);
 	return reply(conn, 200, json ? CT_JSON : CT_TEXT, &b);

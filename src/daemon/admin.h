@@ -7,8 +7,9 @@
  * start), the server started once the workers run (pc_admin_start()), and
  * stopped only after the workers are joined, so it answers 503 on
  * /healthz/ready while the proxy drains. It reads the workers' stats and
- * session lists (proxy/worker.h) and the control plane (daemon/control.h);
- * it changes nothing but the log level.
+ * session lists (proxy/worker.h), the current snapshot from the publisher
+ * (daemon/publish.h) and the control plane's counters and store
+ * (daemon/control.h); it changes nothing but the log level.
  */
 #ifndef PC_DAEMON_ADMIN_H
 #define PC_DAEMON_ADMIN_H
@@ -21,6 +22,7 @@
 struct pc_admin;
 struct pc_control;
 struct pc_err;
+struct pc_publisher;
 struct pc_worker;
 
 /* Default --admin address. */
@@ -36,6 +38,7 @@ struct pc_admin_opts {
 	struct pc_worker *workers; /* borrowed; outlive the server */
 	unsigned nworkers;
 	struct pc_control *ctl;
+	struct pc_publisher *pub;      /* the current snapshot (/clusters) */
 	struct pc_stats_labels labels; /* strings borrowed */
 	bool stats;                    /* --stats on: else /stats* answer 404 */
 	uint64_t start_ms;             /* CLOCK_MONOTONIC ms at process start (uptime) */

@@ -30,6 +30,7 @@
 #include "model/emit.h"
 #include "model/finding.h"
 #include "model/manifest.h"
+#include "policy/dump.h"
 #include "policy/trie.h"
 #include "store/store.h"
 
@@ -1390,125 +1391,6 @@ struct pc_snapshot *pc_control_snapshot(struct pc_control *c)
 	snap = c->snap ? pc_snapshot_ref(c->snap) : NULL;
 	pthread_mutex_unlock(&c->lock);
 	return snap;
-}
-
-static void json_str(struct pc_buf *b, const char *s)
-{
-	if (s)
-		pc_buf_add_json_str(b, s, strlen(s));
-	else
-		pc_buf_adds(b, "null");
-}
-
-struct chain_ctx {
-	struct pc_buf *b;
-	const struct pc_snapshot *snap;
-	size_t n;
-};
-
-static int dump_chain(void *data, const struct pc_prefix *p, uint32_t value)
-{
-	struct chain_ctx *cc = data;
-	char a[PC_ADDR_STRLEN];
-
-	pc_buf_printf(cc->b, "%s{\"prefix\":\"%s/%u\",\"cluster\":", cc->n++ ? "," : "",
-		      pc_addr_str(&p->addr, a), (unsigned)p->len);
-	json_str(cc->b, value < cc->snap->nclusters ? cc->snap->clusters[value].name : NULL);
-	pc_buf_addc(cc->b, '}');
-	return 0;
-}
-
-static const char *kind_name(enum pc_cluster_kind k)
-{
-	return k == PC_CLUSTER_BLACKHOLE     ? "blackhole"
-	       : k == PC_CLUSTER_PASSTHROUGH ? "passthrough"
-					     : "service";
-}
-
-static const char *resolution_name(enum pc_endpoint_source s)
-{
-	static const char *const names[] = { "NONE", "STATIC", "DNS", "DNS_ROUND_ROBIN" };
-
-	return (unsigned)s < sizeof(names) / sizeof(names[0]) ? names[s] : "?";
-}
-
-static void dump_endpoints(struct pc_buf *b, const struct pc_cluster *c)
-{
-	char a[PC_ADDR_STRLEN];
-	size_t i;
-
-	pc_buf_adds(b, ",\"endpoints\":[");
-	for (i = 0; i < c->nendpoints; i++)
-		pc_buf_printf(b, "%s\"%s\"", i ? "," : "",
-			      pc_addr_port_str(&c->endpoints[i].addr, a));
-	for (i = 0; i < c->ndns_names; i++) {
-		pc_buf_adds(b, i || c->nendpoints ? "," : "");
-		json_str(b, c->dns_names[i].name);
-	}
-	pc_buf_addc(b, ']');
-	pthread_mutex_lock(&c->state->lock);
-	pc_buf_adds(b, ",\"resolved\":[");
-	for (i = 0; i < c->state->nresolved; i++)
-		pc_buf_printf(b, "%s\"%s\"", i ? "," : "",
-			      pc_addr_port_str(&c->state->resolved[i], a));
-	pthread_mutex_unlock(&c->state->lock);
-	pc_buf_addc(b, ']');
-}
-
-static void dump_cluster(struct pc_buf *b, const struct pc_cluster *c)
-{
-	pc_buf_adds(b, "{\"name\":");
-	json_str(b, c->name);
-	pc_buf_printf(b, ",\"kind\":\"%s\",\"host\":", kind_name(c->kind));
-	json_str(b, c->host);
-	pc_buf_adds(b, ",\"namespace\":");
-	json_str(b, c->ns);
-	pc_buf_adds(b, ",\"service_entry\":");
-	json_str(b, c->se_name);
-	pc_buf_printf(b, ",\"port\":%u,\"resolution\":\"%s\"", c->port,
-		      c->kind == PC_CLUSTER_SERVICE ? resolution_name(c->source) : "NONE");
-	if (c->target_port)
-		pc_buf_printf(b, ",\"target_port\":%u", c->target_port);
-	dump_endpoints(b, c);
-	pc_buf_printf(b,
-		      ",\"connect_timeout_ms\":%" PRIu64 ",\"idle_timeout_ms\":%" PRIu64
-		      ",\"max_connection_duration_ms\":%" PRIu64 ",\"max_connections\":",
-		      c->connect_timeout_ms, c->idle_timeout_ms, c->max_duration_ms);
-	if (c->max_connections == UINT32_MAX)
-		pc_buf_adds(b, "null");
-	else
-		pc_buf_printf(b, "%" PRIu32, c->max_connections);
-	pc_buf_printf(b, ",\"active\":%u}", atomic_load(&c->state->active));
-}
-
-void pc_snapshot_dump_json(const struct pc_snapshot *snap, struct pc_buf *b)
-{
-	struct chain_ctx cc = { b, snap, 0 };
-	size_t i;
-
-	pc_buf_printf(b,
-		      "{\"generation\":%" PRIu64 ",\"outbound_traffic_policy\":\"%s\",\"ports\":[",
-		      snap->generation,
-		      snap->policy == PC_POLICY_ALLOW_ANY ? "ALLOW_ANY" : "REGISTRY_ONLY");
-	for (i = 0; i < snap->nports; i++) {
-		const struct pc_port_policy *pp = &snap->ports[i];
-
-		pc_buf_printf(b, "%s{\"port\":%u,\"chains\":[", i ? "," : "", pp->port);
-		cc.n = 0;
-		if (pp->trie)
-			pc_trie_walk(pp->trie, dump_chain, &cc);
-		pc_buf_adds(b, "],\"any\":");
-		json_str(b, pp->any_cluster < snap->nclusters ? snap->clusters[pp->any_cluster].name
-							      : NULL);
-		pc_buf_addc(b, '}');
-	}
-	pc_buf_adds(b, "],\"clusters\":[");
-	for (i = 0; i < snap->nclusters; i++) {
-		if (i)
-			pc_buf_addc(b, ',');
-		dump_cluster(b, &snap->clusters[i]);
-	}
-	pc_buf_adds(b, "]}");
 }
 
 void pc_control_dump(struct pc_control *c, struct pc_reply *r)

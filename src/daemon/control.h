@@ -154,11 +154,4 @@ struct pc_snapshot *pc_control_snapshot(struct pc_control *c);
  */
 void pc_control_dump(struct pc_control *c, struct pc_reply *r);
 
-/*
- * The compiled policy <snap> as JSON: per port its prefixes -> cluster (in
- * address order) and the "any" cluster; every cluster with its endpoints,
- * resolved addresses and settings. Any thread.
- */
-void pc_snapshot_dump_json(const struct pc_snapshot *snap, struct pc_buf *b);
-
 #endif /* PC_DAEMON_CONTROL_H */

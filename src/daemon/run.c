@@ -11,8 +11,11 @@
  * its own event loop: SIGHUP re-applies the --config files (an invalid one
  * keeps the running policy and says why), SIGTERM and SIGINT drain (stop
  * accepting, let connections finish for --drain-duration, then close them)
- * and exit 0. Every committed change hands a new snapshot to the workers
- * (publish()).
+ * and exit 0. Every committed change hands a new snapshot to the publisher
+ * (daemon/publish.c), the one owner of the current snapshot, which hands it
+ * to the workers; DNS ServiceEntries are resolved by the resolver thread
+ * (daemon/resolver.c) into the runtime table (policy/runtime.h), never on
+ * the path of a change. doc/internals/publish.md tells the whole story.
  */
 #include "daemon/run.h"
 
@@ -21,14 +24,12 @@
 #include <getopt.h>
 #include <grp.h>
 #include <limits.h>
-#include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/resource.h>
 #include <sys/signalfd.h>
-#include <time.h>
 #include <unistd.h>
 
 #include "core/usage.h"
@@ -40,10 +41,13 @@
 #include "daemon/admin.h"
 #include "daemon/api.h"
 #include "daemon/control.h"
+#include "daemon/publish.h"
+#include "daemon/resolver.h"
 #include "model/decode.h"
 #include "net/addr.h"
 #include "net/dns.h"
 #include "net/sock.h"
+#include "policy/runtime.h"
 #include "policy/snapshot.h"
 #include "proxy/deny.h"
 #include "proxy/worker.h"
@@ -141,8 +145,8 @@ struct daemon {
 	unsigned nworkers;
 	struct pc_loop *loop;
 	struct pc_io sigio;
-	struct pc_snapshot *snap; /* the newest snapshot (guarded by <lock>) */
-	unsigned nstarted;        /* workers that take published snapshots */
+	struct pc_publisher *pub; /* the current snapshot, and its fan-out */
+	struct pc_resolver *res;  /* the DNS thread */
 	struct pc_control *ctl;
 	struct pc_api *api;
 	struct pc_admin *admin;
@@ -150,13 +154,6 @@ struct daemon {
 	int api_fds[2];
 	int admin_fd;
 	bool draining;
-	/* the resolver thread: refreshes DNS clusters of <snap> as TTLs expire */
-	struct pc_dns *dns;
-	pthread_t resolver;
-	bool resolver_started;
-	pthread_mutex_t lock; /* guards <snap> for the resolver, and <stop> */
-	pthread_cond_t cond;
-	bool stop;
 };
 
 static int parse_user(const char *s, struct options *o)
@@ -438,81 +435,6 @@ static int parse_args(int argc, char **argv, struct options *o)
 	return -1;
 }
 
-#define DNS_MAX_ADDRS 64
-
-/*
- * Resolve every name of DNS cluster <c>. The answers' smallest TTL
- * (clamped to 1 s..5 min) says when to ask again; when the server does not
- * answer the old addresses stay and we ask again in 5 s.
- */
-static void resolve_cluster(struct daemon *d, const struct pc_cluster *c, uint64_t now)
-{
-	struct pc_addr addrs[DNS_MAX_ADDRS];
-	size_t i, total = 0, n;
-	uint32_t ttl, min_ttl = 300;
-	bool failed = false;
-	int ret;
-
-	for (i = 0; i < c->ndns_names && total < DNS_MAX_ADDRS; i++) {
-		ret = pc_dns_resolve(d->dns, c->dns_names[i].name, c->dns_names[i].port,
-				     addrs + total, DNS_MAX_ADDRS - total, &n, &ttl);
-		if (ret < 0) {
-			pc_log(PC_LOG_WARN, "cannot resolve", "cluster=%s name=%s err=%s", c->name,
-			       c->dns_names[i].name, ret == -EAGAIN ? "no answer" : "no address");
-			failed |= ret == -EAGAIN;
-			continue;
-		}
-		total += n;
-		if (n && ttl < min_ttl)
-			min_ttl = ttl;
-	}
-	if (min_ttl < 1)
-		min_ttl = 1;
-	if (failed && total == 0) {
-		pc_cluster_retry_at(c, now + 5000); /* keep what we had */
-		return;
-	}
-	pc_cluster_set_resolved(c, addrs, total, now + (uint64_t)min_ttl * 1000u);
-	pc_debug("resolved", "cluster=%s addresses=%zu ttl=%u", c->name, total, min_ttl);
-}
-
-static void resolve_all(struct daemon *d, const struct pc_snapshot *snap, bool force)
-{
-	uint64_t now = pc_mono_ms();
-	size_t i;
-
-	for (i = 0; i < snap->nclusters; i++) {
-		const struct pc_cluster *c = &snap->clusters[i];
-
-		if (c->source != PC_EP_DNS && c->source != PC_EP_DNS_RR)
-			continue;
-		if (force || now >= c->state->expires_ms)
-			resolve_cluster(d, c, now);
-	}
-}
-
-static void *resolver_main(void *arg)
-{
-	struct daemon *d = arg;
-	struct pc_snapshot *snap;
-	struct timespec until;
-
-	pthread_mutex_lock(&d->lock);
-	while (!d->stop) {
-		snap = pc_snapshot_ref(d->snap);
-		pthread_mutex_unlock(&d->lock);
-		resolve_all(d, snap, false);
-		pc_snapshot_unref(snap);
-		pthread_mutex_lock(&d->lock);
-		clock_gettime(CLOCK_REALTIME, &until);
-		until.tv_sec += 1; /* TTLs are seconds: look once a second */
-		if (!d->stop)
-			pthread_cond_timedwait(&d->cond, &d->lock, &until);
-	}
-	pthread_mutex_unlock(&d->lock);
-	return NULL;
-}
-
 /* Istio records these as pilot_conflict_outbound_listener_tcp_over_current_tcp. */
 static void report_conflict(void *data, const char *what)
 {
@@ -520,25 +442,12 @@ static void report_conflict(void *data, const char *what)
 	pc_log(PC_LOG_WARN, "ServiceEntry conflict, the older entry wins", "detail=%s", what);
 }
 
-/* Every new snapshot: resolve its DNS clusters, then hand it to the workers. */
+/* Every new snapshot (control.c calls this): the publisher makes it current. */
 static void publish(void *data, struct pc_snapshot *snap)
 {
 	struct daemon *d = data;
-	struct pc_snapshot *old;
-	unsigned i;
 
-	/* resolve before the snapshot serves: the first connection finds its upstream */
-	resolve_all(d, snap, true);
-	pthread_mutex_lock(&d->lock);
-	old = d->snap;
-	d->snap = snap;
-	for (i = 0; i < d->nstarted; i++)
-		pc_worker_publish(&d->workers[i], pc_snapshot_ref(snap));
-	pthread_mutex_unlock(&d->lock);
-	pc_snapshot_unref(old);
-	pc_log(PC_LOG_INFO, "policy loaded", "generation=%llu clusters=%zu policy=%s",
-	       (unsigned long long)snap->generation, snap->nclusters,
-	       snap->policy == PC_POLICY_ALLOW_ANY ? "ALLOW_ANY" : "REGISTRY_ONLY");
+	pc_publisher_publish(d->pub, snap);
 }
 
 static void reload(struct daemon *d)
@@ -619,8 +528,23 @@ static void raise_nofile(void)
 	}
 }
 
+struct worker_init {
+	struct daemon *d;
+	unsigned index;
+	int fd4, fd6;
+};
+
+/* Under the publisher's lock: from now on the worker gets every new snapshot. */
+static int init_worker(void *data, struct pc_worker *w, struct pc_snapshot *snap)
+{
+	struct worker_init *wi = data;
+
+	return pc_worker_init(w, wi->index, &wi->d->cfg, wi->fd4, wi->fd6, snap);
+}
+
 static int start_workers(struct daemon *d)
 {
+	struct worker_init wi = { .d = d };
 	unsigned i;
 	int ret, fd4, fd6;
 
@@ -634,12 +558,10 @@ static int start_workers(struct daemon *d)
 			       strerror(-ret));
 			return ret;
 		}
-		pthread_mutex_lock(&d->lock);
-		ret = pc_worker_init(&d->workers[i], i, &d->cfg, fd4, fd6 < 0 ? -1 : fd6,
-				     pc_snapshot_ref(d->snap));
-		if (ret == 0)
-			d->nstarted = i + 1; /* from now on it gets every new snapshot */
-		pthread_mutex_unlock(&d->lock);
+		wi.index = i;
+		wi.fd4 = fd4;
+		wi.fd6 = fd6 < 0 ? -1 : fd6;
+		ret = pc_publisher_attach(d->pub, &d->workers[i], init_worker, &wi);
 		if (ret < 0)
 			return ret;
 	}
@@ -709,6 +631,8 @@ static void shutdown_daemon(struct daemon *d, unsigned started)
 {
 	unsigned i;
 
+	/* first: an apply waiting for a new name's answer (control's lock held) goes on */
+	pc_resolver_shutdown(d->res);
 	if (d->ctl)
 		pc_control_shutdown(d->ctl); /* ends watches, refuses new changes */
 	pc_api_stop(d->api);
@@ -716,14 +640,8 @@ static void shutdown_daemon(struct daemon *d, unsigned started)
 		if (d->api_fds[i] >= 0 && !d->api)
 			close(d->api_fds[i]);
 	}
-
-	if (d->resolver_started) {
-		pthread_mutex_lock(&d->lock);
-		d->stop = true;
-		pthread_cond_signal(&d->cond);
-		pthread_mutex_unlock(&d->lock);
-		pthread_join(d->resolver, NULL);
-	}
+	pc_resolver_stop(d->res); /* never waits for a DNS server */
+	d->res = NULL;
 	for (i = 0; i < started; i++)
 		pc_worker_join(&d->workers[i]);
 	pc_admin_stop(d->admin); /* it reads the workers: after they are done, before they go */
@@ -737,8 +655,7 @@ static void shutdown_daemon(struct daemon *d, unsigned started)
 		pc_io_close(d->loop, &d->sigio);
 	pc_loop_free(d->loop);
 	pc_control_free(d->ctl);
-	pc_snapshot_unref(d->snap);
-	pc_dns_free(d->dns);
+	pc_publisher_free(d->pub);
 	if (d->cfg.access_log_fd > STDERR_FILENO)
 		close(d->cfg.access_log_fd);
 	free(d->o.configs);
@@ -831,6 +748,7 @@ static int start_admin(struct daemon *d)
 	ao.workers = d->workers;
 	ao.nworkers = d->nworkers;
 	ao.ctl = d->ctl;
+	ao.pub = d->pub;
 	ao.labels = d->o.source;
 	ao.stats = d->o.stats;
 	ao.start_ms = d->start_ms;
@@ -871,22 +789,22 @@ int pc_daemon_run(int argc, char **argv)
 		return ret;
 	}
 	d.nworkers = d.o.concurrency;
-	pthread_mutex_init(&d.lock, NULL);
-	pthread_cond_init(&d.cond, NULL);
-	ret = pc_dns_new(d.o.dns_server, &d.dns);
-	if (ret < 0) {
+	if (d.o.dns_server && !pc_dns_server_is_valid(d.o.dns_server)) {
 		free(d.o.configs);
-		if (ret == -EINVAL) {
-			fprintf(stderr,
-				"portcullis: run: --dns-server needs IPv4[:PORT], not \"%s\"\n",
-				d.o.dns_server);
-			return 2;
-		}
-		return 1;
+		free(d.o.labels);
+		fprintf(stderr, "portcullis: run: --dns-server needs IPv4[:PORT], not \"%s\"\n",
+			d.o.dns_server);
+		return 2;
 	}
 	raise_nofile();
-	d.loop = pc_loop_new();
-	ret = d.loop ? prepare(&d) : -ENOMEM;
+	/* the resolver runs before the first snapshot, so that it can resolve its names */
+	ret = pc_runtime_default() ? pc_resolver_start(pc_runtime_default(), d.o.dns_server, &d.res)
+				   : -ENOMEM;
+	if (ret == 0) {
+		d.pub = pc_publisher_new(d.res);
+		d.loop = pc_loop_new();
+		ret = d.pub && d.loop ? prepare(&d) : -ENOMEM;
+	}
 	if (ret == 0) {
 		own_state_dir(&d.o);
 		ret = open_access_log(&d);
@@ -902,10 +820,6 @@ int pc_daemon_run(int argc, char **argv)
 	}
 	if (ret == 0)
 		ret = start_admin(&d);
-	if (ret == 0) {
-		ret = -pthread_create(&d.resolver, NULL, resolver_main, &d);
-		d.resolver_started = ret == 0;
-	}
 	if (ret < 0) {
 		shutdown_daemon(&d, 0); /* the worker threads were never started */
 		return 1;

@@ -2,8 +2,9 @@
 /*
  * net/dns.c - A/AAAA lookups with TTLs through res_nquery(3).
  *
- * One struct __res_state per resolver (res_ninit), so lookups are
- * thread-safe and the server can be set without touching resolv.conf.
+ * One struct __res_state per resolver (res_ninit), owned by the one thread
+ * that uses it (net/dns.h), and the server can be set without touching
+ * resolv.conf.
  */
 #include "net/dns.h"
 
@@ -23,9 +24,9 @@ struct pc_dns {
 	struct __res_state res;
 };
 
-static int set_server(struct pc_dns *d, const char *server)
+/* "IPv4" or "IPv4:port" into <a> (with the port). */
+static int parse_server(const char *server, struct pc_addr *a)
 {
-	struct pc_addr a;
 	char host[PC_ADDR_STRLEN];
 	const char *colon = strrchr(server, ':');
 	unsigned long port = 53;
@@ -38,11 +39,30 @@ static int set_server(struct pc_dns *d, const char *server)
 		if (*end || port == 0 || port > 65535)
 			return -EINVAL;
 	}
-	if (pc_addr_parse(host, &a) < 0 || a.family != AF_INET)
+	if (pc_addr_parse(host, a) < 0 || a->family != AF_INET)
 		return -EINVAL; /* res_state's nsaddr_list holds IPv4 servers */
+	a->port = (uint16_t)port;
+	return 0;
+}
+
+bool pc_dns_server_is_valid(const char *server)
+{
+	struct pc_addr a;
+
+	return parse_server(server, &a) == 0;
+}
+
+static int set_server(struct pc_dns *d, const char *server)
+{
+	struct pc_addr a;
+	uint16_t port;
+
+	if (parse_server(server, &a) < 0)
+		return -EINVAL;
+	port = a.port;
 	memset(&d->res.nsaddr_list[0], 0, sizeof(d->res.nsaddr_list[0]));
 	d->res.nsaddr_list[0].sin_family = AF_INET;
-	d->res.nsaddr_list[0].sin_port = htons((uint16_t)port);
+	d->res.nsaddr_list[0].sin_port = htons(port);
 	memcpy(&d->res.nsaddr_list[0].sin_addr, a.bytes, 4);
 	d->res.nscount = 1;
 	return 0;

@@ -3,20 +3,30 @@
  * net/dns.h - blocking DNS lookups with TTLs, for the resolver thread.
  *
  * The proxy resolves ServiceEntry hosts of DNS and DNS_ROUND_ROBIN
- * resolution off the event loops (a resolver thread calls these), with
- * glibc's thread-safe res_n* API so that the answers' TTLs are known:
+ * resolution off the event loops (daemon/resolver.c's thread calls these),
+ * with glibc's res_n* API so that the answers' TTLs are known:
  * getaddrinfo() hides them. A name that is an IP literal resolves to
  * itself without a query.
+ *
+ * Threads: a struct pc_dns is one glibc res_state, and glibc keeps the
+ * resolver's sockets in it: res_nquery() opens, reuses and closes them, so
+ * two threads sharing one close and read each other's descriptors (and,
+ * once a number is reused, a proxied connection's). A pc_dns therefore
+ * belongs to one thread: create, use and free it on that thread.
  */
 #ifndef PC_NET_DNS_H
 #define PC_NET_DNS_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
 #include "net/addr.h"
 
 struct pc_dns;
+
+/* Whether <server> is a valid pc_dns_new() server ("IP" or "IP:port"). */
+bool pc_dns_server_is_valid(const char *server);
 
 /*
  * A resolver using <server> ("IP" or "IP:port"; NULL: /etc/resolv.conf).

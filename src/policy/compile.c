@@ -29,6 +29,7 @@
 #include "model/sidecar.h"
 #include "model/trafficpolicy.h"
 #include "model/workloadentry.h"
+#include "policy/runtime.h"
 #include "policy/trie.h"
 
 struct builder {
@@ -40,6 +41,7 @@ struct builder {
 	size_t nports, capports;
 	pc_conflict_fn *report;
 	void *data;
+	struct pc_runtime *rt;
 };
 
 static int by_age(const void *a, const void *b)
@@ -255,14 +257,16 @@ static int dns_names(struct builder *b, struct pc_cluster *c, const struct pc_se
 
 			if (!we->address)
 				continue;
-			d->name = we->address;
+			d->name = pc_arena_strdup(b->s->arena, we->address);
 			d->port = endpoint_port(we, sp);
 			d->weight = we->weight ? we->weight : 1;
 		} else {
-			d->name = se->hosts.v[i];
+			d->name = pc_arena_strdup(b->s->arena, se->hosts.v[i]);
 			d->port = (uint16_t)(sp->target_port ? sp->target_port : sp->number);
 			d->weight = 1;
 		}
+		if (!d->name)
+			return -ENOMEM;
 		c->ndns_names++;
 	}
 	return 0;
@@ -326,10 +330,16 @@ static int add_service_entry(struct builder *b, const struct pc_resource *r,
 			     const struct pc_resource **drs, size_t ndr)
 {
 	const struct pc_service_entry *se = r->spec;
-	const char *host = se->hosts.n ? se->hosts.v[0] : "";
+	struct pc_arena *a = b->s->arena;
+	/* copies: the snapshot outlives the manifest (control.c frees deleted objects' batches) */
+	const char *host = pc_arena_strdup(a, se->hosts.n ? se->hosts.v[0] : "");
+	const char *ns = r->meta.ns ? pc_arena_strdup(a, r->meta.ns) : NULL;
+	const char *name = r->meta.name ? pc_arena_strdup(a, r->meta.name) : NULL;
 	size_t i;
 	int ret;
 
+	if (!host || (r->meta.ns && !ns) || (r->meta.name && !name))
+		return -ENOMEM;
 	for (i = 0; i < se->ports.n; i++) {
 		const struct pc_service_port *sp = &se->ports.v[i];
 		struct pc_port_policy *pp;
@@ -343,9 +353,9 @@ static int add_service_entry(struct builder *b, const struct pc_resource *r,
 		c->kind = PC_CLUSTER_SERVICE;
 		c->port = (uint16_t)sp->number;
 		c->host = host;
-		c->ns = r->meta.ns;
-		c->se_name = r->meta.name;
-		c->name = pc_arena_printf(b->s->arena, "outbound|%u||%s", sp->number, host);
+		c->ns = ns;
+		c->se_name = name;
+		c->name = pc_arena_printf(a, "outbound|%u||%s", sp->number, host);
 		if (!c->name)
 			return -ENOMEM;
 		ret = fill_source(b, c, se, sp);
@@ -415,6 +425,7 @@ static int seal(struct builder *b)
 {
 	struct pc_snapshot *s = b->s;
 	size_t i;
+	int ret;
 
 	s->clusters = pc_arena_calloc(s->arena, b->nclusters, sizeof(*s->clusters));
 	s->ports = pc_arena_calloc(s->arena, b->nports ? b->nports : 1, sizeof(*s->ports));
@@ -422,13 +433,11 @@ static int seal(struct builder *b)
 		return -ENOMEM;
 	memcpy(s->clusters, b->clusters, b->nclusters * sizeof(*s->clusters));
 	s->nclusters = b->nclusters;
+	/* counters and DNS answers are not the snapshot's: bind to the long-lived ones */
 	for (i = 0; i < s->nclusters; i++) {
-		s->clusters[i].state = pc_arena_calloc(s->arena, 1, sizeof(*s->clusters[i].state));
-		if (!s->clusters[i].state)
-			return -ENOMEM;
-		atomic_init(&s->clusters[i].state->active, 0);
-		atomic_init(&s->clusters[i].state->rr, 0);
-		pthread_mutex_init(&s->clusters[i].state->lock, NULL);
+		ret = pc_runtime_bind(b->rt, &s->clusters[i]);
+		if (ret < 0)
+			return ret;
 	}
 	if (b->nports)
 		qsort(b->ports, b->nports, sizeof(*b->ports), cmp_port);
@@ -493,6 +502,11 @@ int pc_policy_compile(const struct pc_manifest *m, const struct pc_compile_opts 
 	b.m = m;
 	b.report = report;
 	b.data = data;
+	b.rt = pc_runtime_default();
+	if (!b.rt) {
+		ret = -ENOMEM;
+		goto fail;
+	}
 	ret = build(&b);
 	if (ret < 0)
 		goto fail;
@@ -653,60 +667,8 @@ void pc_snapshot_unref(struct pc_snapshot *s)
 		return;
 	if (atomic_fetch_sub_explicit(&s->refs, 1, memory_order_acq_rel) != 1)
 		return;
-	for (i = 0; s->clusters && i < s->nclusters; i++) {
-		if (!s->clusters[i].state)
-			continue;
-		free(s->clusters[i].state->resolved);
-		pthread_mutex_destroy(&s->clusters[i].state->lock);
-	}
+	for (i = 0; s->clusters && i < s->nclusters; i++)
+		pc_runtime_unbind(&s->clusters[i]);
 	pc_arena_free(s->arena);
 	free(s);
-}
-
-int pc_cluster_set_resolved(const struct pc_cluster *c, const struct pc_addr *addrs, size_t n,
-			    uint64_t expires_ms)
-{
-	struct pc_cluster_state *st = c->state;
-	struct pc_addr *copy = NULL, *old;
-
-	if (n) {
-		copy = pc_calloc(n, sizeof(*copy));
-		if (!copy)
-			return -ENOMEM;
-		memcpy(copy, addrs, n * sizeof(*copy));
-	}
-	pthread_mutex_lock(&st->lock);
-	old = st->resolved;
-	st->resolved = copy;
-	st->nresolved = n;
-	st->expires_ms = expires_ms;
-	pthread_mutex_unlock(&st->lock);
-	free(old);
-	return 0;
-}
-
-void pc_cluster_retry_at(const struct pc_cluster *c, uint64_t expires_ms)
-{
-	pthread_mutex_lock(&c->state->lock);
-	c->state->expires_ms = expires_ms;
-	pthread_mutex_unlock(&c->state->lock);
-}
-
-bool pc_cluster_pick_resolved(const struct pc_cluster *c, struct pc_addr *out)
-{
-	struct pc_cluster_state *st = c->state;
-	bool found = false;
-
-	pthread_mutex_lock(&st->lock);
-	if (st->nresolved) {
-		size_t i = 0;
-
-		if (c->source == PC_EP_DNS)
-			i = atomic_fetch_add_explicit(&st->rr, 1, memory_order_relaxed) %
-			    st->nresolved;
-		*out = st->resolved[i];
-		found = true;
-	}
-	pthread_mutex_unlock(&st->lock);
-	return found;
 }

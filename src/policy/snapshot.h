@@ -15,12 +15,15 @@
  * Compiling is pure: the same resources give the same snapshot. A snapshot
  * lives in one arena, is never modified after pc_policy_compile() returns
  * and is shared by all workers through a reference count; lookups never
- * allocate and never lock.
+ * allocate and never lock. It holds no mutex and no malloc'd field: what
+ * changes while the proxy runs (open connections, round-robin cursors, DNS
+ * answers) lives in policy/runtime.h, keyed by name so that it survives
+ * the snapshot; each cluster holds references to its runtime entries,
+ * read through runtime.h's accessors.
  */
 #ifndef PC_POLICY_SNAPSHOT_H
 #define PC_POLICY_SNAPSHOT_H
 
-#include <pthread.h>
 #include <stdatomic.h>
 #include <stdbool.h>
 #include <stddef.h>
@@ -30,6 +33,8 @@
 
 struct pc_arena;
 struct pc_manifest;
+struct pc_rt_cluster;
+struct pc_rt_name;
 struct pc_trie;
 
 enum pc_outbound_policy {
@@ -60,29 +65,15 @@ struct pc_dns_name {
 	const char *name;
 	uint16_t port;
 	uint32_t weight;
+	struct pc_rt_name *rt; /* its answers (policy/runtime.h; a reference) */
 };
 
 #define PC_DEFAULT_CONNECT_TIMEOUT_MS 10000u
 #define PC_DEFAULT_IDLE_TIMEOUT_MS    3600000u
 
-/*
- * The mutable part of a cluster, shared by all workers: counters, and for
- * DNS clusters the addresses the resolver thread found. Those are read
- * under a short mutex when a connection picks its upstream (connection
- * setup, not the data path); classification itself never locks.
- */
-struct pc_cluster_state {
-	atomic_uint active; /* open upstream connections (maxConnections) */
-	atomic_uint rr;     /* round-robin cursor over the endpoints */
-	pthread_mutex_t lock;
-	struct pc_addr *resolved; /* malloc'd, guarded by <lock> */
-	size_t nresolved;
-	uint64_t expires_ms;      /* monotonic; when to resolve again */
-};
-
 struct pc_cluster {
 	uint32_t id; /* index in the snapshot's cluster array */
-	struct pc_cluster_state *state; /* counters; the only part that changes */
+	struct pc_rt_cluster *rt; /* its runtime state (policy/runtime.h; a reference) */
 	enum pc_cluster_kind kind;
 	const char *name;    /* "outbound|3306||mysql.example.com", "BlackHoleCluster", ... */
 	const char *host;    /* the ServiceEntry host (metrics' destination_service); NULL for catch-alls */
@@ -135,7 +126,8 @@ struct pc_compile_opts {
 
 /*
  * Compile the valid resources of <m> (resources with errors are skipped)
- * into a new snapshot with one reference, stored in <*out>. A Sidecar
+ * into a new snapshot with one reference, stored in <*out>, its clusters
+ * bound to their state in pc_runtime_default() (policy/runtime.h). A Sidecar
  * without workloadSelector that sets outboundTrafficPolicy decides the
  * policy (the oldest one when several do); <opts>->policy applies when
  * none does, and REGISTRY_ONLY when neither does. Returns 0 or -ENOMEM.
@@ -162,24 +154,6 @@ const struct pc_cluster *pc_snapshot_classify(const struct pc_snapshot *s,
  * be classified (pc_port_policy.needs_name). O(log ports).
  */
 bool pc_snapshot_port_needs_name(const struct pc_snapshot *s, uint16_t port);
-
-/*
- * Replace the resolved addresses of DNS cluster <c> with a copy of the <n>
- * at <addrs>, to be resolved again at <expires_ms>. Any thread. Returns 0
- * or -ENOMEM (the old addresses stay).
- */
-int pc_cluster_set_resolved(const struct pc_cluster *c, const struct pc_addr *addrs, size_t n,
-			    uint64_t expires_ms);
-
-/* Keep the resolved addresses of <c>, but resolve again at <expires_ms>. */
-void pc_cluster_retry_at(const struct pc_cluster *c, uint64_t expires_ms);
-
-/*
- * The upstream for a new connection to DNS cluster <c>: round robin over
- * every address (DNS), or the first one (DNS_ROUND_ROBIN, as Envoy's
- * LOGICAL_DNS). False when nothing is resolved (yet).
- */
-bool pc_cluster_pick_resolved(const struct pc_cluster *c, struct pc_addr *out);
 
 /*
  * Whether some ServiceEntry declares <port> with <protocol> (an enum

@@ -70,6 +70,7 @@
 #include "net/addr.h"
 #include "net/sock.h"
 #include "net/xprt.h"
+#include "policy/runtime.h"
 #include "policy/snapshot.h"
 #include "proxy/deny.h"
 #include "proxy/flow.h"
@@ -603,7 +604,7 @@ static bool pick_upstream(struct pc_session *s)
 		if (!c->nendpoints || !c->total_weight)
 			return false;
 		/* weighted round robin over the endpoints */
-		n = atomic_fetch_add(&c->state->rr, 1) % c->total_weight;
+		n = pc_cluster_next_rr(c) % c->total_weight;
 		for (i = 0; i < c->nendpoints; i++) {
 			acc += c->endpoints[i].weight;
 			if (n < acc)
@@ -627,7 +628,7 @@ static void session_connect(struct pc_session *s)
 		return;
 	}
 	if (c->max_connections != UINT32_MAX &&
-	    atomic_load(&c->state->active) >= c->max_connections) {
+	    pc_cluster_active(c) >= c->max_connections) {
 		if (s->sc)
 			pc_counter_add(&s->sc->overflow, 1);
 		session_close(s, "UO", true);
@@ -642,7 +643,7 @@ static void session_connect(struct pc_session *s)
 		session_close(s, "UF,URX", true);
 		return;
 	}
-	atomic_fetch_add(&c->state->active, 1);
+	pc_cluster_active_add(c, 1);
 	s->counted = true;
 	if (s->sc) {
 		pc_counter_add(&s->sc->cx_active, 1);
@@ -1119,7 +1120,7 @@ static void session_close(struct pc_session *s, const char *flags, bool reset)
 	pc_flow_release(&s->d2u);
 	pc_flow_release(&s->u2d);
 	if (s->counted)
-		atomic_fetch_sub(&s->cluster->state->active, 1);
+		pc_cluster_active_add(s->cluster, -1);
 	unlink_session(s); /* before the snapshot goes: readers use the cluster's name */
 	pc_snapshot_unref(s->snap);
 	s->snap = NULL;

@@ -1,0 +1,257 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/*
+ * policy/dump.c - the admin endpoint's views of a snapshot.
+ *
+ * Moved here from daemon/control.c (the /config_dump "policy") and
+ * daemon/admin.c (/clusters), which rendered the same clusters twice and
+ * both locked the cluster state to do it. A cluster's endpoints are walked
+ * once, by each_endpoint(); the two views only format what it yields.
+ */
+#include "policy/dump.h"
+
+#include <inttypes.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/alloc.h"
+#include "core/buf.h"
+#include "net/addr.h"
+#include "policy/runtime.h"
+#include "policy/snapshot.h"
+#include "policy/trie.h"
+
+static void json_str(struct pc_buf *b, const char *s)
+{
+	if (s)
+		pc_buf_add_json_str(b, s, strlen(s));
+	else
+		pc_buf_adds(b, "null");
+}
+
+/* ---- one walk over a cluster's endpoints ---- */
+
+/* <k>: the index among endpoints of its kind (static, resolved); <n>: among all. */
+typedef void endpoint_fn(void *data, const struct pc_addr *a, uint32_t weight, bool resolved,
+			 size_t k, size_t n);
+
+/* The static endpoints of <c>, then the addresses its DNS names resolve to now. */
+static void each_endpoint(const struct pc_cluster *c, endpoint_fn *fn, void *data)
+{
+	struct pc_addr *v;
+	size_t i, n;
+
+	for (i = 0; i < c->nendpoints; i++)
+		fn(data, &c->endpoints[i].addr, c->endpoints[i].weight, false, i, i);
+	if (!c->ndns_names)
+		return;
+	v = pc_calloc(c->ndns_names * PC_RT_MAX_ADDRS, sizeof(*v));
+	if (!v)
+		return; /* the reply says nothing resolved rather than fail */
+	n = pc_cluster_resolved(c, v, c->ndns_names * PC_RT_MAX_ADDRS);
+	for (i = 0; i < n; i++)
+		fn(data, &v[i], 1, true, i, c->nendpoints + i);
+	free(v);
+}
+
+/* ---- /config_dump: the policy ---- */
+
+struct chain_ctx {
+	struct pc_buf *b;
+	const struct pc_snapshot *snap;
+	size_t n;
+};
+
+static int dump_chain(void *data, const struct pc_prefix *p, uint32_t value)
+{
+	struct chain_ctx *cc = data;
+	char a[PC_ADDR_STRLEN];
+
+	pc_buf_printf(cc->b, "%s{\"prefix\":\"%s/%u\",\"cluster\":", cc->n++ ? "," : "",
+		      pc_addr_str(&p->addr, a), (unsigned)p->len);
+	json_str(cc->b, value < cc->snap->nclusters ? cc->snap->clusters[value].name : NULL);
+	pc_buf_addc(cc->b, '}');
+	return 0;
+}
+
+static const char *kind_name(enum pc_cluster_kind k)
+{
+	return k == PC_CLUSTER_BLACKHOLE     ? "blackhole"
+	       : k == PC_CLUSTER_PASSTHROUGH ? "passthrough"
+					     : "service";
+}
+
+static const char *resolution_name(enum pc_endpoint_source s)
+{
+	static const char *const names[] = { "NONE", "STATIC", "DNS", "DNS_ROUND_ROBIN" };
+
+	return (unsigned)s < sizeof(names) / sizeof(names[0]) ? names[s] : "?";
+}
+
+/* One half of a cluster's endpoints: the static ones, or the resolved ones. */
+struct policy_ctx {
+	struct pc_buf *b;
+	bool resolved;
+};
+
+static void policy_endpoint(void *data, const struct pc_addr *addr, uint32_t weight,
+			    bool resolved, size_t k, size_t n)
+{
+	struct policy_ctx *x = data;
+	char a[PC_ADDR_STRLEN];
+
+	(void)weight;
+	(void)n;
+	if (resolved == x->resolved)
+		pc_buf_printf(x->b, "%s\"%s\"", k ? "," : "", pc_addr_port_str(addr, a));
+}
+
+/* "endpoints": the static ones, then the DNS names; "resolved": their answers. */
+static void dump_endpoints(struct pc_buf *b, const struct pc_cluster *c)
+{
+	struct policy_ctx x = { b, false };
+	size_t i;
+
+	pc_buf_adds(b, ",\"endpoints\":[");
+	each_endpoint(c, policy_endpoint, &x);
+	for (i = 0; i < c->ndns_names; i++) {
+		pc_buf_adds(b, i || c->nendpoints ? "," : "");
+		json_str(b, c->dns_names[i].name);
+	}
+	pc_buf_adds(b, "],\"resolved\":[");
+	x.resolved = true;
+	each_endpoint(c, policy_endpoint, &x);
+	pc_buf_addc(b, ']');
+}
+
+static void dump_cluster(struct pc_buf *b, const struct pc_cluster *c)
+{
+	pc_buf_adds(b, "{\"name\":");
+	json_str(b, c->name);
+	pc_buf_printf(b, ",\"kind\":\"%s\",\"host\":", kind_name(c->kind));
+	json_str(b, c->host);
+	pc_buf_adds(b, ",\"namespace\":");
+	json_str(b, c->ns);
+	pc_buf_adds(b, ",\"service_entry\":");
+	json_str(b, c->se_name);
+	pc_buf_printf(b, ",\"port\":%u,\"resolution\":\"%s\"", c->port,
+		      c->kind == PC_CLUSTER_SERVICE ? resolution_name(c->source) : "NONE");
+	if (c->target_port)
+		pc_buf_printf(b, ",\"target_port\":%u", c->target_port);
+	dump_endpoints(b, c);
+	pc_buf_printf(b,
+		      ",\"connect_timeout_ms\":%" PRIu64 ",\"idle_timeout_ms\":%" PRIu64
+		      ",\"max_connection_duration_ms\":%" PRIu64 ",\"max_connections\":",
+		      c->connect_timeout_ms, c->idle_timeout_ms, c->max_duration_ms);
+	if (c->max_connections == UINT32_MAX)
+		pc_buf_adds(b, "null");
+	else
+		pc_buf_printf(b, "%" PRIu32, c->max_connections);
+	pc_buf_printf(b, ",\"active\":%u}", pc_cluster_active(c));
+}
+
+void pc_snapshot_dump_json(const struct pc_snapshot *snap, struct pc_buf *b)
+{
+	struct chain_ctx cc = { b, snap, 0 };
+	size_t i;
+
+	pc_buf_printf(b,
+		      "{\"generation\":%" PRIu64 ",\"outbound_traffic_policy\":\"%s\",\"ports\":[",
+		      snap->generation,
+		      snap->policy == PC_POLICY_ALLOW_ANY ? "ALLOW_ANY" : "REGISTRY_ONLY");
+	for (i = 0; i < snap->nports; i++) {
+		const struct pc_port_policy *pp = &snap->ports[i];
+
+		pc_buf_printf(b, "%s{\"port\":%u,\"chains\":[", i ? "," : "", pp->port);
+		cc.n = 0;
+		if (pp->trie)
+			pc_trie_walk(pp->trie, dump_chain, &cc);
+		pc_buf_adds(b, "],\"any\":");
+		json_str(b, pp->any_cluster < snap->nclusters ? snap->clusters[pp->any_cluster].name
+							      : NULL);
+		pc_buf_addc(b, '}');
+	}
+	pc_buf_adds(b, "],\"clusters\":[");
+	for (i = 0; i < snap->nclusters; i++) {
+		if (i)
+			pc_buf_addc(b, ',');
+		dump_cluster(b, &snap->clusters[i]);
+	}
+	pc_buf_adds(b, "]}");
+}
+
+/* ---- /clusters ---- */
+
+struct clusters_ctx {
+	struct pc_buf *b;
+	const struct pc_cluster *c;
+	bool json;
+};
+
+/* Envoy's /clusters endpoint lines, or {"address","weight","health_flags"}. */
+static void clusters_endpoint(void *data, const struct pc_addr *addr, uint32_t weight,
+			      bool resolved, size_t k, size_t n)
+{
+	struct clusters_ctx *x = data;
+	char a[PC_ADDR_STRLEN];
+
+	(void)resolved;
+	(void)k;
+	pc_addr_port_str(addr, a);
+	if (x->json)
+		pc_buf_printf(x->b,
+			      "%s{\"address\":\"%s\",\"weight\":%" PRIu32
+			      ",\"health_flags\":\"healthy\"}",
+			      n ? "," : "", a, weight);
+	else
+		pc_buf_printf(x->b,
+			      "%s::%s::weight::%" PRIu32 "\n%s::%s::health_flags::healthy\n",
+			      x->c->name, a, weight, x->c->name, a);
+}
+
+static void clusters_entry(const struct pc_cluster *c, const struct pc_cluster_counts *cs,
+			   bool json, struct pc_buf *b, bool first)
+{
+	struct clusters_ctx x = { b, c, json };
+	uint64_t maxc = c->max_connections == UINT32_MAX ? UINT32_MAX : c->max_connections;
+
+	if (!json) {
+		pc_buf_printf(b,
+			      "%s::default_priority::max_connections::%" PRIu64
+			      "\n%s::upstream_cx_total::%" PRIu64
+			      "\n%s::upstream_cx_active::%" PRIu64
+			      "\n%s::upstream_cx_connect_fail::%" PRIu64 "\n",
+			      c->name, maxc, c->name, cs->cx_total, c->name, cs->cx_active, c->name,
+			      cs->connect_fail);
+		each_endpoint(c, clusters_endpoint, &x);
+		return;
+	}
+	pc_buf_printf(b, "%s{\"name\":", first ? "" : ",");
+	pc_buf_add_json_str(b, c->name, strlen(c->name));
+	pc_buf_printf(b,
+		      ",\"max_connections\":%" PRIu64 ",\"upstream_cx_total\":%" PRIu64
+		      ",\"upstream_cx_active\":%" PRIu64 ",\"upstream_cx_connect_fail\":%" PRIu64
+		      ",\"endpoints\":[",
+		      maxc, cs->cx_total, cs->cx_active, cs->connect_fail);
+	each_endpoint(c, clusters_endpoint, &x);
+	pc_buf_adds(b, "]}");
+}
+
+void pc_clusters_dump(const struct pc_snapshot *snap, bool json, pc_cluster_counts_fn *counts,
+		      void *data, struct pc_buf *b)
+{
+	struct pc_cluster_counts cs;
+	size_t i;
+
+	if (json)
+		pc_buf_adds(b, "{\"clusters\":[");
+	for (i = 0; snap && i < snap->nclusters; i++) {
+		const struct pc_cluster *c = &snap->clusters[i];
+
+		memset(&cs, 0, sizeof(cs));
+		if (counts && !counts(data, c->name, &cs))
+			memset(&cs, 0, sizeof(cs));
+		clusters_entry(c, &cs, json, b, i == 0);
+	}
+	if (json)
+		pc_buf_adds(b, "]}\n");
+}
