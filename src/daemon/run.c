@@ -20,6 +20,7 @@
 #include <fcntl.h>
 #include <getopt.h>
 #include <grp.h>
+#include <inttypes.h>
 #include <limits.h>
 #include <pthread.h>
 #include <signal.h>
@@ -541,18 +542,37 @@ static void publish(void *data, struct pc_snapshot *snap)
 	       snap->policy == PC_POLICY_ALLOW_ANY ? "ALLOW_ANY" : "REGISTRY_ONLY");
 }
 
+/* The one log line of a --config apply (control.c logs nothing of it). */
+static void log_config(int ret, const struct pc_change_result *res, const char *failed)
+{
+	size_t i, count[PC_STORE_DELETED + 1] = { 0 };
+
+	if (ret < 0) {
+		pc_log(PC_LOG_ERR, failed, "err=\"%s\"",
+		       res->err.msg[0] ? res->err.msg : strerror(-ret));
+		return;
+	}
+	for (i = 0; i < res->n; i++)
+		count[res->v[i].result]++;
+	pc_log(PC_LOG_INFO, "config applied",
+	       "revision=%" PRId64 " created=%zu configured=%zu unchanged=%zu deleted=%zu",
+	       res->revision, count[PC_STORE_CREATED], count[PC_STORE_CONFIGURED],
+	       count[PC_STORE_UNCHANGED], count[PC_STORE_DELETED]);
+}
+
 static void reload(struct daemon *d)
 {
+	struct pc_change_result res;
 	int ret;
 
 	if (d->o.nconfigs == 0) {
 		pc_log(PC_LOG_NOTICE, "no --config files to reload", NULL);
 		return;
 	}
-	ret = pc_control_apply_config(d->ctl, d->o.configs, d->o.nconfigs, true);
-	if (ret < 0)
-		pc_log(PC_LOG_ERR, "reload failed, keeping the running policy", "err=%s",
-		       ret == -EINVAL ? "invalid config (findings above)" : strerror(-ret));
+	pc_change_result_init(&res);
+	ret = pc_control_apply_config(d->ctl, d->o.configs, d->o.nconfigs, true, &res);
+	log_config(ret, &res, "reload failed, keeping the running policy");
+	pc_change_result_release(&res);
 }
 
 static void on_signal(struct pc_loop *loop, struct pc_io *io, uint32_t events)
@@ -781,12 +801,14 @@ static int prepare(struct daemon *d)
 		return ret;
 	}
 	if (cfg) {
-		ret = pc_control_apply_loaded(d->ctl, cfg, true);
-		if (ret < 0) {
-			pc_log(PC_LOG_ERR, "cannot apply the config, not starting", "configs=%zu",
-			       d->o.nconfigs);
+		struct pc_change_result res;
+
+		pc_change_result_init(&res);
+		ret = pc_control_apply_loaded(d->ctl, cfg, true, &res);
+		log_config(ret, &res, "cannot apply the config, not starting");
+		pc_change_result_release(&res);
+		if (ret < 0)
 			return ret;
-		}
 	}
 	ret = pc_api_listen(d->o.api_socket, d->o.api_listen, d->api_fds, &err);
 	if (ret < 0) {

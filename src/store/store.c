@@ -771,7 +771,8 @@ static bool key_is_valid(const char *kind, const char *ns, const char *name)
 	return kind && ns && name && *kind && *name;
 }
 
-static int check_puts(const struct pc_store_put *puts, size_t n, struct pc_err *err)
+static int check_puts(const struct pc_store_put *puts, size_t n, size_t *failed,
+		      struct pc_err *err)
 {
 	size_t i;
 
@@ -779,31 +780,37 @@ static int check_puts(const struct pc_store_put *puts, size_t n, struct pc_err *
 		const struct pc_store_put *p = &puts[i];
 
 		if (!key_is_valid(p->kind, p->ns, p->name) ||
-		    (!p->remove && (!p->spec_json || !p->object_json)) || p->expect_rv < 0)
+		    (!p->remove && (!p->spec_json || !p->object_json)) || p->expect_rv < 0) {
+			*failed = i;
 			return pc_err_set(err, -EINVAL, "invalid object #%zu to apply", i);
+		}
 	}
 	return 0;
 }
 
 int pc_store_apply(struct pc_store *s, const struct pc_store_put *puts, size_t n,
-		   enum pc_store_result *results, int64_t *revision_out, struct pc_err *err)
+		   enum pc_store_result *results, int64_t *revision_out, size_t *failed,
+		   struct pc_err *err)
 {
-	return pc_store_apply_meta(s, puts, n, results, NULL, revision_out, err);
+	return pc_store_apply_meta(s, puts, n, results, NULL, revision_out, failed, err);
 }
 
 int pc_store_apply_meta(struct pc_store *s, const struct pc_store_put *puts, size_t n,
 			enum pc_store_result *results, struct pc_store_meta *metas,
-			int64_t *revision_out, struct pc_err *err)
+			int64_t *revision_out, size_t *failed, struct pc_err *err)
 {
 	struct pc_store_meta scratch;
 	struct apply_stmts q;
 	enum pc_store_result res = PC_STORE_UNCHANGED;
 	bool changed = false;
+	size_t i, scratch_failed;
 	int64_t rev;
-	size_t i;
 	int ret;
 
-	ret = check_puts(puts, n, err);
+	if (!failed)
+		failed = &scratch_failed;
+	*failed = SIZE_MAX;
+	ret = check_puts(puts, n, failed, err);
 	if (ret < 0)
 		return ret;
 	ret = begin(s, "apply", err);
@@ -817,6 +824,8 @@ int pc_store_apply_meta(struct pc_store *s, const struct pc_store_put *puts, siz
 		goto out_rollback;
 	for (i = 0; i < n && ret == 0; i++) {
 		ret = put_one(s, &q, &puts[i], rev + 1, &res, metas ? &metas[i] : &scratch, err);
+		if (ret < 0)
+			*failed = i;
 		if (ret == 0 && results)
 			results[i] = res;
 		changed |= ret == 0 && res != PC_STORE_UNCHANGED;

@@ -141,10 +141,13 @@ void pc_store_close(struct pc_store *s);
  * new revision if anything changed, else the unchanged current one. On
  * failure <*revision_out> is untouched and <results> is unspecified.
  * Returns 0 once the transaction is durable; <n> == 0 is a no-op. The
- * error names the object that caused it, and for -ESTALE both versions.
+ * error names the object that caused it, and for -ESTALE both versions;
+ * <failed> (may be NULL) receives that object's index in <puts>, or
+ * SIZE_MAX when the failure is not one object's (a full disk, the lock).
  */
 int pc_store_apply(struct pc_store *s, const struct pc_store_put *puts, size_t n,
-		   enum pc_store_result *results, int64_t *revision_out, struct pc_err *err);
+		   enum pc_store_result *results, int64_t *revision_out, size_t *failed,
+		   struct pc_err *err);
 
 /* The server-set metadata of an object as pc_store_apply_meta() left it. */
 struct pc_store_meta {
@@ -161,7 +164,7 @@ struct pc_store_meta {
  */
 int pc_store_apply_meta(struct pc_store *s, const struct pc_store_put *puts, size_t n,
 			enum pc_store_result *results, struct pc_store_meta *metas,
-			int64_t *revision_out, struct pc_err *err);
+			int64_t *revision_out, size_t *failed, struct pc_err *err);
 
 /*
  * Delete one object. With <expect_rv> not 0, its resource_version must

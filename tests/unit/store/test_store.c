@@ -75,7 +75,7 @@ static enum pc_store_result apply1(struct pc_store *s, struct pc_store_put p)
 {
 	enum pc_store_result r = PC_STORE_UNCHANGED;
 	struct pc_err err;
-	int ret = pc_store_apply(s, &p, 1, &r, NULL, &err);
+	int ret = pc_store_apply(s, &p, 1, &r, NULL, NULL, &err);
 
 	ck_assert_msg(ret == 0, "apply %s: %d %s", p.name, ret, err.msg);
 	return r;
@@ -107,7 +107,7 @@ START_TEST(remove_in_apply)
 	p[0] = put(SE, "default", "new", "{}", "{}", 0);
 	p[1] = put(SE, "default", "old", NULL, NULL, 0);
 	p[1].remove = true;
-	ck_assert_int_eq(pc_store_apply(s, p, 2, r, &rev, &err), 0);
+	ck_assert_int_eq(pc_store_apply(s, p, 2, r, &rev, NULL, &err), 0);
 	ck_assert_int_eq(r[0], PC_STORE_CREATED);
 	ck_assert_int_eq(r[1], PC_STORE_DELETED);
 	ck_assert_str_eq(pc_store_result_name(r[1]), "deleted");
@@ -116,14 +116,14 @@ START_TEST(remove_in_apply)
 
 	/* removing what is absent fails the whole apply */
 	p[0] = put(SE, "default", "third", "{}", "{}", 0);
-	ck_assert_int_eq(pc_store_apply(s, p, 2, r, &rev, &err), -ENOENT);
+	ck_assert_int_eq(pc_store_apply(s, p, 2, r, &rev, NULL, &err), -ENOENT);
 	ck_assert_int_eq(pc_store_get(s, SE, "default", "third", &o, &err), -ENOENT);
 	ck_assert_int_eq(pc_store_revision(s), 2);
 
 	/* a stale precondition on a removal is a conflict */
 	p[1] = put(SE, "default", "new", NULL, NULL, 1);
 	p[1].remove = true;
-	ck_assert_int_eq(pc_store_apply(s, &p[1], 1, r, &rev, &err), -ESTALE);
+	ck_assert_int_eq(pc_store_apply(s, &p[1], 1, r, &rev, NULL, &err), -ESTALE);
 	ck_assert_int_eq(rv_of(s, SE, "default", "new"), 2);
 	pc_store_close(s);
 }
@@ -162,7 +162,7 @@ START_TEST(created_configured_unchanged)
 	struct pc_store_put p = put(SE, "default", "db", "{\"a\":1}", "{\"x\":1}", 0);
 
 	ck_assert_int_eq(pc_store_revision(s), 0);
-	ck_assert_int_eq(pc_store_apply(s, &p, 1, &r, &rev, &err), 0);
+	ck_assert_int_eq(pc_store_apply(s, &p, 1, &r, &rev, NULL, &err), 0);
 	ck_assert_int_eq(r, PC_STORE_CREATED);
 	ck_assert_str_eq(pc_store_result_name(r), "created");
 	ck_assert_int_eq(rev, 1);
@@ -186,7 +186,7 @@ START_TEST(created_configured_unchanged)
 	ck_assert_int_eq(o.creation_timestamp[19], 'Z');
 
 	/* same texts: unchanged, nothing moves */
-	ck_assert_int_eq(pc_store_apply(s, &p, 1, &r, &rev, &err), 0);
+	ck_assert_int_eq(pc_store_apply(s, &p, 1, &r, &rev, NULL, &err), 0);
 	ck_assert_int_eq(r, PC_STORE_UNCHANGED);
 	ck_assert_int_eq(rev, 1);
 	ck_assert_int_eq(pc_store_revision(s), 1);
@@ -230,7 +230,7 @@ START_TEST(one_apply_is_one_revision)
 	struct pc_err err;
 	int64_t rev;
 
-	ck_assert_int_eq(pc_store_apply(s, p, 3, r, &rev, &err), 0);
+	ck_assert_int_eq(pc_store_apply(s, p, 3, r, &rev, NULL, &err), 0);
 	ck_assert_int_eq(rev, 1);
 	ck_assert_int_eq(r[0], PC_STORE_CREATED);
 	ck_assert_int_eq(r[2], PC_STORE_CREATED);
@@ -239,7 +239,7 @@ START_TEST(one_apply_is_one_revision)
 	/* a mix: one unchanged, one configured, one created */
 	p[1].object_json = "{\"v\":2}";
 	p[2] = put(VS, "other", "a", "{}", "{}", 0);
-	ck_assert_int_eq(pc_store_apply(s, p, 3, r, &rev, &err), 0);
+	ck_assert_int_eq(pc_store_apply(s, p, 3, r, &rev, NULL, &err), 0);
 	ck_assert_int_eq(rev, 2);
 	ck_assert_int_eq(r[0], PC_STORE_UNCHANGED);
 	ck_assert_int_eq(r[1], PC_STORE_CONFIGURED);
@@ -250,19 +250,19 @@ START_TEST(one_apply_is_one_revision)
 	/* the same object twice: the second put sees the first */
 	p[0] = put(SE, "dup", "d", "{\"v\":1}", "{}", 0);
 	p[1] = put(SE, "dup", "d", "{\"v\":2}", "{}", 0);
-	ck_assert_int_eq(pc_store_apply(s, p, 2, r, &rev, &err), 0);
+	ck_assert_int_eq(pc_store_apply(s, p, 2, r, &rev, NULL, &err), 0);
 	ck_assert_int_eq(rev, 3);
 	ck_assert_int_eq(r[0], PC_STORE_CREATED);
 	ck_assert_int_eq(r[1], PC_STORE_CONFIGURED);
 	ck_assert_int_eq(rv_of(s, SE, "dup", "d"), 3);
 
 	/* nothing to do */
-	ck_assert_int_eq(pc_store_apply(s, NULL, 0, NULL, &rev, &err), 0);
+	ck_assert_int_eq(pc_store_apply(s, NULL, 0, NULL, &rev, NULL, &err), 0);
 	ck_assert_int_eq(rev, 3);
 
 	/* bad arguments are refused before anything happens */
 	p[0].spec_json = NULL;
-	ck_assert_int_eq(pc_store_apply(s, p, 1, r, &rev, &err), -EINVAL);
+	ck_assert_int_eq(pc_store_apply(s, p, 1, r, &rev, NULL, &err), -EINVAL);
 	pc_store_close(s);
 }
 END_TEST
@@ -280,7 +280,7 @@ START_TEST(apply_is_all_or_nothing)
 	p[0] = put(SE, "default", "a", "{}", "{}", 0);
 	p[1] = put(SE, "default", "b", "{}", "{}", 0);
 	p[2] = put(SE, "default", "c", "{\"v\":2}", "{}", 7); /* stale */
-	ck_assert_int_eq(pc_store_apply(s, p, 3, r, &rev, &err), -ESTALE);
+	ck_assert_int_eq(pc_store_apply(s, p, 3, r, &rev, NULL, &err), -ESTALE);
 	ck_assert_int_eq(err.code, -ESTALE);
 	ck_assert_msg(strstr(err.msg, "ServiceEntry default/c") && strstr(err.msg, "1") &&
 			      strstr(err.msg, "7"),
@@ -308,7 +308,7 @@ START_TEST(optimistic_concurrency)
 	p.expect_rv = 1;
 	ck_assert_int_eq(apply1(s, p), PC_STORE_CONFIGURED); /* rv 3 */
 	p.spec_json = "{\"v\":3}";
-	ck_assert_int_eq(pc_store_apply(s, &p, 1, NULL, NULL, &err), -ESTALE);
+	ck_assert_int_eq(pc_store_apply(s, &p, 1, NULL, NULL, NULL, &err), -ESTALE);
 	ck_assert_ptr_nonnull(strstr(err.msg, "ns1/x"));
 	ck_assert_ptr_nonnull(strstr(err.msg, "3"));
 	p.expect_rv = 3;
@@ -316,7 +316,7 @@ START_TEST(optimistic_concurrency)
 	ck_assert_int_eq(rv_of(s, SE, "ns1", "x"), 4);
 	/* a precondition on an object that does not exist is a conflict too */
 	p = put(SE, "ns1", "z", "{}", "{}", 2);
-	ck_assert_int_eq(pc_store_apply(s, &p, 1, NULL, NULL, &err), -ESTALE);
+	ck_assert_int_eq(pc_store_apply(s, &p, 1, NULL, NULL, NULL, &err), -ESTALE);
 	ck_assert_ptr_nonnull(strstr(err.msg, "does not exist"));
 	pc_store_close(s);
 }
@@ -520,7 +520,7 @@ START_TEST(full_disk_fails_cleanly)
 	memset(big, 'x', sizeof(big) - 1);
 	p[0] = put(SE, "default", "b", "{}", "{}", 0);
 	p[1] = put(SE, "default", "c", big, "{}", 0);
-	ck_assert_int_eq(pc_store_apply(s, p, 2, NULL, &rev, &err), -ENOSPC);
+	ck_assert_int_eq(pc_store_apply(s, p, 2, NULL, &rev, NULL, &err), -ENOSPC);
 	ck_assert_msg(strstr(err.msg, "no space left") != NULL, "%s", err.msg);
 	ck_assert_int_eq(rev, 42);
 	ck_assert_int_eq(pc_store_revision(s), 1);
@@ -546,7 +546,7 @@ START_TEST(read_only_at_apply)
 	ck_assert_int_eq(
 		sqlite3_exec(pc_store_sqlite(s), "PRAGMA query_only = 1", NULL, NULL, NULL),
 		SQLITE_OK);
-	ck_assert_int_eq(pc_store_apply(s, &p, 1, NULL, NULL, &err), -EROFS);
+	ck_assert_int_eq(pc_store_apply(s, &p, 1, NULL, NULL, NULL, &err), -EROFS);
 	ck_assert_msg(strstr(err.msg, "read-only") != NULL, "%s", err.msg);
 	ck_assert_int_eq(pc_store_delete(s, SE, "default", "a", 0, &err), -EROFS);
 	ck_assert_int_eq(pc_store_revision(s), 1);
@@ -624,7 +624,7 @@ START_TEST(busy_writer_times_out)
 	ck_assert_int_eq(sqlite3_exec(pc_store_sqlite(a), "BEGIN IMMEDIATE", NULL, NULL, NULL),
 			 SQLITE_OK);
 	sqlite3_busy_timeout(pc_store_sqlite(b), 50);
-	ck_assert_int_eq(pc_store_apply(b, &p, 1, NULL, NULL, &err), -EBUSY);
+	ck_assert_int_eq(pc_store_apply(b, &p, 1, NULL, NULL, NULL, &err), -EBUSY);
 	ck_assert_msg(strstr(err.msg, "locked") != NULL, "%s", err.msg);
 	ck_assert_int_eq(sqlite3_exec(pc_store_sqlite(a), "ROLLBACK", NULL, NULL, NULL), SQLITE_OK);
 	apply1(b, p);
@@ -651,7 +651,7 @@ static void racer(int go_fd, int idx)
 	p = put(SE, "default", "x", spec, "{}", pc_store_revision(s));
 	if (read(go_fd, &c, 1) != 1)
 		_exit(4);
-	ret = pc_store_apply(s, &p, 1, NULL, NULL, &err);
+	ret = pc_store_apply(s, &p, 1, NULL, NULL, NULL, &err);
 	pc_store_close(s);
 	_exit(ret == 0 ? 0 : ret == -ESTALE ? 1 : 2);
 }
@@ -713,7 +713,7 @@ static void incrementer(void)
 		v = strtol(o.spec_json, NULL, 10);
 		snprintf(spec, sizeof(spec), "%ld", v + 1);
 		p = put(SE, "default", "counter", spec, "{}", o.resource_version);
-		ret = pc_store_apply(s, &p, 1, NULL, NULL, &err);
+		ret = pc_store_apply(s, &p, 1, NULL, NULL, NULL, &err);
 		pc_store_object_release(&o);
 		if (ret == 0)
 			done++;
@@ -776,7 +776,7 @@ static void crash_child(int fd)
 		}
 		snprintf(spec, sizeof(spec), "%" PRId64, rev);
 		p[3] = put(SE, "default", "counter", spec, "{}", 0);
-		if (pc_store_apply(s, p, 4, NULL, &got, &err) < 0 || got != rev)
+		if (pc_store_apply(s, p, 4, NULL, &got, NULL, &err) < 0 || got != rev)
 			_exit(4);
 		if (write(fd, &rev, sizeof(rev)) != (ssize_t)sizeof(rev))
 			_exit(5);
