@@ -878,6 +878,152 @@ START_TEST(kill_9_loses_no_acknowledged_change)
 }
 END_TEST
 
+/* ---- watch ---- */
+
+/* What a watch delivered: "TYPE kind/ns/name@rev rv=N gen=G" per event. */
+struct seen {
+	char text[4096];
+	size_t n;
+};
+
+static int seen_one(const struct pc_store_event *ev, void *data)
+{
+	static const char *const types[] = { "ADDED", "MODIFIED", "DELETED" };
+	struct seen *w = data;
+	size_t len = strlen(w->text);
+
+	snprintf(w->text + len, sizeof(w->text) - len, "%s %s/%s/%s@%lld rv=%lld gen=%lld %s\n",
+		 types[ev->type], ev->obj->kind, ev->obj->ns, ev->obj->name,
+		 (long long)ev->revision, (long long)ev->obj->resource_version,
+		 (long long)ev->obj->generation, ev->obj->object_json);
+	w->n++;
+	return 0;
+}
+
+/* Watch <s> from <since>: returns the result, the events in <w>, the revision in <*upto>. */
+static int watch(struct pc_store *s, int64_t since, struct seen *w, int64_t *upto)
+{
+	struct pc_err err;
+
+	memset(w, 0, sizeof(*w));
+	return pc_store_watch(s, since, seen_one, w, upto, &err);
+}
+
+/* The store's own changes, in order, each as the change left the object. */
+START_TEST(watch_sees_changes)
+{
+	struct pc_store *s = open_ok();
+	struct pc_store_put p[2];
+	struct seen w;
+	struct pc_err err;
+	int64_t upto = -1;
+
+	ck_assert_int_eq(watch(s, 0, &w, &upto), 0);
+	ck_assert_uint_eq(w.n, 0);
+	ck_assert_int_eq(upto, 0);
+
+	apply1(s, put(SE, "default", "a", "{}", "{\"a\":1}", 0));
+	p[0] = put(SE, "default", "a", "{\"x\":1}", "{\"a\":2}", 0);
+	p[1] = put(VS, "shop", "b", "{}", "{\"b\":1}", 0);
+	ck_assert_int_eq(pc_store_apply(s, p, 2, NULL, NULL, NULL, &err), 0);
+	apply1(s, put(SE, "default", "a", "{\"x\":1}", "{\"a\":2}", 0)); /* unchanged: no event */
+	ck_assert_int_eq(pc_store_delete(s, SE, "default", "a", 0, &err), 0);
+
+	ck_assert_int_eq(watch(s, 0, &w, &upto), 0);
+	ck_assert_int_eq(upto, 3);
+	ck_assert_str_eq(w.text, "ADDED ServiceEntry/default/a@1 rv=1 gen=1 {\"a\":1}\n"
+				 "MODIFIED ServiceEntry/default/a@2 rv=2 gen=2 {\"a\":2}\n"
+				 "ADDED VirtualService/shop/b@2 rv=2 gen=1 {\"b\":1}\n"
+				 "DELETED ServiceEntry/default/a@3 rv=3 gen=2 {\"a\":2}\n");
+	ck_assert_int_eq(watch(s, 2, &w, &upto), 0);
+	ck_assert_uint_eq(w.n, 1);
+	ck_assert_int_eq(watch(s, 3, &w, &upto), 0);
+	ck_assert_uint_eq(w.n, 0);
+	ck_assert_int_eq(upto, 3);
+	pc_store_close(s);
+}
+END_TEST
+
+/*
+ * A second writer on the same database (another process, here another
+ * handle) shows in the first handle's watch: PRAGMA data_version tells it
+ * to look, the log says what changed. A writer that does not log (raw
+ * SQL, as a build before the log would write) is a gap: -ERANGE.
+ */
+START_TEST(watch_sees_a_second_writer)
+{
+	struct pc_store *s = open_ok(), *s2 = open_ok();
+	struct seen w;
+	struct pc_err err;
+	int64_t upto = -1;
+	char *msg = NULL;
+
+	ck_assert_int_eq(watch(s, 0, &w, &upto), 0);
+	ck_assert_uint_eq(w.n, 0);
+
+	apply1(s2, put(SE, "default", "other", "{}", "{\"by\":2}", 0));
+	ck_assert_int_eq(watch(s, 0, &w, &upto), 0);
+	ck_assert_int_eq(upto, 1);
+	ck_assert_str_eq(w.text, "ADDED ServiceEntry/default/other@1 rv=1 gen=1 {\"by\":2}\n");
+	ck_assert_int_eq(watch(s, 1, &w, &upto), 0); /* nothing new: the cheap path */
+	ck_assert_uint_eq(w.n, 0);
+
+	/* interleaved: ours, theirs, ours */
+	apply1(s, put(SE, "default", "mine", "{}", "{}", 0));
+	ck_assert_int_eq(pc_store_delete(s2, SE, "default", "other", 0, &err), 0);
+	apply1(s, put(SE, "default", "mine2", "{}", "{}", 0));
+	ck_assert_int_eq(watch(s, 1, &w, &upto), 0);
+	ck_assert_int_eq(upto, 4);
+	ck_assert_uint_eq(w.n, 3);
+	ck_assert_ptr_nonnull(strstr(w.text, "DELETED ServiceEntry/default/other@3"));
+
+	/* a write that bypasses the log: the watch cannot say what changed */
+	ck_assert_int_eq(sqlite3_exec(pc_store_sqlite(s2),
+				      "UPDATE meta SET value = value + 1 WHERE key = 'revision'",
+				      NULL, NULL, &msg),
+			 SQLITE_OK);
+	ck_assert_int_eq(watch(s, 4, &w, &upto), -ERANGE);
+	ck_assert_int_eq(upto, 5);
+	ck_assert_int_eq(watch(s, 5, &w, &upto), 0); /* from the revision listed again */
+	ck_assert_uint_eq(w.n, 0);
+	pc_store_close(s2);
+	pc_store_close(s);
+}
+END_TEST
+
+/* The log keeps PC_STORE_WATCH_KEEP changes: older ones are -ERANGE, never half-delivered. */
+START_TEST(watch_log_is_bounded)
+{
+	struct pc_store *s = open_ok();
+	struct pc_store_put *p = calloc(PC_STORE_WATCH_KEEP, sizeof(*p));
+	char (*names)[16] = calloc(PC_STORE_WATCH_KEEP, sizeof(*names));
+	struct seen w;
+	struct pc_err err;
+	int64_t upto;
+	size_t i;
+
+	ck_assert_ptr_nonnull(p);
+	ck_assert_ptr_nonnull(names);
+	apply1(s, put(SE, "default", "first", "{}", "{}", 0));
+	for (i = 0; i < PC_STORE_WATCH_KEEP; i++) {
+		snprintf(names[i], sizeof(names[i]), "n%zu", i);
+		p[i] = put(SE, "default", names[i], "{}", "{}", 0);
+	}
+	ck_assert_int_eq(pc_store_apply(s, p, PC_STORE_WATCH_KEEP, NULL, NULL, NULL, &err), 0);
+	ck_assert_int_eq(watch(s, 1, &w, &upto), 0); /* the big change is whole */
+	ck_assert_uint_eq(w.n, PC_STORE_WATCH_KEEP);
+	ck_assert_int_eq(upto, 2);
+	ck_assert_int_eq(watch(s, 0, &w, &upto), -ERANGE); /* "first" fell out */
+	apply1(s, put(SE, "default", "last", "{}", "{}", 0));
+	ck_assert_int_eq(watch(s, 1, &w, &upto), -ERANGE); /* part of revision 2 fell out */
+	ck_assert_int_eq(watch(s, 2, &w, &upto), 0);
+	ck_assert_str_eq(w.text, "ADDED ServiceEntry/default/last@3 rv=3 gen=1 {}\n");
+	free(names);
+	free(p);
+	pc_store_close(s);
+}
+END_TEST
+
 int main(void)
 {
 	Suite *s = suite_create("store.store");
@@ -901,6 +1047,9 @@ int main(void)
 	tcase_add_test(tc, busy_writer_times_out);
 	tcase_add_test(tc, remove_in_apply);
 	tcase_add_test(tc, source_is_kept);
+	tcase_add_test(tc, watch_sees_changes);
+	tcase_add_test(tc, watch_sees_a_second_writer);
+	tcase_add_test(tc, watch_log_is_bounded);
 	suite_add_tcase(s, tc);
 
 	tcase_add_checked_fixture(tp, setup, teardown);
