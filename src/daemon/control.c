@@ -14,6 +14,7 @@
  * published in order. The watch log has a mutex of its own.
  */
 #include "daemon/control.h"
+#include "daemon/control-int.h"
 
 #include <errno.h>
 #include <inttypes.h>
@@ -28,37 +29,9 @@
 #include "core/arena.h"
 #include "core/err.h"
 #include "core/log.h"
-#include "daemon/registry.h"
 #include "model/emit.h"
 #include "model/manifest.h"
 #include "policy/trie.h"
-
-struct pc_control {
-	pthread_mutex_t lock;    /* the store, the registry, the counters, <snap>, <pending> */
-	pthread_mutex_t publock; /* taken before <lock> is released, while publishing */
-	struct pc_control_opts o;
-	struct pc_store *store;
-	struct pc_registry reg;
-	struct pc_watchlog *wl;
-	uint64_t generation;
-	bool dirty;    /* the registry has changes no compiled snapshot has */
-	bool stopping; /* guarded by <lock> */
-	struct pc_snapshot *pending; /* compiled, to publish once <lock> is released */
-	/* for the admin endpoint (guarded by <lock>) */
-	struct pc_snapshot *snap; /* the newest compiled snapshot (a reference) */
-	uint64_t reloads;         /* snapshots compiled after the first */
-	uint64_t reload_failures; /* changes refused, or committed and not compiled */
-};
-
-/* A change being committed: the put and what it came from. */
-struct change {
-	struct pc_store_put put;
-	enum pc_kind kind;
-	struct pc_resource *res;    /* NULL for a removal */
-	struct pc_store_object old; /* a removal: the object as it was, for the event */
-	enum pc_store_result result;
-	struct pc_store_meta meta;
-};
 
 /* ---- results ---- */
 
@@ -145,7 +118,7 @@ static int recompile(struct pc_control *c)
  * taken before <lock> is let go, so the next compile's publish waits for
  * this one: generations reach the publisher in order.
  */
-static void unlock_publish(struct pc_control *c)
+void pc_control_unlock(struct pc_control *c)
 {
 	struct pc_snapshot *snap = c->pending;
 
@@ -164,10 +137,21 @@ static void unlock_publish(struct pc_control *c)
  * after its commit): compile now. Every request calls this first, so a
  * retry of the failed one (then "unchanged") enforces it.
  */
-static int catch_up(struct pc_control *c)
+int pc_control_catch_up(struct pc_control *c)
 {
+	bool changed;
 	int ret;
 
+	if (c->resync) {
+		ret = pc_control_feed(c, NULL, &changed);
+		if (ret < 0) {
+			c->reload_failures++;
+			pc_log(PC_LOG_ERR, "stored changes are not enforced: cannot read the store",
+			       "err=%s", strerror(-ret));
+			return ret;
+		}
+		c->dirty = true;
+	}
 	if (!c->dirty)
 		return 0;
 	ret = recompile(c);
@@ -183,9 +167,8 @@ static int catch_up(struct pc_control *c)
 
 /* ---- objects as the API shows them ---- */
 
-/* Append the object <root> with its server metadata, compact and key-sorted, to <b>. */
-static int object_json(struct pc_buf *b, const struct pc_node *root,
-		       const struct pc_store_object *obj)
+int pc_control_emit(struct pc_buf *b, const struct pc_node *root,
+		    const struct pc_store_object *obj)
 {
 	char rv[24];
 	struct pc_emit_meta meta = { 0 };
@@ -210,7 +193,7 @@ static int stored_json(struct pc_buf *b, const struct pc_store_object *obj)
 	ret = pc_yaml_parse(obj->object_json, strlen(obj->object_json), NULL, &st, &err);
 	if (ret < 0)
 		return ret;
-	ret = st->ndocs == 1 ? object_json(b, st->docs[0].root, obj) : -EINVAL;
+	ret = st->ndocs == 1 ? pc_control_emit(b, st->docs[0].root, obj) : -EINVAL;
 	pc_yaml_stream_free(st);
 	return ret;
 }
@@ -218,19 +201,6 @@ static int stored_json(struct pc_buf *b, const struct pc_store_object *obj)
 int pc_control_object_json(struct pc_buf *b, const struct pc_store_object *obj)
 {
 	return stored_json(b, obj);
-}
-
-static char *event_line(const char *type, int64_t rev, const char *obj_json)
-{
-	struct pc_buf b = PC_BUF_INIT;
-
-	pc_buf_printf(&b, "{\"type\":\"%s\",\"revision\":%" PRId64 ",\"object\":%s}\n", type, rev,
-		      obj_json);
-	if (b.oom) {
-		pc_buf_release(&b);
-		return NULL;
-	}
-	return b.p;
 }
 
 /* ---- committing changes ---- */
@@ -275,86 +245,8 @@ static void changes_free(struct change *v, size_t n)
 	for (i = 0; v && i < n; i++) {
 		free((char *)v[i].put.spec_json);
 		free((char *)v[i].put.object_json);
-		pc_store_object_release(&v[i].old);
 	}
 	free(v);
-}
-
-/* The DELETED event of a removal, with the object as it was last. */
-static void log_deleted(struct pc_control *c, struct change *ch, int64_t rev,
-			struct pc_buf *line)
-{
-	ch->old.resource_version = rev; /* as Kubernetes: the deletion's */
-	pc_buf_clear(line);
-	if (ch->old.object_json && stored_json(line, &ch->old) == 0 && !line->oom)
-		pc_watchlog_append(c->wl, rev, ch->kind, ch->put.ns, ch->put.name,
-				   event_line("DELETED", rev, line->p));
-}
-
-/* The ADDED or MODIFIED event of a put. */
-static void log_put(struct pc_control *c, const struct change *ch, int64_t rev,
-		    struct pc_buf *line)
-{
-	struct pc_store_object obj = { 0 };
-
-	obj.ns = ch->put.ns;
-	obj.uid = ch->meta.uid;
-	obj.resource_version = ch->meta.resource_version;
-	obj.generation = ch->meta.generation;
-	obj.creation_timestamp = ch->meta.creation_timestamp;
-	pc_buf_clear(line);
-	if (object_json(line, ch->res->root, &obj) == 0 && !line->oom)
-		pc_watchlog_append(
-			c->wl, rev, ch->kind, ch->put.ns, ch->put.name,
-			event_line(ch->result == PC_STORE_CREATED ? "ADDED" : "MODIFIED", rev, line->p));
-}
-
-/* After the commit: registry, events. Returns whether any object changed. */
-static bool committed(struct pc_control *c, struct pc_batch *b, struct change *v, size_t n,
-		      int64_t rev)
-{
-	struct pc_buf line = PC_BUF_INIT;
-	size_t i, sorted = c->reg.n, nchanged = 0, logged = 0;
-
-	for (i = 0; i < n; i++)
-		nchanged += v[i].result != PC_STORE_UNCHANGED;
-	if (nchanged > PC_WATCH_LOG)
-		pc_watchlog_expire(c->wl, rev); /* the log cannot hold them all */
-	for (i = 0; i < n; i++) {
-		struct change *ch = &v[i];
-		bool log_it;
-
-		if (ch->result == PC_STORE_UNCHANGED)
-			continue;
-		log_it = nchanged - logged++ <= PC_WATCH_LOG;
-		if (ch->result == PC_STORE_DELETED) {
-			if (log_it)
-				log_deleted(c, ch, rev, &line);
-			/* last: <ch->put> may point into the entry's batch, freed here */
-			pc_registry_remove(&c->reg, sorted, ch->kind, ch->put.ns, ch->put.name);
-			continue;
-		}
-		if (!b || !ch->res)
-			continue; /* not reached: only removals come without a batch */
-		ch->res->meta.creation_timestamp =
-			pc_arena_strdup(b->m.arena, ch->meta.creation_timestamp);
-		if (pc_registry_set(&c->reg, sorted, ch->res, b, ch->put.source) < 0)
-			pc_log(PC_LOG_ERR, "out of memory in the registry", NULL);
-		if (log_it)
-			log_put(c, ch, rev, &line);
-	}
-	pc_buf_release(&line);
-	pc_registry_finish(&c->reg, sorted);
-	return nchanged > 0;
-}
-
-/* Remember the object a removal deletes, for its DELETED event. */
-static void keep_old(struct pc_control *c, struct change *ch)
-{
-	struct pc_err err;
-
-	if (pc_store_get(c->store, ch->put.kind, ch->put.ns, ch->put.name, &ch->old, &err) < 0)
-		memset(&ch->old, 0, sizeof(ch->old)); /* the event will lack it */
 }
 
 /* Run <v> through the store: one transaction. Fills <res> but for the compile. */
@@ -372,11 +264,8 @@ static int store_changes(struct pc_control *c, struct change *v, size_t n,
 	results = pc_calloc(n ? n : 1, sizeof(*results));
 	metas = pc_calloc(n ? n : 1, sizeof(*metas));
 	ret = puts && results && metas ? 0 : pc_err_set(&res->err, -ENOMEM, "out of memory");
-	for (i = 0; ret == 0 && i < n; i++) {
+	for (i = 0; ret == 0 && i < n; i++)
 		puts[i] = v[i].put;
-		if (v[i].put.remove)
-			keep_old(c, &v[i]);
-	}
 	if (ret == 0)
 		ret = pc_store_apply_meta(c->store, puts, n, results, metas, &rev, &failed,
 					  &res->err);
@@ -394,23 +283,34 @@ static int store_changes(struct pc_control *c, struct change *v, size_t n,
 }
 
 /*
- * Commit <v> in one transaction, then update the registry, log the events
- * and compile a new policy (published when the lock is released). The
+ * Commit <v> in one transaction, then feed the store's changes up to its
+ * revision into the registry and the watch log (read-your-writes), and
+ * compile a new policy (published when the lock is released). The
  * registry takes references to <b> (NULL when nothing is added) for the
  * objects it keeps.
  */
 static int commit(struct pc_control *c, struct pc_batch *b, struct change *v, size_t n,
 		  struct pc_change_result *res)
 {
+	struct pc_own_change own = { b, v, n, 0 };
+	bool changed = false;
 	int ret = result_fill(res, v, n);
 
 	if (ret == 0)
 		ret = store_changes(c, v, n, res);
-	if (ret < 0 || !committed(c, b, v, n, res->revision))
+	if (ret < 0)
 		return ret;
-	pc_registry_maybe_compact(&c->reg, c->store);
-	c->dirty = true;
-	ret = catch_up(c);
+	own.rev = res->revision;
+	ret = pc_control_feed(c, &own, &changed);
+	if (ret == 0 && c->rev < res->revision)
+		ret = -EIO; /* not reached: the store's watch reaches its own commits */
+	if (ret == 0 && !changed)
+		return 0;
+	if (ret == 0) {
+		pc_registry_maybe_compact(&c->reg, c->store);
+		c->dirty = true;
+		ret = pc_control_catch_up(c);
+	}
 	if (ret < 0) {
 		res->stored = true;
 		res->failed = SIZE_MAX;
@@ -523,14 +423,14 @@ int pc_control_apply(struct pc_control *c, const struct pc_upload *files, size_t
 	int ret;
 
 	pthread_mutex_lock(&c->lock);
-	catch_up(c);
+	pc_control_catch_up(c);
 	if (c->stopping)
 		ret = pc_err_set(&res->err, -ESHUTDOWN, "the daemon is shutting down");
 	else
 		ret = apply_locked(c, files, n, res);
 	if (ret == -EINVAL || ret == -ENODATA || ret == -ESTALE)
 		c->reload_failures++; /* refused (a failed compile counts in catch_up()) */
-	unlock_publish(c);
+	pc_control_unlock(c);
 	return ret;
 }
 
@@ -658,9 +558,9 @@ int pc_control_apply_loaded(struct pc_control *c, struct pc_config *cfg, bool pr
 	int ret;
 
 	pthread_mutex_lock(&c->lock);
-	catch_up(c);
+	pc_control_catch_up(c);
 	ret = apply_config_locked(c, cfg->b, prune, res);
-	unlock_publish(c);
+	pc_control_unlock(c);
 	pc_config_free(cfg);
 	return ret;
 }
@@ -698,11 +598,10 @@ int pc_control_delete(struct pc_control *c, enum pc_kind kind, const char *ns, c
 	if (c->stopping) {
 		ret = pc_err_set(&res->err, -ESHUTDOWN, "the daemon is shutting down");
 	} else {
-		catch_up(c);
+		pc_control_catch_up(c);
 		ret = commit(c, NULL, &ch, 1, res);
 	}
-	unlock_publish(c);
-	pc_store_object_release(&ch.old);
+	pc_control_unlock(c);
 	return ret;
 }
 
@@ -762,7 +661,7 @@ int pc_control_watch(struct pc_control *c, const struct pc_watch_filter *f, int6
 
 const char *pc_control_store_name(const struct pc_control *c)
 {
-	return c->o.state_dir;
+	return c->where;
 }
 
 /* ---- open, close ---- */
@@ -776,28 +675,41 @@ int pc_control_open(const struct pc_control_opts *opts, struct pc_control **out,
 	if (!c)
 		return pc_err_set(err, -ENOMEM, "out of memory");
 	c->o = *opts;
+	c->where = opts->store ? pc_store_uri_path(opts->store) : opts->state_dir;
+	c->o.state_dir = c->where; /* what messages name */
 	pthread_mutex_init(&c->lock, NULL);
 	pthread_mutex_init(&c->publock, NULL);
 	pc_registry_init(&c->reg);
-	ret = pc_store_open(opts->state_dir, &c->store, err);
+	ret = pc_store_open(opts->store ? opts->store : opts->state_dir, &c->store, err);
+	if (ret == 0) {
+		/* the revision before the listing: what changes after it comes again */
+		rev = pc_store_revision(c->store);
+		if (rev < 0)
+			ret = pc_err_set(err, (int)rev, "cannot read the store's revision");
+	}
 	if (ret == 0)
 		ret = pc_registry_load(&c->reg, c->store, err);
 	if (ret == 0) {
-		rev = pc_store_revision(c->store);
+		c->rev = rev;
 		c->wl = pc_watchlog_new(PC_WATCH_LOG, rev);
 		ret = c->wl ? recompile(c) : -ENOMEM;
 		if (ret < 0)
 			pc_err_set(err, ret, "cannot compile the stored policy: %s",
 				   strerror(-ret));
 	}
+	if (ret == 0) {
+		ret = pc_control_poller_start(c);
+		if (ret < 0)
+			pc_err_set(err, ret, "cannot start the store's watch: %s", strerror(-ret));
+	}
 	if (ret < 0) {
 		pc_control_free(c);
 		return ret;
 	}
 	pc_log(PC_LOG_INFO, "store opened", "dir=%s revision=%" PRId64 " objects=%zu",
-	       opts->state_dir, rev, c->reg.n);
+	       c->where, rev, c->reg.n);
 	pthread_mutex_lock(&c->lock);
-	unlock_publish(c); /* the first snapshot, before this returns */
+	pc_control_unlock(c); /* the first snapshot, before this returns */
 	*out = c;
 	return 0;
 }
@@ -807,6 +719,7 @@ void pc_control_shutdown(struct pc_control *c)
 	pthread_mutex_lock(&c->lock);
 	c->stopping = true;
 	pthread_mutex_unlock(&c->lock);
+	pc_control_poller_stop(c);
 	pc_watchlog_shutdown(c->wl);
 }
 
@@ -814,6 +727,7 @@ void pc_control_free(struct pc_control *c)
 {
 	if (!c)
 		return;
+	pc_control_poller_stop(c);
 	pc_registry_release(&c->reg);
 	pc_watchlog_free(c->wl);
 	pc_store_close(c->store);

@@ -66,6 +66,7 @@ static const char usage[] =
 	"                               objects an earlier --config made that the files no\n"
 	"                               longer hold are deleted\n"
 	"      --state-dir DIR          the store (default " PC_STORE_DEFAULT_DIR ")\n"
+	"      --store sqlite:DIR       the store as a URI (the same as --state-dir DIR)\n"
 	"      --api-socket PATH|off    the API's Unix socket (default " DEFAULT_API_SOCKET ";\n"
 	"                               mode 0660, group portcullis when it exists)\n"
 	"      --api-listen ADDR:PORT   also serve the API on this loopback TCP address\n"
@@ -121,6 +122,7 @@ struct options {
 	uint64_t revoke_grace_ms;
 	const char *dns_server;
 	const char *state_dir;
+	const char *store; /* --store URI, NULL: --state-dir */
 	const char *api_socket; /* NULL: off */
 	const char *api_listen;
 	const char *admin; /* NULL: off */
@@ -363,6 +365,11 @@ static int parse_option(int c, const char *arg, struct options *o)
 		return 0;
 	case 'S':
 		o->state_dir = arg;
+		o->store = NULL;
+		return 0;
+	case 'U':
+		o->store = arg;
+		o->state_dir = pc_store_uri_path(arg);
 		return 0;
 	case 'A':
 		o->api_socket = strcmp(arg, "off") == 0 ? NULL : arg;
@@ -399,6 +406,7 @@ static int parse_args(int argc, char **argv, struct options *o)
 		{ "dns-server", required_argument, NULL, 's' },
 		{ "revoke-grace", required_argument, NULL, 'g' },
 		{ "state-dir", required_argument, NULL, 'S' },
+		{ "store", required_argument, NULL, 'U' },
 		{ "api-socket", required_argument, NULL, 'A' },
 		{ "api-listen", required_argument, NULL, 'L' },
 		{ "admin", required_argument, NULL, 'M' },
@@ -788,6 +796,7 @@ static int prepare(struct daemon *d)
 	}
 
 	co.state_dir = d->o.state_dir;
+	co.store = d->o.store;
 	co.compile.policy = d->o.policy;
 	co.compile.proxy_port = d->o.port;
 	co.publish = publish;

@@ -118,6 +118,8 @@ void pc_watchlog_expire(struct pc_watchlog *wl, int64_t rev)
 	pthread_mutex_lock(&wl->lock);
 	drop_all(wl);
 	wl->floor = rev;
+	if (rev > wl->rev)
+		wl->rev = rev;
 	pthread_mutex_unlock(&wl->lock);
 }
 

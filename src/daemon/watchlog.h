@@ -55,8 +55,9 @@ void pc_watchlog_append(struct pc_watchlog *wl, int64_t rev, enum pc_kind kind, 
 			const char *name, char *line);
 
 /*
- * Forget every change logged and set the floor to <rev>: every watcher
- * below it must start over (for a change bigger than the ring).
+ * Forget every change logged and set the floor (and the revision, if it
+ * is behind) to <rev>: every watcher below it must start over (for a
+ * change bigger than the ring, or a registry listed again).
  */
 void pc_watchlog_expire(struct pc_watchlog *wl, int64_t rev);
 

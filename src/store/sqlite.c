@@ -494,6 +494,7 @@ static int log_init(struct sqlite_store *s, struct pc_err *err)
 		    " resource_version INTEGER NOT NULL, generation INTEGER NOT NULL,"
 		    " creation_timestamp TEXT NOT NULL, spec_json TEXT NOT NULL,"
 		    " object_json TEXT NOT NULL, source TEXT NOT NULL);"
+		    "CREATE INDEX IF NOT EXISTS changes_rev ON changes (rev);"
 		    "INSERT OR IGNORE INTO meta (key, value)"
 		    " SELECT 'watch_floor', value FROM meta WHERE key = 'revision';"
 		    "COMMIT",
