@@ -357,8 +357,8 @@ static void *poller_main(void *arg)
 			       "revision=%" PRId64, c->rev);
 			pc_registry_maybe_compact(&c->reg, c->store);
 			c->dirty = true;
+			pc_control_catch_up(c);
 		}
-		pc_control_catch_up(c);
 		pc_control_unlock(c); /* publishes what catch_up compiled */
 		pthread_mutex_lock(&c->lock);
 	}

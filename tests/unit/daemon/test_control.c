@@ -1268,6 +1268,97 @@ START_TEST(sidecar_sets_policy)
 }
 END_TEST
 
+/* ---- other writers ---- */
+
+/* The newest policy's cluster for <ip>:<port> is ServiceEntry <name> (NULL: none). */
+static bool snapshot_has(const char *ip, uint16_t port, const char *name)
+{
+	struct pc_snapshot *snap = pc_control_snapshot(ctl);
+	const struct pc_cluster *c;
+	struct pc_addr a;
+	bool ok;
+
+	ck_assert_ptr_nonnull(snap);
+	ck_assert_int_eq(pc_addr_parse(ip, &a), 0);
+	a.port = port;
+	c = pc_snapshot_classify(snap, &a);
+	ok = name ? c->kind == PC_CLUSTER_SERVICE && strcmp(c->se_name, name) == 0
+		  : c->kind == PC_CLUSTER_BLACKHOLE;
+	pc_snapshot_unref(snap);
+	return ok;
+}
+
+/* Wait up to 10 s for snapshot_has(). */
+static bool await_snapshot(const char *ip, uint16_t port, const char *name)
+{
+	struct timespec ms20 = { 0, 20 * 1000 * 1000 };
+	double until = now_s() + 10.0;
+
+	while (!snapshot_has(ip, port, name)) {
+		if (now_s() > until)
+			return false;
+		nanosleep(&ms20, NULL);
+	}
+	return true;
+}
+
+/*
+ * Another writer on the store (a second handle, as another process would
+ * hold): its changes reach the registry, the policy and the watchers by
+ * the same path as the daemon's own, within the poll interval; and the
+ * daemon's next apply sees them (unchanged, not created).
+ */
+START_TEST(another_writer_is_followed)
+{
+	static const char obj[] =
+		"{\"apiVersion\":\"networking.istio.io/v1\",\"kind\":\"ServiceEntry\","
+		"\"metadata\":{\"name\":\"w2\",\"namespace\":\"default\"},\"spec\":{\"addresses\":"
+		"[\"203.0.113.40/32\"],\"hosts\":[\"w2.example.com\"],\"location\":\"MESH_EXTERNAL\","
+		"\"ports\":[{\"name\":\"tcp\",\"number\":3306,\"protocol\":\"TCP\"}],"
+		"\"resolution\":\"NONE\"}}";
+	struct pc_store_put p = { 0 };
+	struct pc_buf out = PC_BUF_INIT;
+	struct pc_store *s = NULL;
+	struct pc_err err;
+	int64_t since;
+
+	open_ctl();
+	apply_ok(se("mine", "203.0.113.41", 3306), "created");
+	since = pc_control_revision(ctl);
+	ck_assert_msg(pc_store_open(dir, &s, &err) == 0, "%s", err.msg);
+	p.kind = "ServiceEntry";
+	p.ns = "default";
+	p.name = "w2";
+	p.spec_json = "{}";
+	p.object_json = obj;
+	ck_assert_msg(pc_store_apply(s, &p, 1, NULL, NULL, NULL, &err) == 0, "%s", err.msg);
+
+	ck_assert_msg(await_snapshot("203.0.113.40", 3306, "w2"), "the other writer's object");
+	ck_assert(snapshot_has("203.0.113.41", 3306, "mine"));
+	ck_assert_int_eq(pc_control_watch(ctl, &every, &since, &out, 5000), 1);
+	ck_assert_str_eq(js(line_json(&out, 0), "type"), "ADDED");
+	ck_assert_str_eq(js(line_json(&out, 0), "object.metadata.name"), "w2");
+	ck_assert_str_eq(js(line_json(&out, 0), "object.metadata.resourceVersion"), "2");
+	ck_assert_int_eq(ji(status(), "objects"), 2);
+
+	/* the other writer deletes it: gone from the policy, DELETED for watchers */
+	ck_assert_int_eq(pc_store_delete(s, "ServiceEntry", "default", "w2", 0, &err), 0);
+	ck_assert_msg(await_snapshot("203.0.113.40", 3306, NULL), "the other writer's delete");
+	pc_buf_clear(&out);
+	ck_assert_int_eq(pc_control_watch(ctl, &every, &since, &out, 5000), 1);
+	ck_assert_str_eq(js(line_json(&out, 0), "type"), "DELETED");
+	ck_assert_int_eq(since, 3);
+
+	/* and the daemon's own applies go on from there */
+	apply_ok(se("mine", "203.0.113.41", 3306), "unchanged");
+	apply_ok(se("w2", "203.0.113.40", 3306), "created");
+	ck_assert_int_eq(RES.revision, 4);
+	ck_assert(snapshot_has("203.0.113.40", 3306, "w2"));
+	pc_buf_release(&out);
+	pc_store_close(s);
+}
+END_TEST
+
 /* ---- compaction ---- */
 
 /* Read the whole of <path> into a malloc'd string. */
@@ -1628,6 +1719,7 @@ int main(void)
 	tcase_add_test(tc, watch_too_old_is_410);
 	tcase_add_test(tc, same_object_twice_in_one_apply);
 	tcase_add_test(tc, sidecar_sets_policy);
+	tcase_add_test(tc, another_writer_is_followed);
 	tcase_add_test(tc, many_applies_compact);
 	tcase_add_test(tc, store_failure_is_500);
 	tcase_add_test(tc, allocation_failures_apply);
