@@ -263,19 +263,22 @@ static int store_changes(struct pc_control *c, struct change *v, size_t n,
 	puts = pc_calloc(n ? n : 1, sizeof(*puts));
 	results = pc_calloc(n ? n : 1, sizeof(*results));
 	metas = pc_calloc(n ? n : 1, sizeof(*metas));
-	ret = puts && results && metas ? 0 : pc_err_set(&res->err, -ENOMEM, "out of memory");
-	for (i = 0; ret == 0 && i < n; i++)
+	if (!puts || !results || !metas) {
+		ret = pc_err_set(&res->err, -ENOMEM, "out of memory");
+		goto out;
+	}
+	for (i = 0; i < n; i++)
 		puts[i] = v[i].put;
-	if (ret == 0)
-		ret = pc_store_apply_meta(c->store, puts, n, results, metas, &rev, &failed,
-					  &res->err);
+	ret = pc_store_apply_meta(c->store, puts, n, results, metas, &rev, &failed, &res->err);
 	res->failed = ret < 0 ? failed : SIZE_MAX;
-	for (i = 0; ret == 0 && i < n; i++) {
+	if (ret < 0)
+		goto out;
+	for (i = 0; i < n; i++) {
 		v[i].result = res->v[i].result = results[i];
 		v[i].meta = metas[i];
 	}
-	if (ret == 0)
-		res->revision = rev;
+	res->revision = rev;
+out:
 	free(puts);
 	free(results);
 	free(metas);

@@ -226,7 +226,7 @@ static int register_event(struct pc_control *c, const struct pc_own_change *own,
 			  struct pc_batch *fb, struct event *e, size_t sorted)
 {
 	struct pc_resource *res = e->own ? e->own->res : e->res;
-	struct pc_batch *b = e->own ? own->b : fb;
+	struct pc_batch *b = e->own && own ? own->b : fb;
 
 	if (!res || !b)
 		return 0; /* decoding it failed: not enforced (said so) */
@@ -279,26 +279,14 @@ static int feed_events(struct pc_control *c, const struct pc_own_change *own, st
 /* List the store into the registry again; watchers start over. */
 static int reload(struct pc_control *c, struct pc_err *err)
 {
-	struct pc_registry_entry *old = c->reg.v;
-	size_t i, n = c->reg.n, cap = c->reg.cap;
 	int64_t rev = pc_store_revision(c->store); /* first: changes after it come again */
 	int ret;
 
 	if (rev < 0)
 		return pc_err_set(err, (int)rev, "cannot read the store's revision");
-	c->reg.v = NULL;
-	c->reg.n = c->reg.cap = 0;
-	ret = pc_registry_load(&c->reg, c->store, err);
-	if (ret < 0) {
-		pc_registry_release(&c->reg);
-		c->reg.v = old;
-		c->reg.n = n;
-		c->reg.cap = cap;
+	ret = pc_registry_reload(&c->reg, c->store, err);
+	if (ret < 0)
 		return ret;
-	}
-	for (i = 0; i < n; i++)
-		pc_batch_put(old[i].batch);
-	free(old);
 	pc_watchlog_expire(c->wl, rev);
 	pc_log(PC_LOG_NOTICE, "registry listed from the store again", "revision=%" PRId64, rev);
 	c->rev = rev;

@@ -34,6 +34,7 @@ void pc_registry_release(struct pc_registry *reg)
 	size_t i;
 
 	for (i = 0; i < reg->n; i++)
+		/* NOLINTNEXTLINE(clang-analyzer-unix.Malloc): batches are refcounted */
 		pc_batch_put(reg->v[i].batch);
 	free(reg->v);
 	reg->v = NULL;
@@ -311,29 +312,45 @@ int pc_registry_load(struct pc_registry *reg, struct pc_store *s, struct pc_err 
 	return ret;
 }
 
+int pc_registry_reload(struct pc_registry *reg, struct pc_store *s, struct pc_err *err)
+{
+	struct pc_registry fresh;
+	size_t i;
+	int ret;
+
+	pc_registry_init(&fresh);
+	ret = pc_registry_load(&fresh, s, err);
+	if (ret < 0) {
+		pc_registry_release(&fresh);
+		return ret;
+	}
+	/* the new batches count as <reg>'s; the old entries let theirs go */
+	for (i = 0; i < fresh.n; i++) {
+		if (fresh.v[i].batch->owner == &fresh) {
+			fresh.v[i].batch->owner = reg;
+			fresh.nbatches--;
+			reg->nbatches++;
+		}
+	}
+	pc_registry_release(reg);
+	reg->v = fresh.v;
+	reg->n = fresh.n;
+	reg->cap = fresh.cap;
+	return 0;
+}
+
 bool pc_registry_maybe_compact(struct pc_registry *reg, struct pc_store *s)
 {
-	struct pc_registry_entry *old = reg->v;
-	size_t i, n = reg->n, cap = reg->cap;
 	struct pc_err err;
 
 	if (reg->nbatches <= 64 + reg->n / 64)
 		return false;
-	reg->v = NULL;
-	reg->n = reg->cap = 0;
-	if (pc_registry_load(reg, s, &err) < 0) {
+	if (pc_registry_reload(reg, s, &err) < 0) {
 		/* keep the registry as it was: it is right, only bigger */
-		pc_registry_release(reg);
-		reg->v = old;
-		reg->n = n;
-		reg->cap = cap;
 		pc_log(PC_LOG_WARN, "cannot reload the store to compact the registry", "err=%s",
 		       err.msg);
 		return false;
 	}
-	for (i = 0; i < n; i++)
-		pc_batch_put(old[i].batch);
-	free(old);
 	pc_debug("registry compacted", "objects=%zu batches=%zu", reg->n, reg->nbatches);
 	return true;
 }

@@ -102,6 +102,13 @@ void pc_registry_finish(struct pc_registry *reg, size_t sorted);
 int pc_registry_load(struct pc_registry *reg, struct pc_store *s, struct pc_err *err);
 
 /*
+ * Replace the entries of <reg> with every object stored in <s>, listed
+ * again (pc_registry_load()). Returns 0, or a negative errno with <err>
+ * filled and <reg> as it was.
+ */
+int pc_registry_reload(struct pc_registry *reg, struct pc_store *s, struct pc_err *err);
+
+/*
  * After many small changes <reg> holds many small batches: when there are
  * more than 64 + n/64 of them, decode the store again into one (a full
  * decode, so the bound keeps its cost a small share of the changes that

@@ -1150,7 +1150,7 @@ static int sq_watch(struct pc_store *base, int64_t since, pc_store_watch_fn *cb,
 		    int64_t *upto, struct pc_err *err)
 {
 	struct sqlite_store *s = (struct sqlite_store *)base;
-	int64_t dv, rev = 0, floor = 0, last = since;
+	int64_t dv = 0, rev = 0, floor = 0, last = since;
 	int ret;
 
 	*upto = since;

@@ -48,11 +48,11 @@ static const struct pc_watch_filter every = { -1, NULL, NULL };
 
 static char *line(const char *text)
 {
-	char *p = malloc(strlen(text) + 2);
+	size_t size = strlen(text) + 2;
+	char *p = malloc(size);
 
 	ck_assert_ptr_nonnull(p);
-	strcpy(p, text);
-	strcat(p, "\n");
+	snprintf(p, size, "%s\n", text);
 	return p;
 }
 
@@ -223,7 +223,7 @@ START_TEST(waiters_wake_and_shut_down)
 {
 	struct pc_watchlog *wl = pc_watchlog_new(8, 0);
 	struct waiter w = { wl, 0, 20000, PC_BUF_INIT, 99 };
-	struct timespec ms50 = { 0, 50 * 1000 * 1000 };
+	struct timespec ms50 = { 0, 50L * 1000 * 1000 };
 	pthread_t t;
 	double t0 = mono_s();
 
