@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
 /*
- * daemon/control-int.h - what control.c and feed.c share. Included only
- * by those two files.
+ * daemon/control-int.h - what control.c, change.c and feed.c share.
+ * Included only by those files.
  */
 #ifndef PC_DAEMON_CONTROL_INT_H
 #define PC_DAEMON_CONTROL_INT_H
@@ -72,6 +72,32 @@ int pc_control_feed(struct pc_control *c, const struct pc_own_change *own, bool 
 /* The object <root> with the server metadata of <obj>, compact and key-sorted, to <b>. */
 int pc_control_emit(struct pc_buf *b, const struct pc_node *root,
 		    const struct pc_store_object *obj);
+
+/* ---- change.c ---- */
+
+/* --config files read and validated, not applied yet. */
+struct pc_config {
+	struct pc_batch *b;
+};
+
+/*
+ * The changes of every resource of <b> (made by <source>) into <*out>.
+ * Returns 0, -EINVAL (an unusable resourceVersion: an error finding in
+ * <f>, when not NULL) or -ENOMEM.
+ */
+int pc_changes_of(struct pc_batch *b, const char *source, struct change **out,
+		  struct pc_findings *f);
+
+/*
+ * Append to <*v> (holding <*n>) a removal for every object of <reg> that
+ * an earlier --config apply made and that <b> no longer holds. Returns 0
+ * or -ENOMEM.
+ */
+int pc_changes_prune(const struct pc_registry *reg, struct pc_batch *b, struct change **v,
+		     size_t *n);
+
+/* Free <v>'s texts and <v>. */
+void pc_changes_free(struct change *v, size_t n);
 
 /* Start and stop the thread that feeds other writers' changes (every PC_FEED_POLL_MS). */
 int pc_control_poller_start(struct pc_control *c);

@@ -70,6 +70,14 @@ struct sqlite_store {
 #define STR_(x) #x
 #define STR(x)  STR_(x)
 
+/* The watch log: one row per changed object, in commit order (seq). */
+#define CHANGES_COLUMNS                                                                    \
+	"seq INTEGER PRIMARY KEY, rev INTEGER NOT NULL, type TEXT NOT NULL, kind TEXT NOT NULL," \
+	" ns TEXT NOT NULL, name TEXT NOT NULL, uid TEXT NOT NULL,"                              \
+	" resource_version INTEGER NOT NULL, generation INTEGER NOT NULL,"                       \
+	" creation_timestamp TEXT NOT NULL, spec_json TEXT NOT NULL,"                            \
+	" object_json TEXT NOT NULL, source TEXT NOT NULL"
+
 static const char schema_sql[] =
 	"CREATE TABLE schema_version (version INTEGER NOT NULL);"
 	"INSERT INTO schema_version (version) VALUES (" STR(
@@ -86,7 +94,10 @@ static const char schema_sql[] =
 					 " creation_timestamp TEXT NOT NULL,"
 					 " spec_json TEXT NOT NULL, object_json TEXT NOT NULL,"
 					 " source TEXT NOT NULL,"
-					 " PRIMARY KEY (kind, ns, name)) WITHOUT ROWID;";
+					 " PRIMARY KEY (kind, ns, name)) WITHOUT ROWID;"
+					 "CREATE TABLE changes (" CHANGES_COLUMNS ");"
+					 "CREATE INDEX changes_rev ON changes (rev);"
+					 "INSERT INTO meta (key, value) VALUES ('watch_floor', 0);";
 
 #define OBJECT_COLUMNS                                                                       \
 	"kind, ns, name, uid, resource_version, generation, creation_timestamp, spec_json, " \
@@ -486,20 +497,19 @@ static int open_db(struct sqlite_store *s, struct pc_err *err)
  */
 static int log_init(struct sqlite_store *s, struct pc_err *err)
 {
-	int ret = exec(s,
-		    "BEGIN IMMEDIATE;"
-		    "CREATE TABLE IF NOT EXISTS changes ("
-		    " seq INTEGER PRIMARY KEY, rev INTEGER NOT NULL, type TEXT NOT NULL,"
-		    " kind TEXT NOT NULL, ns TEXT NOT NULL, name TEXT NOT NULL, uid TEXT NOT NULL,"
-		    " resource_version INTEGER NOT NULL, generation INTEGER NOT NULL,"
-		    " creation_timestamp TEXT NOT NULL, spec_json TEXT NOT NULL,"
-		    " object_json TEXT NOT NULL, source TEXT NOT NULL);"
-		    "CREATE INDEX IF NOT EXISTS changes_rev ON changes (rev);"
-		    "INSERT OR IGNORE INTO meta (key, value)"
-		    " SELECT 'watch_floor', value FROM meta WHERE key = 'revision';"
-		    "COMMIT",
-		    "create the watch log", err);
+	bool found;
+	int ret = table_exists(s, "changes", &found, err);
 
+	if (ret < 0 || found)
+		return ret; /* made with the store, or by an earlier open: no write */
+	ret = exec(s,
+		   "BEGIN IMMEDIATE;"
+		   "CREATE TABLE IF NOT EXISTS changes (" CHANGES_COLUMNS ");"
+		   "CREATE INDEX IF NOT EXISTS changes_rev ON changes (rev);"
+		   "INSERT OR IGNORE INTO meta (key, value)"
+		   " SELECT 'watch_floor', value FROM meta WHERE key = 'revision';"
+		   "COMMIT",
+		   "create the watch log", err);
 	if (ret < 0)
 		rollback(s);
 	return ret;

@@ -1024,6 +1024,31 @@ START_TEST(watch_log_is_bounded)
 }
 END_TEST
 
+/* A store made before the watch log gets one at open; older changes are -ERANGE. */
+START_TEST(watch_log_added_to_an_old_store)
+{
+	struct pc_store *s = open_ok();
+	struct seen w;
+	int64_t upto;
+
+	apply1(s, put(SE, "default", "a", "{}", "{}", 0));
+	apply1(s, put(SE, "default", "b", "{}", "{}", 0));
+	ck_assert_int_eq(sqlite3_exec(pc_store_sqlite(s),
+				      "DROP TABLE changes; DELETE FROM meta WHERE key = 'watch_floor'",
+				      NULL, NULL, NULL),
+			 SQLITE_OK);
+	pc_store_close(s);
+	s = open_ok();
+	ck_assert_int_eq(watch(s, 1, &w, &upto), -ERANGE);
+	ck_assert_int_eq(upto, 2);
+	ck_assert_int_eq(watch(s, 2, &w, &upto), 0);
+	apply1(s, put(SE, "default", "c", "{}", "{}", 0));
+	ck_assert_int_eq(watch(s, 2, &w, &upto), 0);
+	ck_assert_str_eq(w.text, "ADDED ServiceEntry/default/c@3 rv=3 gen=1 {}\n");
+	pc_store_close(s);
+}
+END_TEST
+
 int main(void)
 {
 	Suite *s = suite_create("store.store");
@@ -1050,6 +1075,7 @@ int main(void)
 	tcase_add_test(tc, watch_sees_changes);
 	tcase_add_test(tc, watch_sees_a_second_writer);
 	tcase_add_test(tc, watch_log_is_bounded);
+	tcase_add_test(tc, watch_log_added_to_an_old_store);
 	suite_add_tcase(s, tc);
 
 	tcase_add_checked_fixture(tp, setup, teardown);
