@@ -14,9 +14,10 @@
  *   changes(seq, rev, type, kind, ns, name, uid, resource_version,
  *           generation, creation_timestamp, object_json, source)
  *                                      the watch log: one row per changed
- *                                      object, written in the transaction
- *                                      that changes it, the last
- *                                      PC_STORE_WATCH_KEEP rows kept
+ *                                      object (spec_json left empty: the
+ *                                      watch shows object_json), written in
+ *                                      the transaction that changes it, the
+ *                                      last PC_STORE_WATCH_KEEP rows kept
  *
  * The changes table is what makes the watch: every writer that runs this
  * code logs its changes there, so a watcher sees the daemon's own commits
@@ -620,7 +621,7 @@ static int apply_stmts_init(struct sqlite_store *s, struct apply_stmts *q, struc
 		ret = prep(s,
 			   "INSERT INTO changes (rev, type, " OBJECT_COLUMNS ")"
 			   " SELECT ?4, ?5, kind, ns, name, uid, ?4, generation, creation_timestamp,"
-			   " spec_json, object_json, source FROM objects"
+			   " '', object_json, source FROM objects"
 			   " WHERE kind = ?1 AND ns = ?2 AND name = ?3",
 			   &q->log, err);
 	if (ret < 0)
@@ -1128,8 +1129,9 @@ static int log_read(struct sqlite_store *s, int64_t since, pc_store_watch_fn *cb
 	sqlite3_stmt *st;
 	int ret, rc;
 
+	/* (rev, seq) is the index's order: no scan of older rows */
 	ret = prep(s, "SELECT " OBJECT_COLUMNS ", rev, type FROM changes WHERE rev > ?1"
-		      " ORDER BY seq", &st, err);
+		      " ORDER BY rev, seq", &st, err);
 	if (ret < 0)
 		return ret;
 	rc = sqlite3_bind_int64(st, 1, since);

@@ -249,7 +249,8 @@ enum pc_store_event_type {
 /*
  * One change: the object as the change left it (for a deletion, as it
  * was last, with resource_version the deletion's revision, as Kubernetes
- * reports it). Valid only during the callback.
+ * reports it). Its spec_json may be "" (a backend need not keep it in its
+ * log). Valid only during the callback.
  */
 struct pc_store_event {
 	int64_t revision;
