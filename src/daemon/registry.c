@@ -140,11 +140,12 @@ void pc_registry_remove(struct pc_registry *reg, size_t sorted, enum pc_kind kin
 {
 	size_t i = pc_registry_find(reg, sorted, kind, ns, name);
 
-	if (i != SIZE_MAX) {
-		pc_batch_put(reg->v[i].batch);
-		reg->v[i].batch = NULL;
+	/*
+	 * Keep the batch until the finish: the entry's key lives in it, and
+	 * later finds of this change still compare against that key.
+	 */
+	if (i != SIZE_MAX)
 		reg->v[i].res = NULL;
-	}
 }
 
 static int by_key(const void *a, const void *b)
@@ -164,6 +165,8 @@ void pc_registry_finish(struct pc_registry *reg, size_t sorted)
 	for (i = 0; i < reg->n; i++) {
 		if (reg->v[i].res)
 			reg->v[k++] = reg->v[i];
+		else
+			pc_batch_put(reg->v[i].batch);
 	}
 	if (reg->n > sorted)
 		qsort(reg->v, k, sizeof(*reg->v), by_key);

@@ -85,7 +85,10 @@ size_t pc_registry_find(const struct pc_registry *reg, size_t n, enum pc_kind ki
 int pc_registry_set(struct pc_registry *reg, size_t sorted, struct pc_resource *res,
 		    struct pc_batch *b, const char *source);
 
-/* Mark the entry removed (the finish drops it). An absent key is a no-op. */
+/*
+ * Mark the entry removed; the finish drops it and its batch reference (so
+ * its key stays valid for the rest of the change). An absent key is a no-op.
+ */
 void pc_registry_remove(struct pc_registry *reg, size_t sorted, enum pc_kind kind, const char *ns,
 			const char *name);
 

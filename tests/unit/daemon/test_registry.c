@@ -128,7 +128,7 @@ START_TEST(set_sorts_and_later_wins)
 	ck_assert_uint_eq(pc_registry_find(&reg, reg.n, PC_KIND_SIDECAR, "shop", "c"), SIZE_MAX);
 	ck_assert_uint_eq(reg.nbatches, 2);
 
-	/* removing every entry of the first batch frees it */
+	/* removing every entry of the first batch frees it, at the finish (keys stay valid) */
 	pc_registry_remove(&reg, reg.n, PC_KIND_SERVICE_ENTRY, "default", "z");
 	pc_registry_remove(&reg, reg.n, PC_KIND_SERVICE_ENTRY, "shop", "b");
 	pc_registry_remove(&reg, reg.n, PC_KIND_SERVICE_ENTRY, "shop", "absent");

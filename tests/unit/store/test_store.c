@@ -6,6 +6,7 @@
 #include <inttypes.h>
 #include <signal.h>
 #include <stdbool.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -102,12 +103,14 @@ START_TEST(remove_in_apply)
 	enum pc_store_result r[2];
 	struct pc_store_put p[2];
 	int64_t rev = 0;
+	size_t failed = 0;
 
 	apply1(s, put(SE, "default", "old", "{}", "{}", 0));
 	p[0] = put(SE, "default", "new", "{}", "{}", 0);
 	p[1] = put(SE, "default", "old", NULL, NULL, 0);
 	p[1].remove = true;
-	ck_assert_int_eq(pc_store_apply(s, p, 2, r, &rev, NULL, &err), 0);
+	ck_assert_int_eq(pc_store_apply(s, p, 2, r, &rev, &failed, &err), 0);
+	ck_assert_uint_eq(failed, SIZE_MAX);
 	ck_assert_int_eq(r[0], PC_STORE_CREATED);
 	ck_assert_int_eq(r[1], PC_STORE_DELETED);
 	ck_assert_str_eq(pc_store_result_name(r[1]), "deleted");
@@ -116,14 +119,16 @@ START_TEST(remove_in_apply)
 
 	/* removing what is absent fails the whole apply */
 	p[0] = put(SE, "default", "third", "{}", "{}", 0);
-	ck_assert_int_eq(pc_store_apply(s, p, 2, r, &rev, NULL, &err), -ENOENT);
+	ck_assert_int_eq(pc_store_apply(s, p, 2, r, &rev, &failed, &err), -ENOENT);
+	ck_assert_uint_eq(failed, 1); /* the failed put's index, not a message to parse */
 	ck_assert_int_eq(pc_store_get(s, SE, "default", "third", &o, &err), -ENOENT);
 	ck_assert_int_eq(pc_store_revision(s), 2);
 
 	/* a stale precondition on a removal is a conflict */
 	p[1] = put(SE, "default", "new", NULL, NULL, 1);
 	p[1].remove = true;
-	ck_assert_int_eq(pc_store_apply(s, &p[1], 1, r, &rev, NULL, &err), -ESTALE);
+	ck_assert_int_eq(pc_store_apply(s, &p[1], 1, r, &rev, &failed, &err), -ESTALE);
+	ck_assert_uint_eq(failed, 0);
 	ck_assert_int_eq(rv_of(s, SE, "default", "new"), 2);
 	pc_store_close(s);
 }
