@@ -4,7 +4,11 @@
  * --config through the control plane, with a real store in a mkdtemp
  * directory per test. The publish callback keeps the last snapshot, so
  * every change is checked where it matters: how the published policy
- * classifies a destination.
+ * classifies a destination. Outcomes are the errnos and the struct
+ * pc_change_result of control.h; their HTTP form (409, 422, ...) is
+ * api.c's, covered by tests/system/proxy/test_live.py and tests/cli.
+ * The registry and the watch log have unit tests of their own
+ * (test_registry.c, test_watchlog.c).
  */
 #include <check.h>
 #include <errno.h>
@@ -33,8 +37,6 @@
 #include "net/addr.h"
 #include "policy/snapshot.h"
 #include "store/store.h"
-
-#define SE_RES "serviceentries.networking.istio.io"
 
 static char tmp[64];
 static char dir[96]; /* the state dir: <tmp>/state */
@@ -587,9 +589,9 @@ START_TEST(invalid_apply_changes_nothing)
 END_TEST
 
 /*
- * No objects. An upload without any is 400 as kubectl words it; an empty
- * (or comments-only) file is, as for `portcullis validate`, an error
- * finding and so 422 (doc/validation.md: "no objects found").
+ * No objects. An upload without any is -ENODATA (400 as kubectl words it);
+ * an empty (or comments-only) file is, as for `portcullis validate`, an
+ * error finding and so -EINVAL (422; doc/validation.md: "no objects found").
  */
 START_TEST(no_objects)
 {
@@ -675,7 +677,7 @@ START_TEST(delete_rules)
 	apply_ok(se("x", "203.0.113.10", 3306), "created");
 	expect_cluster("203.0.113.10", 3306, "x");
 
-	/* a stale resourceVersion: 409, still enforced */
+	/* a stale resourceVersion: -ESTALE (409), still enforced */
 	pub = npub;
 	ck_assert_int_eq(del(PC_KIND_SERVICE_ENTRY, "default", "x", 7), -ESTALE);
 	expect_failed(-ESTALE, 0);
@@ -1467,10 +1469,10 @@ static void sql(const char *text)
 
 /*
  * A store write that fails (here: triggers that make SQLite refuse every
- * write, as a broken disk would) is a 500 that changes nothing: no new
+ * write, as a broken disk would) is an error (500) that changes nothing: no new
  * snapshot, the running policy stays.
  */
-START_TEST(store_failure_is_500)
+START_TEST(store_failure_changes_nothing)
 {
 	struct pc_snapshot *before;
 	const char *msg;
@@ -1566,7 +1568,7 @@ static void sweep_child(long n, void (*req)(void), bool (*in_force)(void), int f
 	/*
 	 * The third outcome doc/api.md allows: stored, but the compile failed;
 	 * nothing new is published, and the next request (here the same one
-	 * again: "unchanged" or 404) compiles it.
+	 * again: "unchanged" or -ENOENT) compiles it.
 	 */
 	if (code < 0 && stored && strstr(text, "the change is stored") && rev == 2 &&
 	    last == before && npub == pub && !in_force()) {
@@ -1721,7 +1723,7 @@ int main(void)
 	tcase_add_test(tc, sidecar_sets_policy);
 	tcase_add_test(tc, another_writer_is_followed);
 	tcase_add_test(tc, many_applies_compact);
-	tcase_add_test(tc, store_failure_is_500);
+	tcase_add_test(tc, store_failure_changes_nothing);
 	tcase_add_test(tc, allocation_failures_apply);
 	tcase_add_test(tc, allocation_failures_delete);
 	suite_add_tcase(s, tc);
