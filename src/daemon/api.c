@@ -12,6 +12,7 @@
  * bodies, and logs each change the API made (the boundary logs, once).
  */
 #include "daemon/api.h"
+#include "daemon/api-int.h"
 
 #include <errno.h>
 #include <grp.h>
@@ -325,8 +326,8 @@ static void log_change(const char *what, int ret, const struct pc_change_result 
 }
 
 /* POST /v1/apply: all of <files> or nothing. */
-static void api_apply(struct pc_control *ctl, const struct pc_upload *files, size_t n,
-		      struct pc_reply *r)
+void pc_api_apply(struct pc_control *ctl, const struct pc_upload *files, size_t n,
+		  struct pc_reply *r)
 {
 	struct pc_change_result res;
 	int ret;
@@ -369,8 +370,8 @@ static int parse_rv(const char *s, int64_t *out)
 }
 
 /* DELETE /v1/objects. */
-static void api_delete(struct pc_control *ctl, const char *kind, const char *ns,
-		       const char *name, const char *resource_version, struct pc_reply *r)
+void pc_api_delete(struct pc_control *ctl, const char *kind, const char *ns, const char *name,
+		   const char *resource_version, struct pc_reply *r)
 {
 	const struct pc_kind_info *ki;
 	struct pc_change_result res;
@@ -423,8 +424,8 @@ static int list_one(const struct pc_store_object *obj, void *data)
 }
 
 /* GET /v1/objects. <kind>, <ns> and <name> may be NULL (every one). */
-static void api_list(struct pc_control *ctl, const char *kind, const char *ns, const char *name,
-		     struct pc_reply *r)
+void pc_api_list(struct pc_control *ctl, const char *kind, const char *ns, const char *name,
+		 struct pc_reply *r)
 {
 	const struct pc_kind_info *ki = NULL;
 	struct list_ctx lc = { &r->body, 0, 0 };
@@ -462,7 +463,7 @@ static void api_list(struct pc_control *ctl, const char *kind, const char *ns, c
 }
 
 /* GET /v1/status. */
-static void api_status(struct pc_control *ctl, struct pc_reply *r)
+void pc_api_status(struct pc_control *ctl, struct pc_reply *r)
 {
 	struct pc_control_status st;
 
@@ -542,7 +543,7 @@ static enum MHD_Result finish_apply(struct pc_api *api, struct MHD_Connection *c
 		files[i].data = rq->parts[i].data.p ? rq->parts[i].data.p : "";
 		files[i].len = rq->parts[i].data.len;
 	}
-	api_apply(api->ctl, files, rq->nparts, &r);
+	pc_api_apply(api->ctl, files, rq->nparts, &r);
 	free(files);
 	return send_reply(conn, &r);
 }
@@ -640,13 +641,13 @@ static enum MHD_Result route(struct pc_api *api, struct MHD_Connection *conn, co
 	bool get = strcmp(method, "GET") == 0;
 
 	if (strcmp(url, "/v1/objects") == 0 && get) {
-		api_list(api->ctl, pc_http_arg(conn, "kind"), pc_http_arg(conn, "namespace"),
+		pc_api_list(api->ctl, pc_http_arg(conn, "kind"), pc_http_arg(conn, "namespace"),
 			 pc_http_arg(conn, "name"), &r);
 	} else if (strcmp(url, "/v1/objects") == 0 && strcmp(method, "DELETE") == 0) {
-		api_delete(api->ctl, pc_http_arg(conn, "kind"), pc_http_arg(conn, "namespace"),
+		pc_api_delete(api->ctl, pc_http_arg(conn, "kind"), pc_http_arg(conn, "namespace"),
 			   pc_http_arg(conn, "name"), pc_http_arg(conn, "resourceVersion"), &r);
 	} else if (strcmp(url, "/v1/status") == 0 && get) {
-		api_status(api->ctl, &r);
+		pc_api_status(api->ctl, &r);
 	} else if (strcmp(url, "/v1/watch") == 0 && get) {
 		return start_watch(api, conn);
 	} else if (strcmp(url, "/v1/objects") == 0 || strcmp(url, "/v1/status") == 0 ||
