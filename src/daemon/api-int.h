@@ -1,8 +1,8 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
 /*
- * daemon/api-int.h - the request handlers of daemon/api.c without the
- * HTTP server around them, for its unit test. Included only by api.c and
- * tests/unit/daemon/test_api.c.
+ * daemon/api-int.h - the request handlers (daemon/api_reply.c) without
+ * the HTTP server around them (daemon/api.c). Included only by those two
+ * files and tests/unit/daemon/test_api.c.
  *
  * Each fills <r> (zeroed by the caller; the body is the caller's to
  * release) with the status and JSON body doc/api.md describes. Arguments
