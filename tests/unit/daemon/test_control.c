@@ -54,9 +54,21 @@ static struct pc_buf LB;             /* the last list() or status() as JSON */
 static struct pc_yaml_stream **parsed;
 static size_t nparsed, capparsed;
 
+/*
+ * The publish callback. It runs without the control lock (taking it here
+ * would deadlock otherwise: pc_control_counters() takes it) and sees the
+ * generations in order.
+ */
 static void publish(void *data, struct pc_snapshot *snap)
 {
+	struct pc_control_counters cc;
+
 	(void)data;
+	if (ctl) { /* NULL while pc_control_open() publishes the first */
+		pc_control_counters(ctl, &cc);
+		ck_assert_uint_ge(cc.generation, snap->generation);
+		ck_assert(!last || snap->generation > last->generation);
+	}
 	pc_snapshot_unref(last);
 	last = snap;
 	npub++;
