@@ -19,7 +19,8 @@
 
 struct pc_control {
 	pthread_mutex_t lock;    /* the store, the registry, the counters, <snap>, <pending> */
-	pthread_mutex_t publock; /* taken before <lock> is released, while publishing */
+	pthread_mutex_t publock; /* one publish at a time; never taken with <lock> held */
+	uint64_t published;      /* the generation published last (guarded by <publock>) */
 	struct pc_control_opts o;
 	const char *where; /* the store's directory or URI, for messages */
 	struct pc_store *store;

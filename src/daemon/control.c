@@ -9,10 +9,11 @@
  * and answers in errnos. doc/internals/control.md tells the order and why.
  *
  * Locking: <lock> serialises the store, the registry and the counters. A
- * compile leaves its snapshot in <pending>; whoever releases <lock> takes
- * <publock> first and publishes after, so the publisher never runs under
- * <lock> (a scrape or a watch never waits for it) and generations are
- * published in order. The watch log has a mutex of its own.
+ * compile leaves its snapshot in <pending>; whoever releases <lock>
+ * publishes it after, under <publock> alone, so the publisher never runs
+ * under <lock> (a scrape or a watch never waits for it, and the callback
+ * may call back in here) and never sees a generation older than one it
+ * was given. The watch log has a mutex of its own.
  */
 #include "daemon/control.h"
 #include "daemon/control-int.h"
@@ -111,22 +112,28 @@ static int recompile(struct pc_control *c)
 }
 
 /*
- * Release <lock>, then publish what was compiled under it. <publock> is
- * taken before <lock> is let go, so the next compile's publish waits for
- * this one: generations reach the publisher in order.
+ * Release <lock>, then publish what was compiled under it. Publishes are
+ * one at a time (<publock>) and in generation order: when two requests
+ * race here, a snapshot older than the one already published is dropped
+ * (the newer one holds its changes). <publock> is never taken with <lock>
+ * held, so the callback may take <lock> (pc_control_counters()).
  */
 void pc_control_unlock(struct pc_control *c)
 {
 	struct pc_snapshot *snap = c->pending;
 
 	c->pending = NULL;
-	if (snap)
-		pthread_mutex_lock(&c->publock);
 	pthread_mutex_unlock(&c->lock);
-	if (snap) {
+	if (!snap)
+		return;
+	pthread_mutex_lock(&c->publock);
+	if (snap->generation > c->published) {
+		c->published = snap->generation;
 		c->o.publish(c->o.data, snap);
-		pthread_mutex_unlock(&c->publock);
+	} else {
+		pc_snapshot_unref(snap); /* superseded by one already published */
 	}
+	pthread_mutex_unlock(&c->publock);
 }
 
 /*
