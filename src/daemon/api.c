@@ -7,13 +7,16 @@
  * and the compile), a poll()-based listener thread, at most
  * PC_API_MAX_CONNS connections. Uploads are multipart/form-data, parsed by
  * libmicrohttpd's post processor; everything else is a query string. The
- * handlers only translate: the work is control.c's.
+ * handlers only translate (api_reply.c): the work is control.c's, which
+ * answers in errnos.
  */
 #include "daemon/api.h"
+#include "daemon/api-int.h"
 
 #include <errno.h>
 #include <grp.h>
 #include <microhttpd.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -244,7 +247,7 @@ static enum MHD_Result finish_apply(struct pc_api *api, struct MHD_Connection *c
 		files[i].data = rq->parts[i].data.p ? rq->parts[i].data.p : "";
 		files[i].len = rq->parts[i].data.len;
 	}
-	pc_control_apply(api->ctl, files, rq->nparts, &r);
+	pc_api_apply(api->ctl, files, rq->nparts, &r);
 	free(files);
 	return send_reply(conn, &r);
 }
@@ -342,14 +345,13 @@ static enum MHD_Result route(struct pc_api *api, struct MHD_Connection *conn, co
 	bool get = strcmp(method, "GET") == 0;
 
 	if (strcmp(url, "/v1/objects") == 0 && get) {
-		pc_control_list(api->ctl, pc_http_arg(conn, "kind"), pc_http_arg(conn, "namespace"),
-				pc_http_arg(conn, "name"), &r);
+		pc_api_list(api->ctl, pc_http_arg(conn, "kind"), pc_http_arg(conn, "namespace"),
+			 pc_http_arg(conn, "name"), &r);
 	} else if (strcmp(url, "/v1/objects") == 0 && strcmp(method, "DELETE") == 0) {
-		pc_control_delete(api->ctl, pc_http_arg(conn, "kind"),
-				  pc_http_arg(conn, "namespace"), pc_http_arg(conn, "name"),
-				  pc_http_arg(conn, "resourceVersion"), &r);
+		pc_api_delete(api->ctl, pc_http_arg(conn, "kind"), pc_http_arg(conn, "namespace"),
+			   pc_http_arg(conn, "name"), pc_http_arg(conn, "resourceVersion"), &r);
 	} else if (strcmp(url, "/v1/status") == 0 && get) {
-		pc_control_status(api->ctl, &r);
+		pc_api_status(api->ctl, &r);
 	} else if (strcmp(url, "/v1/watch") == 0 && get) {
 		return start_watch(api, conn);
 	} else if (strcmp(url, "/v1/objects") == 0 || strcmp(url, "/v1/status") == 0 ||

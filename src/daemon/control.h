@@ -2,20 +2,28 @@
 /*
  * daemon/control.h - the live configuration of a running daemon.
  *
- * The control plane owns the store (store/store.h), the decoded resources
- * the store holds (one parsed copy of each, kept so that a change only
- * parses what it brings), the compiled policy and the log of recent
- * changes that watchers read. Every change runs the same path, whether it
- * comes from the API (`portcullis apply`/`delete`) or from --config files:
+ * The control plane owns the store (store/store.h), the registry of the
+ * decoded objects it holds (daemon/registry.h), the compiled policy and
+ * the log of recent changes that watchers read (daemon/watchlog.h). Every
+ * change runs the same pipeline, whether it comes from the API (`portcullis
+ * apply`/`delete`) or from --config files:
  *
  *   validate (model code, as `validate`) -> one store transaction, durable
- *   -> compile a new snapshot -> hand it to the workers -> answer.
+ *   -> registry and watch log -> compile a new snapshot -> publish -> answer.
  *
  * So an acknowledged change is both on disk and enforced; a refused one
- * changed nothing. Every function is thread-safe: one mutex serialises
- * the store and the registry (the API serves each connection in its own
- * thread). Replies are HTTP status codes and JSON bodies as doc/api.md
- * describes them.
+ * changed nothing. doc/internals/control.md tells the whole story.
+ *
+ * This interface knows no HTTP: a change returns 0 or a negative errno
+ * and fills a struct pc_change_result; daemon/api.c maps both to the
+ * Kubernetes Status replies doc/api.md describes, and the daemon's
+ * --config path logs them.
+ *
+ * Threads: every function is thread-safe. One mutex serialises the store
+ * and the registry (the API serves each connection in its own thread);
+ * the watch log has its own, so watchers never wait behind a compile.
+ * Snapshots are published after that mutex is released, one publish at a
+ * time and in generation order.
  */
 #ifndef PC_DAEMON_CONTROL_H
 #define PC_DAEMON_CONTROL_H
@@ -25,27 +33,28 @@
 #include <stdint.h>
 
 #include "core/buf.h"
+#include "core/err.h"
+#include "daemon/api.h"
+#include "daemon/watchlog.h"
+#include "model/finding.h"
 #include "policy/snapshot.h"
+#include "store/store.h"
 
 struct pc_control;
-struct pc_err;
 
-/* Called with the lock held for each new snapshot; takes the reference <snap>. */
+/*
+ * Called for each new snapshot, with no control lock held, one call at a
+ * time, in generation order; takes the reference <snap>.
+ */
 typedef void pc_publish_fn(void *data, struct pc_snapshot *snap);
 
 struct pc_control_opts {
-	const char *state_dir;
+	const char *state_dir; /* the SQLite store's directory (when <store> is NULL) */
+	const char *store;     /* a store URI ("sqlite:/var/lib/portcullis"), or NULL */
 	struct pc_compile_opts compile; /* generation is ignored: counted here */
 	pc_publish_fn *publish;
 	pc_conflict_fn *report; /* conflicts between ServiceEntries (may be NULL) */
 	void *data;             /* for <publish> and <report> */
-};
-
-/* An answer to a request: HTTP status and a JSON body. */
-struct pc_reply {
-	unsigned status;
-	struct pc_buf body;
-	const char *content_type;
 };
 
 /* One uploaded input of an apply: the name findings use, and its bytes. */
@@ -55,31 +64,82 @@ struct pc_upload {
 	size_t len;
 };
 
-/* How many changes the watch log keeps. */
-#define PC_WATCH_LOG 4096
+/* One object of a change and what became of it. */
+struct pc_change_object {
+	enum pc_kind kind;
+	const char *ns;
+	const char *name;
+	enum pc_store_result result; /* valid once the change succeeded */
+};
 
 /*
- * Open the store in opts->state_dir, decode what it holds and compile the
- * first snapshot, which is published through opts->publish before this
- * returns. Returns 0 or a negative errno with <err> filled.
+ * What a change did, or why it did not. Initialise with
+ * pc_change_result_init(), free with pc_change_result_release(); the
+ * strings belong to the result.
+ */
+struct pc_change_result {
+	int64_t revision;          /* the store's revision after the change */
+	struct pc_change_object *v; /* the objects, in the order they were given */
+	size_t n;
+	size_t failed; /* the index in <v> of the object that failed, or SIZE_MAX */
+	bool stored;   /* committed, but the policy that includes it did not compile */
+	struct pc_findings findings; /* validation's errors and warnings */
+	struct pc_err err;           /* the failure, for a log line or a message */
+};
+
+void pc_change_result_init(struct pc_change_result *res);
+void pc_change_result_release(struct pc_change_result *res);
+
+/*
+ * Open the store, decode what it holds and compile the first snapshot,
+ * which is published through opts->publish before this returns. Returns
+ * 0 or a negative errno with <err> filled.
  */
 int pc_control_open(const struct pc_control_opts *opts, struct pc_control **out,
 		    struct pc_err *err);
 
-/* Wake every watcher (their streams end) and refuse further requests with 503. */
+/* Wake every watcher (their streams end) and refuse further changes (-ESHUTDOWN). */
 void pc_control_shutdown(struct pc_control *c);
 
 /* Close the store and free everything; no request may be running. NULL is a no-op. */
 void pc_control_free(struct pc_control *c);
 
+/* What the store is, for messages: its directory or URI. */
+const char *pc_control_store_name(const struct pc_control *c);
+
 /*
- * Apply the --config files <paths> as source "config": the findings are
- * printed to stderr as `portcullis validate` prints them; with <prune>,
- * objects that an earlier --config apply created and that the files no
- * longer hold are deleted in the same transaction. Returns 0, -EINVAL
- * (invalid files: nothing changed) or another negative errno (logged).
+ * Apply all of <files> (as source "api") or nothing. Returns 0 with
+ * <res> holding each object's result and the revision (warnings in its
+ * findings), or:
+ *   -EINVAL    the inputs are invalid: res->findings holds the errors
+ *   -ENODATA   no objects were passed
+ *   -ESTALE    a resourceVersion precondition failed for object res->failed
+ *   -ENOENT    (deletes only) object res->failed does not exist
+ *   -ESHUTDOWN the daemon is stopping
+ *   -ENOMEM    and the other store errors: nothing changed, res->err says why
+ * and, with res->stored set, the compile's error: the change is stored,
+ * the previous policy stays in force until a later request compiles it.
  */
-int pc_control_apply_config(struct pc_control *c, char *const *paths, size_t n, bool prune);
+int pc_control_apply(struct pc_control *c, const struct pc_upload *files, size_t n,
+		     struct pc_change_result *res);
+
+/*
+ * Delete one object (<ns> NULL or "": "default"); <expect_rv> 0 or the
+ * resourceVersion it must have. Returns as pc_control_apply().
+ */
+int pc_control_delete(struct pc_control *c, enum pc_kind kind, const char *ns, const char *name,
+		      int64_t expect_rv, struct pc_change_result *res);
+
+/*
+ * Apply the --config files <paths> as source "config" (findings printed to
+ * stderr as `portcullis validate` prints them); with <prune>, objects that
+ * an earlier --config apply created and that the files no longer hold are
+ * deleted in the same transaction. Returns 0, -EINVAL (invalid files:
+ * nothing changed) or another negative errno as pc_control_apply(). The
+ * caller logs the outcome.
+ */
+int pc_control_apply_config(struct pc_control *c, char *const *paths, size_t n, bool prune,
+			    struct pc_change_result *res);
 
 /*
  * The two halves of pc_control_apply_config(), so that a daemon can refuse
@@ -90,46 +150,35 @@ int pc_control_apply_config(struct pc_control *c, char *const *paths, size_t n, 
  */
 struct pc_config;
 int pc_config_load(char *const *paths, size_t n, struct pc_config **out);
-int pc_control_apply_loaded(struct pc_control *c, struct pc_config *cfg, bool prune);
+int pc_control_apply_loaded(struct pc_control *c, struct pc_config *cfg, bool prune,
+			    struct pc_change_result *res);
 void pc_config_free(struct pc_config *cfg);
 
-/* POST /v1/apply: all of <files> or nothing. */
-void pc_control_apply(struct pc_control *c, const struct pc_upload *files, size_t n,
-		      struct pc_reply *r);
+/*
+ * Call <cb> for every stored object of <kind> (-1: every kind) in <ns>
+ * (NULL: every namespace) named <name> (NULL: any), in (kind, ns, name)
+ * order, from one consistent read; <*rev> gets the revision it shows.
+ * Returns 0, the callback's non-zero value, or a negative errno with
+ * <err> filled.
+ */
+int pc_control_list(struct pc_control *c, int kind, const char *ns, const char *name,
+		    pc_store_list_fn *cb, void *data, int64_t *rev, struct pc_err *err);
 
-/* DELETE /v1/objects. <kind> is a kind as pc_kind_lookup() takes it. */
-void pc_control_delete(struct pc_control *c, const char *kind, const char *ns, const char *name,
-		       const char *resource_version, struct pc_reply *r);
+/* The stored object <obj> as the API shows it: compact JSON, sorted keys. */
+int pc_control_object_json(struct pc_buf *b, const struct pc_store_object *obj);
 
-/* GET /v1/objects. <kind>, <ns> and <name> may be NULL (every one). */
-void pc_control_list(struct pc_control *c, const char *kind, const char *ns, const char *name,
-		     struct pc_reply *r);
-
-/* GET /v1/status. */
-void pc_control_status(struct pc_control *c, struct pc_reply *r);
-
-/* Fill <r> with a Kubernetes-style Status: {"kind":"Status","status":"Failure",...}. */
-void pc_reply_status(struct pc_reply *r, unsigned code, const char *reason, const char *fmt, ...)
-	__attribute__((format(printf, 4, 5)));
-
-/* What a watch selects; NULL fields select every value. */
-struct pc_watch_filter {
-	int kind; /* enum pc_kind, or -1 */
-	const char *ns;
-	const char *name;
+struct pc_control_status {
+	int64_t revision;
+	uint64_t generation; /* of the newest policy */
+	size_t objects;      /* in the registry */
 };
+
+void pc_control_get_status(struct pc_control *c, struct pc_control_status *out);
 
 /* The current revision (where a watch without `since` starts). */
 int64_t pc_control_revision(struct pc_control *c);
 
-/*
- * Append to <out> the watch lines of the changes after revision <*since>
- * that <f> selects, as one or more "\n"-terminated JSON lines, and advance
- * <*since>. When there is none, wait up to <timeout_ms> for one. Returns
- * 1 when lines were added, 0 on timeout, -ERANGE when <*since> is older
- * than the log (one ERROR line with a 410 Status is added) and -ESHUTDOWN
- * once pc_control_shutdown() was called.
- */
+/* pc_watchlog_wait() on the daemon's watch log (daemon/watchlog.h). */
 int pc_control_watch(struct pc_control *c, const struct pc_watch_filter *f, int64_t *since,
 		     struct pc_buf *out, unsigned timeout_ms);
 
@@ -143,7 +192,7 @@ struct pc_control_counters {
 
 void pc_control_counters(struct pc_control *c, struct pc_control_counters *out);
 
-/* A reference to the newest published snapshot (NULL before the first). */
+/* A reference to the newest compiled snapshot (NULL before the first). */
 struct pc_snapshot *pc_control_snapshot(struct pc_control *c);
 
 /*

@@ -23,6 +23,7 @@
 #include <fcntl.h>
 #include <getopt.h>
 #include <grp.h>
+#include <inttypes.h>
 #include <limits.h>
 #include <signal.h>
 #include <stdio.h>
@@ -69,6 +70,7 @@ static const char usage[] =
 	"                               objects an earlier --config made that the files no\n"
 	"                               longer hold are deleted\n"
 	"      --state-dir DIR          the store (default " PC_STORE_DEFAULT_DIR ")\n"
+	"      --store sqlite:DIR       the store as a URI (the same as --state-dir DIR)\n"
 	"      --api-socket PATH|off    the API's Unix socket (default " DEFAULT_API_SOCKET ";\n"
 	"                               mode 0660, group portcullis when it exists)\n"
 	"      --api-listen ADDR:PORT   also serve the API on this loopback TCP address\n"
@@ -124,6 +126,7 @@ struct options {
 	uint64_t revoke_grace_ms;
 	const char *dns_server;
 	const char *state_dir;
+	const char *store; /* --store URI, NULL: --state-dir */
 	const char *api_socket; /* NULL: off */
 	const char *api_listen;
 	const char *admin; /* NULL: off */
@@ -359,6 +362,11 @@ static int parse_option(int c, const char *arg, struct options *o)
 		return 0;
 	case 'S':
 		o->state_dir = arg;
+		o->store = NULL;
+		return 0;
+	case 'U':
+		o->store = arg;
+		o->state_dir = pc_store_uri_path(arg);
 		return 0;
 	case 'A':
 		o->api_socket = strcmp(arg, "off") == 0 ? NULL : arg;
@@ -395,6 +403,7 @@ static int parse_args(int argc, char **argv, struct options *o)
 		{ "dns-server", required_argument, NULL, 's' },
 		{ "revoke-grace", required_argument, NULL, 'g' },
 		{ "state-dir", required_argument, NULL, 'S' },
+		{ "store", required_argument, NULL, 'U' },
 		{ "api-socket", required_argument, NULL, 'A' },
 		{ "api-listen", required_argument, NULL, 'L' },
 		{ "admin", required_argument, NULL, 'M' },
@@ -450,18 +459,37 @@ static void publish(void *data, struct pc_snapshot *snap)
 	pc_publisher_publish(d->pub, snap);
 }
 
+/* The one log line of a --config apply (control.c logs nothing of it). */
+static void log_config(int ret, const struct pc_change_result *res, const char *failed)
+{
+	size_t i, count[PC_STORE_DELETED + 1] = { 0 };
+
+	if (ret < 0) {
+		pc_log(PC_LOG_ERR, failed, "err=\"%s\"",
+		       res->err.msg[0] ? res->err.msg : strerror(-ret));
+		return;
+	}
+	for (i = 0; i < res->n; i++)
+		count[res->v[i].result]++;
+	pc_log(PC_LOG_INFO, "config applied",
+	       "revision=%" PRId64 " created=%zu configured=%zu unchanged=%zu deleted=%zu",
+	       res->revision, count[PC_STORE_CREATED], count[PC_STORE_CONFIGURED],
+	       count[PC_STORE_UNCHANGED], count[PC_STORE_DELETED]);
+}
+
 static void reload(struct daemon *d)
 {
+	struct pc_change_result res;
 	int ret;
 
 	if (d->o.nconfigs == 0) {
 		pc_log(PC_LOG_NOTICE, "no --config files to reload", NULL);
 		return;
 	}
-	ret = pc_control_apply_config(d->ctl, d->o.configs, d->o.nconfigs, true);
-	if (ret < 0)
-		pc_log(PC_LOG_ERR, "reload failed, keeping the running policy", "err=%s",
-		       ret == -EINVAL ? "invalid config (findings above)" : strerror(-ret));
+	pc_change_result_init(&res);
+	ret = pc_control_apply_config(d->ctl, d->o.configs, d->o.nconfigs, true, &res);
+	log_config(ret, &res, "reload failed, keeping the running policy");
+	pc_change_result_release(&res);
 }
 
 static void on_signal(struct pc_loop *loop, struct pc_io *io, uint32_t events)
@@ -685,6 +713,7 @@ static int prepare(struct daemon *d)
 	}
 
 	co.state_dir = d->o.state_dir;
+	co.store = d->o.store;
 	co.compile.policy = d->o.policy;
 	co.compile.proxy_port = d->o.port;
 	co.publish = publish;
@@ -698,12 +727,14 @@ static int prepare(struct daemon *d)
 		return ret;
 	}
 	if (cfg) {
-		ret = pc_control_apply_loaded(d->ctl, cfg, true);
-		if (ret < 0) {
-			pc_log(PC_LOG_ERR, "cannot apply the config, not starting", "configs=%zu",
-			       d->o.nconfigs);
+		struct pc_change_result res;
+
+		pc_change_result_init(&res);
+		ret = pc_control_apply_loaded(d->ctl, cfg, true, &res);
+		log_config(ret, &res, "cannot apply the config, not starting");
+		pc_change_result_release(&res);
+		if (ret < 0)
 			return ret;
-		}
 	}
 	ret = pc_api_listen(d->o.api_socket, d->o.api_listen, d->api_fds, &err);
 	if (ret < 0) {

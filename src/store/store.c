@@ -1,75 +1,22 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
 /*
- * store/store.c - the embedded resource store on SQLite.
+ * store/store.c - the store interface: pick a backend by URI, dispatch to it.
  *
- * Layout of <dir>/store.db (schema version 1):
- *
- *   schema_version(version)            one row; refused unless known
- *   meta(key, value)                   'revision': the global revision
- *   objects(kind, ns, name, uid, resource_version, generation,
- *           creation_timestamp, spec_json, object_json)
- *                                      primary key (kind, ns, name)
- *
- * Every change runs in one BEGIN IMMEDIATE transaction, so the write lock
- * is taken before anything is read: the precondition checks and the writes
- * see the same state, and two processes applying at once serialise instead
- * of failing with SQLITE_BUSY_SNAPSHOT at commit. With journal_mode=WAL and
- * synchronous=FULL, SQLite fsyncs the WAL at each COMMIT (and the directory
- * when it creates the WAL), so a successful COMMIT is durable; see
- * https://sqlite.org/pragma.html#pragma_synchronous and wal.html. On any
- * error the transaction is rolled back before returning.
+ * What is the same for every backend lives here too: the result names,
+ * the release of a fetched object, and delete as an apply of one removal
+ * (so every backend logs deletions for its watchers the same way).
  */
 #include "store/store.h"
 
 #include <errno.h>
-#include <fcntl.h>
-#include <inttypes.h>
-#include <limits.h>
-#include <stdbool.h>
-#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/random.h>
-#include <sys/stat.h>
-#include <sys/statvfs.h>
-#include <time.h>
-#include <unistd.h>
 
-#include <sqlite3.h>
-
-#include "core/alloc.h"
 #include "core/err.h"
-#include "store/store-int.h"
 
-struct pc_store {
-	sqlite3 *db;
-	char *path; /* <dir>/store.db, for messages */
+static const struct pc_store_ops *const backends[] = {
+	&pc_store_sqlite_ops,
 };
-
-#define STR_(x) #x
-#define STR(x)  STR_(x)
-
-static const char schema_sql[] =
-	"CREATE TABLE schema_version (version INTEGER NOT NULL);"
-	"INSERT INTO schema_version (version) VALUES (" STR(
-		PC_STORE_SCHEMA_VERSION) ");"
-					 "CREATE TABLE meta (key TEXT PRIMARY KEY, value INTEGER "
-					 "NOT NULL) WITHOUT ROWID;"
-					 "INSERT INTO meta (key, value) VALUES ('revision', 0);"
-					 "CREATE TABLE objects ("
-					 " kind TEXT NOT NULL, ns TEXT NOT NULL, name TEXT NOT "
-					 "NULL,"
-					 " uid TEXT NOT NULL UNIQUE,"
-					 " resource_version INTEGER NOT NULL, generation INTEGER "
-					 "NOT NULL,"
-					 " creation_timestamp TEXT NOT NULL,"
-					 " spec_json TEXT NOT NULL, object_json TEXT NOT NULL,"
-					 " source TEXT NOT NULL,"
-					 " PRIMARY KEY (kind, ns, name)) WITHOUT ROWID;";
-
-#define OBJECT_COLUMNS                                                                       \
-	"kind, ns, name, uid, resource_version, generation, creation_timestamp, spec_json, " \
-	"object_json, source"
 
 const char *pc_store_result_name(enum pc_store_result r)
 {
@@ -86,896 +33,89 @@ const char *pc_store_result_name(enum pc_store_result r)
 	return "?";
 }
 
-sqlite3 *pc_store_sqlite(struct pc_store *s)
-{
-	return s->db;
-}
-
 /*
- * Map an SQLite result code (primary or extended) to a negative errno.
- * SQLite reports ENOSPC on write as SQLITE_FULL; for open and I/O errors
- * the errno of the failed system call tells read-only file systems and
- * permissions apart (sqlite3_system_errno()).
+ * The backend of <uri> and where its data is: "scheme:rest" for a scheme
+ * a backend serves; a string without a known scheme is a SQLite
+ * directory (--state-dir), so a path with a colon in it still works.
  */
-static int sql_code(sqlite3 *db, int rc)
+static const struct pc_store_ops *backend_of(const char *uri, const char **where)
 {
-	int e;
+	size_t i, len;
 
-	switch (rc & 0xff) {
-	case SQLITE_FULL:
-		return -ENOSPC;
-	case SQLITE_READONLY:
-		return -EROFS;
-	case SQLITE_BUSY:
-	case SQLITE_LOCKED:
-		return -EBUSY;
-	case SQLITE_NOMEM:
-		return -ENOMEM;
-	case SQLITE_PERM:
-	case SQLITE_AUTH:
-		return -EACCES;
-	case SQLITE_CANTOPEN:
-	case SQLITE_IOERR:
-		e = db ? sqlite3_system_errno(db) : 0;
-		if (e == ENOSPC || e == EDQUOT)
-			return -ENOSPC;
-		if (e == EROFS || e == EACCES || e == EPERM)
-			return -e;
-		return -EIO;
-	default:
-		return -EIO;
+	for (i = 0; i < sizeof(backends) / sizeof(backends[0]); i++) {
+		len = strlen(backends[i]->scheme);
+		if (strncmp(uri, backends[i]->scheme, len) == 0 && uri[len] == ':') {
+			*where = uri + len + 1;
+			return backends[i];
+		}
 	}
+	*where = uri;
+	return strstr(uri, "://") ? NULL : &pc_store_sqlite_ops;
 }
 
-/* Fill <err> for the SQLite failure <rc> while doing <what>; returns the code. */
-/*
- * Create and remove a file next to <db>: what a file system that turned
- * read-only after an error (ext4's errors=remount-ro, which statvfs() and
- * access() do not always show) or that is full answers to a new write.
- */
-static int probe_write(const char *db, int code)
+const char *pc_store_uri_path(const char *uri)
 {
-	char path[PATH_MAX];
-	const char *slash = strrchr(db, '/');
-	int fd, e;
+	const char *where;
 
-	if (!slash || (size_t)(slash - db) + 32 > sizeof(path))
-		return code;
-	snprintf(path, sizeof(path), "%.*s/.store-probe-%ld", (int)(slash - db), db,
-		 (long)getpid());
-	fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
-	if (fd == -1) {
-		e = errno == EDQUOT ? ENOSPC : errno;
-		return e == EROFS || e == ENOSPC || e == EACCES ? -e : code;
-	}
-	e = write(fd, "x", 1) == 1 ? 0 : errno;
-	close(fd);
-	unlink(path);
-	return e == EROFS || e == ENOSPC ? -e : code;
+	if (!uri)
+		return "";
+	return backend_of(uri, &where) ? where : uri;
 }
 
-/*
- * SQLite reports the errno of a failed write only while nothing else has
- * touched errno since; when it is lost, ask the file system whether the
- * database can still be written.
- */
-static int io_cause(const struct pc_store *s, int code)
+int pc_store_open(const char *uri, struct pc_store **out, struct pc_err *err)
 {
-	struct statvfs sv;
+	const struct pc_store_ops *ops;
+	const char *where;
 
-	if (code != -EIO || !s->path)
-		return code;
-	if (statvfs(s->path, &sv) == 0 && (sv.f_flag & ST_RDONLY))
-		return -EROFS;
-	if (access(s->path, W_OK) == -1 && (errno == EROFS || errno == EACCES))
-		return -errno;
-	return probe_write(s->path, code);
-}
-
-static int sql_fail(struct pc_store *s, int rc, const char *what, struct pc_err *err)
-{
-	int code = io_cause(s, sql_code(s->db, rc));
-	const char *why = s->db ? sqlite3_errmsg(s->db) : sqlite3_errstr(rc);
-
-	switch (code) {
-	case -ENOSPC:
-		return pc_err_set(err, code, "cannot %s: no space left for %s (%s)", what, s->path,
-				  why);
-	case -EROFS:
-		return pc_err_set(err, code, "cannot %s: %s is read-only (%s)", what, s->path, why);
-	case -EBUSY:
-		return pc_err_set(err, code,
-				  "cannot %s: %s is locked by another writer for over %d ms (%s)",
-				  what, s->path, PC_STORE_BUSY_MS, why);
-	default:
-		return pc_err_set(err, code, "cannot %s: %s (%s)", what, why, s->path);
-	}
-}
-
-static int exec(struct pc_store *s, const char *sql, const char *what, struct pc_err *err)
-{
-	int rc = sqlite3_exec(s->db, sql, NULL, NULL, NULL);
-
-	if (rc != SQLITE_OK)
-		return sql_fail(s, rc, what, err);
-	return 0;
-}
-
-static int prep(struct pc_store *s, const char *sql, sqlite3_stmt **st, struct pc_err *err)
-{
-	int rc = sqlite3_prepare_v2(s->db, sql, -1, st, NULL);
-
-	if (rc != SQLITE_OK)
-		return sql_fail(s, rc, "prepare a statement", err);
-	return 0;
-}
-
-/* Bind (kind, ns, name) to parameters 1..3 of <st>. */
-static int bind_key(sqlite3_stmt *st, const char *kind, const char *ns, const char *name)
-{
-	int rc = sqlite3_bind_text(st, 1, kind, -1, SQLITE_STATIC);
-
-	if (rc == SQLITE_OK)
-		rc = sqlite3_bind_text(st, 2, ns, -1, SQLITE_STATIC);
-	if (rc == SQLITE_OK)
-		rc = sqlite3_bind_text(st, 3, name, -1, SQLITE_STATIC);
-	return rc;
-}
-
-/* Undo the open transaction, if any; SQLite may already have rolled back. */
-static void rollback(struct pc_store *s)
-{
-	if (!sqlite3_get_autocommit(s->db))
-		sqlite3_exec(s->db, "ROLLBACK", NULL, NULL, NULL);
-}
-
-static int begin(struct pc_store *s, const char *what, struct pc_err *err)
-{
-	return exec(s, "BEGIN IMMEDIATE", what, err);
-}
-
-/* COMMIT; once this returns 0 the change is durable (synchronous=FULL). */
-static int commit(struct pc_store *s, const char *what, struct pc_err *err)
-{
-	int ret = exec(s, "COMMIT", what, err);
-
-	if (ret < 0)
-		rollback(s);
-	return ret;
-}
-
-static int revision_read(struct pc_store *s, int64_t *rev, struct pc_err *err)
-{
-	sqlite3_stmt *st;
-	int ret, rc;
-
-	*rev = 0;
-	ret = prep(s, "SELECT value FROM meta WHERE key = 'revision'", &st, err);
-	if (ret < 0)
-		return ret;
-	rc = sqlite3_step(st);
-	if (rc == SQLITE_ROW) {
-		*rev = sqlite3_column_int64(st, 0);
-		ret = 0;
-	} else if (rc == SQLITE_DONE) {
-		ret = pc_err_set(err, -EIO, "store %s has no revision", s->path);
-	} else {
-		ret = sql_fail(s, rc, "read the revision", err);
-	}
-	sqlite3_finalize(st);
-	return ret;
-}
-
-static int revision_write(struct pc_store *s, int64_t rev, struct pc_err *err)
-{
-	sqlite3_stmt *st;
-	int ret, rc;
-
-	ret = prep(s, "UPDATE meta SET value = ?1 WHERE key = 'revision'", &st, err);
-	if (ret < 0)
-		return ret;
-	rc = sqlite3_bind_int64(st, 1, rev);
-	if (rc == SQLITE_OK)
-		rc = sqlite3_step(st);
-	ret = rc == SQLITE_DONE ? 0 : sql_fail(s, rc, "write the revision", err);
-	sqlite3_finalize(st);
-	return ret;
-}
-
-int64_t pc_store_revision(struct pc_store *s)
-{
-	struct pc_err err;
-	int64_t rev = 0;
-	int ret;
-
-	ret = revision_read(s, &rev, &err);
-	return ret < 0 ? ret : rev;
-}
-
-/* ---- open ---- */
-
-/* fsync the directory holding <path>, so a new entry in it is durable. */
-static int sync_parent(const char *path, struct pc_err *err)
-{
-	const char *slash = strrchr(path, '/');
-	char *parent;
-	int fd, ret = 0;
-
-	if (!slash)
-		parent = pc_strndup(".", 1);
-	else if (slash == path)
-		parent = pc_strndup("/", 1);
-	else
-		parent = pc_strndup(path, (size_t)(slash - path));
-	if (!parent)
-		return pc_err_set(err, -ENOMEM, "out of memory");
-	fd = open(parent, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	if (fd == -1 || fsync(fd) == -1)
-		ret = pc_err_errno(err, errno, "cannot sync directory %s", parent);
-	if (fd != -1)
-		close(fd);
-	free(parent);
-	return ret;
-}
-
-/* Create the state directory if needed and check that we may write in it. */
-static int make_dir(const char *dir, struct pc_err *err)
-{
-	struct stat st;
-
-	if (mkdir(dir, 0750) == 0)
-		return sync_parent(dir, err);
-	if (errno != EEXIST)
-		return pc_err_errno(err, errno, "cannot create state directory %s", dir);
-	if (stat(dir, &st) == -1)
-		return pc_err_errno(err, errno, "cannot stat state directory %s", dir);
-	if (!S_ISDIR(st.st_mode))
-		return pc_err_set(err, -ENOTDIR, "state directory %s is not a directory", dir);
-	/* access(2) reports EROFS for a read-only mount and EACCES for modes. */
-	if (access(dir, W_OK) == -1)
-		return pc_err_errno(err, errno, "state directory %s is not writable", dir);
-	return 0;
-}
-
-static int table_exists(struct pc_store *s, const char *name, bool *found, struct pc_err *err)
-{
-	sqlite3_stmt *st;
-	int ret, rc;
-
-	*found = false;
-	ret = prep(s, "SELECT count(*) FROM sqlite_master WHERE type = 'table' AND name GLOB ?1",
-		   &st, err);
-	if (ret < 0)
-		return ret;
-	rc = sqlite3_bind_text(st, 1, name, -1, SQLITE_STATIC);
-	if (rc == SQLITE_OK)
-		rc = sqlite3_step(st);
-	if (rc == SQLITE_ROW) {
-		*found = sqlite3_column_int64(st, 0) > 0;
-		ret = 0;
-	} else {
-		ret = sql_fail(s, rc, "read the schema", err);
-	}
-	sqlite3_finalize(st);
-	return ret;
-}
-
-/*
- * Check the schema: 1 when it is ours and current, 0 when the database is
- * empty (needs creating), a negative errno otherwise.
- */
-static int schema_check(struct pc_store *s, struct pc_err *err)
-{
-	sqlite3_stmt *st;
-	int64_t version = -1;
-	bool found;
-	int ret, rc;
-
-	ret = table_exists(s, "schema_version", &found, err);
-	if (ret < 0 || !found) {
-		if (ret == 0)
-			ret = table_exists(s, "*", &found, err);
-		if (ret < 0)
-			return ret;
-		if (found)
-			return pc_err_set(err, -ENOTSUP, "%s is not a portcullis store", s->path);
-		return 0;
-	}
-	ret = prep(s, "SELECT max(version) FROM schema_version", &st, err);
-	if (ret < 0)
-		return ret;
-	rc = sqlite3_step(st);
-	if (rc != SQLITE_ROW)
-		ret = sql_fail(s, rc, "read the schema version", err);
-	else if (sqlite3_column_type(st, 0) == SQLITE_INTEGER)
-		version = sqlite3_column_int64(st, 0);
-	sqlite3_finalize(st);
-	if (ret < 0)
-		return ret;
-	if (version != PC_STORE_SCHEMA_VERSION)
-		return pc_err_set(
-			err, -ENOTSUP,
-			"%s has schema version %" PRId64
-			", this portcullis knows only version %d (was it written by a newer "
-			"portcullis?)",
-			s->path, version, PC_STORE_SCHEMA_VERSION);
-	return 1;
-}
-
-/* Create the schema unless another opener did it first. */
-static int schema_init(struct pc_store *s, struct pc_err *err)
-{
-	int ret;
-
-	ret = schema_check(s, err);
-	if (ret != 0)
-		return ret < 0 ? ret : 0;
-	ret = begin(s, "create the store", err);
-	if (ret < 0)
-		return ret;
-	ret = schema_check(s, err); /* re-check under the write lock */
-	if (ret == 0)
-		ret = exec(s, schema_sql, "create the store", err);
-	if (ret < 0) {
-		rollback(s);
-		return ret;
-	}
-	ret = commit(s, "create the store", err);
-	if (ret < 0)
-		return ret;
-	return sync_parent(s->path, err);
-}
-
-static int set_pragmas(struct pc_store *s, struct pc_err *err)
-{
-	sqlite3_stmt *st;
-	bool wal = false;
-	int ret, rc;
-
-	rc = sqlite3_busy_timeout(s->db, PC_STORE_BUSY_MS);
-	if (rc != SQLITE_OK)
-		return sql_fail(s, rc, "set the busy timeout", err);
-	/* journal_mode answers with the mode in force, which may not be WAL. */
-	ret = prep(s, "PRAGMA journal_mode = WAL", &st, err);
-	if (ret < 0)
-		return ret;
-	rc = sqlite3_step(st);
-	if (rc == SQLITE_ROW) {
-		const unsigned char *mode = sqlite3_column_text(st, 0);
-
-		wal = mode && strcmp((const char *)mode, "wal") == 0;
-	} else {
-		ret = sql_fail(s, rc, "enable write-ahead logging", err);
-	}
-	sqlite3_finalize(st);
-	if (ret < 0)
-		return ret;
-	if (!wal)
-		return pc_err_set(err, -EIO, "cannot enable write-ahead logging on %s", s->path);
-	return exec(s, "PRAGMA synchronous = FULL; PRAGMA foreign_keys = ON", "configure the store",
-		    err);
-}
-
-static int open_db(struct pc_store *s, struct pc_err *err)
-{
-	int rc;
-
-	rc = sqlite3_open_v2(s->path, &s->db,
-			     SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOFOLLOW,
-			     NULL);
-	if (rc != SQLITE_OK)
-		return sql_fail(s, rc, "open the store", err);
-	sqlite3_extended_result_codes(s->db, 1);
-	/* SQLite falls back to read-only when it cannot open for writing. */
-	if (sqlite3_db_readonly(s->db, "main") == 1)
-		return pc_err_set(err, -EROFS, "cannot open the store: %s is read-only", s->path);
-	return 0;
-}
-
-int pc_store_open(const char *dir, struct pc_store **out, struct pc_err *err)
-{
-	struct pc_store *s;
-	size_t len;
-	int ret;
-
-	if (!dir || !*dir)
+	if (!uri || !*uri)
 		return pc_err_set(err, -EINVAL, "no state directory given");
-	ret = make_dir(dir, err);
-	if (ret < 0)
-		return ret;
-	s = pc_calloc(1, sizeof(*s));
-	if (!s)
-		return pc_err_set(err, -ENOMEM, "out of memory");
-	len = strlen(dir) + sizeof("/store.db");
-	s->path = pc_malloc(len);
-	if (!s->path) {
-		ret = pc_err_set(err, -ENOMEM, "out of memory");
-		goto out_free;
-	}
-	snprintf(s->path, len, "%s/store.db", dir);
-
-	ret = open_db(s, err);
-	if (ret < 0)
-		goto out_close;
-	ret = set_pragmas(s, err);
-	if (ret < 0)
-		goto out_close;
-	ret = schema_init(s, err);
-	if (ret < 0)
-		goto out_close;
-	*out = s;
-	return 0;
-
-out_close:
-	sqlite3_close(s->db); /* NULL is a no-op; no statement is left open */
-out_free:
-	free(s->path);
-	free(s);
-	return ret;
+	ops = backend_of(uri, &where);
+	if (!ops)
+		return pc_err_set(err, -EPROTONOSUPPORT,
+				  "no store backend for \"%s\" in this build (it has: sqlite:DIR)",
+				  uri);
+	return ops->open(where, out, err);
 }
 
 void pc_store_close(struct pc_store *s)
 {
-	if (!s)
-		return;
-	sqlite3_close(s->db);
-	free(s->path);
-	free(s);
-}
-
-/* ---- apply ---- */
-
-/* The statements one apply reuses for each of its puts. */
-struct apply_stmts {
-	sqlite3_stmt *sel;
-	sqlite3_stmt *ins;
-	sqlite3_stmt *upd;
-	sqlite3_stmt *del;
-};
-
-static void apply_stmts_release(struct apply_stmts *q)
-{
-	sqlite3_finalize(q->sel);
-	sqlite3_finalize(q->ins);
-	sqlite3_finalize(q->upd);
-	sqlite3_finalize(q->del);
-	memset(q, 0, sizeof(*q));
-}
-
-static int apply_stmts_init(struct pc_store *s, struct apply_stmts *q, struct pc_err *err)
-{
-	int ret;
-
-	memset(q, 0, sizeof(*q));
-	ret = prep(s,
-		   "SELECT resource_version, generation, spec_json, object_json, source, uid,"
-		   " creation_timestamp FROM objects"
-		   " WHERE kind = ?1 AND ns = ?2 AND name = ?3",
-		   &q->sel, err);
-	if (ret == 0)
-		ret = prep(s,
-			   "INSERT INTO objects (" OBJECT_COLUMNS ")"
-			   " VALUES (?1, ?2, ?3, ?4, ?5, 1, ?6, ?7, ?8, ?9)",
-			   &q->ins, err);
-	if (ret == 0)
-		ret = prep(s,
-			   "UPDATE objects SET resource_version = ?4, generation = ?5,"
-			   " spec_json = ?6, object_json = ?7, source = ?8"
-			   " WHERE kind = ?1 AND ns = ?2 AND name = ?3",
-			   &q->upd, err);
-	if (ret == 0)
-		ret = prep(s, "DELETE FROM objects WHERE kind = ?1 AND ns = ?2 AND name = ?3",
-			   &q->del, err);
-	if (ret < 0)
-		apply_stmts_release(q);
-	return ret;
-}
-
-/* A random (version 4) UUID in its 36-character text form; see RFC 4122 4.4. */
-static int uuid4(char out[37], struct pc_err *err)
-{
-	unsigned char b[16];
-	size_t got = 0;
-
-	while (got < sizeof(b)) {
-		ssize_t n = getrandom(b + got, sizeof(b) - got, 0);
-
-		if (n == -1) {
-			if (errno == EINTR)
-				continue;
-			return pc_err_errno(err, errno, "cannot make a uid");
-		}
-		got += (size_t)n;
-	}
-	b[6] = (unsigned char)((b[6] & 0x0f) | 0x40);
-	b[8] = (unsigned char)((b[8] & 0x3f) | 0x80);
-	snprintf(out, 37, "%02x%02x%02x%02x-%02x%02x-%02x%02x-%02x%02x-%02x%02x%02x%02x%02x%02x",
-		 b[0], b[1], b[2], b[3], b[4], b[5], b[6], b[7], b[8], b[9], b[10], b[11], b[12],
-		 b[13], b[14], b[15]);
-	return 0;
-}
-
-/* Now as RFC 3339 UTC with second precision, as Kubernetes writes it. */
-static int now_rfc3339(char out[32], struct pc_err *err)
-{
-	struct timespec ts;
-	struct tm tm;
-
-	if (clock_gettime(CLOCK_REALTIME, &ts) == -1)
-		return pc_err_errno(err, errno, "cannot read the clock");
-	if (!gmtime_r(&ts.tv_sec, &tm) || strftime(out, 32, "%Y-%m-%dT%H:%M:%SZ", &tm) == 0)
-		return pc_err_set(err, -EOVERFLOW, "cannot format the time");
-	return 0;
-}
-
-static bool column_equals(sqlite3_stmt *st, int col, const char *s)
-{
-	const unsigned char *v = sqlite3_column_text(st, col);
-	size_t n = (size_t)sqlite3_column_bytes(st, col);
-
-	return v && n == strlen(s) && memcmp(v, s, n) == 0;
-}
-
-static const char *put_source(const struct pc_store_put *p)
-{
-	return p->source ? p->source : PC_STORE_SOURCE_API;
-}
-
-static int put_remove(struct pc_store *s, struct apply_stmts *q, const struct pc_store_put *p,
-		      struct pc_err *err)
-{
-	int rc = bind_key(q->del, p->kind, p->ns, p->name);
-
-	if (rc == SQLITE_OK)
-		rc = sqlite3_step(q->del);
-	sqlite3_reset(q->del);
-	if (rc != SQLITE_DONE)
-		return sql_fail(s, rc, "delete the object", err);
-	return 0;
-}
-
-static int put_insert(struct pc_store *s, struct apply_stmts *q, const struct pc_store_put *p,
-		      int64_t rev, struct pc_store_meta *meta, struct pc_err *err)
-{
-	char *uid = meta->uid, *ts = meta->creation_timestamp;
-	int ret, rc;
-
-	ret = uuid4(uid, err);
-	if (ret == 0)
-		ret = now_rfc3339(ts, err);
-	if (ret < 0)
-		return ret;
-	rc = bind_key(q->ins, p->kind, p->ns, p->name);
-	if (rc == SQLITE_OK)
-		rc = sqlite3_bind_text(q->ins, 4, uid, -1, SQLITE_STATIC);
-	if (rc == SQLITE_OK)
-		rc = sqlite3_bind_int64(q->ins, 5, rev);
-	if (rc == SQLITE_OK)
-		rc = sqlite3_bind_text(q->ins, 6, ts, -1, SQLITE_STATIC);
-	if (rc == SQLITE_OK)
-		rc = sqlite3_bind_text(q->ins, 7, p->spec_json, -1, SQLITE_STATIC);
-	if (rc == SQLITE_OK)
-		rc = sqlite3_bind_text(q->ins, 8, p->object_json, -1, SQLITE_STATIC);
-	if (rc == SQLITE_OK)
-		rc = sqlite3_bind_text(q->ins, 9, put_source(p), -1, SQLITE_STATIC);
-	if (rc == SQLITE_OK)
-		rc = sqlite3_step(q->ins);
-	sqlite3_reset(q->ins);
-	sqlite3_clear_bindings(q->ins); /* the texts are SQLITE_STATIC: drop them */
-	if (rc != SQLITE_DONE)
-		return sql_fail(s, rc, "store the object", err);
-	return 0;
-}
-
-static int put_update(struct pc_store *s, struct apply_stmts *q, const struct pc_store_put *p,
-		      int64_t rev, int64_t generation, struct pc_err *err)
-{
-	int rc;
-
-	rc = bind_key(q->upd, p->kind, p->ns, p->name);
-	if (rc == SQLITE_OK)
-		rc = sqlite3_bind_int64(q->upd, 4, rev);
-	if (rc == SQLITE_OK)
-		rc = sqlite3_bind_int64(q->upd, 5, generation);
-	if (rc == SQLITE_OK)
-		rc = sqlite3_bind_text(q->upd, 6, p->spec_json, -1, SQLITE_STATIC);
-	if (rc == SQLITE_OK)
-		rc = sqlite3_bind_text(q->upd, 7, p->object_json, -1, SQLITE_STATIC);
-	if (rc == SQLITE_OK)
-		rc = sqlite3_bind_text(q->upd, 8, put_source(p), -1, SQLITE_STATIC);
-	if (rc == SQLITE_OK)
-		rc = sqlite3_step(q->upd);
-	sqlite3_reset(q->upd);
-	sqlite3_clear_bindings(q->upd);
-	if (rc != SQLITE_DONE)
-		return sql_fail(s, rc, "store the object", err);
-	return 0;
-}
-
-static int conflict(struct pc_err *err, const struct pc_store_put *p, int64_t stored)
-{
-	if (stored == 0)
-		return pc_err_set(err, -ESTALE,
-				  "conflict: %s %s/%s does not exist, the change expected "
-				  "resourceVersion %" PRId64,
-				  p->kind, p->ns, p->name, p->expect_rv);
-	return pc_err_set(err, -ESTALE,
-			  "conflict: %s %s/%s has been modified: stored resourceVersion %" PRId64
-			  ", the change expected %" PRId64,
-			  p->kind, p->ns, p->name, stored, p->expect_rv);
-}
-
-/* Apply one put inside the open transaction, at new revision <rev>. */
-static void column_copy(sqlite3_stmt *st, int col, char *out, size_t size)
-{
-	const unsigned char *v = sqlite3_column_text(st, col);
-
-	snprintf(out, size, "%s", v ? (const char *)v : "");
-}
-
-static int put_one(struct pc_store *s, struct apply_stmts *q, const struct pc_store_put *p,
-		   int64_t rev, enum pc_store_result *res, struct pc_store_meta *meta,
-		   struct pc_err *err)
-{
-	int64_t cur_rv, generation;
-	bool same_spec, same_obj;
-	int rc;
-
-	rc = bind_key(q->sel, p->kind, p->ns, p->name);
-	if (rc == SQLITE_OK)
-		rc = sqlite3_step(q->sel);
-	if (rc == SQLITE_DONE) {
-		sqlite3_reset(q->sel);
-		if (p->remove)
-			return pc_err_set(err, -ENOENT, "%s %s/%s not found", p->kind, p->ns,
-					  p->name);
-		if (p->expect_rv != 0)
-			return conflict(err, p, 0);
-		*res = PC_STORE_CREATED;
-		meta->resource_version = rev;
-		meta->generation = 1;
-		return put_insert(s, q, p, rev, meta, err);
-	}
-	if (rc != SQLITE_ROW) {
-		sqlite3_reset(q->sel);
-		return sql_fail(s, rc, "read the object", err);
-	}
-	cur_rv = sqlite3_column_int64(q->sel, 0);
-	generation = sqlite3_column_int64(q->sel, 1);
-	same_spec = !p->remove && column_equals(q->sel, 2, p->spec_json);
-	same_obj = !p->remove && column_equals(q->sel, 3, p->object_json) &&
-		   column_equals(q->sel, 4, put_source(p));
-	column_copy(q->sel, 5, meta->uid, sizeof(meta->uid));
-	column_copy(q->sel, 6, meta->creation_timestamp, sizeof(meta->creation_timestamp));
-	meta->resource_version = cur_rv;
-	meta->generation = generation;
-	sqlite3_reset(q->sel);
-	if (p->expect_rv != 0 && p->expect_rv != cur_rv)
-		return conflict(err, p, cur_rv);
-	if (p->remove) {
-		*res = PC_STORE_DELETED;
-		return put_remove(s, q, p, err);
-	}
-	if (same_spec && same_obj) {
-		*res = PC_STORE_UNCHANGED;
-		return 0;
-	}
-	*res = PC_STORE_CONFIGURED;
-	meta->resource_version = rev;
-	meta->generation = generation + (same_spec ? 0 : 1);
-	return put_update(s, q, p, rev, meta->generation, err);
-}
-
-static bool key_is_valid(const char *kind, const char *ns, const char *name)
-{
-	return kind && ns && name && *kind && *name;
-}
-
-static int check_puts(const struct pc_store_put *puts, size_t n, struct pc_err *err)
-{
-	size_t i;
-
-	for (i = 0; i < n; i++) {
-		const struct pc_store_put *p = &puts[i];
-
-		if (!key_is_valid(p->kind, p->ns, p->name) ||
-		    (!p->remove && (!p->spec_json || !p->object_json)) || p->expect_rv < 0)
-			return pc_err_set(err, -EINVAL, "invalid object #%zu to apply", i);
-	}
-	return 0;
+	if (s)
+		s->ops->close(s);
 }
 
 int pc_store_apply(struct pc_store *s, const struct pc_store_put *puts, size_t n,
-		   enum pc_store_result *results, int64_t *revision_out, struct pc_err *err)
+		   enum pc_store_result *results, int64_t *revision_out, size_t *failed,
+		   struct pc_err *err)
 {
-	return pc_store_apply_meta(s, puts, n, results, NULL, revision_out, err);
+	return s->ops->apply(s, puts, n, results, NULL, revision_out, failed, err);
 }
 
 int pc_store_apply_meta(struct pc_store *s, const struct pc_store_put *puts, size_t n,
 			enum pc_store_result *results, struct pc_store_meta *metas,
-			int64_t *revision_out, struct pc_err *err)
+			int64_t *revision_out, size_t *failed, struct pc_err *err)
 {
-	struct pc_store_meta scratch;
-	struct apply_stmts q;
-	enum pc_store_result res = PC_STORE_UNCHANGED;
-	bool changed = false;
-	int64_t rev;
-	size_t i;
-	int ret;
-
-	ret = check_puts(puts, n, err);
-	if (ret < 0)
-		return ret;
-	ret = begin(s, "apply", err);
-	if (ret < 0)
-		return ret;
-	ret = revision_read(s, &rev, err);
-	if (ret < 0)
-		goto out_rollback;
-	ret = apply_stmts_init(s, &q, err);
-	if (ret < 0)
-		goto out_rollback;
-	for (i = 0; i < n && ret == 0; i++) {
-		ret = put_one(s, &q, &puts[i], rev + 1, &res, metas ? &metas[i] : &scratch, err);
-		if (ret == 0 && results)
-			results[i] = res;
-		changed |= ret == 0 && res != PC_STORE_UNCHANGED;
-	}
-	apply_stmts_release(&q);
-	if (ret == 0 && changed)
-		ret = revision_write(s, ++rev, err);
-	if (ret < 0)
-		goto out_rollback;
-	ret = commit(s, "apply", err);
-	if (ret < 0)
-		return ret;
-	if (revision_out)
-		*revision_out = rev;
-	return 0;
-
-out_rollback:
-	rollback(s);
-	return ret;
-}
-
-/* ---- delete, get, list ---- */
-
-static int delete_locked(struct pc_store *s, const char *kind, const char *ns, const char *name,
-			 int64_t expect_rv, struct pc_err *err)
-{
-	struct pc_store_put p = { .kind = kind, .ns = ns, .name = name, .expect_rv = expect_rv };
-	sqlite3_stmt *st;
-	int64_t rev, cur_rv = 0;
-	int ret, rc;
-
-	ret = prep(s,
-		   "SELECT resource_version FROM objects WHERE kind = ?1 AND ns = ?2 AND name = ?3",
-		   &st, err);
-	if (ret < 0)
-		return ret;
-	rc = bind_key(st, kind, ns, name);
-	if (rc == SQLITE_OK)
-		rc = sqlite3_step(st);
-	if (rc == SQLITE_ROW)
-		cur_rv = sqlite3_column_int64(st, 0);
-	else if (rc == SQLITE_DONE)
-		ret = pc_err_set(err, -ENOENT, "%s %s/%s not found", kind, ns, name);
-	else
-		ret = sql_fail(s, rc, "read the object", err);
-	sqlite3_finalize(st);
-	if (ret < 0)
-		return ret;
-	if (expect_rv != 0 && expect_rv != cur_rv)
-		return conflict(err, &p, cur_rv);
-
-	ret = prep(s, "DELETE FROM objects WHERE kind = ?1 AND ns = ?2 AND name = ?3", &st, err);
-	if (ret < 0)
-		return ret;
-	rc = bind_key(st, kind, ns, name);
-	if (rc == SQLITE_OK)
-		rc = sqlite3_step(st);
-	sqlite3_finalize(st);
-	if (rc != SQLITE_DONE)
-		return sql_fail(s, rc, "delete the object", err);
-	ret = revision_read(s, &rev, err);
-	if (ret == 0)
-		ret = revision_write(s, rev + 1, err);
-	return ret;
+	return s->ops->apply(s, puts, n, results, metas, revision_out, failed, err);
 }
 
 int pc_store_delete(struct pc_store *s, const char *kind, const char *ns, const char *name,
 		    int64_t expect_rv, struct pc_err *err)
 {
-	int ret;
+	struct pc_store_put p = { 0 };
 
-	if (!key_is_valid(kind, ns, name) || expect_rv < 0)
+	if (!kind || !ns || !name || !*kind || !*name || expect_rv < 0)
 		return pc_err_set(err, -EINVAL, "invalid object to delete");
-	ret = begin(s, "delete", err);
-	if (ret < 0)
-		return ret;
-	ret = delete_locked(s, kind, ns, name, expect_rv, err);
-	if (ret < 0) {
-		rollback(s);
-		return ret;
-	}
-	return commit(s, "delete", err);
-}
-
-/* The columns of OBJECT_COLUMNS that hold text, in order. */
-static const int text_cols[] = { 0, 1, 2, 3, 6, 7, 8, 9 };
-#define NTEXT (sizeof(text_cols) / sizeof(text_cols[0]))
-
-/*
- * Point <obj> at the current row of <st> (OBJECT_COLUMNS). With <copy>,
- * copy the strings into one block in obj->mem; otherwise borrow them from
- * SQLite (valid until the next step).
- */
-static int row_to_object(sqlite3_stmt *st, struct pc_store_object *obj, bool copy)
-{
-	const char *txt[NTEXT];
-	size_t len[NTEXT], total = 0, i;
-	char *p = NULL;
-
-	for (i = 0; i < NTEXT; i++) {
-		txt[i] = (const char *)sqlite3_column_text(st, text_cols[i]);
-		len[i] = (size_t)sqlite3_column_bytes(st, text_cols[i]);
-		if (!txt[i])
-			return -ENOMEM; /* the columns are NOT NULL: only OOM gets here */
-		total += len[i] + 1;
-	}
-	obj->mem = NULL;
-	if (copy) {
-		p = pc_malloc(total);
-		if (!p)
-			return -ENOMEM;
-		obj->mem = p;
-		for (i = 0; i < NTEXT; i++) {
-			memcpy(p, txt[i], len[i] + 1);
-			txt[i] = p;
-			p += len[i] + 1;
-		}
-	}
-	obj->kind = txt[0];
-	obj->ns = txt[1];
-	obj->name = txt[2];
-	obj->uid = txt[3];
-	obj->resource_version = sqlite3_column_int64(st, 4);
-	obj->generation = sqlite3_column_int64(st, 5);
-	obj->creation_timestamp = txt[4];
-	obj->spec_json = txt[5];
-	obj->object_json = txt[6];
-	obj->source = txt[7];
-	return 0;
+	p.kind = kind;
+	p.ns = ns;
+	p.name = name;
+	p.expect_rv = expect_rv;
+	p.remove = true;
+	return s->ops->apply(s, &p, 1, NULL, NULL, NULL, NULL, err);
 }
 
 int pc_store_get(struct pc_store *s, const char *kind, const char *ns, const char *name,
 		 struct pc_store_object *out, struct pc_err *err)
 {
-	sqlite3_stmt *st;
-	int ret, rc;
-
-	if (!key_is_valid(kind, ns, name))
-		return pc_err_set(err, -EINVAL, "invalid object to get");
-	ret = prep(s,
-		   "SELECT " OBJECT_COLUMNS
-		   " FROM objects WHERE kind = ?1 AND ns = ?2 AND name = ?3",
-		   &st, err);
-	if (ret < 0)
-		return ret;
-	rc = bind_key(st, kind, ns, name);
-	if (rc == SQLITE_OK)
-		rc = sqlite3_step(st);
-	if (rc == SQLITE_ROW) {
-		ret = row_to_object(st, out, true);
-		if (ret < 0)
-			pc_err_set(err, ret, "out of memory");
-	} else if (rc == SQLITE_DONE) {
-		ret = pc_err_set(err, -ENOENT, "%s %s/%s not found", kind, ns, name);
-	} else {
-		ret = sql_fail(s, rc, "read the object", err);
-	}
-	sqlite3_finalize(st);
-	return ret;
+	return s->ops->get(s, kind, ns, name, out, err);
 }
 
 void pc_store_object_release(struct pc_store_object *obj)
@@ -987,36 +127,16 @@ void pc_store_object_release(struct pc_store_object *obj)
 int pc_store_list(struct pc_store *s, const char *kind, const char *ns, pc_store_list_fn *cb,
 		  void *data, struct pc_err *err)
 {
-	struct pc_store_object obj;
-	sqlite3_stmt *st;
-	int ret, rc;
+	return s->ops->list(s, kind, ns, cb, data, err);
+}
 
-	/* One statement reads one WAL snapshot for its whole life. */
-	ret = prep(s,
-		   "SELECT " OBJECT_COLUMNS " FROM objects"
-		   " WHERE (?1 IS NULL OR kind = ?1) AND (?2 IS NULL OR ns = ?2)"
-		   " ORDER BY kind, ns, name",
-		   &st, err);
-	if (ret < 0)
-		return ret;
-	rc = sqlite3_bind_text(st, 1, kind, -1, SQLITE_STATIC);
-	if (rc == SQLITE_OK)
-		rc = sqlite3_bind_text(st, 2, ns, -1, SQLITE_STATIC);
-	while (rc == SQLITE_OK || rc == SQLITE_ROW) {
-		rc = sqlite3_step(st);
-		if (rc != SQLITE_ROW)
-			break;
-		ret = row_to_object(st, &obj, false);
-		if (ret < 0) {
-			pc_err_set(err, ret, "out of memory");
-			break;
-		}
-		ret = cb(&obj, data);
-		if (ret != 0)
-			break;
-	}
-	if (ret == 0 && rc != SQLITE_DONE)
-		ret = sql_fail(s, rc, "list objects", err);
-	sqlite3_finalize(st);
-	return ret;
+int64_t pc_store_revision(struct pc_store *s)
+{
+	return s->ops->revision(s);
+}
+
+int pc_store_watch(struct pc_store *s, int64_t since, pc_store_watch_fn *cb, void *data,
+		   int64_t *upto, struct pc_err *err)
+{
+	return s->ops->watch(s, since, cb, data, upto, err);
 }

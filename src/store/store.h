@@ -1,6 +1,14 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
 /*
- * store/store.h - the embedded resource store (SQLite).
+ * store/store.h - the resource store: one interface, backends behind it.
+ *
+ * A store is opened from a URI, "sqlite:<dir>" (or a bare directory) for
+ * the embedded SQLite backend (store/sqlite.c), and every call dispatches
+ * through its struct pc_store_ops. A backend is one file that fills those
+ * ops; an etcd backend would map them onto etcd's transactions (apply),
+ * ranges (get, list) and native watch, whose mod_revision is the model of
+ * the revisions below. The rest of this comment is the contract every
+ * backend keeps; the SQLite specifics are marked as such.
  *
  * The store keeps resources identified by (kind, namespace, name), e.g.
  * ("ServiceEntry", "default", "mysql"). Each holds two texts the caller
@@ -16,7 +24,12 @@
  * resource_version is the revision at which it last changed (etcd's
  * mod_revision), so versions only grow and are comparable across objects.
  *
- * Durability. The database is <dir>/store.db in WAL mode with
+ * Watch. pc_store_watch() delivers every change after a revision, in
+ * order: the objects created, changed and deleted, by this handle or by
+ * any other writer (another process on the same SQLite file, another etcd
+ * client), so a reader can follow the store without listing it again.
+ *
+ * Durability (SQLite). The database is <dir>/store.db in WAL mode with
  * synchronous=FULL: a function that changes the store returns 0 only after
  * its transaction committed and the WAL was fsync'd, so a crash or kill -9
  * at any later moment loses nothing that was acknowledged, and a crash
@@ -52,7 +65,12 @@
 #include <stdint.h>
 
 struct pc_err;
-struct pc_store;
+struct pc_store_ops;
+
+/* The handle every backend's handle begins with. */
+struct pc_store {
+	const struct pc_store_ops *ops;
+};
 
 /* The schema version this build writes and accepts. */
 #define PC_STORE_SCHEMA_VERSION 1
@@ -62,6 +80,9 @@ struct pc_store;
 
 /* Default for --state-dir. */
 #define PC_STORE_DEFAULT_DIR "/var/lib/portcullis"
+
+/* How many changes (objects) the watch log keeps, at least (SQLite). */
+#define PC_STORE_WATCH_KEEP 16384
 
 /* A stored object with its server-set metadata. */
 struct pc_store_object {
@@ -105,15 +126,23 @@ enum pc_store_result {
 const char *pc_store_result_name(enum pc_store_result r);
 
 /*
- * Open the store in <dir>, creating <dir> (mode 0750, parent must exist)
- * and <dir>/store.db (schema version PC_STORE_SCHEMA_VERSION) when they do
- * not exist. On success store the handle in <*out> (release it with
- * pc_store_close()) and return 0. Fails with -ENOTSUP when the database
- * carries another schema version or is not a portcullis store, -EROFS or
- * -EACCES when <dir> or the database cannot be written (the store is never
- * opened read-only), and the other codes listed above.
+ * Open the store <uri>: "sqlite:<dir>" or a bare <dir> for SQLite, which
+ * creates <dir> (mode 0750, parent must exist) and <dir>/store.db (schema
+ * version PC_STORE_SCHEMA_VERSION) when they do not exist. On success store
+ * the handle in <*out> (release it with pc_store_close()) and return 0.
+ * Fails with -EPROTONOSUPPORT for a scheme this build has no backend for,
+ * -ENOTSUP when the database carries another schema version or is not a
+ * portcullis store, -EROFS or -EACCES when <dir> or the database cannot be
+ * written (the store is never opened read-only), and the other codes
+ * listed above.
  */
-int pc_store_open(const char *dir, struct pc_store **out, struct pc_err *err);
+int pc_store_open(const char *uri, struct pc_store **out, struct pc_err *err);
+
+/*
+ * Where a store URI keeps its data, for messages: the directory of a
+ * "sqlite:" URI or a bare one, else <uri> itself.
+ */
+const char *pc_store_uri_path(const char *uri);
 
 /* Close <s>. NULL is a no-op. */
 void pc_store_close(struct pc_store *s);
@@ -141,10 +170,13 @@ void pc_store_close(struct pc_store *s);
  * new revision if anything changed, else the unchanged current one. On
  * failure <*revision_out> is untouched and <results> is unspecified.
  * Returns 0 once the transaction is durable; <n> == 0 is a no-op. The
- * error names the object that caused it, and for -ESTALE both versions.
+ * error names the object that caused it, and for -ESTALE both versions;
+ * <failed> (may be NULL) receives that object's index in <puts>, or
+ * SIZE_MAX when the failure is not one object's (a full disk, the lock).
  */
 int pc_store_apply(struct pc_store *s, const struct pc_store_put *puts, size_t n,
-		   enum pc_store_result *results, int64_t *revision_out, struct pc_err *err);
+		   enum pc_store_result *results, int64_t *revision_out, size_t *failed,
+		   struct pc_err *err);
 
 /* The server-set metadata of an object as pc_store_apply_meta() left it. */
 struct pc_store_meta {
@@ -161,7 +193,7 @@ struct pc_store_meta {
  */
 int pc_store_apply_meta(struct pc_store *s, const struct pc_store_put *puts, size_t n,
 			enum pc_store_result *results, struct pc_store_meta *metas,
-			int64_t *revision_out, struct pc_err *err);
+			int64_t *revision_out, size_t *failed, struct pc_err *err);
 
 /*
  * Delete one object. With <expect_rv> not 0, its resource_version must
@@ -205,5 +237,69 @@ int pc_store_list(struct pc_store *s, const char *kind, const char *ns, pc_store
  * negative errno if the database cannot be read.
  */
 int64_t pc_store_revision(struct pc_store *s);
+
+/* ---- watch ---- */
+
+enum pc_store_event_type {
+	PC_STORE_EV_ADDED,
+	PC_STORE_EV_MODIFIED,
+	PC_STORE_EV_DELETED,
+};
+
+/*
+ * One change: the object as the change left it (for a deletion, as it
+ * was last, with resource_version the deletion's revision, as Kubernetes
+ * reports it). Its spec_json may be "" (a backend need not keep it in its
+ * log). Valid only during the callback.
+ */
+struct pc_store_event {
+	int64_t revision;
+	enum pc_store_event_type type;
+	const struct pc_store_object *obj;
+};
+
+/* Return 0 to go on; anything else stops the watch, which returns that value. */
+typedef int pc_store_watch_fn(const struct pc_store_event *ev, void *data);
+
+/*
+ * Call <cb>(event, <data>) for each change after revision <since>, in
+ * commit order (one apply is one revision and may hold many changes), and
+ * set <*upto> to the revision they lead to (<since> when there is none).
+ * Cheap when nothing changed: the SQLite backend reads its log only after
+ * a commit of this handle or when PRAGMA data_version shows another
+ * connection's. <cb> must not use <s>. Returns 0, the callback's value,
+ * -ERANGE when the changes after <since> are no longer kept (list the
+ * store again and watch from the revision listed; <*upto> is the current
+ * one), or another negative errno with <err> filled.
+ */
+int pc_store_watch(struct pc_store *s, int64_t since, pc_store_watch_fn *cb, void *data,
+		   int64_t *upto, struct pc_err *err);
+
+/* ---- for backends ---- */
+
+/*
+ * What a backend provides; each has the contract of the pc_store_*
+ * function of the same name (apply: pc_store_apply_meta(), with <metas>
+ * possibly NULL). pc_store_delete() is an apply of one removal, and
+ * pc_store_object_release() frees obj->mem, so a backend must allocate
+ * what its get() returns in one block there.
+ */
+struct pc_store_ops {
+	const char *scheme; /* "sqlite" in "sqlite:/var/lib/portcullis" */
+	int (*open)(const char *where, struct pc_store **out, struct pc_err *err);
+	void (*close)(struct pc_store *s);
+	int (*apply)(struct pc_store *s, const struct pc_store_put *puts, size_t n,
+		     enum pc_store_result *results, struct pc_store_meta *metas,
+		     int64_t *revision_out, size_t *failed, struct pc_err *err);
+	int (*get)(struct pc_store *s, const char *kind, const char *ns, const char *name,
+		   struct pc_store_object *out, struct pc_err *err);
+	int (*list)(struct pc_store *s, const char *kind, const char *ns, pc_store_list_fn *cb,
+		    void *data, struct pc_err *err);
+	int64_t (*revision)(struct pc_store *s);
+	int (*watch)(struct pc_store *s, int64_t since, pc_store_watch_fn *cb, void *data,
+		     int64_t *upto, struct pc_err *err);
+};
+
+extern const struct pc_store_ops pc_store_sqlite_ops;
 
 #endif /* PC_STORE_STORE_H */

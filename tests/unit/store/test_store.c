@@ -6,6 +6,7 @@
 #include <inttypes.h>
 #include <signal.h>
 #include <stdbool.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -75,7 +76,7 @@ static enum pc_store_result apply1(struct pc_store *s, struct pc_store_put p)
 {
 	enum pc_store_result r = PC_STORE_UNCHANGED;
 	struct pc_err err;
-	int ret = pc_store_apply(s, &p, 1, &r, NULL, &err);
+	int ret = pc_store_apply(s, &p, 1, &r, NULL, NULL, &err);
 
 	ck_assert_msg(ret == 0, "apply %s: %d %s", p.name, ret, err.msg);
 	return r;
@@ -102,12 +103,14 @@ START_TEST(remove_in_apply)
 	enum pc_store_result r[2];
 	struct pc_store_put p[2];
 	int64_t rev = 0;
+	size_t failed = 0;
 
 	apply1(s, put(SE, "default", "old", "{}", "{}", 0));
 	p[0] = put(SE, "default", "new", "{}", "{}", 0);
 	p[1] = put(SE, "default", "old", NULL, NULL, 0);
 	p[1].remove = true;
-	ck_assert_int_eq(pc_store_apply(s, p, 2, r, &rev, &err), 0);
+	ck_assert_int_eq(pc_store_apply(s, p, 2, r, &rev, &failed, &err), 0);
+	ck_assert_uint_eq(failed, SIZE_MAX);
 	ck_assert_int_eq(r[0], PC_STORE_CREATED);
 	ck_assert_int_eq(r[1], PC_STORE_DELETED);
 	ck_assert_str_eq(pc_store_result_name(r[1]), "deleted");
@@ -116,14 +119,16 @@ START_TEST(remove_in_apply)
 
 	/* removing what is absent fails the whole apply */
 	p[0] = put(SE, "default", "third", "{}", "{}", 0);
-	ck_assert_int_eq(pc_store_apply(s, p, 2, r, &rev, &err), -ENOENT);
+	ck_assert_int_eq(pc_store_apply(s, p, 2, r, &rev, &failed, &err), -ENOENT);
+	ck_assert_uint_eq(failed, 1); /* the failed put's index, not a message to parse */
 	ck_assert_int_eq(pc_store_get(s, SE, "default", "third", &o, &err), -ENOENT);
 	ck_assert_int_eq(pc_store_revision(s), 2);
 
 	/* a stale precondition on a removal is a conflict */
 	p[1] = put(SE, "default", "new", NULL, NULL, 1);
 	p[1].remove = true;
-	ck_assert_int_eq(pc_store_apply(s, &p[1], 1, r, &rev, &err), -ESTALE);
+	ck_assert_int_eq(pc_store_apply(s, &p[1], 1, r, &rev, &failed, &err), -ESTALE);
+	ck_assert_uint_eq(failed, 0);
 	ck_assert_int_eq(rv_of(s, SE, "default", "new"), 2);
 	pc_store_close(s);
 }
@@ -162,7 +167,7 @@ START_TEST(created_configured_unchanged)
 	struct pc_store_put p = put(SE, "default", "db", "{\"a\":1}", "{\"x\":1}", 0);
 
 	ck_assert_int_eq(pc_store_revision(s), 0);
-	ck_assert_int_eq(pc_store_apply(s, &p, 1, &r, &rev, &err), 0);
+	ck_assert_int_eq(pc_store_apply(s, &p, 1, &r, &rev, NULL, &err), 0);
 	ck_assert_int_eq(r, PC_STORE_CREATED);
 	ck_assert_str_eq(pc_store_result_name(r), "created");
 	ck_assert_int_eq(rev, 1);
@@ -186,7 +191,7 @@ START_TEST(created_configured_unchanged)
 	ck_assert_int_eq(o.creation_timestamp[19], 'Z');
 
 	/* same texts: unchanged, nothing moves */
-	ck_assert_int_eq(pc_store_apply(s, &p, 1, &r, &rev, &err), 0);
+	ck_assert_int_eq(pc_store_apply(s, &p, 1, &r, &rev, NULL, &err), 0);
 	ck_assert_int_eq(r, PC_STORE_UNCHANGED);
 	ck_assert_int_eq(rev, 1);
 	ck_assert_int_eq(pc_store_revision(s), 1);
@@ -230,7 +235,7 @@ START_TEST(one_apply_is_one_revision)
 	struct pc_err err;
 	int64_t rev;
 
-	ck_assert_int_eq(pc_store_apply(s, p, 3, r, &rev, &err), 0);
+	ck_assert_int_eq(pc_store_apply(s, p, 3, r, &rev, NULL, &err), 0);
 	ck_assert_int_eq(rev, 1);
 	ck_assert_int_eq(r[0], PC_STORE_CREATED);
 	ck_assert_int_eq(r[2], PC_STORE_CREATED);
@@ -239,7 +244,7 @@ START_TEST(one_apply_is_one_revision)
 	/* a mix: one unchanged, one configured, one created */
 	p[1].object_json = "{\"v\":2}";
 	p[2] = put(VS, "other", "a", "{}", "{}", 0);
-	ck_assert_int_eq(pc_store_apply(s, p, 3, r, &rev, &err), 0);
+	ck_assert_int_eq(pc_store_apply(s, p, 3, r, &rev, NULL, &err), 0);
 	ck_assert_int_eq(rev, 2);
 	ck_assert_int_eq(r[0], PC_STORE_UNCHANGED);
 	ck_assert_int_eq(r[1], PC_STORE_CONFIGURED);
@@ -250,19 +255,19 @@ START_TEST(one_apply_is_one_revision)
 	/* the same object twice: the second put sees the first */
 	p[0] = put(SE, "dup", "d", "{\"v\":1}", "{}", 0);
 	p[1] = put(SE, "dup", "d", "{\"v\":2}", "{}", 0);
-	ck_assert_int_eq(pc_store_apply(s, p, 2, r, &rev, &err), 0);
+	ck_assert_int_eq(pc_store_apply(s, p, 2, r, &rev, NULL, &err), 0);
 	ck_assert_int_eq(rev, 3);
 	ck_assert_int_eq(r[0], PC_STORE_CREATED);
 	ck_assert_int_eq(r[1], PC_STORE_CONFIGURED);
 	ck_assert_int_eq(rv_of(s, SE, "dup", "d"), 3);
 
 	/* nothing to do */
-	ck_assert_int_eq(pc_store_apply(s, NULL, 0, NULL, &rev, &err), 0);
+	ck_assert_int_eq(pc_store_apply(s, NULL, 0, NULL, &rev, NULL, &err), 0);
 	ck_assert_int_eq(rev, 3);
 
 	/* bad arguments are refused before anything happens */
 	p[0].spec_json = NULL;
-	ck_assert_int_eq(pc_store_apply(s, p, 1, r, &rev, &err), -EINVAL);
+	ck_assert_int_eq(pc_store_apply(s, p, 1, r, &rev, NULL, &err), -EINVAL);
 	pc_store_close(s);
 }
 END_TEST
@@ -280,7 +285,7 @@ START_TEST(apply_is_all_or_nothing)
 	p[0] = put(SE, "default", "a", "{}", "{}", 0);
 	p[1] = put(SE, "default", "b", "{}", "{}", 0);
 	p[2] = put(SE, "default", "c", "{\"v\":2}", "{}", 7); /* stale */
-	ck_assert_int_eq(pc_store_apply(s, p, 3, r, &rev, &err), -ESTALE);
+	ck_assert_int_eq(pc_store_apply(s, p, 3, r, &rev, NULL, &err), -ESTALE);
 	ck_assert_int_eq(err.code, -ESTALE);
 	ck_assert_msg(strstr(err.msg, "ServiceEntry default/c") && strstr(err.msg, "1") &&
 			      strstr(err.msg, "7"),
@@ -308,7 +313,7 @@ START_TEST(optimistic_concurrency)
 	p.expect_rv = 1;
 	ck_assert_int_eq(apply1(s, p), PC_STORE_CONFIGURED); /* rv 3 */
 	p.spec_json = "{\"v\":3}";
-	ck_assert_int_eq(pc_store_apply(s, &p, 1, NULL, NULL, &err), -ESTALE);
+	ck_assert_int_eq(pc_store_apply(s, &p, 1, NULL, NULL, NULL, &err), -ESTALE);
 	ck_assert_ptr_nonnull(strstr(err.msg, "ns1/x"));
 	ck_assert_ptr_nonnull(strstr(err.msg, "3"));
 	p.expect_rv = 3;
@@ -316,7 +321,7 @@ START_TEST(optimistic_concurrency)
 	ck_assert_int_eq(rv_of(s, SE, "ns1", "x"), 4);
 	/* a precondition on an object that does not exist is a conflict too */
 	p = put(SE, "ns1", "z", "{}", "{}", 2);
-	ck_assert_int_eq(pc_store_apply(s, &p, 1, NULL, NULL, &err), -ESTALE);
+	ck_assert_int_eq(pc_store_apply(s, &p, 1, NULL, NULL, NULL, &err), -ESTALE);
 	ck_assert_ptr_nonnull(strstr(err.msg, "does not exist"));
 	pc_store_close(s);
 }
@@ -520,7 +525,7 @@ START_TEST(full_disk_fails_cleanly)
 	memset(big, 'x', sizeof(big) - 1);
 	p[0] = put(SE, "default", "b", "{}", "{}", 0);
 	p[1] = put(SE, "default", "c", big, "{}", 0);
-	ck_assert_int_eq(pc_store_apply(s, p, 2, NULL, &rev, &err), -ENOSPC);
+	ck_assert_int_eq(pc_store_apply(s, p, 2, NULL, &rev, NULL, &err), -ENOSPC);
 	ck_assert_msg(strstr(err.msg, "no space left") != NULL, "%s", err.msg);
 	ck_assert_int_eq(rev, 42);
 	ck_assert_int_eq(pc_store_revision(s), 1);
@@ -546,7 +551,7 @@ START_TEST(read_only_at_apply)
 	ck_assert_int_eq(
 		sqlite3_exec(pc_store_sqlite(s), "PRAGMA query_only = 1", NULL, NULL, NULL),
 		SQLITE_OK);
-	ck_assert_int_eq(pc_store_apply(s, &p, 1, NULL, NULL, &err), -EROFS);
+	ck_assert_int_eq(pc_store_apply(s, &p, 1, NULL, NULL, NULL, &err), -EROFS);
 	ck_assert_msg(strstr(err.msg, "read-only") != NULL, "%s", err.msg);
 	ck_assert_int_eq(pc_store_delete(s, SE, "default", "a", 0, &err), -EROFS);
 	ck_assert_int_eq(pc_store_revision(s), 1);
@@ -624,7 +629,7 @@ START_TEST(busy_writer_times_out)
 	ck_assert_int_eq(sqlite3_exec(pc_store_sqlite(a), "BEGIN IMMEDIATE", NULL, NULL, NULL),
 			 SQLITE_OK);
 	sqlite3_busy_timeout(pc_store_sqlite(b), 50);
-	ck_assert_int_eq(pc_store_apply(b, &p, 1, NULL, NULL, &err), -EBUSY);
+	ck_assert_int_eq(pc_store_apply(b, &p, 1, NULL, NULL, NULL, &err), -EBUSY);
 	ck_assert_msg(strstr(err.msg, "locked") != NULL, "%s", err.msg);
 	ck_assert_int_eq(sqlite3_exec(pc_store_sqlite(a), "ROLLBACK", NULL, NULL, NULL), SQLITE_OK);
 	apply1(b, p);
@@ -651,7 +656,7 @@ static void racer(int go_fd, int idx)
 	p = put(SE, "default", "x", spec, "{}", pc_store_revision(s));
 	if (read(go_fd, &c, 1) != 1)
 		_exit(4);
-	ret = pc_store_apply(s, &p, 1, NULL, NULL, &err);
+	ret = pc_store_apply(s, &p, 1, NULL, NULL, NULL, &err);
 	pc_store_close(s);
 	_exit(ret == 0 ? 0 : ret == -ESTALE ? 1 : 2);
 }
@@ -713,7 +718,7 @@ static void incrementer(void)
 		v = strtol(o.spec_json, NULL, 10);
 		snprintf(spec, sizeof(spec), "%ld", v + 1);
 		p = put(SE, "default", "counter", spec, "{}", o.resource_version);
-		ret = pc_store_apply(s, &p, 1, NULL, NULL, &err);
+		ret = pc_store_apply(s, &p, 1, NULL, NULL, NULL, &err);
 		pc_store_object_release(&o);
 		if (ret == 0)
 			done++;
@@ -776,7 +781,7 @@ static void crash_child(int fd)
 		}
 		snprintf(spec, sizeof(spec), "%" PRId64, rev);
 		p[3] = put(SE, "default", "counter", spec, "{}", 0);
-		if (pc_store_apply(s, p, 4, NULL, &got, &err) < 0 || got != rev)
+		if (pc_store_apply(s, p, 4, NULL, &got, NULL, &err) < 0 || got != rev)
 			_exit(4);
 		if (write(fd, &rev, sizeof(rev)) != (ssize_t)sizeof(rev))
 			_exit(5);
@@ -878,6 +883,177 @@ START_TEST(kill_9_loses_no_acknowledged_change)
 }
 END_TEST
 
+/* ---- watch ---- */
+
+/* What a watch delivered: "TYPE kind/ns/name@rev rv=N gen=G" per event. */
+struct seen {
+	char text[4096];
+	size_t n;
+};
+
+static int seen_one(const struct pc_store_event *ev, void *data)
+{
+	static const char *const types[] = { "ADDED", "MODIFIED", "DELETED" };
+	struct seen *w = data;
+	size_t len = strlen(w->text);
+
+	snprintf(w->text + len, sizeof(w->text) - len, "%s %s/%s/%s@%lld rv=%lld gen=%lld %s\n",
+		 types[ev->type], ev->obj->kind, ev->obj->ns, ev->obj->name,
+		 (long long)ev->revision, (long long)ev->obj->resource_version,
+		 (long long)ev->obj->generation, ev->obj->object_json);
+	w->n++;
+	return 0;
+}
+
+/* Watch <s> from <since>: returns the result, the events in <w>, the revision in <*upto>. */
+static int watch(struct pc_store *s, int64_t since, struct seen *w, int64_t *upto)
+{
+	struct pc_err err;
+
+	memset(w, 0, sizeof(*w));
+	return pc_store_watch(s, since, seen_one, w, upto, &err);
+}
+
+/* The store's own changes, in order, each as the change left the object. */
+START_TEST(watch_sees_changes)
+{
+	struct pc_store *s = open_ok();
+	struct pc_store_put p[2];
+	struct seen w;
+	struct pc_err err;
+	int64_t upto = -1;
+
+	ck_assert_int_eq(watch(s, 0, &w, &upto), 0);
+	ck_assert_uint_eq(w.n, 0);
+	ck_assert_int_eq(upto, 0);
+
+	apply1(s, put(SE, "default", "a", "{}", "{\"a\":1}", 0));
+	p[0] = put(SE, "default", "a", "{\"x\":1}", "{\"a\":2}", 0);
+	p[1] = put(VS, "shop", "b", "{}", "{\"b\":1}", 0);
+	ck_assert_int_eq(pc_store_apply(s, p, 2, NULL, NULL, NULL, &err), 0);
+	apply1(s, put(SE, "default", "a", "{\"x\":1}", "{\"a\":2}", 0)); /* unchanged: no event */
+	ck_assert_int_eq(pc_store_delete(s, SE, "default", "a", 0, &err), 0);
+
+	ck_assert_int_eq(watch(s, 0, &w, &upto), 0);
+	ck_assert_int_eq(upto, 3);
+	ck_assert_str_eq(w.text, "ADDED ServiceEntry/default/a@1 rv=1 gen=1 {\"a\":1}\n"
+				 "MODIFIED ServiceEntry/default/a@2 rv=2 gen=2 {\"a\":2}\n"
+				 "ADDED VirtualService/shop/b@2 rv=2 gen=1 {\"b\":1}\n"
+				 "DELETED ServiceEntry/default/a@3 rv=3 gen=2 {\"a\":2}\n");
+	ck_assert_int_eq(watch(s, 2, &w, &upto), 0);
+	ck_assert_uint_eq(w.n, 1);
+	ck_assert_int_eq(watch(s, 3, &w, &upto), 0);
+	ck_assert_uint_eq(w.n, 0);
+	ck_assert_int_eq(upto, 3);
+	pc_store_close(s);
+}
+END_TEST
+
+/*
+ * A second writer on the same database (another process, here another
+ * handle) shows in the first handle's watch: PRAGMA data_version tells it
+ * to look, the log says what changed. A writer that does not log (raw
+ * SQL, as a build before the log would write) is a gap: -ERANGE.
+ */
+START_TEST(watch_sees_a_second_writer)
+{
+	struct pc_store *s = open_ok(), *s2 = open_ok();
+	struct seen w;
+	struct pc_err err;
+	int64_t upto = -1;
+	char *msg = NULL;
+
+	ck_assert_int_eq(watch(s, 0, &w, &upto), 0);
+	ck_assert_uint_eq(w.n, 0);
+
+	apply1(s2, put(SE, "default", "other", "{}", "{\"by\":2}", 0));
+	ck_assert_int_eq(watch(s, 0, &w, &upto), 0);
+	ck_assert_int_eq(upto, 1);
+	ck_assert_str_eq(w.text, "ADDED ServiceEntry/default/other@1 rv=1 gen=1 {\"by\":2}\n");
+	ck_assert_int_eq(watch(s, 1, &w, &upto), 0); /* nothing new: the cheap path */
+	ck_assert_uint_eq(w.n, 0);
+
+	/* interleaved: ours, theirs, ours */
+	apply1(s, put(SE, "default", "mine", "{}", "{}", 0));
+	ck_assert_int_eq(pc_store_delete(s2, SE, "default", "other", 0, &err), 0);
+	apply1(s, put(SE, "default", "mine2", "{}", "{}", 0));
+	ck_assert_int_eq(watch(s, 1, &w, &upto), 0);
+	ck_assert_int_eq(upto, 4);
+	ck_assert_uint_eq(w.n, 3);
+	ck_assert_ptr_nonnull(strstr(w.text, "DELETED ServiceEntry/default/other@3"));
+
+	/* a write that bypasses the log: the watch cannot say what changed */
+	ck_assert_int_eq(sqlite3_exec(pc_store_sqlite(s2),
+				      "UPDATE meta SET value = value + 1 WHERE key = 'revision'",
+				      NULL, NULL, &msg),
+			 SQLITE_OK);
+	ck_assert_int_eq(watch(s, 4, &w, &upto), -ERANGE);
+	ck_assert_int_eq(upto, 5);
+	ck_assert_int_eq(watch(s, 5, &w, &upto), 0); /* from the revision listed again */
+	ck_assert_uint_eq(w.n, 0);
+	pc_store_close(s2);
+	pc_store_close(s);
+}
+END_TEST
+
+/* The log keeps PC_STORE_WATCH_KEEP changes: older ones are -ERANGE, never half-delivered. */
+START_TEST(watch_log_is_bounded)
+{
+	struct pc_store *s = open_ok();
+	struct pc_store_put *p = calloc(PC_STORE_WATCH_KEEP, sizeof(*p));
+	char (*names)[16] = calloc(PC_STORE_WATCH_KEEP, sizeof(*names));
+	struct seen w;
+	struct pc_err err;
+	int64_t upto;
+	size_t i;
+
+	ck_assert_ptr_nonnull(p);
+	ck_assert_ptr_nonnull(names);
+	apply1(s, put(SE, "default", "first", "{}", "{}", 0));
+	for (i = 0; i < PC_STORE_WATCH_KEEP; i++) {
+		snprintf(names[i], sizeof(names[i]), "n%zu", i);
+		p[i] = put(SE, "default", names[i], "{}", "{}", 0);
+	}
+	ck_assert_int_eq(pc_store_apply(s, p, PC_STORE_WATCH_KEEP, NULL, NULL, NULL, &err), 0);
+	ck_assert_int_eq(watch(s, 1, &w, &upto), 0); /* the big change is whole */
+	ck_assert_uint_eq(w.n, PC_STORE_WATCH_KEEP);
+	ck_assert_int_eq(upto, 2);
+	ck_assert_int_eq(watch(s, 0, &w, &upto), -ERANGE); /* "first" fell out */
+	apply1(s, put(SE, "default", "last", "{}", "{}", 0));
+	ck_assert_int_eq(watch(s, 1, &w, &upto), -ERANGE); /* part of revision 2 fell out */
+	ck_assert_int_eq(watch(s, 2, &w, &upto), 0);
+	ck_assert_str_eq(w.text, "ADDED ServiceEntry/default/last@3 rv=3 gen=1 {}\n");
+	free(names);
+	free(p);
+	pc_store_close(s);
+}
+END_TEST
+
+/* A store made before the watch log gets one at open; older changes are -ERANGE. */
+START_TEST(watch_log_added_to_an_old_store)
+{
+	struct pc_store *s = open_ok();
+	struct seen w;
+	int64_t upto;
+
+	apply1(s, put(SE, "default", "a", "{}", "{}", 0));
+	apply1(s, put(SE, "default", "b", "{}", "{}", 0));
+	ck_assert_int_eq(sqlite3_exec(pc_store_sqlite(s),
+				      "DROP TABLE changes; DELETE FROM meta WHERE key = 'watch_floor'",
+				      NULL, NULL, NULL),
+			 SQLITE_OK);
+	pc_store_close(s);
+	s = open_ok();
+	ck_assert_int_eq(watch(s, 1, &w, &upto), -ERANGE);
+	ck_assert_int_eq(upto, 2);
+	ck_assert_int_eq(watch(s, 2, &w, &upto), 0);
+	apply1(s, put(SE, "default", "c", "{}", "{}", 0));
+	ck_assert_int_eq(watch(s, 2, &w, &upto), 0);
+	ck_assert_str_eq(w.text, "ADDED ServiceEntry/default/c@3 rv=3 gen=1 {}\n");
+	pc_store_close(s);
+}
+END_TEST
+
 int main(void)
 {
 	Suite *s = suite_create("store.store");
@@ -901,6 +1077,10 @@ int main(void)
 	tcase_add_test(tc, busy_writer_times_out);
 	tcase_add_test(tc, remove_in_apply);
 	tcase_add_test(tc, source_is_kept);
+	tcase_add_test(tc, watch_sees_changes);
+	tcase_add_test(tc, watch_sees_a_second_writer);
+	tcase_add_test(tc, watch_log_is_bounded);
+	tcase_add_test(tc, watch_log_added_to_an_old_store);
 	suite_add_tcase(s, tc);
 
 	tcase_add_checked_fixture(tp, setup, teardown);
