@@ -147,7 +147,11 @@ static int run(const struct vopts *o)
 	}
 	pc_output_sort(&f);
 	if (o->json) {
-		pc_output_json(stdout, &f);
+		if (pc_output_json(stdout, &f) < 0) {
+			pc_usage_print("out of memory while printing the findings");
+			status = PC_EXIT_FAIL;
+			goto out;
+		}
 	} else {
 		pc_output_text(stdout, &f);
 		if (!o->quiet)

@@ -68,9 +68,7 @@ static const char *resource_name(enum pc_kind kind, char *out, size_t size)
 static void findings_text(const struct pc_findings *f, struct pc_buf *out, bool errors)
 {
 	struct pc_findings sel;
-	char *text = NULL;
-	size_t len = 0, i;
-	FILE *fp;
+	size_t i;
 
 	pc_findings_init(&sel);
 	for (i = 0; i < f->n; i++) {
@@ -78,13 +76,7 @@ static void findings_text(const struct pc_findings *f, struct pc_buf *out, bool 
 			pc_findings_add(&sel, &f->v[i]);
 	}
 	pc_output_sort(&sel);
-	fp = open_memstream(&text, &len);
-	if (fp) {
-		pc_output_text(fp, &sel);
-		fclose(fp);
-		pc_buf_add(out, text, len);
-	}
-	free(text);
+	pc_output_text_buf(out, &sel);
 	pc_findings_release(&sel);
 }
 

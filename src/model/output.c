@@ -4,6 +4,8 @@
  */
 #include "model/output.h"
 
+#include <errno.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -38,7 +40,10 @@ void pc_output_sort(struct pc_findings *f)
 
 	if (f->n < 2)
 		return;
-	keys = pc_xmalloc(f->n * sizeof(*keys));
+	keys = pc_malloc(f->n * sizeof(*keys));
+	sorted = pc_malloc(f->n * sizeof(*sorted));
+	if (!keys || !sorted) /* sorting is for reading: keep the order we have */
+		goto out;
 	/* Files are loaded one after another, so their findings are contiguous. */
 	for (i = 0; i < f->n; i++) {
 		const char *file = f->v[i].file ? f->v[i].file : "";
@@ -50,34 +55,54 @@ void pc_output_sort(struct pc_findings *f)
 			keys[i].file_rank = keys[i - 1].file_rank;
 	}
 	qsort(keys, f->n, sizeof(*keys), cmp_key);
-	sorted = pc_xmalloc(f->n * sizeof(*sorted));
 	for (i = 0; i < f->n; i++)
 		sorted[i] = *keys[i].f;
 	memcpy(f->v, sorted, f->n * sizeof(*sorted));
+out:
 	free(sorted);
 	free(keys);
 }
 
-void pc_output_text(FILE *fp, const struct pc_findings *f)
+void pc_output_text_buf(struct pc_buf *b, const struct pc_findings *f)
 {
 	size_t i;
 
 	for (i = 0; i < f->n; i++) {
 		const struct pc_finding *x = &f->v[i];
 
-		fputs(x->file ? x->file : "<input>", fp);
+		pc_buf_adds(b, x->file ? x->file : "<input>");
 		if (x->line)
-			fprintf(fp, ":%u:%u", x->line, x->col);
-		fprintf(fp, ": %s: ", pc_severity_name(x->sev));
+			pc_buf_printf(b, ":%u:%u", x->line, x->col);
+		pc_buf_printf(b, ": %s: ", pc_severity_name(x->sev));
 		if (x->kind) {
-			fputs(x->kind, fp);
+			pc_buf_adds(b, x->kind);
 			if (x->name)
-				fprintf(fp, " %s/%s", x->ns ? x->ns : "default", x->name);
-			fputs(": ", fp);
+				pc_buf_printf(b, " %s/%s", x->ns ? x->ns : "default", x->name);
+			pc_buf_adds(b, ": ");
 		}
 		if (x->path && *x->path)
-			fprintf(fp, "%s: ", x->path);
-		fprintf(fp, "%s\n", x->msg);
+			pc_buf_printf(b, "%s: ", x->path);
+		pc_buf_printf(b, "%s\n", x->msg);
+	}
+}
+
+void pc_output_text(FILE *fp, const struct pc_findings *f)
+{
+	size_t i;
+
+	/* a line at a time, so that a long list needs no large buffer */
+	for (i = 0; i < f->n; i++) {
+		struct pc_findings one = *f;
+		struct pc_buf b = PC_BUF_INIT;
+
+		one.v = &f->v[i];
+		one.n = 1;
+		pc_output_text_buf(&b, &one);
+		if (b.oom)
+			fprintf(fp, "%s\n", f->v[i].msg); /* the message, at least */
+		else
+			fwrite(b.p, 1, b.len, fp);
+		pc_buf_release(&b);
 	}
 }
 
@@ -93,7 +118,7 @@ static void json_field(struct pc_buf *b, const char *key, const char *val, bool 
 		pc_buf_adds(b, "null");
 }
 
-void pc_output_json(FILE *fp, const struct pc_findings *f)
+int pc_output_json(FILE *fp, const struct pc_findings *f)
 {
 	struct pc_buf b = PC_BUF_INIT;
 	size_t i;
@@ -115,9 +140,10 @@ void pc_output_json(FILE *fp, const struct pc_findings *f)
 	}
 	pc_buf_adds(&b, f->n ? "\n]\n" : "]\n");
 	if (b.oom) {
-		fputs("portcullis: out of memory\n", stderr);
-		exit(1);
+		pc_buf_release(&b);
+		return -ENOMEM;
 	}
 	fwrite(b.p, 1, b.len, fp);
 	pc_buf_release(&b);
+	return 0;
 }
