@@ -262,24 +262,24 @@ static int commit(struct sqlite_store *s, const char *what, struct pc_err *err)
 	return ret;
 }
 
-static int revision_read(struct sqlite_store *s, int64_t *rev, struct pc_err *err)
+/* The integer <key> of the meta table (the revision, the watch floor). */
+static int meta_read(struct sqlite_store *s, const char *key, int64_t *out, struct pc_err *err)
 {
 	sqlite3_stmt *st;
 	int ret, rc;
 
-	*rev = 0;
-	ret = prep(s, "SELECT value FROM meta WHERE key = 'revision'", &st, err);
+	ret = prep(s, "SELECT value FROM meta WHERE key = ?1", &st, err);
 	if (ret < 0)
 		return ret;
-	rc = sqlite3_step(st);
-	if (rc == SQLITE_ROW) {
-		*rev = sqlite3_column_int64(st, 0);
-		ret = 0;
-	} else if (rc == SQLITE_DONE) {
-		ret = pc_err_set(err, -EIO, "store %s has no revision", s->path);
-	} else {
-		ret = sql_fail(s, rc, "read the revision", err);
-	}
+	rc = sqlite3_bind_text(st, 1, key, -1, SQLITE_STATIC);
+	if (rc == SQLITE_OK)
+		rc = sqlite3_step(st);
+	if (rc == SQLITE_ROW)
+		*out = sqlite3_column_int64(st, 0);
+	else if (rc == SQLITE_DONE)
+		ret = pc_err_set(err, -EIO, "store %s has no %s", s->path, key);
+	else
+		ret = sql_fail(s, rc, "read the store's metadata", err);
 	sqlite3_finalize(st);
 	return ret;
 }
@@ -307,7 +307,7 @@ static int64_t sq_revision(struct pc_store *base)
 	int64_t rev = 0;
 	int ret;
 
-	ret = revision_read(s, &rev, &err);
+	ret = meta_read(s, "revision", &rev, &err);
 	return ret < 0 ? ret : rev;
 }
 
@@ -914,7 +914,7 @@ static int sq_apply(struct pc_store *base, const struct pc_store_put *puts, size
 	ret = begin(s, "apply", err);
 	if (ret < 0)
 		return ret;
-	ret = revision_read(s, &rev, err);
+	ret = meta_read(s, "revision", &rev, err);
 	if (ret < 0)
 		goto out_rollback;
 	ret = apply_stmts_init(s, &q, err);
@@ -1081,27 +1081,6 @@ static int data_version(struct sqlite_store *s, int64_t *dv, struct pc_err *err)
 		*dv = sqlite3_column_int64(st, 0);
 	else
 		ret = sql_fail(s, rc, "read the data version", err);
-	sqlite3_finalize(st);
-	return ret;
-}
-
-static int meta_read(struct sqlite_store *s, const char *key, int64_t *out, struct pc_err *err)
-{
-	sqlite3_stmt *st;
-	int ret, rc;
-
-	ret = prep(s, "SELECT value FROM meta WHERE key = ?1", &st, err);
-	if (ret < 0)
-		return ret;
-	rc = sqlite3_bind_text(st, 1, key, -1, SQLITE_STATIC);
-	if (rc == SQLITE_OK)
-		rc = sqlite3_step(st);
-	if (rc == SQLITE_ROW)
-		*out = sqlite3_column_int64(st, 0);
-	else if (rc == SQLITE_DONE)
-		ret = pc_err_set(err, -EIO, "store %s has no %s", s->path, key);
-	else
-		ret = sql_fail(s, rc, "read the store's metadata", err);
 	sqlite3_finalize(st);
 	return ret;
 }
