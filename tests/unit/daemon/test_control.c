@@ -16,6 +16,7 @@
 #include <ftw.h>
 #include <inttypes.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -1123,22 +1124,30 @@ START_TEST(watch_wakes_and_shuts_down)
 }
 END_TEST
 
-/* A watcher that reads until it has <want> lines, or 10 s went by. */
+/*
+ * A watcher that reads until it has <want> lines, or until the writer is
+ * <done> and one more read finds nothing new: no deadline to miss.
+ */
 struct reader {
 	int64_t since;
 	size_t want;
 	struct pc_buf out;
 	int ret;
+	atomic_bool done;
 };
 
 static void *read_thread(void *arg)
 {
 	struct reader *r = arg;
-	double t0 = now_s();
+	bool final = false;
 
 	r->ret = 0;
-	while (r->ret >= 0 && nlines(&r->out) < r->want && now_s() - t0 < 10.0)
-		r->ret = pc_control_watch(ctl, &every, &r->since, &r->out, 20);
+	while (r->ret >= 0 && nlines(&r->out) < r->want) {
+		if (final && r->ret == 0)
+			break;
+		final = atomic_load(&r->done);
+		r->ret = pc_control_watch(ctl, &every, &r->since, &r->out, final ? 0 : 20);
+	}
 	return NULL;
 }
 
@@ -1150,7 +1159,7 @@ static void *read_thread(void *arg)
 START_TEST(watch_sees_multi_object_revisions_whole)
 {
 	enum { APPLIES = 8, OBJECTS = 16 };
-	struct reader r = { 0, APPLIES * OBJECTS, PC_BUF_INIT, 0 };
+	struct reader r = { 0, APPLIES * OBJECTS, PC_BUF_INIT, 0, false };
 	struct pc_buf text = PC_BUF_INIT;
 	struct pc_upload u;
 	pthread_t t;
@@ -1173,6 +1182,7 @@ START_TEST(watch_sees_multi_object_revisions_whole)
 		ck_assert_msg(apply_n(&u, 1) == 0, "%d %s", RET, RES.err.msg);
 		ck_assert_uint_eq(RES.n, OBJECTS);
 	}
+	atomic_store(&r.done, true);
 	ck_assert_int_eq(pthread_join(t, NULL), 0);
 	pc_buf_release(&text);
 	ck_assert_int_ge(r.ret, 0);
