@@ -13,6 +13,7 @@
 #include "daemon/api.h"
 #include "daemon/api-int.h"
 
+#include <ctype.h>
 #include <errno.h>
 #include <grp.h>
 #include <microhttpd.h>
@@ -318,8 +319,10 @@ static enum MHD_Result start_watch(struct pc_api *api, struct MHD_Connection *co
 	w->f.name = w->name = dup_or_null(pc_http_arg(conn, "name"));
 	w->since = pc_control_revision(api->ctl);
 	if (since && *since) {
+		/* digits only, and in range: no sign, no blanks, no overflow to LLONG_MAX */
+		errno = 0;
 		w->since = strtoll(since, &end, 10);
-		if (*end || w->since < 0) {
+		if (!isdigit((unsigned char)*since) || errno || *end) {
 			watch_free(w);
 			return send_status(conn, 400, "BadRequest", "since is a revision number");
 		}

@@ -246,8 +246,12 @@ static int feed_events(struct pc_control *c, const struct pc_own_change *own, st
 
 	match_own(evs, own);
 	ret = decode_foreign(c, evs, &fb);
+	/*
+	 * The log cannot hold them all: only the last PC_WATCH_LOG are logged,
+	 * and watchers behind the last revision of those left out start over.
+	 */
 	if (evs->n > PC_WATCH_LOG)
-		pc_watchlog_expire(c->wl, evs->v[evs->n - 1].rev); /* the log cannot hold them */
+		pc_watchlog_expire(c->wl, evs->v[evs->n - PC_WATCH_LOG - 1].rev);
 	for (i = 0; ret == 0 && i < evs->n; i++) {
 		struct event *e = &evs->v[i];
 		bool log_it = evs->n - i <= PC_WATCH_LOG;
@@ -306,8 +310,11 @@ int pc_control_feed(struct pc_control *c, const struct pc_own_change *own, bool 
 		ret = pc_store_watch(c->store, c->rev, collect, &evs, &upto, &err);
 		if (ret == 0)
 			ret = feed_events(c, own, &evs, changed);
-		if (ret == 0)
+		if (ret == 0) {
 			c->rev = upto;
+			/* watchers see the feed's revisions whole, or (failed) not at all */
+			pc_watchlog_commit(c->wl, upto);
+		}
 		events_release(&evs);
 		if (ret != -ERANGE) {
 			c->resync = ret < 0;

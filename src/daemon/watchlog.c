@@ -6,6 +6,11 @@
  * many entries at one revision. When the ring is full the oldest entry
  * falls out and the floor rises to its revision, since a watcher at that
  * revision may have missed part of it.
+ *
+ * Appends are staged: the feed logs a change of many objects one event at
+ * a time, and only pc_watchlog_commit() makes them visible, by raising
+ * <rev>; collect() shows no event above it. So a watcher never sees half
+ * of a revision, and never takes a revision as seen before all of it is.
  */
 #include "daemon/watchlog.h"
 
@@ -32,7 +37,7 @@ struct pc_watchlog {
 	pthread_cond_t cond; /* on CLOCK_MONOTONIC */
 	size_t cap, head, len;
 	int64_t floor; /* changes at or below this revision may be gone */
-	int64_t rev;   /* the revision of the last change logged */
+	int64_t rev;   /* committed: events above it are not shown yet; never goes back */
 	bool stopping;
 	struct event ring[]; /* <cap> of them */
 };
@@ -108,8 +113,16 @@ void pc_watchlog_append(struct pc_watchlog *wl, int64_t rev, enum pc_kind kind, 
 	} else {
 		wl->len++;
 	}
-	wl->rev = rev;
-	pthread_cond_broadcast(&wl->cond);
+	pthread_mutex_unlock(&wl->lock);
+}
+
+void pc_watchlog_commit(struct pc_watchlog *wl, int64_t rev)
+{
+	pthread_mutex_lock(&wl->lock);
+	if (rev > wl->rev) {
+		wl->rev = rev;
+		pthread_cond_broadcast(&wl->cond);
+	}
 	pthread_mutex_unlock(&wl->lock);
 }
 
@@ -120,6 +133,7 @@ void pc_watchlog_expire(struct pc_watchlog *wl, int64_t rev)
 	wl->floor = rev;
 	if (rev > wl->rev)
 		wl->rev = rev;
+	pthread_cond_broadcast(&wl->cond); /* those below the floor learn it now */
 	pthread_mutex_unlock(&wl->lock);
 }
 
@@ -157,7 +171,7 @@ static int collect(struct pc_watchlog *wl, const struct pc_watch_filter *f, int6
 	for (i = 0; i < wl->len; i++) {
 		const struct event *e = &wl->ring[(wl->head + i) % wl->cap];
 
-		if (e->rev <= *since || !selected(f, e))
+		if (e->rev <= *since || e->rev > wl->rev || !selected(f, e))
 			continue;
 		pc_buf_adds(out, e->line);
 		added = true;

@@ -1032,6 +1032,45 @@ def test_api_watch_stream(topo, proxy):
     assert events[1]["object"]["spec"]["ports"][0]["number"] == WHOAMI
 
 
+def test_api_watch_refuses_a_bad_since(topo, proxy):
+    """GET /v1/watch?since= that is not a revision number is refused with 400, as other
+    bad parameters are: trailing junk, a sign or blank, and a number out of range (which
+    strtoll clamps to LLONG_MAX: a watch that would never see a change)."""
+    p = proxy()
+    apply_ok(p, se("s1", "s1.live.example", ["203.0.113.81/32"], [ECHO]))
+    for since in ("12abc", "1 ", " 1", "+1", "-1", "0x10", "99999999999999999999",
+                  "9223372036854775808"):
+        conn = p.api_connection(timeout=LIVENESS)
+        try:
+            conn.request("GET", "/v1/watch?kind=ServiceEntry&since=" +
+                         "".join(f"%{b:02X}" for b in since.encode()))
+            resp = conn.getresponse()
+            assert resp.status == 400, f"since={since!r} -> {resp.status}, not 400"
+            status = json.loads(resp.read())
+        finally:
+            conn.close()
+        assert (status["kind"], status["code"], status["reason"]) == \
+            ("Status", 400, "BadRequest"), status
+    # the largest revision there is is a number: a watch from it waits for changes
+    conn = p.api_connection(timeout=LIVENESS)
+    try:
+        conn.request("GET", "/v1/watch?kind=ServiceEntry&since=9223372036854775807")
+        assert conn.getresponse().status == 200
+    finally:
+        conn.close()
+    # and a good since streams what came after it
+    conn = p.api_connection(timeout=LIVENESS)
+    try:
+        conn.request("GET", "/v1/watch?kind=ServiceEntry&since=0")
+        resp = conn.getresponse()
+        assert resp.status == 200, resp.status
+        event = json.loads(resp.readline())
+    finally:
+        conn.close()
+    assert event["object"]["metadata"]["name"] == "s1", event
+    p.assert_running()
+
+
 # -- config files and the store --------------------------------------------------------------
 
 

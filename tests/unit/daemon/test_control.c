@@ -16,6 +16,7 @@
 #include <ftw.h>
 #include <inttypes.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -1124,6 +1125,75 @@ START_TEST(watch_wakes_and_shuts_down)
 END_TEST
 
 /*
+ * A watcher that reads until it has <want> lines, or until the writer is
+ * <done> and one more read finds nothing new: no deadline to miss.
+ */
+struct reader {
+	int64_t since;
+	size_t want;
+	struct pc_buf out;
+	int ret;
+	atomic_bool done;
+};
+
+static void *read_thread(void *arg)
+{
+	struct reader *r = arg;
+	bool final = false;
+
+	r->ret = 0;
+	while (r->ret >= 0 && nlines(&r->out) < r->want) {
+		if (final && r->ret == 0)
+			break;
+		final = atomic_load(&r->done);
+		r->ret = pc_control_watch(ctl, &every, &r->since, &r->out, final ? 0 : 20);
+	}
+	return NULL;
+}
+
+/*
+ * One apply of several objects is one revision of several events: a
+ * watcher woken by the first of them must still get every one (it used to
+ * take the revision as seen at the first and skip the rest).
+ */
+START_TEST(watch_sees_multi_object_revisions_whole)
+{
+	enum { APPLIES = 8, OBJECTS = 16 };
+	struct reader r = { 0, APPLIES * OBJECTS, PC_BUF_INIT, 0, false };
+	struct pc_buf text = PC_BUF_INIT;
+	struct pc_upload u;
+	pthread_t t;
+	unsigned a, i;
+
+	open_ctl();
+	r.since = pc_control_revision(ctl);
+	ck_assert_int_eq(pthread_create(&t, NULL, read_thread, &r), 0);
+	for (a = 0; a < APPLIES; a++) {
+		pc_buf_clear(&text);
+		for (i = 0; i < OBJECTS; i++) {
+			char name[32], ip[32];
+
+			snprintf(name, sizeof(name), "m-%u-%u", a, i);
+			snprintf(ip, sizeof(ip), "198.51.100.%u", i);
+			pc_buf_printf(&text, "---\n%s", se(name, ip, 1000 + a));
+		}
+		ck_assert(!text.oom);
+		u = (struct pc_upload){ "many.yaml", text.p, text.len };
+		ck_assert_msg(apply_n(&u, 1) == 0, "%d %s", RET, RES.err.msg);
+		ck_assert_uint_eq(RES.n, OBJECTS);
+	}
+	atomic_store(&r.done, true);
+	ck_assert_int_eq(pthread_join(t, NULL), 0);
+	pc_buf_release(&text);
+	ck_assert_int_ge(r.ret, 0);
+	ck_assert_msg(nlines(&r.out) == APPLIES * OBJECTS, "the watcher got %zu events of %d",
+		      nlines(&r.out), APPLIES * OBJECTS);
+	ck_assert_int_eq(r.since, APPLIES);
+	pc_buf_release(&r.out);
+}
+END_TEST
+
+/*
  * A watcher further behind than the log is told so (410) instead of
  * missing changes. The log counts events, not revisions, so one apply of
  * PC_WATCH_LOG - 1 objects nearly fills it with a single fsync, and two
@@ -1730,6 +1800,7 @@ int main(void)
 	tcase_add_test(tc, config_files_and_prune);
 	tcase_add_test(tc, watch_events);
 	tcase_add_test(tc, watch_wakes_and_shuts_down);
+	tcase_add_test(tc, watch_sees_multi_object_revisions_whole);
 	tcase_add_test(tc, watch_too_old_is_410);
 	tcase_add_test(tc, same_object_twice_in_one_apply);
 	tcase_add_test(tc, sidecar_sets_policy);

@@ -87,6 +87,8 @@ START_TEST(collects_after_since)
 	add(wl, 6, "default", "a");
 	add(wl, 6, "default", "b"); /* one change of two objects */
 	add(wl, 7, "shop", "a");
+	ck_assert_int_eq(pc_watchlog_revision(wl), 5); /* not committed yet */
+	pc_watchlog_commit(wl, 7);
 	ck_assert_int_eq(pc_watchlog_revision(wl), 7);
 	ck_assert_int_eq(pc_watchlog_wait(wl, &every, &since, &out, 0), 1);
 	ck_assert_str_eq(out.p, "default/a@6\ndefault/b@6\nshop/a@7\n");
@@ -113,6 +115,7 @@ START_TEST(filters)
 	add(wl, 2, "shop", "a");
 	add(wl, 3, "shop", "b");
 	pc_watchlog_append(wl, 4, PC_KIND_SIDECAR, "shop", "b", line("sidecar"));
+	pc_watchlog_commit(wl, 4);
 
 	f = (struct pc_watch_filter){ -1, "shop", NULL };
 	since = 0;
@@ -157,6 +160,7 @@ START_TEST(floor_is_410)
 	add(wl, 11, "default", "a");
 	add(wl, 12, "default", "b");
 	add(wl, 12, "default", "c");
+	pc_watchlog_commit(wl, 12);
 	since = 10;
 	pc_buf_clear(&out);
 	ck_assert_int_eq(pc_watchlog_wait(wl, &every, &since, &out, 0), 1);
@@ -164,6 +168,7 @@ START_TEST(floor_is_410)
 
 	/* a fourth change pushes revision 11 out: 10 is too old now, 11 is not */
 	add(wl, 13, "default", "d");
+	pc_watchlog_commit(wl, 13);
 	since = 10;
 	pc_buf_clear(&out);
 	ck_assert_int_eq(pc_watchlog_wait(wl, &every, &since, &out, 0), -ERANGE);
@@ -175,12 +180,14 @@ START_TEST(floor_is_410)
 
 	/* one more: half of revision 12 is gone, so 11 is too old now */
 	add(wl, 14, "default", "e");
+	pc_watchlog_commit(wl, 14);
 	since = 11;
 	pc_buf_clear(&out);
 	ck_assert_int_eq(pc_watchlog_wait(wl, &every, &since, &out, 0), -ERANGE);
 
 	/* a lost line (out of memory) raises the floor rather than hide a change */
 	pc_watchlog_append(wl, 15, PC_KIND_SERVICE_ENTRY, "default", "f", NULL);
+	pc_watchlog_commit(wl, 15);
 	since = 14;
 	pc_buf_clear(&out);
 	ck_assert_int_eq(pc_watchlog_wait(wl, &every, &since, &out, 0), -ERANGE);
@@ -191,6 +198,7 @@ START_TEST(floor_is_410)
 	/* a change bigger than the ring: everyone before it starts over */
 	pc_watchlog_expire(wl, 16);
 	add(wl, 16, "default", "g");
+	pc_watchlog_commit(wl, 16);
 	since = 15;
 	pc_buf_clear(&out);
 	ck_assert_int_eq(pc_watchlog_wait(wl, &every, &since, &out, 0), -ERANGE);
@@ -198,6 +206,94 @@ START_TEST(floor_is_410)
 	pc_buf_clear(&out);
 	ck_assert_int_eq(pc_watchlog_wait(wl, &every, &since, &out, 0), 0);
 	ck_assert_uint_eq(out.len, 0);
+	pc_buf_release(&out);
+	pc_watchlog_free(wl);
+}
+END_TEST
+
+/*
+ * The events of one revision are seen whole. A change of two objects is
+ * logged as two appends; a watcher that collects between them must not
+ * take the revision as seen and skip the second event forever: nothing of
+ * a revision is visible before pc_watchlog_commit().
+ */
+START_TEST(revision_is_seen_whole)
+{
+	struct pc_watchlog *wl = pc_watchlog_new(8, 5);
+	struct pc_buf out = PC_BUF_INIT;
+	int64_t since = 5, since_between;
+	int between;
+
+	add(wl, 6, "default", "a");
+	between = pc_watchlog_wait(wl, &every, &since, &out, 0); /* the watcher wakes here */
+	since_between = since;
+	add(wl, 6, "default", "b");
+	pc_watchlog_commit(wl, 6);
+	pc_watchlog_wait(wl, &every, &since, &out, 0);
+	ck_assert_ptr_nonnull(out.p);
+	ck_assert_str_eq(out.p, "default/a@6\ndefault/b@6\n");
+	ck_assert_int_eq(since, 6);
+	/* half a revision was not shown, and not taken as seen */
+	ck_assert_int_eq(between, 0);
+	ck_assert_int_eq(since_between, 5);
+	ck_assert_int_eq(pc_watchlog_revision(wl), 6);
+
+	/* a commit covers every revision up to it, and only those */
+	add(wl, 7, "default", "c");
+	add(wl, 8, "default", "d");
+	pc_watchlog_commit(wl, 7);
+	pc_buf_clear(&out);
+	ck_assert_int_eq(pc_watchlog_wait(wl, &every, &since, &out, 0), 1);
+	ck_assert_str_eq(out.p, "default/c@7\n");
+	ck_assert_int_eq(since, 7);
+	pc_watchlog_commit(wl, 9); /* the store's revision may be past the last event */
+	pc_buf_clear(&out);
+	ck_assert_int_eq(pc_watchlog_wait(wl, &every, &since, &out, 0), 1);
+	ck_assert_str_eq(out.p, "default/d@8\n");
+	ck_assert_int_eq(since, 9);
+	ck_assert_int_eq(pc_watchlog_revision(wl), 9);
+	pc_buf_release(&out);
+	pc_watchlog_free(wl);
+}
+END_TEST
+
+/*
+ * The revision never moves backwards. A feed of more changes than the ring
+ * expires the log at a revision, then logs the last of its changes, some
+ * of older revisions: a watch that starts meanwhile (at the log's
+ * revision) must not be told 410 for the floor it is at.
+ */
+START_TEST(revision_never_goes_back)
+{
+	struct pc_watchlog *wl = pc_watchlog_new(8, 0);
+	struct pc_buf out = PC_BUF_INIT;
+	int64_t since;
+
+	add(wl, 1, "default", "a");
+	pc_watchlog_commit(wl, 1);
+	pc_watchlog_expire(wl, 10);
+	ck_assert_int_eq(pc_watchlog_revision(wl), 10);
+	add(wl, 5, "default", "b");
+	add(wl, 9, "default", "c");
+	since = pc_watchlog_revision(wl); /* a watch without since starts */
+	ck_assert_int_eq(since, 10);
+	ck_assert_int_eq(pc_watchlog_wait(wl, &every, &since, &out, 0), 0);
+	ck_assert_uint_eq(out.len, 0);
+	pc_watchlog_commit(wl, 9);
+	ck_assert_int_eq(pc_watchlog_revision(wl), 10);
+	add(wl, 10, "default", "d");
+	pc_watchlog_commit(wl, 10);
+	ck_assert_int_eq(pc_watchlog_revision(wl), 10);
+	ck_assert_int_eq(pc_watchlog_wait(wl, &every, &since, &out, 0), 0);
+	ck_assert_int_eq(since, 10);
+	ck_assert_uint_eq(out.len, 0);
+	add(wl, 11, "default", "e");
+	pc_watchlog_commit(wl, 11);
+	ck_assert_int_eq(pc_watchlog_wait(wl, &every, &since, &out, 0), 1);
+	ck_assert_str_eq(out.p, "default/e@11\n");
+	since = 9; /* behind the floor: 410 */
+	pc_buf_clear(&out);
+	ck_assert_int_eq(pc_watchlog_wait(wl, &every, &since, &out, 0), -ERANGE);
 	pc_buf_release(&out);
 	pc_watchlog_free(wl);
 }
@@ -230,10 +326,25 @@ START_TEST(waiters_wake_and_shut_down)
 	ck_assert_int_eq(pthread_create(&t, NULL, wait_thread, &w), 0);
 	nanosleep(&ms50, NULL);
 	add(wl, 1, "default", "a");
+	pc_watchlog_commit(wl, 1);
 	ck_assert_int_eq(pthread_join(t, NULL), 0);
 	ck_assert_int_eq(w.ret, 1);
 	ck_assert_str_eq(w.out.p, "default/a@1\n");
 	ck_assert_double_lt(mono_s() - t0, 10.0);
+
+	/* an expiry (a registry listed again) tells a waiter below it at once */
+	w.ret = 99;
+	pc_buf_clear(&w.out);
+	t0 = mono_s();
+	ck_assert_int_eq(pthread_create(&t, NULL, wait_thread, &w), 0);
+	nanosleep(&ms50, NULL);
+	pc_watchlog_expire(wl, 5);
+	ck_assert_int_eq(pthread_join(t, NULL), 0);
+	ck_assert_int_eq(w.ret, -ERANGE);
+	ck_assert_ptr_nonnull(strstr(w.out.p, "\"code\":410"));
+	ck_assert_double_lt(mono_s() - t0, 10.0);
+	w.since = pc_watchlog_revision(wl);
+	ck_assert_int_eq(w.since, 5);
 
 	w.ret = 99;
 	t0 = mono_s();
@@ -289,6 +400,8 @@ int main(void)
 	tcase_add_test(tc, collects_after_since);
 	tcase_add_test(tc, filters);
 	tcase_add_test(tc, floor_is_410);
+	tcase_add_test(tc, revision_is_seen_whole);
+	tcase_add_test(tc, revision_never_goes_back);
 	tcase_add_test(tc, waiters_wake_and_shut_down);
 	tcase_add_test(tc, clock_step_does_not_stretch_a_wait);
 	suite_add_tcase(s, tc);
