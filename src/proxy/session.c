@@ -719,12 +719,16 @@ static void unlink_session(struct pc_session *s)
 /*
  * Decide <s> on its original destination and <name> (the preread's, or
  * NULL), against the worker's current snapshot: a policy adopted while the
- * session was prereading must decide it, as no recheck saw it.
+ * session was prereading must decide it, as no recheck saw it. One that is
+ * published but not yet adopted must too (the wake-up may come later in
+ * this batch than the client's last bytes), so it is adopted first, as
+ * on_accept() does; <s> is on w->staging, which the recheck does not walk.
  */
 static void classify(struct pc_session *s, const char *name)
 {
 	struct pc_worker *w = s->w;
 
+	pc_worker_adopt(w);
 	if (s->snap != w->snap) {
 		pc_snapshot_unref(s->snap);
 		s->snap = pc_snapshot_ref(w->snap);

@@ -626,6 +626,41 @@ START_TEST(preread_then_denied_answers_tls)
 }
 END_TEST
 
+/*
+ * A policy published while a session prereads decides it, even when the
+ * worker has not woken to it yet: the wake-up may come later in the batch
+ * than the client's last bytes (here it never comes: <pending> is set as
+ * pc_worker_publish() sets it, without the wake).
+ */
+START_TEST(preread_classified_under_a_pending_policy)
+{
+	const char *head = "GET / HTTP/1.1\r\nHost: local.example\r\n";
+	struct world x;
+	struct pc_snapshot *deny;
+	char buf[256];
+	int app, end;
+
+	world_init(&x, PC_DENY_PROTOCOL);
+	want_name(&x, x.up.port);
+	app = dial(&x, "127.0.0.1", x.up.port);
+	send_all(app, head, strlen(head));
+	run_for(&x, 20);
+	ck_assert_ptr_nonnull(x.w.staging); /* PREREAD */
+	deny = compile_empty();
+	atomic_store(&x.w.pending, deny);
+	send_all(app, "\r\n", 2); /* the head is whole: classify now */
+	run_for(&x, 20);
+	ck_assert_ptr_eq(x.w.snap, deny); /* adopted first */
+	ck_assert_int_eq(upstream_accept(&x, 50), -1); /* the old code connected */
+	ck_assert_uint_gt(read_some(&x, app, buf, sizeof(buf) - 1, &end), 24);
+	ck_assert_int_eq(end, 1);
+	ck_assert(strncmp(buf, "HTTP/1.1 403 Forbidden\r\n", 24) == 0);
+	ck_assert_ptr_nonnull(strstr(text_of(x.access), " UH "));
+	close(app);
+	world_release(&x);
+}
+END_TEST
+
 int main(void)
 {
 	Suite *s = suite_create("proxy.session");
@@ -648,6 +683,7 @@ int main(void)
 	tcase_add_test(tc, preread_skipped_on_server_first_port);
 	tcase_add_test(tc, preread_times_out_to_the_address);
 	tcase_add_test(tc, preread_then_denied_answers_tls);
+	tcase_add_test(tc, preread_classified_under_a_pending_policy);
 	suite_add_tcase(s, tc);
 	sr = srunner_create(s);
 	/* the denials' ring and log table are process-wide: a fresh copy per test */
