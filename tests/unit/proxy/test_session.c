@@ -91,9 +91,10 @@ static uint16_t dead_port(void)
 	return a.port;
 }
 
-static struct pc_snapshot *compile(uint16_t port, uint16_t mysql_port)
+/* The ServiceEntry of compile(), followed by the documents in <extra>. */
+static struct pc_snapshot *compile_with(uint16_t port, uint16_t mysql_port, const char *extra)
 {
-	char yaml[1024];
+	char yaml[2048];
 	struct pc_manifest *mp = &manifests[nmanifests++];
 	struct pc_findings f;
 	struct pc_compile_opts o = { -1, 15001, 1 };
@@ -104,8 +105,8 @@ static struct pc_snapshot *compile(uint16_t port, uint16_t mysql_port)
 		 "metadata: {name: local, namespace: t}\n"
 		 "spec: {hosts: [local.example], addresses: [127.0.0.1], resolution: NONE,\n"
 		 "       location: MESH_EXTERNAL, ports: [{name: tcp, number: %u, protocol: TCP},\n"
-		 "       {name: db, number: %u, protocol: MYSQL}]}\n",
-		 port, mysql_port);
+		 "       {name: db, number: %u, protocol: MYSQL}]}\n%s",
+		 port, mysql_port, extra);
 	ck_assert_uint_le(nmanifests, sizeof(manifests) / sizeof(manifests[0]));
 	pc_findings_init(&f);
 	ck_assert_int_eq(pc_manifest_init(mp), 0);
@@ -114,6 +115,21 @@ static struct pc_snapshot *compile(uint16_t port, uint16_t mysql_port)
 	ck_assert_int_eq(pc_policy_compile(mp, &o, NULL, NULL, &snap), 0);
 	pc_findings_release(&f);
 	return snap;
+}
+
+static struct pc_snapshot *compile(uint16_t port, uint16_t mysql_port)
+{
+	return compile_with(port, mysql_port, "");
+}
+
+/* The same with maxConnections: 1 on local.example. */
+static struct pc_snapshot *compile_max1(uint16_t port)
+{
+	return compile_with(port, 4406,
+			    "---\napiVersion: networking.istio.io/v1\nkind: DestinationRule\n"
+			    "metadata: {name: local, namespace: t}\n"
+			    "spec: {host: local.example,\n"
+			    "       trafficPolicy: {connectionPool: {tcp: {maxConnections: 1}}}}\n");
 }
 
 /* An empty policy: REGISTRY_ONLY denies everything. */
@@ -495,6 +511,49 @@ START_TEST(pipe_full_by_slots_does_not_spin)
 }
 END_TEST
 
+/*
+ * maxConnections: 1. A second connection overflows (UO) while the first is
+ * open; a connect that fails gives its slot back, and so does a close.
+ */
+START_TEST(max_connections_slot_balanced)
+{
+	struct world x;
+	int app, app2, up, i;
+	uint16_t dead = dead_port();
+
+	world_init(&x, PC_DENY_PROTOCOL);
+	pc_snapshot_unref(x.w.snap);
+	x.w.snap = compile_max1(dead);
+	for (i = 0; i < 2; i++) { /* a leaked slot would make the second one UO */
+		app = dial(&x, "127.0.0.1", dead);
+		ck_assert_int_eq(read_end(&x, app), -ECONNRESET);
+		close(app);
+	}
+	ck_assert_ptr_null(strstr(text_of(x.access), " UO "));
+
+	pc_snapshot_unref(x.w.snap);
+	x.w.snap = compile_max1(x.up.port);
+	app = dial(&x, "127.0.0.1", x.up.port);
+	up = upstream_accept(&x, PATIENCE_MS);
+	ck_assert_int_ge(up, 0);
+	app2 = dial(&x, "127.0.0.1", x.up.port);
+	ck_assert_int_eq(read_end(&x, app2), -ECONNRESET);
+	close(app2);
+	ck_assert_ptr_nonnull(strstr(text_of(x.access), " UO "));
+	close(app);
+	close(up);
+	for (i = 0; i < PATIENCE_MS / SLICE_MS && x.w.sessions; i++)
+		run_for(&x, SLICE_MS);
+	ck_assert_ptr_null(x.w.sessions);
+	app = dial(&x, "127.0.0.1", x.up.port); /* the slot is free again */
+	up = upstream_accept(&x, PATIENCE_MS);
+	ck_assert_int_ge(up, 0);
+	close(app);
+	close(up);
+	world_release(&x);
+}
+END_TEST
+
 /* -- denied -------------------------------------------------------------------------- */
 
 START_TEST(deny_reset_mode)
@@ -780,6 +839,7 @@ int main(void)
 	tcase_add_test(tc, half_close);
 	tcase_add_test(tc, connect_failure_resets);
 	tcase_add_test(tc, pipe_full_by_slots_does_not_spin);
+	tcase_add_test(tc, max_connections_slot_balanced);
 	tcase_add_test(tc, deny_reset_mode);
 	tcase_add_test(tc, deny_mysql_answer);
 	tcase_add_test(tc, deny_http_after_sniff);
