@@ -296,6 +296,29 @@ void pc_cluster_active_add(const struct pc_cluster *c, int delta)
 		atomic_fetch_sub_explicit(&c->rt->active, (unsigned)-delta, memory_order_relaxed);
 }
 
+bool pc_cluster_try_acquire(const struct pc_cluster *c, uint32_t max)
+{
+	unsigned cur;
+
+	if (max == UINT32_MAX) {
+		atomic_fetch_add_explicit(&c->rt->active, 1, memory_order_relaxed);
+		return true;
+	}
+	cur = atomic_load_explicit(&c->rt->active, memory_order_relaxed);
+	do {
+		if (cur >= max)
+			return false;
+		/* a failed exchange reloads <cur>: another worker took or gave a slot */
+	} while (!atomic_compare_exchange_weak_explicit(&c->rt->active, &cur, cur + 1,
+							memory_order_relaxed, memory_order_relaxed));
+	return true;
+}
+
+void pc_cluster_release(const struct pc_cluster *c)
+{
+	atomic_fetch_sub_explicit(&c->rt->active, 1, memory_order_relaxed);
+}
+
 unsigned pc_cluster_next_rr(const struct pc_cluster *c)
 {
 	return atomic_fetch_add_explicit(&c->rt->rr, 1, memory_order_relaxed);

@@ -54,10 +54,18 @@ static size_t flow_cap(const struct pc_flow *f)
 	return f->pipe[0] >= 0 ? f->cap : 1; /* no pipe yet: room for "some" */
 }
 
-/* Interest follows the flows: read while the pipe has room, write while it holds data. */
+/*
+ * Interest follows the flows: read while the pipe has room, write while it
+ * holds data. A pipe can be full by its slots long before its bytes (each
+ * splice of a small segment takes a slot of its own), so "room" is also
+ * "to_pipe did not just say EAGAIN with bytes in the pipe" (<pipe_full>):
+ * a readable source that cannot be read would wake the level-triggered
+ * loop on every iteration. The destination is watched meanwhile, as
+ * in_pipe > 0, and its first progress gives the source back.
+ */
 void pc_flow_wants(const struct pc_flow *f, uint32_t *src, uint32_t *dst)
 {
-	if (!f->eof && f->in_pipe < flow_cap(f))
+	if (!f->eof && !f->pipe_full && f->in_pipe < flow_cap(f))
 		*src |= PC_IO_READ;
 	if (f->in_pipe > 0)
 		*dst |= PC_IO_WRITE;
@@ -92,6 +100,7 @@ static int flow_fill(struct pc_flow *f)
 	}
 	if (n > 0) {
 		f->in_pipe += (size_t)n;
+		f->pipe_full = false; /* it had room */
 		pc_counter_add(&f->bytes, (uint64_t)n);
 		return 1;
 	}
@@ -101,7 +110,15 @@ static int flow_fill(struct pc_flow *f)
 		f->eof = true;
 		return 1;
 	}
-	/* EAGAIN: the source is empty (or the pipe full; in_pipe says which) */
+	/*
+	 * EAGAIN: the source is empty, or the pipe is full (by bytes or by
+	 * slots; in_pipe cannot tell the slots). With bytes in the pipe, take it
+	 * as full, as HAProxy's raw_sock_to_pipe() sets CO_FL_WAIT_ROOM: stop
+	 * reading until the drain makes room. If the source was merely empty,
+	 * the cost is that its next bytes wait for that drain in the socket.
+	 */
+	if (n == -EAGAIN && f->in_pipe > 0 && !f->no_splice)
+		f->pipe_full = true;
 	return n == -EAGAIN || n == -EINTR ? 0 : (int)n;
 }
 
@@ -115,6 +132,7 @@ static int flow_drain(struct pc_flow *f)
 	else
 		n = f->dst->ops->from_pipe(f->dst, f->pipe[0], f->in_pipe);
 	if (n > 0) {
+		f->pipe_full = false; /* room again: read the source */
 		if (f->no_splice) {
 			f->off += (size_t)n;
 			if (f->off == f->in_pipe)

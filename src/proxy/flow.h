@@ -10,8 +10,10 @@
  * the worker's pool on the first fill and goes back empty, so an idle
  * connection holds none. Rules, after HAProxy's raw_sock.c:
  *
- *  - EAGAIN from to_pipe means an empty socket OR a full pipe; the fill
- *    level (<in_pipe>) tells which;
+ *  - EAGAIN from to_pipe means an empty socket OR a full pipe; with bytes
+ *    in the pipe it is taken as full (<pipe_full>: the pipe may be full by
+ *    its slots, not its bytes) and the source is not read again until the
+ *    drain makes progress; with none, the socket is empty;
  *  - EINVAL/ENOSYS from to_pipe with an empty pipe switches the flow to
  *    recv/send for good (so does a transport without zero-copy);
  *  - a 0-byte read is the source's FIN: the destination gets shutdown()
@@ -43,6 +45,7 @@ struct pc_flow {
 	bool eof;        /* the source sent FIN */
 	bool shut;       /* the destination got SHUT_WR */
 	bool no_splice;  /* splice refused: recv/send through buf */
+	bool pipe_full;  /* to_pipe said EAGAIN with bytes in the pipe: read after a drain */
 	char *buf;
 	size_t off;
 	pc_counter bytes; /* read from the source; the admin thread reads it */
@@ -60,8 +63,8 @@ uint64_t pc_flow_bytes(const struct pc_flow *f);
 
 /*
  * Add to <*src> and <*dst> (PC_IO_READ/WRITE) what the flow needs polled:
- * read the source while the pipe has room, write the destination while it
- * holds data, so a slow peer throttles a fast one.
+ * read the source while the pipe has room (not while <pipe_full>), write
+ * the destination while it holds data, so a slow peer throttles a fast one.
  */
 void pc_flow_wants(const struct pc_flow *f, uint32_t *src, uint32_t *dst);
 

@@ -627,8 +627,8 @@ static void session_connect(struct pc_session *s)
 		session_close(s, "UH", true); /* no healthy upstream: reset at once */
 		return;
 	}
-	if (c->max_connections != UINT32_MAX &&
-	    pc_cluster_active(c) >= c->max_connections) {
+	/* check and take in one step: workers connecting at once cannot both pass */
+	if (!pc_cluster_try_acquire(c, c->max_connections)) {
 		if (s->sc)
 			pc_counter_add(&s->sc->overflow, 1);
 		session_close(s, "UO", true);
@@ -638,13 +638,13 @@ static void session_connect(struct pc_session *s)
 	if (s->sc)
 		pc_counter_add(&s->sc->cx_total, 1);
 	if (fd < 0) {
+		pc_cluster_release(c); /* not counted: session_close() will not give it back */
 		if (s->sc)
 			pc_counter_add(&s->sc->connect_fail, 1);
 		session_close(s, "UF,URX", true);
 		return;
 	}
-	pc_cluster_active_add(c, 1);
-	s->counted = true;
+	s->counted = true; /* from here session_close() releases the slot */
 	if (s->sc) {
 		pc_counter_add(&s->sc->cx_active, 1);
 		s->series = series_of(s, NULL);
@@ -719,12 +719,16 @@ static void unlink_session(struct pc_session *s)
 /*
  * Decide <s> on its original destination and <name> (the preread's, or
  * NULL), against the worker's current snapshot: a policy adopted while the
- * session was prereading must decide it, as no recheck saw it.
+ * session was prereading must decide it, as no recheck saw it. One that is
+ * published but not yet adopted must too (the wake-up may come later in
+ * this batch than the client's last bytes), so it is adopted first, as
+ * on_accept() does; <s> is on w->staging, which the recheck does not walk.
  */
 static void classify(struct pc_session *s, const char *name)
 {
 	struct pc_worker *w = s->w;
 
+	pc_worker_adopt(w);
 	if (s->snap != w->snap) {
 		pc_snapshot_unref(s->snap);
 		s->snap = pc_snapshot_ref(w->snap);
@@ -1120,7 +1124,7 @@ static void session_close(struct pc_session *s, const char *flags, bool reset)
 	pc_flow_release(&s->d2u);
 	pc_flow_release(&s->u2d);
 	if (s->counted)
-		pc_cluster_active_add(s->cluster, -1);
+		pc_cluster_release(s->cluster);
 	unlink_session(s); /* before the snapshot goes: readers use the cluster's name */
 	pc_snapshot_unref(s->snap);
 	s->snap = NULL;

@@ -70,10 +70,13 @@ void pc_worker_pipe_put(struct pc_worker *w, int fds[2], size_t cap)
 	fds[0] = fds[1] = -1;
 }
 
-static void adopt(struct pc_worker *w)
+void pc_worker_adopt(struct pc_worker *w)
 {
-	struct pc_snapshot *snap = atomic_exchange(&w->pending, NULL);
+	struct pc_snapshot *snap;
 
+	if (!atomic_load_explicit(&w->pending, memory_order_relaxed))
+		return; /* the usual case: a load, not a read-modify-write */
+	snap = atomic_exchange(&w->pending, NULL);
 	if (!snap)
 		return;
 	pc_snapshot_unref(w->snap);
@@ -95,8 +98,7 @@ static void on_accept(struct pc_loop *loop, struct pc_io *io, uint32_t events)
 	 * answers an apply once the snapshot is published, and the client's
 	 * next connection must see it.
 	 */
-	if (atomic_load(&w->pending))
-		adopt(w);
+	pc_worker_adopt(w);
 	for (i = 0; i < ACCEPT_BATCH; i++) {
 		fd = pc_sock_accept(io->fd, &client);
 		if (fd < 0)
@@ -139,7 +141,7 @@ static void on_wake(struct pc_loop *loop, void *data)
 {
 	struct pc_worker *w = data;
 
-	adopt(w);
+	pc_worker_adopt(w);
 	if (atomic_load(&w->draining) && w->listeners[0].fd + w->listeners[1].fd != -2) {
 		stop_listening(w);
 		pc_timer_init(&w->drain_timer, on_drain_deadline, w);

@@ -84,6 +84,15 @@ int pc_worker_start(struct pc_worker *w);
 /* Any thread: hand <snap> (a reference, taken) to <w>. */
 void pc_worker_publish(struct pc_worker *w, struct pc_snapshot *snap);
 
+/*
+ * Loop thread: adopt the snapshot published last, if one is pending, and
+ * recheck the open sessions under it (pc_session_recheck_all()). The wake-up
+ * does it; so does whatever decides a connection (accepting, classifying
+ * after a preread), as a publish may not have been woken to yet in this
+ * loop iteration. Sessions it closes are freed after the current batch.
+ */
+void pc_worker_adopt(struct pc_worker *w);
+
 /* Any thread: stop accepting, finish sessions within the drain time, then exit. */
 void pc_worker_drain(struct pc_worker *w);
 

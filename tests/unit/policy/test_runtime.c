@@ -345,6 +345,89 @@ START_TEST(thread_safety_basics)
 }
 END_TEST
 
+/* ---- maxConnections: the slot check and the take are one step ---- */
+
+#define SLOT_MAX 3u
+
+struct slots {
+	const struct pc_cluster *c;
+	atomic_uint holders;  /* threads holding a slot now, counted by the test */
+	atomic_uint peak;     /* the most ever seen at once */
+	atomic_ulong taken;   /* slots taken in all */
+	atomic_int go;
+};
+
+static void note_peak(struct slots *sl, unsigned now)
+{
+	unsigned peak = atomic_load(&sl->peak);
+
+	while (now > peak && !atomic_compare_exchange_weak(&sl->peak, &peak, now))
+		;
+}
+
+/*
+ * A worker connecting and closing as fast as it can. Each held slot is
+ * counted twice: by the runtime (pc_cluster_active()) and by the test
+ * (<holders>); neither may pass SLOT_MAX. With the old pattern,
+ *     if (pc_cluster_active(c) < max) pc_cluster_active_add(c, 1);
+ * two threads pass the check together and both add (proxy/session.c
+ * before the fix): run with that in place of try_acquire, this test fails
+ * within a few thousand rounds on two CPUs.
+ */
+static void *slot_worker(void *arg)
+{
+	struct slots *sl = arg;
+	unsigned i;
+
+	while (!atomic_load(&sl->go))
+		;
+	for (i = 0; i < 200000; i++) {
+		if (!pc_cluster_try_acquire(sl->c, SLOT_MAX))
+			continue;
+		note_peak(sl, atomic_fetch_add(&sl->holders, 1) + 1);
+		note_peak(sl, pc_cluster_active(sl->c));
+		atomic_fetch_add(&sl->taken, 1);
+		atomic_fetch_sub(&sl->holders, 1);
+		pc_cluster_release(sl->c);
+	}
+	return NULL;
+}
+
+START_TEST(try_acquire_never_exceeds_max)
+{
+	struct slots sl;
+	pthread_t t[6];
+	struct fix a;
+	unsigned i, peak;
+	unsigned long taken;
+
+	compile(&a, PLAIN_SE("db", "db.example", 5432));
+	memset(&sl, 0, sizeof(sl));
+	sl.c = named(&a, "outbound|5432||db.example");
+	for (i = 0; i < 6; i++)
+		ck_assert_int_eq(pthread_create(&t[i], NULL, slot_worker, &sl), 0);
+	atomic_store(&sl.go, 1);
+	for (i = 0; i < 6; i++)
+		pthread_join(t[i], NULL);
+	peak = atomic_load(&sl.peak);
+	taken = atomic_load(&sl.taken);
+	ck_assert_uint_le(peak, SLOT_MAX); /* the old check-then-add: 4 or more */
+	ck_assert_uint_gt(taken, 0);
+	ck_assert_uint_eq(pc_cluster_active(sl.c), 0); /* every take given back exactly once */
+
+	/* the bounds themselves, single-threaded */
+	ck_assert(pc_cluster_try_acquire(sl.c, 1));
+	ck_assert(!pc_cluster_try_acquire(sl.c, 1));
+	ck_assert(!pc_cluster_try_acquire(sl.c, 0));
+	ck_assert(pc_cluster_try_acquire(sl.c, UINT32_MAX)); /* no limit */
+	ck_assert_uint_eq(pc_cluster_active(sl.c), 2);
+	pc_cluster_release(sl.c);
+	pc_cluster_release(sl.c);
+	ck_assert_uint_eq(pc_cluster_active(sl.c), 0);
+	release(&a);
+}
+END_TEST
+
 int main(void)
 {
 	Suite *s = suite_create("policy.runtime");
@@ -360,6 +443,7 @@ int main(void)
 	tcase_add_test(tc, round_robin_over_all_answers);
 	tcase_add_test(tc, snapshot_outlives_its_manifest);
 	tcase_add_test(tc, thread_safety_basics);
+	tcase_add_test(tc, try_acquire_never_exceeds_max);
 	tcase_set_timeout(tc, 30);
 	suite_add_tcase(s, tc);
 	sr = srunner_create(s);

@@ -13,10 +13,15 @@
 #include <check.h>
 #include <errno.h>
 #include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <signal.h>
+#include <stdatomic.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/epoll.h>
+#include <sys/ioctl.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -86,9 +91,10 @@ static uint16_t dead_port(void)
 	return a.port;
 }
 
-static struct pc_snapshot *compile(uint16_t port, uint16_t mysql_port)
+/* The ServiceEntry of compile(), followed by the documents in <extra>. */
+static struct pc_snapshot *compile_with(uint16_t port, uint16_t mysql_port, const char *extra)
 {
-	char yaml[1024];
+	char yaml[2048];
 	struct pc_manifest *mp = &manifests[nmanifests++];
 	struct pc_findings f;
 	struct pc_compile_opts o = { -1, 15001, 1 };
@@ -99,8 +105,8 @@ static struct pc_snapshot *compile(uint16_t port, uint16_t mysql_port)
 		 "metadata: {name: local, namespace: t}\n"
 		 "spec: {hosts: [local.example], addresses: [127.0.0.1], resolution: NONE,\n"
 		 "       location: MESH_EXTERNAL, ports: [{name: tcp, number: %u, protocol: TCP},\n"
-		 "       {name: db, number: %u, protocol: MYSQL}]}\n",
-		 port, mysql_port);
+		 "       {name: db, number: %u, protocol: MYSQL}]}\n%s",
+		 port, mysql_port, extra);
 	ck_assert_uint_le(nmanifests, sizeof(manifests) / sizeof(manifests[0]));
 	pc_findings_init(&f);
 	ck_assert_int_eq(pc_manifest_init(mp), 0);
@@ -109,6 +115,21 @@ static struct pc_snapshot *compile(uint16_t port, uint16_t mysql_port)
 	ck_assert_int_eq(pc_policy_compile(mp, &o, NULL, NULL, &snap), 0);
 	pc_findings_release(&f);
 	return snap;
+}
+
+static struct pc_snapshot *compile(uint16_t port, uint16_t mysql_port)
+{
+	return compile_with(port, mysql_port, "");
+}
+
+/* The same with maxConnections: 1 on local.example. */
+static struct pc_snapshot *compile_max1(uint16_t port)
+{
+	return compile_with(port, 4406,
+			    "---\napiVersion: networking.istio.io/v1\nkind: DestinationRule\n"
+			    "metadata: {name: local, namespace: t}\n"
+			    "spec: {host: local.example,\n"
+			    "       trafficPolicy: {connectionPool: {tcp: {maxConnections: 1}}}}\n");
 }
 
 /* An empty policy: REGISTRY_ONLY denies everything. */
@@ -390,6 +411,149 @@ START_TEST(connect_failure_resets)
 }
 END_TEST
 
+/*
+ * The loop's wake-ups, counted: this binary's epoll_wait() stands in for
+ * libc's (the loop in core/loop.c is linked in statically), so a test can
+ * tell a loop that sleeps from one that spins without timing anything.
+ */
+static atomic_ulong epoll_waits;
+
+int epoll_wait(int epfd, struct epoll_event *events, int maxevents, int timeout)
+{
+	atomic_fetch_add_explicit(&epoll_waits, 1, memory_order_relaxed);
+	return epoll_pwait(epfd, events, maxevents, timeout, NULL);
+}
+
+/* Whether socket <fd>'s address (<peer>: its peer's) is <want> of length <wlen>. */
+static bool addr_is(int fd, bool peer, const struct sockaddr_storage *want, socklen_t wlen)
+{
+	struct sockaddr_storage got;
+	socklen_t glen = sizeof(got);
+	int ret = peer ? getpeername(fd, (struct sockaddr *)&got, &glen)
+		       : getsockname(fd, (struct sockaddr *)&got, &glen);
+
+	return ret == 0 && glen == wlen && memcmp(&got, want, wlen) == 0;
+}
+
+/* The proxy's end of the connection whose other end <fd> the test holds. */
+static int proxy_end_of(int fd)
+{
+	struct sockaddr_storage local, remote;
+	socklen_t llen = sizeof(local), rlen = sizeof(remote);
+	int i;
+
+	ck_assert_int_eq(getsockname(fd, (struct sockaddr *)&local, &llen), 0);
+	ck_assert_int_eq(getpeername(fd, (struct sockaddr *)&remote, &rlen), 0);
+	for (i = 3; i < 1024; i++) {
+		if (i != fd && addr_is(i, false, &remote, rlen) && addr_is(i, true, &local, llen))
+			return i;
+	}
+	ck_abort_msg("no proxy end for fd %d", fd);
+	return -1;
+}
+
+/*
+ * A pipe full by its slots, not its bytes, must not make the loop spin.
+ * Every splice of a small segment takes a pipe slot of its own (a pipe of
+ * 256 KiB has 64), so a client sending byte by byte to an upstream that
+ * does not read fills the slots with a few hundred bytes; splice then says
+ * EAGAIN while in_pipe is far below the capacity. The old flow kept READ
+ * on the client, which stays readable: hundreds of thousands of empty
+ * iterations in 200 ms. The upstream's path is made small (its receive
+ * buffer, the proxy's send buffer) so that 64 KiB fill it and the rest
+ * waits in the pipe.
+ */
+START_TEST(pipe_full_by_slots_does_not_spin)
+{
+	static char bulk[65536], got[sizeof(bulk) + 200];
+	struct world x;
+	int app, up, down, end, one = 1, small = 4096, inq = 0;
+	unsigned long waits;
+	size_t i;
+
+	world_init(&x, PC_DENY_PROTOCOL);
+	ck_assert_int_eq(setsockopt(x.srv, SOL_SOCKET, SO_RCVBUF, &small, sizeof(small)), 0);
+	app = dial(&x, "127.0.0.1", x.up.port);
+	up = upstream_accept(&x, PATIENCE_MS);
+	ck_assert_int_ge(up, 0);
+	ck_assert_int_eq(setsockopt(proxy_end_of(up), SOL_SOCKET, SO_SNDBUF, &small, sizeof(small)),
+			 0);
+	down = proxy_end_of(app);
+	ck_assert_int_eq(setsockopt(app, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one)), 0);
+
+	for (i = 0; i < sizeof(bulk); i++)
+		bulk[i] = (char)(i * 13 + i / 241);
+	send_all(app, bulk, sizeof(bulk)); /* fills the upstream's path; the rest waits in the pipe */
+	run_for(&x, 20);
+	for (i = 0; i < 200; i++) { /* one segment, one splice, one slot each */
+		char c = (char)('a' + i % 26);
+
+		send_all(app, &c, 1);
+		run_for(&x, 1);
+	}
+	run_for(&x, 20);
+	ck_assert_int_eq(ioctl(down, FIONREAD, &inq), 0);
+	ck_assert_int_gt(inq, 0); /* the pipe is full: bytes wait unread in the socket */
+
+	atomic_store(&epoll_waits, 0);
+	run_for(&x, 200);
+	waits = atomic_load(&epoll_waits);
+	ck_assert_msg(waits < 1000, "%lu loop iterations in 200 ms: the loop spins", waits);
+
+	/* the upstream reads: every byte arrives, in order */
+	ck_assert_uint_eq(read_some(&x, up, got, sizeof(got), &end), sizeof(got));
+	ck_assert_mem_eq(got, bulk, sizeof(bulk));
+	for (i = 0; i < 200; i++)
+		ck_assert_int_eq(got[sizeof(bulk) + i], 'a' + (int)(i % 26));
+	close(app);
+	close(up);
+	world_release(&x);
+}
+END_TEST
+
+/*
+ * maxConnections: 1. A second connection overflows (UO) while the first is
+ * open; a connect that fails gives its slot back, and so does a close.
+ */
+START_TEST(max_connections_slot_balanced)
+{
+	struct world x;
+	int app, app2, up, i;
+	uint16_t dead = dead_port();
+
+	world_init(&x, PC_DENY_PROTOCOL);
+	pc_snapshot_unref(x.w.snap);
+	x.w.snap = compile_max1(dead);
+	for (i = 0; i < 2; i++) { /* a leaked slot would make the second one UO */
+		app = dial(&x, "127.0.0.1", dead);
+		ck_assert_int_eq(read_end(&x, app), -ECONNRESET);
+		close(app);
+	}
+	ck_assert_ptr_null(strstr(text_of(x.access), " UO "));
+
+	pc_snapshot_unref(x.w.snap);
+	x.w.snap = compile_max1(x.up.port);
+	app = dial(&x, "127.0.0.1", x.up.port);
+	up = upstream_accept(&x, PATIENCE_MS);
+	ck_assert_int_ge(up, 0);
+	app2 = dial(&x, "127.0.0.1", x.up.port);
+	ck_assert_int_eq(read_end(&x, app2), -ECONNRESET);
+	close(app2);
+	ck_assert_ptr_nonnull(strstr(text_of(x.access), " UO "));
+	close(app);
+	close(up);
+	for (i = 0; i < PATIENCE_MS / SLICE_MS && x.w.sessions; i++)
+		run_for(&x, SLICE_MS);
+	ck_assert_ptr_null(x.w.sessions);
+	app = dial(&x, "127.0.0.1", x.up.port); /* the slot is free again */
+	up = upstream_accept(&x, PATIENCE_MS);
+	ck_assert_int_ge(up, 0);
+	close(app);
+	close(up);
+	world_release(&x);
+}
+END_TEST
+
 /* -- denied -------------------------------------------------------------------------- */
 
 START_TEST(deny_reset_mode)
@@ -626,6 +790,41 @@ START_TEST(preread_then_denied_answers_tls)
 }
 END_TEST
 
+/*
+ * A policy published while a session prereads decides it, even when the
+ * worker has not woken to it yet: the wake-up may come later in the batch
+ * than the client's last bytes (here it never comes: <pending> is set as
+ * pc_worker_publish() sets it, without the wake).
+ */
+START_TEST(preread_classified_under_a_pending_policy)
+{
+	const char *head = "GET / HTTP/1.1\r\nHost: local.example\r\n";
+	struct world x;
+	struct pc_snapshot *deny;
+	char buf[256];
+	int app, end;
+
+	world_init(&x, PC_DENY_PROTOCOL);
+	want_name(&x, x.up.port);
+	app = dial(&x, "127.0.0.1", x.up.port);
+	send_all(app, head, strlen(head));
+	run_for(&x, 20);
+	ck_assert_ptr_nonnull(x.w.staging); /* PREREAD */
+	deny = compile_empty();
+	atomic_store(&x.w.pending, deny);
+	send_all(app, "\r\n", 2); /* the head is whole: classify now */
+	run_for(&x, 20);
+	ck_assert_ptr_eq(x.w.snap, deny); /* adopted first */
+	ck_assert_int_eq(upstream_accept(&x, 50), -1); /* the old code connected */
+	ck_assert_uint_gt(read_some(&x, app, buf, sizeof(buf) - 1, &end), 24);
+	ck_assert_int_eq(end, 1);
+	ck_assert(strncmp(buf, "HTTP/1.1 403 Forbidden\r\n", 24) == 0);
+	ck_assert_ptr_nonnull(strstr(text_of(x.access), " UH "));
+	close(app);
+	world_release(&x);
+}
+END_TEST
+
 int main(void)
 {
 	Suite *s = suite_create("proxy.session");
@@ -639,6 +838,8 @@ int main(void)
 	tcase_add_test(tc, server_first_greeting);
 	tcase_add_test(tc, half_close);
 	tcase_add_test(tc, connect_failure_resets);
+	tcase_add_test(tc, pipe_full_by_slots_does_not_spin);
+	tcase_add_test(tc, max_connections_slot_balanced);
 	tcase_add_test(tc, deny_reset_mode);
 	tcase_add_test(tc, deny_mysql_answer);
 	tcase_add_test(tc, deny_http_after_sniff);
@@ -648,6 +849,7 @@ int main(void)
 	tcase_add_test(tc, preread_skipped_on_server_first_port);
 	tcase_add_test(tc, preread_times_out_to_the_address);
 	tcase_add_test(tc, preread_then_denied_answers_tls);
+	tcase_add_test(tc, preread_classified_under_a_pending_policy);
 	suite_add_tcase(s, tc);
 	sr = srunner_create(s);
 	/* the denials' ring and log table are process-wide: a fresh copy per test */
