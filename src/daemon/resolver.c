@@ -259,6 +259,7 @@ bool pc_resolver_wait_first(struct pc_resolver *r, const struct pc_snapshot *sna
 {
 	struct timespec deadline;
 	uint64_t until, now;
+	bool stopping;
 
 	until = first_wait(snap, prev, timeout_ms);
 	now = pc_mono_ms();
@@ -272,8 +273,9 @@ bool pc_resolver_wait_first(struct pc_resolver *r, const struct pc_snapshot *sna
 		deadline = pc_mono_deadline(until - now);
 		pthread_cond_timedwait(&r->done, &r->lock, &deadline);
 	}
+	stopping = r->stop;
 	pthread_mutex_unlock(&r->lock);
-	if (until)
+	if (until && !stopping) /* a shutdown's early return is no news */
 		pc_log(PC_LOG_WARN, "new DNS names not resolved in time, their clusters answer UH "
 				    "until they are",
 		       "generation=%" PRIu64 " waited_ms=%" PRIu64, snap->generation, timeout_ms);
