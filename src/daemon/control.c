@@ -13,7 +13,9 @@
  * publishes it after, under <publock> alone, so the publisher never runs
  * under <lock> (a scrape or a watch never waits for it, and the callback
  * may call back in here) and never sees a generation older than one it
- * was given. The watch log has a mutex of its own.
+ * was given. A request then calls o.settle with neither lock held (its
+ * answer may wait there for DNS; no publish ever does). The watch log has
+ * a mutex of its own.
  */
 #include "daemon/control.h"
 #include "daemon/control-int.h"
