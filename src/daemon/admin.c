@@ -234,9 +234,11 @@ static enum MHD_Result get_connections(struct pc_admin *a, struct MHD_Connection
 
 static enum MHD_Result get_config_dump(struct pc_admin *a, struct MHD_Connection *conn)
 {
+	struct pc_snapshot *snap = pc_publisher_current(a->o.pub); /* the one enforced */
 	struct pc_reply r = { 0 };
 
-	pc_control_dump(a->o.ctl, &r);
+	pc_control_dump(a->o.ctl, snap, &r);
+	pc_snapshot_unref(snap);
 	pc_buf_addc(&r.body, '\n');
 	return reply(conn, r.status, CT_JSON, &r.body);
 }

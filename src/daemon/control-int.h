@@ -32,6 +32,7 @@ struct pc_control {
 	bool dirty;    /* the registry has changes no compiled snapshot has */
 	bool stopping; /* guarded by <lock> */
 	struct pc_snapshot *pending; /* compiled, to publish once <lock> is released */
+	struct pc_snapshot *pending_prev; /* what was compiled before <pending> (for settle) */
 	/* the thread that follows other writers (guarded by <lock>) */
 	pthread_t poller;
 	pthread_cond_t pcond; /* on CLOCK_MONOTONIC: wakes the poller to stop */
@@ -104,8 +105,13 @@ void pc_changes_free(struct change *v, size_t n);
 int pc_control_poller_start(struct pc_control *c);
 void pc_control_poller_stop(struct pc_control *c);
 
-/* Release <lock>, then publish what was compiled under it (in generation order). */
+/*
+ * Release <lock>, then publish what was compiled under it (in generation
+ * order). pc_control_unlock_settle() then also calls o.settle (no lock
+ * held), for a request whose answer may wait for it.
+ */
 void pc_control_unlock(struct pc_control *c);
+void pc_control_unlock_settle(struct pc_control *c);
 
 /* Compile the registry if it has changes no snapshot has; <lock> held. */
 int pc_control_catch_up(struct pc_control *c);

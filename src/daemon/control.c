@@ -13,7 +13,9 @@
  * publishes it after, under <publock> alone, so the publisher never runs
  * under <lock> (a scrape or a watch never waits for it, and the callback
  * may call back in here) and never sees a generation older than one it
- * was given. The watch log has a mutex of its own.
+ * was given. A request then calls o.settle with neither lock held (its
+ * answer may wait there for DNS; no publish ever does). The watch log has
+ * a mutex of its own.
  */
 #include "daemon/control.h"
 #include "daemon/control-int.h"
@@ -103,9 +105,14 @@ static int recompile(struct pc_control *c)
 	if (c->generation)
 		c->reloads++;
 	c->generation++;
-	pc_snapshot_unref(c->snap);
+	if (c->pending) {
+		pc_snapshot_unref(c->pending); /* superseded before anyone saw it */
+		pc_snapshot_unref(c->snap);    /* <pending_prev> stays what came before it */
+	} else {
+		pc_snapshot_unref(c->pending_prev);
+		c->pending_prev = c->snap;
+	}
 	c->snap = pc_snapshot_ref(snap);
-	pc_snapshot_unref(c->pending); /* superseded before anyone saw it */
 	c->pending = snap;
 	pc_debug("policy compiled", "generation=%" PRIu64 " objects=%zu clusters=%zu",
 		 c->generation, c->reg.n, snap->nclusters);
@@ -117,16 +124,23 @@ static int recompile(struct pc_control *c)
  * one at a time (<publock>) and in generation order: when two requests
  * race here, a snapshot older than the one already published is dropped
  * (the newer one holds its changes). <publock> is never taken with <lock>
- * held, so the callback may take <lock> (pc_control_counters()).
+ * held, so the callback may take <lock> (pc_control_counters()). With
+ * <settle>, o.settle runs last, once both locks are released: what it
+ * waits for delays this caller's answer only, never a publish.
  */
-void pc_control_unlock(struct pc_control *c)
+static void unlock_publish(struct pc_control *c, bool settle)
 {
-	struct pc_snapshot *snap = c->pending;
+	struct pc_snapshot *snap = c->pending, *prev = c->pending_prev, *keep = NULL;
 
 	c->pending = NULL;
+	c->pending_prev = NULL;
 	pthread_mutex_unlock(&c->lock);
-	if (!snap)
+	if (!snap) {
+		pc_snapshot_unref(prev);
 		return;
+	}
+	if (settle && c->o.settle)
+		keep = pc_snapshot_ref(snap);
 	pthread_mutex_lock(&c->publock);
 	if (snap->generation > c->published) {
 		c->published = snap->generation;
@@ -135,6 +149,21 @@ void pc_control_unlock(struct pc_control *c)
 		pc_snapshot_unref(snap); /* superseded by one already published */
 	}
 	pthread_mutex_unlock(&c->publock);
+	if (keep) {
+		c->o.settle(c->o.data, keep, prev);
+		pc_snapshot_unref(keep);
+	}
+	pc_snapshot_unref(prev);
+}
+
+void pc_control_unlock(struct pc_control *c)
+{
+	unlock_publish(c, false);
+}
+
+void pc_control_unlock_settle(struct pc_control *c)
+{
+	unlock_publish(c, true);
 }
 
 /*
@@ -291,7 +320,7 @@ int pc_control_apply(struct pc_control *c, const struct pc_upload *files, size_t
 		ret = apply_locked(c, files, n, res);
 	if (ret == -EINVAL || ret == -ENODATA || ret == -ESTALE)
 		c->reload_failures++; /* refused (a failed compile counts in catch_up()) */
-	pc_control_unlock(c);
+	pc_control_unlock_settle(c);
 	return ret;
 }
 
@@ -323,7 +352,7 @@ int pc_control_apply_loaded(struct pc_control *c, struct pc_config *cfg, bool pr
 	pthread_mutex_lock(&c->lock);
 	pc_control_catch_up(c);
 	ret = apply_config_locked(c, cfg->b, prune, res);
-	pc_control_unlock(c);
+	pc_control_unlock_settle(c);
 	pc_config_free(cfg);
 	return ret;
 }
@@ -364,7 +393,7 @@ int pc_control_delete(struct pc_control *c, enum pc_kind kind, const char *ns, c
 		pc_control_catch_up(c);
 		ret = commit(c, NULL, &ch, 1, res);
 	}
-	pc_control_unlock(c);
+	pc_control_unlock_settle(c);
 	return ret;
 }
 
@@ -472,7 +501,7 @@ int pc_control_open(const struct pc_control_opts *opts, struct pc_control **out,
 	pc_log(PC_LOG_INFO, "store opened", "dir=%s revision=%" PRId64 " objects=%zu",
 	       c->where, rev, c->reg.n);
 	pthread_mutex_lock(&c->lock);
-	pc_control_unlock(c); /* the first snapshot, before this returns */
+	pc_control_unlock_settle(c); /* the first snapshot, before this returns */
 	*out = c;
 	return 0;
 }
@@ -495,6 +524,7 @@ void pc_control_free(struct pc_control *c)
 	pc_watchlog_free(c->wl);
 	pc_store_close(c->store);
 	pc_snapshot_unref(c->pending);
+	pc_snapshot_unref(c->pending_prev);
 	pc_snapshot_unref(c->snap);
 	pthread_mutex_destroy(&c->publock);
 	pthread_mutex_destroy(&c->lock);
@@ -545,7 +575,7 @@ struct pc_snapshot *pc_control_snapshot(struct pc_control *c)
 	return snap;
 }
 
-void pc_control_dump(struct pc_control *c, struct pc_reply *r)
+void pc_control_dump(struct pc_control *c, const struct pc_snapshot *snap, struct pc_reply *r)
 {
 	struct list_ctx lc = { NULL, &r->body, 0, 0 };
 	struct pc_err err;
@@ -554,18 +584,17 @@ void pc_control_dump(struct pc_control *c, struct pc_reply *r)
 	pthread_mutex_lock(&c->lock);
 	r->status = 200;
 	pc_buf_printf(&r->body, "{\"generation\":%" PRIu64 ",\"revision\":%" PRId64 ",",
-		      c->generation, pc_store_revision(c->store));
+		      snap ? snap->generation : 0, pc_store_revision(c->store));
 	pc_buf_printf(&r->body, "\"outbound_traffic_policy\":\"%s\",\"resources\":[",
-		      c->snap && c->snap->policy == PC_POLICY_ALLOW_ANY ? "ALLOW_ANY"
-									: "REGISTRY_ONLY");
+		      snap && snap->policy == PC_POLICY_ALLOW_ANY ? "ALLOW_ANY" : "REGISTRY_ONLY");
 	ret = pc_store_list(c->store, NULL, NULL, list_one, &lc, &err);
+	pthread_mutex_unlock(&c->lock);
 	pc_buf_adds(&r->body, "],\"policy\":");
-	if (c->snap)
-		pc_snapshot_dump_json(c->snap, &r->body);
+	if (snap)
+		pc_snapshot_dump_json(snap, &r->body);
 	else
 		pc_buf_adds(&r->body, "null");
 	pc_buf_addc(&r->body, '}');
-	pthread_mutex_unlock(&c->lock);
 	if (ret < 0)
 		pc_reply_status(r, 500, "InternalError", "cannot read the store in %s: %s",
 				c->o.state_dir, ret == lc.ret ? strerror(-ret) : err.msg);

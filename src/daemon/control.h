@@ -48,13 +48,27 @@ struct pc_control;
  */
 typedef void pc_publish_fn(void *data, struct pc_snapshot *snap);
 
+/*
+ * Called after a change's snapshot <snap> was published (or superseded by
+ * a newer one), before the change returns to its caller, with no control
+ * lock held (neither the store's nor the publish one), so it delays only
+ * that caller's answer and never another change. <prev> is the snapshot
+ * compiled before <snap> (NULL for the first). Both are borrowed. It may
+ * wait a bounded time, e.g. for the first answers of the DNS names <snap>
+ * brings (daemon/resolver.h). Not called for what the store's watch
+ * (another writer's changes) compiles.
+ */
+typedef void pc_settle_fn(void *data, const struct pc_snapshot *snap,
+			  const struct pc_snapshot *prev);
+
 struct pc_control_opts {
 	const char *state_dir; /* the SQLite store's directory (when <store> is NULL) */
 	const char *store;     /* a store URI ("sqlite:/var/lib/portcullis"), or NULL */
 	struct pc_compile_opts compile; /* generation is ignored: counted here */
 	pc_publish_fn *publish;
+	pc_settle_fn *settle;   /* may be NULL */
 	pc_conflict_fn *report; /* conflicts between ServiceEntries (may be NULL) */
-	void *data;             /* for <publish> and <report> */
+	void *data;             /* for <publish>, <settle> and <report> */
 };
 
 /* One uploaded input of an apply: the name findings use, and its bytes. */
@@ -198,9 +212,12 @@ struct pc_snapshot *pc_control_snapshot(struct pc_control *c);
 /*
  * GET /config_dump: {"generation", "revision", "outbound_traffic_policy",
  * "resources": [every stored object as GET /v1/objects shows it],
- * "policy": pc_snapshot_dump_json() of the newest snapshot}, read under
- * one lock so the objects and the policy agree.
+ * "policy": pc_snapshot_dump_json() of <snap>}. <snap> (borrowed; NULL
+ * before the first) is the snapshot being enforced, the publisher's
+ * current one (daemon/publish.h), which the generation and the outbound
+ * policy are also read from; the objects are the store's at the time of
+ * the call, so during a change they may be one step ahead of <snap>.
  */
-void pc_control_dump(struct pc_control *c, struct pc_reply *r);
+void pc_control_dump(struct pc_control *c, const struct pc_snapshot *snap, struct pc_reply *r);
 
 #endif /* PC_DAEMON_CONTROL_H */

@@ -2,12 +2,12 @@
 /*
  * daemon/publish.c - the current snapshot, and its fan-out to the workers.
  *
- * Order of a publish: (1) outside every lock, let the resolver ask about
- * names this snapshot brings (bounded; at once when there are none); (2)
- * under <lock>, drop the snapshot if a newer one is current, else swap it
- * in and fill every attached worker's slot; (3) after the lock, drop the
- * old current reference. Workers adopt the slot on their own loop
- * (proxy/worker.c) and re-check their sessions against it there.
+ * Order of a publish: (1) under <lock>, drop the snapshot if a newer one
+ * is current, else swap it in and fill every attached worker's slot; (2)
+ * after the lock, drop the old current reference. Nothing here waits for
+ * DNS: a revocation is enforced as soon as it is compiled. Workers adopt
+ * the slot on their own loop (proxy/worker.c) and re-check their sessions
+ * against it there.
  */
 #include "daemon/publish.h"
 
@@ -18,26 +18,23 @@
 
 #include "core/alloc.h"
 #include "core/log.h"
-#include "daemon/resolver.h"
 #include "policy/snapshot.h"
 #include "proxy/worker.h"
 
 struct pc_publisher {
 	pthread_mutex_t lock;
-	struct pc_resolver *res;
 	struct pc_snapshot *cur; /* guarded by <lock> */
 	struct pc_worker **workers;
 	size_t nworkers, cap;
 };
 
-struct pc_publisher *pc_publisher_new(struct pc_resolver *res)
+struct pc_publisher *pc_publisher_new(void)
 {
 	struct pc_publisher *p = pc_calloc(1, sizeof(*p));
 
 	if (!p)
 		return NULL;
 	pthread_mutex_init(&p->lock, NULL);
-	p->res = res;
 	return p;
 }
 
@@ -56,12 +53,9 @@ void pc_publisher_publish(struct pc_publisher *p, struct pc_snapshot *snap)
 	struct pc_snapshot *old;
 	size_t i;
 
-	/* no lock held: an apply that brings a new DNS name may wait here, nothing else */
-	if (p->res)
-		pc_resolver_wait_first(p->res, snap, PC_RESOLVE_FIRST_MS); /* logs if in vain */
 	pthread_mutex_lock(&p->lock);
 	if (p->cur && p->cur->generation >= snap->generation) {
-		/* a newer snapshot was published while this one waited: it stays */
+		/* a newer snapshot was published meanwhile: it stays */
 		pthread_mutex_unlock(&p->lock);
 		pc_debug("older policy not published", "generation=%" PRIu64, snap->generation);
 		pc_snapshot_unref(snap);

@@ -8,11 +8,12 @@
  * admin endpoint reads the current one from here. Nothing else keeps a
  * "current" snapshot. doc/internals/publish.md tells the whole path.
  *
- * Publishing costs no DNS: answers live in the runtime table, shared by
- * every generation. The one wait is for names no snapshot has had before:
- * before such a snapshot serves, the publisher lets the resolver ask about
- * them, for at most PC_RESOLVE_FIRST_MS (daemon/resolver.h), holding no
- * lock; a snapshot with only known names never waits.
+ * Publishing never waits for DNS: answers live in the runtime table,
+ * shared by every generation, and a snapshot that brings a name nobody
+ * has asked about yet serves at once (that name's clusters answer UH
+ * until its first answer). The wait for first answers, if any, is the
+ * caller's, after it published (pc_resolver_wait_first()): an apply's
+ * reply may wait, the enforcement of a change never does.
  *
  * Threads: any thread may publish, and several may at once: the swap and
  * the fan-out are serialised by one mutex, and a snapshot older than the
@@ -23,12 +24,11 @@
 #define PC_DAEMON_PUBLISH_H
 
 struct pc_publisher;
-struct pc_resolver;
 struct pc_snapshot;
 struct pc_worker;
 
-/* A publisher with no snapshot yet; <res> (borrowed, may be NULL) is asked about new names. */
-struct pc_publisher *pc_publisher_new(struct pc_resolver *res);
+/* A publisher with no snapshot yet, or NULL when out of memory. */
+struct pc_publisher *pc_publisher_new(void);
 
 /* Free <p> and its reference to the current snapshot; nothing may publish. NULL is a no-op. */
 void pc_publisher_free(struct pc_publisher *p);
@@ -36,7 +36,7 @@ void pc_publisher_free(struct pc_publisher *p);
 /*
  * Make <snap> (a reference, taken) current and hand it to every attached
  * worker, unless the current one is at least as new (it is then dropped).
- * Never holds a lock while it waits for the resolver. Any thread.
+ * Never waits for DNS or I/O: one mutex, held to swap pointers. Any thread.
  */
 void pc_publisher_publish(struct pc_publisher *p, struct pc_snapshot *snap);
 

@@ -70,15 +70,16 @@ static void resolve_one(struct pc_dns *dns, struct pc_rt_name *n)
 		return;
 	}
 	ret = pc_dns_resolve(dns, name, 0, addrs, PC_RT_MAX_ADDRS, &count, &ttl);
-	if (ret == -EAGAIN) {
-		pc_log(PC_LOG_WARN, "cannot resolve, keeping the last answer", "name=%s err=%s",
-		       name, "no answer");
-		pc_runtime_name_retry(n, pc_mono_ms() + RETRY_MS);
+	if (ret == -ENOENT) {
+		pc_log(PC_LOG_WARN, "cannot resolve", "name=%s err=%s", name, "no address");
+		pc_runtime_name_set(n, NULL, 0, pc_mono_ms() + NOADDR_MS);
 		return;
 	}
 	if (ret < 0) {
-		pc_log(PC_LOG_WARN, "cannot resolve", "name=%s err=%s", name, "no address");
-		pc_runtime_name_set(n, NULL, 0, pc_mono_ms() + NOADDR_MS);
+		/* no answer, a refusal or a failure says nothing about the name */
+		pc_log(PC_LOG_WARN, "cannot resolve, keeping the last answer", "name=%s err=%s",
+		       name, ret == -EAGAIN ? "no answer" : ret == -EPROTO ? "refused" : strerror(-ret));
+		pc_runtime_name_retry(n, pc_mono_ms() + RETRY_MS);
 		return;
 	}
 	ttl = ttl < MIN_TTL_S ? MIN_TTL_S : ttl > MAX_TTL_S ? MAX_TTL_S : ttl;
@@ -204,13 +205,48 @@ void pc_resolver_kick(struct pc_resolver *r)
 	pthread_mutex_unlock(&r->lock);
 }
 
-/* The latest pc_cluster_first_wait() of <snap>'s clusters: 0 when nothing is new. */
-static uint64_t first_wait(const struct pc_snapshot *snap, uint64_t window_ms)
+/* Whether <prev> (NULL: none) has DNS name <n>: names are shared, so the same entry. */
+static bool has_name(const struct pc_snapshot *prev, const struct pc_rt_name *n)
+{
+	size_t i, j;
+
+	for (i = 0; prev && i < prev->nclusters; i++) {
+		for (j = 0; j < prev->clusters[i].ndns_names; j++) {
+			if (prev->clusters[i].dns_names[j].rt == n)
+				return true;
+		}
+	}
+	return false;
+}
+
+/* Whether cluster <c> has a name never asked about that <prev> does not have. */
+static bool brings_new(const struct pc_cluster *c, const struct pc_snapshot *prev)
+{
+	size_t j;
+
+	for (j = 0; j < c->ndns_names; j++) {
+		const struct pc_rt_name *n = c->dns_names[j].rt;
+
+		/* <prev> is scanned only for never-asked names: rare, and few */
+		if (n && !pc_runtime_name_asked(n) && !has_name(prev, n))
+			return true;
+	}
+	return false;
+}
+
+/*
+ * The latest pc_cluster_first_wait() of the clusters of <snap> that bring
+ * a new name (one <prev> does not have): 0 when nothing is new.
+ */
+static uint64_t first_wait(const struct pc_snapshot *snap, const struct pc_snapshot *prev,
+			   uint64_t window_ms)
 {
 	uint64_t until = 0, u;
 	size_t i;
 
 	for (i = 0; i < snap->nclusters; i++) {
+		if (!brings_new(&snap->clusters[i], prev))
+			continue;
 		u = pc_cluster_first_wait(&snap->clusters[i], window_ms);
 		if (u > until)
 			until = u;
@@ -219,12 +255,13 @@ static uint64_t first_wait(const struct pc_snapshot *snap, uint64_t window_ms)
 }
 
 bool pc_resolver_wait_first(struct pc_resolver *r, const struct pc_snapshot *snap,
-			    uint64_t timeout_ms)
+			    const struct pc_snapshot *prev, uint64_t timeout_ms)
 {
 	struct timespec deadline;
 	uint64_t until, now;
+	bool stopping;
 
-	until = first_wait(snap, timeout_ms);
+	until = first_wait(snap, prev, timeout_ms);
 	now = pc_mono_ms();
 	if (until <= now)
 		return until == 0;
@@ -232,12 +269,13 @@ bool pc_resolver_wait_first(struct pc_resolver *r, const struct pc_snapshot *sna
 	r->kicks++;
 	pthread_cond_signal(&r->wake);
 	/* the thread marks a name asked before it takes <lock> to broadcast */
-	while (!r->stop && (until = first_wait(snap, timeout_ms)) > (now = pc_mono_ms())) {
+	while (!r->stop && (until = first_wait(snap, prev, timeout_ms)) > (now = pc_mono_ms())) {
 		deadline = pc_mono_deadline(until - now);
 		pthread_cond_timedwait(&r->done, &r->lock, &deadline);
 	}
+	stopping = r->stop;
 	pthread_mutex_unlock(&r->lock);
-	if (until)
+	if (until && !stopping) /* a shutdown's early return is no news */
 		pc_log(PC_LOG_WARN, "new DNS names not resolved in time, their clusters answer UH "
 				    "until they are",
 		       "generation=%" PRIu64 " waited_ms=%" PRIu64, snap->generation, timeout_ms);

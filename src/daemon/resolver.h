@@ -6,8 +6,9 @@
  * by name, not by cluster or snapshot: a name shared by ten clusters is one
  * query, and the answers stay in the table when the policy changes. It asks
  * again when an answer's TTL runs out (clamped to 1 s..5 min); when the
- * server does not answer it keeps the last good answer and asks again in
- * 5 s, so a DNS outage changes nothing until the outage ends.
+ * server does not answer, fails or refuses, it keeps the last good answer
+ * and asks again in 5 s, so a DNS outage changes nothing until it ends;
+ * only NXDOMAIN or an empty answer empties a name's addresses.
  *
  * Only this thread resolves, with a glibc res_state it creates, uses and
  * frees itself (net/dns.h): no other thread ever touches its sockets. It
@@ -15,9 +16,10 @@
  * scrape or a worker waits on ever waits for DNS. Its timed waits are on
  * CLOCK_MONOTONIC (core/clock.h), so a clock step does not stall them.
  *
- * A name nobody has asked about yet is asked about first. The publisher
- * (daemon/publish.c) may wait a bounded time for those before a snapshot
- * that needs them serves (pc_resolver_wait_first()).
+ * A name nobody has asked about yet is asked about first. The reply to
+ * the change that brought it may wait a bounded time for that first
+ * answer (pc_resolver_wait_first()), after the change is enforced and
+ * holding no lock; nothing else waits for it.
  */
 #ifndef PC_DAEMON_RESOLVER_H
 #define PC_DAEMON_RESOLVER_H
@@ -29,7 +31,7 @@ struct pc_resolver;
 struct pc_runtime;
 struct pc_snapshot;
 
-/* How long a publish waits, at most, for the first answers of new names. */
+/* How long a change's reply waits, at most, for the first answers of its new names. */
 #define PC_RESOLVE_FIRST_MS 3000u
 
 /*
@@ -44,16 +46,18 @@ int pc_resolver_start(struct pc_runtime *rt, const char *server, struct pc_resol
 void pc_resolver_kick(struct pc_resolver *r);
 
 /*
- * Wait until every DNS name of <snap> has been asked about at least once
- * (answered or not), but for no name longer than <timeout_ms> after it
- * entered the runtime table (pc_cluster_first_wait()): a name already
- * waited for is not waited for again. True when they all have been asked
- * about; at once when <snap> has no new name. Call it holding no lock that
- * anything else waits on: it is the one place that can wait for a DNS
- * server. Any thread.
+ * Wait until every DNS name that <snap> brings (one that <prev>, the
+ * snapshot compiled before it, does not have; NULL: every name) has been
+ * asked about at least once (answered or not), but for no name longer
+ * than <timeout_ms> after it entered the runtime table
+ * (pc_cluster_first_wait()): a name already waited for is not waited for
+ * again. True when they all have been asked about; at once when <snap>
+ * brings no new name. Call it after <snap> was published and holding no
+ * lock that anything else waits on: it is the one place that can wait
+ * for a DNS server. Any thread.
  */
 bool pc_resolver_wait_first(struct pc_resolver *r, const struct pc_snapshot *snap,
-			    uint64_t timeout_ms);
+			    const struct pc_snapshot *prev, uint64_t timeout_ms);
 
 /*
  * Stop resolving: the thread ends after the query in flight, if any, and

@@ -25,6 +25,7 @@
 #include <grp.h>
 #include <inttypes.h>
 #include <limits.h>
+#include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -157,6 +158,8 @@ struct daemon {
 	int api_fds[2];
 	int admin_fd;
 	bool draining;
+	pthread_t main;  /* the thread that runs the signal loop */
+	bool reloading;  /* a SIGHUP reload runs (read and written on <main> only) */
 };
 
 static int parse_user(const char *s, struct options *o)
@@ -459,6 +462,23 @@ static void publish(void *data, struct pc_snapshot *snap)
 	pc_publisher_publish(d->pub, snap);
 }
 
+/*
+ * After a change was published, holding no lock (control.c calls this):
+ * its answer waits, a bounded time, for the first answers of the DNS
+ * names it brought, so the first connection after `portcullis apply`
+ * finds its upstream. A SIGHUP reload does not wait: it runs on the
+ * signal loop, and a SIGTERM behind it must not wait for DNS.
+ */
+static void settle(void *data, const struct pc_snapshot *snap, const struct pc_snapshot *prev)
+{
+	struct daemon *d = data;
+
+	if (pthread_equal(pthread_self(), d->main) && d->reloading)
+		return;
+	if (d->res)
+		pc_resolver_wait_first(d->res, snap, prev, PC_RESOLVE_FIRST_MS);
+}
+
 /* The one log line of a --config apply (control.c logs nothing of it). */
 static void log_config(int ret, const struct pc_change_result *res, const char *failed)
 {
@@ -487,7 +507,9 @@ static void reload(struct daemon *d)
 		return;
 	}
 	pc_change_result_init(&res);
+	d->reloading = true; /* enforced at once, new DNS names answer UH until resolved */
 	ret = pc_control_apply_config(d->ctl, d->o.configs, d->o.nconfigs, true, &res);
+	d->reloading = false;
 	log_config(ret, &res, "reload failed, keeping the running policy");
 	pc_change_result_release(&res);
 }
@@ -659,7 +681,7 @@ static void shutdown_daemon(struct daemon *d, unsigned started)
 {
 	unsigned i;
 
-	/* first: an apply waiting for a new name's answer (control's lock held) goes on */
+	/* first: an apply's answer waiting for a new name's first answer returns */
 	pc_resolver_shutdown(d->res);
 	if (d->ctl)
 		pc_control_shutdown(d->ctl); /* ends watches, refuses new changes */
@@ -668,6 +690,7 @@ static void shutdown_daemon(struct daemon *d, unsigned started)
 		if (d->api_fds[i] >= 0 && !d->api)
 			close(d->api_fds[i]);
 	}
+	/* the API's threads are joined and the publisher never had it: nothing uses it now */
 	pc_resolver_stop(d->res); /* never waits for a DNS server */
 	d->res = NULL;
 	for (i = 0; i < started; i++)
@@ -717,6 +740,7 @@ static int prepare(struct daemon *d)
 	co.compile.policy = d->o.policy;
 	co.compile.proxy_port = d->o.port;
 	co.publish = publish;
+	co.settle = settle;
 	co.report = report_conflict;
 	co.data = d;
 	ret = pc_control_open(&co, &d->ctl, &err);
@@ -806,6 +830,7 @@ int pc_daemon_run(int argc, char **argv)
 	d.o.state_dir = PC_STORE_DEFAULT_DIR;
 	d.o.api_socket = DEFAULT_API_SOCKET;
 	d.sigio.fd = -1;
+	d.main = pthread_self();
 	d.api_fds[0] = d.api_fds[1] = -1;
 	d.admin_fd = -1;
 	d.start_ms = pc_mono_ms();
@@ -832,7 +857,7 @@ int pc_daemon_run(int argc, char **argv)
 	ret = pc_runtime_default() ? pc_resolver_start(pc_runtime_default(), d.o.dns_server, &d.res)
 				   : -ENOMEM;
 	if (ret == 0) {
-		d.pub = pc_publisher_new(d.res);
+		d.pub = pc_publisher_new();
 		d.loop = pc_loop_new();
 		ret = d.pub && d.loop ? prepare(&d) : -ENOMEM;
 	}

@@ -100,20 +100,49 @@ void pc_dns_free(struct pc_dns *dns)
 	free(dns);
 }
 
-/* Append the A or AAAA answers of one query. */
-static int query(struct pc_dns *d, const char *name, int type, uint16_t port, struct pc_addr *out,
-		 size_t max, size_t *n, uint32_t *ttl)
+/*
+ * The largest DNS message (TCP's length prefix is 16 bits). glibc's
+ * res_nquery() returns the length of the whole answer even when a TCP
+ * answer did not fit the buffer and it kept only the start, so the buffer
+ * holds the largest there is and the length is clamped to it anyway.
+ */
+#define ANSWER_MAX 65536
+
+/*
+ * Why res_nquery() found nothing, from the res_state's h_errno: -ENOENT
+ * when the name has no such address (NXDOMAIN, or no data), -EAGAIN when
+ * the server did not answer or failed (SERVFAIL), -EPROTO when it refused
+ * or did not understand the query (REFUSED, NOTIMP, FORMERR): only the
+ * first is an answer about the name.
+ */
+static int query_error(const struct pc_dns *d)
 {
-	unsigned char ans[4096];
+	switch (d->res.res_h_errno) {
+	case HOST_NOT_FOUND:
+	case NO_DATA:
+		return -ENOENT;
+	case TRY_AGAIN:
+		return -EAGAIN;
+	default:
+		return -EPROTO;
+	}
+}
+
+/* Append the A or AAAA answers of one query into <ans> (ANSWER_MAX bytes). */
+static int query(struct pc_dns *d, const char *name, int type, uint16_t port, struct pc_addr *out,
+		 size_t max, size_t *n, uint32_t *ttl, unsigned char *ans)
+{
 	ns_msg msg;
 	ns_rr rr;
 	int len, i, count;
 
-	len = res_nquery(&d->res, name, ns_c_in, type, ans, sizeof(ans));
+	len = res_nquery(&d->res, name, ns_c_in, type, ans, ANSWER_MAX);
 	if (len < 0)
-		return h_errno == TRY_AGAIN ? -EAGAIN : -ENOENT;
+		return query_error(d);
+	if (len > ANSWER_MAX)
+		len = ANSWER_MAX; /* never past the buffer (see ANSWER_MAX) */
 	if (ns_initparse(ans, len, &msg) < 0)
-		return -EAGAIN;
+		return -EPROTO;
 	count = ns_msg_count(msg, ns_s_an);
 	for (i = 0; i < count && *n < max; i++) {
 		struct pc_addr *a = &out[*n];
@@ -141,6 +170,7 @@ static int query(struct pc_dns *d, const char *name, int type, uint16_t port, st
 int pc_dns_resolve(struct pc_dns *dns, const char *name, uint16_t port, struct pc_addr *out,
 		   size_t max, size_t *n, uint32_t *ttl)
 {
+	unsigned char *ans;
 	int r4, r6;
 
 	*n = 0;
@@ -151,10 +181,21 @@ int pc_dns_resolve(struct pc_dns *dns, const char *name, uint16_t port, struct p
 		*ttl = 0;
 		return 0;
 	}
-	r4 = query(dns, name, ns_t_a, port, out, max, n, ttl);
-	r6 = query(dns, name, ns_t_aaaa, port, out, max, n, ttl);
+	ans = pc_malloc(ANSWER_MAX);
+	if (!ans) {
+		*ttl = 0;
+		return -ENOMEM;
+	}
+	r4 = query(dns, name, ns_t_a, port, out, max, n, ttl, ans);
+	r6 = query(dns, name, ns_t_aaaa, port, out, max, n, ttl, ans);
+	free(ans);
 	if (*n)
 		return 0;
 	*ttl = 0;
-	return r4 == -EAGAIN || r6 == -EAGAIN ? -EAGAIN : -ENOENT;
+	/* no address: only an answer that says so empties the name's, not a failure */
+	if (r4 < 0 && r4 != -ENOENT)
+		return r4;
+	if (r6 < 0 && r6 != -ENOENT)
+		return r6;
+	return -ENOENT;
 }

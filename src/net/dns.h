@@ -38,8 +38,14 @@ void pc_dns_free(struct pc_dns *dns);
 /*
  * Resolve <name> (A, then AAAA) into at most <max> addresses of <out>,
  * each with port <port>. <*n> gets the count and <*ttl> the smallest TTL
- * of the answers (seconds; 0 for an IP literal). Returns 0, -ENOENT for a
- * name with no address, -EAGAIN when the server did not answer.
+ * of the answers (seconds; 0 for an IP literal). Returns 0, or:
+ *   -ENOENT  the server says the name has no address (NXDOMAIN, no data)
+ *   -EAGAIN  the server did not answer, or failed (SERVFAIL)
+ *   -EPROTO  it refused the query, did not implement or understand it, or
+ *            its answer did not parse (REFUSED, NOTIMP, FORMERR)
+ *   -ENOMEM
+ * Only -ENOENT says something about the name; after the others a caller
+ * keeps what it knew and asks again.
  */
 int pc_dns_resolve(struct pc_dns *dns, const char *name, uint16_t port, struct pc_addr *out,
 		   size_t max, size_t *n, uint32_t *ttl);

@@ -19,8 +19,9 @@ import threading
 import time
 
 import topology
-from test_proxy import (UNRELATED, cluster, connect, connect_expect_closed, docs,
-                        echo_roundtrip, hp, service_entry, tcp_policy_rule, whoami)
+from test_proxy import (ECHO_SE, NS, REVOKED, UNRELATED, cluster, connect, connect_expect_closed,
+                        docs, echo_roundtrip, expect_reset, hp, service_entry,
+                        tcp_policy_rule, termination, whoami)
 from topology import DNS_NAME, ECHO, EXT_A, EXT_B, EXT_B2, VIP_DNS, WHOAMI
 
 NOWHERE_DNS = "203.0.113.99"  # routed to ext-a, which drops it: a server that never answers
@@ -148,6 +149,62 @@ def test_apply_and_scrape_do_not_wait_for_dns(topo, proxy):
     p.sigterm()
     p.wait_exit()
     assert time.monotonic() - t0 < QUICK, f"SIGTERM took {time.monotonic() - t0:.2f} s"
+
+
+def test_revocation_does_not_wait_for_a_new_dns_name(topo, proxy):
+    """Apply A brings a DNS name whose server never answers, and its answer
+    waits (at most 3 s) for that name's first answer; meanwhile delete B of
+    an entry with an open connection must be enforced at once: the
+    connection is reset, and B answered, before A answers. (The old code
+    waited for DNS before the swap, under the publish lock: B's revocation
+    was enforced only after A's wait, about 3 s later.)"""
+    p = proxy(docs(ECHO_SE, UNRELATED), "--dns-server", NOWHERE_DNS, "--concurrency", "1",
+              access_format="json")
+    s = connect(topo, EXT_B, ECHO)
+    with s:
+        echo_roundtrip(s, b"before\n")
+        done = {}
+
+        def apply_a():
+            apply(p, dns_entry(), timeout=30)
+            done["a"] = time.monotonic()
+
+        t = threading.Thread(target=apply_a)
+        t.start()
+        try:
+            time.sleep(0.3)  # A has published and waits for DNS (the old code: under a lock)
+            assert "a" not in done, "apply A did not wait for its new DNS name"
+            t0 = time.monotonic()
+            rc, out, err = p.cli("delete", "se", "echo", "-n", NS)
+            assert rc == 0, f"delete -> exit {rc}\n{out}{err}"
+            b_done = time.monotonic()
+            expect_reset(s, timeout=10)
+            reset = time.monotonic()
+            e = p.entry_for(s)
+        finally:
+            t.join(40)
+    print(f"delete answered in {b_done - t0:.3f} s, reset after {reset - t0:.3f} s, "
+          f"apply A answered after {done['a'] - t0:.3f} s")
+    assert termination(e) == REVOKED, e["line"]
+    assert "a" in done, "apply A never answered"
+    assert reset < done["a"], "the revocation waited for apply A's DNS name"
+    assert b_done < done["a"], "delete B's answer waited for apply A's DNS name"
+    assert reset - t0 < 1.5, f"the revocation took {reset - t0:.2f} s"
+
+
+def test_sighup_with_a_new_dns_name_does_not_delay_sigterm(topo, proxy):
+    """A SIGHUP reload that brings a DNS name whose server never answers does
+    not wait for it on the signal loop (doc/internals/publish.md): a SIGTERM
+    right behind it stops the proxy at once. (The old code waited 3 s.)"""
+    p = proxy(UNRELATED, "--dns-server", NOWHERE_DNS)
+    p.write_config(p.configs[0], docs(dns_entry(), UNRELATED))
+    p.hup()
+    time.sleep(0.2)  # the reload runs (the old code: it waits for DNS)
+    t0 = time.monotonic()
+    p.sigterm()
+    p.wait_exit()
+    took = time.monotonic() - t0
+    assert took < 1.5, f"SIGTERM behind a SIGHUP took {took:.2f} s"
 
 
 # -- behaviour 3 -------------------------------------------------------------------
