@@ -13,7 +13,6 @@
 #include "daemon/api.h"
 #include "daemon/api-int.h"
 
-#include <ctype.h>
 #include <errno.h>
 #include <grp.h>
 #include <microhttpd.h>
@@ -33,6 +32,7 @@
 #include "daemon/control.h"
 #include "daemon/http.h"
 #include "model/resource.h"
+#include "store/store.h"
 
 #define PC_API_MAX_CONNS    64
 #define PC_API_MAX_FILE     (32u << 20)
@@ -305,7 +305,6 @@ static enum MHD_Result start_watch(struct pc_api *api, struct MHD_Connection *co
 	struct MHD_Response *resp;
 	struct watch *w;
 	enum MHD_Result ret;
-	char *end;
 
 	if (kind && *kind && !(ki = pc_kind_lookup(kind)))
 		return send_status(conn, 404, "NotFound",
@@ -320,9 +319,7 @@ static enum MHD_Result start_watch(struct pc_api *api, struct MHD_Connection *co
 	w->since = pc_control_revision(api->ctl);
 	if (since && *since) {
 		/* digits only, and in range: no sign, no blanks, no overflow to LLONG_MAX */
-		errno = 0;
-		w->since = strtoll(since, &end, 10);
-		if (!isdigit((unsigned char)*since) || errno || *end) {
+		if (pc_store_parse_revision(since, &w->since) < 0) {
 			watch_free(w);
 			return send_status(conn, 400, "BadRequest", "since is a revision number");
 		}

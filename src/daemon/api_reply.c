@@ -28,6 +28,7 @@
 #include "model/finding.h"
 #include "model/output.h"
 #include "model/resource.h"
+#include "store/store.h"
 
 #ifndef PC_VERSION
 #define PC_VERSION "0.0.0"
@@ -193,17 +194,13 @@ static const struct pc_kind_info *kind_arg(const char *kind, struct pc_reply *r)
 /* metadata.resourceVersion as a precondition: 0 when absent. */
 static int parse_rv(const char *s, int64_t *out)
 {
-	char *end;
-	long long v;
-
 	*out = 0;
 	if (!s || !*s)
 		return 0;
-	errno = 0;
-	v = strtoll(s, &end, 10);
-	if (errno || *end || v <= 0)
+	if (pc_store_parse_revision(s, out) < 0 || *out <= 0) {
+		*out = 0;
 		return -EINVAL;
-	*out = v;
+	}
 	return 0;
 }
 

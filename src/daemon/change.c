@@ -106,17 +106,13 @@ void pc_changes_free(struct change *v, size_t n)
 /* metadata.resourceVersion as a store precondition: 0 when absent. */
 static int parse_rv(const char *s, int64_t *out)
 {
-	char *end;
-	long long v;
-
 	*out = 0;
 	if (!s || !*s)
 		return 0;
-	errno = 0;
-	v = strtoll(s, &end, 10);
-	if (errno || *end || v <= 0)
+	if (pc_store_parse_revision(s, out) < 0 || *out <= 0) {
+		*out = 0;
 		return -EINVAL;
-	*out = v;
+	}
 	return 0;
 }
 

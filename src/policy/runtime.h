@@ -139,12 +139,14 @@ bool pc_runtime_name_asked(const struct pc_rt_name *n);
 void pc_runtime_name_put(struct pc_rt_name *n);
 
 /*
- * Until when (monotonic ms) a publish may wait for the first answer of a
- * name of cluster <c>: the latest <born> + <window_ms> among its names that
- * were never asked about, where <born> is when the name entered the table;
- * 0 when there is none. So a new name holds up the snapshots that bring it
- * for <window_ms> in all, however many there are, and a name the resolver
- * could not reach in that time never holds up an unrelated change.
+ * Until when (monotonic ms) the answer to a change may wait for the first
+ * answer of a name of cluster <c> (the change is enforced before any such
+ * wait; doc/internals/publish.md): the latest <born> + <window_ms> among
+ * its names that were never asked about, where <born> is when the name
+ * entered the table; 0 when there is none. So a new name holds up the
+ * answers of the changes that bring it for <window_ms> in all, however many
+ * there are, and a name the resolver could not reach in that time never
+ * holds up an unrelated change.
  */
 uint64_t pc_cluster_first_wait(const struct pc_cluster *c, uint64_t window_ms);
 

@@ -8,6 +8,7 @@
  */
 #include "store/store.h"
 
+#include <ctype.h>
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
@@ -139,4 +140,19 @@ int pc_store_watch(struct pc_store *s, int64_t since, pc_store_watch_fn *cb, voi
 		   int64_t *upto, struct pc_err *err)
 {
 	return s->ops->watch(s, since, cb, data, upto, err);
+}
+
+int pc_store_parse_revision(const char *s, int64_t *out)
+{
+	char *end;
+	long long v;
+
+	if (!s || !isdigit((unsigned char)*s))
+		return -EINVAL;
+	errno = 0;
+	v = strtoll(s, &end, 10);
+	if (errno || *end)
+		return -EINVAL;
+	*out = v;
+	return 0;
 }

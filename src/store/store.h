@@ -148,6 +148,13 @@ const char *pc_store_uri_path(const char *uri);
 void pc_store_close(struct pc_store *s);
 
 /*
+ * Parse a revision or resource version as the API carries it: decimal
+ * digits only (no sign, no blank), within 64 bits. Returns 0 with <*out>
+ * set, or -EINVAL. Any thread.
+ */
+int pc_store_parse_revision(const char *s, int64_t *out);
+
+/*
  * Create or update the <n> objects of <puts>, all in one transaction:
  * either every one is applied or, on any error, none is.
  *
