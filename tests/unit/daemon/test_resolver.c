@@ -8,6 +8,7 @@
  */
 #include <arpa/inet.h>
 #include <check.h>
+#include <dirent.h>
 #include <netinet/in.h>
 #include <stdio.h>
 #include <string.h>
@@ -75,6 +76,19 @@ static int silent_server(char *buf, size_t len)
 	return fd;
 }
 
+/* Threads of this process (the entries of /proc/self/task). */
+static unsigned thread_count(void)
+{
+	DIR *d = opendir("/proc/self/task");
+	unsigned n = 0;
+
+	ck_assert_ptr_nonnull(d);
+	while (readdir(d))
+		n++;
+	closedir(d);
+	return n - 2; /* "." and ".." */
+}
+
 /*
  * Change A brings db.example, which the server never answers; change B
  * (compiled after A) keeps it and adds an address entry. B's answer must
@@ -116,11 +130,16 @@ START_TEST(waits_only_for_names_the_change_brought)
 	t0 = pc_mono_ms();
 	pc_resolver_wait_first(r, a.s, base.s, 60000);
 	ck_assert_uint_lt(pc_mono_ms() - t0, 1000);
-	pc_resolver_stop(r); /* the query in flight: the thread frees it */
+	close(fd); /* the query in flight now meets a closed port and ends */
+	pc_resolver_stop(r); /* the thread frees it, after that query */
 	release(&b);
 	release(&a);
 	release(&base);
-	close(fd);
+	/* let the detached thread finish, so nothing it holds is left at exit */
+	t0 = pc_mono_ms();
+	while (thread_count() > 1 && pc_mono_ms() - t0 < 20000)
+		usleep(10000);
+	ck_assert_uint_eq(thread_count(), 1);
 }
 END_TEST
 
