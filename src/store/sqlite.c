@@ -268,6 +268,7 @@ static int meta_read(struct sqlite_store *s, const char *key, int64_t *out, stru
 	sqlite3_stmt *st;
 	int ret, rc;
 
+	*out = 0;
 	ret = prep(s, "SELECT value FROM meta WHERE key = ?1", &st, err);
 	if (ret < 0)
 		return ret;
