@@ -22,6 +22,8 @@
 
 #include <sqlite3.h>
 
+#include "daemonutil.h"
+
 #include "core/alloc.h"
 #include "core/buf.h"
 #include "core/err.h"
@@ -48,8 +50,6 @@ static unsigned nconflicts;      /* reports through opts.report */
 static struct pc_reply R; /* the reply of the last request */
 
 /* Parsed reply bodies, freed in teardown. */
-static struct pc_yaml_stream **parsed;
-static size_t nparsed, capparsed;
 
 static void publish(void *data, struct pc_snapshot *snap)
 {
@@ -77,8 +77,6 @@ static void setup(void)
 	npub = 0;
 	nconflicts = 0;
 	memset(&R, 0, sizeof(R));
-	parsed = NULL;
-	nparsed = capparsed = 0;
 }
 
 static int rm_one(const char *path, const struct stat *st, int flag, struct FTW *ftw)
@@ -101,17 +99,11 @@ static void close_ctl(void)
 /* Free the control, the snapshot, the reply and the parsed bodies. */
 static void teardown_state(void)
 {
-	size_t i;
-
 	close_ctl();
 	pc_snapshot_unref(last);
 	last = NULL;
 	pc_buf_release(&R.body);
-	for (i = 0; i < nparsed; i++)
-		pc_yaml_stream_free(parsed[i]);
-	free(parsed);
-	parsed = NULL;
-	nparsed = capparsed = 0;
+	du_json_release();
 }
 
 static void teardown(void)
@@ -148,109 +140,9 @@ static const char *body(void)
 	return R.body.p ? R.body.p : "";
 }
 
-/* Parse JSON text (one document); the tree lives until teardown. */
-static const struct pc_node *json(const char *text, size_t len)
-{
-	struct pc_yaml_stream *st = NULL;
-	struct pc_err err;
-	int ret = pc_yaml_parse(text, len, NULL, &st, &err);
-
-	ck_assert_msg(ret == 0, "not JSON (%s): %.*s", err.msg, (int)len, text);
-	if (nparsed == capparsed) {
-		capparsed = capparsed ? 2 * capparsed : 64;
-		parsed = pc_xrealloc(parsed, capparsed * sizeof(*parsed)); /* aborts on failure */
-	}
-	parsed[nparsed++] = st;
-	ck_assert_uint_eq(st->ndocs, 1);
-	return st->docs[0].root;
-}
-
 static const struct pc_node *body_json(void)
 {
 	return json(body(), R.body.len);
-}
-
-/*
- * Follow <path> from <n>: keys separated by '.', each optionally followed
- * by [i] ("results[0].result", "items[1].metadata.uid"). NULL when absent.
- */
-static const struct pc_node *jp(const struct pc_node *n, const char *path)
-{
-	char key[128];
-
-	while (n && *path) {
-		size_t k = strcspn(path, ".[");
-
-		ck_assert_uint_lt(k, sizeof(key));
-		if (k) {
-			memcpy(key, path, k);
-			key[k] = '\0';
-			n = pc_node_get(n, key);
-		}
-		path += k;
-		while (n && *path == '[') {
-			unsigned long i = strtoul(path + 1, NULL, 10);
-
-			n = n->type == PC_NODE_SEQ && i < n->nitems ? n->items[i] : NULL;
-			path = strchr(path, ']') + 1;
-		}
-		if (*path == '.')
-			path++;
-	}
-	return n;
-}
-
-/* The scalar text at <path>; fails the test when there is none. */
-static const char *js(const struct pc_node *n, const char *path)
-{
-	const struct pc_node *v = jp(n, path);
-
-	ck_assert_msg(v && v->type == PC_NODE_SCALAR, "no scalar at %s", path);
-	return v->str;
-}
-
-static long long ji(const struct pc_node *n, const char *path)
-{
-	return strtoll(js(n, path), NULL, 10);
-}
-
-static size_t jlen(const struct pc_node *n, const char *path)
-{
-	const struct pc_node *v = jp(n, path);
-
-	ck_assert_msg(v && v->type == PC_NODE_SEQ, "no array at %s", path);
-	return v->nitems;
-}
-
-/* A ServiceEntry <name> in <ns> for <addr>:<port>; <meta> adds lines under metadata. */
-static char *se_yaml(const char *ns, const char *name, const char *addr, unsigned port,
-		     const char *meta)
-{
-	static char bufs[8][1024];
-	static unsigned next;
-	char *b = bufs[next++ % 8];
-
-	snprintf(b, sizeof(bufs[0]),
-		 "apiVersion: networking.istio.io/v1\n"
-		 "kind: ServiceEntry\n"
-		 "metadata:\n"
-		 "  name: \"%s\"\n"
-		 "  namespace: \"%s\"\n"
-		 "%s"
-		 "spec:\n"
-		 "  hosts: [%s.example.com]\n"
-		 "  addresses: [%s/32]\n"
-		 "  ports:\n"
-		 "  - {name: tcp, number: %u, protocol: TCP}\n"
-		 "  location: MESH_EXTERNAL\n"
-		 "  resolution: NONE\n",
-		 name, ns, meta ? meta : "", name, addr, port);
-	return b;
-}
-
-static char *se(const char *name, const char *addr, unsigned port)
-{
-	return se_yaml("default", name, addr, port, NULL);
 }
 
 /* Apply the uploads; returns the status, the reply is in R. */
