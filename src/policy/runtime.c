@@ -288,14 +288,6 @@ unsigned pc_cluster_active(const struct pc_cluster *c)
 	return atomic_load_explicit(&c->rt->active, memory_order_relaxed);
 }
 
-void pc_cluster_active_add(const struct pc_cluster *c, int delta)
-{
-	if (delta > 0)
-		atomic_fetch_add_explicit(&c->rt->active, (unsigned)delta, memory_order_relaxed);
-	else
-		atomic_fetch_sub_explicit(&c->rt->active, (unsigned)-delta, memory_order_relaxed);
-}
-
 bool pc_cluster_try_acquire(const struct pc_cluster *c, uint32_t max)
 {
 	unsigned cur;

@@ -76,15 +76,12 @@ void pc_runtime_count(struct pc_runtime *rt, size_t *nclusters, size_t *nnames);
 /* Upstream connections open now on <c>'s name, in every generation. */
 unsigned pc_cluster_active(const struct pc_cluster *c);
 
-/* Count one more (<delta> 1) or one fewer (<delta> -1) open upstream connection. */
-void pc_cluster_active_add(const struct pc_cluster *c, int delta);
-
 /*
  * Take one of <c>'s connection slots if fewer than <max> are taken
  * (UINT32_MAX: no limit), as one atomic step: true when taken, and the
  * caller then owes exactly one pc_cluster_release(). A check of
- * pc_cluster_active() followed by pc_cluster_active_add() lets two workers
- * both pass the check and exceed maxConnections; this cannot.
+ * pc_cluster_active() followed by an increment lets two workers both pass
+ * the check and exceed maxConnections; this cannot.
  */
 bool pc_cluster_try_acquire(const struct pc_cluster *c, uint32_t max);
 

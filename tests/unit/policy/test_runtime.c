@@ -112,7 +112,7 @@ START_TEST(active_count_survives_recompile)
 
 	compile(&a, PLAIN_SE("db", "db.example", 5432));
 	ca = named(&a, "outbound|5432||db.example");
-	pc_cluster_active_add(ca, 1);
+	ck_assert(pc_cluster_try_acquire(ca, UINT32_MAX));
 	ck_assert_uint_eq(pc_cluster_next_rr(ca), 0);
 	ck_assert_uint_eq(pc_cluster_next_rr(ca), 1);
 
@@ -122,7 +122,7 @@ START_TEST(active_count_survives_recompile)
 	ck_assert_uint_eq(pc_cluster_next_rr(cb), 2);
 	release(&a); /* the old snapshot goes; the state stays with the name */
 	ck_assert_uint_eq(pc_cluster_active(cb), 1);
-	pc_cluster_active_add(cb, -1); /* a session of either generation releases it */
+	pc_cluster_release(cb); /* a session of either generation releases it */
 	ck_assert_uint_eq(pc_cluster_active(cb), 0);
 	release(&b);
 }
@@ -294,10 +294,10 @@ static void *worker(void *arg)
 
 	/* at least 1000 rounds, however the threads are scheduled (valgrind) */
 	for (i = 0; i < 1000 || !atomic_load(&r->stop); i++) {
-		pc_cluster_active_add(r->c, 1);
+		ck_assert(pc_cluster_try_acquire(r->c, UINT32_MAX));
 		if (pc_cluster_pick_resolved(r->c, &got))
 			r->picks++;
-		pc_cluster_active_add(r->c, -1);
+		pc_cluster_release(r->c);
 	}
 	return NULL;
 }
@@ -369,7 +369,7 @@ static void note_peak(struct slots *sl, unsigned now)
  * A worker connecting and closing as fast as it can. Each held slot is
  * counted twice: by the runtime (pc_cluster_active()) and by the test
  * (<holders>); neither may pass SLOT_MAX. With the old pattern,
- *     if (pc_cluster_active(c) < max) pc_cluster_active_add(c, 1);
+ *     if (pc_cluster_active(c) < max) count one more;
  * two threads pass the check together and both add (proxy/session.c
  * before the fix): run with that in place of try_acquire, this test fails
  * within a few thousand rounds on two CPUs.
