@@ -54,6 +54,7 @@ enum pc_endpoint_source {
 	PC_EP_STATIC,       /* STATIC: endpoints[] */
 	PC_EP_DNS,          /* DNS: every address of every name */
 	PC_EP_DNS_RR,       /* DNS_ROUND_ROBIN: the first address of the answer */
+	PC_EP_DYNAMIC,      /* DYNAMIC_DNS: the SNI or Host itself, resolved per connection */
 };
 
 struct pc_endpoint {
@@ -92,6 +93,9 @@ struct pc_cluster {
 	uint64_t idle_timeout_ms;  /* 0: disabled */
 	uint64_t max_duration_ms;  /* 0: unlimited */
 	uint32_t max_connections;  /* UINT32_MAX: unlimited */
+	int protocol;              /* enum pc_protocol of the ServiceEntry port (model/rules.h) */
+	bool by_name;              /* matched by SNI or Host (a chain with server names) */
+	bool http;                 /* an HTTP-family port: every request's Host is checked */
 };
 
 struct pc_port_policy {
@@ -122,6 +126,13 @@ struct pc_compile_opts {
 	int policy;          /* enum pc_outbound_policy, or -1: from a Sidecar, else REGISTRY_ONLY */
 	uint16_t proxy_port; /* default 15001 */
 	uint64_t generation;
+	/*
+	 * The workload's labels (--labels), for VirtualService sourceLabels:
+	 * "key=value" strings one after the other, each NUL-terminated, in
+	 * <labels_len> bytes. NULL: no labels (a sourceLabels match never holds).
+	 */
+	const char *labels;
+	size_t labels_len;
 };
 
 /*
@@ -140,14 +151,50 @@ int pc_policy_compile(const struct pc_manifest *m, const struct pc_compile_opts 
 		      pc_conflict_fn *report, void *data, struct pc_snapshot **out);
 
 /*
- * The cluster for a connection to <dst> (address and port) whose client
- * named <name> (a TLS SNI or HTTP Host, lowercase, from proxy/sniff.h), or
- * NULL when it named none. Never NULL, never allocates. Nothing name-based
- * is compiled yet, so today the name never changes the answer; a port
- * whose entries match by name will say so with needs_name.
+ * What a connection offers to the filter chains of its port: the
+ * transport-protocol criterion of an Envoy filter chain, as the preread
+ * found it (proxy/sniff.h).
+ */
+enum pc_transport {
+	PC_TRANSPORT_UNKNOWN, /* nothing was read: a TCP port, or the client sent nothing in time */
+	PC_TRANSPORT_TLS,     /* a TLS ClientHello */
+	PC_TRANSPORT_HTTP,    /* an HTTP/1.x request head */
+	PC_TRANSPORT_OTHER,   /* bytes that are neither */
+};
+
+struct pc_match {
+	const struct pc_addr *dst;   /* the original destination, with its port */
+	enum pc_transport transport;
+	const char *name;            /* SNI or Host: lowercase, no port, no final dot; NULL: none */
+	uint32_t pick;               /* a random draw, fixed per session: picks among weights */
+};
+
+/*
+ * The cluster for a connection, as Envoy picks a filter chain on the
+ * port's listener (reference §5.2): the longest destination prefix, then
+ * the server name (exact before wildcard, the longest wildcard first),
+ * then the transport, else the default chain (BlackHoleCluster or
+ * PassthroughCluster per the outbound policy). Never NULL, never allocates,
+ * never locks. The same <m> always gives the same answer.
+ */
+const struct pc_cluster *pc_snapshot_match(const struct pc_snapshot *s, const struct pc_match *m);
+
+/*
+ * pc_snapshot_match() on the address alone (transport unknown): the
+ * answer for a connection nothing was read from. <name> must be NULL
+ * (kept for the callers of the address-only days).
  */
 const struct pc_cluster *pc_snapshot_classify(const struct pc_snapshot *s,
 					      const struct pc_addr *dst, const char *name);
+
+/*
+ * For a connection refused on <port> whose client named <name>: the
+ * ServiceEntry host on that port that came nearest (the longest common
+ * suffix in whole labels), for the denial's hint, or NULL. Call it when
+ * logging, not per connection.
+ */
+const char *pc_snapshot_nearest_name(const struct pc_snapshot *s, uint16_t port,
+				     const char *name);
 
 /*
  * Whether connections to <port> must be preread for a name before they can
