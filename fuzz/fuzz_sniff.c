@@ -177,7 +177,7 @@ static void check_answers(const uint8_t *data, size_t size)
 	memcpy(dst.bytes, data + 1, 16);
 	dst.port = (uint16_t)(data[17] << 8 | data[18]);
 	cap = 1 + data[19] % sizeof(msg);
-	len = pc_deny_sentence(msg, cap, &dst, data[0] & 2);
+	len = pc_deny_sentence(msg, cap, &dst, data[0] & 2, NULL);
 	if (len >= cap || strlen(msg) != len)
 		abort();
 

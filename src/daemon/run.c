@@ -104,6 +104,10 @@ static const char usage[] =
 	"      --drain-duration DURATION  on SIGTERM, time open connections get (default 5s)\n"
 	"      --revoke-grace DURATION  when a policy change denies an open connection, close\n"
 	"                               it after this long (default 0s: at once)\n"
+	"      --protocol-detection-timeout DURATION  on a port whose ServiceEntries admit\n"
+	"                               TLS or HTTP by name, how long to wait for the\n"
+	"                               ClientHello or request head (default 5s); then the\n"
+	"                               address alone decides, which admits no name\n"
 	"      --log-level err|warn|notice|info|debug  (default info)\n"
 	"      --dns-server IP[:PORT]   resolve DNS ServiceEntries with this server\n"
 	"                               (default: /etc/resolv.conf)\n"
@@ -125,6 +129,7 @@ struct options {
 	enum pc_log_format access_format;
 	uint64_t drain_ms;
 	uint64_t revoke_grace_ms;
+	uint64_t detect_ms;
 	const char *dns_server;
 	const char *state_dir;
 	const char *store; /* --store URI, NULL: --state-dir */
@@ -139,6 +144,7 @@ struct options {
 	int deny_response;
 	const char *workload, *ns;
 	char *labels; /* --labels, split in place */
+	size_t labels_len;
 	struct pc_stats_labels source;
 };
 
@@ -228,6 +234,7 @@ static int parse_labels(struct options *o)
 			return -EINVAL;
 		p = comma ? comma + 1 : p + strlen(p);
 	}
+	o->labels_len = len;
 	o->source.workload = o->workload;
 	o->source.ns = o->ns;
 	o->source.app = o->labels ? label_of(o->labels, len, app) : NULL;
@@ -363,6 +370,13 @@ static int parse_option(int c, const char *arg, struct options *o)
 					 arg);
 		o->revoke_grace_ms = (uint64_t)ns / 1000000u;
 		return 0;
+	case 'X':
+		if (pc_duration_parse(arg, &ns, &why) < 0 || ns < 1000000)
+			return bad_usage("--protocol-detection-timeout needs a duration of at least "
+					 "1ms such as 5s, not \"%s\"",
+					 arg);
+		o->detect_ms = (uint64_t)ns / 1000000u;
+		return 0;
 	case 'S':
 		o->state_dir = arg;
 		o->store = NULL;
@@ -405,6 +419,7 @@ static int parse_args(int argc, char **argv, struct options *o)
 		{ "log-level", required_argument, NULL, 'l' },
 		{ "dns-server", required_argument, NULL, 's' },
 		{ "revoke-grace", required_argument, NULL, 'g' },
+		{ "protocol-detection-timeout", required_argument, NULL, 'X' },
 		{ "state-dir", required_argument, NULL, 'S' },
 		{ "store", required_argument, NULL, 'U' },
 		{ "api-socket", required_argument, NULL, 'A' },
@@ -649,12 +664,24 @@ static int setup_signals(struct daemon *d)
 	return pc_io_start(d->loop, &d->sigio, PC_IO_READ);
 }
 
+/* A worker asked for a DYNAMIC_DNS name nobody resolves yet. */
+static void resolve_kick(void *data)
+{
+	struct daemon *d = data;
+
+	if (d->res)
+		pc_resolver_kick(d->res);
+}
+
 static int open_access_log(struct daemon *d)
 {
+	d->cfg.resolve_kick = resolve_kick;
+	d->cfg.resolve_data = d;
 	d->cfg.access_log_fd = -1;
 	d->cfg.access_format = d->o.access_format;
 	d->cfg.drain_ms = d->o.drain_ms;
 	d->cfg.revoke_grace_ms = d->o.revoke_grace_ms;
+	d->cfg.detect_ms = d->o.detect_ms;
 	d->cfg.deny_response = d->o.deny_response;
 	d->cfg.nworkers = d->nworkers;
 	d->cfg.stats = d->o.stats;
@@ -739,6 +766,8 @@ static int prepare(struct daemon *d)
 	co.store = d->o.store;
 	co.compile.policy = d->o.policy;
 	co.compile.proxy_port = d->o.port;
+	co.compile.labels = d->o.labels;
+	co.compile.labels_len = d->o.labels_len;
 	co.publish = publish;
 	co.settle = settle;
 	co.report = report_conflict;
@@ -826,6 +855,7 @@ int pc_daemon_run(int argc, char **argv)
 	d.o.uid = 1337;
 	d.o.gid = 1337;
 	d.o.drain_ms = 5000;
+	d.o.detect_ms = 5000;
 	d.o.concurrency = ncpu > 0 ? (unsigned)ncpu : 1;
 	d.o.state_dir = PC_STORE_DEFAULT_DIR;
 	d.o.api_socket = DEFAULT_API_SOCKET;

@@ -37,6 +37,7 @@ struct pc_rt_name {
 	struct pc_runtime *rt;
 	size_t refs; /* guarded by rt->lock */
 	atomic_bool asked;
+	bool pinned;      /* a DYNAMIC_DNS cache entry: one of <refs> is the table's own */
 	uint64_t born_ms; /* monotonic: when it entered the table */
 	pthread_mutex_t lock; /* guards what follows */
 	struct pc_addr addrs[PC_RT_MAX_ADDRS];
@@ -54,6 +55,7 @@ struct pc_runtime {
 	pthread_mutex_t lock;
 	struct table clusters;
 	struct table names;
+	size_t npinned; /* DYNAMIC_DNS names the table holds a reference to */
 };
 
 /* Both entry types start with <next>: the chains are walked through this. */
@@ -131,9 +133,20 @@ struct pc_runtime *pc_runtime_new(void)
 
 void pc_runtime_free(struct pc_runtime *rt)
 {
+	size_t i;
+
 	if (!rt)
 		return;
-	/* every snapshot is gone, so every entry is: only the buckets are left */
+	/* every snapshot is gone, so every entry is but the DYNAMIC_DNS cache's */
+	for (i = 0; i < rt->names.nbuckets; i++) {
+		struct pc_rt_name *e = rt->names.buckets[i], *next;
+
+		for (; e; e = next) {
+			next = e->next;
+			pthread_mutex_destroy(&e->lock);
+			free(e);
+		}
+	}
 	free(rt->clusters.buckets);
 	free(rt->names.buckets);
 	pthread_mutex_destroy(&rt->lock);
@@ -400,10 +413,20 @@ struct pc_rt_name *pc_runtime_next_due(struct pc_runtime *rt, uint64_t now_ms,
 	*next_ms = UINT64_MAX;
 	pthread_mutex_lock(&rt->lock);
 	for (i = 0; i < rt->names.nbuckets; i++) {
-		for (e = rt->names.buckets[i]; e; e = e->next) {
+		struct pc_rt_name *next;
+
+		for (e = rt->names.buckets[i]; e; e = next) {
+			next = e->next;
 			pthread_mutex_lock(&e->lock);
 			at = atomic_load(&e->asked) ? e->expires_ms : 0;
 			pthread_mutex_unlock(&e->lock);
+			if (e->pinned && e->refs == 1 && at <= now_ms) {
+				/* a dynamic name nobody uses, its answer expired: drop it */
+				e->pinned = false;
+				rt->npinned--;
+				name_put_locked(e);
+				continue;
+			}
 			if (at < best_at) {
 				best = e;
 				best_at = at;
@@ -418,6 +441,34 @@ struct pc_rt_name *pc_runtime_next_due(struct pc_runtime *rt, uint64_t now_ms,
 	}
 	pthread_mutex_unlock(&rt->lock);
 	return best;
+}
+
+struct pc_rt_name *pc_runtime_dynamic_get(struct pc_runtime *rt, const char *name)
+{
+	struct pc_rt_name *e;
+
+	pthread_mutex_lock(&rt->lock);
+	e = name_get(rt, name);
+	if (e && !e->pinned && rt->npinned < PC_RT_DYNAMIC_MAX) {
+		e->pinned = true; /* the cache's own reference */
+		e->refs++;
+		rt->npinned++;
+	}
+	pthread_mutex_unlock(&rt->lock);
+	return e;
+}
+
+bool pc_runtime_name_pick(struct pc_rt_name *n, unsigned rr, uint16_t port, struct pc_addr *out)
+{
+	bool found = false;
+	size_t count = name_nth(n, SIZE_MAX, 0, out, &found);
+
+	if (!count)
+		return false;
+	name_nth(n, rr % count, port, out, &found);
+	if (!found)
+		name_nth(n, 0, port, out, &found); /* the answer shrank meanwhile */
+	return found;
 }
 
 const char *pc_runtime_name(const struct pc_rt_name *n)

@@ -147,4 +147,28 @@ void pc_runtime_name_put(struct pc_rt_name *n);
  */
 uint64_t pc_cluster_first_wait(const struct pc_cluster *c, uint64_t window_ms);
 
+/* ---- DYNAMIC_DNS: names that come from the connections themselves ---- */
+
+/* At most this many dynamic names are kept as a cache once no connection uses them. */
+#define PC_RT_DYNAMIC_MAX 4096
+
+/*
+ * The entry of <name> (an SNI or Host a DYNAMIC_DNS cluster admitted) in
+ * <rt>, created when missing, with a reference the caller drops with
+ * pc_runtime_name_put(). A new entry has not been asked about, so the
+ * resolver takes it first (kick it). The table keeps the entry, with its
+ * answer, after the last connection drops it, until that answer expires
+ * (a TTL cache, for up to PC_RT_DYNAMIC_MAX names); the resolver's walk
+ * (pc_runtime_next_due()) then frees it instead of asking again. NULL
+ * without memory.
+ */
+struct pc_rt_name *pc_runtime_dynamic_get(struct pc_runtime *rt, const char *name);
+
+/*
+ * An address of <n> for a new connection, round robin on <rr>, with
+ * <port>: true when there is one. False while it has no answer yet; tell
+ * that apart from "resolved to nothing" with pc_runtime_name_asked().
+ */
+bool pc_runtime_name_pick(struct pc_rt_name *n, unsigned rr, uint16_t port, struct pc_addr *out);
+
 #endif /* PC_POLICY_RUNTIME_H */

@@ -54,8 +54,8 @@ struct recent {
 struct kept {
 	uint64_t wall_ms;
 	struct pc_addr client, dst;
-	bool loop_guard;
 	enum pc_deny_answer answer;
+	char reason[HINT_MAX];
 	char hint[HINT_MAX];
 };
 
@@ -92,16 +92,59 @@ const char *pc_deny_reason(bool loop_guard)
 	return loop_guard ? REASON_LOOP : REASON_NO_ENTRY;
 }
 
-size_t pc_deny_sentence(char *out, size_t cap, const struct pc_addr *dst, bool loop_guard)
+static size_t clamp(int n, size_t cap)
 {
-	char a[PC_ADDR_STRLEN];
-	int n;
-
-	n = snprintf(out, cap, "portcullis: egress to %s denied: %s", pc_addr_port_str(dst, a),
-		     pc_deny_reason(loop_guard));
 	if (n < 0)
 		return 0;
 	return (size_t)n < cap ? (size_t)n : cap - 1;
+}
+
+size_t pc_deny_explain(char *out, size_t cap, const struct pc_deny_reply *r, uint16_t port,
+		       bool loop_guard)
+{
+	const char *what = r && r->tls ? "SNI" : "Host";
+	int n;
+
+	if (loop_guard || !r)
+		return clamp(snprintf(out, cap, "%s", pc_deny_reason(loop_guard)), cap);
+	switch (r->cause) {
+	case PC_CAUSE_NO_NAME:
+		n = snprintf(out, cap, "%s names no server and port %u admits it by name only",
+			     r->tls ? "the ClientHello (no SNI)" : "the HTTP request (no Host name)",
+			     port);
+		break;
+	case PC_CAUSE_UNNAMED:
+		n = snprintf(out, cap, "the first bytes are neither a TLS ClientHello nor an HTTP "
+				       "request and port %u admits traffic by name only", port);
+		break;
+	case PC_CAUSE_SILENT:
+		n = snprintf(out, cap, "the client sent nothing within the protocol detection "
+				       "timeout and port %u admits traffic by name only", port);
+		break;
+	case PC_CAUSE_H2:
+		n = snprintf(out, cap, "HTTP/2 with prior knowledge is not routed on port %u "
+				       "(HTTP/1.x only)", port);
+		break;
+	default:
+		if (r->name)
+			n = snprintf(out, cap, "no ServiceEntry matches %s \"%s\" on port %u "
+					       "(outbound traffic policy REGISTRY_ONLY)",
+				     what, r->name, port);
+		else
+			n = snprintf(out, cap, "%s", REASON_NO_ENTRY);
+		break;
+	}
+	return clamp(n, cap);
+}
+
+size_t pc_deny_sentence(char *out, size_t cap, const struct pc_addr *dst, bool loop_guard,
+			const struct pc_deny_reply *r)
+{
+	char a[PC_ADDR_STRLEN], why[PC_DENY_OUT_MAX / 2];
+
+	pc_deny_explain(why, sizeof(why), r, dst->port, loop_guard);
+	return clamp(snprintf(out, cap, "portcullis: egress to %s denied: %s",
+			      pc_addr_port_str(dst, a), why), cap);
 }
 
 /*
@@ -244,15 +287,33 @@ static void hint_of(const struct pc_snapshot *snap, const struct pc_addr *dst, c
 		hint_text(snap, dst, out);
 }
 
-void pc_deny_record(const struct pc_snapshot *snap, const struct pc_addr *client,
-		    const struct pc_addr *dst, bool log, enum pc_deny_answer answer, uint64_t now)
+/* For a refused name: the nearest host a ServiceEntry admits on that port. */
+static void name_hint(const struct pc_snapshot *snap, const struct pc_deny_reply *r,
+		      uint16_t port, char *out)
 {
-	char cl[PC_ADDR_STRLEN], da[PC_ADDR_STRLEN], hint[HINT_MAX];
+	const char *near = pc_snapshot_nearest_name(snap, port, r->name);
+
+	out[0] = '\0';
+	if (near)
+		snprintf(out, HINT_MAX, "port %u admits %s \"%s\"", port, r->tls ? "SNI" : "Host",
+			 near);
+}
+
+void pc_deny_record(const struct pc_snapshot *snap, const struct pc_addr *client,
+		    const struct pc_addr *dst, bool log, const struct pc_deny_reply *r,
+		    uint64_t now)
+{
+	char cl[PC_ADDR_STRLEN], da[PC_ADDR_STRLEN], hint[HINT_MAX], reason[HINT_MAX];
 	bool loop_guard = dst->port == snap->proxy_port;
+	enum pc_deny_answer answer = r->answer;
 	uint64_t suppressed = 0;
 	struct kept *k;
 
-	hint_of(snap, dst, hint);
+	pc_deny_explain(reason, sizeof(reason), r, dst->port, loop_guard);
+	if (!loop_guard && r->name)
+		name_hint(snap, r, dst->port, hint);
+	else
+		hint_of(snap, dst, hint);
 	pthread_mutex_lock(&g.lock);
 	k = &g.ring[g.next];
 	g.next = (g.next + 1) % PC_DENIALS_KEPT;
@@ -261,8 +322,8 @@ void pc_deny_record(const struct pc_snapshot *snap, const struct pc_addr *client
 	k->wall_ms = pc_wall_ms();
 	k->client = *client;
 	k->dst = *dst;
-	k->loop_guard = loop_guard;
 	k->answer = answer;
+	memcpy(k->reason, reason, HINT_MAX);
 	memcpy(k->hint, hint, HINT_MAX);
 	if (log && pc_log_enabled(PC_LOG_NOTICE) && pc_log_ratelimit(&g.rl, now))
 		suppressed = g.rl.suppressed;
@@ -273,14 +334,22 @@ void pc_deny_record(const struct pc_snapshot *snap, const struct pc_addr *client
 		return;
 	pc_addr_port_str(client, cl);
 	pc_addr_port_str(dst, da);
-	if (hint[0])
+	if (r->name && hint[0])
 		pc_log_suppressed(PC_LOG_NOTICE, suppressed, "connection denied",
-				  "client=%s dst=%s reason=%s response=%s hint=%s", cl, da,
-				  pc_deny_reason(loop_guard), pc_deny_answer_name(answer), hint);
+				  "client=%s dst=%s name=%s reason=%s response=%s hint=%s", cl, da,
+				  r->name, reason, pc_deny_answer_name(answer), hint);
+	else if (r->name)
+		pc_log_suppressed(PC_LOG_NOTICE, suppressed, "connection denied",
+				  "client=%s dst=%s name=%s reason=%s response=%s", cl, da, r->name,
+				  reason, pc_deny_answer_name(answer));
+	else if (hint[0])
+		pc_log_suppressed(PC_LOG_NOTICE, suppressed, "connection denied",
+				  "client=%s dst=%s reason=%s response=%s hint=%s", cl, da, reason,
+				  pc_deny_answer_name(answer), hint);
 	else
 		pc_log_suppressed(PC_LOG_NOTICE, suppressed, "connection denied",
-				  "client=%s dst=%s reason=%s response=%s", cl, da,
-				  pc_deny_reason(loop_guard), pc_deny_answer_name(answer));
+				  "client=%s dst=%s reason=%s response=%s", cl, da, reason,
+				  pc_deny_answer_name(answer));
 }
 
 void pc_denials_json(struct pc_buf *out)
@@ -295,7 +364,7 @@ void pc_denials_json(struct pc_buf *out)
 		const struct kept *k = &g.ring[(first + i) % PC_DENIALS_KEPT];
 		time_t sec = (time_t)(k->wall_ms / 1000);
 		struct tm tm;
-		const char *reason = pc_deny_reason(k->loop_guard);
+		const char *reason = k->reason;
 
 		gmtime_r(&sec, &tm);
 		strftime(ts, sizeof(ts), "%Y-%m-%dT%H:%M:%S", &tm);
@@ -345,12 +414,12 @@ size_t pc_deny_render(const struct pc_deny_reply *r, const struct pc_addr *dst, 
 
 	switch (r->answer) {
 	case PC_ANSWER_MYSQL:
-		pc_deny_sentence(msg, sizeof(msg), dst, false);
+		pc_deny_sentence(msg, sizeof(msg), dst, false, NULL);
 		return pc_deny_mysql_err((uint8_t *)out, PC_DENY_OUT_MAX, msg);
 	case PC_ANSWER_TLS:
 		return pc_deny_tls_alert((uint8_t *)out, r->tls_major, r->tls_minor);
 	case PC_ANSWER_HTTP:
-		pc_deny_sentence(msg, PC_DENY_OUT_MAX / 2, dst, loop_guard);
+		pc_deny_sentence(msg, PC_DENY_OUT_MAX / 2, dst, loop_guard, r);
 		return pc_deny_http_403(out, PC_DENY_OUT_MAX, msg, r->head);
 	default:
 		return 0;

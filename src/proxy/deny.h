@@ -69,11 +69,27 @@ enum pc_deny_answer {
 /* "reset", "mysql", "tls", "http". */
 const char *pc_deny_answer_name(enum pc_deny_answer a);
 
+/*
+ * Why a connection was denied, as precisely as the preread knows it. Every
+ * cause but the first concerns a port whose ServiceEntries admit traffic
+ * by name only (a TLS or HTTP port without addresses).
+ */
+enum pc_deny_cause {
+	PC_CAUSE_NO_ENTRY, /* nothing matches the destination (and the name it gave, if any) */
+	PC_CAUSE_NO_NAME,  /* a ClientHello without SNI, an HTTP request without a Host name */
+	PC_CAUSE_UNNAMED,  /* first bytes that are neither a ClientHello nor an HTTP request */
+	PC_CAUSE_SILENT,   /* nothing within --protocol-detection-timeout */
+	PC_CAUSE_H2,       /* HTTP/2 with prior knowledge: only HTTP/1.x is routed by Host */
+};
+
 /* The answer chosen for one denial: a few bytes, rendered again at each write. */
 struct pc_deny_reply {
 	enum pc_deny_answer answer;
 	uint8_t tls_major, tls_minor; /* PC_ANSWER_TLS: the client's record version */
 	bool head;                    /* PC_ANSWER_HTTP: a HEAD request (no body) */
+	enum pc_deny_cause cause;
+	bool tls;                     /* the name refused is an SNI (else a Host) */
+	const char *name;             /* the SNI or Host refused (the caller's string), or NULL */
 };
 
 /*
@@ -108,22 +124,36 @@ size_t pc_deny_render(const struct pc_deny_reply *r, const struct pc_addr *dst, 
 bool pc_deny_note(const struct pc_snapshot *snap, const struct pc_addr *dst, uint64_t now);
 
 /*
- * Once the answer is chosen: keep the denial of <client> -> <dst> on the
- * ring /denials shows and, when <log> (pc_deny_note()'s verdict), log it
- * at notice with its reason, answer and hint (rate-limited). The loop
- * guard is a <dst> on <snap>'s proxy port. <now> is monotonic ms. Any thread.
+ * Once the answer <r> is chosen: keep the denial of <client> -> <dst> on
+ * the ring /denials shows and, when <log> (pc_deny_note()'s verdict), log
+ * it at notice with its reason, answer and hint (rate-limited): for a
+ * refused name, the ServiceEntry host on that port that came nearest. The
+ * loop guard is a <dst> on <snap>'s proxy port. <now> is monotonic ms. Any
+ * thread.
  */
 void pc_deny_record(const struct pc_snapshot *snap, const struct pc_addr *client,
-		    const struct pc_addr *dst, bool log, enum pc_deny_answer answer, uint64_t now);
+		    const struct pc_addr *dst, bool log, const struct pc_deny_reply *r,
+		    uint64_t now);
 
 /* The pieces, exposed for the unit tests and the fuzz target. Pure. */
 
 /*
  * The sentence every answer carries, NUL-terminated in <out> (<cap> > 0,
  * cut to fit): "portcullis: egress to <dst> denied: <reason>", where
- * <reason> is pc_deny_reason(<loop_guard>). Returns its length.
+ * <reason> is pc_deny_explain() of <r> (NULL: no ServiceEntry matches).
+ * Returns its length.
  */
-size_t pc_deny_sentence(char *out, size_t cap, const struct pc_addr *dst, bool loop_guard);
+size_t pc_deny_sentence(char *out, size_t cap, const struct pc_addr *dst, bool loop_guard,
+			const struct pc_deny_reply *r);
+
+/*
+ * The reason for a denial on port <port> with the preread's findings <r>
+ * (NULL: none), NUL-terminated in <out> (<cap> > 0, cut to fit), e.g.
+ * "no ServiceEntry matches SNI \"evil.example.org\" on port 443 (outbound
+ * traffic policy REGISTRY_ONLY)". Returns its length.
+ */
+size_t pc_deny_explain(char *out, size_t cap, const struct pc_deny_reply *r, uint16_t port,
+		       bool loop_guard);
 
 /* "no ServiceEntry matches (outbound traffic policy REGISTRY_ONLY)", or the loop guard's. */
 const char *pc_deny_reason(bool loop_guard);

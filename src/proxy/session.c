@@ -116,6 +116,10 @@ struct pc_session {
 	struct pc_snapshot *snap; /* pinned: the cluster lives in it */
 	const struct pc_cluster *cluster;
 	char *name;               /* the SNI or Host the preread found, or NULL */
+	enum pc_transport transport; /* what the preread found (UNKNOWN: nothing read) */
+	uint32_t pick;            /* the draw among weighted routes, fixed for the session */
+	struct pc_rt_name *dyn;   /* DYNAMIC_DNS: the name's answers (a reference) */
+	uint64_t dyn_deadline;    /* DYNAMIC_DNS: stop waiting for the first answer then */
 	struct pc_addr client, orig_dst, upstream, upstream_local;
 	uint64_t start_mono, start_wall, last_activity;
 	uint64_t deadline;        /* preread / denial sniff: when to stop waiting */
@@ -181,6 +185,8 @@ static void reap(struct pc_loop *loop, struct pc_defer *d)
 	struct pc_session *s = d->data;
 
 	(void)loop;
+	if (s->dyn)
+		pc_runtime_name_put(s->dyn);
 	free(s->name);
 	free(s);
 }
@@ -371,7 +377,8 @@ static void deny_record(struct pc_session *s, enum pc_deny_answer answer)
 	if (s->deny_recorded)
 		return;
 	s->deny_recorded = true;
-	pc_deny_record(s->snap, &s->client, &s->orig_dst, s->deny_log, answer,
+	s->reply.answer = answer;
+	pc_deny_record(s->snap, &s->client, &s->orig_dst, s->deny_log, &s->reply,
 		       pc_loop_now(s->w->loop));
 }
 
@@ -612,18 +619,89 @@ static bool pick_upstream(struct pc_session *s)
 		}
 		s->upstream = c->endpoints[i < c->nendpoints ? i : 0].addr;
 		return true;
+	case PC_EP_DYNAMIC:
+		return false; /* pick_dynamic() */
 	default:
 		return pc_cluster_pick_resolved(c, &s->upstream); /* resolver thread's answers */
 	}
+}
+
+static void session_connect(struct pc_session *s);
+
+static bool is_allowed(const struct pc_session *s, const struct pc_snapshot *snap);
+static void link_session(struct pc_session *s);
+
+/*
+ * DYNAMIC_DNS: look again for the name's first answer. The session is not
+ * on w->sessions yet, so no recheck saw a policy adopted meanwhile: check
+ * it here, as the recheck would.
+ */
+static void on_dynamic(struct pc_loop *loop, struct pc_timer *t)
+{
+	struct pc_session *s = t->data;
+
+	(void)loop;
+	pc_worker_adopt(s->w);
+	if (!is_allowed(s, s->w->snap)) {
+		s->termination = PC_TERM_POLICY_REVOKED;
+		session_close(s, NULL, true);
+		return;
+	}
+	session_connect(s);
+	if (stage_of(s) == ST_CONNECTING)
+		link_session(s);
+}
+
+/*
+ * DYNAMIC_DNS (Envoy's dynamic forward proxy): the upstream is the name
+ * the client gave, resolved by the resolver thread, never on this loop.
+ * Returns 1 with s->upstream set, 0 while waiting for the first answer
+ * (looked at again every DYNAMIC_POLL_MS, up to the connect timeout), -1
+ * when the name has no address (NXDOMAIN, an empty answer) or no answer
+ * came in time.
+ */
+#define DYNAMIC_POLL_MS 5u
+static int pick_dynamic(struct pc_session *s)
+{
+	const struct pc_cluster *c = s->cluster;
+	const struct pc_proxy_config *cfg = s->w->cfg;
+	struct pc_loop *loop = s->w->loop;
+	uint16_t port = c->target_port ? c->target_port : s->orig_dst.port;
+	uint64_t now = pc_loop_now(loop);
+
+	if (!s->name)
+		return -1; /* cannot happen: a dynamic cluster matches by name */
+	if (!s->dyn) {
+		s->dyn = pc_runtime_dynamic_get(pc_runtime_default(), s->name);
+		if (!s->dyn)
+			return -1;
+		s->dyn_deadline = now + c->connect_timeout_ms;
+		if (!pc_runtime_name_asked(s->dyn) && cfg->resolve_kick)
+			cfg->resolve_kick(cfg->resolve_data);
+	}
+	if (pc_runtime_name_pick(s->dyn, pc_cluster_next_rr(c), port, &s->upstream))
+		return 1;
+	if (pc_runtime_name_asked(s->dyn) || now >= s->dyn_deadline)
+		return -1;
+	pc_timer_init(&s->timer, on_dynamic, s);
+	return pc_timer_start(loop, &s->timer, DYNAMIC_POLL_MS) < 0 ? -1 : 0;
 }
 
 static void session_connect(struct pc_session *s)
 {
 	struct pc_loop *loop = s->w->loop;
 	const struct pc_cluster *c = s->cluster;
-	int fd;
+	int fd, ret;
 
-	if (!pick_upstream(s)) {
+	if (c->source == PC_EP_DYNAMIC) {
+		ret = pick_dynamic(s);
+		if (ret == 0)
+			return; /* waiting for the resolver */
+		if (ret < 0) {
+			session_close(s, "DF", true); /* Envoy's DnsResolutionFailed */
+			return;
+		}
+	} else if (!pick_upstream(s)) {
 		session_close(s, "UH", true); /* no healthy upstream: reset at once */
 		return;
 	}
@@ -724,7 +802,20 @@ static void unlink_session(struct pc_session *s)
  * this batch than the client's last bytes), so it is adopted first, as
  * on_accept() does; <s> is on w->staging, which the recheck does not walk.
  */
-static void classify(struct pc_session *s, const char *name)
+static const struct pc_cluster *match(const struct pc_session *s,
+				      const struct pc_snapshot *snap)
+{
+	struct pc_match m = {
+		.dst = &s->orig_dst,
+		.transport = s->transport,
+		.name = s->name,
+		.pick = s->pick,
+	};
+
+	return pc_snapshot_match(snap, &m);
+}
+
+static void classify(struct pc_session *s)
 {
 	struct pc_worker *w = s->w;
 
@@ -736,7 +827,7 @@ static void classify(struct pc_session *s, const char *name)
 	if (!s->redirected)
 		s->cluster = &s->snap->clusters[PC_CLUSTER_BLACKHOLE_ID];
 	else
-		s->cluster = pc_snapshot_classify(s->snap, &s->orig_dst, name);
+		s->cluster = match(s, s->snap);
 	set_stage(s, ST_CLASSIFIED);
 	if (w->cfg->stats) {
 		s->sc = pc_stats_cluster(&w->stats, s->cluster->name, s->cluster->host,
@@ -752,6 +843,25 @@ static void classify(struct pc_session *s, const char *name)
 	/* still open: the upstream is chosen, so the admin thread may see it now */
 	if (stage_of(s) == ST_CONNECTING)
 		link_session(s);
+}
+
+/* The preread's findings, for the denial's reason (proxy/deny.h). */
+static void note_cause(struct pc_session *s, const struct pc_sniffed *sn, size_t n)
+{
+	const uint8_t *p = s->w->scratch;
+
+	s->reply.tls = sn->kind == PC_SNIFF_TLS;
+	s->reply.name = s->name;
+	if (s->name)
+		s->reply.cause = PC_CAUSE_NO_ENTRY;
+	else if (n >= 4 && memcmp(p, "PRI ", 4) == 0)
+		s->reply.cause = PC_CAUSE_H2; /* the h2c prior-knowledge preface */
+	else if (sn->kind == PC_SNIFF_TLS || sn->kind == PC_SNIFF_HTTP)
+		s->reply.cause = PC_CAUSE_NO_NAME;
+	else if (sn->kind == PC_SNIFF_OTHER)
+		s->reply.cause = PC_CAUSE_UNNAMED;
+	else
+		s->reply.cause = PC_CAUSE_SILENT; /* nothing, or an unfinished message, in time */
 }
 
 /* -- PREREAD ------------------------------------------------------------------ */
@@ -770,9 +880,27 @@ static void preread_done(struct pc_session *s, size_t n)
 	drop_lowat(s);
 	s->prereaded = true;
 	pc_deny_choose(&s->reply, s->w->scratch, n);
-	if (pc_sniff(s->w->scratch, n, &sn) != PC_SNIFF_MORE && sn.namelen)
+	memset(&sn, 0, sizeof(sn));
+	switch (n ? pc_sniff(s->w->scratch, n, &sn) : PC_SNIFF_MORE) {
+	case PC_SNIFF_TLS:
+		s->transport = PC_TRANSPORT_TLS;
+		break;
+	case PC_SNIFF_HTTP:
+		s->transport = PC_TRANSPORT_HTTP;
+		break;
+	case PC_SNIFF_OTHER:
+		s->transport = PC_TRANSPORT_OTHER;
+		break;
+	default:
+		/* nothing, or a message cut short by the timeout: no name, no transport */
+		s->transport = n ? PC_TRANSPORT_OTHER : PC_TRANSPORT_UNKNOWN;
+		sn.kind = PC_SNIFF_MORE;
+		break;
+	}
+	if (sn.kind != PC_SNIFF_MORE && sn.namelen)
 		s->name = pc_strndup(sn.name, sn.namelen); /* out of memory: the address decides */
-	classify(s, s->name);
+	note_cause(s, &sn, n);
+	classify(s);
 }
 
 static void preread_io(struct pc_session *s, uint32_t events)
@@ -835,6 +963,16 @@ static void on_io(struct pc_loop *loop, struct pc_io *io, uint32_t events)
 
 static void on_revoke(struct pc_loop *loop, struct pc_timer *t);
 
+/* A well-mixed draw for weighted routes (splitmix64's finaliser). */
+static uint32_t pick_of(uint64_t id, uint64_t t)
+{
+	uint64_t z = id * 0x9e3779b97f4a7c15ull + t;
+
+	z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
+	z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
+	return (uint32_t)(z ^ (z >> 31));
+}
+
 void pc_session_start(struct pc_worker *w, int fd, const struct pc_addr *client,
 		      const struct pc_addr *orig_dst)
 {
@@ -878,15 +1016,17 @@ void pc_session_start(struct pc_worker *w, int fd, const struct pc_addr *client,
 		/* not redirected: someone dialled the proxy port directly (loop guard) */
 		pc_sock_local(fd, &s->orig_dst);
 	}
+	s->pick = pick_of(s->id, s->start_wall);
 	if (!is_loop_guard(s) && pc_snapshot_port_needs_name(s->snap, s->orig_dst.port) &&
 	    !pc_deny_server_first(s->snap, s->orig_dst.port)) {
 		set_stage(s, ST_PREREAD);
-		if (wait_first(s, on_preread_timer, PC_PREREAD_MS) == 0)
+		if (wait_first(s, on_preread_timer,
+			       w->cfg->detect_ms ? w->cfg->detect_ms : PC_PREREAD_MS) == 0)
 			return;
 		pc_timer_stop(w->loop, &s->timer);
 		pc_io_set(w->loop, &s->down, 0); /* cannot wait: the address decides now */
 	}
-	classify(s, NULL);
+	classify(s);
 }
 
 void pc_session_accept(struct pc_worker *w, int fd, const struct pc_addr *client)
@@ -903,7 +1043,7 @@ void pc_session_accept(struct pc_worker *w, int fd, const struct pc_addr *client
 
 static bool is_allowed(const struct pc_session *s, const struct pc_snapshot *snap)
 {
-	return pc_snapshot_classify(snap, &s->orig_dst, s->name)->kind != PC_CLUSTER_BLACKHOLE;
+	return match(s, snap)->kind != PC_CLUSTER_BLACKHOLE;
 }
 
 /*

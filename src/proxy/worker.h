@@ -44,6 +44,10 @@ struct pc_proxy_config {
 	uint64_t report_interval_ms;     /* --tcp-reporting-interval: bytes of open connections */
 	uint64_t access_flush_ms;        /* --access-log-flush-interval (0: off) */
 	bool access_on_open;             /* --access-log-on-open */
+	uint64_t detect_ms;              /* --protocol-detection-timeout: the preread's bound */
+	/* DYNAMIC_DNS: a name was asked for that nobody resolves yet (may be NULL) */
+	void (*resolve_kick)(void *data);
+	void *resolve_data;
 };
 
 struct pc_worker {

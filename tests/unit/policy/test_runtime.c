@@ -229,6 +229,57 @@ START_TEST(new_names_first_literals_never)
 }
 END_TEST
 
+/*
+ * DYNAMIC_DNS: a name a connection brings is asked about first, cached
+ * after the connection drops it until its answer expires, then freed by
+ * the resolver's walk instead of asked again.
+ */
+START_TEST(dynamic_names_cached_until_expiry)
+{
+	struct pc_runtime *rt = pc_runtime_new();
+	struct pc_rt_name *n, *due, *again;
+	struct pc_addr a, got;
+	uint64_t next, now = pc_mono_ms();
+	size_t nc, nn;
+	char s[PC_ADDR_STRLEN];
+
+	ck_assert_ptr_nonnull(rt);
+	n = pc_runtime_dynamic_get(rt, "api.example.com");
+	ck_assert_ptr_nonnull(n);
+	ck_assert(!pc_runtime_name_asked(n));
+	ck_assert(!pc_runtime_name_pick(n, 0, 443, &got)); /* no answer yet */
+	due = pc_runtime_next_due(rt, now, &next);
+	ck_assert_ptr_eq(due, n); /* never asked: first */
+	ck_assert_int_eq(pc_addr_parse("203.0.113.7", &a), 0);
+	ck_assert_int_eq(pc_runtime_name_set(due, &a, 1, now + 1000), 0);
+	pc_runtime_name_put(due);
+	ck_assert(pc_runtime_name_pick(n, 5, 443, &got));
+	ck_assert_str_eq(pc_addr_port_str(&got, s), "203.0.113.7:443");
+	pc_runtime_name_put(n); /* the connection is gone: the cache keeps it */
+	pc_runtime_count(rt, &nc, &nn);
+	ck_assert_uint_eq(nn, 1);
+	again = pc_runtime_dynamic_get(rt, "api.example.com");
+	ck_assert_ptr_eq(again, n); /* the same entry, with its answer */
+	ck_assert(pc_runtime_name_pick(again, 0, 8443, &got));
+	pc_runtime_name_put(again);
+	ck_assert_ptr_null(pc_runtime_next_due(rt, now + 10, &next)); /* not expired yet */
+	ck_assert_uint_eq(next, now + 1000);
+	ck_assert_ptr_null(pc_runtime_next_due(rt, now + 1000, &next)); /* expired: freed */
+	pc_runtime_count(rt, &nc, &nn);
+	ck_assert_uint_eq(nn, 0);
+	/* a name in use when it expires is asked again, not freed */
+	n = pc_runtime_dynamic_get(rt, "b.example.com");
+	due = pc_runtime_next_due(rt, now, &next);
+	pc_runtime_name_set(due, &a, 1, now + 5);
+	pc_runtime_name_put(due);
+	due = pc_runtime_next_due(rt, now + 5, &next);
+	ck_assert_ptr_eq(due, n);
+	pc_runtime_name_put(due);
+	pc_runtime_name_put(n);
+	pc_runtime_free(rt); /* frees the cached entry */
+}
+END_TEST
+
 /* DNS: round robin over every address of every name of the cluster. */
 START_TEST(round_robin_over_all_answers)
 {
@@ -444,6 +495,7 @@ int main(void)
 	tcase_add_test(tc, snapshot_outlives_its_manifest);
 	tcase_add_test(tc, thread_safety_basics);
 	tcase_add_test(tc, try_acquire_never_exceeds_max);
+	tcase_add_test(tc, dynamic_names_cached_until_expiry);
 	tcase_set_timeout(tc, 30);
 	suite_add_tcase(s, tc);
 	sr = srunner_create(s);

@@ -46,18 +46,18 @@ START_TEST(sentence_v4_v6_loop_guard)
 	struct pc_addr a = addr("203.0.113.9", 3306);
 	char buf[256];
 
-	ck_assert_uint_eq(pc_deny_sentence(buf, sizeof(buf), &a, false), strlen(SENTENCE));
+	ck_assert_uint_eq(pc_deny_sentence(buf, sizeof(buf), &a, false, NULL), strlen(SENTENCE));
 	ck_assert_str_eq(buf, SENTENCE);
 	a = addr("2001:db8::9", 443);
-	pc_deny_sentence(buf, sizeof(buf), &a, false);
+	pc_deny_sentence(buf, sizeof(buf), &a, false, NULL);
 	ck_assert_str_eq(buf, "portcullis: egress to [2001:db8::9]:443 denied: no ServiceEntry "
 			      "matches (outbound traffic policy REGISTRY_ONLY)");
 	a = addr("192.0.2.1", 15001);
-	pc_deny_sentence(buf, sizeof(buf), &a, true);
+	pc_deny_sentence(buf, sizeof(buf), &a, true, NULL);
 	ck_assert_str_eq(buf, "portcullis: egress to 192.0.2.1:15001 denied: the proxy port "
 			      "itself was dialled (loop guard)");
 	/* cut to fit, still terminated */
-	ck_assert_uint_eq(pc_deny_sentence(buf, 11, &a, true), 10);
+	ck_assert_uint_eq(pc_deny_sentence(buf, 11, &a, true, NULL), 10);
 	ck_assert_str_eq(buf, "portcullis");
 }
 END_TEST
