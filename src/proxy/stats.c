@@ -859,5 +859,23 @@ void pc_stats_json(const struct pc_stats_sum *s, const struct pc_proc_stats *p, 
 			      c->cx_total, c->cx_active, c->connect_fail, c->connect_timeout,
 			      c->overflow, c->from_client, c->to_client);
 	}
+	pc_buf_adds(out, "],\"requests\":[");
+	for (i = 0; i < s->nrequests; i++) {
+		const struct pc_request_sum *r = &s->requests[i];
+
+		pc_buf_adds(out, i ? ",{\"service\":" : "{\"service\":");
+		json_str_or_null(out, r->service);
+		pc_buf_adds(out, ",\"service_name\":");
+		json_str_or_null(out, r->service_name);
+		pc_buf_adds(out, ",\"namespace\":");
+		json_str_or_null(out, r->service_ns);
+		pc_buf_printf(out, ",\"response_code\":%u,\"response_flags\":", r->code);
+		json_str_or_null(out, r->flags);
+		pc_buf_printf(out,
+			      ",\"requests\":%" PRIu64 ",\"duration_ms_sum\":%" PRIu64
+			      ",\"request_bytes\":%" PRIu64 ",\"response_bytes\":%" PRIu64 "}",
+			      r->duration.count, r->duration.sum, r->req_bytes.sum,
+			      r->resp_bytes.sum);
+	}
 	pc_buf_adds(out, "]}");
 }

@@ -84,7 +84,6 @@ static void fill(struct pc_stats *st, uint64_t k)
 	pc_counter_add(&c->from_client, 100 * k);
 	pc_counter_add(&c->to_client, 1000 * k);
 	pc_counter_add(&c->connect_fail, 1);
-	(void)bh;
 	pc_counter_add(&s->opened, 2 * k);
 	pc_counter_add(&s->closed, k);
 	pc_counter_add(&s->received, 100 * k);
@@ -95,6 +94,9 @@ static void fill(struct pc_stats *st, uint64_t k)
 	pc_counter_add(&st->downstream_active, k);
 	pc_counter_add(&st->downstream_active, (uint64_t)-1); /* a gauge goes down too */
 	pc_counter_add(&st->denied, k);
+	pc_stats_request(st, c, 200, NULL, 5 * k, 20 * k, 500 * k);
+	pc_stats_request(st, c, 200, "-", 7 * k, 20 * k, 500 * k);
+	pc_stats_request(st, bh, 403, NULL, 0, 0, 0);
 }
 
 START_TEST(sum_across_workers)
@@ -385,6 +387,17 @@ START_TEST(json_form)
 					   "\"upstream_cx_connect_timeout\":0,"
 					   "\"upstream_cx_overflow\":0,\"rx_bytes\":100,"
 					   "\"tx_bytes\":1000}"));
+	ck_assert_ptr_nonnull(strstr(text,
+				     "],\"requests\":[{\"service\":\"db.example\","
+				     "\"service_name\":\"db.example\",\"namespace\":\"prod\","
+				     "\"response_code\":200,\"response_flags\":\"-\","
+				     "\"requests\":2,\"duration_ms_sum\":12,"
+				     "\"request_bytes\":40,\"response_bytes\":1000},"
+				     "{\"service\":null,\"service_name\":\"BlackHoleCluster\","
+				     "\"namespace\":null,\"response_code\":403,"
+				     "\"response_flags\":\"-\",\"requests\":1,"
+				     "\"duration_ms_sum\":0,\"request_bytes\":0,"
+				     "\"response_bytes\":0}]}"));
 	free(text);
 }
 END_TEST
