@@ -18,11 +18,17 @@
 
 #include <errno.h>
 #include <inttypes.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "core/alloc.h"
 #include "core/buf.h"
+
+const double pc_stats_buckets[PC_STATS_NBUCKETS] = {
+	0.5,  1,    5,     10,    25,    50,     100,    250,     500,     1000,
+	2500, 5000, 10000, 30000, 60000, 300000, 600000, 1800000, 3600000,
+};
 
 #define FNV_OFFSET 14695981039346656037ull
 #define FNV_PRIME  1099511628211ull
@@ -34,6 +40,15 @@ static uint64_t fnv(uint64_t h, const char *s)
 	for (; *s; s++)
 		h = (h ^ (unsigned char)*s) * FNV_PRIME;
 	return (h ^ 0xffu) * FNV_PRIME; /* end of field: ("ab","c") != ("a","bc") */
+}
+
+static uint64_t fnv_u64(uint64_t h, uint64_t v)
+{
+	unsigned i;
+
+	for (i = 0; i < 8; i++, v >>= 8)
+		h = (h ^ (v & 0xffu)) * FNV_PRIME;
+	return h;
 }
 
 static bool same(const char *a, const char *b)
@@ -53,12 +68,14 @@ void pc_stats_init(struct pc_stats *st)
 	memset(st, 0, sizeof(*st));
 	atomic_init(&st->clusters, NULL);
 	atomic_init(&st->series, NULL);
+	atomic_init(&st->requests, NULL);
 }
 
 void pc_stats_release(struct pc_stats *st)
 {
 	struct pc_stat_cluster *c, *cn;
 	struct pc_stat_series *s, *sn;
+	struct pc_stat_request *r, *rn;
 
 	for (c = atomic_load(&st->clusters); c; c = cn) {
 		cn = c->next;
@@ -75,8 +92,14 @@ void pc_stats_release(struct pc_stats *st)
 		free(s->flags);
 		free(s);
 	}
+	for (r = atomic_load(&st->requests); r; r = rn) {
+		rn = r->next;
+		free(r->flags);
+		free(r);
+	}
 	free(st->cbucket);
 	free(st->sbucket);
+	free(st->rbucket);
 	pc_stats_init(st);
 }
 
@@ -126,6 +149,28 @@ static void rehash_series(struct pc_stats *st)
 	free(st->sbucket);
 	st->sbucket = b;
 	st->nsbucket = nb;
+}
+
+static void rehash_requests(struct pc_stats *st)
+{
+	size_t nb = st->nrbucket ? st->nrbucket * 2 : 64, i;
+	struct pc_stat_request **b, *e, *en;
+
+	if (st->nrequests < st->nrbucket)
+		return;
+	b = pc_calloc(nb, sizeof(struct pc_stat_request *));
+	if (!b)
+		return;
+	for (i = 0; i < st->nrbucket; i++) {
+		for (e = st->rbucket[i]; e; e = en) {
+			en = e->hnext;
+			e->hnext = b[e->hash & (nb - 1)];
+			b[e->hash & (nb - 1)] = e;
+		}
+	}
+	free(st->rbucket);
+	st->rbucket = b;
+	st->nrbucket = nb;
 }
 
 struct pc_stat_cluster *pc_stats_cluster(struct pc_stats *st, const char *name, const char *service,
@@ -217,6 +262,72 @@ struct pc_stat_series *pc_stats_series(struct pc_stats *st, const char *service,
 	return s;
 }
 
+/*
+ * Within a worker a cluster series is unique per name and never freed, so
+ * its address is a key as good as its name, and cheaper to hash; the sum
+ * folds series by their label values.
+ */
+static struct pc_stat_request *request_series(struct pc_stats *st, const struct pc_stat_cluster *sc,
+					      unsigned code, const char *flags)
+{
+	uint64_t h = fnv(fnv_u64(fnv_u64(FNV_OFFSET, (uintptr_t)sc), code), flags);
+	struct pc_stat_request *r;
+
+	if (st->nrbucket) {
+		for (r = st->rbucket[h & (st->nrbucket - 1)]; r; r = r->hnext) {
+			if (r->hash == h && r->sc == sc && r->code == code &&
+			    strcmp(r->flags, flags) == 0)
+				return r;
+		}
+	}
+	rehash_requests(st);
+	if (!st->nrbucket)
+		return NULL;
+	r = pc_calloc(1, sizeof(*r));
+	if (!r)
+		return NULL;
+	r->flags = dup_or_null(flags);
+	if (!r->flags) {
+		free(r);
+		return NULL;
+	}
+	r->hash = h;
+	r->sc = sc;
+	r->code = code;
+	r->hnext = st->rbucket[h & (st->nrbucket - 1)];
+	st->rbucket[h & (st->nrbucket - 1)] = r;
+	st->nrequests++;
+	r->next = atomic_load_explicit(&st->requests, memory_order_relaxed);
+	atomic_store_explicit(&st->requests, r, memory_order_release);
+	return r;
+}
+
+static void hist_add(struct pc_stat_hist *h, uint64_t v)
+{
+	unsigned i = 0;
+
+	while (i < PC_STATS_NBUCKETS && (double)v > pc_stats_buckets[i])
+		i++;
+	pc_counter_add(&h->bucket[i], 1);
+	pc_counter_add(&h->sum, v);
+}
+
+void pc_stats_request(struct pc_stats *st, const struct pc_stat_cluster *sc, unsigned code,
+		      const char *flags, uint64_t duration_ms, uint64_t req_bytes,
+		      uint64_t resp_bytes)
+{
+	struct pc_stat_request *r;
+
+	if (!sc)
+		return;
+	r = request_series(st, sc, code, flags ? flags : "-");
+	if (!r)
+		return;
+	hist_add(&r->duration, duration_ms);
+	hist_add(&r->req_bytes, req_bytes);
+	hist_add(&r->resp_bytes, resp_bytes);
+}
+
 /* ---- summing ---- */
 
 static const char *unk(const char *s)
@@ -247,11 +358,72 @@ static int cmp_series(const void *a, const void *b)
 	return r;
 }
 
+static int cmp_request(const void *a, const void *b)
+{
+	const struct pc_request_sum *x = a, *y = b;
+	int r;
+
+	/* the order of the labels in the output: service, name, namespace, code, flags */
+	r = strcmp(unk(x->service), unk(y->service));
+	if (!r)
+		r = strcmp(unk(x->service_name), unk(y->service_name));
+	if (!r)
+		r = strcmp(unk(x->service_ns), unk(y->service_ns));
+	if (!r)
+		r = (x->code > y->code) - (x->code < y->code);
+	if (!r)
+		r = strcmp(x->flags, y->flags);
+	return r;
+}
+
+static void hist_get(struct pc_hist_sum *d, const struct pc_stat_hist *h)
+{
+	unsigned i;
+
+	d->count = 0;
+	for (i = 0; i <= PC_STATS_NBUCKETS; i++) {
+		d->bucket[i] = pc_counter_get(&h->bucket[i]);
+		d->count += d->bucket[i];
+	}
+	d->sum = pc_counter_get(&h->sum);
+}
+
+static void hist_fold(struct pc_hist_sum *a, const struct pc_hist_sum *b)
+{
+	unsigned i;
+
+	for (i = 0; i <= PC_STATS_NBUCKETS; i++)
+		a->bucket[i] += b->bucket[i];
+	a->sum += b->sum;
+	a->count += b->count;
+}
+
+static void collect_requests(const struct pc_stats *st, size_t max, struct pc_stats_sum *out)
+{
+	const struct pc_stat_request *r;
+
+	for (r = atomic_load_explicit(&((struct pc_stats *)st)->requests, memory_order_acquire);
+	     r && out->nrequests < max; r = r->next) {
+		struct pc_request_sum *d = &out->requests[out->nrequests++];
+
+		/* the TCP series' labels for the same cluster (proxy/session.c) */
+		d->service = r->sc->service;
+		d->service_name = r->sc->service ? r->sc->service : r->sc->name;
+		d->service_ns = r->sc->ns;
+		d->flags = r->flags;
+		d->code = r->code;
+		hist_get(&d->duration, &r->duration);
+		hist_get(&d->req_bytes, &r->req_bytes);
+		hist_get(&d->resp_bytes, &r->resp_bytes);
+	}
+}
+
 static int collect(struct pc_stats *const *v, size_t n, struct pc_stats_sum *out)
 {
 	const struct pc_stat_cluster *c;
 	const struct pc_stat_series *s;
-	size_t i, nc = 0, ns = 0;
+	const struct pc_stat_request *r;
+	size_t i, nc = 0, ns = 0, nr = 0;
 
 	for (i = 0; i < n; i++) {
 		for (c = atomic_load_explicit(&v[i]->clusters, memory_order_acquire); c;
@@ -259,11 +431,15 @@ static int collect(struct pc_stats *const *v, size_t n, struct pc_stats_sum *out
 			nc++;
 		for (s = atomic_load_explicit(&v[i]->series, memory_order_acquire); s; s = s->next)
 			ns++;
+		for (r = atomic_load_explicit(&v[i]->requests, memory_order_acquire); r;
+		     r = r->next)
+			nr++;
 	}
 	/* series published after the count are left for the next scrape */
 	out->clusters = pc_calloc(nc ? nc : 1, sizeof(*out->clusters));
 	out->series = pc_calloc(ns ? ns : 1, sizeof(*out->series));
-	if (!out->clusters || !out->series)
+	out->requests = pc_calloc(nr ? nr : 1, sizeof(*out->requests));
+	if (!out->clusters || !out->series || !out->requests)
 		return -ENOMEM;
 	for (i = 0; i < n; i++) {
 		for (c = atomic_load_explicit(&v[i]->clusters, memory_order_acquire);
@@ -294,6 +470,7 @@ static int collect(struct pc_stats *const *v, size_t n, struct pc_stats_sum *out
 			d->received = pc_counter_get(&s->received);
 			d->sent = pc_counter_get(&s->sent);
 		}
+		collect_requests(v[i], nr, out);
 		out->downstream_total += pc_counter_get(&v[i]->downstream_total);
 		out->downstream_active += pc_counter_get(&v[i]->downstream_active);
 		out->denied += pc_counter_get(&v[i]->denied);
@@ -338,6 +515,19 @@ static void merge(struct pc_stats_sum *out)
 		out->series[k++] = *b;
 	}
 	out->nseries = k;
+	qsort(out->requests, out->nrequests, sizeof(*out->requests), cmp_request);
+	for (i = 0, k = 0; i < out->nrequests; i++) {
+		struct pc_request_sum *a = &out->requests[k - (k > 0)], *b = &out->requests[i];
+
+		if (k > 0 && cmp_request(a, b) == 0) {
+			hist_fold(&a->duration, &b->duration);
+			hist_fold(&a->req_bytes, &b->req_bytes);
+			hist_fold(&a->resp_bytes, &b->resp_bytes);
+			continue;
+		}
+		out->requests[k++] = *b;
+	}
+	out->nrequests = k;
 }
 
 int pc_stats_sum(struct pc_stats *const *v, size_t n, struct pc_stats_sum *out)
@@ -358,6 +548,7 @@ void pc_stats_sum_release(struct pc_stats_sum *s)
 {
 	free(s->clusters);
 	free(s->series);
+	free(s->requests);
 	memset(s, 0, sizeof(*s));
 }
 
@@ -392,10 +583,21 @@ static void family(struct pc_buf *out, const char *name, const char *type, const
 	pc_buf_printf(out, "# HELP %s %s\n# TYPE %s %s\n", name, help, name, type);
 }
 
-/* The label set of an Istio series, in Istio's order (reference §7.1). */
-static void istio_labels(struct pc_buf *out, const struct pc_stats_labels *l,
-			 const struct pc_series_sum *s)
+/* The destination of an Istio series, and for HTTP its response code. */
+struct istio_dest {
+	const char *service, *service_name, *service_ns, *flags;
+	const unsigned *code; /* NULL: a TCP series */
+};
+
+/*
+ * The label set of an Istio series, in Istio's order (reference §7.1), without
+ * the closing brace (a histogram's buckets add "le").
+ */
+static void istio_labels_open(struct pc_buf *out, const struct pc_stats_labels *l,
+			      const struct istio_dest *s)
 {
+	char code[16];
+
 	pc_buf_addc(out, '{');
 	label(out, "reporter", "source", true);
 	label(out, "source_workload", l->workload, false);
@@ -418,9 +620,22 @@ static void istio_labels(struct pc_buf *out, const struct pc_stats_labels *l,
 	label(out, "destination_service_name", s->service_name, false);
 	label(out, "destination_service_namespace", s->service_ns, false);
 	label(out, "destination_cluster", NULL, false);
-	label(out, "request_protocol", "tcp", false);
+	label(out, "request_protocol", s->code ? "http" : "tcp", false);
+	if (s->code) {
+		snprintf(code, sizeof(code), "%u", *s->code);
+		label(out, "response_code", code, false);
+		label(out, "grpc_response_status", "", false);
+	}
 	label(out, "response_flags", s->flags, false);
 	label(out, "connection_security_policy", NULL, false);
+}
+
+static void istio_labels(struct pc_buf *out, const struct pc_stats_labels *l,
+			 const struct pc_series_sum *s)
+{
+	struct istio_dest d = { s->service, s->service_name, s->service_ns, s->flags, NULL };
+
+	istio_labels_open(out, l, &d);
 	pc_buf_addc(out, '}');
 }
 
@@ -452,6 +667,63 @@ static void istio_family(struct pc_buf *out, const struct pc_stats_sum *s,
 		istio_labels(out, l, &s->series[i]);
 		pc_buf_printf(out, " %" PRIu64 "\n", series_value(&s->series[i], f));
 	}
+}
+
+enum request_field { R_DURATION, R_REQ_BYTES, R_RESP_BYTES, R_COUNT };
+
+static const struct pc_hist_sum *request_hist(const struct pc_request_sum *r, enum request_field f)
+{
+	switch (f) {
+	case R_REQ_BYTES:
+		return &r->req_bytes;
+	case R_RESP_BYTES:
+		return &r->resp_bytes;
+	default:
+		return &r->duration;
+	}
+}
+
+/*
+ * An Istio HTTP family: istio_requests_total (R_COUNT) or one of the
+ * histograms, with cumulative buckets whose "le" Envoy prints with %.32g.
+ */
+static void request_family(struct pc_buf *out, const struct pc_stats_sum *s,
+			   const struct pc_stats_labels *l, const char *name, const char *help,
+			   enum request_field f)
+{
+	struct pc_buf lb = PC_BUF_INIT;
+	size_t i;
+	unsigned k;
+
+	family(out, name, f == R_COUNT ? "counter" : "histogram", help);
+	for (i = 0; i < s->nrequests; i++) {
+		const struct pc_request_sum *r = &s->requests[i];
+		const struct pc_hist_sum *h = request_hist(r, f);
+		struct istio_dest d = { r->service, r->service_name, r->service_ns, r->flags,
+					&r->code };
+		uint64_t cum = 0;
+
+		pc_buf_clear(&lb);
+		istio_labels_open(&lb, l, &d);
+		if (lb.oom) {
+			out->oom = true;
+			break;
+		}
+		if (f == R_COUNT) {
+			pc_buf_printf(out, "%s%s} %" PRIu64 "\n", name, pc_buf_str(&lb), h->count);
+			continue;
+		}
+		for (k = 0; k < PC_STATS_NBUCKETS; k++) {
+			cum += h->bucket[k];
+			pc_buf_printf(out, "%s_bucket%s,le=\"%.32g\"} %" PRIu64 "\n", name,
+				      pc_buf_str(&lb), pc_stats_buckets[k], cum);
+		}
+		pc_buf_printf(out, "%s_bucket%s,le=\"+Inf\"} %" PRIu64 "\n", name, pc_buf_str(&lb),
+			      h->count);
+		pc_buf_printf(out, "%s_sum%s} %" PRIu64 "\n", name, pc_buf_str(&lb), h->sum);
+		pc_buf_printf(out, "%s_count%s} %" PRIu64 "\n", name, pc_buf_str(&lb), h->count);
+	}
+	pc_buf_release(&lb);
 }
 
 /* Offsets keep one table for the seven cluster families. */
@@ -515,6 +787,14 @@ void pc_stats_prometheus(const struct pc_stats_sum *s, const struct pc_stats_lab
 	       s->downstream_active);
 	scalar(out, "envoy_listener_downstream_cx_total", "counter", "Client connections accepted",
 	       s->downstream_total);
+	request_family(out, s, l, "istio_request_bytes", "HTTP request body sizes (bytes)",
+		       R_REQ_BYTES);
+	request_family(out, s, l, "istio_request_duration_milliseconds",
+		       "HTTP request durations, first request byte to last response byte (ms)",
+		       R_DURATION);
+	request_family(out, s, l, "istio_requests_total", "HTTP requests", R_COUNT);
+	request_family(out, s, l, "istio_response_bytes", "HTTP response body sizes (bytes)",
+		       R_RESP_BYTES);
 	istio_family(out, s, l, "istio_tcp_connections_closed_total", "TCP connections closed",
 		     F_CLOSED);
 	istio_family(out, s, l, "istio_tcp_connections_opened_total", "TCP connections opened",
@@ -578,6 +858,24 @@ void pc_stats_json(const struct pc_stats_sum *s, const struct pc_proc_stats *p, 
 			      ",\"tx_bytes\":%" PRIu64 "}",
 			      c->cx_total, c->cx_active, c->connect_fail, c->connect_timeout,
 			      c->overflow, c->from_client, c->to_client);
+	}
+	pc_buf_adds(out, "],\"requests\":[");
+	for (i = 0; i < s->nrequests; i++) {
+		const struct pc_request_sum *r = &s->requests[i];
+
+		pc_buf_adds(out, i ? ",{\"service\":" : "{\"service\":");
+		json_str_or_null(out, r->service);
+		pc_buf_adds(out, ",\"service_name\":");
+		json_str_or_null(out, r->service_name);
+		pc_buf_adds(out, ",\"namespace\":");
+		json_str_or_null(out, r->service_ns);
+		pc_buf_printf(out, ",\"response_code\":%u,\"response_flags\":", r->code);
+		json_str_or_null(out, r->flags);
+		pc_buf_printf(out,
+			      ",\"requests\":%" PRIu64 ",\"duration_ms_sum\":%" PRIu64
+			      ",\"request_bytes\":%" PRIu64 ",\"response_bytes\":%" PRIu64 "}",
+			      r->duration.count, r->duration.sum, r->req_bytes.sum,
+			      r->resp_bytes.sum);
 	}
 	pc_buf_adds(out, "]}");
 }

@@ -13,6 +13,8 @@
  *   - Istio series, keyed by (destination_service, destination_service_name,
  *     destination_service_namespace, response_flags): connections opened
  *     and closed, bytes received from and sent to the client;
+ *   - Istio HTTP series, keyed by (cluster, response_code, response_flags):
+ *     istio_requests_total and the three request histograms;
  *   - Envoy cluster counters, keyed by the cluster name.
  *
  * A new series is linked at the head of a list with a release store; a
@@ -62,6 +64,40 @@ struct pc_stat_cluster {
 	pc_counter to_client;   /* bytes sent to the client (received from upstream) */
 };
 
+/*
+ * Envoy's default histogram bounds, which Istio's request histograms use
+ * (milliseconds for the duration, bytes for the sizes).
+ */
+#define PC_STATS_NBUCKETS 19
+extern const double pc_stats_buckets[PC_STATS_NBUCKETS];
+
+/*
+ * A histogram: the count of each bucket (not cumulative: bucket[i] counts
+ * the values in (bound i-1, bound i], the last one those above every
+ * bound) and the sum of the values. The count is the sum of the buckets.
+ */
+struct pc_stat_hist {
+	pc_counter bucket[PC_STATS_NBUCKETS + 1];
+	pc_counter sum;
+};
+
+/*
+ * One Istio HTTP series: the requests to one cluster that got one response
+ * code with one set of response flags. The destination labels are the
+ * cluster's (a worker's clusters live as long as the worker).
+ */
+struct pc_stat_request {
+	struct pc_stat_request *next;
+	struct pc_stat_request *hnext;
+	uint64_t hash;
+	const struct pc_stat_cluster *sc;
+	unsigned code;
+	char *flags;
+	struct pc_stat_hist duration;   /* istio_request_duration_milliseconds */
+	struct pc_stat_hist req_bytes;  /* istio_request_bytes */
+	struct pc_stat_hist resp_bytes; /* istio_response_bytes */
+};
+
 /* One Istio series: the four istio_tcp_* counters of one label set. */
 struct pc_stat_series {
 	struct pc_stat_series *next;
@@ -79,10 +115,12 @@ struct pc_stat_series {
 struct pc_stats {
 	_Atomic(struct pc_stat_cluster *) clusters; /* newest first */
 	_Atomic(struct pc_stat_series *) series;
+	_Atomic(struct pc_stat_request *) requests;
 	/* the worker's private index */
 	struct pc_stat_cluster **cbucket;
 	struct pc_stat_series **sbucket;
-	size_t ncbucket, nclusters, nsbucket, nseries;
+	struct pc_stat_request **rbucket;
+	size_t ncbucket, nclusters, nsbucket, nseries, nrbucket, nrequests;
 	/* listener counters (no labels) */
 	pc_counter downstream_total, downstream_active, denied, revoked;
 };
@@ -109,6 +147,19 @@ struct pc_stat_series *pc_stats_series(struct pc_stats *st, const char *service,
 				       const char *service_name, const char *service_ns,
 				       const char *flags);
 
+/*
+ * Count one completed HTTP request to the cluster <sc> (from
+ * pc_stats_cluster(); NULL: stats are off, nothing is counted) that got
+ * <code> (0: no response) with response flags <flags> (NULL: "-"): one
+ * istio_requests_total, and <duration_ms>, <req_bytes> and <resp_bytes>
+ * into the three histograms. Owner thread only. Allocates only the first
+ * time a (<sc>, <code>, <flags>) series is seen; out of memory, the
+ * request is not counted.
+ */
+void pc_stats_request(struct pc_stats *st, const struct pc_stat_cluster *sc, unsigned code,
+		      const char *flags, uint64_t duration_ms, uint64_t req_bytes,
+		      uint64_t resp_bytes);
+
 /* ---- scrape side (any thread) ---- */
 
 struct pc_cluster_sum {
@@ -122,11 +173,24 @@ struct pc_series_sum {
 	uint64_t opened, closed, received, sent;
 };
 
+struct pc_hist_sum {
+	uint64_t bucket[PC_STATS_NBUCKETS + 1]; /* not cumulative, as in pc_stat_hist */
+	uint64_t sum, count;
+};
+
+struct pc_request_sum {
+	const char *service, *service_name, *service_ns, *flags;
+	unsigned code;
+	struct pc_hist_sum duration, req_bytes, resp_bytes; /* duration.count: the requests */
+};
+
 struct pc_stats_sum {
 	struct pc_cluster_sum *clusters; /* sorted by name */
 	size_t nclusters;
 	struct pc_series_sum *series; /* sorted by the label values */
 	size_t nseries;
+	struct pc_request_sum *requests; /* sorted by the label values */
+	size_t nrequests;
 	uint64_t downstream_total, downstream_active, denied, revoked;
 };
 

@@ -84,7 +84,6 @@ static void fill(struct pc_stats *st, uint64_t k)
 	pc_counter_add(&c->from_client, 100 * k);
 	pc_counter_add(&c->to_client, 1000 * k);
 	pc_counter_add(&c->connect_fail, 1);
-	(void)bh;
 	pc_counter_add(&s->opened, 2 * k);
 	pc_counter_add(&s->closed, k);
 	pc_counter_add(&s->received, 100 * k);
@@ -95,6 +94,9 @@ static void fill(struct pc_stats *st, uint64_t k)
 	pc_counter_add(&st->downstream_active, k);
 	pc_counter_add(&st->downstream_active, (uint64_t)-1); /* a gauge goes down too */
 	pc_counter_add(&st->denied, k);
+	pc_stats_request(st, c, 200, NULL, 5 * k, 20 * k, 500 * k);
+	pc_stats_request(st, c, 200, "-", 7 * k, 20 * k, 500 * k);
+	pc_stats_request(st, bh, 403, NULL, 0, 0, 0);
 }
 
 START_TEST(sum_across_workers)
@@ -213,9 +215,148 @@ START_TEST(prometheus_text)
 		free(prev);
 		prev = strdup(name);
 	}
-	ck_assert_uint_eq(types, 21);
+	ck_assert_uint_eq(types, 25);
 	free(prev);
 	free(text);
+}
+END_TEST
+
+/* Requests: one series per (cluster, code, flags), histograms in Envoy's buckets. */
+START_TEST(requests_series_and_buckets)
+{
+	struct pc_stats a, b;
+	struct pc_stats *v[2] = { &a, &b };
+	struct pc_stats_sum sum;
+	struct pc_stat_cluster *ca, *cb, *bh;
+	const struct pc_request_sum *r;
+	unsigned i;
+
+	pc_stats_init(&a);
+	pc_stats_init(&b);
+	ca = pc_stats_cluster(&a, "outbound|80||httpbin.example", "httpbin.example", "prod");
+	cb = pc_stats_cluster(&b, "outbound|80||httpbin.example", "httpbin.example", "prod");
+	bh = pc_stats_cluster(&a, "BlackHoleCluster", NULL, NULL);
+	pc_stats_request(&a, ca, 200, NULL, 0, 0, 100);     /* le 0.5 */
+	pc_stats_request(&a, ca, 200, "-", 1, 10, 1000);    /* le 1; same series */
+	pc_stats_request(&b, cb, 200, "-", 7, 10, 1001);    /* le 10, other worker */
+	pc_stats_request(&b, cb, 200, "-", 4000000, 0, 0);  /* above every bound */
+	pc_stats_request(&a, ca, 503, "UF,URX", 30, 0, 91); /* le 50 */
+	pc_stats_request(&a, bh, 403, NULL, 0, 0, 0);
+	pc_stats_request(&a, NULL, 200, NULL, 1, 1, 1); /* stats off: nothing */
+	ck_assert_uint_eq(a.nrequests, 3);
+	ck_assert_uint_eq(b.nrequests, 1);
+	ck_assert_int_eq(pc_stats_sum(v, 2, &sum), 0);
+	ck_assert_uint_eq(sum.nrequests, 3);
+	/* sorted by service ("unknown" last here), name, namespace, code */
+	r = &sum.requests[0];
+	ck_assert_str_eq(r->service, "httpbin.example");
+	ck_assert_str_eq(r->service_name, "httpbin.example");
+	ck_assert_str_eq(r->service_ns, "prod");
+	ck_assert_uint_eq(r->code, 200);
+	ck_assert_str_eq(r->flags, "-");
+	ck_assert_uint_eq(r->duration.count, 4);
+	ck_assert_uint_eq(r->duration.sum, 4000008);
+	ck_assert_uint_eq(r->duration.bucket[0], 1);
+	ck_assert_uint_eq(r->duration.bucket[1], 1);
+	ck_assert_uint_eq(r->duration.bucket[2], 0);
+	ck_assert_uint_eq(r->duration.bucket[3], 1);
+	ck_assert_uint_eq(r->duration.bucket[PC_STATS_NBUCKETS], 1);
+	ck_assert_uint_eq(r->req_bytes.sum, 20);
+	ck_assert_uint_eq(r->resp_bytes.sum, 2101);
+	ck_assert_uint_eq(r->resp_bytes.bucket[9], 1);  /* 1000 <= 1000 */
+	ck_assert_uint_eq(r->resp_bytes.bucket[10], 1); /* 1001 <= 2500 */
+	r = &sum.requests[1];
+	ck_assert_uint_eq(r->code, 503);
+	ck_assert_str_eq(r->flags, "UF,URX");
+	ck_assert_uint_eq(r->duration.bucket[5], 1);
+	r = &sum.requests[2];
+	ck_assert_ptr_null(r->service);
+	ck_assert_str_eq(r->service_name, "BlackHoleCluster");
+	ck_assert_uint_eq(r->code, 403);
+	for (i = 1; i < PC_STATS_NBUCKETS; i++)
+		ck_assert(pc_stats_buckets[i - 1] < pc_stats_buckets[i]);
+	pc_stats_sum_release(&sum);
+	pc_stats_release(&a);
+	pc_stats_release(&b);
+}
+END_TEST
+
+START_TEST(requests_prometheus_text)
+{
+	struct pc_stats a;
+	struct pc_stats *v = &a;
+	struct pc_stats_sum sum;
+	struct pc_buf out = PC_BUF_INIT;
+	struct pc_stat_cluster *c;
+	const char *text, *p;
+	const char *labels_200 =
+		"{reporter=\"source\",source_workload=\"shop-1\","
+		"source_canonical_service=\"shop\",source_canonical_revision=\"v2\","
+		"source_workload_namespace=\"shop\",source_principal=\"unknown\","
+		"source_app=\"shop\",source_version=\"v2\",source_cluster=\"unknown\","
+		"destination_workload=\"unknown\",destination_workload_namespace=\"unknown\","
+		"destination_principal=\"unknown\",destination_app=\"unknown\","
+		"destination_version=\"unknown\",destination_service=\"httpbin.example\","
+		"destination_canonical_service=\"unknown\","
+		"destination_canonical_revision=\"latest\","
+		"destination_service_name=\"httpbin.example\","
+		"destination_service_namespace=\"prod\",destination_cluster=\"unknown\","
+		"request_protocol=\"http\",response_code=\"200\",grpc_response_status=\"\","
+		"response_flags=\"-\",connection_security_policy=\"unknown\"";
+	char want[4096];
+	static const char *const le[] = { "0.5",    "1",      "5",       "10",      "25",
+					  "50",     "100",    "250",     "500",     "1000",
+					  "2500",   "5000",   "10000",   "30000",   "60000",
+					  "300000", "600000", "1800000", "3600000", "+Inf" };
+	static const unsigned cum[] = {
+		1, 2, 2, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 4
+	};
+	unsigned i;
+
+	pc_stats_init(&a);
+	c = pc_stats_cluster(&a, "outbound|80||httpbin.example", "httpbin.example", "prod");
+	pc_stats_request(&a, c, 200, NULL, 0, 5, 100);
+	pc_stats_request(&a, c, 200, NULL, 1, 5, 100);
+	pc_stats_request(&a, c, 200, NULL, 10, 5, 100);
+	pc_stats_request(&a, c, 200, NULL, 3600001, 5, 100);
+	ck_assert_int_eq(pc_stats_sum(&v, 1, &sum), 0);
+	pc_stats_prometheus(&sum, &labels, &proc, &out);
+	ck_assert(!out.oom);
+	text = pc_buf_str(&out);
+	ck_assert_ptr_nonnull(strstr(text, "# TYPE istio_requests_total counter\n"));
+	ck_assert_ptr_nonnull(
+		strstr(text, "# TYPE istio_request_duration_milliseconds histogram\n"));
+	ck_assert_ptr_nonnull(strstr(text, "# TYPE istio_request_bytes histogram\n"));
+	ck_assert_ptr_nonnull(strstr(text, "# TYPE istio_response_bytes histogram\n"));
+	snprintf(want, sizeof(want), "\nistio_requests_total%s} 4\n", labels_200);
+	ck_assert_ptr_nonnull(strstr(text, want));
+	/* every bucket, cumulative and in order, then the sum and the count */
+	snprintf(want, sizeof(want),
+		 "\nistio_request_duration_milliseconds_bucket%s,le=\"0.5\"} 1\n", labels_200);
+	p = strstr(text, want);
+	ck_assert_ptr_nonnull(p);
+	p++;
+	for (i = 0; i < 20; i++) {
+		snprintf(want, sizeof(want),
+			 "istio_request_duration_milliseconds_bucket%s,le=\"%s\"} %u\n", labels_200,
+			 le[i], cum[i]);
+		ck_assert_msg(strncmp(p, want, strlen(want)) == 0, "bucket %s", le[i]);
+		p += strlen(want);
+	}
+	snprintf(want, sizeof(want),
+		 "istio_request_duration_milliseconds_sum%s} 3600012\n"
+		 "istio_request_duration_milliseconds_count%s} 4\n",
+		 labels_200, labels_200);
+	ck_assert_str_eq(strncmp(p, want, strlen(want)) == 0 ? want : p, want);
+	snprintf(want, sizeof(want), "istio_request_bytes_sum%s} 20\n", labels_200);
+	ck_assert_ptr_nonnull(strstr(text, want));
+	snprintf(want, sizeof(want), "istio_response_bytes_bucket%s,le=\"100\"} 4\n", labels_200);
+	ck_assert_ptr_nonnull(strstr(text, want));
+	snprintf(want, sizeof(want), "istio_response_bytes_bucket%s,le=\"50\"} 0\n", labels_200);
+	ck_assert_ptr_nonnull(strstr(text, want));
+	pc_buf_release(&out);
+	pc_stats_sum_release(&sum);
+	pc_stats_release(&a);
 }
 END_TEST
 
@@ -246,6 +387,17 @@ START_TEST(json_form)
 					   "\"upstream_cx_connect_timeout\":0,"
 					   "\"upstream_cx_overflow\":0,\"rx_bytes\":100,"
 					   "\"tx_bytes\":1000}"));
+	ck_assert_ptr_nonnull(strstr(text,
+				     "],\"requests\":[{\"service\":\"db.example\","
+				     "\"service_name\":\"db.example\",\"namespace\":\"prod\","
+				     "\"response_code\":200,\"response_flags\":\"-\","
+				     "\"requests\":2,\"duration_ms_sum\":12,"
+				     "\"request_bytes\":40,\"response_bytes\":1000},"
+				     "{\"service\":null,\"service_name\":\"BlackHoleCluster\","
+				     "\"namespace\":null,\"response_code\":403,"
+				     "\"response_flags\":\"-\",\"requests\":1,"
+				     "\"duration_ms_sum\":0,\"request_bytes\":0,"
+				     "\"response_bytes\":0}]}"));
 	free(text);
 }
 END_TEST
@@ -261,6 +413,8 @@ int main(void)
 	tcase_add_test(tc, many_series_survive_rehash);
 	tcase_add_test(tc, sum_across_workers);
 	tcase_add_test(tc, prometheus_text);
+	tcase_add_test(tc, requests_series_and_buckets);
+	tcase_add_test(tc, requests_prometheus_text);
 	tcase_add_test(tc, label_values_are_escaped);
 	tcase_add_test(tc, json_form);
 	suite_add_tcase(s, tc);
