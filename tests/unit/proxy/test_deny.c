@@ -275,7 +275,7 @@ static const char *const entries =
 
 static void world_init(struct world *x, int response)
 {
-	struct pc_compile_opts o = { -1, 15001, 3 };
+	struct pc_compile_opts o = { .policy = -1, .proxy_port = 15001, .generation = 3 };
 
 	memset(x, 0, sizeof(*x));
 	pc_findings_init(&x->f);

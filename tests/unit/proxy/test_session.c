@@ -97,7 +97,7 @@ static struct pc_snapshot *compile_with(uint16_t port, uint16_t mysql_port, cons
 	char yaml[2048];
 	struct pc_manifest *mp = &manifests[nmanifests++];
 	struct pc_findings f;
-	struct pc_compile_opts o = { -1, 15001, 1 };
+	struct pc_compile_opts o = { .policy = -1, .proxy_port = 15001, .generation = 1 };
 	struct pc_snapshot *snap;
 
 	snprintf(yaml, sizeof(yaml),
@@ -136,7 +136,7 @@ static struct pc_snapshot *compile_max1(uint16_t port)
 static struct pc_snapshot *compile_empty(void)
 {
 	struct pc_manifest *mp = &manifests[nmanifests++];
-	struct pc_compile_opts o = { -1, 15001, 2 };
+	struct pc_compile_opts o = { .policy = -1, .proxy_port = 15001, .generation = 2 };
 	struct pc_snapshot *snap;
 
 	ck_assert_uint_le(nmanifests, sizeof(manifests) / sizeof(manifests[0]));
