@@ -107,6 +107,13 @@ size_t pc_deny_explain(char *out, size_t cap, const struct pc_deny_reply *r, uin
 
 	if (loop_guard || !r)
 		return clamp(snprintf(out, cap, "%s", pc_deny_reason(loop_guard)), cap);
+	if (r->status == 400 || r->status == 431)
+		return clamp(snprintf(out, cap, "malformed HTTP request: %s",
+				      r->detail ? r->detail : "-"), cap);
+	if (r->status == 421)
+		return clamp(snprintf(out, cap, "Host \"%s\" is allowed on port %u but routed to "
+				      "another upstream than this connection's",
+				      r->name ? r->name : "-", port), cap);
 	switch (r->cause) {
 	case PC_CAUSE_NO_NAME:
 		n = snprintf(out, cap, "%s names no server and port %u admits it by name only",
@@ -184,16 +191,35 @@ size_t pc_deny_tls_alert(uint8_t out[PC_DENY_TLS_ALERT_LEN], uint8_t major, uint
 	return PC_DENY_TLS_ALERT_LEN;
 }
 
-size_t pc_deny_http_403(char *out, size_t cap, const char *msg, bool head)
+static const char *status_text(unsigned status)
+{
+	switch (status) {
+	case 400:
+		return "Bad Request";
+	case 421:
+		return "Misdirected Request";
+	case 431:
+		return "Request Header Fields Too Large";
+	default:
+		return "Forbidden";
+	}
+}
+
+size_t pc_deny_http(char *out, size_t cap, unsigned status, const char *msg, bool head)
 {
 	size_t body = strlen(msg) + 1;
 	int n;
 
 	n = snprintf(out, cap,
-		     "HTTP/1.1 403 Forbidden\r\nContent-Type: text/plain\r\n"
+		     "HTTP/1.1 %u %s\r\nContent-Type: text/plain\r\n"
 		     "Content-Length: %zu\r\nConnection: close\r\n\r\n%s%s",
-		     body, head ? "" : msg, head ? "" : "\n");
+		     status, status_text(status), body, head ? "" : msg, head ? "" : "\n");
 	return n < 0 || (size_t)n >= cap ? 0 : (size_t)n;
+}
+
+size_t pc_deny_http_403(char *out, size_t cap, const char *msg, bool head)
+{
+	return pc_deny_http(out, cap, 403, msg, head);
 }
 
 /* -- recording ------------------------------------------------------------- */
@@ -410,7 +436,7 @@ enum pc_sniff pc_deny_choose(struct pc_deny_reply *r, const uint8_t *p, size_t n
 size_t pc_deny_render(const struct pc_deny_reply *r, const struct pc_addr *dst, bool loop_guard,
 		      char out[PC_DENY_OUT_MAX])
 {
-	char msg[PC_DENY_OUT_MAX - 8];
+	char msg[PC_DENY_OUT_MAX - 8], a[PC_ADDR_STRLEN];
 
 	switch (r->answer) {
 	case PC_ANSWER_MYSQL:
@@ -419,8 +445,17 @@ size_t pc_deny_render(const struct pc_deny_reply *r, const struct pc_addr *dst, 
 	case PC_ANSWER_TLS:
 		return pc_deny_tls_alert((uint8_t *)out, r->tls_major, r->tls_minor);
 	case PC_ANSWER_HTTP:
-		pc_deny_sentence(msg, PC_DENY_OUT_MAX / 2, dst, loop_guard, r);
-		return pc_deny_http_403(out, PC_DENY_OUT_MAX, msg, r->head);
+		if (r->status == 400 || r->status == 431)
+			snprintf(msg, PC_DENY_OUT_MAX / 2, "portcullis: request to %s refused: %s",
+				 pc_addr_port_str(dst, a), r->detail ? r->detail : "malformed");
+		else if (r->status == 421)
+			snprintf(msg, PC_DENY_OUT_MAX / 2, "portcullis: Host \"%s\" is allowed but is "
+				 "not served by this connection's upstream: send it on a new "
+				 "connection", r->name ? r->name : "-");
+		else
+			pc_deny_sentence(msg, PC_DENY_OUT_MAX / 2, dst, loop_guard, r);
+		return pc_deny_http(out, PC_DENY_OUT_MAX, r->status ? r->status : 403, msg,
+				    r->head);
 	default:
 		return 0;
 	}

@@ -90,6 +90,8 @@ struct pc_deny_reply {
 	enum pc_deny_cause cause;
 	bool tls;                     /* the name refused is an SNI (else a Host) */
 	const char *name;             /* the SNI or Host refused (the caller's string), or NULL */
+	unsigned status;              /* PC_ANSWER_HTTP: 403 (0), or 400, 421, 431 mid-connection */
+	const char *detail;           /* 400, 431: what was wrong with the request (static text) */
 };
 
 /*
@@ -177,5 +179,8 @@ size_t pc_deny_tls_alert(uint8_t out[PC_DENY_TLS_ALERT_LEN], uint8_t major, uint
  * or 0 when <cap> is too small.
  */
 size_t pc_deny_http_403(char *out, size_t cap, const char *msg, bool head);
+
+/* The same with <status> 400, 403, 421 or 431 and its reason phrase. */
+size_t pc_deny_http(char *out, size_t cap, unsigned status, const char *msg, bool head);
 
 #endif /* PC_PROXY_DENY_H */

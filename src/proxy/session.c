@@ -56,6 +56,7 @@
  * are atomics.
  */
 #include "proxy/session.h"
+#include "proxy/session-int.h"
 
 #include <errno.h>
 #include <inttypes.h>
@@ -79,84 +80,20 @@
 /* A peek that found nothing new on a socket that ignores SO_RCVLOWAT: look again after this. */
 #define PAUSE_MS 5u
 
-enum stage {
-	ST_ACCEPTED,
-	ST_PREREAD,
-	ST_CLASSIFIED,
-	ST_CONNECTING,
-	ST_DENYING,
-	ST_RELAY,
-	ST_CLOSED,
-};
-
-/* The DENYING stage's phases (doc/internals/session.md). */
-enum deny_phase {
-	DP_SNIFF, /* wait for the first bytes that choose the answer */
-	DP_WRITE, /* the answer waits for room in the socket buffer */
-	DP_DRAIN, /* answer and FIN sent: discard input until the client closes */
-};
-
-struct pc_session {
-	struct pc_worker *w;
-	struct pc_session *prev, *next; /* in w->sessions once connecting, else w->staging */
-	uint64_t id;
-	atomic_uint stage;         /* enum stage; the admin thread derives its view from it */
-	atomic_bool revoking;      /* in the grace of a revocation */
-	enum deny_phase dphase;
-	struct pc_io down;         /* the client */
-	struct pc_io up;           /* the upstream */
-	struct pc_xprt downx, upx; /* their transports */
-	struct pc_flow d2u;
-	struct pc_flow u2d;
-	struct pc_timer timer;    /* the stage's deadline: preread, denial, connect, idle */
-	struct pc_timer duration; /* maxConnectionDuration */
-	struct pc_timer revoke;   /* armed while a policy change denies it (grace) */
-	struct pc_timer flush;    /* --access-log-flush-interval */
-	struct pc_defer reap;
-	struct pc_snapshot *snap; /* pinned: the cluster lives in it */
-	const struct pc_cluster *cluster;
-	char *name;               /* the SNI or Host the preread found, or NULL */
-	enum pc_transport transport; /* what the preread found (UNKNOWN: nothing read) */
-	uint32_t pick;            /* the draw among weighted routes, fixed for the session */
-	struct pc_rt_name *dyn;   /* DYNAMIC_DNS: the name's answers (a reference) */
-	uint64_t dyn_deadline;    /* DYNAMIC_DNS: stop waiting for the first answer then */
-	struct pc_addr client, orig_dst, upstream, upstream_local;
-	uint64_t start_mono, start_wall, last_activity;
-	uint64_t deadline;        /* preread / denial sniff: when to stop waiting */
-	const char *flags;
-	const char *termination;  /* connection termination details, or NULL */
-	struct pc_deny_reply reply;
-	size_t seen;              /* bytes the last peek found */
-	size_t outoff;            /* bytes of the denial's answer sent */
-	size_t drained;           /* bytes discarded after it */
-	bool redirected;          /* false: the proxy port was dialled (loop guard) */
-	bool prereaded;           /* <reply> was chosen from a preread */
-	bool paused;              /* reading paused for PAUSE_MS (see peek_first()) */
-	bool lowat;               /* SO_RCVLOWAT raised on the client socket */
-	bool deny_log;            /* the first denial of this destination lately */
-	bool deny_recorded;
-	bool accounted;           /* counted closed and access-logged */
-	bool counted;             /* holds one of the cluster's maxConnections slots */
-	bool linked;              /* in w->sessions (else in w->staging) */
-	struct pc_stat_cluster *sc;    /* NULL: --stats off (or out of memory) */
-	struct pc_stat_series *series; /* flags "-": counted opened at connect */
-	uint64_t rep_rx, rep_tx;       /* bytes already added to the counters */
-};
-
-static enum stage stage_of(const struct pc_session *s)
-{
-	return (enum stage)atomic_load_explicit(&s->stage, memory_order_relaxed);
-}
-
-static void set_stage(struct pc_session *s, enum stage st)
-{
-	atomic_store_explicit(&s->stage, st, memory_order_relaxed);
-}
-
 /* Add what moved since the last report to <series> and the cluster. */
+static uint64_t bytes_rx(const struct pc_session *s)
+{
+	return pc_flow_bytes(&s->d2u) + pc_sess_http_rx(s);
+}
+
+static uint64_t bytes_tx(const struct pc_session *s)
+{
+	return pc_flow_bytes(&s->u2d) + pc_sess_http_tx(s);
+}
+
 static void report_bytes(struct pc_session *s, struct pc_stat_series *series)
 {
-	uint64_t rx = pc_flow_bytes(&s->d2u), tx = pc_flow_bytes(&s->u2d);
+	uint64_t rx = bytes_rx(s), tx = bytes_tx(s);
 
 	if (series) {
 		pc_counter_add(&series->received, rx - s->rep_rx);
@@ -202,13 +139,14 @@ static void log_record(struct pc_session *s, const char *type)
 	r.duration_ms = pc_loop_now(loop) - s->start_mono;
 	r.flags = s->flags ? s->flags : "-";
 	r.termination = s->termination;
-	r.bytes_received = pc_flow_bytes(&s->d2u);
-	r.bytes_sent = pc_flow_bytes(&s->u2d);
+	r.bytes_received = bytes_rx(s);
+	r.bytes_sent = bytes_tx(s);
 	r.cluster = s->cluster ? s->cluster->name : "-";
 	r.upstream = s->upstream.family ? &s->upstream : NULL;
 	r.upstream_local = s->upstream_local.family ? &s->upstream_local : NULL;
 	r.original_dst = &s->orig_dst;
 	r.client = &s->client;
+	r.server_name = s->transport == PC_TRANSPORT_TLS ? s->name : NULL; /* the SNI */
 	pc_access_write(s->w->cfg->access_log_fd, &r, s->w->cfg->access_format);
 }
 
@@ -231,9 +169,14 @@ static int update_interest(struct pc_session *s)
 
 static void relay(struct pc_session *s)
 {
-	uint64_t before = pc_flow_bytes(&s->d2u) + pc_flow_bytes(&s->u2d);
+	uint64_t before;
 	int ret;
 
+	if (s->http) {
+		pc_sess_http_relay(s);
+		return;
+	}
+	before = pc_flow_bytes(&s->d2u) + pc_flow_bytes(&s->u2d);
 	ret = pc_flow_pump(&s->d2u);
 	if (ret == 0)
 		ret = pc_flow_pump(&s->u2d);
@@ -283,7 +226,16 @@ static void start_relay(struct pc_session *s)
 		pc_timer_init(&s->timer, on_idle, s);
 		pc_timer_start(loop, &s->timer, s->cluster->idle_timeout_ms);
 	}
+	if (pc_sess_http_wanted(s) && pc_sess_http_start(s) < 0) {
+		session_close(s, NULL, true); /* out of memory: this connection only */
+		return;
+	}
 	relay(s);
+}
+
+int pc_sess_update_interest(struct pc_session *s)
+{
+	return update_interest(s);
 }
 
 /* -- peeking at the first bytes (PREREAD, and DENYING's sniff) ---------------- */
@@ -802,17 +754,23 @@ static void unlink_session(struct pc_session *s)
  * this batch than the client's last bytes), so it is adopted first, as
  * on_accept() does; <s> is on w->staging, which the recheck does not walk.
  */
-static const struct pc_cluster *match(const struct pc_session *s,
-				      const struct pc_snapshot *snap)
+const struct pc_cluster *pc_sess_match(const struct pc_session *s, const struct pc_snapshot *snap,
+				       enum pc_transport transport, const char *name)
 {
 	struct pc_match m = {
 		.dst = &s->orig_dst,
-		.transport = s->transport,
-		.name = s->name,
+		.transport = transport,
+		.name = name,
 		.pick = s->pick,
 	};
 
 	return pc_snapshot_match(snap, &m);
+}
+
+static const struct pc_cluster *match(const struct pc_session *s,
+				      const struct pc_snapshot *snap)
+{
+	return pc_sess_match(s, snap, s->transport, s->name);
 }
 
 static void classify(struct pc_session *s)
@@ -1245,6 +1203,7 @@ static void session_close(struct pc_session *s, const char *flags, bool reset)
 	if (stage_of(s) == ST_DENYING)
 		deny_record(s, PC_ANSWER_RESET); /* closed before an answer was chosen */
 	account(s, flags);
+	pc_sess_http_free(s); /* after the record, which counts its bytes */
 	set_stage(s, ST_CLOSED);
 	pc_timer_stop(w->loop, &s->timer);
 	pc_timer_stop(w->loop, &s->duration);
@@ -1271,4 +1230,30 @@ static void session_close(struct pc_session *s, const char *flags, bool reset)
 	pc_loop_defer(w->loop, &s->reap);
 	if (atomic_load(&w->draining) && !w->sessions)
 		pc_loop_stop(w->loop); /* drained: the worker's thread can end */
+}
+
+void pc_sess_close(struct pc_session *s, const char *flags, bool reset)
+{
+	session_close(s, flags, reset);
+}
+
+void pc_sess_deny_late(struct pc_session *s)
+{
+	struct pc_loop *loop = s->w->loop;
+
+	pc_timer_stop(loop, &s->timer); /* the idle timer */
+	pc_timer_stop(loop, &s->flush);
+	if (s->up.fd >= 0)
+		pc_io_close(loop, &s->up); /* every response it owed is out */
+	pc_flow_release(&s->d2u);
+	pc_flow_release(&s->u2d);
+	set_stage(s, ST_DENYING);
+	s->dphase = DP_SNIFF; /* deny_write() arms its timer when it must wait */
+	s->outoff = 0;
+	s->drained = 0;
+	s->deny_recorded = false;
+	pc_timer_init(&s->timer, on_deny_timer, s);
+	s->deny_log = pc_deny_note(s->snap, &s->orig_dst, pc_loop_now(loop));
+	deny_record(s, s->reply.answer);
+	deny_write(s);
 }
