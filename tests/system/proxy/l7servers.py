@@ -45,7 +45,7 @@ import time
 
 HELLO_WAIT = 10  # seconds to wait for a complete ClientHello
 IO_TIMEOUT = 30
-WS_GUID = b"258EAFA5-E914-47DA-95CA-C5AB0DC11B85"
+WS_GUID = b"258EAFA5-E914-47DA-95CA-C5AB0DC85B11"
 OUT = threading.Lock()
 
 
