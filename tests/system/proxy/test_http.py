@@ -31,7 +31,7 @@ IO_TIMEOUT = 10
 SETTLE = 0.5  # seconds for a request the proxy might (wrongly) relay to show up
 ALLOWED = "httpbin.example.com"
 FOREIGN = "evil.example.org"
-SENTENCE_RE = re.compile(r"portcullis: egress to \S+ denied: ")  # src/proxy/deny.c
+SENTENCE_RE = re.compile(r"portcullis: egress to .+ denied: ")  # src/proxy/deny.c
 
 HTTP_ENTRY = f"""apiVersion: networking.istio.io/v1
 kind: ServiceEntry
