@@ -248,6 +248,44 @@ def two_records(hello):
                     for p in (payload[:cut], payload[cut:]))
 
 
+def padded(hello, size):
+    """<hello> grown to <size> bytes by a GREASE extension (RFC 8701: ignored by
+    servers), as big as the post-quantum key shares of modern clients make it.
+    The handshake cannot finish with it (the client's transcript differs)."""
+    body = hello[9:]
+    pos = 2 + 32
+    pos += 1 + body[pos]  # session id
+    pos += 2 + int.from_bytes(body[pos:pos + 2], "big")  # cipher suites
+    pos += 1 + body[pos]  # compression methods
+    ext_len = int.from_bytes(body[pos:pos + 2], "big")
+    assert pos + 2 + ext_len == len(body), "unexpected ClientHello layout"
+    grow = size - len(hello) - 4
+    exts = body[pos + 2:] + b"\x1a\x1a" + grow.to_bytes(2, "big") + bytes(grow)
+    body = body[:pos] + len(exts).to_bytes(2, "big") + exts
+    hs = b"\x01" + len(body).to_bytes(3, "big") + body
+    return b"\x16" + hello[1:3] + len(hs).to_bytes(2, "big") + hs
+
+
+def test_big_client_hello_in_three_segments_reaches_the_server_untouched(topo, proxy):
+    topo.start_l7("ext-a")
+    proxy(WILDCARD)
+    hello = padded(MemoryTLS(ALLOWED).client_hello(), 2100)
+    s = topo.pod.socket()
+    with s:
+        s.settimeout(IO_TIMEOUT)
+        s.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        s.connect((EXT_A, TLS_PORT))
+        for part in (hello[:700], hello[700:1500], hello[1500:]):
+            s.sendall(part)
+            time.sleep(0.05)
+        deadline = time.monotonic() + IO_TIMEOUT
+        while not topo.l7_events("ext-a", "hello") and time.monotonic() < deadline:
+            time.sleep(0.05)
+    [h] = topo.l7_events("ext-a", "hello")
+    assert (int(h[3]), h[4]) == (len(hello), hashlib.sha256(hello).hexdigest()), \
+        f"the server got another ClientHello than the client sent\n{h}"
+
+
 @pytest.mark.parametrize("split", ["1-byte-segments", "two-records"])
 def test_split_client_hello_reaches_the_server_untouched(topo, proxy, split):
     topo.start_l7("ext-a")
