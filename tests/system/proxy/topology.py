@@ -20,6 +20,11 @@ name carries a per-topology token, so concurrent runs cannot collide.
 Teardown kills what was started (by pid) and deletes the namespaces, which
 takes the veths with them; it runs even when setup fails half way.
 
+The name tests (test_tls.py, test_http.py) also start l7servers.py on
+demand (start_l7): a TLS server on 443 and an HTTP server on 80, on every
+address of ext-a or ext-b, with a certificate made for the test
+(make_cert), whose log (l7_events) says what reached the upstream.
+
 The test process itself plays the app: Netns.socket() creates a socket inside
 the pod namespace (setns(2) on the calling thread only, switched straight
 back), and a socket keeps its namespace for life.
