@@ -2,7 +2,9 @@
 """The access log of `portcullis run`: Istio's TCP format, as text or JSON.
 
 parse_access_line(line) -> a dict with ACCESS_KEYS (addresses normalised by
-norm_addr, numbers as int, flags as a frozenset), or ValueError.
+norm_addr, numbers as int, flags as a frozenset), requested_server_name (the
+SNI, None for "-"), and for an HTTP request's line also method, path,
+protocol, response_code, authority, ...; or ValueError.
 """
 import json
 import re
@@ -19,9 +21,14 @@ TEXT_FIELDS = {0: "start_time", 3: "response_flags", 5: "connection_termination_
                7: "bytes_received", 8: "bytes_sent",
                9: "duration", 15: "upstream_host", 16: "upstream_cluster",
                17: "upstream_local_address", 18: "downstream_local_address",
-               19: "downstream_remote_address"}
+               19: "downstream_remote_address", 20: "requested_server_name"}
 TEXT_FIXED = {1: '"- - -"', 2: "0", 4: "-", 6: '"-"', 10: "-", 11: '"-"', 12: '"-"',
-              13: '"-"', 14: '"-"', 20: "-", 21: "-"}
+              13: '"-"', 14: '"-"', 21: "-"}
+# An HTTP request's line (issue 11) fills the fields TCP leaves fixed: the request
+# ("METHOD PATH PROTOCOL"), the response code, RESPONSE_CODE_DETAILS, the upstream
+# service time, X-FORWARDED-FOR, USER-AGENT, X-REQUEST-ID, :AUTHORITY, ROUTE_NAME.
+HTTP_FIELDS = {2: "response_code", 4: "response_code_details", 11: "x_forwarded_for",
+               12: "user_agent", 13: "request_id", 14: "authority", 21: "route_name"}
 
 
 
@@ -46,15 +53,27 @@ def parse_access_line(line):
         e = {k: obj[k] for k in ACCESS_KEYS}
         e["upstream_local_address"] = obj.get("upstream_local_address")
         e["connection_termination_details"] = obj.get("connection_termination_details")
+        e["requested_server_name"] = obj.get("requested_server_name")
+        for k in ("method", "path", "protocol", "response_code", "authority"):
+            if obj.get(k) not in (None, "", "-"):
+                e[k] = obj[k]
         e["format"] = "json"
     else:
         tokens = TOKEN_RE.findall(line)
         if len(tokens) != 22:
             raise ValueError(f"{len(tokens)} fields, not 22")
+        http = tokens[1] != '"- - -"'  # an HTTP request's line
         for i, want in TEXT_FIXED.items():
-            if tokens[i] != want:
+            if tokens[i] != want and not (http and (i == 1 or i in HTTP_FIELDS or i == 10)):
                 raise ValueError(f"field {i + 1} is {tokens[i]!r}, not {want!r}")
         e = {k: tokens[i] for i, k in TEXT_FIELDS.items()}
+        if http:
+            request = tokens[1].strip('"').split(" ")
+            if len(request) != 3:
+                raise ValueError(f"field 2 is {tokens[1]!r}, not a request line")
+            e["method"], e["path"], e["protocol"] = request
+            for i, k in HTTP_FIELDS.items():
+                e[k] = tokens[i].strip('"')
         e["start_time"] = e["start_time"].strip("[]")
         e["upstream_host"] = e["upstream_host"].strip('"')
         e["format"] = "text"
@@ -64,6 +83,8 @@ def parse_access_line(line):
               "downstream_remote_address"):
         e[k] = norm_addr(e[k])
     e["response_flags"] = e["response_flags"] if e["response_flags"] not in (None, "") else "-"
+    if e["requested_server_name"] in ("-", ""):
+        e["requested_server_name"] = None  # no SNI: TCP, or TLS without one
     if e["connection_termination_details"] in ("-", ""):
         e["connection_termination_details"] = None  # e.g. portcullis_policy_revoked
     e["flags"] = frozenset() if e["response_flags"] == "-" else \

@@ -20,6 +20,11 @@ name carries a per-topology token, so concurrent runs cannot collide.
 Teardown kills what was started (by pid) and deletes the namespaces, which
 takes the veths with them; it runs even when setup fails half way.
 
+The name tests (test_tls.py, test_http.py) also start l7servers.py on
+demand (start_l7): a TLS server on 443 and an HTTP server on 80, on every
+address of ext-a or ext-b, with a certificate made for the test
+(make_cert), whose log (l7_events) says what reached the upstream.
+
 The test process itself plays the app: Netns.socket() creates a socket inside
 the pod namespace (setns(2) on the calling thread only, switched straight
 back), and a socket keeps its namespace for life.
@@ -67,6 +72,11 @@ WHOAMI = 7005
 REFUSE = 7009  # nothing listens: the kernel answers RST
 BLACKHOLE = 7010  # ext-b drops SYNs to this port
 
+# The name tests' servers (l7servers.py, started on demand by start_l7()).
+L7SERVERS_PY = HERE / "l7servers.py"
+TLS_PORT = 443
+HTTP_PORT = 80
+
 
 def sh(*args, **kw):
     """portcullis_test.netns.sh(), with bytes output as this suite has always had."""
@@ -94,6 +104,8 @@ class Topology:
         self.processes = []
         self.servers = {}
         self.dns = None
+        self.l7 = {}  # "ext-a"/"ext-b" -> l7servers.py Process
+        self.cert = None  # (cert, key) made by make_cert()
 
     # -- setup --------------------------------------------------------------
     def build(self):
@@ -123,15 +135,17 @@ class Topology:
         self.processes.append(p)
         return p
 
-    def start_dns(self):
-        """dnsmasq in ext-a answering DNS_NAME -> EXT_B; returns its address."""
+    def start_dns(self, records=()):
+        """dnsmasq in ext-a answering DNS_NAME -> EXT_B (and each (name, address) of
+        <records>); returns its address."""
         if not shutil.which("dnsmasq"):
             raise AssertionError("dnsmasq is missing: scripts/install-deps.sh must install "
                                  "dnsmasq-base")
         argv = self.ext_a.argv(
             "dnsmasq", "--keep-in-foreground", "--conf-file=/dev/null", "--no-resolv",
             "--no-hosts", "--no-poll", "--bind-interfaces", f"--listen-address={EXT_A}",
-            "--port=53", f"--host-record={DNS_NAME},{EXT_B}", "--log-queries",
+            "--port=53", f"--host-record={DNS_NAME},{EXT_B}",
+            *[f"--host-record={n},{a}" for n, a in records], "--log-queries",
             "--log-facility=-", f"--pid-file={self.workdir / 'dnsmasq.pid'}")
         self.dns = Process("dnsmasq", argv, self.workdir / "dnsmasq.log")
         self.processes.append(self.dns)
@@ -147,6 +161,46 @@ class Topology:
         finally:
             probe.close()
         raise AssertionError(f"dnsmasq does not answer {DNS_NAME}\n{self.dns.text()}")
+
+    def make_cert(self):
+        """A self-signed certificate for example.com and *.example.com, made now in
+        WORKDIR/tls: (cert path, key path)."""
+        if self.cert is None:
+            d = self.workdir / "tls"
+            d.mkdir(mode=0o755, exist_ok=True)
+            cert, key = d / "cert.pem", d / "key.pem"
+            sh("openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt",
+               "ec_paramgen_curve:prime256v1", "-nodes", "-days", "1", "-subj",
+               "/CN=example.com", "-addext", "subjectAltName=DNS:example.com,DNS:*.example.com",
+               "-keyout", key, "-out", cert)
+            self.cert = (cert, key)
+        return self.cert
+
+    def start_l7(self, server="ext-a"):
+        """l7servers.py (TLS on TLS_PORT, HTTP on HTTP_PORT, every address) in
+        <server> ("ext-a" or "ext-b"); returns its Process."""
+        if server not in self.l7:
+            ns = {"ext-a": self.ext_a, "ext-b": self.ext_b}[server]
+            cert, key = self.make_cert()
+            p = Process(f"l7servers.py {server}",
+                        ns.argv(PYTHON, L7SERVERS_PY, "--name", server, "--cert", cert,
+                                "--key", key, "--tls-port", TLS_PORT, "--http-port", HTTP_PORT),
+                        self.workdir / f"l7-{server}.log", ready="ready\n",
+                        env=dict(os.environ, PYTHONDONTWRITEBYTECODE="1"))
+            self.processes.append(p)
+            self.l7[server] = p
+        return self.l7[server]
+
+    def l7_events(self, server, kind=None):
+        """The event lines of l7servers.py <server> (see its docstring), each split
+        into words, e.g. ["accept", "ext-a", "443", PEER, LOCAL]; only <kind> ones
+        if given."""
+        out = []
+        for line in self.l7[server].text().splitlines():
+            words = line.split()
+            if words and words[0] != "ready" and (kind is None or words[0] == kind):
+                out.append(words)
+        return out
 
     def accepts(self, server):
         """Connections servers.py <server> accepted: list of (port, peer) strings."""
