@@ -573,12 +573,17 @@ static enum pc_h1_verdict scan_head(struct pc_h1 *h, const uint8_t *p, size_t n,
 /*
  * Frame body bytes from <p, n>: how many belong to the message (<*end>
  * when the last of them ends it), or -EBADMSG with <*why> at a fault.
+ * <*safe> (at most the count) is where the last complete framing element
+ * ends: data bytes, or a size line, CRLF or trailer line with its LF. Only
+ * that far is released, so the upstream never sees part of a framing line.
  */
-static int frame_body(struct pc_h1 *h, const uint8_t *p, size_t n, bool *end, const char **why)
+static int frame_body(struct pc_h1 *h, const uint8_t *p, size_t n, bool *end, size_t *safe,
+		      const char **why)
 {
 	size_t i = 0;
 
 	*end = false;
+	*safe = 0;
 	while (i < n && !*end) {
 		uint8_t c = p[i];
 		int x;
@@ -588,6 +593,7 @@ static int frame_body(struct pc_h1 *h, const uint8_t *p, size_t n, bool *end, co
 
 			h->remain -= take;
 			i += take;
+			*safe = i;
 			if (h->remain == 0) {
 				if (h->bstate == B_LENGTH)
 					*end = true;
@@ -639,6 +645,7 @@ static int frame_body(struct pc_h1 *h, const uint8_t *p, size_t n, bool *end, co
 				goto fault_crlf;
 			h->linelen = 0;
 			h->bstate = h->remain ? B_DATA : B_TRAILER;
+			*safe = i;
 			break;
 		case B_DATA_CR:
 			if (c != '\r')
@@ -651,6 +658,7 @@ static int frame_body(struct pc_h1 *h, const uint8_t *p, size_t n, bool *end, co
 			h->bstate = B_SIZE;
 			h->sizedigits = 0;
 			h->linelen = 0;
+			*safe = i;
 			break;
 		case B_TRAILER:
 			if (c == '\r')
@@ -676,11 +684,13 @@ static int frame_body(struct pc_h1 *h, const uint8_t *p, size_t n, bool *end, co
 			if (c != '\n')
 				goto fault_crlf;
 			h->bstate = B_TRAILER;
+			*safe = i;
 			break;
 		case B_END_LF:
 			if (c != '\n')
 				goto fault_crlf;
 			*end = true;
+			*safe = i;
 			break;
 		}
 	}
@@ -711,9 +721,9 @@ static void message_end(struct pc_h1 *h)
 static enum pc_h1_verdict body(struct pc_h1 *h, const uint8_t *p, size_t n, size_t *i)
 {
 	const char *why = NULL;
-	size_t r;
+	size_t r, safe;
 	bool end;
-	int k = frame_body(h, p + *i, n - *i > INT32_MAX ? INT32_MAX : n - *i, &end, &why);
+	int k = frame_body(h, p + *i, n - *i > INT32_MAX ? INT32_MAX : n - *i, &end, &safe, &why);
 
 	if (k < 0)
 		return bad(h, 400, why);
@@ -727,8 +737,9 @@ static enum pc_h1_verdict body(struct pc_h1 *h, const uint8_t *p, size_t n, size
 		return bad(h, 400, "libhttp-parser refuses the request body");
 	if (r != (size_t)k || h->rp_done != end)
 		return bad(h, 400, "libhttp-parser ends the request body elsewhere");
+	if (safe)
+		h->released = h->fed + *i + safe;
 	*i += (size_t)k;
-	h->released = h->fed + *i;
 	if (end)
 		message_end(h);
 	return PC_H1_MORE;
