@@ -10,8 +10,9 @@
  *
  *  - any split gives the same answers: the client stream fed whole and fed
  *    in random pieces (1 byte up) reports the same heads (name, port,
- *    target, method), the same final verdict, and consumes and releases the
- *    same bytes;
+ *    target, method), the same final verdict, releases the same bytes,
+ *    and consumes the same bytes unless it refuses (our framing and the
+ *    parser's may then trip over the faulty element at different bytes);
  *  - the counters: <used> never exceeds what was given, the sum of <used>
  *    is pc_h1_fed(), released never exceeds fed and never goes back, a
  *    reported head is held whole (at least the 18 bytes of the shortest
@@ -159,9 +160,11 @@ static void check_splits(const uint8_t *p, size_t n, uint32_t seed)
 
 	run_requests(p, n, NULL, &whole);
 	run_requests(p, n, &r, &split);
-	if (whole.last != split.last || whole.heads != split.heads || whole.fed != split.fed ||
+	if (whole.last != split.last || whole.heads != split.heads ||
 	    whole.released != split.released)
 		abort();
+	if (whole.last != PC_H1_BAD && whole.fed != split.fed)
+		abort(); /* a refusal may consume more or less of the faulty element, never release */
 	for (i = 0; i < whole.heads && i < MAXHEADS; i++) {
 		if (whole.h[i].method != split.h[i].method || whole.h[i].port != split.h[i].port ||
 		    strcmp(whole.h[i].name, split.h[i].name) != 0 ||

@@ -335,12 +335,15 @@ static enum pc_h1_verdict read_fields(struct pc_h1 *h, const char *p, const char
 {
 	memset(f, 0, sizeof(*f));
 	while (p < end) {
-		const char *eol = memchr(p, '\r', (size_t)(end - p));
-		const char *colon = memchr(p, ':', (size_t)(eol - p)), *v = colon + 1;
-		size_t nl = (size_t)(colon - p), vn = (size_t)(eol - v);
+		const char *eol = memchr(p, '\r', (size_t)(end - p)), *colon, *v;
+		size_t nl, vn;
 
 		if (eol == p)
 			break; /* the empty line */
+		colon = memchr(p, ':', (size_t)(eol - p));
+		v = colon + 1;
+		nl = (size_t)(colon - p);
+		vn = (size_t)(eol - v);
 		trim(&v, &vn);
 		if (ieq(p, nl, "host")) {
 			f->nhost++;
@@ -571,20 +574,20 @@ static enum pc_h1_verdict scan_head(struct pc_h1 *h, const uint8_t *p, size_t n,
 /* -- the body ---------------------------------------------------------------- */
 
 /*
- * Frame body bytes from <p, n>: how many belong to the message (<*end>
- * when the last of them ends it), or -EBADMSG with <*why> at a fault.
- * <*safe> (at most the count) is where the last complete framing element
- * ends: data bytes, or a size line, CRLF or trailer line with its LF. Only
- * that far is released, so the upstream never sees part of a framing line.
+ * Frame body bytes from <p, n> up to the next point where a framing
+ * element is complete (<*safe>): a run of data bytes, a size line, a CRLF
+ * or a trailer line with its LF, or the message's end (<*end>). Returns how
+ * many bytes it took; at a fault, <*why> is set and the count includes the
+ * faulty byte. Only complete elements are released, so the upstream never
+ * sees part of a framing line.
  */
-static int frame_body(struct pc_h1 *h, const uint8_t *p, size_t n, bool *end, size_t *safe,
-		      const char **why)
+static size_t frame_body(struct pc_h1 *h, const uint8_t *p, size_t n, bool *end, bool *safe,
+			 const char **why)
 {
 	size_t i = 0;
 
-	*end = false;
-	*safe = 0;
-	while (i < n && !*end) {
+	*end = *safe = false;
+	while (i < n && !*safe) {
 		uint8_t c = p[i];
 		int x;
 
@@ -593,7 +596,7 @@ static int frame_body(struct pc_h1 *h, const uint8_t *p, size_t n, bool *end, si
 
 			h->remain -= take;
 			i += take;
-			*safe = i;
+			*safe = true;
 			if (h->remain == 0) {
 				if (h->bstate == B_LENGTH)
 					*end = true;
@@ -645,7 +648,7 @@ static int frame_body(struct pc_h1 *h, const uint8_t *p, size_t n, bool *end, si
 				goto fault_crlf;
 			h->linelen = 0;
 			h->bstate = h->remain ? B_DATA : B_TRAILER;
-			*safe = i;
+			*safe = true;
 			break;
 		case B_DATA_CR:
 			if (c != '\r')
@@ -658,7 +661,7 @@ static int frame_body(struct pc_h1 *h, const uint8_t *p, size_t n, bool *end, si
 			h->bstate = B_SIZE;
 			h->sizedigits = 0;
 			h->linelen = 0;
-			*safe = i;
+			*safe = true;
 			break;
 		case B_TRAILER:
 			if (c == '\r')
@@ -684,30 +687,29 @@ static int frame_body(struct pc_h1 *h, const uint8_t *p, size_t n, bool *end, si
 			if (c != '\n')
 				goto fault_crlf;
 			h->bstate = B_TRAILER;
-			*safe = i;
+			*safe = true;
 			break;
 		case B_END_LF:
 			if (c != '\n')
 				goto fault_crlf;
-			*end = true;
-			*safe = i;
+			*end = *safe = true;
 			break;
 		}
 	}
-	return (int)i;
+	return i;
 
 fault_size:
 	*why = "invalid chunk size";
-	return -EBADMSG;
+	return i;
 fault_line:
 	*why = "invalid chunk extension";
-	return -EBADMSG;
+	return i;
 fault_crlf:
 	*why = "chunk framing without CRLF";
-	return -EBADMSG;
+	return i;
 fault_trailer:
 	*why = "invalid chunked trailer";
-	return -EBADMSG;
+	return i;
 }
 
 /* The allowed request's message ended: what may follow. */
@@ -717,31 +719,40 @@ static void message_end(struct pc_h1 *h)
 	h->headlen = 0;
 }
 
-/* Body bytes from <p, n>: framed by us, then by libhttp-parser, then released. */
+/*
+ * Body bytes from <p, n>, one framing element at a time: framed by us,
+ * then by libhttp-parser, then released. Element by element, so that where
+ * the parser objects, what was released is the same however the bytes came.
+ */
 static enum pc_h1_verdict body(struct pc_h1 *h, const uint8_t *p, size_t n, size_t *i)
 {
-	const char *why = NULL;
-	size_t r, safe;
-	bool end;
-	int k = frame_body(h, p + *i, n - *i > INT32_MAX ? INT32_MAX : n - *i, &end, &safe, &why);
+	while (*i < n && h->rstate == RS_BODY) {
+		const char *why = NULL;
+		bool end, safe;
+		size_t k = frame_body(h, p + *i, n - *i, &end, &safe, &why), r;
 
-	if (k < 0)
-		return bad(h, 400, why);
-	if (k == 0)
-		return PC_H1_MORE;
-	h->rp_done = false;
-	r = http_parser_execute(&h->rp, &req_settings, (const char *)p + *i, (size_t)k);
-	if (HTTP_PARSER_ERRNO(&h->rp) == HPE_PAUSED)
-		http_parser_pause(&h->rp, 0);
-	else if (HTTP_PARSER_ERRNO(&h->rp) != HPE_OK)
-		return bad(h, 400, "libhttp-parser refuses the request body");
-	if (r != (size_t)k || h->rp_done != end)
-		return bad(h, 400, "libhttp-parser ends the request body elsewhere");
-	if (safe)
-		h->released = h->fed + *i + safe;
-	*i += (size_t)k;
-	if (end)
-		message_end(h);
+		if (why) {
+			*i += k;
+			return bad(h, 400, why);
+		}
+		h->rp_done = false;
+		r = http_parser_execute(&h->rp, &req_settings, (const char *)p + *i, k);
+		if (HTTP_PARSER_ERRNO(&h->rp) == HPE_PAUSED) {
+			http_parser_pause(&h->rp, 0);
+		} else if (HTTP_PARSER_ERRNO(&h->rp) != HPE_OK) {
+			*i += r;
+			return bad(h, 400, "libhttp-parser refuses the request body");
+		}
+		if (r != k || h->rp_done != end) {
+			*i += r;
+			return bad(h, 400, "libhttp-parser ends the request body elsewhere");
+		}
+		*i += k;
+		if (safe)
+			h->released = h->fed + *i;
+		if (end)
+			message_end(h);
+	}
 	return PC_H1_MORE;
 }
 

@@ -213,8 +213,11 @@ void pc_h1_init(struct pc_h1 *h);
  *  - PC_H1_OPAQUE: the connection is a tunnel: all <n> consumed and
  *    released; relay plainly from now on (further calls say the same).
  *  - PC_H1_H2, PC_H1_BAD: the request is refused, h->reason says why and,
- *    for BAD, h->status which answer to give (400, 431); none of its bytes
- *    is released, and every later call says the same. Send the answer only
+ *    for BAD, h->status which answer to give (400, 431); every later call
+ *    says the same. Nothing of a refused head is released; a fault in a
+ *    body comes after its head and earlier framing elements went, but never
+ *    a byte of the faulty element (what was released never depends on how
+ *    the bytes were split; <*used> at a fault may). Send the answer only
  *    after the responses to the requests already forwarded (or just close).
  *
  * Never reads beyond p[n - 1]; never allocates.
