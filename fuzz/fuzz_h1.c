@@ -224,9 +224,8 @@ static void check_both(const uint8_t *req, size_t rn, const uint8_t *resp, size_
 				abort(); /* answered out of order */
 			next_seq++;
 		}
-		if (rv == PC_H1_R_SWITCH &&
-		    (pc_h1_request(&h, req, 0, &used) != PC_H1_OPAQUE ||
-		     pc_h1_released(&h) != pc_h1_fed(&h)))
+		if (rv == PC_H1_R_SWITCH && (pc_h1_request(&h, req, 0, &used) != PC_H1_OPAQUE ||
+					     pc_h1_released(&h) != pc_h1_fed(&h)))
 			abort();
 		if (rv == PC_H1_R_BAD)
 			return;

@@ -194,7 +194,8 @@ static int parse_authority(const char *p, size_t n, struct auth *a)
 		if (hn == 0 || hn >= sizeof(tmp))
 			return -EBADMSG;
 		for (i = 0; i < hn; i++)
-			tmp[i] = (char)(p[1 + i] >= 'A' && p[1 + i] <= 'F' ? p[1 + i] + 32 : p[1 + i]);
+			tmp[i] = (char)(p[1 + i] >= 'A' && p[1 + i] <= 'F' ? p[1 + i] + 32
+									   : p[1 + i]);
 		tmp[hn] = '\0';
 		if (inet_pton(AF_INET6, tmp, bin) != 1)
 			return -EBADMSG;
@@ -440,9 +441,9 @@ static bool parser_agrees(struct pc_h1 *h, const struct rline *rl, const struct 
 	else if (HTTP_PARSER_ERRNO(&h->rp) != HPE_OK)
 		return false;
 	m = http_method_str((enum http_method)h->rp.method);
-	return r == h->headlen && h->rp_head && h->rp_done == !body && strlen(m) == rl->mlen && memcmp(m, rl->method, rl->mlen) == 0 &&
-	       h->rp.http_major == 1 && h->rp.http_minor == rl->minor &&
-	       !!(h->rp.flags & F_CHUNKED) == f->te_chunked &&
+	return r == h->headlen && h->rp_head && h->rp_done == !body && strlen(m) == rl->mlen &&
+	       memcmp(m, rl->method, rl->mlen) == 0 && h->rp.http_major == 1 &&
+	       h->rp.http_minor == rl->minor && !!(h->rp.flags & F_CHUNKED) == f->te_chunked &&
 	       (f->te_chunked || f->ncl == 0 || h->rp.content_length == f->cl);
 }
 
@@ -564,7 +565,8 @@ static enum pc_h1_verdict scan_head(struct pc_h1 *h, const uint8_t *p, size_t n,
 			return bad(h, 400, "bare LF in the request head");
 		} else if (c == '\0') {
 			return bad(h, 400, "NUL in the request head");
-		} else if (h->linestart && h->headlen - 1 == h->linestart && (c == ' ' || c == '\t')) {
+		} else if (h->linestart && h->headlen - 1 == h->linestart &&
+			   (c == ' ' || c == '\t')) {
 			return bad(h, 400, "obs-fold (a header line starting with whitespace)");
 		}
 	}
@@ -572,6 +574,110 @@ static enum pc_h1_verdict scan_head(struct pc_h1 *h, const uint8_t *p, size_t n,
 }
 
 /* -- the body ---------------------------------------------------------------- */
+
+/* What one framing byte did. */
+enum { FB_MORE, FB_SAFE, FB_END, FB_FAULT };
+
+static int fault(const char **why, const char *text)
+{
+	*why = text;
+	return FB_FAULT;
+}
+
+/* A byte of a chunk-size line or of the CRLF after chunk data (RFC 9112 7.1). */
+static int chunk_line_byte(struct pc_h1 *h, uint8_t c, const char **why)
+{
+	int x;
+
+	if (h->bstate <= B_SIZE_LF && ++h->linelen > PC_H1_CHUNK_LINE_MAX)
+		return fault(why, "chunk-size line too long");
+	switch (h->bstate) {
+	case B_SIZE:
+		x = hexval(c);
+		if (x >= 0) {
+			h->remain = h->remain * 16 + (uint64_t)x;
+			if (++h->sizedigits > 16 || h->remain >= CHUNK_SIZE_LIMIT)
+				return fault(why, "chunk size too large");
+		} else if (h->sizedigits && c == ';') {
+			h->bstate = B_EXT;
+		} else if (h->sizedigits && (c == ' ' || c == '\t')) {
+			h->bstate = B_SIZE_WS;
+		} else if (h->sizedigits && c == '\r') {
+			h->bstate = B_SIZE_LF;
+		} else {
+			return fault(why, "invalid chunk size");
+		}
+		return FB_MORE;
+	case B_SIZE_WS:
+		if (c == ';')
+			h->bstate = B_EXT;
+		else if (c != ' ' && c != '\t')
+			return fault(why, "invalid chunk size");
+		return FB_MORE;
+	case B_EXT:
+		if (c == '\r')
+			h->bstate = B_SIZE_LF;
+		else if (!is_vbyte(c))
+			return fault(why, "invalid chunk extension");
+		return FB_MORE;
+	case B_SIZE_LF:
+		if (c != '\n')
+			return fault(why, "chunk framing without CRLF");
+		h->linelen = 0;
+		h->bstate = h->remain ? B_DATA : B_TRAILER;
+		return FB_SAFE;
+	case B_DATA_CR:
+		if (c != '\r')
+			return fault(why, "chunk framing without CRLF");
+		h->bstate = B_DATA_LF;
+		return FB_MORE;
+	default: /* B_DATA_LF */
+		if (c != '\n')
+			return fault(why, "chunk framing without CRLF");
+		h->bstate = B_SIZE;
+		h->sizedigits = 0;
+		h->linelen = 0;
+		return FB_SAFE;
+	}
+}
+
+/* A byte of the trailer section and the final CRLF (RFC 9112 7.1.2): field lines, no folding. */
+static int trailer_byte(struct pc_h1 *h, uint8_t c, const char **why)
+{
+	if (++h->linelen > PC_H1_TRAILER_MAX)
+		return fault(why, "chunked trailer too large");
+	switch (h->bstate) {
+	case B_TRAILER:
+		if (c == '\r')
+			h->bstate = B_END_LF;
+		else if (is_tchar(c))
+			h->bstate = B_TNAME;
+		else
+			return fault(why, "invalid chunked trailer");
+		return FB_MORE;
+	case B_TNAME:
+		if (c == ':')
+			h->bstate = B_TVALUE;
+		else if (!is_tchar(c))
+			return fault(why, "invalid chunked trailer");
+		return FB_MORE;
+	case B_TVALUE:
+		if (c == '\r')
+			h->bstate = B_TLF;
+		else if (!is_vbyte(c))
+			return fault(why, "invalid chunked trailer");
+		return FB_MORE;
+	case B_TLF:
+		if (c != '\n')
+			return fault(why, "chunk framing without CRLF");
+		h->bstate = B_TRAILER;
+		return FB_SAFE;
+	default: /* B_END_LF */
+		if (c != '\n')
+			return fault(why, "chunk framing without CRLF");
+		return FB_END;
+	}
+}
 
 /*
  * Frame body bytes from <p, n> up to the next point where a framing
@@ -585,130 +691,27 @@ static size_t frame_body(struct pc_h1 *h, const uint8_t *p, size_t n, bool *end,
 			 const char **why)
 {
 	size_t i = 0;
+	int ret = FB_MORE;
 
 	*end = *safe = false;
-	while (i < n && !*safe) {
-		uint8_t c = p[i];
-		int x;
+	if (n && (h->bstate == B_LENGTH || h->bstate == B_DATA)) {
+		size_t take = n < h->remain ? n : (size_t)h->remain;
 
-		if (h->bstate == B_LENGTH || h->bstate == B_DATA) {
-			size_t take = n - i < h->remain ? n - i : (size_t)h->remain;
-
-			h->remain -= take;
-			i += take;
-			*safe = true;
-			if (h->remain == 0) {
-				if (h->bstate == B_LENGTH)
-					*end = true;
-				else
-					h->bstate = B_DATA_CR;
-			}
-			continue;
-		}
-		i++;
-		if (h->bstate <= B_SIZE_LF && ++h->linelen > PC_H1_CHUNK_LINE_MAX)
-			goto fault_line;
-		if (h->bstate >= B_TRAILER && ++h->linelen > PC_H1_TRAILER_MAX)
-			goto fault_trailer;
-		switch (h->bstate) {
-		case B_SIZE:
-			x = hexval(c);
-			if (x >= 0) {
-				if (++h->sizedigits > 16)
-					goto fault_size;
-				h->remain = h->remain * 16 + (uint64_t)x;
-				if (h->remain >= CHUNK_SIZE_LIMIT)
-					goto fault_size;
-			} else if (h->sizedigits == 0) {
-				goto fault_size;
-			} else if (c == ';') {
-				h->bstate = B_EXT;
-			} else if (c == ' ' || c == '\t') {
-				h->bstate = B_SIZE_WS;
-			} else if (c == '\r') {
-				h->bstate = B_SIZE_LF;
-			} else {
-				goto fault_size;
-			}
-			break;
-		case B_SIZE_WS:
-			if (c == ';')
-				h->bstate = B_EXT;
-			else if (c != ' ' && c != '\t')
-				goto fault_size;
-			break;
-		case B_EXT:
-			if (c == '\r')
-				h->bstate = B_SIZE_LF;
-			else if (!is_vbyte(c))
-				goto fault_line;
-			break;
-		case B_SIZE_LF:
-			if (c != '\n')
-				goto fault_crlf;
-			h->linelen = 0;
-			h->bstate = h->remain ? B_DATA : B_TRAILER;
-			*safe = true;
-			break;
-		case B_DATA_CR:
-			if (c != '\r')
-				goto fault_crlf;
-			h->bstate = B_DATA_LF;
-			break;
-		case B_DATA_LF:
-			if (c != '\n')
-				goto fault_crlf;
-			h->bstate = B_SIZE;
-			h->sizedigits = 0;
-			h->linelen = 0;
-			*safe = true;
-			break;
-		case B_TRAILER:
-			if (c == '\r')
-				h->bstate = B_END_LF;
-			else if (is_tchar(c))
-				h->bstate = B_TNAME;
-			else
-				goto fault_trailer;
-			break;
-		case B_TNAME:
-			if (c == ':')
-				h->bstate = B_TVALUE;
-			else if (!is_tchar(c))
-				goto fault_trailer;
-			break;
-		case B_TVALUE:
-			if (c == '\r')
-				h->bstate = B_TLF;
-			else if (!is_vbyte(c))
-				goto fault_trailer;
-			break;
-		case B_TLF:
-			if (c != '\n')
-				goto fault_crlf;
-			h->bstate = B_TRAILER;
-			*safe = true;
-			break;
-		case B_END_LF:
-			if (c != '\n')
-				goto fault_crlf;
-			*end = *safe = true;
-			break;
-		}
+		h->remain -= take;
+		*safe = true;
+		if (h->remain == 0 && h->bstate == B_LENGTH)
+			*end = true;
+		else if (h->remain == 0)
+			h->bstate = B_DATA_CR;
+		return take;
 	}
-	return i;
+	while (i < n && ret == FB_MORE) {
+		uint8_t c = p[i++];
 
-fault_size:
-	*why = "invalid chunk size";
-	return i;
-fault_line:
-	*why = "invalid chunk extension";
-	return i;
-fault_crlf:
-	*why = "chunk framing without CRLF";
-	return i;
-fault_trailer:
-	*why = "invalid chunked trailer";
+		ret = h->bstate >= B_TRAILER ? trailer_byte(h, c, why) : chunk_line_byte(h, c, why);
+	}
+	*safe = ret == FB_SAFE || ret == FB_END;
+	*end = ret == FB_END;
 	return i;
 }
 
@@ -993,8 +996,9 @@ enum pc_h1_rverdict pc_h1_response(struct pc_h1 *h, const uint8_t *p, size_t n, 
 		if (HTTP_PARSER_ERRNO(&h->sp) == HPE_PAUSED)
 			http_parser_pause(&h->sp, 0);
 		else if (HTTP_PARSER_ERRNO(&h->sp) != HPE_OK || h->sp_bad)
-			return resp_bad(h, h->sp_bad ? NULL
-					    : http_errno_description(HTTP_PARSER_ERRNO(&h->sp)));
+			return resp_bad(
+				h, h->sp_bad ? NULL
+					     : http_errno_description(HTTP_PARSER_ERRNO(&h->sp)));
 		if (h->sp_done)
 			v = resp_complete(h);
 		else if (r == 0)

@@ -127,18 +127,18 @@ struct pc_h1_req {
 	uint64_t content_length; /* the body's length when not chunked (0: none) */
 	uint16_t port;           /* the authority's port; 0 when none was given */
 	size_t namelen;          /* 0: no authority (HTTP/1.0 without Host, origin form) */
-	char name[PC_SNIFF_NAME_MAX + 1];     /* lowercase host, no port, no final dot */
-	size_t targetlen;                     /* bytes in <target> */
-	char target[PC_H1_TARGET_MAX + 1];    /* the request-target as sent, NUL-terminated */
+	char name[PC_SNIFF_NAME_MAX + 1];  /* lowercase host, no port, no final dot */
+	size_t targetlen;                  /* bytes in <target> */
+	char target[PC_H1_TARGET_MAX + 1]; /* the request-target as sent, NUL-terminated */
 };
 
 /* The final response pc_h1_response() reported with PC_H1_R_DONE or PC_H1_R_SWITCH. */
 struct pc_h1_resp {
-	uint32_t seq;     /* the request it answers (pc_h1_req.seq) */
-	uint64_t tag;     /* that request's tag (pc_h1_allow()) */
-	unsigned status;  /* the final status code */
-	unsigned method;  /* that request's method (enum http_method) */
-	uint64_t bytes;   /* response bytes, interim responses and head included */
+	uint32_t seq;    /* the request it answers (pc_h1_req.seq) */
+	uint64_t tag;    /* that request's tag (pc_h1_allow()) */
+	unsigned status; /* the final status code */
+	unsigned method; /* that request's method (enum http_method) */
+	uint64_t bytes;  /* response bytes, interim responses and head included */
 };
 
 /* A request allowed and not yet answered. */
@@ -157,35 +157,35 @@ struct pc_h1 {
 	const char *reason;     /* PC_H1_BAD, PC_H1_R_BAD, PC_H1_H2: static text for the log */
 
 	/* client -> upstream */
-	uint64_t fed;           /* request stream bytes consumed */
-	uint64_t released;      /* request stream bytes the caller may forward */
-	uint8_t rstate;         /* where the request side is (h1.c) */
-	uint8_t bstate;         /* the body's framing state (h1.c) */
-	bool opaque;            /* a tunnel: both directions released, unparsed */
-	bool switching;         /* the last allowed request asked CONNECT or Upgrade */
-	bool closing;           /* the last allowed request ended the connection's requests */
-	bool was_cr;            /* head/trailer scan: the previous byte was CR */
-	bool chunk_last;        /* the chunk being framed is the last one (size 0) */
-	bool in_name;           /* trailer scan: still in the field name */
-	uint32_t seq;           /* the next request's sequence number */
-	uint32_t headlen;       /* bytes in <head> */
-	uint32_t linestart;     /* offset in <head> of the line being scanned */
-	uint32_t linelen;       /* chunk-size line / trailer bytes so far */
-	uint8_t sizedigits;     /* chunk-size hex digits so far */
-	uint64_t remain;        /* body: bytes of Content-Length or of the chunk left */
-	http_parser rp;         /* libhttp-parser on the request stream, the second opinion */
-	bool rp_done;           /* rp reported the message complete */
-	bool rp_head;           /* rp reported the head complete */
+	uint64_t fed;       /* request stream bytes consumed */
+	uint64_t released;  /* request stream bytes the caller may forward */
+	uint8_t rstate;     /* where the request side is (h1.c) */
+	uint8_t bstate;     /* the body's framing state (h1.c) */
+	bool opaque;        /* a tunnel: both directions released, unparsed */
+	bool switching;     /* the last allowed request asked CONNECT or Upgrade */
+	bool closing;       /* the last allowed request ended the connection's requests */
+	bool was_cr;        /* head/trailer scan: the previous byte was CR */
+	bool chunk_last;    /* the chunk being framed is the last one (size 0) */
+	bool in_name;       /* trailer scan: still in the field name */
+	uint32_t seq;       /* the next request's sequence number */
+	uint32_t headlen;   /* bytes in <head> */
+	uint32_t linestart; /* offset in <head> of the line being scanned */
+	uint32_t linelen;   /* chunk-size line / trailer bytes so far */
+	uint8_t sizedigits; /* chunk-size hex digits so far */
+	uint64_t remain;    /* body: bytes of Content-Length or of the chunk left */
+	http_parser rp;     /* libhttp-parser on the request stream, the second opinion */
+	bool rp_done;       /* rp reported the message complete */
+	bool rp_head;       /* rp reported the head complete */
 
 	/* upstream -> client */
-	http_parser sp;         /* libhttp-parser on the response stream */
-	bool sp_in;             /* a response is being parsed */
-	bool sp_done;           /* sp reported a message complete */
-	bool sp_switch;         /* the response being parsed switches protocols */
-	bool sp_interim;        /* the response being parsed is a 1xx */
-	bool sp_bad;            /* the response being parsed answers nothing sensible */
-	uint64_t sp_bytes;      /* bytes of the current request's responses */
-	uint8_t qhead, qlen;    /* the FIFO of pending requests */
+	http_parser sp;      /* libhttp-parser on the response stream */
+	bool sp_in;          /* a response is being parsed */
+	bool sp_done;        /* sp reported a message complete */
+	bool sp_switch;      /* the response being parsed switches protocols */
+	bool sp_interim;     /* the response being parsed is a 1xx */
+	bool sp_bad;         /* the response being parsed answers nothing sensible */
+	uint64_t sp_bytes;   /* bytes of the current request's responses */
+	uint8_t qhead, qlen; /* the FIFO of pending requests */
 	struct pc_h1_pending q[PC_H1_PIPELINE_MAX];
 
 	char head[PC_H1_HEAD_MAX]; /* the request head being checked */

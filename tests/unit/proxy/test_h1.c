@@ -171,10 +171,12 @@ static const char mixed[] =
 
 START_TEST(any_split_same_answers)
 {
-	size_t l1 = strlen("POST /up HTTP/1.1\r\nHost: a.example\r\nContent-Length: 5\r\n\r\nhello");
-	size_t l2 = strlen("POST /c HTTP/1.1\r\nHost: b.example\r\nTransfer-Encoding: chunked\r\n\r\n"
-			   "5;name=value\r\nhello\r\n1A\r\nabcdefghijklmnopqrstuvwxyz\r\n0\r\n"
-			   "X-Sum: 1\r\n\r\n");
+	size_t l1 =
+		strlen("POST /up HTTP/1.1\r\nHost: a.example\r\nContent-Length: 5\r\n\r\nhello");
+	size_t l2 =
+		strlen("POST /c HTTP/1.1\r\nHost: b.example\r\nTransfer-Encoding: chunked\r\n\r\n"
+		       "5;name=value\r\nhello\r\n1A\r\nabcdefghijklmnopqrstuvwxyz\r\n0\r\n"
+		       "X-Sum: 1\r\n\r\n");
 	size_t seg;
 
 	for (seg = 1; seg <= sizeof(mixed); seg++) {
@@ -226,8 +228,10 @@ struct bad_case {
 
 #define H "Host: a.example\r\n"
 static const struct bad_case bad_cases[] = {
-	{ "POST / HTTP/1.1\r\n" H "Content-Length: 3\r\nTransfer-Encoding: chunked\r\n\r\n", 400, 0, 0 },
-	{ "POST / HTTP/1.1\r\n" H "Transfer-Encoding: chunked\r\nContent-Length: 3\r\n\r\n", 400, 0, 0 },
+	{ "POST / HTTP/1.1\r\n" H "Content-Length: 3\r\nTransfer-Encoding: chunked\r\n\r\n", 400, 0,
+	  0 },
+	{ "POST / HTTP/1.1\r\n" H "Transfer-Encoding: chunked\r\nContent-Length: 3\r\n\r\n", 400, 0,
+	  0 },
 	{ "POST / HTTP/1.1\r\n" H "Content-Length: 3\r\nContent-Length: 3\r\n\r\nabc", 400, 0, 0 },
 	{ "POST / HTTP/1.1\r\n" H "Content-Length: 3\r\nContent-Length: 4\r\n\r\nabc", 400, 0, 0 },
 	{ "POST / HTTP/1.1\r\n" H "Content-Length: 3, 3\r\n\r\nabc", 400, 0, 0 },
@@ -235,7 +239,8 @@ static const struct bad_case bad_cases[] = {
 	{ "POST / HTTP/1.1\r\n" H "Transfer-Encoding: gzip\r\n\r\n", 400, 0, 0 },
 	{ "POST / HTTP/1.1\r\n" H "Transfer-Encoding: chunked, gzip\r\n\r\n", 400, 0, 0 },
 	{ "POST / HTTP/1.1\r\n" H "Transfer-Encoding: gzip, chunked\r\n\r\n", 400, 0, 0 },
-	{ "POST / HTTP/1.1\r\n" H "Transfer-Encoding: chunked\r\nTransfer-Encoding: chunked\r\n\r\n",
+	{ "POST / HTTP/1.1\r\n" H
+	  "Transfer-Encoding: chunked\r\nTransfer-Encoding: chunked\r\n\r\n",
 	  400, 0, 0 },
 	{ "POST / HTTP/1.1\r\n" H "Transfer-Encoding: xchunked\r\n\r\n", 400, 0, 0 },
 	{ "POST / HTTP/1.0\r\n" H "Transfer-Encoding: chunked\r\n\r\n0\r\n\r\n", 400, 0, 0 },
@@ -273,7 +278,7 @@ static const struct bad_case bad_cases[] = {
 	{ "CONNECT a.example HTTP/1.1\r\n" H "\r\n", 400, 0, 0 },
 	{ "CONNECT a.example:443 HTTP/1.1\r\nHost: a.example:443\r\nContent-Length: 2\r\n\r\nhi",
 	  400, 0, 0 },
-	/* chunk framing: the head went, and the framing lines completed before the fault */
+/* chunk framing: the head went, and the framing lines completed before the fault */
 #define C "POST / HTTP/1.1\r\n" H "Transfer-Encoding: chunked\r\n\r\n"
 	{ C "zz\r\n", 400, sizeof(C) - 1, 0 },
 	{ C "\r\n", 400, sizeof(C) - 1, 0 },
@@ -300,8 +305,8 @@ START_TEST(smuggling_refused)
 		struct run r;
 
 		pc_h1_init(&h);
-		ck_assert_msg(drive(&h, c->in, n, seg, true, &r) == PC_H1_BAD, "case %d seg %zu: %d",
-			      _i, seg, r.last);
+		ck_assert_msg(drive(&h, c->in, n, seg, true, &r) == PC_H1_BAD,
+			      "case %d seg %zu: %d", _i, seg, r.last);
 		ck_assert_uint_eq(h.status, c->status);
 		ck_assert_ptr_nonnull(h.reason);
 		ck_assert_msg(pc_h1_released(&h) <= c->keep, "case %d released %llu > %zu", _i,
@@ -344,7 +349,9 @@ START_TEST(authority_forms)
 	char big[PC_H1_TARGET_MAX + 100];
 
 	pc_h1_init(&h);
-	drive_str(&h, "GET http://Api.Example.COM:8080/p?q=1 HTTP/1.1\r\nHost: api.example.com:8080\r\n\r\n",
+	drive_str(&h,
+		  "GET http://Api.Example.COM:8080/p?q=1 HTTP/1.1\r\nHost: "
+		  "api.example.com:8080\r\n\r\n",
 		  7, &r);
 	ck_assert_int_eq(r.heads, 1);
 	ck_assert(r.req[0].absolute);
@@ -390,8 +397,9 @@ END_TEST
 
 START_TEST(connect_becomes_opaque_when_upstream_agrees)
 {
-	static const char s[] = "CONNECT api.example.com:443 HTTP/1.1\r\nHost: api.example.com:443\r\n\r\n"
-				"\x16\x03\x01 early";
+	static const char s[] =
+		"CONNECT api.example.com:443 HTTP/1.1\r\nHost: api.example.com:443\r\n\r\n"
+		"\x16\x03\x01 early";
 	static const char ok[] = "HTTP/1.1 200 Connection established\r\n\r\n\x16\x03\x03";
 	struct pc_h1 h;
 	size_t used, head = strlen(s) - 9;
@@ -423,7 +431,8 @@ END_TEST
 
 START_TEST(declined_connect_stays_http)
 {
-	static const char s[] = "CONNECT api.example.com:443 HTTP/1.1\r\nHost: api.example.com:443\r\n\r\n";
+	static const char s[] =
+		"CONNECT api.example.com:443 HTTP/1.1\r\nHost: api.example.com:443\r\n\r\n";
 	static const char next[] = "GET / HTTP/1.1\r\nHost: evil.example\r\n\r\n";
 	struct pc_h1 h;
 	size_t used;
@@ -436,9 +445,9 @@ START_TEST(declined_connect_stays_http)
 	ck_assert_int_eq(pc_h1_allow(&h, 0), 0);
 	ck_assert_int_eq(pc_h1_request(&h, (const uint8_t *)next, strlen(next), &used),
 			 PC_H1_SWITCHING);
-	ck_assert_int_eq(responses(&h, "HTTP/1.1 407 Auth\r\nContent-Length: 2\r\n\r\nno", 3, st,
-				   tag, &rv),
-			 1);
+	ck_assert_int_eq(
+		responses(&h, "HTTP/1.1 407 Auth\r\nContent-Length: 2\r\n\r\nno", 3, st, tag, &rv),
+		1);
 	ck_assert_int_eq(rv, PC_H1_R_DONE);
 	ck_assert_uint_eq(st[0], 407);
 	ck_assert_int_eq(pc_h1_request(&h, (const uint8_t *)next, strlen(next), &used), PC_H1_HEAD);
@@ -476,9 +485,8 @@ START_TEST(websocket_upgrade)
 	/* declined: HTTP goes on */
 	pc_h1_init(&h);
 	ck_assert_int_eq(drive_str(&h, s, 64, &r), PC_H1_SWITCHING);
-	ck_assert_int_eq(responses(&h, "HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n", 64, st, tag,
-				   &rv),
-			 1);
+	ck_assert_int_eq(
+		responses(&h, "HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n", 64, st, tag, &rv), 1);
 	ck_assert_int_eq(rv, PC_H1_R_DONE);
 	ck_assert_int_eq(drive_str(&h, "GET / HTTP/1.1\r\nHost: b.example\r\n\r\n", 64, &r),
 			 PC_H1_MORE);
@@ -499,8 +507,10 @@ START_TEST(h2_refused)
 	ck_assert_ptr_nonnull(h.reason);
 
 	pc_h1_init(&h);
-	ck_assert_int_eq(drive_str(&h, "GET / HTTP/1.1\r\nHost: a.example\r\nConnection: Upgrade, "
-				       "HTTP2-Settings\r\nUpgrade: h2c\r\nHTTP2-Settings: AAMAAABkAAQCAAAAAAIAAAAA\r\n\r\n",
+	ck_assert_int_eq(drive_str(&h,
+				   "GET / HTTP/1.1\r\nHost: a.example\r\nConnection: Upgrade, "
+				   "HTTP2-Settings\r\nUpgrade: h2c\r\nHTTP2-Settings: "
+				   "AAMAAABkAAQCAAAAAAIAAAAA\r\n\r\n",
 				   9, &r),
 			 PC_H1_H2);
 	ck_assert_uint_eq(pc_h1_released(&h), 0);
@@ -509,14 +519,16 @@ END_TEST
 
 START_TEST(responses_matched)
 {
-	static const char req[] = "GET /1 HTTP/1.1\r\n" H "\r\nHEAD /2 HTTP/1.1\r\n" H "\r\n"
-				  "POST /3 HTTP/1.1\r\n" H "Expect: 100-continue\r\nContent-Length: 2\r\n\r\nhi"
-				  "GET /4 HTTP/1.1\r\n" H "\r\n";
-	static const char resp[] = "HTTP/1.1 200 OK\r\nContent-Length: 3\r\n\r\nabc"
-				   "HTTP/1.1 200 OK\r\nContent-Length: 1000\r\n\r\n"
-				   "HTTP/1.1 100 Continue\r\n\r\n"
-				   "HTTP/1.1 201 Created\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nabc\r\n0\r\n\r\n"
-				   "HTTP/1.1 204 No Content\r\nContent-Length: 5\r\n\r\n";
+	static const char req[] =
+		"GET /1 HTTP/1.1\r\n" H "\r\nHEAD /2 HTTP/1.1\r\n" H "\r\n"
+		"POST /3 HTTP/1.1\r\n" H "Expect: 100-continue\r\nContent-Length: 2\r\n\r\nhi"
+		"GET /4 HTTP/1.1\r\n" H "\r\n";
+	static const char resp[] =
+		"HTTP/1.1 200 OK\r\nContent-Length: 3\r\n\r\nabc"
+		"HTTP/1.1 200 OK\r\nContent-Length: 1000\r\n\r\n"
+		"HTTP/1.1 100 Continue\r\n\r\n"
+		"HTTP/1.1 201 Created\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nabc\r\n0\r\n\r\n"
+		"HTTP/1.1 204 No Content\r\nContent-Length: 5\r\n\r\n";
 	size_t seg;
 
 	for (seg = 1; seg < 40; seg += 3) {
@@ -585,8 +597,9 @@ START_TEST(response_edge_cases)
 
 	/* a request after Connection: close */
 	pc_h1_init(&h);
-	ck_assert_int_eq(drive_str(&h, "GET / HTTP/1.1\r\n" H "Connection: close\r\n\r\n"
-				       "GET / HTTP/1.1\r\n" H "\r\n",
+	ck_assert_int_eq(drive_str(&h,
+				   "GET / HTTP/1.1\r\n" H "Connection: close\r\n\r\n"
+				   "GET / HTTP/1.1\r\n" H "\r\n",
 				   100, &r),
 			 PC_H1_BAD);
 	ck_assert_int_eq(r.heads, 1);
@@ -611,9 +624,9 @@ START_TEST(pipeline_bounded)
 	ck_assert_int_eq(r.heads, PC_H1_PIPELINE_MAX);
 	ck_assert(pc_h1_would_exceed(&h));
 	ck_assert_uint_eq(pc_h1_fed(&h), len * PC_H1_PIPELINE_MAX);
-	ck_assert_int_eq(responses(&h, "HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n", 100, st, tag,
-				   &rv),
-			 1);
+	ck_assert_int_eq(
+		responses(&h, "HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n", 100, st, tag, &rv),
+		1);
 	ck_assert(!pc_h1_would_exceed(&h));
 	ck_assert_int_eq(pc_h1_request(&h, (const uint8_t *)one, len, &used), PC_H1_HEAD);
 	ck_assert_uint_eq(h.req.seq, PC_H1_PIPELINE_MAX);
@@ -637,7 +650,8 @@ int main(void)
 	tcase_add_test(tc, pipelined_each_held);
 	tcase_add_test(tc, any_split_same_answers);
 	tcase_add_test(tc, body_bytes_released_as_they_come);
-	tcase_add_loop_test(tc, smuggling_refused, 0, (int)(sizeof(bad_cases) / sizeof(bad_cases[0])));
+	tcase_add_loop_test(tc, smuggling_refused, 0,
+			    (int)(sizeof(bad_cases) / sizeof(bad_cases[0])));
 	tcase_add_test(tc, oversized_head_431);
 	tcase_add_test(tc, authority_forms);
 	tcase_add_test(tc, connect_becomes_opaque_when_upstream_agrees);
