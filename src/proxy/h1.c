@@ -499,11 +499,6 @@ static enum pc_h1_verdict finish_head(struct pc_h1 *h)
 		return bad(h, 400, "both Content-Length and Transfer-Encoding");
 	if (connect && (f.nte || f.cl))
 		return bad(h, 400, "CONNECT with content");
-	if (f.upgrade && f.h2c) {
-		h->rstate = RS_H2;
-		h->reason = "Upgrade to HTTP/2 (h2c) is not supported";
-		return PC_H1_H2;
-	}
 	if (f.nhost > 1)
 		return bad(h, 400, "more than one Host");
 	if (f.nhost == 0 && rl.minor == 1)
@@ -526,6 +521,11 @@ static enum pc_h1_verdict finish_head(struct pc_h1 *h)
 	if (!parser_agrees(h, &rl, &f))
 		return bad(h, 400, "libhttp-parser reads the request head differently");
 	fill_req(h, &rl, &f, a, connect);
+	if (f.upgrade && f.h2c) {
+		h->rstate = RS_H2; /* h->req is filled, for the log line */
+		h->reason = "Upgrade to HTTP/2 (h2c) is not supported";
+		return PC_H1_H2;
+	}
 	h->rstate = RS_DECIDE;
 	return PC_H1_HEAD;
 }

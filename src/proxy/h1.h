@@ -45,7 +45,8 @@
  *    head and on the last byte of every body, else 400.
  *
  * HTTP/2 prior knowledge (the "PRI * HTTP/2.0" preface) and an Upgrade to
- * h2c are reported as PC_H1_H2, never as a request: an h2 connection would
+ * h2c are reported as PC_H1_H2 (for the Upgrade, with h->req filled for the
+ * log line), never as a request to allow: an h2 connection would
  * multiplex streams for any :authority past this filter, so the caller
  * denies them (with its log line naming h2c). We do not decode HPACK.
  *

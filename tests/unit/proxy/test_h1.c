@@ -514,6 +514,8 @@ START_TEST(h2_refused)
 				   9, &r),
 			 PC_H1_H2);
 	ck_assert_uint_eq(pc_h1_released(&h), 0);
+	ck_assert_str_eq(h.req.name, "a.example");
+	ck_assert_int_eq(pc_h1_allow(&h, 0), -EINVAL);
 }
 END_TEST
 
