@@ -107,6 +107,15 @@ uint64_t pc_sess_http_tx(const struct pc_session *s)
 
 /* -- per-request records ------------------------------------------------------- */
 
+/* The request-target for the log, cut to <cap> - 1 bytes (the log cuts it further). */
+static void path_copy(char *out, size_t cap, const char *target)
+{
+	size_t n = strnlen(target, cap - 1);
+
+	memcpy(out, target, n);
+	out[n] = '\0';
+}
+
 static void req_free(struct req *r)
 {
 	free(r->cluster);
@@ -210,7 +219,7 @@ static void refused_log(struct pc_session *s, struct pc_http *x, unsigned status
 	r.http_minor = q->http_minor;
 	r.cluster = status == 403 ? (char *)"BlackHoleCluster" : NULL;
 	snprintf(r.authority, sizeof(r.authority), "%s", x->refused);
-	snprintf(r.path, sizeof(r.path), "%s", q->target);
+	path_copy(r.path, sizeof(r.path), q->target);
 	if (s->w->cfg->stats)
 		r.sc = pc_stats_cluster(&s->w->stats, r.cluster ? r.cluster : s->cluster->name,
 					r.cluster ? NULL : s->cluster->host,
@@ -267,7 +276,7 @@ static int decide(struct pc_session *s, struct pc_http *x)
 	}
 	r = pc_calloc(1, sizeof(*r));
 	if (r)
-		r->cluster = pc_strdup(c->name);
+		r->cluster = pc_strndup(c->name, strlen(c->name));
 	if (!r || !r->cluster) {
 		free(r);
 		return -ENOMEM;
@@ -282,7 +291,7 @@ static int decide(struct pc_session *s, struct pc_http *x)
 				 ? "[%s]:%u" : "%s:%u", q->name, q->port);
 	else if (q->namelen)
 		snprintf(r->authority, sizeof(r->authority), "%s", q->name);
-	snprintf(r->path, sizeof(r->path), "%s", q->target);
+	path_copy(r->path, sizeof(r->path), q->target);
 	if (w->cfg->stats)
 		r->sc = pc_stats_cluster(&w->stats, c->name, c->host, c->ns);
 	if (x->last)
