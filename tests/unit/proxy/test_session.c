@@ -34,6 +34,7 @@
 #include "policy/snapshot.h"
 #include "proxy/deny.h"
 #include "proxy/session.h"
+#include "proxy/session-int.h"
 #include "proxy/worker.h"
 
 #define SLICE_MS 5
@@ -825,6 +826,247 @@ START_TEST(preread_classified_under_a_pending_policy)
 }
 END_TEST
 
+/* -- egress by name: TLS SNI and HTTP Host (issue 11) ------------------------------- */
+
+/* TLS entries for *.example.com and an HTTP entry for h.example.com on <port>, no addresses. */
+static struct pc_snapshot *compile_names(uint16_t port)
+{
+	char extra[1024];
+
+	snprintf(extra, sizeof(extra),
+		 "---\napiVersion: networking.istio.io/v1\nkind: ServiceEntry\n"
+		 "metadata: {name: tls, namespace: t}\n"
+		 "spec: {hosts: [\"*.example.com\"], resolution: NONE, location: MESH_EXTERNAL,\n"
+		 "       ports: [{name: https, number: %u, protocol: TLS}]}\n"
+		 "---\napiVersion: networking.istio.io/v1\nkind: ServiceEntry\n"
+		 "metadata: {name: web, namespace: t}\n"
+		 "spec: {hosts: [h.example.org], resolution: NONE, location: MESH_EXTERNAL,\n"
+		 "       ports: [{name: http, number: %u, protocol: HTTP}]}\n",
+		 port, port);
+	return compile_with(dead_port(), 4406, extra);
+}
+
+static void names_init(struct world *x)
+{
+	world_init(x, PC_DENY_PROTOCOL);
+	pc_snapshot_unref(x->w.snap);
+	x->w.snap = compile_names(x->up.port);
+	ck_assert(pc_snapshot_port_needs_name(x->w.snap, x->up.port));
+}
+
+/* A ClientHello record naming <name> (NULL: no server_name extension). */
+static size_t client_hello(uint8_t *out, const char *name)
+{
+	size_t len = name ? strlen(name) : 0, ext = name ? 9 + len : 0, o = 9, body;
+
+	out[o++] = 3;
+	out[o++] = 3;
+	memset(out + o, 0xab, 32);
+	o += 32;
+	out[o++] = 0;                           /* session id */
+	memcpy(out + o, "\x00\x02\x13\x01", 4); /* one cipher suite */
+	o += 4;
+	memcpy(out + o, "\x01\x00", 2); /* null compression */
+	o += 2;
+	out[o++] = (uint8_t)(ext >> 8);
+	out[o++] = (uint8_t)ext;
+	if (name) {
+		uint8_t e[9] = { 0, 0, (uint8_t)((len + 5) >> 8), (uint8_t)(len + 5),
+				 (uint8_t)((len + 3) >> 8), (uint8_t)(len + 3), 0,
+				 (uint8_t)(len >> 8), (uint8_t)len };
+
+		memcpy(out + o, e, sizeof(e));
+		o += sizeof(e);
+		memcpy(out + o, name, len);
+		o += len;
+	}
+	body = o - 9;
+	out[0] = 0x16;
+	out[1] = 3;
+	out[2] = 1;
+	out[3] = (uint8_t)((body + 4) >> 8);
+	out[4] = (uint8_t)(body + 4);
+	out[5] = 1;
+	out[6] = 0;
+	out[7] = (uint8_t)(body >> 8);
+	out[8] = (uint8_t)body;
+	return o;
+}
+
+/* An allowed SNI reaches the upstream with the ClientHello untouched, even sent byte by byte. */
+START_TEST(sni_allowed_hello_untouched)
+{
+	uint8_t hello[512], got[512];
+	struct world x;
+	size_t n, i;
+	int app, up, end;
+
+	names_init(&x);
+	n = client_hello(hello, "api.example.com");
+	app = dial(&x, "127.0.0.1", x.up.port);
+	for (i = 0; i < n; i++) {
+		send_all(app, hello + i, 1);
+		if (i + 1 < n)
+			run_for(&x, i % 16 ? 0 : 1);
+	}
+	up = upstream_accept(&x, PATIENCE_MS);
+	ck_assert_int_ge(up, 0);
+	ck_assert_uint_eq(read_some(&x, up, (char *)got, n, &end), n);
+	ck_assert_mem_eq(got, hello, n);
+	send_all(up, "srv", 3);
+	ck_assert_uint_eq(read_some(&x, app, (char *)got, 3, &end), 3);
+	close(app);
+	close(up);
+	ck_assert_ptr_nonnull(strstr(text_of(x.access), "api.example.com"));
+	world_release(&x);
+}
+END_TEST
+
+/* A foreign SNI, none, a parent domain and plain bytes are refused; the upstream sees none. */
+START_TEST(sni_refused_cases)
+{
+	static const uint8_t alert[] = { 0x15, 0x03, 0x01, 0x00, 0x02, 0x02, 0x31 };
+	const char *names[] = { "evil.example.org", NULL, "example.com" };
+	uint8_t hello[512];
+	struct world x;
+	char buf[64];
+	const char *log;
+	size_t n, i;
+	int app, end;
+
+	names_init(&x);
+	for (i = 0; i < 3; i++) {
+		n = client_hello(hello, names[i]);
+		app = dial(&x, "127.0.0.1", x.up.port);
+		send_all(app, hello, n);
+		ck_assert_uint_eq(read_some(&x, app, buf, sizeof(alert), &end), sizeof(alert));
+		ck_assert_mem_eq(buf, alert, sizeof(alert));
+		close(app);
+	}
+	app = dial(&x, "127.0.0.1", x.up.port);
+	send_all(app, "hello there\r\n", 13); /* neither TLS nor HTTP */
+	ck_assert_int_lt(read_end(&x, app), 0);   /* reset */
+	close(app);
+	ck_assert_int_eq(upstream_accept(&x, 50), -1);
+	log = text_of(x.log);
+	ck_assert_ptr_nonnull(strstr(log, "name=evil.example.org"));
+	ck_assert_ptr_nonnull(strstr(log, "*.example.com")); /* the hint */
+	world_release(&x);
+}
+END_TEST
+
+/* A client that sends nothing on a name port is refused after --protocol-detection-timeout. */
+START_TEST(detection_timeout_refuses_silence)
+{
+	struct world x;
+	int app;
+
+	names_init(&x);
+	x.cfg.detect_ms = 100;
+	app = dial(&x, "127.0.0.1", x.up.port);
+	run_for(&x, 20);
+	ck_assert_ptr_nonnull(x.w.staging); /* waiting: no upstream */
+	ck_assert_int_lt(read_end(&x, app), 0);
+	ck_assert_int_eq(upstream_accept(&x, 0), -1);
+	close(app);
+	world_release(&x);
+}
+END_TEST
+
+#define GET(path, host) "GET " path " HTTP/1.1\r\nHost: " host "\r\n\r\n"
+#define OK200 "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok"
+
+/* Every request of a kept-alive connection is checked: a foreign Host gets 403, never relayed. */
+START_TEST(http_second_request_checked)
+{
+	const char *one = GET("/one", "h.example.org");
+	const char *two = GET("/two", "evil.example.org");
+	struct world x;
+	char buf[1024];
+	size_t n;
+	int app, up, end;
+
+	names_init(&x);
+	app = dial(&x, "127.0.0.1", x.up.port);
+	send_all(app, one, strlen(one));
+	up = upstream_accept(&x, PATIENCE_MS);
+	ck_assert_int_ge(up, 0);
+	ck_assert_uint_eq(read_some(&x, up, buf, strlen(one), &end), strlen(one));
+	ck_assert_mem_eq(buf, one, strlen(one));
+	send_all(up, OK200, strlen(OK200));
+	ck_assert_uint_eq(read_some(&x, app, buf, strlen(OK200), &end), strlen(OK200));
+	send_all(app, two, strlen(two));
+	n = read_some(&x, app, buf, sizeof(buf) - 1, &end);
+	buf[n] = '\0';
+	ck_assert_int_eq(end, 1);
+	ck_assert(strncmp(buf, "HTTP/1.1 403 Forbidden\r\n", 24) == 0);
+	ck_assert_ptr_nonnull(strstr(buf, "Host \"evil.example.org\""));
+	ck_assert_int_eq(read_some(&x, up, buf, sizeof(buf), &end), 0); /* nothing of it */
+	ck_assert_ptr_nonnull(strstr(text_of(x.access), "\"GET /one HTTP/1.1\" 200"));
+	ck_assert_ptr_nonnull(strstr(text_of(x.access), "\"GET /two HTTP/1.1\" 403"));
+	close(app);
+	close(up);
+	world_release(&x);
+}
+END_TEST
+
+/* A request shaped for smuggling gets 400 and not one byte of it goes upstream. */
+START_TEST(http_smuggling_refused)
+{
+	const char *req = "POST / HTTP/1.1\r\nHost: h.example.org\r\nContent-Length: 4\r\n"
+			  "Transfer-Encoding: chunked\r\n\r\n0\r\n\r\n";
+	struct world x;
+	char buf[1024];
+	size_t n;
+	int app, up, end;
+
+	names_init(&x);
+	app = dial(&x, "127.0.0.1", x.up.port);
+	send_all(app, req, strlen(req));
+	n = read_some(&x, app, buf, sizeof(buf) - 1, &end);
+	buf[n] = '\0';
+	ck_assert(strncmp(buf, "HTTP/1.1 400 Bad Request\r\n", 26) == 0);
+	up = upstream_accept(&x, 0);
+	if (up >= 0) {
+		ck_assert_int_eq(read_some(&x, up, buf, sizeof(buf), &end), 0);
+		close(up);
+	}
+	close(app);
+	world_release(&x);
+}
+END_TEST
+
+/* An allowed Upgrade answered 101 becomes a tunnel both ways. */
+START_TEST(http_upgrade_becomes_tunnel)
+{
+	const char *req = "GET /ws HTTP/1.1\r\nHost: h.example.org\r\nConnection: Upgrade\r\n"
+			  "Upgrade: websocket\r\n\r\n";
+	const char *sw = "HTTP/1.1 101 Switching Protocols\r\nConnection: Upgrade\r\n"
+			 "Upgrade: websocket\r\n\r\n";
+	struct world x;
+	char buf[1024];
+	int app, up, end;
+
+	names_init(&x);
+	app = dial(&x, "127.0.0.1", x.up.port);
+	send_all(app, req, strlen(req));
+	up = upstream_accept(&x, PATIENCE_MS);
+	ck_assert_int_ge(up, 0);
+	ck_assert_uint_eq(read_some(&x, up, buf, strlen(req), &end), strlen(req));
+	send_all(up, sw, strlen(sw));
+	ck_assert_uint_eq(read_some(&x, app, buf, strlen(sw), &end), strlen(sw));
+	send_all(app, "\x81\x02hi not http at all", 20);
+	ck_assert_uint_eq(read_some(&x, up, buf, 20, &end), 20);
+	ck_assert_mem_eq(buf, "\x81\x02hi not http at all", 20);
+	send_all(up, "back", 4);
+	ck_assert_uint_eq(read_some(&x, app, buf, 4, &end), 4);
+	ck_assert_ptr_null(x.w.sessions->http); /* the flows took over */
+	close(app);
+	close(up);
+	world_release(&x);
+}
+END_TEST
+
 int main(void)
 {
 	Suite *s = suite_create("proxy.session");
@@ -850,6 +1092,12 @@ int main(void)
 	tcase_add_test(tc, preread_times_out_to_the_address);
 	tcase_add_test(tc, preread_then_denied_answers_tls);
 	tcase_add_test(tc, preread_classified_under_a_pending_policy);
+	tcase_add_test(tc, sni_allowed_hello_untouched);
+	tcase_add_test(tc, sni_refused_cases);
+	tcase_add_test(tc, detection_timeout_refuses_silence);
+	tcase_add_test(tc, http_second_request_checked);
+	tcase_add_test(tc, http_smuggling_refused);
+	tcase_add_test(tc, http_upgrade_becomes_tunnel);
 	suite_add_tcase(s, tc);
 	sr = srunner_create(s);
 	/* the denials' ring and log table are process-wide: a fresh copy per test */
