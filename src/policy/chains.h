@@ -30,11 +30,11 @@ enum pc_chain_kind {
 
 /* A chain while compiling. */
 struct pc_chain_draft {
-	size_t port;   /* index of its port policy in the builder */
+	size_t port;    /* index of its port policy in the builder */
 	uint32_t level; /* index in that port's levels */
 	enum pc_chain_kind kind;
-	uint64_t seq;  /* insertion order: lower wins a tie */
-	bool vs;       /* from a VirtualService: shadowing a ServiceEntry chain is not a conflict */
+	uint64_t seq; /* insertion order: lower wins a tie */
+	bool vs;      /* from a VirtualService: shadowing a ServiceEntry chain is not a conflict */
 	struct pc_chain chain; /* name, origin and routes in the snapshot's arena */
 };
 

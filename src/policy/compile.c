@@ -865,16 +865,22 @@ static int add_match(struct builder *b, const struct pc_resource *r,
 static int add_virtual_service(struct builder *b, const struct pc_resource *r)
 {
 	const struct pc_virtual_service *vs = r->spec;
-	size_t pi, i, ri, mi;
+	size_t k, i, ri, mi, pi;
 	bool any;
 	int ret;
 
-	for (pi = 0; pi < b->nports; pi++) {
-		for (i = 0, any = false; i < b->nsvcs && !any; i++)
-			any = b->svcs[i].port == pi && b->svcs[i].fam == FAM_TLS &&
-			      vs_applies(vs, b->svcs[i].se);
-		if (!any)
+	/* each port once, from its first TLS service that the VirtualService names */
+	for (k = 0; k < b->nsvcs; k++) {
+		pi = b->svcs[k].port;
+		if (b->svcs[k].fam != FAM_TLS || !vs_applies(vs, b->svcs[k].se))
 			continue;
+		for (i = 0; i < k; i++) {
+			if (b->svcs[i].port == pi && b->svcs[i].fam == FAM_TLS &&
+			    vs_applies(vs, b->svcs[i].se))
+				break;
+		}
+		if (i < k)
+			continue; /* done with this port */
 		any = false;
 		for (ri = 0; ri < vs->tls.n; ri++) {
 			const struct pc_tls_route *route = &vs->tls.v[ri];
@@ -888,7 +894,7 @@ static int add_virtual_service(struct builder *b, const struct pc_resource *r)
 				any = true;
 			}
 		}
-		for (i = 0; any && i < b->nsvcs; i++) {
+		for (i = k; any && i < b->nsvcs; i++) {
 			if (b->svcs[i].port == pi && b->svcs[i].fam == FAM_TLS &&
 			    vs_applies(vs, b->svcs[i].se))
 				b->svcs[i].covered = true;

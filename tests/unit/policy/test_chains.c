@@ -19,20 +19,20 @@
 #include "policy/dump.h"
 #include "policy/snapshot.h"
 
-#define HDR(kind, name, ts)                                                       \
-	"---\napiVersion: networking.istio.io/v1\nkind: " kind "\n"               \
+#define HDR(kind, name, ts)                                         \
+	"---\napiVersion: networking.istio.io/v1\nkind: " kind "\n" \
 	"metadata: {name: " name ", namespace: ns, creationTimestamp: '" ts "'}\n"
 
 /* A ServiceEntry with <hosts>, <rest> of its spec (addresses...) and one port. */
-#define SE(name, ts, hosts, rest, port)                                           \
-	HDR("ServiceEntry", name, ts) "spec:\n  hosts: [" hosts "]\n"             \
-				      "  location: MESH_EXTERNAL\n" rest          \
-				      "  ports: [" port "]\n"
+#define SE(name, ts, hosts, rest, port) \
+	HDR("ServiceEntry", name, ts)   \
+	"spec:\n  hosts: [" hosts "]\n" \
+	"  location: MESH_EXTERNAL\n" rest "  ports: [" port "]\n"
 
-#define TLS443   "{name: tls, number: 443, protocol: TLS}"
-#define TCP443   "{name: tcp, number: 443, protocol: TCP}"
-#define HTTP80   "{name: http, number: 80, protocol: HTTP}"
-#define NONE     "  resolution: NONE\n"
+#define TLS443 "{name: tls, number: 443, protocol: TLS}"
+#define TCP443 "{name: tcp, number: 443, protocol: TCP}"
+#define HTTP80 "{name: http, number: 80, protocol: HTTP}"
+#define NONE   "  resolution: NONE\n"
 
 struct fix {
 	struct pc_manifest m;
@@ -52,8 +52,11 @@ static void on_conflict(void *data, const char *what)
 static void compile_labels(struct fix *x, const char *yaml, int policy, const char *labels,
 			   size_t labels_len)
 {
-	struct pc_compile_opts o = { .policy = policy, .proxy_port = 15001, .generation = 1,
-				     .labels = labels, .labels_len = labels_len };
+	struct pc_compile_opts o = { .policy = policy,
+				     .proxy_port = 15001,
+				     .generation = 1,
+				     .labels = labels,
+				     .labels_len = labels_len };
 	size_t i;
 
 	memset(x, 0, sizeof(*x));
@@ -167,9 +170,9 @@ START_TEST(exact_before_wildcard_longest_first)
 
 	compile(&x,
 		SE("wide", "2020-01-01T00:00:00Z", "\"*.example.com\"", NONE, TLS443)
-		SE("eu", "2020-01-02T00:00:00Z", "\"*.eu.example.com\"", NONE, TLS443)
-		SE("api", "2020-01-03T00:00:00Z", "api.example.com, API2.example.com", NONE,
-		   TLS443),
+			SE("eu", "2020-01-02T00:00:00Z", "\"*.eu.example.com\"", NONE, TLS443)
+				SE("api", "2020-01-03T00:00:00Z",
+				   "api.example.com, API2.example.com", NONE, TLS443),
 		-1);
 	ck_assert_str_eq(match(&x, "192.0.2.1", 443, TLS, "api.example.com"),
 			 "outbound|443||api.example.com");
@@ -194,7 +197,7 @@ START_TEST(non_tls_never_matches_a_name_chain)
 	compile(&x, SE("a", "", "a.example.com", NONE, TLS443), -1);
 	ck_assert_str_eq(match(&x, "192.0.2.1", 443, TLS, "a.example.com"),
 			 "outbound|443||a.example.com");
-	ck_assert_str_eq(match(&x, "192.0.2.1", 443, TLS, NULL), BH);  /* no SNI */
+	ck_assert_str_eq(match(&x, "192.0.2.1", 443, TLS, NULL), BH); /* no SNI */
 	ck_assert_str_eq(match(&x, "192.0.2.1", 443, OTHR, "a.example.com"), BH);
 	ck_assert_str_eq(match(&x, "192.0.2.1", 443, NOTH, NULL), BH); /* nothing read */
 	ck_assert_str_eq(match(&x, "192.0.2.1", 443, HTTP, "a.example.com"), BH);
@@ -224,7 +227,7 @@ START_TEST(tcp_and_tls_entries_on_one_port)
 
 	compile(&x,
 		SE("tcp", "2020-01-01T00:00:00Z", "tcp.example.com", NONE, TCP443)
-		SE("tls", "2020-01-02T00:00:00Z", "a.example.com", NONE, TLS443),
+			SE("tls", "2020-01-02T00:00:00Z", "a.example.com", NONE, TLS443),
 		-1);
 	ck_assert(pc_snapshot_port_needs_name(x.s, 443));
 	ck_assert_str_eq(match(&x, "192.0.2.1", 443, TLS, "a.example.com"),
@@ -247,13 +250,15 @@ START_TEST(prefix_before_names_no_backtracking)
 
 	compile(&x,
 		SE("cidr", "2020-01-01T00:00:00Z", "cidr.example.com",
-		   NONE "  addresses: [198.51.100.0/24]\n", TLS443)
-		SE("a", "2020-01-02T00:00:00Z", "a.example.com", NONE, TLS443)
-		SE("b", "2020-01-03T00:00:00Z", "b.example.com", NONE, TLS443)
-		HDR("VirtualService", "vs", "2020-01-04T00:00:00Z")
-		"spec:\n  hosts: [b.example.com]\n  tls:\n"
-		"  - match: [{sniHosts: [b.example.com], destinationSubnets: [203.0.113.0/24]}]\n"
-		"    route: [{destination: {host: b.example.com}}]\n",
+		   NONE "  addresses: [198.51.100.0/24]\n",
+		   TLS443) SE("a", "2020-01-02T00:00:00Z", "a.example.com", NONE,
+			      TLS443) SE("b", "2020-01-03T00:00:00Z", "b.example.com", NONE, TLS443)
+			HDR("VirtualService", "vs",
+			    "2020-01-04T00:00:00Z") "spec:\n  hosts: [b.example.com]\n  tls:\n"
+						    "  - match: [{sniHosts: [b.example.com], "
+						    "destinationSubnets: [203.0.113.0/24]}]\n"
+						    "    route: [{destination: {host: "
+						    "b.example.com}}]\n",
 		-1);
 	/* a TLS entry with addresses: the prefix, whatever the SNI */
 	ck_assert_str_eq(match(&x, "198.51.100.5", 443, TLS, "a.example.com"),
@@ -280,10 +285,10 @@ START_TEST(two_tls_entries_by_sni_static_and_dns)
 	compile(&x,
 		SE("a", "2020-01-01T00:00:00Z", "a.example.com",
 		   "  resolution: STATIC\n  endpoints: [{address: 192.0.2.10}]\n", TLS443)
-		SE("b", "2020-01-02T00:00:00Z", "b.example.com", "  resolution: DNS\n", TLS443)
-		SE("xy", "2020-01-03T00:00:00Z", "x.example.com, y.example.com",
-		   "  resolution: DNS\n", TLS443)
-		SE("dup", "2020-01-04T00:00:00Z", "a.example.com", NONE, TLS443),
+			SE("b", "2020-01-02T00:00:00Z", "b.example.com", "  resolution: DNS\n",
+			   TLS443) SE("xy", "2020-01-03T00:00:00Z", "x.example.com, y.example.com",
+				      "  resolution: DNS\n", TLS443)
+				SE("dup", "2020-01-04T00:00:00Z", "a.example.com", NONE, TLS443),
 		-1);
 	a = match_full(&x, "192.0.2.99", 443, TLS, "a.example.com", 0);
 	b = match_full(&x, "192.0.2.99", 443, TLS, "b.example.com", 0);
@@ -313,12 +318,13 @@ START_TEST(http_without_and_with_addresses)
 	const struct pc_cluster *c;
 
 	compile(&x,
-		SE("bin", "2020-01-01T00:00:00Z", "httpbin.org", NONE, HTTP80)
-		SE("web", "2020-01-02T00:00:00Z", "web.example.com",
-		   NONE "  addresses: [192.0.2.20]\n", "{name: http, number: 8080, protocol: HTTP}")
-		SE("named", "2020-01-03T00:00:00Z", "grpc.example.com", NONE,
-		   "{name: grpc-api, number: 9090}, {name: https-alt, number: 9443},"
-		   " {name: mysql, number: 3306}, {name: other, number: 9000}"),
+		SE("bin", "2020-01-01T00:00:00Z", "httpbin.org", NONE,
+		   HTTP80) SE("web", "2020-01-02T00:00:00Z", "web.example.com",
+			      NONE "  addresses: [192.0.2.20]\n",
+			      "{name: http, number: 8080, protocol: HTTP}")
+			SE("named", "2020-01-03T00:00:00Z", "grpc.example.com", NONE,
+			   "{name: grpc-api, number: 9090}, {name: https-alt, number: 9443},"
+			   " {name: mysql, number: 3306}, {name: other, number: 9000}"),
 		-1);
 	c = match_full(&x, "203.0.113.7", 80, HTTP, "httpbin.org", 0);
 	ck_assert_str_eq(c->name, "outbound|80||httpbin.org");
@@ -350,18 +356,20 @@ START_TEST(http_without_and_with_addresses)
 	/* server-first by name, and an unknown name: no criteria, any IP */
 	ck_assert(!pc_snapshot_port_needs_name(x.s, 3306));
 	ck_assert(pc_snapshot_port_declares(x.s, 3306, PC_PROTO_MYSQL));
-	ck_assert_str_eq(match(&x, "203.0.113.7", 3306, NOTH, NULL), "outbound|3306||grpc.example.com");
-	ck_assert_str_eq(match(&x, "203.0.113.7", 9000, NOTH, NULL), "outbound|9000||grpc.example.com");
+	ck_assert_str_eq(match(&x, "203.0.113.7", 3306, NOTH, NULL),
+			 "outbound|3306||grpc.example.com");
+	ck_assert_str_eq(match(&x, "203.0.113.7", 9000, NOTH, NULL),
+			 "outbound|9000||grpc.example.com");
 	ck_assert(!pc_snapshot_port_needs_name(x.s, 9000));
 	release(&x);
 }
 END_TEST
 
 /* Two SEs and a VS splitting a.example.com between their hosts. */
-#define BACKENDS                                                                      \
-	SE("a", "2020-01-01T00:00:00Z", "a.example.com", NONE, TLS443)                \
-	SE("v", "2020-01-02T00:00:00Z", "v1.example.com, v2.example.com",             \
-	   "  resolution: STATIC\n  endpoints: [{address: 192.0.2.31}]\n",            \
+#define BACKENDS                                                           \
+	SE("a", "2020-01-01T00:00:00Z", "a.example.com", NONE, TLS443)     \
+	SE("v", "2020-01-02T00:00:00Z", "v1.example.com, v2.example.com",  \
+	   "  resolution: STATIC\n  endpoints: [{address: 192.0.2.31}]\n", \
 	   TLS443 ", {name: tls-alt, number: 9443, protocol: TLS}")
 
 #define VS_TLS(spec) HDR("VirtualService", "split", "2020-01-05T00:00:00Z") "spec:\n" spec
@@ -459,6 +467,35 @@ START_TEST(vs_tls_selectors)
 }
 END_TEST
 
+/* Istio's hasTLSMatch: a route for a.example.com takes over the *.example.com service. */
+START_TEST(vs_takes_over_matching_services)
+{
+	struct fix x;
+
+	compile(&x,
+		SE("w", "2020-01-01T00:00:00Z", "\"*.example.com\"", NONE, TLS443)
+		SE("vip", "2020-01-02T00:00:00Z", "vip.example.org",
+		   NONE "  addresses: [192.0.2.50]\n", TLS443)
+		VS_TLS("  hosts: [a.example.com, vip.example.org]\n  tls:\n"
+		       "  - match: [{sniHosts: [a.example.com, vip.example.org]}]\n"
+		       "    route: [{destination: {host: \"*.example.com\"}}]\n"),
+		-1);
+	ck_assert_str_eq(match(&x, "198.51.100.1", 443, TLS, "a.example.com"),
+			 "outbound|443||*.example.com");
+	/* the wildcard's own chain is gone: only the route's names pass */
+	ck_assert_str_eq(match(&x, "198.51.100.1", 443, TLS, "b.example.com"), BH);
+	/* on the VIP the route's chains replace the address-only chain */
+	ck_assert_str_eq(match(&x, "192.0.2.50", 443, TLS, "vip.example.org"),
+			 "outbound|443||*.example.com");
+	ck_assert_str_eq(match(&x, "192.0.2.50", 443, TLS, "a.example.com"),
+			 "outbound|443||*.example.com");
+	ck_assert_str_eq(match(&x, "192.0.2.50", 443, NOTH, NULL), BH);
+	ck_assert_str_eq(match(&x, "192.0.2.50", 443, TLS, "evil.example.org"), BH);
+	ck_assert_uint_eq(x.conflicts, 0);
+	release(&x);
+}
+END_TEST
+
 START_TEST(dynamic_dns_source)
 {
 	struct fix x;
@@ -480,8 +517,8 @@ START_TEST(nearest_name_hint)
 
 	compile(&x,
 		SE("g", "2020-01-01T00:00:00Z", "\"*.googleapis.com\"", NONE, TLS443)
-		SE("api", "2020-01-02T00:00:00Z", "api.example.com", NONE, TLS443)
-		SE("db", "2020-01-03T00:00:00Z", "db.example.org", NONE, TCP443),
+			SE("api", "2020-01-02T00:00:00Z", "api.example.com", NONE, TLS443)
+				SE("db", "2020-01-03T00:00:00Z", "db.example.org", NONE, TCP443),
 		-1);
 	ck_assert_str_eq(pc_snapshot_nearest_name(x.s, 443, "storage.googleapis.com"),
 			 "*.googleapis.com");
@@ -504,20 +541,21 @@ START_TEST(config_dump_shows_chains)
 
 	compile(&x,
 		SE("tcp", "2020-01-01T00:00:00Z", "tcp.example.com",
-		   NONE "  addresses: [198.51.100.0/24]\n", TCP443)
-		SE("w", "2020-01-02T00:00:00Z", "\"*.example.net\"", NONE, TLS443)
-		BACKENDS VS_TLS("  hosts: [a.example.com]\n  tls:\n"
-				"  - match: [{sniHosts: [a.example.com]}]\n"
-				"    route:\n"
-				"    - {destination: {host: v1.example.com}, weight: 1}\n"
-				"    - {destination: {host: v2.example.com}, weight: 3}\n"),
+		   NONE "  addresses: [198.51.100.0/24]\n",
+		   TCP443) SE("w", "2020-01-02T00:00:00Z", "\"*.example.net\"", NONE, TLS443)
+			BACKENDS VS_TLS("  hosts: [a.example.com]\n  tls:\n"
+					"  - match: [{sniHosts: [a.example.com]}]\n"
+					"    route:\n"
+					"    - {destination: {host: v1.example.com}, weight: 1}\n"
+					"    - {destination: {host: v2.example.com}, weight: 3}\n"),
 		-1);
 	pc_snapshot_dump_json(x.s, &b);
 	ck_assert(!b.oom);
 	j = pc_buf_str(&b);
 	/* the old view, unchanged */
-	ck_assert_ptr_nonnull(strstr(j, "\"chains\":[{\"prefix\":\"198.51.100.0/24\","
-					"\"cluster\":\"outbound|443||tcp.example.com\"}],\"any\":null"));
+	ck_assert_ptr_nonnull(
+		strstr(j, "\"chains\":[{\"prefix\":\"198.51.100.0/24\","
+			  "\"cluster\":\"outbound|443||tcp.example.com\"}],\"any\":null"));
 	ck_assert_ptr_nonnull(strstr(j, "\"needs_name\":true"));
 	ck_assert_ptr_nonnull(strstr(j, "{\"filter_chain_match\":{\"prefix_ranges\":"
 					"[\"198.51.100.0/24\"]},\"cluster\":"
@@ -526,9 +564,10 @@ START_TEST(config_dump_shows_chains)
 					"[\"*.example.net\"],\"transport_protocol\":\"tls\"},"
 					"\"cluster\":\"outbound|443||*.example.net\","
 					"\"origin\":\"ServiceEntry ns/w\"}"));
-	ck_assert_ptr_nonnull(strstr(j, "\"weighted_clusters\":[{\"name\":"
-					"\"outbound|443||v1.example.com\",\"weight\":1},"
-					"{\"name\":\"outbound|443||v2.example.com\",\"weight\":3}]"));
+	ck_assert_ptr_nonnull(strstr(j,
+				     "\"weighted_clusters\":[{\"name\":"
+				     "\"outbound|443||v1.example.com\",\"weight\":1},"
+				     "{\"name\":\"outbound|443||v2.example.com\",\"weight\":3}]"));
 	ck_assert_ptr_nonnull(strstr(j, "\"default_chain\":\"BlackHoleCluster\""));
 	release(&x);
 	pc_buf_release(&b);
@@ -552,6 +591,7 @@ int main(void)
 	tcase_add_test(tc, http_without_and_with_addresses);
 	tcase_add_test(tc, vs_tls_weights);
 	tcase_add_test(tc, vs_tls_selectors);
+	tcase_add_test(tc, vs_takes_over_matching_services);
 	tcase_add_test(tc, dynamic_dns_source);
 	tcase_add_test(tc, nearest_name_hint);
 	tcase_add_test(tc, config_dump_shows_chains);
