@@ -451,7 +451,8 @@ static void check_port(struct pc_vctx *v, const struct pc_service_port *p, const
 		if (c->any_ip && !by_name_or_udp(p) && !u32_failed(p, "number"))
 			pc_vwarn(v, NULL,
 				 "addresses are required for ports serving TCP (or unset) protocol "
-				 "when ISTIO_META_DNS_AUTO_ALLOCATE is not set on a proxy; " ANY_IP_FMT,
+				 "when ISTIO_META_DNS_AUTO_ALLOCATE is not set on a proxy; "
+				 ANY_IP_FMT,
 				 p->number, p->number);
 		else
 			pc_vwarn(v, NULL,

@@ -595,7 +595,7 @@ static int default_chains(struct builder *b, struct svc *sv)
 	for (i = 0; i < nlv; i++) {
 		if (se->addresses.n) {
 			if (pc_prefix_parse(se->addresses.v[i], &prefix) < 0)
-				continue; /* validation let it through: an IPv6 zone; never matches */
+				continue; /* an IPv6 zone (validation let it through) */
 			lv = level_at(b, sv->port, &prefix);
 		} else {
 			lv = level_at(b, sv->port, NULL);
@@ -1321,7 +1321,8 @@ void pc_snapshot_nearest(const struct pc_snapshot *s, const struct pc_addr *dst,
 	right = port_index(s, dst->port);
 	left = right;
 	if (right < s->nports && s->ports[right].port == dst->port) {
-		id = level_cluster(&s->ports[right], pc_trie_nearest(s->ports[right].trie, dst, &p));
+		id = pc_trie_nearest(s->ports[right].trie, dst, &p);
+		id = level_cluster(&s->ports[right], id);
 		if (id != PC_TRIE_NONE) {
 			same_port->cluster = &s->clusters[id];
 			same_port->prefix = p;

@@ -3,13 +3,16 @@
  * policy/snapshot.h - the compiled, immutable egress policy.
  *
  * A snapshot is what the proxy consults for every captured connection: per
- * destination port a longest-prefix-match trie over the ServiceEntries'
- * `addresses` (an exact IP is a /32 or /128 and so beats every CIDR that
- * contains it, as Istio's IP:port listener beats its 0.0.0.0:port one),
- * then the oldest ServiceEntry on that port without addresses, then the
- * catch-all (BlackHoleCluster under REGISTRY_ONLY, PassthroughCluster under
- * ALLOW_ANY). Clusters carry what the relay needs: where to connect
- * (original destination, static endpoints or names to resolve) and the
+ * destination port, Envoy's filter chains (doc/internals/chains.md): a
+ * longest-prefix-match trie over the ServiceEntries' `addresses` (an exact
+ * IP is a /32 or /128 and so beats every CIDR that contains it, as Istio's
+ * IP:port listener beats its 0.0.0.0:port one) whose levels, and the level
+ * of the entries without addresses, hold chains by server name (SNI on TLS
+ * ports, Host on HTTP ports, VirtualService tls routes) and the chain
+ * without criteria; then the default chain (BlackHoleCluster under
+ * REGISTRY_ONLY, PassthroughCluster under ALLOW_ANY). Clusters carry what
+ * the relay needs: where to connect (original destination, static
+ * endpoints, names to resolve, or the matched name itself) and the
  * DestinationRule's TCP settings.
  *
  * Compiling is pure: the same resources give the same snapshot. A snapshot
@@ -110,10 +113,10 @@ struct pc_route {
  * level's <tcp> cluster.
  */
 struct pc_chain {
-	const char *name;           /* lowercase: exact, "*.suffix", "*"; NULL: an IP-literal Host */
-	const char *origin;         /* "ServiceEntry ns/name", "VirtualService ns/name tls[i].match[j]" */
+	const char *name;   /* lowercase: exact, "*.suffix", "*"; NULL: an IP-literal Host */
+	const char *origin; /* "ServiceEntry ns/name", "VirtualService ns/name tls[0].match[1]" */
 	const struct pc_route *routes;
-	uint32_t nroutes;           /* >= 1 */
+	uint32_t nroutes;   /* >= 1 */
 	uint64_t total_weight;
 };
 
