@@ -60,7 +60,8 @@ struct svc {
 	size_t port;               /* index in builder.ports */
 	uint32_t *host_clusters;   /* per host: its cluster, PC_TRIE_NONE until made */
 	enum family fam;
-	bool covered;              /* a VirtualService tls route took over its default chain */
+	bool covered;              /* a VirtualService route took over its default chain */
+	bool vs_tcp;               /* a VirtualService tcp route was installed for it */
 };
 
 struct builder {
@@ -556,13 +557,15 @@ static int add_name_chain(struct builder *b, size_t pi, uint32_t lv, enum pc_cha
 }
 
 /* The chain without criteria on level <lv>: the oldest entry keeps it. */
-static void add_tcp_chain(struct builder *b, size_t pi, uint32_t lv, uint32_t cluster,
-			  const char *addr)
+static void add_tcp_chain(struct builder *b, size_t pi, uint32_t lv, const struct svc *sv,
+			  uint32_t cluster, const char *addr)
 {
 	struct pc_port_policy *pp = &b->ports[pi];
 	struct pc_chain_level *l = &pp->levels[lv];
 	const struct pc_cluster *c = &b->clusters[cluster];
 
+	if (l->tcp_routes && sv->vs_tcp)
+		return; /* its own route's subnets are its addresses: one chain, as in Istio */
 	if (l->tcp == PC_TRIE_NONE) {
 		l->tcp = cluster;
 		if (l->any)
@@ -603,7 +606,7 @@ static int default_chains(struct builder *b, struct svc *sv)
 		if (lv < 0)
 			return (int)lv;
 		if (sv->fam == FAM_TCP || (sv->fam == FAM_TLS && se->addresses.n)) {
-			add_tcp_chain(b, sv->port, (uint32_t)lv, main,
+			add_tcp_chain(b, sv->port, (uint32_t)lv, sv, main,
 				      se->addresses.n ? se->addresses.v[i] : NULL);
 			continue;
 		}
@@ -666,24 +669,48 @@ static bool has_workload_label(const struct pc_compile_opts *o, const char *k, c
  * and sourceLabels. sourceNamespace would need the workload's namespace,
  * which portcullis is not told: a match that sets it is never installed.
  */
+/* The config-time selectors of a tls or tcp match (their fields are alike). */
+struct selectors {
+	const struct pc_strv *gateways;
+	uint32_t port;
+	const char *source_namespace;
+	const struct pc_strmap *source_labels;
+};
+
 static bool match_holds(const struct builder *b, const struct pc_virtual_service *vs,
-			const struct pc_tls_match *m, uint16_t port)
+			const struct selectors *m, uint16_t port)
 {
 	size_t i;
 
-	if (m->gateways.n ? !has_mesh(&m->gateways) : vs->gateways.n && !has_mesh(&vs->gateways))
+	if (m->gateways->n ? !has_mesh(m->gateways) : vs->gateways.n && !has_mesh(&vs->gateways))
 		return false;
 	if (m->port && m->port != port)
 		return false;
 	if (m->source_namespace && *m->source_namespace)
 		return false;
-	for (i = 0; i < m->source_labels.n; i++) {
-		const char *v = m->source_labels.vals[i];
+	for (i = 0; i < m->source_labels->n; i++) {
+		const char *v = m->source_labels->vals[i];
 
-		if (!has_workload_label(b->opts, m->source_labels.keys[i], v ? v : ""))
+		if (!has_workload_label(b->opts, m->source_labels->keys[i], v ? v : ""))
 			return false;
 	}
 	return true;
+}
+
+static bool tls_holds(const struct builder *b, const struct pc_virtual_service *vs,
+		      const struct pc_tls_match *m, uint16_t port)
+{
+	struct selectors x = { &m->gateways, m->port, m->source_namespace, &m->source_labels };
+
+	return match_holds(b, vs, &x, port);
+}
+
+static bool tcp_holds(const struct builder *b, const struct pc_virtual_service *vs,
+		      const struct pc_l4_match *m, uint16_t port)
+{
+	struct selectors x = { &m->gateways, m->port, m->source_namespace, &m->source_labels };
+
+	return match_holds(b, vs, &x, port);
 }
 
 /* Does some host of <vs> match some host of <se> (host.Name.Matches)? */
@@ -724,20 +751,19 @@ static long route_cluster(struct builder *b, const struct pc_destination *d, uin
 }
 
 /* A chain's weighted routes from <route> (weight 0 gets nothing; a lone destination all). */
-static int vs_routes(struct builder *b, const struct pc_tls_route *route, uint16_t port,
-		     struct pc_chain *c)
+static int vs_routes(struct builder *b, const struct pc_route_destination *rds, size_t nrd,
+		     uint16_t port, struct pc_chain *c)
 {
-	struct pc_route *v = pc_arena_calloc(b->s->arena, route->route.n ? route->route.n : 1,
-					     sizeof(*v));
+	struct pc_route *v = pc_arena_calloc(b->s->arena, nrd ? nrd : 1, sizeof(*v));
 	size_t i;
 	long id;
 
 	if (!v)
 		return -ENOMEM;
 	c->routes = v;
-	for (i = 0; i < route->route.n; i++) {
-		const struct pc_route_destination *rd = &route->route.v[i];
-		uint32_t w = route->route.n == 1 ? 1 : rd->weight > 0 ? (uint32_t)rd->weight : 0;
+	for (i = 0; i < nrd; i++) {
+		const struct pc_route_destination *rd = &rds[i];
+		uint32_t w = nrd == 1 ? 1 : rd->weight > 0 ? (uint32_t)rd->weight : 0;
 
 		if (w == 0 || !rd->destination)
 			continue;
@@ -772,39 +798,40 @@ static void add_unique(uint32_t *v, size_t *n, size_t cap, uint32_t lv)
 }
 
 /*
- * The levels a match's chains go to on port <pi>: its destinationSubnets,
- * else those of the services it takes over (their addresses, or the level
- * without a prefix). Returns the count in <lv> (malloc'd) or -ENOMEM.
+ * The levels a match's chains go to on port <pi>: its <subnets>, else
+ * those of the services of family <fam> it applies to (their addresses,
+ * or the level without a prefix). Returns the count in <lv> (malloc'd) or
+ * -ENOMEM.
  */
-static long match_levels(struct builder *b, const struct pc_tls_match *m,
-			 const struct pc_virtual_service *vs, size_t pi, uint32_t **out)
+static long match_levels(struct builder *b, const struct pc_strv *subnets,
+			 const struct pc_virtual_service *vs, size_t pi, enum family fam,
+			 uint32_t **out)
 {
 	struct pc_prefix prefix;
-	size_t i, j, n = 0, cap = m->destination_subnets.n;
+	size_t i, j, n = 0, cap = subnets->n;
 	uint32_t *v;
 	long lv;
 
-	for (i = 0; !m->destination_subnets.n && i < b->nsvcs; i++) {
-		if (b->svcs[i].port == pi && b->svcs[i].fam == FAM_TLS &&
-		    vs_applies(vs, b->svcs[i].se))
+	for (i = 0; !subnets->n && i < b->nsvcs; i++) {
+		if (b->svcs[i].port == pi && b->svcs[i].fam == fam && vs_applies(vs, b->svcs[i].se))
 			cap += b->svcs[i].se->addresses.n ? b->svcs[i].se->addresses.n : 1;
 	}
 	/* NOLINTNEXTLINE(bugprone-sizeof-expression): an array of ids */
 	v = pc_calloc(cap ? cap : 1, sizeof(*v));
 	if (!v)
 		return -ENOMEM;
-	for (i = 0; i < m->destination_subnets.n; i++) {
-		if (pc_prefix_parse(m->destination_subnets.v[i], &prefix) < 0)
+	for (i = 0; i < subnets->n; i++) {
+		if (pc_prefix_parse(subnets->v[i], &prefix) < 0)
 			continue;
 		lv = level_at(b, pi, &prefix);
 		if (lv < 0)
 			goto nomem;
 		add_unique(v, &n, cap, (uint32_t)lv);
 	}
-	for (i = 0; !m->destination_subnets.n && i < b->nsvcs; i++) {
+	for (i = 0; !subnets->n && i < b->nsvcs; i++) {
 		const struct svc *sv = &b->svcs[i];
 
-		if (sv->port != pi || sv->fam != FAM_TLS || !vs_applies(vs, sv->se))
+		if (sv->port != pi || sv->fam != fam || !vs_applies(vs, sv->se))
 			continue;
 		for (j = 0; j < (sv->se->addresses.n ? sv->se->addresses.n : 1); j++) {
 			if (!sv->se->addresses.n)
@@ -833,7 +860,7 @@ static int add_match(struct builder *b, const struct pc_resource *r,
 	const struct pc_tls_match *m = &route->match.v[mi];
 	struct pc_chain c = { 0 };
 	uint32_t *lv = NULL;
-	long n = match_levels(b, m, vs, pi, &lv);
+	long n = match_levels(b, &m->destination_subnets, vs, pi, FAM_TLS, &lv);
 	size_t i, j;
 	int ret;
 
@@ -842,7 +869,8 @@ static int add_match(struct builder *b, const struct pc_resource *r,
 	c.origin = pc_arena_printf(b->s->arena, "VirtualService %s/%s tls[%zu].match[%zu]",
 				   r->meta.ns ? r->meta.ns : "", r->meta.name ? r->meta.name : "",
 				   ri, mi);
-	ret = c.origin ? vs_routes(b, route, b->ports[pi].port, &c) : -ENOMEM;
+	ret = c.origin ? vs_routes(b, route->route.v, route->route.n, b->ports[pi].port, &c)
+		       : -ENOMEM;
 	for (i = 0; ret == 0 && i < (size_t)n; i++) {
 		for (j = 0; ret == 0 && j < m->sni_hosts.n; j++) {
 			c.name = lower_dup(b->s->arena, m->sni_hosts.v[j]);
@@ -856,6 +884,102 @@ static int add_match(struct builder *b, const struct pc_resource *r,
 	return ret;
 }
 
+/* A tcp route's weighted chain without criteria on <subnets> (none: its services' levels). */
+static int add_tcp_route(struct builder *b, const struct pc_resource *r, size_t ri,
+			 const struct pc_strv *subnets, size_t pi)
+{
+	const struct pc_virtual_service *vs = r->spec;
+	const struct pc_tcp_route *route = &vs->tcp.v[ri];
+	struct pc_port_policy *pp = &b->ports[pi];
+	struct pc_chain *c = pc_arena_calloc(b->s->arena, 1, sizeof(*c));
+	uint32_t *lv = NULL;
+	long n;
+	size_t i;
+	int ret;
+
+	if (!c)
+		return -ENOMEM;
+	c->origin = pc_arena_printf(b->s->arena, "VirtualService %s/%s tcp[%zu]",
+				    r->meta.ns ? r->meta.ns : "", r->meta.name ? r->meta.name : "",
+				    ri);
+	if (!c->origin)
+		return -ENOMEM;
+	ret = vs_routes(b, route->route.v, route->route.n, pp->port, c);
+	if (ret < 0)
+		return ret;
+	n = match_levels(b, subnets, vs, pi, FAM_TCP, &lv);
+	if (n < 0)
+		return (int)n;
+	for (i = 0; i < (size_t)n; i++) {
+		struct pc_chain_level *l = &pp->levels[lv[i]];
+
+		if (l->tcp != PC_TRIE_NONE) {
+			conflict(b, "%s: the chain without criteria on port %u is already taken by "
+				    "the older %s",
+				 c->origin, pp->port,
+				 l->tcp_routes ? l->tcp_routes->origin : b->clusters[l->tcp].name);
+			continue;
+		}
+		l->tcp = c->routes[0].cluster;
+		l->tcp_routes = c;
+		if (l->any)
+			pp->any_cluster = l->tcp;
+	}
+	free(lv);
+	return 0;
+}
+
+/*
+ * The tcp routes of <r> on port <pi> (Istio's
+ * buildSidecarOutboundTCPFilterChainOpts): a rule without match, or a
+ * holding match without destinationSubnets, is terminal and takes the
+ * services' own levels; otherwise a rule's holding matches pool their
+ * subnets into one chain. <*took>: the services lose their default chain.
+ */
+static int add_tcp_routes(struct builder *b, const struct pc_resource *r, size_t pi, bool *took)
+{
+	const struct pc_virtual_service *vs = r->spec;
+	const struct pc_strv none = { 0 };
+	struct pc_strv pool = { 0 };
+	size_t ri, mi, j, cap;
+	int ret = 0;
+
+	*took = false;
+	for (ri = 0; ri < vs->tcp.n && ret == 0 && !*took; ri++) {
+		const struct pc_tcp_route *route = &vs->tcp.v[ri];
+
+		if (route->match.n == 0) {
+			*took = true;
+			return add_tcp_route(b, r, ri, &none, pi);
+		}
+		for (mi = 0, cap = 0; mi < route->match.n; mi++)
+			cap += route->match.v[mi].destination_subnets.n;
+		/* NOLINTNEXTLINE(bugprone-sizeof-expression): an array of pointers */
+		pool.v = pc_calloc(cap ? cap : 1, sizeof(*pool.v));
+		if (!pool.v)
+			return -ENOMEM;
+		pool.n = 0;
+		for (mi = 0; mi < route->match.n && !*took; mi++) {
+			const struct pc_l4_match *m = &route->match.v[mi];
+
+			if (!tcp_holds(b, vs, m, b->ports[pi].port))
+				continue;
+			if (m->destination_subnets.n == 0) {
+				*took = true;
+				break;
+			}
+			for (j = 0; j < m->destination_subnets.n; j++)
+				pool.v[pool.n++] = m->destination_subnets.v[j];
+		}
+		if (*took)
+			ret = add_tcp_route(b, r, ri, &none, pi);
+		else if (pool.n)
+			ret = add_tcp_route(b, r, ri, &pool, pi);
+		free(pool.v);
+	}
+	return ret;
+}
+
 /*
  * Pass 2: for each VirtualService bound to mesh and each port of a TLS
  * service whose host it names, its tls matches that hold on that port
@@ -866,27 +990,29 @@ static int add_virtual_service(struct builder *b, const struct pc_resource *r)
 {
 	const struct pc_virtual_service *vs = r->spec;
 	size_t k, i, ri, mi, pi;
+	enum family fam;
 	bool any;
 	int ret;
 
-	/* each port once, from its first TLS service that the VirtualService names */
+	/* each port once, from its first TLS (TCP) service that the VirtualService names */
 	for (k = 0; k < b->nsvcs; k++) {
 		pi = b->svcs[k].port;
-		if (b->svcs[k].fam != FAM_TLS || !vs_applies(vs, b->svcs[k].se))
+		fam = b->svcs[k].fam;
+		if (fam == FAM_HTTP || !vs_applies(vs, b->svcs[k].se))
 			continue;
 		for (i = 0; i < k; i++) {
-			if (b->svcs[i].port == pi && b->svcs[i].fam == FAM_TLS &&
+			if (b->svcs[i].port == pi && b->svcs[i].fam == fam &&
 			    vs_applies(vs, b->svcs[i].se))
 				break;
 		}
 		if (i < k)
 			continue; /* done with this port */
 		any = false;
-		for (ri = 0; ri < vs->tls.n; ri++) {
+		for (ri = 0; fam == FAM_TLS && ri < vs->tls.n; ri++) {
 			const struct pc_tls_route *route = &vs->tls.v[ri];
 
 			for (mi = 0; mi < route->match.n; mi++) {
-				if (!match_holds(b, vs, &route->match.v[mi], b->ports[pi].port))
+				if (!tls_holds(b, vs, &route->match.v[mi], b->ports[pi].port))
 					continue;
 				ret = add_match(b, r, route, ri, mi, pi);
 				if (ret < 0)
@@ -894,10 +1020,18 @@ static int add_virtual_service(struct builder *b, const struct pc_resource *r)
 				any = true;
 			}
 		}
-		for (i = k; any && i < b->nsvcs; i++) {
-			if (b->svcs[i].port == pi && b->svcs[i].fam == FAM_TLS &&
-			    vs_applies(vs, b->svcs[i].se))
-				b->svcs[i].covered = true;
+		if (fam == FAM_TCP) {
+			ret = add_tcp_routes(b, r, pi, &any);
+			if (ret < 0)
+				return ret;
+		}
+		for (i = k; i < b->nsvcs; i++) {
+			struct svc *sv = &b->svcs[i];
+
+			if (sv->port != pi || sv->fam != fam || !vs_applies(vs, sv->se))
+				continue;
+			sv->covered |= any;
+			sv->vs_tcp |= fam == FAM_TCP && vs->tcp.n;
 		}
 	}
 	return 0;
@@ -1169,6 +1303,8 @@ const struct pc_cluster *pc_snapshot_match(const struct pc_snapshot *s, const st
 	}
 	if (c)
 		return &s->clusters[pc_chain_pick(c, m->pick)];
+	if (lv->tcp_routes)
+		return &s->clusters[pc_chain_pick(lv->tcp_routes, m->pick)];
 	if (lv->tcp != PC_TRIE_NONE)
 		return &s->clusters[lv->tcp];
 	return default_chain(s);

@@ -89,12 +89,30 @@ static int dump_chain(void *data, const struct pc_prefix *p, uint32_t value)
  * (prefix_ranges, server_names, transport_protocol) with its cluster, or
  * its weighted_clusters when a VirtualService splits it, and its origin.
  */
+/* ",weighted_clusters" when a route splits, and ",origin". */
+static void dump_routes(struct chain_ctx *cc, const struct pc_chain *c)
+{
+	struct pc_buf *b = cc->b;
+	uint32_t i;
+
+	if (c->nroutes > 1) {
+		pc_buf_adds(b, ",\"weighted_clusters\":[");
+		for (i = 0; i < c->nroutes; i++) {
+			pc_buf_adds(b, i ? ",{\"name\":" : "{\"name\":");
+			json_str(b, cluster_name(cc->snap, c->routes[i].cluster));
+			pc_buf_printf(b, ",\"weight\":%" PRIu32 "}", c->routes[i].weight);
+		}
+		pc_buf_addc(b, ']');
+	}
+	pc_buf_adds(b, ",\"origin\":");
+	json_str(b, c->origin);
+}
+
 static void dump_named(struct chain_ctx *cc, const struct pc_prefix *p, const struct pc_chain *c,
 		       const char *transport)
 {
 	struct pc_buf *b = cc->b;
 	char a[PC_ADDR_STRLEN];
-	uint32_t i;
 
 	pc_buf_printf(b, "%s{\"filter_chain_match\":{", cc->n++ ? "," : "");
 	if (p)
@@ -109,17 +127,7 @@ static void dump_named(struct chain_ctx *cc, const struct pc_prefix *p, const st
 	}
 	pc_buf_printf(b, "\"transport_protocol\":\"%s\"},\"cluster\":", transport);
 	json_str(b, cluster_name(cc->snap, c->routes[0].cluster));
-	if (c->nroutes > 1) {
-		pc_buf_adds(b, ",\"weighted_clusters\":[");
-		for (i = 0; i < c->nroutes; i++) {
-			pc_buf_adds(b, i ? ",{\"name\":" : "{\"name\":");
-			json_str(b, cluster_name(cc->snap, c->routes[i].cluster));
-			pc_buf_printf(b, ",\"weight\":%" PRIu32 "}", c->routes[i].weight);
-		}
-		pc_buf_addc(b, ']');
-	}
-	pc_buf_adds(b, ",\"origin\":");
-	json_str(b, c->origin);
+	dump_routes(cc, c);
 	pc_buf_addc(b, '}');
 }
 
@@ -154,6 +162,8 @@ static void dump_level(struct chain_ctx *cc, const struct pc_prefix *p,
 			      (unsigned)p->len);
 	pc_buf_adds(b, "},\"cluster\":");
 	json_str(b, cluster_name(cc->snap, lv->tcp));
+	if (lv->tcp_routes)
+		dump_routes(cc, lv->tcp_routes);
 	pc_buf_addc(b, '}');
 }
 

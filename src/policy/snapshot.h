@@ -138,6 +138,7 @@ struct pc_chain_level {
 	struct pc_prefix prefix; /* unused when <any> */
 	bool any;                /* the chains without a destination prefix (0.0.0.0:port) */
 	uint32_t tcp;            /* the chain without criteria: a cluster id, or PC_TRIE_NONE */
+	const struct pc_chain *tcp_routes; /* ... a VirtualService tcp route's (<tcp> its first) */
 	struct pc_names tls;     /* matched by SNI, transport TLS */
 	struct pc_names http;    /* matched by Host, transport HTTP */
 	const struct pc_chain *http_ip; /* transport HTTP whose Host is no name (an IP literal) */

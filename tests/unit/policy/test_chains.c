@@ -474,11 +474,11 @@ START_TEST(vs_takes_over_matching_services)
 
 	compile(&x,
 		SE("w", "2020-01-01T00:00:00Z", "\"*.example.com\"", NONE, TLS443)
-		SE("vip", "2020-01-02T00:00:00Z", "vip.example.org",
-		   NONE "  addresses: [192.0.2.50]\n", TLS443)
-		VS_TLS("  hosts: [a.example.com, vip.example.org]\n  tls:\n"
-		       "  - match: [{sniHosts: [a.example.com, vip.example.org]}]\n"
-		       "    route: [{destination: {host: \"*.example.com\"}}]\n"),
+			SE("vip", "2020-01-02T00:00:00Z", "vip.example.org",
+			   NONE "  addresses: [192.0.2.50]\n", TLS443)
+				VS_TLS("  hosts: [a.example.com, vip.example.org]\n  tls:\n"
+				       "  - match: [{sniHosts: [a.example.com, vip.example.org]}]\n"
+				       "    route: [{destination: {host: \"*.example.com\"}}]\n"),
 		-1);
 	ck_assert_str_eq(match(&x, "198.51.100.1", 443, TLS, "a.example.com"),
 			 "outbound|443||*.example.com");
@@ -492,6 +492,74 @@ START_TEST(vs_takes_over_matching_services)
 	ck_assert_str_eq(match(&x, "192.0.2.50", 443, NOTH, NULL), BH);
 	ck_assert_str_eq(match(&x, "192.0.2.50", 443, TLS, "evil.example.org"), BH);
 	ck_assert_uint_eq(x.conflicts, 0);
+	release(&x);
+}
+END_TEST
+
+/* VirtualService tcp routes on a TCP port (Istio's buildSidecarOutboundTCPFilterChainOpts). */
+#define DB_PORT "{name: tcp, number: 3306, protocol: TCP}"
+#define DBS                                                                                       \
+	SE("db", "2020-01-01T00:00:00Z", "db.example.com", NONE "  addresses: [198.51.100.10]\n", \
+	   DB_PORT)                                                                               \
+	SE("v1", "2020-01-02T00:00:00Z", "v1.db.example.org",                                     \
+	   "  resolution: STATIC\n  endpoints: [{address: 192.0.2.41}]\n"                         \
+	   "  addresses: [192.0.2.40]\n",                                                         \
+	   DB_PORT)                                                                               \
+	SE("v2", "2020-01-03T00:00:00Z", "v2.db.example.org",                                     \
+	   "  resolution: STATIC\n  endpoints: [{address: 192.0.2.43}]\n"                         \
+	   "  addresses: [192.0.2.42]\n",                                                         \
+	   DB_PORT)
+
+START_TEST(vs_tcp_routes)
+{
+	unsigned i, n1 = 0;
+	struct fix x;
+	struct pc_buf b = PC_BUF_INIT;
+
+	/* a rule without match: terminal, on the service's own address */
+	compile(&x,
+		DBS VS_TLS("  hosts: [db.example.com]\n  tcp:\n"
+			   "  - route:\n"
+			   "    - {destination: {host: v1.db.example.org}, weight: 1}\n"
+			   "    - {destination: {host: v2.db.example.org}, weight: 3}\n"),
+		-1);
+	for (i = 0; i < 400; i++) {
+		const char *n = match_full(&x, "198.51.100.10", 3306, NOTH, NULL, i)->name;
+
+		ck_assert(strcmp(n, "outbound|3306||v1.db.example.org") == 0 ||
+			  strcmp(n, "outbound|3306||v2.db.example.org") == 0);
+		n1 += strcmp(n, "outbound|3306||v1.db.example.org") == 0;
+	}
+	ck_assert_uint_eq(n1, 100);
+	ck_assert_str_eq(match(&x, "198.51.100.11", 3306, NOTH, NULL), BH);
+	ck_assert(!pc_snapshot_port_needs_name(x.s, 3306));
+	ck_assert_uint_eq(x.conflicts, 0);
+	pc_snapshot_dump_json(x.s, &b);
+	ck_assert_ptr_nonnull(
+		strstr(pc_buf_str(&b), "\"origin\":\"VirtualService ns/split tcp[0]\""));
+	pc_buf_release(&b);
+	release(&x);
+
+	/* subnets only: a chain of their own, and the service keeps its default chain */
+	compile(&x,
+		DBS VS_TLS("  hosts: [db.example.com]\n  tcp:\n"
+			   "  - match: [{destinationSubnets: [203.0.113.0/24], port: 3306}]\n"
+			   "    route: [{destination: {host: v2.db.example.org}}]\n"),
+		-1);
+	ck_assert_str_eq(match(&x, "203.0.113.9", 3306, NOTH, NULL),
+			 "outbound|3306||v2.db.example.org");
+	ck_assert_str_eq(match(&x, "198.51.100.10", 3306, NOTH, NULL),
+			 "outbound|3306||db.example.com");
+	release(&x);
+
+	/* a selector that does not hold: nothing installed */
+	compile(&x,
+		DBS VS_TLS("  hosts: [db.example.com]\n  tcp:\n"
+			   "  - match: [{sourceLabels: {app: web}}]\n"
+			   "    route: [{destination: {host: v2.db.example.org}}]\n"),
+		-1);
+	ck_assert_str_eq(match(&x, "198.51.100.10", 3306, NOTH, NULL),
+			 "outbound|3306||db.example.com");
 	release(&x);
 }
 END_TEST
@@ -592,6 +660,7 @@ int main(void)
 	tcase_add_test(tc, vs_tls_weights);
 	tcase_add_test(tc, vs_tls_selectors);
 	tcase_add_test(tc, vs_takes_over_matching_services);
+	tcase_add_test(tc, vs_tcp_routes);
 	tcase_add_test(tc, dynamic_dns_source);
 	tcase_add_test(tc, nearest_name_hint);
 	tcase_add_test(tc, config_dump_shows_chains);
