@@ -387,8 +387,47 @@ struct port_ctx {
 	bool dup_name;
 	bool dup_number;
 	bool warn_tcp; /* no addresses and no auto-allocated VIP */
+	bool any_ip;   /* no addresses and resolution NONE: 0.0.0.0:<port> */
 };
 
+/*
+ * The port's protocol as the proxy sees it: the declared one, else Istio's
+ * port-name convention (the name up to its first '-': "https-api" is HTTPS).
+ */
+static enum pc_protocol effective_protocol(const struct pc_service_port *p)
+{
+	const char *name = str0(p->name);
+	size_t n = strcspn(name, "-");
+	char buf[16];
+
+	if (p->protocol && *p->protocol)
+		return pc_protocol_parse(p->protocol);
+	if (n == 0 || n >= sizeof(buf))
+		return PC_PROTO_UNSUPPORTED;
+	memcpy(buf, name, n);
+	buf[n] = '\0';
+	return pc_protocol_parse(buf);
+}
+
+/* Does the port carry TLS or HTTP (matched by SNI or Host), or UDP (not relayed)? */
+static bool by_name_or_udp(const struct pc_service_port *p)
+{
+	enum pc_protocol proto = effective_protocol(p);
+
+	return pc_protocol_is_tls(proto) || pc_protocol_is_http(proto) || proto == PC_PROTO_UDP;
+}
+
+/*
+ * portcullis' own words (not Istio's): a port that is matched neither by
+ * address nor by name (SNI, Host) lets every IP out on it. TLS and HTTP
+ * ports without addresses are matched by name, so they are fine. When
+ * Istio's own warning is given for the port, this follows its text in
+ * the same finding: one problem, one finding.
+ */
+#define ANY_IP_FMT                                                                        \
+	"any IP on port %u: without addresses and with resolution NONE this port is not " \
+	"matched by destination (Istio's 0.0.0.0:%u listener); add addresses, or declare "  \
+	"protocol TLS or HTTP to match by server name"
 static void check_port(struct pc_vctx *v, const struct pc_service_port *p, const struct port_ctx *c)
 {
 	const char *proto = str0(p->protocol);
@@ -408,10 +447,20 @@ static void check_port(struct pc_vctx *v, const struct pc_service_port *p, const
 	 * The protocol test below is exact and case-sensitive, as in Go.
 	 */
 	if (c->warn_tcp && !(pc_has(p, "protocol") && !p->protocol) &&
-	    (!*proto || strcmp(proto, "TCP") == 0))
-		pc_vwarn(v, NULL,
-			 "addresses are required for ports serving TCP (or unset) protocol "
-			 "when ISTIO_META_DNS_AUTO_ALLOCATE is not set on a proxy");
+	    (!*proto || strcmp(proto, "TCP") == 0)) {
+		if (c->any_ip && !by_name_or_udp(p) && !u32_failed(p, "number"))
+			pc_vwarn(v, NULL,
+				 "addresses are required for ports serving TCP (or unset) protocol "
+				 "when ISTIO_META_DNS_AUTO_ALLOCATE is not set on a proxy; "
+				 ANY_IP_FMT,
+				 p->number, p->number);
+		else
+			pc_vwarn(v, NULL,
+				 "addresses are required for ports serving TCP (or unset) protocol "
+				 "when ISTIO_META_DNS_AUTO_ALLOCATE is not set on a proxy");
+	} else if (c->any_ip && !by_name_or_udp(p) && !u32_failed(p, "number")) {
+		pc_vwarn(v, NULL, ANY_IP_FMT, p->number, p->number);
+	}
 	if (!(pc_has(p, "name") && !p->name) &&
 	    pc_check_port_name(str0(p->name), msg, sizeof(msg)) < 0)
 		pc_verr(v, "name", "%s%s", msg, p->name ? "" : "(a port name is required)");
@@ -441,6 +490,7 @@ static void check_ports(struct pc_vctx *v, const struct pc_resource *r,
 	mark_dups(se, keys, dup_name, by_name, cmp_name);
 	mark_dups(se, keys, dup_number, by_number, cmp_number);
 	c.warn_tcp = res_ok && se->addresses.n == 0 && !auto_allocation(r, se);
+	c.any_ip = res_ok && se->addresses.n == 0 && se->resolution == PC_SE_RESOLUTION_NONE;
 	pc_vpush(v, "ports");
 	for (i = 0; i < n; i++) {
 		if (!se->ports.v[i].hdr.node)

@@ -10,6 +10,16 @@
  * outbound|<port>||<host>. DestinationRule TCP settings are attached to the
  * clusters of the host they name (exact host first, then the longest
  * matching wildcard). Only resources without errors are compiled.
+ *
+ * Each port becomes Envoy's filter chains (doc/internals/chains.md):
+ * destination-prefix levels in a trie, and per level the chain without
+ * criteria (TCP ports, TLS ports with addresses) and the server-name
+ * chains (policy/chains.h): SNI for TLS ports without addresses, Host for
+ * HTTP ports, and the SNI chains of VirtualService tls routes, which
+ * replace the default chain of the services they apply to, as in Istio.
+ * ServiceEntries are compiled in three passes: clusters, then the
+ * VirtualService chains (which need the clusters), then the default
+ * chains of the services no VirtualService took over.
  */
 #include "policy/snapshot.h"
 
@@ -18,6 +28,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include "core/alloc.h"
 #include "core/arena.h"
@@ -28,9 +39,30 @@
 #include "model/serviceentry.h"
 #include "model/sidecar.h"
 #include "model/trafficpolicy.h"
+#include "model/virtualservice.h"
 #include "model/workloadentry.h"
+#include "policy/chains.h"
 #include "policy/runtime.h"
 #include "policy/trie.h"
+
+/* A port's protocol family, for its filter chains. */
+enum family {
+	FAM_TCP,  /* TCP, server-first protocols, undeclared: no criteria */
+	FAM_TLS,  /* TLS, HTTPS: SNI when without addresses */
+	FAM_HTTP, /* HTTP, HTTP2, HTTP_PROXY, GRPC, GRPC-Web: Host */
+};
+
+/* One (ServiceEntry, port) while compiling. */
+struct svc {
+	const struct pc_resource *r;
+	const struct pc_service_entry *se;
+	const struct pc_service_port *sp;
+	size_t port;               /* index in builder.ports */
+	uint32_t *host_clusters;   /* per host: its cluster, PC_TRIE_NONE until made */
+	enum family fam;
+	bool covered;              /* a VirtualService route took over its default chain */
+	bool vs_tcp;               /* a VirtualService tcp route was installed for it */
+};
 
 struct builder {
 	struct pc_snapshot *s;
@@ -39,9 +71,16 @@ struct builder {
 	size_t nclusters, capclusters;
 	struct pc_port_policy *ports; /* malloc'd while building */
 	size_t nports, capports;
+	size_t *caplevels; /* per port: room in ports[i].levels (malloc'd while building) */
 	pc_conflict_fn *report;
 	void *data;
 	struct pc_runtime *rt;
+	const struct pc_compile_opts *opts;
+	const struct pc_resource **drs;
+	size_t ndr;
+	struct svc *svcs; /* malloc'd */
+	size_t nsvcs, capsvcs;
+	struct pc_chain_set chains;
 };
 
 static int by_age(const void *a, const void *b)
@@ -119,34 +158,91 @@ static struct pc_cluster *new_cluster(struct builder *b)
 	return c;
 }
 
-static struct pc_port_policy *port_policy(struct builder *b, uint16_t port)
+/* The index of the port policy of <port>, made when missing; -ENOMEM. */
+static long port_policy(struct builder *b, uint16_t port)
 {
 	struct pc_port_policy *p;
-	size_t i;
+	size_t i, *caps;
 
 	for (i = 0; i < b->nports; i++) {
 		if (b->ports[i].port == port)
-			return &b->ports[i];
+			return (long)i;
 	}
 	if (b->nports == b->capports) {
 		size_t cap = b->capports ? b->capports * 2 : 16;
 
 		p = pc_realloc(b->ports, cap * sizeof(*p));
 		if (!p)
-			return NULL;
+			return -ENOMEM;
 		b->ports = p;
+		caps = pc_realloc(b->caplevels, cap * sizeof(*caps));
+		if (!caps)
+			return -ENOMEM;
+		b->caplevels = caps;
 		b->capports = cap;
 	}
 	p = &b->ports[b->nports];
+	memset(p, 0, sizeof(*p));
 	p->port = port;
+	p->any_level = PC_TRIE_NONE;
 	p->any_cluster = PC_TRIE_NONE;
-	p->protocols = 0;
-	p->needs_name = false;
 	p->trie = pc_trie_new(b->s->arena);
 	if (!p->trie)
-		return NULL;
-	b->nports++;
-	return p;
+		return -ENOMEM;
+	b->caplevels[b->nports] = 0;
+	return (long)b->nports++;
+}
+
+static long new_level(struct builder *b, size_t pi)
+{
+	struct pc_port_policy *pp = &b->ports[pi];
+	struct pc_chain_level *lv;
+
+	if (pp->nlevels == b->caplevels[pi]) {
+		size_t cap = b->caplevels[pi] ? b->caplevels[pi] * 2 : 4;
+
+		lv = pc_realloc(pp->levels, cap * sizeof(*lv));
+		if (!lv)
+			return -ENOMEM;
+		pp->levels = lv;
+		b->caplevels[pi] = cap;
+	}
+	lv = &pp->levels[pp->nlevels];
+	memset(lv, 0, sizeof(*lv));
+	lv->tcp = PC_TRIE_NONE;
+	return (long)pp->nlevels++;
+}
+
+/* The level of <prefix> (NULL: the level without a prefix) on port <pi>, made when missing. */
+static long level_at(struct builder *b, size_t pi, const struct pc_prefix *prefix)
+{
+	struct pc_port_policy *pp = &b->ports[pi];
+	uint32_t old;
+	long idx;
+	int ret;
+
+	if (!prefix) {
+		if (pp->any_level != PC_TRIE_NONE)
+			return pp->any_level;
+		idx = new_level(b, pi);
+		if (idx < 0)
+			return idx;
+		pp->levels[idx].any = true;
+		pp->any_level = (uint32_t)idx;
+		return idx;
+	}
+	ret = pc_trie_insert(pp->trie, prefix, (uint32_t)pp->nlevels, &old);
+	if (ret < 0)
+		return ret;
+	if (old != PC_TRIE_NONE) {
+		ret = pc_trie_insert(pp->trie, prefix, old, NULL); /* the level exists: keep it */
+		return ret < 0 ? ret : (long)old;
+	}
+	idx = new_level(b, pi);
+	if (idx < 0)
+		return idx;
+	pp->levels[idx].prefix = *prefix;
+	return idx;
 }
 
 /* The DestinationRule for <host>: exact host first, then the longest matching wildcard. */
@@ -241,10 +337,15 @@ static int static_endpoints(struct builder *b, struct pc_cluster *c,
 	return 0;
 }
 
+/*
+ * The names a DNS cluster resolves: its endpoints, else the entry's hosts,
+ * or only <only> when the cluster serves one host (a chain by name: the
+ * SNI a.example.com must not reach b.example.com's addresses).
+ */
 static int dns_names(struct builder *b, struct pc_cluster *c, const struct pc_service_entry *se,
-		     const struct pc_service_port *sp)
+		     const struct pc_service_port *sp, const char *only)
 {
-	size_t i, n = se->endpoints.n ? se->endpoints.n : se->hosts.n;
+	size_t i, n = se->endpoints.n ? se->endpoints.n : only ? 1 : se->hosts.n;
 
 	c->dns_names = pc_arena_calloc(b->s->arena, n ? n : 1, sizeof(*c->dns_names));
 	if (!c->dns_names)
@@ -261,7 +362,7 @@ static int dns_names(struct builder *b, struct pc_cluster *c, const struct pc_se
 			d->port = endpoint_port(we, sp);
 			d->weight = we->weight ? we->weight : 1;
 		} else {
-			d->name = pc_arena_strdup(b->s->arena, se->hosts.v[i]);
+			d->name = pc_arena_strdup(b->s->arena, only ? only : se->hosts.v[i]);
 			d->port = (uint16_t)(sp->target_port ? sp->target_port : sp->number);
 			d->weight = 1;
 		}
@@ -273,7 +374,7 @@ static int dns_names(struct builder *b, struct pc_cluster *c, const struct pc_se
 }
 
 static int fill_source(struct builder *b, struct pc_cluster *c, const struct pc_service_entry *se,
-		       const struct pc_service_port *sp)
+		       const struct pc_service_port *sp, const char *only)
 {
 	switch (se->resolution) {
 	case PC_SE_RESOLUTION_STATIC:
@@ -281,10 +382,15 @@ static int fill_source(struct builder *b, struct pc_cluster *c, const struct pc_
 		return static_endpoints(b, c, se, sp);
 	case PC_SE_RESOLUTION_DNS:
 		c->source = PC_EP_DNS;
-		return dns_names(b, c, se, sp);
+		return dns_names(b, c, se, sp, only);
 	case PC_SE_RESOLUTION_DNS_ROUND_ROBIN:
 		c->source = PC_EP_DNS_RR;
-		return dns_names(b, c, se, sp);
+		return dns_names(b, c, se, sp, only);
+	case PC_SE_RESOLUTION_DYNAMIC_DNS:
+		/* the session resolves the SNI or Host itself (validation: TLS/HTTP ports only) */
+		c->source = PC_EP_DYNAMIC;
+		c->target_port = (uint16_t)sp->target_port;
+		return 0;
 	default:
 		c->source = PC_EP_ORIGINAL_DST;
 		c->target_port = (uint16_t)sp->target_port;
@@ -292,84 +398,641 @@ static int fill_source(struct builder *b, struct pc_cluster *c, const struct pc_
 	}
 }
 
-static int add_addresses(struct builder *b, struct pc_port_policy *pp, const struct pc_cluster *c,
-			 const struct pc_service_entry *se)
+/* Istio's port-name convention: the protocol named before the first '-' of <name>. */
+static enum pc_protocol protocol_of_name(const char *name)
 {
-	struct pc_prefix prefix;
-	uint32_t old;
-	size_t i;
+	char buf[16];
+	size_t n = name ? strcspn(name, "-") : 0;
+
+	if (n == 0 || n >= sizeof(buf))
+		return PC_PROTO_UNSUPPORTED;
+	memcpy(buf, name, n);
+	buf[n] = '\0';
+	return pc_protocol_parse(buf);
+}
+
+/* The port's protocol (declared, else from its name) and its chain family. */
+static enum pc_protocol port_protocol(const struct pc_service_port *sp, enum family *fam)
+{
+	enum pc_protocol p = sp->protocol ? pc_protocol_parse(sp->protocol)
+					  : protocol_of_name(sp->name);
+
+	*fam = pc_protocol_is_tls(p) ? FAM_TLS : pc_protocol_is_http(p) ? FAM_HTTP : FAM_TCP;
+	return p;
+}
+
+static char *lower_dup(struct pc_arena *a, const char *s)
+{
+	char *d = pc_arena_strdup(a, s);
+	char *p;
+
+	for (p = d; p && *p; p++) {
+		if (*p >= 'A' && *p <= 'Z')
+			*p = (char)(*p - 'A' + 'a');
+	}
+	return d;
+}
+
+/*
+ * The cluster of host <hi> of <sv>: outbound|port||host, made on first
+ * use. Host 0's is made with the service; a DNS cluster for one host
+ * resolves only that host when the port is matched by name.
+ */
+static long host_cluster(struct builder *b, struct svc *sv, size_t hi)
+{
+	const struct pc_service_entry *se = sv->se;
+	const struct pc_service_port *sp = sv->sp;
+	struct pc_arena *a = b->s->arena;
+	bool one = sv->fam == FAM_HTTP || (sv->fam == FAM_TLS && se->addresses.n == 0);
+	const char *host = se->hosts.n ? se->hosts.v[hi] : "";
+	struct pc_cluster *c;
+	enum family fam;
 	int ret;
 
-	if (se->addresses.n == 0) {
-		if (pp->any_cluster == PC_TRIE_NONE)
-			pp->any_cluster = c->id;
-		else
-			conflict(b, "ServiceEntry %s/%s: port %u without addresses is already taken by "
-				    "the older %s; its traffic goes there (as in Istio)",
-				 c->ns, c->se_name, pp->port, b->clusters[pp->any_cluster].name);
-		return 0;
+	if (sv->host_clusters[hi] != PC_TRIE_NONE)
+		return sv->host_clusters[hi];
+	c = new_cluster(b);
+	if (!c)
+		return -ENOMEM;
+	c->kind = PC_CLUSTER_SERVICE;
+	c->port = (uint16_t)sp->number;
+	c->host = pc_arena_strdup(a, host);
+	/* copies: the snapshot outlives the manifest (control.c frees deleted objects' batches) */
+	c->ns = sv->r->meta.ns ? pc_arena_strdup(a, sv->r->meta.ns) : NULL;
+	c->se_name = sv->r->meta.name ? pc_arena_strdup(a, sv->r->meta.name) : NULL;
+	c->name = pc_arena_printf(a, "outbound|%u||%s", sp->number, host);
+	if (!c->host || !c->name || (sv->r->meta.ns && !c->ns) || (sv->r->meta.name && !c->se_name))
+		return -ENOMEM;
+	c->protocol = (int)port_protocol(sp, &fam);
+	c->http = fam == FAM_HTTP;
+	ret = fill_source(b, c, se, sp, one && se->hosts.n ? c->host : NULL);
+	if (ret < 0)
+		return ret;
+	apply_dr(c, find_dr(b->drs, b->ndr, c->host));
+	sv->host_clusters[hi] = c->id;
+	return c->id;
+}
+
+static struct svc *new_svc(struct builder *b)
+{
+	struct svc *v;
+
+	if (b->nsvcs == b->capsvcs) {
+		size_t cap = b->capsvcs ? b->capsvcs * 2 : 16;
+
+		v = pc_realloc(b->svcs, cap * sizeof(*v));
+		if (!v)
+			return NULL;
+		b->svcs = v;
+		b->capsvcs = cap;
 	}
-	for (i = 0; i < se->addresses.n; i++) {
-		if (pc_prefix_parse(se->addresses.v[i], &prefix) < 0)
-			continue; /* validation let it through: an IPv6 zone; never matches */
-		ret = pc_trie_insert(pp->trie, &prefix, c->id, &old);
-		if (ret < 0)
-			return ret;
-		if (old == PC_TRIE_NONE)
-			continue;
-		ret = pc_trie_insert(pp->trie, &prefix, old, NULL); /* the oldest wins */
-		if (ret < 0)
-			return ret;
-		conflict(b, "ServiceEntry %s/%s: %s port %u is already taken by the older %s",
-			 c->ns, c->se_name, se->addresses.v[i], pp->port, b->clusters[old].name);
+	v = &b->svcs[b->nsvcs++];
+	memset(v, 0, sizeof(*v));
+	return v;
+}
+
+/* Pass 1: a service (and its first host's cluster) per (ServiceEntry, TCP-carrying port). */
+static int add_service_entry(struct builder *b, const struct pc_resource *r)
+{
+	const struct pc_service_entry *se = r->spec;
+	size_t i, h, nh = se->hosts.n ? se->hosts.n : 1;
+
+	for (i = 0; i < se->ports.n; i++) {
+		const struct pc_service_port *sp = &se->ports.v[i];
+		enum pc_protocol proto;
+		struct svc *sv;
+		long pi, id;
+
+		if (sp->protocol && pc_protocol_parse(sp->protocol) == PC_PROTO_UDP)
+			continue; /* no TCP traffic to govern */
+		pi = port_policy(b, (uint16_t)sp->number);
+		if (pi < 0)
+			return (int)pi;
+		sv = new_svc(b);
+		if (!sv)
+			return -ENOMEM;
+		sv->r = r;
+		sv->se = se;
+		sv->sp = sp;
+		sv->port = (size_t)pi;
+		proto = port_protocol(sp, &sv->fam);
+		if (proto != PC_PROTO_UNSUPPORTED)
+			b->ports[pi].protocols |= 1u << proto; /* denial answers */
+		/* NOLINTNEXTLINE(bugprone-sizeof-expression): an array of ids */
+		sv->host_clusters = pc_calloc(nh, sizeof(*sv->host_clusters));
+		if (!sv->host_clusters)
+			return -ENOMEM;
+		for (h = 0; h < nh; h++)
+			sv->host_clusters[h] = PC_TRIE_NONE;
+		id = host_cluster(b, sv, 0);
+		if (id < 0)
+			return (int)id;
 	}
 	return 0;
 }
 
-static int add_service_entry(struct builder *b, const struct pc_resource *r,
-			     const struct pc_resource **drs, size_t ndr)
+static const char *origin_of(struct builder *b, const char *kind, const struct pc_resource *r)
 {
-	const struct pc_service_entry *se = r->spec;
-	struct pc_arena *a = b->s->arena;
-	/* copies: the snapshot outlives the manifest (control.c frees deleted objects' batches) */
-	const char *host = pc_arena_strdup(a, se->hosts.n ? se->hosts.v[0] : "");
-	const char *ns = r->meta.ns ? pc_arena_strdup(a, r->meta.ns) : NULL;
-	const char *name = r->meta.name ? pc_arena_strdup(a, r->meta.name) : NULL;
+	return pc_arena_printf(b->s->arena, "%s %s/%s", kind, r->meta.ns ? r->meta.ns : "",
+			       r->meta.name ? r->meta.name : "");
+}
+
+/* A chain on level <lv> of port <pi> to the one cluster <cluster>. */
+static int add_name_chain(struct builder *b, size_t pi, uint32_t lv, enum pc_chain_kind kind,
+			  const char *name, const char *origin, uint32_t cluster)
+{
+	struct pc_route *rt = pc_arena_alloc(b->s->arena, sizeof(*rt));
+	struct pc_chain c = { 0 };
+
+	if (!rt || !origin || (name && !(c.name = lower_dup(b->s->arena, name))))
+		return -ENOMEM;
+	rt->cluster = cluster;
+	rt->weight = 1;
+	c.origin = origin;
+	c.routes = rt;
+	c.nroutes = 1;
+	c.total_weight = 1;
+	b->clusters[cluster].by_name = true;
+	return pc_chain_add(&b->chains, pi, lv, kind, false, &c);
+}
+
+/* The chain without criteria on level <lv>: the oldest entry keeps it. */
+static void add_tcp_chain(struct builder *b, size_t pi, uint32_t lv, const struct svc *sv,
+			  uint32_t cluster, const char *addr)
+{
+	struct pc_port_policy *pp = &b->ports[pi];
+	struct pc_chain_level *l = &pp->levels[lv];
+	const struct pc_cluster *c = &b->clusters[cluster];
+
+	if (l->tcp_routes && sv->vs_tcp)
+		return; /* its own route's subnets are its addresses: one chain, as in Istio */
+	if (l->tcp == PC_TRIE_NONE) {
+		l->tcp = cluster;
+		if (l->any)
+			pp->any_cluster = cluster;
+		return;
+	}
+	if (l->any)
+		conflict(b, "ServiceEntry %s/%s: port %u without addresses is already taken by "
+			    "the older %s; its traffic goes there (as in Istio)",
+			 c->ns, c->se_name, pp->port, b->clusters[l->tcp].name);
+	else
+		conflict(b, "ServiceEntry %s/%s: %s port %u is already taken by the older %s",
+			 c->ns, c->se_name, addr, pp->port, b->clusters[l->tcp].name);
+}
+
+/* Pass 3: the chains of a service no VirtualService took over (reference §5.2). */
+static int default_chains(struct builder *b, struct svc *sv)
+{
+	const struct pc_service_entry *se = sv->se;
+	struct pc_prefix prefix;
+	const char *origin;
+	uint32_t main = sv->host_clusters[0];
+	size_t i, h, nlv = se->addresses.n ? se->addresses.n : 1;
+	long lv, id;
+	int ret;
+
+	if (sv->covered)
+		return 0;
+	origin = origin_of(b, "ServiceEntry", sv->r);
+	for (i = 0; i < nlv; i++) {
+		if (se->addresses.n) {
+			if (pc_prefix_parse(se->addresses.v[i], &prefix) < 0)
+				continue; /* an IPv6 zone (validation let it through) */
+			lv = level_at(b, sv->port, &prefix);
+		} else {
+			lv = level_at(b, sv->port, NULL);
+		}
+		if (lv < 0)
+			return (int)lv;
+		if (sv->fam == FAM_TCP || (sv->fam == FAM_TLS && se->addresses.n)) {
+			add_tcp_chain(b, sv->port, (uint32_t)lv, sv, main,
+				      se->addresses.n ? se->addresses.v[i] : NULL);
+			continue;
+		}
+		/* by name: SNI (TLS without addresses) or Host (HTTP) */
+		b->ports[sv->port].needs_name = true;
+		for (h = 0; h < se->hosts.n; h++) {
+			id = host_cluster(b, sv, h);
+			if (id < 0)
+				return (int)id;
+			ret = add_name_chain(b, sv->port, (uint32_t)lv,
+					     sv->fam == FAM_TLS ? PC_CHAIN_TLS : PC_CHAIN_HTTP,
+					     se->hosts.v[h], origin, (uint32_t)id);
+			if (ret < 0)
+				return ret;
+		}
+		/* Istio's route domains hold the VIP too: a Host that is an IP literal */
+		if (sv->fam == FAM_HTTP && se->addresses.n) {
+			ret = add_name_chain(b, sv->port, (uint32_t)lv, PC_CHAIN_HTTP_IP, NULL,
+					     origin, main);
+			if (ret < 0)
+				return ret;
+		}
+	}
+	return 0;
+}
+
+/* ---- VirtualService tls routes (reference §2) ---- */
+
+static bool has_mesh(const struct pc_strv *gw)
+{
+	size_t i;
+
+	for (i = 0; i < gw->n; i++) {
+		if (strcmp(gw->v[i], "mesh") == 0)
+			return true;
+	}
+	return false;
+}
+
+/* Is "<k>=<v>" one of the workload's labels (opts->labels)? */
+static bool has_workload_label(const struct pc_compile_opts *o, const char *k, const char *v)
+{
+	size_t kl = strlen(k), off = 0;
+
+	while (o->labels && off < o->labels_len) {
+		const char *e = o->labels + off;
+		size_t el = strnlen(e, o->labels_len - off);
+
+		if (el > kl && strncmp(e, k, kl) == 0 && e[kl] == '=' &&
+		    strlen(v) == el - kl - 1 && strncmp(e + kl + 1, v, el - kl - 1) == 0)
+			return true;
+		off += el + 1;
+	}
+	return false;
+}
+
+/*
+ * The config-time selectors of a match (reference §2.1): gateways (the
+ * match's, else the VirtualService's, must include mesh), port (0: any)
+ * and sourceLabels. sourceNamespace would need the workload's namespace,
+ * which portcullis is not told: a match that sets it is never installed.
+ */
+/* The config-time selectors of a tls or tcp match (their fields are alike). */
+struct selectors {
+	const struct pc_strv *gateways;
+	uint32_t port;
+	const char *source_namespace;
+	const struct pc_strmap *source_labels;
+};
+
+static bool match_holds(const struct builder *b, const struct pc_virtual_service *vs,
+			const struct selectors *m, uint16_t port)
+{
+	size_t i;
+
+	if (m->gateways->n ? !has_mesh(m->gateways) : vs->gateways.n && !has_mesh(&vs->gateways))
+		return false;
+	if (m->port && m->port != port)
+		return false;
+	if (m->source_namespace && *m->source_namespace)
+		return false;
+	for (i = 0; i < m->source_labels->n; i++) {
+		const char *v = m->source_labels->vals[i];
+
+		if (!has_workload_label(b->opts, m->source_labels->keys[i], v ? v : ""))
+			return false;
+	}
+	return true;
+}
+
+static bool tls_holds(const struct builder *b, const struct pc_virtual_service *vs,
+		      const struct pc_tls_match *m, uint16_t port)
+{
+	struct selectors x = { &m->gateways, m->port, m->source_namespace, &m->source_labels };
+
+	return match_holds(b, vs, &x, port);
+}
+
+static bool tcp_holds(const struct builder *b, const struct pc_virtual_service *vs,
+		      const struct pc_l4_match *m, uint16_t port)
+{
+	struct selectors x = { &m->gateways, m->port, m->source_namespace, &m->source_labels };
+
+	return match_holds(b, vs, &x, port);
+}
+
+/* Does some host of <vs> match some host of <se> (host.Name.Matches)? */
+static bool vs_applies(const struct pc_virtual_service *vs, const struct pc_service_entry *se)
+{
+	size_t i, j;
+
+	for (i = 0; i < vs->hosts.n; i++) {
+		for (j = 0; j < se->hosts.n; j++) {
+			if (pc_host_matches(vs->hosts.v[i], se->hosts.v[j]))
+				return true;
+		}
+	}
+	return false;
+}
+
+/*
+ * The cluster of a route destination: the oldest ServiceEntry with that
+ * host (case-insensitively) and port; BlackHoleCluster when none has them,
+ * as Istio drops traffic to a destination missing from the registry.
+ */
+static long route_cluster(struct builder *b, const struct pc_destination *d, uint16_t port)
+{
+	uint16_t want = d->port && d->port->number ? (uint16_t)d->port->number : port;
+	size_t i, h;
+
+	for (i = 0; d->host && i < b->nsvcs; i++) {
+		struct svc *sv = &b->svcs[i];
+
+		if (sv->sp->number != want)
+			continue;
+		for (h = 0; h < sv->se->hosts.n; h++) {
+			if (strcasecmp(sv->se->hosts.v[h], d->host) == 0)
+				return host_cluster(b, sv, h);
+		}
+	}
+	return PC_CLUSTER_BLACKHOLE_ID;
+}
+
+/* A chain's weighted routes from <route> (weight 0 gets nothing; a lone destination all). */
+static int vs_routes(struct builder *b, const struct pc_route_destination *rds, size_t nrd,
+		     uint16_t port, struct pc_chain *c)
+{
+	struct pc_route *v = pc_arena_calloc(b->s->arena, nrd ? nrd : 1, sizeof(*v));
+	size_t i;
+	long id;
+
+	if (!v)
+		return -ENOMEM;
+	c->routes = v;
+	for (i = 0; i < nrd; i++) {
+		const struct pc_route_destination *rd = &rds[i];
+		uint32_t w = nrd == 1 ? 1 : rd->weight > 0 ? (uint32_t)rd->weight : 0;
+
+		if (w == 0 || !rd->destination)
+			continue;
+		id = route_cluster(b, rd->destination, port);
+		if (id < 0)
+			return (int)id;
+		b->clusters[id].by_name |= id != PC_CLUSTER_BLACKHOLE_ID;
+		v[c->nroutes].cluster = (uint32_t)id;
+		v[c->nroutes++].weight = w;
+		c->total_weight += w;
+	}
+	if (c->nroutes == 0) { /* validation forbids it; fail closed all the same */
+		v[0].cluster = PC_CLUSTER_BLACKHOLE_ID;
+		v[0].weight = 1;
+		c->nroutes = 1;
+		c->total_weight = 1;
+	}
+	return 0;
+}
+
+/* Add <lv> to the set <v> (<*n> used, room for <cap>) unless there. */
+static void add_unique(uint32_t *v, size_t *n, size_t cap, uint32_t lv)
+{
+	size_t i;
+
+	for (i = 0; i < *n; i++) {
+		if (v[i] == lv)
+			return;
+	}
+	if (*n < cap)
+		v[(*n)++] = lv;
+}
+
+/*
+ * The levels a match's chains go to on port <pi>: its <subnets>, else
+ * those of the services of family <fam> it applies to (their addresses,
+ * or the level without a prefix). Returns the count in <lv> (malloc'd) or
+ * -ENOMEM.
+ */
+static long match_levels(struct builder *b, const struct pc_strv *subnets,
+			 const struct pc_virtual_service *vs, size_t pi, enum family fam,
+			 uint32_t **out)
+{
+	struct pc_prefix prefix;
+	size_t i, j, n = 0, cap = subnets->n;
+	uint32_t *v;
+	long lv;
+
+	for (i = 0; !subnets->n && i < b->nsvcs; i++) {
+		if (b->svcs[i].port == pi && b->svcs[i].fam == fam && vs_applies(vs, b->svcs[i].se))
+			cap += b->svcs[i].se->addresses.n ? b->svcs[i].se->addresses.n : 1;
+	}
+	/* NOLINTNEXTLINE(bugprone-sizeof-expression): an array of ids */
+	v = pc_calloc(cap ? cap : 1, sizeof(*v));
+	if (!v)
+		return -ENOMEM;
+	for (i = 0; i < subnets->n; i++) {
+		if (pc_prefix_parse(subnets->v[i], &prefix) < 0)
+			continue;
+		lv = level_at(b, pi, &prefix);
+		if (lv < 0)
+			goto nomem;
+		add_unique(v, &n, cap, (uint32_t)lv);
+	}
+	for (i = 0; !subnets->n && i < b->nsvcs; i++) {
+		const struct svc *sv = &b->svcs[i];
+
+		if (sv->port != pi || sv->fam != fam || !vs_applies(vs, sv->se))
+			continue;
+		for (j = 0; j < (sv->se->addresses.n ? sv->se->addresses.n : 1); j++) {
+			if (!sv->se->addresses.n)
+				lv = level_at(b, pi, NULL);
+			else if (pc_prefix_parse(sv->se->addresses.v[j], &prefix) < 0)
+				continue;
+			else
+				lv = level_at(b, pi, &prefix);
+			if (lv < 0)
+				goto nomem;
+			add_unique(v, &n, cap, (uint32_t)lv);
+		}
+	}
+	*out = v;
+	return (long)n;
+nomem:
+	free(v);
+	return -ENOMEM;
+}
+
+/* The SNI chains of one match on port <pi>, on each of its levels. */
+static int add_match(struct builder *b, const struct pc_resource *r,
+		     const struct pc_tls_route *route, size_t ri, size_t mi, size_t pi)
+{
+	const struct pc_virtual_service *vs = r->spec;
+	const struct pc_tls_match *m = &route->match.v[mi];
+	struct pc_chain c = { 0 };
+	uint32_t *lv = NULL;
+	long n = match_levels(b, &m->destination_subnets, vs, pi, FAM_TLS, &lv);
+	size_t i, j;
+	int ret;
+
+	if (n < 0)
+		return (int)n;
+	c.origin = pc_arena_printf(b->s->arena, "VirtualService %s/%s tls[%zu].match[%zu]",
+				   r->meta.ns ? r->meta.ns : "", r->meta.name ? r->meta.name : "",
+				   ri, mi);
+	ret = c.origin ? vs_routes(b, route->route.v, route->route.n, b->ports[pi].port, &c)
+		       : -ENOMEM;
+	for (i = 0; ret == 0 && i < (size_t)n; i++) {
+		for (j = 0; ret == 0 && j < m->sni_hosts.n; j++) {
+			c.name = lower_dup(b->s->arena, m->sni_hosts.v[j]);
+			ret = c.name ? pc_chain_add(&b->chains, pi, lv[i], PC_CHAIN_TLS, true, &c)
+				     : -ENOMEM;
+		}
+	}
+	free(lv);
+	if (ret == 0 && n > 0)
+		b->ports[pi].needs_name = true;
+	return ret;
+}
+
+/* A tcp route's weighted chain without criteria on <subnets> (none: its services' levels). */
+static int add_tcp_route(struct builder *b, const struct pc_resource *r, size_t ri,
+			 const struct pc_strv *subnets, size_t pi)
+{
+	const struct pc_virtual_service *vs = r->spec;
+	const struct pc_tcp_route *route = &vs->tcp.v[ri];
+	struct pc_port_policy *pp = &b->ports[pi];
+	struct pc_chain *c = pc_arena_calloc(b->s->arena, 1, sizeof(*c));
+	uint32_t *lv = NULL;
+	long n;
 	size_t i;
 	int ret;
 
-	if (!host || (r->meta.ns && !ns) || (r->meta.name && !name))
+	if (!c)
 		return -ENOMEM;
-	for (i = 0; i < se->ports.n; i++) {
-		const struct pc_service_port *sp = &se->ports.v[i];
-		struct pc_port_policy *pp;
-		struct pc_cluster *c;
+	c->origin = pc_arena_printf(b->s->arena, "VirtualService %s/%s tcp[%zu]",
+				    r->meta.ns ? r->meta.ns : "", r->meta.name ? r->meta.name : "",
+				    ri);
+	if (!c->origin)
+		return -ENOMEM;
+	ret = vs_routes(b, route->route.v, route->route.n, pp->port, c);
+	if (ret < 0)
+		return ret;
+	n = match_levels(b, subnets, vs, pi, FAM_TCP, &lv);
+	if (n < 0)
+		return (int)n;
+	for (i = 0; i < (size_t)n; i++) {
+		struct pc_chain_level *l = &pp->levels[lv[i]];
 
-		if (sp->protocol && pc_protocol_parse(sp->protocol) == PC_PROTO_UDP)
-			continue; /* no TCP traffic to govern */
-		c = new_cluster(b);
-		if (!c)
+		if (l->tcp != PC_TRIE_NONE) {
+			conflict(b, "%s: the chain without criteria on port %u is already taken by "
+				    "the older %s",
+				 c->origin, pp->port,
+				 l->tcp_routes ? l->tcp_routes->origin : b->clusters[l->tcp].name);
+			continue;
+		}
+		l->tcp = c->routes[0].cluster;
+		l->tcp_routes = c;
+		if (l->any)
+			pp->any_cluster = l->tcp;
+	}
+	free(lv);
+	return 0;
+}
+
+/*
+ * The tcp routes of <r> on port <pi> (Istio's
+ * buildSidecarOutboundTCPFilterChainOpts): a rule without match, or a
+ * holding match without destinationSubnets, is terminal and takes the
+ * services' own levels; otherwise a rule's holding matches pool their
+ * subnets into one chain. <*took>: the services lose their default chain.
+ */
+static int add_tcp_routes(struct builder *b, const struct pc_resource *r, size_t pi, bool *took)
+{
+	const struct pc_virtual_service *vs = r->spec;
+	const struct pc_strv none = { 0 };
+	struct pc_strv pool = { 0 };
+	size_t ri, mi, j, cap;
+	int ret = 0;
+
+	*took = false;
+	for (ri = 0; ri < vs->tcp.n && ret == 0 && !*took; ri++) {
+		const struct pc_tcp_route *route = &vs->tcp.v[ri];
+
+		if (route->match.n == 0) {
+			*took = true;
+			return add_tcp_route(b, r, ri, &none, pi);
+		}
+		for (mi = 0, cap = 0; mi < route->match.n; mi++)
+			cap += route->match.v[mi].destination_subnets.n;
+		/* NOLINTNEXTLINE(bugprone-sizeof-expression): an array of pointers */
+		pool.v = pc_calloc(cap ? cap : 1, sizeof(*pool.v));
+		if (!pool.v)
 			return -ENOMEM;
-		c->kind = PC_CLUSTER_SERVICE;
-		c->port = (uint16_t)sp->number;
-		c->host = host;
-		c->ns = ns;
-		c->se_name = name;
-		c->name = pc_arena_printf(a, "outbound|%u||%s", sp->number, host);
-		if (!c->name)
-			return -ENOMEM;
-		ret = fill_source(b, c, se, sp);
-		if (ret < 0)
-			return ret;
-		apply_dr(c, find_dr(drs, ndr, host));
-		pp = port_policy(b, c->port);
-		if (!pp)
-			return -ENOMEM;
-		if (sp->protocol)
-			pp->protocols |= 1u << pc_protocol_parse(sp->protocol); /* denial answers */
-		ret = add_addresses(b, pp, c, se);
-		if (ret < 0)
-			return ret;
+		pool.n = 0;
+		for (mi = 0; mi < route->match.n && !*took; mi++) {
+			const struct pc_l4_match *m = &route->match.v[mi];
+
+			if (!tcp_holds(b, vs, m, b->ports[pi].port))
+				continue;
+			if (m->destination_subnets.n == 0) {
+				*took = true;
+				break;
+			}
+			for (j = 0; j < m->destination_subnets.n; j++)
+				pool.v[pool.n++] = m->destination_subnets.v[j];
+		}
+		if (*took)
+			ret = add_tcp_route(b, r, ri, &none, pi);
+		else if (pool.n)
+			ret = add_tcp_route(b, r, ri, &pool, pi);
+		free(pool.v);
+	}
+	return ret;
+}
+
+/*
+ * Pass 2: for each VirtualService bound to mesh and each port of a TLS
+ * service whose host it names, its tls matches that hold on that port
+ * become SNI chains, in rule order (the first rule wins a tie), and the
+ * services it applies to lose their default chain (Istio's hasTLSMatch).
+ */
+static int add_virtual_service(struct builder *b, const struct pc_resource *r)
+{
+	const struct pc_virtual_service *vs = r->spec;
+	size_t k, i, ri, mi, pi;
+	enum family fam;
+	bool any;
+	int ret;
+
+	/* each port once, from its first TLS (TCP) service that the VirtualService names */
+	for (k = 0; k < b->nsvcs; k++) {
+		pi = b->svcs[k].port;
+		fam = b->svcs[k].fam;
+		if (fam == FAM_HTTP || !vs_applies(vs, b->svcs[k].se))
+			continue;
+		for (i = 0; i < k; i++) {
+			if (b->svcs[i].port == pi && b->svcs[i].fam == fam &&
+			    vs_applies(vs, b->svcs[i].se))
+				break;
+		}
+		if (i < k)
+			continue; /* done with this port */
+		any = false;
+		for (ri = 0; fam == FAM_TLS && ri < vs->tls.n; ri++) {
+			const struct pc_tls_route *route = &vs->tls.v[ri];
+
+			for (mi = 0; mi < route->match.n; mi++) {
+				if (!tls_holds(b, vs, &route->match.v[mi], b->ports[pi].port))
+					continue;
+				ret = add_match(b, r, route, ri, mi, pi);
+				if (ret < 0)
+					return ret;
+				any = true;
+			}
+		}
+		if (fam == FAM_TCP) {
+			ret = add_tcp_routes(b, r, pi, &any);
+			if (ret < 0)
+				return ret;
+		}
+		for (i = k; i < b->nsvcs; i++) {
+			struct svc *sv = &b->svcs[i];
+
+			if (sv->port != pi || sv->fam != fam || !vs_applies(vs, sv->se))
+				continue;
+			sv->covered |= any;
+			sv->vs_tcp |= fam == FAM_TCP && vs->tcp.n;
+		}
 	}
 	return 0;
 }
@@ -420,13 +1083,30 @@ static int cmp_port(const void *a, const void *b)
 	return (x->port > y->port) - (x->port < y->port);
 }
 
-/* Move the building arrays into the arena, seal the tries. */
+static void chain_conflict(void *data, uint16_t port, const struct pc_chain *winner,
+			   const struct pc_chain *loser)
+{
+	struct builder *b = data;
+
+	if (loser->name)
+		conflict(b, "%s: server name %s on port %u is already taken by the older %s",
+			 loser->origin, loser->name, port, winner->origin);
+	else
+		conflict(b, "%s: IP-literal Host on port %u is already taken by the older %s",
+			 loser->origin, port, winner->origin);
+}
+
+/* Move the building arrays into the arena, seal the chains and the tries. */
 static int seal(struct builder *b)
 {
 	struct pc_snapshot *s = b->s;
+	struct pc_chain_level **copies;
 	size_t i;
 	int ret;
 
+	ret = pc_chain_seal(&b->chains, b->ports, b->nports, s->arena, chain_conflict, b);
+	if (ret < 0)
+		return ret;
 	s->clusters = pc_arena_calloc(s->arena, b->nclusters, sizeof(*s->clusters));
 	s->ports = pc_arena_calloc(s->arena, b->nports ? b->nports : 1, sizeof(*s->ports));
 	if (!s->clusters || !s->ports)
@@ -439,20 +1119,40 @@ static int seal(struct builder *b)
 		if (ret < 0)
 			return ret;
 	}
+	/* NOLINTNEXTLINE(bugprone-sizeof-expression): an array of pointers */
+	copies = pc_calloc(b->nports ? b->nports : 1, sizeof(*copies));
+	if (!copies)
+		return -ENOMEM;
+	for (i = 0; i < b->nports; i++) {
+		const struct pc_port_policy *pp = &b->ports[i];
+
+		copies[i] = pc_arena_calloc(s->arena, pp->nlevels ? pp->nlevels : 1,
+					    sizeof(*copies[i]));
+		if (!copies[i]) {
+			free(copies);
+			return -ENOMEM;
+		}
+		if (pp->nlevels)
+			memcpy(copies[i], pp->levels, pp->nlevels * sizeof(*copies[i]));
+	}
+	for (i = 0; i < b->nports; i++) {
+		free(b->ports[i].levels);
+		b->ports[i].levels = copies[i];
+		pc_trie_seal(b->ports[i].trie);
+	}
+	free(copies);
 	if (b->nports)
 		qsort(b->ports, b->nports, sizeof(*b->ports), cmp_port);
-	for (i = 0; i < b->nports; i++) {
-		pc_trie_seal(b->ports[i].trie);
-		s->ports[i] = b->ports[i];
-	}
+	memcpy(s->ports, b->ports, b->nports * sizeof(*s->ports));
 	s->nports = b->nports;
+	b->nports = 0; /* the levels are the arena's now */
 	return 0;
 }
 
 static int build(struct builder *b)
 {
-	const struct pc_resource **ses = NULL, **drs = NULL;
-	size_t i, nse, ndr;
+	const struct pc_resource **ses = NULL, **vss = NULL;
+	size_t i, nse, nvs;
 	int ret;
 
 	ret = catch_alls(b);
@@ -461,17 +1161,42 @@ static int build(struct builder *b)
 	ret = collect(b->m, PC_KIND_SERVICE_ENTRY, &ses, &nse);
 	if (ret < 0)
 		return ret;
-	ret = collect(b->m, PC_KIND_DESTINATION_RULE, &drs, &ndr);
+	ret = collect(b->m, PC_KIND_DESTINATION_RULE, &b->drs, &b->ndr);
 	if (ret < 0)
 		goto out_free_ses;
+	ret = collect(b->m, PC_KIND_VIRTUAL_SERVICE, &vss, &nvs);
+	if (ret < 0)
+		goto out_free_drs;
 	for (i = 0; i < nse && ret == 0; i++)
-		ret = add_service_entry(b, ses[i], drs, ndr);
+		ret = add_service_entry(b, ses[i]);
+	for (i = 0; i < nvs && ret == 0; i++)
+		ret = add_virtual_service(b, vss[i]);
+	for (i = 0; i < b->nsvcs && ret == 0; i++)
+		ret = default_chains(b, &b->svcs[i]);
 	if (ret == 0)
 		ret = seal(b);
-	free(drs);
+	free(vss);
+out_free_drs:
+	free(b->drs);
 out_free_ses:
 	free(ses);
 	return ret;
+}
+
+/* Free what the builder malloc'd (the snapshot's arena holds the rest). */
+static void builder_release(struct builder *b)
+{
+	size_t i;
+
+	for (i = 0; i < b->nsvcs; i++)
+		free(b->svcs[i].host_clusters);
+	for (i = 0; i < b->nports; i++)
+		free(b->ports[i].levels);
+	free(b->svcs);
+	free(b->clusters);
+	free(b->ports);
+	free(b->caplevels);
+	pc_chain_set_release(&b->chains);
 }
 
 int pc_policy_compile(const struct pc_manifest *m, const struct pc_compile_opts *opts,
@@ -507,16 +1232,15 @@ int pc_policy_compile(const struct pc_manifest *m, const struct pc_compile_opts 
 		ret = -ENOMEM;
 		goto fail;
 	}
+	b.opts = opts;
 	ret = build(&b);
 	if (ret < 0)
 		goto fail;
-	free(b.clusters);
-	free(b.ports);
+	builder_release(&b);
 	*out = s;
 	return 0;
 fail:
-	free(b.clusters);
-	free(b.ports);
+	builder_release(&b);
 	pc_snapshot_unref(s);
 	return ret;
 }
@@ -538,25 +1262,109 @@ static const struct pc_port_policy *find_port(const struct pc_snapshot *s, uint1
 	return NULL;
 }
 
+static const struct pc_cluster *default_chain(const struct pc_snapshot *s)
+{
+	return &s->clusters[s->policy == PC_POLICY_ALLOW_ANY ? PC_CLUSTER_PASSTHROUGH_ID
+							      : PC_CLUSTER_BLACKHOLE_ID];
+}
+
+/*
+ * Envoy's filter-chain selection with no backtracking: the longest prefix
+ * level decides, and within it the name (by transport), then the chain
+ * without criteria, then the default chain. A request on a level with
+ * HTTP chains never falls to the TCP chain: Istio's HTTP connection
+ * manager answers an unknown Host itself (no route: the default).
+ */
+const struct pc_cluster *pc_snapshot_match(const struct pc_snapshot *s, const struct pc_match *m)
+{
+	const struct pc_port_policy *pp;
+	const struct pc_chain_level *lv;
+	const struct pc_chain *c = NULL;
+	uint32_t idx;
+
+	if (m->dst->port == s->proxy_port)
+		return &s->clusters[PC_CLUSTER_BLACKHOLE_ID]; /* loop guard */
+	pp = find_port(s, m->dst->port);
+	if (!pp)
+		return default_chain(s);
+	idx = pc_trie_lookup(pp->trie, m->dst, NULL);
+	if (idx == PC_TRIE_NONE)
+		idx = pp->any_level;
+	if (idx == PC_TRIE_NONE)
+		return default_chain(s);
+	lv = &pp->levels[idx];
+	if (m->transport == PC_TRANSPORT_TLS && m->name) {
+		c = pc_names_find(&lv->tls, m->name);
+	} else if (m->transport == PC_TRANSPORT_HTTP &&
+		   (lv->http_ip || !pc_names_empty(&lv->http))) {
+		c = m->name ? pc_names_find(&lv->http, m->name) : lv->http_ip;
+		if (!c)
+			return default_chain(s);
+	}
+	if (c)
+		return &s->clusters[pc_chain_pick(c, m->pick)];
+	if (lv->tcp_routes)
+		return &s->clusters[pc_chain_pick(lv->tcp_routes, m->pick)];
+	if (lv->tcp != PC_TRIE_NONE)
+		return &s->clusters[lv->tcp];
+	return default_chain(s);
+}
+
 const struct pc_cluster *pc_snapshot_classify(const struct pc_snapshot *s,
 					      const struct pc_addr *dst, const char *name)
 {
-	const struct pc_port_policy *pp;
-	uint32_t id;
+	struct pc_match m = { .dst = dst, .transport = PC_TRANSPORT_UNKNOWN };
 
-	(void)name; /* no name-based entries are compiled yet: the address decides */
-	if (dst->port == s->proxy_port)
-		return &s->clusters[PC_CLUSTER_BLACKHOLE_ID]; /* loop guard */
-	pp = find_port(s, dst->port);
-	if (pp) {
-		id = pc_trie_lookup(pp->trie, dst, NULL);
-		if (id == PC_TRIE_NONE)
-			id = pp->any_cluster;
-		if (id != PC_TRIE_NONE)
-			return &s->clusters[id];
+	(void)name; /* nothing was read: a name can only come with a transport */
+	return pc_snapshot_match(s, &m);
+}
+
+/* How many whole labels <a> and <b> share at their ends. */
+static unsigned common_labels(const char *a, const char *b)
+{
+	size_t i = strlen(a), j = strlen(b);
+	unsigned n = 0;
+
+	while (i > 0 && j > 0) {
+		size_t si = i, sj = j;
+
+		while (si > 0 && a[si - 1] != '.')
+			si--;
+		while (sj > 0 && b[sj - 1] != '.')
+			sj--;
+		if (i - si != j - sj || strncasecmp(a + si, b + sj, i - si) != 0)
+			break;
+		n++;
+		i = si ? si - 1 : 0;
+		j = sj ? sj - 1 : 0;
+		if (!si || !sj)
+			break;
 	}
-	return &s->clusters[s->policy == PC_POLICY_ALLOW_ANY ? PC_CLUSTER_PASSTHROUGH_ID
-							      : PC_CLUSTER_BLACKHOLE_ID];
+	return n;
+}
+
+const char *pc_snapshot_nearest_name(const struct pc_snapshot *s, uint16_t port,
+				     const char *name)
+{
+	const char *best = NULL;
+	unsigned n, most = 0;
+	size_t i;
+
+	if (!name || !*name)
+		return NULL;
+	/* clusters are in the order of their entries' age: the oldest wins a tie */
+	for (i = 0; i < s->nclusters; i++) {
+		const struct pc_cluster *c = &s->clusters[i];
+
+		if (c->kind != PC_CLUSTER_SERVICE || c->port != port || !c->host)
+			continue;
+		n = common_labels(c->host, name);
+		if (n > most) {
+			most = n;
+			best = c->host;
+		}
+	}
+	return best;
 }
 
 bool pc_snapshot_port_needs_name(const struct pc_snapshot *s, uint16_t port)
@@ -610,6 +1418,27 @@ static unsigned gap(uint16_t a, uint16_t b)
 	return a > b ? (unsigned)(a - b) : (unsigned)(b - a);
 }
 
+/* A cluster that stands for level <idx> in a hint: its TCP chain's, else a named one's. */
+static uint32_t level_cluster(const struct pc_port_policy *pp, uint32_t idx)
+{
+	const struct pc_chain_level *lv;
+	const struct pc_names *t;
+
+	if (idx == PC_TRIE_NONE || idx >= pp->nlevels)
+		return PC_TRIE_NONE;
+	lv = &pp->levels[idx];
+	if (lv->tcp != PC_TRIE_NONE)
+		return lv->tcp;
+	t = !pc_names_empty(&lv->tls) ? &lv->tls : &lv->http;
+	if (t->nexact)
+		return t->exact[0].routes[0].cluster;
+	if (t->nwild)
+		return t->wild[0].routes[0].cluster;
+	if (t->star)
+		return t->star->routes[0].cluster;
+	return lv->http_ip ? lv->http_ip->routes[0].cluster : PC_TRIE_NONE;
+}
+
 /*
  * Ports are visited outward from dst's, nearest first, so the first entry
  * found with the longest prefix is also the one on the nearest port, and
@@ -629,6 +1458,7 @@ void pc_snapshot_nearest(const struct pc_snapshot *s, const struct pc_addr *dst,
 	left = right;
 	if (right < s->nports && s->ports[right].port == dst->port) {
 		id = pc_trie_nearest(s->ports[right].trie, dst, &p);
+		id = level_cluster(&s->ports[right], id);
 		if (id != PC_TRIE_NONE) {
 			same_port->cluster = &s->clusters[id];
 			same_port->prefix = p;
@@ -644,7 +1474,7 @@ void pc_snapshot_nearest(const struct pc_snapshot *s, const struct pc_addr *dst,
 		const struct pc_port_policy *pp;
 
 		pp = below <= above ? &s->ports[--left] : &s->ports[right++];
-		id = pc_trie_lookup(pp->trie, dst, &len);
+		id = level_cluster(pp, pc_trie_lookup(pp->trie, dst, &len));
 		if (id == PC_TRIE_NONE || (same_addr->cluster && len <= same_addr->prefix.len))
 			continue;
 		same_addr->cluster = &s->clusters[id];

@@ -58,18 +58,121 @@ static void each_endpoint(const struct pc_cluster *c, endpoint_fn *fn, void *dat
 struct chain_ctx {
 	struct pc_buf *b;
 	const struct pc_snapshot *snap;
+	const struct pc_port_policy *pp;
 	size_t n;
 };
 
+static const char *cluster_name(const struct pc_snapshot *snap, uint32_t id)
+{
+	return id < snap->nclusters ? snap->clusters[id].name : NULL;
+}
+
+/* "chains": the prefixes whose chain has no criteria -> its cluster (as before chains by name). */
 static int dump_chain(void *data, const struct pc_prefix *p, uint32_t value)
 {
 	struct chain_ctx *cc = data;
+	const struct pc_chain_level *lv;
 	char a[PC_ADDR_STRLEN];
 
+	if (value >= cc->pp->nlevels || cc->pp->levels[value].tcp == PC_TRIE_NONE)
+		return 0;
+	lv = &cc->pp->levels[value];
 	pc_buf_printf(cc->b, "%s{\"prefix\":\"%s/%u\",\"cluster\":", cc->n++ ? "," : "",
 		      pc_addr_str(&p->addr, a), (unsigned)p->len);
-	json_str(cc->b, value < cc->snap->nclusters ? cc->snap->clusters[value].name : NULL);
+	json_str(cc->b, cluster_name(cc->snap, lv->tcp));
 	pc_buf_addc(cc->b, '}');
+	return 0;
+}
+
+/*
+ * "filter_chains": every chain of a level as Envoy's filter_chain_match
+ * (prefix_ranges, server_names, transport_protocol) with its cluster, or
+ * its weighted_clusters when a VirtualService splits it, and its origin.
+ */
+/* ",weighted_clusters" when a route splits, and ",origin". */
+static void dump_routes(struct chain_ctx *cc, const struct pc_chain *c)
+{
+	struct pc_buf *b = cc->b;
+	uint32_t i;
+
+	if (c->nroutes > 1) {
+		pc_buf_adds(b, ",\"weighted_clusters\":[");
+		for (i = 0; i < c->nroutes; i++) {
+			pc_buf_adds(b, i ? ",{\"name\":" : "{\"name\":");
+			json_str(b, cluster_name(cc->snap, c->routes[i].cluster));
+			pc_buf_printf(b, ",\"weight\":%" PRIu32 "}", c->routes[i].weight);
+		}
+		pc_buf_addc(b, ']');
+	}
+	pc_buf_adds(b, ",\"origin\":");
+	json_str(b, c->origin);
+}
+
+static void dump_named(struct chain_ctx *cc, const struct pc_prefix *p, const struct pc_chain *c,
+		       const char *transport)
+{
+	struct pc_buf *b = cc->b;
+	char a[PC_ADDR_STRLEN];
+
+	pc_buf_printf(b, "%s{\"filter_chain_match\":{", cc->n++ ? "," : "");
+	if (p)
+		pc_buf_printf(b, "\"prefix_ranges\":[\"%s/%u\"],", pc_addr_str(&p->addr, a),
+			      (unsigned)p->len);
+	if (c->name) {
+		pc_buf_adds(b, "\"server_names\":[");
+		json_str(b, c->name);
+		pc_buf_adds(b, "],");
+	} else {
+		pc_buf_adds(b, "\"host_is_ip\":true,");
+	}
+	pc_buf_printf(b, "\"transport_protocol\":\"%s\"},\"cluster\":", transport);
+	json_str(b, cluster_name(cc->snap, c->routes[0].cluster));
+	dump_routes(cc, c);
+	pc_buf_addc(b, '}');
+}
+
+static void dump_names(struct chain_ctx *cc, const struct pc_prefix *p, const struct pc_names *t,
+		       const char *transport)
+{
+	size_t i;
+
+	for (i = 0; i < t->nexact; i++)
+		dump_named(cc, p, &t->exact[i], transport);
+	for (i = 0; i < t->nwild; i++)
+		dump_named(cc, p, &t->wild[i], transport);
+	if (t->star)
+		dump_named(cc, p, t->star, transport);
+}
+
+static void dump_level(struct chain_ctx *cc, const struct pc_prefix *p,
+		       const struct pc_chain_level *lv)
+{
+	struct pc_buf *b = cc->b;
+	char a[PC_ADDR_STRLEN];
+
+	dump_names(cc, p, &lv->tls, "tls");
+	dump_names(cc, p, &lv->http, "http");
+	if (lv->http_ip)
+		dump_named(cc, p, lv->http_ip, "http");
+	if (lv->tcp == PC_TRIE_NONE)
+		return;
+	pc_buf_printf(b, "%s{\"filter_chain_match\":{", cc->n++ ? "," : "");
+	if (p)
+		pc_buf_printf(b, "\"prefix_ranges\":[\"%s/%u\"]", pc_addr_str(&p->addr, a),
+			      (unsigned)p->len);
+	pc_buf_adds(b, "},\"cluster\":");
+	json_str(b, cluster_name(cc->snap, lv->tcp));
+	if (lv->tcp_routes)
+		dump_routes(cc, lv->tcp_routes);
+	pc_buf_addc(b, '}');
+}
+
+static int dump_level_at(void *data, const struct pc_prefix *p, uint32_t value)
+{
+	struct chain_ctx *cc = data;
+
+	if (value < cc->pp->nlevels)
+		dump_level(cc, p, &cc->pp->levels[value]);
 	return 0;
 }
 
@@ -82,7 +185,8 @@ static const char *kind_name(enum pc_cluster_kind k)
 
 static const char *resolution_name(enum pc_endpoint_source s)
 {
-	static const char *const names[] = { "NONE", "STATIC", "DNS", "DNS_ROUND_ROBIN" };
+	static const char *const names[] = { "NONE", "STATIC", "DNS", "DNS_ROUND_ROBIN",
+					      "DYNAMIC_DNS" };
 
 	return (unsigned)s < sizeof(names) / sizeof(names[0]) ? names[s] : "?";
 }
@@ -146,12 +250,14 @@ static void dump_cluster(struct pc_buf *b, const struct pc_cluster *c)
 		pc_buf_adds(b, "null");
 	else
 		pc_buf_printf(b, "%" PRIu32, c->max_connections);
-	pc_buf_printf(b, ",\"active\":%u}", pc_cluster_active(c));
+	pc_buf_printf(b, ",\"by_name\":%s,\"http\":%s,\"active\":%u}",
+		      c->by_name ? "true" : "false", c->http ? "true" : "false",
+		      pc_cluster_active(c));
 }
 
 void pc_snapshot_dump_json(const struct pc_snapshot *snap, struct pc_buf *b)
 {
-	struct chain_ctx cc = { b, snap, 0 };
+	struct chain_ctx cc = { b, snap, NULL, 0 };
 	size_t i;
 
 	pc_buf_printf(b,
@@ -163,12 +269,22 @@ void pc_snapshot_dump_json(const struct pc_snapshot *snap, struct pc_buf *b)
 
 		pc_buf_printf(b, "%s{\"port\":%u,\"chains\":[", i ? "," : "", pp->port);
 		cc.n = 0;
+		cc.pp = pp;
 		if (pp->trie)
 			pc_trie_walk(pp->trie, dump_chain, &cc);
 		pc_buf_adds(b, "],\"any\":");
-		json_str(b, pp->any_cluster < snap->nclusters ? snap->clusters[pp->any_cluster].name
-							      : NULL);
-		pc_buf_addc(b, '}');
+		json_str(b, cluster_name(snap, pp->any_cluster));
+		pc_buf_printf(b, ",\"needs_name\":%s,\"filter_chains\":[",
+			      pp->needs_name ? "true" : "false");
+		/* Envoy's order: prefixes (a shorter one before those it covers), then none */
+		cc.n = 0;
+		if (pp->trie)
+			pc_trie_walk(pp->trie, dump_level_at, &cc);
+		if (pp->any_level < pp->nlevels)
+			dump_level(&cc, NULL, &pp->levels[pp->any_level]);
+		pc_buf_printf(b, "],\"default_chain\":\"%s\"}",
+			      snap->policy == PC_POLICY_ALLOW_ANY ? "PassthroughCluster"
+								  : "BlackHoleCluster");
 	}
 	pc_buf_adds(b, "],\"clusters\":[");
 	for (i = 0; i < snap->nclusters; i++) {

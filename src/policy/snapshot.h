@@ -3,13 +3,16 @@
  * policy/snapshot.h - the compiled, immutable egress policy.
  *
  * A snapshot is what the proxy consults for every captured connection: per
- * destination port a longest-prefix-match trie over the ServiceEntries'
- * `addresses` (an exact IP is a /32 or /128 and so beats every CIDR that
- * contains it, as Istio's IP:port listener beats its 0.0.0.0:port one),
- * then the oldest ServiceEntry on that port without addresses, then the
- * catch-all (BlackHoleCluster under REGISTRY_ONLY, PassthroughCluster under
- * ALLOW_ANY). Clusters carry what the relay needs: where to connect
- * (original destination, static endpoints or names to resolve) and the
+ * destination port, Envoy's filter chains (doc/internals/chains.md): a
+ * longest-prefix-match trie over the ServiceEntries' `addresses` (an exact
+ * IP is a /32 or /128 and so beats every CIDR that contains it, as Istio's
+ * IP:port listener beats its 0.0.0.0:port one) whose levels, and the level
+ * of the entries without addresses, hold chains by server name (SNI on TLS
+ * ports, Host on HTTP ports, VirtualService tls routes) and the chain
+ * without criteria; then the default chain (BlackHoleCluster under
+ * REGISTRY_ONLY, PassthroughCluster under ALLOW_ANY). Clusters carry what
+ * the relay needs: where to connect (original destination, static
+ * endpoints, names to resolve, or the matched name itself) and the
  * DestinationRule's TCP settings.
  *
  * Compiling is pure: the same resources give the same snapshot. A snapshot
@@ -98,10 +101,56 @@ struct pc_cluster {
 	bool http;                 /* an HTTP-family port: every request's Host is checked */
 };
 
+/* One weighted destination of a filter chain (a VirtualService route). */
+struct pc_route {
+	uint32_t cluster; /* index in the snapshot's cluster array */
+	uint32_t weight;  /* >= 1: routes of weight 0 are not compiled */
+};
+
+/*
+ * A filter chain with a server-name criterion (policy/chains.c): the
+ * name, and where it goes. Chains without a name criterion are the
+ * level's <tcp> cluster.
+ */
+struct pc_chain {
+	const char *name;   /* lowercase: exact, "*.suffix", "*"; NULL: an IP-literal Host */
+	const char *origin; /* "ServiceEntry ns/name", "VirtualService ns/name tls[0].match[1]" */
+	const struct pc_route *routes;
+	uint32_t nroutes;   /* >= 1 */
+	uint64_t total_weight;
+};
+
+/* The server-name chains of one transport on one prefix level. */
+struct pc_names {
+	const struct pc_chain *exact; /* sorted by name (strcmp) */
+	size_t nexact;
+	const struct pc_chain *wild;  /* "*.suffix", sorted by the suffix after the '*' */
+	size_t nwild;
+	const struct pc_chain *star;  /* "*": any name; NULL: none */
+};
+
+/*
+ * The chains of one destination-prefix level of a port (Envoy's
+ * destination_ip bucket): a connection reaches the longest prefix that
+ * covers its destination and never backtracks to a shorter one.
+ */
+struct pc_chain_level {
+	struct pc_prefix prefix; /* unused when <any> */
+	bool any;                /* the chains without a destination prefix (0.0.0.0:port) */
+	uint32_t tcp;            /* the chain without criteria: a cluster id, or PC_TRIE_NONE */
+	const struct pc_chain *tcp_routes; /* ... a VirtualService tcp route's (<tcp> its first) */
+	struct pc_names tls;     /* matched by SNI, transport TLS */
+	struct pc_names http;    /* matched by Host, transport HTTP */
+	const struct pc_chain *http_ip; /* transport HTTP whose Host is no name (an IP literal) */
+};
+
 struct pc_port_policy {
 	uint16_t port;
-	struct pc_trie *trie;  /* destination address -> cluster id */
-	uint32_t any_cluster;  /* oldest ServiceEntry without addresses, or PC_TRIE_NONE */
+	struct pc_trie *trie;  /* destination prefix -> index in <levels> */
+	struct pc_chain_level *levels;
+	size_t nlevels;
+	uint32_t any_level;    /* index of the level without a prefix, or PC_TRIE_NONE */
+	uint32_t any_cluster;  /* that level's <tcp>: oldest ServiceEntry without addresses */
 	uint32_t protocols;    /* 1u << enum pc_protocol that some ServiceEntry port declares */
 	bool needs_name;       /* some entry on this port matches by name (SNI, Host): preread */
 };

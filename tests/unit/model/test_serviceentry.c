@@ -385,8 +385,12 @@ START_TEST(tcp_needs_addresses_warning)
 	f = tu_validate(yaml);
 	tu_expect_at(f, W, "spec.ports[0]", text, 8, 5);
 	tu_expect_at(f, W, "spec.ports[1]", text, 9, 5);
-	tu_expect_none(f, "spec.ports[2]", NULL);
+	tu_expect_at(f, W, "spec.ports[2]", "any IP on port 2", 10, 5); /* not Istio's: "tcp" */
+	tu_expect_none(f, "spec.ports[2]", text);
 	tu_expect_none(f, "spec.ports[3]", NULL);
+	/* one finding per port: portcullis' words follow Istio's */
+	tu_expect_at(f, W, "spec.ports[0]", "; any IP on port 3306", 8, 5);
+	ck_assert_uint_eq(f->nwarn, 4);
 	tu_expect_at(f, W, "spec.ports[4]", text, 12, 5);
 	ck_assert_uint_eq(f->nerr, 0);
 	tu_free(f);
@@ -409,6 +413,50 @@ START_TEST(tcp_needs_addresses_warning)
 	snprintf(yaml, sizeof(yaml), SE "  hosts: [a.example.com]\n  addresses: [192.0.2.1]\n%s",
 		 port_list);
 	tu_clean(yaml);
+}
+END_TEST
+
+/* portcullis' own warning: NONE without addresses on a port not matched by name. */
+START_TEST(any_ip_warning)
+{
+	struct pc_findings *f;
+	static const char port_list[] = "  ports:\n"
+					"  - {name: tcp, number: 3306, protocol: TCP}\n"
+					"  - {name: db, number: 3307, protocol: MySQL}\n"
+					"  - {name: a, number: 1}\n"
+					"  - {name: tls, number: 443, protocol: TLS}\n"
+					"  - {name: https-api, number: 8443}\n"
+					"  - {name: web, number: 80, protocol: http}\n"
+					"  - {name: http-alt, number: 8080}\n"
+					"  - {name: mongo-x, number: 27017}\n";
+	char yaml[1024];
+
+	snprintf(yaml, sizeof(yaml), SE "  hosts: [\"*.example.com\"]\n%s", port_list);
+	f = tu_validate(yaml);
+	tu_expect_at(f, W, "spec.ports[0]", "any IP on port 3306: without addresses", 8, 5);
+	tu_expect_at(f, W, "spec.ports[1]", "any IP on port 3307", 9, 5);
+	tu_expect_at(f, W, "spec.ports[2]", "any IP on port 1", 10, 5);
+	/* TLS and HTTP, declared or by name: matched by SNI or Host, a wildcard is fine */
+	tu_expect_none(f, "spec.ports[3]", "any IP");
+	tu_expect_none(f, "spec.ports[4]", "any IP");
+	tu_expect_none(f, "spec.ports[5]", "any IP");
+	tu_expect_none(f, "spec.ports[6]", "any IP");
+	tu_expect_at(f, W, "spec.ports[7]", "any IP on port 27017", 15, 5);
+	ck_assert_uint_eq(tu_count(f, W, "any IP"), 4);
+	ck_assert_uint_eq(f->nerr, 0);
+	tu_free(f);
+
+	/* not with addresses, not with another resolution */
+	snprintf(yaml, sizeof(yaml), SE "  hosts: [a.example.com]\n  addresses: [192.0.2.1]\n%s",
+		 port_list);
+	f = tu_validate(yaml);
+	ck_assert_uint_eq(tu_count(f, W, "any IP"), 0);
+	tu_free(f);
+	snprintf(yaml, sizeof(yaml), SE "  hosts: [a.example.com]\n  resolution: DNS\n%s",
+		 port_list);
+	f = tu_validate(yaml);
+	ck_assert_uint_eq(tu_count(f, W, "any IP"), 0);
+	tu_free(f);
 }
 END_TEST
 
@@ -931,6 +979,7 @@ int main(void)
 	tcase_add_test(tc, ports);
 	tcase_add_test(tc, duplicate_ports_many);
 	tcase_add_test(tc, tcp_needs_addresses_warning);
+	tcase_add_test(tc, any_ip_warning);
 	tcase_add_test(tc, resolution_none);
 	tcase_add_test(tc, resolution_static_endpoints);
 	tcase_add_test(tc, resolution_static_unix);

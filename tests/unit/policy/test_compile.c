@@ -42,7 +42,7 @@ static void on_conflict(void *data, const char *what)
 
 static void compile(struct fix *x, const char *yaml, int policy)
 {
-	struct pc_compile_opts o = { policy, 15001, 7 };
+	struct pc_compile_opts o = { .policy = policy, .proxy_port = 15001, .generation = 7 };
 
 	memset(x, 0, sizeof(*x));
 	pc_findings_init(&x->f);
@@ -245,7 +245,7 @@ END_TEST
 START_TEST(invalid_resources_are_not_compiled)
 {
 	const char *yaml = SE("bad", "", "*", "  addresses: [192.0.2.1]\n", 80, "");
-	struct pc_compile_opts o = { -1, 15001, 1 };
+	struct pc_compile_opts o = { .policy = -1, .proxy_port = 15001, .generation = 1 };
 	struct pc_snapshot *s;
 	struct pc_findings f;
 	struct pc_manifest m;
