@@ -47,6 +47,7 @@
 
 struct recent {
 	struct pc_addr dst; /* with port; family 0: free slot */
+	uint64_t name;      /* hash of the SNI or Host refused (0: none) */
 	uint64_t until;     /* monotonic ms */
 	char hint[HINT_MAX];
 };
@@ -257,27 +258,42 @@ static void hint_text(const struct pc_snapshot *snap, const struct pc_addr *dst,
 	}
 }
 
-bool pc_deny_note(const struct pc_snapshot *snap, const struct pc_addr *dst, uint64_t now)
+/* FNV-1a of a refused name; 0 for none. */
+static uint64_t name_hash(const char *name)
+{
+	uint64_t h = 14695981039346656037ull;
+
+	if (!name)
+		return 0;
+	for (; *name; name++)
+		h = (h ^ (unsigned char)*name) * 1099511628211ull;
+	return h | 1;
+}
+
+bool pc_deny_note(const struct pc_snapshot *snap, const struct pc_addr *dst, const char *name,
+		  uint64_t now)
 {
 	struct recent *r, *slot = NULL;
+	uint64_t nh = name_hash(name);
 	char hint[HINT_MAX];
 	size_t i;
 
 	pthread_mutex_lock(&g.lock);
 	for (i = 0; i < RECENT_SLOTS; i++) {
 		r = &g.recent[i];
-		if (same_dst(&r->dst, dst)) {
+		if (same_dst(&r->dst, dst) && r->name == nh) {
 			slot = r;
 			break;
 		}
 		if (!slot || r->until < slot->until)
 			slot = r; /* free slots have until 0: taken first */
 	}
-	if (same_dst(&slot->dst, dst) && slot->until > now) {
+	if (same_dst(&slot->dst, dst) && slot->name == nh && slot->until > now) {
 		pthread_mutex_unlock(&g.lock);
 		return false;
 	}
 	slot->dst = *dst;
+	slot->name = nh;
 	slot->until = now + RECENT_MS;
 	slot->hint[0] = '\0';
 	pthread_mutex_unlock(&g.lock);

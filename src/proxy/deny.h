@@ -119,11 +119,13 @@ size_t pc_deny_render(const struct pc_deny_reply *r, const struct pc_addr *dst, 
 		      char out[PC_DENY_OUT_MAX]);
 
 /*
- * When a denial of <dst> starts: whether it is the first of <dst> lately
- * (RECENT_MS), and so the one to log. The first one computes the hint (the
- * nearest ServiceEntries of <snap>) and keeps it with <dst>. Any thread.
+ * When a denial of <dst> starts: whether it is the first of <dst> with the
+ * refused <name> (an SNI or Host; NULL: none) lately (RECENT_MS), and so
+ * the one to log. The first one computes the hint (the nearest
+ * ServiceEntries of <snap>) and keeps it with <dst>. Any thread.
  */
-bool pc_deny_note(const struct pc_snapshot *snap, const struct pc_addr *dst, uint64_t now);
+bool pc_deny_note(const struct pc_snapshot *snap, const struct pc_addr *dst, const char *name,
+		  uint64_t now);
 
 /*
  * Once the answer <r> is chosen: keep the denial of <client> -> <dst> on

@@ -497,7 +497,7 @@ static void deny_start(struct pc_session *s)
 	set_stage(s, ST_DENYING);
 	s->flags = "UH";
 	pc_timer_init(&s->timer, on_deny_timer, s); /* not armed: nothing waited before */
-	s->deny_log = pc_deny_note(s->snap, &s->orig_dst, pc_loop_now(w->loop));
+	s->deny_log = pc_deny_note(s->snap, &s->orig_dst, s->reply.name, pc_loop_now(w->loop));
 	if (w->cfg->deny_response == PC_DENY_RESET) {
 		deny_record(s, PC_ANSWER_RESET);
 		session_close(s, NULL, true);
@@ -1253,7 +1253,7 @@ void pc_sess_deny_late(struct pc_session *s)
 	s->drained = 0;
 	s->deny_recorded = false;
 	pc_timer_init(&s->timer, on_deny_timer, s);
-	s->deny_log = pc_deny_note(s->snap, &s->orig_dst, pc_loop_now(loop));
+	s->deny_log = pc_deny_note(s->snap, &s->orig_dst, s->reply.name, pc_loop_now(loop));
 	deny_record(s, s->reply.answer);
 	deny_write(s);
 }
