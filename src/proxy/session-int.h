@@ -84,6 +84,7 @@ struct pc_session {
 	bool accounted;           /* counted closed and access-logged */
 	bool counted;             /* holds one of the cluster's maxConnections slots */
 	bool linked;              /* in w->sessions (else in w->staging) */
+	bool bad_request;         /* the preread's request head is refused as malformed */
 	struct pc_stat_cluster *sc;    /* NULL: --stats off (or out of memory) */
 	struct pc_stat_series *series; /* flags "-": counted opened at connect */
 	uint64_t rep_rx, rep_tx;       /* bytes already added to the counters */
@@ -122,6 +123,14 @@ const struct pc_cluster *pc_sess_match(const struct pc_session *s, const struct 
 
 /* Whether <s>, classified, relays through the HTTP/1 filter (an HTTP cluster, an HTTP client). */
 bool pc_sess_http_wanted(const struct pc_session *s);
+
+/*
+ * The preread saw the first request head of <s> in <p>, <n> bytes: 1 when
+ * the HTTP/1 filter refuses it already (malformed, smuggling-shaped: 400
+ * or 431; h2c: 403), with s->reply set for the answer, so that the
+ * connection is refused before any upstream is dialled; else 0.
+ */
+int pc_sess_http_precheck(struct pc_session *s, const uint8_t *p, size_t n);
 
 /* Start the HTTP/1 relay of <s> (RELAY): 0, or -ENOMEM. */
 int pc_sess_http_start(struct pc_session *s);

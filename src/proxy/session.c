@@ -495,7 +495,7 @@ static void deny_start(struct pc_session *s)
 	bool loop_guard = is_loop_guard(s);
 
 	set_stage(s, ST_DENYING);
-	s->flags = "UH";
+	s->flags = s->bad_request ? "DPE" : "UH"; /* Envoy's DownstreamProtocolError */
 	pc_timer_init(&s->timer, on_deny_timer, s); /* not armed: nothing waited before */
 	s->deny_log = pc_deny_note(s->snap, &s->orig_dst, s->reply.name, pc_loop_now(w->loop));
 	if (w->cfg->deny_response == PC_DENY_RESET) {
@@ -784,6 +784,8 @@ static void classify(struct pc_session *s)
 	}
 	if (!s->redirected)
 		s->cluster = &s->snap->clusters[PC_CLUSTER_BLACKHOLE_ID];
+	else if (s->bad_request)
+		s->cluster = &s->snap->clusters[PC_CLUSTER_BLACKHOLE_ID]; /* nothing is dialled */
 	else
 		s->cluster = match(s, s->snap);
 	set_stage(s, ST_CLASSIFIED);
@@ -858,6 +860,8 @@ static void preread_done(struct pc_session *s, size_t n)
 	if (sn.kind != PC_SNIFF_MORE && sn.namelen)
 		s->name = pc_strndup(sn.name, sn.namelen); /* out of memory: the address decides */
 	note_cause(s, &sn, n);
+	if (s->transport == PC_TRANSPORT_HTTP && pc_snapshot_port_needs_name(s->snap, s->orig_dst.port))
+		s->bad_request = pc_sess_http_precheck(s, s->w->scratch, n) == 1;
 	classify(s);
 }
 

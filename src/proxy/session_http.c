@@ -524,6 +524,32 @@ void pc_sess_http_relay(struct pc_session *s)
 		pc_sess_close(s, NULL, true);
 }
 
+int pc_sess_http_precheck(struct pc_session *s, const uint8_t *p, size_t n)
+{
+	struct pc_h1 *h = pc_malloc(sizeof(*h));
+	enum pc_h1_verdict v;
+	size_t used = 0;
+	int ret = 0;
+
+	if (!h)
+		return 0; /* the relay checks it again, and fails closed there */
+	pc_h1_init(h);
+	v = pc_h1_request(h, p, n, &used);
+	if (v == PC_H1_BAD) {
+		s->reply.answer = PC_ANSWER_HTTP;
+		s->reply.status = h->status == 431 ? 431 : 400;
+		s->reply.detail = h->reason;
+		ret = 1;
+	} else if (v == PC_H1_H2) {
+		s->reply.answer = PC_ANSWER_HTTP;
+		s->reply.cause = PC_CAUSE_H2;
+		s->reply.name = NULL;
+		ret = 1;
+	}
+	free(h);
+	return ret;
+}
+
 void pc_sess_http_free(struct pc_session *s)
 {
 	struct pc_http *x = s->http;
