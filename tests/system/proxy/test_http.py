@@ -226,3 +226,33 @@ def test_websocket_upgrade_carries_bytes_both_ways(topo, proxy):
         assert ends(s)
     assert [w[0] for w in topo.l7_events("ext-a") if w[0] in ("request", "upgrade")] == \
         ["request", "upgrade"]
+
+
+# -- what operators see: one record and one metric sample per request ----------------
+
+
+def test_each_request_is_logged_and_counted(topo, proxy):
+    topo.start_l7("ext-a")
+    p = proxy(HTTP_ENTRY)
+    with connect(topo) as s:
+        s.sendall(f"GET /a HTTP/1.1\r\nHost: {ALLOWED}\r\n\r\n"
+                  f"GET /b HTTP/1.1\r\nHost: {ALLOWED}\r\n\r\n".encode())  # pipelined
+        first = read_response(s)
+        second = read_response(s, first[3])
+        assert (first[0], second[0]) == (200, 200), (first, second)
+        s.sendall(f"GET /c HTTP/1.1\r\nHost: {FOREIGN}\r\n\r\n".encode())
+        status, _, _, _ = read_response(s, second[3])
+        assert status == 403
+    reqs = p.wait_entries(lambda e: e.get("method") == "GET", count=3)
+    got = sorted((e["path"], int(e["response_code"]), e["authority"]) for e in reqs)
+    assert got == [("/a", 200, ALLOWED), ("/b", 200, ALLOWED), ("/c", 403, FOREIGN)], got
+    status, _, body = p.admin("/stats/prometheus")
+    assert status == 200
+    text = body.decode()
+    ok = [line for line in text.splitlines() if line.startswith("istio_requests_total{")
+          and 'response_code="200"' in line and f'destination_service="{ALLOWED}"' in line]
+    assert len(ok) == 1 and ok[0].endswith(" 2"), ok
+    denied = [line for line in text.splitlines() if line.startswith("istio_requests_total{")
+              and 'response_code="403"' in line]
+    assert len(denied) == 1 and denied[0].endswith(" 1"), denied
+    assert "istio_request_duration_milliseconds_bucket{" in text

@@ -189,6 +189,24 @@ def test_static_and_dns_entries_each_by_their_sni(topo, proxy):
                         "dns.example.com": f"outbound|{TLS_PORT}||dns.example.com"}, clusters
 
 
+def test_dynamic_dns_goes_where_the_sni_resolves(topo, proxy):
+    """resolution: DYNAMIC_DNS: the upstream is the SNI itself, resolved when the
+    connection comes (the app dialled an address nobody has); a name with no
+    address is refused with DF and reaches nobody."""
+    topo.start_l7("ext-a")
+    topo.start_l7("ext-b")
+    dns = topo.start_dns(records=[("api.dyn.example.com", EXT_B)])
+    p = proxy(tls_entry("dyn", ["*.dyn.example.com"], "DYNAMIC_DNS"), "--dns-server", dns)
+    assert_handshake(topo, "ext-b", VIP, "api.dyn.example.com")
+    assert_handshake(topo, "ext-b", VIP, "api.dyn.example.com")  # from the cache
+    rc, out, err, _ = s_client(topo, VIP, "nx.dyn.example.com")
+    assert rc != 0, (rc, out, err)
+    [e] = p.wait_entries(lambda e: e["requested_server_name"] == "nx.dyn.example.com")
+    assert e["response_flags"] == "DF", e["line"]
+    assert accepted(topo, "ext-a") == []
+    assert [w[3] for w in topo.l7_events("ext-b", "sni")] == ["api.dyn.example.com"] * 2
+
+
 # -- the ClientHello as it comes on the wire ----------------------------------------
 
 
