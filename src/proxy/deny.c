@@ -352,10 +352,13 @@ void pc_deny_record(const struct pc_snapshot *snap, const struct pc_addr *client
 	struct kept *k;
 
 	pc_deny_explain(reason, sizeof(reason), r, dst->port, loop_guard);
-	if (!loop_guard && r->name)
-		name_hint(snap, r, dst->port, hint);
-	else
+	if (!loop_guard && r->name) {
+		hint[0] = '\0';
+		if (log)
+			name_hint(snap, r, dst->port, hint); /* a scan of the clusters: logged lines only */
+	} else {
 		hint_of(snap, dst, hint);
+	}
 	pthread_mutex_lock(&g.lock);
 	k = &g.ring[g.next];
 	g.next = (g.next + 1) % PC_DENIALS_KEPT;

@@ -85,6 +85,7 @@ struct pc_session {
 	bool counted;             /* holds one of the cluster's maxConnections slots */
 	bool linked;              /* in w->sessions (else in w->staging) */
 	bool bad_request;         /* the preread's request head is refused as malformed */
+	size_t preread_len;       /* bytes the preread left in w->scratch */
 	struct pc_stat_cluster *sc;    /* NULL: --stats off (or out of memory) */
 	struct pc_stat_series *series; /* flags "-": counted opened at connect */
 	uint64_t rep_rx, rep_tx;       /* bytes already added to the counters */

@@ -71,6 +71,7 @@
 #include "net/addr.h"
 #include "net/sock.h"
 #include "net/xprt.h"
+#include "model/rules.h"
 #include "policy/runtime.h"
 #include "policy/snapshot.h"
 #include "proxy/deny.h"
@@ -621,8 +622,13 @@ static int pick_dynamic(struct pc_session *s)
 	uint16_t port = c->target_port ? c->target_port : s->orig_dst.port;
 	uint64_t now = pc_loop_now(loop);
 
-	if (!s->name)
-		return -1; /* cannot happen: a dynamic cluster matches by name */
+	/*
+	 * Only a name the entry admits is ever dialled: a route may make a
+	 * dynamic cluster the chain of an address level, where any name (or
+	 * none) would otherwise come here.
+	 */
+	if (!s->name || !c->host || !pc_host_subset_of(s->name, c->host))
+		return -1;
 	if (!s->dyn) {
 		s->dyn = pc_runtime_dynamic_get(pc_runtime_default(), s->name);
 		if (!s->dyn)
@@ -784,10 +790,18 @@ static void classify(struct pc_session *s)
 	}
 	if (!s->redirected)
 		s->cluster = &s->snap->clusters[PC_CLUSTER_BLACKHOLE_ID];
-	else if (s->bad_request)
-		s->cluster = &s->snap->clusters[PC_CLUSTER_BLACKHOLE_ID]; /* nothing is dialled */
 	else
 		s->cluster = match(s, s->snap);
+	/*
+	 * An HTTP cluster relays request by request: a first request the
+	 * HTTP/1 filter refuses already is refused now, before any upstream is
+	 * dialled (w->scratch still holds the preread's bytes).
+	 */
+	if (s->prereaded && s->transport == PC_TRANSPORT_HTTP && s->cluster->http &&
+	    pc_sess_http_precheck(s, w->scratch, s->preread_len) == 1) {
+		s->bad_request = true;
+		s->cluster = &s->snap->clusters[PC_CLUSTER_BLACKHOLE_ID];
+	}
 	set_stage(s, ST_CLASSIFIED);
 	if (w->cfg->stats) {
 		s->sc = pc_stats_cluster(&w->stats, s->cluster->name, s->cluster->host,
@@ -860,8 +874,7 @@ static void preread_done(struct pc_session *s, size_t n)
 	if (sn.kind != PC_SNIFF_MORE && sn.namelen)
 		s->name = pc_strndup(sn.name, sn.namelen); /* out of memory: the address decides */
 	note_cause(s, &sn, n);
-	if (s->transport == PC_TRANSPORT_HTTP && pc_snapshot_port_needs_name(s->snap, s->orig_dst.port))
-		s->bad_request = pc_sess_http_precheck(s, s->w->scratch, n) == 1;
+	s->preread_len = n;
 	classify(s);
 }
 

@@ -194,6 +194,14 @@ static void req_flush(struct pc_session *s, struct pc_http *x, const char *flags
 
 /* -- deciding a request ---------------------------------------------------------- */
 
+/* Whether the IP literal <ip> is the address the client dialled. */
+static bool is_dst(const struct pc_session *s, const char *ip)
+{
+	struct pc_addr a;
+
+	return pc_addr_parse(ip, &a) == 0 && pc_addr_equal(&a, &s->orig_dst);
+}
+
 /* Whether cluster <c> relays to the same upstream as the session's own cluster. */
 static bool same_upstream(const struct pc_session *s, const struct pc_cluster *c,
 			  const char *name)
@@ -227,6 +235,23 @@ static void refused_log(struct pc_session *s, struct pc_http *x, unsigned status
 	req_log(s, &r, status, status == 403 ? "UH" : "-", "portcullis_denied", 0, 0);
 }
 
+/* The record of a request refused mid-connection as malformed (its head may be cut). */
+static void bad_log(struct pc_session *s, unsigned status, const char *details)
+{
+	struct req r = { 0 };
+
+	r.start_mono = pc_loop_now(s->w->loop);
+	r.start_wall = pc_wall_ms();
+	r.method = "-";
+	r.http_minor = 1;
+	strcpy(r.path, "-");
+	r.cluster = (char *)s->cluster->name;
+	if (s->w->cfg->stats)
+		r.sc = pc_stats_cluster(&s->w->stats, s->cluster->name, s->cluster->host,
+					s->cluster->ns);
+	req_log(s, &r, status, "DPE", details, 0, 0);
+}
+
 /* Refuse the request the filter holds: answer <status> once nothing is pending. */
 static void refuse(struct pc_session *s, struct pc_http *x, unsigned status,
 		   enum pc_deny_cause cause, const char *detail)
@@ -239,7 +264,7 @@ static void refuse(struct pc_session *s, struct pc_http *x, unsigned status,
 	s->reply.status = status;
 	s->reply.cause = cause;
 	s->reply.detail = detail;
-	s->reply.head = q->method == HTTP_HEAD;
+	s->reply.head = status != 400 && status != 431 && q->method == HTTP_HEAD; /* else stale */
 	if (x->refused[0])
 		s->reply.name = x->refused;
 }
@@ -262,6 +287,14 @@ static int decide(struct pc_session *s, struct pc_http *x)
 	if (q->namelen)
 		snprintf(x->refused, sizeof(x->refused), "%s", q->name);
 	c = pc_sess_match(s, w->snap, PC_TRANSPORT_HTTP, name);
+	/*
+	 * As Istio's route domains: a Host with a port names this port; an
+	 * IP-literal Host names the address dialled (an entry's VIP), not any
+	 * address; a request without Host names nothing.
+	 */
+	if ((q->port && q->port != s->orig_dst.port) || !q->namelen ||
+	    (q->is_ip && !is_dst(s, q->name)))
+		c = &w->snap->clusters[PC_CLUSTER_BLACKHOLE_ID];
 	if (c->kind == PC_CLUSTER_BLACKHOLE) {
 		if (w->cfg->stats)
 			pc_counter_add(&w->stats.denied, 1);
@@ -337,13 +370,15 @@ static int feed_requests(struct pc_session *s, struct pc_http *x)
 		case PC_H1_H2:
 			x->refused[0] = '\0';
 			refuse(s, x, 403, PC_CAUSE_H2, NULL);
+			bad_log(s, 403, "portcullis_h2c_refused");
 			return 0;
 		case PC_H1_BAD:
 		default:
 			x->refused[0] = '\0';
 			refuse(s, x, x->h1.status == 431 ? 431 : 400, PC_CAUSE_NO_ENTRY,
 			       x->h1.reason);
-			pc_log(PC_LOG_INFO, "http request refused", "sess=%llu status=%u reason=%s",
+			bad_log(s, s->reply.status, "http1.codec_error");
+			pc_log(PC_LOG_DEBUG, "http request refused", "sess=%llu status=%u reason=%s",
 			       (unsigned long long)s->id, s->reply.status,
 			       x->h1.reason ? x->h1.reason : "-");
 			return 0;
@@ -365,6 +400,7 @@ static void feed_responses(struct pc_session *s, struct pc_http *x, size_t from)
 		} else if (v == PC_H1_R_SWITCH) {
 			req_done(s, x);
 			x->tunnel = true;
+			x->hold = false; /* the client's bytes are the tunnel's now */
 		} else if (v == PC_H1_R_BAD) {
 			x->resp_bad = true; /* not HTTP/1 as we know it: relay, log no more */
 		} else {
@@ -401,7 +437,7 @@ static int pump(struct pc_session *s, struct pc_http *x)
 	}
 	/* what the filter released, upstream */
 	released = pc_h1_released(&x->h1);
-	if (x->tunnel)
+	if (x->tunnel && !x->refuse)
 		released = x->in_base + x->in_len; /* a tunnel: everything read goes */
 	if (released > x->sent) {
 		n = s->upx.ops->send(&s->upx, x->in + (x->sent - x->in_base),
@@ -467,7 +503,7 @@ static int interest(struct pc_session *s, struct pc_http *x)
 		down |= PC_IO_WRITE;
 	if (!x->up_eof && x->out_off == x->out_len)
 		up |= PC_IO_READ;
-	if (pc_h1_released(&x->h1) > x->sent || (x->tunnel && x->in_len))
+	if (pc_h1_released(&x->h1) > x->sent || (x->tunnel && !x->refuse && x->in_len))
 		up |= PC_IO_WRITE;
 	ret = pc_io_set(s->w->loop, &s->down, s->downx.ops->want_events(&s->downx, down));
 	if (ret == 0)
@@ -496,8 +532,15 @@ void pc_sess_http_relay(struct pc_session *s)
 			break;
 		s->last_activity = pc_loop_now(s->w->loop);
 	}
+	if (ret >= 0 && !x->refuse && !x->tunnel)
+		ret = feed_requests(s, x); /* a response may have lifted <hold> in the last pass */
 	if (ret < 0) {
 		pc_sess_close(s, NULL, true); /* a reset from one side resets the other */
+		return;
+	}
+	if (x->refuse && x->tunnel) {
+		/* the upstream switched protocols under a refused request: no answer fits */
+		pc_sess_close(s, NULL, true);
 		return;
 	}
 	if (x->refuse && (pc_h1_pending_count(&x->h1) == 0 || x->up_eof) &&
@@ -506,9 +549,15 @@ void pc_sess_http_relay(struct pc_session *s)
 		pc_sess_deny_late(s); /* the answer, FIN and drain; s->http is freed at close */
 		return;
 	}
-	if (x->tunnel && !x->down_eof && !x->up_eof && x->in_len == 0 &&
+	if (x->tunnel && !x->down_shut && !x->up_shut && x->in_len == 0 &&
 	    x->out_off == x->out_len) {
-		become_tunnel(s, x);
+		become_tunnel(s, x); /* the flows see any FIN already read again */
+		return;
+	}
+	if (!x->tunnel && x->up_eof && x->out_off == x->out_len) {
+		/* HTTP: nothing the client sends now can be answered: the end, as Envoy does */
+		req_flush(s, x, NULL);
+		pc_sess_close(s, NULL, false);
 		return;
 	}
 	if (x->up_eof && x->out_off == x->out_len && !x->down_shut) {

@@ -1069,6 +1069,100 @@ START_TEST(http_upgrade_becomes_tunnel)
 }
 END_TEST
 
+/* A request refused behind an allowed Upgrade never reaches the upstream, even after a 101. */
+START_TEST(http_refused_behind_upgrade_stays_refused)
+{
+	const char *req = "POST /ws HTTP/1.1\r\nHost: h.example.org\r\nConnection: Upgrade\r\n"
+			  "Upgrade: websocket\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n";
+	const char *bad = "ZZ\r\nGET /x HTTP/1.1\r\nHost: evil.example.org\r\n\r\n";
+	const char *sw = "HTTP/1.1 101 Switching Protocols\r\nConnection: Upgrade\r\n"
+			 "Upgrade: websocket\r\n\r\n";
+	struct world x;
+	char buf[1024];
+	size_t n;
+	int app, up, end;
+
+	names_init(&x);
+	app = dial(&x, "127.0.0.1", x.up.port);
+	send_all(app, req, strlen(req));
+	up = upstream_accept(&x, PATIENCE_MS);
+	ck_assert_int_ge(up, 0);
+	n = read_some(&x, up, buf, strlen(req), &end);
+	ck_assert_uint_eq(n, strlen(req));
+	send_all(app, bad, strlen(bad));
+	run_for(&x, 20);
+	send_all(up, sw, strlen(sw));
+	run_for(&x, 50);
+	n = read_some(&x, up, buf, sizeof(buf), &end);
+	ck_assert_uint_eq(n, 0); /* not one byte of the refused request */
+	close(app);
+	close(up);
+	world_release(&x);
+}
+END_TEST
+
+/* The upstream ends a tunnel first: the client's later bytes and its FIN still get through. */
+START_TEST(http_tunnel_upstream_closes_first)
+{
+	const char *req = "GET /ws HTTP/1.1\r\nHost: h.example.org\r\nConnection: Upgrade\r\n"
+			  "Upgrade: websocket\r\n\r\n";
+	const char *sw = "HTTP/1.1 101 Switching Protocols\r\nConnection: Upgrade\r\n"
+			 "Upgrade: websocket\r\n\r\nbye";
+	struct world x;
+	char buf[1024];
+	int app, up, end;
+
+	names_init(&x);
+	app = dial(&x, "127.0.0.1", x.up.port);
+	send_all(app, req, strlen(req));
+	up = upstream_accept(&x, PATIENCE_MS);
+	ck_assert_int_ge(up, 0);
+	ck_assert_uint_eq(read_some(&x, up, buf, strlen(req), &end), strlen(req));
+	send_all(up, sw, strlen(sw));
+	ck_assert_int_eq(shutdown(up, SHUT_WR), 0);
+	ck_assert_uint_eq(read_some(&x, app, buf, strlen(sw), &end), strlen(sw));
+	ck_assert_int_eq(read_end(&x, app), 1); /* the upstream's FIN */
+	send_all(app, "late", 4);
+	ck_assert_uint_eq(read_some(&x, up, buf, 4, &end), 4);
+	ck_assert_mem_eq(buf, "late", 4);
+	ck_assert_int_eq(shutdown(app, SHUT_WR), 0);
+	ck_assert_int_eq(read_end(&x, up), 1); /* and the client's */
+	run_for(&x, 20);
+	ck_assert_ptr_null(x.w.sessions); /* over */
+	close(app);
+	close(up);
+	world_release(&x);
+}
+END_TEST
+
+/* An IP-literal Host other than the address dialled, or none, is refused. */
+START_TEST(http_ip_host_must_be_the_destination)
+{
+	const char *reqs[] = { GET("/a", "192.0.2.1"), "GET /b HTTP/1.0\r\n\r\n",
+			       GET("/c", "h.example.org:1") };
+	struct world x;
+	char buf[1024];
+	size_t n, i;
+	int app, up, end;
+
+	names_init(&x);
+	for (i = 0; i < 3; i++) {
+		app = dial(&x, "127.0.0.1", x.up.port);
+		send_all(app, reqs[i], strlen(reqs[i]));
+		n = read_some(&x, app, buf, sizeof(buf) - 1, &end);
+		buf[n] = '\0';
+		ck_assert_msg(strncmp(buf, "HTTP/1.1 403 Forbidden\r\n", 24) == 0, "%zu: %s", i, buf);
+		up = upstream_accept(&x, 0);
+		if (up >= 0) {
+			ck_assert_int_eq(read_some(&x, up, buf, sizeof(buf), &end), 0);
+			close(up);
+		}
+		close(app);
+	}
+	world_release(&x);
+}
+END_TEST
+
 int main(void)
 {
 	Suite *s = suite_create("proxy.session");
@@ -1100,6 +1194,9 @@ int main(void)
 	tcase_add_test(tc, http_second_request_checked);
 	tcase_add_test(tc, http_smuggling_refused);
 	tcase_add_test(tc, http_upgrade_becomes_tunnel);
+	tcase_add_test(tc, http_refused_behind_upgrade_stays_refused);
+	tcase_add_test(tc, http_tunnel_upstream_closes_first);
+	tcase_add_test(tc, http_ip_host_must_be_the_destination);
 	suite_add_tcase(s, tc);
 	sr = srunner_create(s);
 	/* the denials' ring and log table are process-wide: a fresh copy per test */
