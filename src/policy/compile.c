@@ -1143,7 +1143,8 @@ static int seal(struct builder *b)
 	free(copies);
 	if (b->nports)
 		qsort(b->ports, b->nports, sizeof(*b->ports), cmp_port);
-	memcpy(s->ports, b->ports, b->nports * sizeof(*s->ports));
+	if (b->nports)
+		memcpy(s->ports, b->ports, b->nports * sizeof(*s->ports));
 	s->nports = b->nports;
 	b->nports = 0; /* the levels are the arena's now */
 	return 0;
