@@ -35,7 +35,7 @@
  *        a version other than 3.0..3.4 or a length outside 4..18432
  *        (a hello whose type byte is not in the first record is "other");
  *      - a record before the hello is whole that is not a handshake
- *        record of 1..18432 bytes (OpenSSL skips warning alerts there);
+ *        record of 1..16384 bytes (OpenSSL skips warning alerts there);
  *      - a hello over PC_SNIFF_HELLO_MAX bytes (-EMSGSIZE; OpenSSL takes
  *        up to 128 KiB);
  *      - hello fields OpenSSL checks only after the callback: an empty or
@@ -79,9 +79,11 @@ struct ossl {
 /* The record layer as pc_sniff() must read it; only for the allowed differences. */
 struct flight {
 	bool whole;            /* the hello's 4 + length bytes are in the input */
+	bool psk_not_last;     /* pre_shared_key, then more extensions */
+	bool dtls_only;        /* use_srtp, an extension OpenSSL takes over DTLS only */
 	size_t hello_len;      /* the handshake message's length field */
 	size_t rec_end;        /* where the record holding the hello's last byte ends */
-	bool clean;            /* only handshake records of 1..18432 bytes up to the hello's end */
+	bool clean;            /* only handshake records of 1..16384 bytes up to the hello's end */
 	bool first_ok;         /* the first record passes pc_sniff_kind()'s record checks */
 };
 
@@ -189,8 +191,38 @@ static void run_openssl(const uint8_t *data, size_t size, struct ossl *o)
 
 /* -- the record layer, for the allowed differences -------------------------- */
 
+/* The extension block of a whole hello, for OpenSSL's checks of it that pc_sniff() leaves out. */
+static void extensions(const uint8_t *h, size_t n, struct flight *f)
+{
+	size_t o = 2 + 32, len;
+
+	if (n < o + 1)
+		return;
+	o += 1 + h[o]; /* session id */
+	if (n < o + 2)
+		return;
+	o += 2 + ((size_t)h[o] << 8 | h[o + 1]); /* cipher suites */
+	if (n < o + 1)
+		return;
+	o += 1 + h[o]; /* compression methods */
+	if (n < o + 2)
+		return;
+	o += 2;
+	while (n >= o + 4) {
+		unsigned type = (unsigned)h[o] << 8 | h[o + 1];
+
+		len = (size_t)h[o + 2] << 8 | h[o + 3];
+		o += 4 + len;
+		if (type == 41 && o < n)
+			f->psk_not_last = true;
+		if (type == 14)
+			f->dtls_only = true;
+	}
+}
+
 static void walk(const uint8_t *p, size_t n, struct flight *f)
 {
+	static uint8_t hs[4 + 65536];
 	size_t off = 0, have = 0, want = 4;
 	uint8_t head[4];
 
@@ -201,11 +233,13 @@ static void walk(const uint8_t *p, size_t n, struct flight *f)
 	while (n - off >= 5) {
 		size_t rlen = (size_t)p[off + 3] << 8 | p[off + 4], i;
 
-		if (p[off] != 0x16 || p[off + 1] != 3 || rlen == 0 || rlen > 18432)
+		if (p[off] != 0x16 || p[off + 1] != 3 || rlen == 0 || rlen > 16384)
 			f->clean = false;
 		for (i = 0; i < rlen && off + 5 + i < n && have < want; i++, have++) {
 			if (have < 4)
 				head[have] = p[off + 5 + i];
+			if (have < sizeof(hs))
+				hs[have] = p[off + 5 + i];
 			if (have == 3) {
 				f->hello_len = (size_t)head[1] << 16 | (size_t)head[2] << 8 | head[3];
 				want = 4 + f->hello_len;
@@ -214,6 +248,8 @@ static void walk(const uint8_t *p, size_t n, struct flight *f)
 		if (have == want) {
 			f->whole = true;
 			f->rec_end = off + 5 + rlen;
+			if (want <= sizeof(hs))
+				extensions(hs + 4, want - 4, f);
 			return;
 		}
 		if (rlen > n - off - 5)
@@ -260,11 +296,13 @@ static void diverged(const char *why, const struct pc_sniffed *pc, const struct 
 		"hello_diff: %s\n  pc_sniff: kind %d err %d name \"%s\"\n"
 		"  openssl: reached %d want_read %d err %s ext %d nhost %d well_formed %d "
 		"strict %d name \"%.*s\" ciphers %zu comps %zu\n"
-		"  flight: whole %d hello_len %zu rec_end %zu clean %d first_ok %d\n",
+		"  flight: whole %d hello_len %zu rec_end %zu clean %d first_ok %d psk_not_last %d "
+		"dtls_only %d\n",
 		why, pc->kind, pc->err, pc->name, o->reached, o->want_read,
 		o->err ? ERR_reason_error_string(o->err) : "-", o->has_ext, o->nhost,
 		o->well_formed, o->strict, (int)(o->namelen < 300 ? o->namelen : 300), o->name,
-		o->ciphers, o->comps, f->whole, f->hello_len, f->rec_end, f->clean, f->first_ok);
+		o->ciphers, o->comps, f->whole, f->hello_len, f->rec_end, f->clean, f->first_ok, f->psk_not_last,
+		f->dtls_only);
 	abort();
 }
 
@@ -273,9 +311,16 @@ static void diverged(const char *why, const struct pc_sniffed *pc, const struct 
  * things pc_sniff() does not read, each of which makes a real server refuse the hello
  * (so the name is never used by a peer differently from how pc_sniff() read it).
  */
-static bool pass_reason(unsigned long err)
+static bool pass_reason(unsigned long err, const struct flight *f)
 {
 	switch (ERR_GET_REASON(err)) {
+	case SSL_R_BAD_EXTENSION:
+		/*
+		 * tls_collect_extensions(): pre_shared_key must be the last extension
+		 * (RFC 8446 4.2.11), and use_srtp is refused outside DTLS. Only then:
+		 * a malformed or repeated extension is refused by pc_sniff() too.
+		 */
+		return f->psk_not_last || f->dtls_only;
 	default:
 		return false;
 	}
@@ -319,7 +364,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		} else if (o.want_read) {
 			if (!(f.whole && size < f.rec_end))
 				diverged("pc_sniff has a name, OpenSSL waits", &pc, &o, &f);
-		} else if (!pass_reason(o.err)) {
+		} else if (!pass_reason(o.err, &f)) {
 			diverged("pc_sniff has a name, OpenSSL refused the hello", &pc, &o, &f);
 		}
 	}
