@@ -23,8 +23,9 @@
  *        pc_sniff() decides as soon as the hello is whole (by design: more
  *        bytes never change its answer);
  *      - OpenSSL refused the flight for a reason that lies outside what
- *        pc_sniff() reads and does not change the name (PASS_REASONS
- *        below, each with why). Any other refusal is a divergence.
+ *        pc_sniff() reads and does not change the name, confirmed from the
+ *        bytes (pass_reason() below, each with why). Any other refusal is
+ *        a divergence.
  *  B. OpenSSL reached the callback with exactly one host_name that is a
  *     DNS name (letters, digits, '-', '_', labels of 1..63, at most 253
  *     bytes without a final dot, a last label not all digits): pc_sniff()
@@ -35,7 +36,8 @@
  *        a version other than 3.0..3.4 or a length outside 4..18432
  *        (a hello whose type byte is not in the first record is "other");
  *      - a record before the hello is whole that is not a handshake
- *        record of 1..16384 bytes (OpenSSL skips warning alerts there);
+ *        record of 1..16384 bytes (OpenSSL takes an empty handshake record
+ *        there, which RFC 8446 5.1 and RFC 5246 6.2.1 forbid sending);
  *      - a hello over PC_SNIFF_HELLO_MAX bytes (-EMSGSIZE; OpenSSL takes
  *        up to 128 KiB);
  *      - hello fields OpenSSL checks only after the callback: an empty or
@@ -64,13 +66,13 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 /* What the OpenSSL side saw. */
 struct ossl {
-	bool reached;       /* the client_hello callback ran */
-	bool want_read;     /* SSL_accept() wants more bytes (without reaching the callback) */
-	unsigned long err;  /* else the first error queued */
-	bool has_ext;       /* a server_name extension */
-	int nhost;          /* host_name entries in it */
-	bool well_formed;   /* the list and its entries fill the extension exactly */
-	bool strict;        /* one entry, a host_name: what OpenSSL's own parser accepts */
+	bool reached;      /* the client_hello callback ran */
+	bool want_read;    /* SSL_accept() wants more bytes (without reaching the callback) */
+	unsigned long err; /* else the first error queued */
+	bool has_ext;      /* a server_name extension */
+	int nhost;         /* host_name entries in it */
+	bool well_formed;  /* the list and its entries fill the extension exactly */
+	bool strict;       /* one entry, a host_name: what OpenSSL's own parser accepts */
 	size_t namelen;
 	char name[1024];
 	size_t ciphers, comps; /* lengths of cipher_suites, compression_methods */
@@ -78,13 +80,13 @@ struct ossl {
 
 /* The record layer as pc_sniff() must read it; only for the allowed differences. */
 struct flight {
-	bool whole;            /* the hello's 4 + length bytes are in the input */
-	bool psk_not_last;     /* pre_shared_key, then more extensions */
-	bool dtls_only;        /* use_srtp, an extension OpenSSL takes over DTLS only */
-	size_t hello_len;      /* the handshake message's length field */
-	size_t rec_end;        /* where the record holding the hello's last byte ends */
-	bool clean;            /* only handshake records of 1..16384 bytes up to the hello's end */
-	bool first_ok;         /* the first record passes pc_sniff_kind()'s record checks */
+	bool whole;        /* the hello's 4 + length bytes are in the input */
+	bool psk_not_last; /* pre_shared_key, then more extensions */
+	bool dtls_only;    /* use_srtp, an extension OpenSSL takes over DTLS only */
+	size_t hello_len;  /* the handshake message's length field */
+	size_t rec_end;    /* where the record holding the hello's last byte ends */
+	bool clean;        /* only handshake records of 1..16384 bytes up to the hello's end */
+	bool first_ok;     /* the first record passes pc_sniff_kind()'s record checks */
 };
 
 /* -- OpenSSL ---------------------------------------------------------------- */
@@ -241,7 +243,8 @@ static void walk(const uint8_t *p, size_t n, struct flight *f)
 			if (have < sizeof(hs))
 				hs[have] = p[off + 5 + i];
 			if (have == 3) {
-				f->hello_len = (size_t)head[1] << 16 | (size_t)head[2] << 8 | head[3];
+				f->hello_len =
+					(size_t)head[1] << 16 | (size_t)head[2] << 8 | head[3];
 				want = 4 + f->hello_len;
 			}
 		}
@@ -301,8 +304,8 @@ static void diverged(const char *why, const struct pc_sniffed *pc, const struct 
 		why, pc->kind, pc->err, pc->name, o->reached, o->want_read,
 		o->err ? ERR_reason_error_string(o->err) : "-", o->has_ext, o->nhost,
 		o->well_formed, o->strict, (int)(o->namelen < 300 ? o->namelen : 300), o->name,
-		o->ciphers, o->comps, f->whole, f->hello_len, f->rec_end, f->clean, f->first_ok, f->psk_not_last,
-		f->dtls_only);
+		o->ciphers, o->comps, f->whole, f->hello_len, f->rec_end, f->clean, f->first_ok,
+		f->psk_not_last, f->dtls_only);
 	abort();
 }
 
@@ -352,8 +355,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	}
 
 	if (getenv("HELLO_DIFF_VERBOSE")) /* what each side saw, for a corpus review */
-		fprintf(stderr, "pc_sniff %d/%d \"%s\"  openssl reached %d want_read %d err %s "
-			"name \"%s\" dns %d\n", pc.kind, pc.err, pc.name, o.reached, o.want_read,
+		fprintf(stderr,
+			"pc_sniff %d/%d \"%s\"  openssl reached %d want_read %d err %s "
+			"name \"%s\" dns %d\n",
+			pc.kind, pc.err, pc.name, o.reached, o.want_read,
 			o.err ? ERR_reason_error_string(o.err) : "-", ovalid ? oname : "", ovalid);
 
 	/* A: a name from pc_sniff() is the one OpenSSL read. */
