@@ -340,6 +340,14 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	size_t olen = 0;
 	bool ovalid = false;
 
+	/*
+	 * Only a flight starting with a handshake record can differ: pc_sniff() says
+	 * TLS for nothing else, and OpenSSL reads a server_name from nothing else (an
+	 * SSLv2-format hello has no extensions; any other first record is refused).
+	 * Returning early keeps the fuzzer off pc_sniff()'s HTTP paths (fuzz_sniff's job).
+	 */
+	if (size == 0 || data[0] != 0x16)
+		return 0;
 	pc_sniff(data, size, &pc);
 	run_openssl(data, size, &o);
 	walk(data, size, &f);
@@ -357,9 +365,11 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	if (getenv("HELLO_DIFF_VERBOSE")) /* what each side saw, for a corpus review */
 		fprintf(stderr,
 			"pc_sniff %d/%d \"%s\"  openssl reached %d want_read %d err %s "
-			"name \"%s\" dns %d\n",
+			"name \"%s\" dns %d  first_ok %d clean %d hello_len %zu ciphers %zu comps "
+			"%zu\n",
 			pc.kind, pc.err, pc.name, o.reached, o.want_read,
-			o.err ? ERR_reason_error_string(o.err) : "-", ovalid ? oname : "", ovalid);
+			o.err ? ERR_reason_error_string(o.err) : "-", ovalid ? oname : "", ovalid,
+			f.first_ok, f.clean, f.hello_len, o.ciphers, o.comps);
 
 	/* A: a name from pc_sniff() is the one OpenSSL read. */
 	if (pc.kind == PC_SNIFF_TLS && pc.namelen) {
