@@ -7,7 +7,7 @@
 # missing, so the make targets can call it on every run.
 set -eu
 
-PKGS="build-essential cmake pkgconf libyaml-dev libhttp-parser-dev libsqlite3-dev libmicrohttpd-dev libcurl4-openssl-dev check clang llvm \
+PKGS="build-essential cmake pkgconf libyaml-dev libhttp-parser-dev libssl-dev libsqlite3-dev libmicrohttpd-dev libcurl4-openssl-dev check clang llvm \
 libclang-rt-14-dev python3 python3-pytest clang-format clang-tidy cppcheck \
 valgrind time iptables iproute2 dnsmasq-base util-linux e2fsprogs \
 prometheus mariadb-server mariadb-client libmariadb-dev socat tmux curl openssl chromium"

@@ -21,7 +21,8 @@
 #include <errno.h>
 #include <string.h>
 
-#define RECORD_MAX  (16384 + 2048) /* TLSCiphertext.length, RFC 8446 5.2 */
+#define RECORD_MAX  (16384 + 2048) /* TLSCiphertext.length, RFC 5246 6.2.3: the kind */
+#define PLAIN_MAX   16384          /* TLSPlaintext.length, RFC 8446 5.1: a hello's records */
 #define HS_CLIENT_HELLO 1
 #define EXT_SERVER_NAME 0
 #define NAME_HOST       0
@@ -215,11 +216,16 @@ static int server_name(struct rd ext, struct pc_sniffed *out)
 	return ret;
 }
 
-/* A whole ClientHello body (RFC 8446 4.1.2, RFC 5246 7.4.1.2). */
+/*
+ * A whole ClientHello body (RFC 8446 4.1.2, RFC 5246 7.4.1.2). Any extension
+ * twice is malformed (RFC 8446 4.2: "MUST NOT be more than one extension of the
+ * same type"), not only server_name: servers refuse such a hello (OpenSSL's
+ * tls_collect_extensions() does), so neither is a name read from it.
+ */
 static int client_hello(struct rd h, struct pc_sniffed *out)
 {
+	uint8_t seen[65536 / 8];
 	struct rd exts, ext;
-	bool seen = false;
 	int ret;
 
 	get16(&h);       /* legacy_version */
@@ -238,17 +244,18 @@ static int client_hello(struct rd h, struct pc_sniffed *out)
 	exts = sub(&h, get16(&h));
 	if (h.bad || h.n)
 		return -EBADMSG; /* nothing may follow the extensions */
+	memset(seen, 0, sizeof(seen));
 	while (exts.n) {
 		unsigned type = get16(&exts);
 
 		ext = sub(&exts, get16(&exts));
 		if (exts.bad)
 			return -EBADMSG;
+		if (seen[type / 8] & 1u << type % 8)
+			return -EBADMSG; /* RFC 8446 4.2: never twice */
+		seen[type / 8] |= (uint8_t)(1u << type % 8);
 		if (type != EXT_SERVER_NAME)
 			continue;
-		if (seen)
-			return -EBADMSG; /* RFC 8446 4.2: never twice */
-		seen = true;
 		ret = server_name(ext, out);
 		if (ret < 0)
 			return ret;
@@ -278,8 +285,8 @@ static enum pc_sniff sniff_tls(const uint8_t *p, size_t n, struct pc_sniffed *ou
 		if (p[off] != 0x16 || p[off + 1] != 0x03)
 			return fail(out, -EBADMSG); /* anything but handshake before the hello is whole */
 		rlen = (size_t)p[off + 3] << 8 | p[off + 4];
-		if (rlen == 0 || rlen > RECORD_MAX)
-			return fail(out, -EBADMSG);
+		if (rlen == 0 || rlen > PLAIN_MAX)
+			return fail(out, -EBADMSG); /* a plaintext record over 2^14: servers refuse it */
 		avail = n - off - 5 < rlen ? n - off - 5 : rlen;
 		pos = off + 5;
 		while (pos < off + 5 + avail && have < want) {

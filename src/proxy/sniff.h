@@ -63,8 +63,9 @@ struct pc_sniffed {
  * bounds, and calls again with all the bytes from the start), else the
  * final answer, which more bytes never change.
  *
- *  - TLS: the whole ClientHello (RFC 8446 4.1.2; records of type 22 may
- *    split it, RFC 8446 5.1) up to PC_SNIFF_HELLO_MAX bytes; the name is
+ *  - TLS: the whole ClientHello (RFC 8446 4.1.2; records of type 22 and
+ *    1..16384 bytes may split it, RFC 8446 5.1; anything else in between
+ *    is an error) up to PC_SNIFF_HELLO_MAX bytes; the name is
  *    the one host_name of the server_name extension (RFC 6066 3), if any.
  *    A ClientHello without the extension is TLS with no name and err 0.
  *  - HTTP: the request line and the header fields up to the empty line,
@@ -72,8 +73,9 @@ struct pc_sniffed {
  *    absolute-form target (RFC 9112 3.2.2), else the one Host field; its
  *    port is dropped. An IP literal is not a name (err 0, no name).
  *  - Errors (kind kept, no name): -EBADMSG for malformed syntax, two
- *    server names or two Host fields, a name with characters a DNS name
- *    cannot have; -EMSGSIZE when the message outgrows its bound.
+ *    server names, any TLS extension twice or two Host fields, a name with
+ *    characters a DNS name cannot have; -EMSGSIZE when the message
+ *    outgrows its bound.
  *
  * Never reads beyond p[n - 1]; pure; any thread.
  */
