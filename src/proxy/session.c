@@ -795,9 +795,12 @@ static void classify(struct pc_session *s)
 	/*
 	 * An HTTP cluster relays request by request: a first request the
 	 * HTTP/1 filter refuses already is refused now, before any upstream is
-	 * dialled (w->scratch still holds the preread's bytes).
+	 * dialled (w->scratch still holds the preread's bytes); a denied one
+	 * is told it is malformed (400) rather than unnamed, when it is. A TCP
+	 * chain or the PassthroughCluster relays it untouched, as Istio does.
 	 */
-	if (s->prereaded && s->transport == PC_TRANSPORT_HTTP && s->cluster->http &&
+	if (s->prereaded && s->transport == PC_TRANSPORT_HTTP &&
+	    (s->cluster->http || s->cluster->kind == PC_CLUSTER_BLACKHOLE) &&
 	    pc_sess_http_precheck(s, w->scratch, s->preread_len) == 1) {
 		s->bad_request = true;
 		s->cluster = &s->snap->clusters[PC_CLUSTER_BLACKHOLE_ID];
@@ -1183,11 +1186,17 @@ void pc_worker_connections_json(struct pc_worker *w, uint64_t now_ms, struct pc_
 
 void pc_session_close_all(struct pc_worker *w)
 {
+	/*
+	 * The last session closed while draining stops the loop; here that
+	 * would stop the very run that must free them (the deferred frees).
+	 */
+	w->closing_all = true;
 	while (w->sessions)
 		session_close(w->sessions, NULL, true);
 	while (w->staging) /* an answer not yet out: reset */
 		session_close(w->staging, NULL,
 			      stage_of(w->staging) != ST_DENYING || w->staging->dphase != DP_DRAIN);
+	w->closing_all = false;
 }
 
 /*
@@ -1245,7 +1254,7 @@ static void session_close(struct pc_session *s, const char *flags, bool reset)
 	pc_snapshot_unref(s->snap);
 	s->snap = NULL;
 	pc_loop_defer(w->loop, &s->reap);
-	if (atomic_load(&w->draining) && !w->sessions)
+	if (atomic_load(&w->draining) && !w->sessions && !w->closing_all)
 		pc_loop_stop(w->loop); /* drained: the worker's thread can end */
 }
 
