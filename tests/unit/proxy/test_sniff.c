@@ -637,7 +637,7 @@ START_TEST(interleaved_record_fails_closed)
 		{ "\x16\x02\x00\x00\x01\x01", 6 },         /* handshake, not version 3 */
 		{ "\x16\x03\x03\x00\x00", 5 },             /* an empty handshake record */
 	};
-	static uint8_t two[sizeof(hello_large) + 5], buf[sizeof(two) + 8];
+	static uint8_t two[sizeof(hello_large) + 5 * 4], buf[sizeof(two) + 8]; /* 3 records */
 	size_t first = 5 + 700, n = rerecord(hello_large, sizeof(hello_large), 700, two), i;
 	struct pc_sniffed s;
 
