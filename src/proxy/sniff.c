@@ -465,7 +465,7 @@ static enum pc_sniff sniff_http(const uint8_t *p, size_t n, struct pc_sniffed *o
 {
 	const uint8_t *auth = NULL, *host = NULL, *line = p, *lf;
 	size_t authlen = 0, hostlen = 0, lim = n < PC_SNIFF_HEAD_MAX ? n : PC_SNIFF_HEAD_MAX;
-	bool first = true, v11;
+	bool first = true, v11 = false;
 	int nhost = 0, ret;
 
 	out->head = n >= 5 && memcmp(p, "HEAD ", 5) == 0;
