@@ -244,7 +244,7 @@ static void bad_log(struct pc_session *s, unsigned status, const char *details)
 	r.start_wall = pc_wall_ms();
 	r.method = "-";
 	r.http_minor = 1;
-	strcpy(r.path, "-");
+	r.path[0] = '-';
 	r.cluster = (char *)s->cluster->name;
 	if (s->w->cfg->stats)
 		r.sc = pc_stats_cluster(&s->w->stats, s->cluster->name, s->cluster->host,
