@@ -581,6 +581,12 @@ static void add_tcp_chain(struct builder *b, size_t pi, uint32_t lv, const struc
 			 c->ns, c->se_name, addr, pp->port, b->clusters[l->tcp].name);
 }
 
+/* Whether <p> is one address (/32, /128): a dedicated VIP, not a range. */
+static bool is_host_prefix(const struct pc_prefix *p)
+{
+	return p->len == (p->addr.family == AF_INET6 ? 128 : 32);
+}
+
 /* Pass 3: the chains of a service no VirtualService took over (reference §5.2). */
 static int default_chains(struct builder *b, struct svc *sv)
 {
@@ -605,12 +611,19 @@ static int default_chains(struct builder *b, struct svc *sv)
 		}
 		if (lv < 0)
 			return (int)lv;
-		if (sv->fam == FAM_TCP || (sv->fam == FAM_TLS && se->addresses.n)) {
+		/*
+		 * A TLS port keyed on a plain IP (a dedicated VIP: Istio's IP:port
+		 * listener) ignores the SNI; on a CIDR, or without addresses, the
+		 * SNI must be a host (Istio's buildSidecarOutboundTLSFilterChainOpts:
+		 * "use the hostname as the SNI value if the destination is a CIDR").
+		 */
+		if (sv->fam == FAM_TCP ||
+		    (sv->fam == FAM_TLS && se->addresses.n && is_host_prefix(&prefix))) {
 			add_tcp_chain(b, sv->port, (uint32_t)lv, sv, main,
 				      se->addresses.n ? se->addresses.v[i] : NULL);
 			continue;
 		}
-		/* by name: SNI (TLS without addresses) or Host (HTTP) */
+		/* by name: SNI (TLS on a CIDR or without addresses) or Host (HTTP) */
 		b->ports[sv->port].needs_name = true;
 		for (h = 0; h < se->hosts.n; h++) {
 			id = host_cluster(b, sv, h);

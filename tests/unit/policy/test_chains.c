@@ -260,11 +260,11 @@ START_TEST(prefix_before_names_no_backtracking)
 						    "    route: [{destination: {host: "
 						    "b.example.com}}]\n",
 		-1);
-	/* a TLS entry with addresses: the prefix, whatever the SNI */
-	ck_assert_str_eq(match(&x, "198.51.100.5", 443, TLS, "a.example.com"),
+	/* a TLS entry on a CIDR: the prefix, then its host as the SNI (Istio), no other */
+	ck_assert_str_eq(match(&x, "198.51.100.5", 443, TLS, "cidr.example.com"),
 			 "outbound|443||cidr.example.com");
-	ck_assert_str_eq(match(&x, "198.51.100.5", 443, NOTH, NULL),
-			 "outbound|443||cidr.example.com");
+	ck_assert_str_eq(match(&x, "198.51.100.5", 443, TLS, "a.example.com"), BH);
+	ck_assert_str_eq(match(&x, "198.51.100.5", 443, NOTH, NULL), BH);
 	ck_assert_str_eq(match(&x, "192.0.2.1", 443, TLS, "a.example.com"),
 			 "outbound|443||a.example.com");
 	/* the VirtualService's subnet is the longest prefix: b there, nothing else */
@@ -273,6 +273,24 @@ START_TEST(prefix_before_names_no_backtracking)
 	ck_assert_str_eq(match(&x, "203.0.113.5", 443, TLS, "a.example.com"), BH);
 	/* and b's default chain is gone: the route took it over, as in Istio */
 	ck_assert_str_eq(match(&x, "192.0.2.1", 443, TLS, "b.example.com"), BH);
+	release(&x);
+}
+END_TEST
+
+/* A TLS entry on one address (a VIP) ignores the SNI, as Istio's IP:port listener does. */
+START_TEST(tls_on_a_vip_ignores_the_sni)
+{
+	struct fix x;
+
+	compile(&x,
+		SE("vip", "2020-01-01T00:00:00Z", "vip.example.com",
+		   NONE "  addresses: [198.51.100.7, 2001:db8::7]\n", TLS443),
+		-1);
+	ck_assert_str_eq(match(&x, "198.51.100.7", 443, TLS, "other.example.org"),
+			 "outbound|443||vip.example.com");
+	ck_assert_str_eq(match(&x, "2001:db8::7", 443, NOTH, NULL), "outbound|443||vip.example.com");
+	ck_assert_str_eq(match(&x, "198.51.100.8", 443, TLS, "vip.example.com"), BH);
+	ck_assert(!pc_snapshot_port_needs_name(x.s, 443));
 	release(&x);
 }
 END_TEST
@@ -656,6 +674,7 @@ int main(void)
 	tcase_add_test(tc, tcp_and_tls_entries_on_one_port);
 	tcase_add_test(tc, prefix_before_names_no_backtracking);
 	tcase_add_test(tc, two_tls_entries_by_sni_static_and_dns);
+	tcase_add_test(tc, tls_on_a_vip_ignores_the_sni);
 	tcase_add_test(tc, http_without_and_with_addresses);
 	tcase_add_test(tc, vs_tls_weights);
 	tcase_add_test(tc, vs_tls_selectors);
