@@ -765,7 +765,7 @@ static long route_cluster(struct builder *b, const struct pc_destination *d, uin
 
 /* A chain's weighted routes from <route> (weight 0 gets nothing; a lone destination all). */
 static int vs_routes(struct builder *b, const struct pc_route_destination *rds, size_t nrd,
-		     uint16_t port, struct pc_chain *c)
+		     uint16_t port, bool by_name, struct pc_chain *c)
 {
 	struct pc_route *v = pc_arena_calloc(b->s->arena, nrd ? nrd : 1, sizeof(*v));
 	size_t i;
@@ -783,6 +783,13 @@ static int vs_routes(struct builder *b, const struct pc_route_destination *rds, 
 		id = route_cluster(b, rd->destination, port);
 		if (id < 0)
 			return (int)id;
+		if (!by_name && b->clusters[id].source == PC_EP_DYNAMIC) {
+			/* a tcp route has no name for the dynamic forward proxy to dial */
+			conflict(b, "%s: a tcp route to the DYNAMIC_DNS %s has no name to resolve; "
+				    "its traffic is dropped", c->origin ? c->origin : "VirtualService",
+				 b->clusters[id].name);
+			id = PC_CLUSTER_BLACKHOLE_ID;
+		}
 		b->clusters[id].by_name |= id != PC_CLUSTER_BLACKHOLE_ID;
 		v[c->nroutes].cluster = (uint32_t)id;
 		v[c->nroutes++].weight = w;
@@ -882,7 +889,7 @@ static int add_match(struct builder *b, const struct pc_resource *r,
 	c.origin = pc_arena_printf(b->s->arena, "VirtualService %s/%s tls[%zu].match[%zu]",
 				   r->meta.ns ? r->meta.ns : "", r->meta.name ? r->meta.name : "",
 				   ri, mi);
-	ret = c.origin ? vs_routes(b, route->route.v, route->route.n, b->ports[pi].port, &c)
+	ret = c.origin ? vs_routes(b, route->route.v, route->route.n, b->ports[pi].port, true, &c)
 		       : -ENOMEM;
 	for (i = 0; ret == 0 && i < (size_t)n; i++) {
 		for (j = 0; ret == 0 && j < m->sni_hosts.n; j++) {
@@ -917,7 +924,7 @@ static int add_tcp_route(struct builder *b, const struct pc_resource *r, size_t 
 				    ri);
 	if (!c->origin)
 		return -ENOMEM;
-	ret = vs_routes(b, route->route.v, route->route.n, pp->port, c);
+	ret = vs_routes(b, route->route.v, route->route.n, pp->port, false, c);
 	if (ret < 0)
 		return ret;
 	n = match_levels(b, subnets, vs, pi, FAM_TCP, &lv);

@@ -597,6 +597,27 @@ START_TEST(dynamic_dns_source)
 }
 END_TEST
 
+/* A tcp route to a DYNAMIC_DNS entry has no name to dial: dropped, never any name. */
+START_TEST(dynamic_dns_behind_a_tcp_route_is_dropped)
+{
+	struct fix x;
+
+	compile(&x,
+		SE("dyn", "2020-01-01T00:00:00Z", "\"*.example.com\"", "  resolution: DYNAMIC_DNS\n",
+		   TLS443) SE("legacy", "2020-01-02T00:00:00Z", "legacy.example.com",
+			      NONE "  addresses: [203.0.113.0/24]\n", TCP443)
+			HDR("VirtualService", "vs", "2020-01-03T00:00:00Z")
+				"spec:\n  hosts: [legacy.example.com]\n  tcp:\n"
+				"  - route: [{destination: {host: \"*.example.com\", port: {number: "
+				"443}}}]\n",
+		-1);
+	ck_assert_str_eq(match(&x, "203.0.113.7", 443, TLS, "evil.org"), BH);
+	ck_assert_str_eq(match(&x, "203.0.113.7", 443, NOTH, NULL), BH);
+	ck_assert_uint_ge(x.conflicts, 1);
+	release(&x);
+}
+END_TEST
+
 START_TEST(nearest_name_hint)
 {
 	struct fix x;
@@ -681,6 +702,7 @@ int main(void)
 	tcase_add_test(tc, vs_takes_over_matching_services);
 	tcase_add_test(tc, vs_tcp_routes);
 	tcase_add_test(tc, dynamic_dns_source);
+	tcase_add_test(tc, dynamic_dns_behind_a_tcp_route_is_dropped);
 	tcase_add_test(tc, nearest_name_hint);
 	tcase_add_test(tc, config_dump_shows_chains);
 	suite_add_tcase(s, tc);
