@@ -64,7 +64,7 @@ struct pc_session {
 	uint32_t pick;            /* the draw among weighted routes, fixed for the session */
 	struct pc_rt_name *dyn;   /* DYNAMIC_DNS: the name's answers (a reference) */
 	struct pc_http *http;     /* an HTTP port's request-by-request relay, NULL: the flows */
-	uint64_t http_rx, http_tx; /* bytes that relay moved (the flows count their own) */
+	pc_counter http_rx, http_tx; /* bytes that relay moved (flows count their own); admin reads */
 	uint64_t dyn_deadline;    /* DYNAMIC_DNS: stop waiting for the first answer then */
 	struct pc_addr client, orig_dst, upstream, upstream_local;
 	uint64_t start_mono, start_wall, last_activity;

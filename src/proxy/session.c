@@ -1175,7 +1175,7 @@ void pc_worker_connections_json(struct pc_worker *w, uint64_t now_ms, struct pc_
 		pc_buf_printf(out,
 			      ",\"state\":\"%s\",\"bytes_received\":%" PRIu64
 			      ",\"bytes_sent\":%" PRIu64 ",\"age_seconds\":%.3f}",
-			      view_name(s), pc_flow_bytes(&s->d2u), pc_flow_bytes(&s->u2d),
+			      view_name(s), bytes_rx(s), bytes_tx(s),
 			      now_ms >= s->start_mono ? (double)(now_ms - s->start_mono) / 1000.0
 						      : 0.0);
 	}

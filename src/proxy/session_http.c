@@ -97,12 +97,12 @@ int pc_sess_http_start(struct pc_session *s)
 
 uint64_t pc_sess_http_rx(const struct pc_session *s)
 {
-	return s->http_rx;
+	return pc_counter_get(&s->http_rx);
 }
 
 uint64_t pc_sess_http_tx(const struct pc_session *s)
 {
-	return s->http_tx;
+	return pc_counter_get(&s->http_tx);
 }
 
 /* -- per-request records ------------------------------------------------------- */
@@ -444,7 +444,7 @@ static int pump(struct pc_session *s, struct pc_http *x)
 				     (size_t)(released - x->sent));
 		if (n > 0) {
 			x->sent += (uint64_t)n;
-			s->http_rx += (uint64_t)n;
+			pc_counter_add(&s->http_rx, (uint64_t)n);
 			moved = 1;
 		} else if (n != -EAGAIN && n != -EINTR) {
 			return (int)n;
@@ -482,7 +482,7 @@ static int pump(struct pc_session *s, struct pc_http *x)
 		n = s->downx.ops->send(&s->downx, x->out + x->out_off, x->out_len - x->out_off);
 		if (n > 0) {
 			x->out_off += (size_t)n;
-			s->http_tx += (uint64_t)n;
+			pc_counter_add(&s->http_tx, (uint64_t)n);
 			moved = 1;
 		} else if (n != -EAGAIN && n != -EINTR) {
 			return (int)n;
