@@ -790,7 +790,7 @@ static int vs_routes(struct builder *b, const struct pc_route_destination *rds, 
 				 b->clusters[id].name);
 			id = PC_CLUSTER_BLACKHOLE_ID;
 		}
-		b->clusters[id].by_name |= id != PC_CLUSTER_BLACKHOLE_ID;
+		b->clusters[id].by_name |= by_name && id != PC_CLUSTER_BLACKHOLE_ID;
 		v[c->nroutes].cluster = (uint32_t)id;
 		v[c->nroutes++].weight = w;
 		c->total_weight += w;

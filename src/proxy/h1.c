@@ -791,7 +791,7 @@ enum pc_h1_verdict pc_h1_request(struct pc_h1 *h, const uint8_t *p, size_t n, si
 	size_t i = 0;
 
 	while (v == PC_H1_MORE) {
-		if (h->opaque) {
+		if (h->opaque && h->rstate != RS_BAD && h->rstate != RS_H2) {
 			h->fed += n;
 			h->released = h->fed;
 			*used = n;

@@ -605,6 +605,19 @@ static void on_dynamic(struct pc_loop *loop, struct pc_timer *t)
 		link_session(s);
 }
 
+/* Whether <name> (lowercase) is <host> or under it, whatever <host>'s case (Istio's is none). */
+static bool name_admitted(const char *name, const char *host)
+{
+	char lower[PC_SNIFF_NAME_MAX + 2];
+	size_t i, n = strlen(host);
+
+	if (n >= sizeof(lower))
+		return false;
+	for (i = 0; i <= n; i++)
+		lower[i] = (char)(host[i] >= 'A' && host[i] <= 'Z' ? host[i] + 32 : host[i]);
+	return pc_host_subset_of(name, lower);
+}
+
 /*
  * DYNAMIC_DNS (Envoy's dynamic forward proxy): the upstream is the name
  * the client gave, resolved by the resolver thread, never on this loop.
@@ -627,7 +640,7 @@ static int pick_dynamic(struct pc_session *s)
 	 * dynamic cluster the chain of an address level, where any name (or
 	 * none) would otherwise come here.
 	 */
-	if (!s->name || !c->host || !pc_host_subset_of(s->name, c->host))
+	if (!s->name || !c->host || !name_admitted(s->name, c->host))
 		return -1;
 	if (!s->dyn) {
 		s->dyn = pc_runtime_dynamic_get(pc_runtime_default(), s->name);
@@ -1280,6 +1293,11 @@ void pc_sess_deny_late(struct pc_session *s)
 	s->deny_recorded = false;
 	pc_timer_init(&s->timer, on_deny_timer, s);
 	s->deny_log = pc_deny_note(s->snap, &s->orig_dst, s->reply.name, pc_loop_now(loop));
+	if (s->w->cfg->deny_response == PC_DENY_RESET) {
+		deny_record(s, PC_ANSWER_RESET);
+		session_close(s, NULL, true);
+		return;
+	}
 	deny_record(s, s->reply.answer);
 	deny_write(s);
 }

@@ -72,7 +72,8 @@ struct pc_http {
 	bool up_shut, down_shut;      /* we sent our FIN upstream, to the client */
 	bool hold;                    /* PC_H1_FULL / PC_H1_SWITCHING: do not read the client */
 	bool refuse;                  /* a request is refused: answer once nothing is pending */
-	bool resp_bad;                /* the responses stopped parsing: no more records */
+	bool resp_bad;                /* a response we cannot parse: flush, then close */
+	bool malformed;               /* the refusal is for bytes the filter rejected (400, h2c) */
 	bool tunnel;                  /* CONNECT or Upgrade succeeded */
 	char refused[PC_SNIFF_NAME_MAX + 8]; /* the Host refused, for the answer and the log */
 	uint8_t in[HTTP_BUF];
@@ -254,17 +255,15 @@ static void bad_log(struct pc_session *s, unsigned status, const char *details)
 
 /* Refuse the request the filter holds: answer <status> once nothing is pending. */
 static void refuse(struct pc_session *s, struct pc_http *x, unsigned status,
-		   enum pc_deny_cause cause, const char *detail)
+		   enum pc_deny_cause cause, const char *detail, bool head)
 {
-	const struct pc_h1_req *q = &x->h1.req;
-
 	x->refuse = true;
 	memset(&s->reply, 0, sizeof(s->reply));
 	s->reply.answer = PC_ANSWER_HTTP;
 	s->reply.status = status;
 	s->reply.cause = cause;
 	s->reply.detail = detail;
-	s->reply.head = status != 400 && status != 431 && q->method == HTTP_HEAD; /* else stale */
+	s->reply.head = head; /* only a head the filter reported says HEAD */
 	if (x->refused[0])
 		s->reply.name = x->refused;
 }
@@ -298,12 +297,13 @@ static int decide(struct pc_session *s, struct pc_http *x)
 	if (c->kind == PC_CLUSTER_BLACKHOLE) {
 		if (w->cfg->stats)
 			pc_counter_add(&w->stats.denied, 1);
-		refuse(s, x, 403, q->namelen ? PC_CAUSE_NO_ENTRY : PC_CAUSE_NO_NAME, NULL);
+		refuse(s, x, 403, q->namelen ? PC_CAUSE_NO_ENTRY : PC_CAUSE_NO_NAME, NULL,
+		       q->method == HTTP_HEAD);
 		refused_log(s, x, 403);
 		return 1;
 	}
 	if (!same_upstream(s, c, name)) {
-		refuse(s, x, 421, PC_CAUSE_NO_ENTRY, NULL);
+		refuse(s, x, 421, PC_CAUSE_NO_ENTRY, NULL, q->method == HTTP_HEAD);
 		refused_log(s, x, 421);
 		return 1;
 	}
@@ -369,14 +369,16 @@ static int feed_requests(struct pc_session *s, struct pc_http *x)
 			return 0;
 		case PC_H1_H2:
 			x->refused[0] = '\0';
-			refuse(s, x, 403, PC_CAUSE_H2, NULL);
+			refuse(s, x, 403, PC_CAUSE_H2, NULL, false);
+			x->malformed = true;
 			bad_log(s, 403, "portcullis_h2c_refused");
 			return 0;
 		case PC_H1_BAD:
 		default:
 			x->refused[0] = '\0';
 			refuse(s, x, x->h1.status == 431 ? 431 : 400, PC_CAUSE_NO_ENTRY,
-			       x->h1.reason);
+			       x->h1.reason, false);
+			x->malformed = true;
 			bad_log(s, s->reply.status, "http1.codec_error");
 			pc_log(PC_LOG_DEBUG, "http request refused", "sess=%llu status=%u reason=%s",
 			       (unsigned long long)s->id, s->reply.status,
@@ -417,6 +419,16 @@ static int pump(struct pc_session *s, struct pc_http *x)
 	size_t drop;
 	int moved = 0, ret;
 
+	/* refusing: what the client still sends is discarded, so that its FIN is seen */
+	if (x->refuse && !x->down_eof) {
+		uint8_t sink[4096];
+
+		n = s->downx.ops->recv(&s->downx, sink, sizeof(sink));
+		if (n == 0)
+			x->down_eof = true;
+		else if (n < 0 && n != -EAGAIN && n != -EINTR)
+			return (int)n;
+	}
 	/* the client into <in> */
 	if (!x->down_eof && !x->hold && !x->refuse && x->in_len < HTTP_BUF) {
 		n = s->downx.ops->recv(&s->downx, x->in + x->in_len, HTTP_BUF - x->in_len);
@@ -456,8 +468,9 @@ static int pump(struct pc_session *s, struct pc_http *x)
 		x->in_len -= drop;
 		x->in_base += drop;
 	}
-	if (x->down_eof && !x->up_shut && x->sent == x->in_base + x->in_len &&
-	    !x->refuse) {
+	/* the client is done: what it sent is out, but a head it cut short (never released) */
+	if (x->down_eof && !x->up_shut && !x->refuse &&
+	    x->sent == (x->tunnel ? x->in_base + x->in_len : pc_h1_released(&x->h1))) {
 		s->upx.ops->shutdown(&s->upx);
 		x->up_shut = true;
 	}
@@ -497,8 +510,8 @@ static int interest(struct pc_session *s, struct pc_http *x)
 	uint32_t down = 0, up = 0;
 	int ret;
 
-	if (!x->down_eof && !x->hold && !x->refuse && x->in_len < HTTP_BUF)
-		down |= PC_IO_READ;
+	if (!x->down_eof && ((!x->hold && x->in_len < HTTP_BUF) || x->refuse))
+		down |= PC_IO_READ; /* refusing: read to discard, and to see the client go */
 	if (x->out_off < x->out_len)
 		down |= PC_IO_WRITE;
 	if (!x->up_eof && x->out_off == x->out_len)
@@ -538,13 +551,26 @@ void pc_sess_http_relay(struct pc_session *s)
 		pc_sess_close(s, NULL, true); /* a reset from one side resets the other */
 		return;
 	}
-	if (x->refuse && x->tunnel) {
-		/* the upstream switched protocols under a refused request: no answer fits */
-		pc_sess_close(s, NULL, true);
+	if (x->refuse && (x->tunnel || x->down_eof ||
+			  (pc_h1_pending_count(&x->h1) && (x->malformed || x->up_eof)))) {
+		/*
+		 * No answer fits: the upstream switched protocols under the
+		 * refused request, the client is gone, the bytes refused were
+		 * part of a request the upstream still waits for (it would never
+		 * answer), or the upstream ended a response it owes midway (our
+		 * answer would read as its body). A reset says so on both sides.
+		 */
+		req_flush(s, x, NULL);
+		pc_sess_close(s, x->malformed ? "DPE" : NULL, true);
 		return;
 	}
-	if (x->refuse && (pc_h1_pending_count(&x->h1) == 0 || x->up_eof) &&
-	    x->out_off == x->out_len) {
+	if (x->resp_bad && x->out_off == x->out_len) {
+		/* a response we cannot frame: what came is out, nothing after it is trusted */
+		req_flush(s, x, "UPE");
+		pc_sess_close(s, "UPE", true);
+		return;
+	}
+	if (x->refuse && pc_h1_pending_count(&x->h1) == 0 && x->out_off == x->out_len) {
 		req_flush(s, x, NULL);
 		pc_sess_deny_late(s); /* the answer, FIN and drain; s->http is freed at close */
 		return;

@@ -1075,8 +1075,6 @@ START_TEST(http_refused_behind_upgrade_stays_refused)
 	const char *req = "POST /ws HTTP/1.1\r\nHost: h.example.org\r\nConnection: Upgrade\r\n"
 			  "Upgrade: websocket\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n";
 	const char *bad = "ZZ\r\nGET /x HTTP/1.1\r\nHost: evil.example.org\r\n\r\n";
-	const char *sw = "HTTP/1.1 101 Switching Protocols\r\nConnection: Upgrade\r\n"
-			 "Upgrade: websocket\r\n\r\n";
 	struct world x;
 	char buf[1024];
 	size_t n;
@@ -1090,11 +1088,15 @@ START_TEST(http_refused_behind_upgrade_stays_refused)
 	n = read_some(&x, up, buf, strlen(req), &end);
 	ck_assert_uint_eq(n, strlen(req));
 	send_all(app, bad, strlen(bad));
-	run_for(&x, 20);
-	send_all(up, sw, strlen(sw));
-	run_for(&x, 50);
+	/*
+	 * The refused bytes belong to a request the upstream still waits for
+	 * (it would never answer): both sides are reset at once, and not one
+	 * byte of them went upstream, before or after any 101.
+	 */
 	n = read_some(&x, up, buf, sizeof(buf), &end);
-	ck_assert_uint_eq(n, 0); /* not one byte of the refused request */
+	ck_assert_uint_eq(n, 0);
+	ck_assert_int_eq(end, -ECONNRESET);
+	ck_assert_int_eq(read_end(&x, app), -ECONNRESET);
 	close(app);
 	close(up);
 	world_release(&x);
@@ -1163,6 +1165,88 @@ START_TEST(http_ip_host_must_be_the_destination)
 }
 END_TEST
 
+/* A 403 owed after a response the upstream cuts short is not sent as its body: a reset. */
+START_TEST(http_refusal_after_a_cut_response_resets)
+{
+	const char *two = GET("/one", "h.example.org") GET("/two", "evil.example.org");
+	const char *cut = "HTTP/1.1 200 OK\r\nContent-Length: 100\r\n\r\nabc";
+	struct world x;
+	char buf[1024];
+	size_t n;
+	int app, up, end;
+
+	names_init(&x);
+	app = dial(&x, "127.0.0.1", x.up.port);
+	send_all(app, two, strlen(two));
+	up = upstream_accept(&x, PATIENCE_MS);
+	ck_assert_int_ge(up, 0);
+	read_some(&x, up, buf, strlen(GET("/one", "h.example.org")), &end);
+	send_all(up, cut, strlen(cut));
+	close(up);
+	n = read_some(&x, app, buf, sizeof(buf) - 1, &end);
+	buf[n] = '\0';
+	ck_assert_ptr_null(strstr(buf, "403"));
+	ck_assert_int_eq(end, -ECONNRESET);
+	close(app);
+	world_release(&x);
+}
+END_TEST
+
+/* A response that cannot be framed ends the connection (UPE) instead of stalling it. */
+START_TEST(http_unparseable_response_closes)
+{
+	const char *one = GET("/one", "h.example.org");
+	const char *bad = "HTTP/1.1 200 OK\r\nContent-Length: 2\r\nContent-Length: 3\r\n\r\nok";
+	struct world x;
+	char buf[1024];
+	int app, up, end;
+
+	names_init(&x);
+	app = dial(&x, "127.0.0.1", x.up.port);
+	send_all(app, one, strlen(one));
+	up = upstream_accept(&x, PATIENCE_MS);
+	ck_assert_int_ge(up, 0);
+	read_some(&x, up, buf, strlen(one), &end);
+	send_all(up, bad, strlen(bad));
+	read_some(&x, app, buf, sizeof(buf), &end);
+	ck_assert_int_ne(end, 0); /* ended, not left hanging */
+	run_for(&x, 20);
+	ck_assert_ptr_null(x.w.sessions);
+	ck_assert_ptr_nonnull(strstr(text_of(x.access), "UPE"));
+	close(app);
+	close(up);
+	world_release(&x);
+}
+END_TEST
+
+/* A client that cuts a head short and leaves: the upstream gets the FIN, the session ends. */
+START_TEST(http_cut_head_then_fin_ends)
+{
+	const char *one = GET("/one", "h.example.org");
+	struct world x;
+	char buf[1024];
+	int app, up, end;
+
+	names_init(&x);
+	app = dial(&x, "127.0.0.1", x.up.port);
+	send_all(app, one, strlen(one));
+	up = upstream_accept(&x, PATIENCE_MS);
+	ck_assert_int_ge(up, 0);
+	read_some(&x, up, buf, strlen(one), &end);
+	send_all(up, OK200, strlen(OK200));
+	ck_assert_uint_eq(read_some(&x, app, buf, strlen(OK200), &end), strlen(OK200));
+	send_all(app, "GET /two HTTP/1.1\r\nHo", 21);
+	ck_assert_int_eq(shutdown(app, SHUT_WR), 0);
+	ck_assert_int_eq(read_end(&x, up), 1); /* the FIN, and nothing of the cut head */
+	close(up);
+	ck_assert_int_ne(read_end(&x, app), 0);
+	run_for(&x, 20);
+	ck_assert_ptr_null(x.w.sessions);
+	close(app);
+	world_release(&x);
+}
+END_TEST
+
 int main(void)
 {
 	Suite *s = suite_create("proxy.session");
@@ -1197,6 +1281,9 @@ int main(void)
 	tcase_add_test(tc, http_refused_behind_upgrade_stays_refused);
 	tcase_add_test(tc, http_tunnel_upstream_closes_first);
 	tcase_add_test(tc, http_ip_host_must_be_the_destination);
+	tcase_add_test(tc, http_refusal_after_a_cut_response_resets);
+	tcase_add_test(tc, http_unparseable_response_closes);
+	tcase_add_test(tc, http_cut_head_then_fin_ends);
 	suite_add_tcase(s, tc);
 	sr = srunner_create(s);
 	/* the denials' ring and log table are process-wide: a fresh copy per test */
