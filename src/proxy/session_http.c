@@ -411,8 +411,8 @@ static void feed_responses(struct pc_session *s, struct pc_http *x, size_t from)
 	}
 }
 
-/* One pass over both directions; returns whether anything moved, or -errno. */
-static int pump(struct pc_session *s, struct pc_http *x)
+/* The client's side of a pass: read, check, send what was released. 1 moved, 0, -errno. */
+static int pump_requests(struct pc_session *s, struct pc_http *x)
 {
 	uint64_t released;
 	ssize_t n;
@@ -432,15 +432,13 @@ static int pump(struct pc_session *s, struct pc_http *x)
 	/* the client into <in> */
 	if (!x->down_eof && !x->hold && !x->refuse && x->in_len < HTTP_BUF) {
 		n = s->downx.ops->recv(&s->downx, x->in + x->in_len, HTTP_BUF - x->in_len);
-		if (n > 0) {
+		if (n > 0)
 			x->in_len += (size_t)n;
-			moved = 1;
-		} else if (n == 0) {
+		else if (n == 0)
 			x->down_eof = true;
-			moved = 1;
-		} else if (n != -EAGAIN && n != -EINTR) {
+		else if (n != -EAGAIN && n != -EINTR)
 			return (int)n;
-		}
+		moved = n >= 0;
 	}
 	if (!x->refuse && !x->tunnel) {
 		ret = feed_requests(s, x);
@@ -474,6 +472,15 @@ static int pump(struct pc_session *s, struct pc_http *x)
 		s->upx.ops->shutdown(&s->upx);
 		x->up_shut = true;
 	}
+	return moved;
+}
+
+/* The upstream's side of a pass: read, parse, send to the client. 1 moved, 0, -errno. */
+static int pump_responses(struct pc_session *s, struct pc_http *x)
+{
+	ssize_t n;
+	int moved = 0;
+
 	/* the upstream into <out>, once the client took what was there */
 	if (!x->up_eof && x->out_off == x->out_len) {
 		x->out_off = x->out_len = 0;
@@ -502,6 +509,19 @@ static int pump(struct pc_session *s, struct pc_http *x)
 		}
 	}
 	return moved;
+}
+
+/* One pass over both directions; returns whether anything moved, or -errno. */
+static int pump(struct pc_session *s, struct pc_http *x)
+{
+	int a = pump_requests(s, x), b;
+
+	if (a < 0)
+		return a;
+	b = pump_responses(s, x);
+	if (b < 0)
+		return b;
+	return a | b;
 }
 
 /* The interest in both sockets from what each direction can do now. */
