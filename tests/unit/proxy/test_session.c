@@ -1247,6 +1247,65 @@ START_TEST(http_cut_head_then_fin_ends)
 }
 END_TEST
 
+/* 200 ms of the loop with nothing to do must not spin (level-triggered interest gone wrong). */
+static void assert_quiet(struct world *x, const char *state)
+{
+	unsigned long waits;
+
+	atomic_store(&epoll_waits, 0);
+	run_for(x, 200);
+	waits = atomic_load(&epoll_waits);
+	ck_assert_msg(waits < 100, "%s: %lu loop iterations in 200 ms: the loop spins", state,
+		      waits);
+}
+
+/* The HTTP relay's waiting states: kept-alive idle, a refusal owed, the client half-closed. */
+START_TEST(http_waiting_states_do_not_spin)
+{
+	const char *one = GET("/one", "h.example.org");
+	const char *two = GET("/two", "evil.example.org");
+	struct world x;
+	char buf[1024];
+	size_t n;
+	int app, up, end;
+
+	names_init(&x);
+	app = dial(&x, "127.0.0.1", x.up.port);
+	send_all(app, one, strlen(one));
+	up = upstream_accept(&x, PATIENCE_MS);
+	ck_assert_int_ge(up, 0);
+	read_some(&x, up, buf, strlen(one), &end);
+	assert_quiet(&x, "a response owed");
+	send_all(up, OK200, strlen(OK200));
+	ck_assert_uint_eq(read_some(&x, app, buf, strlen(OK200), &end), strlen(OK200));
+	assert_quiet(&x, "kept alive, idle");
+	send_all(app, one, strlen(one));
+	read_some(&x, up, buf, strlen(one), &end);
+	send_all(app, two, strlen(two)); /* refused, but a response is owed first */
+	assert_quiet(&x, "a refusal waiting for the response owed");
+	send_all(up, OK200, strlen(OK200));
+	n = read_some(&x, app, buf, sizeof(buf) - 1, &end);
+	buf[n] = '\0';
+	ck_assert_ptr_nonnull(strstr(buf, "403 Forbidden"));
+	close(app);
+	close(up);
+
+	app = dial(&x, "127.0.0.1", x.up.port);
+	send_all(app, one, strlen(one));
+	up = upstream_accept(&x, PATIENCE_MS);
+	ck_assert_int_ge(up, 0);
+	read_some(&x, up, buf, strlen(one), &end);
+	ck_assert_int_eq(shutdown(app, SHUT_WR), 0);
+	ck_assert_int_eq(read_end(&x, up), 1);
+	assert_quiet(&x, "the client half-closed, a response owed");
+	send_all(up, OK200, strlen(OK200));
+	ck_assert_uint_eq(read_some(&x, app, buf, strlen(OK200), &end), strlen(OK200));
+	close(app);
+	close(up);
+	world_release(&x);
+}
+END_TEST
+
 int main(void)
 {
 	Suite *s = suite_create("proxy.session");
@@ -1284,6 +1343,7 @@ int main(void)
 	tcase_add_test(tc, http_refusal_after_a_cut_response_resets);
 	tcase_add_test(tc, http_unparseable_response_closes);
 	tcase_add_test(tc, http_cut_head_then_fin_ends);
+	tcase_add_test(tc, http_waiting_states_do_not_spin);
 	suite_add_tcase(s, tc);
 	sr = srunner_create(s);
 	/* the denials' ring and log table are process-wide: a fresh copy per test */
