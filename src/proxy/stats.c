@@ -19,6 +19,7 @@
 #include <errno.h>
 #include <inttypes.h>
 #include <stdio.h>
+#include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -97,101 +98,75 @@ void pc_stats_release(struct pc_stats *st)
 		free(r->flags);
 		free(r);
 	}
-	free(st->cbucket);
-	free(st->sbucket);
-	free(st->rbucket);
+	free(st->cindex.b);
+	free(st->sindex.b);
+	free(st->rindex.b);
 	pc_stats_init(st);
 }
 
 /*
- * Keep the load factor at most 1 by doubling the bucket array; when that
- * fails the old array stays (longer chains, still correct).
+ * Make room for one more entry in <ix>: keep the load factor at most 1 by
+ * doubling the bucket array; when that fails the old array stays (longer
+ * chains, still correct). False only when there is no array at all.
  */
-static void rehash_clusters(struct pc_stats *st)
+static bool index_reserve(struct pc_stat_index *ix)
 {
-	size_t nb = st->ncbucket ? st->ncbucket * 2 : 64, i;
-	struct pc_stat_cluster **b, *e, *en;
+	size_t nb = ix->nb ? ix->nb * 2 : 64, i;
+	struct pc_stat_hnode **b, *e, *en;
 
-	if (st->nclusters < st->ncbucket)
-		return;
-	b = pc_calloc(nb, sizeof(struct pc_stat_cluster *));
+	if (ix->n < ix->nb)
+		return true;
+	b = pc_calloc(nb, sizeof(*b));
 	if (!b)
-		return;
-	for (i = 0; i < st->ncbucket; i++) {
-		for (e = st->cbucket[i]; e; e = en) {
+		return ix->nb != 0;
+	for (i = 0; i < ix->nb; i++) {
+		for (e = ix->b[i]; e; e = en) {
 			en = e->hnext;
 			e->hnext = b[e->hash & (nb - 1)];
 			b[e->hash & (nb - 1)] = e;
 		}
 	}
-	free(st->cbucket);
-	st->cbucket = b;
-	st->ncbucket = nb;
+	free(ix->b);
+	ix->b = b;
+	ix->nb = nb;
+	return true;
 }
 
-static void rehash_series(struct pc_stats *st)
+/* The chain where entries of hash <h> are, or NULL. */
+static struct pc_stat_hnode *index_chain(const struct pc_stat_index *ix, uint64_t h)
 {
-	size_t nb = st->nsbucket ? st->nsbucket * 2 : 64, i;
-	struct pc_stat_series **b, *e, *en;
-
-	if (st->nseries < st->nsbucket)
-		return;
-	b = pc_calloc(nb, sizeof(struct pc_stat_series *));
-	if (!b)
-		return;
-	for (i = 0; i < st->nsbucket; i++) {
-		for (e = st->sbucket[i]; e; e = en) {
-			en = e->hnext;
-			e->hnext = b[e->hash & (nb - 1)];
-			b[e->hash & (nb - 1)] = e;
-		}
-	}
-	free(st->sbucket);
-	st->sbucket = b;
-	st->nsbucket = nb;
+	return ix->nb ? ix->b[h & (ix->nb - 1)] : NULL;
 }
 
-static void rehash_requests(struct pc_stats *st)
+/* Link <e> under hash <h> (after index_reserve()). */
+static void index_add(struct pc_stat_index *ix, struct pc_stat_hnode *e, uint64_t h)
 {
-	size_t nb = st->nrbucket ? st->nrbucket * 2 : 64, i;
-	struct pc_stat_request **b, *e, *en;
-
-	if (st->nrequests < st->nrbucket)
-		return;
-	b = pc_calloc(nb, sizeof(struct pc_stat_request *));
-	if (!b)
-		return;
-	for (i = 0; i < st->nrbucket; i++) {
-		for (e = st->rbucket[i]; e; e = en) {
-			en = e->hnext;
-			e->hnext = b[e->hash & (nb - 1)];
-			b[e->hash & (nb - 1)] = e;
-		}
-	}
-	free(st->rbucket);
-	st->rbucket = b;
-	st->nrbucket = nb;
+	e->hash = h;
+	e->hnext = ix->b[h & (ix->nb - 1)];
+	ix->b[h & (ix->nb - 1)] = e;
+	ix->n++;
 }
+
+/* The series whose index link is <link>. */
+#define entry_of(link, type) ((type *)(void *)((char *)(link) - offsetof(type, node)))
 
 struct pc_stat_cluster *pc_stats_cluster(struct pc_stats *st, const char *name, const char *service,
 					 const char *ns)
 {
 	uint64_t h = fnv(FNV_OFFSET, name);
+	struct pc_stat_hnode *e;
 	struct pc_stat_cluster *c;
 
-	if (st->ncbucket) {
-		for (c = st->cbucket[h & (st->ncbucket - 1)]; c; c = c->hnext) {
-			if (c->hash == h && strcmp(c->name, name) == 0)
-				return c;
-		}
+	for (e = index_chain(&st->cindex, h); e; e = e->hnext) {
+		c = entry_of(e, struct pc_stat_cluster);
+		if (e->hash == h && strcmp(c->name, name) == 0)
+			return c;
 	}
-	rehash_clusters(st);
-	if (!st->ncbucket)
+	if (!index_reserve(&st->cindex))
 		return NULL;
 	c = pc_calloc(1, sizeof(*c));
 	if (!c)
 		return NULL;
-	c->hash = h;
 	c->name = dup_or_null(name);
 	c->service = dup_or_null(service);
 	c->ns = dup_or_null(ns);
@@ -202,9 +177,7 @@ struct pc_stat_cluster *pc_stats_cluster(struct pc_stats *st, const char *name, 
 		free(c);
 		return NULL;
 	}
-	c->hnext = st->cbucket[h & (st->ncbucket - 1)];
-	st->cbucket[h & (st->ncbucket - 1)] = c;
-	st->nclusters++;
+	index_add(&st->cindex, &c->node, h);
 	c->next = atomic_load_explicit(&st->clusters, memory_order_relaxed);
 	atomic_store_explicit(&st->clusters, c, memory_order_release);
 	return c;
@@ -221,26 +194,24 @@ struct pc_stat_series *pc_stats_series(struct pc_stats *st, const char *service,
 				       const char *flags)
 {
 	uint64_t h;
+	struct pc_stat_hnode *e;
 	struct pc_stat_series *s;
 
 	if (!flags)
 		flags = "-";
 	h = series_hash(service, service_name, service_ns, flags);
-	if (st->nsbucket) {
-		for (s = st->sbucket[h & (st->nsbucket - 1)]; s; s = s->hnext) {
-			if (s->hash == h && same(s->service, service) &&
-			    same(s->service_name, service_name) &&
-			    same(s->service_ns, service_ns) && strcmp(s->flags, flags) == 0)
-				return s;
-		}
+	for (e = index_chain(&st->sindex, h); e; e = e->hnext) {
+		s = entry_of(e, struct pc_stat_series);
+		if (e->hash == h && same(s->service, service) &&
+		    same(s->service_name, service_name) && same(s->service_ns, service_ns) &&
+		    strcmp(s->flags, flags) == 0)
+			return s;
 	}
-	rehash_series(st);
-	if (!st->nsbucket)
+	if (!index_reserve(&st->sindex))
 		return NULL;
 	s = pc_calloc(1, sizeof(*s));
 	if (!s)
 		return NULL;
-	s->hash = h;
 	s->service = dup_or_null(service);
 	s->service_name = dup_or_null(service_name);
 	s->service_ns = dup_or_null(service_ns);
@@ -254,9 +225,7 @@ struct pc_stat_series *pc_stats_series(struct pc_stats *st, const char *service,
 		free(s);
 		return NULL;
 	}
-	s->hnext = st->sbucket[h & (st->nsbucket - 1)];
-	st->sbucket[h & (st->nsbucket - 1)] = s;
-	st->nseries++;
+	index_add(&st->sindex, &s->node, h);
 	s->next = atomic_load_explicit(&st->series, memory_order_relaxed);
 	atomic_store_explicit(&st->series, s, memory_order_release);
 	return s;
@@ -271,17 +240,15 @@ static struct pc_stat_request *request_series(struct pc_stats *st, const struct 
 					      unsigned code, const char *flags)
 {
 	uint64_t h = fnv(fnv_u64(fnv_u64(FNV_OFFSET, (uintptr_t)sc), code), flags);
+	struct pc_stat_hnode *e;
 	struct pc_stat_request *r;
 
-	if (st->nrbucket) {
-		for (r = st->rbucket[h & (st->nrbucket - 1)]; r; r = r->hnext) {
-			if (r->hash == h && r->sc == sc && r->code == code &&
-			    strcmp(r->flags, flags) == 0)
-				return r;
-		}
+	for (e = index_chain(&st->rindex, h); e; e = e->hnext) {
+		r = entry_of(e, struct pc_stat_request);
+		if (e->hash == h && r->sc == sc && r->code == code && strcmp(r->flags, flags) == 0)
+			return r;
 	}
-	rehash_requests(st);
-	if (!st->nrbucket)
+	if (!index_reserve(&st->rindex))
 		return NULL;
 	r = pc_calloc(1, sizeof(*r));
 	if (!r)
@@ -291,12 +258,9 @@ static struct pc_stat_request *request_series(struct pc_stats *st, const struct 
 		free(r);
 		return NULL;
 	}
-	r->hash = h;
 	r->sc = sc;
 	r->code = code;
-	r->hnext = st->rbucket[h & (st->nrbucket - 1)];
-	st->rbucket[h & (st->nrbucket - 1)] = r;
-	st->nrequests++;
+	index_add(&st->rindex, &r->node, h);
 	r->next = atomic_load_explicit(&st->requests, memory_order_relaxed);
 	atomic_store_explicit(&st->requests, r, memory_order_release);
 	return r;

@@ -51,11 +51,22 @@ static inline uint64_t pc_counter_get(const pc_counter *c)
 	return atomic_load_explicit((pc_counter *)c, memory_order_relaxed);
 }
 
+/* A link of the worker's private index (below), embedded in each kind of series. */
+struct pc_stat_hnode {
+	struct pc_stat_hnode *hnext; /* the hash chain */
+	uint64_t hash;
+};
+
+/* A chained hash index over one kind of series; the load factor stays at most 1. */
+struct pc_stat_index {
+	struct pc_stat_hnode **b;
+	size_t nb, n;
+};
+
 /* Envoy's cluster counters, per cluster name. */
 struct pc_stat_cluster {
 	struct pc_stat_cluster *next;  /* published list; immutable once published */
-	struct pc_stat_cluster *hnext; /* the worker's hash chain */
-	uint64_t hash;
+	struct pc_stat_hnode node;     /* the worker's index */
 	char *name;
 	char *service; /* the ServiceEntry host, or NULL */
 	char *ns;      /* its namespace, or NULL */
@@ -88,8 +99,7 @@ struct pc_stat_hist {
  */
 struct pc_stat_request {
 	struct pc_stat_request *next;
-	struct pc_stat_request *hnext;
-	uint64_t hash;
+	struct pc_stat_hnode node;
 	const struct pc_stat_cluster *sc;
 	unsigned code;
 	char *flags;
@@ -101,8 +111,7 @@ struct pc_stat_request {
 /* One Istio series: the four istio_tcp_* counters of one label set. */
 struct pc_stat_series {
 	struct pc_stat_series *next;
-	struct pc_stat_series *hnext;
-	uint64_t hash;
+	struct pc_stat_hnode node;
 	char *service;      /* destination_service */
 	char *service_name; /* destination_service_name */
 	char *service_ns;   /* destination_service_namespace */
@@ -116,11 +125,8 @@ struct pc_stats {
 	_Atomic(struct pc_stat_cluster *) clusters; /* newest first */
 	_Atomic(struct pc_stat_series *) series;
 	_Atomic(struct pc_stat_request *) requests;
-	/* the worker's private index */
-	struct pc_stat_cluster **cbucket;
-	struct pc_stat_series **sbucket;
-	struct pc_stat_request **rbucket;
-	size_t ncbucket, nclusters, nsbucket, nseries, nrbucket, nrequests;
+	/* the worker's private indexes */
+	struct pc_stat_index cindex, sindex, rindex;
 	/* listener counters (no labels) */
 	pc_counter downstream_total, downstream_active, denied, revoked;
 };

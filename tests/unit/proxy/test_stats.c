@@ -243,8 +243,8 @@ START_TEST(requests_series_and_buckets)
 	pc_stats_request(&a, ca, 503, "UF,URX", 30, 0, 91); /* le 50 */
 	pc_stats_request(&a, bh, 403, NULL, 0, 0, 0);
 	pc_stats_request(&a, NULL, 200, NULL, 1, 1, 1); /* stats off: nothing */
-	ck_assert_uint_eq(a.nrequests, 3);
-	ck_assert_uint_eq(b.nrequests, 1);
+	ck_assert_uint_eq(a.rindex.n, 3);
+	ck_assert_uint_eq(b.rindex.n, 1);
 	ck_assert_int_eq(pc_stats_sum(v, 2, &sum), 0);
 	ck_assert_uint_eq(sum.nrequests, 3);
 	/* sorted by service ("unknown" last here), name, namespace, code */
