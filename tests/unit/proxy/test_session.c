@@ -36,6 +36,7 @@
 #include "proxy/session.h"
 #include "proxy/session-int.h"
 #include "proxy/worker.h"
+#include "tlsutil.h"
 
 #define SLICE_MS 5
 #define PATIENCE_MS 3000 /* a loaded machine: bounds on behaviour, never on speed */
@@ -857,40 +858,9 @@ static void names_init(struct world *x)
 /* A ClientHello record naming <name> (NULL: no server_name extension). */
 static size_t client_hello(uint8_t *out, const char *name)
 {
-	size_t len = name ? strlen(name) : 0, ext = name ? 9 + len : 0, o = 9, body;
+	uint8_t ext[300];
 
-	out[o++] = 3;
-	out[o++] = 3;
-	memset(out + o, 0xab, 32);
-	o += 32;
-	out[o++] = 0;                           /* session id */
-	memcpy(out + o, "\x00\x02\x13\x01", 4); /* one cipher suite */
-	o += 4;
-	memcpy(out + o, "\x01\x00", 2); /* null compression */
-	o += 2;
-	out[o++] = (uint8_t)(ext >> 8);
-	out[o++] = (uint8_t)ext;
-	if (name) {
-		uint8_t e[9] = { 0, 0, (uint8_t)((len + 5) >> 8), (uint8_t)(len + 5),
-				 (uint8_t)((len + 3) >> 8), (uint8_t)(len + 3), 0,
-				 (uint8_t)(len >> 8), (uint8_t)len };
-
-		memcpy(out + o, e, sizeof(e));
-		o += sizeof(e);
-		memcpy(out + o, name, len);
-		o += len;
-	}
-	body = o - 9;
-	out[0] = 0x16;
-	out[1] = 3;
-	out[2] = 1;
-	out[3] = (uint8_t)((body + 4) >> 8);
-	out[4] = (uint8_t)(body + 4);
-	out[5] = 1;
-	out[6] = 0;
-	out[7] = (uint8_t)(body >> 8);
-	out[8] = (uint8_t)body;
-	return o;
+	return tls_hello(out, ext, name ? tls_sni_ext(ext, name, 1) : 0);
 }
 
 /* An allowed SNI reaches the upstream with the ClientHello untouched, even sent byte by byte. */

@@ -12,6 +12,7 @@
 #include <string.h>
 
 #include "proxy/sniff.h"
+#include "tlsutil.h"
 
 /* openssl s_client -servername api.example.com (OpenSSL 3.0, TLS 1.3 offered), captured */
 static const uint8_t hello13[] = {
@@ -346,63 +347,12 @@ END_TEST
 
 /* -- hand-built ClientHellos ----------------------------------------------------- */
 
-/* A server_name extension holding <n> host_name entries, each <name>. */
-static size_t sni_ext(uint8_t *out, const char *name, unsigned n)
-{
-	size_t len = strlen(name), list = n * (3 + len), i, o = 0;
-
-	out[o++] = 0;
-	out[o++] = 0; /* server_name */
-	out[o++] = (uint8_t)((list + 2) >> 8);
-	out[o++] = (uint8_t)(list + 2);
-	out[o++] = (uint8_t)(list >> 8);
-	out[o++] = (uint8_t)list;
-	for (i = 0; i < n; i++) {
-		out[o++] = 0; /* host_name */
-		out[o++] = (uint8_t)(len >> 8);
-		out[o++] = (uint8_t)len;
-		memcpy(out + o, name, len);
-		o += len;
-	}
-	return o;
-}
-
-/* A TLS 1.2-style record holding a ClientHello with the extensions <ext>. */
-static size_t build_hello(uint8_t *out, const uint8_t *ext, size_t extlen)
-{
-	size_t o = 9, body;
-
-	out[o++] = 3;
-	out[o++] = 3;
-	memset(out + o, 0xab, 32);
-	o += 32;
-	out[o++] = 0;                        /* session id */
-	memcpy(out + o, "\x00\x02\x13\x01", 4); /* one cipher suite */
-	o += 4;
-	memcpy(out + o, "\x01\x00", 2); /* null compression */
-	o += 2;
-	out[o++] = (uint8_t)(extlen >> 8);
-	out[o++] = (uint8_t)extlen;
-	memcpy(out + o, ext, extlen);
-	o += extlen;
-	body = o - 9;
-	out[0] = 0x16;
-	out[1] = 3;
-	out[2] = 1;
-	out[3] = (uint8_t)((body + 4) >> 8);
-	out[4] = (uint8_t)(body + 4);
-	out[5] = 1;
-	out[6] = 0;
-	out[7] = (uint8_t)(body >> 8);
-	out[8] = (uint8_t)body;
-	return o;
-}
 
 static enum pc_sniff built(const char *name, unsigned copies, struct pc_sniffed *s)
 {
 	static uint8_t ext[1024], rec[2048];
 
-	return sniff(rec, build_hello(rec, ext, sni_ext(ext, name, copies)), s);
+	return sniff(rec, tls_hello(rec, ext, tls_sni_ext(ext, name, copies)), s);
 }
 
 START_TEST(built_hello)
@@ -457,40 +407,40 @@ START_TEST(malformed_extensions_fail_closed)
 	size_t e, n;
 
 	/* the server_name extension twice */
-	e = sni_ext(ext, "a.example", 1);
-	e += sni_ext(ext + e, "b.example", 1);
-	ck_assert_int_eq(sniff(rec, build_hello(rec, ext, e), &s), PC_SNIFF_TLS);
+	e = tls_sni_ext(ext, "a.example", 1);
+	e += tls_sni_ext(ext + e, "b.example", 1);
+	ck_assert_int_eq(sniff(rec, tls_hello(rec, ext, e), &s), PC_SNIFF_TLS);
 	ck_assert_int_eq(s.err, -EBADMSG);
 	ck_assert_uint_eq(s.namelen, 0);
 
 	/* the list length disagrees with the extension length */
-	e = sni_ext(ext, "a.example", 1);
+	e = tls_sni_ext(ext, "a.example", 1);
 	ext[5]++;
-	ck_assert_int_eq(sniff(rec, build_hello(rec, ext, e), &s), PC_SNIFF_TLS);
+	ck_assert_int_eq(sniff(rec, tls_hello(rec, ext, e), &s), PC_SNIFF_TLS);
 	ck_assert_int_eq(s.err, -EBADMSG);
 
 	/* a name length running past the list */
-	e = sni_ext(ext, "a.example", 1);
+	e = tls_sni_ext(ext, "a.example", 1);
 	ext[8] = 200;
-	ck_assert_int_eq(sniff(rec, build_hello(rec, ext, e), &s), PC_SNIFF_TLS);
+	ck_assert_int_eq(sniff(rec, tls_hello(rec, ext, e), &s), PC_SNIFF_TLS);
 	ck_assert_int_eq(s.err, -EBADMSG);
 
 	/* an empty server_name list */
 	memset(ext, 0, 6);
 	ext[3] = 2; /* server_name, length 2: a list of length 0 */
-	ck_assert_int_eq(sniff(rec, build_hello(rec, ext, 6), &s), PC_SNIFF_TLS);
+	ck_assert_int_eq(sniff(rec, tls_hello(rec, ext, 6), &s), PC_SNIFF_TLS);
 	ck_assert_int_eq(s.err, -EBADMSG);
 
 	/* an extension running past the block */
 	memset(ext, 0, 5);
 	ext[1] = 0x17; /* extended_master_secret, "9 bytes" of which 1 is there */
 	ext[3] = 9;
-	ck_assert_int_eq(sniff(rec, build_hello(rec, ext, 5), &s), PC_SNIFF_TLS);
+	ck_assert_int_eq(sniff(rec, tls_hello(rec, ext, 5), &s), PC_SNIFF_TLS);
 	ck_assert_int_eq(s.err, -EBADMSG);
 
 	/* bytes after the extensions, inside the hello */
-	e = sni_ext(ext, "a.example", 1);
-	n = build_hello(rec, ext, e);
+	e = tls_sni_ext(ext, "a.example", 1);
+	n = tls_hello(rec, ext, e);
 	rec[n] = 0;
 	rec[4]++;
 	rec[8]++;
@@ -499,7 +449,7 @@ START_TEST(malformed_extensions_fail_closed)
 	ck_assert_uint_eq(s.namelen, 0);
 
 	/* a session id over 32 bytes */
-	n = build_hello(rec, ext, e);
+	n = tls_hello(rec, ext, e);
 	rec[9 + 34] = 33;
 	ck_assert_int_eq(sniff(rec, n, &s), PC_SNIFF_TLS);
 	ck_assert_int_eq(s.err, -EBADMSG);
@@ -663,14 +613,14 @@ START_TEST(extension_twice_fails_closed)
 	struct pc_sniffed s;
 	size_t e;
 
-	e = sni_ext(ext, "a.example", 1);
+	e = tls_sni_ext(ext, "a.example", 1);
 	memcpy(ext + e, "\x00\x0b\x00\x02\x01\x00", 6); /* ec_point_formats */
 	e += 6;
-	ck_assert_int_eq(sniff(rec, build_hello(rec, ext, e), &s), PC_SNIFF_TLS);
+	ck_assert_int_eq(sniff(rec, tls_hello(rec, ext, e), &s), PC_SNIFF_TLS);
 	ck_assert_str_eq(s.name, "a.example");
 	memcpy(ext + e, "\x00\x0b\x00\x02\x01\x00", 6); /* ... twice */
 	e += 6;
-	ck_assert_int_eq(sniff(rec, build_hello(rec, ext, e), &s), PC_SNIFF_TLS);
+	ck_assert_int_eq(sniff(rec, tls_hello(rec, ext, e), &s), PC_SNIFF_TLS);
 	ck_assert_int_eq(s.err, -EBADMSG);
 	ck_assert_uint_eq(s.namelen, 0);
 }
