@@ -191,19 +191,6 @@ static const struct pc_kind_info *kind_arg(const char *kind, struct pc_reply *r)
 	return ki;
 }
 
-/* metadata.resourceVersion as a precondition: 0 when absent. */
-static int parse_rv(const char *s, int64_t *out)
-{
-	*out = 0;
-	if (!s || !*s)
-		return 0;
-	if (pc_store_parse_revision(s, out) < 0 || *out <= 0) {
-		*out = 0;
-		return -EINVAL;
-	}
-	return 0;
-}
-
 /* DELETE /v1/objects. */
 void pc_api_delete(struct pc_control *ctl, const char *kind, const char *ns, const char *name,
 		   const char *resource_version, struct pc_reply *r)
@@ -220,7 +207,7 @@ void pc_api_delete(struct pc_control *ctl, const char *kind, const char *ns, con
 	ki = kind_arg(kind, r);
 	if (!ki)
 		return;
-	if (parse_rv(resource_version, &rv) < 0) {
+	if (pc_store_parse_precondition(resource_version, &rv) < 0) {
 		pc_reply_status(r, 400, "BadRequest", "resourceVersion \"%s\" is not a number",
 				resource_version);
 		return;

@@ -24,6 +24,7 @@
 #include "model/finding.h"
 #include "model/manifest.h"
 #include "model/output.h"
+#include "store/store.h"
 
 /* ---- objects as the API shows them ---- */
 
@@ -103,19 +104,6 @@ void pc_changes_free(struct change *v, size_t n)
 	free(v);
 }
 
-/* metadata.resourceVersion as a store precondition: 0 when absent. */
-static int parse_rv(const char *s, int64_t *out)
-{
-	*out = 0;
-	if (!s || !*s)
-		return 0;
-	if (pc_store_parse_revision(s, out) < 0 || *out <= 0) {
-		*out = 0;
-		return -EINVAL;
-	}
-	return 0;
-}
-
 /* A resourceVersion that is no number this server gives out: an error finding. */
 static int bad_rv(struct pc_findings *f, const struct pc_resource *res)
 {
@@ -153,7 +141,8 @@ int pc_changes_of(struct pc_batch *b, const char *source, struct change **out,
 
 		v[i].res = res;
 		ret = put_texts(&v[i], source);
-		if (ret == 0 && parse_rv(res->meta.resource_version, &v[i].put.expect_rv) < 0)
+		if (ret == 0 && pc_store_parse_precondition(res->meta.resource_version,
+								&v[i].put.expect_rv) < 0)
 			ret = f ? bad_rv(f, res) : -EINVAL;
 	}
 	if (ret < 0) {

@@ -156,3 +156,15 @@ int pc_store_parse_revision(const char *s, int64_t *out)
 	*out = v;
 	return 0;
 }
+
+int pc_store_parse_precondition(const char *s, int64_t *out)
+{
+	*out = 0;
+	if (!s || !*s)
+		return 0;
+	if (pc_store_parse_revision(s, out) < 0 || *out <= 0) {
+		*out = 0;
+		return -EINVAL;
+	}
+	return 0;
+}

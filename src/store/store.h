@@ -155,6 +155,13 @@ void pc_store_close(struct pc_store *s);
 int pc_store_parse_revision(const char *s, int64_t *out);
 
 /*
+ * metadata.resourceVersion as a write's precondition: 0 in <*out> when
+ * <s> is NULL or empty (no precondition), else a revision above 0.
+ * Returns 0, or -EINVAL with <*out> 0. Any thread.
+ */
+int pc_store_parse_precondition(const char *s, int64_t *out);
+
+/*
  * Create or update the <n> objects of <puts>, all in one transaction:
  * either every one is applied or, on any error, none is.
  *
