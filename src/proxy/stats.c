@@ -306,17 +306,27 @@ static int cmp_cluster(const void *a, const void *b)
 	return strcmp(x->name, y->name);
 }
 
+/* The destination labels in the order of the output: service, then name, namespace. */
+static int cmp_destination(const char *service_a, const char *name_a, const char *ns_a,
+			   const char *service_b, const char *name_b, const char *ns_b)
+{
+	int r = strcmp(unk(service_a), unk(service_b));
+
+	if (!r)
+		r = strcmp(unk(name_a), unk(name_b));
+	if (!r)
+		r = strcmp(unk(ns_a), unk(ns_b));
+	return r;
+}
+
 static int cmp_series(const void *a, const void *b)
 {
 	const struct pc_series_sum *x = a, *y = b;
 	int r;
 
-	/* the order of the labels in the output: service, then name, namespace, flags */
-	r = strcmp(unk(x->service), unk(y->service));
-	if (!r)
-		r = strcmp(unk(x->service_name), unk(y->service_name));
-	if (!r)
-		r = strcmp(unk(x->service_ns), unk(y->service_ns));
+	/* then the flags */
+	r = cmp_destination(x->service, x->service_name, x->service_ns, y->service,
+			    y->service_name, y->service_ns);
 	if (!r)
 		r = strcmp(x->flags, y->flags);
 	return r;
@@ -327,12 +337,9 @@ static int cmp_request(const void *a, const void *b)
 	const struct pc_request_sum *x = a, *y = b;
 	int r;
 
-	/* the order of the labels in the output: service, name, namespace, code, flags */
-	r = strcmp(unk(x->service), unk(y->service));
-	if (!r)
-		r = strcmp(unk(x->service_name), unk(y->service_name));
-	if (!r)
-		r = strcmp(unk(x->service_ns), unk(y->service_ns));
+	/* then the code, the flags */
+	r = cmp_destination(x->service, x->service_name, x->service_ns, y->service,
+			    y->service_name, y->service_ns);
 	if (!r)
 		r = (x->code > y->code) - (x->code < y->code);
 	if (!r)
