@@ -411,6 +411,16 @@ static void feed_responses(struct pc_session *s, struct pc_http *x, size_t from)
 	}
 }
 
+/* Send <n> bytes at <p> through <to>, counted in <count>: how many went (0: wait), or -errno. */
+static ssize_t send_some(struct pc_xprt *to, const uint8_t *p, size_t n, pc_counter *count)
+{
+	ssize_t r = to->ops->send(to, p, n);
+
+	if (r > 0)
+		pc_counter_add(count, (uint64_t)r);
+	return r == -EAGAIN || r == -EINTR ? 0 : r;
+}
+
 /* The client's side of a pass: read, check, send what was released. 1 moved, 0, -errno. */
 static int pump_requests(struct pc_session *s, struct pc_http *x)
 {
@@ -450,15 +460,12 @@ static int pump_requests(struct pc_session *s, struct pc_http *x)
 	if (x->tunnel && !x->refuse)
 		released = x->in_base + x->in_len; /* a tunnel: everything read goes */
 	if (released > x->sent) {
-		n = s->upx.ops->send(&s->upx, x->in + (x->sent - x->in_base),
-				     (size_t)(released - x->sent));
-		if (n > 0) {
-			x->sent += (uint64_t)n;
-			pc_counter_add(&s->http_rx, (uint64_t)n);
-			moved = 1;
-		} else if (n != -EAGAIN && n != -EINTR) {
+		n = send_some(&s->upx, x->in + (x->sent - x->in_base),
+			      (size_t)(released - x->sent), &s->http_rx);
+		if (n < 0)
 			return (int)n;
-		}
+		x->sent += (uint64_t)n;
+		moved |= n > 0;
 	}
 	drop = (size_t)(x->sent - x->in_base);
 	if (drop) {
@@ -499,14 +506,11 @@ static int pump_responses(struct pc_session *s, struct pc_http *x)
 		}
 	}
 	if (x->out_off < x->out_len) {
-		n = s->downx.ops->send(&s->downx, x->out + x->out_off, x->out_len - x->out_off);
-		if (n > 0) {
-			x->out_off += (size_t)n;
-			pc_counter_add(&s->http_tx, (uint64_t)n);
-			moved = 1;
-		} else if (n != -EAGAIN && n != -EINTR) {
+		n = send_some(&s->downx, x->out + x->out_off, x->out_len - x->out_off, &s->http_tx);
+		if (n < 0)
 			return (int)n;
-		}
+		x->out_off += (size_t)n;
+		moved |= n > 0;
 	}
 	return moved;
 }
