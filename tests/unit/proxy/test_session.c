@@ -948,6 +948,23 @@ END_TEST
 #define GET(path, host) "GET " path " HTTP/1.1\r\nHost: " host "\r\n\r\n"
 #define OK200 "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok"
 
+/* The app sends <req> to the name port: the upstream's end, once it has read exactly <req>. */
+static int http_open(struct world *x, const char *req, int *app)
+{
+	char buf[1024];
+	size_t n = strlen(req);
+	int up, end;
+
+	ck_assert_uint_le(n, sizeof(buf));
+	*app = dial(x, "127.0.0.1", x->up.port);
+	send_all(*app, req, n);
+	up = upstream_accept(x, PATIENCE_MS);
+	ck_assert_int_ge(up, 0);
+	ck_assert_uint_eq(read_some(x, up, buf, n, &end), n);
+	ck_assert_mem_eq(buf, req, n);
+	return up;
+}
+
 /* Every request of a kept-alive connection is checked: a foreign Host gets 403, never relayed. */
 START_TEST(http_second_request_checked)
 {
@@ -959,12 +976,7 @@ START_TEST(http_second_request_checked)
 	int app, up, end;
 
 	names_init(&x);
-	app = dial(&x, "127.0.0.1", x.up.port);
-	send_all(app, one, strlen(one));
-	up = upstream_accept(&x, PATIENCE_MS);
-	ck_assert_int_ge(up, 0);
-	ck_assert_uint_eq(read_some(&x, up, buf, strlen(one), &end), strlen(one));
-	ck_assert_mem_eq(buf, one, strlen(one));
+	up = http_open(&x, one, &app);
 	send_all(up, OK200, strlen(OK200));
 	ck_assert_uint_eq(read_some(&x, app, buf, strlen(OK200), &end), strlen(OK200));
 	send_all(app, two, strlen(two));
@@ -1020,11 +1032,7 @@ START_TEST(http_upgrade_becomes_tunnel)
 	int app, up, end;
 
 	names_init(&x);
-	app = dial(&x, "127.0.0.1", x.up.port);
-	send_all(app, req, strlen(req));
-	up = upstream_accept(&x, PATIENCE_MS);
-	ck_assert_int_ge(up, 0);
-	ck_assert_uint_eq(read_some(&x, up, buf, strlen(req), &end), strlen(req));
+	up = http_open(&x, req, &app);
 	send_all(up, sw, strlen(sw));
 	ck_assert_uint_eq(read_some(&x, app, buf, strlen(sw), &end), strlen(sw));
 	send_all(app, "\x81\x02hi not http at all", 20);
@@ -1085,11 +1093,7 @@ START_TEST(http_tunnel_upstream_closes_first)
 	int app, up, end;
 
 	names_init(&x);
-	app = dial(&x, "127.0.0.1", x.up.port);
-	send_all(app, req, strlen(req));
-	up = upstream_accept(&x, PATIENCE_MS);
-	ck_assert_int_ge(up, 0);
-	ck_assert_uint_eq(read_some(&x, up, buf, strlen(req), &end), strlen(req));
+	up = http_open(&x, req, &app);
 	send_all(up, sw, strlen(sw));
 	ck_assert_int_eq(shutdown(up, SHUT_WR), 0);
 	ck_assert_uint_eq(read_some(&x, app, buf, strlen(sw), &end), strlen(sw));
@@ -1172,11 +1176,7 @@ START_TEST(http_unparseable_response_closes)
 	int app, up, end;
 
 	names_init(&x);
-	app = dial(&x, "127.0.0.1", x.up.port);
-	send_all(app, one, strlen(one));
-	up = upstream_accept(&x, PATIENCE_MS);
-	ck_assert_int_ge(up, 0);
-	read_some(&x, up, buf, strlen(one), &end);
+	up = http_open(&x, one, &app);
 	send_all(up, bad, strlen(bad));
 	read_some(&x, app, buf, sizeof(buf), &end);
 	ck_assert_int_ne(end, 0); /* ended, not left hanging */
@@ -1198,11 +1198,7 @@ START_TEST(http_cut_head_then_fin_ends)
 	int app, up, end;
 
 	names_init(&x);
-	app = dial(&x, "127.0.0.1", x.up.port);
-	send_all(app, one, strlen(one));
-	up = upstream_accept(&x, PATIENCE_MS);
-	ck_assert_int_ge(up, 0);
-	read_some(&x, up, buf, strlen(one), &end);
+	up = http_open(&x, one, &app);
 	send_all(up, OK200, strlen(OK200));
 	ck_assert_uint_eq(read_some(&x, app, buf, strlen(OK200), &end), strlen(OK200));
 	send_all(app, "GET /two HTTP/1.1\r\nHo", 21);
@@ -1240,11 +1236,7 @@ START_TEST(http_waiting_states_do_not_spin)
 	int app, up, end;
 
 	names_init(&x);
-	app = dial(&x, "127.0.0.1", x.up.port);
-	send_all(app, one, strlen(one));
-	up = upstream_accept(&x, PATIENCE_MS);
-	ck_assert_int_ge(up, 0);
-	read_some(&x, up, buf, strlen(one), &end);
+	up = http_open(&x, one, &app);
 	assert_quiet(&x, "a response owed");
 	send_all(up, OK200, strlen(OK200));
 	ck_assert_uint_eq(read_some(&x, app, buf, strlen(OK200), &end), strlen(OK200));
@@ -1260,11 +1252,7 @@ START_TEST(http_waiting_states_do_not_spin)
 	close(app);
 	close(up);
 
-	app = dial(&x, "127.0.0.1", x.up.port);
-	send_all(app, one, strlen(one));
-	up = upstream_accept(&x, PATIENCE_MS);
-	ck_assert_int_ge(up, 0);
-	read_some(&x, up, buf, strlen(one), &end);
+	up = http_open(&x, one, &app);
 	ck_assert_int_eq(shutdown(app, SHUT_WR), 0);
 	ck_assert_int_eq(read_end(&x, up), 1);
 	assert_quiet(&x, "the client half-closed, a response owed");
