@@ -557,6 +557,8 @@ int pc_loop_run(struct pc_loop *loop)
 		run_timers(loop);
 		run_defers(loop);
 	}
+	/* stopped before it ran (pc_loop_stop() while idle): what was deferred still runs */
+	run_defers(loop);
 	loop->stopping = false;
 	return ret;
 }

@@ -82,7 +82,9 @@ int pc_loop_run(struct pc_loop *loop);
 /*
  * Make pc_loop_run() return after the current iteration (its timers and
  * deferred callbacks still run). Called while the loop is not running, it
- * makes the next pc_loop_run() return at once. Loop thread only; another
+ * makes the next pc_loop_run() return at once, once it has run the
+ * deferred callbacks already queued (no deferred work is ever left behind
+ * by pc_loop_run()). Loop thread only; another
  * thread stops a loop by calling pc_loop_stop() from its wake callback.
  */
 void pc_loop_stop(struct pc_loop *loop);

@@ -1199,17 +1199,11 @@ void pc_worker_connections_json(struct pc_worker *w, uint64_t now_ms, struct pc_
 
 void pc_session_close_all(struct pc_worker *w)
 {
-	/*
-	 * The last session closed while draining stops the loop; here that
-	 * would stop the very run that must free them (the deferred frees).
-	 */
-	w->closing_all = true;
 	while (w->sessions)
 		session_close(w->sessions, NULL, true);
 	while (w->staging) /* an answer not yet out: reset */
 		session_close(w->staging, NULL,
 			      stage_of(w->staging) != ST_DENYING || w->staging->dphase != DP_DRAIN);
-	w->closing_all = false;
 }
 
 /*
@@ -1267,7 +1261,7 @@ static void session_close(struct pc_session *s, const char *flags, bool reset)
 	pc_snapshot_unref(s->snap);
 	s->snap = NULL;
 	pc_loop_defer(w->loop, &s->reap);
-	if (atomic_load(&w->draining) && !w->sessions && !w->closing_all)
+	if (atomic_load(&w->draining) && !w->sessions)
 		pc_loop_stop(w->loop); /* drained: the worker's thread can end */
 }
 

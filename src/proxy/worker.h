@@ -59,7 +59,6 @@ struct pc_worker {
 	struct pc_snapshot *snap;  /* owned reference */
 	_Atomic(struct pc_snapshot *) pending; /* published, not yet adopted */
 	atomic_bool draining;
-	bool closing_all;       /* in pc_session_close_all(): a close must not stop the loop */
 	atomic_bool stopping;
 	struct pc_timer drain_timer;
 	struct pc_timer final_timer;

@@ -595,6 +595,22 @@ START_TEST(defers_run_in_order_and_drain)
 }
 END_TEST
 
+/* Stopped while idle, the next run returns at once, but runs what was deferred first. */
+START_TEST(stop_before_run_still_drains_defers)
+{
+	struct pc_loop *loop = pc_loop_new();
+	struct defer_ctx c = { 0 };
+
+	pc_defer_init(&c.d[1], on_defer, &c);
+	pc_loop_defer(loop, &c.d[1]);
+	pc_loop_stop(loop);
+	ck_assert_int_eq(pc_loop_run(loop), 0);
+	ck_assert_str_eq(c.order, "b");
+	ck_assert(!c.d[1].queued);
+	pc_loop_free(loop);
+}
+END_TEST
+
 START_TEST(free_leaves_defers_idle)
 {
 	struct pc_loop *loop = pc_loop_new();
@@ -794,6 +810,7 @@ int main(void)
 
 	tcase_set_timeout(misc, 30);
 	tcase_add_test(misc, defers_run_in_order_and_drain);
+	tcase_add_test(misc, stop_before_run_still_drains_defers);
 	tcase_add_test(misc, free_leaves_defers_idle);
 	tcase_add_test(misc, wake_coalesces);
 	tcase_add_test(misc, wake_from_thread_while_running);
