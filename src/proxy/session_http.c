@@ -625,11 +625,13 @@ void pc_sess_http_relay(struct pc_session *s)
 
 int pc_sess_http_precheck(struct pc_session *s, const uint8_t *p, size_t n)
 {
-	struct pc_h1 *h = pc_malloc(sizeof(*h));
+	struct pc_h1 *h = s->w->h1scratch;
 	enum pc_h1_verdict v;
 	size_t used = 0;
 	int ret = 0;
 
+	if (!h) /* the worker's, made on the first HTTP head it sees */
+		h = s->w->h1scratch = pc_malloc(sizeof(*h));
 	if (!h)
 		return 0; /* the relay checks it again, and fails closed there */
 	pc_h1_init(h);
@@ -645,7 +647,6 @@ int pc_sess_http_precheck(struct pc_session *s, const uint8_t *p, size_t n)
 		s->reply.name = NULL;
 		ret = 1;
 	}
-	free(h);
 	return ret;
 }
 

@@ -17,6 +17,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
@@ -243,6 +244,7 @@ void pc_worker_join(struct pc_worker *w)
 
 void pc_worker_release(struct pc_worker *w)
 {
+	free(w->h1scratch);
 	pc_stats_release(&w->stats);
 	pthread_mutex_destroy(&w->lock);
 }

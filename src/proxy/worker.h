@@ -26,6 +26,7 @@
 #include "proxy/stats.h"
 
 struct pc_buf;
+struct pc_h1;
 struct pc_session;
 struct pc_snapshot;
 
@@ -73,6 +74,7 @@ struct pc_worker {
 	size_t pipe_caps[PC_PIPE_POOL];
 	unsigned npipes;
 	uint8_t scratch[PC_PREREAD_MAX]; /* the preread's peeks land here (loop thread) */
+	struct pc_h1 *h1scratch;         /* the preread's check of a request head (made once) */
 };
 
 /*
