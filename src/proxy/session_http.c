@@ -63,7 +63,6 @@ struct req {
 struct pc_http {
 	struct pc_h1 h1;
 	struct req *head, *tail;      /* allowed requests awaiting their response, oldest first */
-	struct req *last;             /* the newest allowed request (its end is not known yet) */
 	uint64_t in_base;             /* the request-stream offset of in[0] */
 	size_t in_len;
 	uint64_t sent;                /* request-stream bytes written upstream */
@@ -174,8 +173,6 @@ static void req_done(struct pc_session *s, struct pc_http *x)
 	x->head = r->next;
 	if (!x->head)
 		x->tail = NULL;
-	if (x->last == r)
-		x->last = NULL;
 	req_free(r);
 }
 
@@ -190,7 +187,7 @@ static void req_flush(struct pc_session *s, struct pc_http *x, const char *flags
 		x->head = r->next;
 		req_free(r);
 	}
-	x->tail = x->last = NULL;
+	x->tail = NULL;
 }
 
 /* -- deciding a request ---------------------------------------------------------- */
@@ -327,13 +324,13 @@ static int decide(struct pc_session *s, struct pc_http *x)
 	path_copy(r->path, sizeof(r->path), q->target);
 	if (w->cfg->stats)
 		r->sc = pc_stats_cluster(&w->stats, c->name, c->host, c->ns);
-	if (x->last)
-		x->last->end = r->off;
+	if (x->tail)
+		x->tail->end = r->off; /* the newest request before this one ends here */
 	if (x->tail)
 		x->tail->next = r;
 	else
 		x->head = r;
-	x->tail = x->last = r;
+	x->tail = r;
 	pc_h1_allow(&x->h1, (uint64_t)(uintptr_t)r);
 	return 0;
 }
