@@ -213,41 +213,34 @@ static bool same_upstream(const struct pc_session *s, const struct pc_cluster *c
 	return c->source == o->source && strcmp(c->name, o->name) == 0;
 }
 
-/* The record of a request refused with <status> (its head is complete). */
-static void refused_log(struct pc_session *s, struct pc_http *x, unsigned status)
+/*
+ * The record of a request refused with <status>: <q> is its head when the
+ * filter saw it whole, NULL for a malformed one (method and path unknown).
+ * A refused Host is the BlackHoleCluster's (403); a 421 names no cluster;
+ * a malformed request is the connection's cluster's.
+ */
+static void refused_log(struct pc_session *s, struct pc_http *x, unsigned status,
+			const char *flags, const char *details, const struct pc_h1_req *q)
 {
-	const struct pc_h1_req *q = &x->h1.req;
+	const struct pc_cluster *c = s->cluster;
 	struct req r = { 0 };
 
 	r.start_mono = pc_loop_now(s->w->loop);
 	r.start_wall = pc_wall_ms();
-	r.method = q->method_name;
-	r.http_minor = q->http_minor;
-	r.cluster = status == 403 ? (char *)"BlackHoleCluster" : NULL;
-	snprintf(r.authority, sizeof(r.authority), "%s", x->refused);
-	path_copy(r.path, sizeof(r.path), q->target);
+	r.method = q ? q->method_name : "-";
+	r.http_minor = q ? q->http_minor : 1;
+	if (q) {
+		r.cluster = status == 403 ? (char *)"BlackHoleCluster" : NULL;
+		snprintf(r.authority, sizeof(r.authority), "%s", x->refused);
+		path_copy(r.path, sizeof(r.path), q->target);
+	} else {
+		r.cluster = (char *)c->name;
+		r.path[0] = '-';
+	}
 	if (s->w->cfg->stats)
-		r.sc = pc_stats_cluster(&s->w->stats, r.cluster ? r.cluster : s->cluster->name,
-					r.cluster ? NULL : s->cluster->host,
-					r.cluster ? NULL : s->cluster->ns);
-	req_log(s, &r, status, status == 403 ? "UH" : "-", "portcullis_denied", 0, 0);
-}
-
-/* The record of a request refused mid-connection as malformed (its head may be cut). */
-static void bad_log(struct pc_session *s, unsigned status, const char *details)
-{
-	struct req r = { 0 };
-
-	r.start_mono = pc_loop_now(s->w->loop);
-	r.start_wall = pc_wall_ms();
-	r.method = "-";
-	r.http_minor = 1;
-	r.path[0] = '-';
-	r.cluster = (char *)s->cluster->name;
-	if (s->w->cfg->stats)
-		r.sc = pc_stats_cluster(&s->w->stats, s->cluster->name, s->cluster->host,
-					s->cluster->ns);
-	req_log(s, &r, status, "DPE", details, 0, 0);
+		r.sc = q && status == 403 ? pc_stats_cluster(&s->w->stats, r.cluster, NULL, NULL)
+					  : pc_stats_cluster(&s->w->stats, c->name, c->host, c->ns);
+	req_log(s, &r, status, flags, details, 0, 0);
 }
 
 /* Refuse the request the filter holds: answer <status> once nothing is pending. */
@@ -296,12 +289,12 @@ static int decide(struct pc_session *s, struct pc_http *x)
 			pc_counter_add(&w->stats.denied, 1);
 		refuse(s, x, 403, q->namelen ? PC_CAUSE_NO_ENTRY : PC_CAUSE_NO_NAME, NULL,
 		       q->method == HTTP_HEAD);
-		refused_log(s, x, 403);
+		refused_log(s, x, 403, "UH", "portcullis_denied", q);
 		return 1;
 	}
 	if (!same_upstream(s, c, name)) {
 		refuse(s, x, 421, PC_CAUSE_NO_ENTRY, NULL, q->method == HTTP_HEAD);
-		refused_log(s, x, 421);
+		refused_log(s, x, 421, "-", "portcullis_denied", q);
 		return 1;
 	}
 	r = pc_calloc(1, sizeof(*r));
@@ -368,7 +361,7 @@ static int feed_requests(struct pc_session *s, struct pc_http *x)
 			x->refused[0] = '\0';
 			refuse(s, x, 403, PC_CAUSE_H2, NULL, false);
 			x->malformed = true;
-			bad_log(s, 403, "portcullis_h2c_refused");
+			refused_log(s, x, 403, "DPE", "portcullis_h2c_refused", NULL);
 			return 0;
 		case PC_H1_BAD:
 		default:
@@ -376,7 +369,7 @@ static int feed_requests(struct pc_session *s, struct pc_http *x)
 			refuse(s, x, x->h1.status == 431 ? 431 : 400, PC_CAUSE_NO_ENTRY,
 			       x->h1.reason, false);
 			x->malformed = true;
-			bad_log(s, s->reply.status, "http1.codec_error");
+			refused_log(s, x, s->reply.status, "DPE", "http1.codec_error", NULL);
 			pc_log(PC_LOG_DEBUG, "http request refused", "sess=%llu status=%u reason=%s",
 			       (unsigned long long)s->id, s->reply.status,
 			       x->h1.reason ? x->h1.reason : "-");
