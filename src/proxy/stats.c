@@ -116,7 +116,7 @@ static bool index_reserve(struct pc_stat_index *ix)
 
 	if (ix->n < ix->nb)
 		return true;
-	b = pc_calloc(nb, sizeof(*b));
+	b = pc_calloc(nb, sizeof(struct pc_stat_hnode *));
 	if (!b)
 		return ix->nb != 0;
 	for (i = 0; i < ix->nb; i++) {
