@@ -81,8 +81,12 @@ static const char usage[] =
 	"                               Sidecar resource sets it (default REGISTRY_ONLY;\n"
 	"                               Istio's mesh default is ALLOW_ANY)\n"
 	"      --concurrency N          worker threads (default: the number of CPUs)\n"
-	"      --user UID[:GID]         drop to this user after binding (default 1337:1337;\n"
-	"                               iptables must exempt it from capture)\n"
+	"      --proxy-uid UID          the user the proxy runs as once it has bound its\n"
+	"                               sockets (default 1337, as Istio; install creates a\n"
+	"                               'portcullis' system user with it); iptables must\n"
+	"                               exempt it from capture\n"
+	"      --proxy-gid GID          its group (default 1337)\n"
+	"      --user UID[:GID]         the same as --proxy-uid UID --proxy-gid GID\n"
 	"      --access-log PATH|-      one line per connection at close (default: none)\n"
 	"      --access-log-format text|json\n"
 	"      --access-log-flush-interval DURATION  also log open connections this often\n"
@@ -90,12 +94,22 @@ static const char usage[] =
 	"      --access-log-on-open     also log each connection once its upstream connects\n"
 	"      --admin ADDR:PORT|off    the admin endpoint: metrics, connections, config dump,\n"
 	"                               readiness (default " PC_ADMIN_DEFAULT ")\n"
-	"      --admin-any              allow a non-loopback --admin address (no authentication!)\n"
+	"      --admin-any              allow a non-loopback --admin address\n"
+	"      --admin-auth token|none  what /logging changes, /config_dump and /connections\n"
+	"                               need: the API token (default), or nothing\n"
+	"      --audit-log PATH|-|off   one JSON line per accepted or refused change (default\n"
+	"                               audit.log in --state-dir)\n"
+	"      --audit-log-max-size SIZE  rotate the audit log at this size (default 10Mi)\n"
 	"      --stats on|off           count connections and bytes (default on)\n"
 	"      --tcp-reporting-interval DURATION  add open connections' bytes to the\n"
 	"                               metrics this often (default 15s)\n"
 	"      --workload NAME          source_workload of the metrics (default unknown)\n"
-	"      --namespace NS           source_workload_namespace (default unknown)\n"
+	"      --namespace NS           the workload's namespace: which Sidecar, exportTo and\n"
+	"                               DestinationRule apply to it (default \"default\"), and\n"
+	"                               source_workload_namespace (default unknown)\n"
+	"      --root-namespace NS      the mesh's root namespace: its Sidecar without\n"
+	"                               workloadSelector is every workload's default\n"
+	"                               (default istio-system, as Istio's mesh config)\n"
 	"      --labels K=V,...         the workload's labels: app and version fill source_app\n"
 	"                               and source_version\n"
 	"      --deny-response protocol|reset  what a denied client gets: an error in its own\n"
@@ -143,6 +157,10 @@ struct options {
 	bool access_on_open;
 	int deny_response;
 	const char *workload, *ns;
+	const char *root_ns;    /* --root-namespace */
+	const char *audit_log;  /* NULL: off; "": the default, audit.log in the state dir */
+	uint64_t audit_max;     /* --audit-log-max-size, bytes */
+	bool admin_open;        /* --admin-auth none */
 	char *labels; /* --labels, split in place */
 	size_t labels_len;
 	struct pc_stats_labels source;
@@ -189,6 +207,76 @@ static int parse_user(const char *s, struct options *o)
 }
 
 #define bad_usage(...) pc_usage_error("run", __VA_ARGS__)
+
+/* Long options without a short letter. */
+enum {
+	OPT_ROOT_NS = 256,
+	OPT_PROXY_UID,
+	OPT_PROXY_GID,
+	OPT_AUDIT_LOG,
+	OPT_AUDIT_MAX,
+	OPT_ADMIN_AUTH,
+};
+
+/* A uid or gid: a number 0..INT_MAX. */
+static int parse_id(const char *arg, unsigned long *out)
+{
+	char *end;
+
+	*out = strtoul(arg, &end, 10);
+	return end == arg || *end || *out > INT_MAX ? -EINVAL : 0;
+}
+
+/* The options of issue 12 (scoping, privileges, audit); 2 for an unknown one. */
+static int parse_security(int c, const char *arg, struct options *o)
+{
+	unsigned long v;
+	char *end;
+
+	switch (c) {
+	case OPT_ROOT_NS:
+		if (!*arg)
+			return bad_usage("--root-namespace needs a namespace");
+		o->root_ns = arg;
+		return 0;
+	case OPT_PROXY_UID:
+		if (parse_id(arg, &v) < 0)
+			return bad_usage("--proxy-uid needs a number, not \"%s\"", arg);
+		o->uid = (uid_t)v;
+		return 0;
+	case OPT_PROXY_GID:
+		if (parse_id(arg, &v) < 0)
+			return bad_usage("--proxy-gid needs a number, not \"%s\"", arg);
+		o->gid = (gid_t)v;
+		return 0;
+	case OPT_AUDIT_LOG:
+		o->audit_log = strcmp(arg, "off") == 0 ? NULL : arg;
+		return 0;
+	case OPT_AUDIT_MAX:
+		v = strtoul(arg, &end, 10);
+		if (end == arg || v == 0)
+			return bad_usage("--audit-log-max-size needs a size such as 10Mi, not \"%s\"",
+					 arg);
+		if (strcmp(end, "Ki") == 0)
+			v <<= 10;
+		else if (strcmp(end, "Mi") == 0)
+			v <<= 20;
+		else if (strcmp(end, "Gi") == 0)
+			v <<= 30;
+		else if (*end)
+			return bad_usage("--audit-log-max-size needs a size such as 10Mi, not \"%s\"",
+					 arg);
+		o->audit_max = v;
+		return 0;
+	case OPT_ADMIN_AUTH:
+		if (strcmp(arg, "token") != 0 && strcmp(arg, "none") != 0)
+			return bad_usage("--admin-auth is token or none, not \"%s\"", arg);
+		o->admin_open = strcmp(arg, "none") == 0;
+		return 0;
+	default:
+		return 2;
+	}
+}
 
 /* The first of <keys> that --labels sets, or NULL. */
 static const char *label_of(char *labels, size_t len, const char *const *keys)
@@ -302,7 +390,7 @@ static int parse_observe(int c, const char *arg, struct options *o)
 			return bad_usage("--deny-response is protocol or reset, not \"%s\"", arg);
 		return 0;
 	default:
-		return 2;
+		return parse_security(c, arg, o);
 	}
 }
 
@@ -434,6 +522,12 @@ static int parse_args(int argc, char **argv, struct options *o)
 		{ "namespace", required_argument, NULL, 'N' },
 		{ "labels", required_argument, NULL, 'B' },
 		{ "deny-response", required_argument, NULL, 'D' },
+		{ "root-namespace", required_argument, NULL, OPT_ROOT_NS },
+		{ "proxy-uid", required_argument, NULL, OPT_PROXY_UID },
+		{ "proxy-gid", required_argument, NULL, OPT_PROXY_GID },
+		{ "audit-log", required_argument, NULL, OPT_AUDIT_LOG },
+		{ "audit-log-max-size", required_argument, NULL, OPT_AUDIT_MAX },
+		{ "admin-auth", required_argument, NULL, OPT_ADMIN_AUTH },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
@@ -767,6 +861,8 @@ static int prepare(struct daemon *d)
 	co.compile.policy = d->o.policy;
 	co.compile.proxy_port = d->o.port;
 	co.compile.labels = d->o.labels;
+	co.compile.ns = d->o.ns ? d->o.ns : "default";
+	co.compile.root_ns = d->o.root_ns;
 	co.compile.labels_len = d->o.labels_len;
 	co.publish = publish;
 	co.settle = settle;
@@ -868,6 +964,9 @@ int pc_daemon_run(int argc, char **argv)
 	d.o.stats = true;
 	d.o.report_ms = 15000;
 	d.o.deny_response = PC_DENY_PROTOCOL;
+	d.o.root_ns = "istio-system";
+	d.o.audit_log = "";
+	d.o.audit_max = (uint64_t)10 << 20;
 	ret = parse_args(argc, argv, &d.o);
 	if (ret >= 0) {
 		free(d.o.configs);

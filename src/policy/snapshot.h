@@ -182,6 +182,13 @@ struct pc_compile_opts {
 	 */
 	const char *labels;
 	size_t labels_len;
+	/*
+	 * The workload's namespace (--namespace; NULL: "default") and the
+	 * mesh's root namespace (--root-namespace; NULL: "istio-system"):
+	 * which Sidecar, exportTo and DestinationRule apply (policy/scope.h).
+	 */
+	const char *ns;
+	const char *root_ns;
 };
 
 /*
