@@ -857,8 +857,10 @@ static bool is_proxy_account(const char *name)
  */
 static int check_proxy_user(const struct options *o)
 {
-	struct passwd *pw;
-	struct group *gr;
+	struct passwd pw, *pwp = NULL;
+	struct group gr, *grp = NULL;
+	char buf[4096];
+	int e;
 
 	if (getuid() != 0)
 		return 0; /* nothing is dropped, nothing handed over */
@@ -869,23 +871,23 @@ static int check_proxy_user(const struct options *o)
 		       "uid=%u gid=%u", (unsigned)o->uid, (unsigned)o->gid);
 		return -EPERM;
 	}
-	pw = getpwuid(o->uid);
-	if (!pw)
+	e = getpwuid_r(o->uid, &pw, buf, sizeof(buf), &pwp);
+	if (e == 0 && !pwp)
 		pc_log(PC_LOG_WARN,
 		       "no account has the proxy uid: scripts/install-deps.sh creates the "
 		       "'portcullis' user, or give --proxy-uid the proxy's own account",
 		       "uid=%u", (unsigned)o->uid);
-	else if (!is_proxy_account(pw->pw_name))
+	else if (pwp && !is_proxy_account(pwp->pw_name))
 		pc_log(PC_LOG_WARN,
 		       "the proxy uid is another account's, which will own the state directory "
 		       "and the store (the policy): give --proxy-uid the proxy's own account",
-		       "uid=%u account=%s", (unsigned)o->uid, pw->pw_name);
-	gr = getgrgid(o->gid);
-	if (gr && !is_proxy_account(gr->gr_name))
+		       "uid=%u account=%s", (unsigned)o->uid, pwp->pw_name);
+	e = getgrgid_r(o->gid, &gr, buf, sizeof(buf), &grp);
+	if (e == 0 && grp && !is_proxy_account(grp->gr_name))
 		pc_log(PC_LOG_WARN,
 		       "the proxy gid is another group's, whose members may read the proxy's "
 		       "files: give --proxy-gid the proxy's own group",
-		       "gid=%u group=%s", (unsigned)o->gid, gr->gr_name);
+		       "gid=%u group=%s", (unsigned)o->gid, grp->gr_name);
 	return 0;
 }
 
