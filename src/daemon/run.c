@@ -2,11 +2,13 @@
 /*
  * daemon/run.c - `portcullis run`: the proxy daemon.
  *
- * The main thread opens the store in --state-dir (daemon/control.c: the
- * policy it holds is compiled at once), applies the --config files through
- * the same path as the API (the same model code as `validate`; an invalid
- * config refuses to start), makes the API sockets, binds one SO_REUSEPORT
- * listener pair (IPv4, IPv6) per worker, drops root, starts the workers and
+ * The main thread hands --state-dir to the proxy user and, as that user,
+ * locks and opens the store in it (doc/state-dir.md: root never follows a
+ * path there; daemon/control.c: the policy it holds is compiled at once),
+ * applies the --config files through the same path as the API (the same
+ * model code as `validate`; an invalid config refuses to start), and back
+ * as root makes the API sockets, binds one SO_REUSEPORT listener pair (IPv4,
+ * IPv6) per worker, drops root for good, starts the workers and
  * the API server (daemon/api.c) and then serves signals from a signalfd in
  * its own event loop: SIGHUP re-applies the --config files (an invalid one
  * keeps the running policy and says why), SIGTERM and SIGINT drain (stop
@@ -852,8 +854,9 @@ static bool is_proxy_account(const char *name)
  * --proxy-uid/--proxy-gid and becomes them: refuse 0, which would keep root
  * while the workers parse what captured clients send, and would exempt
  * every root process of the pod from capture (iptables exempts the proxy's
- * uid and gid); warn when the ids are nobody's or another account's, which
- * would then own the store, that is the policy.
+ * uid and gid); warn when the ids are another account's, which would then
+ * own the store, that is the policy (a uid with no account is nobody's:
+ * only a notice).
  */
 static int check_proxy_user(const struct options *o)
 {
@@ -872,10 +875,10 @@ static int check_proxy_user(const struct options *o)
 		return -EPERM;
 	}
 	e = getpwuid_r(o->uid, &pw, buf, sizeof(buf), &pwp);
-	if (e == 0 && !pwp)
-		pc_log(PC_LOG_WARN,
+	if (e == 0 && !pwp) /* no person's either: usual in a container image */
+		pc_log(PC_LOG_NOTICE,
 		       "no account has the proxy uid: scripts/install-deps.sh creates the "
-		       "'portcullis' user, or give --proxy-uid the proxy's own account",
+		       "'portcullis' user",
 		       "uid=%u", (unsigned)o->uid);
 	else if (pwp && !is_proxy_account(pwp->pw_name))
 		pc_log(PC_LOG_WARN,

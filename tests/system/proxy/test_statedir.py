@@ -16,7 +16,8 @@ doc/state-dir.md), with real binaries in the namespaces of topology.py:
   daemon either starts or refuses with a message naming the store, then
   starts and works once the links are gone;
 * --proxy-uid 0 is refused, and so is a state directory that is a link or
-  belongs to another user.
+  belongs to another user; a proxy uid that is another account's is warned
+  about.
 """
 import os
 import pathlib
@@ -303,3 +304,9 @@ def test_state_dir_link_or_foreign_owner_refused(pc, bare_ns, workdir):
     rc, log = one_shot(pc, workdir, "other", "--state-dir", other, ns=bare_ns)
     assert rc == 1 and "belongs to another user" in log, f"exit {rc}\n{log}"
     assert owner_mode(other) == (4242, 4242, 0o755) and not os.listdir(other)
+
+    # a proxy uid that is a person's (here nobody's account) is warned about
+    rc, log = one_shot(pc, workdir, "nobody", "--state-dir", other, "--proxy-uid", "65534",
+                       "--proxy-gid", "65534", ns=bare_ns)
+    assert re.search(r'level=warn msg="the proxy uid is another account\'s.*uid=65534 '
+                     r'account=nobody', log), log
