@@ -2,11 +2,13 @@
 /*
  * daemon/run.c - `portcullis run`: the proxy daemon.
  *
- * The main thread opens the store in --state-dir (daemon/control.c: the
- * policy it holds is compiled at once), applies the --config files through
- * the same path as the API (the same model code as `validate`; an invalid
- * config refuses to start), makes the API sockets, binds one SO_REUSEPORT
- * listener pair (IPv4, IPv6) per worker, drops root, starts the workers and
+ * The main thread hands --state-dir to the proxy user and, as that user,
+ * locks and opens the store in it (doc/state-dir.md: root never follows a
+ * path there; daemon/control.c: the policy it holds is compiled at once),
+ * applies the --config files through the same path as the API (the same
+ * model code as `validate`; an invalid config refuses to start), and back
+ * as root makes the API sockets, binds one SO_REUSEPORT listener pair (IPv4,
+ * IPv6) per worker, drops root for good, starts the workers and
  * the API server (daemon/api.c) and then serves signals from a signalfd in
  * its own event loop: SIGHUP re-applies the --config files (an invalid one
  * keeps the running policy and says why), SIGTERM and SIGINT drain (stop
@@ -26,12 +28,14 @@
 #include <inttypes.h>
 #include <limits.h>
 #include <pthread.h>
+#include <pwd.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/resource.h>
 #include <sys/signalfd.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "core/usage.h"
@@ -70,7 +74,8 @@ static const char usage[] =
 	"                               'portcullis apply' would (any error refuses to start);\n"
 	"                               objects an earlier --config made that the files no\n"
 	"                               longer hold are deleted\n"
-	"      --state-dir DIR          the store (default " PC_STORE_DEFAULT_DIR ")\n"
+	"      --state-dir DIR          the store (default " PC_STORE_DEFAULT_DIR "; 0700, the\n"
+	"                               proxy user's, one daemon each: doc/state-dir.md)\n"
 	"      --store sqlite:DIR       the store as a URI (the same as --state-dir DIR)\n"
 	"      --api-socket PATH|off    the API's Unix socket (default " DEFAULT_API_SOCKET ";\n"
 	"                               mode 0660, group portcullis when it exists)\n"
@@ -176,6 +181,7 @@ struct daemon {
 	struct pc_publisher *pub; /* the current snapshot, and its fan-out */
 	struct pc_resolver *res;  /* the DNS thread */
 	struct pc_control *ctl;
+	struct pc_store_lock *lock; /* one daemon per store (store.h) */
 	struct pc_api *api;
 	struct pc_admin *admin;
 	uint64_t start_ms; /* CLOCK_MONOTONIC, for the uptime gauge */
@@ -827,11 +833,209 @@ static void shutdown_daemon(struct daemon *d, unsigned started)
 		pc_io_close(d->loop, &d->sigio);
 	pc_loop_free(d->loop);
 	pc_control_free(d->ctl);
+	pc_store_unlock(d->lock); /* after the store is closed */
 	pc_publisher_free(d->pub);
 	if (d->cfg.access_log_fd > STDERR_FILENO)
 		close(d->cfg.access_log_fd);
 	free(d->o.configs);
 	free(d->o.labels);
+}
+
+/* ---- the state directory and the proxy user (doc/state-dir.md) ---- */
+
+/* The accounts the proxy user is expected to be: install's, and Istio's. */
+static bool is_proxy_account(const char *name)
+{
+	return strcmp(name, "portcullis") == 0 || strcmp(name, "istio-proxy") == 0;
+}
+
+/*
+ * Started as root, the daemon hands its state directory and store to
+ * --proxy-uid/--proxy-gid and becomes them: refuse 0, which would keep root
+ * while the workers parse what captured clients send, and would exempt
+ * every root process of the pod from capture (iptables exempts the proxy's
+ * uid and gid); warn when the ids are another account's, which would then
+ * own the store, that is the policy (a uid with no account is nobody's:
+ * only a notice).
+ */
+static int check_proxy_user(const struct options *o)
+{
+	struct passwd pw, *pwp = NULL;
+	struct group gr, *grp = NULL;
+	char buf[4096];
+	int e;
+
+	if (getuid() != 0)
+		return 0; /* nothing is dropped, nothing handed over */
+	if (o->uid == 0 || o->gid == 0) {
+		pc_log(PC_LOG_ERR,
+		       "the proxy must not run as root: give --proxy-uid and --proxy-gid an "
+		       "unprivileged user (default 1337, install creates 'portcullis')",
+		       "uid=%u gid=%u", (unsigned)o->uid, (unsigned)o->gid);
+		return -EPERM;
+	}
+	e = getpwuid_r(o->uid, &pw, buf, sizeof(buf), &pwp);
+	if (e == 0 && !pwp) /* no person's either: usual in a container image */
+		pc_log(PC_LOG_NOTICE,
+		       "no account has the proxy uid: scripts/install-deps.sh creates the "
+		       "'portcullis' user",
+		       "uid=%u", (unsigned)o->uid);
+	else if (pwp && !is_proxy_account(pwp->pw_name))
+		pc_log(PC_LOG_WARN,
+		       "the proxy uid is another account's, which will own the state directory "
+		       "and the store (the policy): give --proxy-uid the proxy's own account",
+		       "uid=%u account=%s", (unsigned)o->uid, pwp->pw_name);
+	e = getgrgid_r(o->gid, &gr, buf, sizeof(buf), &grp);
+	if (e == 0 && grp && !is_proxy_account(grp->gr_name))
+		pc_log(PC_LOG_WARN,
+		       "the proxy gid is another group's, whose members may read the proxy's "
+		       "files: give --proxy-gid the proxy's own group",
+		       "gid=%u group=%s", (unsigned)o->gid, grp->gr_name);
+	return 0;
+}
+
+/*
+ * Make <dir> the proxy user's, 0700, as root, without following any path
+ * that user could change: the proxy user owns the directory, so any name
+ * in it may be a link it planted, and a chown() by path through one would
+ * hand a root-only file to it (a compromised proxy becoming root at the
+ * next restart). So root only creates the directory, opens it O_NOFOLLOW
+ * and changes it through that descriptor; the files in it are made by the
+ * proxy user itself (open_store()). Root may still create a file of its
+ * own there with O_EXCL | O_NOFOLLOW (the API token).
+ */
+static int own_state_dir(const struct options *o, const char *dir)
+{
+	bool root = getuid() == 0;
+	struct stat st;
+	int fd, ret = 0;
+
+	if (mkdir(dir, 0700) == -1 && errno != EEXIST)
+		goto fail;
+	fd = open(dir, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	if (fd == -1 && (errno == ELOOP || errno == ENOTDIR)) {
+		pc_log(PC_LOG_ERR,
+		       "the state directory is a symbolic link or not a directory: give the "
+		       "directory itself (root follows no link there)",
+		       "dir=%s", dir);
+		return -ELOOP;
+	}
+	if (fd == -1 || fstat(fd, &st) == -1)
+		goto fail;
+	if (root && st.st_uid != 0 && st.st_uid != o->uid) {
+		pc_log(PC_LOG_ERR,
+		       "the state directory belongs to another user, and would become the "
+		       "proxy user's: give portcullis a directory of its own",
+		       "dir=%s owner=%u proxy_uid=%u", dir, (unsigned)st.st_uid, (unsigned)o->uid);
+		close(fd);
+		return -EPERM;
+	}
+	if ((root && fchown(fd, o->uid, o->gid) == -1) ||
+	    ((root || st.st_uid == geteuid()) && fchmod(fd, 0700) == -1))
+		ret = -errno;
+	close(fd);
+	if (ret == 0)
+		return 0;
+	errno = -ret;
+fail:
+	ret = -errno;
+	pc_log(PC_LOG_ERR, "cannot prepare the state directory", "dir=%s err=%s", dir,
+	       strerror(errno));
+	return ret;
+}
+
+/*
+ * Become the proxy user (<to_proxy>) or root again, in the effective ids
+ * only (glibc applies setegid/seteuid to every thread, the resolver's
+ * too); the real and saved ids stay root for the binds that follow.
+ * Nothing to do unless started as root.
+ */
+static int switch_ids(const struct options *o, bool to_proxy)
+{
+	if (getuid() != 0)
+		return 0;
+	if (to_proxy ? setgroups(0, NULL) == -1 || setegid(o->gid) == -1 || seteuid(o->uid) == -1
+		     : seteuid(0) == -1 || setegid(0) == -1) {
+		pc_log(PC_LOG_ERR, "cannot switch users", "to=%s uid=%u gid=%u err=%s",
+		       to_proxy ? "proxy" : "root", (unsigned)o->uid, (unsigned)o->gid,
+		       strerror(errno));
+		return -errno;
+	}
+	return 0;
+}
+
+/* The store's directory when it is a local one (SQLite), else NULL. */
+static const char *store_dir(const struct options *o)
+{
+	const char *uri = o->store ? o->store : o->state_dir;
+	const char *path = pc_store_uri_path(uri);
+
+	return path == uri && strstr(uri, "://") ? NULL : path;
+}
+
+/* Take the store's lock, open it, apply --config: as the proxy user already. */
+static int lock_and_open(struct daemon *d, struct pc_control_opts *co, struct pc_config *cfg)
+{
+	const char *uri = d->o.store ? d->o.store : d->o.state_dir;
+	struct pc_change_result res;
+	struct pc_err err;
+	int ret;
+
+	ret = pc_store_lock(uri, &d->lock, &err);
+	if (ret < 0) {
+		pc_log(PC_LOG_ERR,
+		       ret == -EBUSY ? "another daemon uses this store, not starting: give each "
+				       "proxy its own --state-dir"
+				     : "cannot lock the store",
+		       "dir=%s err=%s", pc_store_uri_path(uri), err.msg);
+		return ret;
+	}
+	ret = pc_control_open(co, &d->ctl, &err);
+	if (ret < 0) {
+		pc_log(PC_LOG_ERR, "cannot open the store", "dir=%s err=%s", pc_store_uri_path(uri),
+		       err.msg);
+		return ret;
+	}
+	if (!cfg)
+		return 0;
+	pc_change_result_init(&res);
+	ret = pc_control_apply_loaded(d->ctl, cfg, true, &res);
+	log_config(ret, &res, "cannot apply the config, not starting");
+	pc_change_result_release(&res);
+	return ret;
+}
+
+/*
+ * The start's order (root throughout, but for the middle): check the
+ * proxy user; own the state directory (and the store's, if --store names
+ * another); then, as the proxy user, lock the store, open it and apply
+ * --config; then root again for the sockets, until start_workers() drops
+ * root for good. The store is opened as the proxy user rather than after
+ * the final drop because an invalid --config or a store in use must refuse
+ * to start before anything is bound, and the binds need root.
+ */
+static int open_store(struct daemon *d, struct pc_control_opts *co, struct pc_config *cfg)
+{
+	const char *sdir = store_dir(&d->o);
+	int ret;
+
+	ret = check_proxy_user(&d->o);
+	if (ret == 0)
+		ret = own_state_dir(&d->o, d->o.state_dir);
+	if (ret == 0 && sdir && strcmp(sdir, d->o.state_dir) != 0)
+		ret = own_state_dir(&d->o, sdir);
+	if (ret == 0)
+		ret = switch_ids(&d->o, true);
+	if (ret < 0) {
+		pc_config_free(cfg);
+		return ret;
+	}
+	ret = lock_and_open(d, co, cfg);
+	if (ret < 0 && !d->ctl)
+		pc_config_free(cfg); /* else the control took it */
+	if (switch_ids(&d->o, false) < 0)
+		return -EPERM; /* nothing may run half-dropped */
+	return ret;
 }
 
 /*
@@ -868,23 +1072,9 @@ static int prepare(struct daemon *d)
 	co.settle = settle;
 	co.report = report_conflict;
 	co.data = d;
-	ret = pc_control_open(&co, &d->ctl, &err);
-	if (ret < 0) {
-		pc_log(PC_LOG_ERR, "cannot open the store", "dir=%s err=%s", d->o.state_dir,
-		       err.msg);
-		pc_config_free(cfg);
+	ret = open_store(d, &co, cfg);
+	if (ret < 0)
 		return ret;
-	}
-	if (cfg) {
-		struct pc_change_result res;
-
-		pc_change_result_init(&res);
-		ret = pc_control_apply_loaded(d->ctl, cfg, true, &res);
-		log_config(ret, &res, "cannot apply the config, not starting");
-		pc_change_result_release(&res);
-		if (ret < 0)
-			return ret;
-	}
 	ret = pc_api_listen(d->o.api_socket, d->o.api_listen, d->api_fds, &err);
 	if (ret < 0) {
 		pc_log(PC_LOG_ERR, "cannot serve the API", "err=%s", err.msg);
@@ -898,23 +1088,6 @@ static int prepare(struct daemon *d)
 		}
 	}
 	return ret;
-}
-
-/* As root, hand the state directory to the user the daemon becomes. */
-static void own_state_dir(const struct options *o)
-{
-	static const char *const files[] = { "", "/store.db", "/store.db-wal", "/store.db-shm" };
-	char path[PATH_MAX];
-	size_t i;
-
-	if (geteuid() != 0 || o->uid == 0)
-		return;
-	for (i = 0; i < sizeof(files) / sizeof(files[0]); i++) {
-		snprintf(path, sizeof(path), "%s%s", o->state_dir, files[i]);
-		if (chown(path, o->uid, o->gid) == -1 && errno != ENOENT)
-			pc_log(PC_LOG_WARN, "cannot hand the state directory to the proxy user",
-			       "path=%s err=%s", path, strerror(errno));
-	}
 }
 
 static int start_admin(struct daemon *d)
@@ -990,10 +1163,8 @@ int pc_daemon_run(int argc, char **argv)
 		d.loop = pc_loop_new();
 		ret = d.pub && d.loop ? prepare(&d) : -ENOMEM;
 	}
-	if (ret == 0) {
-		own_state_dir(&d.o);
+	if (ret == 0)
 		ret = open_access_log(&d);
-	}
 	if (ret == 0)
 		ret = setup_signals(&d);
 	if (ret == 0)

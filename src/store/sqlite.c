@@ -338,12 +338,15 @@ static int sync_parent(const char *path, struct pc_err *err)
 	return ret;
 }
 
-/* Create the state directory if needed and check that we may write in it. */
+/*
+ * Create the state directory if needed (0700: the store is the policy, and
+ * what it holds is nobody else's business) and check that we may write in it.
+ */
 static int make_dir(const char *dir, struct pc_err *err)
 {
 	struct stat st;
 
-	if (mkdir(dir, 0750) == 0)
+	if (mkdir(dir, 0700) == 0)
 		return sync_parent(dir, err);
 	if (errno != EEXIST)
 		return pc_err_errno(err, errno, "cannot create state directory %s", dir);
@@ -355,6 +358,74 @@ static int make_dir(const char *dir, struct pc_err *err)
 	if (access(dir, W_OK) == -1)
 		return pc_err_errno(err, errno, "state directory %s is not writable", dir);
 	return 0;
+}
+
+/* The store's files in its directory; SQLite names the last two after the first. */
+static const char *const store_files[] = { "store.db", "store.lock", "store.db-wal",
+					   "store.db-shm" };
+
+/*
+ * One file of the store, <name> in <dfd>: absent, or a regular file. The
+ * directory belongs to the proxy user, who could plant a link there, so
+ * the store follows none (SQLite itself opens store.db with NOFOLLOW, and
+ * the -wal and -shm after it may be links to anything the caller can
+ * write). A file of the caller's own with group or other bits (0644 from
+ * an older build) loses them, through a descriptor opened O_NOFOLLOW.
+ */
+static int check_file(int dfd, const char *dir, const char *name, struct pc_err *err)
+{
+	const char *what;
+	struct stat st;
+	int fd, ret = 0;
+
+	if (fstatat(dfd, name, &st, AT_SYMLINK_NOFOLLOW) == -1) {
+		if (errno == ENOENT)
+			return 0;
+		return pc_err_errno(err, errno, "cannot stat %s/%s", dir, name);
+	}
+	if (!S_ISREG(st.st_mode)) {
+		what = S_ISLNK(st.st_mode) ? "a symbolic link" : "not a file";
+		return pc_err_set(err, -ELOOP,
+				  "%s/%s is %s, not the store's file: the store follows no link "
+				  "in its directory (remove it)",
+				  dir, name, what);
+	}
+	if (st.st_uid != geteuid() || !(st.st_mode & 077))
+		return 0;
+	fd = openat(dfd, name, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_NOCTTY | O_CLOEXEC);
+	if (fd == -1)
+		return pc_err_errno(err, errno, "cannot open %s/%s", dir, name);
+	if (fstat(fd, &st) == -1 || (S_ISREG(st.st_mode) && fchmod(fd, st.st_mode & 0600) == -1))
+		ret = pc_err_errno(err, errno, "cannot make %s/%s private (0600)", dir, name);
+	close(fd);
+	return ret;
+}
+
+/*
+ * Check the store's files and create store.db 0600 if it is missing, so
+ * that SQLite, which gives its -wal and -shm the database's mode, makes
+ * them 0600 too (it would create the database 0644 less the umask).
+ */
+static int prepare_files(const char *dir, struct pc_err *err)
+{
+	size_t i;
+	int dfd, fd, ret = 0;
+
+	dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (dfd == -1)
+		return pc_err_errno(err, errno, "cannot open state directory %s", dir);
+	for (i = 0; i < sizeof(store_files) / sizeof(store_files[0]) && ret == 0; i++)
+		ret = check_file(dfd, dir, store_files[i], err);
+	if (ret == 0) {
+		fd = openat(dfd, "store.db", O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC,
+			    0600);
+		if (fd >= 0)
+			close(fd);
+		else if (errno != EEXIST)
+			ret = pc_err_errno(err, errno, "cannot create %s/store.db", dir);
+	}
+	close(dfd);
+	return ret;
 }
 
 static int table_exists(struct sqlite_store *s, const char *name, bool *found, struct pc_err *err)
@@ -526,6 +597,8 @@ static int sq_open(const char *dir, struct pc_store **out, struct pc_err *err)
 	if (!dir || !*dir)
 		return pc_err_set(err, -EINVAL, "no state directory given");
 	ret = make_dir(dir, err);
+	if (ret == 0)
+		ret = prepare_files(dir, err);
 	if (ret < 0)
 		return ret;
 	s = pc_calloc(1, sizeof(*s));
@@ -1175,6 +1248,108 @@ static int sq_watch(struct pc_store *base, int64_t since, pc_store_watch_fn *cb,
 	return ret;
 }
 
+/* ---- the owner's lock ---- */
+
+struct sqlite_lock {
+	struct pc_store_lock base; /* first */
+	int fd;                    /* <dir>/store.lock, holding the locks */
+};
+
+/* The first byte of store.lock is the lock; the second names its holder. */
+static struct flock lock_byte(short type, off_t which)
+{
+	struct flock fl = { 0 };
+
+	fl.l_type = type;
+	fl.l_whence = SEEK_SET;
+	fl.l_start = which;
+	fl.l_len = 1;
+	return fl;
+}
+
+/* -EBUSY, naming the holder of <fd>'s lock if the kernel can tell. */
+static int lock_busy(int fd, const char *dir, struct pc_err *err)
+{
+	struct flock fl = lock_byte(F_WRLCK, 1);
+
+	/* 0 for a holder in another pid namespace; none for this process's own */
+	if (fcntl(fd, F_GETLK, &fl) == 0 && fl.l_type != F_UNLCK && fl.l_pid > 0)
+		return pc_err_set(err, -EBUSY,
+				  "the store in %s is in use by another daemon (pid %ld holds "
+				  "%s/store.lock)",
+				  dir, (long)fl.l_pid, dir);
+	return pc_err_set(err, -EBUSY,
+			  "the store in %s is in use by another daemon (it holds %s/store.lock)",
+			  dir, dir);
+}
+
+static int lock_file(const char *dir, struct pc_err *err)
+{
+	struct stat st;
+	int dfd, fd;
+
+	dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (dfd == -1)
+		return pc_err_errno(err, errno, "cannot open state directory %s", dir);
+	fd = openat(dfd, "store.lock", O_RDWR | O_CREAT | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC,
+		    0600);
+	close(dfd);
+	if (fd == -1 && errno == ELOOP)
+		return pc_err_set(err, -ELOOP,
+				  "%s/store.lock is a symbolic link: the store follows no link in "
+				  "its directory (remove it)",
+				  dir);
+	if (fd == -1)
+		return pc_err_errno(err, errno, "cannot open %s/store.lock", dir);
+	if (fstat(fd, &st) == -1 || !S_ISREG(st.st_mode)) {
+		close(fd);
+		return pc_err_set(err, -ELOOP, "%s/store.lock is not a file (remove it)", dir);
+	}
+	return fd;
+}
+
+static int sq_lock(const char *dir, struct pc_store_lock **out, struct pc_err *err)
+{
+	struct sqlite_lock *l;
+	struct flock fl = lock_byte(F_WRLCK, 0);
+	int fd, ret;
+
+	ret = make_dir(dir, err);
+	if (ret < 0)
+		return ret;
+	fd = lock_file(dir, err);
+	if (fd < 0)
+		return fd;
+	/* an OFD lock: a second one conflicts even in this process, and no close of
+	 * another descriptor of the file drops it, as one would a POSIX lock */
+	if (fcntl(fd, F_OFD_SETLK, &fl) == -1) {
+		ret = errno == EAGAIN || errno == EACCES
+			      ? lock_busy(fd, dir, err)
+			      : pc_err_errno(err, errno, "cannot lock %s/store.lock", dir);
+		close(fd);
+		return ret;
+	}
+	fl = lock_byte(F_WRLCK, 1);
+	(void)fcntl(fd, F_SETLK, &fl); /* only to be named in lock_busy() */
+	l = pc_calloc(1, sizeof(*l));
+	if (!l) {
+		close(fd);
+		return pc_err_set(err, -ENOMEM, "out of memory");
+	}
+	l->base.ops = &pc_store_sqlite_ops;
+	l->fd = fd;
+	*out = &l->base;
+	return 0;
+}
+
+static void sq_unlock(struct pc_store_lock *base)
+{
+	struct sqlite_lock *l = (struct sqlite_lock *)base;
+
+	close(l->fd); /* drops both locks */
+	free(l);
+}
+
 const struct pc_store_ops pc_store_sqlite_ops = {
 	.scheme = "sqlite",
 	.open = sq_open,
@@ -1184,4 +1359,6 @@ const struct pc_store_ops pc_store_sqlite_ops = {
 	.list = sq_list,
 	.revision = sq_revision,
 	.watch = sq_watch,
+	.lock = sq_lock,
+	.unlock = sq_unlock,
 };

@@ -84,6 +84,28 @@ void pc_store_close(struct pc_store *s)
 		s->ops->close(s);
 }
 
+int pc_store_lock(const char *uri, struct pc_store_lock **out, struct pc_err *err)
+{
+	const struct pc_store_ops *ops;
+	const char *where;
+
+	*out = NULL;
+	if (!uri || !*uri)
+		return pc_err_set(err, -EINVAL, "no state directory given");
+	ops = backend_of(uri, &where);
+	if (!ops)
+		return pc_err_set(err, -EPROTONOSUPPORT,
+				  "no store backend for \"%s\" in this build (it has: sqlite:DIR)",
+				  uri);
+	return ops->lock ? ops->lock(where, out, err) : 0;
+}
+
+void pc_store_unlock(struct pc_store_lock *l)
+{
+	if (l)
+		l->ops->unlock(l);
+}
+
 int pc_store_apply(struct pc_store *s, const struct pc_store_put *puts, size_t n,
 		   enum pc_store_result *results, int64_t *revision_out, size_t *failed,
 		   struct pc_err *err)

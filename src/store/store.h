@@ -52,6 +52,9 @@
  *   -EBUSY    another writer held the lock for longer than PC_STORE_BUSY_MS
  *   -ENOTSUP  the database has a schema version this build does not know,
  *             or is not a portcullis store
+ *   -ELOOP    a file of the store is a symbolic link or not a regular file
+ *             (SQLite: store.db, its -wal and -shm, store.lock), which the
+ *             store never follows
  *   -EIO      any other database failure (corruption, I/O error)
  *   -ENOMEM   out of memory
  *   -EINVAL   a NULL argument where a string is required
@@ -127,8 +130,11 @@ const char *pc_store_result_name(enum pc_store_result r);
 
 /*
  * Open the store <uri>: "sqlite:<dir>" or a bare <dir> for SQLite, which
- * creates <dir> (mode 0750, parent must exist) and <dir>/store.db (schema
- * version PC_STORE_SCHEMA_VERSION) when they do not exist. On success store
+ * creates <dir> (mode 0700, parent must exist) and <dir>/store.db (mode
+ * 0600, schema version PC_STORE_SCHEMA_VERSION) when they do not exist.
+ * The files of the store are never followed through a symbolic link
+ * (-ELOOP), and those of the caller's user lose any group and other
+ * permission bits (an older build made them 0644). On success store
  * the handle in <*out> (release it with pc_store_close()) and return 0.
  * Fails with -EPROTONOSUPPORT for a scheme this build has no backend for,
  * -ENOTSUP when the database carries another schema version or is not a
@@ -146,6 +152,34 @@ const char *pc_store_uri_path(const char *uri);
 
 /* Close <s>. NULL is a no-op. */
 void pc_store_close(struct pc_store *s);
+
+/*
+ * The owner's lock: one daemon per store. Any number of handles may open a
+ * store (tools, tests, the CLI of old), but a daemon enforces what it
+ * holds, so two daemons on one store would each enforce, and after a
+ * restart inherit, what was applied to the other; pc_store_lock() lets
+ * the first daemon keep the store and the second refuse to start.
+ *
+ * Take the lock of the store <uri> (creating the store's directory as
+ * pc_store_open() does) and hold it until pc_store_unlock() or the
+ * process's end, through fork's child only if the child keeps the
+ * descriptor. Returns 0 with <*out> set, or -EBUSY with <err> naming the
+ * holder ("held by pid N" where the kernel can tell it; any other
+ * pc_store_lock() in this process is a holder too), -ELOOP when the lock
+ * file is a symbolic link, or another code of pc_store_open(). A backend
+ * without a lock of its own answers 0 with <*out> NULL.
+ *
+ * SQLite: an open file description lock (F_OFD_SETLK) on the first byte of
+ * <dir>/store.lock (created 0600, opened O_NOFOLLOW), which the kernel
+ * drops when the holder dies, however it dies; plus a POSIX lock on its
+ * second byte, only so F_GETLK can name the holder's pid. An etcd backend
+ * would hold a lease-bound key (etcd's election) instead.
+ */
+struct pc_store_lock;
+int pc_store_lock(const char *uri, struct pc_store_lock **out, struct pc_err *err);
+
+/* Release <l>. NULL is a no-op. */
+void pc_store_unlock(struct pc_store_lock *l);
 
 /*
  * Parse a revision or resource version as the API carries it: decimal
@@ -312,6 +346,14 @@ struct pc_store_ops {
 	int64_t (*revision)(struct pc_store *s);
 	int (*watch)(struct pc_store *s, int64_t since, pc_store_watch_fn *cb, void *data,
 		     int64_t *upto, struct pc_err *err);
+	/* NULL: the backend has no owner's lock (pc_store_lock() answers 0, NULL) */
+	int (*lock)(const char *where, struct pc_store_lock **out, struct pc_err *err);
+	void (*unlock)(struct pc_store_lock *l);
+};
+
+/* Every backend's lock begins with this, so pc_store_unlock() finds its backend. */
+struct pc_store_lock {
+	const struct pc_store_ops *ops;
 };
 
 extern const struct pc_store_ops pc_store_sqlite_ops;

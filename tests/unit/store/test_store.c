@@ -482,7 +482,19 @@ START_TEST(schema_version_is_checked)
 }
 END_TEST
 
-START_TEST(state_dir_is_created_0750)
+static unsigned mode_of(const char *name)
+{
+	char path[160];
+	struct stat st;
+
+	snprintf(path, sizeof(path), "%s/%s", dir, name);
+	ck_assert_msg(lstat(path, &st) == 0, "%s: %s", path, strerror(errno));
+	ck_assert_msg(S_ISREG(st.st_mode) || S_ISDIR(st.st_mode), "%s: not a file", path);
+	return st.st_mode & 07777;
+}
+
+/* The store is the policy: nobody but its owner reads it (0700, 0600). */
+START_TEST(state_dir_is_created_0700)
 {
 	struct pc_store *s = open_ok(), *s2 = NULL;
 	struct pc_err err;
@@ -490,7 +502,10 @@ START_TEST(state_dir_is_created_0750)
 	FILE *f;
 
 	ck_assert_int_eq(stat(dir, &st), 0);
-	ck_assert_uint_eq(st.st_mode & 07777, 0750);
+	ck_assert_uint_eq(st.st_mode & 07777, 0700);
+	ck_assert_uint_eq(mode_of("store.db"), 0600);
+	ck_assert_uint_eq(mode_of("store.db-wal"), 0600); /* open: WAL mode keeps them */
+	ck_assert_uint_eq(mode_of("store.db-shm"), 0600);
 	pc_store_close(s);
 
 	/* a file where the directory should be */
@@ -503,6 +518,126 @@ START_TEST(state_dir_is_created_0750)
 	snprintf(dir, sizeof(dir), "%s/missing/state", tmp);
 	ck_assert_int_eq(pc_store_open(dir, &s2, &err), -ENOENT);
 	ck_assert_ptr_nonnull(strstr(err.msg, "cannot create state directory"));
+}
+END_TEST
+
+/* A store an older build made world-readable is private once opened again. */
+START_TEST(old_modes_are_tightened)
+{
+	char path[160];
+
+	pc_store_close(open_ok());
+	snprintf(path, sizeof(path), "%s/store.db", dir);
+	ck_assert_int_eq(chmod(path, 0644), 0);
+	pc_store_close(open_ok());
+	ck_assert_uint_eq(mode_of("store.db"), 0600);
+}
+END_TEST
+
+/* A root-only file the links below point to: it must never change. */
+static void make_foreign(char *path, size_t len)
+{
+	FILE *f;
+
+	snprintf(path, len, "%s/foreign", tmp);
+	f = fopen(path, "w");
+	ck_assert_ptr_nonnull(f);
+	fputs("secret\n", f);
+	fclose(f);
+	ck_assert_int_eq(chmod(path, 0600), 0);
+}
+
+static void assert_foreign_intact(const char *path)
+{
+	struct stat st;
+
+	ck_assert_int_eq(stat(path, &st), 0);
+	ck_assert_uint_eq(st.st_mode & 07777, 0600);
+	ck_assert_int_eq(st.st_uid, geteuid());
+	ck_assert_int_eq(st.st_size, 7);
+}
+
+/* A link planted in the state dir (its owner, the proxy user, can) is refused. */
+START_TEST(links_in_the_state_dir_are_refused)
+{
+	static const char *const names[] = { "store.db", "store.db-wal", "store.db-shm",
+					     "store.lock" };
+	char foreign[128], link[160];
+	struct pc_store *s = NULL;
+	struct pc_store_lock *l = NULL;
+	struct pc_err err;
+	size_t i;
+
+	make_foreign(foreign, sizeof(foreign));
+	pc_store_close(open_ok());
+	for (i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
+		snprintf(link, sizeof(link), "%s/%s", dir, names[i]);
+		unlink(link);
+		ck_assert_int_eq(symlink(foreign, link), 0);
+		ck_assert_int_eq(pc_store_open(dir, &s, &err), -ELOOP);
+		ck_assert_msg(strstr(err.msg, "symbolic link") && strstr(err.msg, names[i]), "%s",
+			      err.msg);
+		if (strcmp(names[i], "store.lock") == 0) {
+			ck_assert_int_eq(pc_store_lock(dir, &l, &err), -ELOOP);
+			ck_assert_ptr_null(l);
+		}
+		assert_foreign_intact(foreign);
+		ck_assert_int_eq(unlink(link), 0);
+	}
+	pc_store_close(open_ok()); /* without the links it works again */
+}
+END_TEST
+
+/* One owner: a second lock fails, even in this process; opens still work. */
+START_TEST(lock_has_one_owner)
+{
+	struct pc_store_lock *l = NULL, *l2 = NULL;
+	struct pc_err err;
+
+	ck_assert_msg(pc_store_lock(dir, &l, &err) == 0, "%s", err.msg);
+	ck_assert_ptr_nonnull(l);
+	ck_assert_uint_eq(mode_of("store.lock"), 0600);
+	ck_assert_int_eq(pc_store_lock(dir, &l2, &err), -EBUSY);
+	ck_assert_ptr_null(l2);
+	ck_assert_msg(strstr(err.msg, "in use by another daemon"), "%s", err.msg);
+	ck_assert_msg(strstr(err.msg, dir), "%s", err.msg);
+	pc_store_close(open_ok()); /* tools and tests may still open it */
+	pc_store_unlock(l);
+	ck_assert_msg(pc_store_lock(dir, &l, &err) == 0, "%s", err.msg);
+	pc_store_unlock(l);
+	pc_store_unlock(NULL);
+}
+END_TEST
+
+/* Another process holds it: the refusal names its pid; its death frees it. */
+START_TEST(lock_names_the_holder_and_dies_with_it)
+{
+	struct pc_store_lock *l = NULL;
+	struct pc_err err;
+	char want[64], c;
+	int fds[2], status;
+	pid_t pid;
+
+	ck_assert_int_eq(pipe(fds), 0);
+	pid = fork();
+	ck_assert_int_ne(pid, -1);
+	if (pid == 0) {
+		close(fds[0]);
+		if (pc_store_lock(dir, &l, &err) < 0 || write(fds[1], "x", 1) != 1)
+			_exit(1);
+		pause();
+		_exit(0);
+	}
+	close(fds[1]);
+	ck_assert_int_eq(read(fds[0], &c, 1), 1);
+	close(fds[0]);
+	ck_assert_int_eq(pc_store_lock(dir, &l, &err), -EBUSY);
+	snprintf(want, sizeof(want), "pid %ld holds", (long)pid);
+	ck_assert_msg(strstr(err.msg, want), "%s (want %s)", err.msg, want);
+	kill(pid, SIGKILL);
+	ck_assert_int_eq(waitpid(pid, &status, 0), pid);
+	ck_assert_msg(pc_store_lock(dir, &l, &err) == 0, "%s", err.msg);
+	pc_store_unlock(l);
 }
 END_TEST
 
@@ -1071,7 +1206,10 @@ int main(void)
 	tcase_add_test(tc, list_order_and_filters);
 	tcase_add_test(tc, persists_across_reopen);
 	tcase_add_test(tc, schema_version_is_checked);
-	tcase_add_test(tc, state_dir_is_created_0750);
+	tcase_add_test(tc, state_dir_is_created_0700);
+	tcase_add_test(tc, old_modes_are_tightened);
+	tcase_add_test(tc, links_in_the_state_dir_are_refused);
+	tcase_add_test(tc, lock_has_one_owner);
 	tcase_add_test(tc, full_disk_fails_cleanly);
 	tcase_add_test(tc, read_only_at_apply);
 	tcase_add_test(tc, busy_writer_times_out);
@@ -1087,6 +1225,7 @@ int main(void)
 	tcase_set_timeout(tp, 120);
 	tcase_add_test(tp, read_only_dir_or_db_refused_at_open);
 	tcase_add_test(tp, racing_writers_one_wins);
+	tcase_add_test(tp, lock_names_the_holder_and_dies_with_it);
 	tcase_add_test(tp, concurrent_appliers_lose_no_update);
 	tcase_add_test(tp, kill_9_loses_no_acknowledged_change);
 	suite_add_tcase(s, tp);
