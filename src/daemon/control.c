@@ -53,7 +53,25 @@ void pc_change_result_release(struct pc_change_result *res)
 }
 
 /* Copy the keys of <v> into <res> (one block: objects, then their strings). */
-static int result_fill(struct pc_change_result *res, const struct change *v, size_t n)
+/*
+ * The resourceVersion of <ch>'s object now (0: none, or unreadable: the
+ * change itself then reports the store's error), for the audit log.
+ */
+static int64_t stored_rv(struct pc_control *c, const struct change *ch)
+{
+	struct pc_store_object obj;
+	struct pc_err err;
+	int64_t rv;
+
+	if (pc_store_get(c->store, ch->put.kind, ch->put.ns, ch->put.name, &obj, &err) < 0)
+		return 0;
+	rv = obj.resource_version;
+	pc_store_object_release(&obj);
+	return rv;
+}
+
+static int result_fill(struct pc_control *c, struct pc_change_result *res,
+		       const struct change *v, size_t n)
 {
 	size_t i, len = 0;
 	char *p;
@@ -71,6 +89,8 @@ static int result_fill(struct pc_change_result *res, const struct change *v, siz
 
 		o->kind = v[i].kind;
 		o->result = PC_STORE_UNCHANGED;
+		o->old_rv = stored_rv(c, &v[i]);
+		o->new_rv = 0;
 		o->ns = p;
 		p = stpcpy(p, v[i].put.ns) + 1;
 		o->name = p;
@@ -228,6 +248,7 @@ static int store_changes(struct pc_control *c, struct change *v, size_t n,
 	for (i = 0; i < n; i++) {
 		v[i].result = res->v[i].result = results[i];
 		v[i].meta = metas[i];
+		res->v[i].new_rv = metas[i].resource_version;
 	}
 	res->revision = rev;
 out:
@@ -249,7 +270,7 @@ static int commit(struct pc_control *c, struct pc_batch *b, struct change *v, si
 {
 	struct pc_own_change own = { b, v, n, 0 };
 	bool changed = false;
-	int ret = result_fill(res, v, n);
+	int ret = result_fill(c, res, v, n);
 
 	if (ret == 0)
 		ret = store_changes(c, v, n, res);

@@ -42,9 +42,11 @@
 #include "core/loop.h"
 #include "daemon/admin.h"
 #include "daemon/api.h"
+#include "daemon/audit.h"
 #include "daemon/control.h"
 #include "daemon/publish.h"
 #include "daemon/resolver.h"
+#include "daemon/token.h"
 #include "model/decode.h"
 #include "net/addr.h"
 #include "net/dns.h"
@@ -178,6 +180,7 @@ struct daemon {
 	struct pc_control *ctl;
 	struct pc_api *api;
 	struct pc_admin *admin;
+	struct pc_tokens tokens; /* <state-dir>/api-token: the TCP API's and the admin's */
 	uint64_t start_ms; /* CLOCK_MONOTONIC, for the uptime gauge */
 	int api_fds[2];
 	int admin_fd;
@@ -591,8 +594,11 @@ static void settle(void *data, const struct pc_snapshot *snap, const struct pc_s
 /* The one log line of a --config apply (control.c logs nothing of it). */
 static void log_config(int ret, const struct pc_change_result *res, const char *failed)
 {
+	static const struct pc_audit_user config = { .name = "config", .via = "config" };
 	size_t i, count[PC_STORE_DELETED + 1] = { 0 };
 
+	pc_audit_change(&config, "apply", ret, res, ret == 0 ? 200 : ret == -EINVAL ? 422 : 500,
+			ret == 0 ? NULL : ret == -EINVAL ? "Invalid" : "InternalError");
 	if (ret < 0) {
 		pc_log(PC_LOG_ERR, failed, "err=\"%s\"",
 		       res->err.msg[0] ? res->err.msg : strerror(-ret));
@@ -832,6 +838,41 @@ static void shutdown_daemon(struct daemon *d, unsigned started)
 		close(d->cfg.access_log_fd);
 	free(d->o.configs);
 	free(d->o.labels);
+	pc_audit_close();
+	pc_tokens_release(&d->tokens);
+}
+
+/*
+ * As the user the daemon starts as (root): load or make the token file
+ * when a listener needs it, and open the audit log, both in the state
+ * directory (doc/security.md).
+ */
+static int open_guards(struct daemon *d)
+{
+	char path[PATH_MAX];
+	struct pc_err err;
+	bool made = false;
+	int ret;
+
+	if (d->o.api_listen || (d->o.admin && !d->o.admin_open)) {
+		ret = pc_tokens_load(d->o.state_dir, &d->tokens, &made, &err);
+		if (ret < 0) {
+			pc_log(PC_LOG_ERR, "cannot load the API token, not starting", "err=\"%s\"",
+			       err.msg);
+			return ret;
+		}
+		if (made)
+			pc_log(PC_LOG_NOTICE, "made a new API token", "path=%s/%s", d->o.state_dir,
+			       PC_TOKEN_FILE);
+	}
+	if (!d->o.audit_log)
+		return 0;
+	snprintf(path, sizeof(path), "%s/%s", d->o.state_dir, PC_AUDIT_FILE);
+	ret = pc_audit_open(*d->o.audit_log ? d->o.audit_log : path, d->o.audit_max, &err);
+	if (ret < 0)
+		pc_log(PC_LOG_ERR, "cannot open the audit log, not starting", "err=\"%s\"",
+		       err.msg);
+	return ret;
 }
 
 /*
@@ -872,6 +913,11 @@ static int prepare(struct daemon *d)
 	if (ret < 0) {
 		pc_log(PC_LOG_ERR, "cannot open the store", "dir=%s err=%s", d->o.state_dir,
 		       err.msg);
+		pc_config_free(cfg);
+		return ret;
+	}
+	ret = open_guards(d);
+	if (ret < 0) {
 		pc_config_free(cfg);
 		return ret;
 	}
@@ -932,6 +978,8 @@ static int start_admin(struct daemon *d)
 	ao.labels = d->o.source;
 	ao.stats = d->o.stats;
 	ao.start_ms = d->start_ms;
+	ao.tokens = &d->tokens;
+	ao.open = d->o.admin_open;
 	ret = pc_admin_start(d->admin_fd, &ao, &d->admin, &err);
 	d->admin_fd = -1; /* taken */
 	if (ret < 0)
@@ -999,7 +1047,7 @@ int pc_daemon_run(int argc, char **argv)
 	if (ret == 0)
 		ret = start_workers(&d);
 	if (ret == 0) {
-		ret = pc_api_start(d.ctl, d.api_fds, &d.api, &err);
+		ret = pc_api_start(d.ctl, d.api_fds, &d.tokens, &d.api, &err);
 		if (ret < 0)
 			pc_log(PC_LOG_ERR, "cannot serve the API", "err=%s", err.msg);
 	}
