@@ -225,8 +225,13 @@ void pc_audit_format(struct pc_buf *b, const struct pc_audit_event *ev)
 	pc_buf_addc(b, ',');
 	format_user(b, ev->user);
 	if (ev->kind) {
-		pc_buf_adds(b, ",\"objectRef\":{\"apiGroup\":\"" PC_GROUP "\"");
-		add_str(b, "kind", ev->kind);
+		pc_buf_adds(b, ",\"objectRef\":{");
+		if (ev->group) {
+			add_str(b, "apiGroup", ev->group);
+			pc_buf_addc(b, ',');
+		}
+		pc_buf_adds(b, "\"kind\":");
+		pc_buf_add_json_str(b, ev->kind, strlen(ev->kind));
 		if (ev->ns)
 			add_str(b, "namespace", ev->ns);
 		if (ev->name)
@@ -260,6 +265,7 @@ static void first_error(const struct pc_findings *f, struct pc_audit_event *ev, 
 	if (!e)
 		return;
 	if (e->kind && *e->kind) {
+		ev->group = PC_GROUP;
 		ev->kind = e->kind;
 		ev->ns = e->ns && *e->ns ? e->ns : NULL;
 		ev->name = e->name && *e->name ? e->name : NULL;
@@ -277,6 +283,7 @@ static void change_refused(struct pc_audit_event *ev, const struct pc_change_res
 
 	ev->result = res->stored ? "stored-not-enforced" : "refused";
 	if (o) {
+		ev->group = PC_GROUP;
 		ev->kind = pc_kind_info(o->kind)->name;
 		ev->ns = o->ns;
 		ev->name = o->name;
@@ -311,6 +318,7 @@ void pc_audit_change(const struct pc_audit_user *who, const char *verb, int ret,
 	for (i = 0; i < res->n; i++) {
 		const struct pc_change_object *o = &res->v[i];
 
+		ev.group = PC_GROUP;
 		ev.kind = pc_kind_info(o->kind)->name;
 		ev.ns = o->ns;
 		ev.name = o->name;
@@ -335,6 +343,8 @@ void pc_audit_request(const struct pc_audit_user *who, const char *verb, const c
 
 	if (!is_open())
 		return;
+	if (kind && pc_kind_by_name(kind))
+		ev.group = PC_GROUP;
 	pc_audit_stamp(&ev);
 	pc_audit_format(&line, &ev);
 	write_line(&line);

@@ -50,6 +50,7 @@ struct pc_audit_event {
 	char time[40]; /* RFC 3339, UTC, microseconds */
 	const struct pc_audit_user *user;
 	const char *verb;                  /* "apply", "delete", "set-log-level" */
+	const char *group;                 /* objectRef.apiGroup, or NULL */
 	const char *kind, *ns, *name;      /* objectRef; <kind> NULL: none */
 	int64_t old_rv, new_rv;            /* 0: none (created / deleted / refused) */
 	const char *result;                /* "created", ..., "refused" */

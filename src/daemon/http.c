@@ -83,6 +83,10 @@ struct MHD_Daemon *pc_http_start(int fd, MHD_AccessHandlerCallback handler, void
 				 const struct pc_http_limits *lim, const char *name)
 {
 	unsigned flags = MHD_USE_ERROR_LOG;
+	struct MHD_OptionItem pool[] = {
+		{ MHD_OPTION_THREAD_POOL_SIZE, lim->pool, NULL },
+		{ MHD_OPTION_END, 0, NULL },
+	};
 
 	/*
 	 * A thread per connection with a small limit is what let 16 idle
@@ -94,13 +98,14 @@ struct MHD_Daemon *pc_http_start(int fd, MHD_AccessHandlerCallback handler, void
 		flags |= MHD_USE_EPOLL_INTERNAL_THREAD;
 	else
 		flags |= MHD_USE_THREAD_PER_CONNECTION | MHD_USE_POLL_INTERNAL_THREAD;
+	if (lim->pool < 2)
+		pool[0].option = MHD_OPTION_END; /* one polling thread: no pool */
 	return MHD_start_daemon(
 		flags, 0, NULL, NULL, handler, cls, MHD_OPTION_EXTERNAL_LOGGER, on_mhd_log,
 		(void *)name, MHD_OPTION_LISTEN_SOCKET, fd, MHD_OPTION_CONNECTION_LIMIT,
 		lim->max_conns, MHD_OPTION_PER_IP_CONNECTION_LIMIT, lim->per_ip,
-		MHD_OPTION_CONNECTION_TIMEOUT, lim->idle_seconds, MHD_OPTION_THREAD_POOL_SIZE,
-		lim->pool > 1 ? lim->pool : 0, MHD_OPTION_NOTIFY_COMPLETED, done, NULL,
-		MHD_OPTION_END);
+		MHD_OPTION_CONNECTION_TIMEOUT, lim->idle_seconds, MHD_OPTION_ARRAY, pool,
+		MHD_OPTION_NOTIFY_COMPLETED, done, NULL, MHD_OPTION_END);
 }
 
 int pc_http_peer(struct MHD_Connection *conn, uid_t *uid, gid_t *gid, pid_t *pid)
