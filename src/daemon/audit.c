@@ -227,7 +227,8 @@ void pc_audit_format(struct pc_buf *b, const struct pc_audit_event *ev)
 	if (ev->kind) {
 		pc_buf_adds(b, ",\"objectRef\":{");
 		if (ev->group) {
-			add_str(b, "apiGroup", ev->group);
+			pc_buf_adds(b, "\"apiGroup\":");
+			pc_buf_add_json_str(b, ev->group, strlen(ev->group));
 			pc_buf_addc(b, ',');
 		}
 		pc_buf_adds(b, "\"kind\":");
