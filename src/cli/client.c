@@ -199,7 +199,8 @@ static int load_token(struct pc_client *c, bool *from_env)
 	if (ret < 0) {
 		pc_usage_print("cannot read the token file %s%s: %s", path,
 			       token_path ? "" : " ($" PC_CLIENT_TOKEN_ENV ")",
-			       ret == -ENODATA ? "it holds no \"TOKEN,NAME\" line" : strerror(-ret));
+			       ret == -ENODATA ? "it holds no \"TOKEN,NAME\" line"
+					       : strerror(-ret));
 		*from_env = true; /* not a usage error: exit 1 */
 		return ret;
 	}

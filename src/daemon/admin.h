@@ -47,10 +47,10 @@ struct pc_admin_opts {
 	struct pc_worker *workers; /* borrowed; outlive the server */
 	unsigned nworkers;
 	struct pc_control *ctl;
-	struct pc_publisher *pub;      /* the current snapshot (/clusters) */
-	struct pc_stats_labels labels; /* strings borrowed */
-	bool stats;                    /* --stats on: else /stats* answer 404 */
-	uint64_t start_ms;             /* CLOCK_MONOTONIC ms at process start (uptime) */
+	struct pc_publisher *pub;       /* the current snapshot (/clusters) */
+	struct pc_stats_labels labels;  /* strings borrowed */
+	bool stats;                     /* --stats on: else /stats* answer 404 */
+	uint64_t start_ms;              /* CLOCK_MONOTONIC ms at process start (uptime) */
 	const struct pc_tokens *tokens; /* borrowed, outlive the server; NULL: none */
 	bool open;                      /* --admin-auth none: no token needed anywhere */
 };

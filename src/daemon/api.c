@@ -372,8 +372,8 @@ static enum MHD_Result route(struct pc_api *api, struct MHD_Connection *conn, co
 			 pc_http_arg(conn, "name"), &r);
 	} else if (strcmp(url, "/v1/objects") == 0 && strcmp(method, "DELETE") == 0) {
 		pc_api_delete(api->ctl, pc_http_arg(conn, "kind"), pc_http_arg(conn, "namespace"),
-			   pc_http_arg(conn, "name"), pc_http_arg(conn, "resourceVersion"), who,
-			   &r);
+			      pc_http_arg(conn, "name"), pc_http_arg(conn, "resourceVersion"), who,
+			      &r);
 	} else if (strcmp(url, "/v1/status") == 0 && get) {
 		pc_api_status(api->ctl, &r);
 	} else if (strcmp(url, "/v1/watch") == 0 && get) {
@@ -534,8 +534,8 @@ int pc_api_start(struct pc_control *ctl, const int fds[2], const struct pc_token
 			pc_api_stop(api);
 			return pc_err_set(err, -EINVAL, "the API's TCP listener needs a token");
 		}
-		api->d[i] = pc_http_start(fds[i], on_request, &api->srv[i], on_completed, &lim,
-					  "API");
+		api->d[i] =
+			pc_http_start(fds[i], on_request, &api->srv[i], on_completed, &lim, "API");
 		if (!api->d[i]) {
 			pc_api_stop(api);
 			return pc_err_set(err, -EIO, "cannot start the API server");

@@ -27,11 +27,11 @@
 
 static struct {
 	pthread_mutex_t lock;
-	int fd;            /* -1: off */
-	char *path;        /* NULL: stdout */
-	uint64_t max;      /* rotate at; 0: never */
-	uint64_t size;     /* of the current file */
-	bool failing;      /* the last write failed (logged once) */
+	int fd;        /* -1: off */
+	char *path;    /* NULL: stdout */
+	uint64_t max;  /* rotate at; 0: never */
+	uint64_t size; /* of the current file */
+	bool failing;  /* the last write failed (logged once) */
 } audit = { PTHREAD_MUTEX_INITIALIZER, -1, NULL, 0, 0, false };
 
 static int open_log(const char *path, uint64_t *size, struct pc_err *err)
@@ -217,9 +217,10 @@ static void format_user(struct pc_buf *b, const struct pc_audit_user *u)
 
 void pc_audit_format(struct pc_buf *b, const struct pc_audit_event *ev)
 {
-	pc_buf_printf(b, "{\"kind\":\"Event\",\"apiVersion\":\"audit.k8s.io/v1\","
-			 "\"level\":\"Metadata\",\"auditID\":\"%s\",\"stage\":\"ResponseComplete\","
-			 "\"stageTimestamp\":\"%s\"",
+	pc_buf_printf(b,
+		      "{\"kind\":\"Event\",\"apiVersion\":\"audit.k8s.io/v1\","
+		      "\"level\":\"Metadata\",\"auditID\":\"%s\",\"stage\":\"ResponseComplete\","
+		      "\"stageTimestamp\":\"%s\"",
 		      ev->id, ev->time);
 	add_str(b, "verb", ev->verb);
 	pc_buf_addc(b, ',');
@@ -277,8 +278,8 @@ static void first_error(const struct pc_findings *f, struct pc_audit_event *ev, 
 	ev->message = msg->p;
 }
 
-static void change_refused(struct pc_audit_event *ev, const struct pc_change_result *res,
-			   int ret, struct pc_buf *text)
+static void change_refused(struct pc_audit_event *ev, const struct pc_change_result *res, int ret,
+			   struct pc_buf *text)
 {
 	const struct pc_change_object *o = res->failed < res->n ? &res->v[res->failed] : NULL;
 
@@ -337,8 +338,13 @@ void pc_audit_request(const struct pc_audit_user *who, const char *verb, const c
 		      const char *name, const char *result, unsigned code, const char *reason,
 		      const char *message)
 {
-	struct pc_audit_event ev = { .user = who, .verb = verb, .kind = kind, .name = name,
-				     .result = result, .code = code, .reason = reason,
+	struct pc_audit_event ev = { .user = who,
+				     .verb = verb,
+				     .kind = kind,
+				     .name = name,
+				     .result = result,
+				     .code = code,
+				     .reason = reason,
 				     .message = message };
 	struct pc_buf line = PC_BUF_INIT;
 

@@ -49,13 +49,13 @@ struct pc_audit_event {
 	char id[37];   /* auditID, a UUID */
 	char time[40]; /* RFC 3339, UTC, microseconds */
 	const struct pc_audit_user *user;
-	const char *verb;                  /* "apply", "delete", "set-log-level" */
-	const char *group;                 /* objectRef.apiGroup, or NULL */
-	const char *kind, *ns, *name;      /* objectRef; <kind> NULL: none */
-	int64_t old_rv, new_rv;            /* 0: none (created / deleted / refused) */
-	const char *result;                /* "created", ..., "refused" */
-	unsigned code;                     /* responseStatus.code: the HTTP status */
-	const char *reason, *message;      /* for refusals (NULL otherwise) */
+	const char *verb;             /* "apply", "delete", "set-log-level" */
+	const char *group;            /* objectRef.apiGroup, or NULL */
+	const char *kind, *ns, *name; /* objectRef; <kind> NULL: none */
+	int64_t old_rv, new_rv;       /* 0: none (created / deleted / refused) */
+	const char *result;           /* "created", ..., "refused" */
+	unsigned code;                /* responseStatus.code: the HTTP status */
+	const char *reason, *message; /* for refusals (NULL otherwise) */
 };
 
 /*

@@ -70,8 +70,8 @@ static int64_t stored_rv(struct pc_control *c, const struct change *ch)
 	return rv;
 }
 
-static int result_fill(struct pc_control *c, struct pc_change_result *res,
-		       const struct change *v, size_t n)
+static int result_fill(struct pc_control *c, struct pc_change_result *res, const struct change *v,
+		       size_t n)
 {
 	size_t i, len = 0;
 	char *p;

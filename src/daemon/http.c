@@ -100,12 +100,12 @@ struct MHD_Daemon *pc_http_start(int fd, MHD_AccessHandlerCallback handler, void
 		flags |= MHD_USE_THREAD_PER_CONNECTION | MHD_USE_POLL_INTERNAL_THREAD;
 	if (lim->pool < 2)
 		pool[0].option = MHD_OPTION_END; /* one polling thread: no pool */
-	return MHD_start_daemon(
-		flags, 0, NULL, NULL, handler, cls, MHD_OPTION_EXTERNAL_LOGGER, on_mhd_log,
-		(void *)name, MHD_OPTION_LISTEN_SOCKET, fd, MHD_OPTION_CONNECTION_LIMIT,
-		lim->max_conns, MHD_OPTION_PER_IP_CONNECTION_LIMIT, lim->per_ip,
-		MHD_OPTION_CONNECTION_TIMEOUT, lim->idle_seconds, MHD_OPTION_ARRAY, pool,
-		MHD_OPTION_NOTIFY_COMPLETED, done, NULL, MHD_OPTION_END);
+	return MHD_start_daemon(flags, 0, NULL, NULL, handler, cls, MHD_OPTION_EXTERNAL_LOGGER,
+				on_mhd_log, (void *)name, MHD_OPTION_LISTEN_SOCKET, fd,
+				MHD_OPTION_CONNECTION_LIMIT, lim->max_conns,
+				MHD_OPTION_PER_IP_CONNECTION_LIMIT, lim->per_ip,
+				MHD_OPTION_CONNECTION_TIMEOUT, lim->idle_seconds, MHD_OPTION_ARRAY,
+				pool, MHD_OPTION_NOTIFY_COMPLETED, done, NULL, MHD_OPTION_END);
 }
 
 int pc_http_peer(struct MHD_Connection *conn, uid_t *uid, gid_t *gid, pid_t *pid)
@@ -133,15 +133,15 @@ void pc_http_client_addr(struct MHD_Connection *conn, char *out, size_t size)
 
 	out[0] = '\0';
 	if (sa && sa->sa_family == AF_INET)
-		inet_ntop(AF_INET, &((const struct sockaddr_in *)sa)->sin_addr, out, (socklen_t)size);
+		inet_ntop(AF_INET, &((const struct sockaddr_in *)sa)->sin_addr, out,
+			  (socklen_t)size);
 	else if (sa && sa->sa_family == AF_INET6)
 		inet_ntop(AF_INET6, &((const struct sockaddr_in6 *)sa)->sin6_addr, out,
 			  (socklen_t)size);
 }
 
 enum MHD_Result pc_http_send_hdr(struct MHD_Connection *conn, unsigned status, const char *type,
-				 const char *body, size_t len, const char *hname,
-				 const char *hval)
+				 const char *body, size_t len, const char *hname, const char *hval)
 {
 	struct MHD_Response *resp;
 	enum MHD_Result ret;

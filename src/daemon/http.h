@@ -77,8 +77,7 @@ enum MHD_Result pc_http_send(struct MHD_Connection *conn, unsigned status, const
 
 /* pc_http_send() with one more header <hname>: <hval> (e.g. WWW-Authenticate). */
 enum MHD_Result pc_http_send_hdr(struct MHD_Connection *conn, unsigned status, const char *type,
-				 const char *body, size_t len, const char *hname,
-				 const char *hval);
+				 const char *body, size_t len, const char *hname, const char *hval);
 
 /* The query argument <key>, or NULL. */
 const char *pc_http_arg(struct MHD_Connection *conn, const char *key);

@@ -34,12 +34,12 @@
 #include <sys/signalfd.h>
 #include <unistd.h>
 
-#include "core/usage.h"
 #include "core/alloc.h"
 #include "core/clock.h"
 #include "core/err.h"
 #include "core/log.h"
 #include "core/loop.h"
+#include "core/usage.h"
 #include "daemon/admin.h"
 #include "daemon/api.h"
 #include "daemon/audit.h"
@@ -597,8 +597,13 @@ static void log_config(int ret, const struct pc_change_result *res, const char *
 	static const struct pc_audit_user config = { .name = "config", .via = "config" };
 	size_t i, count[PC_STORE_DELETED + 1] = { 0 };
 
-	pc_audit_change(&config, "apply", ret, res, ret == 0 ? 200 : ret == -EINVAL ? 422 : 500,
-			ret == 0 ? NULL : ret == -EINVAL ? "Invalid" : "InternalError");
+	pc_audit_change(&config, "apply", ret, res,
+			ret == 0         ? 200
+			: ret == -EINVAL ? 422
+					 : 500,
+			ret == 0         ? NULL
+			: ret == -EINVAL ? "Invalid"
+					 : "InternalError");
 	if (ret < 0) {
 		pc_log(PC_LOG_ERR, failed, "err=\"%s\"",
 		       res->err.msg[0] ? res->err.msg : strerror(-ret));

@@ -88,13 +88,15 @@ static int add_line(struct pc_tokens *out, const char *s, const char *e, const c
 	trim(&ns, &ne);
 	for (p = ts; p < te; p++) {
 		if (is_blank(*p) || (unsigned char)*p < 0x21 || (unsigned char)*p > 0x7e)
-			return pc_err_set(err, -EINVAL, "%s:%u: a token is printable ASCII without "
-							"blanks",
+			return pc_err_set(err, -EINVAL,
+					  "%s:%u: a token is printable ASCII without "
+					  "blanks",
 					  path, line);
 	}
 	if (te == ts || ne == ns || te - ts > PC_TOKEN_MAX)
-		return pc_err_set(err, -EINVAL, "%s:%u: a token line is \"TOKEN,NAME\", both "
-						"non-empty (tokens up to %d bytes)",
+		return pc_err_set(err, -EINVAL,
+				  "%s:%u: a token line is \"TOKEN,NAME\", both "
+				  "non-empty (tokens up to %d bytes)",
 				  path, line, PC_TOKEN_MAX);
 	v = pc_realloc(out->v, (out->n + 1) * sizeof(*v));
 	if (!v)
@@ -169,8 +171,9 @@ static int check_file(int fd, const char *path, struct pc_err *err)
 	if (fstat(fd, &st) == -1)
 		return pc_err_errno(err, errno, "cannot stat %s", path);
 	if (!S_ISREG(st.st_mode))
-		return pc_err_set(err, -EPERM, "%s is not a regular file: remove it (the daemon then "
-					       "makes a new token)",
+		return pc_err_set(err, -EPERM,
+				  "%s is not a regular file: remove it (the daemon then "
+				  "makes a new token)",
 				  path);
 	if (st.st_uid != me)
 		return pc_err_set(err, -EPERM,

@@ -26,10 +26,10 @@
 
 struct pc_err;
 
-#define PC_TOKEN_FILE    "api-token"
-#define PC_TOKEN_DEFAULT "admin" /* the name of the token the daemon makes */
-#define PC_TOKEN_MAX     4096    /* bytes of a token */
-#define PC_TOKEN_FILE_MAX 65536  /* bytes of the file */
+#define PC_TOKEN_FILE     "api-token"
+#define PC_TOKEN_DEFAULT  "admin" /* the name of the token the daemon makes */
+#define PC_TOKEN_MAX      4096    /* bytes of a token */
+#define PC_TOKEN_FILE_MAX 65536   /* bytes of the file */
 
 struct pc_token {
 	char *token;

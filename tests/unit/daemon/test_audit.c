@@ -27,7 +27,7 @@ static char path[128];
 
 static void setup(void)
 {
-	strcpy(dir, "/tmp/pc-audit-XXXXXX");
+	snprintf(dir, sizeof(dir), "%s", "/tmp/pc-audit-XXXXXX");
 	ck_assert_ptr_nonnull(mkdtemp(dir));
 	snprintf(path, sizeof(path), "%s/audit.log", dir);
 }
@@ -75,9 +75,16 @@ static const struct pc_audit_user peer = {
 
 START_TEST(formats_an_event)
 {
-	struct pc_audit_event ev = { .user = &peer, .verb = "apply", .group = "networking.istio.io",
-				     .kind = "ServiceEntry", .ns = "default", .name = "a\"b",
-				     .old_rv = 3, .new_rv = 7, .result = "configured", .code = 200 };
+	struct pc_audit_event ev = { .user = &peer,
+				     .verb = "apply",
+				     .group = "networking.istio.io",
+				     .kind = "ServiceEntry",
+				     .ns = "default",
+				     .name = "a\"b",
+				     .old_rv = 3,
+				     .new_rv = 7,
+				     .result = "configured",
+				     .code = 200 };
 	struct pc_buf b = PC_BUF_INIT;
 	const struct pc_node *j;
 	regex_t re;
@@ -108,15 +115,16 @@ START_TEST(formats_an_event)
 	ck_assert_int_eq(ji(j, "responseStatus.code"), 200);
 	ck_assert_str_eq(js(j, "responseStatus.status"), "Success");
 	ck_assert_ptr_null(jp(j, "responseStatus.message"));
-	ck_assert_int_eq(regcomp(&re,
-				 "^[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}\\.[0-9]{6}Z$",
-				 REG_EXTENDED | REG_NOSUB),
-			 0);
+	ck_assert_int_eq(
+		regcomp(&re, "^[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}\\.[0-9]{6}Z$",
+			REG_EXTENDED | REG_NOSUB),
+		0);
 	ck_assert_msg(regexec(&re, js(j, "stageTimestamp"), 0, NULL, 0) == 0, "%s",
 		      js(j, "stageTimestamp"));
 	regfree(&re);
-	ck_assert_int_eq(regcomp(&re, "^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-"
-				      "[0-9a-f]{12}$",
+	ck_assert_int_eq(regcomp(&re,
+				 "^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-"
+				 "[0-9a-f]{12}$",
 				 REG_EXTENDED | REG_NOSUB),
 			 0);
 	ck_assert_msg(regexec(&re, ev.id, 0, NULL, 0) == 0, "%s", ev.id);
@@ -164,12 +172,24 @@ END_TEST
 
 START_TEST(a_refusal_names_its_first_error)
 {
-	struct pc_finding warn = { .sev = PC_SEV_WARNING, .file = "x.yaml", .line = 1, .col = 1,
-				   .kind = "ServiceEntry", .ns = "default", .name = "w",
-				   .path = "", .msg = "a warning" };
-	struct pc_finding e = { .sev = PC_SEV_ERROR, .file = "x.yaml", .line = 3, .col = 9,
-				.kind = "ServiceEntry", .ns = "default", .name = "Bad",
-				.path = "metadata.name", .msg = "Invalid value" };
+	struct pc_finding warn = { .sev = PC_SEV_WARNING,
+				   .file = "x.yaml",
+				   .line = 1,
+				   .col = 1,
+				   .kind = "ServiceEntry",
+				   .ns = "default",
+				   .name = "w",
+				   .path = "",
+				   .msg = "a warning" };
+	struct pc_finding e = { .sev = PC_SEV_ERROR,
+				.file = "x.yaml",
+				.line = 3,
+				.col = 9,
+				.kind = "ServiceEntry",
+				.ns = "default",
+				.name = "Bad",
+				.path = "metadata.name",
+				.msg = "Invalid value" };
 	struct pc_audit_user tok = { .name = "ci", .via = "tcp", .addr = "127.0.0.1" };
 	struct pc_change_result res;
 	const struct pc_node *j;
@@ -191,7 +211,8 @@ START_TEST(a_refusal_names_its_first_error)
 	ck_assert_int_eq(ji(j, "responseStatus.code"), 422);
 	ck_assert_str_eq(js(j, "responseStatus.status"), "Failure");
 	ck_assert_str_eq(js(j, "responseStatus.reason"), "Invalid");
-	ck_assert_str_eq(js(j, "responseStatus.message"), "x.yaml:3:9: metadata.name: Invalid value");
+	ck_assert_str_eq(js(j, "responseStatus.message"),
+			 "x.yaml:3:9: metadata.name: Invalid value");
 	pc_change_result_release(&res);
 }
 END_TEST

@@ -22,7 +22,7 @@ static char path[128];
 
 static void setup(void)
 {
-	strcpy(dir, "/tmp/pc-token-XXXXXX");
+	snprintf(dir, sizeof(dir), "%s", "/tmp/pc-token-XXXXXX");
 	ck_assert_ptr_nonnull(mkdtemp(dir));
 	snprintf(path, sizeof(path), "%s/%s", dir, PC_TOKEN_FILE);
 }
@@ -57,8 +57,10 @@ END_TEST
 
 START_TEST(refuses_bad_lines)
 {
-	static const char *const bad[] = { "", "# only a comment\n", "abc\n", ",admin\n",
-					   "abc,\n", "a b,admin\n", "ok,x\nnocomma\n" };
+	static const char *const bad[] = {
+		"",       "# only a comment\n", "abc\n",          ",admin\n",
+		"abc,\n", "a b,admin\n",        "ok,x\nnocomma\n"
+	};
 	struct pc_tokens t;
 	struct pc_err err;
 	size_t i;
