@@ -193,8 +193,10 @@ static int load_token(struct pc_client *c, bool *from_env)
 	const char *path = token_path ? token_path : env && *env ? env : NULL;
 	int ret;
 
-	if (!path)
-		return read_token(c, PC_CLIENT_DEFAULT_TOKEN) < 0 ? 0 : 0; /* optional: no error */
+	if (!path) {
+		(void)read_token(c, PC_CLIENT_DEFAULT_TOKEN); /* optional: no token, no error */
+		return 0;
+	}
 	ret = read_token(c, path);
 	if (ret < 0) {
 		pc_usage_print("cannot read the token file %s%s: %s", path,
