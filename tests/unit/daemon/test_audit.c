@@ -3,10 +3,13 @@
  * Unit tests for daemon/audit.c: the JSON line of an event (Kubernetes'
  * audit Event fields), one line per object with a shared auditID, a
  * refusal with its first finding, the file's mode, rotation by size, and
- * a symbolic link refused. Files in a mkdtemp directory.
+ * a symbolic link refused; and the old and new resourceVersions a change
+ * reports (daemon/control.c), by a get each and by one listing. Files in
+ * a mkdtemp directory.
  */
 #include <check.h>
 #include <errno.h>
+#include <ftw.h>
 #include <regex.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -21,6 +24,7 @@
 #include "daemon/control.h"
 #include "daemonutil.h"
 #include "model/finding.h"
+#include "policy/snapshot.h"
 
 static char dir[64];
 static char path[128];
@@ -253,6 +257,107 @@ START_TEST(refuses_a_symlink)
 }
 END_TEST
 
+/* ---- the resourceVersions of a change ---- */
+
+static void drop(void *data, struct pc_snapshot *snap)
+{
+	(void)data;
+	pc_snapshot_unref(snap);
+}
+
+static int rm_one(const char *p, const struct stat *st, int flag, struct FTW *ftw)
+{
+	(void)st;
+	(void)flag;
+	(void)ftw;
+	return remove(p);
+}
+
+static char *se_text(size_t from, size_t n, unsigned port)
+{
+	struct pc_buf b = PC_BUF_INIT;
+	size_t i;
+
+	for (i = from; i < from + n; i++)
+		pc_buf_printf(
+			&b,
+			"---\napiVersion: networking.istio.io/v1\nkind: ServiceEntry\n"
+			"metadata: {name: s%zu, namespace: default}\nspec:\n  hosts: "
+			"[s%zu.example]\n  addresses: [10.1.%zu.%zu/32]\n  location: "
+			"MESH_EXTERNAL\n  resolution: NONE\n  ports: [{name: tcp, number: %u, "
+			"protocol: TCP}]\n",
+			i, i, i / 256, i % 256, port);
+	ck_assert(!b.oom);
+	return b.p;
+}
+
+static void apply_text(struct pc_control *ctl, char *text, struct pc_change_result *res)
+{
+	struct pc_upload u = { "t.yaml", text, strlen(text) };
+
+	pc_change_result_init(res);
+	ck_assert_int_eq(pc_control_apply(ctl, &u, 1, res), 0);
+	free(text);
+}
+
+/* created: 0 -> rv; configured: rv -> rv'; unchanged: rv -> rv; deleted: rv' -> (none) */
+static void check_versions(size_t n)
+{
+	struct pc_control_opts o = { 0 };
+	struct pc_change_result a, b, d;
+	struct pc_control *ctl;
+	struct pc_err err;
+	char state[128];
+	size_t i;
+
+	snprintf(state, sizeof(state), "%s/state", dir);
+	o.state_dir = state;
+	o.compile.policy = -1;
+	o.compile.proxy_port = 15001;
+	o.publish = drop;
+	ck_assert_int_eq(pc_control_open(&o, &ctl, &err), 0);
+	apply_text(ctl, se_text(0, n, 80), &a);
+	for (i = 0; i < n; i++) {
+		ck_assert_int_eq(a.v[i].result, PC_STORE_CREATED);
+		ck_assert_int_eq(a.v[i].old_rv, 0);
+		ck_assert_int_eq(a.v[i].new_rv, a.revision);
+	}
+	/* the first half changes, the second does not */
+	apply_text(ctl, se_text(0, n / 2, 81), &b);
+	pc_change_result_release(&b);
+	apply_text(ctl, se_text(0, n, 81), &b);
+	for (i = 0; i < n; i++) {
+		ck_assert_int_eq(b.v[i].result,
+				 i < n / 2 ? PC_STORE_UNCHANGED : PC_STORE_CONFIGURED);
+		if (i >= n / 2)
+			ck_assert_int_eq(b.v[i].old_rv, a.revision);
+		ck_assert_int_eq(b.v[i].new_rv, i < n / 2 ? b.v[i].old_rv : b.revision);
+		ck_assert_int_gt(b.v[i].old_rv, 0);
+	}
+	pc_change_result_init(&d);
+	ck_assert_int_eq(pc_control_delete(ctl, PC_KIND_SERVICE_ENTRY, "default", "s1", 0, &d), 0);
+	ck_assert_int_eq(d.v[0].result, PC_STORE_DELETED);
+	ck_assert_int_eq(d.v[0].old_rv, b.v[1].new_rv);
+	pc_change_result_release(&d);
+	pc_change_result_release(&b);
+	pc_change_result_release(&a);
+	pc_control_shutdown(ctl);
+	pc_control_free(ctl);
+	nftw(state, rm_one, 16, FTW_DEPTH | FTW_PHYS);
+}
+
+START_TEST(versions_by_gets)
+{
+	check_versions(4);
+}
+END_TEST
+
+START_TEST(versions_by_a_listing)
+{
+	check_versions(300); /* over OLD_RV_GETS_MAX stored objects */
+}
+END_TEST
+
 int main(void)
 {
 	Suite *s = suite_create("daemon.audit");
@@ -261,11 +366,14 @@ int main(void)
 	int failed;
 
 	tcase_add_checked_fixture(tc, setup, teardown);
+	tcase_set_timeout(tc, 60);
 	tcase_add_test(tc, formats_an_event);
 	tcase_add_test(tc, one_line_per_object);
 	tcase_add_test(tc, a_refusal_names_its_first_error);
 	tcase_add_test(tc, rotates_by_size);
 	tcase_add_test(tc, refuses_a_symlink);
+	tcase_add_test(tc, versions_by_gets);
+	tcase_add_test(tc, versions_by_a_listing);
 	suite_add_tcase(s, tc);
 	sr = srunner_create(s);
 	srunner_run_all(sr, CK_NORMAL);
