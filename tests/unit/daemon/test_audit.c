@@ -20,6 +20,7 @@
 
 #include "core/buf.h"
 #include "core/err.h"
+#include "core/log.h"
 #include "daemon/audit.h"
 #include "daemon/control.h"
 #include "daemonutil.h"
@@ -310,6 +311,7 @@ static void check_versions(size_t n)
 	char state[128];
 	size_t i;
 
+	pc_log_set_level(PC_LOG_WARN);
 	snprintf(state, sizeof(state), "%s/state", dir);
 	o.state_dir = state;
 	o.compile.policy = -1;
