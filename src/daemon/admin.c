@@ -386,7 +386,7 @@ static bool is_guarded(const char *url, bool get)
 	       strcmp(url, "/connections") == 0 || strcmp(url, "/clusters") == 0;
 }
 
-static enum MHD_Result refuse(struct MHD_Connection *conn, const char *url, bool get)
+static enum MHD_Result refuse(struct MHD_Connection *conn, bool get)
 {
 	struct pc_audit_user who = { .name = "system:anonymous", .via = "admin" };
 	char addr[INET6_ADDRSTRLEN];
@@ -397,7 +397,6 @@ static enum MHD_Result refuse(struct MHD_Connection *conn, const char *url, bool
 		pc_audit_request(&who, "set-log-level", "Logging", pc_http_arg(conn, "level"),
 				 "refused", 401, "Unauthorized", NULL);
 	}
-	(void)url;
 	return pc_http_send_hdr(conn, 401, CT_TEXT, unauthorized, sizeof(unauthorized) - 1,
 				MHD_HTTP_HEADER_WWW_AUTHENTICATE, "Bearer realm=\"portcullis\"");
 }
@@ -411,7 +410,7 @@ static enum MHD_Result route(struct pc_admin *a, struct MHD_Connection *conn, co
 	if (is_guarded(url, get) && (get || strcmp(method, "POST") == 0)) {
 		user = authorized(a, conn);
 		if (!user)
-			return refuse(conn, url, get);
+			return refuse(conn, get);
 	}
 	if (strcmp(url, "/logging") == 0 && (get || strcmp(method, "POST") == 0))
 		return logging(conn, !get, user);
