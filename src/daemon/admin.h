@@ -57,7 +57,7 @@ struct pc_admin_opts {
 
 /*
  * Listen on <spec> ("127.0.0.1:15000", "[::1]:15000"); unless <any>, only
- * a loopback address is accepted (the endpoint has no authentication).
+ * a loopback address is accepted (metrics and health need no token).
  * Returns the fd, or a negative errno with <err> filled.
  */
 int pc_admin_listen(const char *spec, bool any, struct pc_err *err);
