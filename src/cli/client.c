@@ -13,11 +13,13 @@
 #include "cli/client.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <math.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "cli/term.h"
 #include "core/alloc.h"
@@ -144,6 +146,69 @@ static void start_curl(struct pc_client *c)
 	}
 }
 
+static const char *token_path; /* --token-file */
+
+void pc_client_token_file(const char *path)
+{
+	token_path = path;
+}
+
+/*
+ * The first token of the file <path> (the daemon's "TOKEN,NAME" lines) as
+ * c->auth. Returns 0, or -errno (-ENODATA: no token in it).
+ */
+static int read_token(struct pc_client *c, const char *path)
+{
+	char buf[65536], *p, *end;
+	ssize_t n;
+	size_t len;
+	int fd;
+
+	fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
+	if (fd == -1)
+		return -errno;
+	n = read(fd, buf, sizeof(buf) - 1);
+	close(fd);
+	if (n < 0)
+		return -EIO;
+	buf[n] = '\0';
+	for (p = buf; *p; p = end + (*end == '\n')) {
+		end = p + strcspn(p, "\n");
+		p += strspn(p, " \t\r");
+		len = strcspn(p, ",\n \t\r");
+		if (*p == '#' || len == 0)
+			continue;
+		p[len] = '\0';
+		c->auth = concat("Authorization: Bearer ", p);
+		memset(buf, 0, sizeof(buf));
+		return 0;
+	}
+	return -ENODATA;
+}
+
+/* Load the token c->auth when there is one to send (see pc_client_token_file()). */
+static int load_token(struct pc_client *c, bool *from_env)
+{
+	const char *env = getenv(PC_CLIENT_TOKEN_ENV);
+	const char *path = token_path ? token_path : env && *env ? env : NULL;
+	int ret;
+
+	if (!path) {
+		(void)read_token(c, PC_CLIENT_DEFAULT_TOKEN); /* optional: no token, no error */
+		return 0;
+	}
+	ret = read_token(c, path);
+	if (ret < 0) {
+		pc_usage_print("cannot read the token file %s%s: %s", path,
+			       token_path ? "" : " ($" PC_CLIENT_TOKEN_ENV ")",
+			       ret == -ENODATA ? "it holds no \"TOKEN,NAME\" line"
+					       : strerror(-ret));
+		*from_env = true; /* not a usage error: exit 1 */
+		return ret;
+	}
+	return 0;
+}
+
 int pc_client_init(struct pc_client *c, const char *server, bool *from_env)
 {
 	const char *env = getenv(PC_CLIENT_ENV);
@@ -157,6 +222,10 @@ int pc_client_init(struct pc_client *c, const char *server, bool *from_env)
 		pc_usage_print("invalid server address \"%s\"%s: use unix:PATH, /PATH, "
 			       "http://HOST:PORT or HOST:PORT",
 			       server, *from_env ? " in $" PC_CLIENT_ENV : "");
+		pc_client_release(c);
+		return -EINVAL;
+	}
+	if (!c->unix_path && load_token(c, from_env) < 0) {
 		pc_client_release(c);
 		return -EINVAL;
 	}
@@ -180,6 +249,10 @@ int pc_client_init_admin(struct pc_client *c, const char *addr, bool *from_env)
 		pc_client_release(c);
 		return -EINVAL;
 	}
+	if (load_token(c, from_env) < 0) {
+		pc_client_release(c);
+		return -EINVAL;
+	}
 	start_curl(c);
 	return 0;
 }
@@ -194,7 +267,10 @@ void pc_client_release(struct pc_client *c)
 	free(c->addr);
 	free(c->unix_path);
 	free(c->base);
-	c->addr = c->unix_path = c->base = NULL;
+	if (c->auth)
+		memset(c->auth, 0, strlen(c->auth));
+	free(c->auth);
+	c->addr = c->unix_path = c->base = c->auth = NULL;
 }
 
 void pc_client_param(struct pc_client *c, struct pc_buf *b, const char *key, const char *value)
@@ -365,7 +441,7 @@ static int perform(struct pc_client *c, struct sink *s, long timeout, struct pc_
 	return 0;
 }
 
-static struct curl_slist *headers(void)
+static struct curl_slist *headers(const struct pc_client *c)
 {
 	struct curl_slist *h, *n = NULL;
 
@@ -373,6 +449,8 @@ static struct curl_slist *headers(void)
 	h = curl_slist_append(NULL, "Expect:");
 	if (h)
 		n = curl_slist_append(h, "Accept: application/json");
+	if (n && c->auth)
+		n = curl_slist_append(h, c->auth);
 	if (!n) {
 		curl_slist_free_all(h);
 		pc_usage_print("out of memory");
@@ -384,7 +462,7 @@ static struct curl_slist *headers(void)
 int pc_client_request(struct pc_client *c, const char *method, const char *target, curl_mime *mime,
 		      long timeout, struct pc_response *r)
 {
-	struct curl_slist *hdrs = headers();
+	struct curl_slist *hdrs = headers(c);
 	struct sink s = { c, &r->body, PC_CLIENT_MAX_BODY, false, NULL, NULL, 0 };
 	int ret;
 
@@ -400,7 +478,7 @@ int pc_client_request(struct pc_client *c, const char *method, const char *targe
 int pc_client_stream(struct pc_client *c, const char *target, pc_client_line_fn *fn, void *arg,
 		     struct pc_response *r, int *stopped)
 {
-	struct curl_slist *hdrs = headers();
+	struct curl_slist *hdrs = headers(c);
 	struct sink s = { c, &r->body, PC_CLIENT_MAX_LINE, false, fn, arg, 0 };
 	int ret;
 

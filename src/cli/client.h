@@ -28,6 +28,9 @@ struct pc_yaml_stream;
 #define PC_CLIENT_ENV            "PORTCULLIS_SERVER"
 #define PC_CLIENT_DEFAULT_ADMIN  "127.0.0.1:15000"
 #define PC_CLIENT_ADMIN_ENV      "PORTCULLIS_ADMIN"
+/* The bearer token for TCP and the admin endpoint (doc/security.md): --token-file, else this. */
+#define PC_CLIENT_TOKEN_ENV      "PORTCULLIS_TOKEN_FILE"
+#define PC_CLIENT_DEFAULT_TOKEN  "/var/lib/portcullis/api-token"
 
 /* Seconds: connecting; a get or delete; an apply (100,000 objects take a while). */
 #define PC_CLIENT_CONNECT_TIMEOUT 5L
@@ -47,6 +50,7 @@ struct pc_client {
 	char *addr;       /* "unix:PATH" or "http://HOST:PORT", for messages */
 	char *unix_path;  /* NULL over TCP */
 	char *base;       /* URL prefix: "http://localhost" or "http://HOST:PORT" */
+	char *auth;       /* "Authorization: Bearer ..." header, or NULL */
 	const char *what; /* "server" or "admin endpoint", for messages */
 	bool quiet;       /* keep transport and admin errors in <msg>, don't print them */
 	char msg[512];    /* the last such error, without "portcullis: " */
@@ -68,13 +72,28 @@ struct pc_response {
  * caller exits 2 for a flag, 1 for the environment: see <*from_env>).
  */
 int pc_client_init(struct pc_client *c, const char *server, bool *from_env);
+
+/*
+ * The token file of --token-file PATH (NULL: $PORTCULLIS_TOKEN_FILE, else
+ * /var/lib/portcullis/api-token when readable). A client bound to a TCP
+ * server or to the admin endpoint sends its first token as
+ * "Authorization: Bearer"; the Unix socket needs none. Call before the
+ * init; <path> is borrowed.
+ */
+void pc_client_token_file(const char *path);
+
+/* The --token-file option's getopt value in every verb that talks to the daemon. */
+#define PC_OPT_TOKEN_FILE 0x200
+
 void pc_client_release(struct pc_client *c);
 
 /*
  * Bind <c> to the admin endpoint of `portcullis run` at <addr>
  * ("HOST:PORT" or "http://HOST:PORT"); NULL means $PORTCULLIS_ADMIN, else
  * 127.0.0.1:15000. Returns 0, or -EINVAL after printing why the address is
- * not one (<*from_env> as for pc_client_init()).
+ * not one (<*from_env> as for pc_client_init()). Also when the token file
+ * given (flag or environment) cannot be read: then <*from_env> is set, so
+ * that the caller exits 1.
  */
 int pc_client_init_admin(struct pc_client *c, const char *addr, bool *from_env);
 

@@ -39,6 +39,9 @@ static const char usage[] =
 	"  -s, --server ADDR     the API of portcullis run: unix:PATH, /PATH,\n"
 	"                        http://HOST:PORT or HOST:PORT (default: $PORTCULLIS_SERVER,\n"
 	"                        else unix:/run/portcullis/api.sock)\n"
+	"      --token-file PATH the bearer token for an http:// server: a file of\n"
+	"                        \"TOKEN,NAME\" lines (default: $PORTCULLIS_TOKEN_FILE,\n"
+	"                        else /var/lib/portcullis/api-token when readable)\n"
 	"  -h, --help            show this help\n"
 	"\n"
 	"Output: one line per object, KIND.networking.istio.io/NAME created, configured\n"
@@ -60,6 +63,7 @@ static int parse_args(int argc, char **argv, struct aopts *o)
 	static const struct option opts[] = {
 		{ "filename", required_argument, NULL, 'f' },
 		{ "server", required_argument, NULL, 's' },
+		{ "token-file", required_argument, NULL, PC_OPT_TOKEN_FILE },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
@@ -76,6 +80,9 @@ static int parse_args(int argc, char **argv, struct aopts *o)
 			break;
 		case 's':
 			o->server = optarg;
+			break;
+		case PC_OPT_TOKEN_FILE:
+			pc_client_token_file(optarg);
 			break;
 		case 'h':
 			fputs(usage, stdout);

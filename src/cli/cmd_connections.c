@@ -42,6 +42,9 @@ static const char usage[] =
 	"      --admin ADDR     the admin endpoint of portcullis run: HOST:PORT or\n"
 	"                       http://HOST:PORT (default: $PORTCULLIS_ADMIN, else\n"
 	"                       127.0.0.1:15000)\n"
+	"      --token-file PATH the bearer token for the admin endpoint: a file of\n"
+	"                       \"TOKEN,NAME\" lines (default: $PORTCULLIS_TOKEN_FILE,\n"
+	"                       else /var/lib/portcullis/api-token when readable)\n"
 	"  -h, --help           show this help\n"
 	"\n"
 	"Exit status: 0 success (also with no connections), 1 failure (admin\n"
@@ -67,6 +70,7 @@ static int parse_args(int argc, char **argv, struct copts *o)
 	static const struct option opts[] = {
 		{ "output", required_argument, NULL, 'o' },
 		{ "admin", required_argument, NULL, 'a' },
+		{ "token-file", required_argument, NULL, PC_OPT_TOKEN_FILE },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
@@ -87,6 +91,9 @@ static int parse_args(int argc, char **argv, struct copts *o)
 			break;
 		case 'a':
 			o->admin = optarg;
+			break;
+		case PC_OPT_TOKEN_FILE:
+			pc_client_token_file(optarg);
 			break;
 		case 'h':
 			fputs(usage, stdout);

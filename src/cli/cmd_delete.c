@@ -52,6 +52,9 @@ static const char usage[] =
 	"  -s, --server ADDR       the API of portcullis run: unix:PATH, /PATH,\n"
 	"                          http://HOST:PORT or HOST:PORT (default: $PORTCULLIS_SERVER,\n"
 	"                          else unix:/run/portcullis/api.sock)\n"
+	"      --token-file PATH   the bearer token for an http:// server: a file of\n"
+	"                          \"TOKEN,NAME\" lines (default: $PORTCULLIS_TOKEN_FILE,\n"
+	"                          else /var/lib/portcullis/api-token when readable)\n"
 	"  -h, --help              show this help\n"
 	"\n"
 	"Exit status: 0 every object deleted, 1 some object not deleted (not found,\n"
@@ -103,6 +106,7 @@ static int parse_args(int argc, char **argv, struct dopts *o)
 		{ "namespace", required_argument, NULL, 'n' },
 		{ "ignore-not-found", no_argument, NULL, OPT_IGNORE_NOT_FOUND },
 		{ "server", required_argument, NULL, 's' },
+		{ "token-file", required_argument, NULL, PC_OPT_TOKEN_FILE },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
@@ -125,6 +129,9 @@ static int parse_args(int argc, char **argv, struct dopts *o)
 			break;
 		case 's':
 			o->server = optarg;
+			break;
+		case PC_OPT_TOKEN_FILE:
+			pc_client_token_file(optarg);
 			break;
 		case 'h':
 			fputs(usage, stdout);

@@ -50,6 +50,9 @@ static const char usage[] =
 	"  -s, --server ADDR     the API of portcullis run: unix:PATH, /PATH,\n"
 	"                        http://HOST:PORT or HOST:PORT (default: $PORTCULLIS_SERVER,\n"
 	"                        else unix:/run/portcullis/api.sock)\n"
+	"      --token-file PATH the bearer token for an http:// server: a file of\n"
+	"                        \"TOKEN,NAME\" lines (default: $PORTCULLIS_TOKEN_FILE,\n"
+	"                        else /var/lib/portcullis/api-token when readable)\n"
 	"  -h, --help            show this help\n"
 	"\n"
 	"Exit status: 0 success (also when nothing matches), 1 failure (server\n"
@@ -126,6 +129,7 @@ static int parse_args(int argc, char **argv, struct gopts *o)
 		{ "output", required_argument, NULL, 'o' },
 		{ "watch", no_argument, NULL, 'w' },
 		{ "server", required_argument, NULL, 's' },
+		{ "token-file", required_argument, NULL, PC_OPT_TOKEN_FILE },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
@@ -153,6 +157,9 @@ static int parse_args(int argc, char **argv, struct gopts *o)
 			break;
 		case 's':
 			o->server = optarg;
+			break;
+		case PC_OPT_TOKEN_FILE:
+			pc_client_token_file(optarg);
 			break;
 		case 'h':
 			fputs(usage, stdout);

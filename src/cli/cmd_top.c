@@ -73,6 +73,9 @@ static const char usage[] =
 	"      --admin ADDR          the admin endpoint of portcullis run: HOST:PORT or\n"
 	"                            http://HOST:PORT (default: $PORTCULLIS_ADMIN, else\n"
 	"                            127.0.0.1:15000)\n"
+	"      --token-file PATH     the bearer token for the admin endpoint: a file of\n"
+	"                            \"TOKEN,NAME\" lines (default: $PORTCULLIS_TOKEN_FILE,\n"
+	"                            else /var/lib/portcullis/api-token when readable)\n"
 	"  -h, --help                show this help\n"
 	"\n"
 	"Exit status: 0 success, 1 failure (admin endpoint unreachable, unexpected\n"
@@ -267,6 +270,7 @@ static int parse_args(int argc, char **argv, struct topts *o)
 		{ "iterations", required_argument, NULL, 'n' },
 		{ "once", no_argument, NULL, '1' },
 		{ "admin", required_argument, NULL, 'a' },
+		{ "token-file", required_argument, NULL, PC_OPT_TOKEN_FILE },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
@@ -287,6 +291,9 @@ static int parse_args(int argc, char **argv, struct topts *o)
 			break;
 		case 'a':
 			o->admin = optarg;
+			break;
+		case PC_OPT_TOKEN_FILE:
+			pc_client_token_file(optarg);
 			break;
 		case 'h':
 			fputs(usage, stdout);

@@ -9,11 +9,16 @@
  * (proxy/worker.h), so a scrape delays at most the accepts and closes of
  * one worker, for the time it takes to print that worker's sessions.
  *
- * No authentication: the listening address must be loopback unless the
- * operator says --admin-any.
+ * The paths that change the proxy or reveal its policy need a bearer
+ * token (daemon/token.h) unless --admin-auth none; the listening address
+ * must be loopback unless the operator says --admin-any. Connections are
+ * served by a small epoll thread pool, not a thread each: an idle socket
+ * costs a descriptor, so ADMIN_MAX_CONNS can be high enough that a few
+ * idle clients never keep the readiness probe out.
  */
 #include "daemon/admin.h"
 
+#include <arpa/inet.h>
 #include <dirent.h>
 #include <errno.h>
 #include <inttypes.h>
@@ -30,16 +35,19 @@
 #include "core/clock.h"
 #include "core/err.h"
 #include "core/log.h"
+#include "daemon/audit.h"
 #include "daemon/control.h"
 #include "daemon/http.h"
 #include "daemon/publish.h"
+#include "daemon/token.h"
 #include "policy/dump.h"
 #include "policy/snapshot.h"
 #include "proxy/deny.h"
 #include "proxy/worker.h"
 
-#define ADMIN_MAX_CONNS    16
-#define ADMIN_IDLE_SECONDS 30
+#define ADMIN_MAX_CONNS    1024
+#define ADMIN_IDLE_SECONDS 10
+#define ADMIN_THREADS      2
 
 #define CT_JSON PC_HTTP_CT_JSON
 #define CT_TEXT PC_HTTP_CT_TEXT
@@ -61,8 +69,8 @@ int pc_admin_listen(const char *spec, bool any, struct pc_err *err)
 		.usage = "ADDRESS:PORT or off",
 		.sock = "admin",
 		.what = " for the admin endpoint",
-		.noauth = "the admin endpoint has no authentication (add --admin-any to serve "
-			  "it anyway)",
+		.noauth = "the admin endpoint's metrics and health paths need no token (add "
+			  "--admin-any to serve it anyway)",
 		.port0 = true,
 	};
 
@@ -292,8 +300,10 @@ static enum MHD_Result get_clusters(struct pc_admin *a, struct MHD_Connection *c
 	return reply(conn, 200, json ? CT_JSON : CT_TEXT, &b);
 }
 
-static enum MHD_Result logging(struct MHD_Connection *conn, bool post)
+static enum MHD_Result logging(struct MHD_Connection *conn, bool post, const char *user)
 {
+	struct pc_audit_user who = { .name = user, .via = "admin" };
+	char addr[INET6_ADDRSTRLEN];
 	const char *level = pc_http_arg(conn, "level");
 	struct pc_buf b = PC_BUF_INIT;
 	int l;
@@ -305,8 +315,13 @@ static enum MHD_Result logging(struct MHD_Connection *conn, bool post)
 		if (l < 0)
 			return reply_text(conn, 400,
 					  "level= is err, warn, notice, info or debug\n");
+		pc_http_client_addr(conn, addr, sizeof(addr));
+		who.addr = addr[0] ? addr : NULL;
 		pc_log_set_level(l);
-		pc_log(PC_LOG_NOTICE, "log level changed", "level=%s", pc_log_level_name(l));
+		pc_log(PC_LOG_NOTICE, "log level changed", "level=%s by=%s", pc_log_level_name(l),
+		       user);
+		pc_audit_request(&who, "set-log-level", "Logging", pc_log_level_name(l),
+				 "configured", 200, NULL, NULL);
 	}
 	pc_buf_printf(&b, "{\"level\":\"%s\"}\n", pc_log_level_name(pc_log_get_level()));
 	return reply(conn, 200, CT_JSON, &b);
@@ -342,15 +357,63 @@ static const char index_text[] =
 	"  /config_dump                  stored resources and the compiled policy (JSON)\n"
 	"  /clusters[?format=json]       clusters, endpoints and their counters\n"
 	"  /healthz/ready                200 once serving, 503 before and while draining\n"
-	"  /logging[?level=L] (POST)     show or set the log level\n";
+	"  /logging[?level=L] (POST)     show or set the log level\n"
+	"/config_dump, /connections, /clusters and POST /logging need\n"
+	"\"Authorization: Bearer TOKEN\" (doc/security.md).\n";
+
+static const char unauthorized[] =
+	"this admin path needs a bearer token: \"Authorization: Bearer TOKEN\" with a token of "
+	"<state-dir>/api-token (`portcullis top|connections --token-file PATH`), or a daemon "
+	"started with --admin-auth none (doc/security.md)\n";
+
+/*
+ * The token's name when <conn> may use a guarded path, "anonymous" with
+ * --admin-auth none, or NULL (answer 401).
+ */
+static const char *authorized(struct pc_admin *a, struct MHD_Connection *conn)
+{
+	const char *auth;
+
+	if (a->o.open)
+		return "anonymous";
+	auth = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_AUTHORIZATION);
+	return pc_tokens_check(a->o.tokens, auth);
+}
+
+static bool is_guarded(const char *url, bool get)
+{
+	return (strcmp(url, "/logging") == 0 && !get) || strcmp(url, "/config_dump") == 0 ||
+	       strcmp(url, "/connections") == 0 || strcmp(url, "/clusters") == 0;
+}
+
+static enum MHD_Result refuse(struct MHD_Connection *conn, bool get)
+{
+	struct pc_audit_user who = { .name = "system:anonymous", .via = "admin" };
+	char addr[INET6_ADDRSTRLEN];
+
+	if (!get) {
+		pc_http_client_addr(conn, addr, sizeof(addr));
+		who.addr = addr[0] ? addr : NULL;
+		pc_audit_request(&who, "set-log-level", "Logging", pc_http_arg(conn, "level"),
+				 "refused", 401, "Unauthorized", NULL);
+	}
+	return pc_http_send_hdr(conn, 401, CT_TEXT, unauthorized, sizeof(unauthorized) - 1,
+				MHD_HTTP_HEADER_WWW_AUTHENTICATE, "Bearer realm=\"portcullis\"");
+}
 
 static enum MHD_Result route(struct pc_admin *a, struct MHD_Connection *conn, const char *url,
 			     const char *method)
 {
 	bool get = strcmp(method, "GET") == 0 || strcmp(method, "HEAD") == 0;
+	const char *user = NULL;
 
+	if (is_guarded(url, get) && (get || strcmp(method, "POST") == 0)) {
+		user = authorized(a, conn);
+		if (!user)
+			return refuse(conn, get);
+	}
 	if (strcmp(url, "/logging") == 0 && (get || strcmp(method, "POST") == 0))
-		return logging(conn, !get);
+		return logging(conn, !get, user);
 	if (!get)
 		return reply_text(conn, 405, "method not allowed\n");
 	if (strcmp(url, "/stats/prometheus") == 0 || strcmp(url, "/metrics") == 0)
@@ -394,6 +457,11 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
 int pc_admin_start(int fd, const struct pc_admin_opts *opts, struct pc_admin **out,
 		   struct pc_err *err)
 {
+	static const struct pc_http_limits lim = {
+		.max_conns = ADMIN_MAX_CONNS,
+		.idle_seconds = ADMIN_IDLE_SECONDS,
+		.pool = ADMIN_THREADS,
+	};
 	struct pc_admin *a = pc_calloc(1, sizeof(*a));
 
 	if (!a) {
@@ -403,8 +471,7 @@ int pc_admin_start(int fd, const struct pc_admin_opts *opts, struct pc_admin **o
 	a->o = *opts;
 	a->start_ms = opts->start_ms ? opts->start_ms : pc_mono_ms();
 	atomic_init(&a->state, PC_ADMIN_STARTING);
-	a->d = pc_http_start(fd, on_request, a, NULL, ADMIN_MAX_CONNS, ADMIN_IDLE_SECONDS,
-			     "admin endpoint");
+	a->d = pc_http_start(fd, on_request, a, NULL, &lim, "admin endpoint");
 	if (!a->d) {
 		close(fd);
 		free(a);

@@ -10,6 +10,14 @@
  * session lists (proxy/worker.h), the current snapshot from the publisher
  * (daemon/publish.h) and the control plane's counters and store
  * (daemon/control.h); it changes nothing but the log level.
+ *
+ * Who may ask (doc/security.md): the pod's loopback is the workload's, so
+ * what changes the proxy or reveals the policy (POST /logging,
+ * /config_dump, /connections, /clusters) needs one of the tokens of
+ * <state-dir>/api-token as "Authorization: Bearer" unless the operator
+ * says --admin-auth none; metrics, /denials and readiness stay open and
+ * read-only. Idle connections cost a descriptor, not a thread, and are
+ * closed after ADMIN_IDLE_SECONDS, so a few cannot starve the probes.
  */
 #ifndef PC_DAEMON_ADMIN_H
 #define PC_DAEMON_ADMIN_H
@@ -22,6 +30,7 @@
 struct pc_admin;
 struct pc_control;
 struct pc_err;
+struct pc_tokens;
 struct pc_publisher;
 struct pc_worker;
 
@@ -38,15 +47,17 @@ struct pc_admin_opts {
 	struct pc_worker *workers; /* borrowed; outlive the server */
 	unsigned nworkers;
 	struct pc_control *ctl;
-	struct pc_publisher *pub;      /* the current snapshot (/clusters) */
-	struct pc_stats_labels labels; /* strings borrowed */
-	bool stats;                    /* --stats on: else /stats* answer 404 */
-	uint64_t start_ms;             /* CLOCK_MONOTONIC ms at process start (uptime) */
+	struct pc_publisher *pub;       /* the current snapshot (/clusters) */
+	struct pc_stats_labels labels;  /* strings borrowed */
+	bool stats;                     /* --stats on: else /stats* answer 404 */
+	uint64_t start_ms;              /* CLOCK_MONOTONIC ms at process start (uptime) */
+	const struct pc_tokens *tokens; /* borrowed, outlive the server; NULL: none */
+	bool open;                      /* --admin-auth none: no token needed anywhere */
 };
 
 /*
  * Listen on <spec> ("127.0.0.1:15000", "[::1]:15000"); unless <any>, only
- * a loopback address is accepted (the endpoint has no authentication).
+ * a loopback address is accepted (metrics and health need no token).
  * Returns the fd, or a negative errno with <err> filled.
  */
 int pc_admin_listen(const char *spec, bool any, struct pc_err *err);

@@ -13,17 +13,22 @@
 
 #include <stddef.h>
 
+struct pc_audit_user;
 struct pc_control;
 struct pc_reply;
 struct pc_upload;
 
-/* POST /v1/apply with the uploaded files. */
+/*
+ * POST /v1/apply with the uploaded files, by <who> (NULL: not audited,
+ * for tests).
+ */
 void pc_api_apply(struct pc_control *ctl, const struct pc_upload *files, size_t n,
-		  struct pc_reply *r);
+		  const struct pc_audit_user *who, struct pc_reply *r);
 
-/* DELETE /v1/objects. */
+/* DELETE /v1/objects, by <who> (as above). */
 void pc_api_delete(struct pc_control *ctl, const char *kind, const char *ns, const char *name,
-		   const char *resource_version, struct pc_reply *r);
+		   const char *resource_version, const struct pc_audit_user *who,
+		   struct pc_reply *r);
 
 /* GET /v1/objects. */
 void pc_api_list(struct pc_control *ctl, const char *kind, const char *ns, const char *name,

@@ -9,9 +9,17 @@
  * libmicrohttpd's post processor; everything else is a query string. The
  * handlers only translate (api_reply.c): the work is control.c's, which
  * answers in errnos.
+ *
+ * Who may ask (doc/security.md): on the Unix socket, whoever the socket's
+ * mode and group let in, recorded by SO_PEERCRED; on TCP, whose loopback
+ * is the workload's, only a client that sends one of the tokens of
+ * <state-dir>/api-token (daemon/token.h) as "Authorization: Bearer". Both
+ * are named in the audit log (daemon/audit.h).
  */
 #include "daemon/api.h"
 #include "daemon/api-int.h"
+
+#include <arpa/inet.h>
 
 #include <errno.h>
 #include <grp.h>
@@ -29,8 +37,10 @@
 #include "core/buf.h"
 #include "core/err.h"
 #include "core/log.h"
+#include "daemon/audit.h"
 #include "daemon/control.h"
 #include "daemon/http.h"
+#include "daemon/token.h"
 #include "model/resource.h"
 #include "store/store.h"
 
@@ -40,9 +50,19 @@
 #define PC_API_IDLE_SECONDS 120
 #define PC_API_HEARTBEAT_MS 10000
 
+struct pc_api;
+
+/* One listener: what its handler gets as <cls>. */
+struct api_server {
+	struct pc_api *api;
+	bool tcp; /* needs a token */
+};
+
 struct pc_api {
 	struct pc_control *ctl;
-	struct MHD_Daemon *d[2]; /* unix socket, TCP */
+	const struct pc_tokens *tokens; /* borrowed */
+	struct MHD_Daemon *d[2];        /* unix socket, TCP */
+	struct api_server srv[2];
 };
 
 struct upload_part {
@@ -58,6 +78,8 @@ struct request {
 	size_t total;
 	const char *too_large; /* the file that went over a limit */
 	bool bad_part;         /* a form field that is not a file */
+	struct pc_audit_user who;
+	char addr[INET6_ADDRSTRLEN];
 };
 
 struct watch {
@@ -130,7 +152,8 @@ static int tcp_listener(const char *spec, struct pc_err *err)
 		.usage = "ADDRESS:PORT",
 		.sock = "API",
 		.what = "",
-		.noauth = "the API has no authentication of its own",
+		.noauth = "the API's TCP listener is for the pod's loopback only (its clients "
+			  "need the token of <state-dir>/api-token)",
 	};
 
 	return pc_http_listen_tcp(spec, &t, err);
@@ -248,7 +271,7 @@ static enum MHD_Result finish_apply(struct pc_api *api, struct MHD_Connection *c
 		files[i].data = rq->parts[i].data.p ? rq->parts[i].data.p : "";
 		files[i].len = rq->parts[i].data.len;
 	}
-	pc_api_apply(api->ctl, files, rq->nparts, &r);
+	pc_api_apply(api->ctl, files, rq->nparts, &rq->who, &r);
 	free(files);
 	return send_reply(conn, &r);
 }
@@ -339,7 +362,7 @@ static enum MHD_Result start_watch(struct pc_api *api, struct MHD_Connection *co
 /* ---- dispatch ---- */
 
 static enum MHD_Result route(struct pc_api *api, struct MHD_Connection *conn, const char *url,
-			     const char *method)
+			     const char *method, const struct pc_audit_user *who)
 {
 	struct pc_reply r = { 0 };
 	bool get = strcmp(method, "GET") == 0;
@@ -349,7 +372,8 @@ static enum MHD_Result route(struct pc_api *api, struct MHD_Connection *conn, co
 			 pc_http_arg(conn, "name"), &r);
 	} else if (strcmp(url, "/v1/objects") == 0 && strcmp(method, "DELETE") == 0) {
 		pc_api_delete(api->ctl, pc_http_arg(conn, "kind"), pc_http_arg(conn, "namespace"),
-			   pc_http_arg(conn, "name"), pc_http_arg(conn, "resourceVersion"), &r);
+			      pc_http_arg(conn, "name"), pc_http_arg(conn, "resourceVersion"), who,
+			      &r);
 	} else if (strcmp(url, "/v1/status") == 0 && get) {
 		pc_api_status(api->ctl, &r);
 	} else if (strcmp(url, "/v1/watch") == 0 && get) {
@@ -363,32 +387,94 @@ static enum MHD_Result route(struct pc_api *api, struct MHD_Connection *conn, co
 	return send_reply(conn, &r);
 }
 
+/* Who sent <rq>: the Unix peer's credentials, or the token's name on TCP. */
+static void identify(struct MHD_Connection *conn, bool tcp, const char *token_name,
+		     struct request *rq)
+{
+	rq->who.via = tcp ? "tcp" : "unix";
+	if (tcp) {
+		rq->who.name = token_name;
+		pc_http_client_addr(conn, rq->addr, sizeof(rq->addr));
+		rq->who.addr = rq->addr[0] ? rq->addr : NULL;
+	} else {
+		rq->who.peer = pc_http_peer(conn, &rq->who.uid, &rq->who.gid, &rq->who.pid) == 0;
+		if (!rq->who.peer)
+			rq->who.name = "unix:unknown";
+	}
+}
+
+static const char unauthorized[] =
+	"the API on TCP needs a bearer token: `portcullis --token-file PATH` (default "
+	"/var/lib/portcullis/api-token, or $PORTCULLIS_TOKEN_FILE), or the header "
+	"\"Authorization: Bearer TOKEN\" with a token of <state-dir>/api-token "
+	"(doc/security.md)";
+
+/* 401, and an audit line when the request would have changed something. */
+static enum MHD_Result refuse(struct MHD_Connection *conn, const char *url, const char *method)
+{
+	struct pc_audit_user who = { .name = "system:anonymous", .via = "tcp" };
+	struct pc_reply r = { 0 };
+	char addr[INET6_ADDRSTRLEN];
+	enum MHD_Result ret;
+
+	pc_http_client_addr(conn, addr, sizeof(addr));
+	who.addr = addr[0] ? addr : NULL;
+	if (strcmp(url, "/v1/apply") == 0 && strcmp(method, "POST") == 0)
+		pc_audit_request(&who, "apply", NULL, NULL, "refused", 401, "Unauthorized", NULL);
+	else if (strcmp(url, "/v1/objects") == 0 && strcmp(method, "DELETE") == 0)
+		pc_audit_request(&who, "delete", pc_http_arg(conn, "kind"),
+				 pc_http_arg(conn, "name"), "refused", 401, "Unauthorized", NULL);
+	pc_reply_status(&r, 401, "Unauthorized", "%s", unauthorized);
+	pc_buf_addc(&r.body, '\n');
+	ret = r.body.oom ? MHD_NO
+			 : pc_http_send_hdr(conn, 401, PC_HTTP_CT_JSON, r.body.p, r.body.len,
+					    MHD_HTTP_HEADER_WWW_AUTHENTICATE,
+					    "Bearer realm=\"portcullis\"");
+	pc_buf_release(&r.body);
+	return ret;
+}
+
+/* The first call of a request: who sent it (401 without a token on TCP), its state. */
+static enum MHD_Result begin(struct api_server *srv, struct MHD_Connection *conn, const char *url,
+			     const char *method, void **state)
+{
+	const char *name = NULL;
+	struct request *rq;
+
+	if (srv->tcp) {
+		name = pc_tokens_check(srv->api->tokens,
+				       MHD_lookup_connection_value(conn, MHD_HEADER_KIND,
+								   MHD_HTTP_HEADER_AUTHORIZATION));
+		if (!name)
+			return refuse(conn, url, method);
+	}
+	rq = pc_calloc(1, sizeof(*rq));
+	if (!rq)
+		return MHD_NO;
+	*state = rq;
+	identify(conn, srv->tcp, name, rq);
+	if (strcmp(url, "/v1/apply") == 0 && strcmp(method, "POST") == 0)
+		rq->pp = MHD_create_post_processor(conn, 65536, on_part, rq);
+	return MHD_YES; /* answer once the body (if any) is in */
+}
+
 static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const char *url,
 				  const char *method, const char *version, const char *upload_data,
 				  size_t *upload_data_size, void **state)
 {
-	struct pc_api *api = cls;
+	struct api_server *srv = cls;
+	struct pc_api *api = srv->api;
 	struct request *rq = *state;
 
 	(void)version;
+	if (!rq)
+		return begin(srv, conn, url, method, state);
 	if (strcmp(url, "/v1/apply") != 0 || strcmp(method, "POST") != 0) {
-		if (!rq) {
-			*state = pc_calloc(1, sizeof(struct request));
-			return *state ? MHD_YES : MHD_NO; /* answer once the body (if any) is in */
-		}
 		if (*upload_data_size) {
 			*upload_data_size = 0; /* these requests have no body: ignore it */
 			return MHD_YES;
 		}
-		return route(api, conn, url, method);
-	}
-	if (!rq) {
-		rq = pc_calloc(1, sizeof(*rq));
-		if (!rq)
-			return MHD_NO;
-		*state = rq;
-		rq->pp = MHD_create_post_processor(conn, 65536, on_part, rq);
-		return MHD_YES;
+		return route(api, conn, url, method, &rq->who);
 	}
 	if (*upload_data_size) {
 		if (rq->pp && MHD_post_process(rq->pp, upload_data, *upload_data_size) != MHD_YES)
@@ -425,19 +511,31 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **state,
 	*state = NULL;
 }
 
-int pc_api_start(struct pc_control *ctl, const int fds[2], struct pc_api **out, struct pc_err *err)
+int pc_api_start(struct pc_control *ctl, const int fds[2], const struct pc_tokens *tokens,
+		 struct pc_api **out, struct pc_err *err)
 {
+	static const struct pc_http_limits lim = {
+		.max_conns = PC_API_MAX_CONNS,
+		.idle_seconds = PC_API_IDLE_SECONDS,
+	};
 	struct pc_api *api = pc_calloc(1, sizeof(*api));
 	int i;
 
 	if (!api)
 		return pc_err_set(err, -ENOMEM, "out of memory");
 	api->ctl = ctl;
+	api->tokens = tokens;
 	for (i = 0; i < 2; i++) {
 		if (fds[i] < 0)
 			continue;
-		api->d[i] = pc_http_start(fds[i], on_request, api, on_completed, PC_API_MAX_CONNS,
-					  PC_API_IDLE_SECONDS, "API");
+		api->srv[i].api = api;
+		api->srv[i].tcp = i == 1;
+		if (i == 1 && (!tokens || tokens->n == 0)) {
+			pc_api_stop(api);
+			return pc_err_set(err, -EINVAL, "the API's TCP listener needs a token");
+		}
+		api->d[i] =
+			pc_http_start(fds[i], on_request, &api->srv[i], on_completed, &lim, "API");
 		if (!api->d[i]) {
 			pc_api_stop(api);
 			return pc_err_set(err, -EIO, "cannot start the API server");

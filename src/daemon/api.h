@@ -20,6 +20,7 @@
 struct pc_api;
 struct pc_control;
 struct pc_err;
+struct pc_tokens;
 
 /*
  * Listen on the Unix socket <socket_path> and on the loopback TCP address
@@ -28,8 +29,14 @@ struct pc_err;
  */
 int pc_api_listen(const char *socket_path, const char *tcp, int fds[2], struct pc_err *err);
 
-/* Serve the API on <fds> (taken) for <ctl>. Returns 0 or a negative errno. */
-int pc_api_start(struct pc_control *ctl, const int fds[2], struct pc_api **out, struct pc_err *err);
+/*
+ * Serve the API on <fds> (taken) for <ctl>. The TCP listener (fds[1])
+ * serves only requests that carry one of <tokens> (borrowed; must outlive
+ * the server; needed when fds[1] >= 0) as a bearer token; the Unix socket
+ * needs none. Returns 0 or a negative errno.
+ */
+int pc_api_start(struct pc_control *ctl, const int fds[2], const struct pc_tokens *tokens,
+		 struct pc_api **out, struct pc_err *err);
 
 /* An answer to a request: HTTP status and a JSON body. */
 struct pc_reply {

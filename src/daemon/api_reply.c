@@ -8,7 +8,8 @@
  * JSON body: a Kubernetes Status for a failure (-ESTALE is 409 Conflict,
  * -ENOENT 404 NotFound, -EINVAL with findings 422 Invalid, -ENODATA 400,
  * -ESHUTDOWN 503, the rest 500), the results, the objects or the status
- * otherwise. They also log each change the API made, once.
+ * otherwise. They also log each change the API made, once, and write
+ * its audit lines (daemon/audit.h).
  */
 #include "daemon/api-int.h"
 
@@ -24,6 +25,7 @@
 #include "core/buf.h"
 #include "core/log.h"
 #include "daemon/api.h"
+#include "daemon/audit.h"
 #include "daemon/control.h"
 #include "model/finding.h"
 #include "model/output.h"
@@ -164,9 +166,35 @@ static void log_change(const char *what, int ret, const struct pc_change_result 
 	       count[PC_STORE_UNCHANGED], count[PC_STORE_DELETED]);
 }
 
+/* The Status reason reply_change_error() gives <code>, for the audit log. */
+static const char *reason_of(unsigned code)
+{
+	switch (code) {
+	case 400:
+		return "BadRequest";
+	case 404:
+		return "NotFound";
+	case 409:
+		return "Conflict";
+	case 422:
+		return "Invalid";
+	case 503:
+		return "ServiceUnavailable";
+	default:
+		return code < 300 ? NULL : "InternalError";
+	}
+}
+
+static void audit(const struct pc_audit_user *who, const char *verb, int ret,
+		  const struct pc_change_result *res, const struct pc_reply *r)
+{
+	if (who)
+		pc_audit_change(who, verb, ret, res, r->status, reason_of(r->status));
+}
+
 /* POST /v1/apply: all of <files> or nothing. */
 void pc_api_apply(struct pc_control *ctl, const struct pc_upload *files, size_t n,
-		  struct pc_reply *r)
+		  const struct pc_audit_user *who, struct pc_reply *r)
 {
 	struct pc_change_result res;
 	int ret;
@@ -178,6 +206,7 @@ void pc_api_apply(struct pc_control *ctl, const struct pc_upload *files, size_t 
 		reply_applied(r, &res);
 	else
 		reply_change_error(ctl, r, ret, &res);
+	audit(who, "apply", ret, &res, r);
 	pc_change_result_release(&res);
 }
 
@@ -193,7 +222,8 @@ static const struct pc_kind_info *kind_arg(const char *kind, struct pc_reply *r)
 
 /* DELETE /v1/objects. */
 void pc_api_delete(struct pc_control *ctl, const char *kind, const char *ns, const char *name,
-		   const char *resource_version, struct pc_reply *r)
+		   const char *resource_version, const struct pc_audit_user *who,
+		   struct pc_reply *r)
 {
 	const struct pc_kind_info *ki;
 	struct pc_change_result res;
@@ -226,6 +256,7 @@ void pc_api_delete(struct pc_control *ctl, const char *kind, const char *ns, con
 		pc_buf_add_json_str(&r->body, name, strlen(name));
 		pc_buf_adds(&r->body, "}");
 	}
+	audit(who, "delete", ret, &res, r);
 	pc_change_result_release(&res);
 }
 

@@ -53,7 +53,94 @@ void pc_change_result_release(struct pc_change_result *res)
 }
 
 /* Copy the keys of <v> into <res> (one block: objects, then their strings). */
-static int result_fill(struct pc_change_result *res, const struct change *v, size_t n)
+/* ---- the resourceVersions before a change (for the audit log) ---- */
+
+/* More stored objects in one change than this: one listing, not a get each. */
+#define OLD_RV_GETS_MAX 64
+
+struct old_rvs {
+	const struct change *v;
+	size_t *idx; /* indices of <v> in (kind, ns, name) order */
+	size_t n;
+	struct pc_change_object *out;
+};
+
+static int key_cmp(const char *k1, const char *n1, const char *m1, const struct pc_store_put *p)
+{
+	int d = strcmp(k1, p->kind);
+
+	if (d == 0)
+		d = strcmp(n1, p->ns);
+	return d ? d : strcmp(m1, p->name);
+}
+
+static int by_key(const void *a, const void *b, void *data)
+{
+	const struct old_rvs *o = data;
+	const struct pc_store_put *x = &o->v[*(const size_t *)a].put;
+
+	return key_cmp(x->kind, x->ns, x->name, &o->v[*(const size_t *)b].put);
+}
+
+static int old_rv_of(const struct pc_store_object *obj, void *data)
+{
+	const struct old_rvs *o = data;
+	size_t lo = 0, hi = o->n, mid;
+	int d;
+
+	while (lo < hi) {
+		mid = lo + (hi - lo) / 2;
+		d = key_cmp(obj->kind, obj->ns, obj->name, &o->v[o->idx[mid]].put);
+		if (d == 0) {
+			o->out[o->idx[mid]].old_rv = obj->resource_version;
+			return 0;
+		}
+		if (d < 0)
+			hi = mid;
+		else
+			lo = mid + 1;
+	}
+	return 0;
+}
+
+/*
+ * Fill out[i].old_rv with the stored resourceVersion of v[i]'s object (0:
+ * none, or unreadable: the change itself then meets the store's error).
+ * New objects (not in the registry) cost nothing; a few stored ones a get
+ * each; many, one listing of the store. Called with <lock> held.
+ */
+static void old_rvs_fill(struct pc_control *c, const struct change *v, size_t n,
+			 struct pc_change_object *out)
+{
+	struct old_rvs o = { v, NULL, n, out };
+	struct pc_store_object obj;
+	struct pc_err err;
+	size_t i, stored = 0;
+
+	for (i = 0; i < n; i++) {
+		out[i].old_rv = 0;
+		if (pc_registry_find(&c->reg, c->reg.n, v[i].kind, v[i].put.ns, v[i].put.name) !=
+		    SIZE_MAX)
+			stored++;
+	}
+	for (i = 0; i < n && stored <= OLD_RV_GETS_MAX; i++) {
+		if (pc_store_get(c->store, v[i].put.kind, v[i].put.ns, v[i].put.name, &obj, &err) ==
+		    0) {
+			out[i].old_rv = obj.resource_version;
+			pc_store_object_release(&obj);
+		}
+	}
+	if (stored <= OLD_RV_GETS_MAX || !(o.idx = pc_calloc(n, sizeof(*o.idx))))
+		return;
+	for (i = 0; i < n; i++)
+		o.idx[i] = i;
+	qsort_r(o.idx, n, sizeof(*o.idx), by_key, &o);
+	pc_store_list(c->store, NULL, NULL, old_rv_of, &o, &err);
+	free(o.idx);
+}
+
+static int result_fill(struct pc_control *c, struct pc_change_result *res, const struct change *v,
+		       size_t n)
 {
 	size_t i, len = 0;
 	char *p;
@@ -71,12 +158,14 @@ static int result_fill(struct pc_change_result *res, const struct change *v, siz
 
 		o->kind = v[i].kind;
 		o->result = PC_STORE_UNCHANGED;
+		o->new_rv = 0;
 		o->ns = p;
 		p = stpcpy(p, v[i].put.ns) + 1;
 		o->name = p;
 		p = stpcpy(p, v[i].put.name) + 1;
 	}
 	res->n = n;
+	old_rvs_fill(c, v, n, res->v);
 	return 0;
 }
 
@@ -228,6 +317,7 @@ static int store_changes(struct pc_control *c, struct change *v, size_t n,
 	for (i = 0; i < n; i++) {
 		v[i].result = res->v[i].result = results[i];
 		v[i].meta = metas[i];
+		res->v[i].new_rv = metas[i].resource_version;
 	}
 	res->revision = rev;
 out:
@@ -249,7 +339,7 @@ static int commit(struct pc_control *c, struct pc_batch *b, struct change *v, si
 {
 	struct pc_own_change own = { b, v, n, 0 };
 	bool changed = false;
-	int ret = result_fill(res, v, n);
+	int ret = result_fill(c, res, v, n);
 
 	if (ret == 0)
 		ret = store_changes(c, v, n, res);

@@ -84,6 +84,8 @@ struct pc_change_object {
 	const char *ns;
 	const char *name;
 	enum pc_store_result result; /* valid once the change succeeded */
+	int64_t old_rv; /* its resourceVersion before the change; 0: it did not exist */
+	int64_t new_rv; /* after a change that succeeded; for a deletion, the last one */
 };
 
 /*

@@ -5,6 +5,7 @@
  */
 #include "daemon/http.h"
 
+#include <arpa/inet.h>
 #include <errno.h>
 #include <netinet/in.h>
 #include <stdarg.h>
@@ -78,21 +79,69 @@ __attribute__((format(printf, 2, 0))) static void on_mhd_log(void *cls, const ch
 }
 
 struct MHD_Daemon *pc_http_start(int fd, MHD_AccessHandlerCallback handler, void *cls,
-				 MHD_RequestCompletedCallback done, unsigned max_conns,
-				 unsigned idle_seconds, const char *name)
+				 MHD_RequestCompletedCallback done,
+				 const struct pc_http_limits *lim, const char *name)
 {
-	unsigned flags =
-		MHD_USE_THREAD_PER_CONNECTION | MHD_USE_POLL_INTERNAL_THREAD | MHD_USE_ERROR_LOG;
+	unsigned flags = MHD_USE_ERROR_LOG;
+	struct MHD_OptionItem pool[] = {
+		{ MHD_OPTION_THREAD_POOL_SIZE, lim->pool, NULL },
+		{ MHD_OPTION_END, 0, NULL },
+	};
 
+	/*
+	 * A thread per connection with a small limit is what let 16 idle
+	 * sockets fail the readiness probe: each held a slot (and a thread)
+	 * until the idle timeout, and the 17th connection was refused. In epoll
+	 * mode an idle connection holds a descriptor only.
+	 */
+	if (lim->pool)
+		flags |= MHD_USE_EPOLL_INTERNAL_THREAD;
+	else
+		flags |= MHD_USE_THREAD_PER_CONNECTION | MHD_USE_POLL_INTERNAL_THREAD;
+	if (lim->pool < 2)
+		pool[0].option = MHD_OPTION_END; /* one polling thread: no pool */
 	return MHD_start_daemon(flags, 0, NULL, NULL, handler, cls, MHD_OPTION_EXTERNAL_LOGGER,
 				on_mhd_log, (void *)name, MHD_OPTION_LISTEN_SOCKET, fd,
-				MHD_OPTION_CONNECTION_LIMIT, max_conns,
-				MHD_OPTION_CONNECTION_TIMEOUT, idle_seconds,
-				MHD_OPTION_NOTIFY_COMPLETED, done, NULL, MHD_OPTION_END);
+				MHD_OPTION_CONNECTION_LIMIT, lim->max_conns,
+				MHD_OPTION_PER_IP_CONNECTION_LIMIT, lim->per_ip,
+				MHD_OPTION_CONNECTION_TIMEOUT, lim->idle_seconds, MHD_OPTION_ARRAY,
+				pool, MHD_OPTION_NOTIFY_COMPLETED, done, NULL, MHD_OPTION_END);
 }
 
-enum MHD_Result pc_http_send(struct MHD_Connection *conn, unsigned status, const char *type,
-			     const char *body, size_t len, bool no_cache)
+int pc_http_peer(struct MHD_Connection *conn, uid_t *uid, gid_t *gid, pid_t *pid)
+{
+	const union MHD_ConnectionInfo *ci =
+		MHD_get_connection_info(conn, MHD_CONNECTION_INFO_CONNECTION_FD);
+	struct ucred cr;
+	socklen_t len = sizeof(cr);
+
+	if (!ci)
+		return -ENOTSOCK;
+	if (getsockopt(ci->connect_fd, SOL_SOCKET, SO_PEERCRED, &cr, &len) == -1)
+		return -errno;
+	*uid = cr.uid;
+	*gid = cr.gid;
+	*pid = cr.pid;
+	return 0;
+}
+
+void pc_http_client_addr(struct MHD_Connection *conn, char *out, size_t size)
+{
+	const union MHD_ConnectionInfo *ci =
+		MHD_get_connection_info(conn, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
+	const struct sockaddr *sa = ci ? ci->client_addr : NULL;
+
+	out[0] = '\0';
+	if (sa && sa->sa_family == AF_INET)
+		inet_ntop(AF_INET, &((const struct sockaddr_in *)sa)->sin_addr, out,
+			  (socklen_t)size);
+	else if (sa && sa->sa_family == AF_INET6)
+		inet_ntop(AF_INET6, &((const struct sockaddr_in6 *)sa)->sin6_addr, out,
+			  (socklen_t)size);
+}
+
+enum MHD_Result pc_http_send_hdr(struct MHD_Connection *conn, unsigned status, const char *type,
+				 const char *body, size_t len, const char *hname, const char *hval)
 {
 	struct MHD_Response *resp;
 	enum MHD_Result ret;
@@ -102,11 +151,19 @@ enum MHD_Result pc_http_send(struct MHD_Connection *conn, unsigned status, const
 	if (!resp)
 		return MHD_NO;
 	MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE, type);
-	if (no_cache)
-		MHD_add_response_header(resp, MHD_HTTP_HEADER_CACHE_CONTROL, "no-cache, max-age=0");
+	if (hname)
+		MHD_add_response_header(resp, hname, hval);
 	ret = MHD_queue_response(conn, status, resp);
 	MHD_destroy_response(resp);
 	return ret;
+}
+
+enum MHD_Result pc_http_send(struct MHD_Connection *conn, unsigned status, const char *type,
+			     const char *body, size_t len, bool no_cache)
+{
+	return pc_http_send_hdr(conn, status, type, body, len,
+				no_cache ? MHD_HTTP_HEADER_CACHE_CONTROL : NULL,
+				"no-cache, max-age=0");
 }
 
 const char *pc_http_arg(struct MHD_Connection *conn, const char *key)

@@ -9,6 +9,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <sys/types.h>
 
 #include <microhttpd.h>
 
@@ -34,15 +35,38 @@ struct pc_http_tcp {
 int pc_http_listen_tcp(const char *spec, const struct pc_http_tcp *t, struct pc_err *err);
 
 /*
- * Serve on the listening socket <fd> (taken by the server once started):
- * one thread per connection, at most <max_conns>, idle ones closed after
- * <idle_seconds>. <done> (may be NULL) is called when a request ends;
+ * How a server runs and what one client may hold. A thread per connection
+ * is for handlers that block (an apply, a watch); the other mode is one
+ * epoll thread pool, where an idle connection costs a descriptor and no
+ * thread, so the limits can be high. <per_ip> (0: none) keeps one address
+ * from taking every slot; <idle_seconds> closes a connection that sends
+ * nothing for that long (a half-sent request included).
+ */
+struct pc_http_limits {
+	unsigned max_conns;
+	unsigned per_ip;
+	unsigned idle_seconds;
+	unsigned pool; /* 0: a thread per connection; else epoll threads */
+};
+
+/*
+ * Serve on the listening socket <fd> (taken by the server once started)
+ * within <lim>. <done> (may be NULL) is called when a request ends;
  * libmicrohttpd's own errors are logged as warnings under <name>.
  * Returns the server, or NULL.
  */
 struct MHD_Daemon *pc_http_start(int fd, MHD_AccessHandlerCallback handler, void *cls,
-				 MHD_RequestCompletedCallback done, unsigned max_conns,
-				 unsigned idle_seconds, const char *name);
+				 MHD_RequestCompletedCallback done,
+				 const struct pc_http_limits *lim, const char *name);
+
+/*
+ * The credentials of the peer of <conn> (a Unix socket connection):
+ * SO_PEERCRED. Returns 0 or a negative errno.
+ */
+int pc_http_peer(struct MHD_Connection *conn, uid_t *uid, gid_t *gid, pid_t *pid);
+
+/* The client's address of <conn> as text ("127.0.0.1", "::1") in <out>, or "". */
+void pc_http_client_addr(struct MHD_Connection *conn, char *out, size_t size);
 
 /*
  * Queue the reply <status> with the <len> bytes of <body> (copied) as
@@ -50,6 +74,10 @@ struct MHD_Daemon *pc_http_start(int fd, MHD_AccessHandlerCallback handler, void
  */
 enum MHD_Result pc_http_send(struct MHD_Connection *conn, unsigned status, const char *type,
 			     const char *body, size_t len, bool no_cache);
+
+/* pc_http_send() with one more header <hname>: <hval> (e.g. WWW-Authenticate). */
+enum MHD_Result pc_http_send_hdr(struct MHD_Connection *conn, unsigned status, const char *type,
+				 const char *body, size_t len, const char *hname, const char *hval);
 
 /* The query argument <key>, or NULL. */
 const char *pc_http_arg(struct MHD_Connection *conn, const char *key);

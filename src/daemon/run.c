@@ -38,17 +38,19 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "core/usage.h"
 #include "core/alloc.h"
 #include "core/clock.h"
 #include "core/err.h"
 #include "core/log.h"
 #include "core/loop.h"
+#include "core/usage.h"
 #include "daemon/admin.h"
 #include "daemon/api.h"
+#include "daemon/audit.h"
 #include "daemon/control.h"
 #include "daemon/publish.h"
 #include "daemon/resolver.h"
+#include "daemon/token.h"
 #include "model/decode.h"
 #include "net/addr.h"
 #include "net/dns.h"
@@ -79,7 +81,8 @@ static const char usage[] =
 	"      --store sqlite:DIR       the store as a URI (the same as --state-dir DIR)\n"
 	"      --api-socket PATH|off    the API's Unix socket (default " DEFAULT_API_SOCKET ";\n"
 	"                               mode 0660, group portcullis when it exists)\n"
-	"      --api-listen ADDR:PORT   also serve the API on this loopback TCP address\n"
+	"      --api-listen ADDR:PORT   also serve the API on this loopback TCP address (its\n"
+	"                               clients need a token of <state-dir>/api-token)\n"
 	"  -p, --proxy-port PORT        the port iptables redirects to (default 15001)\n"
 	"      --outbound-traffic-policy REGISTRY_ONLY|ALLOW_ANY\n"
 	"                               for destinations no ServiceEntry matches, unless a\n"
@@ -100,8 +103,9 @@ static const char usage[] =
 	"      --admin ADDR:PORT|off    the admin endpoint: metrics, connections, config dump,\n"
 	"                               readiness (default " PC_ADMIN_DEFAULT ")\n"
 	"      --admin-any              allow a non-loopback --admin address\n"
-	"      --admin-auth token|none  what /logging changes, /config_dump and /connections\n"
-	"                               need: the API token (default), or nothing\n"
+	"      --admin-auth token|none  what /logging changes, /config_dump, /connections\n"
+	"                               and /clusters need: the API token (default), or\n"
+	"                               nothing\n"
 	"      --audit-log PATH|-|off   one JSON line per accepted or refused change (default\n"
 	"                               audit.log in --state-dir)\n"
 	"      --audit-log-max-size SIZE  rotate the audit log at this size (default 10Mi)\n"
@@ -184,6 +188,7 @@ struct daemon {
 	struct pc_store_lock *lock; /* one daemon per store (store.h) */
 	struct pc_api *api;
 	struct pc_admin *admin;
+	struct pc_tokens tokens; /* <state-dir>/api-token: the TCP API's and the admin's */
 	uint64_t start_ms; /* CLOCK_MONOTONIC, for the uptime gauge */
 	int api_fds[2];
 	int admin_fd;
@@ -597,8 +602,16 @@ static void settle(void *data, const struct pc_snapshot *snap, const struct pc_s
 /* The one log line of a --config apply (control.c logs nothing of it). */
 static void log_config(int ret, const struct pc_change_result *res, const char *failed)
 {
+	static const struct pc_audit_user config = { .name = "config", .via = "config" };
 	size_t i, count[PC_STORE_DELETED + 1] = { 0 };
 
+	pc_audit_change(&config, "apply", ret, res,
+			ret == 0         ? 200
+			: ret == -EINVAL ? 422
+					 : 500,
+			ret == 0         ? NULL
+			: ret == -EINVAL ? "Invalid"
+					 : "InternalError");
 	if (ret < 0) {
 		pc_log(PC_LOG_ERR, failed, "err=\"%s\"",
 		       res->err.msg[0] ? res->err.msg : strerror(-ret));
@@ -839,6 +852,55 @@ static void shutdown_daemon(struct daemon *d, unsigned started)
 		close(d->cfg.access_log_fd);
 	free(d->o.configs);
 	free(d->o.labels);
+	pc_audit_close();
+	pc_tokens_release(&d->tokens);
+}
+
+/*
+ * As the user the daemon starts as (root): load or make the token file
+ * when a listener needs it, and open the audit log, both in the state
+ * directory (doc/security.md).
+ */
+static int open_guards(struct daemon *d)
+{
+	struct pc_err err;
+	bool made = false;
+	int ret;
+
+	if (!d->o.api_listen && !(d->o.admin && !d->o.admin_open))
+		return 0;
+	ret = pc_tokens_load(d->o.state_dir, &d->tokens, &made, &err);
+	if (ret < 0) {
+		pc_log(PC_LOG_ERR, "cannot load the API token, not starting", "err=\"%s\"", err.msg);
+		return ret;
+	}
+	if (made)
+		pc_log(PC_LOG_NOTICE, "made a new API token", "path=%s/%s", d->o.state_dir,
+		       PC_TOKEN_FILE);
+	return 0;
+}
+
+/*
+ * The audit log, opened as the proxy user (open_store() calls this once
+ * the store is locked, before --config is applied, so that apply is
+ * recorded too): the file is the one that user writes and rotates for the
+ * daemon's whole life, and root never opens a path in the proxy user's
+ * directory that it does not create itself with O_EXCL.
+ */
+static int open_audit(struct daemon *d)
+{
+	char path[PATH_MAX];
+	struct pc_err err;
+	int ret;
+
+	if (!d->o.audit_log)
+		return 0;
+	snprintf(path, sizeof(path), "%s/%s", d->o.state_dir, PC_AUDIT_FILE);
+	ret = pc_audit_open(*d->o.audit_log ? d->o.audit_log : path, d->o.audit_max, &err);
+	if (ret < 0)
+		pc_log(PC_LOG_ERR, "cannot open the audit log, not starting", "err=\"%s\"",
+		       err.msg);
+	return ret;
 }
 
 /* ---- the state directory and the proxy user (doc/state-dir.md) ---- */
@@ -990,6 +1052,9 @@ static int lock_and_open(struct daemon *d, struct pc_control_opts *co, struct pc
 		       "dir=%s err=%s", pc_store_uri_path(uri), err.msg);
 		return ret;
 	}
+	ret = open_audit(d);
+	if (ret < 0)
+		return ret;
 	ret = pc_control_open(co, &d->ctl, &err);
 	if (ret < 0) {
 		pc_log(PC_LOG_ERR, "cannot open the store", "dir=%s err=%s", pc_store_uri_path(uri),
@@ -1075,6 +1140,9 @@ static int prepare(struct daemon *d)
 	ret = open_store(d, &co, cfg);
 	if (ret < 0)
 		return ret;
+	ret = open_guards(d);
+	if (ret < 0)
+		return ret;
 	ret = pc_api_listen(d->o.api_socket, d->o.api_listen, d->api_fds, &err);
 	if (ret < 0) {
 		pc_log(PC_LOG_ERR, "cannot serve the API", "err=%s", err.msg);
@@ -1105,6 +1173,8 @@ static int start_admin(struct daemon *d)
 	ao.labels = d->o.source;
 	ao.stats = d->o.stats;
 	ao.start_ms = d->start_ms;
+	ao.tokens = &d->tokens;
+	ao.open = d->o.admin_open;
 	ret = pc_admin_start(d->admin_fd, &ao, &d->admin, &err);
 	d->admin_fd = -1; /* taken */
 	if (ret < 0)
@@ -1170,7 +1240,7 @@ int pc_daemon_run(int argc, char **argv)
 	if (ret == 0)
 		ret = start_workers(&d);
 	if (ret == 0) {
-		ret = pc_api_start(d.ctl, d.api_fds, &d.api, &err);
+		ret = pc_api_start(d.ctl, d.api_fds, &d.tokens, &d.api, &err);
 		if (ret < 0)
 			pc_log(PC_LOG_ERR, "cannot serve the API", "err=%s", err.msg);
 	}

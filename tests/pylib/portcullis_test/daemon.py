@@ -231,9 +231,30 @@ class Proxy:
         except ValueError:
             return resp.status, data
 
-    def admin(self, path, method="GET", timeout=CMD_TIMEOUT):
+    @property
+    def token_file(self):
+        """<state-dir>/api-token: the daemon's bearer tokens (doc/security.md)."""
+        return self.state_dir / "api-token"
+
+    def token(self):
+        """The first token of token_file, or None when there is none."""
+        try:
+            text = self.token_file.read_text()
+        except FileNotFoundError:
+            return None
+        for line in text.splitlines():
+            line = line.strip()
+            if line and not line.startswith("#"):
+                return line.split(",")[0].strip()
+        return None
+
+    def admin(self, path, method="GET", timeout=CMD_TIMEOUT, token=True):
         """One HTTP request to the admin endpoint, from inside the pod:
-        (status, content type, body bytes)."""
+        (status, content type, body bytes). <token>: True sends the daemon's
+        token (token()) as a bearer token, None/False none, a str that one."""
+        if token is True:
+            token = self.token()
+        auth = f"Authorization: Bearer {token}\r\n" if token else ""
         host, _, port = self.admin_addr.rpartition(":")
         host = host.strip("[]")
         family = socket.AF_INET6 if ":" in host else socket.AF_INET
@@ -241,7 +262,7 @@ class Proxy:
         try:
             s.settimeout(timeout)
             s.connect((host, int(port)))
-            s.sendall(f"{method} {path} HTTP/1.0\r\nHost: localhost\r\n\r\n".encode())
+            s.sendall(f"{method} {path} HTTP/1.0\r\nHost: localhost\r\n{auth}\r\n".encode())
             data = bytearray()
             while True:
                 chunk = s.recv(65536)

@@ -1102,11 +1102,12 @@ def test_sighup_reapplies_config_and_keeps_api_objects(topo, proxy):
 
 
 def test_api_listen_loopback_only(pc, topo, proxy, bare_ns, workdir):
-    """--api-listen serves the same API on loopback TCP and refuses other addresses."""
+    """--api-listen serves the same API on loopback TCP (to a client with the token of
+    the state dir: test_api_auth.py) and refuses other addresses."""
     p = proxy((), "--api-listen", "127.0.0.1:15080")
     apply_ok(p, se("tcp", "tcp.live.example", ["203.0.113.90/32"], [ECHO]))
     rc, out, err = pc.run("get", "se", "-n", NS, "-o", "name", "--server",
-                          "http://127.0.0.1:15080", ns=topo.pod)
+                          "http://127.0.0.1:15080", "--token-file", p.token_file, ns=topo.pod)
     assert (rc, out) == (0, f"{GROUP}/tcp\n"), f"get over TCP -> exit {rc}\n{out}{err}"
     rc, out, err = pc.run("run", "--state-dir", workdir / "state-refused", "--api-socket",
                           workdir / "refused.sock", "--api-listen", "192.0.2.1:15080",

@@ -242,7 +242,8 @@ def test_connections_lists_the_open_connection(admin_pc, topo, proxy):
         client = "%s:%d" % echo.getsockname()[:2]
         deadline = time.monotonic() + IO_TIMEOUT
         while True:  # the proxy may count the last bytes a moment after relaying them
-            rc, out, err = pc.run("connections", "-o", "wide", "--admin", ADMIN, ns=topo.pod)
+            rc, out, err = pc.run("connections", "-o", "wide", "--admin", ADMIN,
+                                  "--token-file", p.token_file, ns=topo.pod)
             assert rc == 0, f"{out}{err}\n{p.describe()}"
             rows = [ln.split() for ln in out.splitlines()[1:] if client in ln.split()]
             if (len(rows) == 1 and rows[0][7:9] == ["100", "100"]) or \

@@ -149,7 +149,7 @@ static const struct pc_node *body_json(void)
 static unsigned apply_n(const struct pc_upload *u, size_t n)
 {
 	reply_reset();
-	pc_api_apply(ctl, u, n, &R);
+	pc_api_apply(ctl, u, n, NULL, &R);
 	return R.status;
 }
 
@@ -174,7 +174,7 @@ static void apply_ok(const char *yaml, const char *result)
 static unsigned del(const char *kind, const char *ns, const char *name, const char *rv)
 {
 	reply_reset();
-	pc_api_delete(ctl, kind, ns, name, rv, &R);
+	pc_api_delete(ctl, kind, ns, name, rv, NULL, &R);
 	return R.status;
 }
 
