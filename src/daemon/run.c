@@ -857,9 +857,34 @@ static void shutdown_daemon(struct daemon *d, unsigned started)
 }
 
 /*
- * As the user the daemon starts as (root): load or make the token file
- * when a listener needs it, and open the audit log, both in the state
- * directory (doc/security.md).
+ * The audit log. The default one, in the state directory, is opened as the
+ * proxy user (open_store() calls this once the store is locked, before
+ * --config is applied, so that apply is recorded too): root opens no path
+ * in that user's directory but the token it creates with O_EXCL, and the
+ * file is the one that user writes and rotates for the daemon's whole
+ * life. A path the operator gives is opened as root, as --access-log is
+ * (open_guards()); rotating it needs a directory the proxy user may write.
+ */
+static int open_audit(struct daemon *d, bool as_proxy)
+{
+	char path[PATH_MAX];
+	struct pc_err err;
+	int ret;
+
+	if (!d->o.audit_log || as_proxy != !*d->o.audit_log)
+		return 0;
+	snprintf(path, sizeof(path), "%s/%s", d->o.state_dir, PC_AUDIT_FILE);
+	ret = pc_audit_open(*d->o.audit_log ? d->o.audit_log : path, d->o.audit_max, &err);
+	if (ret < 0)
+		pc_log(PC_LOG_ERR, "cannot open the audit log, not starting", "err=\"%s\"",
+		       err.msg);
+	return ret;
+}
+
+/*
+ * As the user the daemon starts as (root): open an audit log the operator
+ * placed, and load or make the token file in the state directory when a
+ * listener needs it (doc/security.md).
  */
 static int open_guards(struct daemon *d)
 {
@@ -867,6 +892,9 @@ static int open_guards(struct daemon *d)
 	bool made = false;
 	int ret;
 
+	ret = open_audit(d, false);
+	if (ret < 0)
+		return ret;
 	if (!d->o.api_listen && !(d->o.admin && !d->o.admin_open))
 		return 0;
 	ret = pc_tokens_load(d->o.state_dir, &d->tokens, &made, &err);
@@ -878,29 +906,6 @@ static int open_guards(struct daemon *d)
 		pc_log(PC_LOG_NOTICE, "made a new API token", "path=%s/%s", d->o.state_dir,
 		       PC_TOKEN_FILE);
 	return 0;
-}
-
-/*
- * The audit log, opened as the proxy user (open_store() calls this once
- * the store is locked, before --config is applied, so that apply is
- * recorded too): the file is the one that user writes and rotates for the
- * daemon's whole life, and root never opens a path in the proxy user's
- * directory that it does not create itself with O_EXCL.
- */
-static int open_audit(struct daemon *d)
-{
-	char path[PATH_MAX];
-	struct pc_err err;
-	int ret;
-
-	if (!d->o.audit_log)
-		return 0;
-	snprintf(path, sizeof(path), "%s/%s", d->o.state_dir, PC_AUDIT_FILE);
-	ret = pc_audit_open(*d->o.audit_log ? d->o.audit_log : path, d->o.audit_max, &err);
-	if (ret < 0)
-		pc_log(PC_LOG_ERR, "cannot open the audit log, not starting", "err=\"%s\"",
-		       err.msg);
-	return ret;
 }
 
 /* ---- the state directory and the proxy user (doc/state-dir.md) ---- */
@@ -1052,7 +1057,7 @@ static int lock_and_open(struct daemon *d, struct pc_control_opts *co, struct pc
 		       "dir=%s err=%s", pc_store_uri_path(uri), err.msg);
 		return ret;
 	}
-	ret = open_audit(d);
+	ret = open_audit(d, true);
 	if (ret < 0)
 		return ret;
 	ret = pc_control_open(co, &d->ctl, &err);
