@@ -1157,6 +1157,24 @@ static const char *dup_or_null(struct pc_arena *a, const char *s, bool *oom)
 	return d;
 }
 
+/* The workload's labels as "k=v,k=v" (they are NUL-separated in <o>). */
+static const char *labels_copy(struct pc_arena *a, const struct pc_compile_opts *o, bool *oom)
+{
+	char *d = pc_arena_alloc(a, o->labels_len + 1);
+	size_t i;
+
+	if (!d) {
+		*oom = true;
+		return NULL;
+	}
+	for (i = 0; i < o->labels_len; i++)
+		d[i] = o->labels[i] ? o->labels[i] : ',';
+	d[o->labels_len] = '\0';
+	if (o->labels_len && d[o->labels_len - 1] == ',')
+		d[o->labels_len - 1] = '\0';
+	return d;
+}
+
 /* Copy the scope's verdicts into the snapshot, for /config_dump. */
 static int keep_scope(struct builder *b)
 {
@@ -1182,6 +1200,7 @@ static int keep_scope(struct builder *b)
 	s->nscope = sc->n;
 	s->workload_ns = dup_or_null(s->arena, sc->ns, &oom);
 	s->root_ns = dup_or_null(s->arena, sc->root_ns, &oom);
+	s->workload_labels = labels_copy(s->arena, b->opts, &oom);
 	s->sidecar_why = sc->sidecar_why; /* a string constant */
 	s->policy_from_sidecar = sc->policy_from_sidecar;
 	if (sc->sidecar)

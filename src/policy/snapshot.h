@@ -178,6 +178,7 @@ struct pc_snapshot {
 	/* the workload it was compiled for, and the scope of every resource (policy/scope.h) */
 	const char *workload_ns;
 	const char *root_ns;
+	const char *workload_labels; /* "k=v,k=v" (--labels), or "" */
 	const char *sidecar;     /* "ns/name" of the Sidecar that applies, or NULL */
 	const char *sidecar_why; /* how it was chosen ("workloadSelector match", ...) */
 	bool policy_from_sidecar;
