@@ -776,8 +776,7 @@ int pc_scope_warn(const struct pc_scope *s, struct pc_findings *f)
 		if (!o->never || !is_valid(r))
 			continue;
 		snprintf(msg, sizeof(msg),
-			 "never applies to this proxy (workload namespace %s, root namespace %s): "
-			 "%s",
+			 "never applies to this workload (namespace %s, root namespace %s): %s",
 			 s->ns, s->root_ns, o->reason);
 		w.sev = PC_SEV_WARNING;
 		w.file = (char *)r->file;

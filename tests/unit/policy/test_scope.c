@@ -545,6 +545,7 @@ START_TEST(warnings_name_the_field)
 	ck_assert_str_eq(f.v[0].path, "spec.exportTo");
 	ck_assert_str_eq(f.v[0].name, "dot");
 	ck_assert_uint_eq(f.v[0].line, 17); /* the exportTo line of the second document */
+	ck_assert_ptr_nonnull(strstr(f.v[0].msg, "never applies to this workload (namespace default"));
 	ck_assert_ptr_nonnull(strstr(f.v[0].msg, "hides it from namespace default"));
 	ck_assert_str_eq(f.v[1].path, "metadata.namespace");
 	ck_assert_int_eq(f.v[1].sev, PC_SEV_WARNING);
