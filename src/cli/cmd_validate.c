@@ -169,8 +169,9 @@ static int parse_args(int argc, char **argv, struct vopts *o)
 			break;
 		case OPT_LABELS:
 			if (parse_labels(o, optarg) < 0)
-				return usage_error("--labels needs KEY=VALUE[,KEY=VALUE...], not \"%s\"",
-						   optarg);
+				return usage_error(
+					"--labels needs KEY=VALUE[,KEY=VALUE...], not \"%s\"",
+					optarg);
 			break;
 		case 'h':
 			fputs(usage, stdout);
@@ -189,8 +190,7 @@ static int parse_args(int argc, char **argv, struct vopts *o)
 }
 
 /* Warn about what can never apply to the workload of --namespace (policy/scope.h). */
-static int scope_warnings(const struct vopts *o, const struct pc_manifest *m,
-			  struct pc_findings *f)
+static int scope_warnings(const struct vopts *o, const struct pc_manifest *m, struct pc_findings *f)
 {
 	struct pc_compile_opts co = { .policy = -1 };
 	struct pc_scope s;

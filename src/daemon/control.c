@@ -285,8 +285,7 @@ static int commit(struct pc_control *c, struct pc_batch *b, struct change *v, si
  * workloadSelector that does not select it: policy/scope.h). They are
  * stored all the same, as Istio stores them for other proxies.
  */
-static int scope_warnings(struct pc_control *c, const struct pc_manifest *m,
-			  struct pc_findings *f)
+static int scope_warnings(struct pc_control *c, const struct pc_manifest *m, struct pc_findings *f)
 {
 	struct pc_scope s;
 	int ret = pc_scope_init(&s, m, &c->o.compile);

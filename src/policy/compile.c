@@ -734,7 +734,8 @@ static bool vs_applies(const struct builder *b, const struct pc_virtual_service 
 
 	for (i = 0; i < vs->hosts.n; i++) {
 		for (j = 0; j < se->hosts.n; j++) {
-			if (host_visible(b, sv, j) && pc_host_matches(vs->hosts.v[i], se->hosts.v[j]))
+			if (host_visible(b, sv, j) &&
+			    pc_host_matches(vs->hosts.v[i], se->hosts.v[j]))
 				return true;
 		}
 	}
@@ -834,7 +835,8 @@ static long match_levels(struct builder *b, const struct pc_strv *subnets,
 	long lv;
 
 	for (i = 0; !subnets->n && i < b->nsvcs; i++) {
-		if (b->svcs[i].port == pi && b->svcs[i].fam == fam && vs_applies(b, vs, &b->svcs[i]))
+		if (b->svcs[i].port == pi && b->svcs[i].fam == fam &&
+		    vs_applies(b, vs, &b->svcs[i]))
 			cap += b->svcs[i].se->addresses.n ? b->svcs[i].se->addresses.n : 1;
 	}
 	/* NOLINTNEXTLINE(bugprone-sizeof-expression): an array of ids */
@@ -1167,8 +1169,12 @@ static const char *labels_copy(struct pc_arena *a, const struct pc_compile_opts 
 		*oom = true;
 		return NULL;
 	}
-	for (i = 0; i < o->labels_len; i++)
-		d[i] = o->labels[i] ? o->labels[i] : ',';
+	if (o->labels_len)
+		memcpy(d, o->labels, o->labels_len);
+	for (i = 0; i < o->labels_len; i++) {
+		if (d[i] == '\0')
+			d[i] = ',';
+	}
 	d[o->labels_len] = '\0';
 	if (o->labels_len && d[o->labels_len - 1] == ',')
 		d[o->labels_len - 1] = '\0';

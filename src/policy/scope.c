@@ -172,8 +172,9 @@ static int hidden_by_export(struct ctx *c, struct pc_scope_obj *o, const struct 
 	const char *l = list_str(s->arena, to);
 
 	return set(o, false, true, "spec.exportTo",
-		   l ? pc_arena_printf(s->arena, "exportTo %s of namespace %s hides it from "
-						 "namespace %s",
+		   l ? pc_arena_printf(s->arena,
+				       "exportTo %s of namespace %s hides it from "
+				       "namespace %s",
 				       l, r->meta.ns, s->ns)
 		     : NULL);
 }
@@ -214,7 +215,7 @@ static void choose_sidecar(struct pc_scope *s)
 		best = t;
 		s->sidecar = r;
 	}
-	s->sidecar_why = s->sidecar ? tier_names[best] : NULL;
+	s->sidecar_why = s->sidecar && best < 3 ? tier_names[best] : NULL;
 }
 
 static int sidecar_verdict(struct ctx *c, struct pc_scope_obj *o, const struct pc_resource *r)
@@ -239,11 +240,12 @@ static int sidecar_verdict(struct ctx *c, struct pc_scope_obj *o, const struct p
 					   "(labels: %s)",
 					   nz(labels_str(s))));
 	if (sc->workload_selector)
-		return set(o, false, true, "spec.workloadSelector",
-			   pc_arena_printf(s->arena,
-					   "Sidecar %s/%s has a workloadSelector: it applies to the "
-					   "workloads it selects in namespace %s only",
-					   r->meta.ns, nz(r->meta.name), r->meta.ns));
+		return set(
+			o, false, true, "spec.workloadSelector",
+			pc_arena_printf(s->arena,
+					"Sidecar %s/%s has a workloadSelector: it applies to the "
+					"workloads it selects in namespace %s only",
+					r->meta.ns, nz(r->meta.name), r->meta.ns));
 	return set(o, false, true, "metadata.namespace",
 		   pc_arena_printf(s->arena, "Sidecar %s/%s applies to namespace %s only",
 				   r->meta.ns, nz(r->meta.name), r->meta.ns));
@@ -394,8 +396,9 @@ static int se_verdict(struct ctx *c, struct pc_scope_obj *o, const struct pc_res
 		return set(o, false, false, NULL, not_imported(c));
 	if (!c->imp)
 		return set(o, true, false, NULL,
-			   pc_arena_printf(s->arena, "exported to namespace %s; no Sidecar "
-						     "egress limits it",
+			   pc_arena_printf(s->arena,
+					   "exported to namespace %s; no Sidecar "
+					   "egress limits it",
 					   s->ns));
 	if (hidden)
 		return set(o, true, false, NULL,
@@ -438,8 +441,8 @@ static bool dr_private(const struct pc_resource *r)
 
 	if (dr->workload_selector)
 		return true;
-	return dr->export_to.n == 1 &&
-	       (strcmp(dr->export_to.v[0], ".") == 0 || strcmp(dr->export_to.v[0], r->meta.ns) == 0);
+	return dr->export_to.n == 1 && (strcmp(dr->export_to.v[0], ".") == 0 ||
+					strcmp(dr->export_to.v[0], r->meta.ns) == 0);
 }
 
 /* Istio's namespaceLocal index: exported to its own namespace at all. */
@@ -583,8 +586,9 @@ static int dr_verdict(struct ctx *c, struct pc_scope_obj *o, const struct pc_res
 
 	if (c->dr_used[r - s->m->res])
 		return set(o, true, false, NULL,
-			   pc_arena_printf(s->arena, "the DestinationRule of host %s for this "
-						     "workload",
+			   pc_arena_printf(s->arena,
+					   "the DestinationRule of host %s for this "
+					   "workload",
 					   nz(dr->host)));
 	ret = dr_never(c, o, r);
 	if (ret <= 0)

@@ -61,14 +61,15 @@ struct pc_scope_obj {
 };
 
 struct pc_scope {
-	struct pc_arena *arena;   /* everything below */
+	struct pc_arena *arena; /* everything below */
 	const struct pc_manifest *m;
 	const struct pc_compile_opts *o;
-	const char *ns;           /* the workload's namespace ("default" when opts->ns is NULL) */
-	const char *root_ns;      /* the root namespace ("istio-system" when opts->root_ns is NULL) */
+	const char *ns;      /* the workload's namespace ("default" when opts->ns is NULL) */
+	const char *root_ns; /* the root namespace ("istio-system" when opts->root_ns is NULL) */
 	const struct pc_resource *sidecar; /* the Sidecar that applies, or NULL */
-	const char *sidecar_why;  /* "workloadSelector match", "namespace-wide", "root namespace default" */
-	int policy;               /* enum pc_outbound_policy */
+	const char *
+		sidecar_why; /* "workloadSelector match", "namespace-wide", "root namespace default" */
+	int policy;          /* enum pc_outbound_policy */
 	bool policy_from_sidecar; /* the Sidecar's outboundTrafficPolicy decided it */
 	struct pc_scope_obj *obj; /* obj[i] is about m->res[i] */
 	size_t n;

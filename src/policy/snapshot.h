@@ -179,8 +179,8 @@ struct pc_snapshot {
 	const char *workload_ns;
 	const char *root_ns;
 	const char *workload_labels; /* "k=v,k=v" (--labels), or "" */
-	const char *sidecar;     /* "ns/name" of the Sidecar that applies, or NULL */
-	const char *sidecar_why; /* how it was chosen ("workloadSelector match", ...) */
+	const char *sidecar;         /* "ns/name" of the Sidecar that applies, or NULL */
+	const char *sidecar_why;     /* how it was chosen ("workloadSelector match", ...) */
 	bool policy_from_sidecar;
 	const struct pc_scope_entry *scope; /* one per resource compiled from, in their order */
 	size_t nscope;

@@ -17,22 +17,22 @@
 #include "policy/scope.h"
 #include "policy/snapshot.h"
 
-#define HDR(kind, name, ns, ts)                                                            \
+#define HDR(kind, name, ns, ts)                                                           \
 	"---\napiVersion: networking.istio.io/v1\nkind: " kind "\nmetadata: {name: " name \
 	", namespace: " ns ", creationTimestamp: '" ts "'}\n"
 
 /* A TCP ServiceEntry with one address per host-less port; <extra> ends the spec. */
-#define SE(name, ns, hosts, addr, port, extra)                                          \
-	HDR("ServiceEntry", name, ns, "2025-01-01T00:00:00Z")                          \
-	"spec:\n  hosts: [" hosts "]\n  addresses: [" addr "]\n"                     \
+#define SE(name, ns, hosts, addr, port, extra)                   \
+	HDR("ServiceEntry", name, ns, "2025-01-01T00:00:00Z")    \
+	"spec:\n  hosts: [" hosts "]\n  addresses: [" addr "]\n" \
 	"  ports: [{name: tcp, number: " #port ", protocol: TCP}]\n" extra
 
 #define SIDECAR(name, ns, ts, body) HDR("Sidecar", name, ns, ts) "spec:\n" body
 #define ALLOW_ANY                   "  outboundTrafficPolicy: {mode: ALLOW_ANY}\n"
 #define REGISTRY_ONLY               "  outboundTrafficPolicy: {mode: REGISTRY_ONLY}\n"
 
-#define DR(name, ns, host, ms, extra)                                                     \
-	HDR("DestinationRule", name, ns, "2025-01-01T00:00:00Z")                          \
+#define DR(name, ns, host, ms, extra)                                                           \
+	HDR("DestinationRule", name, ns, "2025-01-01T00:00:00Z")                                \
 	"spec:\n  host: " host "\n  trafficPolicy: {connectionPool: {tcp: {connectTimeout: " ms \
 	"}}}\n" extra
 
@@ -92,7 +92,8 @@ static const struct pc_resource *res(const struct fix *x, const char *ns, const 
 	size_t i;
 
 	for (i = 0; i < x->m.nres; i++) {
-		if (strcmp(x->m.res[i].meta.ns, ns) == 0 && strcmp(x->m.res[i].meta.name, name) == 0)
+		if (strcmp(x->m.res[i].meta.ns, ns) == 0 &&
+		    strcmp(x->m.res[i].meta.name, name) == 0)
 			return &x->m.res[i];
 	}
 	ck_abort_msg("no resource %s/%s", ns, name);
@@ -144,10 +145,10 @@ START_TEST(sidecar_of_another_namespace_does_not_apply)
 }
 END_TEST
 
-#define THREE_SIDECARS                                                                    \
-	SIDECAR("root", "istio-system", "2020-01-01T00:00:00Z", ALLOW_ANY)                   \
-	SIDECAR("ns-wide", "default", "2021-01-01T00:00:00Z", REGISTRY_ONLY)                 \
-	SIDECAR("mine", "default", "2022-01-01T00:00:00Z",                                   \
+#define THREE_SIDECARS                                                       \
+	SIDECAR("root", "istio-system", "2020-01-01T00:00:00Z", ALLOW_ANY)   \
+	SIDECAR("ns-wide", "default", "2021-01-01T00:00:00Z", REGISTRY_ONLY) \
+	SIDECAR("mine", "default", "2022-01-01T00:00:00Z",                   \
 		"  workloadSelector: {labels: {app: shop}}\n" ALLOW_ANY)
 
 START_TEST(sidecar_precedence_selector_namespace_root)
@@ -194,14 +195,14 @@ START_TEST(sidecar_ties_oldest_then_name)
 
 	load(&x,
 	     SIDECAR("b", "default", "2025-01-01T00:00:00Z", ALLOW_ANY)
-	     SIDECAR("a", "default", "2025-06-01T00:00:00Z", REGISTRY_ONLY),
+		     SIDECAR("a", "default", "2025-06-01T00:00:00Z", REGISTRY_ONLY),
 	     NULL, NULL);
 	ck_assert_str_eq(sidecar_name(&x), "b");
 	reason_has(&x, "default", "a", "shadowed by default/b (namespace-wide)");
 	release(&x);
 	load(&x,
 	     SIDECAR("b", "default", "2025-01-01T00:00:00Z", ALLOW_ANY)
-	     SIDECAR("a", "default", "2025-01-01T00:00:00Z", REGISTRY_ONLY),
+		     SIDECAR("a", "default", "2025-01-01T00:00:00Z", REGISTRY_ONLY),
 	     NULL, NULL);
 	ck_assert_str_eq(sidecar_name(&x), "a");
 	ck_assert_int_eq(x.s.policy, PC_POLICY_REGISTRY_ONLY);
@@ -224,13 +225,13 @@ END_TEST
 
 /* ---- egress hosts ---- */
 
-#define SERVICES                                                                          \
-	SE("a", "default", "a.example.com", "192.0.2.1", 3306, "")                           \
-	SE("b", "default", "b.example.com", "192.0.2.2", 3306, "")                           \
-	SE("c", "team-b", "c.example.com", "192.0.2.3", 3306, "")                            \
-	SE("d", "team-b", "d.example.com", "192.0.2.4", 3306, "")                            \
-	SE("e", "team-c", "e.example.com", "192.0.2.5", 3306, "")                            \
-	SE("w", "default", "'*.wild.example.com'", "192.0.2.6", 3306, "")                    \
+#define SERVICES                                                          \
+	SE("a", "default", "a.example.com", "192.0.2.1", 3306, "")        \
+	SE("b", "default", "b.example.com", "192.0.2.2", 3306, "")        \
+	SE("c", "team-b", "c.example.com", "192.0.2.3", 3306, "")         \
+	SE("d", "team-b", "d.example.com", "192.0.2.4", 3306, "")         \
+	SE("e", "team-c", "e.example.com", "192.0.2.5", 3306, "")         \
+	SE("w", "default", "'*.wild.example.com'", "192.0.2.6", 3306, "") \
 	SE("x", "default", "api.x.example.com", "192.0.2.7", 3306, "")
 
 START_TEST(egress_hosts_forms)
@@ -238,25 +239,28 @@ START_TEST(egress_hosts_forms)
 	struct fix x;
 
 	load(&x,
-	     SERVICES SIDECAR("s", "default", "2025-01-01T00:00:00Z",
-			      "  egress:\n  - hosts: ['./a.example.com', 'team-b/*', "
-			      "'*/e.example.com', './api.wild.example.com', './*.x.example.com']\n"),
+	     SERVICES SIDECAR(
+		     "s", "default", "2025-01-01T00:00:00Z",
+		     "  egress:\n  - hosts: ['./a.example.com', 'team-b/*', "
+		     "'*/e.example.com', './api.wild.example.com', './*.x.example.com']\n"),
 	     NULL, NULL);
-	ck_assert(in_force(&x, "default", "a"));   /* ./host */
-	ck_assert(!in_force(&x, "default", "b"));  /* not named */
-	ck_assert(in_force(&x, "team-b", "c"));    /* ns/ * */
+	ck_assert(in_force(&x, "default", "a"));  /* ./host */
+	ck_assert(!in_force(&x, "default", "b")); /* not named */
+	ck_assert(in_force(&x, "team-b", "c"));   /* ns/ * */
 	ck_assert(in_force(&x, "team-b", "d"));
-	ck_assert(in_force(&x, "team-c", "e"));    /* * /host */
-	ck_assert(!in_force(&x, "default", "w"));  /* a wildcard service is no subset of a name */
-	ck_assert(in_force(&x, "default", "x"));   /* a name is a subset of a wildcard import */
-	reason_has(&x, "default", "b", "not imported by Sidecar default/s (egress hosts ./a.example");
+	ck_assert(in_force(&x, "team-c", "e"));   /* * /host */
+	ck_assert(!in_force(&x, "default", "w")); /* a wildcard service is no subset of a name */
+	ck_assert(in_force(&x, "default", "x"));  /* a name is a subset of a wildcard import */
+	reason_has(&x, "default", "b",
+		   "not imported by Sidecar default/s (egress hosts ./a.example");
 	ck_assert(!verdict(&x, "default", "b")->never);
 	reason_has(&x, "default", "a", "imported by Sidecar default/s");
 	release(&x);
 
 	/* ~ imports nothing; no Sidecar: everything exported */
-	load(&x, SERVICES SIDECAR("s", "default", "2025-01-01T00:00:00Z",
-				  "  egress: [{hosts: ['~/*']}]\n"),
+	load(&x,
+	     SERVICES SIDECAR("s", "default", "2025-01-01T00:00:00Z",
+			      "  egress: [{hosts: ['~/*']}]\n"),
 	     NULL, NULL);
 	ck_assert(!in_force(&x, "default", "a"));
 	ck_assert(!in_force(&x, "team-b", "c"));
@@ -288,13 +292,15 @@ START_TEST(egress_listener_port_limits_the_import)
 	struct fix x;
 
 	load(&x,
-	     HDR("ServiceEntry", "two", "default", "2025-01-01T00:00:00Z")
-	     "spec:\n  hosts: [two.example.com]\n  addresses: [192.0.2.9]\n"
-	     "  ports: [{name: tcp-a, number: 5432, protocol: TCP}, "
-	     "{name: tcp-b, number: 6432, protocol: TCP}]\n"
-	     SIDECAR("s", "default", "2025-01-01T00:00:00Z",
-		     "  egress:\n  - port: {number: 5432, protocol: TCP, name: pg}\n"
-		     "    hosts: ['./*']\n"),
+	     HDR("ServiceEntry", "two", "default",
+		 "2025-01-01T00:00:00Z") "spec:\n  hosts: [two.example.com]\n  addresses: "
+					 "[192.0.2.9]\n"
+					 "  ports: [{name: tcp-a, number: 5432, protocol: TCP}, "
+					 "{name: tcp-b, number: 6432, protocol: TCP}]\n" SIDECAR(
+						 "s", "default", "2025-01-01T00:00:00Z",
+						 "  egress:\n  - port: {number: 5432, protocol: "
+						 "TCP, name: pg}\n"
+						 "    hosts: ['./*']\n"),
 	     NULL, NULL);
 	ck_assert(pc_scope_visible(&x.s, res(&x, "default", "two"), 0, 0));
 	ck_assert(!pc_scope_visible(&x.s, res(&x, "default", "two"), 0, 1));
@@ -309,15 +315,17 @@ START_TEST(export_to_forms)
 	struct fix x;
 
 	load(&x,
-	     SE("dot-other", "team-b", "p.example.com", "192.0.2.11", 443, "  exportTo: ['.']\n")
-	     SE("dot-own", "default", "q.example.com", "192.0.2.12", 443, "  exportTo: ['.']\n")
-	     SE("tilde", "default", "r.example.com", "192.0.2.13", 443, "  exportTo: ['~']\n")
-	     SE("named", "team-b", "s.example.com", "192.0.2.14", 443,
-		"  exportTo: [default]\n")
-	     SE("named-other", "team-b", "t.example.com", "192.0.2.15", 443,
-		"  exportTo: [team-c]\n")
-	     SE("star", "team-b", "u.example.com", "192.0.2.16", 443, "  exportTo: ['*']\n")
-	     SE("empty", "team-b", "v.example.com", "192.0.2.17", 443, ""),
+	     SE("dot-other", "team-b", "p.example.com", "192.0.2.11", 443,
+		"  exportTo: ['.']\n") SE("dot-own", "default", "q.example.com", "192.0.2.12", 443,
+					  "  exportTo: ['.']\n") SE("tilde", "default",
+								    "r.example.com", "192.0.2.13",
+								    443, "  exportTo: ['~']\n")
+		     SE("named", "team-b", "s.example.com", "192.0.2.14", 443,
+			"  exportTo: [default]\n") SE("named-other", "team-b", "t.example.com",
+						      "192.0.2.15", 443, "  exportTo: [team-c]\n")
+			     SE("star", "team-b", "u.example.com", "192.0.2.16", 443,
+				"  exportTo: ['*']\n")
+				     SE("empty", "team-b", "v.example.com", "192.0.2.17", 443, ""),
 	     NULL, NULL);
 	ck_assert(!in_force(&x, "team-b", "dot-other"));
 	ck_assert(in_force(&x, "default", "dot-own"));
@@ -338,21 +346,26 @@ END_TEST
 START_TEST(virtual_service_export_and_import)
 {
 	struct fix x;
-	const char *vs = HDR("VirtualService", "v", "team-b", "2025-01-01T00:00:00Z")
-		"spec:\n  hosts: [c.example.com]\n  exportTo: ['.']\n"
-		"  tcp: [{route: [{destination: {host: c.example.com}}]}]\n"
-		HDR("VirtualService", "w", "team-b", "2025-01-01T00:00:00Z")
-		"spec:\n  hosts: [d.example.com]\n"
-		"  tcp: [{route: [{destination: {host: d.example.com}}]}]\n";
+	const char *vs =
+		HDR("VirtualService", "v", "team-b",
+		    "2025-01-01T00:00:00Z") "spec:\n  hosts: [c.example.com]\n  exportTo: ['.']\n"
+					    "  tcp: [{route: [{destination: {host: "
+					    "c.example.com}}]}]\n" HDR(
+						    "VirtualService", "w", "team-b",
+						    "2025-01-01T00:00:00Z") "spec:\n  hosts: "
+									    "[d.example.com]\n"
+									    "  tcp: [{route: "
+									    "[{destination: {host: "
+									    "d.example.com}}]}]\n";
 	char *yaml = malloc(strlen(vs) + 1024);
 
 	load(&x, vs, NULL, NULL);
 	ck_assert(!in_force(&x, "team-b", "v"));
 	ck_assert(in_force(&x, "team-b", "w"));
 	release(&x);
-	sprintf(yaml, "%s%s", vs,
-		SIDECAR("s", "default", "2025-01-01T00:00:00Z",
-			"  egress: [{hosts: ['team-b/c.example.com']}]\n"));
+	snprintf(yaml, strlen(vs) + 1024, "%s%s", vs,
+		 SIDECAR("s", "default", "2025-01-01T00:00:00Z",
+			 "  egress: [{hosts: ['team-b/c.example.com']}]\n"));
 	load(&x, yaml, NULL, NULL);
 	ck_assert(!in_force(&x, "team-b", "w")); /* exported, but not imported */
 	reason_has(&x, "team-b", "w", "not imported by Sidecar default/s");
@@ -376,9 +389,9 @@ START_TEST(destination_rule_lookup_order)
 
 	load(&x,
 	     SE("c", "team-b", "c.example.com", "192.0.2.3", 3306, "")
-	     DR("mine", "default", "c.example.com", "1s", "")
-	     DR("svc", "team-b", "c.example.com", "2s", "")
-	     DR("root", "istio-system", "c.example.com", "3s", ""),
+		     DR("mine", "default", "c.example.com", "1s", "")
+			     DR("svc", "team-b", "c.example.com", "2s", "")
+				     DR("root", "istio-system", "c.example.com", "3s", ""),
 	     NULL, NULL);
 	ck_assert_str_eq(dr_for(&x, "c.example.com", "team-b"), "mine");
 	ck_assert(in_force(&x, "default", "mine"));
@@ -387,8 +400,8 @@ START_TEST(destination_rule_lookup_order)
 	release(&x);
 	load(&x,
 	     SE("c", "team-b", "c.example.com", "192.0.2.3", 3306, "")
-	     DR("svc", "team-b", "c.example.com", "2s", "")
-	     DR("root", "istio-system", "c.example.com", "3s", ""),
+		     DR("svc", "team-b", "c.example.com", "2s", "")
+			     DR("root", "istio-system", "c.example.com", "3s", ""),
 	     NULL, NULL);
 	ck_assert_str_eq(dr_for(&x, "c.example.com", "team-b"), "svc");
 	/* the service namespace's rule is for its own services only */
@@ -396,8 +409,8 @@ START_TEST(destination_rule_lookup_order)
 	release(&x);
 	load(&x,
 	     SE("c", "team-b", "c.example.com", "192.0.2.3", 3306, "")
-	     DR("svc", "team-b", "c.example.com", "2s", "  exportTo: ['.']\n")
-	     DR("root", "istio-system", "c.example.com", "3s", ""),
+		     DR("svc", "team-b", "c.example.com", "2s", "  exportTo: ['.']\n")
+			     DR("root", "istio-system", "c.example.com", "3s", ""),
 	     NULL, NULL);
 	ck_assert_str_eq(dr_for(&x, "c.example.com", "team-b"), "root");
 	ck_assert(verdict(&x, "team-b", "svc")->never);
@@ -412,8 +425,8 @@ START_TEST(destination_rule_most_specific_host_and_selector)
 
 	load(&x,
 	     DR("wide", "default", "'*.example.com'", "1s", "")
-	     DR("narrow", "default", "'*.api.example.com'", "2s", "")
-	     DR("exact", "default", "v1.api.example.com", "3s", ""),
+		     DR("narrow", "default", "'*.api.example.com'", "2s", "")
+			     DR("exact", "default", "v1.api.example.com", "3s", ""),
 	     NULL, NULL);
 	ck_assert_str_eq(dr_for(&x, "v1.api.example.com", "default"), "exact");
 	ck_assert_str_eq(dr_for(&x, "v2.api.example.com", "default"), "narrow");
@@ -422,10 +435,10 @@ START_TEST(destination_rule_most_specific_host_and_selector)
 	release(&x);
 	load(&x,
 	     DR("all", "default", "c.example.com", "1s", "")
-	     DR("shop", "default", "c.example.com", "2s",
-		"  workloadSelector: {matchLabels: {app: shop}}\n")
-	     DR("elsewhere", "team-b", "c.example.com", "2s",
-		"  workloadSelector: {matchLabels: {app: shop}}\n"),
+		     DR("shop", "default", "c.example.com", "2s",
+			"  workloadSelector: {matchLabels: {app: shop}}\n")
+			     DR("elsewhere", "team-b", "c.example.com", "2s",
+				"  workloadSelector: {matchLabels: {app: shop}}\n"),
 	     NULL, "app=shop");
 	ck_assert_str_eq(dr_for(&x, "c.example.com", "team-b"), "shop");
 	ck_assert(verdict(&x, "team-b", "elsewhere")->never);
@@ -433,8 +446,8 @@ START_TEST(destination_rule_most_specific_host_and_selector)
 	release(&x);
 	load(&x,
 	     DR("all", "default", "c.example.com", "1s", "")
-	     DR("shop", "default", "c.example.com", "2s",
-		"  workloadSelector: {matchLabels: {app: shop}}\n"),
+		     DR("shop", "default", "c.example.com", "2s",
+			"  workloadSelector: {matchLabels: {app: shop}}\n"),
 	     NULL, "app=cart");
 	ck_assert_str_eq(dr_for(&x, "c.example.com", "team-b"), "all");
 	ck_assert(verdict(&x, "default", "shop")->never);
@@ -462,11 +475,11 @@ START_TEST(compile_enforces_the_scope)
 	size_t i;
 
 	load(&x,
-	     SIDECAR("open", "team-b", "2025-01-01T00:00:00Z", ALLOW_ANY)
-	     SE("hidden", "team-b", "h.example.com", "192.0.2.21", 443, "  exportTo: ['.']\n")
-	     SE("seen", "team-b", "s.example.com", "192.0.2.22", 443, "")
-	     DR("svc", "team-b", "s.example.com", "2s", "")
-	     DR("mine", "default", "s.example.com", "4s", ""),
+	     SIDECAR("open", "team-b", "2025-01-01T00:00:00Z", ALLOW_ANY) SE(
+		     "hidden", "team-b", "h.example.com", "192.0.2.21", 443, "  exportTo: ['.']\n")
+		     SE("seen", "team-b", "s.example.com", "192.0.2.22", 443, "")
+			     DR("svc", "team-b", "s.example.com", "2s", "")
+				     DR("mine", "default", "s.example.com", "4s", ""),
 	     NULL, NULL);
 	ck_assert_int_eq(pc_policy_compile(&x.m, &x.o, NULL, NULL, &snap), 0);
 	ck_assert_int_eq(snap->policy, PC_POLICY_REGISTRY_ONLY);
@@ -484,8 +497,9 @@ START_TEST(compile_enforces_the_scope)
 	pc_snapshot_dump_json(snap, &b);
 	pc_buf_addc(&b, '\0');
 	ck_assert_ptr_nonnull(strstr(b.p, "\"scope\":{\"workload\":{\"namespace\":\"default\""));
-	ck_assert_ptr_nonnull(strstr(b.p, "\"name\":\"open\",\"in_force\":false,\"reason\":"
-					  "\"Sidecar team-b/open applies to namespace team-b only\""));
+	ck_assert_ptr_nonnull(strstr(b.p,
+				     "\"name\":\"open\",\"in_force\":false,\"reason\":"
+				     "\"Sidecar team-b/open applies to namespace team-b only\""));
 	ck_assert_ptr_nonnull(strstr(b.p, "\"name\":\"seen\",\"in_force\":true"));
 	pc_buf_release(&b);
 	pc_snapshot_unref(snap);
@@ -497,16 +511,40 @@ START_TEST(source_namespace_matches_the_workload)
 {
 	struct fix x;
 	struct pc_snapshot *snap;
-	const char *yaml =
-		HDR("ServiceEntry", "t", "default", "2025-01-01T00:00:00Z")
-		"spec:\n  hosts: [t.example.com]\n  ports: [{name: tls, number: 443, protocol: "
-		"TLS}]\n  resolution: DNS\n"
-		HDR("ServiceEntry", "u", "default", "2025-01-01T00:00:00Z")
-		"spec:\n  hosts: [u.example.com]\n  ports: [{name: tls, number: 443, protocol: "
-		"TLS}]\n  resolution: DNS\n"
-		HDR("VirtualService", "v", "default", "2025-01-01T00:00:00Z")
-		"spec:\n  hosts: [t.example.com]\n  tls:\n  - match: [{sniHosts: [t.example.com], "
-		"sourceNamespace: shop}]\n    route: [{destination: {host: u.example.com}}]\n";
+	const char *yaml = HDR(
+		"ServiceEntry", "t", "default",
+		"2025-01-01T00:00:00Z") "spec:\n  hosts: [t.example.com]\n  ports: [{name: tls, "
+					"number: 443, protocol: "
+					"TLS}]\n  resolution: DNS\n" HDR(
+						"ServiceEntry", "u", "default",
+						"2025-01-01T00:00:00Z") "spec:\n  hosts: "
+									"[u.example.com]\n  ports: "
+									"[{name: tls, number: 443, "
+									"protocol: "
+									"TLS}]\n  resolution: "
+									"DNS\n" HDR(
+										"VirtualService",
+										"v", "default",
+										"2025-01-01T00:00:"
+										"00Z") "spec:\n  "
+										       "hosts: "
+										       "[t.example."
+										       "com]\n  "
+										       "tls:\n  - "
+										       "match: "
+										       "[{sniHosts:"
+										       " [t."
+										       "example."
+										       "com], "
+										       "sourceNames"
+										       "pace: "
+										       "shop}]\n   "
+										       " route: "
+										       "[{"
+										       "destination"
+										       ": {host: "
+										       "u.example."
+										       "com}}]\n";
 	struct pc_match m = { 0 };
 	struct pc_addr a;
 
@@ -537,15 +575,16 @@ START_TEST(warnings_name_the_field)
 	pc_findings_init(&f);
 	load(&x,
 	     SE("ok", "default", "a.example.com", "192.0.2.1", 3306, "")
-	     SE("dot", "team-b", "p.example.com", "192.0.2.11", 443, "  exportTo: ['.']\n")
-	     SIDECAR("open", "team-b", "2025-01-01T00:00:00Z", ALLOW_ANY),
+		     SE("dot", "team-b", "p.example.com", "192.0.2.11", 443, "  exportTo: ['.']\n")
+			     SIDECAR("open", "team-b", "2025-01-01T00:00:00Z", ALLOW_ANY),
 	     NULL, NULL);
 	ck_assert_int_eq(pc_scope_warn(&x.s, &f), 0);
 	ck_assert_uint_eq(f.n, 2);
 	ck_assert_str_eq(f.v[0].path, "spec.exportTo");
 	ck_assert_str_eq(f.v[0].name, "dot");
 	ck_assert_uint_eq(f.v[0].line, 17); /* the exportTo line of the second document */
-	ck_assert_ptr_nonnull(strstr(f.v[0].msg, "never applies to this workload (namespace default"));
+	ck_assert_ptr_nonnull(
+		strstr(f.v[0].msg, "never applies to this workload (namespace default"));
 	ck_assert_ptr_nonnull(strstr(f.v[0].msg, "hides it from namespace default"));
 	ck_assert_str_eq(f.v[1].path, "metadata.namespace");
 	ck_assert_int_eq(f.v[1].sev, PC_SEV_WARNING);
