@@ -66,6 +66,7 @@ struct svc {
 	enum family fam;
 	bool covered;              /* a VirtualService route took over its default chain */
 	bool vs_tcp;               /* a VirtualService tcp route was installed for it */
+	bool routed_only;          /* only a VirtualService's destination: a cluster, no chains */
 };
 
 struct builder {
@@ -487,14 +488,18 @@ static bool host_visible(const struct builder *b, const struct svc *sv, size_t h
 	return pc_scope_visible(&b->scope, sv->r, h, sv->sp_index);
 }
 
-/* The first host of <r> imported on its port <p>, or SIZE_MAX. */
-static size_t first_visible(const struct builder *b, const struct pc_resource *r, size_t p)
+typedef bool host_pred_fn(const struct pc_scope *s, const struct pc_resource *r, size_t h,
+			  size_t p);
+
+/* The first host of <r> that <pred> holds for on its port <p>, or SIZE_MAX. */
+static size_t first_visible(const struct builder *b, const struct pc_resource *r, size_t p,
+			    host_pred_fn *pred)
 {
 	const struct pc_service_entry *se = r->spec;
 	size_t h, nh = se->hosts.n ? se->hosts.n : 1;
 
 	for (h = 0; h < nh; h++) {
-		if (pc_scope_visible(&b->scope, r, h, p))
+		if (pred(&b->scope, r, h, p))
 			return h;
 	}
 	return SIZE_MAX;
@@ -514,7 +519,9 @@ static int add_service_entry(struct builder *b, const struct pc_resource *r)
 
 		if (sp->protocol && pc_protocol_parse(sp->protocol) == PC_PROTO_UDP)
 			continue; /* no TCP traffic to govern */
-		main = first_visible(b, r, i);
+		main = first_visible(b, r, i, pc_scope_visible);
+		if (main == SIZE_MAX)
+			main = first_visible(b, r, i, pc_scope_routed);
 		if (main == SIZE_MAX)
 			continue; /* the workload's Sidecar does not import it on this port */
 		pi = port_policy(b, (uint16_t)sp->number);
@@ -528,6 +535,7 @@ static int add_service_entry(struct builder *b, const struct pc_resource *r)
 		sv->sp = sp;
 		sv->sp_index = i;
 		sv->main = main;
+		sv->routed_only = !pc_scope_visible(&b->scope, r, main, i);
 		sv->port = (size_t)pi;
 		proto = port_protocol(sp, &sv->fam);
 		if (proto != PC_PROTO_UNSUPPORTED)
@@ -612,7 +620,7 @@ static int default_chains(struct builder *b, struct svc *sv)
 	long lv, id;
 	int ret;
 
-	if (sv->covered)
+	if (sv->covered || sv->routed_only)
 		return 0;
 	origin = origin_of(b, "ServiceEntry", sv->r);
 	for (i = 0; i < nlv; i++) {
@@ -752,13 +760,17 @@ static long route_cluster(struct builder *b, const struct pc_destination *d, uin
 	uint16_t want = d->port && d->port->number ? (uint16_t)d->port->number : port;
 	size_t i, h;
 
-	for (i = 0; d->host && i < b->nsvcs; i++) {
-		struct svc *sv = &b->svcs[i];
+	/* imported hosts first, then those the scope adds as route destinations */
+	for (i = 0; d->host && i < 2 * b->nsvcs; i++) {
+		struct svc *sv = &b->svcs[i % b->nsvcs];
 
 		if (sv->sp->number != want)
 			continue;
 		for (h = 0; h < sv->se->hosts.n; h++) {
-			if (host_visible(b, sv, h) && strcasecmp(sv->se->hosts.v[h], d->host) == 0)
+			bool ok = i < b->nsvcs ? host_visible(b, sv, h)
+					       : pc_scope_routed(&b->scope, sv->r, h, sv->sp_index);
+
+			if (ok && strcasecmp(sv->se->hosts.v[h], d->host) == 0)
 				return host_cluster(b, sv, h);
 		}
 	}

@@ -16,6 +16,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include "core/alloc.h"
 #include "core/arena.h"
@@ -430,6 +431,143 @@ static int vs_verdict(struct ctx *c, struct pc_scope_obj *o, const struct pc_res
 	return set(o, false, false, NULL, not_imported(c));
 }
 
+/* ---- VirtualService destinations (Istio's collectImportedServices) ---- */
+
+/* Does a visible ServiceEntry import host <host> on some port? */
+static bool host_imported(const struct pc_scope *s, const char *host)
+{
+	size_t i, h, p;
+
+	for (i = 0; i < s->n; i++) {
+		const struct pc_resource *r = &s->m->res[i];
+		const struct pc_scope_obj *o = &s->obj[i];
+		const struct pc_service_entry *se = r->spec;
+
+		if (r->kind != PC_KIND_SERVICE_ENTRY || !o->in_force || !o->visible)
+			continue;
+		for (h = 0; h < se->hosts.n; h++) {
+			for (p = 0; p < o->nports; p++) {
+				if (o->visible[h * o->nports + p] &&
+				    strcasecmp(se->hosts.v[h], host) == 0)
+					return true;
+			}
+		}
+	}
+	return false;
+}
+
+/* Is <a> a better namespace for a destination than <b>: the workload's, else the first by name? */
+static bool better_dest(const struct pc_scope *s, const struct pc_resource *a,
+			const struct pc_resource *b)
+{
+	int c;
+
+	if (!b)
+		return true;
+	if ((strcmp(a->meta.ns, s->ns) == 0) != (strcmp(b->meta.ns, s->ns) == 0))
+		return strcmp(a->meta.ns, s->ns) == 0;
+	c = strcmp(a->meta.ns, b->meta.ns);
+	return c ? c < 0 : older(a, b) < 0;
+}
+
+/* The exported ServiceEntry (and its host index <*hi>) that destination <host> names, or NULL. */
+static const struct pc_resource *dest_entry(const struct pc_scope *s, const char *host, size_t *hi)
+{
+	const struct pc_resource *best = NULL;
+	size_t i, h;
+
+	for (i = 0; i < s->n; i++) {
+		const struct pc_resource *r = &s->m->res[i];
+		const struct pc_service_entry *se = r->spec;
+
+		if (r->kind != PC_KIND_SERVICE_ENTRY || !is_valid(r) || s->obj[i].never ||
+		    !s->obj[i].visible)
+			continue;
+		for (h = 0; h < se->hosts.n; h++) {
+			if (strcasecmp(se->hosts.v[h], host) == 0 && better_dest(s, r, best)) {
+				best = r;
+				*hi = h;
+			}
+		}
+	}
+	return best;
+}
+
+/*
+ * A destination of the imported VirtualService <vsr> that the Sidecar's
+ * hosts do not import: Istio still gives the workload its cluster (not its
+ * listeners), so that the route works.
+ */
+static int route_to(struct ctx *c, const struct pc_resource *vsr, const struct pc_destination *d)
+{
+	struct pc_scope *s = c->s;
+	const struct pc_resource *r;
+	const struct pc_service_entry *se;
+	struct pc_scope_obj *o;
+	uint32_t port = d && d->port ? d->port->number : 0;
+	size_t h = 0, p;
+	bool any = false;
+
+	if (!d || !d->host || host_imported(s, d->host))
+		return 0;
+	r = dest_entry(s, d->host, &h);
+	if (!r)
+		return 0;
+	se = r->spec;
+	o = &s->obj[r - s->m->res];
+	if (!o->routed)
+		o->routed = pc_arena_calloc(s->arena, o->nhosts * (o->nports ? o->nports : 1), 1);
+	if (!o->routed)
+		return -ENOMEM;
+	for (p = 0; p < o->nports; p++) {
+		if (!port || se->ports.v[p].number == port) {
+			o->routed[h * o->nports + p] = true;
+			any = true;
+		}
+	}
+	if (!any || o->in_force)
+		return 0;
+	return set(o, true, false, NULL,
+		   pc_arena_printf(s->arena,
+				   "not imported by Sidecar %s/%s, but a destination of "
+				   "VirtualService %s/%s: a cluster without listeners, as in Istio",
+				   s->sidecar->meta.ns, nz(s->sidecar->meta.name), vsr->meta.ns,
+				   nz(vsr->meta.name)));
+}
+
+static int route_all(struct ctx *c, const struct pc_resource *vsr,
+		     const struct pc_route_destination *v, size_t n)
+{
+	size_t i;
+	int ret = 0;
+
+	for (i = 0; i < n && ret == 0; i++)
+		ret = route_to(c, vsr, v[i].destination);
+	return ret;
+}
+
+static int infer_destinations(struct ctx *c)
+{
+	struct pc_scope *s = c->s;
+	size_t i, k;
+	int ret = 0;
+
+	if (!c->imp)
+		return 0; /* every exported service is imported already */
+	for (i = 0; i < s->n && ret == 0; i++) {
+		const struct pc_resource *r = &s->m->res[i];
+		const struct pc_virtual_service *vs = r->spec;
+
+		if (r->kind != PC_KIND_VIRTUAL_SERVICE || !s->obj[i].in_force)
+			continue;
+		for (k = 0; k < vs->tcp.n && ret == 0; k++)
+			ret = route_all(c, r, vs->tcp.v[k].route.v, vs->tcp.v[k].route.n);
+		for (k = 0; k < vs->tls.n && ret == 0; k++)
+			ret = route_all(c, r, vs->tls.v[k].route.v, vs->tls.v[k].route.n);
+	}
+	return ret;
+}
+
 /* ---- DestinationRules ---- */
 
 enum tier { TIER_LOCAL, TIER_EXPORTED };
@@ -482,8 +620,8 @@ static const char *best_host(const struct pc_scope *s, enum tier t, const char *
 	const char *best = NULL;
 	size_t i;
 
-	for (i = 0; i < s->m->nres; i++) {
-		const struct pc_resource *r = &s->m->res[i];
+	for (i = 0; i < s->ndrs; i++) {
+		const struct pc_resource *r = s->drs[i];
 		const char *h;
 
 		if (!in_tier(s, r, t, ns))
@@ -511,8 +649,8 @@ static const struct pc_resource *tier_rule(const struct pc_scope *s, enum tier t
 	size_t i;
 
 	*found = h != NULL;
-	for (i = 0; h && i < s->m->nres; i++) {
-		const struct pc_resource *r = &s->m->res[i];
+	for (i = 0; h && i < s->ndrs; i++) {
+		const struct pc_resource *r = s->drs[i];
 		const struct pc_destination_rule *dr = r->spec;
 
 		if (!in_tier(s, r, t, ns) || strcmp(dr->host, h) != 0)
@@ -622,7 +760,9 @@ static void mark_drs(struct ctx *c)
 		for (h = 0; h < se->hosts.n; h++) {
 			const struct pc_resource *d;
 
-			for (p = 0; p < o->nports && !o->visible[h * o->nports + p]; p++)
+			for (p = 0; p < o->nports && !o->visible[h * o->nports + p] &&
+				    !(o->routed && o->routed[h * o->nports + p]);
+			     p++)
 				;
 			if (p == o->nports)
 				continue;
@@ -666,9 +806,13 @@ static int decide(struct ctx *c)
 					      PC_KIND_VIRTUAL_SERVICE, PC_KIND_WORKLOAD_ENTRY,
 					      PC_KIND_DESTINATION_RULE };
 	size_t k, i;
-	int ret;
+	int ret = 0;
 
 	for (k = 0; k < sizeof(order) / sizeof(order[0]); k++) {
+		if (order[k] == PC_KIND_WORKLOAD_ENTRY)
+			ret = infer_destinations(c); /* after the VirtualServices */
+		if (ret < 0)
+			return ret;
 		if (order[k] == PC_KIND_DESTINATION_RULE)
 			mark_drs(c);
 		for (i = 0; i < c->s->n; i++) {
@@ -696,6 +840,7 @@ static void choose_policy(struct pc_scope *s)
 int pc_scope_init(struct pc_scope *s, const struct pc_manifest *m, const struct pc_compile_opts *o)
 {
 	struct ctx c = { s, NULL, 0, NULL, NULL };
+	size_t i;
 	int ret;
 
 	memset(s, 0, sizeof(*s));
@@ -709,7 +854,13 @@ int pc_scope_init(struct pc_scope *s, const struct pc_manifest *m, const struct 
 		return -ENOMEM;
 	s->obj = pc_arena_calloc(s->arena, s->n ? s->n : 1, sizeof(*s->obj));
 	c.dr_used = pc_arena_calloc(s->arena, s->n ? s->n : 1, sizeof(*c.dr_used));
-	ret = s->obj && c.dr_used ? 0 : -ENOMEM;
+	/* NOLINTNEXTLINE(bugprone-sizeof-expression): an array of pointers */
+	s->drs = pc_arena_calloc(s->arena, s->n ? s->n : 1, sizeof(*s->drs));
+	ret = s->obj && c.dr_used && s->drs ? 0 : -ENOMEM;
+	for (i = 0; ret == 0 && i < s->n; i++) {
+		if (m->res[i].kind == PC_KIND_DESTINATION_RULE && is_valid(&m->res[i]))
+			s->drs[s->ndrs++] = &m->res[i];
+	}
 	if (ret == 0) {
 		choose_sidecar(s);
 		choose_policy(s);
@@ -740,6 +891,15 @@ bool pc_scope_visible(const struct pc_scope *s, const struct pc_resource *r, siz
 	if (!o->in_force || !o->visible || h >= o->nhosts || p >= o->nports)
 		return false;
 	return o->visible[h * o->nports + p];
+}
+
+bool pc_scope_routed(const struct pc_scope *s, const struct pc_resource *r, size_t h, size_t p)
+{
+	const struct pc_scope_obj *o = pc_scope_of(s, r);
+
+	if (!o->in_force || !o->routed || h >= o->nhosts || p >= o->nports)
+		return false;
+	return o->routed[h * o->nports + p];
 }
 
 /* ---- warnings ---- */

@@ -20,7 +20,9 @@
  *     (`ns/host`, `.` the workload's namespace, `*` any; a service host
  *     is imported when it is a subset of the imported host);
  *   - VirtualServices: exported, and with a Sidecar selected by its hosts
- *     as SidecarScope selects them;
+ *     as SidecarScope selects them; the services their tcp and tls routes
+ *     name become clusters (not listeners) when the Sidecar does not
+ *     import them (collectImportedServices);
  *   - DestinationRules: the lookup of PushContext.destinationRule (the
  *     workload's namespace, then the service's, then the root namespace;
  *     the most specific host within a tier).
@@ -57,6 +59,12 @@ struct pc_scope_obj {
 	 * on port <p> is imported (NULL for other kinds).
 	 */
 	bool *visible;
+	/*
+	 * ServiceEntries only: routed[h * nports + p] (NULL: none) for a
+	 * (host, port) not imported but named by an imported VirtualService's
+	 * route: Istio gives the workload its cluster, not its listeners.
+	 */
+	bool *routed;
 	size_t nhosts, nports;
 };
 
@@ -73,6 +81,8 @@ struct pc_scope {
 	bool policy_from_sidecar; /* the Sidecar's outboundTrafficPolicy decided it */
 	struct pc_scope_obj *obj; /* obj[i] is about m->res[i] */
 	size_t n;
+	const struct pc_resource **drs; /* the valid DestinationRules, for lookups */
+	size_t ndrs;
 };
 
 /*
@@ -89,6 +99,9 @@ const struct pc_scope_obj *pc_scope_of(const struct pc_scope *s, const struct pc
 
 /* Is host <h> of ServiceEntry <r> imported on its port <p> (indexes into spec)? */
 bool pc_scope_visible(const struct pc_scope *s, const struct pc_resource *r, size_t h, size_t p);
+
+/* Is host <h> of ServiceEntry <r> on port <p> only a VirtualService's destination? */
+bool pc_scope_routed(const struct pc_scope *s, const struct pc_resource *r, size_t h, size_t p);
 
 /*
  * The DestinationRule (a resource of the manifest) that a service of

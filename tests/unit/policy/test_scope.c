@@ -567,6 +567,94 @@ START_TEST(source_namespace_matches_the_workload)
 }
 END_TEST
 
+/* Istio's collectImportedServices: a route's destination gets a cluster, not listeners. */
+START_TEST(virtual_service_destination_is_a_cluster_only)
+{
+	struct fix x;
+	struct pc_snapshot *snap;
+	struct pc_match m = { 0 };
+	struct pc_addr a;
+	const char *yaml = HDR(
+		"ServiceEntry", "t", "default",
+		"2025-01-01T00:00:00Z") "spec:\n  hosts: [t.example.com]\n  ports: [{name: tls, "
+					"number: 443, protocol: "
+					"TLS}]\n  resolution: DNS\n" HDR(
+						"ServiceEntry", "u", "team-b",
+						"2025-01-01T00:00:00Z") "spec:\n  hosts: "
+									"[u.example.com]\n  ports: "
+									"[{name: tls, number: 443, "
+									"protocol: "
+									"TLS}]\n  resolution: "
+									"DNS\n" HDR(
+										"VirtualService",
+										"v", "default",
+										"2025-01-01T00:00:"
+										"00Z") "spec:\n  "
+										       "hosts: "
+										       "[t.example."
+										       "com]\n  "
+										       "tls:\n  - "
+										       "match: "
+										       "[{sniHosts:"
+										       " [t."
+										       "example."
+										       "com]}]\n"
+										       "    route: "
+										       "[{"
+										       "destination"
+										       ": {host: "
+										       "u.example."
+										       "com}}]"
+										       "\n" SIDECAR(
+											       "s",
+											       "def"
+											       "aul"
+											       "t",
+											       "202"
+											       "5-"
+											       "01-"
+											       "01T"
+											       "00:"
+											       "00:"
+											       "00"
+											       "Z",
+											       "  "
+											       "egr"
+											       "ess"
+											       ": "
+											       "[{"
+											       "hos"
+											       "ts:"
+											       " ['"
+											       "./"
+											       "t."
+											       "exa"
+											       "mpl"
+											       "e."
+											       "com"
+											       "']}"
+											       "]"
+											       "\n");
+
+	ck_assert_int_eq(pc_addr_parse("203.0.113.9", &a), 0);
+	a.port = 443;
+	m.dst = &a;
+	m.transport = PC_TRANSPORT_TLS;
+	load(&x, yaml, NULL, NULL);
+	ck_assert(in_force(&x, "team-b", "u"));
+	reason_has(&x, "team-b", "u", "but a destination of VirtualService default/v");
+	ck_assert(!pc_scope_visible(&x.s, res(&x, "team-b", "u"), 0, 0));
+	ck_assert(pc_scope_routed(&x.s, res(&x, "team-b", "u"), 0, 0));
+	ck_assert_int_eq(pc_policy_compile(&x.m, &x.o, NULL, NULL, &snap), 0);
+	m.name = "t.example.com";
+	ck_assert_str_eq(pc_snapshot_match(snap, &m)->name, "outbound|443||u.example.com");
+	m.name = "u.example.com"; /* no listener of its own */
+	ck_assert_str_eq(pc_snapshot_match(snap, &m)->name, "BlackHoleCluster");
+	pc_snapshot_unref(snap);
+	release(&x);
+}
+END_TEST
+
 START_TEST(warnings_name_the_field)
 {
 	struct fix x;
@@ -613,6 +701,7 @@ int main(void)
 	tcase_add_test(tc, destination_rule_most_specific_host_and_selector);
 	tcase_add_test(tc, compile_enforces_the_scope);
 	tcase_add_test(tc, source_namespace_matches_the_workload);
+	tcase_add_test(tc, virtual_service_destination_is_a_cluster_only);
 	tcase_add_test(tc, warnings_name_the_field);
 	suite_add_tcase(s, tc);
 	sr = srunner_create(s);
