@@ -29,7 +29,7 @@
 
 static const char usage[] =
 	"Usage: portcullis validate -f PATH [-f PATH ...] [-o text|json]\n"
-	"                           [--namespace NS [--labels K=V,...] [--root-namespace NS]]\n"
+	"         [--namespace NS [--labels K=V,...] [--root-namespace NS]]\n"
 	"\n"
 	"Validate Istio networking resources (ServiceEntry, VirtualService,\n"
 	"DestinationRule, Sidecar, WorkloadEntry; networking.istio.io v1alpha3,\n"
