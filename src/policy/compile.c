@@ -750,28 +750,43 @@ static bool vs_applies(const struct builder *b, const struct pc_virtual_service 
 	return false;
 }
 
+/* The cluster of <host> on <sv> when it serves it on port <want>, else PC_TRIE_NONE. */
+static long find_host(struct builder *b, struct svc *sv, const char *host, uint16_t want,
+		      bool routed)
+{
+	size_t h;
+
+	if (sv->sp->number != want)
+		return (long)PC_TRIE_NONE;
+	for (h = 0; h < sv->se->hosts.n; h++) {
+		bool ok = routed ? pc_scope_routed(&b->scope, sv->r, h, sv->sp_index)
+				 : host_visible(b, sv, h);
+
+		if (ok && strcasecmp(sv->se->hosts.v[h], host) == 0)
+			return host_cluster(b, sv, h);
+	}
+	return (long)PC_TRIE_NONE;
+}
+
 /*
  * The cluster of a route destination: the oldest ServiceEntry with that
- * host (case-insensitively) and port; BlackHoleCluster when none has them,
- * as Istio drops traffic to a destination missing from the registry.
+ * host (case-insensitively) and port that the workload imports, else one
+ * the scope adds as a route destination; BlackHoleCluster when none has
+ * them, as Istio drops traffic to a destination missing from the registry.
  */
 static long route_cluster(struct builder *b, const struct pc_destination *d, uint16_t port)
 {
 	uint16_t want = d->port && d->port->number ? (uint16_t)d->port->number : port;
-	size_t i, h;
+	size_t i;
+	int pass;
 
 	/* imported hosts first, then those the scope adds as route destinations */
-	for (i = 0; d->host && i < 2 * b->nsvcs; i++) {
-		struct svc *sv = &b->svcs[i % b->nsvcs];
+	for (pass = 0; d->host && pass < 2; pass++) {
+		for (i = 0; i < b->nsvcs; i++) {
+			long id = find_host(b, &b->svcs[i], d->host, want, pass == 1);
 
-		if (sv->sp->number != want)
-			continue;
-		for (h = 0; h < sv->se->hosts.n; h++) {
-			bool ok = i < b->nsvcs ? host_visible(b, sv, h)
-					       : pc_scope_routed(&b->scope, sv->r, h, sv->sp_index);
-
-			if (ok && strcasecmp(sv->se->hosts.v[h], d->host) == 0)
-				return host_cluster(b, sv, h);
+			if (id != (long)PC_TRIE_NONE)
+				return id;
 		}
 	}
 	return PC_CLUSTER_BLACKHOLE_ID;
