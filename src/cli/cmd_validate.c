@@ -193,7 +193,7 @@ static int parse_args(int argc, char **argv, struct vopts *o)
 static int scope_warnings(const struct vopts *o, const struct pc_manifest *m, struct pc_findings *f)
 {
 	struct pc_compile_opts co = { .policy = -1 };
-	struct pc_scope s;
+	struct pc_scope s = { 0 };
 	int ret;
 
 	co.ns = o->ns;

@@ -287,7 +287,7 @@ static int commit(struct pc_control *c, struct pc_batch *b, struct change *v, si
  */
 static int scope_warnings(struct pc_control *c, const struct pc_manifest *m, struct pc_findings *f)
 {
-	struct pc_scope s;
+	struct pc_scope s = { 0 };
 	int ret = pc_scope_init(&s, m, &c->o.compile);
 
 	if (ret < 0)
