@@ -431,6 +431,115 @@ static int vs_verdict(struct ctx *c, struct pc_scope_obj *o, const struct pc_res
 	return set(o, false, false, NULL, not_imported(c));
 }
 
+/* ---- one namespace per host (Istio's selectServices) ---- */
+
+/* One imported host of one ServiceEntry. */
+struct host_ref {
+	const char *host;
+	const struct pc_resource *r;
+	size_t h;
+	bool own; /* in the workload's namespace */
+};
+
+/* By host, then the workload's namespace first, then the oldest. */
+static int by_host(const void *a, const void *b)
+{
+	const struct host_ref *x = a, *y = b;
+	int c = strcmp(x->host, y->host);
+
+	if (c)
+		return c;
+	if (x->own != y->own)
+		return x->own ? -1 : 1;
+	return older(x->r, y->r);
+}
+
+static bool host_any_port(const struct pc_scope_obj *o, size_t h)
+{
+	size_t p;
+
+	for (p = 0; p < o->nports; p++) {
+		if (o->visible[h * o->nports + p])
+			return true;
+	}
+	return false;
+}
+
+/* Hide host <ref> of its entry: another namespace's entry has it. */
+static int drop_host(struct ctx *c, const struct host_ref *ref, const struct pc_resource *winner)
+{
+	struct pc_scope *s = c->s;
+	struct pc_scope_obj *o = &s->obj[ref->r - s->m->res];
+	size_t h, p;
+
+	for (p = 0; p < o->nports; p++)
+		o->visible[ref->h * o->nports + p] = false;
+	for (h = 0; h < o->nhosts && !host_any_port(o, h); h++)
+		;
+	return set(o, h < o->nhosts, false, NULL,
+		   pc_arena_printf(s->arena,
+				   "host %s is imported from namespace %s (ServiceEntry %s/%s): "
+				   "Istio keeps one namespace per host, the workload's first",
+				   ref->host, winner->meta.ns, winner->meta.ns,
+				   nz(winner->meta.name)));
+}
+
+static size_t collect_hosts(const struct pc_scope *s, struct host_ref *v)
+{
+	size_t i, h, n = 0;
+
+	for (i = 0; i < s->n; i++) {
+		const struct pc_resource *r = &s->m->res[i];
+		const struct pc_service_entry *se = r->spec;
+
+		if (r->kind != PC_KIND_SERVICE_ENTRY || !s->obj[i].in_force)
+			continue;
+		for (h = 0; h < se->hosts.n; h++) {
+			if (!host_any_port(&s->obj[i], h))
+				continue;
+			v[n].host = se->hosts.v[h];
+			v[n].r = r;
+			v[n].h = h;
+			v[n++].own = strcmp(r->meta.ns, s->ns) == 0;
+		}
+	}
+	return n;
+}
+
+/*
+ * With Sidecar egress, a host imported from several namespaces is kept
+ * from one: the workload's, else the oldest entry's (Istio's
+ * selectServices keeps the first it sees). Entries of that namespace
+ * keep it all (their overlaps are the usual conflicts: the oldest wins).
+ */
+static int one_namespace_per_host(struct ctx *c)
+{
+	struct pc_scope *s = c->s;
+	struct host_ref *v;
+	size_t i, n, first = 0, total = 0;
+	int ret = 0;
+
+	if (!c->imp)
+		return 0;
+	for (i = 0; i < s->n; i++) {
+		if (s->m->res[i].kind == PC_KIND_SERVICE_ENTRY && s->obj[i].in_force)
+			total += s->obj[i].nhosts;
+	}
+	v = pc_calloc(total ? total : 1, sizeof(*v));
+	if (!v)
+		return -ENOMEM;
+	n = collect_hosts(s, v);
+	qsort(v, n, sizeof(*v), by_host);
+	for (i = 0; i < n && ret == 0; i++) {
+		if (strcmp(v[i].host, v[first].host) != 0)
+			first = i;
+		else if (strcmp(v[i].r->meta.ns, v[first].r->meta.ns) != 0)
+			ret = drop_host(c, &v[i], v[first].r);
+	}
+	free(v);
+	return ret;
+}
+
 /* ---- VirtualService destinations (Istio's collectImportedServices) ---- */
 
 /* Does a visible ServiceEntry import host <host> on some port? */
@@ -809,6 +918,8 @@ static int decide(struct ctx *c)
 	int ret = 0;
 
 	for (k = 0; k < sizeof(order) / sizeof(order[0]); k++) {
+		if (order[k] == PC_KIND_VIRTUAL_SERVICE)
+			ret = one_namespace_per_host(c); /* after the ServiceEntries */
 		if (order[k] == PC_KIND_WORKLOAD_ENTRY)
 			ret = infer_destinations(c); /* after the VirtualServices */
 		if (ret < 0)

@@ -567,6 +567,74 @@ START_TEST(source_namespace_matches_the_workload)
 }
 END_TEST
 
+/* Istio's selectServices: one namespace per imported host, the workload's first. */
+START_TEST(one_namespace_per_host)
+{
+	struct fix x;
+	const char *ses = HDR(
+		"ServiceEntry", "old", "team-b",
+		"2020-01-01T00:00:00Z") "spec:\n  hosts: [api.example.com, b.example.com]\n  "
+					"addresses: [192.0.2.31]\n"
+					"  ports: [{name: tcp, number: 5432, protocol: TCP}]\n" HDR(
+						"ServiceEntry", "older", "team-c",
+						"2019-01-01T00:00:00Z") "spec:\n  hosts: "
+									"[api.example.com]\n  "
+									"addresses: [192.0.2.32]\n"
+									"  ports: [{name: tcp, "
+									"number: 5432, protocol: "
+									"TCP}]\n" HDR(
+										"ServiceEntry",
+										"mine", "default",
+										"2025-01-01T00:00:"
+										"00Z") "spec:\n  "
+										       "hosts: "
+										       "[api."
+										       "example."
+										       "com]\n  "
+										       "addresses: "
+										       "[192.0.2."
+										       "33]\n"
+										       "  ports: "
+										       "[{name: "
+										       "tcp, "
+										       "number: "
+										       "5432, "
+										       "protocol: "
+										       "TCP}]\n";
+	char yaml[4096];
+
+	snprintf(yaml, sizeof(yaml), "%s%s", ses,
+		 SIDECAR("s", "default", "2025-01-01T00:00:00Z", "  egress: [{hosts: ['*/*']}]\n"));
+	load(&x, yaml, NULL, NULL);
+	ck_assert(in_force(&x, "default", "mine"));
+	ck_assert(!in_force(&x, "team-c", "older"));
+	reason_has(&x, "team-c", "older",
+		   "host api.example.com is imported from namespace default");
+	/* team-b keeps its other host */
+	ck_assert(in_force(&x, "team-b", "old"));
+	ck_assert(!pc_scope_visible(&x.s, res(&x, "team-b", "old"), 0, 0));
+	ck_assert(pc_scope_visible(&x.s, res(&x, "team-b", "old"), 1, 0));
+	release(&x);
+	/* another workload namespace: the oldest entry's namespace */
+	load(&x, yaml, "team-d", NULL);
+	ck_assert_ptr_null(x.s.sidecar);
+	release(&x);
+	snprintf(yaml, sizeof(yaml), "%s%s", ses,
+		 SIDECAR("s", "istio-system", "2025-01-01T00:00:00Z",
+			 "  egress: [{hosts: ['*/*']}]\n"));
+	load(&x, yaml, "team-d", NULL);
+	ck_assert(in_force(&x, "team-c", "older"));
+	ck_assert(!in_force(&x, "default", "mine"));
+	ck_assert(!pc_scope_visible(&x.s, res(&x, "team-b", "old"), 0, 0));
+	release(&x);
+	/* without Sidecar egress every exported entry stays (the conflicts decide) */
+	load(&x, ses, NULL, NULL);
+	ck_assert(in_force(&x, "team-c", "older"));
+	ck_assert(in_force(&x, "default", "mine"));
+	release(&x);
+}
+END_TEST
+
 /* Istio's collectImportedServices: a route's destination gets a cluster, not listeners. */
 START_TEST(virtual_service_destination_is_a_cluster_only)
 {
@@ -701,6 +769,7 @@ int main(void)
 	tcase_add_test(tc, destination_rule_most_specific_host_and_selector);
 	tcase_add_test(tc, compile_enforces_the_scope);
 	tcase_add_test(tc, source_namespace_matches_the_workload);
+	tcase_add_test(tc, one_namespace_per_host);
 	tcase_add_test(tc, virtual_service_destination_is_a_cluster_only);
 	tcase_add_test(tc, warnings_name_the_field);
 	suite_add_tcase(s, tc);
