@@ -38,7 +38,7 @@ model: core
 policy: core net model
 store: core
 proxy: core net policy
-cli: core net model
+cli: core net model policy
 daemon: core net model policy proxy store
 main: cli daemon
 '

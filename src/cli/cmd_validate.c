@@ -5,7 +5,10 @@
  * Loads every -f input (files, directories searched recursively for
  * *.yaml, *.yml and *.json, or "-" for standard input) with the same code
  * the daemon uses, prints one line per finding and a summary, and exits 0
- * when every resource is valid (warnings allowed), 1 otherwise.
+ * when every resource is valid (warnings allowed), 1 otherwise. With
+ * --namespace it also warns about the objects that can never apply to a
+ * workload of that namespace (and --labels), as the daemon's scope would
+ * decide (policy/scope.h).
  */
 #include "cli/cmd.h"
 
@@ -16,13 +19,17 @@
 #include <string.h>
 
 #include "cli/paths.h"
+#include "core/alloc.h"
 #include "core/usage.h"
 #include "model/finding.h"
 #include "model/manifest.h"
 #include "model/output.h"
+#include "policy/scope.h"
+#include "policy/snapshot.h"
 
 static const char usage[] =
 	"Usage: portcullis validate -f PATH [-f PATH ...] [-o text|json]\n"
+	"         [--namespace NS [--labels K=V,...] [--root-namespace NS]]\n"
 	"\n"
 	"Validate Istio networking resources (ServiceEntry, VirtualService,\n"
 	"DestinationRule, Sidecar, WorkloadEntry; networking.istio.io v1alpha3,\n"
@@ -35,6 +42,14 @@ static const char usage[] =
 	"  -o, --output FORMAT   text (default): one line per finding, compiler style;\n"
 	"                        json: the findings as a JSON array\n"
 	"  -q, --quiet           text output without the summary line\n"
+	"      --namespace NS    also warn about objects that can never apply to a\n"
+	"                        workload of namespace NS (a Sidecar of another\n"
+	"                        namespace, an exportTo that hides it, a\n"
+	"                        workloadSelector that does not select it), as\n"
+	"                        `portcullis run --namespace NS` would scope them\n"
+	"      --labels K=V,...  the workload's labels, for workloadSelectors (with\n"
+	"                        --namespace)\n"
+	"      --root-namespace NS  the mesh's root namespace (default istio-system)\n"
 	"  -h, --help            show this help\n"
 	"\n"
 	"Exit status: 0 every resource is valid (warnings allowed), 1 some input is\n"
@@ -75,7 +90,37 @@ struct vopts {
 	struct pc_paths inputs; /* borrowed from argv */
 	bool json;
 	bool quiet;
+	const char *ns;      /* --namespace: warn about what never applies there */
+	const char *root_ns; /* --root-namespace */
+	char *labels;        /* --labels, NUL-separated "k=v" (malloc'd) */
+	size_t labels_len;
 };
+
+enum { OPT_NS = 0x100, OPT_LABELS, OPT_ROOT_NS };
+
+/* --labels app=a,version=v1 into NUL-separated "k=v" strings; -1: malformed. */
+static int parse_labels(struct vopts *o, const char *arg)
+{
+	size_t i, n = strlen(arg);
+	char *p;
+
+	free(o->labels);
+	o->labels = NULL;
+	o->labels_len = 0;
+	if (n == 0)
+		return 0;
+	o->labels = pc_xstrdup(arg);
+	for (i = 0; i < n; i++) {
+		if (o->labels[i] == ',')
+			o->labels[i] = '\0';
+	}
+	for (p = o->labels; p < o->labels + n + 1; p += strlen(p) + 1) {
+		if (*p == '=' || !strchr(p, '='))
+			return -1; /* an empty key, or no value */
+	}
+	o->labels_len = n + 1;
+	return 0;
+}
 
 #define usage_error(...) pc_usage_error("validate", __VA_ARGS__)
 
@@ -86,6 +131,9 @@ static int parse_args(int argc, char **argv, struct vopts *o)
 		{ "filename", required_argument, NULL, 'f' },
 		{ "output", required_argument, NULL, 'o' },
 		{ "quiet", no_argument, NULL, 'q' },
+		{ "namespace", required_argument, NULL, OPT_NS },
+		{ "labels", required_argument, NULL, OPT_LABELS },
+		{ "root-namespace", required_argument, NULL, OPT_ROOT_NS },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
@@ -109,6 +157,22 @@ static int parse_args(int argc, char **argv, struct vopts *o)
 		case 'q':
 			o->quiet = true;
 			break;
+		case OPT_NS:
+			if (!*optarg)
+				return usage_error("--namespace needs a namespace");
+			o->ns = optarg;
+			break;
+		case OPT_ROOT_NS:
+			if (!*optarg)
+				return usage_error("--root-namespace needs a namespace");
+			o->root_ns = optarg;
+			break;
+		case OPT_LABELS:
+			if (parse_labels(o, optarg) < 0)
+				return usage_error(
+					"--labels needs KEY=VALUE[,KEY=VALUE...], not \"%s\"",
+					optarg);
+			break;
 		case 'h':
 			fputs(usage, stdout);
 			return PC_EXIT_OK;
@@ -120,7 +184,28 @@ static int parse_args(int argc, char **argv, struct vopts *o)
 		return usage_error("unexpected argument \"%s\" (give files with -f)", argv[optind]);
 	if (o->inputs.n == 0)
 		return usage_error("nothing to validate: give at least one -f PATH");
+	if (!o->ns && (o->labels || o->root_ns))
+		return usage_error("--labels and --root-namespace need --namespace");
 	return -1;
+}
+
+/* Warn about what can never apply to the workload of --namespace (policy/scope.h). */
+static int scope_warnings(const struct vopts *o, const struct pc_manifest *m, struct pc_findings *f)
+{
+	struct pc_compile_opts co = { .policy = -1 };
+	struct pc_scope s = { 0 };
+	int ret;
+
+	co.ns = o->ns;
+	co.root_ns = o->root_ns;
+	co.labels = o->labels;
+	co.labels_len = o->labels_len;
+	ret = pc_scope_init(&s, m, &co);
+	if (ret < 0)
+		return ret;
+	ret = pc_scope_warn(&s, f);
+	pc_scope_release(&s);
+	return ret;
 }
 
 static int run(const struct vopts *o)
@@ -141,6 +226,11 @@ static int run(const struct vopts *o)
 		failed |= ret < 0; /* an unreadable directory fails the run, later ones too */
 	}
 	if (ret == -ENOMEM || f.oom) {
+		pc_usage_print("out of memory while validating");
+		status = PC_EXIT_FAIL;
+		goto out;
+	}
+	if (o->ns && scope_warnings(o, &m, &f) < 0) {
 		pc_usage_print("out of memory while validating");
 		status = PC_EXIT_FAIL;
 		goto out;
@@ -169,11 +259,12 @@ out:
 
 int pc_cmd_validate(int argc, char **argv)
 {
-	struct vopts o = { { NULL, 0 }, false, false };
+	struct vopts o = { { NULL, 0 }, false, false, NULL, NULL, NULL, 0 };
 	int status = parse_args(argc, argv, &o);
 
 	if (status < 0)
 		status = run(&o);
 	free(o.inputs.v);
+	free(o.labels);
 	return status;
 }

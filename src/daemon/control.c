@@ -32,6 +32,7 @@
 #include "core/log.h"
 #include "model/manifest.h"
 #include "policy/dump.h"
+#include "policy/scope.h"
 #include "policy/trie.h"
 
 /* ---- results ---- */
@@ -368,6 +369,24 @@ static int commit(struct pc_control *c, struct pc_batch *b, struct change *v, si
 	return ret;
 }
 
+/*
+ * Warn about the objects of an apply that can never apply to this proxy's
+ * workload (another namespace's Sidecar, an exportTo that hides it, a
+ * workloadSelector that does not select it: policy/scope.h). They are
+ * stored all the same, as Istio stores them for other proxies.
+ */
+static int scope_warnings(struct pc_control *c, const struct pc_manifest *m, struct pc_findings *f)
+{
+	struct pc_scope s = { 0 };
+	int ret = pc_scope_init(&s, m, &c->o.compile);
+
+	if (ret < 0)
+		return ret;
+	ret = pc_scope_warn(&s, f);
+	pc_scope_release(&s);
+	return ret;
+}
+
 static int apply_locked(struct pc_control *c, const struct pc_upload *files, size_t n,
 			struct pc_change_result *res)
 {
@@ -387,6 +406,8 @@ static int apply_locked(struct pc_control *c, const struct pc_upload *files, siz
 		ret = pc_err_set(&res->err, -ENODATA, "no objects passed to apply");
 	if (ret == 0)
 		ret = pc_changes_of(b, PC_STORE_SOURCE_API, &v, f);
+	if (ret == 0)
+		ret = scope_warnings(c, &b->m, f);
 	if (ret == 0) {
 		ret = commit(c, b, v, b->m.nres, res);
 		pc_changes_free(v, b->m.nres);

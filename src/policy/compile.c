@@ -8,8 +8,9 @@
  * entries without addresses on one port. Each (ServiceEntry, port) becomes
  * one cluster named after the entry's first host, Istio's
  * outbound|<port>||<host>. DestinationRule TCP settings are attached to the
- * clusters of the host they name (exact host first, then the longest
- * matching wildcard). Only resources without errors are compiled.
+ * clusters by Istio's lookup (policy/scope.h). Only resources without errors
+ * that are in force for this workload (its Sidecar, exportTo, egress hosts)
+ * are compiled, and of a ServiceEntry only the hosts and ports it imports.
  *
  * Each port becomes Envoy's filter chains (doc/internals/chains.md):
  * destination-prefix levels in a trie, and per level the chain without
@@ -43,6 +44,7 @@
 #include "model/workloadentry.h"
 #include "policy/chains.h"
 #include "policy/runtime.h"
+#include "policy/scope.h"
 #include "policy/trie.h"
 
 /* A port's protocol family, for its filter chains. */
@@ -58,10 +60,13 @@ struct svc {
 	const struct pc_service_entry *se;
 	const struct pc_service_port *sp;
 	size_t port;               /* index in builder.ports */
+	size_t sp_index;           /* index of <sp> in se->ports */
+	size_t main;               /* the first host imported on this port: the address chains' */
 	uint32_t *host_clusters;   /* per host: its cluster, PC_TRIE_NONE until made */
 	enum family fam;
 	bool covered;              /* a VirtualService route took over its default chain */
 	bool vs_tcp;               /* a VirtualService tcp route was installed for it */
+	bool routed_only;          /* only a VirtualService's destination: a cluster, no chains */
 };
 
 struct builder {
@@ -76,8 +81,7 @@ struct builder {
 	void *data;
 	struct pc_runtime *rt;
 	const struct pc_compile_opts *opts;
-	const struct pc_resource **drs;
-	size_t ndr;
+	struct pc_scope scope; /* what is in force for this workload */
 	struct svc *svcs; /* malloc'd */
 	size_t nsvcs, capsvcs;
 	struct pc_chain_set chains;
@@ -99,10 +103,11 @@ static int by_age(const void *a, const void *b)
 	return strcmp(x->meta.ns, y->meta.ns);
 }
 
-/* The valid resources of <kind>, oldest first, in a malloc'd array. */
-static int collect(const struct pc_manifest *m, enum pc_kind kind,
-		   const struct pc_resource ***out, size_t *n)
+/* The resources of <kind> in force for this workload, oldest first, in a malloc'd array. */
+static int collect(const struct builder *b, enum pc_kind kind, const struct pc_resource ***out,
+		   size_t *n)
 {
+	const struct pc_manifest *m = b->m;
 	const struct pc_resource **v;
 	size_t i, k = 0;
 
@@ -111,7 +116,7 @@ static int collect(const struct pc_manifest *m, enum pc_kind kind,
 	if (!v)
 		return -ENOMEM;
 	for (i = 0; i < m->nres; i++) {
-		if (m->res[i].kind == kind && m->res[i].nerr == 0 && m->res[i].spec)
+		if (m->res[i].kind == kind && pc_scope_of(&b->scope, &m->res[i])->in_force)
 			v[k++] = &m->res[i];
 	}
 	qsort(v, k, sizeof(*v), by_age); /* NOLINT(bugprone-sizeof-expression): pointers */
@@ -245,27 +250,13 @@ static long level_at(struct builder *b, size_t pi, const struct pc_prefix *prefi
 	return idx;
 }
 
-/* The DestinationRule for <host>: exact host first, then the longest matching wildcard. */
-static const struct pc_destination_rule *find_dr(const struct pc_resource **drs, size_t ndr,
-						 const char *host)
+/* The DestinationRule a service of namespace <ns> with <host> takes here (policy/scope.h). */
+static const struct pc_destination_rule *find_dr(const struct builder *b, const char *host,
+						 const char *ns)
 {
-	const struct pc_destination_rule *best = NULL;
-	size_t i, bestlen = 0;
+	const struct pc_resource *r = pc_scope_dr(&b->scope, host, ns);
 
-	for (i = 0; i < ndr; i++) {
-		const struct pc_destination_rule *dr = drs[i]->spec;
-
-		if (!dr->host)
-			continue;
-		if (strcmp(dr->host, host) == 0)
-			return dr;
-		if (dr->host[0] == '*' && pc_host_matches(dr->host, host) &&
-		    strlen(dr->host) > bestlen) {
-			best = dr;
-			bestlen = strlen(dr->host);
-		}
-	}
-	return best;
+	return r ? r->spec : NULL;
 }
 
 static void apply_tcp(struct pc_cluster *c, const struct pc_connection_pool *cp, bool top)
@@ -468,7 +459,7 @@ static long host_cluster(struct builder *b, struct svc *sv, size_t hi)
 	ret = fill_source(b, c, se, sp, one && se->hosts.n ? c->host : NULL);
 	if (ret < 0)
 		return ret;
-	apply_dr(c, find_dr(b->drs, b->ndr, c->host));
+	apply_dr(c, find_dr(b, c->host, sv->r->meta.ns));
 	sv->host_clusters[hi] = c->id;
 	return c->id;
 }
@@ -491,11 +482,34 @@ static struct svc *new_svc(struct builder *b)
 	return v;
 }
 
-/* Pass 1: a service (and its first host's cluster) per (ServiceEntry, TCP-carrying port). */
+/* Is host <h> of <sv> imported on its port (policy/scope.h)? */
+static bool host_visible(const struct builder *b, const struct svc *sv, size_t h)
+{
+	return pc_scope_visible(&b->scope, sv->r, h, sv->sp_index);
+}
+
+typedef bool host_pred_fn(const struct pc_scope *s, const struct pc_resource *r, size_t h,
+			  size_t p);
+
+/* The first host of <r> that <pred> holds for on its port <p>, or SIZE_MAX. */
+static size_t first_visible(const struct builder *b, const struct pc_resource *r, size_t p,
+			    host_pred_fn *pred)
+{
+	const struct pc_service_entry *se = r->spec;
+	size_t h, nh = se->hosts.n ? se->hosts.n : 1;
+
+	for (h = 0; h < nh; h++) {
+		if (pred(&b->scope, r, h, p))
+			return h;
+	}
+	return SIZE_MAX;
+}
+
+/* Pass 1: a service (and its first host's cluster) per (ServiceEntry, imported TCP port). */
 static int add_service_entry(struct builder *b, const struct pc_resource *r)
 {
 	const struct pc_service_entry *se = r->spec;
-	size_t i, h, nh = se->hosts.n ? se->hosts.n : 1;
+	size_t i, h, main, nh = se->hosts.n ? se->hosts.n : 1;
 
 	for (i = 0; i < se->ports.n; i++) {
 		const struct pc_service_port *sp = &se->ports.v[i];
@@ -505,6 +519,11 @@ static int add_service_entry(struct builder *b, const struct pc_resource *r)
 
 		if (sp->protocol && pc_protocol_parse(sp->protocol) == PC_PROTO_UDP)
 			continue; /* no TCP traffic to govern */
+		main = first_visible(b, r, i, pc_scope_visible);
+		if (main == SIZE_MAX)
+			main = first_visible(b, r, i, pc_scope_routed);
+		if (main == SIZE_MAX)
+			continue; /* the workload's Sidecar does not import it on this port */
 		pi = port_policy(b, (uint16_t)sp->number);
 		if (pi < 0)
 			return (int)pi;
@@ -514,6 +533,9 @@ static int add_service_entry(struct builder *b, const struct pc_resource *r)
 		sv->r = r;
 		sv->se = se;
 		sv->sp = sp;
+		sv->sp_index = i;
+		sv->main = main;
+		sv->routed_only = !pc_scope_visible(&b->scope, r, main, i);
 		sv->port = (size_t)pi;
 		proto = port_protocol(sp, &sv->fam);
 		if (proto != PC_PROTO_UNSUPPORTED)
@@ -524,7 +546,7 @@ static int add_service_entry(struct builder *b, const struct pc_resource *r)
 			return -ENOMEM;
 		for (h = 0; h < nh; h++)
 			sv->host_clusters[h] = PC_TRIE_NONE;
-		id = host_cluster(b, sv, 0);
+		id = host_cluster(b, sv, main);
 		if (id < 0)
 			return (int)id;
 	}
@@ -593,12 +615,12 @@ static int default_chains(struct builder *b, struct svc *sv)
 	const struct pc_service_entry *se = sv->se;
 	struct pc_prefix prefix;
 	const char *origin;
-	uint32_t main = sv->host_clusters[0];
+	uint32_t main = sv->host_clusters[sv->main];
 	size_t i, h, nlv = se->addresses.n ? se->addresses.n : 1;
 	long lv, id;
 	int ret;
 
-	if (sv->covered)
+	if (sv->covered || sv->routed_only)
 		return 0;
 	origin = origin_of(b, "ServiceEntry", sv->r);
 	for (i = 0; i < nlv; i++) {
@@ -626,6 +648,8 @@ static int default_chains(struct builder *b, struct svc *sv)
 		/* by name: SNI (TLS on a CIDR or without addresses) or Host (HTTP) */
 		b->ports[sv->port].needs_name = true;
 		for (h = 0; h < se->hosts.n; h++) {
+			if (!host_visible(b, sv, h))
+				continue; /* hidden by the workload's Sidecar */
 			id = host_cluster(b, sv, h);
 			if (id < 0)
 				return (int)id;
@@ -659,30 +683,12 @@ static bool has_mesh(const struct pc_strv *gw)
 	return false;
 }
 
-/* Is "<k>=<v>" one of the workload's labels (opts->labels)? */
-static bool has_workload_label(const struct pc_compile_opts *o, const char *k, const char *v)
-{
-	size_t kl = strlen(k), off = 0;
-
-	while (o->labels && off < o->labels_len) {
-		const char *e = o->labels + off;
-		size_t el = strnlen(e, o->labels_len - off);
-
-		if (el > kl && strncmp(e, k, kl) == 0 && e[kl] == '=' &&
-		    strlen(v) == el - kl - 1 && strncmp(e + kl + 1, v, el - kl - 1) == 0)
-			return true;
-		off += el + 1;
-	}
-	return false;
-}
-
 /*
- * The config-time selectors of a match (reference §2.1): gateways (the
- * match's, else the VirtualService's, must include mesh), port (0: any)
- * and sourceLabels. sourceNamespace would need the workload's namespace,
- * which portcullis is not told: a match that sets it is never installed.
+ * The config-time selectors of a tls or tcp match (reference §2.1; their
+ * fields are alike): gateways (the match's, else the VirtualService's,
+ * must include mesh), port (0: any), sourceNamespace (the workload's,
+ * --namespace) and sourceLabels (--labels).
  */
-/* The config-time selectors of a tls or tcp match (their fields are alike). */
 struct selectors {
 	const struct pc_strv *gateways;
 	uint32_t port;
@@ -699,12 +705,13 @@ static bool match_holds(const struct builder *b, const struct pc_virtual_service
 		return false;
 	if (m->port && m->port != port)
 		return false;
-	if (m->source_namespace && *m->source_namespace)
+	if (m->source_namespace && *m->source_namespace &&
+	    strcmp(m->source_namespace, b->scope.ns) != 0)
 		return false;
 	for (i = 0; i < m->source_labels->n; i++) {
 		const char *v = m->source_labels->vals[i];
 
-		if (!has_workload_label(b->opts, m->source_labels->keys[i], v ? v : ""))
+		if (!pc_workload_has_label(b->opts, m->source_labels->keys[i], v ? v : ""))
 			return false;
 	}
 	return true;
@@ -726,38 +733,60 @@ static bool tcp_holds(const struct builder *b, const struct pc_virtual_service *
 	return match_holds(b, vs, &x, port);
 }
 
-/* Does some host of <vs> match some host of <se> (host.Name.Matches)? */
-static bool vs_applies(const struct pc_virtual_service *vs, const struct pc_service_entry *se)
+/* Does some host of <vs> match some imported host of <sv> (host.Name.Matches)? */
+static bool vs_applies(const struct builder *b, const struct pc_virtual_service *vs,
+		       const struct svc *sv)
 {
+	const struct pc_service_entry *se = sv->se;
 	size_t i, j;
 
 	for (i = 0; i < vs->hosts.n; i++) {
 		for (j = 0; j < se->hosts.n; j++) {
-			if (pc_host_matches(vs->hosts.v[i], se->hosts.v[j]))
+			if (host_visible(b, sv, j) &&
+			    pc_host_matches(vs->hosts.v[i], se->hosts.v[j]))
 				return true;
 		}
 	}
 	return false;
 }
 
+/* The cluster of <host> on <sv> when it serves it on port <want>, else PC_TRIE_NONE. */
+static long find_host(struct builder *b, struct svc *sv, const char *host, uint16_t want,
+		      bool routed)
+{
+	size_t h;
+
+	if (sv->sp->number != want)
+		return (long)PC_TRIE_NONE;
+	for (h = 0; h < sv->se->hosts.n; h++) {
+		bool ok = routed ? pc_scope_routed(&b->scope, sv->r, h, sv->sp_index)
+				 : host_visible(b, sv, h);
+
+		if (ok && strcasecmp(sv->se->hosts.v[h], host) == 0)
+			return host_cluster(b, sv, h);
+	}
+	return (long)PC_TRIE_NONE;
+}
+
 /*
  * The cluster of a route destination: the oldest ServiceEntry with that
- * host (case-insensitively) and port; BlackHoleCluster when none has them,
- * as Istio drops traffic to a destination missing from the registry.
+ * host (case-insensitively) and port that the workload imports, else one
+ * the scope adds as a route destination; BlackHoleCluster when none has
+ * them, as Istio drops traffic to a destination missing from the registry.
  */
 static long route_cluster(struct builder *b, const struct pc_destination *d, uint16_t port)
 {
 	uint16_t want = d->port && d->port->number ? (uint16_t)d->port->number : port;
-	size_t i, h;
+	size_t i;
+	int pass;
 
-	for (i = 0; d->host && i < b->nsvcs; i++) {
-		struct svc *sv = &b->svcs[i];
+	/* imported hosts first, then those the scope adds as route destinations */
+	for (pass = 0; d->host && pass < 2; pass++) {
+		for (i = 0; i < b->nsvcs; i++) {
+			long id = find_host(b, &b->svcs[i], d->host, want, pass == 1);
 
-		if (sv->sp->number != want)
-			continue;
-		for (h = 0; h < sv->se->hosts.n; h++) {
-			if (strcasecmp(sv->se->hosts.v[h], d->host) == 0)
-				return host_cluster(b, sv, h);
+			if (id != (long)PC_TRIE_NONE)
+				return id;
 		}
 	}
 	return PC_CLUSTER_BLACKHOLE_ID;
@@ -833,7 +862,8 @@ static long match_levels(struct builder *b, const struct pc_strv *subnets,
 	long lv;
 
 	for (i = 0; !subnets->n && i < b->nsvcs; i++) {
-		if (b->svcs[i].port == pi && b->svcs[i].fam == fam && vs_applies(vs, b->svcs[i].se))
+		if (b->svcs[i].port == pi && b->svcs[i].fam == fam &&
+		    vs_applies(b, vs, &b->svcs[i]))
 			cap += b->svcs[i].se->addresses.n ? b->svcs[i].se->addresses.n : 1;
 	}
 	/* NOLINTNEXTLINE(bugprone-sizeof-expression): an array of ids */
@@ -851,7 +881,7 @@ static long match_levels(struct builder *b, const struct pc_strv *subnets,
 	for (i = 0; !subnets->n && i < b->nsvcs; i++) {
 		const struct svc *sv = &b->svcs[i];
 
-		if (sv->port != pi || sv->fam != fam || !vs_applies(vs, sv->se))
+		if (sv->port != pi || sv->fam != fam || !vs_applies(b, vs, sv))
 			continue;
 		for (j = 0; j < (sv->se->addresses.n ? sv->se->addresses.n : 1); j++) {
 			if (!sv->se->addresses.n)
@@ -1018,11 +1048,11 @@ static int add_virtual_service(struct builder *b, const struct pc_resource *r)
 	for (k = 0; k < b->nsvcs; k++) {
 		pi = b->svcs[k].port;
 		fam = b->svcs[k].fam;
-		if (fam == FAM_HTTP || !vs_applies(vs, b->svcs[k].se))
+		if (fam == FAM_HTTP || !vs_applies(b, vs, &b->svcs[k]))
 			continue;
 		for (i = 0; i < k; i++) {
 			if (b->svcs[i].port == pi && b->svcs[i].fam == fam &&
-			    vs_applies(vs, b->svcs[i].se))
+			    vs_applies(b, vs, &b->svcs[i]))
 				break;
 		}
 		if (i < k)
@@ -1048,7 +1078,7 @@ static int add_virtual_service(struct builder *b, const struct pc_resource *r)
 		for (i = k; i < b->nsvcs; i++) {
 			struct svc *sv = &b->svcs[i];
 
-			if (sv->port != pi || sv->fam != fam || !vs_applies(vs, sv->se))
+			if (sv->port != pi || sv->fam != fam || !vs_applies(b, vs, sv))
 				continue;
 			sv->covered |= any;
 			sv->vs_tcp |= fam == FAM_TCP && vs->tcp.n;
@@ -1072,28 +1102,6 @@ static int catch_alls(struct builder *b)
 	c->name = "PassthroughCluster";
 	c->source = PC_EP_ORIGINAL_DST;
 	return 0;
-}
-
-static int policy_from_sidecars(const struct pc_manifest *m, int fallback)
-{
-	const struct pc_resource **v;
-	size_t i, n;
-	int policy = fallback < 0 ? PC_POLICY_REGISTRY_ONLY : fallback;
-
-	if (collect(m, PC_KIND_SIDECAR, &v, &n) < 0)
-		return -ENOMEM;
-	for (i = 0; i < n; i++) {
-		const struct pc_sidecar *sc = v[i]->spec;
-
-		if (sc->workload_selector || !sc->outbound_traffic_policy)
-			continue;
-		policy = sc->outbound_traffic_policy->mode == PC_OUTBOUND_ALLOW_ANY
-				 ? PC_POLICY_ALLOW_ANY
-				 : PC_POLICY_REGISTRY_ONLY;
-		break;
-	}
-	free(v);
-	return policy;
 }
 
 static int cmp_port(const void *a, const void *b)
@@ -1170,6 +1178,70 @@ static int seal(struct builder *b)
 	return 0;
 }
 
+static const char *dup_or_null(struct pc_arena *a, const char *s, bool *oom)
+{
+	char *d = s ? pc_arena_strdup(a, s) : NULL;
+
+	*oom |= s && !d;
+	return d;
+}
+
+/* The workload's labels as "k=v,k=v" (they are NUL-separated in <o>). */
+static const char *labels_copy(struct pc_arena *a, const struct pc_compile_opts *o, bool *oom)
+{
+	char *d = pc_arena_alloc(a, o->labels_len + 1);
+	size_t i;
+
+	if (!d) {
+		*oom = true;
+		return NULL;
+	}
+	if (o->labels_len)
+		memcpy(d, o->labels, o->labels_len);
+	for (i = 0; i < o->labels_len; i++) {
+		if (d[i] == '\0')
+			d[i] = ',';
+	}
+	d[o->labels_len] = '\0';
+	if (o->labels_len && d[o->labels_len - 1] == ',')
+		d[o->labels_len - 1] = '\0';
+	return d;
+}
+
+/* Copy the scope's verdicts into the snapshot, for /config_dump. */
+static int keep_scope(struct builder *b)
+{
+	struct pc_snapshot *s = b->s;
+	const struct pc_scope *sc = &b->scope;
+	struct pc_scope_entry *v;
+	bool oom = false;
+	size_t i;
+
+	v = pc_arena_calloc(s->arena, sc->n ? sc->n : 1, sizeof(*v));
+	if (!v)
+		return -ENOMEM;
+	for (i = 0; i < sc->n; i++) {
+		const struct pc_resource *r = &b->m->res[i];
+
+		v[i].kind = pc_kind_info(r->kind)->name;
+		v[i].ns = dup_or_null(s->arena, r->meta.ns, &oom);
+		v[i].name = dup_or_null(s->arena, r->meta.name, &oom);
+		v[i].in_force = sc->obj[i].in_force;
+		v[i].reason = dup_or_null(s->arena, sc->obj[i].reason, &oom);
+	}
+	s->scope = v;
+	s->nscope = sc->n;
+	s->workload_ns = dup_or_null(s->arena, sc->ns, &oom);
+	s->root_ns = dup_or_null(s->arena, sc->root_ns, &oom);
+	s->workload_labels = labels_copy(s->arena, b->opts, &oom);
+	s->sidecar_why = sc->sidecar_why; /* a string constant */
+	s->policy_from_sidecar = sc->policy_from_sidecar;
+	if (sc->sidecar)
+		s->sidecar = pc_arena_printf(s->arena, "%s/%s", sc->sidecar->meta.ns,
+					     sc->sidecar->meta.name ? sc->sidecar->meta.name : "");
+	return oom || (sc->sidecar && !s->sidecar) ? -ENOMEM : 0;
+}
+
 static int build(struct builder *b)
 {
 	const struct pc_resource **ses = NULL, **vss = NULL;
@@ -1179,15 +1251,12 @@ static int build(struct builder *b)
 	ret = catch_alls(b);
 	if (ret < 0)
 		return ret;
-	ret = collect(b->m, PC_KIND_SERVICE_ENTRY, &ses, &nse);
+	ret = collect(b, PC_KIND_SERVICE_ENTRY, &ses, &nse);
 	if (ret < 0)
 		return ret;
-	ret = collect(b->m, PC_KIND_DESTINATION_RULE, &b->drs, &b->ndr);
+	ret = collect(b, PC_KIND_VIRTUAL_SERVICE, &vss, &nvs);
 	if (ret < 0)
 		goto out_free_ses;
-	ret = collect(b->m, PC_KIND_VIRTUAL_SERVICE, &vss, &nvs);
-	if (ret < 0)
-		goto out_free_drs;
 	for (i = 0; i < nse && ret == 0; i++)
 		ret = add_service_entry(b, ses[i]);
 	for (i = 0; i < nvs && ret == 0; i++)
@@ -1196,9 +1265,9 @@ static int build(struct builder *b)
 		ret = default_chains(b, &b->svcs[i]);
 	if (ret == 0)
 		ret = seal(b);
+	if (ret == 0)
+		ret = keep_scope(b);
 	free(vss);
-out_free_drs:
-	free(b->drs);
 out_free_ses:
 	free(ses);
 	return ret;
@@ -1218,6 +1287,7 @@ static void builder_release(struct builder *b)
 	free(b->ports);
 	free(b->caplevels);
 	pc_chain_set_release(&b->chains);
+	pc_scope_release(&b->scope);
 }
 
 int pc_policy_compile(const struct pc_manifest *m, const struct pc_compile_opts *opts,
@@ -1225,7 +1295,7 @@ int pc_policy_compile(const struct pc_manifest *m, const struct pc_compile_opts 
 {
 	struct builder b = { 0 };
 	struct pc_snapshot *s;
-	int policy, ret;
+	int ret;
 
 	s = pc_calloc(1, sizeof(*s));
 	if (!s)
@@ -1238,13 +1308,11 @@ int pc_policy_compile(const struct pc_manifest *m, const struct pc_compile_opts 
 	atomic_init(&s->refs, 1);
 	s->generation = opts->generation;
 	s->proxy_port = opts->proxy_port ? opts->proxy_port : 15001;
-	policy = policy_from_sidecars(m, opts->policy);
-	if (policy < 0) {
-		ret = policy;
-		goto fail;
-	}
-	s->policy = (enum pc_outbound_policy)policy;
 	b.s = s;
+	ret = pc_scope_init(&b.scope, m, opts);
+	if (ret < 0)
+		goto fail;
+	s->policy = (enum pc_outbound_policy)b.scope.policy;
 	b.m = m;
 	b.report = report;
 	b.data = data;

@@ -255,6 +255,43 @@ static void dump_cluster(struct pc_buf *b, const struct pc_cluster *c)
 		      pc_cluster_active(c));
 }
 
+/*
+ * ",scope": the workload the policy was compiled for, the Sidecar that
+ * applies to it, and every object with whether it is in force and why
+ * (policy/scope.h, doc/scoping.md).
+ */
+static void dump_scope(const struct pc_snapshot *snap, struct pc_buf *b)
+{
+	size_t i;
+
+	pc_buf_adds(b, ",\"scope\":{\"workload\":{\"namespace\":");
+	json_str(b, snap->workload_ns);
+	pc_buf_adds(b, ",\"root_namespace\":");
+	json_str(b, snap->root_ns);
+	pc_buf_adds(b, ",\"labels\":");
+	json_str(b, snap->workload_labels);
+	pc_buf_adds(b, "},\"sidecar\":");
+	json_str(b, snap->sidecar);
+	pc_buf_adds(b, ",\"sidecar_chosen_by\":");
+	json_str(b, snap->sidecar_why);
+	pc_buf_printf(b, ",\"outbound_traffic_policy_from\":\"%s\",\"objects\":[",
+		      snap->policy_from_sidecar ? "sidecar" : "mesh");
+	for (i = 0; i < snap->nscope; i++) {
+		const struct pc_scope_entry *e = &snap->scope[i];
+
+		pc_buf_adds(b, i ? ",{\"kind\":" : "{\"kind\":");
+		json_str(b, e->kind);
+		pc_buf_adds(b, ",\"namespace\":");
+		json_str(b, e->ns);
+		pc_buf_adds(b, ",\"name\":");
+		json_str(b, e->name);
+		pc_buf_printf(b, ",\"in_force\":%s,\"reason\":", e->in_force ? "true" : "false");
+		json_str(b, e->reason);
+		pc_buf_addc(b, '}');
+	}
+	pc_buf_adds(b, "]}");
+}
+
 void pc_snapshot_dump_json(const struct pc_snapshot *snap, struct pc_buf *b)
 {
 	struct chain_ctx cc = { b, snap, NULL, 0 };
@@ -292,7 +329,9 @@ void pc_snapshot_dump_json(const struct pc_snapshot *snap, struct pc_buf *b)
 			pc_buf_addc(b, ',');
 		dump_cluster(b, &snap->clusters[i]);
 	}
-	pc_buf_adds(b, "]}");
+	pc_buf_addc(b, ']');
+	dump_scope(snap, b);
+	pc_buf_addc(b, '}');
 }
 
 /* ---- /clusters ---- */

@@ -22,7 +22,9 @@ struct pc_snapshot;
 /*
  * The compiled policy <snap> as JSON: per port its prefixes -> cluster (in
  * address order) and the "any" cluster; every cluster with its endpoints,
- * resolved addresses, settings and open connections.
+ * resolved addresses, settings and open connections; and "scope": the
+ * workload it was compiled for, the Sidecar that applies and every object
+ * with "in_force" and its "reason" (policy/scope.h).
  */
 void pc_snapshot_dump_json(const struct pc_snapshot *snap, struct pc_buf *b);
 

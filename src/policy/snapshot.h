@@ -155,6 +155,15 @@ struct pc_port_policy {
 	bool needs_name;       /* some entry on this port matches by name (SNI, Host): preread */
 };
 
+/* What policy/scope.h decided about one resource, for /config_dump (copies in the arena). */
+struct pc_scope_entry {
+	const char *kind; /* "ServiceEntry" */
+	const char *ns;
+	const char *name;
+	bool in_force;
+	const char *reason;
+};
+
 struct pc_snapshot {
 	atomic_uint refs;
 	uint64_t generation;
@@ -166,6 +175,15 @@ struct pc_snapshot {
 	struct pc_cluster *clusters;  /* [0] BlackHoleCluster, [1] PassthroughCluster, then services */
 	size_t nclusters;
 	unsigned conflicts;           /* ServiceEntries shadowed by older ones (logged once) */
+	/* the workload it was compiled for, and the scope of every resource (policy/scope.h) */
+	const char *workload_ns;
+	const char *root_ns;
+	const char *workload_labels; /* "k=v,k=v" (--labels), or "" */
+	const char *sidecar;         /* "ns/name" of the Sidecar that applies, or NULL */
+	const char *sidecar_why;     /* how it was chosen ("workloadSelector match", ...) */
+	bool policy_from_sidecar;
+	const struct pc_scope_entry *scope; /* one per resource compiled from, in their order */
+	size_t nscope;
 };
 
 #define PC_CLUSTER_BLACKHOLE_ID   0u
@@ -193,11 +211,12 @@ struct pc_compile_opts {
 
 /*
  * Compile the valid resources of <m> (resources with errors are skipped)
- * into a new snapshot with one reference, stored in <*out>, its clusters
- * bound to their state in pc_runtime_default() (policy/runtime.h). A Sidecar
- * without workloadSelector that sets outboundTrafficPolicy decides the
- * policy (the oldest one when several do); <opts>->policy applies when
- * none does, and REGISTRY_ONLY when neither does. Returns 0 or -ENOMEM.
+ * that are in force for the workload of <opts> (policy/scope.h: its
+ * Sidecar, exportTo, egress hosts, DestinationRule lookup) into a new
+ * snapshot with one reference, stored in <*out>, its clusters bound to
+ * their state in pc_runtime_default() (policy/runtime.h). The workload's
+ * Sidecar decides the outbound policy when it sets outboundTrafficPolicy;
+ * else <opts>->policy, else REGISTRY_ONLY. Returns 0 or -ENOMEM.
  * Conflicts (a ServiceEntry shadowed by an older one on the same port and
  * prefix) are counted in <conflicts> and reported through <report>, once
  * each, when it is not NULL.

@@ -1,0 +1,1069 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/*
+ * policy/scope.c - Istio's SidecarScope for the one workload portcullis serves.
+ *
+ * Decided in this order, each step needing the one before: the Sidecar
+ * (choose_sidecar), its egress imports (the hosts of its egress
+ * listeners), the ServiceEntries' visibility per (host, port), the
+ * VirtualServices, then the DestinationRules, which are in force when the
+ * lookup of a visible service picks them. The reasons are for people
+ * (/config_dump, `validate` warnings): short, and naming the object and
+ * the field that decided.
+ */
+#include "policy/scope.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "core/alloc.h"
+#include "core/arena.h"
+#include "model/common.h"
+#include "model/destinationrule.h"
+#include "model/finding.h"
+#include "model/manifest.h"
+#include "model/node.h"
+#include "model/rules.h"
+#include "model/serviceentry.h"
+#include "model/sidecar.h"
+#include "model/virtualservice.h"
+#include "policy/snapshot.h"
+
+/* One `ns/host` of an egress listener, `.` already the workload's namespace. */
+struct import {
+	const char *ns;
+	const char *host;
+	uint32_t port; /* the listener's port, 0: any */
+};
+
+struct ctx {
+	struct pc_scope *s;
+	struct import *imp; /* NULL: import everything exported (no Sidecar egress) */
+	size_t nimp;
+	const char *imports; /* the egress hosts, for reasons ("./x, istio-system/y") */
+	bool *dr_used;       /* per resource: a visible service takes this DestinationRule */
+};
+
+static const char *nz(const char *s)
+{
+	return s ? s : "";
+}
+
+static bool is_valid(const struct pc_resource *r)
+{
+	return r->nerr == 0 && r->spec;
+}
+
+/* Istio's order of configs: creationTimestamp, then name, then namespace. */
+static int older(const struct pc_resource *x, const struct pc_resource *y)
+{
+	int c = strcmp(nz(x->meta.creation_timestamp), nz(y->meta.creation_timestamp));
+
+	if (c)
+		return c;
+	c = strcmp(nz(x->meta.name), nz(y->meta.name));
+	return c ? c : strcmp(nz(x->meta.ns), nz(y->meta.ns));
+}
+
+static bool is_wild(const char *h)
+{
+	return h && h[0] == '*';
+}
+
+static bool has_suffix(const char *s, const char *suf)
+{
+	size_t n = strlen(s), k = strlen(suf);
+
+	return n >= k && strcmp(s + n - k, suf) == 0;
+}
+
+bool pc_workload_has_label(const struct pc_compile_opts *o, const char *k, const char *v)
+{
+	size_t kl = strlen(k), vl = strlen(v), off = 0;
+
+	while (o->labels && off < o->labels_len) {
+		const char *e = o->labels + off;
+		size_t el = strnlen(e, o->labels_len - off);
+
+		if (el == kl + 1 + vl && strncmp(e, k, kl) == 0 && e[kl] == '=' &&
+		    strncmp(e + kl + 1, v, vl) == 0)
+			return true;
+		off += el + 1;
+	}
+	return false;
+}
+
+/* labels.Instance.SubsetOf: every label of the selector is the workload's. */
+static bool selects(const struct pc_scope *s, const struct pc_strmap *sel)
+{
+	size_t i;
+
+	for (i = 0; i < sel->n; i++) {
+		if (!pc_workload_has_label(s->o, sel->keys[i], nz(sel->vals[i])))
+			return false;
+	}
+	return true;
+}
+
+/* "[., team-c]", or "[]" (the mesh default, `*`). */
+static const char *list_str(struct pc_arena *a, const struct pc_strv *v)
+{
+	const char *out = "[";
+	size_t i;
+
+	for (i = 0; out && i < v->n; i++)
+		out = pc_arena_printf(a, "%s%s%s", out, i ? ", " : "", v->v[i]);
+	return out ? pc_arena_printf(a, "%s]", out) : NULL;
+}
+
+/* The workload's labels for reasons: "app=a, version=v1", or "none". */
+static const char *labels_str(const struct pc_scope *s)
+{
+	const char *out = NULL;
+	size_t off = 0;
+
+	while (s->o->labels && off < s->o->labels_len) {
+		const char *e = s->o->labels + off;
+
+		out = out ? pc_arena_printf(s->arena, "%s, %s", out, e)
+			  : pc_arena_strdup(s->arena, e);
+		if (!out)
+			return NULL;
+		off += strnlen(e, s->o->labels_len - off) + 1;
+	}
+	return out ? out : "none";
+}
+
+/*
+ * exportTo (reference §0.4) from namespace <own> to the workload's:
+ * empty is the mesh default `*`; `.` the own namespace; `~` nobody.
+ */
+static bool exported(const struct pc_scope *s, const struct pc_strv *to, const char *own)
+{
+	size_t i;
+
+	if (to->n == 0)
+		return true;
+	for (i = 0; i < to->n; i++) {
+		const char *e = to->v[i];
+
+		if (strcmp(e, "*") == 0 || strcmp(e, s->ns) == 0 ||
+		    (strcmp(e, ".") == 0 && strcmp(own, s->ns) == 0))
+			return true;
+	}
+	return false;
+}
+
+static int set(struct pc_scope_obj *o, bool in_force, bool never, const char *field,
+	       const char *reason)
+{
+	o->in_force = in_force;
+	o->never = never;
+	o->field = field;
+	o->reason = reason;
+	return reason ? 0 : -ENOMEM;
+}
+
+static int hidden_by_export(struct ctx *c, struct pc_scope_obj *o, const struct pc_resource *r,
+			    const struct pc_strv *to)
+{
+	struct pc_scope *s = c->s;
+	const char *l = list_str(s->arena, to);
+
+	return set(o, false, true, "spec.exportTo",
+		   l ? pc_arena_printf(s->arena,
+				       "exportTo %s of namespace %s hides it from "
+				       "namespace %s",
+				       l, r->meta.ns, s->ns)
+		     : NULL);
+}
+
+/* ---- the Sidecar ---- */
+
+/* 0: selects the workload; 1: its namespace's default; 2: the root's; -1: not for it. */
+static int sidecar_tier(const struct pc_scope *s, const struct pc_resource *r)
+{
+	const struct pc_sidecar *sc = r->spec;
+
+	if (strcmp(r->meta.ns, s->ns) == 0) {
+		if (!sc->workload_selector)
+			return 1;
+		return selects(s, &sc->workload_selector->labels) ? 0 : -1;
+	}
+	if (strcmp(r->meta.ns, s->root_ns) == 0 && !sc->workload_selector)
+		return 2;
+	return -1;
+}
+
+static const char *const tier_names[] = { "workloadSelector match", "namespace-wide",
+					  "root namespace default" };
+
+static void choose_sidecar(struct pc_scope *s)
+{
+	int best = 3, t;
+	size_t i;
+
+	for (i = 0; i < s->m->nres; i++) {
+		const struct pc_resource *r = &s->m->res[i];
+
+		if (r->kind != PC_KIND_SIDECAR || !is_valid(r))
+			continue;
+		t = sidecar_tier(s, r);
+		if (t < 0 || t > best || (t == best && older(r, s->sidecar) >= 0))
+			continue;
+		best = t;
+		s->sidecar = r;
+	}
+	s->sidecar_why = s->sidecar && best < 3 ? tier_names[best] : NULL;
+}
+
+static int sidecar_verdict(struct ctx *c, struct pc_scope_obj *o, const struct pc_resource *r)
+{
+	struct pc_scope *s = c->s;
+	const struct pc_sidecar *sc = r->spec;
+	int t = sidecar_tier(s, r);
+
+	if (r == s->sidecar)
+		return set(o, true, false, NULL,
+			   pc_arena_printf(s->arena, "the Sidecar of this workload (%s)",
+					   s->sidecar_why));
+	if (t >= 0)
+		return set(o, false, false, NULL,
+			   pc_arena_printf(s->arena, "Sidecar %s/%s is shadowed by %s/%s (%s)",
+					   r->meta.ns, nz(r->meta.name), s->sidecar->meta.ns,
+					   nz(s->sidecar->meta.name), s->sidecar_why));
+	if (strcmp(r->meta.ns, s->ns) == 0)
+		return set(o, false, true, "spec.workloadSelector",
+			   pc_arena_printf(s->arena,
+					   "its workloadSelector does not select this workload "
+					   "(labels: %s)",
+					   nz(labels_str(s))));
+	if (sc->workload_selector)
+		return set(
+			o, false, true, "spec.workloadSelector",
+			pc_arena_printf(s->arena,
+					"Sidecar %s/%s has a workloadSelector: it applies to the "
+					"workloads it selects in namespace %s only",
+					r->meta.ns, nz(r->meta.name), r->meta.ns));
+	return set(o, false, true, "metadata.namespace",
+		   pc_arena_printf(s->arena, "Sidecar %s/%s applies to namespace %s only",
+				   r->meta.ns, nz(r->meta.name), r->meta.ns));
+}
+
+/* ---- the egress imports ---- */
+
+/* An egress listener's port: 0 (any) without one, on a Unix socket, or for HTTP_PROXY. */
+static uint32_t listener_port(const struct pc_egress_listener *l)
+{
+	if (!l->port || !l->port->number)
+		return 0;
+	if (l->port->protocol && pc_protocol_parse(l->port->protocol) == PC_PROTO_HTTP_PROXY)
+		return 0; /* Istio's needsPortMatch: a generic egress HTTP proxy */
+	return l->port->number;
+}
+
+static int add_imports(struct ctx *c, const struct pc_egress_listener *l)
+{
+	struct pc_scope *s = c->s;
+	size_t i;
+
+	for (i = 0; i < l->hosts.n; i++) {
+		const char *h = l->hosts.v[i], *slash = strchr(h, '/');
+		struct import *im = &c->imp[c->nimp];
+
+		c->imports = pc_arena_printf(s->arena, "%s%s%s", nz(c->imports),
+					     c->imports ? ", " : "", h);
+		if (!c->imports)
+			return -ENOMEM;
+		if (!slash || strchr(slash + 1, '/'))
+			continue; /* Istio logs and skips it (validation refuses it) */
+		im->ns = pc_arena_strndup(s->arena, h, (size_t)(slash - h));
+		if (!im->ns)
+			return -ENOMEM;
+		if (strcmp(im->ns, ".") == 0)
+			im->ns = s->ns; /* the workload's, even in the root namespace's Sidecar */
+		im->host = slash + 1;
+		im->port = listener_port(l);
+		c->nimp++;
+	}
+	return 0;
+}
+
+static int collect_imports(struct ctx *c)
+{
+	const struct pc_sidecar *sc = c->s->sidecar ? c->s->sidecar->spec : NULL;
+	size_t i, n = 0;
+	int ret;
+
+	if (!sc || sc->egress.n == 0)
+		return 0; /* Istio's default listener imports every exported service */
+	for (i = 0; i < sc->egress.n; i++)
+		n += sc->egress.v[i].hosts.n;
+	c->imp = pc_arena_calloc(c->s->arena, n ? n : 1, sizeof(*c->imp));
+	if (!c->imp)
+		return -ENOMEM;
+	for (i = 0; i < sc->egress.n; i++) {
+		ret = add_imports(c, &sc->egress.v[i]);
+		if (ret < 0)
+			return ret;
+	}
+	return 0;
+}
+
+/* hostClassification.Matches: a service host is imported when it is a subset of the import. */
+static bool imports_host(const char *imported, const char *h)
+{
+	return strcmp(imported, h) == 0 || pc_host_subset_of(h, imported);
+}
+
+/* Is host <h> of a ServiceEntry of namespace <ns> imported on <port>? */
+static bool imported(const struct ctx *c, const char *ns, const char *h, uint32_t port)
+{
+	size_t i;
+
+	if (!c->imp)
+		return true;
+	for (i = 0; i < c->nimp; i++) {
+		const struct import *im = &c->imp[i];
+
+		if (im->port && im->port != port)
+			continue;
+		if ((strcmp(im->ns, ns) == 0 || strcmp(im->ns, "*") == 0) &&
+		    imports_host(im->host, h))
+			return true;
+	}
+	return false;
+}
+
+/* hostClassification.VSMatches (Istio's non-gateway semantics: Matches both ways). */
+static bool vs_imported(const struct ctx *c, const char *ns, const char *h)
+{
+	size_t i;
+
+	if (!c->imp)
+		return true;
+	for (i = 0; i < c->nimp; i++) {
+		const struct import *im = &c->imp[i];
+
+		if (strcmp(im->ns, ns) != 0 && strcmp(im->ns, "*") != 0)
+			continue;
+		if (strcmp(im->host, h) == 0 ||
+		    ((is_wild(im->host) || is_wild(h)) && pc_host_matches(h, im->host)))
+			return true;
+	}
+	return false;
+}
+
+static const char *not_imported(struct ctx *c)
+{
+	const struct pc_resource *sc = c->s->sidecar;
+
+	return pc_arena_printf(c->s->arena, "not imported by Sidecar %s/%s (egress hosts %s)",
+			       sc->meta.ns, nz(sc->meta.name), nz(c->imports));
+}
+
+/* ---- ServiceEntries and VirtualServices ---- */
+
+static int se_verdict(struct ctx *c, struct pc_scope_obj *o, const struct pc_resource *r)
+{
+	struct pc_scope *s = c->s;
+	const struct pc_service_entry *se = r->spec;
+	size_t h, p, nvis = 0;
+	const char *hidden = NULL;
+
+	o->nhosts = se->hosts.n ? se->hosts.n : 1;
+	o->nports = se->ports.n;
+	o->visible = pc_arena_calloc(s->arena, o->nhosts * (o->nports ? o->nports : 1), 1);
+	if (!o->visible)
+		return -ENOMEM;
+	if (!exported(s, &se->export_to, r->meta.ns))
+		return hidden_by_export(c, o, r, &se->export_to);
+	for (h = 0; h < o->nhosts; h++) {
+		const char *host = se->hosts.n ? se->hosts.v[h] : "";
+		bool any = false;
+
+		for (p = 0; p < o->nports; p++) {
+			o->visible[h * o->nports + p] =
+				imported(c, r->meta.ns, host, se->ports.v[p].number);
+			any |= o->visible[h * o->nports + p];
+			nvis += o->visible[h * o->nports + p];
+		}
+		if (!any && !hidden)
+			hidden = host;
+	}
+	if (nvis == 0)
+		return set(o, false, false, NULL, not_imported(c));
+	if (!c->imp)
+		return set(o, true, false, NULL,
+			   pc_arena_printf(s->arena,
+					   "exported to namespace %s; no Sidecar "
+					   "egress limits it",
+					   s->ns));
+	if (hidden)
+		return set(o, true, false, NULL,
+			   pc_arena_printf(s->arena,
+					   "partly imported by Sidecar %s/%s: host %s is not",
+					   s->sidecar->meta.ns, nz(s->sidecar->meta.name), hidden));
+	return set(o, true, false, NULL,
+		   pc_arena_printf(s->arena, "imported by Sidecar %s/%s", s->sidecar->meta.ns,
+				   nz(s->sidecar->meta.name)));
+}
+
+static int vs_verdict(struct ctx *c, struct pc_scope_obj *o, const struct pc_resource *r)
+{
+	const struct pc_virtual_service *vs = r->spec;
+	size_t i;
+
+	if (!exported(c->s, &vs->export_to, r->meta.ns))
+		return hidden_by_export(c, o, r, &vs->export_to);
+	for (i = 0; i < vs->hosts.n; i++) {
+		if (vs_imported(c, r->meta.ns, vs->hosts.v[i]))
+			return set(o, true, false, NULL,
+				   c->imp ? pc_arena_printf(c->s->arena,
+							    "imported by Sidecar %s/%s (host %s)",
+							    c->s->sidecar->meta.ns,
+							    nz(c->s->sidecar->meta.name),
+							    vs->hosts.v[i])
+					  : "exported to this workload's namespace");
+	}
+	return set(o, false, false, NULL, not_imported(c));
+}
+
+/* ---- one namespace per host (Istio's selectServices) ---- */
+
+/* One imported host of one ServiceEntry. */
+struct host_ref {
+	const char *host;
+	const struct pc_resource *r;
+	size_t h;
+	bool own; /* in the workload's namespace */
+};
+
+/* By host, then the workload's namespace first, then the oldest. */
+static int by_host(const void *a, const void *b)
+{
+	const struct host_ref *x = a, *y = b;
+	int c = strcmp(x->host, y->host);
+
+	if (c)
+		return c;
+	if (x->own != y->own)
+		return x->own ? -1 : 1;
+	return older(x->r, y->r);
+}
+
+static bool host_any_port(const struct pc_scope_obj *o, size_t h)
+{
+	size_t p;
+
+	for (p = 0; p < o->nports; p++) {
+		if (o->visible[h * o->nports + p])
+			return true;
+	}
+	return false;
+}
+
+/* Hide host <ref> of its entry: another namespace's entry has it. */
+static int drop_host(struct ctx *c, const struct host_ref *ref, const struct pc_resource *winner)
+{
+	struct pc_scope *s = c->s;
+	struct pc_scope_obj *o = &s->obj[ref->r - s->m->res];
+	size_t h, p;
+
+	for (p = 0; p < o->nports; p++)
+		o->visible[ref->h * o->nports + p] = false;
+	for (h = 0; h < o->nhosts && !host_any_port(o, h); h++)
+		;
+	return set(o, h < o->nhosts, false, NULL,
+		   pc_arena_printf(s->arena,
+				   "host %s is imported from namespace %s (ServiceEntry %s/%s): "
+				   "Istio keeps one namespace per host, the workload's first",
+				   ref->host, winner->meta.ns, winner->meta.ns,
+				   nz(winner->meta.name)));
+}
+
+static size_t collect_hosts(const struct pc_scope *s, struct host_ref *v)
+{
+	size_t i, h, n = 0;
+
+	for (i = 0; i < s->n; i++) {
+		const struct pc_resource *r = &s->m->res[i];
+		const struct pc_service_entry *se = r->spec;
+
+		if (r->kind != PC_KIND_SERVICE_ENTRY || !s->obj[i].in_force)
+			continue;
+		for (h = 0; h < se->hosts.n; h++) {
+			if (!host_any_port(&s->obj[i], h))
+				continue;
+			v[n].host = se->hosts.v[h];
+			v[n].r = r;
+			v[n].h = h;
+			v[n++].own = strcmp(r->meta.ns, s->ns) == 0;
+		}
+	}
+	return n;
+}
+
+/*
+ * With Sidecar egress, a host imported from several namespaces is kept
+ * from one: the workload's, else the oldest entry's (Istio's
+ * selectServices keeps the first it sees). Entries of that namespace
+ * keep it all (their overlaps are the usual conflicts: the oldest wins).
+ */
+static int one_namespace_per_host(struct ctx *c)
+{
+	struct pc_scope *s = c->s;
+	struct host_ref *v;
+	size_t i, n, first = 0, total = 0;
+	int ret = 0;
+
+	if (!c->imp)
+		return 0;
+	for (i = 0; i < s->n; i++) {
+		if (s->m->res[i].kind == PC_KIND_SERVICE_ENTRY && s->obj[i].in_force)
+			total += s->obj[i].nhosts;
+	}
+	v = pc_calloc(total ? total : 1, sizeof(*v));
+	if (!v)
+		return -ENOMEM;
+	n = collect_hosts(s, v);
+	qsort(v, n, sizeof(*v), by_host);
+	for (i = 0; i < n && ret == 0; i++) {
+		if (strcmp(v[i].host, v[first].host) != 0)
+			first = i;
+		else if (strcmp(v[i].r->meta.ns, v[first].r->meta.ns) != 0)
+			ret = drop_host(c, &v[i], v[first].r);
+	}
+	free(v);
+	return ret;
+}
+
+/* ---- VirtualService destinations (Istio's collectImportedServices) ---- */
+
+/* Does a visible ServiceEntry import host <host> on some port? */
+static bool host_imported(const struct pc_scope *s, const char *host)
+{
+	size_t i, h, p;
+
+	for (i = 0; i < s->n; i++) {
+		const struct pc_resource *r = &s->m->res[i];
+		const struct pc_scope_obj *o = &s->obj[i];
+		const struct pc_service_entry *se = r->spec;
+
+		if (r->kind != PC_KIND_SERVICE_ENTRY || !o->in_force || !o->visible)
+			continue;
+		for (h = 0; h < se->hosts.n; h++) {
+			for (p = 0; p < o->nports; p++) {
+				if (o->visible[h * o->nports + p] &&
+				    strcasecmp(se->hosts.v[h], host) == 0)
+					return true;
+			}
+		}
+	}
+	return false;
+}
+
+/* Is <a> a better namespace for a destination than <b>: the workload's, else the first by name? */
+static bool better_dest(const struct pc_scope *s, const struct pc_resource *a,
+			const struct pc_resource *b)
+{
+	int c;
+
+	if (!b)
+		return true;
+	if ((strcmp(a->meta.ns, s->ns) == 0) != (strcmp(b->meta.ns, s->ns) == 0))
+		return strcmp(a->meta.ns, s->ns) == 0;
+	c = strcmp(a->meta.ns, b->meta.ns);
+	return c ? c < 0 : older(a, b) < 0;
+}
+
+/* The exported ServiceEntry (and its host index <*hi>) that destination <host> names, or NULL. */
+static const struct pc_resource *dest_entry(const struct pc_scope *s, const char *host, size_t *hi)
+{
+	const struct pc_resource *best = NULL;
+	size_t i, h;
+
+	for (i = 0; i < s->n; i++) {
+		const struct pc_resource *r = &s->m->res[i];
+		const struct pc_service_entry *se = r->spec;
+
+		if (r->kind != PC_KIND_SERVICE_ENTRY || !is_valid(r) || s->obj[i].never ||
+		    !s->obj[i].visible)
+			continue;
+		for (h = 0; h < se->hosts.n; h++) {
+			if (strcasecmp(se->hosts.v[h], host) == 0 && better_dest(s, r, best)) {
+				best = r;
+				*hi = h;
+			}
+		}
+	}
+	return best;
+}
+
+/*
+ * A destination of the imported VirtualService <vsr> that the Sidecar's
+ * hosts do not import: Istio still gives the workload its cluster (not its
+ * listeners), so that the route works.
+ */
+static int route_to(struct ctx *c, const struct pc_resource *vsr, const struct pc_destination *d)
+{
+	struct pc_scope *s = c->s;
+	const struct pc_resource *r;
+	const struct pc_service_entry *se;
+	struct pc_scope_obj *o;
+	uint32_t port = d && d->port ? d->port->number : 0;
+	size_t h = 0, p;
+	bool any = false;
+
+	if (!d || !d->host || host_imported(s, d->host))
+		return 0;
+	r = dest_entry(s, d->host, &h);
+	if (!r)
+		return 0;
+	se = r->spec;
+	o = &s->obj[r - s->m->res];
+	if (!o->routed)
+		o->routed = pc_arena_calloc(s->arena, o->nhosts * (o->nports ? o->nports : 1), 1);
+	if (!o->routed)
+		return -ENOMEM;
+	for (p = 0; p < o->nports; p++) {
+		if (!port || se->ports.v[p].number == port) {
+			o->routed[h * o->nports + p] = true;
+			any = true;
+		}
+	}
+	if (!any || o->in_force)
+		return 0;
+	return set(o, true, false, NULL,
+		   pc_arena_printf(s->arena,
+				   "not imported by Sidecar %s/%s, but a destination of "
+				   "VirtualService %s/%s: a cluster without listeners, as in Istio",
+				   s->sidecar->meta.ns, nz(s->sidecar->meta.name), vsr->meta.ns,
+				   nz(vsr->meta.name)));
+}
+
+static int route_all(struct ctx *c, const struct pc_resource *vsr,
+		     const struct pc_route_destination *v, size_t n)
+{
+	size_t i;
+	int ret = 0;
+
+	for (i = 0; i < n && ret == 0; i++)
+		ret = route_to(c, vsr, v[i].destination);
+	return ret;
+}
+
+static int infer_destinations(struct ctx *c)
+{
+	struct pc_scope *s = c->s;
+	size_t i, k;
+	int ret = 0;
+
+	if (!c->imp)
+		return 0; /* every exported service is imported already */
+	for (i = 0; i < s->n && ret == 0; i++) {
+		const struct pc_resource *r = &s->m->res[i];
+		const struct pc_virtual_service *vs = r->spec;
+
+		if (r->kind != PC_KIND_VIRTUAL_SERVICE || !s->obj[i].in_force)
+			continue;
+		for (k = 0; k < vs->tcp.n && ret == 0; k++)
+			ret = route_all(c, r, vs->tcp.v[k].route.v, vs->tcp.v[k].route.n);
+		for (k = 0; k < vs->tls.n && ret == 0; k++)
+			ret = route_all(c, r, vs->tls.v[k].route.v, vs->tls.v[k].route.n);
+	}
+	return ret;
+}
+
+/* ---- DestinationRules ---- */
+
+enum tier { TIER_LOCAL, TIER_EXPORTED };
+
+/* Exported only to its own namespace (Istio's isPrivateOnly; a selector makes it so). */
+static bool dr_private(const struct pc_resource *r)
+{
+	const struct pc_destination_rule *dr = r->spec;
+
+	if (dr->workload_selector)
+		return true;
+	return dr->export_to.n == 1 && (strcmp(dr->export_to.v[0], ".") == 0 ||
+					strcmp(dr->export_to.v[0], r->meta.ns) == 0);
+}
+
+/* Istio's namespaceLocal index: exported to its own namespace at all. */
+static bool dr_local(const struct pc_resource *r)
+{
+	const struct pc_destination_rule *dr = r->spec;
+	size_t i;
+
+	if (dr->workload_selector || dr->export_to.n == 0)
+		return true;
+	for (i = 0; i < dr->export_to.n; i++) {
+		const char *e = dr->export_to.v[i];
+
+		if (strcmp(e, "*") == 0 || strcmp(e, ".") == 0 || strcmp(e, r->meta.ns) == 0)
+			return true;
+	}
+	return false;
+}
+
+/* Is <r> in the index of <tier> of namespace <ns>? */
+static bool in_tier(const struct pc_scope *s, const struct pc_resource *r, enum tier t,
+		    const char *ns)
+{
+	if (r->kind != PC_KIND_DESTINATION_RULE || !is_valid(r) || strcmp(r->meta.ns, ns) != 0 ||
+	    !((const struct pc_destination_rule *)r->spec)->host)
+		return false;
+	if (t == TIER_EXPORTED)
+		return !dr_private(r);
+	/* the root namespace's own proxies look at its private rules first */
+	return strcmp(ns, s->root_ns) == 0 ? dr_private(r) : dr_local(r);
+}
+
+/* MostSpecificHostMatch: the exact host, else the longest wildcard that covers <host>. */
+static const char *best_host(const struct pc_scope *s, enum tier t, const char *ns,
+			     const char *host)
+{
+	const char *best = NULL;
+	size_t i;
+
+	for (i = 0; i < s->ndrs; i++) {
+		const struct pc_resource *r = s->drs[i];
+		const char *h;
+
+		if (!in_tier(s, r, t, ns))
+			continue;
+		h = ((const struct pc_destination_rule *)r->spec)->host;
+		if (strcmp(h, host) == 0)
+			return h;
+		if (!is_wild(h) || !has_suffix(is_wild(host) ? host + 1 : host, h + 1))
+			continue;
+		if (!best || strlen(h) > strlen(best))
+			best = h;
+	}
+	return best;
+}
+
+/*
+ * The rule of tier <t> of namespace <ns> for <host>: <*found> when the
+ * tier has the host, even if it then yields no rule (Istio stops there).
+ */
+static const struct pc_resource *tier_rule(const struct pc_scope *s, enum tier t, const char *ns,
+					   const char *host, bool *found)
+{
+	const struct pc_resource *sel = NULL, *all = NULL;
+	const char *h = best_host(s, t, ns, host);
+	size_t i;
+
+	*found = h != NULL;
+	for (i = 0; h && i < s->ndrs; i++) {
+		const struct pc_resource *r = s->drs[i];
+		const struct pc_destination_rule *dr = r->spec;
+
+		if (!in_tier(s, r, t, ns) || strcmp(dr->host, h) != 0)
+			continue;
+		if (!dr->workload_selector) {
+			if (!all || older(r, all) < 0)
+				all = r;
+		} else if (strcmp(r->meta.ns, s->ns) == 0 &&
+			   selects(s, &dr->workload_selector->match_labels)) {
+			if (!sel || older(r, sel) < 0)
+				sel = r;
+		}
+	}
+	if (t == TIER_EXPORTED && all &&
+	    !exported(s, &((const struct pc_destination_rule *)all->spec)->export_to, ns)) {
+		*found = false; /* not exported to this workload: the next tier decides */
+		return NULL;
+	}
+	return sel ? sel : all;
+}
+
+const struct pc_resource *pc_scope_dr(const struct pc_scope *s, const char *host,
+				      const char *svc_ns)
+{
+	const struct pc_resource *r;
+	bool found;
+
+	r = tier_rule(s, TIER_LOCAL, s->ns, host, &found);
+	if (found)
+		return r;
+	if (svc_ns) {
+		r = tier_rule(s, TIER_EXPORTED, svc_ns, host, &found);
+		if (found)
+			return r;
+	}
+	r = tier_rule(s, TIER_EXPORTED, s->root_ns, host, &found);
+	return found ? r : NULL;
+}
+
+/* The reason a DestinationRule can never apply here, or NULL. */
+static int dr_never(struct ctx *c, struct pc_scope_obj *o, const struct pc_resource *r)
+{
+	struct pc_scope *s = c->s;
+	const struct pc_destination_rule *dr = r->spec;
+	bool own = strcmp(r->meta.ns, s->ns) == 0;
+
+	if (dr->workload_selector && !own)
+		return set(o, false, true, "spec.workloadSelector",
+			   pc_arena_printf(s->arena,
+					   "it has a workloadSelector: it applies to workloads of "
+					   "namespace %s only",
+					   r->meta.ns));
+	if (dr->workload_selector && !selects(s, &dr->workload_selector->match_labels))
+		return set(o, false, true, "spec.workloadSelector",
+			   pc_arena_printf(s->arena,
+					   "its workloadSelector does not select this workload "
+					   "(labels: %s)",
+					   nz(labels_str(s))));
+	if (dr->workload_selector || (own && dr_local(r)))
+		return 1;
+	if (!dr_private(r) && exported(s, &dr->export_to, r->meta.ns))
+		return 1;
+	return hidden_by_export(c, o, r, &dr->export_to);
+}
+
+static int dr_verdict(struct ctx *c, struct pc_scope_obj *o, const struct pc_resource *r)
+{
+	struct pc_scope *s = c->s;
+	const struct pc_destination_rule *dr = r->spec;
+	int ret;
+
+	if (c->dr_used[r - s->m->res])
+		return set(o, true, false, NULL,
+			   pc_arena_printf(s->arena,
+					   "the DestinationRule of host %s for this "
+					   "workload",
+					   nz(dr->host)));
+	ret = dr_never(c, o, r);
+	if (ret <= 0)
+		return ret;
+	if (strcmp(r->meta.ns, s->ns) != 0 && strcmp(r->meta.ns, s->root_ns) != 0)
+		return set(o, false, false, NULL,
+			   pc_arena_printf(s->arena,
+					   "it applies to services of namespace %s only, and no "
+					   "visible one takes it for host %s",
+					   r->meta.ns, nz(dr->host)));
+	return set(o, false, false, NULL,
+		   pc_arena_printf(s->arena,
+				   "no service visible to this workload takes it for host %s "
+				   "(a more specific or nearer rule, or no such service)",
+				   nz(dr->host)));
+}
+
+/* Mark the rules the visible services take. */
+static void mark_drs(struct ctx *c)
+{
+	struct pc_scope *s = c->s;
+	size_t i, h, p;
+
+	for (i = 0; i < s->m->nres; i++) {
+		const struct pc_resource *r = &s->m->res[i];
+		const struct pc_scope_obj *o = &s->obj[i];
+		const struct pc_service_entry *se = r->spec;
+
+		if (r->kind != PC_KIND_SERVICE_ENTRY || !o->in_force)
+			continue;
+		for (h = 0; h < se->hosts.n; h++) {
+			const struct pc_resource *d;
+
+			for (p = 0; p < o->nports && !o->visible[h * o->nports + p] &&
+				    !(o->routed && o->routed[h * o->nports + p]);
+			     p++)
+				;
+			if (p == o->nports)
+				continue;
+			d = pc_scope_dr(s, se->hosts.v[h], r->meta.ns);
+			if (d)
+				c->dr_used[d - s->m->res] = true;
+		}
+	}
+}
+
+/* ---- the whole scope ---- */
+
+static int verdict(struct ctx *c, size_t i, enum pc_kind pass)
+{
+	const struct pc_resource *r = &c->s->m->res[i];
+	struct pc_scope_obj *o = &c->s->obj[i];
+
+	if (r->kind != pass)
+		return 0;
+	if (!is_valid(r))
+		return set(o, false, false, NULL, "invalid: not compiled (see its errors)");
+	switch (r->kind) {
+	case PC_KIND_SIDECAR:
+		return sidecar_verdict(c, o, r);
+	case PC_KIND_SERVICE_ENTRY:
+		return se_verdict(c, o, r);
+	case PC_KIND_VIRTUAL_SERVICE:
+		return vs_verdict(c, o, r);
+	case PC_KIND_DESTINATION_RULE:
+		return dr_verdict(c, o, r);
+	default:
+		return set(o, false, false, NULL,
+			   "not part of the egress policy (ServiceEntry endpoints are)");
+	}
+}
+
+static int decide(struct ctx *c)
+{
+	/* DestinationRules last: they follow the visible services */
+	static const enum pc_kind order[] = { PC_KIND_SIDECAR, PC_KIND_SERVICE_ENTRY,
+					      PC_KIND_VIRTUAL_SERVICE, PC_KIND_WORKLOAD_ENTRY,
+					      PC_KIND_DESTINATION_RULE };
+	size_t k, i;
+	int ret = 0;
+
+	for (k = 0; k < sizeof(order) / sizeof(order[0]); k++) {
+		if (order[k] == PC_KIND_VIRTUAL_SERVICE)
+			ret = one_namespace_per_host(c); /* after the ServiceEntries */
+		if (order[k] == PC_KIND_WORKLOAD_ENTRY)
+			ret = infer_destinations(c); /* after the VirtualServices */
+		if (ret < 0)
+			return ret;
+		if (order[k] == PC_KIND_DESTINATION_RULE)
+			mark_drs(c);
+		for (i = 0; i < c->s->n; i++) {
+			ret = verdict(c, i, order[k]);
+			if (ret < 0)
+				return ret;
+		}
+	}
+	return 0;
+}
+
+static void choose_policy(struct pc_scope *s)
+{
+	const struct pc_sidecar *sc = s->sidecar ? s->sidecar->spec : NULL;
+
+	s->policy = s->o->policy < 0 ? PC_POLICY_REGISTRY_ONLY : s->o->policy;
+	if (sc && sc->outbound_traffic_policy) {
+		s->policy = sc->outbound_traffic_policy->mode == PC_OUTBOUND_ALLOW_ANY
+				    ? PC_POLICY_ALLOW_ANY
+				    : PC_POLICY_REGISTRY_ONLY;
+		s->policy_from_sidecar = true;
+	}
+}
+
+int pc_scope_init(struct pc_scope *s, const struct pc_manifest *m, const struct pc_compile_opts *o)
+{
+	struct ctx c = { s, NULL, 0, NULL, NULL };
+	size_t i;
+	int ret;
+
+	memset(s, 0, sizeof(*s));
+	s->m = m;
+	s->o = o;
+	s->ns = o->ns && *o->ns ? o->ns : "default";
+	s->root_ns = o->root_ns && *o->root_ns ? o->root_ns : "istio-system";
+	s->n = m->nres;
+	s->arena = pc_arena_new((size_t)8 * 1024);
+	if (!s->arena)
+		return -ENOMEM;
+	s->obj = pc_arena_calloc(s->arena, s->n ? s->n : 1, sizeof(*s->obj));
+	c.dr_used = pc_arena_calloc(s->arena, s->n ? s->n : 1, sizeof(*c.dr_used));
+	/* NOLINTNEXTLINE(bugprone-sizeof-expression): an array of pointers */
+	s->drs = pc_arena_calloc(s->arena, s->n ? s->n : 1, sizeof(*s->drs));
+	ret = s->obj && c.dr_used && s->drs ? 0 : -ENOMEM;
+	for (i = 0; ret == 0 && i < s->n; i++) {
+		if (m->res[i].kind == PC_KIND_DESTINATION_RULE && is_valid(&m->res[i]))
+			s->drs[s->ndrs++] = &m->res[i];
+	}
+	if (ret == 0) {
+		choose_sidecar(s);
+		choose_policy(s);
+		ret = collect_imports(&c);
+	}
+	if (ret == 0)
+		ret = decide(&c);
+	if (ret < 0)
+		pc_scope_release(s);
+	return ret;
+}
+
+void pc_scope_release(struct pc_scope *s)
+{
+	pc_arena_free(s->arena);
+	memset(s, 0, sizeof(*s));
+}
+
+const struct pc_scope_obj *pc_scope_of(const struct pc_scope *s, const struct pc_resource *r)
+{
+	return &s->obj[r - s->m->res];
+}
+
+bool pc_scope_visible(const struct pc_scope *s, const struct pc_resource *r, size_t h, size_t p)
+{
+	const struct pc_scope_obj *o = pc_scope_of(s, r);
+
+	if (!o->in_force || !o->visible || h >= o->nhosts || p >= o->nports)
+		return false;
+	return o->visible[h * o->nports + p];
+}
+
+bool pc_scope_routed(const struct pc_scope *s, const struct pc_resource *r, size_t h, size_t p)
+{
+	const struct pc_scope_obj *o = pc_scope_of(s, r);
+
+	if (!o->in_force || !o->routed || h >= o->nhosts || p >= o->nports)
+		return false;
+	return o->routed[h * o->nports + p];
+}
+
+/* ---- warnings ---- */
+
+/* The node at dotted <path> under <root>, or the deepest one that exists. */
+static const struct pc_node *node_at(const struct pc_node *root, const char *path)
+{
+	const struct pc_node *n = root, *next;
+	char key[64];
+
+	while (n && *path) {
+		size_t k = strcspn(path, ".");
+
+		if (k >= sizeof(key))
+			break;
+		memcpy(key, path, k);
+		key[k] = '\0';
+		next = pc_node_get(n, key);
+		if (!next)
+			break;
+		n = next;
+		path += k + (path[k] == '.');
+	}
+	return n;
+}
+
+int pc_scope_warn(const struct pc_scope *s, struct pc_findings *f)
+{
+	size_t i;
+
+	for (i = 0; i < s->n; i++) {
+		const struct pc_resource *r = &s->m->res[i];
+		const struct pc_scope_obj *o = &s->obj[i];
+		const struct pc_node *at = o->field ? node_at(r->root, o->field) : NULL;
+		struct pc_finding w = { 0 };
+		char msg[768];
+
+		if (!o->never || !is_valid(r))
+			continue;
+		snprintf(msg, sizeof(msg),
+			 "never applies to this workload (namespace %s, root namespace %s): %s",
+			 s->ns, s->root_ns, o->reason);
+		w.sev = PC_SEV_WARNING;
+		w.file = (char *)r->file;
+		w.line = at ? at->line : r->line;
+		w.col = at ? at->col : r->col;
+		w.kind = (char *)pc_kind_info(r->kind)->name;
+		w.ns = (char *)r->meta.ns;
+		w.name = (char *)r->meta.name;
+		w.path = (char *)nz(o->field);
+		w.msg = msg;
+		if (pc_findings_add(f, &w) < 0)
+			return -ENOMEM;
+	}
+	return 0;
+}
