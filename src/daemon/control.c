@@ -31,6 +31,7 @@
 #include "core/err.h"
 #include "core/log.h"
 #include "model/manifest.h"
+#include "model/output.h"
 #include "policy/dump.h"
 #include "policy/scope.h"
 #include "policy/trie.h"
@@ -435,6 +436,22 @@ int pc_control_apply(struct pc_control *c, const struct pc_upload *files, size_t
 	return ret;
 }
 
+/* The same warnings for --config files, printed as pc_config_load() prints their findings. */
+static int config_scope_warnings(struct pc_control *c, const struct pc_manifest *m)
+{
+	struct pc_findings f;
+	int ret;
+
+	pc_findings_init(&f);
+	ret = scope_warnings(c, m, &f);
+	if (ret == 0 && f.n) {
+		pc_output_sort(&f);
+		pc_output_text(stderr, &f);
+	}
+	pc_findings_release(&f);
+	return ret;
+}
+
 static int apply_config_locked(struct pc_control *c, struct pc_batch *b, bool prune,
 			       struct pc_change_result *res)
 {
@@ -445,6 +462,8 @@ static int apply_config_locked(struct pc_control *c, struct pc_batch *b, bool pr
 	pc_batch_adopt(&c->reg, b); /* the registry may keep it from now on */
 	ret = pc_changes_of(b, PC_STORE_SOURCE_CONFIG, &v, NULL);
 	n = ret == 0 ? b->m.nres : 0;
+	if (ret == 0)
+		ret = config_scope_warnings(c, &b->m);
 	if (ret == 0 && prune)
 		ret = pc_changes_prune(&c->reg, b, &v, &n);
 	if (ret == 0)
