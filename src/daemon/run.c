@@ -21,6 +21,7 @@
  */
 #include "daemon/run.h"
 
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <getopt.h>
@@ -155,7 +156,7 @@ struct options {
 	uint64_t detect_ms;
 	const char *dns_server;
 	const char *state_dir;
-	const char *store; /* --store URI, NULL: --state-dir */
+	const char *store;      /* --store URI, NULL: --state-dir */
 	const char *api_socket; /* NULL: off */
 	const char *api_listen;
 	const char *admin; /* NULL: off */
@@ -166,11 +167,11 @@ struct options {
 	bool access_on_open;
 	int deny_response;
 	const char *workload, *ns;
-	const char *root_ns;    /* --root-namespace */
-	const char *audit_log;  /* NULL: off; "": the default, audit.log in the state dir */
-	uint64_t audit_max;     /* --audit-log-max-size, bytes */
-	bool admin_open;        /* --admin-auth none */
-	char *labels; /* --labels, split in place */
+	const char *root_ns;   /* --root-namespace */
+	const char *audit_log; /* NULL: off; "": the default, audit.log in the state dir */
+	uint64_t audit_max;    /* --audit-log-max-size, bytes */
+	bool admin_open;       /* --admin-auth none */
+	char *labels;          /* --labels, split in place */
 	size_t labels_len;
 	struct pc_stats_labels source;
 };
@@ -189,12 +190,12 @@ struct daemon {
 	struct pc_api *api;
 	struct pc_admin *admin;
 	struct pc_tokens tokens; /* <state-dir>/api-token: the TCP API's and the admin's */
-	uint64_t start_ms; /* CLOCK_MONOTONIC, for the uptime gauge */
+	uint64_t start_ms;       /* CLOCK_MONOTONIC, for the uptime gauge */
 	int api_fds[2];
 	int admin_fd;
 	bool draining;
-	pthread_t main;  /* the thread that runs the signal loop */
-	bool reloading;  /* a SIGHUP reload runs (read and written on <main> only) */
+	pthread_t main; /* the thread that runs the signal loop */
+	bool reloading; /* a SIGHUP reload runs (read and written on <main> only) */
 };
 
 static int parse_user(const char *s, struct options *o)
@@ -266,8 +267,8 @@ static int parse_security(int c, const char *arg, struct options *o)
 	case OPT_AUDIT_MAX:
 		v = strtoul(arg, &end, 10);
 		if (end == arg || v == 0)
-			return bad_usage("--audit-log-max-size needs a size such as 10Mi, not \"%s\"",
-					 arg);
+			return bad_usage(
+				"--audit-log-max-size needs a size such as 10Mi, not \"%s\"", arg);
 		if (strcmp(end, "Ki") == 0)
 			v <<= 10;
 		else if (strcmp(end, "Mi") == 0)
@@ -275,8 +276,8 @@ static int parse_security(int c, const char *arg, struct options *o)
 		else if (strcmp(end, "Gi") == 0)
 			v <<= 30;
 		else if (*end)
-			return bad_usage("--audit-log-max-size needs a size such as 10Mi, not \"%s\"",
-					 arg);
+			return bad_usage(
+				"--audit-log-max-size needs a size such as 10Mi, not \"%s\"", arg);
 		o->audit_max = v;
 		return 0;
 	case OPT_ADMIN_AUTH:
@@ -471,9 +472,10 @@ static int parse_option(int c, const char *arg, struct options *o)
 		return 0;
 	case 'X':
 		if (pc_duration_parse(arg, &ns, &why) < 0 || ns < 1000000)
-			return bad_usage("--protocol-detection-timeout needs a duration of at least "
-					 "1ms such as 5s, not \"%s\"",
-					 arg);
+			return bad_usage(
+				"--protocol-detection-timeout needs a duration of at least "
+				"1ms such as 5s, not \"%s\"",
+				arg);
 		o->detect_ms = (uint64_t)ns / 1000000u;
 		return 0;
 	case 'S':
@@ -862,8 +864,9 @@ static void shutdown_daemon(struct daemon *d, unsigned started)
  * --config is applied, so that apply is recorded too): root opens no path
  * in that user's directory but the token it creates with O_EXCL, and the
  * file is the one that user writes and rotates for the daemon's whole
- * life. A path the operator gives is opened as root, as --access-log is
- * (open_guards()); rotating it needs a directory the proxy user may write.
+ * life. A path the operator gives is opened as root, as --access-log is,
+ * before the store (prepare()), so the --config apply is recorded there
+ * too; rotating it needs a directory the proxy user may write.
  */
 static int open_audit(struct daemon *d, bool as_proxy)
 {
@@ -882,9 +885,8 @@ static int open_audit(struct daemon *d, bool as_proxy)
 }
 
 /*
- * As the user the daemon starts as (root): open an audit log the operator
- * placed, and load or make the token file in the state directory when a
- * listener needs it (doc/security.md).
+ * As the user the daemon starts as (root): load or make the token file in
+ * the state directory when a listener needs it (doc/security.md).
  */
 static int open_guards(struct daemon *d)
 {
@@ -892,14 +894,12 @@ static int open_guards(struct daemon *d)
 	bool made = false;
 	int ret;
 
-	ret = open_audit(d, false);
-	if (ret < 0)
-		return ret;
 	if (!d->o.api_listen && !(d->o.admin && !d->o.admin_open))
 		return 0;
 	ret = pc_tokens_load(d->o.state_dir, &d->tokens, &made, &err);
 	if (ret < 0) {
-		pc_log(PC_LOG_ERR, "cannot load the API token, not starting", "err=\"%s\"", err.msg);
+		pc_log(PC_LOG_ERR, "cannot load the API token, not starting", "err=\"%s\"",
+		       err.msg);
 		return ret;
 	}
 	if (made)
@@ -961,6 +961,57 @@ static int check_proxy_user(const struct options *o)
 	return 0;
 }
 
+/* A name portcullis makes in its state directory (doc/state-dir.md). */
+static bool is_ours(const char *name)
+{
+	static const char *const names[] = { ".",
+					     "..",
+					     "store.db",
+					     "store.db-wal",
+					     "store.db-shm",
+					     "store.db-journal",
+					     "store.lock",
+					     PC_TOKEN_FILE,
+					     NULL };
+	const char *const *n;
+
+	for (n = names; *n; n++) {
+		if (strcmp(name, *n) == 0)
+			return true;
+	}
+	return strncmp(name, PC_AUDIT_FILE, strlen(PC_AUDIT_FILE)) == 0;
+}
+
+/*
+ * Whether the directory <fd> holds only what portcullis makes there. A
+ * root-owned directory is handed to the proxy user only then: otherwise
+ * --state-dir /run/portcullis (or any directory of root's) would give that
+ * user every file in it to unlink or replace.
+ */
+static bool holds_only_ours(int fd, const char *dir)
+{
+	int dfd = openat(fd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	DIR *dp = dfd >= 0 ? fdopendir(dfd) : NULL;
+	struct dirent *e;
+	bool ok = dp != NULL;
+
+	while (ok && (e = readdir(dp))) {
+		if (is_ours(e->d_name))
+			continue;
+		pc_log(PC_LOG_ERR,
+		       "the state directory is root's and holds files portcullis did not make, "
+		       "which would become the proxy user's: give portcullis a directory of its "
+		       "own",
+		       "dir=%s file=%s", dir, e->d_name);
+		ok = false;
+	}
+	if (dp)
+		closedir(dp);
+	else if (dfd >= 0)
+		close(dfd);
+	return ok;
+}
+
 /*
  * Make <dir> the proxy user's, 0700, as root, without following any path
  * that user could change: the proxy user owns the directory, so any name
@@ -994,6 +1045,10 @@ static int own_state_dir(const struct options *o, const char *dir)
 		       "the state directory belongs to another user, and would become the "
 		       "proxy user's: give portcullis a directory of its own",
 		       "dir=%s owner=%u proxy_uid=%u", dir, (unsigned)st.st_uid, (unsigned)o->uid);
+		close(fd);
+		return -EPERM;
+	}
+	if (root && st.st_uid == 0 && !holds_only_ours(fd, dir)) {
 		close(fd);
 		return -EPERM;
 	}
@@ -1142,6 +1197,11 @@ static int prepare(struct daemon *d)
 	co.settle = settle;
 	co.report = report_conflict;
 	co.data = d;
+	ret = open_audit(d, false);
+	if (ret < 0) {
+		pc_config_free(cfg);
+		return ret;
+	}
 	ret = open_store(d, &co, cfg);
 	if (ret < 0)
 		return ret;

@@ -310,3 +310,34 @@ def test_state_dir_link_or_foreign_owner_refused(pc, bare_ns, workdir):
                        "--proxy-gid", "65534", ns=bare_ns)
     assert re.search(r'level=warn msg="the proxy uid is another account\'s.*uid=65534 '
                      r'account=nobody', log), log
+
+
+def test_root_dir_with_foreign_files_not_handed_over(pc, bare_ns, workdir):
+    """A directory of root's that holds files portcullis did not make (say
+    --state-dir /run/portcullis, next to the API socket) is not handed to the
+    proxy user, who could then unlink or replace them; one holding only
+    portcullis' own names is."""
+    state = workdir / "st-roots"
+    state.mkdir(mode=0o755)
+    state.chmod(0o755)
+    keep = state / "keep.conf"
+    keep.write_bytes(SECRET)
+    keep.chmod(0o600)
+    rc, log = one_shot(pc, workdir, "roots", "--state-dir", state, ns=bare_ns)
+    assert rc == 1 and "holds files portcullis did not make" in log and "keep.conf" in log, \
+        f"exit {rc}\n{log}"
+    assert owner_mode(state) == (0, 0, 0o755), "the directory changed hands"
+    assert owner_mode(keep) == (0, 0, 0o600) and keep.read_bytes() == SECRET
+
+
+def test_operator_audit_log_records_the_start_config(proxy, workdir):
+    """--audit-log PATH is open before the store, so the --config apply at
+    start (which may create and delete objects) is recorded there too."""
+    cfg = workdir / "start.yaml"
+    cfg.write_text(se("atstart", EXT_B, ECHO))
+    log = workdir / "operator-audit.log"
+    p = proxy((), "--concurrency", "1", "--config", cfg, "--audit-log", log)
+    lines = [line for line in log.read_text().splitlines() if '"atstart"' in line]
+    assert lines, f"no audit line for the --config apply at start:\n{log.read_text()}\n" \
+        f"{p.describe()}"
+    assert '"created"' in lines[0], lines[0]
