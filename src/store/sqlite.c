@@ -557,6 +557,17 @@ static int open_db(struct sqlite_store *s, struct pc_err *err)
 	if (rc != SQLITE_OK)
 		return sql_fail(s, rc, "open the store", err);
 	sqlite3_extended_result_codes(s->db, 1);
+	/*
+	 * The file is the proxy user's, and the daemon may still be able to
+	 * become root again when it reads it (daemon/run.c): no schema
+	 * object (trigger, view) runs an SQL function it was not written
+	 * for, and no SQL may corrupt the file on purpose.
+	 */
+	rc = sqlite3_db_config(s->db, SQLITE_DBCONFIG_DEFENSIVE, 1, NULL);
+	if (rc == SQLITE_OK)
+		rc = sqlite3_db_config(s->db, SQLITE_DBCONFIG_TRUSTED_SCHEMA, 0, NULL);
+	if (rc != SQLITE_OK)
+		return sql_fail(s, rc, "harden the store's connection", err);
 	/* SQLite falls back to read-only when it cannot open for writing. */
 	if (sqlite3_db_readonly(s->db, "main") == 1)
 		return pc_err_set(err, -EROFS, "cannot open the store: %s is read-only", s->path);
