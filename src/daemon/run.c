@@ -5,8 +5,9 @@
  * The main thread opens the store in --state-dir (daemon/control.c: the
  * policy it holds is compiled at once), applies the --config files through
  * the same path as the API (the same model code as `validate`; an invalid
- * config refuses to start), makes the API sockets, binds one SO_REUSEPORT
- * listener pair (IPv4, IPv6) per worker, drops root, starts the workers and
+ * config refuses to start), makes the API sockets, takes the pod lock of
+ * the proxy port and binds one SO_REUSEPORT listener pair (127.0.0.1, ::1)
+ * per worker (daemon/listen.c), drops root, starts the workers and
  * the API server (daemon/api.c) and then serves signals from a signalfd in
  * its own event loop: SIGHUP re-applies the --config files (an invalid one
  * keeps the running policy and says why), SIGTERM and SIGINT drain (stop
@@ -43,6 +44,7 @@
 #include "daemon/admin.h"
 #include "daemon/api.h"
 #include "daemon/control.h"
+#include "daemon/listen.h"
 #include "daemon/publish.h"
 #include "daemon/resolver.h"
 #include "model/decode.h"
@@ -178,6 +180,7 @@ struct daemon {
 	struct pc_control *ctl;
 	struct pc_api *api;
 	struct pc_admin *admin;
+	struct pc_proxy_listeners listeners; /* the pod lock, and sockets no worker took */
 	uint64_t start_ms; /* CLOCK_MONOTONIC, for the uptime gauge */
 	int api_fds[2];
 	int admin_fd;
@@ -649,25 +652,6 @@ static void on_signal(struct pc_loop *loop, struct pc_io *io, uint32_t events)
 	}
 }
 
-static int listen_pair(const struct options *o, int *fd4, int *fd6)
-{
-	struct pc_addr any4 = { 0 }, any6 = { 0 };
-
-	any4.family = AF_INET;
-	any4.port = o->port;
-	any6.family = AF_INET6;
-	any6.port = o->port;
-	*fd4 = pc_sock_listen(&any4, 4096);
-	if (*fd4 < 0)
-		return *fd4;
-	*fd6 = pc_sock_listen(&any6, 4096);
-	if (*fd6 < 0 && *fd6 != -EAFNOSUPPORT && *fd6 != -EADDRNOTAVAIL) {
-		close(*fd4);
-		return *fd6;
-	}
-	return 0;
-}
-
 static int drop_privileges(const struct options *o)
 {
 	if (geteuid() != 0)
@@ -704,22 +688,21 @@ static int init_worker(void *data, struct pc_worker *w, struct pc_snapshot *snap
 static int start_workers(struct daemon *d)
 {
 	struct worker_init wi = { .d = d };
+	struct pc_proxy_listeners *pl = &d->listeners;
 	unsigned i;
-	int ret, fd4, fd6;
+	int ret;
 
 	d->workers = pc_calloc(d->nworkers, sizeof(*d->workers));
 	if (!d->workers)
 		return -ENOMEM;
+	ret = pc_proxy_listen(d->o.port, d->nworkers, pl); /* logs why it failed */
+	if (ret < 0)
+		return ret;
 	for (i = 0; i < d->nworkers; i++) {
-		ret = listen_pair(&d->o, &fd4, &fd6);
-		if (ret < 0) {
-			pc_log(PC_LOG_ERR, "cannot listen", "port=%u err=%s", d->o.port,
-			       strerror(-ret));
-			return ret;
-		}
 		wi.index = i;
-		wi.fd4 = fd4;
-		wi.fd6 = fd6 < 0 ? -1 : fd6;
+		wi.fd4 = pl->fd4[i];
+		wi.fd6 = pl->fd6[i];
+		pl->fd4[i] = pl->fd6[i] = -1; /* the worker's now */
 		ret = pc_publisher_attach(d->pub, &d->workers[i], init_worker, &wi);
 		if (ret < 0)
 			return ret;
@@ -823,6 +806,7 @@ static void shutdown_daemon(struct daemon *d, unsigned started)
 	for (i = 0; i < started; i++)
 		pc_worker_release(&d->workers[i]);
 	free(d->workers);
+	pc_proxy_listeners_release(&d->listeners); /* the pod lock: last, once no one listens */
 	if (d->sigio.fd >= 0)
 		pc_io_close(d->loop, &d->sigio);
 	pc_loop_free(d->loop);
@@ -959,6 +943,7 @@ int pc_daemon_run(int argc, char **argv)
 	d.main = pthread_self();
 	d.api_fds[0] = d.api_fds[1] = -1;
 	d.admin_fd = -1;
+	pc_proxy_listeners_init(&d.listeners);
 	d.start_ms = pc_mono_ms();
 	d.o.admin = PC_ADMIN_DEFAULT;
 	d.o.stats = true;
