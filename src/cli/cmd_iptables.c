@@ -378,10 +378,9 @@ static int list_table(struct family *f, const char *table, struct pc_buf *out)
 	int ret = run_tool(argv, NULL, out);
 
 	if (ret > 0)
-		pc_usage_print(
-			"%s -t %s -S failed (exit status %d): cannot read the %s %s table%s",
-			f->ipt, table, ret, f->name, table,
-			geteuid() != 0 ? " (this needs root, or CAP_NET_ADMIN)" : "");
+		pc_usage_print("%s -t %s -S failed (exit status %d): cannot read the %s %s table%s",
+			       f->ipt, table, ret, f->name, table,
+			       geteuid() != 0 ? " (this needs root, or CAP_NET_ADMIN)" : "");
 	return ret == 0 ? 0 : -1;
 }
 
@@ -492,8 +491,8 @@ static void print_removed(const struct family *f)
 	unsigned jumps = st->jumps + st->old_jumps;
 	unsigned chains = st->has_output + st->has_redirect + st->has_guard;
 
-	printf("%s: removed %u jump%s from OUTPUT, %u from INPUT and %u chain%s\n", f->name,
-	       jumps, jumps == 1 ? "" : "s", st->guard_jumps, chains, chains == 1 ? "" : "s");
+	printf("%s: removed %u jump%s from OUTPUT, %u from INPUT and %u chain%s\n", f->name, jumps,
+	       jumps == 1 ? "" : "s", st->guard_jumps, chains, chains == 1 ? "" : "s");
 }
 
 static int cleanup(const struct iopts *o, struct family *fam, size_t nfam)

@@ -337,8 +337,7 @@ static void add_owner_rules(struct pc_buf *b, const char *kind, uint32_t id, boo
 }
 
 /* The filter section: the guard of the proxy port (see cli/iptables.h). */
-static void add_guard(struct pc_buf *b, const struct pc_ipt_opts *o,
-		      const struct pc_ipt_state *st)
+static void add_guard(struct pc_buf *b, const struct pc_ipt_opts *o, const struct pc_ipt_state *st)
 {
 	unsigned port = o->proxy_port;
 

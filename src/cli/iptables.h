@@ -35,15 +35,15 @@
 struct pc_buf;
 struct pc_err;
 
-#define PC_IPT_OUTPUT_CHAIN   "PORTCULLIS_OUTPUT"
-#define PC_IPT_REDIRECT_CHAIN "PORTCULLIS_REDIRECT"
-#define PC_IPT_GUARD_CHAIN    "PORTCULLIS_GUARD"
+#define PC_IPT_OUTPUT_CHAIN    "PORTCULLIS_OUTPUT"
+#define PC_IPT_REDIRECT_CHAIN  "PORTCULLIS_REDIRECT"
+#define PC_IPT_GUARD_CHAIN     "PORTCULLIS_GUARD"
 /* `-p tcp --syn` as iptables -S prints it: the first packet of a connection. */
-#define PC_IPT_SYN            "-p tcp -m tcp --tcp-flags FIN,SYN,RST,ACK SYN"
+#define PC_IPT_SYN             "-p tcp -m tcp --tcp-flags FIN,SYN,RST,ACK SYN"
 /* The rule we add to the nat OUTPUT chain, as iptables -S prints it. */
-#define PC_IPT_JUMP_RULE      PC_IPT_SYN " -j " PC_IPT_OUTPUT_CHAIN
+#define PC_IPT_JUMP_RULE       PC_IPT_SYN " -j " PC_IPT_OUTPUT_CHAIN
 /* The jump of earlier versions, without --syn: install replaces it. */
-#define PC_IPT_OLD_JUMP_RULE  "-p tcp -j " PC_IPT_OUTPUT_CHAIN
+#define PC_IPT_OLD_JUMP_RULE   "-p tcp -j " PC_IPT_OUTPUT_CHAIN
 /* The rule we insert at the head of the filter INPUT chain. */
 #define PC_IPT_GUARD_JUMP_RULE PC_IPT_SYN " -j " PC_IPT_GUARD_CHAIN
 
@@ -112,12 +112,12 @@ bool pc_ipt_cidrs_has_family(const struct pc_ipt_cidrs *c, int family);
 
 /* What listings of the nat and filter tables (`iptables -t TABLE -S`) show of ours. */
 struct pc_ipt_state {
-	unsigned jumps;     /* copies of PC_IPT_JUMP_RULE in nat OUTPUT */
-	unsigned old_jumps; /* copies of PC_IPT_OLD_JUMP_RULE in nat OUTPUT */
-	bool has_output;    /* nat chain PORTCULLIS_OUTPUT exists */
-	bool has_redirect;  /* nat chain PORTCULLIS_REDIRECT exists */
+	unsigned jumps;       /* copies of PC_IPT_JUMP_RULE in nat OUTPUT */
+	unsigned old_jumps;   /* copies of PC_IPT_OLD_JUMP_RULE in nat OUTPUT */
+	bool has_output;      /* nat chain PORTCULLIS_OUTPUT exists */
+	bool has_redirect;    /* nat chain PORTCULLIS_REDIRECT exists */
 	unsigned guard_jumps; /* copies of PC_IPT_GUARD_JUMP_RULE in filter INPUT */
-	bool has_guard;     /* filter chain PORTCULLIS_GUARD exists */
+	bool has_guard;       /* filter chain PORTCULLIS_GUARD exists */
 };
 
 /*

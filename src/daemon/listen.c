@@ -88,8 +88,7 @@ static socklen_t lock_addr(uint16_t port, struct sockaddr_un *addr)
 	addr->sun_family = AF_UNIX;
 	/* sun_path[0] stays NUL: abstract; the name is not NUL-terminated */
 	pc_proxy_lock_name(port, addr->sun_path + 1, sizeof(addr->sun_path) - 1);
-	return (socklen_t)(offsetof(struct sockaddr_un, sun_path) + 1 +
-			   strlen(addr->sun_path + 1));
+	return (socklen_t)(offsetof(struct sockaddr_un, sun_path) + 1 + strlen(addr->sun_path + 1));
 }
 
 /*

@@ -20,20 +20,20 @@
 /* Pieces of the golden texts; the tests spell out the rest one rule a line. */
 #define SYN "-p tcp -m tcp --tcp-flags FIN,SYN,RST,ACK SYN"
 /* The filter section: the guard, with or without its jump from INPUT. */
-#define GUARD_RULES(port)                                                                    \
+#define GUARD_RULES(port)                                                                        \
 	"-A PORTCULLIS_GUARD -p tcp -m tcp --dport " port " -m socket --transparent -j RETURN\n" \
 	"-A PORTCULLIS_GUARD -p tcp -m tcp --dport " port " -j REJECT --reject-with tcp-reset\n" \
 	"COMMIT\n"
-#define GUARD_HEAD "*filter\n:PORTCULLIS_GUARD - [0:0]\n"
-#define GUARD_JUMP "-I INPUT 1 " SYN " -j PORTCULLIS_GUARD\n"
+#define GUARD_HEAD  "*filter\n:PORTCULLIS_GUARD - [0:0]\n"
+#define GUARD_JUMP  "-I INPUT 1 " SYN " -j PORTCULLIS_GUARD\n"
 #define GUARD(port) GUARD_HEAD GUARD_JUMP GUARD_RULES(port)
 #define NAT                            \
 	"*nat\n"                       \
 	":PORTCULLIS_OUTPUT - [0:0]\n" \
 	":PORTCULLIS_REDIRECT - [0:0]\n"
-#define HEAD GUARD("15001") NAT
+#define HEAD     GUARD("15001") NAT
 /* New connections only: see cli/iptables.h. */
-#define JUMP "-A OUTPUT " SYN " -j PORTCULLIS_OUTPUT\n"
+#define JUMP     "-A OUTPUT " SYN " -j PORTCULLIS_OUTPUT\n"
 #define OLD_JUMP "-A OUTPUT -p tcp -j PORTCULLIS_OUTPUT\n"
 #define OWNER(uid, gid)                                                         \
 	"-A PORTCULLIS_OUTPUT -o lo -m owner ! --uid-owner " uid " -j RETURN\n" \
@@ -99,8 +99,9 @@ START_TEST(defaults_both_families)
 	ck_assert_str_eq(rules(&o, AF_INET6, true),
 			 HEAD JUMP OWNER("1337", "1337") LOCAL6 ALL TAIL("15001"));
 	/* The jumps are left out when they are installed already. */
-	ck_assert_str_eq(rules(&o, AF_INET, false), GUARD_HEAD GUARD_RULES("15001")
-			 NAT OWNER("1337", "1337") LOCAL4 ALL TAIL("15001"));
+	ck_assert_str_eq(rules(&o, AF_INET, false),
+			 GUARD_HEAD GUARD_RULES("15001") NAT OWNER("1337", "1337")
+				 LOCAL4 ALL TAIL("15001"));
 	pc_ipt_opts_release(&o);
 }
 END_TEST
@@ -458,8 +459,9 @@ START_TEST(install_over_what_is_there)
 	ck_assert_str_eq(rules_over(&o, AF_INET6, &st),
 			 HEAD OWNER("1337", "1337") LOCAL6 ALL TAIL("15001"));
 	st = (struct pc_ipt_state){ .jumps = 0, .guard_jumps = 2 };
-	ck_assert_str_eq(rules_over(&o, AF_INET6, &st), GUARD_HEAD GUARD_RULES("15001")
-			 NAT JUMP OWNER("1337", "1337") LOCAL6 ALL TAIL("15001"));
+	ck_assert_str_eq(rules_over(&o, AF_INET6, &st),
+			 GUARD_HEAD GUARD_RULES("15001") NAT JUMP OWNER("1337", "1337")
+				 LOCAL6 ALL TAIL("15001"));
 	pc_ipt_opts_release(&o);
 }
 END_TEST
@@ -473,8 +475,8 @@ START_TEST(scan_counts_only_our_rules)
 		"-N PORTCULLIS_OUTPUT\n"
 		"-N PORTCULLIS_OUTPUTS\n"
 		"-A OUTPUT -p tcp -m tcp --tcp-flags FIN,SYN,RST,ACK SYN -j PORTCULLIS_OUTPUT\n"
-		"-A OUTPUT -p tcp -j PORTCULLIS_OUTPUT\n" /* an earlier version's */
-		"-A OUTPUT -j PORTCULLIS_OUTPUT\n"        /* not our spelling */
+		"-A OUTPUT -p tcp -j PORTCULLIS_OUTPUT\n"  /* an earlier version's */
+		"-A OUTPUT -j PORTCULLIS_OUTPUT\n"         /* not our spelling */
 		"-A OUTPUT -p tcp -j PORTCULLIS_OUTPUTS\n" /* another chain */
 		"-A OUTPUT -d 192.0.2.1/32 -p tcp -j PORTCULLIS_OUTPUT\n"
 		"-A OUTPUT -p tcp -j KUBE-SERVICES\n"
@@ -513,8 +515,12 @@ END_TEST
 
 START_TEST(cleanup_removes_what_is_there)
 {
-	struct pc_ipt_state st = { .jumps = 2, .old_jumps = 1, .has_output = true,
-				   .has_redirect = true, .guard_jumps = 1, .has_guard = true };
+	struct pc_ipt_state st = { .jumps = 2,
+				   .old_jumps = 1,
+				   .has_output = true,
+				   .has_redirect = true,
+				   .guard_jumps = 1,
+				   .has_guard = true };
 	struct pc_buf b = PC_BUF_INIT;
 
 	pc_ipt_cleanup_rules(&b, &st);
