@@ -147,6 +147,40 @@ static int take_lock(uint16_t port, int *out)
 	return ret;
 }
 
+/* The fields of a /proc/net/tcp{,6} line that we read. */
+enum { F_LPORT, F_STATE, F_UID, F_INODE, TCP_FIELDS };
+
+/*
+ * Split one line of /proc/net/tcp{,6} (see proc(5)): "sl: local remote st
+ * tx:rx tr:when retrnsmt uid timeout inode ...", the numbers in hex but
+ * uid, timeout and inode. Returns false for the header or anything odd.
+ */
+static bool parse_tcp_line(char *line, unsigned long v[TCP_FIELDS])
+{
+	char *save = NULL, *tok, *end, *colon;
+	unsigned i;
+
+	for (i = 0, tok = strtok_r(line, " \t\n", &save); tok && i <= 9;
+	     i++, tok = strtok_r(NULL, " \t\n", &save)) {
+		errno = 0;
+		if (i == 1) {
+			colon = strrchr(tok, ':');
+			if (!colon)
+				return false;
+			v[F_LPORT] = strtoul(colon + 1, &end, 16);
+		} else if (i == 3) {
+			v[F_STATE] = strtoul(tok, &end, 16);
+		} else if (i == 7 || i == 9) {
+			v[i == 7 ? F_UID : F_INODE] = strtoul(tok, &end, 10);
+		} else {
+			continue;
+		}
+		if (errno || *end)
+			return false;
+	}
+	return i == 10;
+}
+
 /*
  * A socket bound to <port> in /proc/net/<file> (this network namespace's):
  * its inode and owner uid into <inode> and <uid>. Returns true when it is
@@ -164,17 +198,14 @@ static bool find_port_inode(const char *file, uint16_t port, unsigned long *inod
 	if (!f)
 		return false;
 	while (!listening && fgets(line, sizeof(line), f)) {
-		unsigned lport, state, u;
-		unsigned long ino;
+		unsigned long v[TCP_FIELDS];
 
 		/* "  0: 0100007F:3A99 00000000:0000 0A ... uid timeout inode ..." */
-		if (sscanf(line, " %*u: %*[0-9A-Fa-f]:%x %*s %x %*s %*s %*s %u %*d %lu", &lport,
-			   &state, &u, &ino) != 4 ||
-		    lport != port || ino == 0)
+		if (!parse_tcp_line(line, v) || v[F_LPORT] != port || v[F_INODE] == 0)
 			continue;
-		*inode = ino;
-		*uid = u;
-		listening = state == 0x0a; /* TCP_LISTEN */
+		*inode = v[F_INODE];
+		*uid = (long)v[F_UID];
+		listening = v[F_STATE] == 0x0a; /* TCP_LISTEN */
 	}
 	fclose(f);
 	return listening;
