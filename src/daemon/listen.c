@@ -138,12 +138,23 @@ static int take_lock(uint16_t port, int *out)
 		return ret;
 	}
 	lock_holder(&addr, len, &o);
-	pc_log(PC_LOG_ERR,
-	       "another portcullis run already serves this proxy port in this network namespace",
-	       "port=%u pid=%s uid=%s comm=%s lock=@%s hint=%s", (unsigned)port,
-	       id_str(o.pid, pidbuf), id_str(o.uid, uidbuf), o.comm, addr.sun_path + 1,
-	       "one proxy per pod: stop the other run, or give this one another --proxy-port "
-	       "(and 'portcullis iptables --proxy-port' to match)");
+	/* Anyone may bind an abstract name: one that is not ours is a squatter, say so. */
+	if (o.pid > 0 && strcmp(o.comm, "portcullis") != 0)
+		pc_log(PC_LOG_ERR,
+		       "the pod lock of the proxy port is held by a process that is not "
+		       "portcullis: "
+		       "not starting",
+		       "port=%u pid=%s uid=%s comm=%s lock=@%s hint=%s", (unsigned)port,
+		       id_str(o.pid, pidbuf), id_str(o.uid, uidbuf), o.comm, addr.sun_path + 1,
+		       "find out why that process holds the name, stop it, then start portcullis");
+	else
+		pc_log(PC_LOG_ERR,
+		       "another portcullis run already serves this proxy port in this network "
+		       "namespace",
+		       "port=%u pid=%s uid=%s comm=%s lock=@%s hint=%s", (unsigned)port,
+		       id_str(o.pid, pidbuf), id_str(o.uid, uidbuf), o.comm, addr.sun_path + 1,
+		       "one proxy per pod: stop the other run, or give this one another "
+		       "--proxy-port (and 'portcullis iptables --proxy-port' to match)");
 	return ret;
 }
 

@@ -63,13 +63,17 @@ CLUSTER = f"outbound|{ECHO}||echo.test.example"
 SQUATTER = r"""
 import socket, sys
 host, port = sys.argv[1], int(sys.argv[2])
-s = socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET, socket.SOCK_STREAM)
-s.bind((host, port))
+if host == "@lock":  # the proxy's pod lock (an abstract Unix socket), not the port
+    s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    s.bind("\0portcullis/proxy/%d" % port)
+else:
+    s = socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET, socket.SOCK_STREAM)
+    s.bind((host, port))
 s.listen(64)
 print("ready", flush=True)
 while True:
     c, peer = s.accept()
-    print("accept %s" % (peer[0],), flush=True)
+    print("accept %s" % (peer[0] if peer else "-",), flush=True)
     c.sendall(b"squatter\n")
     c.close()
 """
@@ -253,6 +257,18 @@ def test_squatter_receives_no_captured_connection(pc, topo, squatter, workdir, h
     assert f"pid={sq.proc.pid} " in r.err and f"uid={NOBODY} " in r.err, r
     assert "comm=python3" in r.err, r
     assert sq.accepts() == []
+
+
+def test_squatter_on_the_pod_lock_is_named(pc, topo, squatter, workdir):
+    """Anyone may bind the lock's abstract name first: the proxy then refuses to
+    start (fail closed: the guard refuses captured connections meanwhile) and
+    names the process, saying that it is not a portcullis run."""
+    sq = squatter("@lock")
+    r = pc.run(*run_args(workdir, "late"), ns=topo.pod)
+    assert r.rc == 1, f"the proxy started while a squatter holds its lock\n{r}"
+    assert "held by a process that is not portcullis" in r.err, r
+    assert f"pid={sq.proc.pid} " in r.err and f"uid={NOBODY} " in r.err, r
+    assert_refused(topo.pod, EXT_B, ECHO)
 
 
 def test_proxy_started_after_the_squatter_left_gets_the_traffic(topo, proxy, squatter):
