@@ -11,8 +11,9 @@ hosts, `portcullis iptables` installed in the pod by the topo fixture):
   still flows;
 * with the proxy stopped, an unprivileged squatter (uid 65534) that binds
   the proxy port receives no captured connection (the guard resets them),
-  and a proxy started while the squatter holds the port refuses to start
-  and names the squatter's pid and uid;
+  and a proxy started while the squatter holds the port (or its pod lock)
+  refuses to start and names the squatter's pid and uid; a proxy that
+  cannot mark its listeners IP_TRANSPARENT says so, and fails closed;
 * an established connection survives `portcullis iptables` being
   installed and then removed under it (only SYNs are redirected).
 """
@@ -32,6 +33,7 @@ from topology import ECHO, EXT_B, EXT_B6, POD_A, POD_B6
 
 PYTHON = "/usr/bin/python3"
 NOBODY = 65534
+PROXY_UID = 1337
 IO_TIMEOUT = 10  # seconds for any single socket operation (a hang guard)
 PORT = 15001
 NS = "egress-test"
@@ -282,6 +284,39 @@ def test_proxy_started_after_the_squatter_left_gets_the_traffic(topo, proxy, squ
     close_clean(s)
     assert p.entry_for_addr(addr)["upstream_cluster"] == CLUSTER
     assert sq.accepts() == []
+
+
+def test_proxy_without_cap_net_admin_says_so_and_fails_closed(pc, topo, workdir):
+    """Started as uid 1337 rather than root, the proxy cannot mark its listeners
+    IP_TRANSPARENT: it says so at err when it starts, and the guard then refuses
+    every captured connection (never delivers it to an unmarked socket)."""
+    home = workdir / "unprivileged"
+    home.mkdir(mode=0o755)
+    os.chown(home, PROXY_UID, PROXY_UID)
+    conf = home / "echo.yaml"
+    conf.write_text(ECHO_SE)
+    conf.chmod(0o644)
+    err = open(home / "stderr", "wb")
+    proc = subprocess.Popen(
+        topo.pod.argv("setpriv", f"--reuid={PROXY_UID}", f"--regid={PROXY_UID}",
+                      "--clear-groups", pc.binary, "run", "--config", conf, "--state-dir",
+                      home / "state", "--api-socket", home / "api.sock", "--admin", "off",
+                      "--proxy-port", PORT),
+        stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=err)
+    try:
+        deadline = time.monotonic() + topology.CMD_TIMEOUT
+        while "msg=ready" not in (home / "stderr").read_text():
+            assert proc.poll() is None, (home / "stderr").read_text()
+            assert time.monotonic() < deadline, (home / "stderr").read_text()
+            time.sleep(0.02)
+        text = (home / "stderr").read_text()
+        assert "level=err msg=\"cannot make the proxy listeners IP_TRANSPARENT" in text, text
+        assert "will refuse every captured connection" in text, text
+        assert_refused(topo.pod, EXT_B, ECHO)
+    finally:
+        proc.terminate()
+        proc.wait(timeout=topology.CMD_TIMEOUT)
+        err.close()
 
 
 # -- the capture never breaks what is open -----------------------------------------------
