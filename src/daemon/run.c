@@ -5,9 +5,8 @@
  * The main thread opens the store in --state-dir (daemon/control.c: the
  * policy it holds is compiled at once), applies the --config files through
  * the same path as the API (the same model code as `validate`; an invalid
- * config refuses to start), makes the API sockets, takes the pod lock of
- * the proxy port and binds one SO_REUSEPORT listener pair (127.0.0.1, ::1)
- * per worker (daemon/listen.c), drops root, starts the workers and
+ * config refuses to start), makes the API sockets, binds one SO_REUSEPORT
+ * listener pair (IPv4, IPv6) per worker, drops root, starts the workers and
  * the API server (daemon/api.c) and then serves signals from a signalfd in
  * its own event loop: SIGHUP re-applies the --config files (an invalid one
  * keeps the running policy and says why), SIGTERM and SIGINT drain (stop
@@ -173,6 +172,7 @@ struct daemon {
 	struct pc_proxy_config cfg;
 	struct pc_worker *workers;
 	unsigned nworkers;
+	struct pc_proxy_listeners listeners; /* the pod lock, and sockets no worker took */
 	struct pc_loop *loop;
 	struct pc_io sigio;
 	struct pc_publisher *pub; /* the current snapshot, and its fan-out */
@@ -180,7 +180,6 @@ struct daemon {
 	struct pc_control *ctl;
 	struct pc_api *api;
 	struct pc_admin *admin;
-	struct pc_proxy_listeners listeners; /* the pod lock, and sockets no worker took */
 	uint64_t start_ms; /* CLOCK_MONOTONIC, for the uptime gauge */
 	int api_fds[2];
 	int admin_fd;
