@@ -1,17 +1,19 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
 /*
  * cli/cmd_iptables.c - `portcullis iptables`: install, print or remove the
- * nat rules that send a workload's outbound TCP to the proxy.
+ * rules that send a workload's new outbound TCP connections to the proxy,
+ * and the guard that lets only the proxy receive them.
  *
  * The rules come from cli/iptables.c; this file parses the options and
  * runs Debian's tools (the iptables package: iptables-nft on Debian 12,
  * iptables-legacy works the same). Per address family the install is one
- * `iptables-restore --noflush` transaction that declares our two chains
- * (which flushes them if they exist, so a second run rebuilds rather than
- * duplicates) and, only when `iptables -t nat -S` shows it missing, the
- * jump from OUTPUT. Both families are checked with --test before either is
+ * `iptables-restore --noflush` transaction with a filter and a nat
+ * section that declare our chains (which flushes them if they exist, so a
+ * second run rebuilds rather than duplicates) and, only when `iptables -t
+ * TABLE -S` shows them missing, the jumps from OUTPUT (nat) and INPUT
+ * (filter). Both families are checked with --test before either is
  * changed, so a rule the kernel or the tool rejects changes nothing.
- * --cleanup removes the jump and our chains in one transaction per family.
+ * --cleanup removes the jumps and our chains in one transaction per family.
  */
 #include "cli/cmd.h"
 
@@ -38,10 +40,13 @@ static const char usage[] =
 	"\n"
 	"Capture outbound TCP for the proxy, as istio-iptables does for a sidecar:\n"
 	"install nat rules (IPv4 with iptables, IPv6 with ip6tables) that REDIRECT\n"
-	"connections opened by any process but the proxy's uid/gid to the proxy\n"
-	"port. Only the nat OUTPUT chain gets a rule (a jump); the rest lives in\n"
-	"our own chains PORTCULLIS_OUTPUT and PORTCULLIS_REDIRECT. Running it again\n"
-	"replaces those chains, it never duplicates them.\n"
+	"new connections (SYN) opened by any process but the proxy's uid/gid to the\n"
+	"proxy port; connections already open are left alone. A guard in the filter\n"
+	"table lets only the proxy's own socket (IP_TRANSPARENT, which needs root)\n"
+	"receive them: while the proxy is down, they are refused. The nat OUTPUT and\n"
+	"filter INPUT chains get one rule each (a jump); the rest lives in our own\n"
+	"chains PORTCULLIS_OUTPUT, PORTCULLIS_REDIRECT and PORTCULLIS_GUARD. Running\n"
+	"it again replaces those chains, it never duplicates them.\n"
 	"\n"
 	"Options:\n"
 	"  -p, --proxy-port PORT      where captured connections go (default 15001)\n"
@@ -59,7 +64,7 @@ static const char usage[] =
 	"      --ipv4-only            leave ip6tables alone (IPv6 is then NOT captured)\n"
 	"      --dry-run              print the rules (iptables-save format) and change\n"
 	"                             nothing\n"
-	"      --cleanup              remove the OUTPUT jump and our chains, nothing else\n"
+	"      --cleanup              remove our jumps and chains, nothing else\n"
 	"  -h, --help                 show this help\n"
 	"\n"
 	"Needs root (CAP_NET_ADMIN) and the iptables package, except --dry-run\n"
@@ -362,27 +367,37 @@ out_close:
 }
 
 /*
- * Read what the nat table holds of ours into <f>->st. `-S` rather than
- * `-C OUTPUT ...`: -C exits 1 for "no such rule" and 2 both for "no such
- * chain" and for real parameter problems, and cleanup needs the count of
- * jumps and which chains exist anyway. Returns 0 or -1 after reporting.
+ * The listing of <table> (`iptables -t TABLE -S`) into <out>. `-S` rather
+ * than `-C OUTPUT ...`: -C exits 1 for "no such rule" and 2 both for "no
+ * such chain" and for real parameter problems, and cleanup needs the count
+ * of jumps and which chains exist anyway. Returns 0 or -1 after reporting.
  */
+static int list_table(struct family *f, const char *table, struct pc_buf *out)
+{
+	char *argv[] = { f->ipt_path, "-w", "5", "-t", (char *)table, "-S", NULL };
+	int ret = run_tool(argv, NULL, out);
+
+	if (ret > 0)
+		pc_usage_print("%s -t %s -S failed (exit status %d): cannot read the %s %s table%s",
+			       f->ipt, table, ret, f->name, table,
+			       geteuid() != 0 ? " (this needs root, or CAP_NET_ADMIN)" : "");
+	return ret == 0 ? 0 : -1;
+}
+
+/* Read what the nat and filter tables hold of ours into <f>->st. Returns 0 or -1. */
 static int probe(struct family *f)
 {
-	char *argv[] = { f->ipt_path, "-w", "5", "-t", "nat", "-S", NULL };
-	struct pc_buf listing = PC_BUF_INIT;
+	struct pc_buf nat = PC_BUF_INIT, filter = PC_BUF_INIT;
 	int ret;
 
-	ret = run_tool(argv, NULL, &listing);
-	if (ret > 0)
-		pc_usage_print(
-			"%s -t nat -S failed (exit status %d): cannot read the %s nat table%s",
-			f->ipt, ret, f->name,
-			geteuid() != 0 ? " (this needs root, or CAP_NET_ADMIN)" : "");
+	ret = list_table(f, "nat", &nat);
 	if (ret == 0)
-		pc_ipt_scan(pc_buf_str(&listing), &f->st);
-	pc_buf_release(&listing);
-	return ret == 0 ? 0 : -1;
+		ret = list_table(f, "filter", &filter);
+	if (ret == 0)
+		pc_ipt_scan(pc_buf_str(&nat), pc_buf_str(&filter), &f->st);
+	pc_buf_release(&nat);
+	pc_buf_release(&filter);
+	return ret;
 }
 
 /* Feed <f>->script to iptables-restore; with <test>, only check it. Returns 0 or -1. */
@@ -439,7 +454,7 @@ static int install(const struct iopts *o, struct family *fam, size_t nfam)
 	for (i = 0; i < nfam; i++) {
 		if (preflight(&fam[i]) < 0 || probe(&fam[i]) < 0)
 			return PC_EXIT_FAIL;
-		pc_ipt_rules(&fam[i].script, &o->ipt, fam[i].af, fam[i].st.jumps == 0);
+		pc_ipt_rules(&fam[i].script, &o->ipt, fam[i].af, &fam[i].st);
 		if (fam[i].script.oom) {
 			pc_usage_print("out of memory");
 			return PC_EXIT_FAIL;
@@ -457,12 +472,27 @@ static int install(const struct iopts *o, struct family *fam, size_t nfam)
 					fam[0].name, fam[i].name, fam[i].name);
 			return PC_EXIT_FAIL;
 		}
-		printf("%s: installed %s and %s in the nat table%s; outbound TCP goes to port %u\n",
+		printf("%s: installed %s and %s in the nat table%s; new outbound TCP "
+		       "connections go to port %u\n",
 		       fam[i].name, PC_IPT_OUTPUT_CHAIN, PC_IPT_REDIRECT_CHAIN,
 		       fam[i].st.jumps ? "" : ", jump from OUTPUT added",
 		       (unsigned)o->ipt.proxy_port);
+		printf("%s: installed %s in the filter table%s; only the proxy's own "
+		       "(IP_TRANSPARENT) socket receives them\n",
+		       fam[i].name, PC_IPT_GUARD_CHAIN,
+		       fam[i].st.guard_jumps ? "" : ", jump from INPUT added");
 	}
 	return PC_EXIT_OK;
+}
+
+static void print_removed(const struct family *f)
+{
+	const struct pc_ipt_state *st = &f->st;
+	unsigned jumps = st->jumps + st->old_jumps;
+	unsigned chains = st->has_output + st->has_redirect + st->has_guard;
+
+	printf("%s: removed %u jump%s from OUTPUT, %u from INPUT and %u chain%s\n", f->name, jumps,
+	       jumps == 1 ? "" : "s", st->guard_jumps, chains, chains == 1 ? "" : "s");
 }
 
 static int cleanup(const struct iopts *o, struct family *fam, size_t nfam)
@@ -479,10 +509,9 @@ static int cleanup(const struct iopts *o, struct family *fam, size_t nfam)
 		}
 	}
 	for (i = 0; i < nfam; i++) {
-		const struct pc_ipt_state *st = &fam[i].st;
-
 		if (!fam[i].script.len) {
-			printf("%s: nothing of portcullis' in the nat table\n", fam[i].name);
+			printf("%s: nothing of portcullis' in the nat and filter tables\n",
+			       fam[i].name);
 			continue;
 		}
 		if (o->dry_run) {
@@ -491,9 +520,7 @@ static int cleanup(const struct iopts *o, struct family *fam, size_t nfam)
 		}
 		if (restore(&fam[i], false) < 0)
 			return PC_EXIT_FAIL;
-		printf("%s: removed %u jump%s from OUTPUT and %d chain%s\n", fam[i].name, st->jumps,
-		       st->jumps == 1 ? "" : "s", st->has_output + st->has_redirect,
-		       st->has_output + st->has_redirect == 1 ? "" : "s");
+		print_removed(&fam[i]);
 	}
 	return PC_EXIT_OK;
 }
@@ -503,14 +530,14 @@ static int dry_run(const struct iopts *o, struct family *fam, size_t nfam)
 	size_t i;
 
 	for (i = 0; i < nfam; i++) {
-		pc_ipt_rules(&fam[i].script, &o->ipt, fam[i].af, true);
+		pc_ipt_rules(&fam[i].script, &o->ipt, fam[i].af, NULL);
 		if (fam[i].script.oom) {
 			pc_usage_print("out of memory");
 			return PC_EXIT_FAIL;
 		}
 	}
-	puts("# portcullis iptables --dry-run: nothing was changed. The OUTPUT jump is");
-	puts("# added only where it is missing; our two chains are rebuilt every run.");
+	puts("# portcullis iptables --dry-run: nothing was changed. The OUTPUT and INPUT");
+	puts("# jumps are added only where they are missing; our chains are rebuilt every run.");
 	for (i = 0; i < nfam; i++)
 		print_script(&fam[i], "rules");
 	return PC_EXIT_OK;

@@ -1,11 +1,11 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
 /*
- * cli/iptables.c - the nat rules of `portcullis iptables`, as text.
+ * cli/iptables.c - the rules of `portcullis iptables`, as text.
  *
  * The rule set is the outbound half of istio-iptables' REDIRECT mode (see
  * doc/iptables.md and the reference's section 6), renamed to our chains:
  *
- *   OUTPUT -p tcp -> PORTCULLIS_OUTPUT
+ *   nat OUTPUT -p tcp --syn -> PORTCULLIS_OUTPUT
  *     excluded ports                          RETURN  (first: they win)
  *     -o lo, not the proxy uid                RETURN  (app -> itself over lo)
  *     the proxy uid                           RETURN  (loop guard)
@@ -15,6 +15,16 @@
  *     included ports                          -> PORTCULLIS_REDIRECT
  *     "*", or each included CIDR              -> PORTCULLIS_REDIRECT
  *   PORTCULLIS_REDIRECT: -p tcp REDIRECT --to-ports <proxy port>
+ *
+ *   filter INPUT (first rule) -p tcp --syn -> PORTCULLIS_GUARD
+ *     --dport <proxy port>, an IP_TRANSPARENT socket   RETURN
+ *     --dport <proxy port>                             REJECT tcp-reset
+ *
+ * Istio matches every packet on its jump; we match SYN only, so that a
+ * connection conntrack first sees mid-stream (one that was open before the
+ * capture was installed) is never redirected. The guard's port is inside
+ * our chain, not on the jump, so a run with another --proxy-port only
+ * rebuilds the chain, as for nat.
  *
  * Istio's other OUTPUT rules serve its inbound capture (127.0.0.6, the
  * ISTIO_IN_REDIRECT jump for the proxy's own traffic over lo) and have no
@@ -326,14 +336,35 @@ static void add_owner_rules(struct pc_buf *b, const char *kind, uint32_t id, boo
 	pc_buf_printf(b, "-A %s -m owner --%s-owner %u -j RETURN\n", PC_IPT_OUTPUT_CHAIN, kind, id);
 }
 
-void pc_ipt_rules(struct pc_buf *b, const struct pc_ipt_opts *o, int family, bool with_jump)
+/* The filter section: the guard of the proxy port (see cli/iptables.h). */
+static void add_guard(struct pc_buf *b, const struct pc_ipt_opts *o, const struct pc_ipt_state *st)
+{
+	unsigned port = o->proxy_port;
+
+	pc_buf_adds(b, "*filter\n");
+	pc_buf_adds(b, ":" PC_IPT_GUARD_CHAIN " - [0:0]\n");
+	if (!st || !st->guard_jumps)
+		pc_buf_adds(b, "-I INPUT 1 " PC_IPT_GUARD_JUMP_RULE "\n");
+	pc_buf_printf(b, "-A %s -p tcp -m tcp --dport %u -m socket --transparent -j RETURN\n",
+		      PC_IPT_GUARD_CHAIN, port);
+	pc_buf_printf(b, "-A %s -p tcp -m tcp --dport %u -j REJECT --reject-with tcp-reset\n",
+		      PC_IPT_GUARD_CHAIN, port);
+	pc_buf_adds(b, "COMMIT\n");
+}
+
+void pc_ipt_rules(struct pc_buf *b, const struct pc_ipt_opts *o, int family,
+		  const struct pc_ipt_state *st)
 {
 	bool lo_return = !includes_loopback(&o->include);
+	unsigned i;
 
+	add_guard(b, o, st);
 	pc_buf_adds(b, "*nat\n");
 	pc_buf_adds(b, ":" PC_IPT_OUTPUT_CHAIN " - [0:0]\n");
 	pc_buf_adds(b, ":" PC_IPT_REDIRECT_CHAIN " - [0:0]\n");
-	if (with_jump)
+	for (i = 0; st && i < st->old_jumps; i++)
+		pc_buf_adds(b, "-D OUTPUT " PC_IPT_OLD_JUMP_RULE "\n");
+	if (!st || !st->jumps)
 		pc_buf_adds(b, "-A OUTPUT " PC_IPT_JUMP_RULE "\n");
 
 	add_port_rules(b, &o->exclude_ports, "RETURN");
@@ -361,18 +392,22 @@ static bool line_is(const char *p, const char *want)
 	return strncmp(p, want, n) == 0 && (p[n] == '\n' || p[n] == '\0');
 }
 
-void pc_ipt_scan(const char *listing, struct pc_ipt_state *st)
+/* Count what is ours, line by line, in the listing of one table. */
+static void scan_table(const char *p, bool nat, struct pc_ipt_state *st)
 {
-	const char *p = listing;
-
-	memset(st, 0, sizeof(*st));
 	while (*p) {
-		if (line_is(p, "-A OUTPUT " PC_IPT_JUMP_RULE))
+		if (nat && line_is(p, "-A OUTPUT " PC_IPT_JUMP_RULE))
 			st->jumps++;
-		else if (line_is(p, "-N " PC_IPT_OUTPUT_CHAIN))
+		else if (nat && line_is(p, "-A OUTPUT " PC_IPT_OLD_JUMP_RULE))
+			st->old_jumps++;
+		else if (nat && line_is(p, "-N " PC_IPT_OUTPUT_CHAIN))
 			st->has_output = true;
-		else if (line_is(p, "-N " PC_IPT_REDIRECT_CHAIN))
+		else if (nat && line_is(p, "-N " PC_IPT_REDIRECT_CHAIN))
 			st->has_redirect = true;
+		else if (!nat && line_is(p, "-A INPUT " PC_IPT_GUARD_JUMP_RULE))
+			st->guard_jumps++;
+		else if (!nat && line_is(p, "-N " PC_IPT_GUARD_CHAIN))
+			st->has_guard = true;
 		p = strchr(p, '\n');
 		if (!p)
 			break;
@@ -380,15 +415,39 @@ void pc_ipt_scan(const char *listing, struct pc_ipt_state *st)
 	}
 }
 
+void pc_ipt_scan(const char *nat, const char *filter, struct pc_ipt_state *st)
+{
+	memset(st, 0, sizeof(*st));
+	scan_table(nat, true, st);
+	scan_table(filter, false, st);
+}
+
+static void cleanup_filter(struct pc_buf *b, const struct pc_ipt_state *st)
+{
+	unsigned i;
+
+	if (!st->guard_jumps && !st->has_guard)
+		return;
+	pc_buf_adds(b, "*filter\n");
+	for (i = 0; i < st->guard_jumps; i++)
+		pc_buf_adds(b, "-D INPUT " PC_IPT_GUARD_JUMP_RULE "\n");
+	if (st->has_guard)
+		pc_buf_adds(b, "-F " PC_IPT_GUARD_CHAIN "\n-X " PC_IPT_GUARD_CHAIN "\n");
+	pc_buf_adds(b, "COMMIT\n");
+}
+
 void pc_ipt_cleanup_rules(struct pc_buf *b, const struct pc_ipt_state *st)
 {
 	unsigned i;
 
-	if (!st->jumps && !st->has_output && !st->has_redirect)
+	cleanup_filter(b, st);
+	if (!st->jumps && !st->old_jumps && !st->has_output && !st->has_redirect)
 		return;
 	pc_buf_adds(b, "*nat\n");
 	for (i = 0; i < st->jumps; i++)
 		pc_buf_adds(b, "-D OUTPUT " PC_IPT_JUMP_RULE "\n");
+	for (i = 0; i < st->old_jumps; i++)
+		pc_buf_adds(b, "-D OUTPUT " PC_IPT_OLD_JUMP_RULE "\n");
 	if (st->has_output)
 		pc_buf_adds(b, "-F " PC_IPT_OUTPUT_CHAIN "\n");
 	if (st->has_redirect)

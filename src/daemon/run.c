@@ -49,6 +49,7 @@
 #include "daemon/api.h"
 #include "daemon/audit.h"
 #include "daemon/control.h"
+#include "daemon/listen.h"
 #include "daemon/publish.h"
 #include "daemon/resolver.h"
 #include "daemon/token.h"
@@ -181,6 +182,7 @@ struct daemon {
 	struct pc_proxy_config cfg;
 	struct pc_worker *workers;
 	unsigned nworkers;
+	struct pc_proxy_listeners listeners; /* the pod lock, and sockets no worker took */
 	struct pc_loop *loop;
 	struct pc_io sigio;
 	struct pc_publisher *pub; /* the current snapshot, and its fan-out */
@@ -670,25 +672,6 @@ static void on_signal(struct pc_loop *loop, struct pc_io *io, uint32_t events)
 	}
 }
 
-static int listen_pair(const struct options *o, int *fd4, int *fd6)
-{
-	struct pc_addr any4 = { 0 }, any6 = { 0 };
-
-	any4.family = AF_INET;
-	any4.port = o->port;
-	any6.family = AF_INET6;
-	any6.port = o->port;
-	*fd4 = pc_sock_listen(&any4, 4096);
-	if (*fd4 < 0)
-		return *fd4;
-	*fd6 = pc_sock_listen(&any6, 4096);
-	if (*fd6 < 0 && *fd6 != -EAFNOSUPPORT && *fd6 != -EADDRNOTAVAIL) {
-		close(*fd4);
-		return *fd6;
-	}
-	return 0;
-}
-
 static int drop_privileges(const struct options *o)
 {
 	if (geteuid() != 0)
@@ -725,22 +708,21 @@ static int init_worker(void *data, struct pc_worker *w, struct pc_snapshot *snap
 static int start_workers(struct daemon *d)
 {
 	struct worker_init wi = { .d = d };
+	struct pc_proxy_listeners *pl = &d->listeners;
 	unsigned i;
-	int ret, fd4, fd6;
+	int ret;
 
 	d->workers = pc_calloc(d->nworkers, sizeof(*d->workers));
 	if (!d->workers)
 		return -ENOMEM;
+	ret = pc_proxy_listen(d->o.port, d->nworkers, pl); /* logs why it failed */
+	if (ret < 0)
+		return ret;
 	for (i = 0; i < d->nworkers; i++) {
-		ret = listen_pair(&d->o, &fd4, &fd6);
-		if (ret < 0) {
-			pc_log(PC_LOG_ERR, "cannot listen", "port=%u err=%s", d->o.port,
-			       strerror(-ret));
-			return ret;
-		}
 		wi.index = i;
-		wi.fd4 = fd4;
-		wi.fd6 = fd6 < 0 ? -1 : fd6;
+		wi.fd4 = pl->fd4[i];
+		wi.fd6 = pl->fd6[i];
+		pl->fd4[i] = pl->fd6[i] = -1; /* the worker's now */
 		ret = pc_publisher_attach(d->pub, &d->workers[i], init_worker, &wi);
 		if (ret < 0)
 			return ret;
@@ -844,6 +826,7 @@ static void shutdown_daemon(struct daemon *d, unsigned started)
 	for (i = 0; i < started; i++)
 		pc_worker_release(&d->workers[i]);
 	free(d->workers);
+	pc_proxy_listeners_release(&d->listeners); /* the pod lock: last, once no one listens */
 	if (d->sigio.fd >= 0)
 		pc_io_close(d->loop, &d->sigio);
 	pc_loop_free(d->loop);
@@ -1267,6 +1250,7 @@ int pc_daemon_run(int argc, char **argv)
 	d.main = pthread_self();
 	d.api_fds[0] = d.api_fds[1] = -1;
 	d.admin_fd = -1;
+	pc_proxy_listeners_init(&d.listeners);
 	d.start_ms = pc_mono_ms();
 	d.o.admin = PC_ADMIN_DEFAULT;
 	d.o.stats = true;

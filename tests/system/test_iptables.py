@@ -7,13 +7,17 @@ What is checked, for IPv4 (iptables) and IPv6 (ip6tables):
 * a second run rebuilds our chains and never duplicates the OUTPUT jump;
 * --dry-run changes nothing; --cleanup restores the ruleset saved before
   the install (every table, counters and comments aside), leaving rules
-  and chains that are not ours alone;
+  and chains that are not ours alone; an earlier version's jump (every
+  packet, not only SYN) is replaced;
 * without ip6tables the command fails before changing anything, unless
   --ipv4-only;
 * and what the rules do: an app's connection to 198.51.100.7:80 lands on a
   listener at 127.0.0.1:15001 (with that original destination), while the
   proxy's own uid or gid, excluded CIDRs and ports, and the app talking to
-  itself over lo are left alone.
+  itself over lo are left alone;
+* the guard: a redirected connection reaches only a listener marked
+  IP_TRANSPARENT (the proxy's); an unprivileged process that binds the
+  proxy port while the proxy is down gets nothing, the app is refused.
 """
 import os
 import pathlib
@@ -27,22 +31,28 @@ from netns import CMD_TIMEOUT, netns, sh  # noqa: F401 (netns is a fixture)
 
 PYTHON = "/usr/bin/python3"
 SANITIZER_MARKERS = ("Sanitizer", "runtime error:")
-OURS = ("PORTCULLIS_OUTPUT", "PORTCULLIS_REDIRECT")
-JUMP = "-A OUTPUT -p tcp -j PORTCULLIS_OUTPUT"
+OURS = ("PORTCULLIS_OUTPUT", "PORTCULLIS_REDIRECT", "PORTCULLIS_GUARD")
+SYN = "-p tcp -m tcp --tcp-flags FIN,SYN,RST,ACK SYN"
+JUMP = f"-A OUTPUT {SYN} -j PORTCULLIS_OUTPUT"  # new connections only
+OLD_JUMP = "-A OUTPUT -p tcp -j PORTCULLIS_OUTPUT"  # before issue 12: every packet
+GUARD_JUMP = f"-A INPUT {SYN} -j PORTCULLIS_GUARD"
 APP_ADDR = "192.0.2.1"
 DST = "198.51.100.7"
 CONNECT_TIMEOUT = 1.0  # seconds a client waits for a SYN that goes nowhere
 ACCEPT_WAIT = 5.0  # seconds for the listener to report a connection that connected
 
-# Listens on every ADDR:PORT argument; prints "ready", then per connection
+# Listens on every [+]ADDR:PORT argument ("+": IP_TRANSPARENT, as the proxy's
+# listeners are: it takes root); prints "ready", then per connection
 # "accept <listening port> <peer address> <original destination or ->".
 LISTENER = r"""
 import select, socket, struct, sys
 socks = []
 for spec in sys.argv[1:]:
-    host, port = spec.rsplit(":", 1)
+    host, port = spec.lstrip("+").rsplit(":", 1)
     s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
     s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    if spec.startswith("+"):
+        s.setsockopt(socket.SOL_IP, 19, 1)  # IP_TRANSPARENT
     s.bind((host, int(port)))
     s.listen(64)
     socks.append(s)
@@ -136,9 +146,23 @@ def add_unrelated_rules(ns):
            "-j", "RETURN")
 
 
+def drop_empty_tables(lines):
+    """A save without the tables that hold nothing but empty built-in chains with
+    policy ACCEPT: iptables-nft keeps a table it once made, and such a table
+    is the same ruleset as none."""
+    out, table = [], []
+    for ln in lines + ["*"]:
+        if ln.startswith("*"):
+            if any(not (t.startswith(":") and " ACCEPT " in t) for t in table[1:-1]):
+                out += table
+            table = []
+        table.append(ln)
+    return out
+
+
 def save_all(ns):
     """Every table of both families, normalised."""
-    return {4: ns.save(4, table=None), 6: ns.save(6, table=None)}
+    return {fam: drop_empty_tables(ns.save(fam, table=None)) for fam in (4, 6)}
 
 
 # -- usage ------------------------------------------------------------------------
@@ -201,8 +225,12 @@ def test_dry_run_changes_nothing(netns, pc):
     assert "-A PORTCULLIS_OUTPUT -d ::1/128 -j RETURN" in sections[6]
     assert "-A PORTCULLIS_OUTPUT -d 2001:db8:1::/48 -j RETURN" in sections[6]
     for fam in (4, 6):
-        assert sections[fam][0] == "*nat" and sections[fam][-1] == "COMMIT"
+        assert sections[fam][0] == "*filter" and sections[fam][-1] == "COMMIT"
+        assert "*nat" in sections[fam]
         assert JUMP in sections[fam]
+        assert f"-I INPUT 1 {SYN} -j PORTCULLIS_GUARD" in sections[fam]
+        assert ("-A PORTCULLIS_GUARD -p tcp -m tcp --dport 15001 -m socket --transparent "
+                "-j RETURN") in sections[fam]
         assert "-A PORTCULLIS_REDIRECT -p tcp -j REDIRECT --to-ports 15001" in sections[fam]
 
 
@@ -220,8 +248,10 @@ def test_installed_rules_are_the_dry_run(netns, pc, args):
     out = install(ns, pc, *args).stdout
     assert "IPv4: installed" in out and "IPv6: installed" in out, out
     for fam in (4, 6):
-        want = [ln for ln in printed[fam] if ln not in ("*nat", "COMMIT")]
-        assert ours(ns.save(fam)) == want, f"IPv{fam}"
+        # the guard's jump is inserted first in INPUT; a save prints it as -A
+        want = [ln.replace("-I INPUT 1 ", "-A INPUT ") for ln in printed[fam]
+                if ln not in ("*filter", "*nat", "COMMIT")]
+        assert ours(ns.save(fam, table=None)) == want, f"IPv{fam}"
 
 
 def test_second_run_rebuilds_and_does_not_duplicate(netns, pc):
@@ -230,10 +260,11 @@ def test_second_run_rebuilds_and_does_not_duplicate(netns, pc):
     install(ns, pc, "-o", "22")
     first = {fam: ns.save(fam) for fam in (4, 6)}
     out = install(ns, pc, "-o", "22").stdout
-    assert "jump from OUTPUT added" not in out
+    assert "jump from OUTPUT added" not in out and "jump from INPUT added" not in out
     for fam in (4, 6):
         assert ns.save(fam) == first[fam], f"IPv{fam}"
         assert first[fam].count(JUMP) == 1
+        assert ns.save(fam, table="filter").count(GUARD_JUMP) == 1
 
     # Other options: our chains are replaced, the rest stays as it was.
     install(ns, pc, "-o", "23")
@@ -251,25 +282,43 @@ def test_cleanup_restores_the_previous_ruleset(netns, pc):
     add_unrelated_rules(ns)
     before = save_all(ns)
     install(ns, pc, "-x", "203.0.113.0/24", "-q", "443")
-    # A second jump, as an older or hand-made install might leave.
+    # More jumps, as an older or hand-made install might leave.
     ns.run("iptables", "-w", "-t", "nat", "-A", "OUTPUT", "-p", "tcp", "-j", "PORTCULLIS_OUTPUT")
-    assert ns.save(4).count(JUMP) == 2
+    ns.run("iptables", "-w", "-t", "nat", "-A", "OUTPUT", "-p", "tcp", "--syn", "-j",
+           "PORTCULLIS_OUTPUT")
+    assert ns.save(4).count(JUMP) == 2 and ns.save(4).count(OLD_JUMP) == 1
 
     dry = run_pc(ns, pc, "--cleanup", "--dry-run")
     assert dry.returncode == 0, dry.stderr
-    assert dry.stdout.count("-D OUTPUT -p tcp -j PORTCULLIS_OUTPUT") == 3  # 2 + 1 (IPv6)
+    assert dry.stdout.count(JUMP.replace("-A", "-D", 1)) == 3  # 2 + 1 (IPv6)
+    assert dry.stdout.count(OLD_JUMP.replace("-A", "-D", 1)) == 1
+    assert dry.stdout.count(GUARD_JUMP.replace("-A", "-D", 1)) == 2
     assert ns.save(4).count(JUMP) == 2  # a dry run of the cleanup changes nothing either
 
     p = run_pc(ns, pc, "--cleanup")
     assert p.returncode == 0, p.stderr
-    assert "IPv4: removed 2 jumps from OUTPUT and 2 chains" in p.stdout, p.stdout
-    assert "IPv6: removed 1 jump from OUTPUT and 2 chains" in p.stdout, p.stdout
+    assert "IPv4: removed 3 jumps from OUTPUT, 1 from INPUT and 3 chains" in p.stdout, p.stdout
+    assert "IPv6: removed 1 jump from OUTPUT, 1 from INPUT and 3 chains" in p.stdout, p.stdout
     assert save_all(ns) == before
 
     again = run_pc(ns, pc, "--cleanup")
     assert again.returncode == 0, again.stderr
-    assert "IPv4: nothing of portcullis' in the nat table" in again.stdout
+    assert "IPv4: nothing of portcullis' in the nat and filter tables" in again.stdout
     assert save_all(ns) == before
+
+
+def test_install_replaces_an_earlier_versions_jump(netns, pc):
+    """The jump of versions before issue 12 redirected every packet; a new install
+    swaps it for the SYN-only one in the same transaction."""
+    ns = netns()
+    for tool in ("iptables", "ip6tables"):
+        ns.run(tool, "-w", "-t", "nat", "-N", "PORTCULLIS_OUTPUT")
+        ns.run(tool, "-w", "-t", "nat", "-A", "OUTPUT", "-p", "tcp", "-j", "PORTCULLIS_OUTPUT")
+    out = install(ns, pc).stdout
+    assert out.count("jump from OUTPUT added") == 2, out
+    for fam in (4, 6):
+        now = ns.save(fam)
+        assert now.count(JUMP) == 1 and OLD_JUMP not in now, f"IPv{fam}: {now}"
 
 
 def test_ipv4_only_leaves_ip6tables_alone(netns, pc):
@@ -323,12 +372,13 @@ def test_ipv6_disabled_by_sysctl_is_still_covered(netns, pc):
 # -- what the rules do -------------------------------------------------------------------
 
 class Listener:
-    """LISTENER in <ns>, as root; its report goes to a file we read."""
+    """LISTENER in <ns>, as root or under <wrap> (e.g. setpriv); its report goes to a
+    file we read."""
 
-    def __init__(self, ns, log, *specs):
+    def __init__(self, ns, log, *specs, wrap=()):
         self.log = log
         self.fp = open(log, "w")
-        self.proc = ns.popen(PYTHON, "-c", LISTENER, *specs, stdout=self.fp,
+        self.proc = ns.popen(*wrap, PYTHON, "-c", LISTENER, *specs, stdout=self.fp,
                              stderr=open(str(log) + ".err", "w"), stdin=subprocess.DEVNULL)
         deadline = time.monotonic() + CMD_TIMEOUT
         while "ready" not in self.text():
@@ -364,7 +414,7 @@ def pod(netns, pc, tmp_path):
     """A namespace with an uplink (192.0.2.1/24, default route) and a listener on
     127.0.0.1:15001 (where REDIRECT lands) and on 192.0.2.1:8080 (the app itself)."""
     ns = netns().with_uplink(f"{APP_ADDR}/24")
-    lst = Listener(ns, tmp_path / "listener.log", "127.0.0.1:15001", f"{APP_ADDR}:8080")
+    lst = Listener(ns, tmp_path / "listener.log", "+127.0.0.1:15001", f"{APP_ADDR}:8080")
     yield ns, lst
     lst.stop()
 
@@ -433,3 +483,37 @@ def test_included_cidrs_and_ports_only(pod, pc):
     install(ns, pc, "-i", "")  # capture nothing
     assert_not_redirected(ns, lst, "203.0.113.7", 80)
     assert_not_redirected(ns, lst, DST, 5432)
+
+
+def test_guard_lets_only_a_transparent_socket_receive(netns, pc, tmp_path):
+    """While the proxy is down, an unprivileged process binds 127.0.0.1:15001: the
+    guard resets the app's redirected connection and the squatter sees nothing.
+    A listener with IP_TRANSPARENT (root's, as the proxy's) gets the next one."""
+    ns = netns().with_uplink(f"{APP_ADDR}/24")
+    install(ns, pc)
+    log = tmp_path / "squatter.log"
+    squatter = Listener(ns, log, "127.0.0.1:15001", wrap=("setpriv", "--reuid=65534",
+                                                          "--regid=65534", "--clear-groups"))
+    try:
+        assert not connect(ns, DST, 80), "a redirected connection reached the squatter"
+        assert not connect(ns, DST, 80, uid=1000, gid=1000)
+        time.sleep(0.1)
+        assert squatter.accepts() == []
+    finally:
+        squatter.stop()
+    lst = Listener(ns, tmp_path / "listener.log", "+127.0.0.1:15001")
+    try:
+        assert_redirected(ns, lst, DST, 80)
+    finally:
+        lst.stop()
+    # Without the guard, the same squatter would have had it: the control.
+    run_pc(ns, pc, "--cleanup")
+    ns.run("iptables", "-w", "-t", "nat", "-A", "OUTPUT", "-p", "tcp", "-d", DST,
+           "-j", "REDIRECT", "--to-ports", "15001")
+    squatter = Listener(ns, tmp_path / "squatter2.log", "127.0.0.1:15001",
+                        wrap=("setpriv", "--reuid=65534", "--regid=65534", "--clear-groups"))
+    try:
+        assert connect(ns, DST, 80)
+        assert len(squatter.wait_for(1)) == 1
+    finally:
+        squatter.stop()

@@ -18,11 +18,23 @@
 #include "core/err.h"
 
 /* Pieces of the golden texts; the tests spell out the rest one rule a line. */
-#define HEAD                           \
+#define SYN "-p tcp -m tcp --tcp-flags FIN,SYN,RST,ACK SYN"
+/* The filter section: the guard, with or without its jump from INPUT. */
+#define GUARD_RULES(port)                                                                        \
+	"-A PORTCULLIS_GUARD -p tcp -m tcp --dport " port " -m socket --transparent -j RETURN\n" \
+	"-A PORTCULLIS_GUARD -p tcp -m tcp --dport " port " -j REJECT --reject-with tcp-reset\n" \
+	"COMMIT\n"
+#define GUARD_HEAD  "*filter\n:PORTCULLIS_GUARD - [0:0]\n"
+#define GUARD_JUMP  "-I INPUT 1 " SYN " -j PORTCULLIS_GUARD\n"
+#define GUARD(port) GUARD_HEAD GUARD_JUMP GUARD_RULES(port)
+#define NAT                            \
 	"*nat\n"                       \
 	":PORTCULLIS_OUTPUT - [0:0]\n" \
 	":PORTCULLIS_REDIRECT - [0:0]\n"
-#define JUMP "-A OUTPUT -p tcp -j PORTCULLIS_OUTPUT\n"
+#define HEAD     GUARD("15001") NAT
+/* New connections only: see cli/iptables.h. */
+#define JUMP     "-A OUTPUT " SYN " -j PORTCULLIS_OUTPUT\n"
+#define OLD_JUMP "-A OUTPUT -p tcp -j PORTCULLIS_OUTPUT\n"
 #define OWNER(uid, gid)                                                         \
 	"-A PORTCULLIS_OUTPUT -o lo -m owner ! --uid-owner " uid " -j RETURN\n" \
 	"-A PORTCULLIS_OUTPUT -m owner --uid-owner " uid " -j RETURN\n"         \
@@ -35,18 +47,27 @@
 	"-A PORTCULLIS_REDIRECT -p tcp -j REDIRECT --to-ports " port "\n" \
 	"COMMIT\n"
 
-/* The rules for <o> and <family>, in a static buffer. */
-static const char *rules(const struct pc_ipt_opts *o, int family, bool with_jump)
+/* The rules for <o> and <family> over what <st> shows installed, in a static buffer. */
+static const char *rules_over(const struct pc_ipt_opts *o, int family,
+			      const struct pc_ipt_state *st)
 {
 	static char text[8192];
 	struct pc_buf b = PC_BUF_INIT;
 
-	pc_ipt_rules(&b, o, family, with_jump);
+	pc_ipt_rules(&b, o, family, st);
 	ck_assert(!b.oom);
 	ck_assert_uint_lt(b.len, sizeof(text));
 	memcpy(text, pc_buf_str(&b), b.len + 1);
 	pc_buf_release(&b);
 	return text;
+}
+
+/* The rules for <o> and <family>; <with_jumps>: nothing installed yet. */
+static const char *rules(const struct pc_ipt_opts *o, int family, bool with_jumps)
+{
+	struct pc_ipt_state installed = { .jumps = 1, .guard_jumps = 1 };
+
+	return rules_over(o, family, with_jumps ? NULL : &installed);
 }
 
 static void set_cidrs(struct pc_ipt_cidrs *c, const char *s, bool wildcard_ok)
@@ -77,9 +98,10 @@ START_TEST(defaults_both_families)
 			 HEAD JUMP OWNER("1337", "1337") LOCAL4 ALL TAIL("15001"));
 	ck_assert_str_eq(rules(&o, AF_INET6, true),
 			 HEAD JUMP OWNER("1337", "1337") LOCAL6 ALL TAIL("15001"));
-	/* The jump is left out when it is installed already. */
+	/* The jumps are left out when they are installed already. */
 	ck_assert_str_eq(rules(&o, AF_INET, false),
-			 HEAD OWNER("1337", "1337") LOCAL4 ALL TAIL("15001"));
+			 GUARD_HEAD GUARD_RULES("15001") NAT OWNER("1337", "1337")
+				 LOCAL4 ALL TAIL("15001"));
 	pc_ipt_opts_release(&o);
 }
 END_TEST
@@ -93,7 +115,7 @@ START_TEST(proxy_port_uid_gid)
 	o.proxy_uid = 0;
 	o.proxy_gid = 4294967294u;
 	ck_assert_str_eq(rules(&o, AF_INET, true),
-			 HEAD JUMP OWNER("0", "4294967294") LOCAL4 ALL TAIL("15002"));
+			 GUARD("15002") NAT JUMP OWNER("0", "4294967294") LOCAL4 ALL TAIL("15002"));
 	pc_ipt_opts_release(&o);
 }
 END_TEST
@@ -233,7 +255,7 @@ START_TEST(everything_at_once_in_order)
 	set_cidrs(&o.exclude, "192.0.2.128/25", false);
 	set_ports(&o.include_ports, "80");
 	ck_assert_str_eq(rules(&o, AF_INET, true),
-			 HEAD JUMP
+			 GUARD("15999") NAT JUMP
 			 "-A PORTCULLIS_OUTPUT -p tcp -m tcp --dport 15020 -j RETURN\n"
 			 OWNER("1337", "1337") LOCAL4
 			 "-A PORTCULLIS_OUTPUT -d 192.0.2.128/25 -j RETURN\n"
@@ -419,44 +441,97 @@ START_TEST(ids_and_single_ports)
 }
 END_TEST
 
+/*
+ * A jump of an earlier version (every TCP packet, not only SYN) is
+ * replaced in the same transaction; jumps already there are not added.
+ */
+START_TEST(install_over_what_is_there)
+{
+	struct pc_ipt_state st = { .old_jumps = 2 };
+	struct pc_ipt_opts o;
+
+	pc_ipt_opts_init(&o);
+	ck_assert_str_eq(rules_over(&o, AF_INET, &st),
+			 HEAD "-D OUTPUT -p tcp -j PORTCULLIS_OUTPUT\n"
+			      "-D OUTPUT -p tcp -j PORTCULLIS_OUTPUT\n" JUMP OWNER("1337", "1337")
+				      LOCAL4 ALL TAIL("15001"));
+	st = (struct pc_ipt_state){ .jumps = 1, .guard_jumps = 0 };
+	ck_assert_str_eq(rules_over(&o, AF_INET6, &st),
+			 HEAD OWNER("1337", "1337") LOCAL6 ALL TAIL("15001"));
+	st = (struct pc_ipt_state){ .jumps = 0, .guard_jumps = 2 };
+	ck_assert_str_eq(rules_over(&o, AF_INET6, &st),
+			 GUARD_HEAD GUARD_RULES("15001") NAT JUMP OWNER("1337", "1337")
+				 LOCAL6 ALL TAIL("15001"));
+	pc_ipt_opts_release(&o);
+}
+END_TEST
+
 START_TEST(scan_counts_only_our_rules)
 {
-	static const char listing[] =
+	static const char nat[] =
 		"-P PREROUTING ACCEPT\n"
 		"-P OUTPUT ACCEPT\n"
 		"-N KUBE-SERVICES\n"
 		"-N PORTCULLIS_OUTPUT\n"
 		"-N PORTCULLIS_OUTPUTS\n"
-		"-A OUTPUT -p tcp -j PORTCULLIS_OUTPUT\n"
+		"-A OUTPUT -p tcp -m tcp --tcp-flags FIN,SYN,RST,ACK SYN -j PORTCULLIS_OUTPUT\n"
+		"-A OUTPUT -p tcp -j PORTCULLIS_OUTPUT\n"  /* an earlier version's */
 		"-A OUTPUT -j PORTCULLIS_OUTPUT\n"         /* not our spelling */
 		"-A OUTPUT -p tcp -j PORTCULLIS_OUTPUTS\n" /* another chain */
 		"-A OUTPUT -d 192.0.2.1/32 -p tcp -j PORTCULLIS_OUTPUT\n"
 		"-A OUTPUT -p tcp -j KUBE-SERVICES\n"
-		"-A OUTPUT -p tcp -j PORTCULLIS_OUTPUT"; /* last line, no newline */
+		"-N PORTCULLIS_GUARD\n" /* not in nat */
+		"-A INPUT -p tcp -m tcp --tcp-flags FIN,SYN,RST,ACK SYN -j PORTCULLIS_GUARD\n"
+		"-A OUTPUT -p tcp -m tcp --tcp-flags FIN,SYN,RST,ACK SYN -j PORTCULLIS_OUTPUT";
+	static const char filter[] =
+		"-P INPUT ACCEPT\n"
+		"-N PORTCULLIS_GUARD\n"
+		"-N PORTCULLIS_OUTPUT\n" /* not in filter */
+		"-A INPUT -i lo -j ACCEPT\n"
+		"-A INPUT -p tcp -m tcp --tcp-flags FIN,SYN,RST,ACK SYN -j PORTCULLIS_GUARD\n"
+		"-A INPUT -p tcp -j PORTCULLIS_GUARD\n"
+		"-A OUTPUT -p tcp -m tcp --tcp-flags FIN,SYN,RST,ACK SYN -j PORTCULLIS_OUTPUT\n";
 	struct pc_ipt_state st;
 
-	pc_ipt_scan(listing, &st);
+	pc_ipt_scan(nat, filter, &st);
 	ck_assert_uint_eq(st.jumps, 2);
+	ck_assert_uint_eq(st.old_jumps, 1);
 	ck_assert(st.has_output);
 	ck_assert(!st.has_redirect);
+	ck_assert_uint_eq(st.guard_jumps, 1);
+	ck_assert(st.has_guard);
 
-	pc_ipt_scan("", &st);
-	ck_assert_uint_eq(st.jumps, 0);
-	ck_assert(!st.has_output);
-	pc_ipt_scan("-N PORTCULLIS_REDIRECT\n", &st);
+	pc_ipt_scan("", "", &st);
+	ck_assert_uint_eq(st.jumps + st.old_jumps + st.guard_jumps, 0);
+	ck_assert(!st.has_output && !st.has_guard);
+	pc_ipt_scan("-N PORTCULLIS_REDIRECT\n", "", &st);
 	ck_assert(st.has_redirect);
 	ck_assert(!st.has_output);
+	pc_ipt_scan("", "-N PORTCULLIS_GUARD", &st);
+	ck_assert(st.has_guard);
+	ck_assert(!st.has_redirect);
 }
 END_TEST
 
 START_TEST(cleanup_removes_what_is_there)
 {
-	struct pc_ipt_state st = { 2, true, true };
+	struct pc_ipt_state st = { .jumps = 2,
+				   .old_jumps = 1,
+				   .has_output = true,
+				   .has_redirect = true,
+				   .guard_jumps = 1,
+				   .has_guard = true };
 	struct pc_buf b = PC_BUF_INIT;
 
 	pc_ipt_cleanup_rules(&b, &st);
-	ck_assert_str_eq(pc_buf_str(&b), "*nat\n"
-					 "-D OUTPUT -p tcp -j PORTCULLIS_OUTPUT\n"
+	ck_assert_str_eq(pc_buf_str(&b), "*filter\n"
+					 "-D INPUT " SYN " -j PORTCULLIS_GUARD\n"
+					 "-F PORTCULLIS_GUARD\n"
+					 "-X PORTCULLIS_GUARD\n"
+					 "COMMIT\n"
+					 "*nat\n"
+					 "-D OUTPUT " SYN " -j PORTCULLIS_OUTPUT\n"
+					 "-D OUTPUT " SYN " -j PORTCULLIS_OUTPUT\n"
 					 "-D OUTPUT -p tcp -j PORTCULLIS_OUTPUT\n"
 					 "-F PORTCULLIS_OUTPUT\n"
 					 "-F PORTCULLIS_REDIRECT\n"
@@ -465,7 +540,7 @@ START_TEST(cleanup_removes_what_is_there)
 					 "COMMIT\n");
 
 	pc_buf_clear(&b);
-	st = (struct pc_ipt_state){ 0, false, true };
+	st = (struct pc_ipt_state){ .has_redirect = true };
 	pc_ipt_cleanup_rules(&b, &st);
 	ck_assert_str_eq(pc_buf_str(&b), "*nat\n"
 					 "-F PORTCULLIS_REDIRECT\n"
@@ -473,7 +548,14 @@ START_TEST(cleanup_removes_what_is_there)
 					 "COMMIT\n");
 
 	pc_buf_clear(&b);
-	st = (struct pc_ipt_state){ 0, false, false };
+	st = (struct pc_ipt_state){ .guard_jumps = 1 };
+	pc_ipt_cleanup_rules(&b, &st);
+	ck_assert_str_eq(pc_buf_str(&b), "*filter\n"
+					 "-D INPUT " SYN " -j PORTCULLIS_GUARD\n"
+					 "COMMIT\n");
+
+	pc_buf_clear(&b);
+	st = (struct pc_ipt_state){ .jumps = 0 };
 	pc_ipt_cleanup_rules(&b, &st);
 	ck_assert_uint_eq(b.len, 0);
 	pc_buf_release(&b);
@@ -498,7 +580,7 @@ START_TEST(allocation_failures)
 		if (ret == 0)
 			ret = pc_ipt_parse_ports("80,443,8080", &o.include_ports, &err);
 		if (ret == 0) {
-			pc_ipt_rules(&b, &o, AF_INET, true);
+			pc_ipt_rules(&b, &o, AF_INET, NULL);
 			ret = b.oom ? -ENOMEM : 0;
 		}
 		injected = pc_alloc_injected();
@@ -535,6 +617,7 @@ int main(void)
 	tcase_add_test(tc, port_lists);
 	tcase_add_loop_test(tc, bad_port_lists, 0, (int)(sizeof(bad_ports) / sizeof(bad_ports[0])));
 	tcase_add_test(tc, ids_and_single_ports);
+	tcase_add_test(tc, install_over_what_is_there);
 	tcase_add_test(tc, scan_counts_only_our_rules);
 	tcase_add_test(tc, cleanup_removes_what_is_there);
 	tcase_add_test(tc, allocation_failures);
