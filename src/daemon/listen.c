@@ -359,12 +359,17 @@ static int listen_pairs(uint16_t port, struct pc_proxy_listeners *pl, int *terr)
 	return 0;
 }
 
+int pc_proxy_lock(uint16_t port, struct pc_proxy_listeners *pl)
+{
+	return pl->lock_fd >= 0 ? 0 : take_lock(port, &pl->lock_fd);
+}
+
 int pc_proxy_listen(uint16_t port, unsigned n, struct pc_proxy_listeners *pl)
 {
 	unsigned i;
 	int ret, terr = 0;
 
-	ret = take_lock(port, &pl->lock_fd);
+	ret = pc_proxy_lock(port, pl);
 	if (ret < 0)
 		return ret;
 	pl->fd4 = pc_calloc(n ? n : 1, sizeof(*pl->fd4));

@@ -40,7 +40,15 @@ struct pc_proxy_listeners {
 void pc_proxy_listeners_init(struct pc_proxy_listeners *pl);
 
 /*
- * Take the pod lock of <port>, then bind <n> listener pairs on it into
+ * Take the pod lock of <port> into <pl>, unless it holds it already: the
+ * daemon does this first of all, before it makes its API socket or opens
+ * its store, so a second run in the pod touches nothing of the first's.
+ * Returns 0 or -EADDRINUSE (logged, naming the holder) or another -errno.
+ */
+int pc_proxy_lock(uint16_t port, struct pc_proxy_listeners *pl);
+
+/*
+ * Take the pod lock of <port> (if not held yet), then bind <n> listener pairs on it into
  * <pl> (which must be as after pc_proxy_listeners_init()). Returns 0, or
  * -EADDRINUSE (another run holds the lock, or another process the port),
  * -EADDRNOTAVAIL (no 127.0.0.1: lo is down), -ENOMEM or another -errno;

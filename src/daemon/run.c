@@ -1180,7 +1180,10 @@ static int prepare(struct daemon *d)
 	co.settle = settle;
 	co.report = report_conflict;
 	co.data = d;
-	ret = open_audit(d, false);
+	/* first: a second run in this pod must not touch the first's API socket or audit log */
+	ret = pc_proxy_lock(d->o.port, &d->listeners);
+	if (ret == 0)
+		ret = open_audit(d, false);
 	if (ret < 0) {
 		pc_config_free(cfg);
 		return ret;

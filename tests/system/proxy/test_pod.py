@@ -211,6 +211,20 @@ def test_second_run_in_the_same_pod_is_refused(pc, topo, proxy, workdir):
     first.assert_running()
 
 
+def test_second_run_touches_nothing_of_the_first(pc, topo, proxy, workdir):
+    """The pod lock is taken before anything else: a second run given the
+    first's API socket path (and a store of its own) refuses on the lock, with
+    the message that says why, not on whatever it met first, and the first's
+    socket stays."""
+    first = proxy(ECHO_SE)
+    r = pc.run("run", "--state-dir", workdir / "state-second", "--api-socket", first.api_socket,
+               "--admin", "off", "--proxy-port", PORT, ns=topo.pod)
+    assert r.rc == 1 and LOCK_TAKEN in r.err, r
+    rc, out, err = first.cli("get", "se", "-n", NS, "-o", "name")
+    assert rc == 0 and "echo" in out, f"the first's API socket is gone: {rc}\n{out}{err}"
+    first.assert_running()
+
+
 def test_run_in_another_pod_starts(pc, topo, proxy, bare_ns, workdir):
     proxy(ECHO_SE)
     other = Proxy(pc, types.SimpleNamespace(pod=bare_ns), workdir, [ECHO_SE], [], "-", "text")
