@@ -233,7 +233,7 @@ static int open_token(const char *path, struct stat *st, char *why, size_t size)
 static int read_token(struct pc_client *c, const char *path, char *why, size_t size)
 {
 	char buf[65536], *p, *end;
-	struct stat st;
+	struct stat st = { 0 };
 	ssize_t n;
 	size_t len;
 	int fd;

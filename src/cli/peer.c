@@ -11,6 +11,7 @@
 #include "cli/peer.h"
 
 #include <arpa/inet.h>
+#include <ctype.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
@@ -95,19 +96,60 @@ struct row {
 	unsigned state, uid;
 };
 
+/* The hex number <s> up to <stop> (or the end), at most <max>. */
+static bool parse_hex(const char *s, char stop, unsigned long max, unsigned long *out)
+{
+	char *end;
+
+	if (!isxdigit((unsigned char)*s))
+		return false;
+	errno = 0;
+	*out = strtoul(s, &end, 16);
+	return !errno && *end == stop && *out <= max;
+}
+
+/* "HEX:PORT" of a table whose addresses have <digits> digits. */
+static bool parse_ep(char *s, size_t digits, struct pc_peer_ep *ep)
+{
+	unsigned long port;
+
+	if (strlen(s) < digits + 2 || s[digits] != ':' ||
+	    !parse_hex(s + digits + 1, '\0', 0xffff, &port))
+		return false;
+	s[digits] = '\0';
+	if (strspn(s, "0123456789ABCDEFabcdef") != digits || !parse_hex_addr(s, ep->addr))
+		return false;
+	ep->port = (uint16_t)port;
+	return true;
+}
+
+/* Fields: "sl:" LOCAL REMOTE ST TX:RX TR:WHEN RETR UID ... */
+#define NFIELDS 8
+
 static bool parse_row(const char *line, bool v6, struct row *r)
 {
-	char la[33], ra[33];
-	unsigned lp, rp;
+	char copy[512], *field[NFIELDS], *save = NULL, *end;
+	size_t len = strcspn(line, "\n"), digits = v6 ? 32 : 8;
+	unsigned long st, uid;
+	int n;
 
-	if (sscanf(line, " %*u: %32[0-9A-Fa-f]:%4x %32[0-9A-Fa-f]:%4x %2x %*x:%*x %*x:%*x %*x %u",
-		   la, &lp, ra, &rp, &r->state, &r->uid) != 6)
+	if (len >= sizeof(copy))
 		return false;
-	if (strlen(la) != (v6 ? 32u : 8u) || !parse_hex_addr(la, r->local.addr) ||
-	    !parse_hex_addr(ra, r->remote.addr))
+	memcpy(copy, line, len);
+	copy[len] = '\0';
+	for (n = 0; n < NFIELDS; n++) {
+		field[n] = strtok_r(n ? NULL : copy, " \t", &save);
+		if (!field[n])
+			return false;
+	}
+	errno = 0;
+	uid = strtoul(field[7], &end, 10);
+	if (errno || *end || !isdigit((unsigned char)field[7][0]) || uid > UINT32_MAX ||
+	    !parse_hex(field[3], '\0', 0xff, &st) || !parse_ep(field[1], digits, &r->local) ||
+	    !parse_ep(field[2], digits, &r->remote))
 		return false;
-	r->local.port = (uint16_t)lp;
-	r->remote.port = (uint16_t)rp;
+	r->state = (unsigned)st;
+	r->uid = (unsigned)uid;
 	return true;
 }
 
@@ -204,9 +246,11 @@ int pc_peer_lookup(const struct pc_peer_ep *server, const struct pc_peer_ep *loc
 		   struct pc_peer_info *info)
 {
 	struct timespec pause = { 0, LOOKUP_PAUSE_NS };
-	int i, ret;
+	int i;
 
 	for (i = 0; i < LOOKUP_TRIES; i++) {
+		int ret;
+
 		memset(info, 0, sizeof(*info));
 		ret = scan_file("/proc/net/tcp", false, server, local, info);
 		if (ret < 0)
