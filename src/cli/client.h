@@ -81,8 +81,10 @@ int pc_client_init(struct pc_client *c, const char *server, bool *from_env);
  * The token file of --token-file PATH (NULL: $PORTCULLIS_TOKEN_FILE, else
  * /var/lib/portcullis/api-token when readable). A client bound to a TCP
  * server or to the admin endpoint sends its first token as
- * "Authorization: Bearer"; the Unix socket needs none. Call before the
- * init; <path> is borrowed.
+ * "Authorization: Bearer"; the Unix socket needs none. The file must pass
+ * pc_client_token_check() (the default one too, when it exists); the token
+ * goes only to a loopback address whose listener belongs to the file's
+ * owner (doc/security.md). Call before the init; <path> is borrowed.
  */
 void pc_client_token_file(const char *path);
 
