@@ -12,6 +12,7 @@
  */
 #include "cli/client.h"
 
+#include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <math.h>
@@ -19,8 +20,11 @@
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <sys/sysmacros.h>
 #include <unistd.h>
 
+#include "cli/peer.h"
 #include "cli/term.h"
 #include "core/alloc.h"
 #include "core/err.h"
@@ -153,20 +157,90 @@ void pc_client_token_file(const char *path)
 	token_path = path;
 }
 
+/* What kind of file <mode> is, for a refusal. */
+static const char *file_kind(mode_t mode)
+{
+	switch (mode & S_IFMT) {
+	case S_IFIFO:
+		return "a FIFO";
+	case S_IFDIR:
+		return "a directory";
+	case S_IFCHR:
+	case S_IFBLK:
+		return "a device";
+	case S_IFSOCK:
+		return "a socket";
+	default:
+		return "not a regular file";
+	}
+}
+
+int pc_client_token_check(const struct stat *st, unsigned caller, char *why, size_t size)
+{
+	/* Empty by definition: "--token-file /dev/null" sends no token. */
+	if (S_ISCHR(st->st_mode) && st->st_rdev == makedev(1, 3))
+		return 0;
+	if (!S_ISREG(st->st_mode))
+		snprintf(why, size, "it is %s", file_kind(st->st_mode));
+	else if (st->st_uid != 0 && st->st_uid != caller)
+		snprintf(why, size, "it is owned by uid %u, not by root or by you (uid %u)",
+			 (unsigned)st->st_uid, caller);
+	else if (st->st_mode & (S_IWGRP | S_IWOTH))
+		snprintf(why, size, "others can write it (mode %04o): chmod 600 it",
+			 (unsigned)(st->st_mode & 07777));
+	else if (st->st_nlink != 1)
+		snprintf(why, size, "it has %lu hard links", (unsigned long)st->st_nlink);
+	else
+		return 0;
+	return -EPERM;
+}
+
+/*
+ * Open the token file <path> without following a link the proxy user may
+ * have planted in the state dir (it owns the directory), without blocking
+ * on a FIFO, and check what was opened. Returns the descriptor, or -errno
+ * (-EPERM: refused, why in <why>).
+ */
+static int open_token(const char *path, struct stat *st, char *why, size_t size)
+{
+	int fd = open(path, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC | O_NOCTTY);
+	int ret;
+
+	if (fd == -1 && errno == ELOOP) {
+		snprintf(why, size, "it is a symbolic link");
+		return -EPERM;
+	}
+	if (fd == -1)
+		return -errno;
+	if (fstat(fd, st) == -1) {
+		ret = -errno;
+		close(fd);
+		return ret;
+	}
+	ret = pc_client_token_check(st, (unsigned)geteuid(), why, size);
+	if (ret < 0) {
+		close(fd);
+		return ret;
+	}
+	return fd;
+}
+
 /*
  * The first token of the file <path> (the daemon's "TOKEN,NAME" lines) as
- * c->auth. Returns 0, or -errno (-ENODATA: no token in it).
+ * c->auth. Returns 0, or -errno (-ENODATA: no token in it; -EPERM: a file
+ * the CLI does not trust, why in <why>).
  */
-static int read_token(struct pc_client *c, const char *path)
+static int read_token(struct pc_client *c, const char *path, char *why, size_t size)
 {
 	char buf[65536], *p, *end;
+	struct stat st = { 0 };
 	ssize_t n;
 	size_t len;
 	int fd;
 
-	fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
-	if (fd == -1)
-		return -errno;
+	fd = open_token(path, &st, why, size);
+	if (fd < 0)
+		return fd;
 	n = read(fd, buf, sizeof(buf) - 1);
 	close(fd);
 	if (n < 0)
@@ -180,33 +254,85 @@ static int read_token(struct pc_client *c, const char *path)
 			continue;
 		p[len] = '\0';
 		c->auth = concat("Authorization: Bearer ", p);
+		c->token_file = path;
+		c->token_uid = (unsigned)st.st_uid;
 		memset(buf, 0, sizeof(buf));
 		return 0;
 	}
 	return -ENODATA;
 }
 
-/* Load the token c->auth when there is one to send (see pc_client_token_file()). */
+#define TOKEN_RULE                                                                          \
+	" (a token is read only from a regular file, not a link, owned by root or by you, " \
+	"that nobody else can write)"
+
+/*
+ * Load the token c->auth when there is one to send (see pc_client_token_file()).
+ * The default file is optional: absent or unreadable, no token. But when it
+ * is there and is not what the daemon writes (a link, a FIFO, another
+ * owner), someone else put it there: refuse, as for a file given.
+ */
 static int load_token(struct pc_client *c, bool *from_env)
 {
 	const char *env = getenv(PC_CLIENT_TOKEN_ENV);
 	const char *path = token_path ? token_path : env && *env ? env : NULL;
+	const char *origin = token_path ? "" : " ($" PC_CLIENT_TOKEN_ENV ")";
+	char why[160] = "";
 	int ret;
 
 	if (!path) {
-		(void)read_token(c, PC_CLIENT_DEFAULT_TOKEN); /* optional: no token, no error */
-		return 0;
+		path = PC_CLIENT_DEFAULT_TOKEN;
+		origin = " (the default)";
 	}
-	ret = read_token(c, path);
-	if (ret < 0) {
-		pc_usage_print("cannot read the token file %s%s: %s", path,
-			       token_path ? "" : " ($" PC_CLIENT_TOKEN_ENV ")",
-			       ret == -ENODATA ? "it holds no \"TOKEN,NAME\" line"
-					       : strerror(-ret));
+	ret = read_token(c, path, why, sizeof(why));
+	if (ret == -EPERM && why[0]) {
+		pc_usage_print("refusing the token file %s%s: %s%s", path, origin, why, TOKEN_RULE);
 		*from_env = true; /* not a usage error: exit 1 */
 		return ret;
 	}
+	if (ret < 0 && path != token_path && path != env)
+		return 0; /* the default: no token, no error */
+	if (ret < 0) {
+		pc_usage_print("cannot read the token file %s%s: %s", path, origin,
+			       ret == -ENODATA ? "it holds no \"TOKEN,NAME\" line"
+					       : strerror(-ret));
+		*from_env = true;
+		return ret;
+	}
 	return 0;
+}
+
+static void drop_auth(struct pc_client *c)
+{
+	if (c->auth)
+		memset(c->auth, 0, strlen(c->auth));
+	free(c->auth);
+	c->auth = NULL;
+}
+
+/*
+ * The token goes in clear: never to a server that is not on loopback. An
+ * address is known here; a host name is checked on the address connected
+ * (on_prereq()).
+ */
+static void withhold_off_loopback(struct pc_client *c)
+{
+	const char *host = c->base + strlen("http://");
+	const char *colon = strrchr(host, ':');
+	struct pc_peer_ep ep;
+	char ip[INET6_ADDRSTRLEN + 2];
+
+	if (!c->auth || !colon || (size_t)(colon - host) >= sizeof(ip))
+		return;
+	snprintf(ip, sizeof(ip), "%.*s", (int)(colon - host), host);
+	if (ip[0] == '[') {
+		memmove(ip, ip + 1, strlen(ip));
+		ip[strcspn(ip, "]")] = '\0';
+	}
+	if (pc_peer_ep_parse(&ep, ip, 0) == 0 && !pc_peer_is_loopback(&ep)) {
+		drop_auth(c);
+		c->withheld = true;
+	}
 }
 
 int pc_client_init(struct pc_client *c, const char *server, bool *from_env)
@@ -229,6 +355,7 @@ int pc_client_init(struct pc_client *c, const char *server, bool *from_env)
 		pc_client_release(c);
 		return -EINVAL;
 	}
+	withhold_off_loopback(c);
 	start_curl(c);
 	return 0;
 }
@@ -253,6 +380,7 @@ int pc_client_init_admin(struct pc_client *c, const char *addr, bool *from_env)
 		pc_client_release(c);
 		return -EINVAL;
 	}
+	withhold_off_loopback(c);
 	start_curl(c);
 	return 0;
 }
@@ -267,10 +395,8 @@ void pc_client_release(struct pc_client *c)
 	free(c->addr);
 	free(c->unix_path);
 	free(c->base);
-	if (c->auth)
-		memset(c->auth, 0, strlen(c->auth));
-	free(c->auth);
-	c->addr = c->unix_path = c->base = c->auth = NULL;
+	drop_auth(c);
+	c->addr = c->unix_path = c->base = NULL;
 }
 
 void pc_client_param(struct pc_client *c, struct pc_buf *b, const char *key, const char *value)
@@ -325,6 +451,74 @@ static size_t on_data(char *p, size_t size, size_t n, void *arg)
 	return len;
 }
 
+#define NOT_SENT "; not sending the token"
+
+/* Why the server end of the connection is not the daemon's, in c->msg. */
+static void peer_error(struct pc_client *c, int ret, const struct pc_peer_ep *server,
+		       unsigned bad_uid)
+{
+	switch (ret) {
+	case -EPERM:
+		client_error(c,
+			     "the %s at %s is not portcullis: its socket belongs to uid %u, not "
+			     "to the owner of the token file %s (uid %u)" NOT_SENT,
+			     c->what, c->addr, bad_uid, c->token_file, c->token_uid);
+		break;
+	case -ENOTCONN:
+		client_error(c,
+			     "the %s at %s is not portcullis: nothing listens on port %u" NOT_SENT,
+			     c->what, c->addr, server->port);
+		break;
+	case -ENOENT:
+		client_error(c,
+			     "the %s at %s is not portcullis: the connection does not end at a "
+			     "socket of this network namespace" NOT_SENT,
+			     c->what, c->addr);
+		break;
+	default:
+		client_error(c, "cannot check who listens at %s (/proc/net/tcp: %s)" NOT_SENT,
+			     c->addr, strerror(-ret));
+	}
+}
+
+/*
+ * libcurl calls this once connected, before it sends the request (and the
+ * token): the address connected must be loopback, and the port must be
+ * listened on by the owner of the token file (peer.h) - not by a process of
+ * the pod that took the port while the daemon was down.
+ */
+static int on_prereq(void *arg, char *primary_ip, char *local_ip, int primary_port, int local_port)
+{
+	struct pc_client *c = arg;
+	struct pc_peer_ep server, local;
+	struct pc_peer_info info;
+	unsigned bad_uid = 0;
+	int ret;
+
+	if (pc_peer_ep_parse(&server, primary_ip, primary_port) < 0 ||
+	    pc_peer_ep_parse(&local, local_ip, local_port) < 0) {
+		client_error(c, "cannot tell which address the %s at %s is" NOT_SENT, c->what,
+			     c->addr);
+		goto refuse;
+	}
+	if (!pc_peer_is_loopback(&server)) {
+		client_error(c,
+			     "the %s at %s is at %s, not on loopback (127.0.0.0/8, ::1)" NOT_SENT
+			     ": it would go in clear",
+			     c->what, c->addr, primary_ip);
+		goto refuse;
+	}
+	ret = pc_peer_lookup(&server, &local, &info);
+	if (ret == 0)
+		ret = pc_peer_verdict(&info, c->token_uid, &bad_uid);
+	if (ret == 0)
+		return CURL_PREREQFUNC_OK;
+	peer_error(c, ret, &server, bad_uid);
+refuse:
+	c->peer_refused = true;
+	return CURL_PREREQFUNC_ABORT;
+}
+
 static void setup(struct pc_client *c, const char *method, const char *target, long timeout,
 		  struct sink *s, struct curl_slist *hdrs)
 {
@@ -347,6 +541,11 @@ static void setup(struct pc_client *c, const char *method, const char *target, l
 	curl_easy_setopt(h, CURLOPT_HTTPHEADER, hdrs);
 	curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, on_data);
 	curl_easy_setopt(h, CURLOPT_WRITEDATA, s);
+	c->peer_refused = false;
+	if (c->auth) { /* only a request with the token needs to know who gets it */
+		curl_easy_setopt(h, CURLOPT_PREREQFUNCTION, on_prereq);
+		curl_easy_setopt(h, CURLOPT_PREREQDATA, c);
+	}
 	if (strcmp(method, "GET") != 0 && strcmp(method, "POST") != 0)
 		curl_easy_setopt(h, CURLOPT_CUSTOMREQUEST, method);
 }
@@ -434,6 +633,8 @@ static int perform(struct pc_client *c, struct sink *s, long timeout, struct pc_
 	}
 	if (s->fn && s->stopped && rc == CURLE_WRITE_ERROR)
 		return 0;
+	if (c->peer_refused)
+		return -EIO; /* on_prereq() said why */
 	if (rc != CURLE_OK)
 		return transport_error(c, rc, timeout);
 	if (!s->fn || r->status != 200)
@@ -554,6 +755,15 @@ static void put_line(FILE *fp, const char *s)
 	free(t);
 }
 
+/* After a 401: why the token was not sent, when it was withheld; else "". */
+static const char *withheld_note(const struct pc_client *c, const struct pc_response *r)
+{
+	if (r->status != 401 || !c->withheld)
+		return "";
+	return "; the token was not sent: it goes only to a server on loopback (127.0.0.0/8, "
+	       "::1), in clear over TCP";
+}
+
 int pc_client_report(const struct pc_client *c, const struct pc_response *r)
 {
 	const char *kind = pc_client_str(r->root, "kind");
@@ -573,6 +783,9 @@ int pc_client_report(const struct pc_client *c, const struct pc_response *r)
 	}
 	fputs(": ", stderr);
 	put_line(stderr, message);
+	if (*withheld_note(c, r))
+		pc_usage_print("the token of %s was not sent to %s%s", c->token_file, c->addr,
+			       withheld_note(c, r) + strlen("; the token was not sent"));
 	return PC_EXIT_FAIL;
 }
 
@@ -612,8 +825,9 @@ int pc_client_admin_get(struct pc_client *c, const char *target, struct pc_respo
 		return -EIO;
 	if (r->status != 200) {
 		body_excerpt(r, excerpt, sizeof(excerpt));
-		client_error(c, "the admin endpoint at %s answered GET %s with HTTP %ld%s%s",
-			     c->addr, target, r->status, excerpt[0] ? ": " : "", excerpt);
+		client_error(c, "the admin endpoint at %s answered GET %s with HTTP %ld%s%s%s",
+			     c->addr, target, r->status, excerpt[0] ? ": " : "", excerpt,
+			     withheld_note(c, r));
 		return -EIO;
 	}
 	if (!r->root) {

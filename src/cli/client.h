@@ -47,13 +47,17 @@ struct pc_yaml_stream;
 
 struct pc_client {
 	CURL *curl;
-	char *addr;       /* "unix:PATH" or "http://HOST:PORT", for messages */
-	char *unix_path;  /* NULL over TCP */
-	char *base;       /* URL prefix: "http://localhost" or "http://HOST:PORT" */
-	char *auth;       /* "Authorization: Bearer ..." header, or NULL */
-	const char *what; /* "server" or "admin endpoint", for messages */
-	bool quiet;       /* keep transport and admin errors in <msg>, don't print them */
-	char msg[512];    /* the last such error, without "portcullis: " */
+	char *addr;             /* "unix:PATH" or "http://HOST:PORT", for messages */
+	char *unix_path;        /* NULL over TCP */
+	char *base;             /* URL prefix: "http://localhost" or "http://HOST:PORT" */
+	char *auth;             /* "Authorization: Bearer ..." header, or NULL */
+	const char *token_file; /* where <auth> came from, for messages */
+	unsigned token_uid;     /* its owner: the server's listener must be this uid's */
+	bool withheld;          /* a token was not sent: the server is not on loopback */
+	bool peer_refused;      /* the last request was stopped before the token went out */
+	const char *what;       /* "server" or "admin endpoint", for messages */
+	bool quiet;             /* keep transport and admin errors in <msg>, don't print them */
+	char msg[512];          /* the last such error, without "portcullis: " */
 	char errbuf[CURL_ERROR_SIZE];
 };
 
@@ -77,10 +81,21 @@ int pc_client_init(struct pc_client *c, const char *server, bool *from_env);
  * The token file of --token-file PATH (NULL: $PORTCULLIS_TOKEN_FILE, else
  * /var/lib/portcullis/api-token when readable). A client bound to a TCP
  * server or to the admin endpoint sends its first token as
- * "Authorization: Bearer"; the Unix socket needs none. Call before the
- * init; <path> is borrowed.
+ * "Authorization: Bearer"; the Unix socket needs none. The file must pass
+ * pc_client_token_check() (the default one too, when it exists); the token
+ * goes only to a loopback address whose listener belongs to the file's
+ * owner (doc/security.md). Call before the init; <path> is borrowed.
  */
 void pc_client_token_file(const char *path);
+
+/*
+ * Whether the CLI may read a token from a file with the status <st>, for
+ * the caller <caller>: a regular file (or /dev/null, which holds none),
+ * owned by root or by <caller>, that nobody else can write, with one link.
+ * Returns 0, or -EPERM with why not in <why> ("it is a FIFO", ...).
+ */
+struct stat;
+int pc_client_token_check(const struct stat *st, unsigned caller, char *why, size_t size);
 
 /* The --token-file option's getopt value in every verb that talks to the daemon. */
 #define PC_OPT_TOKEN_FILE 0x200
