@@ -54,7 +54,7 @@ static const char usage[] =
 	"                          else unix:/run/portcullis/api.sock)\n"
 	"      --token-file PATH   the bearer token for an http:// server: a file of\n"
 	"                          \"TOKEN,NAME\" lines (default: $PORTCULLIS_TOKEN_FILE,\n"
-	"                          else /var/lib/portcullis/api-token when readable)\n"
+	"                          else /var/lib/portcullis/api-token when present)\n"
 	"  -h, --help              show this help\n"
 	"\n"
 	"Exit status: 0 every object deleted, 1 some object not deleted (not found,\n"

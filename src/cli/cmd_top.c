@@ -75,7 +75,7 @@ static const char usage[] =
 	"                            127.0.0.1:15000)\n"
 	"      --token-file PATH     the bearer token for the admin endpoint: a file of\n"
 	"                            \"TOKEN,NAME\" lines (default: $PORTCULLIS_TOKEN_FILE,\n"
-	"                            else /var/lib/portcullis/api-token when readable)\n"
+	"                            else /var/lib/portcullis/api-token when present)\n"
 	"  -h, --help                show this help\n"
 	"\n"
 	"Exit status: 0 success, 1 failure (admin endpoint unreachable, unexpected\n"
