@@ -24,6 +24,7 @@
 #include "model/finding.h"
 #include "model/manifest.h"
 #include "model/output.h"
+#include "model/rules.h"
 #include "policy/scope.h"
 #include "policy/snapshot.h"
 
@@ -98,30 +99,6 @@ struct vopts {
 
 enum { OPT_NS = 0x100, OPT_LABELS, OPT_ROOT_NS };
 
-/* --labels app=a,version=v1 into NUL-separated "k=v" strings; -1: malformed. */
-static int parse_labels(struct vopts *o, const char *arg)
-{
-	size_t i, n = strlen(arg);
-	char *p;
-
-	free(o->labels);
-	o->labels = NULL;
-	o->labels_len = 0;
-	if (n == 0)
-		return 0;
-	o->labels = pc_xstrdup(arg);
-	for (i = 0; i < n; i++) {
-		if (o->labels[i] == ',')
-			o->labels[i] = '\0';
-	}
-	for (p = o->labels; p < o->labels + n + 1; p += strlen(p) + 1) {
-		if (*p == '=' || !strchr(p, '='))
-			return -1; /* an empty key, or no value */
-	}
-	o->labels_len = n + 1;
-	return 0;
-}
-
 #define usage_error(...) pc_usage_error("validate", __VA_ARGS__)
 
 /* Fill <o> from argv. Returns -1 to go on, or the exit status to return now. */
@@ -158,21 +135,30 @@ static int parse_args(int argc, char **argv, struct vopts *o)
 			o->quiet = true;
 			break;
 		case OPT_NS:
-			if (!*optarg)
-				return usage_error("--namespace needs a namespace");
+			if (!pc_is_k8s_dns1123_label(optarg))
+				return usage_error("--namespace needs a namespace name (lower case "
+						   "letters, digits and '-', at most 63), not \"%s\"",
+						   optarg);
 			o->ns = optarg;
 			break;
 		case OPT_ROOT_NS:
-			if (!*optarg)
-				return usage_error("--root-namespace needs a namespace");
+			if (!pc_is_k8s_dns1123_label(optarg))
+				return usage_error("--root-namespace needs a namespace name (lower "
+						   "case letters, digits and '-', at most 63), not "
+						   "\"%s\"",
+						   optarg);
 			o->root_ns = optarg;
 			break;
-		case OPT_LABELS:
-			if (parse_labels(o, optarg) < 0)
-				return usage_error(
-					"--labels needs KEY=VALUE[,KEY=VALUE...], not \"%s\"",
-					optarg);
+		case OPT_LABELS: {
+			char msg[PC_RULE_MSG];
+
+			free(o->labels);
+			if (pc_labels_arg_parse(optarg, &o->labels, &o->labels_len, msg,
+						sizeof(msg)) < 0)
+				return usage_error("--labels needs KEY=VALUE[,KEY=VALUE...]: %s",
+						   msg);
 			break;
+		}
 		case 'h':
 			fputs(usage, stdout);
 			return PC_EXIT_OK;

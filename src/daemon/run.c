@@ -54,6 +54,7 @@
 #include "daemon/resolver.h"
 #include "daemon/token.h"
 #include "model/decode.h"
+#include "model/rules.h"
 #include "net/addr.h"
 #include "net/dns.h"
 #include "net/sock.h"
@@ -249,8 +250,10 @@ static int parse_security(int c, const char *arg, struct options *o)
 
 	switch (c) {
 	case OPT_ROOT_NS:
-		if (!*arg)
-			return bad_usage("--root-namespace needs a namespace");
+		if (!pc_is_k8s_dns1123_label(arg))
+			return bad_usage("--root-namespace needs a namespace name (lower case "
+					 "letters, digits and '-', at most 63), not \"%s\"",
+					 arg);
 		o->root_ns = arg;
 		return 0;
 	case OPT_PROXY_UID:
@@ -310,13 +313,14 @@ static const char *label_of(char *labels, size_t len, const char *const *keys)
 }
 
 /*
- * --labels app=reviews,version=v2: split in place into NUL-separated
- * "k=v" strings. The canonical service and revision follow Istio: the
+ * The metrics' source labels from --workload, --namespace and --labels
+ * (app=reviews,version=v2, parsed by pc_labels_arg_parse()). The canonical
+ * service and revision follow Istio: the
  * service.istio.io/canonical-name and -revision labels, else the
  * app.kubernetes.io/name and /version ones, else
  * app/version, else the workload name and "latest".
  */
-static int parse_labels(struct options *o)
+static void set_source(struct options *o)
 {
 	static const char *const app[] = { "app", NULL };
 	static const char *const version[] = { "version", NULL };
@@ -324,19 +328,8 @@ static int parse_labels(struct options *o)
 					    "app.kubernetes.io/name", "app", NULL };
 	static const char *const crev[] = { "service.istio.io/canonical-revision",
 					    "app.kubernetes.io/version", "version", NULL };
-	size_t len = o->labels ? strlen(o->labels) : 0;
-	char *p;
+	size_t len = o->labels_len;
 
-	for (p = o->labels; p && *p;) {
-		char *comma = strchr(p, ',');
-
-		if (comma)
-			*comma = '\0';
-		if (!strchr(p, '=') || *p == '=')
-			return -EINVAL;
-		p = comma ? comma + 1 : p + strlen(p);
-	}
-	o->labels_len = len;
 	o->source.workload = o->workload;
 	o->source.ns = o->ns;
 	o->source.app = o->labels ? label_of(o->labels, len, app) : NULL;
@@ -345,7 +338,6 @@ static int parse_labels(struct options *o)
 	if (!o->source.canonical_service)
 		o->source.canonical_service = o->workload;
 	o->source.canonical_revision = o->labels ? label_of(o->labels, len, crev) : NULL;
-	return 0;
 }
 
 static int parse_duration_ms(const char *arg, const char *name, bool zero_ok, uint64_t *out)
@@ -386,15 +378,20 @@ static int parse_observe(int c, const char *arg, struct options *o)
 		o->workload = arg;
 		return 0;
 	case 'N':
+		if (!pc_is_k8s_dns1123_label(arg))
+			return bad_usage("--namespace needs a namespace name (lower case letters, "
+					 "digits and '-', at most 63), not \"%s\"",
+					 arg);
 		o->ns = arg;
 		return 0;
-	case 'B':
+	case 'B': {
+		char msg[PC_RULE_MSG];
+
 		free(o->labels);
-		o->labels = pc_xstrdup(arg);
-		if (parse_labels(o) < 0)
-			return bad_usage("--labels needs KEY=VALUE[,KEY=VALUE...], not \"%s\"",
-					 arg);
+		if (pc_labels_arg_parse(arg, &o->labels, &o->labels_len, msg, sizeof(msg)) < 0)
+			return bad_usage("--labels needs KEY=VALUE[,KEY=VALUE...]: %s", msg);
 		return 0;
+	}
 	case 'D':
 		if (strcmp(arg, "protocol") == 0)
 			o->deny_response = PC_DENY_PROTOCOL;
@@ -566,8 +563,7 @@ static int parse_args(int argc, char **argv, struct options *o)
 		return bad_usage("unexpected argument \"%s\"", argv[optind]);
 	if (!*o->state_dir)
 		return bad_usage("--state-dir needs a directory");
-	if (!o->labels)
-		parse_labels(o); /* --workload and --namespace alone */
+	set_source(o);
 	return -1;
 }
 

@@ -20,6 +20,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/alloc.h"
 #include "core/buf.h"
 #include "model/schema.h"
 #include "model/vctx.h"
@@ -442,6 +443,51 @@ void pc_vcheck_labels(struct pc_vctx *v, const char *field, const struct pc_strm
 	}
 	if (field)
 		pc_vpop(v);
+}
+
+int pc_labels_arg_parse(const char *arg, char **out, size_t *len, char *msg, size_t size)
+{
+	size_t n = strlen(arg);
+	char *v, *p, *q;
+
+	*out = NULL;
+	*len = 0;
+	if (n == 0)
+		return 0;
+	v = pc_xstrdup(arg);
+	for (p = v; p < v + n; p++) {
+		if (*p == ',')
+			*p = '\0';
+	}
+	for (p = v; p < v + n + 1; p += strlen(p) + 1) {
+		char *eq = strchr(p, '=');
+		const char *val = eq ? eq + 1 : NULL;
+
+		if (!eq || eq == p) {
+			fail(msg, size, "\"%s\" is not KEY=VALUE", p);
+			goto bad;
+		}
+		*eq = '\0';
+		if (!tag_key_ok(p, msg, size))
+			goto bad;
+		if (*val && !qualified_name(val, strlen(val))) {
+			fail(msg, size, "invalid tag value: \"%s\"", val);
+			goto bad;
+		}
+		for (q = v; q < p; q += strlen(q) + 1) {
+			if (strncmp(q, p, strlen(p)) == 0 && q[strlen(p)] == '=') {
+				fail(msg, size, "the label \"%s\" is given twice", p);
+				goto bad;
+			}
+		}
+		*eq = '=';
+	}
+	*out = v;
+	*len = n + 1;
+	return 0;
+bad:
+	free(v);
+	return -EINVAL;
 }
 
 /* visibility.Instance(key).Validate(); NULL when valid. */

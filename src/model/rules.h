@@ -47,6 +47,15 @@ bool pc_is_k8s_dns1123_subdomain(const char *s);
 /* Kubernetes' DNS-1123 label (lower case, <= 63): namespaces. */
 bool pc_is_k8s_dns1123_label(const char *s);
 
+/*
+ * A workload's labels as `--labels app=a,version=v1` gives them: into
+ * <*out> (malloc'd, NUL-separated "k=v" strings, <*len> bytes with their
+ * NULs; NULL and 0 for ""), each key and value checked as
+ * labels.Instance.Validate checks them and no key twice (a workloadSelector
+ * must never match one of two values). Returns 0, or -EINVAL with <msg>.
+ */
+int pc_labels_arg_parse(const char *arg, char **out, size_t *len, char *msg, size_t size);
+
 /* ValidateFQDN: "empty domain name not allowed", "... too long (max 255)", label rules. */
 int pc_check_fqdn(const char *s, char *msg, size_t size);
 

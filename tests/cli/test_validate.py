@@ -120,6 +120,26 @@ def test_bad_output_format_is_usage_error(pc, write, fmt):
     assert_usage_error(pc.validate("-o", fmt, "-f", path), "unknown output format")
 
 
+@pytest.mark.parametrize("args, needle", [
+    (["--namespace", "Default"], "--namespace needs a namespace name"),
+    (["--namespace", ""], "--namespace needs a namespace name"),
+    (["--namespace", "a" * 64], "--namespace needs a namespace name"),
+    (["--namespace", "x", "--root-namespace", "istio_system"],
+     "--root-namespace needs a namespace name"),
+    (["--namespace", "x", "--labels", "app=y,app=x"], 'the label "app" is given twice'),
+    (["--namespace", "x", "--labels", "app"], '"app" is not KEY=VALUE'),
+    (["--namespace", "x", "--labels", "=x"], '"=x" is not KEY=VALUE'),
+    (["--namespace", "x", "--labels", "-bad=x"], 'invalid tag key: "-bad"'),
+    (["--namespace", "x", "--labels", "app=has space"], 'invalid tag value: "has space"'),
+])
+def test_workload_flags_are_checked(pc, write, args, needle):
+    """A workload the daemon could never be is a usage error, not a scope that
+    silently hides everything (--namespace Default) or a selector that matches
+    one of two values (app=y,app=x)."""
+    path = write("se.yaml", service_entry())
+    assert_usage_error(pc.validate(*args, "-f", path), needle)
+
+
 def test_unexpected_positional_is_usage_error(pc, write):
     path = write("se.yaml", service_entry())
     r = pc.validate("-f", path, str(path))
