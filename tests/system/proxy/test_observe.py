@@ -216,7 +216,9 @@ def test_promtool_accepts_a_real_scrape(topo, proxy):
     promtool = shutil.which("promtool")
     if not promtool:
         pytest.skip("promtool is missing (Debian package prometheus)")
-    p = proxy(ECHO_SE, "--deny-response", "reset", "--labels", 'app=a"b\\c')
+    # --labels are checked as Istio checks labels; --workload is free text, so it
+    # carries the characters the exposition format must escape
+    p = proxy(ECHO_SE, "--deny-response", "reset", "--workload", 'a"b\\c')
     s = app_connect(topo, EXT_B, ECHO)
     echo(s, b"x" * 100)
     close_clean(s)
@@ -226,7 +228,7 @@ def test_promtool_accepts_a_real_scrape(topo, proxy):
                        capture_output=True, timeout=30)
     assert r.returncode == 0 and not r.stdout.strip() and not r.stderr.strip(), \
         f"promtool check metrics -> {r.returncode}\n{r.stdout.decode()}{r.stderr.decode()}\n{text}"
-    assert 'source_app="a\\"b\\\\c"' in text  # escaped as the format says
+    assert 'source_workload="a\\"b\\\\c"' in text  # escaped as the format says
 
 
 def test_stats_off(topo, proxy):
