@@ -244,6 +244,17 @@ static enum MHD_Result on_part(void *cls, enum MHD_ValueKind kind, const char *k
 	return p->data.oom ? MHD_NO : MHD_YES;
 }
 
+static const char not_multipart[] =
+	"an apply is multipart/form-data with one \"file\" part (with a filename) per input";
+
+/* An apply refused before it reached the store: its audit line, then the answer. */
+static enum MHD_Result refuse_apply(struct MHD_Connection *conn, const struct request *rq,
+				    unsigned code, const char *reason, const char *msg)
+{
+	pc_audit_request(&rq->who, "apply", NULL, NULL, "refused", code, reason, msg);
+	return send_status(conn, code, reason, msg);
+}
+
 static enum MHD_Result finish_apply(struct pc_api *api, struct MHD_Connection *conn,
 				    struct request *rq)
 {
@@ -257,12 +268,10 @@ static enum MHD_Result finish_apply(struct pc_api *api, struct MHD_Connection *c
 			 "%s: the request is over the limit (32 MiB a file, "
 			 "64 MiB in all)",
 			 rq->too_large);
-		return send_status(conn, 413, "RequestEntityTooLarge", msg);
+		return refuse_apply(conn, rq, 413, "RequestEntityTooLarge", msg);
 	}
 	if (rq->bad_part || rq->nparts == 0)
-		return send_status(conn, 400, "BadRequest",
-				   "an apply is multipart/form-data with one \"file\" part (with a "
-				   "filename) per input");
+		return refuse_apply(conn, rq, 400, "BadRequest", not_multipart);
 	files = pc_calloc(rq->nparts, sizeof(*files));
 	if (!files)
 		return send_status(conn, 500, "InternalError", "out of memory");
@@ -412,7 +421,7 @@ static const char unauthorized[] =
 /* 401, and an audit line when the request would have changed something. */
 static enum MHD_Result refuse(struct MHD_Connection *conn, const char *url, const char *method)
 {
-	struct pc_audit_user who = { .name = "system:anonymous", .via = "tcp" };
+	struct pc_audit_user who = { .name = "system:anonymous", .via = "tcp", .anonymous = true };
 	struct pc_reply r = { 0 };
 	char addr[INET6_ADDRSTRLEN];
 	enum MHD_Result ret;
@@ -483,9 +492,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
 		return MHD_YES;
 	}
 	if (!rq->pp)
-		return send_status(
-			conn, 400, "BadRequest",
-			"an apply is multipart/form-data with one \"file\" part per input");
+		return refuse_apply(conn, rq, 400, "BadRequest", not_multipart);
 	return finish_apply(api, conn, rq);
 }
 
