@@ -94,26 +94,72 @@ struct watch {
 
 /* ---- listening sockets (made as root, before the daemon drops privileges) ---- */
 
+/*
+ * The directory of the API socket, made 0755 when missing; as root, it
+ * must be root's and writable by root only. Root binds the socket there
+ * and sets its owner: a pod user who could write the directory could put a
+ * symbolic link in the socket's place between the two, and root would give
+ * the link's target to the socket's group.
+ */
+static int socket_dir(const char *path, struct pc_err *err)
+{
+	char dir[sizeof(((struct sockaddr_un *)0)->sun_path)];
+	char *slash;
+	struct stat st;
+
+	memcpy(dir, path, strlen(path) + 1);
+	slash = strrchr(dir, '/');
+	if (!slash)
+		memcpy(dir, ".", 2);
+	else
+		slash[slash == dir] = '\0'; /* "/api.sock": "/" */
+	if (slash && slash != dir && mkdir(dir, 0755) == -1 && errno != EEXIST)
+		return pc_err_errno(err, errno, "cannot create %s", dir);
+	if (geteuid() != 0)
+		return 0; /* it cannot give anything away */
+	if (stat(dir, &st) == -1)
+		return pc_err_errno(err, errno, "cannot stat the API socket's directory %s", dir);
+	if (st.st_uid != 0)
+		return pc_err_set(err, -EPERM,
+				  "the API socket's directory %s is owned by uid %u, who could swap "
+				  "the socket for a link to a file of root's: `chown root %s` or "
+				  "give --api-socket a directory of root's",
+				  dir, (unsigned)st.st_uid, dir);
+	if (st.st_mode & 022)
+		return pc_err_set(err, -EPERM,
+				  "the API socket's directory %s is mode %04o, writable by others "
+				  "who could swap the socket for a link to a file of root's: "
+				  "`chmod go-w %s` or give --api-socket a directory of root's",
+				  dir, (unsigned)(st.st_mode & 07777), dir);
+	return 0;
+}
+
+/* Bind <fd> to <sa> as mode 0660 from the start: no chmod by path. */
+static int bind_0660(int fd, const struct sockaddr_un *sa)
+{
+	mode_t old = umask(0117); /* process-wide: a file made meanwhile is only stricter */
+	int ret = bind(fd, (const struct sockaddr *)sa, sizeof(*sa));
+	int e = errno;
+
+	umask(old);
+	errno = e;
+	return ret;
+}
+
 static int unix_listener(const char *path, struct pc_err *err)
 {
 	struct sockaddr_un sa = { .sun_family = AF_UNIX };
 	struct group grb, *gr = NULL;
 	char grbuf[1024];
 	struct stat st;
-	char dir[sizeof(sa.sun_path)];
-	char *slash;
-	int fd;
+	int fd, ret;
 
 	if (strlen(path) >= sizeof(sa.sun_path))
 		return pc_err_set(err, -ENAMETOOLONG, "API socket path \"%s\" is too long", path);
 	memcpy(sa.sun_path, path, strlen(path) + 1);
-	memcpy(dir, path, strlen(path) + 1);
-	slash = strrchr(dir, '/');
-	if (slash && slash != dir) {
-		*slash = '\0';
-		if (mkdir(dir, 0755) == -1 && errno != EEXIST)
-			return pc_err_errno(err, errno, "cannot create %s", dir);
-	}
+	ret = socket_dir(path, err);
+	if (ret < 0)
+		return ret;
 	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
 	if (fd == -1)
 		return pc_err_errno(err, errno, "cannot make the API socket");
@@ -129,8 +175,7 @@ static int unix_listener(const char *path, struct pc_err *err)
 		}
 		unlink(path); /* stale: its daemon is gone */
 	}
-	if (bind(fd, (struct sockaddr *)&sa, sizeof(sa)) == -1 || chmod(path, 0660) == -1 ||
-	    listen(fd, 64) == -1) {
+	if (bind_0660(fd, &sa) == -1 || listen(fd, 64) == -1) {
 		int e = errno;
 
 		close(fd);
@@ -138,7 +183,7 @@ static int unix_listener(const char *path, struct pc_err *err)
 	}
 	if (getgrnam_r("portcullis", &grb, grbuf, sizeof(grbuf), &gr) != 0)
 		gr = NULL;
-	if (geteuid() == 0 && chown(path, 0, gr ? gr->gr_gid : 0) == -1)
+	if (geteuid() == 0 && lchown(path, 0, gr ? gr->gr_gid : 0) == -1)
 		pc_log(PC_LOG_WARN, "cannot set the API socket's group", "path=%s err=%s", path,
 		       strerror(errno));
 	return fd;

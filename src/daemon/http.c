@@ -8,6 +8,7 @@
 #include <arpa/inet.h>
 #include <errno.h>
 #include <netinet/in.h>
+#include <pthread.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -15,6 +16,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include "core/clock.h"
 #include "core/err.h"
 #include "core/log.h"
 #include "net/addr.h"
@@ -69,13 +71,35 @@ int pc_http_listen_tcp(const char *spec, const struct pc_http_tcp *t, struct pc_
 	return fd;
 }
 
+/*
+ * libmicrohttpd's messages are mostly about clients ("Connection was closed
+ * by remote side with incomplete request"): one a connection, so any pod
+ * process could flood the daemon's log by opening and dropping sockets. At
+ * most HTTP_LOG_BURST a minute, for every server together, the next one
+ * saying how many were left out.
+ */
+#define HTTP_LOG_BURST 10
+
+static pthread_mutex_t log_lock = PTHREAD_MUTEX_INITIALIZER;
+static struct pc_ratelimit log_rl = PC_RATELIMIT_INIT(60000, HTTP_LOG_BURST);
+
 __attribute__((format(printf, 2, 0))) static void on_mhd_log(void *cls, const char *fmt, va_list ap)
 {
+	uint64_t suppressed;
 	char msg[512];
+	bool ok;
 
+	if (!pc_log_enabled(PC_LOG_WARN))
+		return;
+	pthread_mutex_lock(&log_lock);
+	ok = pc_log_ratelimit(&log_rl, pc_mono_ms());
+	suppressed = log_rl.suppressed;
+	pthread_mutex_unlock(&log_lock);
+	if (!ok)
+		return;
 	vsnprintf(msg, sizeof(msg), fmt, ap);
 	msg[strcspn(msg, "\n")] = '\0';
-	pc_log(PC_LOG_WARN, cls, "detail=%s", msg);
+	pc_log_suppressed(PC_LOG_WARN, suppressed, cls, "detail=%s", msg);
 }
 
 struct MHD_Daemon *pc_http_start(int fd, MHD_AccessHandlerCallback handler, void *cls,
