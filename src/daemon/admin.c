@@ -47,6 +47,8 @@
 
 #define ADMIN_MAX_CONNS    1024
 #define ADMIN_IDLE_SECONDS 10
+/* a probe or a scrape sends its headers at once; a trickler loses its slot */
+#define ADMIN_HEADER_SECONDS 5
 #define ADMIN_THREADS      2
 
 #define CT_JSON PC_HTTP_CT_JSON
@@ -55,7 +57,7 @@
 
 struct pc_admin {
 	struct pc_admin_opts o;
-	struct MHD_Daemon *d;
+	struct pc_http *d;
 	atomic_int state; /* enum pc_admin_state */
 	uint64_t start_ms;
 };
@@ -464,6 +466,7 @@ int pc_admin_start(int fd, const struct pc_admin_opts *opts, struct pc_admin **o
 	static const struct pc_http_limits lim = {
 		.max_conns = ADMIN_MAX_CONNS,
 		.idle_seconds = ADMIN_IDLE_SECONDS,
+		.header_seconds = ADMIN_HEADER_SECONDS,
 		.pool = ADMIN_THREADS,
 	};
 	struct pc_admin *a = pc_calloc(1, sizeof(*a));
@@ -495,6 +498,6 @@ void pc_admin_stop(struct pc_admin *a)
 {
 	if (!a)
 		return;
-	MHD_stop_daemon(a->d); /* joins the connection threads; closes the socket */
+	pc_http_stop(a->d); /* joins the connection threads; closes the socket */
 	free(a);
 }

@@ -48,6 +48,14 @@
 #define PC_API_MAX_FILE     (32u << 20)
 #define PC_API_MAX_BODY     (64u << 20)
 #define PC_API_IDLE_SECONDS 120
+/*
+ * On TCP every pod process may connect: a socket that sends nothing gives
+ * its slot (of 64, a thread each) back after 30 s, and one that trickles
+ * its headers after PC_API_HEADER_SECONDS (doc/security.md, "Idle
+ * connections"). A watch sends a heartbeat every PC_API_HEARTBEAT_MS.
+ */
+#define PC_API_TCP_IDLE_SECONDS 30
+#define PC_API_HEADER_SECONDS   10
 #define PC_API_HEARTBEAT_MS 10000
 
 struct pc_api;
@@ -61,7 +69,7 @@ struct api_server {
 struct pc_api {
 	struct pc_control *ctl;
 	const struct pc_tokens *tokens; /* borrowed */
-	struct MHD_Daemon *d[2];        /* unix socket, TCP */
+	struct pc_http *d[2];           /* unix socket, TCP */
 	struct api_server srv[2];
 };
 
@@ -566,9 +574,17 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **state,
 int pc_api_start(struct pc_control *ctl, const int fds[2], const struct pc_tokens *tokens,
 		 struct pc_api **out, struct pc_err *err)
 {
-	static const struct pc_http_limits lim = {
-		.max_conns = PC_API_MAX_CONNS,
-		.idle_seconds = PC_API_IDLE_SECONDS,
+	static const struct pc_http_limits lim[2] = {
+		{
+			.max_conns = PC_API_MAX_CONNS,
+			.idle_seconds = PC_API_IDLE_SECONDS,
+			.header_seconds = PC_API_HEADER_SECONDS,
+		},
+		{
+			.max_conns = PC_API_MAX_CONNS,
+			.idle_seconds = PC_API_TCP_IDLE_SECONDS,
+			.header_seconds = PC_API_HEADER_SECONDS,
+		},
 	};
 	struct pc_api *api = pc_calloc(1, sizeof(*api));
 	int i;
@@ -587,7 +603,7 @@ int pc_api_start(struct pc_control *ctl, const int fds[2], const struct pc_token
 			return pc_err_set(err, -EINVAL, "the API's TCP listener needs a token");
 		}
 		api->d[i] =
-			pc_http_start(fds[i], on_request, &api->srv[i], on_completed, &lim, "API");
+			pc_http_start(fds[i], on_request, &api->srv[i], on_completed, &lim[i], "API");
 		if (!api->d[i]) {
 			pc_api_stop(api);
 			return pc_err_set(err, -EIO, "cannot start the API server");
@@ -604,8 +620,7 @@ void pc_api_stop(struct pc_api *api)
 	if (!api)
 		return;
 	for (i = 0; i < 2; i++) {
-		if (api->d[i])
-			MHD_stop_daemon(api->d[i]); /* joins the connection threads */
+		pc_http_stop(api->d[i]); /* joins the connection threads */
 	}
 	free(api);
 }

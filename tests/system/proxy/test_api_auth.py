@@ -461,3 +461,58 @@ def test_api_socket_directory_others_may_write_is_refused(pc, topo, workdir):
     rc, out, err = pc.run(*argv, ns=topo.pod)
     assert rc != 0 and "owned by uid 1337" in err and f"chown root {d}" in err, err
     assert not (d / "api.sock").exists()
+
+
+def hold_and_trickle(topo, port, n, probe, limit):
+    """<n> connections to <port> that send a byte of a request line every second;
+    <probe>() is tried meanwhile until it returns true: the seconds it took, or
+    None after <limit> s."""
+    held = topo.pod.sockets(n)
+    try:
+        for s in held:
+            s.settimeout(IO_TIMEOUT)
+            s.connect(("127.0.0.1", port))
+            s.setblocking(False)
+        t0 = time.monotonic()
+        while time.monotonic() - t0 < limit:
+            for s in held:
+                try:
+                    s.send(b"G")
+                except OSError:
+                    pass  # cut by the server
+            try:
+                if probe():
+                    return time.monotonic() - t0
+            except (OSError, ValueError, IndexError):
+                pass  # refused, reset or cut short while every slot is taken
+            time.sleep(1)
+        return None
+    finally:
+        for s in held:
+            s.close()
+
+
+def test_trickled_headers_do_not_hold_the_admin_endpoint(topo, proxy):
+    """1,024 connections that each send a byte a second used to hold every slot
+    of the admin endpoint for ever (the idle timeout restarts on each byte):
+    their headers have 5 s."""
+    p = proxy(())
+
+    def ready():
+        return p.admin("/healthz/ready", token=False, timeout=1)[:3:2] == (200, b"LIVE\n")
+
+    took = hold_and_trickle(topo, 15000, 1024, ready, 20)
+    assert took is not None and took < 12, took
+
+
+def test_trickled_headers_do_not_hold_the_tcp_api(topo, proxy):
+    """64 trickling connections took every slot of the TCP API: their headers
+    have 10 s."""
+    p = proxy((), "--api-listen", f"127.0.0.1:{API_PORT}")
+    tok = p.token()
+
+    def status():
+        return http(topo, API_PORT, "GET", "/v1/status", bearer(tok))[0] == 200
+
+    took = hold_and_trickle(topo, API_PORT, 64, status, 30)
+    assert took is not None and took < 20, took
