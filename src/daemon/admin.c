@@ -45,11 +45,11 @@
 #include "proxy/deny.h"
 #include "proxy/worker.h"
 
-#define ADMIN_MAX_CONNS    1024
-#define ADMIN_IDLE_SECONDS 10
+#define ADMIN_MAX_CONNS      1024
+#define ADMIN_IDLE_SECONDS   10
 /* a probe or a scrape sends its headers at once; a trickler loses its slot */
 #define ADMIN_HEADER_SECONDS 5
-#define ADMIN_THREADS      2
+#define ADMIN_THREADS        2
 
 #define CT_JSON PC_HTTP_CT_JSON
 #define CT_TEXT PC_HTTP_CT_TEXT
@@ -394,14 +394,16 @@ static bool is_guarded(const char *url, bool get)
 
 static enum MHD_Result refuse(struct MHD_Connection *conn, bool get)
 {
-	struct pc_audit_user who = { .name = "system:anonymous", .via = "admin", .anonymous = true };
+	struct pc_audit_user who = { .name = "system:anonymous",
+				     .via = "admin",
+				     .anonymous = true };
 	char addr[INET6_ADDRSTRLEN];
 
 	if (!get) {
 		pc_http_client_addr(conn, addr, sizeof(addr));
 		who.addr = addr[0] ? addr : NULL;
-		pc_audit_request(&who, "set-log-level", PC_AUDIT_KIND_LOGGING, pc_http_arg(conn, "level"),
-				 "refused", 401, "Unauthorized", NULL);
+		pc_audit_request(&who, "set-log-level", PC_AUDIT_KIND_LOGGING,
+				 pc_http_arg(conn, "level"), "refused", 401, "Unauthorized", NULL);
 	}
 	return pc_http_send_hdr(conn, 401, CT_TEXT, unauthorized, sizeof(unauthorized) - 1,
 				MHD_HTTP_HEADER_WWW_AUTHENTICATE, "Bearer realm=\"portcullis\"");

@@ -44,10 +44,10 @@
 #include "model/resource.h"
 #include "store/store.h"
 
-#define PC_API_MAX_CONNS    64
-#define PC_API_MAX_FILE     (32u << 20)
-#define PC_API_MAX_BODY     (64u << 20)
-#define PC_API_IDLE_SECONDS 120
+#define PC_API_MAX_CONNS        64
+#define PC_API_MAX_FILE         (32u << 20)
+#define PC_API_MAX_BODY         (64u << 20)
+#define PC_API_IDLE_SECONDS     120
 /*
  * On TCP every pod process may connect: a socket that sends nothing gives
  * its slot (of 64, a thread each) back after 30 s, and one that trickles
@@ -56,7 +56,7 @@
  */
 #define PC_API_TCP_IDLE_SECONDS 30
 #define PC_API_HEADER_SECONDS   10
-#define PC_API_HEARTBEAT_MS 10000
+#define PC_API_HEARTBEAT_MS     10000
 
 struct pc_api;
 
@@ -128,11 +128,12 @@ static int socket_dir(const char *path, struct pc_err *err)
 	if (stat(dir, &st) == -1)
 		return pc_err_errno(err, errno, "cannot stat the API socket's directory %s", dir);
 	if (st.st_uid != 0)
-		return pc_err_set(err, -EPERM,
-				  "the API socket's directory %s is owned by uid %u, who could swap "
-				  "the socket for a link to a file of root's: `chown root %s` or "
-				  "give --api-socket a directory of root's",
-				  dir, (unsigned)st.st_uid, dir);
+		return pc_err_set(
+			err, -EPERM,
+			"the API socket's directory %s is owned by uid %u, who could swap "
+			"the socket for a link to a file of root's: `chown root %s` or "
+			"give --api-socket a directory of root's",
+			dir, (unsigned)st.st_uid, dir);
 	if (st.st_mode & 022)
 		return pc_err_set(err, -EPERM,
 				  "the API socket's directory %s is mode %04o, writable by others "
@@ -431,7 +432,7 @@ static enum MHD_Result route(struct pc_api *api, struct MHD_Connection *conn, co
 
 	if (strcmp(url, "/v1/objects") == 0 && get) {
 		pc_api_list(api->ctl, pc_http_arg(conn, "kind"), pc_http_arg(conn, "namespace"),
-			 pc_http_arg(conn, "name"), &r);
+			    pc_http_arg(conn, "name"), &r);
 	} else if (strcmp(url, "/v1/objects") == 0 && strcmp(method, "DELETE") == 0) {
 		pc_api_delete(api->ctl, pc_http_arg(conn, "kind"), pc_http_arg(conn, "namespace"),
 			      pc_http_arg(conn, "name"), pc_http_arg(conn, "resourceVersion"), who,
@@ -602,8 +603,8 @@ int pc_api_start(struct pc_control *ctl, const int fds[2], const struct pc_token
 			pc_api_stop(api);
 			return pc_err_set(err, -EINVAL, "the API's TCP listener needs a token");
 		}
-		api->d[i] =
-			pc_http_start(fds[i], on_request, &api->srv[i], on_completed, &lim[i], "API");
+		api->d[i] = pc_http_start(fds[i], on_request, &api->srv[i], on_completed, &lim[i],
+					  "API");
 		if (!api->d[i]) {
 			pc_api_stop(api);
 			return pc_err_set(err, -EIO, "cannot start the API server");

@@ -57,7 +57,8 @@ static int open_log(const char *path, uint64_t *size, struct pc_err *err)
 	struct stat st;
 	int fd;
 
-	fd = open(path, O_WRONLY | O_APPEND | O_CREAT | O_NOFOLLOW | O_CLOEXEC | O_NOCTTY | O_NONBLOCK,
+	fd = open(path,
+		  O_WRONLY | O_APPEND | O_CREAT | O_NOFOLLOW | O_CLOEXEC | O_NOCTTY | O_NONBLOCK,
 		  0600); /* O_NONBLOCK: a planted FIFO fails, never blocks the start */
 	if (fd == -1 && errno == ELOOP)
 		return pc_err_set(err, -ELOOP, "the audit log %s is a symbolic link: remove it",
@@ -284,18 +285,35 @@ void pc_audit_stamp(struct pc_audit_event *ev)
 	snprintf(ev->time + n, sizeof(ev->time) - n, ".%06ldZ", ts.tv_nsec / 1000);
 }
 
-/* <v> as a JSON string of at most <max> of its bytes, cut on a UTF-8 boundary and marked. */
+/* What <c> costs in a JSON string at most (pc_buf_add_json_str()'s escapes). */
+static size_t json_cost(unsigned char c)
+{
+	if (c == '"' || c == '\\' || c == '\n' || c == '\r' || c == '\t')
+		return 2;
+	if (c < 0x20 || c >= 0x7f)
+		return 6; /* \u00XX; a byte of UTF-8 at worst \ufffd */
+	return 1;
+}
+
+/*
+ * <v> as a JSON string of at most <max> bytes between its quotes, escapes
+ * counted: cut (never inside a character) and marked PC_AUDIT_TRUNCATED
+ * when longer, so that what a client sends never makes a long line.
+ */
 static void add_capped(struct pc_buf *b, const char *v, size_t max)
 {
-	size_t n = strlen(v);
+	const unsigned char *u = (const unsigned char *)v;
+	size_t n = 0, cost = 0;
 
-	if (n <= max) {
+	while (u[n] && cost + json_cost(u[n]) <= max)
+		cost += json_cost(u[n++]);
+	if (!u[n]) {
 		pc_buf_add_json_str(b, v, n);
 		return;
 	}
-	while (max && ((unsigned char)v[max] & 0xc0) == 0x80)
-		max--; /* not inside a character */
-	pc_buf_add_json_str(b, v, max);
+	while (n && (u[n] & 0xc0) == 0x80)
+		n--; /* not inside a character */
+	pc_buf_add_json_str(b, v, n);
 	if (b->oom)
 		return;
 	b->len--; /* reopen the string for the mark */
@@ -352,7 +370,8 @@ void pc_audit_format(struct pc_buf *b, const struct pc_audit_event *ev)
 		if (ev->ns)
 			add_str(b, "namespace", ev->ns, PC_AUDIT_NAME_MAX);
 		if (ev->name)
-			add_str(b, "name", ev->name, ev->name_max ? ev->name_max : PC_AUDIT_NAME_MAX);
+			add_str(b, "name", ev->name,
+				ev->name_max ? ev->name_max : PC_AUDIT_NAME_MAX);
 		pc_buf_addc(b, '}');
 	}
 	if (ev->old_rv)
@@ -368,8 +387,7 @@ void pc_audit_format(struct pc_buf *b, const struct pc_audit_event *ev)
 		add_str(b, "message", ev->message, PC_AUDIT_MESSAGE_MAX);
 	pc_buf_addc(b, '}');
 	if (ev->suppressed)
-		pc_buf_printf(b,
-			      ",\"annotations\":{\"" PC_AUDIT_SUPPRESSED "\":\"%" PRIu64 "\"}",
+		pc_buf_printf(b, ",\"annotations\":{\"" PC_AUDIT_SUPPRESSED "\":\"%" PRIu64 "\"}",
 			      ev->suppressed);
 	pc_buf_adds(b, "}\n");
 }

@@ -42,8 +42,8 @@ struct pc_err;
 
 /*
  * What a line holds of a string a client sent (a name, a kind, a level) or
- * of a message that may quote one: at most these many bytes, then
- * PC_AUDIT_TRUNCATED, so that no request makes a long line.
+ * of a message that may quote one: at most these many bytes, escapes
+ * counted, then PC_AUDIT_TRUNCATED, so that no request makes a long line.
  */
 #define PC_AUDIT_NAME_MAX    253 /* a DNS subdomain, Kubernetes' longest name */
 #define PC_AUDIT_LEVEL_MAX   64

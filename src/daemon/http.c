@@ -192,8 +192,7 @@ static enum MHD_Result on_access(void *cls, struct MHD_Connection *conn, const c
 		c->busy = true;
 		pthread_mutex_unlock(&h->lock);
 	}
-	return h->handler(h->cls, conn, url, method, version, upload_data, upload_data_size,
-			  state);
+	return h->handler(h->cls, conn, url, method, version, upload_data, upload_data_size, state);
 }
 
 static void on_done(void *cls, struct MHD_Connection *conn, void **state,
@@ -238,8 +237,8 @@ static void *sweeper_main(void *arg)
 	while (!h->stopping) {
 		n = sweep(h, pc_mono_ms());
 		if (n)
-			pc_debug(h->name, "closed=%u why=\"headers not in within %" PRIu64 " s\"", n,
-				 h->deadline_ms / 1000);
+			pc_debug(h->name, "closed=%u why=\"headers not in within %" PRIu64 " s\"",
+				 n, h->deadline_ms / 1000);
 		clock_gettime(CLOCK_MONOTONIC, &ts);
 		ts.tv_sec += 1;
 		pthread_cond_timedwait(&h->wake, &h->lock, &ts);

@@ -301,13 +301,33 @@ START_TEST(caps_on_a_character_boundary)
 }
 END_TEST
 
+/* The cap counts escapes: 253 control characters are not 1,518 bytes of line. */
+START_TEST(caps_escapes_too)
+{
+	struct pc_audit_user cfg = { .name = "config", .via = "config" };
+	char name[PC_AUDIT_NAME_MAX + 1];
+	struct pc_err err;
+	char *lines[2];
+
+	memset(name, '\x01', sizeof(name) - 1);
+	name[sizeof(name) - 1] = '\0';
+	ck_assert_int_eq(pc_audit_open(path, 0, &err), 0);
+	pc_audit_request(&cfg, "delete", name, name, "refused", 404, "NotFound", name);
+	ck_assert_uint_eq(read_lines(path, lines, 2), 1);
+	ck_assert_msg(strlen(lines[0]) < 2048, "%zu bytes", strlen(lines[0])); /* 253+253+1024 */
+	ck_assert_ptr_nonnull(strstr(lines[0], "\\u0001" PC_AUDIT_TRUNCATED "\""));
+}
+END_TEST
+
 /*
  * Unauthenticated lines: a burst of 20, then about one a second; the next
  * line written, an accepted change's, says how many were left out.
  */
 START_TEST(rate_limits_unauthenticated_lines)
 {
-	struct pc_audit_user anon = { .name = "system:anonymous", .via = "admin", .anonymous = true };
+	struct pc_audit_user anon = { .name = "system:anonymous",
+				      .via = "admin",
+				      .anonymous = true };
 	struct pc_audit_user tok = { .name = "admin", .via = "admin" };
 	static char *lines[128];
 	const struct pc_node *j;
@@ -554,6 +574,7 @@ int main(void)
 	tcase_add_test(tc, refuses_a_symlink);
 	tcase_add_test(tc, caps_what_a_client_sent);
 	tcase_add_test(tc, caps_on_a_character_boundary);
+	tcase_add_test(tc, caps_escapes_too);
 	tcase_add_test(tc, rate_limits_unauthenticated_lines);
 	tcase_add_test(tc, a_failed_rotation_is_warned_once);
 	tcase_add_test(tc, versions_by_gets);
