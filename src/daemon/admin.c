@@ -45,9 +45,11 @@
 #include "proxy/deny.h"
 #include "proxy/worker.h"
 
-#define ADMIN_MAX_CONNS    1024
-#define ADMIN_IDLE_SECONDS 10
-#define ADMIN_THREADS      2
+#define ADMIN_MAX_CONNS      1024
+#define ADMIN_IDLE_SECONDS   10
+/* a probe or a scrape sends its headers at once; a trickler loses its slot */
+#define ADMIN_HEADER_SECONDS 5
+#define ADMIN_THREADS        2
 
 #define CT_JSON PC_HTTP_CT_JSON
 #define CT_TEXT PC_HTTP_CT_TEXT
@@ -55,7 +57,7 @@
 
 struct pc_admin {
 	struct pc_admin_opts o;
-	struct MHD_Daemon *d;
+	struct pc_http *d;
 	atomic_int state; /* enum pc_admin_state */
 	uint64_t start_ms;
 };
@@ -300,6 +302,8 @@ static enum MHD_Result get_clusters(struct pc_admin *a, struct MHD_Connection *c
 	return reply(conn, 200, json ? CT_JSON : CT_TEXT, &b);
 }
 
+static const char bad_level[] = "level= is err, warn, notice, info or debug\n";
+
 static enum MHD_Result logging(struct MHD_Connection *conn, bool post, const char *user)
 {
 	struct pc_audit_user who = { .name = user, .via = "admin" };
@@ -311,16 +315,18 @@ static enum MHD_Result logging(struct MHD_Connection *conn, bool post, const cha
 	if (level && !post)
 		return reply_text(conn, 405, "changing the log level needs POST\n");
 	if (post) {
-		l = level ? pc_log_level_parse(level) : -EINVAL;
-		if (l < 0)
-			return reply_text(conn, 400,
-					  "level= is err, warn, notice, info or debug\n");
 		pc_http_client_addr(conn, addr, sizeof(addr));
 		who.addr = addr[0] ? addr : NULL;
+		l = level ? pc_log_level_parse(level) : -EINVAL;
+		if (l < 0) {
+			pc_audit_request(&who, "set-log-level", PC_AUDIT_KIND_LOGGING, level,
+					 "refused", 400, "BadRequest", bad_level);
+			return reply_text(conn, 400, bad_level);
+		}
 		pc_log_set_level(l);
 		pc_log(PC_LOG_NOTICE, "log level changed", "level=%s by=%s", pc_log_level_name(l),
 		       user);
-		pc_audit_request(&who, "set-log-level", "Logging", pc_log_level_name(l),
+		pc_audit_request(&who, "set-log-level", PC_AUDIT_KIND_LOGGING, pc_log_level_name(l),
 				 "configured", 200, NULL, NULL);
 	}
 	pc_buf_printf(&b, "{\"level\":\"%s\"}\n", pc_log_level_name(pc_log_get_level()));
@@ -388,14 +394,16 @@ static bool is_guarded(const char *url, bool get)
 
 static enum MHD_Result refuse(struct MHD_Connection *conn, bool get)
 {
-	struct pc_audit_user who = { .name = "system:anonymous", .via = "admin" };
+	struct pc_audit_user who = { .name = "system:anonymous",
+				     .via = "admin",
+				     .anonymous = true };
 	char addr[INET6_ADDRSTRLEN];
 
 	if (!get) {
 		pc_http_client_addr(conn, addr, sizeof(addr));
 		who.addr = addr[0] ? addr : NULL;
-		pc_audit_request(&who, "set-log-level", "Logging", pc_http_arg(conn, "level"),
-				 "refused", 401, "Unauthorized", NULL);
+		pc_audit_request(&who, "set-log-level", PC_AUDIT_KIND_LOGGING,
+				 pc_http_arg(conn, "level"), "refused", 401, "Unauthorized", NULL);
 	}
 	return pc_http_send_hdr(conn, 401, CT_TEXT, unauthorized, sizeof(unauthorized) - 1,
 				MHD_HTTP_HEADER_WWW_AUTHENTICATE, "Bearer realm=\"portcullis\"");
@@ -460,6 +468,7 @@ int pc_admin_start(int fd, const struct pc_admin_opts *opts, struct pc_admin **o
 	static const struct pc_http_limits lim = {
 		.max_conns = ADMIN_MAX_CONNS,
 		.idle_seconds = ADMIN_IDLE_SECONDS,
+		.header_seconds = ADMIN_HEADER_SECONDS,
 		.pool = ADMIN_THREADS,
 	};
 	struct pc_admin *a = pc_calloc(1, sizeof(*a));
@@ -491,6 +500,6 @@ void pc_admin_stop(struct pc_admin *a)
 {
 	if (!a)
 		return;
-	MHD_stop_daemon(a->d); /* joins the connection threads; closes the socket */
+	pc_http_stop(a->d); /* joins the connection threads; closes the socket */
 	free(a);
 }

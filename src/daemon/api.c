@@ -44,11 +44,19 @@
 #include "model/resource.h"
 #include "store/store.h"
 
-#define PC_API_MAX_CONNS    64
-#define PC_API_MAX_FILE     (32u << 20)
-#define PC_API_MAX_BODY     (64u << 20)
-#define PC_API_IDLE_SECONDS 120
-#define PC_API_HEARTBEAT_MS 10000
+#define PC_API_MAX_CONNS        64
+#define PC_API_MAX_FILE         (32u << 20)
+#define PC_API_MAX_BODY         (64u << 20)
+#define PC_API_IDLE_SECONDS     120
+/*
+ * On TCP every pod process may connect: a socket that sends nothing gives
+ * its slot (of 64, a thread each) back after 30 s, and one that trickles
+ * its headers after PC_API_HEADER_SECONDS (doc/security.md, "Idle
+ * connections"). A watch sends a heartbeat every PC_API_HEARTBEAT_MS.
+ */
+#define PC_API_TCP_IDLE_SECONDS 30
+#define PC_API_HEADER_SECONDS   10
+#define PC_API_HEARTBEAT_MS     10000
 
 struct pc_api;
 
@@ -61,7 +69,7 @@ struct api_server {
 struct pc_api {
 	struct pc_control *ctl;
 	const struct pc_tokens *tokens; /* borrowed */
-	struct MHD_Daemon *d[2];        /* unix socket, TCP */
+	struct pc_http *d[2];           /* unix socket, TCP */
 	struct api_server srv[2];
 };
 
@@ -94,26 +102,73 @@ struct watch {
 
 /* ---- listening sockets (made as root, before the daemon drops privileges) ---- */
 
+/*
+ * The directory of the API socket, made 0755 when missing; as root, it
+ * must be root's and writable by root only. Root binds the socket there
+ * and sets its owner: a pod user who could write the directory could put a
+ * symbolic link in the socket's place between the two, and root would give
+ * the link's target to the socket's group.
+ */
+static int socket_dir(const char *path, struct pc_err *err)
+{
+	char dir[sizeof(((struct sockaddr_un *)0)->sun_path)];
+	char *slash;
+	struct stat st;
+
+	memcpy(dir, path, strlen(path) + 1);
+	slash = strrchr(dir, '/');
+	if (!slash)
+		memcpy(dir, ".", 2);
+	else
+		slash[slash == dir] = '\0'; /* "/api.sock": "/" */
+	if (slash && slash != dir && mkdir(dir, 0755) == -1 && errno != EEXIST)
+		return pc_err_errno(err, errno, "cannot create %s", dir);
+	if (geteuid() != 0)
+		return 0; /* it cannot give anything away */
+	if (stat(dir, &st) == -1)
+		return pc_err_errno(err, errno, "cannot stat the API socket's directory %s", dir);
+	if (st.st_uid != 0)
+		return pc_err_set(
+			err, -EPERM,
+			"the API socket's directory %s is owned by uid %u, who could swap "
+			"the socket for a link to a file of root's: `chown root %s` or "
+			"give --api-socket a directory of root's",
+			dir, (unsigned)st.st_uid, dir);
+	if (st.st_mode & 022)
+		return pc_err_set(err, -EPERM,
+				  "the API socket's directory %s is mode %04o, writable by others "
+				  "who could swap the socket for a link to a file of root's: "
+				  "`chmod go-w %s` or give --api-socket a directory of root's",
+				  dir, (unsigned)(st.st_mode & 07777), dir);
+	return 0;
+}
+
+/* Bind <fd> to <sa> as mode 0660 from the start: no chmod by path. */
+static int bind_0660(int fd, const struct sockaddr_un *sa)
+{
+	mode_t old = umask(0117); /* process-wide: a file made meanwhile is only stricter */
+	int ret = bind(fd, (const struct sockaddr *)sa, sizeof(*sa));
+	int e = errno;
+
+	umask(old);
+	errno = e;
+	return ret;
+}
+
 static int unix_listener(const char *path, struct pc_err *err)
 {
 	struct sockaddr_un sa = { .sun_family = AF_UNIX };
 	struct group grb, *gr = NULL;
 	char grbuf[1024];
 	struct stat st;
-	char dir[sizeof(sa.sun_path)];
-	char *slash;
-	int fd;
+	int fd, ret;
 
 	if (strlen(path) >= sizeof(sa.sun_path))
 		return pc_err_set(err, -ENAMETOOLONG, "API socket path \"%s\" is too long", path);
 	memcpy(sa.sun_path, path, strlen(path) + 1);
-	memcpy(dir, path, strlen(path) + 1);
-	slash = strrchr(dir, '/');
-	if (slash && slash != dir) {
-		*slash = '\0';
-		if (mkdir(dir, 0755) == -1 && errno != EEXIST)
-			return pc_err_errno(err, errno, "cannot create %s", dir);
-	}
+	ret = socket_dir(path, err);
+	if (ret < 0)
+		return ret;
 	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
 	if (fd == -1)
 		return pc_err_errno(err, errno, "cannot make the API socket");
@@ -129,8 +184,7 @@ static int unix_listener(const char *path, struct pc_err *err)
 		}
 		unlink(path); /* stale: its daemon is gone */
 	}
-	if (bind(fd, (struct sockaddr *)&sa, sizeof(sa)) == -1 || chmod(path, 0660) == -1 ||
-	    listen(fd, 64) == -1) {
+	if (bind_0660(fd, &sa) == -1 || listen(fd, 64) == -1) {
 		int e = errno;
 
 		close(fd);
@@ -138,7 +192,7 @@ static int unix_listener(const char *path, struct pc_err *err)
 	}
 	if (getgrnam_r("portcullis", &grb, grbuf, sizeof(grbuf), &gr) != 0)
 		gr = NULL;
-	if (geteuid() == 0 && chown(path, 0, gr ? gr->gr_gid : 0) == -1)
+	if (geteuid() == 0 && lchown(path, 0, gr ? gr->gr_gid : 0) == -1)
 		pc_log(PC_LOG_WARN, "cannot set the API socket's group", "path=%s err=%s", path,
 		       strerror(errno));
 	return fd;
@@ -244,6 +298,17 @@ static enum MHD_Result on_part(void *cls, enum MHD_ValueKind kind, const char *k
 	return p->data.oom ? MHD_NO : MHD_YES;
 }
 
+static const char not_multipart[] =
+	"an apply is multipart/form-data with one \"file\" part (with a filename) per input";
+
+/* An apply refused before it reached the store: its audit line, then the answer. */
+static enum MHD_Result refuse_apply(struct MHD_Connection *conn, const struct request *rq,
+				    unsigned code, const char *reason, const char *msg)
+{
+	pc_audit_request(&rq->who, "apply", NULL, NULL, "refused", code, reason, msg);
+	return send_status(conn, code, reason, msg);
+}
+
 static enum MHD_Result finish_apply(struct pc_api *api, struct MHD_Connection *conn,
 				    struct request *rq)
 {
@@ -257,12 +322,10 @@ static enum MHD_Result finish_apply(struct pc_api *api, struct MHD_Connection *c
 			 "%s: the request is over the limit (32 MiB a file, "
 			 "64 MiB in all)",
 			 rq->too_large);
-		return send_status(conn, 413, "RequestEntityTooLarge", msg);
+		return refuse_apply(conn, rq, 413, "RequestEntityTooLarge", msg);
 	}
 	if (rq->bad_part || rq->nparts == 0)
-		return send_status(conn, 400, "BadRequest",
-				   "an apply is multipart/form-data with one \"file\" part (with a "
-				   "filename) per input");
+		return refuse_apply(conn, rq, 400, "BadRequest", not_multipart);
 	files = pc_calloc(rq->nparts, sizeof(*files));
 	if (!files)
 		return send_status(conn, 500, "InternalError", "out of memory");
@@ -369,7 +432,7 @@ static enum MHD_Result route(struct pc_api *api, struct MHD_Connection *conn, co
 
 	if (strcmp(url, "/v1/objects") == 0 && get) {
 		pc_api_list(api->ctl, pc_http_arg(conn, "kind"), pc_http_arg(conn, "namespace"),
-			 pc_http_arg(conn, "name"), &r);
+			    pc_http_arg(conn, "name"), &r);
 	} else if (strcmp(url, "/v1/objects") == 0 && strcmp(method, "DELETE") == 0) {
 		pc_api_delete(api->ctl, pc_http_arg(conn, "kind"), pc_http_arg(conn, "namespace"),
 			      pc_http_arg(conn, "name"), pc_http_arg(conn, "resourceVersion"), who,
@@ -412,7 +475,7 @@ static const char unauthorized[] =
 /* 401, and an audit line when the request would have changed something. */
 static enum MHD_Result refuse(struct MHD_Connection *conn, const char *url, const char *method)
 {
-	struct pc_audit_user who = { .name = "system:anonymous", .via = "tcp" };
+	struct pc_audit_user who = { .name = "system:anonymous", .via = "tcp", .anonymous = true };
 	struct pc_reply r = { 0 };
 	char addr[INET6_ADDRSTRLEN];
 	enum MHD_Result ret;
@@ -483,9 +546,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
 		return MHD_YES;
 	}
 	if (!rq->pp)
-		return send_status(
-			conn, 400, "BadRequest",
-			"an apply is multipart/form-data with one \"file\" part per input");
+		return refuse_apply(conn, rq, 400, "BadRequest", not_multipart);
 	return finish_apply(api, conn, rq);
 }
 
@@ -514,9 +575,17 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **state,
 int pc_api_start(struct pc_control *ctl, const int fds[2], const struct pc_tokens *tokens,
 		 struct pc_api **out, struct pc_err *err)
 {
-	static const struct pc_http_limits lim = {
-		.max_conns = PC_API_MAX_CONNS,
-		.idle_seconds = PC_API_IDLE_SECONDS,
+	static const struct pc_http_limits lim[2] = {
+		{
+			.max_conns = PC_API_MAX_CONNS,
+			.idle_seconds = PC_API_IDLE_SECONDS,
+			.header_seconds = PC_API_HEADER_SECONDS,
+		},
+		{
+			.max_conns = PC_API_MAX_CONNS,
+			.idle_seconds = PC_API_TCP_IDLE_SECONDS,
+			.header_seconds = PC_API_HEADER_SECONDS,
+		},
 	};
 	struct pc_api *api = pc_calloc(1, sizeof(*api));
 	int i;
@@ -534,8 +603,8 @@ int pc_api_start(struct pc_control *ctl, const int fds[2], const struct pc_token
 			pc_api_stop(api);
 			return pc_err_set(err, -EINVAL, "the API's TCP listener needs a token");
 		}
-		api->d[i] =
-			pc_http_start(fds[i], on_request, &api->srv[i], on_completed, &lim, "API");
+		api->d[i] = pc_http_start(fds[i], on_request, &api->srv[i], on_completed, &lim[i],
+					  "API");
 		if (!api->d[i]) {
 			pc_api_stop(api);
 			return pc_err_set(err, -EIO, "cannot start the API server");
@@ -552,8 +621,7 @@ void pc_api_stop(struct pc_api *api)
 	if (!api)
 		return;
 	for (i = 0; i < 2; i++) {
-		if (api->d[i])
-			MHD_stop_daemon(api->d[i]); /* joins the connection threads */
+		pc_http_stop(api->d[i]); /* joins the connection threads */
 	}
 	free(api);
 }

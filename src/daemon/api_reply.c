@@ -220,6 +220,19 @@ static const struct pc_kind_info *kind_arg(const char *kind, struct pc_reply *r)
 	return ki;
 }
 
+/*
+ * A delete refused before it reached the store: its line, with <msg> (not
+ * the reply's text, which quotes what the client sent).
+ */
+static void refused_delete(const struct pc_audit_user *who, const char *kind, const char *name,
+			   const struct pc_reply *r, const char *msg)
+{
+	if (who)
+		pc_audit_request(who, "delete", kind && *kind ? kind : NULL,
+				 name && *name ? name : NULL, "refused", r->status,
+				 reason_of(r->status), msg);
+}
+
 /* DELETE /v1/objects. */
 void pc_api_delete(struct pc_control *ctl, const char *kind, const char *ns, const char *name,
 		   const char *resource_version, const struct pc_audit_user *who,
@@ -232,14 +245,18 @@ void pc_api_delete(struct pc_control *ctl, const char *kind, const char *ns, con
 
 	if (!kind || !name || !*name) {
 		pc_reply_status(r, 400, "BadRequest", "delete needs kind and name");
+		refused_delete(who, kind, name, r, "delete needs kind and name");
 		return;
 	}
 	ki = kind_arg(kind, r);
-	if (!ki)
+	if (!ki) {
+		refused_delete(who, kind, name, r, "no such resource type");
 		return;
+	}
 	if (pc_store_parse_precondition(resource_version, &rv) < 0) {
 		pc_reply_status(r, 400, "BadRequest", "resourceVersion \"%s\" is not a number",
 				resource_version);
+		refused_delete(who, kind, name, r, "resourceVersion is not a number");
 		return;
 	}
 	pc_change_result_init(&res);

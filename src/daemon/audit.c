@@ -18,12 +18,22 @@
 #include <unistd.h>
 
 #include "core/buf.h"
+#include "core/clock.h"
 #include "core/err.h"
 #include "core/log.h"
 #include "daemon/control.h"
 #include "model/finding.h"
 #include "model/resource.h"
 #include "store/store.h"
+
+/*
+ * The lines of unauthenticated requests go through a token bucket: a burst
+ * of AUDIT_ANON_BURST, then one per AUDIT_ANON_EVERY_MS. Without it any pod
+ * process could rotate the lines of accepted changes out of every kept file
+ * in a second (doc/security.md, "The audit log").
+ */
+#define AUDIT_ANON_BURST    20
+#define AUDIT_ANON_EVERY_MS 1000
 
 static struct {
 	pthread_mutex_t lock;
@@ -32,14 +42,23 @@ static struct {
 	uint64_t max;  /* rotate at; 0: never */
 	uint64_t size; /* of the current file */
 	bool failing;  /* the last write failed (logged once) */
-} audit = { PTHREAD_MUTEX_INITIALIZER, -1, NULL, 0, 0, false };
+	/* the last rotation failed (logged once): retry at <retry_at> bytes */
+	bool rotate_failed;
+	uint64_t retry_at;
+	/* the token bucket of unauthenticated lines, in milliseconds of credit */
+	bool anon_started;
+	uint64_t anon_credit, anon_last_ms;
+	uint64_t anon_suppressed; /* lines dropped, told on the next line written */
+	uint64_t anon_told_ms;    /* when the daemon's log last said so */
+} audit = { .lock = PTHREAD_MUTEX_INITIALIZER, .fd = -1 };
 
 static int open_log(const char *path, uint64_t *size, struct pc_err *err)
 {
 	struct stat st;
 	int fd;
 
-	fd = open(path, O_WRONLY | O_APPEND | O_CREAT | O_NOFOLLOW | O_CLOEXEC | O_NOCTTY | O_NONBLOCK,
+	fd = open(path,
+		  O_WRONLY | O_APPEND | O_CREAT | O_NOFOLLOW | O_CLOEXEC | O_NOCTTY | O_NONBLOCK,
 		  0600); /* O_NONBLOCK: a planted FIFO fails, never blocks the start */
 	if (fd == -1 && errno == ELOOP)
 		return pc_err_set(err, -ELOOP, "the audit log %s is a symbolic link: remove it",
@@ -80,6 +99,9 @@ int pc_audit_open(const char *path, uint64_t max_bytes, struct pc_err *err)
 	audit.path = copy;
 	audit.max = max_bytes;
 	audit.size = size;
+	audit.rotate_failed = false;
+	audit.anon_started = false;
+	audit.anon_suppressed = 0;
 	pthread_mutex_unlock(&audit.lock);
 	return 0;
 }
@@ -95,6 +117,26 @@ void pc_audit_close(void)
 	pthread_mutex_unlock(&audit.lock);
 }
 
+/*
+ * A rotation failed with <e>: say so once, with what to do, and wait until
+ * the file has grown by another --audit-log-max-size before trying again,
+ * so that a directory the proxy user may not write (an operator's path in
+ * a root-owned directory) costs one rename a rotation, not a warning a line.
+ */
+static void rotate_failed(const char *what, int e)
+{
+	audit.retry_at = audit.size + audit.max;
+	if (audit.rotate_failed)
+		return;
+	audit.rotate_failed = true;
+	pc_log(PC_LOG_WARN,
+	       "cannot rotate the audit log: it grows past --audit-log-max-size until a "
+	       "rotation succeeds (tried again each time it grows by that much); give the "
+	       "proxy user a directory it may write (--audit-log in a directory it owns), or "
+	       "rotate it from outside (logrotate copytruncate)",
+	       "path=%s err=%s", what, strerror(e));
+}
+
 /* audit.log.N-1 -> audit.log.N, ..., audit.log -> audit.log.1, a new audit.log; <lock> held. */
 static void rotate(void)
 {
@@ -106,38 +148,48 @@ static void rotate(void)
 	for (k = PC_AUDIT_KEEP; k > 1; k--) {
 		snprintf(from, sizeof(from), "%s.%d", audit.path, k - 1);
 		snprintf(to, sizeof(to), "%s.%d", audit.path, k);
-		if (rename(from, to) == -1 && errno != ENOENT)
-			pc_log(PC_LOG_WARN, "cannot rotate the audit log", "from=%s err=%s", from,
-			       strerror(errno));
+		if (rename(from, to) == -1 && errno != ENOENT) {
+			rotate_failed(from, errno); /* nothing is overwritten */
+			return;
+		}
 	}
 	snprintf(to, sizeof(to), "%s.1", audit.path);
 	if (rename(audit.path, to) == -1) {
-		pc_log(PC_LOG_WARN, "cannot rotate the audit log", "path=%s err=%s", audit.path,
-		       strerror(errno));
-		return; /* keep appending to the one we have */
+		rotate_failed(audit.path, errno); /* keep appending to the one we have */
+		return;
 	}
 	fd = open_log(audit.path, &size, &err);
 	if (fd < 0) {
 		/* the old descriptor still appends (to audit.log.1): no line is lost */
 		pc_log(PC_LOG_ERR, "cannot reopen the audit log after rotating it", "err=\"%s\"",
 		       err.msg);
+		audit.retry_at = audit.size + audit.max;
+		audit.rotate_failed = true;
 		return;
 	}
+	if (audit.rotate_failed)
+		pc_log(PC_LOG_NOTICE, "the audit log rotates again", "path=%s", audit.path);
+	audit.rotate_failed = false;
 	close(audit.fd);
 	audit.fd = fd;
 	audit.size = size;
 }
 
-static void write_line(const struct pc_buf *b)
+static bool rotate_due(size_t len)
+{
+	if (!audit.path || !audit.max || audit.size == 0 || audit.size + len <= audit.max)
+		return false;
+	return !audit.rotate_failed || audit.size + len > audit.retry_at;
+}
+
+/* Write the line in <b>; <lock> held. */
+static void write_locked(const struct pc_buf *b)
 {
 	ssize_t n;
 
-	if (b->oom || !b->len)
+	if (b->oom || !b->len || audit.fd < 0)
 		return;
-	pthread_mutex_lock(&audit.lock);
-	if (audit.fd < 0)
-		goto out;
-	if (audit.path && audit.max && audit.size > 0 && audit.size + b->len > audit.max)
+	if (rotate_due(b->len))
 		rotate();
 	n = write(audit.fd, b->p, b->len); /* O_APPEND, one write: a line is never split */
 	if (n == (ssize_t)b->len) {
@@ -151,8 +203,53 @@ static void write_line(const struct pc_buf *b)
 		       "path=%s err=%s", audit.path ? audit.path : "-",
 		       n == -1 ? strerror(errno) : "short write");
 	}
+}
+
+/* Whether an unauthenticated request's line may be written now; <lock> held. */
+static bool anon_allowed(void)
+{
+	uint64_t now = pc_mono_ms(), full = (uint64_t)AUDIT_ANON_BURST * AUDIT_ANON_EVERY_MS;
+
+	if (!audit.anon_started) {
+		audit.anon_started = true;
+		audit.anon_credit = full;
+		audit.anon_last_ms = now;
+	}
+	audit.anon_credit += now - audit.anon_last_ms;
+	if (audit.anon_credit > full)
+		audit.anon_credit = full;
+	audit.anon_last_ms = now;
+	if (audit.anon_credit >= AUDIT_ANON_EVERY_MS) {
+		audit.anon_credit -= AUDIT_ANON_EVERY_MS;
+		return true;
+	}
+	if (!audit.anon_suppressed && now - audit.anon_told_ms >= 60000) {
+		audit.anon_told_ms = now;
+		pc_log(PC_LOG_WARN,
+		       "unauthenticated requests come faster than the audit log records them: "
+		       "the next line says how many were left out",
+		       "burst=%d per_second=%d", AUDIT_ANON_BURST, 1000 / AUDIT_ANON_EVERY_MS);
+	}
+	audit.anon_suppressed++;
+	return false;
+}
+
+/* Format <ev> and write it, unless it is an unauthenticated request over its rate. */
+static void write_event(struct pc_audit_event *ev)
+{
+	struct pc_buf line = PC_BUF_INIT;
+
+	pthread_mutex_lock(&audit.lock);
+	if (audit.fd < 0 || (ev->user->anonymous && !anon_allowed()))
+		goto out;
+	ev->suppressed = audit.anon_suppressed;
+	pc_audit_format(&line, ev);
+	write_locked(&line);
+	if (!line.oom)
+		audit.anon_suppressed = 0;
 out:
 	pthread_mutex_unlock(&audit.lock);
+	pc_buf_release(&line);
 }
 
 static bool is_open(void)
@@ -188,10 +285,45 @@ void pc_audit_stamp(struct pc_audit_event *ev)
 	snprintf(ev->time + n, sizeof(ev->time) - n, ".%06ldZ", ts.tv_nsec / 1000);
 }
 
-static void add_str(struct pc_buf *b, const char *key, const char *v)
+/* What <c> costs in a JSON string at most (pc_buf_add_json_str()'s escapes). */
+static size_t json_cost(unsigned char c)
+{
+	if (c == '"' || c == '\\' || c == '\n' || c == '\r' || c == '\t')
+		return 2;
+	if (c < 0x20 || c >= 0x7f)
+		return 6; /* \u00XX; a byte of UTF-8 at worst \ufffd */
+	return 1;
+}
+
+/*
+ * <v> as a JSON string of at most <max> bytes between its quotes, escapes
+ * counted: cut (never inside a character) and marked PC_AUDIT_TRUNCATED
+ * when longer, so that what a client sends never makes a long line.
+ */
+static void add_capped(struct pc_buf *b, const char *v, size_t max)
+{
+	const unsigned char *u = (const unsigned char *)v;
+	size_t n = 0, cost = 0;
+
+	while (u[n] && cost + json_cost(u[n]) <= max)
+		cost += json_cost(u[n++]);
+	if (!u[n]) {
+		pc_buf_add_json_str(b, v, n);
+		return;
+	}
+	while (n && (u[n] & 0xc0) == 0x80)
+		n--; /* not inside a character */
+	pc_buf_add_json_str(b, v, n);
+	if (b->oom)
+		return;
+	b->len--; /* reopen the string for the mark */
+	pc_buf_adds(b, PC_AUDIT_TRUNCATED "\"");
+}
+
+static void add_str(struct pc_buf *b, const char *key, const char *v, size_t max)
 {
 	pc_buf_printf(b, ",\"%s\":", key);
-	pc_buf_add_json_str(b, v, strlen(v));
+	add_capped(b, v, max);
 }
 
 static void format_user(struct pc_buf *b, const struct pc_audit_user *u)
@@ -205,10 +337,10 @@ static void format_user(struct pc_buf *b, const struct pc_audit_user *u)
 			      (int)u->pid);
 	} else {
 		pc_buf_adds(b, "\"user\":{\"username\":");
-		pc_buf_add_json_str(b, u->name ? u->name : "", u->name ? strlen(u->name) : 0);
+		add_capped(b, u->name ? u->name : "", PC_AUDIT_NAME_MAX);
 		pc_buf_addc(b, '}');
 	}
-	add_str(b, "via", u->via ? u->via : "");
+	add_str(b, "via", u->via ? u->via : "", PC_AUDIT_NAME_MAX);
 	if (u->addr) {
 		pc_buf_adds(b, ",\"sourceIPs\":[");
 		pc_buf_add_json_str(b, u->addr, strlen(u->addr));
@@ -223,7 +355,7 @@ void pc_audit_format(struct pc_buf *b, const struct pc_audit_event *ev)
 		      "\"level\":\"Metadata\",\"auditID\":\"%s\",\"stage\":\"ResponseComplete\","
 		      "\"stageTimestamp\":\"%s\"",
 		      ev->id, ev->time);
-	add_str(b, "verb", ev->verb);
+	add_str(b, "verb", ev->verb, PC_AUDIT_NAME_MAX);
 	pc_buf_addc(b, ',');
 	format_user(b, ev->user);
 	if (ev->kind) {
@@ -234,25 +366,30 @@ void pc_audit_format(struct pc_buf *b, const struct pc_audit_event *ev)
 			pc_buf_addc(b, ',');
 		}
 		pc_buf_adds(b, "\"kind\":");
-		pc_buf_add_json_str(b, ev->kind, strlen(ev->kind));
+		add_capped(b, ev->kind, PC_AUDIT_NAME_MAX);
 		if (ev->ns)
-			add_str(b, "namespace", ev->ns);
+			add_str(b, "namespace", ev->ns, PC_AUDIT_NAME_MAX);
 		if (ev->name)
-			add_str(b, "name", ev->name);
+			add_str(b, "name", ev->name,
+				ev->name_max ? ev->name_max : PC_AUDIT_NAME_MAX);
 		pc_buf_addc(b, '}');
 	}
 	if (ev->old_rv)
 		pc_buf_printf(b, ",\"oldResourceVersion\":\"%" PRId64 "\"", ev->old_rv);
 	if (ev->new_rv)
 		pc_buf_printf(b, ",\"newResourceVersion\":\"%" PRId64 "\"", ev->new_rv);
-	add_str(b, "result", ev->result);
+	add_str(b, "result", ev->result, PC_AUDIT_NAME_MAX);
 	pc_buf_printf(b, ",\"responseStatus\":{\"code\":%u,\"status\":\"%s\"", ev->code,
 		      ev->code < 300 ? "Success" : "Failure");
 	if (ev->reason)
-		add_str(b, "reason", ev->reason);
+		add_str(b, "reason", ev->reason, PC_AUDIT_NAME_MAX);
 	if (ev->message)
-		add_str(b, "message", ev->message);
-	pc_buf_adds(b, "}}\n");
+		add_str(b, "message", ev->message, PC_AUDIT_MESSAGE_MAX);
+	pc_buf_addc(b, '}');
+	if (ev->suppressed)
+		pc_buf_printf(b, ",\"annotations\":{\"" PC_AUDIT_SUPPRESSED "\":\"%" PRIu64 "\"}",
+			      ev->suppressed);
+	pc_buf_adds(b, "}\n");
 }
 
 /* The first error of <f>: its object into <ev>, its text into <msg>. */
@@ -304,7 +441,7 @@ void pc_audit_change(const struct pc_audit_user *who, const char *verb, int ret,
 		     const struct pc_change_result *res, unsigned code, const char *reason)
 {
 	struct pc_audit_event ev = { .user = who, .verb = verb, .code = code, .reason = reason };
-	struct pc_buf line = PC_BUF_INIT, text = PC_BUF_INIT;
+	struct pc_buf text = PC_BUF_INIT;
 	size_t i;
 
 	if (!is_open())
@@ -312,10 +449,8 @@ void pc_audit_change(const struct pc_audit_user *who, const char *verb, int ret,
 	pc_audit_stamp(&ev); /* one auditID for every line of the request */
 	if (ret < 0) {
 		change_refused(&ev, res, ret, &text);
-		pc_audit_format(&line, &ev);
-		write_line(&line);
+		write_event(&ev);
 		pc_buf_release(&text);
-		pc_buf_release(&line);
 		return;
 	}
 	for (i = 0; i < res->n; i++) {
@@ -328,11 +463,8 @@ void pc_audit_change(const struct pc_audit_user *who, const char *verb, int ret,
 		ev.old_rv = o->old_rv;
 		ev.new_rv = o->result == PC_STORE_DELETED ? 0 : o->new_rv;
 		ev.result = pc_store_result_name(o->result);
-		pc_buf_clear(&line);
-		pc_audit_format(&line, &ev);
-		write_line(&line);
+		write_event(&ev);
 	}
-	pc_buf_release(&line);
 }
 
 void pc_audit_request(const struct pc_audit_user *who, const char *verb, const char *kind,
@@ -347,14 +479,13 @@ void pc_audit_request(const struct pc_audit_user *who, const char *verb, const c
 				     .code = code,
 				     .reason = reason,
 				     .message = message };
-	struct pc_buf line = PC_BUF_INIT;
 
 	if (!is_open())
 		return;
 	if (kind && pc_kind_by_name(kind))
 		ev.group = PC_GROUP;
+	if (kind && strcmp(kind, PC_AUDIT_KIND_LOGGING) == 0)
+		ev.name_max = PC_AUDIT_LEVEL_MAX; /* the name is the level asked for */
 	pc_audit_stamp(&ev);
-	pc_audit_format(&line, &ev);
-	write_line(&line);
-	pc_buf_release(&line);
+	write_event(&ev);
 }

@@ -17,7 +17,14 @@
  * under a mutex; at --audit-log-max-size the file is rotated (audit.log
  * -> audit.log.1 -> ... -> audit.log.PC_AUDIT_KEEP). A failed write is
  * logged (once until a write succeeds again) and never fails or delays
- * the change.
+ * the change. A rotation that fails (a directory the proxy user may not
+ * write) is logged once and retried only after the file has grown by
+ * another max_bytes.
+ *
+ * Strings a client chose are capped (PC_AUDIT_NAME_MAX, ...); the lines of
+ * requests without a valid token (pc_audit_user.anonymous) go through a
+ * token bucket, a burst of 20 then one a second, and the next line written
+ * counts those left out (the PC_AUDIT_SUPPRESSED annotation).
  */
 #ifndef PC_DAEMON_AUDIT_H
 #define PC_DAEMON_AUDIT_H
@@ -33,6 +40,22 @@ struct pc_err;
 #define PC_AUDIT_FILE "audit.log"
 #define PC_AUDIT_KEEP 3 /* rotated files kept */
 
+/*
+ * What a line holds of a string a client sent (a name, a kind, a level) or
+ * of a message that may quote one: at most these many bytes, escapes
+ * counted, then PC_AUDIT_TRUNCATED, so that no request makes a long line.
+ */
+#define PC_AUDIT_NAME_MAX    253 /* a DNS subdomain, Kubernetes' longest name */
+#define PC_AUDIT_LEVEL_MAX   64
+#define PC_AUDIT_MESSAGE_MAX 1024
+#define PC_AUDIT_TRUNCATED   "...[truncated]"
+
+/* The objectRef kind of POST /logging on the admin endpoint. */
+#define PC_AUDIT_KIND_LOGGING "Logging"
+
+/* The annotation that counts the unauthenticated requests left out before a line. */
+#define PC_AUDIT_SUPPRESSED "portcullis.io/suppressed-unauthenticated"
+
 /* Who made a change. */
 struct pc_audit_user {
 	const char *name; /* the token's name, "config", "system:anonymous"; NULL: a peer */
@@ -42,6 +65,7 @@ struct pc_audit_user {
 	gid_t gid;
 	pid_t pid;
 	const char *addr; /* the TCP client's address, or NULL */
+	bool anonymous;   /* no valid token: its lines are rate-limited */
 };
 
 /* One line: what pc_audit_format() prints. */
@@ -56,6 +80,8 @@ struct pc_audit_event {
 	const char *result;           /* "created", ..., "refused" */
 	unsigned code;                /* responseStatus.code: the HTTP status */
 	const char *reason, *message; /* for refusals (NULL otherwise) */
+	size_t name_max;              /* the cap of <name>; 0: PC_AUDIT_NAME_MAX */
+	uint64_t suppressed;          /* unauthenticated lines left out before this one */
 };
 
 /*
@@ -80,8 +106,9 @@ void pc_audit_change(const struct pc_audit_user *who, const char *verb, int ret,
 
 /*
  * Log one request that has no change result: an apply or delete refused
- * before it reached the store (401), a log level set on the admin
- * endpoint. <kind> and <name> (may be NULL) make the objectRef.
+ * before it reached the store (401, 400, 404, 413), a log level set on the
+ * admin endpoint. <kind> and <name> (may be NULL) make the objectRef; with
+ * <kind> PC_AUDIT_KIND_LOGGING, <name> is a level (PC_AUDIT_LEVEL_MAX).
  */
 void pc_audit_request(const struct pc_audit_user *who, const char *verb, const char *kind,
 		      const char *name, const char *result, unsigned code, const char *reason,

@@ -40,24 +40,34 @@ int pc_http_listen_tcp(const char *spec, const struct pc_http_tcp *t, struct pc_
  * epoll thread pool, where an idle connection costs a descriptor and no
  * thread, so the limits can be high. <per_ip> (0: none) keeps one address
  * from taking every slot; <idle_seconds> closes a connection that sends
- * nothing for that long (a half-sent request included).
+ * nothing for that long (a half-sent request included); <header_seconds>
+ * (0: none) closes one whose request's headers are not all in that long
+ * after the connection, or its previous request, ended: a client that
+ * trickles a byte at a time keeps a slot that long at most.
  */
 struct pc_http_limits {
 	unsigned max_conns;
 	unsigned per_ip;
 	unsigned idle_seconds;
+	unsigned header_seconds;
 	unsigned pool; /* 0: a thread per connection; else epoll threads */
 };
+
+/* A server: libmicrohttpd's, and the deadline of its requests' headers. */
+struct pc_http;
 
 /*
  * Serve on the listening socket <fd> (taken by the server once started)
  * within <lim>. <done> (may be NULL) is called when a request ends;
- * libmicrohttpd's own errors are logged as warnings under <name>.
- * Returns the server, or NULL.
+ * libmicrohttpd's own errors are logged as warnings under <name> (at most
+ * 10 a minute). Returns the server, or NULL.
  */
-struct MHD_Daemon *pc_http_start(int fd, MHD_AccessHandlerCallback handler, void *cls,
-				 MHD_RequestCompletedCallback done,
-				 const struct pc_http_limits *lim, const char *name);
+struct pc_http *pc_http_start(int fd, MHD_AccessHandlerCallback handler, void *cls,
+			      MHD_RequestCompletedCallback done, const struct pc_http_limits *lim,
+			      const char *name);
+
+/* Stop <h> (NULL: nothing): joins its threads, closes its sockets. */
+void pc_http_stop(struct pc_http *h);
 
 /*
  * The credentials of the peer of <conn> (a Unix socket connection):

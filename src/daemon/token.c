@@ -182,6 +182,12 @@ static int check_file(int fd, const char *path, struct pc_err *err)
 				  "it (the daemon then makes a new token)",
 				  path, (unsigned)st.st_uid, me == 0 ? "root" : "the daemon's user",
 				  (unsigned)me, (unsigned)me, path);
+	if (st.st_nlink != 1) /* a hard link to a file of root's, made by the proxy user */
+		return pc_err_set(err, -EPERM,
+				  "%s has %ju hard links: a token file must have one, or it may be "
+				  "another file of root's linked there; check it, then remove it "
+				  "(the daemon then makes a new token) or copy it to a new file",
+				  path, (uintmax_t)st.st_nlink);
 	if (st.st_mode & 077)
 		return pc_err_set(err, -EPERM,
 				  "%s is mode %04o: a token file must be readable by its owner "

@@ -350,3 +350,169 @@ def test_audit_log_off_and_elsewhere(topo, proxy, workdir):
     q = proxy((), "--audit-log", path)
     assert q.api_apply([("a.yaml", se("loud", "203.0.113.68"))])[0] == 200
     assert json.loads(path.read_text())["objectRef"]["name"] == "loud"
+
+
+# -- the security review of issue 12 ------------------------------------------
+
+def all_audit_lines(p, path=None):
+    """The lines of the audit log and its rotated files, oldest first."""
+    path = path or p.state_dir / "audit.log"
+    files = [path.with_name(f"{path.name}.{i}") for i in (3, 2, 1)] + [path]
+    return [json.loads(ln) for f in files if f.exists() for ln in f.read_text().splitlines()]
+
+
+def test_anonymous_requests_cannot_rotate_out_an_accepted_change(topo, proxy):
+    """60 unauthenticated POST /logging with a 6,000-byte level used to rotate an
+    apply out of audit.log and its three rotated files at 64Ki."""
+    p = proxy((), "--audit-log-max-size", "64Ki")
+    assert p.api_apply([("a.yaml", se("kept", "203.0.113.69"))])[0] == 200
+    for _ in range(60):
+        assert http(topo, 15000, "POST", "/logging?level=" + "A" * 6000)[0] == 401
+    lines = all_audit_lines(p)
+    assert [ln["objectRef"]["name"] for ln in lines if ln["result"] == "created"] == ["kept"]
+    refused = [ln for ln in lines if ln["result"] == "refused"]
+    assert 20 <= len(refused) <= 22, len(refused)  # a burst of 20, then one a second
+    for ln in refused:
+        assert ln["objectRef"]["name"] == "A" * 64 + "...[truncated]", ln
+    assert not (p.state_dir / "audit.log.1").exists()
+    # the next line written says how many were left out
+    assert p.admin("/logging?level=info", method="POST")[0] == 200
+    last = all_audit_lines(p)[-1]
+    assert last["user"]["username"] == "admin" and last["result"] == "configured", last
+    assert last["annotations"] == {
+        "portcullis.io/suppressed-unauthenticated": str(60 - len(refused))}, last
+
+
+def test_refused_changes_leave_a_line(topo, proxy):
+    """An apply refused before the store (400, 413) and a delete with a bad kind or
+    resourceVersion are audited like any other refusal."""
+    p = proxy((), "--api-listen", f"127.0.0.1:{API_PORT}")
+    auth = bearer(p.token())
+    status, _, body = http(topo, API_PORT, "POST", "/v1/apply",
+                           {**auth, "Content-Type": "text/plain"}, b"kind: x\n")
+    assert status == 400, body
+    mp, ctype = multipart([("big.yaml", "#" * (33 << 20))])
+    status, _, body = http(topo, API_PORT, "POST", "/v1/apply", {**auth, "Content-Type": ctype},
+                           mp)
+    assert status == 413, body
+    status, _ = p.api("DELETE", "/v1/objects?kind=ServiceEntry&name=x&resourceVersion=abc")
+    assert status == 400
+    status, _ = p.api("DELETE", "/v1/objects?kind=Nope&name=x")
+    assert status == 404
+    got = [(ln["verb"], ln["result"], ln["responseStatus"]["code"], ln["via"])
+           for ln in audit_lines(p)]
+    assert got == [("apply", "refused", 400, "tcp"), ("apply", "refused", 413, "tcp"),
+                   ("delete", "refused", 400, "unix"), ("delete", "refused", 404, "unix")], got
+    lines = audit_lines(p)
+    assert lines[0]["user"]["username"] == "admin", lines[0]
+    assert "big.yaml" in lines[1]["responseStatus"]["message"], lines[1]
+    assert lines[2]["objectRef"] == {"apiGroup": "networking.istio.io", "kind": "ServiceEntry",
+                                     "name": "x"}, lines[2]
+
+
+def test_audit_log_in_a_root_owned_directory_warns_once(topo, proxy, workdir):
+    """The operator's --audit-log is opened as root; the proxy user cannot rename it
+    there: one warning that says what to do, not one a line."""
+    logs = workdir / "root-logs"
+    logs.mkdir()
+    logs.chmod(0o755)
+    path = logs / "audit.log"
+    p = proxy((), "--audit-log", path, "--audit-log-max-size", "2Ki")
+    for i in range(20):
+        assert p.api_apply([(f"r{i}.yaml", se(f"grow-{i}", f"203.0.113.{100 + i}"))])[0] == 200
+    warns = [ln for ln in p.stderr().splitlines() if "cannot rotate the audit log" in ln]
+    assert len(warns) == 1 and "directory it may write" in warns[0], warns
+    assert path.stat().st_size > 2048 and not (logs / "audit.log.1").exists()
+    assert len(all_audit_lines(p, path)) == 20
+
+
+def test_dropped_admin_connections_do_not_flood_the_log(topo, proxy):
+    """Each connection closed with a half-sent request was a warning of
+    libmicrohttpd's: any pod process could fill the daemon's log."""
+    p = proxy(())
+    for _ in range(100):
+        s = topo.pod.socket()
+        try:
+            s.settimeout(IO_TIMEOUT)
+            s.connect(("127.0.0.1", 15000))
+            s.sendall(b"GET /metrics HTTP/1.1\r\nHo")
+        finally:
+            s.close()
+    deadline = time.monotonic() + 5
+    while time.monotonic() < deadline and "incomplete request" not in p.stderr():
+        time.sleep(0.1)
+    time.sleep(1)  # the rest of the closes
+    n = sum("incomplete request" in ln for ln in p.stderr().splitlines())
+    assert 1 <= n <= 10, p.stderr()[-3000:]
+
+
+def test_api_socket_directory_others_may_write_is_refused(pc, topo, workdir):
+    """Root binds the socket and sets its group: in a directory a pod user may
+    write, the socket could be swapped for a link first."""
+    d = workdir / "sockdir"
+    d.mkdir()
+    argv = ("run", "--state-dir", workdir / "sockdir-state", "--api-socket", d / "api.sock",
+            "--admin", "off")
+    d.chmod(0o777)
+    rc, out, err = pc.run(*argv, ns=topo.pod)
+    assert rc != 0 and "mode 0777" in err and f"chmod go-w {d}" in err, err
+    d.chmod(0o755)
+    os.chown(d, 1337, 1337)
+    rc, out, err = pc.run(*argv, ns=topo.pod)
+    assert rc != 0 and "owned by uid 1337" in err and f"chown root {d}" in err, err
+    assert not (d / "api.sock").exists()
+
+
+def hold_and_trickle(topo, port, n, probe, limit):
+    """<n> connections to <port> that send a byte of a request line every second;
+    <probe>() is tried meanwhile until it returns true: the seconds it took, or
+    None after <limit> s."""
+    held = topo.pod.sockets(n)
+    try:
+        for s in held:
+            s.settimeout(IO_TIMEOUT)
+            s.connect(("127.0.0.1", port))
+            s.setblocking(False)
+        t0 = time.monotonic()
+        while time.monotonic() - t0 < limit:
+            for s in held:
+                try:
+                    s.send(b"G")
+                except OSError:
+                    pass  # cut by the server
+            try:
+                if probe():
+                    return time.monotonic() - t0
+            except (OSError, ValueError, IndexError):
+                pass  # refused, reset or cut short while every slot is taken
+            time.sleep(1)
+        return None
+    finally:
+        for s in held:
+            s.close()
+
+
+def test_trickled_headers_do_not_hold_the_admin_endpoint(topo, proxy):
+    """1,024 connections that each send a byte a second used to hold every slot
+    of the admin endpoint for ever (the idle timeout restarts on each byte):
+    their headers have 5 s."""
+    p = proxy(())
+
+    def ready():
+        return p.admin("/healthz/ready", token=False, timeout=1)[:3:2] == (200, b"LIVE\n")
+
+    took = hold_and_trickle(topo, 15000, 1024, ready, 20)
+    assert took is not None and took < 12, took
+
+
+def test_trickled_headers_do_not_hold_the_tcp_api(topo, proxy):
+    """64 trickling connections took every slot of the TCP API: their headers
+    have 10 s."""
+    p = proxy((), "--api-listen", f"127.0.0.1:{API_PORT}")
+    tok = p.token()
+
+    def status():
+        return http(topo, API_PORT, "GET", "/v1/status", bearer(tok))[0] == 200
+
+    took = hold_and_trickle(topo, API_PORT, 64, status, 30)
+    assert took is not None and took < 20, took

@@ -9,6 +9,7 @@
  */
 #include <check.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <ftw.h>
 #include <regex.h>
 #include <stdint.h>
@@ -248,6 +249,203 @@ START_TEST(rotates_by_size)
 }
 END_TEST
 
+/* What a client sent is capped, and marked: a request never makes a long line. */
+START_TEST(caps_what_a_client_sent)
+{
+	struct pc_audit_user anon = { .name = "system:anonymous", .via = "tcp" };
+	static char big[6001];
+	const struct pc_node *j;
+	struct pc_err err;
+	char *lines[4];
+	const char *name;
+
+	memset(big, 'A', sizeof(big) - 1);
+	ck_assert_int_eq(pc_audit_open(path, 0, &err), 0);
+	pc_audit_request(&anon, "delete", big, big, "refused", 400, "BadRequest", big);
+	pc_audit_request(&anon, "set-log-level", PC_AUDIT_KIND_LOGGING, big, "refused", 401,
+			 "Unauthorized", NULL);
+	ck_assert_uint_eq(read_lines(path, lines, 4), 2);
+	ck_assert_uint_lt(strlen(lines[0]), 2048);
+	ck_assert_uint_lt(strlen(lines[1]), 1024);
+	j = json(lines[0], strlen(lines[0]));
+	name = js(j, "objectRef.name");
+	ck_assert_uint_eq(strlen(name), PC_AUDIT_NAME_MAX + strlen(PC_AUDIT_TRUNCATED));
+	ck_assert_str_eq(name + PC_AUDIT_NAME_MAX, PC_AUDIT_TRUNCATED);
+	ck_assert_uint_eq(strlen(js(j, "objectRef.kind")),
+			  PC_AUDIT_NAME_MAX + strlen(PC_AUDIT_TRUNCATED));
+	ck_assert_uint_eq(strlen(js(j, "responseStatus.message")),
+			  PC_AUDIT_MESSAGE_MAX + strlen(PC_AUDIT_TRUNCATED));
+	j = json(lines[1], strlen(lines[1]));
+	ck_assert_uint_eq(strlen(js(j, "objectRef.name")),
+			  PC_AUDIT_LEVEL_MAX + strlen(PC_AUDIT_TRUNCATED));
+}
+END_TEST
+
+/* A cut never splits a UTF-8 character (the line stays valid JSON text). */
+START_TEST(caps_on_a_character_boundary)
+{
+	struct pc_audit_user cfg = { .name = "config", .via = "config" };
+	char name[PC_AUDIT_NAME_MAX + 8];
+	const struct pc_node *j;
+	struct pc_err err;
+	char *lines[2];
+
+	memset(name, 'a', sizeof(name) - 1);
+	name[sizeof(name) - 1] = '\0';
+	memcpy(name + PC_AUDIT_NAME_MAX - 1, "\xc3\xa9", 2); /* an e-acute across the cap */
+	ck_assert_int_eq(pc_audit_open(path, 0, &err), 0);
+	pc_audit_request(&cfg, "delete", "ServiceEntry", name, "refused", 404, "NotFound", NULL);
+	ck_assert_uint_eq(read_lines(path, lines, 2), 1);
+	j = json(lines[0], strlen(lines[0]));
+	ck_assert_str_eq(js(j, "objectRef.name") + PC_AUDIT_NAME_MAX - 1, PC_AUDIT_TRUNCATED);
+}
+END_TEST
+
+/* The cap counts escapes: 253 control characters are not 1,518 bytes of line. */
+START_TEST(caps_escapes_too)
+{
+	struct pc_audit_user cfg = { .name = "config", .via = "config" };
+	char name[PC_AUDIT_NAME_MAX + 1];
+	struct pc_err err;
+	char *lines[2];
+
+	memset(name, '\x01', sizeof(name) - 1);
+	name[sizeof(name) - 1] = '\0';
+	ck_assert_int_eq(pc_audit_open(path, 0, &err), 0);
+	pc_audit_request(&cfg, "delete", name, name, "refused", 404, "NotFound", name);
+	ck_assert_uint_eq(read_lines(path, lines, 2), 1);
+	ck_assert_msg(strlen(lines[0]) < 2048, "%zu bytes", strlen(lines[0])); /* 253+253+1024 */
+	ck_assert_ptr_nonnull(strstr(lines[0], "\\u0001" PC_AUDIT_TRUNCATED "\""));
+}
+END_TEST
+
+/*
+ * Unauthenticated lines: a burst of 20, then about one a second; the next
+ * line written, an accepted change's, says how many were left out.
+ */
+START_TEST(rate_limits_unauthenticated_lines)
+{
+	struct pc_audit_user anon = { .name = "system:anonymous",
+				      .via = "admin",
+				      .anonymous = true };
+	struct pc_audit_user tok = { .name = "admin", .via = "admin" };
+	static char *lines[128];
+	const struct pc_node *j;
+	char want[128];
+	struct pc_err err;
+	size_t n;
+	int i;
+
+	ck_assert_int_eq(pc_audit_open(path, 0, &err), 0);
+	for (i = 0; i < 60; i++)
+		pc_audit_request(&anon, "set-log-level", PC_AUDIT_KIND_LOGGING, "debug", "refused",
+				 401, "Unauthorized", NULL);
+	pc_audit_request(&tok, "set-log-level", PC_AUDIT_KIND_LOGGING, "info", "configured", 200,
+			 NULL, NULL);
+	n = read_lines(path, lines, 128);
+	ck_assert_msg(n >= 21 && n <= 22, "%zu lines", n); /* 20, maybe one refilled, and ours */
+	j = json(lines[n - 1], strlen(lines[n - 1]));
+	ck_assert_str_eq(js(j, "user.username"), "admin");
+	snprintf(want, sizeof(want), "\"annotations\":{\"%s\":\"%d\"}", PC_AUDIT_SUPPRESSED,
+		 60 - (int)(n - 1));
+	ck_assert_msg(strstr(lines[n - 1], want) != NULL, "%s", lines[n - 1]);
+	j = json(lines[0], strlen(lines[0]));
+	ck_assert_ptr_null(jp(j, "annotations"));
+	pc_audit_request(&tok, "set-log-level", PC_AUDIT_KIND_LOGGING, "info", "configured", 200,
+			 NULL, NULL);
+	ck_assert_uint_eq(read_lines(path, lines, 128), n + 1);
+	j = json(lines[n], strlen(lines[n]));
+	ck_assert_ptr_null(jp(j, "annotations")); /* told once */
+}
+END_TEST
+
+/* How many times <needle> is in the file <p>. */
+static int count_in(const char *p, const char *needle)
+{
+	static char buf[1 << 16];
+	FILE *f = fopen(p, "r");
+	size_t len;
+	int n = 0;
+	char *s;
+
+	if (!f)
+		return 0;
+	len = fread(buf, 1, sizeof(buf) - 1, f);
+	fclose(f);
+	buf[len] = '\0';
+	for (s = buf; (s = strstr(s, needle)); s++)
+		n++;
+	return n;
+}
+
+/* A directory <p> with a file in it, which rename() cannot replace; or remove them. */
+static void full_dir(const char *p, bool make)
+{
+	char inside[200];
+	int fd;
+
+	snprintf(inside, sizeof(inside), "%s/x", p);
+	if (!make) {
+		unlink(inside);
+		ck_assert_int_eq(rmdir(p), 0);
+		return;
+	}
+	ck_assert_int_eq(mkdir(p, 0700), 0);
+	fd = open(inside, O_WRONLY | O_CREAT, 0600);
+	ck_assert_int_ge(fd, 0);
+	close(fd);
+}
+
+static void log_lines(int n)
+{
+	struct pc_audit_user cfg = { .name = "config", .via = "config" };
+
+	while (n--)
+		pc_audit_request(&cfg, "set-log-level", "Logging", "info", "configured", 200, NULL,
+				 NULL);
+}
+
+/*
+ * A rotation that cannot rename (as the proxy user in a root-owned
+ * directory; here audit.log.2 and .3 are directories that rename() cannot
+ * swap, as root may) is warned about once, and tried again only after the
+ * file grew by another max size.
+ */
+START_TEST(a_failed_rotation_is_warned_once)
+{
+	char one[160], two[160], three[160], logp[160];
+	struct pc_err err;
+	struct stat st;
+	int fd;
+
+	snprintf(one, sizeof(one), "%s.1", path);
+	snprintf(two, sizeof(two), "%s.2", path);
+	snprintf(three, sizeof(three), "%s.3", path);
+	snprintf(logp, sizeof(logp), "%s/daemon.log", dir);
+	full_dir(two, true);
+	full_dir(three, true);
+	fd = open(logp, O_WRONLY | O_CREAT | O_APPEND, 0600);
+	ck_assert_int_ge(fd, 0);
+	pc_log_set_fd(fd);
+	ck_assert_int_eq(pc_audit_open(path, 1000, &err), 0);
+	log_lines(40);
+	ck_assert_int_eq(count_in(logp, "cannot rotate the audit log"), 1);
+	ck_assert_int_eq(count_in(logp, "directory it may write"), 1);
+	ck_assert_int_eq(stat(path, &st), 0);
+	ck_assert_int_gt(st.st_size, 1000); /* it grew: nothing was lost */
+	full_dir(two, false);
+	full_dir(three, false);
+	log_lines(20); /* another 1000 bytes: it tries, and succeeds */
+	pc_log_set_fd(-1);
+	close(fd);
+	ck_assert_int_eq(count_in(logp, "cannot rotate the audit log"), 1);
+	ck_assert_int_eq(count_in(logp, "the audit log rotates again"), 1);
+	ck_assert_int_eq(stat(one, &st), 0);
+	ck_assert_msg(S_ISREG(st.st_mode), "no rotated %s", one);
+	unlink(logp);
+}
+END_TEST
+
 START_TEST(refuses_a_symlink)
 {
 	struct pc_err err;
@@ -374,6 +572,11 @@ int main(void)
 	tcase_add_test(tc, a_refusal_names_its_first_error);
 	tcase_add_test(tc, rotates_by_size);
 	tcase_add_test(tc, refuses_a_symlink);
+	tcase_add_test(tc, caps_what_a_client_sent);
+	tcase_add_test(tc, caps_on_a_character_boundary);
+	tcase_add_test(tc, caps_escapes_too);
+	tcase_add_test(tc, rate_limits_unauthenticated_lines);
+	tcase_add_test(tc, a_failed_rotation_is_warned_once);
 	tcase_add_test(tc, versions_by_gets);
 	tcase_add_test(tc, versions_by_a_listing);
 	suite_add_tcase(s, tc);

@@ -185,6 +185,25 @@ START_TEST(refuses_a_file_of_another_owner)
 }
 END_TEST
 
+START_TEST(refuses_a_hard_link)
+{
+	struct pc_tokens t;
+	struct pc_err err;
+	char other[160];
+
+	/* with fs.protected_hardlinks=0 the proxy user could link a file of root's there */
+	snprintf(other, sizeof(other), "%s/shadow", dir);
+	write_file("abc,admin\n", 0600);
+	ck_assert_int_eq(link(path, other), 0);
+	ck_assert_int_eq(pc_tokens_load(dir, &t, NULL, &err), -EPERM);
+	unlink(other);
+	ck_assert_msg(strstr(err.msg, "2 hard links") != NULL, "%s", err.msg);
+	ck_assert_ptr_null(t.v);
+	ck_assert_int_eq(pc_tokens_load(dir, &t, NULL, &err), 0); /* one link again */
+	pc_tokens_release(&t);
+}
+END_TEST
+
 int main(void)
 {
 	Suite *s = suite_create("daemon.token");
@@ -201,6 +220,7 @@ int main(void)
 	tcase_add_test(tc, refuses_a_readable_file);
 	tcase_add_test(tc, refuses_a_symlink_and_a_fifo);
 	tcase_add_test(tc, refuses_a_file_of_another_owner);
+	tcase_add_test(tc, refuses_a_hard_link);
 	suite_add_tcase(s, tc);
 	sr = srunner_create(s);
 	srunner_run_all(sr, CK_NORMAL);
