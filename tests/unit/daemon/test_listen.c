@@ -33,7 +33,7 @@ static void lo_up(void)
 
 	ck_assert_int_ge(fd, 0);
 	memset(&ifr, 0, sizeof(ifr));
-	strcpy(ifr.ifr_name, "lo");
+	memcpy(ifr.ifr_name, "lo", sizeof("lo"));
 	ck_assert_int_eq(ioctl(fd, SIOCGIFFLAGS, &ifr), 0);
 	ifr.ifr_flags |= IFF_UP;
 	ck_assert_int_eq(ioctl(fd, SIOCSIFFLAGS, &ifr), 0);
