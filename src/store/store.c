@@ -63,19 +63,27 @@ const char *pc_store_uri_path(const char *uri)
 	return backend_of(uri, &where) ? where : uri;
 }
 
+/* The backend of <uri> and its location in <where>, or an error in <err>. */
+static int backend_for(const char *uri, const struct pc_store_ops **ops, const char **where,
+		       struct pc_err *err)
+{
+	if (!uri || !*uri)
+		return pc_err_set(err, -EINVAL, "no state directory given");
+	*ops = backend_of(uri, where);
+	if (!*ops)
+		return pc_err_set(err, -EPROTONOSUPPORT,
+				  "no store backend for \"%s\" in this build (it has: sqlite:DIR)",
+				  uri);
+	return 0;
+}
+
 int pc_store_open(const char *uri, struct pc_store **out, struct pc_err *err)
 {
 	const struct pc_store_ops *ops;
 	const char *where;
+	int ret = backend_for(uri, &ops, &where, err);
 
-	if (!uri || !*uri)
-		return pc_err_set(err, -EINVAL, "no state directory given");
-	ops = backend_of(uri, &where);
-	if (!ops)
-		return pc_err_set(err, -EPROTONOSUPPORT,
-				  "no store backend for \"%s\" in this build (it has: sqlite:DIR)",
-				  uri);
-	return ops->open(where, out, err);
+	return ret < 0 ? ret : ops->open(where, out, err);
 }
 
 void pc_store_close(struct pc_store *s)
@@ -88,15 +96,12 @@ int pc_store_lock(const char *uri, struct pc_store_lock **out, struct pc_err *er
 {
 	const struct pc_store_ops *ops;
 	const char *where;
+	int ret;
 
 	*out = NULL;
-	if (!uri || !*uri)
-		return pc_err_set(err, -EINVAL, "no state directory given");
-	ops = backend_of(uri, &where);
-	if (!ops)
-		return pc_err_set(err, -EPROTONOSUPPORT,
-				  "no store backend for \"%s\" in this build (it has: sqlite:DIR)",
-				  uri);
+	ret = backend_for(uri, &ops, &where, err);
+	if (ret < 0)
+		return ret;
 	return ops->lock ? ops->lock(where, out, err) : 0;
 }
 
