@@ -409,10 +409,10 @@ static int apply_locked(struct pc_control *c, const struct pc_upload *files, siz
 		ret = pc_changes_of(b, PC_STORE_SOURCE_API, &v, f);
 	if (ret == 0)
 		ret = scope_warnings(c, &b->m, f);
-	if (ret == 0) {
+	if (ret == 0)
 		ret = commit(c, b, v, b->m.nres, res);
+	if (v) /* then <b> is there too */
 		pc_changes_free(v, b->m.nres);
-	}
 	if (ret == -ENOMEM && !res->err.msg[0])
 		pc_err_set(&res->err, -ENOMEM, "out of memory");
 	pc_batch_put(b);
