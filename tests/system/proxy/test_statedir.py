@@ -189,8 +189,9 @@ def start_tampered(p, tag):
         assert proc.returncode == 0, f"{tag}: exit {proc.returncode} after SIGTERM\n{log}"
         return "ready", log
     assert proc.returncode == 1, f"{tag}: exit {proc.returncode}\n{log}"
-    assert re.search(r"level=err .*(store|state directory)", log) and str(p.state_dir) in log, \
-        f"{tag}: the refusal does not name the store\n{log}"
+    # the store, or the API token the planter unlinked under the daemon (0 links)
+    assert re.search(r"level=err .*(store|state directory|API token)", log) and \
+        str(p.state_dir) in log, f"{tag}: the refusal does not name the store\n{log}"
     return "refused", log
 
 
