@@ -479,9 +479,12 @@ static int drop_host(struct ctx *c, const struct host_ref *ref, const struct pc_
 	return set(o, h < o->nhosts, false, NULL,
 		   pc_arena_printf(s->arena,
 				   "host %s is imported from namespace %s (ServiceEntry %s/%s): "
-				   "Istio keeps one namespace per host, the workload's first",
+				   "Istio keeps one namespace per host, %s",
 				   ref->host, winner->meta.ns, winner->meta.ns,
-				   nz(winner->meta.name)));
+				   nz(winner->meta.name),
+				   strcmp(winner->meta.ns, s->ns) == 0
+					   ? "the workload's first"
+					   : "the oldest entry's when none is the workload's"));
 }
 
 static size_t collect_hosts(const struct pc_scope *s, struct host_ref *v)
@@ -507,10 +510,14 @@ static size_t collect_hosts(const struct pc_scope *s, struct host_ref *v)
 }
 
 /*
- * With Sidecar egress, a host imported from several namespaces is kept
- * from one: the workload's, else the oldest entry's (Istio's
- * selectServices keeps the first it sees). Entries of that namespace
- * keep it all (their overlaps are the usual conflicts: the oldest wins).
+ * A host imported from several namespaces is kept from one: the
+ * workload's, else the oldest entry's (Istio's selectServices keeps the
+ * first it sees, services sorted by sortServicesByCreationTime). Without
+ * Sidecar egress too: Istio's unified SidecarScope (PILOT_UNIFIED_SIDECAR_SCOPE,
+ * the default) treats no Sidecar as one egress listener importing every
+ * host of every namespace.
+ * Entries of that namespace keep it all (their overlaps are the usual
+ * conflicts: the oldest wins).
  */
 static int one_namespace_per_host(struct ctx *c)
 {
@@ -519,8 +526,6 @@ static int one_namespace_per_host(struct ctx *c)
 	size_t i, n, first = 0, total = 0;
 	int ret = 0;
 
-	if (!c->imp)
-		return 0;
 	for (i = 0; i < s->n; i++) {
 		if (s->m->res[i].kind == PC_KIND_SERVICE_ENTRY && s->obj[i].in_force)
 			total += s->obj[i].nhosts;

@@ -627,10 +627,56 @@ START_TEST(one_namespace_per_host)
 	ck_assert(!in_force(&x, "default", "mine"));
 	ck_assert(!pc_scope_visible(&x.s, res(&x, "team-b", "old"), 0, 0));
 	release(&x);
-	/* without Sidecar egress every exported entry stays (the conflicts decide) */
+	/* without Sidecar egress too: Istio's default listener imports every host */
 	load(&x, ses, NULL, NULL);
-	ck_assert(in_force(&x, "team-c", "older"));
+	ck_assert(!in_force(&x, "team-c", "older"));
 	ck_assert(in_force(&x, "default", "mine"));
+	release(&x);
+	load(&x, ses, "team-d", NULL);
+	ck_assert(in_force(&x, "team-c", "older"));
+	ck_assert(!in_force(&x, "default", "mine"));
+	reason_has(&x, "default", "mine",
+		   "host api.example.com is imported from namespace team-c (ServiceEntry "
+		   "team-c/older): Istio keeps one namespace per host, the oldest entry's");
+	release(&x);
+}
+END_TEST
+
+/*
+ * Review e1: without a Sidecar, a younger entry of another namespace with
+ * the workload's host must not open its own addresses (a squatted CIDR).
+ */
+START_TEST(one_namespace_per_host_without_sidecar)
+{
+	struct fix x;
+	struct pc_snapshot *snap;
+	const char *yaml = "---\napiVersion: networking.istio.io/v1\nkind: ServiceEntry\n"
+			   "metadata: {name: mine, namespace: default, "
+			   "creationTimestamp: '2025-01-01T00:00:00Z'}\n"
+			   "spec:\n  hosts: [db.example.com]\n  addresses: [192.0.2.33]\n"
+			   "  ports: [{name: tcp, number: 5432, protocol: TCP}]\n"
+			   "---\napiVersion: networking.istio.io/v1\nkind: ServiceEntry\n"
+			   "metadata: {name: squat, namespace: team-c, "
+			   "creationTimestamp: '2025-02-01T00:00:00Z'}\n"
+			   "spec:\n  hosts: [db.example.com]\n  addresses: [198.51.100.0/24]\n"
+			   "  ports: [{name: tcp, number: 5432, protocol: TCP}]\n";
+
+	load(&x, yaml, NULL, NULL);
+	ck_assert_ptr_null(x.s.sidecar);
+	ck_assert(in_force(&x, "default", "mine"));
+	ck_assert(!in_force(&x, "team-c", "squat"));
+	reason_has(&x, "team-c", "squat",
+		   "host db.example.com is imported from namespace default (ServiceEntry "
+		   "default/mine): Istio keeps one namespace per host, the workload's first");
+	ck_assert_int_eq(pc_policy_compile(&x.m, &x.o, NULL, NULL, &snap), 0);
+	ck_assert_str_eq(classify(snap, "198.51.100.7", 5432), "BlackHoleCluster");
+	ck_assert_str_eq(classify(snap, "192.0.2.33", 5432), "outbound|5432||db.example.com");
+	pc_snapshot_unref(snap);
+	release(&x);
+	/* team-c's workloads: their own namespace's entry wins, even younger */
+	load(&x, yaml, "team-c", NULL);
+	ck_assert(in_force(&x, "team-c", "squat"));
+	ck_assert(!in_force(&x, "default", "mine"));
 	release(&x);
 }
 END_TEST
@@ -770,6 +816,7 @@ int main(void)
 	tcase_add_test(tc, compile_enforces_the_scope);
 	tcase_add_test(tc, source_namespace_matches_the_workload);
 	tcase_add_test(tc, one_namespace_per_host);
+	tcase_add_test(tc, one_namespace_per_host_without_sidecar);
 	tcase_add_test(tc, virtual_service_destination_is_a_cluster_only);
 	tcase_add_test(tc, warnings_name_the_field);
 	suite_add_tcase(s, tc);
