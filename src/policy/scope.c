@@ -441,7 +441,12 @@ struct host_ref {
 	bool own; /* in the workload's namespace */
 };
 
-/* By host, then the workload's namespace first, then the oldest. */
+/*
+ * By host, then the workload's namespace first, then the oldest: Istio's
+ * SortServicesByCreationTime, whose tie-break is the service's name (a
+ * ServiceEntry's service is named after its host, the same here) and then
+ * its namespace.
+ */
 static int by_host(const void *a, const void *b)
 {
 	const struct host_ref *x = a, *y = b;
@@ -451,7 +456,11 @@ static int by_host(const void *a, const void *b)
 		return c;
 	if (x->own != y->own)
 		return x->own ? -1 : 1;
-	return older(x->r, y->r);
+	c = strcmp(nz(x->r->meta.creation_timestamp), nz(y->r->meta.creation_timestamp));
+	if (c)
+		return c;
+	c = strcmp(nz(x->r->meta.ns), nz(y->r->meta.ns));
+	return c ? c : older(x->r, y->r);
 }
 
 static bool host_any_port(const struct pc_scope_obj *o, size_t h)

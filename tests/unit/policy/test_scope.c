@@ -681,6 +681,22 @@ START_TEST(one_namespace_per_host_without_sidecar)
 }
 END_TEST
 
+/* SortServicesByCreationTime: a tie goes to the namespace first by name (services are hosts). */
+START_TEST(one_namespace_per_host_tie_is_by_namespace)
+{
+	struct fix x;
+
+	load(&x,
+	     SE("aa", "team-z", "db.example.com", "192.0.2.40", 5432, "")
+		     SE("zz", "team-a", "db.example.com", "192.0.2.41", 5432, ""),
+	     NULL, NULL);
+	ck_assert(in_force(&x, "team-a", "zz"));
+	ck_assert(!in_force(&x, "team-z", "aa"));
+	reason_has(&x, "team-z", "aa", "imported from namespace team-a (ServiceEntry team-a/zz)");
+	release(&x);
+}
+END_TEST
+
 /* Istio's collectImportedServices: a route's destination gets a cluster, not listeners. */
 START_TEST(virtual_service_destination_is_a_cluster_only)
 {
@@ -817,6 +833,7 @@ int main(void)
 	tcase_add_test(tc, source_namespace_matches_the_workload);
 	tcase_add_test(tc, one_namespace_per_host);
 	tcase_add_test(tc, one_namespace_per_host_without_sidecar);
+	tcase_add_test(tc, one_namespace_per_host_tie_is_by_namespace);
 	tcase_add_test(tc, virtual_service_destination_is_a_cluster_only);
 	tcase_add_test(tc, warnings_name_the_field);
 	suite_add_tcase(s, tc);
