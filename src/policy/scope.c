@@ -36,6 +36,12 @@ struct import {
 	const char *ns;
 	const char *host;
 	uint32_t port; /* the listener's port, 0: any */
+	/*
+	 * Why its listener has an address of its own that captured traffic
+	 * never reaches ("HTTP_PROXY port 3128"), or NULL: it serves captured
+	 * traffic. Its hosts get clusters only.
+	 */
+	const char *own;
 };
 
 struct ctx {
@@ -264,9 +270,36 @@ static uint32_t listener_port(const struct pc_egress_listener *l)
 	return l->port->number;
 }
 
+/*
+ * Why listener <l> is not one for captured (iptables-redirected) traffic,
+ * or NULL when it is. Istio's buildSidecarOutboundListeners gives an
+ * HTTP_PROXY port, a bind to a Unix socket or to an address other than
+ * 0.0.0.0 / ::, and captureMode NONE a listener of that address of its
+ * own (bound to the port for NONE, HTTP_PROXY 127.0.0.1 then); the
+ * virtual outbound listener hands captured connections on by their
+ * original destination, which is never such an address. portcullis
+ * serves captured traffic only.
+ */
+static const char *own_address(struct pc_arena *a, const struct pc_egress_listener *l)
+{
+	uint32_t port = l->port ? l->port->number : 0;
+
+	if (l->port && l->port->protocol &&
+	    pc_protocol_parse(l->port->protocol) == PC_PROTO_HTTP_PROXY)
+		return pc_arena_printf(a, "HTTP_PROXY port %u", port);
+	if (l->bind && strncmp(l->bind, "unix://", 7) == 0)
+		return pc_arena_printf(a, "bind %s", l->bind);
+	if (l->bind && *l->bind && strcmp(l->bind, "0.0.0.0") != 0 && strcmp(l->bind, "::") != 0)
+		return pc_arena_printf(a, "bind %s port %u", l->bind, port);
+	if (l->capture_mode == PC_CAPTURE_NONE)
+		return pc_arena_printf(a, "captureMode NONE port %u", port);
+	return NULL;
+}
+
 static int add_imports(struct ctx *c, const struct pc_egress_listener *l)
 {
 	struct pc_scope *s = c->s;
+	const char *own = own_address(s->arena, l);
 	size_t i;
 
 	for (i = 0; i < l->hosts.n; i++) {
@@ -286,6 +319,7 @@ static int add_imports(struct ctx *c, const struct pc_egress_listener *l)
 			im->ns = s->ns; /* the workload's, even in the root namespace's Sidecar */
 		im->host = slash + 1;
 		im->port = listener_port(l);
+		im->own = own;
 		c->nimp++;
 	}
 	return 0;
@@ -318,23 +352,41 @@ static bool imports_host(const char *imported, const char *h)
 	return strcmp(imported, h) == 0 || pc_host_subset_of(h, imported);
 }
 
-/* Is host <h> of a ServiceEntry of namespace <ns> imported on <port>? */
-static bool imported(const struct ctx *c, const char *ns, const char *h, uint32_t port)
+/*
+ * The import that brings host <h> of a ServiceEntry of namespace <ns> on
+ * <port> to a listener for captured traffic; else, with <own>, one of a
+ * listener of its own address; else NULL. <*all> when there is no Sidecar
+ * egress (everything is imported).
+ */
+static const struct import *imported_by(const struct ctx *c, const char *ns, const char *h,
+					uint32_t port, bool own, bool *all)
 {
+	const struct import *other = NULL;
 	size_t i;
 
-	if (!c->imp)
-		return true;
+	*all = !c->imp;
 	for (i = 0; i < c->nimp; i++) {
 		const struct import *im = &c->imp[i];
 
 		if (im->port && im->port != port)
 			continue;
-		if ((strcmp(im->ns, ns) == 0 || strcmp(im->ns, "*") == 0) &&
-		    imports_host(im->host, h))
-			return true;
+		if ((strcmp(im->ns, ns) != 0 && strcmp(im->ns, "*") != 0) ||
+		    !imports_host(im->host, h))
+			continue;
+		if (!im->own)
+			return im;
+		if (!other)
+			other = im;
 	}
-	return false;
+	return own ? other : NULL;
+}
+
+/* Is host <h> of a ServiceEntry of namespace <ns> imported on <port> for captured traffic? */
+static bool imported(const struct ctx *c, const char *ns, const char *h, uint32_t port)
+{
+	bool all;
+
+	return imported_by(c, ns, h, port, false, &all) || all;
 }
 
 /* hostClassification.VSMatches (Istio's non-gateway semantics: Matches both ways). */
@@ -347,8 +399,8 @@ static bool vs_imported(const struct ctx *c, const char *ns, const char *h)
 	for (i = 0; i < c->nimp; i++) {
 		const struct import *im = &c->imp[i];
 
-		if (strcmp(im->ns, ns) != 0 && strcmp(im->ns, "*") != 0)
-			continue;
+		if (im->own || (strcmp(im->ns, ns) != 0 && strcmp(im->ns, "*") != 0))
+			continue; /* a listener of its own address: not for captured traffic */
 		if (strcmp(im->host, h) == 0 ||
 		    ((is_wild(im->host) || is_wild(h)) && pc_host_matches(h, im->host)))
 			return true;
@@ -366,12 +418,62 @@ static const char *not_imported(struct ctx *c)
 
 /* ---- ServiceEntries and VirtualServices ---- */
 
+/*
+ * Mark the (host, port) pairs of <r> that only listeners of their own
+ * address import as routed (clusters, no chains). Returns why the first
+ * such listener is one (NULL: none), or "" on -ENOMEM in <*ret>.
+ */
+static const char *own_only(struct ctx *c, struct pc_scope_obj *o, const struct pc_resource *r,
+			    int *ret)
+{
+	const struct pc_service_entry *se = r->spec;
+	const char *why = NULL;
+	size_t h, p;
+	bool all;
+
+	*ret = 0;
+	for (h = 0; h < o->nhosts; h++) {
+		for (p = 0; p < o->nports; p++) {
+			const struct import *im;
+
+			if (o->visible[h * o->nports + p])
+				continue;
+			im = imported_by(c, r->meta.ns, se->hosts.n ? se->hosts.v[h] : "",
+					 se->ports.v[p].number, true, &all);
+			if (!im)
+				continue;
+			if (!o->routed)
+				o->routed = pc_arena_calloc(c->s->arena, o->nhosts * o->nports, 1);
+			if (!o->routed) {
+				*ret = -ENOMEM;
+				return NULL;
+			}
+			o->routed[h * o->nports + p] = true;
+			why = why ? why : im->own;
+		}
+	}
+	return why;
+}
+
+static int se_own_only(struct ctx *c, struct pc_scope_obj *o, const char *why)
+{
+	const struct pc_resource *sc = c->s->sidecar;
+
+	return set(o, true, false, NULL,
+		   pc_arena_printf(c->s->arena,
+				   "imported by Sidecar %s/%s only through its egress listener %s, "
+				   "which captured traffic does not reach: a cluster without "
+				   "listeners, as in Istio",
+				   sc->meta.ns, nz(sc->meta.name), why));
+}
+
 static int se_verdict(struct ctx *c, struct pc_scope_obj *o, const struct pc_resource *r)
 {
 	struct pc_scope *s = c->s;
 	const struct pc_service_entry *se = r->spec;
 	size_t h, p, nvis = 0;
-	const char *hidden = NULL;
+	const char *hidden = NULL, *own;
+	int ret = 0;
 
 	o->nhosts = se->hosts.n ? se->hosts.n : 1;
 	o->nports = se->ports.n;
@@ -393,6 +495,11 @@ static int se_verdict(struct ctx *c, struct pc_scope_obj *o, const struct pc_res
 		if (!any && !hidden)
 			hidden = host;
 	}
+	own = c->imp && o->nports ? own_only(c, o, r, &ret) : NULL;
+	if (ret < 0)
+		return ret;
+	if (nvis == 0 && own)
+		return se_own_only(c, o, own);
 	if (nvis == 0)
 		return set(o, false, false, NULL, not_imported(c));
 	if (!c->imp)

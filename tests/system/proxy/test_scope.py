@@ -294,3 +294,20 @@ def test_one_namespace_per_host_without_sidecar(topo, proxy):
     assert o["in_force"] is False and o["reason"] == (
         "host db.test.example is imported from namespace default (ServiceEntry "
         "default/mine): Istio keeps one namespace per host, the workload's first"), o
+
+
+def test_http_proxy_listener_opens_nothing_for_captured_traffic(topo, proxy):
+    """A Sidecar whose only egress listener is an HTTP_PROXY port: Istio gives
+    that listener an address of its own (127.0.0.1:3128), which no captured
+    connection reaches, so its `*/*` hosts are clusters without listeners."""
+    p = run(proxy, docs(
+        se_raw("a", "default", "a.test.example", [EXT_A + "/32"], ECHO),
+        meta("Sidecar", "s", "default") + (
+            "spec:\n  egress:\n  - port: {number: 3128, protocol: HTTP_PROXY, name: proxy}\n"
+            "    hosts: ['*/*']\n")))
+    assert_blocked(topo, p, EXT_A, ECHO)
+    o = verdict(scope_of(p), "ServiceEntry", "default", "a")
+    assert o["reason"] == (
+        "imported by Sidecar default/s only through its egress listener HTTP_PROXY port "
+        "3128, which captured traffic does not reach: a cluster without listeners, as in "
+        "Istio"), o

@@ -507,6 +507,68 @@ START_TEST(compile_enforces_the_scope)
 }
 END_TEST
 
+/*
+ * Review e5: a listener of its own address (HTTP_PROXY, a bind, captureMode
+ * NONE) is never reached by captured traffic: its hosts get clusters only.
+ */
+START_TEST(own_address_listener_imports_clusters_only)
+{
+	static const struct {
+		const char *egress, *why;
+		bool open;
+	} cases[] = {
+		{ "  - port: {number: 3128, protocol: HTTP_PROXY, name: proxy}\n"
+		  "    hosts: ['*/*']\n",
+		  "HTTP_PROXY port 3128", false },
+		{ "  - port: {number: 5432, protocol: TCP, name: pg}\n    bind: 127.0.0.1\n"
+		  "    hosts: ['./*']\n",
+		  "bind 127.0.0.1 port 5432", false },
+		{ "  - port: {number: 5432, protocol: TCP, name: pg}\n    bind: 127.0.0.1\n"
+		  "    captureMode: NONE\n    hosts: ['./*']\n",
+		  "bind 127.0.0.1 port 5432", false },
+		{ "  - port: {number: 5432, protocol: TCP, name: pg}\n    captureMode: NONE\n"
+		  "    hosts: ['./*']\n",
+		  "captureMode NONE port 5432", false },
+		{ "  - port: {number: 0, protocol: TCP, name: uds}\n"
+		  "    bind: unix:///var/run/db.sock\n    captureMode: NONE\n    hosts: ['./*']\n",
+		  "bind unix:///var/run/db.sock", false },
+		{ "  - hosts: ['./*']\n    bind: 0.0.0.0\n", NULL, true },
+		{ "  - port: {number: 3128, protocol: HTTP_PROXY, name: proxy}\n"
+		  "    hosts: ['*/*']\n  - hosts: ['./a.example.com']\n",
+		  NULL, true },
+	};
+	char yaml[2048];
+	size_t i;
+
+	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		struct fix x;
+		struct pc_snapshot *snap;
+
+		snprintf(yaml, sizeof(yaml), "%s%s  egress:\n%s",
+			 SE("a", "default", "a.example.com", "192.0.2.10", 5432, ""),
+			 SIDECAR("s", "default", "2025-01-01T00:00:00Z", ""), cases[i].egress);
+		load(&x, yaml, NULL, NULL);
+		ck_assert_msg(pc_scope_visible(&x.s, res(&x, "default", "a"), 0, 0) ==
+				      cases[i].open,
+			      "case %zu", i);
+		if (cases[i].why) {
+			reason_has(&x, "default", "a", cases[i].why);
+			reason_has(
+				&x, "default", "a",
+				"imported by Sidecar default/s only through its egress listener");
+			reason_has(&x, "default", "a", "which captured traffic does not reach");
+			ck_assert(pc_scope_routed(&x.s, res(&x, "default", "a"), 0, 0));
+		}
+		ck_assert_int_eq(pc_policy_compile(&x.m, &x.o, NULL, NULL, &snap), 0);
+		ck_assert_str_eq(classify(snap, "192.0.2.10", 5432),
+				 cases[i].open ? "outbound|5432||a.example.com"
+					       : "BlackHoleCluster");
+		pc_snapshot_unref(snap);
+		release(&x);
+	}
+}
+END_TEST
+
 START_TEST(source_namespace_matches_the_workload)
 {
 	struct fix x;
@@ -834,6 +896,7 @@ int main(void)
 	tcase_add_test(tc, one_namespace_per_host);
 	tcase_add_test(tc, one_namespace_per_host_without_sidecar);
 	tcase_add_test(tc, one_namespace_per_host_tie_is_by_namespace);
+	tcase_add_test(tc, own_address_listener_imports_clusters_only);
 	tcase_add_test(tc, virtual_service_destination_is_a_cluster_only);
 	tcase_add_test(tc, warnings_name_the_field);
 	suite_add_tcase(s, tc);
