@@ -311,3 +311,21 @@ def test_http_proxy_listener_opens_nothing_for_captured_traffic(topo, proxy):
         "imported by Sidecar default/s only through its egress listener HTTP_PROXY port "
         "3128, which captured traffic does not reach: a cluster without listeners, as in "
         "Istio"), o
+
+
+def test_destination_subnets_do_not_open_other_addresses(topo, proxy):
+    """A tcp route with destinationSubnets [198.51.100.0/24] for a service
+    whose one address is EXT_A: Istio's listener is EXT_A:port, the subnets
+    only narrow chains inside it, so 198.51.100.x stays closed."""
+    vs = meta("VirtualService", "v", "team-x") + (
+        "spec:\n  hosts: [a.test.example]\n  tcp:\n"
+        "  - match: [{destinationSubnets: [198.51.100.0/24]}]\n"
+        "    route: [{destination: {host: a.test.example}}]\n")
+    p = run(proxy, docs(se_raw("a", "default", "a.test.example", [EXT_A + "/32"], ECHO), vs))
+    assert_blocked(topo, p, EXT_B, ECHO)
+    assert_out(topo, p, EXT_A, ECHO, cluster(ECHO, "a.test.example"))
+    p.stop()
+
+    # without addresses the service has the wildcard listener: the subnet is in it
+    p = run(proxy, docs(se_raw("a", "default", "a.test.example", [], ECHO), vs))
+    assert_out(topo, p, EXT_B, ECHO, cluster(ECHO, "a.test.example"))
