@@ -518,13 +518,41 @@ static int se_verdict(struct ctx *c, struct pc_scope_obj *o, const struct pc_res
 				   nz(s->sidecar->meta.name)));
 }
 
+/* Do <gateways> (empty: the mesh default) include `mesh`, the sidecars? */
+static bool for_mesh(const struct pc_strv *gateways)
+{
+	size_t i;
+
+	for (i = 0; i < gateways->n; i++) {
+		if (strcmp(gateways->v[i], "mesh") == 0)
+			return true;
+	}
+	return gateways->n == 0;
+}
+
 static int vs_verdict(struct ctx *c, struct pc_scope_obj *o, const struct pc_resource *r)
 {
 	const struct pc_virtual_service *vs = r->spec;
+	const char *l;
 	size_t i;
 
 	if (!exported(c->s, &vs->export_to, r->meta.ns))
 		return hidden_by_export(c, o, r, &vs->export_to);
+	/*
+	 * Istio's VirtualServicesForGateway(ns, "mesh") indexes a
+	 * VirtualService by its spec.gateways only: a match's gateways
+	 * cannot bring it to the sidecars. Configuring gateways is what it
+	 * is for, so no warning (never stays false).
+	 */
+	if (!for_mesh(&vs->gateways)) {
+		l = list_str(c->s->arena, &vs->gateways);
+		return set(o, false, false, NULL,
+			   l ? pc_arena_printf(c->s->arena,
+					       "its gateways %s do not include mesh: it configures "
+					       "those gateways, not sidecars",
+					       l)
+			     : NULL);
+	}
 	for (i = 0; i < vs->hosts.n; i++) {
 		if (vs_imported(c, r->meta.ns, vs->hosts.v[i]))
 			return set(o, true, false, NULL,

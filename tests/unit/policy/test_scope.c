@@ -569,6 +569,39 @@ START_TEST(own_address_listener_imports_clusters_only)
 }
 END_TEST
 
+/* Review e7: a VirtualService whose gateways lack mesh is not the sidecar's. */
+START_TEST(gateway_virtual_service_is_not_in_force)
+{
+	struct fix x;
+	struct pc_snapshot *snap;
+	char yaml[4096];
+
+	snprintf(yaml, sizeof(yaml), "%s%s%s%s",
+		 SE("t", "default", "t.example.com", "192.0.2.50", 5432, ""),
+		 SE("u", "team-b", "u.example.com", "192.0.2.51", 5432, ""),
+		 HDR("VirtualService", "gw", "default", "2025-01-01T00:00:00Z"),
+		 "spec:\n  hosts: [t.example.com]\n  gateways: [istio-system/egress]\n"
+		 "  tcp:\n  - match: [{gateways: [mesh]}]\n"
+		 "    route: [{destination: {host: u.example.com}}]\n");
+	snprintf(yaml + strlen(yaml), sizeof(yaml) - strlen(yaml), "%s",
+		 SIDECAR("s", "default", "2025-01-01T00:00:00Z",
+			 "  egress: [{hosts: ['./t.example.com']}]\n"));
+	load(&x, yaml, NULL, NULL);
+	ck_assert(!in_force(&x, "default", "gw"));
+	ck_assert(!verdict(&x, "default", "gw")->never);
+	reason_has(&x, "default", "gw",
+		   "its gateways [istio-system/egress] do not include mesh: it configures those "
+		   "gateways, not sidecars");
+	/* its destination is no cluster of the workload's either */
+	ck_assert(!in_force(&x, "team-b", "u"));
+	ck_assert(!pc_scope_routed(&x.s, res(&x, "team-b", "u"), 0, 0));
+	ck_assert_int_eq(pc_policy_compile(&x.m, &x.o, NULL, NULL, &snap), 0);
+	ck_assert_str_eq(classify(snap, "192.0.2.50", 5432), "outbound|5432||t.example.com");
+	pc_snapshot_unref(snap);
+	release(&x);
+}
+END_TEST
+
 START_TEST(source_namespace_matches_the_workload)
 {
 	struct fix x;
@@ -897,6 +930,7 @@ int main(void)
 	tcase_add_test(tc, one_namespace_per_host_without_sidecar);
 	tcase_add_test(tc, one_namespace_per_host_tie_is_by_namespace);
 	tcase_add_test(tc, own_address_listener_imports_clusters_only);
+	tcase_add_test(tc, gateway_virtual_service_is_not_in_force);
 	tcase_add_test(tc, virtual_service_destination_is_a_cluster_only);
 	tcase_add_test(tc, warnings_name_the_field);
 	suite_add_tcase(s, tc);
