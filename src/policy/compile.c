@@ -763,7 +763,7 @@ static long find_host(struct builder *b, struct svc *sv, const char *host, uint1
 		bool ok = routed ? pc_scope_routed(&b->scope, sv->r, h, sv->sp_index)
 				 : host_visible(b, sv, h);
 
-		if (ok && strcasecmp(sv->se->hosts.v[h], host) == 0)
+		if (ok && strcmp(sv->se->hosts.v[h], host) == 0)
 			return host_cluster(b, sv, h);
 	}
 	return (long)PC_TRIE_NONE;
@@ -771,9 +771,12 @@ static long find_host(struct builder *b, struct svc *sv, const char *host, uint1
 
 /*
  * The cluster of a route destination: the oldest ServiceEntry with that
- * host (case-insensitively) and port that the workload imports, else one
- * the scope adds as a route destination; BlackHoleCluster when none has
- * them, as Istio drops traffic to a destination missing from the registry.
+ * host and port that the workload imports, else one the scope adds as a
+ * route destination; BlackHoleCluster when none has them, as Istio drops
+ * traffic to a destination missing from the registry. Hosts compare
+ * exactly: Istio's service index and cluster names are keyed by the
+ * host.Name as written, so a destination that differs in case names a
+ * cluster that does not exist.
  */
 static long route_cluster(struct builder *b, const struct pc_destination *d, uint16_t port)
 {

@@ -706,7 +706,7 @@ static bool host_imported(const struct pc_scope *s, const char *host)
 		for (h = 0; h < se->hosts.n; h++) {
 			for (p = 0; p < o->nports; p++) {
 				if (o->visible[h * o->nports + p] &&
-				    strcasecmp(se->hosts.v[h], host) == 0)
+				    strcmp(se->hosts.v[h], host) == 0)
 					return true;
 			}
 		}
@@ -742,7 +742,7 @@ static const struct pc_resource *dest_entry(const struct pc_scope *s, const char
 		    !s->obj[i].visible)
 			continue;
 		for (h = 0; h < se->hosts.n; h++) {
-			if (strcasecmp(se->hosts.v[h], host) == 0 && better_dest(s, r, best)) {
+			if (strcmp(se->hosts.v[h], host) == 0 && better_dest(s, r, best)) {
 				best = r;
 				*hi = h;
 			}

@@ -602,6 +602,38 @@ START_TEST(gateway_virtual_service_is_not_in_force)
 }
 END_TEST
 
+/* Istio's service index is keyed by the host as written: another case names nothing. */
+START_TEST(destination_host_is_exact_case)
+{
+	struct fix x;
+	struct pc_snapshot *snap;
+	char yaml[4096];
+
+	snprintf(yaml, sizeof(yaml), "%s%s%s%s",
+		 SE("a", "default", "a.example.com", "192.0.2.60", 5432, ""),
+		 SE("u", "default", "U.Example.com", "192.0.2.61", 5432, ""),
+		 HDR("VirtualService", "v", "default", "2025-01-01T00:00:00Z"),
+		 "spec:\n  hosts: [a.example.com]\n"
+		 "  tcp: [{route: [{destination: {host: u.example.COM}}]}]\n");
+	load(&x, yaml, NULL, NULL);
+	ck_assert_int_eq(pc_policy_compile(&x.m, &x.o, NULL, NULL, &snap), 0);
+	ck_assert_str_eq(classify(snap, "192.0.2.60", 5432), "BlackHoleCluster");
+	ck_assert_str_eq(classify(snap, "192.0.2.61", 5432), "outbound|5432||U.Example.com");
+	pc_snapshot_unref(snap);
+	release(&x);
+	/* a Sidecar that does not import it: no cluster is added for another case either */
+	snprintf(yaml + strlen(yaml), sizeof(yaml) - strlen(yaml), "%s",
+		 SIDECAR("s", "default", "2025-01-01T00:00:00Z",
+			 "  egress: [{hosts: ['./a.example.com']}]\n"));
+	load(&x, yaml, NULL, NULL);
+	ck_assert(!in_force(&x, "default", "u"));
+	ck_assert_int_eq(pc_policy_compile(&x.m, &x.o, NULL, NULL, &snap), 0);
+	ck_assert_str_eq(classify(snap, "192.0.2.60", 5432), "BlackHoleCluster");
+	pc_snapshot_unref(snap);
+	release(&x);
+}
+END_TEST
+
 START_TEST(source_namespace_matches_the_workload)
 {
 	struct fix x;
@@ -931,6 +963,7 @@ int main(void)
 	tcase_add_test(tc, one_namespace_per_host_tie_is_by_namespace);
 	tcase_add_test(tc, own_address_listener_imports_clusters_only);
 	tcase_add_test(tc, gateway_virtual_service_is_not_in_force);
+	tcase_add_test(tc, destination_host_is_exact_case);
 	tcase_add_test(tc, virtual_service_destination_is_a_cluster_only);
 	tcase_add_test(tc, warnings_name_the_field);
 	suite_add_tcase(s, tc);
