@@ -734,17 +734,21 @@ static bool tcp_holds(const struct builder *b, const struct pc_virtual_service *
 	return match_holds(b, vs, &x, port);
 }
 
-/* Does some host of <vs> match some imported host of <sv> (host.Name.Matches)? */
-static bool vs_applies(const struct builder *b, const struct pc_virtual_service *vs,
-		       const struct svc *sv)
+/*
+ * Does some host of VirtualService <r> match some imported host of <sv>
+ * (host.Name.Matches) whose listener's egress listener selects <r>?
+ */
+static bool vs_applies(const struct builder *b, const struct pc_resource *r, const struct svc *sv)
 {
+	const struct pc_virtual_service *vs = r->spec;
 	const struct pc_service_entry *se = sv->se;
 	size_t i, j;
 
 	for (i = 0; i < vs->hosts.n; i++) {
 		for (j = 0; j < se->hosts.n; j++) {
 			if (host_visible(b, sv, j) &&
-			    pc_host_matches(vs->hosts.v[i], se->hosts.v[j]))
+			    pc_host_matches(vs->hosts.v[i], se->hosts.v[j]) &&
+			    pc_scope_vs_for(&b->scope, r, sv->r, j, sv->sp_index))
 				return true;
 		}
 	}
@@ -901,8 +905,8 @@ static int vip_level(struct builder *b, const struct pc_strv *subnets, size_t pi
  * (its own IP:port listener) is one when a subnet covers it.
  */
 static int subnet_levels(struct builder *b, const struct pc_strv *subnets,
-			 const struct pc_virtual_service *vs, size_t pi, enum family fam,
-			 uint32_t *v, size_t *n, size_t cap)
+			 const struct pc_resource *vs, size_t pi, enum family fam, uint32_t *v,
+			 size_t *n, size_t cap)
 {
 	struct pc_prefix p;
 	bool wild = false;
@@ -942,8 +946,7 @@ static int subnet_levels(struct builder *b, const struct pc_strv *subnets,
  * in <lv> (malloc'd) or -ENOMEM.
  */
 static long match_levels(struct builder *b, const struct pc_strv *subnets,
-			 const struct pc_virtual_service *vs, size_t pi, enum family fam,
-			 uint32_t **out)
+			 const struct pc_resource *vs, size_t pi, enum family fam, uint32_t **out)
 {
 	struct pc_prefix prefix;
 	size_t i, j, n = 0, cap = subnets->n;
@@ -989,11 +992,10 @@ nomem:
 static int add_match(struct builder *b, const struct pc_resource *r,
 		     const struct pc_tls_route *route, size_t ri, size_t mi, size_t pi)
 {
-	const struct pc_virtual_service *vs = r->spec;
 	const struct pc_tls_match *m = &route->match.v[mi];
 	struct pc_chain c = { 0 };
 	uint32_t *lv = NULL;
-	long n = match_levels(b, &m->destination_subnets, vs, pi, FAM_TLS, &lv);
+	long n = match_levels(b, &m->destination_subnets, r, pi, FAM_TLS, &lv);
 	size_t i, j;
 	int ret;
 
@@ -1040,7 +1042,7 @@ static int add_tcp_route(struct builder *b, const struct pc_resource *r, size_t 
 	ret = vs_routes(b, route->route.v, route->route.n, pp->port, false, c);
 	if (ret < 0)
 		return ret;
-	n = match_levels(b, subnets, vs, pi, FAM_TCP, &lv);
+	n = match_levels(b, subnets, r, pi, FAM_TCP, &lv);
 	if (n < 0)
 		return (int)n;
 	for (i = 0; i < (size_t)n; i++) {
@@ -1132,11 +1134,11 @@ static int add_virtual_service(struct builder *b, const struct pc_resource *r)
 	for (k = 0; k < b->nsvcs; k++) {
 		pi = b->svcs[k].port;
 		fam = b->svcs[k].fam;
-		if (fam == FAM_HTTP || !vs_applies(b, vs, &b->svcs[k]))
+		if (fam == FAM_HTTP || !vs_applies(b, r, &b->svcs[k]))
 			continue;
 		for (i = 0; i < k; i++) {
 			if (b->svcs[i].port == pi && b->svcs[i].fam == fam &&
-			    vs_applies(b, vs, &b->svcs[i]))
+			    vs_applies(b, r, &b->svcs[i]))
 				break;
 		}
 		if (i < k)
@@ -1162,7 +1164,7 @@ static int add_virtual_service(struct builder *b, const struct pc_resource *r)
 		for (i = k; i < b->nsvcs; i++) {
 			struct svc *sv = &b->svcs[i];
 
-			if (sv->port != pi || sv->fam != fam || !vs_applies(b, vs, sv))
+			if (sv->port != pi || sv->fam != fam || !vs_applies(b, r, sv))
 				continue;
 			sv->covered |= any;
 			sv->vs_tcp |= fam == FAM_TCP && vs->tcp.n;

@@ -36,6 +36,7 @@ struct import {
 	const char *ns;
 	const char *host;
 	uint32_t port; /* the listener's port, 0: any */
+	size_t li;     /* its egress listener (an index into spec.egress) */
 	/*
 	 * Why its listener has an address of its own that captured traffic
 	 * never reaches ("HTTP_PROXY port 3128"), or NULL: it serves captured
@@ -48,6 +49,7 @@ struct ctx {
 	struct pc_scope *s;
 	struct import *imp; /* NULL: import everything exported (no Sidecar egress) */
 	size_t nimp;
+	size_t nls;          /* egress listeners */
 	const char *imports; /* the egress hosts, for reasons ("./x, istio-system/y") */
 	bool *dr_used;       /* per resource: a visible service takes this DestinationRule */
 };
@@ -296,7 +298,7 @@ static const char *own_address(struct pc_arena *a, const struct pc_egress_listen
 	return NULL;
 }
 
-static int add_imports(struct ctx *c, const struct pc_egress_listener *l)
+static int add_imports(struct ctx *c, const struct pc_egress_listener *l, size_t li)
 {
 	struct pc_scope *s = c->s;
 	const char *own = own_address(s->arena, l);
@@ -320,6 +322,7 @@ static int add_imports(struct ctx *c, const struct pc_egress_listener *l)
 		im->host = slash + 1;
 		im->port = listener_port(l);
 		im->own = own;
+		im->li = li;
 		c->nimp++;
 	}
 	return 0;
@@ -335,11 +338,12 @@ static int collect_imports(struct ctx *c)
 		return 0; /* Istio's default listener imports every exported service */
 	for (i = 0; i < sc->egress.n; i++)
 		n += sc->egress.v[i].hosts.n;
+	c->nls = c->s->nlisteners = sc->egress.n;
 	c->imp = pc_arena_calloc(c->s->arena, n ? n : 1, sizeof(*c->imp));
 	if (!c->imp)
 		return -ENOMEM;
 	for (i = 0; i < sc->egress.n; i++) {
-		ret = add_imports(c, &sc->egress.v[i]);
+		ret = add_imports(c, &sc->egress.v[i], i);
 		if (ret < 0)
 			return ret;
 	}
@@ -389,8 +393,11 @@ static bool imported(const struct ctx *c, const char *ns, const char *h, uint32_
 	return imported_by(c, ns, h, port, false, &all) || all;
 }
 
-/* hostClassification.VSMatches (Istio's non-gateway semantics: Matches both ways). */
-static bool vs_imported(const struct ctx *c, const char *ns, const char *h)
+/*
+ * hostClassification.VSMatches (Istio's non-gateway semantics: Matches
+ * both ways), by egress listener <li> (SIZE_MAX: any).
+ */
+static bool vs_imported(const struct ctx *c, const char *ns, const char *h, size_t li)
 {
 	size_t i;
 
@@ -399,6 +406,8 @@ static bool vs_imported(const struct ctx *c, const char *ns, const char *h)
 	for (i = 0; i < c->nimp; i++) {
 		const struct import *im = &c->imp[i];
 
+		if (li != SIZE_MAX && im->li != li)
+			continue;
 		if (im->own || (strcmp(im->ns, ns) != 0 && strcmp(im->ns, "*") != 0))
 			continue; /* a listener of its own address: not for captured traffic */
 		if (strcmp(im->host, h) == 0 ||
@@ -467,6 +476,50 @@ static int se_own_only(struct ctx *c, struct pc_scope_obj *o, const char *why)
 				   sc->meta.ns, nz(sc->meta.name), why));
 }
 
+/*
+ * The egress listener that builds the listener of host <h> of a
+ * ServiceEntry of namespace <ns> on <port>: one with that port first
+ * (Istio builds the port listeners' keys before the catch-all's), else
+ * the first other that imports it; PC_SCOPE_NO_LISTENER when none does.
+ */
+static uint16_t builder_of(const struct ctx *c, const char *ns, const char *h, uint32_t port)
+{
+	size_t i, found = SIZE_MAX;
+
+	for (i = 0; i < c->nimp; i++) {
+		const struct import *im = &c->imp[i];
+
+		if (im->own || (im->port && im->port != port) ||
+		    (strcmp(im->ns, ns) != 0 && strcmp(im->ns, "*") != 0) ||
+		    !imports_host(im->host, h))
+			continue;
+		if (im->port)
+			return (uint16_t)im->li;
+		if (found == SIZE_MAX)
+			found = im->li;
+	}
+	return found == SIZE_MAX ? PC_SCOPE_NO_LISTENER : (uint16_t)found;
+}
+
+static int se_via(struct ctx *c, struct pc_scope_obj *o, const struct pc_resource *r)
+{
+	const struct pc_service_entry *se = r->spec;
+	size_t h, p;
+
+	if (!c->imp || !o->nports)
+		return 0;
+	o->via = pc_arena_calloc(c->s->arena, o->nhosts * o->nports, sizeof(*o->via));
+	if (!o->via)
+		return -ENOMEM;
+	for (h = 0; h < o->nhosts; h++) {
+		for (p = 0; p < o->nports; p++)
+			o->via[h * o->nports + p] =
+				builder_of(c, r->meta.ns, se->hosts.n ? se->hosts.v[h] : "",
+					   se->ports.v[p].number);
+	}
+	return 0;
+}
+
 static int se_verdict(struct ctx *c, struct pc_scope_obj *o, const struct pc_resource *r)
 {
 	struct pc_scope *s = c->s;
@@ -496,6 +549,8 @@ static int se_verdict(struct ctx *c, struct pc_scope_obj *o, const struct pc_res
 			hidden = host;
 	}
 	own = c->imp && o->nports ? own_only(c, o, r, &ret) : NULL;
+	if (ret == 0)
+		ret = se_via(c, o, r);
 	if (ret < 0)
 		return ret;
 	if (nvis == 0 && own)
@@ -530,6 +585,24 @@ static bool for_mesh(const struct pc_strv *gateways)
 	return gateways->n == 0;
 }
 
+/* Which egress listeners select VirtualService <r> (SelectVirtualServices, per listener)? */
+static int vs_listeners(struct ctx *c, struct pc_scope_obj *o, const struct pc_resource *r)
+{
+	const struct pc_virtual_service *vs = r->spec;
+	size_t li, i;
+
+	if (!c->imp)
+		return 0; /* one listener selects every VirtualService in force */
+	o->sel = pc_arena_calloc(c->s->arena, c->nls ? c->nls : 1, sizeof(*o->sel));
+	if (!o->sel)
+		return -ENOMEM;
+	for (li = 0; li < c->nls; li++) {
+		for (i = 0; i < vs->hosts.n && !o->sel[li]; i++)
+			o->sel[li] = vs_imported(c, r->meta.ns, vs->hosts.v[i], li);
+	}
+	return 0;
+}
+
 static int vs_verdict(struct ctx *c, struct pc_scope_obj *o, const struct pc_resource *r)
 {
 	const struct pc_virtual_service *vs = r->spec;
@@ -554,14 +627,17 @@ static int vs_verdict(struct ctx *c, struct pc_scope_obj *o, const struct pc_res
 			     : NULL);
 	}
 	for (i = 0; i < vs->hosts.n; i++) {
-		if (vs_imported(c, r->meta.ns, vs->hosts.v[i]))
-			return set(o, true, false, NULL,
-				   c->imp ? pc_arena_printf(c->s->arena,
-							    "imported by Sidecar %s/%s (host %s)",
-							    c->s->sidecar->meta.ns,
-							    nz(c->s->sidecar->meta.name),
-							    vs->hosts.v[i])
-					  : "exported to this workload's namespace");
+		if (vs_imported(c, r->meta.ns, vs->hosts.v[i], SIZE_MAX))
+			return vs_listeners(c, o, r) < 0
+				       ? -ENOMEM
+				       : set(o, true, false, NULL,
+					     c->imp ? pc_arena_printf(
+							      c->s->arena,
+							      "imported by Sidecar %s/%s (host %s)",
+							      c->s->sidecar->meta.ns,
+							      nz(c->s->sidecar->meta.name),
+							      vs->hosts.v[i])
+						    : "exported to this workload's namespace");
 	}
 	return set(o, false, false, NULL, not_imported(c));
 }
@@ -1099,7 +1175,7 @@ static void choose_policy(struct pc_scope *s)
 
 int pc_scope_init(struct pc_scope *s, const struct pc_manifest *m, const struct pc_compile_opts *o)
 {
-	struct ctx c = { s, NULL, 0, NULL, NULL };
+	struct ctx c = { .s = s };
 	size_t i;
 	int ret;
 
@@ -1151,6 +1227,22 @@ bool pc_scope_visible(const struct pc_scope *s, const struct pc_resource *r, siz
 	if (!o->in_force || !o->visible || h >= o->nhosts || p >= o->nports)
 		return false;
 	return o->visible[h * o->nports + p];
+}
+
+bool pc_scope_vs_for(const struct pc_scope *s, const struct pc_resource *vs,
+		     const struct pc_resource *se, size_t h, size_t p)
+{
+	const struct pc_scope_obj *v = pc_scope_of(s, vs), *o = pc_scope_of(s, se);
+	uint16_t li;
+
+	if (!v->in_force)
+		return false;
+	if (!s->nlisteners || !o->via || !v->sel)
+		return true; /* no Sidecar egress: one listener has it all */
+	if (h >= o->nhosts || p >= o->nports)
+		return false;
+	li = o->via[h * o->nports + p];
+	return li != PC_SCOPE_NO_LISTENER && li < s->nlisteners && v->sel[li];
 }
 
 bool pc_scope_routed(const struct pc_scope *s, const struct pc_resource *r, size_t h, size_t p)

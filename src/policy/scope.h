@@ -65,8 +65,18 @@ struct pc_scope_obj {
 	 * route: Istio gives the workload its cluster, not its listeners.
 	 */
 	bool *routed;
+	/*
+	 * ServiceEntries only, with Sidecar egress: via[h * nports + p] is the
+	 * egress listener (an index into spec.egress) that builds the listener
+	 * of host <h> on port <p>, PC_SCOPE_NO_LISTENER when none does.
+	 */
+	uint16_t *via;
+	/* VirtualServices only, with Sidecar egress: sel[l] when egress listener <l> selects it. */
+	bool *sel;
 	size_t nhosts, nports;
 };
+
+#define PC_SCOPE_NO_LISTENER UINT16_MAX
 
 struct pc_scope {
 	struct pc_arena *arena; /* everything below */
@@ -79,6 +89,7 @@ struct pc_scope {
 		sidecar_why; /* "workloadSelector match", "namespace-wide", "root namespace default" */
 	int policy;          /* enum pc_outbound_policy */
 	bool policy_from_sidecar; /* the Sidecar's outboundTrafficPolicy decided it */
+	size_t nlisteners;        /* the Sidecar's egress listeners, 0 without */
 	struct pc_scope_obj *obj; /* obj[i] is about m->res[i] */
 	size_t n;
 	const struct pc_resource **drs; /* the valid DestinationRules, for lookups */
@@ -102,6 +113,14 @@ bool pc_scope_visible(const struct pc_scope *s, const struct pc_resource *r, siz
 
 /* Is host <h> of ServiceEntry <r> on port <p> only a VirtualService's destination? */
 bool pc_scope_routed(const struct pc_scope *s, const struct pc_resource *r, size_t h, size_t p);
+
+/*
+ * May VirtualService <vs> make the chains of host <h> of ServiceEntry
+ * <se> on its port <p>? Istio's VirtualServices are per egress listener:
+ * only those the listener that builds that (host, port) selects.
+ */
+bool pc_scope_vs_for(const struct pc_scope *s, const struct pc_resource *vs,
+		     const struct pc_resource *se, size_t h, size_t p);
 
 /*
  * The DestinationRule (a resource of the manifest) that a service of

@@ -634,6 +634,47 @@ START_TEST(destination_host_is_exact_case)
 }
 END_TEST
 
+/*
+ * Review e10: VirtualServices are per egress listener. The port listener
+ * `./a.example.com` builds a.example.com:5432; a VirtualService of team-x
+ * selected only by another listener must not route that traffic.
+ */
+START_TEST(virtual_services_are_per_egress_listener)
+{
+	static const char *const egress[] = {
+		"  - port: {number: 5432, protocol: TCP, name: pg}\n"
+		"    hosts: ['./a.example.com']\n  - hosts: ['team-x/a.example.com']\n",
+		"  - port: {number: 5432, protocol: TCP, name: pg}\n"
+		"    hosts: ['./a.example.com', 'team-x/a.example.com']\n",
+	};
+	char yaml[4096];
+	size_t i;
+
+	for (i = 0; i < 2; i++) {
+		struct fix x;
+		struct pc_snapshot *snap;
+
+		snprintf(yaml, sizeof(yaml), "%s%s%s%s%s  egress:\n%s",
+			 SE("a", "default", "a.example.com", "192.0.2.70", 5432, ""),
+			 SE("u", "team-x", "u.example.com", "192.0.2.71", 5432,
+			    "  exportTo: [default]\n"),
+			 HDR("VirtualService", "hijack", "team-x", "2025-01-01T00:00:00Z"),
+			 "spec:\n  hosts: [a.example.com]\n"
+			 "  tcp: [{route: [{destination: {host: u.example.com}}]}]\n",
+			 SIDECAR("s", "default", "2025-01-01T00:00:00Z", ""), egress[i]);
+		load(&x, yaml, NULL, NULL);
+		ck_assert(in_force(&x, "team-x", "hijack"));
+		ck_assert_int_eq(pc_policy_compile(&x.m, &x.o, NULL, NULL, &snap), 0);
+		/* the second: the port listener itself selects it */
+		ck_assert_str_eq(classify(snap, "192.0.2.70", 5432),
+				 i == 0 ? "outbound|5432||a.example.com"
+					: "outbound|5432||u.example.com");
+		pc_snapshot_unref(snap);
+		release(&x);
+	}
+}
+END_TEST
+
 START_TEST(source_namespace_matches_the_workload)
 {
 	struct fix x;
@@ -964,6 +1005,7 @@ int main(void)
 	tcase_add_test(tc, own_address_listener_imports_clusters_only);
 	tcase_add_test(tc, gateway_virtual_service_is_not_in_force);
 	tcase_add_test(tc, destination_host_is_exact_case);
+	tcase_add_test(tc, virtual_services_are_per_egress_listener);
 	tcase_add_test(tc, virtual_service_destination_is_a_cluster_only);
 	tcase_add_test(tc, warnings_name_the_field);
 	suite_add_tcase(s, tc);
