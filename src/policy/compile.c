@@ -610,6 +610,18 @@ static bool is_host_prefix(const struct pc_prefix *p)
 	return p->len == (p->addr.family == AF_INET6 ? 128 : 32);
 }
 
+/* Does address <a> of <sv> keep its listener key for some visible host (scope.h)? */
+static bool addr_open(const struct builder *b, const struct svc *sv, size_t a)
+{
+	size_t h;
+
+	for (h = 0; h < (sv->se->hosts.n ? sv->se->hosts.n : 1); h++) {
+		if (host_visible(b, sv, h) && pc_scope_open(&b->scope, sv->r, h, sv->sp_index, a))
+			return true;
+	}
+	return false;
+}
+
 /* Pass 3: the chains of a service no VirtualService took over (reference §5.2). */
 static int default_chains(struct builder *b, struct svc *sv)
 {
@@ -625,6 +637,8 @@ static int default_chains(struct builder *b, struct svc *sv)
 		return 0;
 	origin = origin_of(b, "ServiceEntry", sv->r);
 	for (i = 0; i < nlv; i++) {
+		if (!addr_open(b, sv, i))
+			continue; /* an egress listener with this port has its key (scope.h) */
 		if (se->addresses.n) {
 			if (pc_prefix_parse(se->addresses.v[i], &prefix) < 0)
 				continue; /* an IPv6 zone (validation let it through) */
@@ -649,7 +663,8 @@ static int default_chains(struct builder *b, struct svc *sv)
 		/* by name: SNI (TLS on a CIDR or without addresses) or Host (HTTP) */
 		b->ports[sv->port].needs_name = true;
 		for (h = 0; h < se->hosts.n; h++) {
-			if (!host_visible(b, sv, h))
+			if (!host_visible(b, sv, h) ||
+			    !pc_scope_open(&b->scope, sv->r, h, sv->sp_index, i))
 				continue; /* hidden by the workload's Sidecar */
 			id = host_cluster(b, sv, h);
 			if (id < 0)
@@ -970,6 +985,8 @@ static long match_levels(struct builder *b, const struct pc_strv *subnets,
 		if (sv->port != pi || sv->fam != fam || !vs_applies(b, vs, sv))
 			continue;
 		for (j = 0; j < (sv->se->addresses.n ? sv->se->addresses.n : 1); j++) {
+			if (!addr_open(b, sv, j))
+				continue;
 			if (!sv->se->addresses.n)
 				lv = level_at(b, pi, NULL);
 			else if (pc_prefix_parse(sv->se->addresses.v[j], &prefix) < 0)

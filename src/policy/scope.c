@@ -29,6 +29,7 @@
 #include "model/serviceentry.h"
 #include "model/sidecar.h"
 #include "model/virtualservice.h"
+#include "net/addr.h"
 #include "policy/snapshot.h"
 
 /* One `ns/host` of an egress listener, `.` already the workload's namespace. */
@@ -765,6 +766,202 @@ static int one_namespace_per_host(struct ctx *c)
 	return ret;
 }
 
+/* ---- listener keys (Istio's locked listeners) ---- */
+
+/* Istio's listenerKey: the bind address (0.0.0.0 or a plain IP) and the port. */
+struct lkey {
+	bool wild;
+	struct pc_addr ip;
+	uint32_t port;
+};
+
+struct lkeys {
+	struct lkey *v;
+	size_t n, cap;
+};
+
+/* An HTTP-family port (declared, else by its name's prefix): its listener is 0.0.0.0:port. */
+static bool http_port(const struct pc_service_port *sp)
+{
+	char buf[16];
+	size_t n = sp->name ? strcspn(sp->name, "-") : 0;
+
+	if (sp->protocol)
+		return pc_protocol_is_http(pc_protocol_parse(sp->protocol));
+	if (n == 0 || n >= sizeof(buf))
+		return false;
+	memcpy(buf, sp->name, n);
+	buf[n] = '\0';
+	return pc_protocol_is_http(pc_protocol_parse(buf));
+}
+
+/*
+ * The key of address <a> of <se> on its port <p>: a plain IP's own,
+ * else (a CIDR, no address, an HTTP port) 0.0.0.0 (Istio's
+ * buildSidecarOutboundListener, one service per host and address).
+ */
+static void key_of(const struct pc_service_entry *se, size_t p, size_t a, struct lkey *k)
+{
+	struct pc_prefix pre;
+
+	memset(k, 0, sizeof(*k));
+	k->port = se->ports.v[p].number;
+	k->wild = true;
+	if (http_port(&se->ports.v[p]) || !se->addresses.n ||
+	    pc_prefix_parse(se->addresses.v[a], &pre) < 0)
+		return;
+	if (pre.len == (pre.addr.family == AF_INET6 ? 128 : 32)) {
+		k->wild = false;
+		k->ip = pre.addr;
+	}
+}
+
+static bool key_eq(const struct lkey *x, const struct lkey *y)
+{
+	return x->port == y->port && x->wild == y->wild &&
+	       (x->wild || pc_addr_equal(&x->ip, &y->ip));
+}
+
+/* Is egress listener <li> one with a port (its keys are built first)? */
+static bool port_listener(const struct ctx *c, uint16_t li)
+{
+	const struct pc_sidecar *sc = c->s->sidecar->spec;
+
+	return li < sc->egress.n && listener_port(&sc->egress.v[li]) != 0;
+}
+
+/* Pass 1: the keys the listeners with a port build. */
+static int port_keys(struct ctx *c, struct lkeys *k)
+{
+	struct pc_scope *s = c->s;
+	size_t i, h, p, a;
+
+	for (i = 0; i < s->n; i++) {
+		const struct pc_service_entry *se = s->m->res[i].spec;
+		const struct pc_scope_obj *o = &s->obj[i];
+		size_t na;
+
+		if (s->m->res[i].kind != PC_KIND_SERVICE_ENTRY || !o->in_force || !o->via)
+			continue;
+		na = se->addresses.n ? se->addresses.n : 1;
+		for (h = 0; h < o->nhosts; h++) {
+			for (p = 0; p < o->nports; p++) {
+				if (!o->visible[h * o->nports + p] ||
+				    !port_listener(c, o->via[h * o->nports + p]))
+					continue;
+				for (a = 0; a < na; a++) {
+					if (k->n == k->cap) {
+						size_t cap = k->cap ? 2 * k->cap : 16;
+						struct lkey *v = realloc(k->v, cap * sizeof(*v));
+
+						if (!v)
+							return -ENOMEM;
+						k->v = v;
+						k->cap = cap;
+					}
+					key_of(se, p, a, &k->v[k->n++]);
+				}
+			}
+		}
+	}
+	return 0;
+}
+
+static bool key_taken(const struct lkeys *k, const struct lkey *x)
+{
+	size_t i;
+
+	for (i = 0; i < k->n; i++) {
+		if (key_eq(&k->v[i], x))
+			return true;
+	}
+	return false;
+}
+
+/* The reason of an entry some of whose keys are locked: which, and why. */
+static int locked_reason(struct ctx *c, struct pc_scope_obj *o, const struct pc_resource *r,
+			 size_t p, size_t a, bool none_open)
+{
+	const struct pc_service_entry *se = r->spec;
+	const struct pc_resource *sc = c->s->sidecar;
+	struct lkey k;
+
+	key_of(se, p, a, &k);
+	return set(o, !none_open, false, NULL,
+		   pc_arena_printf(
+			   c->s->arena,
+			   "%s; its listener %s:%u is built first by Sidecar %s/%s's egress "
+			   "listener with port %u, which Istio locks for the catch-all "
+			   "listener",
+			   none_open ? "imported by the catch-all egress listener only" : o->reason,
+			   k.wild ? "0.0.0.0" : se->addresses.v[a], k.port, sc->meta.ns,
+			   nz(sc->meta.name), k.port));
+}
+
+/* Pass 2: lock the catch-all listener's (host, port, address) whose key is taken. */
+static int lock_entry(struct ctx *c, struct pc_scope_obj *o, const struct pc_resource *r,
+		      const struct lkeys *k)
+{
+	const struct pc_service_entry *se = r->spec;
+	size_t h, p, a, na = se->addresses.n ? se->addresses.n : 1, nopen = 0, lp = 0, la = 0;
+	bool any = false;
+	struct lkey x;
+
+	for (h = 0; h < o->nhosts; h++) {
+		for (p = 0; p < o->nports; p++) {
+			uint16_t li = o->via[h * o->nports + p];
+
+			if (!o->visible[h * o->nports + p])
+				continue;
+			for (a = 0; a < na; a++) {
+				key_of(se, p, a, &x);
+				if (port_listener(c, li) || !key_taken(k, &x)) {
+					nopen++;
+					continue;
+				}
+				if (!o->open)
+					o->open = pc_arena_calloc(c->s->arena,
+								  o->nhosts * o->nports * na, 1);
+				if (!o->open)
+					return -ENOMEM;
+				if (!any)
+					memset(o->open, 1, o->nhosts * o->nports * na);
+				o->open[(h * o->nports + p) * na + a] = false;
+				any = true;
+				lp = p;
+				la = a;
+			}
+		}
+	}
+	o->naddrs = na;
+	return any ? locked_reason(c, o, r, lp, la, nopen == 0) : 0;
+}
+
+/*
+ * Istio builds the listeners of the egress listeners with a port first
+ * and locks their keys: the catch-all listener's services cannot add to
+ * them (buildSidecarOutboundListeners, outboundListenerEntry.locked).
+ */
+static int lock_catch_all_keys(struct ctx *c)
+{
+	struct pc_scope *s = c->s;
+	struct lkeys k = { 0 };
+	size_t i;
+	int ret;
+
+	if (!c->imp)
+		return 0;
+	ret = port_keys(c, &k);
+	for (i = 0; ret == 0 && k.n && i < s->n; i++) {
+		const struct pc_resource *r = &s->m->res[i];
+
+		if (r->kind == PC_KIND_SERVICE_ENTRY && s->obj[i].in_force && s->obj[i].via)
+			ret = lock_entry(c, &s->obj[i], r, &k);
+	}
+	free(k.v);
+	return ret;
+}
+
 /* ---- VirtualService destinations (Istio's collectImportedServices) ---- */
 
 /* Does a visible ServiceEntry import host <host> on some port? */
@@ -1145,6 +1342,8 @@ static int decide(struct ctx *c)
 	for (k = 0; k < sizeof(order) / sizeof(order[0]); k++) {
 		if (order[k] == PC_KIND_VIRTUAL_SERVICE)
 			ret = one_namespace_per_host(c); /* after the ServiceEntries */
+		if (order[k] == PC_KIND_VIRTUAL_SERVICE && ret == 0)
+			ret = lock_catch_all_keys(c);
 		if (order[k] == PC_KIND_WORKLOAD_ENTRY)
 			ret = infer_destinations(c); /* after the VirtualServices */
 		if (ret < 0)
@@ -1243,6 +1442,18 @@ bool pc_scope_vs_for(const struct pc_scope *s, const struct pc_resource *vs,
 		return false;
 	li = o->via[h * o->nports + p];
 	return li != PC_SCOPE_NO_LISTENER && li < s->nlisteners && v->sel[li];
+}
+
+bool pc_scope_open(const struct pc_scope *s, const struct pc_resource *r, size_t h, size_t p,
+		   size_t a)
+{
+	const struct pc_scope_obj *o = pc_scope_of(s, r);
+
+	if (!o->open)
+		return true;
+	if (h >= o->nhosts || p >= o->nports || a >= o->naddrs)
+		return false;
+	return o->open[(h * o->nports + p) * o->naddrs + a];
 }
 
 bool pc_scope_routed(const struct pc_scope *s, const struct pc_resource *r, size_t h, size_t p)

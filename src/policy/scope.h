@@ -73,7 +73,14 @@ struct pc_scope_obj {
 	uint16_t *via;
 	/* VirtualServices only, with Sidecar egress: sel[l] when egress listener <l> selects it. */
 	bool *sel;
-	size_t nhosts, nports;
+	/*
+	 * ServiceEntries only (NULL: all open): open[(h * nports + p) * naddrs + a]
+	 * is false when address <a> of host <h> on port <p> comes from the
+	 * catch-all egress listener and an egress listener with a port built
+	 * its listener key first (Istio locks it).
+	 */
+	bool *open;
+	size_t nhosts, nports, naddrs;
 };
 
 #define PC_SCOPE_NO_LISTENER UINT16_MAX
@@ -113,6 +120,13 @@ bool pc_scope_visible(const struct pc_scope *s, const struct pc_resource *r, siz
 
 /* Is host <h> of ServiceEntry <r> on port <p> only a VirtualService's destination? */
 bool pc_scope_routed(const struct pc_scope *s, const struct pc_resource *r, size_t h, size_t p);
+
+/*
+ * Does address <a> (an index into spec.addresses, 0 without addresses)
+ * of host <h> of ServiceEntry <r> on its port <p> keep its listener key?
+ */
+bool pc_scope_open(const struct pc_scope *s, const struct pc_resource *r, size_t h, size_t p,
+		   size_t a);
 
 /*
  * May VirtualService <vs> make the chains of host <h> of ServiceEntry

@@ -675,6 +675,45 @@ START_TEST(virtual_services_are_per_egress_listener)
 }
 END_TEST
 
+/*
+ * Review e3: an egress listener with a port builds its listener keys
+ * first; the catch-all listener's services cannot add to those keys.
+ */
+START_TEST(catch_all_cannot_reuse_a_port_listener_key)
+{
+	struct fix x;
+	struct pc_snapshot *snap;
+	char yaml[4096];
+	const char *sc = "  egress:\n  - port: {number: 5432, protocol: TCP, name: pg}\n"
+			 "    hosts: ['./a.example.com']\n  - hosts: ['*/*']\n";
+
+	snprintf(yaml, sizeof(yaml), "%s%s%s%s%s",
+		 SE("a", "default", "a.example.com", "192.0.2.0/24", 5432, ""),
+		 SE("b", "team-b", "b.example.com", "198.51.100.0/24", 5432, ""),
+		 SE("c", "team-b", "c.example.com", "203.0.113.9", 5432, ""),
+		 SE("d", "team-b", "d.example.com", "203.0.113.0/28, 203.0.113.20", 5432, ""),
+		 SIDECAR("s", "default", "2025-01-01T00:00:00Z", ""));
+	snprintf(yaml + strlen(yaml), sizeof(yaml) - strlen(yaml), "%s", sc);
+	load(&x, yaml, NULL, NULL);
+	ck_assert(!in_force(&x, "team-b", "b"));
+	reason_has(&x, "team-b", "b",
+		   "its listener 0.0.0.0:5432 is built first by Sidecar default/s's egress "
+		   "listener with port 5432, which Istio locks for the catch-all listener");
+	ck_assert(in_force(&x, "team-b", "c")); /* its own key, 203.0.113.9:5432 */
+	ck_assert(in_force(&x, "team-b", "d"));
+	ck_assert(!pc_scope_open(&x.s, res(&x, "team-b", "d"), 0, 0, 0));
+	ck_assert(pc_scope_open(&x.s, res(&x, "team-b", "d"), 0, 0, 1));
+	ck_assert_int_eq(pc_policy_compile(&x.m, &x.o, NULL, NULL, &snap), 0);
+	ck_assert_str_eq(classify(snap, "192.0.2.7", 5432), "outbound|5432||a.example.com");
+	ck_assert_str_eq(classify(snap, "198.51.100.7", 5432), "BlackHoleCluster");
+	ck_assert_str_eq(classify(snap, "203.0.113.9", 5432), "outbound|5432||c.example.com");
+	ck_assert_str_eq(classify(snap, "203.0.113.5", 5432), "BlackHoleCluster");
+	ck_assert_str_eq(classify(snap, "203.0.113.20", 5432), "outbound|5432||d.example.com");
+	pc_snapshot_unref(snap);
+	release(&x);
+}
+END_TEST
+
 START_TEST(source_namespace_matches_the_workload)
 {
 	struct fix x;
@@ -1006,6 +1045,7 @@ int main(void)
 	tcase_add_test(tc, gateway_virtual_service_is_not_in_force);
 	tcase_add_test(tc, destination_host_is_exact_case);
 	tcase_add_test(tc, virtual_services_are_per_egress_listener);
+	tcase_add_test(tc, catch_all_cannot_reuse_a_port_listener_key);
 	tcase_add_test(tc, virtual_service_destination_is_a_cluster_only);
 	tcase_add_test(tc, warnings_name_the_field);
 	suite_add_tcase(s, tc);
