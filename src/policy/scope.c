@@ -370,7 +370,7 @@ static const struct import *imported_by(const struct ctx *c, const char *ns, con
 	size_t i;
 
 	*all = !c->imp;
-	for (i = 0; i < c->nimp; i++) {
+	for (i = 0; c->imp && i < c->nimp; i++) {
 		const struct import *im = &c->imp[i];
 
 		if (im->port && im->port != port)
@@ -487,7 +487,7 @@ static uint16_t builder_of(const struct ctx *c, const char *ns, const char *h, u
 {
 	size_t i, found = SIZE_MAX;
 
-	for (i = 0; i < c->nimp; i++) {
+	for (i = 0; c->imp && i < c->nimp; i++) {
 		const struct import *im = &c->imp[i];
 
 		if (im->own || (im->port && im->port != port) ||
@@ -830,41 +830,53 @@ static bool port_listener(const struct ctx *c, uint16_t li)
 	return li < sc->egress.n && listener_port(&sc->egress.v[li]) != 0;
 }
 
+static int push_key(struct lkeys *k, const struct pc_service_entry *se, size_t p, size_t a)
+{
+	if (k->n == k->cap) {
+		size_t cap = k->cap ? 2 * k->cap : 16;
+		struct lkey *v = realloc(k->v, cap * sizeof(*v));
+
+		if (!v)
+			return -ENOMEM;
+		k->v = v;
+		k->cap = cap;
+	}
+	key_of(se, p, a, &k->v[k->n++]);
+	return 0;
+}
+
+/* The keys of entry <o> (<se>) that listeners with a port build. */
+static int entry_port_keys(struct ctx *c, const struct pc_scope_obj *o,
+			   const struct pc_service_entry *se, struct lkeys *k)
+{
+	size_t h, p, a, na = se->addresses.n ? se->addresses.n : 1;
+	int ret = 0;
+
+	for (h = 0; h < o->nhosts; h++) {
+		for (p = 0; p < o->nports; p++) {
+			if (!o->visible[h * o->nports + p] ||
+			    !port_listener(c, o->via[h * o->nports + p]))
+				continue;
+			for (a = 0; a < na && ret == 0; a++)
+				ret = push_key(k, se, p, a);
+		}
+	}
+	return ret;
+}
+
 /* Pass 1: the keys the listeners with a port build. */
 static int port_keys(struct ctx *c, struct lkeys *k)
 {
 	struct pc_scope *s = c->s;
-	size_t i, h, p, a;
+	size_t i;
+	int ret = 0;
 
-	for (i = 0; i < s->n; i++) {
-		const struct pc_service_entry *se = s->m->res[i].spec;
-		const struct pc_scope_obj *o = &s->obj[i];
-		size_t na;
-
-		if (s->m->res[i].kind != PC_KIND_SERVICE_ENTRY || !o->in_force || !o->via)
-			continue;
-		na = se->addresses.n ? se->addresses.n : 1;
-		for (h = 0; h < o->nhosts; h++) {
-			for (p = 0; p < o->nports; p++) {
-				if (!o->visible[h * o->nports + p] ||
-				    !port_listener(c, o->via[h * o->nports + p]))
-					continue;
-				for (a = 0; a < na; a++) {
-					if (k->n == k->cap) {
-						size_t cap = k->cap ? 2 * k->cap : 16;
-						struct lkey *v = realloc(k->v, cap * sizeof(*v));
-
-						if (!v)
-							return -ENOMEM;
-						k->v = v;
-						k->cap = cap;
-					}
-					key_of(se, p, a, &k->v[k->n++]);
-				}
-			}
-		}
+	for (i = 0; i < s->n && ret == 0; i++) {
+		if (s->m->res[i].kind == PC_KIND_SERVICE_ENTRY && s->obj[i].in_force &&
+		    s->obj[i].via)
+			ret = entry_port_keys(c, &s->obj[i], s->m->res[i].spec, k);
 	}
-	return 0;
+	return ret;
 }
 
 static bool key_taken(const struct lkeys *k, const struct lkey *x)
@@ -898,42 +910,43 @@ static int locked_reason(struct ctx *c, struct pc_scope_obj *o, const struct pc_
 			   nz(sc->meta.name), k.port));
 }
 
+/* Lock address <a> of (host, port) pair <hp> of <o> (<na> addresses); -ENOMEM. */
+static int lock_one(struct ctx *c, struct pc_scope_obj *o, size_t hp, size_t a, size_t na)
+{
+	if (!o->open) {
+		o->open = pc_arena_calloc(c->s->arena, o->nhosts * o->nports * na, 1);
+		if (!o->open)
+			return -ENOMEM;
+		memset(o->open, 1, o->nhosts * o->nports * na);
+	}
+	o->open[hp * na + a] = false;
+	return 0;
+}
+
 /* Pass 2: lock the catch-all listener's (host, port, address) whose key is taken. */
 static int lock_entry(struct ctx *c, struct pc_scope_obj *o, const struct pc_resource *r,
 		      const struct lkeys *k)
 {
 	const struct pc_service_entry *se = r->spec;
-	size_t h, p, a, na = se->addresses.n ? se->addresses.n : 1, nopen = 0, lp = 0, la = 0;
+	size_t hp, a, na = se->addresses.n ? se->addresses.n : 1, nopen = 0, lp = 0, la = 0;
 	bool any = false;
 	struct lkey x;
 
-	for (h = 0; h < o->nhosts; h++) {
-		for (p = 0; p < o->nports; p++) {
-			uint16_t li = o->via[h * o->nports + p];
-
-			if (!o->visible[h * o->nports + p])
+	o->naddrs = na;
+	for (hp = 0; hp < o->nhosts * o->nports; hp++) {
+		for (a = 0; o->visible[hp] && a < na; a++) {
+			key_of(se, hp % o->nports, a, &x);
+			if (port_listener(c, o->via[hp]) || !key_taken(k, &x)) {
+				nopen++;
 				continue;
-			for (a = 0; a < na; a++) {
-				key_of(se, p, a, &x);
-				if (port_listener(c, li) || !key_taken(k, &x)) {
-					nopen++;
-					continue;
-				}
-				if (!o->open)
-					o->open = pc_arena_calloc(c->s->arena,
-								  o->nhosts * o->nports * na, 1);
-				if (!o->open)
-					return -ENOMEM;
-				if (!any)
-					memset(o->open, 1, o->nhosts * o->nports * na);
-				o->open[(h * o->nports + p) * na + a] = false;
-				any = true;
-				lp = p;
-				la = a;
 			}
+			if (lock_one(c, o, hp, a, na) < 0)
+				return -ENOMEM;
+			any = true;
+			lp = hp % o->nports;
+			la = a;
 		}
 	}
-	o->naddrs = na;
 	return any ? locked_reason(c, o, r, lp, la, nopen == 0) : 0;
 }
 
