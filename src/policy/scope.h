@@ -18,11 +18,16 @@
  *   - ServiceEntries: exported to the workload's namespace (exportTo), and
  *     each (host, port) imported by one of the Sidecar's egress listeners
  *     (`ns/host`, `.` the workload's namespace, `*` any; a service host
- *     is imported when it is a subset of the imported host);
- *   - VirtualServices: exported, and with a Sidecar selected by its hosts
- *     as SidecarScope selects them; the services their tcp and tls routes
- *     name become clusters (not listeners) when the Sidecar does not
- *     import them (collectImportedServices);
+ *     is imported when it is a subset of the imported host); one
+ *     namespace per host (the workload's, else the oldest entry's), with
+ *     or without a Sidecar; hosts only listeners of their own address
+ *     import (HTTP_PROXY, a bind, captureMode NONE) are clusters only;
+ *     the catch-all listener cannot reuse a key a port listener built;
+ *   - VirtualServices: exported, bound to mesh (gateways), and with a
+ *     Sidecar selected by its hosts as SidecarScope selects them, per
+ *     egress listener; the services their tcp and tls routes name become
+ *     clusters (not listeners) when the Sidecar does not import them
+ *     (collectImportedServices);
  *   - DestinationRules: the lookup of PushContext.destinationRule (the
  *     workload's namespace, then the service's, then the root namespace;
  *     the most specific host within a tier).
