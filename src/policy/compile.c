@@ -59,14 +59,14 @@ struct svc {
 	const struct pc_resource *r;
 	const struct pc_service_entry *se;
 	const struct pc_service_port *sp;
-	size_t port;               /* index in builder.ports */
-	size_t sp_index;           /* index of <sp> in se->ports */
-	size_t main;               /* the first host imported on this port: the address chains' */
-	uint32_t *host_clusters;   /* per host: its cluster, PC_TRIE_NONE until made */
+	size_t port;             /* index in builder.ports */
+	size_t sp_index;         /* index of <sp> in se->ports */
+	size_t main;             /* the first host imported on this port: the address chains' */
+	uint32_t *host_clusters; /* per host: its cluster, PC_TRIE_NONE until made */
 	enum family fam;
-	bool covered;              /* a VirtualService route took over its default chain */
-	bool vs_tcp;               /* a VirtualService tcp route was installed for it */
-	bool routed_only;          /* only a VirtualService's destination: a cluster, no chains */
+	bool covered;     /* a VirtualService route took over its default chain */
+	bool vs_tcp;      /* a VirtualService tcp route was installed for it */
+	bool routed_only; /* only a VirtualService's destination: a cluster, no chains */
 };
 
 struct builder {
@@ -82,7 +82,7 @@ struct builder {
 	struct pc_runtime *rt;
 	const struct pc_compile_opts *opts;
 	struct pc_scope scope; /* what is in force for this workload */
-	struct svc *svcs; /* malloc'd */
+	struct svc *svcs;      /* malloc'd */
 	size_t nsvcs, capsvcs;
 	struct pc_chain_set chains;
 };
@@ -405,8 +405,8 @@ static enum pc_protocol protocol_of_name(const char *name)
 /* The port's protocol (declared, else from its name) and its chain family. */
 static enum pc_protocol port_protocol(const struct pc_service_port *sp, enum family *fam)
 {
-	enum pc_protocol p = sp->protocol ? pc_protocol_parse(sp->protocol)
-					  : protocol_of_name(sp->name);
+	enum pc_protocol p =
+		sp->protocol ? pc_protocol_parse(sp->protocol) : protocol_of_name(sp->name);
 
 	*fam = pc_protocol_is_tls(p) ? FAM_TLS : pc_protocol_is_http(p) ? FAM_HTTP : FAM_TCP;
 	return p;
@@ -595,8 +595,9 @@ static void add_tcp_chain(struct builder *b, size_t pi, uint32_t lv, const struc
 		return;
 	}
 	if (l->any)
-		conflict(b, "ServiceEntry %s/%s: port %u without addresses is already taken by "
-			    "the older %s; its traffic goes there (as in Istio)",
+		conflict(b,
+			 "ServiceEntry %s/%s: port %u without addresses is already taken by "
+			 "the older %s; its traffic goes there (as in Istio)",
 			 c->ns, c->se_name, pp->port, b->clusters[l->tcp].name);
 	else
 		conflict(b, "ServiceEntry %s/%s: %s port %u is already taken by the older %s",
@@ -607,6 +608,18 @@ static void add_tcp_chain(struct builder *b, size_t pi, uint32_t lv, const struc
 static bool is_host_prefix(const struct pc_prefix *p)
 {
 	return p->len == (p->addr.family == AF_INET6 ? 128 : 32);
+}
+
+/* Does address <a> of <sv> keep its listener key for some visible host (scope.h)? */
+static bool addr_open(const struct builder *b, const struct svc *sv, size_t a)
+{
+	size_t h;
+
+	for (h = 0; h < (sv->se->hosts.n ? sv->se->hosts.n : 1); h++) {
+		if (host_visible(b, sv, h) && pc_scope_open(&b->scope, sv->r, h, sv->sp_index, a))
+			return true;
+	}
+	return false;
 }
 
 /* Pass 3: the chains of a service no VirtualService took over (reference §5.2). */
@@ -624,6 +637,8 @@ static int default_chains(struct builder *b, struct svc *sv)
 		return 0;
 	origin = origin_of(b, "ServiceEntry", sv->r);
 	for (i = 0; i < nlv; i++) {
+		if (!addr_open(b, sv, i))
+			continue; /* an egress listener with this port has its key (scope.h) */
 		if (se->addresses.n) {
 			if (pc_prefix_parse(se->addresses.v[i], &prefix) < 0)
 				continue; /* an IPv6 zone (validation let it through) */
@@ -648,7 +663,8 @@ static int default_chains(struct builder *b, struct svc *sv)
 		/* by name: SNI (TLS on a CIDR or without addresses) or Host (HTTP) */
 		b->ports[sv->port].needs_name = true;
 		for (h = 0; h < se->hosts.n; h++) {
-			if (!host_visible(b, sv, h))
+			if (!host_visible(b, sv, h) ||
+			    !pc_scope_open(&b->scope, sv->r, h, sv->sp_index, i))
 				continue; /* hidden by the workload's Sidecar */
 			id = host_cluster(b, sv, h);
 			if (id < 0)
@@ -733,17 +749,21 @@ static bool tcp_holds(const struct builder *b, const struct pc_virtual_service *
 	return match_holds(b, vs, &x, port);
 }
 
-/* Does some host of <vs> match some imported host of <sv> (host.Name.Matches)? */
-static bool vs_applies(const struct builder *b, const struct pc_virtual_service *vs,
-		       const struct svc *sv)
+/*
+ * Does some host of VirtualService <r> match some imported host of <sv>
+ * (host.Name.Matches) whose listener's egress listener selects <r>?
+ */
+static bool vs_applies(const struct builder *b, const struct pc_resource *r, const struct svc *sv)
 {
+	const struct pc_virtual_service *vs = r->spec;
 	const struct pc_service_entry *se = sv->se;
 	size_t i, j;
 
 	for (i = 0; i < vs->hosts.n; i++) {
 		for (j = 0; j < se->hosts.n; j++) {
 			if (host_visible(b, sv, j) &&
-			    pc_host_matches(vs->hosts.v[i], se->hosts.v[j]))
+			    pc_host_matches(vs->hosts.v[i], se->hosts.v[j]) &&
+			    pc_scope_vs_for(&b->scope, r, sv->r, j, sv->sp_index))
 				return true;
 		}
 	}
@@ -762,7 +782,7 @@ static long find_host(struct builder *b, struct svc *sv, const char *host, uint1
 		bool ok = routed ? pc_scope_routed(&b->scope, sv->r, h, sv->sp_index)
 				 : host_visible(b, sv, h);
 
-		if (ok && strcasecmp(sv->se->hosts.v[h], host) == 0)
+		if (ok && strcmp(sv->se->hosts.v[h], host) == 0)
 			return host_cluster(b, sv, h);
 	}
 	return (long)PC_TRIE_NONE;
@@ -770,9 +790,12 @@ static long find_host(struct builder *b, struct svc *sv, const char *host, uint1
 
 /*
  * The cluster of a route destination: the oldest ServiceEntry with that
- * host (case-insensitively) and port that the workload imports, else one
- * the scope adds as a route destination; BlackHoleCluster when none has
- * them, as Istio drops traffic to a destination missing from the registry.
+ * host and port that the workload imports, else one the scope adds as a
+ * route destination; BlackHoleCluster when none has them, as Istio drops
+ * traffic to a destination missing from the registry. Hosts compare
+ * exactly: Istio's service index and cluster names are keyed by the
+ * host.Name as written, so a destination that differs in case names a
+ * cluster that does not exist.
  */
 static long route_cluster(struct builder *b, const struct pc_destination *d, uint16_t port)
 {
@@ -814,9 +837,10 @@ static int vs_routes(struct builder *b, const struct pc_route_destination *rds, 
 			return (int)id;
 		if (!by_name && b->clusters[id].source == PC_EP_DYNAMIC) {
 			/* a tcp route has no name for the dynamic forward proxy to dial */
-			conflict(b, "%s: a tcp route to the DYNAMIC_DNS %s has no name to resolve; "
-				    "its traffic is dropped", c->origin ? c->origin : "VirtualService",
-				 b->clusters[id].name);
+			conflict(b,
+				 "%s: a tcp route to the DYNAMIC_DNS %s has no name to resolve; "
+				 "its traffic is dropped",
+				 c->origin ? c->origin : "VirtualService", b->clusters[id].name);
 			id = PC_CLUSTER_BLACKHOLE_ID;
 		}
 		b->clusters[id].by_name |= by_name && id != PC_CLUSTER_BLACKHOLE_ID;
@@ -847,21 +871,104 @@ static void add_unique(uint32_t *v, size_t *n, size_t cap, uint32_t lv)
 }
 
 /*
- * The levels a match's chains go to on port <pi>: its <subnets>, else
- * those of the services of family <fam> it applies to (their addresses,
- * or the level without a prefix). Returns the count in <lv> (malloc'd) or
- * -ENOMEM.
+ * Does <sv> have a listener on 0.0.0.0:port: no addresses, or a CIDR
+ * (Istio's buildSidecarOutboundListeners keys a plain address's listener
+ * on that address, a CIDR's on the wildcard with a CIDR filter chain)?
+ */
+static bool wildcard_listener(const struct svc *sv)
+{
+	struct pc_prefix p;
+	size_t j;
+
+	if (!sv->se->addresses.n)
+		return true;
+	for (j = 0; j < sv->se->addresses.n; j++) {
+		if (pc_prefix_parse(sv->se->addresses.v[j], &p) == 0 && !is_host_prefix(&p))
+			return true;
+	}
+	return false;
+}
+
+/* Add the level of <vip> on port <pi> to <v> when one of <subnets> covers it. */
+static int vip_level(struct builder *b, const struct pc_strv *subnets, size_t pi,
+		     const struct pc_prefix *vip, uint32_t *v, size_t *n, size_t cap)
+{
+	struct pc_prefix sub;
+	size_t k;
+	long lv;
+
+	for (k = 0; k < subnets->n; k++) {
+		if (pc_prefix_parse(subnets->v[k], &sub) < 0 ||
+		    !pc_prefix_contains(&sub, &vip->addr))
+			continue;
+		lv = level_at(b, pi, vip);
+		if (lv < 0)
+			return (int)lv;
+		add_unique(v, n, cap, (uint32_t)lv);
+		return 0;
+	}
+	return 0;
+}
+
+/*
+ * The levels of a match's <subnets> on port <pi>. A route's
+ * destinationSubnets only narrow the filter chains inside the listeners
+ * of the services it applies to (Istio's
+ * buildSidecarOutboundTCPFilterChainOpts and its TLS twin); they never
+ * make a listener. So a subnet is a level only when one of those services
+ * has the wildcard listener 0.0.0.0:port, and a service's plain address
+ * (its own IP:port listener) is one when a subnet covers it.
+ */
+static int subnet_levels(struct builder *b, const struct pc_strv *subnets,
+			 const struct pc_resource *vs, size_t pi, enum family fam, uint32_t *v,
+			 size_t *n, size_t cap)
+{
+	struct pc_prefix p;
+	bool wild = false;
+	size_t i, j;
+	long lv;
+	int ret;
+
+	for (i = 0; i < b->nsvcs; i++) {
+		const struct svc *sv = &b->svcs[i];
+
+		if (sv->port != pi || sv->fam != fam || !vs_applies(b, vs, sv))
+			continue;
+		wild |= wildcard_listener(sv);
+		for (j = 0; j < sv->se->addresses.n; j++) {
+			if (pc_prefix_parse(sv->se->addresses.v[j], &p) < 0 || !is_host_prefix(&p))
+				continue;
+			ret = vip_level(b, subnets, pi, &p, v, n, cap);
+			if (ret < 0)
+				return ret;
+		}
+	}
+	for (i = 0; wild && i < subnets->n; i++) {
+		if (pc_prefix_parse(subnets->v[i], &p) < 0)
+			continue;
+		lv = level_at(b, pi, &p);
+		if (lv < 0)
+			return (int)lv;
+		add_unique(v, n, cap, (uint32_t)lv);
+	}
+	return 0;
+}
+
+/*
+ * The levels a match's chains go to on port <pi>: those of its <subnets>
+ * (subnet_levels), else those of the services of family <fam> it applies
+ * to (their addresses, or the level without a prefix). Returns the count
+ * in <lv> (malloc'd) or -ENOMEM.
  */
 static long match_levels(struct builder *b, const struct pc_strv *subnets,
-			 const struct pc_virtual_service *vs, size_t pi, enum family fam,
-			 uint32_t **out)
+			 const struct pc_resource *vs, size_t pi, enum family fam, uint32_t **out)
 {
 	struct pc_prefix prefix;
 	size_t i, j, n = 0, cap = subnets->n;
 	uint32_t *v;
 	long lv;
 
-	for (i = 0; !subnets->n && i < b->nsvcs; i++) {
+	for (i = 0; i < b->nsvcs; i++) {
 		if (b->svcs[i].port == pi && b->svcs[i].fam == fam &&
 		    vs_applies(b, vs, &b->svcs[i]))
 			cap += b->svcs[i].se->addresses.n ? b->svcs[i].se->addresses.n : 1;
@@ -870,20 +977,16 @@ static long match_levels(struct builder *b, const struct pc_strv *subnets,
 	v = pc_calloc(cap ? cap : 1, sizeof(*v));
 	if (!v)
 		return -ENOMEM;
-	for (i = 0; i < subnets->n; i++) {
-		if (pc_prefix_parse(subnets->v[i], &prefix) < 0)
-			continue;
-		lv = level_at(b, pi, &prefix);
-		if (lv < 0)
-			goto nomem;
-		add_unique(v, &n, cap, (uint32_t)lv);
-	}
+	if (subnets->n && subnet_levels(b, subnets, vs, pi, fam, v, &n, cap) < 0)
+		goto nomem;
 	for (i = 0; !subnets->n && i < b->nsvcs; i++) {
 		const struct svc *sv = &b->svcs[i];
 
 		if (sv->port != pi || sv->fam != fam || !vs_applies(b, vs, sv))
 			continue;
 		for (j = 0; j < (sv->se->addresses.n ? sv->se->addresses.n : 1); j++) {
+			if (!addr_open(b, sv, j))
+				continue;
 			if (!sv->se->addresses.n)
 				lv = level_at(b, pi, NULL);
 			else if (pc_prefix_parse(sv->se->addresses.v[j], &prefix) < 0)
@@ -906,11 +1009,10 @@ nomem:
 static int add_match(struct builder *b, const struct pc_resource *r,
 		     const struct pc_tls_route *route, size_t ri, size_t mi, size_t pi)
 {
-	const struct pc_virtual_service *vs = r->spec;
 	const struct pc_tls_match *m = &route->match.v[mi];
 	struct pc_chain c = { 0 };
 	uint32_t *lv = NULL;
-	long n = match_levels(b, &m->destination_subnets, vs, pi, FAM_TLS, &lv);
+	long n = match_levels(b, &m->destination_subnets, r, pi, FAM_TLS, &lv);
 	size_t i, j;
 	int ret;
 
@@ -949,23 +1051,24 @@ static int add_tcp_route(struct builder *b, const struct pc_resource *r, size_t 
 
 	if (!c)
 		return -ENOMEM;
-	c->origin = pc_arena_printf(b->s->arena, "VirtualService %s/%s tcp[%zu]",
-				    r->meta.ns ? r->meta.ns : "", r->meta.name ? r->meta.name : "",
-				    ri);
+	c->origin =
+		pc_arena_printf(b->s->arena, "VirtualService %s/%s tcp[%zu]",
+				r->meta.ns ? r->meta.ns : "", r->meta.name ? r->meta.name : "", ri);
 	if (!c->origin)
 		return -ENOMEM;
 	ret = vs_routes(b, route->route.v, route->route.n, pp->port, false, c);
 	if (ret < 0)
 		return ret;
-	n = match_levels(b, subnets, vs, pi, FAM_TCP, &lv);
+	n = match_levels(b, subnets, r, pi, FAM_TCP, &lv);
 	if (n < 0)
 		return (int)n;
 	for (i = 0; i < (size_t)n; i++) {
 		struct pc_chain_level *l = &pp->levels[lv[i]];
 
 		if (l->tcp != PC_TRIE_NONE) {
-			conflict(b, "%s: the chain without criteria on port %u is already taken by "
-				    "the older %s",
+			conflict(b,
+				 "%s: the chain without criteria on port %u is already taken by "
+				 "the older %s",
 				 c->origin, pp->port,
 				 l->tcp_routes ? l->tcp_routes->origin : b->clusters[l->tcp].name);
 			continue;
@@ -1048,11 +1151,11 @@ static int add_virtual_service(struct builder *b, const struct pc_resource *r)
 	for (k = 0; k < b->nsvcs; k++) {
 		pi = b->svcs[k].port;
 		fam = b->svcs[k].fam;
-		if (fam == FAM_HTTP || !vs_applies(b, vs, &b->svcs[k]))
+		if (fam == FAM_HTTP || !vs_applies(b, r, &b->svcs[k]))
 			continue;
 		for (i = 0; i < k; i++) {
 			if (b->svcs[i].port == pi && b->svcs[i].fam == fam &&
-			    vs_applies(b, vs, &b->svcs[i]))
+			    vs_applies(b, r, &b->svcs[i]))
 				break;
 		}
 		if (i < k)
@@ -1078,7 +1181,7 @@ static int add_virtual_service(struct builder *b, const struct pc_resource *r)
 		for (i = k; i < b->nsvcs; i++) {
 			struct svc *sv = &b->svcs[i];
 
-			if (sv->port != pi || sv->fam != fam || !vs_applies(b, vs, sv))
+			if (sv->port != pi || sv->fam != fam || !vs_applies(b, r, sv))
 				continue;
 			sv->covered |= any;
 			sv->vs_tcp |= fam == FAM_TCP && vs->tcp.n;
@@ -1354,7 +1457,7 @@ static const struct pc_port_policy *find_port(const struct pc_snapshot *s, uint1
 static const struct pc_cluster *default_chain(const struct pc_snapshot *s)
 {
 	return &s->clusters[s->policy == PC_POLICY_ALLOW_ANY ? PC_CLUSTER_PASSTHROUGH_ID
-							      : PC_CLUSTER_BLACKHOLE_ID];
+							     : PC_CLUSTER_BLACKHOLE_ID];
 }
 
 /*
@@ -1432,8 +1535,7 @@ static unsigned common_labels(const char *a, const char *b)
 	return n;
 }
 
-const char *pc_snapshot_nearest_name(const struct pc_snapshot *s, uint16_t port,
-				     const char *name)
+const char *pc_snapshot_nearest_name(const struct pc_snapshot *s, uint16_t port, const char *name)
 {
 	const char *best = NULL;
 	unsigned n, most = 0;

@@ -29,6 +29,7 @@
 #include "model/serviceentry.h"
 #include "model/sidecar.h"
 #include "model/virtualservice.h"
+#include "net/addr.h"
 #include "policy/snapshot.h"
 
 /* One `ns/host` of an egress listener, `.` already the workload's namespace. */
@@ -36,12 +37,20 @@ struct import {
 	const char *ns;
 	const char *host;
 	uint32_t port; /* the listener's port, 0: any */
+	size_t li;     /* its egress listener (an index into spec.egress) */
+	/*
+	 * Why its listener has an address of its own that captured traffic
+	 * never reaches ("HTTP_PROXY port 3128"), or NULL: it serves captured
+	 * traffic. Its hosts get clusters only.
+	 */
+	const char *own;
 };
 
 struct ctx {
 	struct pc_scope *s;
 	struct import *imp; /* NULL: import everything exported (no Sidecar egress) */
 	size_t nimp;
+	size_t nls;          /* egress listeners */
 	const char *imports; /* the egress hosts, for reasons ("./x, istio-system/y") */
 	bool *dr_used;       /* per resource: a visible service takes this DestinationRule */
 };
@@ -264,9 +273,36 @@ static uint32_t listener_port(const struct pc_egress_listener *l)
 	return l->port->number;
 }
 
-static int add_imports(struct ctx *c, const struct pc_egress_listener *l)
+/*
+ * Why listener <l> is not one for captured (iptables-redirected) traffic,
+ * or NULL when it is. Istio's buildSidecarOutboundListeners gives an
+ * HTTP_PROXY port, a bind to a Unix socket or to an address other than
+ * 0.0.0.0 / ::, and captureMode NONE a listener of that address of its
+ * own (bound to the port for NONE, HTTP_PROXY 127.0.0.1 then); the
+ * virtual outbound listener hands captured connections on by their
+ * original destination, which is never such an address. portcullis
+ * serves captured traffic only.
+ */
+static const char *own_address(struct pc_arena *a, const struct pc_egress_listener *l)
+{
+	uint32_t port = l->port ? l->port->number : 0;
+
+	if (l->port && l->port->protocol &&
+	    pc_protocol_parse(l->port->protocol) == PC_PROTO_HTTP_PROXY)
+		return pc_arena_printf(a, "HTTP_PROXY port %u", port);
+	if (l->bind && strncmp(l->bind, "unix://", 7) == 0)
+		return pc_arena_printf(a, "bind %s", l->bind);
+	if (l->bind && *l->bind && strcmp(l->bind, "0.0.0.0") != 0 && strcmp(l->bind, "::") != 0)
+		return pc_arena_printf(a, "bind %s port %u", l->bind, port);
+	if (l->capture_mode == PC_CAPTURE_NONE)
+		return pc_arena_printf(a, "captureMode NONE port %u", port);
+	return NULL;
+}
+
+static int add_imports(struct ctx *c, const struct pc_egress_listener *l, size_t li)
 {
 	struct pc_scope *s = c->s;
+	const char *own = own_address(s->arena, l);
 	size_t i;
 
 	for (i = 0; i < l->hosts.n; i++) {
@@ -286,6 +322,8 @@ static int add_imports(struct ctx *c, const struct pc_egress_listener *l)
 			im->ns = s->ns; /* the workload's, even in the root namespace's Sidecar */
 		im->host = slash + 1;
 		im->port = listener_port(l);
+		im->own = own;
+		im->li = li;
 		c->nimp++;
 	}
 	return 0;
@@ -301,11 +339,12 @@ static int collect_imports(struct ctx *c)
 		return 0; /* Istio's default listener imports every exported service */
 	for (i = 0; i < sc->egress.n; i++)
 		n += sc->egress.v[i].hosts.n;
+	c->nls = c->s->nlisteners = sc->egress.n;
 	c->imp = pc_arena_calloc(c->s->arena, n ? n : 1, sizeof(*c->imp));
 	if (!c->imp)
 		return -ENOMEM;
 	for (i = 0; i < sc->egress.n; i++) {
-		ret = add_imports(c, &sc->egress.v[i]);
+		ret = add_imports(c, &sc->egress.v[i], i);
 		if (ret < 0)
 			return ret;
 	}
@@ -318,27 +357,48 @@ static bool imports_host(const char *imported, const char *h)
 	return strcmp(imported, h) == 0 || pc_host_subset_of(h, imported);
 }
 
-/* Is host <h> of a ServiceEntry of namespace <ns> imported on <port>? */
-static bool imported(const struct ctx *c, const char *ns, const char *h, uint32_t port)
+/*
+ * The import that brings host <h> of a ServiceEntry of namespace <ns> on
+ * <port> to a listener for captured traffic; else, with <own>, one of a
+ * listener of its own address; else NULL. <*all> when there is no Sidecar
+ * egress (everything is imported).
+ */
+static const struct import *imported_by(const struct ctx *c, const char *ns, const char *h,
+					uint32_t port, bool own, bool *all)
 {
+	const struct import *other = NULL;
 	size_t i;
 
-	if (!c->imp)
-		return true;
-	for (i = 0; i < c->nimp; i++) {
+	*all = !c->imp;
+	for (i = 0; c->imp && i < c->nimp; i++) {
 		const struct import *im = &c->imp[i];
 
 		if (im->port && im->port != port)
 			continue;
-		if ((strcmp(im->ns, ns) == 0 || strcmp(im->ns, "*") == 0) &&
-		    imports_host(im->host, h))
-			return true;
+		if ((strcmp(im->ns, ns) != 0 && strcmp(im->ns, "*") != 0) ||
+		    !imports_host(im->host, h))
+			continue;
+		if (!im->own)
+			return im;
+		if (!other)
+			other = im;
 	}
-	return false;
+	return own ? other : NULL;
 }
 
-/* hostClassification.VSMatches (Istio's non-gateway semantics: Matches both ways). */
-static bool vs_imported(const struct ctx *c, const char *ns, const char *h)
+/* Is host <h> of a ServiceEntry of namespace <ns> imported on <port> for captured traffic? */
+static bool imported(const struct ctx *c, const char *ns, const char *h, uint32_t port)
+{
+	bool all;
+
+	return imported_by(c, ns, h, port, false, &all) || all;
+}
+
+/*
+ * hostClassification.VSMatches (Istio's non-gateway semantics: Matches
+ * both ways), by egress listener <li> (SIZE_MAX: any).
+ */
+static bool vs_imported(const struct ctx *c, const char *ns, const char *h, size_t li)
 {
 	size_t i;
 
@@ -347,8 +407,10 @@ static bool vs_imported(const struct ctx *c, const char *ns, const char *h)
 	for (i = 0; i < c->nimp; i++) {
 		const struct import *im = &c->imp[i];
 
-		if (strcmp(im->ns, ns) != 0 && strcmp(im->ns, "*") != 0)
+		if (li != SIZE_MAX && im->li != li)
 			continue;
+		if (im->own || (strcmp(im->ns, ns) != 0 && strcmp(im->ns, "*") != 0))
+			continue; /* a listener of its own address: not for captured traffic */
 		if (strcmp(im->host, h) == 0 ||
 		    ((is_wild(im->host) || is_wild(h)) && pc_host_matches(h, im->host)))
 			return true;
@@ -366,12 +428,106 @@ static const char *not_imported(struct ctx *c)
 
 /* ---- ServiceEntries and VirtualServices ---- */
 
+/*
+ * Mark the (host, port) pairs of <r> that only listeners of their own
+ * address import as routed (clusters, no chains). Returns why the first
+ * such listener is one (NULL: none), or "" on -ENOMEM in <*ret>.
+ */
+static const char *own_only(struct ctx *c, struct pc_scope_obj *o, const struct pc_resource *r,
+			    int *ret)
+{
+	const struct pc_service_entry *se = r->spec;
+	const char *why = NULL;
+	size_t h, p;
+	bool all;
+
+	*ret = 0;
+	for (h = 0; h < o->nhosts; h++) {
+		for (p = 0; p < o->nports; p++) {
+			const struct import *im;
+
+			if (o->visible[h * o->nports + p])
+				continue;
+			im = imported_by(c, r->meta.ns, se->hosts.n ? se->hosts.v[h] : "",
+					 se->ports.v[p].number, true, &all);
+			if (!im)
+				continue;
+			if (!o->routed)
+				o->routed = pc_arena_calloc(c->s->arena, o->nhosts * o->nports, 1);
+			if (!o->routed) {
+				*ret = -ENOMEM;
+				return NULL;
+			}
+			o->routed[h * o->nports + p] = true;
+			why = why ? why : im->own;
+		}
+	}
+	return why;
+}
+
+static int se_own_only(struct ctx *c, struct pc_scope_obj *o, const char *why)
+{
+	const struct pc_resource *sc = c->s->sidecar;
+
+	return set(o, true, false, NULL,
+		   pc_arena_printf(c->s->arena,
+				   "imported by Sidecar %s/%s only through its egress listener %s, "
+				   "which captured traffic does not reach: a cluster without "
+				   "listeners, as in Istio",
+				   sc->meta.ns, nz(sc->meta.name), why));
+}
+
+/*
+ * The egress listener that builds the listener of host <h> of a
+ * ServiceEntry of namespace <ns> on <port>: one with that port first
+ * (Istio builds the port listeners' keys before the catch-all's), else
+ * the first other that imports it; PC_SCOPE_NO_LISTENER when none does.
+ */
+static uint16_t builder_of(const struct ctx *c, const char *ns, const char *h, uint32_t port)
+{
+	size_t i, found = SIZE_MAX;
+
+	for (i = 0; c->imp && i < c->nimp; i++) {
+		const struct import *im = &c->imp[i];
+
+		if (im->own || (im->port && im->port != port) ||
+		    (strcmp(im->ns, ns) != 0 && strcmp(im->ns, "*") != 0) ||
+		    !imports_host(im->host, h))
+			continue;
+		if (im->port)
+			return (uint16_t)im->li;
+		if (found == SIZE_MAX)
+			found = im->li;
+	}
+	return found == SIZE_MAX ? PC_SCOPE_NO_LISTENER : (uint16_t)found;
+}
+
+static int se_via(struct ctx *c, struct pc_scope_obj *o, const struct pc_resource *r)
+{
+	const struct pc_service_entry *se = r->spec;
+	size_t h, p;
+
+	if (!c->imp || !o->nports)
+		return 0;
+	o->via = pc_arena_calloc(c->s->arena, o->nhosts * o->nports, sizeof(*o->via));
+	if (!o->via)
+		return -ENOMEM;
+	for (h = 0; h < o->nhosts; h++) {
+		for (p = 0; p < o->nports; p++)
+			o->via[h * o->nports + p] =
+				builder_of(c, r->meta.ns, se->hosts.n ? se->hosts.v[h] : "",
+					   se->ports.v[p].number);
+	}
+	return 0;
+}
+
 static int se_verdict(struct ctx *c, struct pc_scope_obj *o, const struct pc_resource *r)
 {
 	struct pc_scope *s = c->s;
 	const struct pc_service_entry *se = r->spec;
 	size_t h, p, nvis = 0;
-	const char *hidden = NULL;
+	const char *hidden = NULL, *own;
+	int ret = 0;
 
 	o->nhosts = se->hosts.n ? se->hosts.n : 1;
 	o->nports = se->ports.n;
@@ -393,6 +549,13 @@ static int se_verdict(struct ctx *c, struct pc_scope_obj *o, const struct pc_res
 		if (!any && !hidden)
 			hidden = host;
 	}
+	own = c->imp && o->nports ? own_only(c, o, r, &ret) : NULL;
+	if (ret == 0)
+		ret = se_via(c, o, r);
+	if (ret < 0)
+		return ret;
+	if (nvis == 0 && own)
+		return se_own_only(c, o, own);
 	if (nvis == 0)
 		return set(o, false, false, NULL, not_imported(c));
 	if (!c->imp)
@@ -411,22 +574,71 @@ static int se_verdict(struct ctx *c, struct pc_scope_obj *o, const struct pc_res
 				   nz(s->sidecar->meta.name)));
 }
 
+/* Do <gateways> (empty: the mesh default) include `mesh`, the sidecars? */
+static bool for_mesh(const struct pc_strv *gateways)
+{
+	size_t i;
+
+	for (i = 0; i < gateways->n; i++) {
+		if (strcmp(gateways->v[i], "mesh") == 0)
+			return true;
+	}
+	return gateways->n == 0;
+}
+
+/* Which egress listeners select VirtualService <r> (SelectVirtualServices, per listener)? */
+static int vs_listeners(struct ctx *c, struct pc_scope_obj *o, const struct pc_resource *r)
+{
+	const struct pc_virtual_service *vs = r->spec;
+	size_t li, i;
+
+	if (!c->imp)
+		return 0; /* one listener selects every VirtualService in force */
+	o->sel = pc_arena_calloc(c->s->arena, c->nls ? c->nls : 1, sizeof(*o->sel));
+	if (!o->sel)
+		return -ENOMEM;
+	for (li = 0; li < c->nls; li++) {
+		for (i = 0; i < vs->hosts.n && !o->sel[li]; i++)
+			o->sel[li] = vs_imported(c, r->meta.ns, vs->hosts.v[i], li);
+	}
+	return 0;
+}
+
 static int vs_verdict(struct ctx *c, struct pc_scope_obj *o, const struct pc_resource *r)
 {
 	const struct pc_virtual_service *vs = r->spec;
+	const char *l;
 	size_t i;
 
 	if (!exported(c->s, &vs->export_to, r->meta.ns))
 		return hidden_by_export(c, o, r, &vs->export_to);
+	/*
+	 * Istio's VirtualServicesForGateway(ns, "mesh") indexes a
+	 * VirtualService by its spec.gateways only: a match's gateways
+	 * cannot bring it to the sidecars. Configuring gateways is what it
+	 * is for, so no warning (never stays false).
+	 */
+	if (!for_mesh(&vs->gateways)) {
+		l = list_str(c->s->arena, &vs->gateways);
+		return set(o, false, false, NULL,
+			   l ? pc_arena_printf(c->s->arena,
+					       "its gateways %s do not include mesh: it configures "
+					       "those gateways, not sidecars",
+					       l)
+			     : NULL);
+	}
 	for (i = 0; i < vs->hosts.n; i++) {
-		if (vs_imported(c, r->meta.ns, vs->hosts.v[i]))
-			return set(o, true, false, NULL,
-				   c->imp ? pc_arena_printf(c->s->arena,
-							    "imported by Sidecar %s/%s (host %s)",
-							    c->s->sidecar->meta.ns,
-							    nz(c->s->sidecar->meta.name),
-							    vs->hosts.v[i])
-					  : "exported to this workload's namespace");
+		if (vs_imported(c, r->meta.ns, vs->hosts.v[i], SIZE_MAX))
+			return vs_listeners(c, o, r) < 0
+				       ? -ENOMEM
+				       : set(o, true, false, NULL,
+					     c->imp ? pc_arena_printf(
+							      c->s->arena,
+							      "imported by Sidecar %s/%s (host %s)",
+							      c->s->sidecar->meta.ns,
+							      nz(c->s->sidecar->meta.name),
+							      vs->hosts.v[i])
+						    : "exported to this workload's namespace");
 	}
 	return set(o, false, false, NULL, not_imported(c));
 }
@@ -441,7 +653,12 @@ struct host_ref {
 	bool own; /* in the workload's namespace */
 };
 
-/* By host, then the workload's namespace first, then the oldest. */
+/*
+ * By host, then the workload's namespace first, then the oldest: Istio's
+ * SortServicesByCreationTime, whose tie-break is the service's name (a
+ * ServiceEntry's service is named after its host, the same here) and then
+ * its namespace.
+ */
 static int by_host(const void *a, const void *b)
 {
 	const struct host_ref *x = a, *y = b;
@@ -451,7 +668,11 @@ static int by_host(const void *a, const void *b)
 		return c;
 	if (x->own != y->own)
 		return x->own ? -1 : 1;
-	return older(x->r, y->r);
+	c = strcmp(nz(x->r->meta.creation_timestamp), nz(y->r->meta.creation_timestamp));
+	if (c)
+		return c;
+	c = strcmp(nz(x->r->meta.ns), nz(y->r->meta.ns));
+	return c ? c : older(x->r, y->r);
 }
 
 static bool host_any_port(const struct pc_scope_obj *o, size_t h)
@@ -479,9 +700,12 @@ static int drop_host(struct ctx *c, const struct host_ref *ref, const struct pc_
 	return set(o, h < o->nhosts, false, NULL,
 		   pc_arena_printf(s->arena,
 				   "host %s is imported from namespace %s (ServiceEntry %s/%s): "
-				   "Istio keeps one namespace per host, the workload's first",
+				   "Istio keeps one namespace per host, %s",
 				   ref->host, winner->meta.ns, winner->meta.ns,
-				   nz(winner->meta.name)));
+				   nz(winner->meta.name),
+				   strcmp(winner->meta.ns, s->ns) == 0
+					   ? "the workload's first"
+					   : "the oldest entry's when none is the workload's"));
 }
 
 static size_t collect_hosts(const struct pc_scope *s, struct host_ref *v)
@@ -507,10 +731,14 @@ static size_t collect_hosts(const struct pc_scope *s, struct host_ref *v)
 }
 
 /*
- * With Sidecar egress, a host imported from several namespaces is kept
- * from one: the workload's, else the oldest entry's (Istio's
- * selectServices keeps the first it sees). Entries of that namespace
- * keep it all (their overlaps are the usual conflicts: the oldest wins).
+ * A host imported from several namespaces is kept from one: the
+ * workload's, else the oldest entry's (Istio's selectServices keeps the
+ * first it sees, services sorted by sortServicesByCreationTime). Without
+ * Sidecar egress too: Istio's unified SidecarScope (PILOT_UNIFIED_SIDECAR_SCOPE,
+ * the default) treats no Sidecar as one egress listener importing every
+ * host of every namespace.
+ * Entries of that namespace keep it all (their overlaps are the usual
+ * conflicts: the oldest wins).
  */
 static int one_namespace_per_host(struct ctx *c)
 {
@@ -519,8 +747,6 @@ static int one_namespace_per_host(struct ctx *c)
 	size_t i, n, first = 0, total = 0;
 	int ret = 0;
 
-	if (!c->imp)
-		return 0;
 	for (i = 0; i < s->n; i++) {
 		if (s->m->res[i].kind == PC_KIND_SERVICE_ENTRY && s->obj[i].in_force)
 			total += s->obj[i].nhosts;
@@ -537,6 +763,215 @@ static int one_namespace_per_host(struct ctx *c)
 			ret = drop_host(c, &v[i], v[first].r);
 	}
 	free(v);
+	return ret;
+}
+
+/* ---- listener keys (Istio's locked listeners) ---- */
+
+/* Istio's listenerKey: the bind address (0.0.0.0 or a plain IP) and the port. */
+struct lkey {
+	bool wild;
+	struct pc_addr ip;
+	uint32_t port;
+};
+
+struct lkeys {
+	struct lkey *v;
+	size_t n, cap;
+};
+
+/* An HTTP-family port (declared, else by its name's prefix): its listener is 0.0.0.0:port. */
+static bool http_port(const struct pc_service_port *sp)
+{
+	char buf[16];
+	size_t n = sp->name ? strcspn(sp->name, "-") : 0;
+
+	if (sp->protocol)
+		return pc_protocol_is_http(pc_protocol_parse(sp->protocol));
+	if (n == 0 || n >= sizeof(buf))
+		return false;
+	memcpy(buf, sp->name, n);
+	buf[n] = '\0';
+	return pc_protocol_is_http(pc_protocol_parse(buf));
+}
+
+/*
+ * The key of address <a> of <se> on its port <p>: a plain IP's own,
+ * else (a CIDR, no address, an HTTP port) 0.0.0.0 (Istio's
+ * buildSidecarOutboundListener, one service per host and address).
+ */
+static void key_of(const struct pc_service_entry *se, size_t p, size_t a, struct lkey *k)
+{
+	struct pc_prefix pre;
+
+	memset(k, 0, sizeof(*k));
+	k->port = se->ports.v[p].number;
+	k->wild = true;
+	if (http_port(&se->ports.v[p]) || !se->addresses.n ||
+	    pc_prefix_parse(se->addresses.v[a], &pre) < 0)
+		return;
+	if (pre.len == (pre.addr.family == AF_INET6 ? 128 : 32)) {
+		k->wild = false;
+		k->ip = pre.addr;
+	}
+}
+
+static bool key_eq(const struct lkey *x, const struct lkey *y)
+{
+	return x->port == y->port && x->wild == y->wild &&
+	       (x->wild || pc_addr_equal(&x->ip, &y->ip));
+}
+
+/* Is egress listener <li> one with a port (its keys are built first)? */
+static bool port_listener(const struct ctx *c, uint16_t li)
+{
+	const struct pc_sidecar *sc = c->s->sidecar->spec;
+
+	return li < sc->egress.n && listener_port(&sc->egress.v[li]) != 0;
+}
+
+static int push_key(struct lkeys *k, const struct pc_service_entry *se, size_t p, size_t a)
+{
+	if (k->n == k->cap) {
+		size_t cap = k->cap ? 2 * k->cap : 16;
+		struct lkey *v = realloc(k->v, cap * sizeof(*v));
+
+		if (!v)
+			return -ENOMEM;
+		k->v = v;
+		k->cap = cap;
+	}
+	key_of(se, p, a, &k->v[k->n++]);
+	return 0;
+}
+
+/* The keys of entry <o> (<se>) that listeners with a port build. */
+static int entry_port_keys(struct ctx *c, const struct pc_scope_obj *o,
+			   const struct pc_service_entry *se, struct lkeys *k)
+{
+	size_t h, p, a, na = se->addresses.n ? se->addresses.n : 1;
+	int ret = 0;
+
+	for (h = 0; h < o->nhosts; h++) {
+		for (p = 0; p < o->nports; p++) {
+			if (!o->visible[h * o->nports + p] ||
+			    !port_listener(c, o->via[h * o->nports + p]))
+				continue;
+			for (a = 0; a < na && ret == 0; a++)
+				ret = push_key(k, se, p, a);
+		}
+	}
+	return ret;
+}
+
+/* Pass 1: the keys the listeners with a port build. */
+static int port_keys(struct ctx *c, struct lkeys *k)
+{
+	struct pc_scope *s = c->s;
+	size_t i;
+	int ret = 0;
+
+	for (i = 0; i < s->n && ret == 0; i++) {
+		if (s->m->res[i].kind == PC_KIND_SERVICE_ENTRY && s->obj[i].in_force &&
+		    s->obj[i].via)
+			ret = entry_port_keys(c, &s->obj[i], s->m->res[i].spec, k);
+	}
+	return ret;
+}
+
+static bool key_taken(const struct lkeys *k, const struct lkey *x)
+{
+	size_t i;
+
+	for (i = 0; i < k->n; i++) {
+		if (key_eq(&k->v[i], x))
+			return true;
+	}
+	return false;
+}
+
+/* The reason of an entry some of whose keys are locked: which, and why. */
+static int locked_reason(struct ctx *c, struct pc_scope_obj *o, const struct pc_resource *r,
+			 size_t p, size_t a, bool none_open)
+{
+	const struct pc_service_entry *se = r->spec;
+	const struct pc_resource *sc = c->s->sidecar;
+	struct lkey k;
+
+	key_of(se, p, a, &k);
+	return set(o, !none_open, false, NULL,
+		   pc_arena_printf(
+			   c->s->arena,
+			   "%s; its listener %s:%u is built first by Sidecar %s/%s's egress "
+			   "listener with port %u, which Istio locks for the catch-all "
+			   "listener",
+			   none_open ? "imported by the catch-all egress listener only" : o->reason,
+			   k.wild ? "0.0.0.0" : se->addresses.v[a], k.port, sc->meta.ns,
+			   nz(sc->meta.name), k.port));
+}
+
+/* Lock address <a> of (host, port) pair <hp> of <o> (<na> addresses); -ENOMEM. */
+static int lock_one(struct ctx *c, struct pc_scope_obj *o, size_t hp, size_t a, size_t na)
+{
+	if (!o->open) {
+		o->open = pc_arena_calloc(c->s->arena, o->nhosts * o->nports * na, 1);
+		if (!o->open)
+			return -ENOMEM;
+		memset(o->open, 1, o->nhosts * o->nports * na);
+	}
+	o->open[hp * na + a] = false;
+	return 0;
+}
+
+/* Pass 2: lock the catch-all listener's (host, port, address) whose key is taken. */
+static int lock_entry(struct ctx *c, struct pc_scope_obj *o, const struct pc_resource *r,
+		      const struct lkeys *k)
+{
+	const struct pc_service_entry *se = r->spec;
+	size_t hp, a, na = se->addresses.n ? se->addresses.n : 1, nopen = 0, lp = 0, la = 0;
+	bool any = false;
+	struct lkey x;
+
+	o->naddrs = na;
+	for (hp = 0; hp < o->nhosts * o->nports; hp++) {
+		for (a = 0; o->visible[hp] && a < na; a++) {
+			key_of(se, hp % o->nports, a, &x);
+			if (port_listener(c, o->via[hp]) || !key_taken(k, &x)) {
+				nopen++;
+				continue;
+			}
+			if (lock_one(c, o, hp, a, na) < 0)
+				return -ENOMEM;
+			any = true;
+			lp = hp % o->nports;
+			la = a;
+		}
+	}
+	return any ? locked_reason(c, o, r, lp, la, nopen == 0) : 0;
+}
+
+/*
+ * Istio builds the listeners of the egress listeners with a port first
+ * and locks their keys: the catch-all listener's services cannot add to
+ * them (buildSidecarOutboundListeners, outboundListenerEntry.locked).
+ */
+static int lock_catch_all_keys(struct ctx *c)
+{
+	struct pc_scope *s = c->s;
+	struct lkeys k = { 0 };
+	size_t i;
+	int ret;
+
+	if (!c->imp)
+		return 0;
+	ret = port_keys(c, &k);
+	for (i = 0; ret == 0 && k.n && i < s->n; i++) {
+		const struct pc_resource *r = &s->m->res[i];
+
+		if (r->kind == PC_KIND_SERVICE_ENTRY && s->obj[i].in_force && s->obj[i].via)
+			ret = lock_entry(c, &s->obj[i], r, &k);
+	}
+	free(k.v);
 	return ret;
 }
 
@@ -557,7 +992,7 @@ static bool host_imported(const struct pc_scope *s, const char *host)
 		for (h = 0; h < se->hosts.n; h++) {
 			for (p = 0; p < o->nports; p++) {
 				if (o->visible[h * o->nports + p] &&
-				    strcasecmp(se->hosts.v[h], host) == 0)
+				    strcmp(se->hosts.v[h], host) == 0)
 					return true;
 			}
 		}
@@ -593,7 +1028,7 @@ static const struct pc_resource *dest_entry(const struct pc_scope *s, const char
 		    !s->obj[i].visible)
 			continue;
 		for (h = 0; h < se->hosts.n; h++) {
-			if (strcasecmp(se->hosts.v[h], host) == 0 && better_dest(s, r, best)) {
+			if (strcmp(se->hosts.v[h], host) == 0 && better_dest(s, r, best)) {
 				best = r;
 				*hi = h;
 			}
@@ -920,6 +1355,8 @@ static int decide(struct ctx *c)
 	for (k = 0; k < sizeof(order) / sizeof(order[0]); k++) {
 		if (order[k] == PC_KIND_VIRTUAL_SERVICE)
 			ret = one_namespace_per_host(c); /* after the ServiceEntries */
+		if (order[k] == PC_KIND_VIRTUAL_SERVICE && ret == 0)
+			ret = lock_catch_all_keys(c);
 		if (order[k] == PC_KIND_WORKLOAD_ENTRY)
 			ret = infer_destinations(c); /* after the VirtualServices */
 		if (ret < 0)
@@ -950,7 +1387,7 @@ static void choose_policy(struct pc_scope *s)
 
 int pc_scope_init(struct pc_scope *s, const struct pc_manifest *m, const struct pc_compile_opts *o)
 {
-	struct ctx c = { s, NULL, 0, NULL, NULL };
+	struct ctx c = { .s = s };
 	size_t i;
 	int ret;
 
@@ -1002,6 +1439,34 @@ bool pc_scope_visible(const struct pc_scope *s, const struct pc_resource *r, siz
 	if (!o->in_force || !o->visible || h >= o->nhosts || p >= o->nports)
 		return false;
 	return o->visible[h * o->nports + p];
+}
+
+bool pc_scope_vs_for(const struct pc_scope *s, const struct pc_resource *vs,
+		     const struct pc_resource *se, size_t h, size_t p)
+{
+	const struct pc_scope_obj *v = pc_scope_of(s, vs), *o = pc_scope_of(s, se);
+	uint16_t li;
+
+	if (!v->in_force)
+		return false;
+	if (!s->nlisteners || !o->via || !v->sel)
+		return true; /* no Sidecar egress: one listener has it all */
+	if (h >= o->nhosts || p >= o->nports)
+		return false;
+	li = o->via[h * o->nports + p];
+	return li != PC_SCOPE_NO_LISTENER && li < s->nlisteners && v->sel[li];
+}
+
+bool pc_scope_open(const struct pc_scope *s, const struct pc_resource *r, size_t h, size_t p,
+		   size_t a)
+{
+	const struct pc_scope_obj *o = pc_scope_of(s, r);
+
+	if (!o->open)
+		return true;
+	if (h >= o->nhosts || p >= o->nports || a >= o->naddrs)
+		return false;
+	return o->open[(h * o->nports + p) * o->naddrs + a];
 }
 
 bool pc_scope_routed(const struct pc_scope *s, const struct pc_resource *r, size_t h, size_t p)

@@ -18,11 +18,16 @@
  *   - ServiceEntries: exported to the workload's namespace (exportTo), and
  *     each (host, port) imported by one of the Sidecar's egress listeners
  *     (`ns/host`, `.` the workload's namespace, `*` any; a service host
- *     is imported when it is a subset of the imported host);
- *   - VirtualServices: exported, and with a Sidecar selected by its hosts
- *     as SidecarScope selects them; the services their tcp and tls routes
- *     name become clusters (not listeners) when the Sidecar does not
- *     import them (collectImportedServices);
+ *     is imported when it is a subset of the imported host); one
+ *     namespace per host (the workload's, else the oldest entry's), with
+ *     or without a Sidecar; hosts only listeners of their own address
+ *     import (HTTP_PROXY, a bind, captureMode NONE) are clusters only;
+ *     the catch-all listener cannot reuse a key a port listener built;
+ *   - VirtualServices: exported, bound to mesh (gateways), and with a
+ *     Sidecar selected by its hosts as SidecarScope selects them, per
+ *     egress listener; the services their tcp and tls routes name become
+ *     clusters (not listeners) when the Sidecar does not import them
+ *     (collectImportedServices);
  *   - DestinationRules: the lookup of PushContext.destinationRule (the
  *     workload's namespace, then the service's, then the root namespace;
  *     the most specific host within a tier).
@@ -65,8 +70,25 @@ struct pc_scope_obj {
 	 * route: Istio gives the workload its cluster, not its listeners.
 	 */
 	bool *routed;
-	size_t nhosts, nports;
+	/*
+	 * ServiceEntries only, with Sidecar egress: via[h * nports + p] is the
+	 * egress listener (an index into spec.egress) that builds the listener
+	 * of host <h> on port <p>, PC_SCOPE_NO_LISTENER when none does.
+	 */
+	uint16_t *via;
+	/* VirtualServices only, with Sidecar egress: sel[l] when egress listener <l> selects it. */
+	bool *sel;
+	/*
+	 * ServiceEntries only (NULL: all open): open[(h * nports + p) * naddrs + a]
+	 * is false when address <a> of host <h> on port <p> comes from the
+	 * catch-all egress listener and an egress listener with a port built
+	 * its listener key first (Istio locks it).
+	 */
+	bool *open;
+	size_t nhosts, nports, naddrs;
 };
+
+#define PC_SCOPE_NO_LISTENER UINT16_MAX
 
 struct pc_scope {
 	struct pc_arena *arena; /* everything below */
@@ -79,6 +101,7 @@ struct pc_scope {
 		sidecar_why; /* "workloadSelector match", "namespace-wide", "root namespace default" */
 	int policy;          /* enum pc_outbound_policy */
 	bool policy_from_sidecar; /* the Sidecar's outboundTrafficPolicy decided it */
+	size_t nlisteners;        /* the Sidecar's egress listeners, 0 without */
 	struct pc_scope_obj *obj; /* obj[i] is about m->res[i] */
 	size_t n;
 	const struct pc_resource **drs; /* the valid DestinationRules, for lookups */
@@ -102,6 +125,21 @@ bool pc_scope_visible(const struct pc_scope *s, const struct pc_resource *r, siz
 
 /* Is host <h> of ServiceEntry <r> on port <p> only a VirtualService's destination? */
 bool pc_scope_routed(const struct pc_scope *s, const struct pc_resource *r, size_t h, size_t p);
+
+/*
+ * Does address <a> (an index into spec.addresses, 0 without addresses)
+ * of host <h> of ServiceEntry <r> on its port <p> keep its listener key?
+ */
+bool pc_scope_open(const struct pc_scope *s, const struct pc_resource *r, size_t h, size_t p,
+		   size_t a);
+
+/*
+ * May VirtualService <vs> make the chains of host <h> of ServiceEntry
+ * <se> on its port <p>? Istio's VirtualServices are per egress listener:
+ * only those the listener that builds that (host, port) selects.
+ */
+bool pc_scope_vs_for(const struct pc_scope *s, const struct pc_resource *vs,
+		     const struct pc_resource *se, size_t h, size_t p);
 
 /*
  * The DestinationRule (a resource of the manifest) that a service of

@@ -265,3 +265,67 @@ def test_export_to_a_named_namespace(topo, proxy):
     assert_blocked(topo, p, EXT_B2, ECHO)
     o = verdict(scope_of(p), "ServiceEntry", "team-b", "to-team-c")
     assert o["reason"] == "exportTo [team-c] of namespace team-b hides it from namespace default"
+
+
+# -- (e) the review's fence breaks (doc/scoping.md) ----------------------------------
+
+
+def se_raw(name, ns, host, addrs, port, ts="2025-01-01T00:00:00Z"):
+    """A TCP ServiceEntry with <addrs> as given (CIDRs allowed, none: no addresses)."""
+    text = meta("ServiceEntry", name, ns, ts) + f"spec:\n  hosts: [{host}]\n"
+    if addrs:
+        text += "  addresses: [" + ", ".join(f"'{a}'" for a in addrs) + "]\n"
+    return text + (f"  ports: [{{number: {port}, name: tcp-{port}, protocol: TCP}}]\n"
+                   "  location: MESH_EXTERNAL\n  resolution: NONE\n")
+
+
+def test_one_namespace_per_host_without_sidecar(topo, proxy):
+    """Two entries for db.test.example, the workload's (EXT_A) and a younger
+    one of team-c (198.51.100.0/24): Istio keeps one service per host (the
+    workload's namespace first), so team-c's CIDR stays closed even without
+    a Sidecar."""
+    p = run(proxy, docs(
+        se_raw("mine", "default", "db.test.example", [EXT_A + "/32"], ECHO),
+        se_raw("squat", "team-c", "db.test.example", ["198.51.100.0/24"], ECHO,
+               ts="2025-02-01T00:00:00Z")))
+    assert_out(topo, p, EXT_A, ECHO, cluster(ECHO, "db.test.example"))
+    assert_blocked(topo, p, EXT_B, ECHO)
+    o = verdict(scope_of(p), "ServiceEntry", "team-c", "squat")
+    assert o["in_force"] is False and o["reason"] == (
+        "host db.test.example is imported from namespace default (ServiceEntry "
+        "default/mine): Istio keeps one namespace per host, the workload's first"), o
+
+
+def test_http_proxy_listener_opens_nothing_for_captured_traffic(topo, proxy):
+    """A Sidecar whose only egress listener is an HTTP_PROXY port: Istio gives
+    that listener an address of its own (127.0.0.1:3128), which no captured
+    connection reaches, so its `*/*` hosts are clusters without listeners."""
+    p = run(proxy, docs(
+        se_raw("a", "default", "a.test.example", [EXT_A + "/32"], ECHO),
+        meta("Sidecar", "s", "default") + (
+            "spec:\n  egress:\n  - port: {number: 3128, protocol: HTTP_PROXY, name: proxy}\n"
+            "    hosts: ['*/*']\n")))
+    assert_blocked(topo, p, EXT_A, ECHO)
+    o = verdict(scope_of(p), "ServiceEntry", "default", "a")
+    assert o["reason"] == (
+        "imported by Sidecar default/s only through its egress listener HTTP_PROXY port "
+        "3128, which captured traffic does not reach: a cluster without listeners, as in "
+        "Istio"), o
+
+
+def test_destination_subnets_do_not_open_other_addresses(topo, proxy):
+    """A tcp route with destinationSubnets [198.51.100.0/24] for a service
+    whose one address is EXT_A: Istio's listener is EXT_A:port, the subnets
+    only narrow chains inside it, so 198.51.100.x stays closed."""
+    vs = meta("VirtualService", "v", "team-x") + (
+        "spec:\n  hosts: [a.test.example]\n  tcp:\n"
+        "  - match: [{destinationSubnets: [198.51.100.0/24]}]\n"
+        "    route: [{destination: {host: a.test.example}}]\n")
+    p = run(proxy, docs(se_raw("a", "default", "a.test.example", [EXT_A + "/32"], ECHO), vs))
+    assert_blocked(topo, p, EXT_B, ECHO)
+    assert_out(topo, p, EXT_A, ECHO, cluster(ECHO, "a.test.example"))
+    p.stop()
+
+    # without addresses the service has the wildcard listener: the subnet is in it
+    p = run(proxy, docs(se_raw("a", "default", "a.test.example", [], ECHO), vs))
+    assert_out(topo, p, EXT_B, ECHO, cluster(ECHO, "a.test.example"))

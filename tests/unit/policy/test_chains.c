@@ -288,7 +288,8 @@ START_TEST(tls_on_a_vip_ignores_the_sni)
 		-1);
 	ck_assert_str_eq(match(&x, "198.51.100.7", 443, TLS, "other.example.org"),
 			 "outbound|443||vip.example.com");
-	ck_assert_str_eq(match(&x, "2001:db8::7", 443, NOTH, NULL), "outbound|443||vip.example.com");
+	ck_assert_str_eq(match(&x, "2001:db8::7", 443, NOTH, NULL),
+			 "outbound|443||vip.example.com");
 	ck_assert_str_eq(match(&x, "198.51.100.8", 443, TLS, "vip.example.com"), BH);
 	ck_assert(!pc_snapshot_port_needs_name(x.s, 443));
 	release(&x);
@@ -558,16 +559,46 @@ START_TEST(vs_tcp_routes)
 	pc_buf_release(&b);
 	release(&x);
 
-	/* subnets only: a chain of their own, and the service keeps its default chain */
+	/*
+	 * subnets only, for a service with one address: its listener is
+	 * 198.51.100.10:3306, which 203.0.113.9 never reaches (Istio's
+	 * buildSidecarOutboundTCPFilterChainOpts narrows chains inside it);
+	 * the service keeps its default chain
+	 */
 	compile(&x,
 		DBS VS_TLS("  hosts: [db.example.com]\n  tcp:\n"
 			   "  - match: [{destinationSubnets: [203.0.113.0/24], port: 3306}]\n"
 			   "    route: [{destination: {host: v2.db.example.org}}]\n"),
 		-1);
-	ck_assert_str_eq(match(&x, "203.0.113.9", 3306, NOTH, NULL),
-			 "outbound|3306||v2.db.example.org");
+	ck_assert_str_eq(match(&x, "203.0.113.9", 3306, NOTH, NULL), BH);
 	ck_assert_str_eq(match(&x, "198.51.100.10", 3306, NOTH, NULL),
 			 "outbound|3306||db.example.com");
+	release(&x);
+
+	/* a subnet that covers the service's address: the route's chain there */
+	compile(&x,
+		DBS VS_TLS("  hosts: [db.example.com]\n  tcp:\n"
+			   "  - match: [{destinationSubnets: [198.51.100.0/24]}]\n"
+			   "    route: [{destination: {host: v2.db.example.org}}]\n"),
+		-1);
+	ck_assert_str_eq(match(&x, "198.51.100.10", 3306, NOTH, NULL),
+			 "outbound|3306||v2.db.example.org");
+	ck_assert_str_eq(match(&x, "198.51.100.7", 3306, NOTH, NULL), BH);
+	release(&x);
+
+	/* a service without addresses has the wildcard listener: the subnet is reached */
+	compile(&x,
+		SE("wild", "2020-01-01T00:00:00Z", "db.example.com", NONE, DB_PORT)
+			SE("v2", "2020-01-03T00:00:00Z", "v2.db.example.org",
+			   "  resolution: STATIC\n  endpoints: [{address: 192.0.2.43}]\n"
+			   "  addresses: [192.0.2.42]\n",
+			   DB_PORT)
+				VS_TLS("  hosts: [db.example.com]\n  tcp:\n"
+				       "  - match: [{destinationSubnets: [203.0.113.0/24]}]\n"
+				       "    route: [{destination: {host: v2.db.example.org}}]\n"),
+		-1);
+	ck_assert_str_eq(match(&x, "203.0.113.9", 3306, NOTH, NULL),
+			 "outbound|3306||v2.db.example.org");
 	release(&x);
 
 	/* a selector that does not hold: nothing installed */
@@ -603,13 +634,15 @@ START_TEST(dynamic_dns_behind_a_tcp_route_is_dropped)
 	struct fix x;
 
 	compile(&x,
-		SE("dyn", "2020-01-01T00:00:00Z", "\"*.example.com\"", "  resolution: DYNAMIC_DNS\n",
+		SE("dyn", "2020-01-01T00:00:00Z", "\"*.example.com\"",
+		   "  resolution: DYNAMIC_DNS\n",
 		   TLS443) SE("legacy", "2020-01-02T00:00:00Z", "legacy.example.com",
 			      NONE "  addresses: [203.0.113.0/24]\n", TCP443)
-			HDR("VirtualService", "vs", "2020-01-03T00:00:00Z")
-				"spec:\n  hosts: [legacy.example.com]\n  tcp:\n"
-				"  - route: [{destination: {host: \"*.example.com\", port: {number: "
-				"443}}}]\n",
+			HDR("VirtualService", "vs",
+			    "2020-01-03T00:00:00Z") "spec:\n  hosts: [legacy.example.com]\n  tcp:\n"
+						    "  - route: [{destination: {host: "
+						    "\"*.example.com\", port: {number: "
+						    "443}}}]\n",
 		-1);
 	ck_assert_str_eq(match(&x, "203.0.113.7", 443, TLS, "evil.org"), BH);
 	ck_assert_str_eq(match(&x, "203.0.113.7", 443, NOTH, NULL), BH);

@@ -507,6 +507,213 @@ START_TEST(compile_enforces_the_scope)
 }
 END_TEST
 
+/*
+ * Review e5: a listener of its own address (HTTP_PROXY, a bind, captureMode
+ * NONE) is never reached by captured traffic: its hosts get clusters only.
+ */
+START_TEST(own_address_listener_imports_clusters_only)
+{
+	static const struct {
+		const char *egress, *why;
+		bool open;
+	} cases[] = {
+		{ "  - port: {number: 3128, protocol: HTTP_PROXY, name: proxy}\n"
+		  "    hosts: ['*/*']\n",
+		  "HTTP_PROXY port 3128", false },
+		{ "  - port: {number: 5432, protocol: TCP, name: pg}\n    bind: 127.0.0.1\n"
+		  "    hosts: ['./*']\n",
+		  "bind 127.0.0.1 port 5432", false },
+		{ "  - port: {number: 5432, protocol: TCP, name: pg}\n    bind: 127.0.0.1\n"
+		  "    captureMode: NONE\n    hosts: ['./*']\n",
+		  "bind 127.0.0.1 port 5432", false },
+		{ "  - port: {number: 5432, protocol: TCP, name: pg}\n    captureMode: NONE\n"
+		  "    hosts: ['./*']\n",
+		  "captureMode NONE port 5432", false },
+		{ "  - port: {number: 0, protocol: TCP, name: uds}\n"
+		  "    bind: unix:///var/run/db.sock\n    captureMode: NONE\n    hosts: ['./*']\n",
+		  "bind unix:///var/run/db.sock", false },
+		{ "  - hosts: ['./*']\n    bind: 0.0.0.0\n", NULL, true },
+		{ "  - port: {number: 3128, protocol: HTTP_PROXY, name: proxy}\n"
+		  "    hosts: ['*/*']\n  - hosts: ['./a.example.com']\n",
+		  NULL, true },
+	};
+	char yaml[2048];
+	size_t i;
+
+	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		struct fix x;
+		struct pc_snapshot *snap;
+
+		snprintf(yaml, sizeof(yaml), "%s%s  egress:\n%s",
+			 SE("a", "default", "a.example.com", "192.0.2.10", 5432, ""),
+			 SIDECAR("s", "default", "2025-01-01T00:00:00Z", ""), cases[i].egress);
+		load(&x, yaml, NULL, NULL);
+		ck_assert_msg(pc_scope_visible(&x.s, res(&x, "default", "a"), 0, 0) ==
+				      cases[i].open,
+			      "case %zu", i);
+		if (cases[i].why) {
+			reason_has(&x, "default", "a", cases[i].why);
+			reason_has(
+				&x, "default", "a",
+				"imported by Sidecar default/s only through its egress listener");
+			reason_has(&x, "default", "a", "which captured traffic does not reach");
+			ck_assert(pc_scope_routed(&x.s, res(&x, "default", "a"), 0, 0));
+		}
+		ck_assert_int_eq(pc_policy_compile(&x.m, &x.o, NULL, NULL, &snap), 0);
+		ck_assert_str_eq(classify(snap, "192.0.2.10", 5432),
+				 cases[i].open ? "outbound|5432||a.example.com"
+					       : "BlackHoleCluster");
+		pc_snapshot_unref(snap);
+		release(&x);
+	}
+}
+END_TEST
+
+/* Review e7: a VirtualService whose gateways lack mesh is not the sidecar's. */
+START_TEST(gateway_virtual_service_is_not_in_force)
+{
+	struct fix x;
+	struct pc_snapshot *snap;
+	char yaml[4096];
+
+	snprintf(yaml, sizeof(yaml), "%s%s%s%s",
+		 SE("t", "default", "t.example.com", "192.0.2.50", 5432, ""),
+		 SE("u", "team-b", "u.example.com", "192.0.2.51", 5432, ""),
+		 HDR("VirtualService", "gw", "default", "2025-01-01T00:00:00Z"),
+		 "spec:\n  hosts: [t.example.com]\n  gateways: [istio-system/egress]\n"
+		 "  tcp:\n  - match: [{gateways: [mesh]}]\n"
+		 "    route: [{destination: {host: u.example.com}}]\n");
+	snprintf(yaml + strlen(yaml), sizeof(yaml) - strlen(yaml), "%s",
+		 SIDECAR("s", "default", "2025-01-01T00:00:00Z",
+			 "  egress: [{hosts: ['./t.example.com']}]\n"));
+	load(&x, yaml, NULL, NULL);
+	ck_assert(!in_force(&x, "default", "gw"));
+	ck_assert(!verdict(&x, "default", "gw")->never);
+	reason_has(&x, "default", "gw",
+		   "its gateways [istio-system/egress] do not include mesh: it configures those "
+		   "gateways, not sidecars");
+	/* its destination is no cluster of the workload's either */
+	ck_assert(!in_force(&x, "team-b", "u"));
+	ck_assert(!pc_scope_routed(&x.s, res(&x, "team-b", "u"), 0, 0));
+	ck_assert_int_eq(pc_policy_compile(&x.m, &x.o, NULL, NULL, &snap), 0);
+	ck_assert_str_eq(classify(snap, "192.0.2.50", 5432), "outbound|5432||t.example.com");
+	pc_snapshot_unref(snap);
+	release(&x);
+}
+END_TEST
+
+/* Istio's service index is keyed by the host as written: another case names nothing. */
+START_TEST(destination_host_is_exact_case)
+{
+	struct fix x;
+	struct pc_snapshot *snap;
+	char yaml[4096];
+
+	snprintf(yaml, sizeof(yaml), "%s%s%s%s",
+		 SE("a", "default", "a.example.com", "192.0.2.60", 5432, ""),
+		 SE("u", "default", "U.Example.com", "192.0.2.61", 5432, ""),
+		 HDR("VirtualService", "v", "default", "2025-01-01T00:00:00Z"),
+		 "spec:\n  hosts: [a.example.com]\n"
+		 "  tcp: [{route: [{destination: {host: u.example.COM}}]}]\n");
+	load(&x, yaml, NULL, NULL);
+	ck_assert_int_eq(pc_policy_compile(&x.m, &x.o, NULL, NULL, &snap), 0);
+	ck_assert_str_eq(classify(snap, "192.0.2.60", 5432), "BlackHoleCluster");
+	ck_assert_str_eq(classify(snap, "192.0.2.61", 5432), "outbound|5432||U.Example.com");
+	pc_snapshot_unref(snap);
+	release(&x);
+	/* a Sidecar that does not import it: no cluster is added for another case either */
+	snprintf(yaml + strlen(yaml), sizeof(yaml) - strlen(yaml), "%s",
+		 SIDECAR("s", "default", "2025-01-01T00:00:00Z",
+			 "  egress: [{hosts: ['./a.example.com']}]\n"));
+	load(&x, yaml, NULL, NULL);
+	ck_assert(!in_force(&x, "default", "u"));
+	ck_assert_int_eq(pc_policy_compile(&x.m, &x.o, NULL, NULL, &snap), 0);
+	ck_assert_str_eq(classify(snap, "192.0.2.60", 5432), "BlackHoleCluster");
+	pc_snapshot_unref(snap);
+	release(&x);
+}
+END_TEST
+
+/*
+ * Review e10: VirtualServices are per egress listener. The port listener
+ * `./a.example.com` builds a.example.com:5432; a VirtualService of team-x
+ * selected only by another listener must not route that traffic.
+ */
+START_TEST(virtual_services_are_per_egress_listener)
+{
+	static const char *const egress[] = {
+		"  - port: {number: 5432, protocol: TCP, name: pg}\n"
+		"    hosts: ['./a.example.com']\n  - hosts: ['team-x/a.example.com']\n",
+		"  - port: {number: 5432, protocol: TCP, name: pg}\n"
+		"    hosts: ['./a.example.com', 'team-x/a.example.com']\n",
+	};
+	char yaml[4096];
+	size_t i;
+
+	for (i = 0; i < 2; i++) {
+		struct fix x;
+		struct pc_snapshot *snap;
+
+		snprintf(yaml, sizeof(yaml), "%s%s%s%s%s  egress:\n%s",
+			 SE("a", "default", "a.example.com", "192.0.2.70", 5432, ""),
+			 SE("u", "team-x", "u.example.com", "192.0.2.71", 5432,
+			    "  exportTo: [default]\n"),
+			 HDR("VirtualService", "hijack", "team-x", "2025-01-01T00:00:00Z"),
+			 "spec:\n  hosts: [a.example.com]\n"
+			 "  tcp: [{route: [{destination: {host: u.example.com}}]}]\n",
+			 SIDECAR("s", "default", "2025-01-01T00:00:00Z", ""), egress[i]);
+		load(&x, yaml, NULL, NULL);
+		ck_assert(in_force(&x, "team-x", "hijack"));
+		ck_assert_int_eq(pc_policy_compile(&x.m, &x.o, NULL, NULL, &snap), 0);
+		/* the second: the port listener itself selects it */
+		ck_assert_str_eq(classify(snap, "192.0.2.70", 5432),
+				 i == 0 ? "outbound|5432||a.example.com"
+					: "outbound|5432||u.example.com");
+		pc_snapshot_unref(snap);
+		release(&x);
+	}
+}
+END_TEST
+
+/*
+ * Review e3: an egress listener with a port builds its listener keys
+ * first; the catch-all listener's services cannot add to those keys.
+ */
+START_TEST(catch_all_cannot_reuse_a_port_listener_key)
+{
+	struct fix x;
+	struct pc_snapshot *snap;
+	char yaml[4096];
+	const char *sc = "  egress:\n  - port: {number: 5432, protocol: TCP, name: pg}\n"
+			 "    hosts: ['./a.example.com']\n  - hosts: ['*/*']\n";
+
+	snprintf(yaml, sizeof(yaml), "%s%s%s%s%s",
+		 SE("a", "default", "a.example.com", "192.0.2.0/24", 5432, ""),
+		 SE("b", "team-b", "b.example.com", "198.51.100.0/24", 5432, ""),
+		 SE("c", "team-b", "c.example.com", "203.0.113.9", 5432, ""),
+		 SE("d", "team-b", "d.example.com", "203.0.113.0/28, 203.0.113.20", 5432, ""),
+		 SIDECAR("s", "default", "2025-01-01T00:00:00Z", ""));
+	snprintf(yaml + strlen(yaml), sizeof(yaml) - strlen(yaml), "%s", sc);
+	load(&x, yaml, NULL, NULL);
+	ck_assert(!in_force(&x, "team-b", "b"));
+	reason_has(&x, "team-b", "b",
+		   "its listener 0.0.0.0:5432 is built first by Sidecar default/s's egress "
+		   "listener with port 5432, which Istio locks for the catch-all listener");
+	ck_assert(in_force(&x, "team-b", "c")); /* its own key, 203.0.113.9:5432 */
+	ck_assert(in_force(&x, "team-b", "d"));
+	ck_assert(!pc_scope_open(&x.s, res(&x, "team-b", "d"), 0, 0, 0));
+	ck_assert(pc_scope_open(&x.s, res(&x, "team-b", "d"), 0, 0, 1));
+	ck_assert_int_eq(pc_policy_compile(&x.m, &x.o, NULL, NULL, &snap), 0);
+	ck_assert_str_eq(classify(snap, "192.0.2.7", 5432), "outbound|5432||a.example.com");
+	ck_assert_str_eq(classify(snap, "198.51.100.7", 5432), "BlackHoleCluster");
+	ck_assert_str_eq(classify(snap, "203.0.113.9", 5432), "outbound|5432||c.example.com");
+	ck_assert_str_eq(classify(snap, "203.0.113.5", 5432), "BlackHoleCluster");
+	ck_assert_str_eq(classify(snap, "203.0.113.20", 5432), "outbound|5432||d.example.com");
+	pc_snapshot_unref(snap);
+	release(&x);
+}
+END_TEST
+
 START_TEST(source_namespace_matches_the_workload)
 {
 	struct fix x;
@@ -627,10 +834,72 @@ START_TEST(one_namespace_per_host)
 	ck_assert(!in_force(&x, "default", "mine"));
 	ck_assert(!pc_scope_visible(&x.s, res(&x, "team-b", "old"), 0, 0));
 	release(&x);
-	/* without Sidecar egress every exported entry stays (the conflicts decide) */
+	/* without Sidecar egress too: Istio's default listener imports every host */
 	load(&x, ses, NULL, NULL);
-	ck_assert(in_force(&x, "team-c", "older"));
+	ck_assert(!in_force(&x, "team-c", "older"));
 	ck_assert(in_force(&x, "default", "mine"));
+	release(&x);
+	load(&x, ses, "team-d", NULL);
+	ck_assert(in_force(&x, "team-c", "older"));
+	ck_assert(!in_force(&x, "default", "mine"));
+	reason_has(&x, "default", "mine",
+		   "host api.example.com is imported from namespace team-c (ServiceEntry "
+		   "team-c/older): Istio keeps one namespace per host, the oldest entry's");
+	release(&x);
+}
+END_TEST
+
+/*
+ * Review e1: without a Sidecar, a younger entry of another namespace with
+ * the workload's host must not open its own addresses (a squatted CIDR).
+ */
+START_TEST(one_namespace_per_host_without_sidecar)
+{
+	struct fix x;
+	struct pc_snapshot *snap;
+	const char *yaml = "---\napiVersion: networking.istio.io/v1\nkind: ServiceEntry\n"
+			   "metadata: {name: mine, namespace: default, "
+			   "creationTimestamp: '2025-01-01T00:00:00Z'}\n"
+			   "spec:\n  hosts: [db.example.com]\n  addresses: [192.0.2.33]\n"
+			   "  ports: [{name: tcp, number: 5432, protocol: TCP}]\n"
+			   "---\napiVersion: networking.istio.io/v1\nkind: ServiceEntry\n"
+			   "metadata: {name: squat, namespace: team-c, "
+			   "creationTimestamp: '2025-02-01T00:00:00Z'}\n"
+			   "spec:\n  hosts: [db.example.com]\n  addresses: [198.51.100.0/24]\n"
+			   "  ports: [{name: tcp, number: 5432, protocol: TCP}]\n";
+
+	load(&x, yaml, NULL, NULL);
+	ck_assert_ptr_null(x.s.sidecar);
+	ck_assert(in_force(&x, "default", "mine"));
+	ck_assert(!in_force(&x, "team-c", "squat"));
+	reason_has(&x, "team-c", "squat",
+		   "host db.example.com is imported from namespace default (ServiceEntry "
+		   "default/mine): Istio keeps one namespace per host, the workload's first");
+	ck_assert_int_eq(pc_policy_compile(&x.m, &x.o, NULL, NULL, &snap), 0);
+	ck_assert_str_eq(classify(snap, "198.51.100.7", 5432), "BlackHoleCluster");
+	ck_assert_str_eq(classify(snap, "192.0.2.33", 5432), "outbound|5432||db.example.com");
+	pc_snapshot_unref(snap);
+	release(&x);
+	/* team-c's workloads: their own namespace's entry wins, even younger */
+	load(&x, yaml, "team-c", NULL);
+	ck_assert(in_force(&x, "team-c", "squat"));
+	ck_assert(!in_force(&x, "default", "mine"));
+	release(&x);
+}
+END_TEST
+
+/* SortServicesByCreationTime: a tie goes to the namespace first by name (services are hosts). */
+START_TEST(one_namespace_per_host_tie_is_by_namespace)
+{
+	struct fix x;
+
+	load(&x,
+	     SE("aa", "team-z", "db.example.com", "192.0.2.40", 5432, "")
+		     SE("zz", "team-a", "db.example.com", "192.0.2.41", 5432, ""),
+	     NULL, NULL);
+	ck_assert(in_force(&x, "team-a", "zz"));
+	ck_assert(!in_force(&x, "team-z", "aa"));
+	reason_has(&x, "team-z", "aa", "imported from namespace team-a (ServiceEntry team-a/zz)");
 	release(&x);
 }
 END_TEST
@@ -770,6 +1039,13 @@ int main(void)
 	tcase_add_test(tc, compile_enforces_the_scope);
 	tcase_add_test(tc, source_namespace_matches_the_workload);
 	tcase_add_test(tc, one_namespace_per_host);
+	tcase_add_test(tc, one_namespace_per_host_without_sidecar);
+	tcase_add_test(tc, one_namespace_per_host_tie_is_by_namespace);
+	tcase_add_test(tc, own_address_listener_imports_clusters_only);
+	tcase_add_test(tc, gateway_virtual_service_is_not_in_force);
+	tcase_add_test(tc, destination_host_is_exact_case);
+	tcase_add_test(tc, virtual_services_are_per_egress_listener);
+	tcase_add_test(tc, catch_all_cannot_reuse_a_port_listener_key);
 	tcase_add_test(tc, virtual_service_destination_is_a_cluster_only);
 	tcase_add_test(tc, warnings_name_the_field);
 	suite_add_tcase(s, tc);
