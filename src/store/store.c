@@ -63,27 +63,31 @@ const char *pc_store_uri_path(const char *uri)
 	return backend_of(uri, &where) ? where : uri;
 }
 
-/* The backend of <uri> and its location in <where>, or an error in <err>. */
-static int backend_for(const char *uri, const struct pc_store_ops **ops, const char **where,
-		       struct pc_err *err)
+/*
+ * The backend of <uri> and its location in <where>, or NULL with the error
+ * in <err> and <*ret>.
+ */
+static const struct pc_store_ops *backend_for(const char *uri, const char **where, int *ret,
+					      struct pc_err *err)
 {
+	const struct pc_store_ops *ops = NULL;
+
 	if (!uri || !*uri)
-		return pc_err_set(err, -EINVAL, "no state directory given");
-	*ops = backend_of(uri, where);
-	if (!*ops)
-		return pc_err_set(err, -EPROTONOSUPPORT,
+		*ret = pc_err_set(err, -EINVAL, "no state directory given");
+	else if (!(ops = backend_of(uri, where)))
+		*ret = pc_err_set(err, -EPROTONOSUPPORT,
 				  "no store backend for \"%s\" in this build (it has: sqlite:DIR)",
 				  uri);
-	return 0;
+	return ops;
 }
 
 int pc_store_open(const char *uri, struct pc_store **out, struct pc_err *err)
 {
-	const struct pc_store_ops *ops;
 	const char *where;
-	int ret = backend_for(uri, &ops, &where, err);
+	int ret;
+	const struct pc_store_ops *ops = backend_for(uri, &where, &ret, err);
 
-	return ret < 0 ? ret : ops->open(where, out, err);
+	return ops ? ops->open(where, out, err) : ret;
 }
 
 void pc_store_close(struct pc_store *s)
@@ -99,8 +103,8 @@ int pc_store_lock(const char *uri, struct pc_store_lock **out, struct pc_err *er
 	int ret;
 
 	*out = NULL;
-	ret = backend_for(uri, &ops, &where, err);
-	if (ret < 0)
+	ops = backend_for(uri, &where, &ret, err);
+	if (!ops)
 		return ret;
 	return ops->lock ? ops->lock(where, out, err) : 0;
 }
