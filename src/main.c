@@ -15,7 +15,6 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "cli/client.h"
 #include "cli/cmd.h"
 #include "core/usage.h"
 #include "daemon/run.h"
@@ -123,12 +122,6 @@ int main(int argc, char **argv)
 		fputs(usage, stderr);
 		return PC_EXIT_USAGE;
 	}
-	/*
-	 * --token-file is kept for the verb's client; every invocation starts
-	 * without one (the argv fuzzer calls this many times, with argv freed
-	 * in between).
-	 */
-	pc_client_token_file(NULL);
 	v = find_verb(argv[1]);
 	if (!v) {
 		pc_usage_print("unknown verb \"%s\"; see 'portcullis --help'", argv[1]);

@@ -150,13 +150,6 @@ static void start_curl(struct pc_client *c)
 	}
 }
 
-static const char *token_path; /* --token-file */
-
-void pc_client_token_file(const char *path)
-{
-	token_path = path;
-}
-
 /* What kind of file <mode> is, for a refusal. */
 static const char *file_kind(mode_t mode)
 {
@@ -267,12 +260,13 @@ static int read_token(struct pc_client *c, const char *path, char *why, size_t s
 	"that nobody else can write)"
 
 /*
- * Load the token c->auth when there is one to send (see pc_client_token_file()).
+ * Load the token c->auth from <token_path> (--token-file, NULL: the
+ * environment's or the default) when there is one to send (client.h).
  * The default file is optional: absent or unreadable, no token. But when it
  * is there and is not what the daemon writes (a link, a FIFO, another
  * owner), someone else put it there: refuse, as for a file given.
  */
-static int load_token(struct pc_client *c, bool *from_env)
+static int load_token(struct pc_client *c, const char *token_path, bool *from_env)
 {
 	const char *env = getenv(PC_CLIENT_TOKEN_ENV);
 	const char *path = token_path ? token_path : env && *env ? env : NULL;
@@ -335,7 +329,7 @@ static void withhold_off_loopback(struct pc_client *c)
 	}
 }
 
-int pc_client_init(struct pc_client *c, const char *server, bool *from_env)
+int pc_client_init(struct pc_client *c, const char *server, const char *token_file, bool *from_env)
 {
 	const char *env = getenv(PC_CLIENT_ENV);
 
@@ -351,7 +345,7 @@ int pc_client_init(struct pc_client *c, const char *server, bool *from_env)
 		pc_client_release(c);
 		return -EINVAL;
 	}
-	if (!c->unix_path && load_token(c, from_env) < 0) {
+	if (!c->unix_path && load_token(c, token_file, from_env) < 0) {
 		pc_client_release(c);
 		return -EINVAL;
 	}
@@ -360,7 +354,8 @@ int pc_client_init(struct pc_client *c, const char *server, bool *from_env)
 	return 0;
 }
 
-int pc_client_init_admin(struct pc_client *c, const char *addr, bool *from_env)
+int pc_client_init_admin(struct pc_client *c, const char *addr, const char *token_file,
+			 bool *from_env)
 {
 	const char *env = getenv(PC_CLIENT_ADMIN_ENV);
 
@@ -376,7 +371,7 @@ int pc_client_init_admin(struct pc_client *c, const char *addr, bool *from_env)
 		pc_client_release(c);
 		return -EINVAL;
 	}
-	if (load_token(c, from_env) < 0) {
+	if (load_token(c, token_file, from_env) < 0) {
 		pc_client_release(c);
 		return -EINVAL;
 	}

@@ -74,19 +74,16 @@ struct pc_response {
  * "HOST:PORT"); NULL means $PORTCULLIS_SERVER, else the default socket.
  * Returns 0, or -EINVAL after printing why the address is not one (the
  * caller exits 2 for a flag, 1 for the environment: see <*from_env>).
- */
-int pc_client_init(struct pc_client *c, const char *server, bool *from_env);
-
-/*
- * The token file of --token-file PATH (NULL: $PORTCULLIS_TOKEN_FILE, else
- * /var/lib/portcullis/api-token when readable). A client bound to a TCP
- * server or to the admin endpoint sends its first token as
+ *
+ * <token_file> is --token-file PATH (NULL: $PORTCULLIS_TOKEN_FILE, else
+ * /var/lib/portcullis/api-token when readable; borrowed). A client bound
+ * to a TCP server or to the admin endpoint sends its first token as
  * "Authorization: Bearer"; the Unix socket needs none. The file must pass
  * pc_client_token_check() (the default one too, when it exists); the token
  * goes only to a loopback address whose listener belongs to the file's
- * owner (doc/security.md). Call before the init; <path> is borrowed.
+ * owner (doc/security.md).
  */
-void pc_client_token_file(const char *path);
+int pc_client_init(struct pc_client *c, const char *server, const char *token_file, bool *from_env);
 
 /*
  * Whether the CLI may read a token from a file with the status <st>, for
@@ -105,12 +102,13 @@ void pc_client_release(struct pc_client *c);
 /*
  * Bind <c> to the admin endpoint of `portcullis run` at <addr>
  * ("HOST:PORT" or "http://HOST:PORT"); NULL means $PORTCULLIS_ADMIN, else
- * 127.0.0.1:15000. Returns 0, or -EINVAL after printing why the address is
+ * 127.0.0.1:15000; <token_file> as for pc_client_init(). Returns 0, or -EINVAL after printing why the address is
  * not one (<*from_env> as for pc_client_init()). Also when the token file
  * given (flag or environment) cannot be read: then <*from_env> is set, so
  * that the caller exits 1.
  */
-int pc_client_init_admin(struct pc_client *c, const char *addr, bool *from_env);
+int pc_client_init_admin(struct pc_client *c, const char *addr, const char *token_file,
+			 bool *from_env);
 
 /*
  * GET <target> from the admin endpoint <c> and check that the answer is a

@@ -53,6 +53,7 @@ static const char usage[] =
 struct aopts {
 	struct pc_paths inputs; /* borrowed from argv */
 	const char *server;
+	const char *token_file; /* --token-file, NULL: none given */
 };
 
 #define usage_error(...) pc_usage_error("apply", __VA_ARGS__)
@@ -82,7 +83,7 @@ static int parse_args(int argc, char **argv, struct aopts *o)
 			o->server = optarg;
 			break;
 		case PC_OPT_TOKEN_FILE:
-			pc_client_token_file(optarg);
+			o->token_file = optarg;
 			break;
 		case 'h':
 			fputs(usage, stdout);
@@ -193,7 +194,7 @@ static int apply(const struct aopts *o, const struct pc_paths *files)
 	bool from_env;
 	int status;
 
-	if (pc_client_init(&c, o->server, &from_env) < 0)
+	if (pc_client_init(&c, o->server, o->token_file, &from_env) < 0)
 		return from_env ? PC_EXIT_FAIL : PC_EXIT_USAGE;
 	mime = curl_mime_init(c.curl);
 	if (!mime) {
@@ -216,7 +217,7 @@ out:
 
 int pc_cmd_apply(int argc, char **argv)
 {
-	struct aopts o = { { NULL, 0 }, NULL };
+	struct aopts o = { .inputs = { NULL, 0 } };
 	struct pc_paths files = { NULL, 0 };
 	size_t i;
 	int status = parse_args(argc, argv, &o);

@@ -61,6 +61,7 @@ enum output { OUT_TABLE, OUT_WIDE, OUT_JSON };
 
 struct copts {
 	const char *admin;
+	const char *token_file; /* --token-file, NULL: none given */
 	enum output out;
 };
 
@@ -93,7 +94,7 @@ static int parse_args(int argc, char **argv, struct copts *o)
 			o->admin = optarg;
 			break;
 		case PC_OPT_TOKEN_FILE:
-			pc_client_token_file(optarg);
+			o->token_file = optarg;
 			break;
 		case 'h':
 			fputs(usage, stdout);
@@ -276,14 +277,14 @@ out:
 
 int pc_cmd_connections(int argc, char **argv)
 {
-	struct copts o = { NULL, OUT_TABLE };
+	struct copts o = { .out = OUT_TABLE };
 	struct pc_client c;
 	bool from_env;
 	int status = parse_args(argc, argv, &o);
 
 	if (status >= 0)
 		return status;
-	if (pc_client_init_admin(&c, o.admin, &from_env) < 0)
+	if (pc_client_init_admin(&c, o.admin, o.token_file, &from_env) < 0)
 		return from_env ? PC_EXIT_FAIL : PC_EXIT_USAGE;
 	status = list_connections(&c, o.out);
 	pc_client_release(&c);

@@ -66,6 +66,7 @@ struct dopts {
 	struct pc_paths inputs; /* borrowed from argv */
 	const char *ns;         /* NULL: not given */
 	const char *server;
+	const char *token_file; /* --token-file, NULL: none given */
 	bool ignore_not_found;
 	int first_arg; /* argv index of KIND, 0 without */
 };
@@ -131,7 +132,7 @@ static int parse_args(int argc, char **argv, struct dopts *o)
 			o->server = optarg;
 			break;
 		case PC_OPT_TOKEN_FILE:
-			pc_client_token_file(optarg);
+			o->token_file = optarg;
 			break;
 		case 'h':
 			fputs(usage, stdout);
@@ -291,7 +292,7 @@ static int delete_all(const struct dopts *o, const struct targets *t)
 	int ret, status = PC_EXIT_OK;
 	size_t i;
 
-	if (pc_client_init(&c, o->server, &from_env) < 0)
+	if (pc_client_init(&c, o->server, o->token_file, &from_env) < 0)
 		return from_env ? PC_EXIT_FAIL : PC_EXIT_USAGE;
 	for (i = 0; i < t->n; i++) {
 		ret = delete_one(&c, &t->v[i], o->ignore_not_found);
@@ -306,7 +307,7 @@ static int delete_all(const struct dopts *o, const struct targets *t)
 
 int pc_cmd_delete(int argc, char **argv)
 {
-	struct dopts o = { { NULL, 0 }, NULL, NULL, false, 0 };
+	struct dopts o = { .inputs = { NULL, 0 } };
 	struct targets t = { NULL, 0 };
 	struct pc_manifest m;
 	int status = parse_args(argc, argv, &o);

@@ -65,6 +65,7 @@ struct gopts {
 	const char *name;
 	const char *ns;
 	const char *server;
+	const char *token_file; /* --token-file, NULL: none given */
 	enum output out;
 	bool all_ns;
 	bool watch;
@@ -159,7 +160,7 @@ static int parse_args(int argc, char **argv, struct gopts *o)
 			o->server = optarg;
 			break;
 		case PC_OPT_TOKEN_FILE:
-			pc_client_token_file(optarg);
+			o->token_file = optarg;
 			break;
 		case 'h':
 			fputs(usage, stdout);
@@ -466,7 +467,7 @@ out:
 
 int pc_cmd_get(int argc, char **argv)
 {
-	struct gopts o = { NULL, NULL, "default", NULL, OUT_TABLE, false, false };
+	struct gopts o = { .ns = "default", .out = OUT_TABLE };
 	struct pc_client c;
 	struct getter g;
 	bool from_env;
@@ -474,7 +475,7 @@ int pc_cmd_get(int argc, char **argv)
 
 	if (status >= 0)
 		return status;
-	if (pc_client_init(&c, o.server, &from_env) < 0)
+	if (pc_client_init(&c, o.server, o.token_file, &from_env) < 0)
 		return from_env ? PC_EXIT_FAIL : PC_EXIT_USAGE;
 	memset(&g, 0, sizeof(g));
 	g.o = &o;

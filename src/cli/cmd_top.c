@@ -96,6 +96,7 @@ static const char usage[] =
 
 struct topts {
 	const char *admin;
+	const char *token_file; /* --token-file, NULL: none given */
 	double delay;
 	long iterations; /* 0: until q */
 	bool once;
@@ -293,7 +294,7 @@ static int parse_args(int argc, char **argv, struct topts *o)
 			o->admin = optarg;
 			break;
 		case PC_OPT_TOKEN_FILE:
-			pc_client_token_file(optarg);
+			o->token_file = optarg;
 			break;
 		case 'h':
 			fputs(usage, stdout);
@@ -484,7 +485,7 @@ static int run_live(struct top *t, long iterations)
 
 int pc_cmd_top(int argc, char **argv)
 {
-	struct topts o = { NULL, DEFAULT_DELAY, 0, false };
+	struct topts o = { .delay = DEFAULT_DELAY };
 	struct pc_client c;
 	struct top t;
 	bool from_env;
@@ -492,7 +493,7 @@ int pc_cmd_top(int argc, char **argv)
 
 	if (status >= 0)
 		return status;
-	if (pc_client_init_admin(&c, o.admin, &from_env) < 0)
+	if (pc_client_init_admin(&c, o.admin, o.token_file, &from_env) < 0)
 		return from_env ? PC_EXIT_FAIL : PC_EXIT_USAGE;
 	memset(&t, 0, sizeof(t));
 	t.o = &o;
