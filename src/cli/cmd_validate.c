@@ -136,16 +136,15 @@ static int parse_args(int argc, char **argv, struct vopts *o)
 			break;
 		case OPT_NS:
 			if (!pc_is_k8s_dns1123_label(optarg))
-				return usage_error("--namespace needs a namespace name (lower case "
-						   "letters, digits and '-', at most 63), not \"%s\"",
+				return usage_error("--namespace needs " PC_NAMESPACE_RULE
+						   ", not \"%s\"",
 						   optarg);
 			o->ns = optarg;
 			break;
 		case OPT_ROOT_NS:
 			if (!pc_is_k8s_dns1123_label(optarg))
-				return usage_error("--root-namespace needs a namespace name (lower "
-						   "case letters, digits and '-', at most 63), not "
-						   "\"%s\"",
+				return usage_error("--root-namespace needs " PC_NAMESPACE_RULE
+						   ", not \"%s\"",
 						   optarg);
 			o->root_ns = optarg;
 			break;

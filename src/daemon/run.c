@@ -251,8 +251,7 @@ static int parse_security(int c, const char *arg, struct options *o)
 	switch (c) {
 	case OPT_ROOT_NS:
 		if (!pc_is_k8s_dns1123_label(arg))
-			return bad_usage("--root-namespace needs a namespace name (lower case "
-					 "letters, digits and '-', at most 63), not \"%s\"",
+			return bad_usage("--root-namespace needs " PC_NAMESPACE_RULE ", not \"%s\"",
 					 arg);
 		o->root_ns = arg;
 		return 0;
@@ -379,8 +378,7 @@ static int parse_observe(int c, const char *arg, struct options *o)
 		return 0;
 	case 'N':
 		if (!pc_is_k8s_dns1123_label(arg))
-			return bad_usage("--namespace needs a namespace name (lower case letters, "
-					 "digits and '-', at most 63), not \"%s\"",
+			return bad_usage("--namespace needs " PC_NAMESPACE_RULE ", not \"%s\"",
 					 arg);
 		o->ns = arg;
 		return 0;

@@ -47,6 +47,9 @@ bool pc_is_k8s_dns1123_subdomain(const char *s);
 /* Kubernetes' DNS-1123 label (lower case, <= 63): namespaces. */
 bool pc_is_k8s_dns1123_label(const char *s);
 
+/* What pc_is_k8s_dns1123_label() takes, for the flags that name a namespace. */
+#define PC_NAMESPACE_RULE "a namespace name (lower case letters, digits and '-', at most 63)"
+
 /*
  * A workload's labels as `--labels app=a,version=v1` gives them: into
  * <*out> (malloc'd, NUL-separated "k=v" strings, <*len> bytes with their
