@@ -356,10 +356,15 @@ static void check_route_destinations(struct pc_vctx *v, const struct pc_route_de
 
 /* ---- TLS routes ---- */
 
+bool pc_gateways_have_mesh(const struct pc_strv *gateways)
+{
+	return strv_has(gateways, MESH_GATEWAY);
+}
+
 /* isGateway(): true unless "mesh" is listed, so also when there are no gateways. */
 static bool is_gateway(const struct pc_virtual_service *vs)
 {
-	return !strv_has(&vs->gateways, MESH_GATEWAY);
+	return !pc_gateways_have_mesh(&vs->gateways);
 }
 
 static void sni_not_subset(struct pc_vctx *v, const struct pc_virtual_service *vs, const char *sni)

@@ -91,4 +91,7 @@ void pc_vcheck_destination(struct pc_vctx *v, const char *field, const struct pc
 /* ValidateVirtualService on <r>, whose spec is a struct pc_virtual_service. */
 void pc_virtual_service_validate(struct pc_vctx *v, const struct pc_resource *r);
 
+/* Do <gateways> name `mesh` (constants.IstioMeshGateway), the sidecars? */
+bool pc_gateways_have_mesh(const struct pc_strv *gateways);
+
 #endif /* PC_MODEL_VIRTUALSERVICE_H */

@@ -124,6 +124,11 @@ int pc_prefix_parse(const char *s, struct pc_prefix *out)
 	return 0;
 }
 
+bool pc_prefix_is_host(const struct pc_prefix *p)
+{
+	return p->len == (p->addr.family == AF_INET6 ? 128 : 32);
+}
+
 bool pc_prefix_contains(const struct pc_prefix *p, const struct pc_addr *a)
 {
 	unsigned full, rest;

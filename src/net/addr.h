@@ -21,7 +21,7 @@
 struct pc_addr {
 	uint8_t family; /* AF_INET or AF_INET6 */
 	uint8_t bytes[16];
-	uint16_t port;  /* host order; 0 when unknown */
+	uint16_t port; /* host order; 0 when unknown */
 };
 
 struct pc_prefix {
@@ -41,6 +41,9 @@ int pc_prefix_parse(const char *s, struct pc_prefix *out);
 
 /* Does <p> cover <a>? Families must match. */
 bool pc_prefix_contains(const struct pc_prefix *p, const struct pc_addr *a);
+
+/* Is <p> one address (/32, /128)? */
+bool pc_prefix_is_host(const struct pc_prefix *p);
 
 /* Same family and bytes (ports ignored). */
 bool pc_addr_equal(const struct pc_addr *a, const struct pc_addr *b);

@@ -605,11 +605,6 @@ static void add_tcp_chain(struct builder *b, size_t pi, uint32_t lv, const struc
 }
 
 /* Whether <p> is one address (/32, /128): a dedicated VIP, not a range. */
-static bool is_host_prefix(const struct pc_prefix *p)
-{
-	return p->len == (p->addr.family == AF_INET6 ? 128 : 32);
-}
-
 /* Does address <a> of <sv> keep its listener key for some visible host (scope.h)? */
 static bool addr_open(const struct builder *b, const struct svc *sv, size_t a)
 {
@@ -655,7 +650,7 @@ static int default_chains(struct builder *b, struct svc *sv)
 		 * "use the hostname as the SNI value if the destination is a CIDR").
 		 */
 		if (sv->fam == FAM_TCP ||
-		    (sv->fam == FAM_TLS && se->addresses.n && is_host_prefix(&prefix))) {
+		    (sv->fam == FAM_TLS && se->addresses.n && pc_prefix_is_host(&prefix))) {
 			add_tcp_chain(b, sv->port, (uint32_t)lv, sv, main,
 				      se->addresses.n ? se->addresses.v[i] : NULL);
 			continue;
@@ -688,21 +683,11 @@ static int default_chains(struct builder *b, struct svc *sv)
 
 /* ---- VirtualService tls routes (reference §2) ---- */
 
-static bool has_mesh(const struct pc_strv *gw)
-{
-	size_t i;
-
-	for (i = 0; i < gw->n; i++) {
-		if (strcmp(gw->v[i], "mesh") == 0)
-			return true;
-	}
-	return false;
-}
-
 /*
  * The config-time selectors of a tls or tcp match (reference §2.1; their
- * fields are alike): gateways (the match's, else the VirtualService's,
- * must include mesh), port (0: any), sourceNamespace (the workload's,
+ * fields are alike): gateways (the match's must include mesh when it has
+ * any; a VirtualService whose own gateways lack mesh is not in force,
+ * policy/scope.c), port (0: any), sourceNamespace (the workload's,
  * --namespace) and sourceLabels (--labels).
  */
 struct selectors {
@@ -712,12 +697,11 @@ struct selectors {
 	const struct pc_strmap *source_labels;
 };
 
-static bool match_holds(const struct builder *b, const struct pc_virtual_service *vs,
-			const struct selectors *m, uint16_t port)
+static bool match_holds(const struct builder *b, const struct selectors *m, uint16_t port)
 {
 	size_t i;
 
-	if (m->gateways->n ? !has_mesh(m->gateways) : vs->gateways.n && !has_mesh(&vs->gateways))
+	if (m->gateways->n && !pc_gateways_have_mesh(m->gateways))
 		return false;
 	if (m->port && m->port != port)
 		return false;
@@ -733,20 +717,18 @@ static bool match_holds(const struct builder *b, const struct pc_virtual_service
 	return true;
 }
 
-static bool tls_holds(const struct builder *b, const struct pc_virtual_service *vs,
-		      const struct pc_tls_match *m, uint16_t port)
+static bool tls_holds(const struct builder *b, const struct pc_tls_match *m, uint16_t port)
 {
 	struct selectors x = { &m->gateways, m->port, m->source_namespace, &m->source_labels };
 
-	return match_holds(b, vs, &x, port);
+	return match_holds(b, &x, port);
 }
 
-static bool tcp_holds(const struct builder *b, const struct pc_virtual_service *vs,
-		      const struct pc_l4_match *m, uint16_t port)
+static bool tcp_holds(const struct builder *b, const struct pc_l4_match *m, uint16_t port)
 {
 	struct selectors x = { &m->gateways, m->port, m->source_namespace, &m->source_labels };
 
-	return match_holds(b, vs, &x, port);
+	return match_holds(b, &x, port);
 }
 
 /*
@@ -883,7 +865,7 @@ static bool wildcard_listener(const struct svc *sv)
 	if (!sv->se->addresses.n)
 		return true;
 	for (j = 0; j < sv->se->addresses.n; j++) {
-		if (pc_prefix_parse(sv->se->addresses.v[j], &p) == 0 && !is_host_prefix(&p))
+		if (pc_prefix_parse(sv->se->addresses.v[j], &p) == 0 && !pc_prefix_is_host(&p))
 			return true;
 	}
 	return false;
@@ -936,7 +918,8 @@ static int subnet_levels(struct builder *b, const struct pc_strv *subnets,
 			continue;
 		wild |= wildcard_listener(sv);
 		for (j = 0; j < sv->se->addresses.n; j++) {
-			if (pc_prefix_parse(sv->se->addresses.v[j], &p) < 0 || !is_host_prefix(&p))
+			if (pc_prefix_parse(sv->se->addresses.v[j], &p) < 0 ||
+			    !pc_prefix_is_host(&p))
 				continue;
 			ret = vip_level(b, subnets, pi, &p, v, n, cap);
 			if (ret < 0)
@@ -1115,7 +1098,7 @@ static int add_tcp_routes(struct builder *b, const struct pc_resource *r, size_t
 		for (mi = 0; mi < route->match.n && !*took; mi++) {
 			const struct pc_l4_match *m = &route->match.v[mi];
 
-			if (!tcp_holds(b, vs, m, b->ports[pi].port))
+			if (!tcp_holds(b, m, b->ports[pi].port))
 				continue;
 			if (m->destination_subnets.n == 0) {
 				*took = true;
@@ -1165,7 +1148,7 @@ static int add_virtual_service(struct builder *b, const struct pc_resource *r)
 			const struct pc_tls_route *route = &vs->tls.v[ri];
 
 			for (mi = 0; mi < route->match.n; mi++) {
-				if (!tls_holds(b, vs, &route->match.v[mi], b->ports[pi].port))
+				if (!tls_holds(b, &route->match.v[mi], b->ports[pi].port))
 					continue;
 				ret = add_match(b, r, route, ri, mi, pi);
 				if (ret < 0)

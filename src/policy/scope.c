@@ -16,7 +16,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <strings.h>
 
 #include "core/alloc.h"
 #include "core/arena.h"
@@ -50,7 +49,6 @@ struct ctx {
 	struct pc_scope *s;
 	struct import *imp; /* NULL: import everything exported (no Sidecar egress) */
 	size_t nimp;
-	size_t nls;          /* egress listeners */
 	const char *imports; /* the egress hosts, for reasons ("./x, istio-system/y") */
 	bool *dr_used;       /* per resource: a visible service takes this DestinationRule */
 };
@@ -339,7 +337,7 @@ static int collect_imports(struct ctx *c)
 		return 0; /* Istio's default listener imports every exported service */
 	for (i = 0; i < sc->egress.n; i++)
 		n += sc->egress.v[i].hosts.n;
-	c->nls = c->s->nlisteners = sc->egress.n;
+	c->s->nlisteners = sc->egress.n;
 	c->imp = pc_arena_calloc(c->s->arena, n ? n : 1, sizeof(*c->imp));
 	if (!c->imp)
 		return -ENOMEM;
@@ -577,13 +575,7 @@ static int se_verdict(struct ctx *c, struct pc_scope_obj *o, const struct pc_res
 /* Do <gateways> (empty: the mesh default) include `mesh`, the sidecars? */
 static bool for_mesh(const struct pc_strv *gateways)
 {
-	size_t i;
-
-	for (i = 0; i < gateways->n; i++) {
-		if (strcmp(gateways->v[i], "mesh") == 0)
-			return true;
-	}
-	return gateways->n == 0;
+	return gateways->n == 0 || pc_gateways_have_mesh(gateways);
 }
 
 /* Which egress listeners select VirtualService <r> (SelectVirtualServices, per listener)? */
@@ -594,10 +586,11 @@ static int vs_listeners(struct ctx *c, struct pc_scope_obj *o, const struct pc_r
 
 	if (!c->imp)
 		return 0; /* one listener selects every VirtualService in force */
-	o->sel = pc_arena_calloc(c->s->arena, c->nls ? c->nls : 1, sizeof(*o->sel));
+	o->sel = pc_arena_calloc(c->s->arena, c->s->nlisteners ? c->s->nlisteners : 1,
+				 sizeof(*o->sel));
 	if (!o->sel)
 		return -ENOMEM;
-	for (li = 0; li < c->nls; li++) {
+	for (li = 0; li < c->s->nlisteners; li++) {
 		for (i = 0; i < vs->hosts.n && !o->sel[li]; i++)
 			o->sel[li] = vs_imported(c, r->meta.ns, vs->hosts.v[i], li);
 	}
@@ -810,7 +803,7 @@ static void key_of(const struct pc_service_entry *se, size_t p, size_t a, struct
 	if (http_port(&se->ports.v[p]) || !se->addresses.n ||
 	    pc_prefix_parse(se->addresses.v[a], &pre) < 0)
 		return;
-	if (pre.len == (pre.addr.family == AF_INET6 ? 128 : 32)) {
+	if (pc_prefix_is_host(&pre)) {
 		k->wild = false;
 		k->ip = pre.addr;
 	}
