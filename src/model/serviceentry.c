@@ -141,6 +141,20 @@ bool pc_service_entry_has_port_name(const struct pc_service_entry *se, const cha
 	return false;
 }
 
+enum pc_protocol pc_service_port_protocol(const struct pc_service_port *sp)
+{
+	char buf[16];
+	size_t n = sp->name ? strcspn(sp->name, "-") : 0;
+
+	if (sp->protocol)
+		return pc_protocol_parse(sp->protocol);
+	if (n == 0 || n >= sizeof(buf))
+		return PC_PROTO_UNSUPPORTED;
+	memcpy(buf, sp->name, n);
+	buf[n] = '\0';
+	return pc_protocol_parse(buf);
+}
+
 size_t pc_service_entry_port_name_count(const struct pc_service_entry *se)
 {
 	size_t i, j, n = 0;

@@ -16,6 +16,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "model/rules.h"
 #include "model/schema.h"
 
 struct pc_resource;
@@ -82,5 +83,12 @@ bool pc_service_entry_has_port_name(const struct pc_service_entry *se, const cha
 
 /* The number of distinct port names of <se> (Go's servicePorts set size). */
 size_t pc_service_entry_port_name_count(const struct pc_service_entry *se);
+
+/*
+ * The protocol the proxy gives port <sp>: its `protocol`, else the one
+ * Istio's port-name convention names before the first '-' of its name
+ * (PC_PROTO_UNSUPPORTED when neither says).
+ */
+enum pc_protocol pc_service_port_protocol(const struct pc_service_port *sp);
 
 #endif /* PC_MODEL_SERVICEENTRY_H */

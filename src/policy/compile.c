@@ -389,24 +389,10 @@ static int fill_source(struct builder *b, struct pc_cluster *c, const struct pc_
 	}
 }
 
-/* Istio's port-name convention: the protocol named before the first '-' of <name>. */
-static enum pc_protocol protocol_of_name(const char *name)
-{
-	char buf[16];
-	size_t n = name ? strcspn(name, "-") : 0;
-
-	if (n == 0 || n >= sizeof(buf))
-		return PC_PROTO_UNSUPPORTED;
-	memcpy(buf, name, n);
-	buf[n] = '\0';
-	return pc_protocol_parse(buf);
-}
-
 /* The port's protocol (declared, else from its name) and its chain family. */
 static enum pc_protocol port_protocol(const struct pc_service_port *sp, enum family *fam)
 {
-	enum pc_protocol p =
-		sp->protocol ? pc_protocol_parse(sp->protocol) : protocol_of_name(sp->name);
+	enum pc_protocol p = pc_service_port_protocol(sp);
 
 	*fam = pc_protocol_is_tls(p) ? FAM_TLS : pc_protocol_is_http(p) ? FAM_HTTP : FAM_TCP;
 	return p;

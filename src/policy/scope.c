@@ -776,16 +776,7 @@ struct lkeys {
 /* An HTTP-family port (declared, else by its name's prefix): its listener is 0.0.0.0:port. */
 static bool http_port(const struct pc_service_port *sp)
 {
-	char buf[16];
-	size_t n = sp->name ? strcspn(sp->name, "-") : 0;
-
-	if (sp->protocol)
-		return pc_protocol_is_http(pc_protocol_parse(sp->protocol));
-	if (n == 0 || n >= sizeof(buf))
-		return false;
-	memcpy(buf, sp->name, n);
-	buf[n] = '\0';
-	return pc_protocol_is_http(pc_protocol_parse(buf));
+	return pc_protocol_is_http(pc_service_port_protocol(sp));
 }
 
 /*
