@@ -313,7 +313,7 @@ static void withhold_off_loopback(struct pc_client *c)
 {
 	const char *host = c->base + strlen("http://");
 	const char *colon = strrchr(host, ':');
-	struct pc_peer_ep ep;
+	struct pc_tcp_ep ep;
 	char ip[INET6_ADDRSTRLEN + 2];
 
 	if (!c->auth || !colon || (size_t)(colon - host) >= sizeof(ip))
@@ -449,7 +449,7 @@ static size_t on_data(char *p, size_t size, size_t n, void *arg)
 #define NOT_SENT "; not sending the token"
 
 /* Why the server end of the connection is not the daemon's, in c->msg. */
-static void peer_error(struct pc_client *c, int ret, const struct pc_peer_ep *server,
+static void peer_error(struct pc_client *c, int ret, const struct pc_tcp_ep *server,
 		       unsigned bad_uid)
 {
 	switch (ret) {
@@ -485,7 +485,7 @@ static void peer_error(struct pc_client *c, int ret, const struct pc_peer_ep *se
 static int on_prereq(void *arg, char *primary_ip, char *local_ip, int primary_port, int local_port)
 {
 	struct pc_client *c = arg;
-	struct pc_peer_ep server, local;
+	struct pc_tcp_ep server, local;
 	struct pc_peer_info info;
 	unsigned bad_uid = 0;
 	int ret;

@@ -11,7 +11,6 @@
 #include "cli/peer.h"
 
 #include <arpa/inet.h>
-#include <ctype.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
@@ -22,25 +21,13 @@
 
 #include "core/buf.h"
 
-#define ST_ESTABLISHED 0x01
-#define ST_SYN_RECV    0x03
-#define ST_CLOSE_WAIT  0x08
-#define ST_LISTEN      0x0a
-
 /* The tables of a busy host are a few MiB; more is not a table. */
 #define TABLE_MAX       (256u << 20)
 /* The server end may show up a moment after connect() returned: 20 x 5 ms. */
 #define LOOKUP_TRIES    20
 #define LOOKUP_PAUSE_NS 5000000L
 
-static void map_v4(uint8_t out[16], const void *v4)
-{
-	memset(out, 0, 10);
-	out[10] = out[11] = 0xff;
-	memcpy(out + 12, v4, 4);
-}
-
-int pc_peer_ep_parse(struct pc_peer_ep *ep, const char *ip, int port)
+int pc_peer_ep_parse(struct pc_tcp_ep *ep, const char *ip, int port)
 {
 	struct in_addr a4;
 
@@ -48,134 +35,42 @@ int pc_peer_ep_parse(struct pc_peer_ep *ep, const char *ip, int port)
 		return -EINVAL;
 	ep->port = (uint16_t)port;
 	if (inet_pton(AF_INET, ip, &a4) == 1) {
-		map_v4(ep->addr, &a4);
+		pc_tcp_map_v4(ep->addr, &a4);
 		return 0;
 	}
 	return inet_pton(AF_INET6, ip, ep->addr) == 1 ? 0 : -EINVAL;
 }
 
-static bool is_v4(const uint8_t a[16])
-{
-	static const uint8_t prefix[12] = { 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff };
-
-	return memcmp(a, prefix, sizeof(prefix)) == 0;
-}
-
-bool pc_peer_is_loopback(const struct pc_peer_ep *ep)
+bool pc_peer_is_loopback(const struct pc_tcp_ep *ep)
 {
 	static const uint8_t lo6[16] = { [15] = 1 };
 
-	return (is_v4(ep->addr) && ep->addr[12] == 127) || memcmp(ep->addr, lo6, 16) == 0;
+	return (pc_tcp_is_v4(ep->addr) && ep->addr[12] == 127) || memcmp(ep->addr, lo6, 16) == 0;
 }
 
-/* The hex address <s> of a table (8 digits, or 32 in tcp6) in <out>. */
-static bool parse_hex_addr(const char *s, uint8_t out[16])
-{
-	size_t n = strlen(s), i;
-	uint8_t raw[16];
-	char word[9];
-	uint32_t w;
-
-	if (n != 8 && n != 32)
-		return false;
-	for (i = 0; i < n / 8; i++) {
-		memcpy(word, s + 8 * i, 8);
-		word[8] = '\0';
-		w = (uint32_t)strtoul(word, NULL, 16);
-		memcpy(raw + 4 * i, &w, 4); /* back to the kernel's bytes */
-	}
-	if (n == 8)
-		map_v4(out, raw);
-	else
-		memcpy(out, raw, 16);
-	return true;
-}
-
-struct row {
-	struct pc_peer_ep local, remote;
-	unsigned state, uid;
-};
-
-/* The hex number <s> up to <stop> (or the end), at most <max>. */
-static bool parse_hex(const char *s, char stop, unsigned long max, unsigned long *out)
-{
-	char *end;
-
-	if (!isxdigit((unsigned char)*s))
-		return false;
-	errno = 0;
-	*out = strtoul(s, &end, 16);
-	return !errno && *end == stop && *out <= max;
-}
-
-/* "HEX:PORT" of a table whose addresses have <digits> digits. */
-static bool parse_ep(char *s, size_t digits, struct pc_peer_ep *ep)
-{
-	unsigned long port;
-
-	if (strlen(s) < digits + 2 || s[digits] != ':' ||
-	    !parse_hex(s + digits + 1, '\0', 0xffff, &port))
-		return false;
-	s[digits] = '\0';
-	if (strspn(s, "0123456789ABCDEFabcdef") != digits || !parse_hex_addr(s, ep->addr))
-		return false;
-	ep->port = (uint16_t)port;
-	return true;
-}
-
-/* Fields: "sl:" LOCAL REMOTE ST TX:RX TR:WHEN RETR UID ... */
-#define NFIELDS 8
-
-static bool parse_row(const char *line, bool v6, struct row *r)
-{
-	char copy[512], *field[NFIELDS], *save = NULL, *end;
-	size_t len = strcspn(line, "\n"), digits = v6 ? 32 : 8;
-	unsigned long st, uid;
-	int n;
-
-	if (len >= sizeof(copy))
-		return false;
-	memcpy(copy, line, len);
-	copy[len] = '\0';
-	for (n = 0; n < NFIELDS; n++) {
-		field[n] = strtok_r(n ? NULL : copy, " \t", &save);
-		if (!field[n])
-			return false;
-	}
-	errno = 0;
-	uid = strtoul(field[7], &end, 10);
-	if (errno || *end || !isdigit((unsigned char)field[7][0]) || uid > UINT32_MAX ||
-	    !parse_hex(field[3], '\0', 0xff, &st) || !parse_ep(field[1], digits, &r->local) ||
-	    !parse_ep(field[2], digits, &r->remote))
-		return false;
-	r->state = (unsigned)st;
-	r->uid = (unsigned)uid;
-	return true;
-}
-
-static bool same_ep(const struct pc_peer_ep *a, const struct pc_peer_ep *b)
+static bool same_ep(const struct pc_tcp_ep *a, const struct pc_tcp_ep *b)
 {
 	return a->port == b->port && memcmp(a->addr, b->addr, 16) == 0;
 }
 
 /* Can a listener bound to <l> have accepted a connection to <server>? */
-static bool listener_takes(const struct pc_peer_ep *l, const struct pc_peer_ep *server)
+static bool listener_takes(const struct pc_tcp_ep *l, const struct pc_tcp_ep *server)
 {
 	static const uint8_t any6[16];
 	uint8_t any4[16];
 
 	if (l->port != server->port)
 		return false;
-	map_v4(any4, (const uint8_t[4]){ 0 });
+	pc_tcp_map_v4(any4, (const uint8_t[4]){ 0 });
 	/* "::" takes IPv4 too unless IPV6_V6ONLY, which the table does not show: count it. */
 	return memcmp(l->addr, server->addr, 16) == 0 || memcmp(l->addr, any6, 16) == 0 ||
-	       (is_v4(server->addr) && memcmp(l->addr, any4, 16) == 0);
+	       (pc_tcp_is_v4(server->addr) && memcmp(l->addr, any4, 16) == 0);
 }
 
-static void add_row(const struct row *r, const struct pc_peer_ep *server,
-		    const struct pc_peer_ep *local, struct pc_peer_info *info)
+static void add_row(const struct pc_tcp_row *r, const struct pc_tcp_ep *server,
+		    const struct pc_tcp_ep *local, struct pc_peer_info *info)
 {
-	if (r->state == ST_LISTEN) {
+	if (r->state == PC_TCP_LISTEN) {
 		if (!listener_takes(&r->local, server))
 			return;
 		if (info->nlisten++ == 0)
@@ -187,21 +82,22 @@ static void add_row(const struct row *r, const struct pc_peer_ep *server,
 		return;
 	}
 	/* TIME_WAIT and the like show uid 0 whoever owned them: only live ends count. */
-	if ((r->state == ST_ESTABLISHED || r->state == ST_SYN_RECV || r->state == ST_CLOSE_WAIT) &&
+	if ((r->state == PC_TCP_ESTABLISHED || r->state == PC_TCP_SYN_RECV ||
+	     r->state == PC_TCP_CLOSE_WAIT) &&
 	    same_ep(&r->local, server) && same_ep(&r->remote, local)) {
 		info->conn_found = true;
 		info->conn_uid = r->uid;
 	}
 }
 
-void pc_peer_scan(const char *text, bool v6, const struct pc_peer_ep *server,
-		  const struct pc_peer_ep *local, struct pc_peer_info *info)
+void pc_peer_scan(const char *text, bool v6, const struct pc_tcp_ep *server,
+		  const struct pc_tcp_ep *local, struct pc_peer_info *info)
 {
 	const char *p = text;
-	struct row r;
+	struct pc_tcp_row r;
 
 	while (p && *p) {
-		if (parse_row(p, v6, &r))
+		if (pc_tcp_row_parse(p, v6, &r))
 			add_row(&r, server, local, info);
 		p = strchr(p, '\n');
 		if (p)
@@ -223,8 +119,8 @@ int pc_peer_verdict(const struct pc_peer_info *info, unsigned owner, unsigned *b
 }
 
 /* Scan the table at <path> into <info>. Returns 0 or -errno (-ENOENT: no such table). */
-static int scan_file(const char *path, bool v6, const struct pc_peer_ep *server,
-		     const struct pc_peer_ep *local, struct pc_peer_info *info)
+static int scan_file(const char *path, bool v6, const struct pc_tcp_ep *server,
+		     const struct pc_tcp_ep *local, struct pc_peer_info *info)
 {
 	char *text;
 	size_t len;
@@ -242,7 +138,7 @@ static int scan_file(const char *path, bool v6, const struct pc_peer_ep *server,
 	return 0;
 }
 
-int pc_peer_lookup(const struct pc_peer_ep *server, const struct pc_peer_ep *local,
+int pc_peer_lookup(const struct pc_tcp_ep *server, const struct pc_tcp_ep *local,
 		   struct pc_peer_info *info)
 {
 	struct timespec pause = { 0, LOOKUP_PAUSE_NS };

@@ -12,7 +12,7 @@
  * to the proxy user), and before accept() the listener's.
  *
  * The parsing is pure (a text in, counts out) so that it is unit-tested
- * with fixed tables; pc_peer_check() reads the live files.
+ * with fixed tables; pc_peer_lookup() reads the live files.
  */
 #ifndef PC_CLI_PEER_H
 #define PC_CLI_PEER_H
@@ -20,11 +20,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
-/* An address as IPv6 (IPv4 as ::ffff:a.b.c.d, as a dual-stack socket sees it) and a port. */
-struct pc_peer_ep {
-	uint8_t addr[16];
-	uint16_t port;
-};
+#include "net/proctcp.h"
 
 /* What a /proc/net/tcp table says about one connection (see pc_peer_scan()). */
 struct pc_peer_info {
@@ -40,10 +36,10 @@ struct pc_peer_info {
  * Parse <ep> from the text addresses libcurl reports ("127.0.0.1", "::1")
  * and <port>. Returns 0 or -EINVAL.
  */
-int pc_peer_ep_parse(struct pc_peer_ep *ep, const char *ip, int port);
+int pc_peer_ep_parse(struct pc_tcp_ep *ep, const char *ip, int port);
 
 /* 127.0.0.0/8, ::1 or ::ffff:127.0.0.0/104. */
-bool pc_peer_is_loopback(const struct pc_peer_ep *ep);
+bool pc_peer_is_loopback(const struct pc_tcp_ep *ep);
 
 /*
  * Add to <info> what the table <text> (/proc/net/tcp, or /proc/net/tcp6
@@ -53,8 +49,8 @@ bool pc_peer_is_loopback(const struct pc_peer_ep *ep);
  * wildcard address. Lines that do not parse are skipped. <info> starts
  * zeroed; call once per table.
  */
-void pc_peer_scan(const char *text, bool v6, const struct pc_peer_ep *server,
-		  const struct pc_peer_ep *local, struct pc_peer_info *info);
+void pc_peer_scan(const char *text, bool v6, const struct pc_tcp_ep *server,
+		  const struct pc_tcp_ep *local, struct pc_peer_info *info);
 
 /*
  * The verdict on <info> for a server that must belong to <owner>: 0 when
@@ -71,7 +67,7 @@ int pc_peer_verdict(const struct pc_peer_info *info, unsigned owner, unsigned *b
  * server end is not in the table yet. Returns 0 or -errno (the files could
  * not be read).
  */
-int pc_peer_lookup(const struct pc_peer_ep *server, const struct pc_peer_ep *local,
+int pc_peer_lookup(const struct pc_tcp_ep *server, const struct pc_tcp_ep *local,
 		   struct pc_peer_info *info);
 
 #endif /* PC_CLI_PEER_H */

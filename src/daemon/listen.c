@@ -34,6 +34,7 @@
 #include "core/alloc.h"
 #include "core/log.h"
 #include "net/addr.h"
+#include "net/proctcp.h"
 #include "net/sock.h"
 
 #define LOCK_BACKLOG 64
@@ -158,65 +159,28 @@ static int take_lock(uint16_t port, int *out)
 	return ret;
 }
 
-/* The fields of a /proc/net/tcp{,6} line that we read. */
-enum { F_LPORT, F_STATE, F_UID, F_INODE, TCP_FIELDS };
-
 /*
- * Split one line of /proc/net/tcp{,6} (see proc(5)): "sl: local remote st
- * tx:rx tr:when retrnsmt uid timeout inode ...", the numbers in hex but
- * uid, timeout and inode. Returns false for the header or anything odd.
+ * A socket bound to <port> in /proc/net/tcp, or tcp6 when <v6> (this
+ * network namespace's): its inode and owner uid into <inode> and <uid>.
+ * Returns true when it is a listening one; a bound one that does not
+ * listen is left in <inode> when there is no listening one.
  */
-static bool parse_tcp_line(char *line, unsigned long v[TCP_FIELDS])
+static bool find_port_inode(bool v6, uint16_t port, unsigned long *inode, long *uid)
 {
-	char *save = NULL, *tok, *end, *colon;
-	unsigned i;
-
-	for (i = 0, tok = strtok_r(line, " \t\n", &save); tok && i <= 9;
-	     i++, tok = strtok_r(NULL, " \t\n", &save)) {
-		errno = 0;
-		if (i == 1) {
-			colon = strrchr(tok, ':');
-			if (!colon)
-				return false;
-			v[F_LPORT] = strtoul(colon + 1, &end, 16);
-		} else if (i == 3) {
-			v[F_STATE] = strtoul(tok, &end, 16);
-		} else if (i == 7 || i == 9) {
-			v[i == 7 ? F_UID : F_INODE] = strtoul(tok, &end, 10);
-		} else {
-			continue;
-		}
-		if (errno || *end)
-			return false;
-	}
-	return i == 10;
-}
-
-/*
- * A socket bound to <port> in /proc/net/<file> (this network namespace's):
- * its inode and owner uid into <inode> and <uid>. Returns true when it is
- * a listening one; a bound one that does not listen is left in <inode>
- * when there is no listening one.
- */
-static bool find_port_inode(const char *file, uint16_t port, unsigned long *inode, long *uid)
-{
-	char path[64], line[512];
+	char line[512];
 	bool listening = false;
-	FILE *f;
+	FILE *f = fopen(v6 ? "/proc/net/tcp6" : "/proc/net/tcp", "re");
 
-	snprintf(path, sizeof(path), "/proc/net/%s", file);
-	f = fopen(path, "re");
 	if (!f)
 		return false;
 	while (!listening && fgets(line, sizeof(line), f)) {
-		unsigned long v[TCP_FIELDS];
+		struct pc_tcp_row r;
 
-		/* "  0: 0100007F:3A99 00000000:0000 0A ... uid timeout inode ..." */
-		if (!parse_tcp_line(line, v) || v[F_LPORT] != port || v[F_INODE] == 0)
+		if (!pc_tcp_row_parse(line, v6, &r) || r.local.port != port || r.inode == 0)
 			continue;
-		*inode = v[F_INODE];
-		*uid = (long)v[F_UID];
-		listening = v[F_STATE] == 0x0a; /* TCP_LISTEN */
+		*inode = r.inode;
+		*uid = (long)r.uid;
+		listening = r.state == PC_TCP_LISTEN;
 	}
 	fclose(f);
 	return listening;
@@ -277,8 +241,8 @@ static void report_port_owner(uint16_t port, const char *addr)
 	char pidbuf[24], uidbuf[24];
 	unsigned long inode = 0;
 
-	if (find_port_inode("tcp", port, &inode, &o.uid) ||
-	    find_port_inode("tcp6", port, &inode, &o.uid) || inode)
+	if (find_port_inode(false, port, &inode, &o.uid) ||
+	    find_port_inode(true, port, &inode, &o.uid) || inode)
 		o.pid = find_socket_pid(inode);
 	if (o.pid > 0)
 		read_comm(o.pid, &o);

@@ -32,7 +32,7 @@
 #define LISTEN_NOBODY \
 	"   3: 0100007F:3A98 00000000:0000 0A 00000000:00000000 00:00000000 00000000 65534" TAIL
 
-static struct pc_peer_ep server, client;
+static struct pc_tcp_ep server, client;
 
 static void setup(void)
 {
@@ -53,7 +53,7 @@ static int verdict(const char *tcp, const char *tcp6, unsigned owner, unsigned *
 
 START_TEST(addresses_and_loopback)
 {
-	struct pc_peer_ep ep;
+	struct pc_tcp_ep ep;
 
 	ck_assert_int_eq(pc_peer_ep_parse(&ep, "127.0.0.1", 1), 0);
 	ck_assert(pc_peer_is_loopback(&ep));
