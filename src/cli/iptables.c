@@ -283,22 +283,13 @@ bool pc_ipt_cidrs_has_family(const struct pc_ipt_cidrs *c, int family)
 	return false;
 }
 
-/* Is the network address of <p> a loopback one (Go's netip.Addr.IsLoopback)? */
-static bool is_loopback_prefix(const struct pc_prefix *p)
-{
-	static const uint8_t v6_loopback[16] = { [15] = 1 };
-
-	if (p->addr.family == AF_INET)
-		return p->addr.bytes[0] == 127;
-	return memcmp(p->addr.bytes, v6_loopback, sizeof(v6_loopback)) == 0;
-}
-
+/* Is the network address of a CIDR of <include> a loopback one (Go's netip.Addr.IsLoopback)? */
 static bool includes_loopback(const struct pc_ipt_cidrs *include)
 {
 	size_t i;
 
 	for (i = 0; i < include->n; i++)
-		if (is_loopback_prefix(&include->v[i]))
+		if (pc_addr_is_loopback(&include->v[i].addr))
 			return true;
 	return false;
 }

@@ -23,12 +23,6 @@
 #include "core/log.h"
 #include "net/addr.h"
 
-static bool is_loopback(const struct pc_addr *a)
-{
-	return (a->family == AF_INET && a->bytes[0] == 127) ||
-	       (a->family == AF_INET6 && IN6_IS_ADDR_LOOPBACK((const struct in6_addr *)a->bytes));
-}
-
 int pc_http_listen_tcp(const char *spec, const struct pc_http_tcp *t, struct pc_err *err)
 {
 	const char *colon = strrchr(spec, ':');
@@ -55,7 +49,7 @@ int pc_http_listen_tcp(const char *spec, const struct pc_http_tcp *t, struct pc_
 	host[hl] = '\0';
 	if (pc_addr_parse(host, &a) < 0)
 		return pc_err_set(err, -EINVAL, "%s: \"%s\" is not an IP address", t->opt, host);
-	if (t->noauth && !is_loopback(&a))
+	if (t->noauth && !pc_addr_is_loopback(&a))
 		return pc_err_set(err, -EINVAL, "%s: %s is not a loopback address; %s", t->opt,
 				  host, t->noauth);
 	a.port = (uint16_t)port;

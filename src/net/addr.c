@@ -124,6 +124,14 @@ int pc_prefix_parse(const char *s, struct pc_prefix *out)
 	return 0;
 }
 
+bool pc_addr_is_loopback(const struct pc_addr *a)
+{
+	static const uint8_t lo6[16] = { [15] = 1 };
+
+	return (a->family == AF_INET && a->bytes[0] == 127) ||
+	       (a->family == AF_INET6 && memcmp(a->bytes, lo6, sizeof(lo6)) == 0);
+}
+
 bool pc_prefix_is_host(const struct pc_prefix *p)
 {
 	return p->len == (p->addr.family == AF_INET6 ? 128 : 32);

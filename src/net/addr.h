@@ -42,6 +42,9 @@ int pc_prefix_parse(const char *s, struct pc_prefix *out);
 /* Does <p> cover <a>? Families must match. */
 bool pc_prefix_contains(const struct pc_prefix *p, const struct pc_addr *a);
 
+/* Is <a> a loopback address: 127.0.0.0/8 or ::1 (not ::ffff:127.0.0.1)? */
+bool pc_addr_is_loopback(const struct pc_addr *a);
+
 /* Is <p> one address (/32, /128)? */
 bool pc_prefix_is_host(const struct pc_prefix *p);
 
