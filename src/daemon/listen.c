@@ -289,33 +289,46 @@ static int listen_loopback(int family, uint16_t port, bool *tp, int *terr)
 	return fd;
 }
 
+/*
+ * One listener on 127.0.0.1 or ::1 (<af>), saying why not, except for the
+ * -EAFNOSUPPORT or -EADDRNOTAVAIL of ::1: no IPv6, or no ::1 in the pod,
+ * so nothing to capture there.
+ */
+static int listen_one(int af, uint16_t port, struct pc_proxy_listeners *pl, int *terr)
+{
+	const char *addr = af == AF_INET ? "127.0.0.1" : "::1";
+	int fd = listen_loopback(af, port, &pl->transparent, terr);
+
+	if (fd == -EADDRINUSE)
+		report_port_owner(port, addr);
+	else if (af == AF_INET6 && (fd == -EAFNOSUPPORT || fd == -EADDRNOTAVAIL))
+		return fd;
+	else if (fd == -EADDRNOTAVAIL)
+		pc_log(PC_LOG_ERR, "cannot listen on the proxy port: no 127.0.0.1 here",
+		       "port=%u hint=%s", (unsigned)port,
+		       "bring the loopback interface up (ip link set lo up)");
+	else if (fd < 0)
+		pc_log(PC_LOG_ERR, "cannot listen", "port=%u addr=%s err=%s", (unsigned)port, addr,
+		       strerror(-fd));
+	return fd;
+}
+
 static int listen_pairs(uint16_t port, struct pc_proxy_listeners *pl, int *terr)
 {
+	bool v6 = true; /* until ::1 turns out missing: then for no worker */
 	unsigned i;
 	int fd;
 
 	for (i = 0; i < pl->n; i++) {
-		fd = listen_loopback(AF_INET, port, &pl->transparent, terr);
-		if (fd == -EADDRINUSE)
-			report_port_owner(port, "127.0.0.1");
-		else if (fd == -EADDRNOTAVAIL)
-			pc_log(PC_LOG_ERR, "cannot listen on the proxy port: no 127.0.0.1 here",
-			       "port=%u hint=%s", (unsigned)port,
-			       "bring the loopback interface up (ip link set lo up)");
-		else if (fd < 0)
-			pc_log(PC_LOG_ERR, "cannot listen", "port=%u addr=127.0.0.1 err=%s",
-			       (unsigned)port, strerror(-fd));
+		fd = listen_one(AF_INET, port, pl, terr);
 		if (fd < 0)
 			return fd;
 		pl->fd4[i] = fd;
-		fd = listen_loopback(AF_INET6, port, &pl->transparent, terr);
-		if (fd == -EAFNOSUPPORT || fd == -EADDRNOTAVAIL)
-			continue; /* no IPv6, or no ::1 in the pod: nothing to capture there */
-		if (fd == -EADDRINUSE)
-			report_port_owner(port, "::1");
-		else if (fd < 0)
-			pc_log(PC_LOG_ERR, "cannot listen", "port=%u addr=::1 err=%s",
-			       (unsigned)port, strerror(-fd));
+		fd = v6 ? listen_one(AF_INET6, port, pl, terr) : -EAFNOSUPPORT;
+		if (fd == -EAFNOSUPPORT || fd == -EADDRNOTAVAIL) {
+			v6 = false;
+			continue;
+		}
 		if (fd < 0)
 			return fd;
 		pl->fd6[i] = fd;
