@@ -355,41 +355,24 @@ static bool imports_host(const char *imported, const char *h)
 	return strcmp(imported, h) == 0 || pc_host_subset_of(h, imported);
 }
 
-/*
- * The import that brings host <h> of a ServiceEntry of namespace <ns> on
- * <port> to a listener for captured traffic; else, with <own>, one of a
- * listener of its own address; else NULL. <*all> when there is no Sidecar
- * egress (everything is imported).
- */
-static const struct import *imported_by(const struct ctx *c, const char *ns, const char *h,
-					uint32_t port, bool own, bool *all)
+/* Does <im> import host <h> of a ServiceEntry of namespace <ns> on <port>? */
+static bool import_covers(const struct import *im, const char *ns, const char *h, uint32_t port)
 {
-	const struct import *other = NULL;
-	size_t i;
-
-	*all = !c->imp;
-	for (i = 0; c->imp && i < c->nimp; i++) {
-		const struct import *im = &c->imp[i];
-
-		if (im->port && im->port != port)
-			continue;
-		if ((strcmp(im->ns, ns) != 0 && strcmp(im->ns, "*") != 0) ||
-		    !imports_host(im->host, h))
-			continue;
-		if (!im->own)
-			return im;
-		if (!other)
-			other = im;
-	}
-	return own ? other : NULL;
+	return (!im->port || im->port == port) &&
+	       (strcmp(im->ns, ns) == 0 || strcmp(im->ns, "*") == 0) && imports_host(im->host, h);
 }
 
-/* Is host <h> of a ServiceEntry of namespace <ns> imported on <port> for captured traffic? */
-static bool imported(const struct ctx *c, const char *ns, const char *h, uint32_t port)
+/* The first import of a listener of its own address that covers <h> of <ns> on <port>. */
+static const struct import *own_import(const struct ctx *c, const char *ns, const char *h,
+				       uint32_t port)
 {
-	bool all;
+	size_t i;
 
-	return imported_by(c, ns, h, port, false, &all) || all;
+	for (i = 0; c->imp && i < c->nimp; i++) {
+		if (c->imp[i].own && import_covers(&c->imp[i], ns, h, port))
+			return &c->imp[i];
+	}
+	return NULL;
 }
 
 /*
@@ -437,7 +420,6 @@ static const char *own_only(struct ctx *c, struct pc_scope_obj *o, const struct 
 	const struct pc_service_entry *se = r->spec;
 	const char *why = NULL;
 	size_t h, p;
-	bool all;
 
 	*ret = 0;
 	for (h = 0; h < o->nhosts; h++) {
@@ -445,9 +427,9 @@ static const char *own_only(struct ctx *c, struct pc_scope_obj *o, const struct 
 			const struct import *im;
 
 			if (o->visible[h * o->nports + p])
-				continue;
-			im = imported_by(c, r->meta.ns, se->hosts.n ? se->hosts.v[h] : "",
-					 se->ports.v[p].number, true, &all);
+				continue; /* a listener for captured traffic imports it */
+			im = own_import(c, r->meta.ns, se->hosts.n ? se->hosts.v[h] : "",
+					se->ports.v[p].number);
 			if (!im)
 				continue;
 			if (!o->routed)
@@ -488,9 +470,7 @@ static uint16_t builder_of(const struct ctx *c, const char *ns, const char *h, u
 	for (i = 0; c->imp && i < c->nimp; i++) {
 		const struct import *im = &c->imp[i];
 
-		if (im->own || (im->port && im->port != port) ||
-		    (strcmp(im->ns, ns) != 0 && strcmp(im->ns, "*") != 0) ||
-		    !imports_host(im->host, h))
+		if (im->own || !import_covers(im, ns, h, port))
 			continue;
 		if (im->port)
 			return (uint16_t)im->li;
@@ -534,22 +514,24 @@ static int se_verdict(struct ctx *c, struct pc_scope_obj *o, const struct pc_res
 		return -ENOMEM;
 	if (!exported(s, &se->export_to, r->meta.ns))
 		return hidden_by_export(c, o, r, &se->export_to);
+	ret = se_via(c, o, r);
+	if (ret < 0)
+		return ret;
 	for (h = 0; h < o->nhosts; h++) {
-		const char *host = se->hosts.n ? se->hosts.v[h] : "";
 		bool any = false;
 
 		for (p = 0; p < o->nports; p++) {
-			o->visible[h * o->nports + p] =
-				imported(c, r->meta.ns, host, se->ports.v[p].number);
-			any |= o->visible[h * o->nports + p];
-			nvis += o->visible[h * o->nports + p];
+			size_t hp = h * o->nports + p;
+
+			/* imported for captured traffic: some egress listener builds its listener */
+			o->visible[hp] = !o->via || o->via[hp] != PC_SCOPE_NO_LISTENER;
+			any |= o->visible[hp];
+			nvis += o->visible[hp];
 		}
 		if (!any && !hidden)
-			hidden = host;
+			hidden = se->hosts.n ? se->hosts.v[h] : "";
 	}
 	own = c->imp && o->nports ? own_only(c, o, r, &ret) : NULL;
-	if (ret == 0)
-		ret = se_via(c, o, r);
 	if (ret < 0)
 		return ret;
 	if (nvis == 0 && own)
