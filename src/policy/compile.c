@@ -85,6 +85,8 @@ struct builder {
 	struct svc *svcs;      /* malloc'd */
 	size_t nsvcs, capsvcs;
 	struct pc_chain_set chains;
+	struct pc_udp_allow *udp; /* malloc'd while building */
+	size_t nudp, capudp;
 };
 
 static int by_age(const void *a, const void *b)
@@ -491,6 +493,75 @@ static size_t first_visible(const struct builder *b, const struct pc_resource *r
 	return SIZE_MAX;
 }
 
+/* Is some host of <r> visible on its port <p>? */
+static bool port_visible(const struct builder *b, const struct pc_resource *r, size_t p)
+{
+	return first_visible(b, r, p, pc_scope_visible) != SIZE_MAX;
+}
+
+/* A UDP port of an entry in force: each of its addresses, for netfilter (snapshot.h). */
+static int add_udp(struct builder *b, const struct pc_resource *r, size_t p)
+{
+	const struct pc_service_entry *se = r->spec;
+	size_t a;
+
+	if (!port_visible(b, r, p))
+		return 0;
+	for (a = 0; a < se->addresses.n; a++) {
+		struct pc_udp_allow *u;
+
+		if (b->nudp == b->capudp) {
+			size_t cap = b->capudp ? b->capudp * 2 : 8;
+
+			u = pc_realloc(b->udp, cap * sizeof(*u));
+			if (!u)
+				return -ENOMEM;
+			b->udp = u;
+			b->capudp = cap;
+		}
+		u = &b->udp[b->nudp];
+		if (pc_prefix_parse(se->addresses.v[a], &u->prefix) < 0)
+			continue; /* an IPv6 zone (validation let it through) */
+		u->port = (uint16_t)se->ports.v[p].number;
+		b->nudp++;
+	}
+	return 0;
+}
+
+static int cmp_udp(const void *pa, const void *pb)
+{
+	const struct pc_udp_allow *a = pa, *b = pb;
+	int c = a->prefix.addr.family - b->prefix.addr.family;
+
+	if (!c)
+		c = memcmp(a->prefix.addr.bytes, b->prefix.addr.bytes, sizeof(a->prefix.addr.bytes));
+	if (!c)
+		c = (int)a->prefix.len - (int)b->prefix.len;
+	return c ? c : (int)a->port - (int)b->port;
+}
+
+/* The UDP list, sorted and without repeats, into the snapshot's arena. */
+static int seal_udp(struct builder *b)
+{
+	struct pc_udp_allow *v;
+	size_t i, n = 0;
+
+	if (!b->nudp)
+		return 0;
+	qsort(b->udp, b->nudp, sizeof(*b->udp), cmp_udp);
+	v = pc_arena_calloc(b->s->arena, b->nudp, sizeof(*v));
+	if (!v)
+		return -ENOMEM;
+	for (i = 0; i < b->nudp; i++) {
+		if (n && cmp_udp(&v[n - 1], &b->udp[i]) == 0)
+			continue;
+		v[n++] = b->udp[i];
+	}
+	b->s->udp = v;
+	b->s->nudp = n;
+	return 0;
+}
+
 /* Pass 1: a service (and its first host's cluster) per (ServiceEntry, imported TCP port). */
 static int add_service_entry(struct builder *b, const struct pc_resource *r)
 {
@@ -503,8 +574,13 @@ static int add_service_entry(struct builder *b, const struct pc_resource *r)
 		struct svc *sv;
 		long pi, id;
 
-		if (sp->protocol && pc_protocol_parse(sp->protocol) == PC_PROTO_UDP)
-			continue; /* no TCP traffic to govern */
+		if (sp->protocol && pc_protocol_parse(sp->protocol) == PC_PROTO_UDP) {
+			int ret = add_udp(b, r, i); /* no TCP traffic to govern */
+
+			if (ret < 0)
+				return ret;
+			continue;
+		}
 		main = first_visible(b, r, i, pc_scope_visible);
 		if (main == SIZE_MAX)
 			main = first_visible(b, r, i, pc_scope_routed);
@@ -1338,6 +1414,8 @@ static int build(struct builder *b)
 	if (ret == 0)
 		ret = seal(b);
 	if (ret == 0)
+		ret = seal_udp(b);
+	if (ret == 0)
 		ret = keep_scope(b);
 	free(vss);
 out_free_ses:
@@ -1358,6 +1436,7 @@ static void builder_release(struct builder *b)
 	free(b->clusters);
 	free(b->ports);
 	free(b->caplevels);
+	free(b->udp);
 	pc_chain_set_release(&b->chains);
 	pc_scope_release(&b->scope);
 }

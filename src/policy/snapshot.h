@@ -155,6 +155,17 @@ struct pc_port_policy {
 	bool needs_name;       /* some entry on this port matches by name (SNI, Host): preread */
 };
 
+/*
+ * A UDP port that a ServiceEntry in force declares (protocol UDP) on one
+ * of its addresses: the datagrams netfilter lets out of the pod
+ * (daemon/netfilter.h), not proxied. An entry without addresses opens no
+ * UDP: a datagram has no name to check.
+ */
+struct pc_udp_allow {
+	struct pc_prefix prefix;
+	uint16_t port;
+};
+
 /* What policy/scope.h decided about one resource, for /config_dump (copies in the arena). */
 struct pc_scope_entry {
 	const char *kind; /* "ServiceEntry" */
@@ -184,6 +195,8 @@ struct pc_snapshot {
 	bool policy_from_sidecar;
 	const struct pc_scope_entry *scope; /* one per resource compiled from, in their order */
 	size_t nscope;
+	const struct pc_udp_allow *udp; /* sorted, unique (pc_prefix_cmp, then port) */
+	size_t nudp;
 };
 
 #define PC_CLUSTER_BLACKHOLE_ID   0u
