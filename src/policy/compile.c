@@ -43,6 +43,7 @@
 #include "model/virtualservice.h"
 #include "model/workloadentry.h"
 #include "policy/chains.h"
+#include "policy/names.h"
 #include "policy/runtime.h"
 #include "policy/scope.h"
 #include "policy/trie.h"
@@ -743,6 +744,205 @@ static int default_chains(struct builder *b, struct svc *sv)
 	return 0;
 }
 
+/* ---- the DNS name table and auto-allocated addresses (doc/dns.md) ---- */
+
+/* A host entry per visible host of every service, oldest first; sealed into the snapshot. */
+static int dns_hosts(struct builder *b)
+{
+	struct pc_dns_host *v = NULL, *h;
+	size_t i, k, a, n = 0, cap = 0;
+	int ret = 0;
+
+	for (i = 0; i < b->nsvcs && ret == 0; i++) {
+		const struct svc *sv = &b->svcs[i];
+		const struct pc_service_entry *se = sv->se;
+
+		if (sv->routed_only)
+			continue;
+		for (k = 0; k < se->hosts.n && ret == 0; k++) {
+			if (!host_visible(b, sv, k))
+				continue;
+			if (n == cap) {
+				cap = cap ? cap * 2 : 16;
+				h = pc_realloc(v, cap * sizeof(*v));
+				if (!h) {
+					ret = -ENOMEM;
+					break;
+				}
+				v = h;
+			}
+			h = &v[n++];
+			memset(h, 0, sizeof(*h));
+			h->host = lower_dup(b->s->arena, se->hosts.v[k]);
+			h->origin = origin_of(b, "ServiceEntry", sv->r);
+			h->has_addresses = se->addresses.n > 0;
+			h->alloc = !se->addresses.n &&
+				   se->resolution != PC_SE_RESOLUTION_DYNAMIC_DNS;
+			if (!h->host || !h->origin) {
+				ret = -ENOMEM;
+				break;
+			}
+			if (se->addresses.n) {
+				struct pc_addr *ips = pc_arena_calloc(b->s->arena, se->addresses.n,
+								      sizeof(*ips));
+				struct pc_prefix p;
+
+				if (!ips) {
+					ret = -ENOMEM;
+					break;
+				}
+				for (a = 0; a < se->addresses.n; a++) {
+					if (pc_prefix_parse(se->addresses.v[a], &p) == 0 &&
+					    pc_prefix_is_host(&p))
+						ips[h->nips++] = p.addr;
+				}
+				h->ips = ips;
+			}
+		}
+	}
+	if (ret == 0)
+		ret = pc_names_seal_hosts(b->s, v, n);
+	free(v);
+	return ret;
+}
+
+/*
+ * The cluster of an allocated name on <sv>'s port: the host's own cluster
+ * when it resolves that exact host (DNS, DNS_ROUND_ROBIN, STATIC);
+ * otherwise one for the name, outbound|port||name, which resolves the
+ * name itself (NONE: the app asked for it, so the real resolver's answer
+ * for it is where it goes) or takes the entry's endpoints.
+ */
+static long vip_cluster(struct builder *b, struct svc *sv, size_t hi, const char *name)
+{
+	const struct pc_service_entry *se = sv->se;
+	const struct pc_service_port *sp = sv->sp;
+	struct pc_arena *a = b->s->arena;
+	struct pc_cluster *c;
+	enum family fam;
+	int ret;
+
+	if (se->resolution != PC_SE_RESOLUTION_NONE && se->hosts.v[hi][0] != '*')
+		return host_cluster(b, sv, hi);
+	c = new_cluster(b);
+	if (!c)
+		return -ENOMEM;
+	c->kind = PC_CLUSTER_SERVICE;
+	c->port = (uint16_t)sp->number;
+	c->host = pc_arena_strdup(a, name);
+	c->ns = sv->r->meta.ns ? pc_arena_strdup(a, sv->r->meta.ns) : NULL;
+	c->se_name = sv->r->meta.name ? pc_arena_strdup(a, sv->r->meta.name) : NULL;
+	c->name = pc_arena_printf(a, "outbound|%u||%s", sp->number, name);
+	if (!c->host || !c->name || (sv->r->meta.ns && !c->ns) || (sv->r->meta.name && !c->se_name))
+		return -ENOMEM;
+	c->protocol = (int)port_protocol(sp, &fam);
+	c->http = fam == FAM_HTTP;
+	if (se->resolution == PC_SE_RESOLUTION_NONE) {
+		c->source = PC_EP_DNS;
+		ret = dns_names(b, c, se, sp, name);
+	} else {
+		ret = fill_source(b, c, se, sp, name);
+	}
+	if (ret < 0)
+		return ret;
+	apply_dr(c, find_dr(b, name, sv->r->meta.ns));
+	return c->id;
+}
+
+/* The index of host <pattern> in <sv>'s entry if it is visible there, else SIZE_MAX. */
+static size_t svc_host(const struct builder *b, const struct svc *sv, const char *pattern)
+{
+	size_t h;
+
+	for (h = 0; h < sv->se->hosts.n; h++) {
+		if (strcasecmp(sv->se->hosts.v[h], pattern) == 0 && host_visible(b, sv, h))
+			return h;
+	}
+	return SIZE_MAX;
+}
+
+/* Chains on the addresses of <v> on <sv>'s port to <cluster>. */
+static int vip_levels(struct builder *b, struct svc *sv, const struct pc_vip *v, uint32_t cluster)
+{
+	const struct pc_addr *addrs[2] = { &v->v4, &v->v6 };
+	char str[64];
+	size_t i;
+	int ret;
+
+	for (i = 0; i < 2; i++) {
+		struct pc_prefix p = { .addr = *addrs[i] };
+		long lv;
+
+		if (!p.addr.family)
+			continue;
+		p.addr.port = 0;
+		p.len = p.addr.family == AF_INET ? 32 : 128;
+		lv = level_at(b, sv->port, &p);
+		if (lv < 0)
+			return (int)lv;
+		if (sv->fam == FAM_HTTP) {
+			/* the Host is still checked, request by request */
+			ret = add_name_chain(b, sv->port, (uint32_t)lv, PC_CHAIN_HTTP, v->name,
+					     origin_of(b, "ServiceEntry", sv->r), cluster);
+			if (ret < 0)
+				return ret;
+			continue;
+		}
+		add_tcp_chain(b, sv->port, (uint32_t)lv, sv, cluster, pc_addr_str(&p.addr, str));
+	}
+	return 0;
+}
+
+/*
+ * The chains of the allocated names: a name that a visible entry without
+ * addresses covers (policy/names.c: exact host, else the longest
+ * wildcard) is a service of its own on each port of that entry, keyed on
+ * its addresses as Istio keys a VIP's listener, so two entries without
+ * addresses on one port no longer collide on 0.0.0.0:port. On a port
+ * several entries with the host share, the oldest takes it.
+ */
+static int vip_chains(struct builder *b)
+{
+	size_t i, k, h;
+	long id;
+	int ret;
+
+	for (i = 0; i < b->opts->nvips; i++) {
+		const struct pc_vip *v = &b->opts->vips[i];
+		const struct pc_dns_host *dh = pc_snapshot_dns_host(b->s, v->name);
+		uint32_t taken[64];
+		size_t ntaken = 0;
+
+		if (!dh || !dh->alloc)
+			continue; /* no entry in force covers it now: no chain, denied */
+		for (k = 0; k < b->nsvcs; k++) {
+			struct svc *sv = &b->svcs[k];
+			bool seen = false;
+			size_t t;
+
+			if (sv->routed_only || sv->se->addresses.n ||
+			    sv->se->resolution == PC_SE_RESOLUTION_DYNAMIC_DNS)
+				continue;
+			h = svc_host(b, sv, dh->host);
+			if (h == SIZE_MAX)
+				continue;
+			for (t = 0; t < ntaken; t++)
+				seen = seen || taken[t] == (uint32_t)sv->port;
+			if (seen)
+				continue; /* an older entry has this port */
+			if (ntaken < 64)
+				taken[ntaken++] = (uint32_t)sv->port;
+			id = vip_cluster(b, sv, h, v->name);
+			if (id < 0)
+				return (int)id;
+			ret = vip_levels(b, sv, v, (uint32_t)id);
+			if (ret < 0)
+				return ret;
+		}
+	}
+	return 0;
+}
+
 /* ---- VirtualService tls routes (reference §2) ---- */
 
 /*
@@ -1411,6 +1611,12 @@ static int build(struct builder *b)
 		ret = add_virtual_service(b, vss[i]);
 	for (i = 0; i < b->nsvcs && ret == 0; i++)
 		ret = default_chains(b, &b->svcs[i]);
+	if (ret == 0)
+		ret = dns_hosts(b);
+	if (ret == 0)
+		ret = vip_chains(b);
+	if (ret == 0)
+		ret = pc_names_set_vips(b->s, b->opts->vips, b->opts->nvips);
 	if (ret == 0)
 		ret = seal(b);
 	if (ret == 0)

@@ -166,6 +166,29 @@ struct pc_udp_allow {
 	uint16_t port;
 };
 
+/*
+ * A name the DNS proxy answers itself (policy/names.c): a ServiceEntry
+ * host visible to the workload, exact or wildcard. The oldest entry with
+ * the host has it (scope.h already keeps one namespace per host).
+ */
+struct pc_dns_host {
+	const char *host;          /* lowercase: "db.example.com", "*.example.com", "*" */
+	const char *origin;        /* "ServiceEntry ns/name" */
+	const struct pc_addr *ips; /* those of its addresses that are one address */
+	size_t nips;
+	bool has_addresses; /* answered with <ips>: no allocation (forwarded when <ips> is empty) */
+	bool alloc;         /* no addresses and not DYNAMIC_DNS: an allocated address per name */
+};
+
+/*
+ * An auto-allocated address pair (daemon/dnsreg.c, policy/alloc.h) of a
+ * concrete name: connections to them are that name's (compile.c).
+ */
+struct pc_vip {
+	const char *name;     /* lowercase, no final dot */
+	struct pc_addr v4, v6; /* family 0: none */
+};
+
 /* What policy/scope.h decided about one resource, for /config_dump (copies in the arena). */
 struct pc_scope_entry {
 	const char *kind; /* "ServiceEntry" */
@@ -197,6 +220,14 @@ struct pc_snapshot {
 	size_t nscope;
 	const struct pc_udp_allow *udp; /* sorted, unique (pc_prefix_cmp, then port) */
 	size_t nudp;
+	const struct pc_dns_host *dns_hosts; /* sorted by host (strcmp) */
+	size_t ndns_hosts;
+	const struct pc_vip *vips; /* every allocation, sorted by name */
+	size_t nvips;
+	const uint32_t *vips_by_v4; /* indices into <vips> of those with a v4 address, by it */
+	size_t nvips_v4;
+	const uint32_t *vips_by_v6; /* likewise for v6 */
+	size_t nvips_v6;
 };
 
 #define PC_CLUSTER_BLACKHOLE_ID   0u
@@ -220,6 +251,14 @@ struct pc_compile_opts {
 	 */
 	const char *ns;
 	const char *root_ns;
+	/*
+	 * The auto-allocated addresses (borrowed for the call): each name a
+	 * visible entry without addresses covers gets chains on its addresses,
+	 * on that entry's ports, to a cluster of its own (destination_service
+	 * is the name).
+	 */
+	const struct pc_vip *vips;
+	size_t nvips;
 };
 
 /*
@@ -317,6 +356,22 @@ struct pc_near {
 #define PC_NEAREST_PORTS 4096
 void pc_snapshot_nearest(const struct pc_snapshot *s, const struct pc_addr *dst,
 			 struct pc_near *same_port, struct pc_near *same_addr);
+
+/*
+ * The DNS name table (policy/names.c). The host entry that answers for
+ * <name> (lowercase, no final dot): the exact host, else the longest
+ * wildcard that covers it, else NULL. O(labels x log hosts), no allocation.
+ */
+const struct pc_dns_host *pc_snapshot_dns_host(const struct pc_snapshot *s, const char *name);
+
+/* The allocation of <name>, or NULL. O(log n). */
+const struct pc_vip *pc_snapshot_vip_by_name(const struct pc_snapshot *s, const char *name);
+
+/* The allocation whose v4 or v6 address is <a> (port ignored), or NULL. O(log n). */
+const struct pc_vip *pc_snapshot_vip_by_addr(const struct pc_snapshot *s, const struct pc_addr *a);
+
+/* Is <a> in an auto-allocation range (240.240.0.0/16, 2001:2::/48)? */
+bool pc_vip_range_contains(const struct pc_addr *a);
 
 struct pc_snapshot *pc_snapshot_ref(struct pc_snapshot *s);
 

@@ -60,6 +60,36 @@ static void compile(struct fix *x, const char *yaml, int policy)
 	ck_assert_uint_eq(x->s->generation, 7);
 }
 
+/* compile() with auto-allocated addresses: "name=v4,v6" each ("-" for none). */
+static void compile_vips(struct fix *x, const char *yaml, const char *const *vips, size_t n)
+{
+	struct pc_compile_opts o = { .policy = -1, .proxy_port = 15001, .generation = 7 };
+	struct pc_vip v[8];
+	char names[8][64];
+	size_t i;
+
+	ck_assert_uint_le(n, 8);
+	for (i = 0; i < n; i++) {
+		char v4[64], v6[64];
+
+		memset(&v[i], 0, sizeof(v[i]));
+		ck_assert_int_eq(sscanf(vips[i], "%63[^=]=%63[^,],%63s", names[i], v4, v6), 3);
+		v[i].name = names[i];
+		if (strcmp(v4, "-") != 0)
+			ck_assert_int_eq(pc_addr_parse(v4, &v[i].v4), 0);
+		if (strcmp(v6, "-") != 0)
+			ck_assert_int_eq(pc_addr_parse(v6, &v[i].v6), 0);
+	}
+	o.vips = v;
+	o.nvips = n;
+	memset(x, 0, sizeof(*x));
+	pc_findings_init(&x->f);
+	ck_assert_int_eq(pc_manifest_init(&x->m), 0);
+	ck_assert_int_eq(pc_manifest_add_buf(&x->m, "t.yaml", yaml, strlen(yaml), &x->f), 0);
+	ck_assert_int_eq(x->f.total_err, 0);
+	ck_assert_int_eq(pc_policy_compile(&x->m, &o, on_conflict, x, &x->s), 0);
+}
+
 static void release(struct fix *x)
 {
 	pc_snapshot_unref(x->s);
@@ -238,6 +268,109 @@ START_TEST(ipv6_and_udp)
 	ck_assert_str_eq(cluster_for(&x, "2001:db8:1::3", 443), "BlackHoleCluster");
 	/* UDP ports govern no TCP traffic */
 	ck_assert_str_eq(cluster_for(&x, "192.0.2.53", 53), "BlackHoleCluster");
+	release(&x);
+}
+END_TEST
+
+/* istio#24937: two TCP entries without addresses on one port, each reached by its own address */
+START_TEST(allocated_addresses_separate_entries_on_one_port)
+{
+	static const char *const vips[] = { "db-a.example.com=240.240.0.10,2001:2::a",
+					    "db-b.example.com=240.240.0.11,-",
+					    "other.example.org=240.240.0.12,-" };
+	struct pc_addr a;
+	struct fix x;
+
+	compile_vips(&x,
+		     SE("db-a", "2020-01-01T00:00:00Z", "db-a.example.com", "", 3306,
+			"  resolution: DNS\n")
+			     SE("db-b", "2021-01-01T00:00:00Z", "DB-B.example.com", "", 3306,
+				"  resolution: DNS\n"),
+		     vips, 3);
+	ck_assert_str_eq(cluster_for(&x, "240.240.0.10", 3306), "outbound|3306||db-a.example.com");
+	ck_assert_str_eq(cluster_for(&x, "2001:2::a", 3306), "outbound|3306||db-a.example.com");
+	ck_assert_str_eq(cluster_for(&x, "240.240.0.11", 3306), "outbound|3306||DB-B.example.com");
+	/* any other address on the port: the oldest, as in Istio without allocation */
+	ck_assert_str_eq(cluster_for(&x, "198.51.100.9", 3306), "outbound|3306||db-a.example.com");
+	/* a name no entry covers gets no chain */
+	ck_assert_str_eq(cluster_for(&x, "240.240.0.12", 3306), "outbound|3306||db-a.example.com");
+	ck_assert_str_eq(cluster_for(&x, "240.240.0.10", 3307), "BlackHoleCluster");
+	ck_assert_int_eq(pc_addr_parse("240.240.0.11", &a), 0);
+	ck_assert_str_eq(pc_snapshot_vip_by_addr(x.s, &a)->name, "db-b.example.com");
+	ck_assert_int_eq(pc_addr_parse("2001:2::a", &a), 0);
+	ck_assert_str_eq(pc_snapshot_vip_by_addr(x.s, &a)->name, "db-a.example.com");
+	ck_assert_int_eq(pc_addr_parse("240.240.0.99", &a), 0);
+	ck_assert_ptr_null(pc_snapshot_vip_by_addr(x.s, &a));
+	ck_assert_ptr_nonnull(pc_snapshot_vip_by_name(x.s, "other.example.org"));
+	ck_assert_ptr_null(pc_snapshot_vip_by_name(x.s, "nope.example.org"));
+	release(&x);
+}
+END_TEST
+
+/* A wildcard entry of resolution NONE: each concrete name its own cluster, resolving that name */
+START_TEST(allocated_addresses_of_a_wildcard_entry)
+{
+	static const char *const vips[] = { "db1.rds.example.com=240.240.1.1,-",
+					    "db2.rds.example.com=240.240.1.2,-",
+					    "exact.rds.example.com=240.240.1.3,-" };
+	const struct pc_dns_host *h;
+	const struct pc_cluster *c;
+	struct pc_addr a;
+	struct fix x;
+
+	compile_vips(&x,
+		     SE("rds", "2020-01-01T00:00:00Z", "\"*.rds.example.com\"", "", 3306,
+			"  resolution: NONE\n")
+			     SE("exact", "2021-01-01T00:00:00Z", "exact.rds.example.com",
+				"  addresses: [192.0.2.30]\n", 3306, "")
+				     SE("dyn", "2021-01-01T00:00:00Z", "dyn.example.com", "", 443,
+					"  resolution: NONE\n"),
+		     vips, 3);
+	ck_assert_int_eq(pc_addr_parse("240.240.1.1", &a), 0);
+	a.port = 3306;
+	c = pc_snapshot_classify(x.s, &a, NULL);
+	ck_assert_str_eq(c->name, "outbound|3306||db1.rds.example.com");
+	ck_assert_str_eq(c->host, "db1.rds.example.com");
+	ck_assert_int_eq(c->source, PC_EP_DNS);
+	ck_assert_uint_eq(c->ndns_names, 1);
+	ck_assert_str_eq(c->dns_names[0].name, "db1.rds.example.com");
+	ck_assert_uint_eq(c->dns_names[0].port, 3306);
+	ck_assert_str_eq(cluster_for(&x, "240.240.1.2", 3306), "outbound|3306||db2.rds.example.com");
+	/* the exact entry has addresses: its name is answered with them, no allocation chain */
+	ck_assert_str_eq(cluster_for(&x, "240.240.1.3", 3306), "outbound|3306||*.rds.example.com");
+	h = pc_snapshot_dns_host(x.s, "exact.rds.example.com");
+	ck_assert_ptr_nonnull(h);
+	ck_assert(h->has_addresses && !h->alloc && h->nips == 1);
+	h = pc_snapshot_dns_host(x.s, "a.b.rds.example.com");
+	ck_assert_ptr_nonnull(h);
+	ck_assert_str_eq(h->host, "*.rds.example.com");
+	ck_assert(h->alloc);
+	ck_assert_ptr_null(pc_snapshot_dns_host(x.s, "rds.example.com"));
+	ck_assert_ptr_null(pc_snapshot_dns_host(x.s, "example.com"));
+	ck_assert_ptr_nonnull(pc_snapshot_dns_host(x.s, "dyn.example.com"));
+	release(&x);
+}
+END_TEST
+
+START_TEST(udp_ports_listed_for_netfilter)
+{
+	struct fix x;
+	char buf[64];
+
+	compile(&x,
+		"---\napiVersion: networking.istio.io/v1\nkind: ServiceEntry\n"
+		"metadata: {name: q}\nspec:\n  hosts: [q.example.com]\n"
+		"  addresses: [198.51.100.0/24, 192.0.2.53, 192.0.2.53/32]\n"
+		"  ports: [{name: a, number: 443, protocol: UDP}, {name: b, number: 53, protocol: UDP},"
+		" {name: c, number: 80, protocol: TCP}]\n",
+		-1);
+	ck_assert_uint_eq(x.s->nudp, 4);
+	ck_assert_str_eq(pc_addr_str(&x.s->udp[0].prefix.addr, buf), "192.0.2.53");
+	ck_assert_uint_eq(x.s->udp[0].prefix.len, 32);
+	ck_assert_uint_eq(x.s->udp[0].port, 53);
+	ck_assert_uint_eq(x.s->udp[1].port, 443);
+	ck_assert_str_eq(pc_addr_str(&x.s->udp[2].prefix.addr, buf), "198.51.100.0");
+	ck_assert_uint_eq(x.s->udp[2].prefix.len, 24);
 	release(&x);
 }
 END_TEST
@@ -492,6 +625,9 @@ int main(void)
 	tcase_add_test(tc, destination_rule_settings);
 	tcase_add_test(tc, ipv6_and_udp);
 	tcase_add_test(tc, invalid_resources_are_not_compiled);
+	tcase_add_test(tc, allocated_addresses_separate_entries_on_one_port);
+	tcase_add_test(tc, allocated_addresses_of_a_wildcard_entry);
+	tcase_add_test(tc, udp_ports_listed_for_netfilter);
 	tcase_add_test(tc, declared_protocols_per_port);
 	tcase_add_test(tc, nearest_same_port_and_same_address);
 	tcase_add_test(tc, trie_nearest_against_linear_scan);
