@@ -9,9 +9,14 @@
  *     32-bit number (its insertion rank);
  *   - names in a byte pool of POOL_BLOCK blocks, unaligned, no per-name
  *     malloc header;
- *   - three open-addressing indexes (name, IPv4, IPv6) of entry number
- *     + 1 (0: empty slot) with linear probing, kept at most 3/4 full; they
- *     share one capacity and grow together.
+ *   - two open-addressing indexes (name, IPv6) of entry number + 1 (0:
+ *     empty slot) with linear probing, kept at most 3/4 full; they share
+ *     one capacity and grow together;
+ *   - for IPv4, whose range is only 65,534 addresses, a direct array of
+ *     entry number + 1 by host offset (256 KiB, allocated with the first
+ *     IPv4 address): no hashing, and choosing a free address is a scan of
+ *     that array, not a lookup per candidate, which matters when the
+ *     range is nearly full.
  * Nothing is ever removed: an address, once a name's, stays that name's.
  */
 #include "policy/alloc.h"
@@ -28,7 +33,9 @@
 #define POOL_BLOCK  16384u              /* bytes per name block */
 #define MIN_SLOTS   64u
 
-enum { BY_NAME, BY_V4, BY_V6, NINDEX };
+enum { BY_NAME, BY_V6, NINDEX };
+
+#define V4_SLOTS 65536u /* by host offset; 0 and 65535 stay empty */
 
 struct pc_alloc_table {
 	struct pc_alloc **chunks; /* chunks[i >> CHUNK_SHIFT][i & (CHUNK - 1)] */
@@ -36,6 +43,7 @@ struct pc_alloc_table {
 	uint32_t count;
 	uint32_t v4_count;       /* entries with an IPv4 address */
 	uint32_t *index[NINDEX]; /* entry number + 1, 0 for an empty slot */
+	uint32_t *v4_slot;       /* NULL, or V4_SLOTS of entry number + 1 */
 	uint32_t slots;          /* capacity of each index, a power of two */
 	char **blocks;           /* the name pool */
 	size_t nblocks, blocks_cap;
@@ -161,8 +169,6 @@ static uint64_t key_hash(int which, const struct pc_alloc *a)
 {
 	if (which == BY_NAME)
 		return fnv1a(a->name, strlen(a->name));
-	if (which == BY_V4)
-		return mix(v4_offset(&a->v4));
 	return fnv1a(a->v6.bytes + sizeof(v6_net), V6_HOST);
 }
 
@@ -170,8 +176,6 @@ static bool key_equal(int which, const struct pc_alloc *a, const struct pc_alloc
 {
 	if (which == BY_NAME)
 		return strcmp(a->name, key->name) == 0;
-	if (which == BY_V4)
-		return memcmp(a->v4.bytes, key->v4.bytes, 4) == 0;
 	return memcmp(a->v6.bytes, key->v6.bytes, 16) == 0;
 }
 
@@ -201,9 +205,16 @@ static const struct pc_alloc *find(const struct pc_alloc_table *t, int which,
 	return *slot ? entry(t, *slot - 1) : NULL;
 }
 
+static const struct pc_alloc *v4_find(const struct pc_alloc_table *t, const struct pc_addr *a)
+{
+	uint32_t i = t->v4_slot ? t->v4_slot[v4_offset(a)] : 0;
+
+	return i ? entry(t, i - 1) : NULL;
+}
+
 static bool indexed(int which, const struct pc_alloc *a)
 {
-	return which == BY_NAME || (which == BY_V4 ? a->v4.family : a->v6.family) != 0;
+	return which == BY_NAME || a->v6.family != 0;
 }
 
 static void index_add(struct pc_alloc_table *t, uint32_t i)
@@ -323,6 +334,7 @@ void pc_alloc_table_free(struct pc_alloc_table *t)
 	free(t->blocks);
 	for (w = 0; w < NINDEX; w++)
 		free(t->index[w]);
+	free(t->v4_slot);
 	free(t);
 }
 
@@ -335,7 +347,8 @@ size_t pc_alloc_memory(const struct pc_alloc_table *t)
 {
 	return sizeof(*t) + t->chunks_cap * sizeof(*t->chunks) +
 	       t->nchunks * CHUNK * sizeof(struct pc_alloc) + t->blocks_cap * sizeof(*t->blocks) +
-	       t->nblocks * POOL_BLOCK + (size_t)NINDEX * t->slots * sizeof(uint32_t);
+	       t->nblocks * POOL_BLOCK + (size_t)NINDEX * t->slots * sizeof(uint32_t) +
+	       (t->v4_slot ? V4_SLOTS * sizeof(uint32_t) : 0);
 }
 
 /* ---- insert and lookups ---- */
@@ -367,16 +380,20 @@ int pc_alloc_insert(struct pc_alloc_table *t, const struct pc_alloc *a)
 	ret = check_addrs(a, &key);
 	if (ret < 0)
 		return ret;
-	if (find(t, BY_NAME, &key) || (key.v4.family && find(t, BY_V4, &key)) ||
+	if (find(t, BY_NAME, &key) || (key.v4.family && v4_find(t, &key.v4)) ||
 	    (key.v6.family && find(t, BY_V6, &key)))
 		return -EEXIST;
 	if (t->count == UINT32_MAX - 1 || index_reserve(t) < 0 || entry_reserve(t) < 0)
+		return -ENOMEM;
+	if (key.v4.family && !t->v4_slot && !(t->v4_slot = pc_calloc(V4_SLOTS, sizeof(uint32_t))))
 		return -ENOMEM;
 	key.name = pool_dup(t, name, (size_t)len);
 	if (!key.name)
 		return -ENOMEM;
 	*entry(t, t->count) = key;
 	index_add(t, t->count);
+	if (key.v4.family)
+		t->v4_slot[v4_offset(&key.v4)] = t->count + 1;
 	t->count++;
 	t->v4_count += key.v4.family != 0;
 	return 0;
@@ -397,10 +414,8 @@ const struct pc_alloc *pc_alloc_by_addr(const struct pc_alloc_table *t, const st
 	struct pc_alloc key = { 0 };
 	struct pc_addr p = plain(a);
 
-	if (v4_ok(&p)) {
-		key.v4 = p;
-		return find(t, BY_V4, &key);
-	}
+	if (v4_ok(&p))
+		return v4_find(t, &p);
 	if (v6_ok(&p)) {
 		key.v6 = p;
 		return find(t, BY_V6, &key);
@@ -423,18 +438,14 @@ int pc_alloc_touch(struct pc_alloc_table *t, const char *name, int64_t now)
 /* The first free IPv4 address from the candidate <h> picks, or family 0 when full. */
 static void choose_v4(const struct pc_alloc_table *t, uint64_t h, struct pc_addr *out)
 {
-	struct pc_alloc key = { 0 };
 	uint32_t off = (uint32_t)(h % PC_ALLOC_V4_SIZE) + 1;
 
 	memset(out, 0, sizeof(*out));
 	if (t->v4_count >= PC_ALLOC_V4_SIZE)
 		return;
-	v4_set(&key.v4, off);
-	while (find(t, BY_V4, &key)) {
+	while (t->v4_slot && t->v4_slot[off])
 		off = off % PC_ALLOC_V4_SIZE + 1; /* 65534 wraps to 1: never .0.0 or .255.255 */
-		v4_set(&key.v4, off);
-	}
-	*out = key.v4;
+	v4_set(out, off);
 }
 
 /* Add one to the 80-bit host part of <a>, wrapping. */
