@@ -94,12 +94,10 @@ static int rm_one(const char *path, const struct stat *st, int flag, struct FTW 
 	return remove(path);
 }
 
-/* The store half: add all, load into a fresh table, touch some. */
-static int bench_store(const struct pc_alloc_table *t, unsigned n, const char *dir)
+/* Add <v>'s <n> to the store in <dir>, load them into <l>, touch 1,000 <names>. */
+static int run_store(const struct pc_store_alloc *v, unsigned n, const char **names,
+		     struct loader *l, const char *dir)
 {
-	struct pc_store_alloc *v = calloc(n, sizeof(*v)), *p = v;
-	const char **names = calloc(1000, sizeof(*names));
-	struct loader l = { .t = pc_alloc_table_new() };
 	struct pc_store *s = NULL;
 	struct pc_err err;
 	char path[4096];
@@ -108,8 +106,6 @@ static int bench_store(const struct pc_alloc_table *t, unsigned n, const char *d
 	unsigned i;
 	int ret;
 
-	if (!v || !names || !l.t || pc_alloc_foreach(t, to_store, &p) != 0)
-		return -ENOMEM;
 	ret = pc_store_open(dir, &s, &err);
 	if (ret < 0) {
 		fprintf(stderr, "alloc-bench: %s\n", err.msg);
@@ -119,31 +115,44 @@ static int bench_store(const struct pc_alloc_table *t, unsigned n, const char *d
 	ret = pc_store_alloc_add(s, v, n, &err);
 	t1 = now();
 	if (ret == 0)
-		ret = pc_store_alloc_list(s, load_one, &l, &err);
+		ret = pc_store_alloc_list(s, load_one, l, &err);
 	t2 = now();
 	for (i = 0; i < 1000 && i < n; i++)
 		names[i] = v[i * (n / 1000 ? n / 1000 : 1) % n].name;
 	if (ret == 0)
 		ret = pc_store_alloc_touch(s, names, i, 1800000000, &err);
 	t3 = now();
+	pc_store_close(s);
 	if (ret != 0) {
 		fprintf(stderr, "alloc-bench: store: %d %s\n", ret, err.msg);
 		return ret;
 	}
-	pc_store_close(s);
 	snprintf(path, sizeof(path), "%s/store.db", dir);
 	if (stat(path, &st) != 0)
 		st.st_size = 0;
 	printf("store add:   %.3f s for %u in one transaction\n", t1 - t0, n);
 	printf("store load:  %.3f s to list %zu and insert them in a fresh table (start-up)\n",
-	       t2 - t1, l.n);
+	       t2 - t1, l->n);
 	printf("store touch: %.2f ms for %u names in one transaction\n", (t3 - t2) * 1e3, i);
 	printf("store.db:    %.1f MiB, %.0f bytes per allocation (after checkpoint)\n",
 	       (double)st.st_size / 1048576, (double)st.st_size / n);
+	return 0;
+}
+
+/* The store half, from the allocations of <t>. */
+static int bench_store(const struct pc_alloc_table *t, unsigned n, const char *dir)
+{
+	struct pc_store_alloc *v = calloc(n, sizeof(*v)), *p = v;
+	const char **names = calloc(1000, sizeof(*names));
+	struct loader l = { .t = pc_alloc_table_new() };
+	int ret = -ENOMEM;
+
+	if (v && names && l.t && pc_alloc_foreach(t, to_store, &p) == 0)
+		ret = run_store(v, n, names, &l, dir);
 	pc_alloc_table_free(l.t);
 	free(names);
 	free(v);
-	return 0;
+	return ret;
 }
 
 static int lookups(const struct pc_alloc_table *t, unsigned n)

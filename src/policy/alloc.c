@@ -69,6 +69,12 @@ static uint64_t fnv1a(const void *p, size_t n)
 	return h;
 }
 
+/* fnv1a() of the bytes of <s> before its NUL. */
+static uint64_t fnv1a_str(const char *s)
+{
+	return fnv1a(s, strlen(s));
+}
+
 /* splitmix64's finaliser: spreads the bits of <x> (index slots, IPv6 candidates). */
 static uint64_t mix(uint64_t x)
 {
@@ -168,7 +174,7 @@ static void v4_set(struct pc_addr *a, uint32_t off)
 static uint64_t key_hash(int which, const struct pc_alloc *a)
 {
 	if (which == BY_NAME)
-		return fnv1a(a->name, strlen(a->name));
+		return fnv1a_str(a->name);
 	return fnv1a(a->v6.bytes + sizeof(v6_net), V6_HOST);
 }
 
@@ -345,9 +351,9 @@ size_t pc_alloc_count(const struct pc_alloc_table *t)
 
 size_t pc_alloc_memory(const struct pc_alloc_table *t)
 {
-	return sizeof(*t) + t->chunks_cap * sizeof(*t->chunks) +
-	       t->nchunks * CHUNK * sizeof(struct pc_alloc) + t->blocks_cap * sizeof(*t->blocks) +
-	       t->nblocks * POOL_BLOCK + (size_t)NINDEX * t->slots * sizeof(uint32_t) +
+	return sizeof(*t) + (t->chunks_cap + t->blocks_cap) * sizeof(void *) +
+	       t->nchunks * CHUNK * sizeof(struct pc_alloc) + t->nblocks * POOL_BLOCK +
+	       (size_t)NINDEX * t->slots * sizeof(uint32_t) +
 	       (t->v4_slot ? V4_SLOTS * sizeof(uint32_t) : 0);
 }
 
@@ -367,7 +373,7 @@ static int check_addrs(const struct pc_alloc *a, struct pc_alloc *key)
 
 int pc_alloc_insert(struct pc_alloc_table *t, const struct pc_alloc *a)
 {
-	char name[PC_ALLOC_NAME_MAX + 1];
+	char name[PC_ALLOC_NAME_MAX + 1] = { 0 };
 	struct pc_alloc key = *a;
 	int len, ret;
 
@@ -401,7 +407,7 @@ int pc_alloc_insert(struct pc_alloc_table *t, const struct pc_alloc *a)
 
 const struct pc_alloc *pc_alloc_by_name(const struct pc_alloc_table *t, const char *name)
 {
-	char buf[PC_ALLOC_NAME_MAX + 1];
+	char buf[PC_ALLOC_NAME_MAX + 1] = { 0 }; /* for clang-analyzer, lost in normalise() */
 	struct pc_alloc key = { .name = buf };
 
 	if (normalise(name, buf) < 0)
@@ -484,7 +490,7 @@ static void choose_v6(const struct pc_alloc_table *t, uint64_t h, struct pc_addr
 int pc_alloc_choose(const struct pc_alloc_table *t, const char *name, struct pc_addr *v4,
 		    struct pc_addr *v6)
 {
-	char buf[PC_ALLOC_NAME_MAX + 1];
+	char buf[PC_ALLOC_NAME_MAX + 1] = { 0 }; /* for clang-analyzer, lost in normalise() */
 	struct pc_alloc key = { .name = buf };
 	int len = normalise(name, buf);
 	uint64_t h;
@@ -493,7 +499,7 @@ int pc_alloc_choose(const struct pc_alloc_table *t, const char *name, struct pc_
 		return len;
 	if (find(t, BY_NAME, &key))
 		return -EEXIST;
-	h = fnv1a(buf, (size_t)len);
+	h = fnv1a_str(buf);
 	choose_v4(t, h, v4);
 	choose_v6(t, h, v6);
 	return 0;

@@ -2,11 +2,13 @@
 /* Unit tests for policy/alloc.c: the table of auto-allocated addresses. */
 #include <check.h>
 #include <errno.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
 
+#include "core/alloc.h"
 #include "net/addr.h"
 #include "policy/alloc.h"
 
@@ -175,9 +177,13 @@ START_TEST(v4_range_exhausted)
 	struct pc_addr c4, c6;
 	unsigned off;
 
-	/* every address but 240.240.77.77, then that one by choice */
+	/*
+	 * every address but 240.240.0.1, then that one by choice: probing
+	 * from the name's candidate must wrap past .255.254 to .0.1, skipping
+	 * .255.255 and .0.0
+	 */
 	for (off = 1; off <= PC_ALLOC_V4_SIZE; off++) {
-		if (off == 77 * 256 + 77)
+		if (off == 1)
 			continue;
 		snprintf(name, sizeof(name), "f%u.example", off);
 		snprintf(v4, sizeof(v4), "240.240.%u.%u", off >> 8, off & 255);
@@ -185,7 +191,7 @@ START_TEST(v4_range_exhausted)
 		ck_assert_int_eq(pc_alloc_insert(t, &a), 0);
 	}
 	ck_assert_int_eq(pc_alloc_choose(t, "last.example", &c4, &c6), 0);
-	ck_assert_str_eq(pc_addr_str(&c4, b), "240.240.77.77");
+	ck_assert_str_eq(pc_addr_str(&c4, b), "240.240.0.1");
 	a.name = "last.example";
 	a.v4 = c4;
 	a.v6 = c6;
@@ -347,6 +353,54 @@ START_TEST(foreach_in_name_order)
 }
 END_TEST
 
+/*
+ * Every allocation failure of an insert (index growth, a new chunk, a new
+ * name block, the IPv4 array) leaves the table as it was. Failures are
+ * injected in debug builds only (PC_FAIL_ALLOC); elsewhere this only
+ * inserts.
+ */
+START_TEST(out_of_memory_changes_nothing)
+{
+	struct pc_alloc_table *t = pc_alloc_table_new();
+	struct pc_alloc a = { 0 };
+	char name[64];
+	int i, n, ret, failures = 0;
+	bool can_inject;
+	void *probe;
+
+	pc_alloc_fail_at(1);
+	probe = pc_malloc(1);
+	can_inject = !probe;
+	free(probe);
+	pc_alloc_fail_at(0);
+
+	for (i = 0; i < 1200; i++) {
+		snprintf(name, sizeof(name), "oom%d.example.com", i);
+		a.name = name;
+		ck_assert_int_eq(pc_alloc_choose(t, name, &a.v4, &a.v6), 0);
+		for (n = 1;; n++) {
+			pc_alloc_fail_at(n);
+			ret = pc_alloc_insert(t, &a);
+			if (!pc_alloc_injected() || ret == 0)
+				break;
+			failures++;
+			ck_assert_int_eq(ret, -ENOMEM);
+			ck_assert_uint_eq(pc_alloc_count(t), (size_t)i);
+			ck_assert_ptr_null(pc_alloc_by_name(t, name));
+			ck_assert_ptr_null(pc_alloc_by_addr(t, &a.v4));
+		}
+		pc_alloc_fail_at(0);
+		ck_assert_int_eq(ret, 0);
+	}
+	for (i = 0; i < 1200; i++) {
+		snprintf(name, sizeof(name), "oom%d.example.com", i);
+		ck_assert_ptr_nonnull(pc_alloc_by_name(t, name));
+	}
+	ck_assert(failures > 10 || !can_inject); /* the growth points were reached */
+	pc_alloc_table_free(t);
+}
+END_TEST
+
 int main(void)
 {
 	Suite *s = suite_create("policy.alloc");
@@ -365,6 +419,7 @@ int main(void)
 	tcase_add_test(tc, in_range_bounds);
 	tcase_add_test(tc, pointers_are_stable_and_touch);
 	tcase_add_test(tc, foreach_in_name_order);
+	tcase_add_test(tc, out_of_memory_changes_nothing);
 	suite_add_tcase(s, tc);
 	sr = srunner_create(s);
 	srunner_run_all(sr, CK_NORMAL);
