@@ -295,6 +295,39 @@ START_TEST(touch_moves_last_used_forward)
 }
 END_TEST
 
+/* A full disk in the middle of a batch stores nothing and says so. */
+START_TEST(full_disk_stores_nothing)
+{
+	struct pc_store_alloc *v = calloc(3000, sizeof(*v));
+	char(*names)[64] = calloc(3000, sizeof(*names));
+	struct pc_store *s = open_ok();
+	struct listing l;
+	struct pc_err err;
+	int i;
+
+	ck_assert_ptr_nonnull(v);
+	ck_assert_ptr_nonnull(names);
+	for (i = 0; i < 3000; i++) {
+		snprintf(names[i], sizeof(names[i]), "name-%d.a-long-zone.example.com", i);
+		v[i] = al(names[i], i + 1, i + 1, 1);
+	}
+	ck_assert_int_eq(
+		sqlite3_exec(pc_store_sqlite(s), "PRAGMA max_page_count = 1", NULL, NULL, NULL),
+		SQLITE_OK);
+	ck_assert_int_eq(pc_store_alloc_add(s, v, 3000, &err), -ENOSPC);
+	ck_assert_msg(strstr(err.msg, "no space left") != NULL, "%s", err.msg);
+	pc_store_close(s);
+	s = open_ok(); /* max_page_count is per connection */
+	ck_assert_str_eq(list(s, &l), "");
+	add_ok(s, v, 3000); /* and the store still works */
+	ck_assert_int_eq(list(s, &l) != NULL, 1);
+	ck_assert_int_eq(l.calls, 3000);
+	pc_store_close(s);
+	free(names);
+	free(v);
+}
+END_TEST
+
 /*
  * The schema of the previous version, as it wrote store.db (schema
  * version 1 with the watch log, before the allocations table), by hand:
@@ -410,6 +443,7 @@ int main(void)
 	tcase_add_test(tc, batch_is_all_or_nothing);
 	tcase_add_test(tc, no_revision_no_watch);
 	tcase_add_test(tc, touch_moves_last_used_forward);
+	tcase_add_test(tc, full_disk_stores_nothing);
 	tcase_add_test(tc, previous_schema_gains_the_table);
 	tcase_add_test(tc, table_refuses_malformed_rows);
 	suite_add_tcase(s, tc);
