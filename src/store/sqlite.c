@@ -29,6 +29,20 @@
  * missing; a writer that does not log (a build before it) shows as a
  * revision the log does not reach, and watchers then start over (-ERANGE).
  *
+ * The address allocations of the DNS proxy (store.h) are a table of their
+ * own, outside revisions and the watch log:
+ *
+ *   allocations(name, v4, v6, created, last_used)
+ *                                      primary key name; v4 (4 bytes) and
+ *                                      v6 (16 bytes) are BLOBs, NULL when
+ *                                      absent, each UNIQUE
+ *
+ * It is an addition to schema version 1 like the changes table: created
+ * with a new store, and at open in a store made before it. An older build
+ * still opens such a store (it does not look at the table), so going back
+ * a version loses no resource; the schema version is for changes an older
+ * build would misread, which an unknown table is not.
+ *
  * Every change runs in one BEGIN IMMEDIATE transaction, so the write lock
  * is taken before anything is read: the precondition checks and the writes
  * see the same state, and two processes applying at once serialise instead
@@ -40,6 +54,7 @@
  */
 #include "store/store.h"
 
+#include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
@@ -79,6 +94,13 @@ struct sqlite_store {
 	" creation_timestamp TEXT NOT NULL, spec_json TEXT NOT NULL,"                            \
 	" object_json TEXT NOT NULL, source TEXT NOT NULL"
 
+/* The address allocations (store.h): one row per name, each address in one row at most. */
+#define ALLOC_TABLE                                                      \
+	"CREATE TABLE IF NOT EXISTS allocations (name TEXT PRIMARY KEY," \
+	" v4 BLOB UNIQUE CHECK (v4 IS NULL OR length(v4) = 4),"          \
+	" v6 BLOB UNIQUE CHECK (v6 IS NULL OR length(v6) = 16),"         \
+	" created INTEGER NOT NULL, last_used INTEGER NOT NULL) WITHOUT ROWID;"
+
 static const char schema_sql[] =
 	"CREATE TABLE schema_version (version INTEGER NOT NULL);"
 	"INSERT INTO schema_version (version) VALUES (" STR(
@@ -98,7 +120,8 @@ static const char schema_sql[] =
 					 " PRIMARY KEY (kind, ns, name)) WITHOUT ROWID;"
 					 "CREATE TABLE changes (" CHANGES_COLUMNS ");"
 					 "CREATE INDEX changes_rev ON changes (rev);"
-					 "INSERT INTO meta (key, value) VALUES ('watch_floor', 0);";
+					 "INSERT INTO meta (key, value) VALUES ('watch_floor', "
+					 "0);" ALLOC_TABLE;
 
 #define OBJECT_COLUMNS                                                                       \
 	"kind, ns, name, uid, resource_version, generation, creation_timestamp, spec_json, " \
@@ -599,6 +622,23 @@ static int log_init(struct sqlite_store *s, struct pc_err *err)
 	return ret;
 }
 
+/*
+ * The allocations table, where a store made before it lacks it (see the
+ * top of this file).
+ */
+static int alloc_init(struct sqlite_store *s, struct pc_err *err)
+{
+	bool found;
+	int ret = table_exists(s, "allocations", &found, err);
+
+	if (ret < 0 || found)
+		return ret; /* made with the store, or by an earlier open: no write */
+	ret = exec(s, "BEGIN IMMEDIATE;" ALLOC_TABLE "COMMIT", "create the allocations table", err);
+	if (ret < 0)
+		rollback(s);
+	return ret;
+}
+
 static int sq_open(const char *dir, struct pc_store **out, struct pc_err *err)
 {
 	struct sqlite_store *s;
@@ -635,6 +675,8 @@ static int sq_open(const char *dir, struct pc_store **out, struct pc_err *err)
 	if (ret < 0)
 		goto out_close;
 	ret = log_init(s, err);
+	if (ret == 0)
+		ret = alloc_init(s, err);
 	if (ret < 0)
 		goto out_close;
 	*out = &s->base;
@@ -1259,6 +1301,203 @@ static int sq_watch(struct pc_store *base, int64_t since, pc_store_watch_fn *cb,
 	return ret;
 }
 
+/* ---- address allocations ---- */
+
+/* Copy the <size>-byte BLOB of column <col> to <out>; false when NULL (zeroes). */
+static bool blob_copy(sqlite3_stmt *st, int col, uint8_t *out, int size)
+{
+	const void *b = sqlite3_column_blob(st, col);
+
+	memset(out, 0, (size_t)size);
+	if (!b || sqlite3_column_bytes(st, col) != size)
+		return false;
+	memcpy(out, b, (size_t)size);
+	return true;
+}
+
+static int sq_alloc_list(struct pc_store *base, pc_store_alloc_fn *cb, void *data,
+			 struct pc_err *err)
+{
+	struct sqlite_store *s = (struct sqlite_store *)base;
+	struct pc_store_alloc a;
+	sqlite3_stmt *st;
+	int ret, rc;
+
+	ret = prep(s, "SELECT name, v4, v6, created, last_used FROM allocations ORDER BY name", &st,
+		   err);
+	if (ret < 0)
+		return ret;
+	for (;;) {
+		rc = sqlite3_step(st);
+		if (rc != SQLITE_ROW)
+			break;
+		a.name = (const char *)sqlite3_column_text(st, 0);
+		if (!a.name) {
+			ret = pc_err_set(err, -ENOMEM, "out of memory"); /* NOT NULL column */
+			break;
+		}
+		a.has_v4 = blob_copy(st, 1, a.v4, 4);
+		a.has_v6 = blob_copy(st, 2, a.v6, 16);
+		a.created = sqlite3_column_int64(st, 3);
+		a.last_used = sqlite3_column_int64(st, 4);
+		ret = cb(&a, data);
+		if (ret != 0)
+			break;
+	}
+	if (ret == 0 && rc != SQLITE_DONE)
+		ret = sql_fail(s, rc, "list address allocations", err);
+	sqlite3_finalize(st);
+	return ret;
+}
+
+/* Bind <a>'s addresses to parameters 2 (v4) and 3 (v6) of <st>, NULL where absent. */
+static int bind_addrs(sqlite3_stmt *st, const struct pc_store_alloc *a)
+{
+	int rc;
+
+	rc = a->has_v4 ? sqlite3_bind_blob(st, 2, a->v4, 4, SQLITE_STATIC)
+		       : sqlite3_bind_null(st, 2);
+	if (rc == SQLITE_OK)
+		rc = a->has_v6 ? sqlite3_bind_blob(st, 3, a->v6, 16, SQLITE_STATIC)
+			       : sqlite3_bind_null(st, 3);
+	return rc;
+}
+
+/* -EEXIST naming what <a> collides with: the row <st> (name, v4 matched) found. */
+static int alloc_taken(sqlite3_stmt *st, const struct pc_store_alloc *a, struct pc_err *err)
+{
+	const char *other = (const char *)sqlite3_column_text(st, 0);
+	char buf[INET6_ADDRSTRLEN] = "?";
+
+	if (other && strcmp(other, a->name) == 0)
+		return pc_err_set(err, -EEXIST, "%s already has an address allocation", a->name);
+	if (sqlite3_column_int(st, 1))
+		inet_ntop(AF_INET, a->v4, buf, sizeof(buf));
+	else
+		inet_ntop(AF_INET6, a->v6, buf, sizeof(buf));
+	return pc_err_set(err, -EEXIST, "cannot allocate %s to %s: it is allocated to %s", buf,
+			  a->name, other ? other : "another name");
+}
+
+/* Store one allocation inside the open transaction. */
+static int alloc_one(struct sqlite_store *s, sqlite3_stmt *sel, sqlite3_stmt *ins,
+		     const struct pc_store_alloc *a, struct pc_err *err)
+{
+	int ret = 0, rc;
+
+	rc = sqlite3_bind_text(sel, 1, a->name, -1, SQLITE_STATIC);
+	if (rc == SQLITE_OK)
+		rc = bind_addrs(sel, a);
+	if (rc == SQLITE_OK)
+		rc = sqlite3_step(sel);
+	if (rc == SQLITE_ROW)
+		ret = alloc_taken(sel, a, err);
+	else if (rc != SQLITE_DONE)
+		ret = sql_fail(s, rc, "read the address allocations", err);
+	sqlite3_reset(sel);
+	if (ret < 0)
+		return ret;
+	rc = sqlite3_bind_text(ins, 1, a->name, -1, SQLITE_STATIC);
+	if (rc == SQLITE_OK)
+		rc = bind_addrs(ins, a);
+	if (rc == SQLITE_OK)
+		rc = sqlite3_bind_int64(ins, 4, a->created);
+	if (rc == SQLITE_OK)
+		rc = sqlite3_bind_int64(ins, 5, a->last_used);
+	if (rc == SQLITE_OK)
+		rc = sqlite3_step(ins);
+	sqlite3_reset(ins);
+	if (rc == SQLITE_DONE)
+		return 0;
+	if ((rc & 0xff) == SQLITE_CONSTRAINT) /* the SELECT above should have caught it */
+		return pc_err_set(err, -EEXIST, "the address allocation of %s is already stored",
+				  a->name);
+	return sql_fail(s, rc, "store the address allocation", err);
+}
+
+static int alloc_check(const struct pc_store_alloc *v, size_t n, struct pc_err *err)
+{
+	size_t i;
+
+	for (i = 0; i < n; i++) {
+		if (!v[i].name || !*v[i].name || (!v[i].has_v4 && !v[i].has_v6))
+			return pc_err_set(err, -EINVAL, "invalid address allocation #%zu", i);
+	}
+	return 0;
+}
+
+static int sq_alloc_add(struct pc_store *base, const struct pc_store_alloc *v, size_t n,
+			struct pc_err *err)
+{
+	struct sqlite_store *s = (struct sqlite_store *)base;
+	sqlite3_stmt *sel = NULL, *ins = NULL;
+	size_t i;
+	int ret;
+
+	ret = alloc_check(v, n, err);
+	if (ret < 0 || n == 0)
+		return ret;
+	ret = begin(s, "store address allocations", err);
+	if (ret < 0)
+		return ret;
+	/* a NULL address compares as NULL, never true: only real addresses collide */
+	ret = prep(s,
+		   "SELECT name, coalesce(v4 = ?2, 0) FROM allocations"
+		   " WHERE name = ?1 OR v4 = ?2 OR v6 = ?3 LIMIT 1",
+		   &sel, err);
+	if (ret == 0)
+		ret = prep(s,
+			   "INSERT INTO allocations (name, v4, v6, created, last_used)"
+			   " VALUES (?1, ?2, ?3, ?4, ?5)",
+			   &ins, err);
+	for (i = 0; i < n && ret == 0; i++)
+		ret = alloc_one(s, sel, ins, &v[i], err);
+	sqlite3_finalize(sel);
+	sqlite3_finalize(ins);
+	if (ret < 0) {
+		rollback(s);
+		return ret;
+	}
+	return commit(s, "store address allocations", err);
+}
+
+static int sq_alloc_touch(struct pc_store *base, const char *const *names, size_t n, int64_t when,
+			  struct pc_err *err)
+{
+	struct sqlite_store *s = (struct sqlite_store *)base;
+	sqlite3_stmt *st;
+	size_t i;
+	int ret, rc = SQLITE_DONE;
+
+	for (i = 0; i < n; i++) {
+		if (!names[i])
+			return pc_err_set(err, -EINVAL, "invalid name #%zu to touch", i);
+	}
+	if (n == 0)
+		return 0;
+	ret = begin(s, "record address use", err);
+	if (ret < 0)
+		return ret;
+	ret = prep(s, "UPDATE allocations SET last_used = ?2 WHERE name = ?1 AND last_used < ?2",
+		   &st, err);
+	for (i = 0; i < n && ret == 0 && rc == SQLITE_DONE; i++) {
+		rc = sqlite3_bind_text(st, 1, names[i], -1, SQLITE_STATIC);
+		if (rc == SQLITE_OK)
+			rc = sqlite3_bind_int64(st, 2, when);
+		if (rc == SQLITE_OK)
+			rc = sqlite3_step(st);
+		sqlite3_reset(st);
+	}
+	if (ret == 0 && rc != SQLITE_DONE)
+		ret = sql_fail(s, rc, "record address use", err);
+	sqlite3_finalize(st);
+	if (ret < 0) {
+		rollback(s);
+		return ret;
+	}
+	return commit(s, "record address use", err);
+}
+
 /* ---- the owner's lock ---- */
 
 struct sqlite_lock {
@@ -1370,6 +1609,9 @@ const struct pc_store_ops pc_store_sqlite_ops = {
 	.list = sq_list,
 	.revision = sq_revision,
 	.watch = sq_watch,
+	.alloc_list = sq_alloc_list,
+	.alloc_add = sq_alloc_add,
+	.alloc_touch = sq_alloc_touch,
 	.lock = sq_lock,
 	.unlock = sq_unlock,
 };

@@ -173,6 +173,23 @@ int pc_store_watch(struct pc_store *s, int64_t since, pc_store_watch_fn *cb, voi
 	return s->ops->watch(s, since, cb, data, upto, err);
 }
 
+int pc_store_alloc_list(struct pc_store *s, pc_store_alloc_fn *cb, void *data, struct pc_err *err)
+{
+	return s->ops->alloc_list(s, cb, data, err);
+}
+
+int pc_store_alloc_add(struct pc_store *s, const struct pc_store_alloc *v, size_t n,
+		       struct pc_err *err)
+{
+	return s->ops->alloc_add(s, v, n, err);
+}
+
+int pc_store_alloc_touch(struct pc_store *s, const char *const *names, size_t n, int64_t when,
+			 struct pc_err *err)
+{
+	return s->ops->alloc_touch(s, names, n, when, err);
+}
+
 int pc_store_parse_revision(const char *s, int64_t *out)
 {
 	char *end;

@@ -57,6 +57,7 @@
  *             store never follows
  *   -EIO      any other database failure (corruption, I/O error)
  *   -ENOMEM   out of memory
+ *   -EEXIST   an address allocation's name or address is already stored
  *   -EINVAL   a NULL argument where a string is required
  * After any error the store is exactly as it was before the call.
  */
@@ -323,6 +324,65 @@ typedef int pc_store_watch_fn(const struct pc_store_event *ev, void *data);
 int pc_store_watch(struct pc_store *s, int64_t since, pc_store_watch_fn *cb, void *data,
 		   int64_t *upto, struct pc_err *err);
 
+/* ---- address allocations ---- */
+
+/*
+ * Beside the resources, the store keeps the addresses the DNS proxy
+ * allocated to names (policy/alloc.h says how they are chosen): one row
+ * per name, with an IPv4 address, an IPv6 address or both, each unique
+ * across all rows. Rows are only ever added: an address once given to a
+ * name is never given to another, and a name keeps its addresses when
+ * the ServiceEntry that served it is deleted, so re-adding it gives the
+ * same answer as before. Allocations are not resources: writing them
+ * changes no revision and shows in no watch.
+ */
+struct pc_store_alloc {
+	const char *name; /* lowercase, no final dot: the caller's key, stored as given */
+	uint8_t v4[4];    /* network order */
+	bool has_v4;
+	uint8_t v6[16]; /* network order */
+	bool has_v6;
+	int64_t created;   /* unix seconds */
+	int64_t last_used; /* unix seconds */
+};
+
+/*
+ * Called by pc_store_alloc_list() for each allocation; <a> and its name
+ * are valid only during the call. Return 0 to go on; anything else stops
+ * the listing, which returns that value.
+ */
+typedef int pc_store_alloc_fn(const struct pc_store_alloc *a, void *data);
+
+/*
+ * Call <cb>(a, <data>) for every stored allocation, ordered by name in
+ * byte order, from one consistent snapshot. <cb> must not change <s>.
+ * Returns 0, the callback's non-zero value, or a negative errno (<err>
+ * filled by the store, not for the callback's value).
+ */
+int pc_store_alloc_list(struct pc_store *s, pc_store_alloc_fn *cb, void *data, struct pc_err *err);
+
+/*
+ * Store the <n> allocations of <v>, all in one transaction: every one or,
+ * on any error, none. Returns 0 once the transaction is durable; <n> == 0
+ * is a no-op. Fails with -EINVAL (nothing stored) for a NULL or empty
+ * name or an allocation with neither address, -EEXIST when a name, or an
+ * IPv4 or IPv6 address, is already stored (by an earlier call or earlier
+ * in <v>), with <err> naming the allocation and, for an address, the name
+ * that holds it; and the other codes above.
+ */
+int pc_store_alloc_add(struct pc_store *s, const struct pc_store_alloc *v, size_t n,
+		       struct pc_err *err);
+
+/*
+ * Set last_used to <when> for each of the <n> <names>, in one transaction;
+ * a last_used already later than <when> stays (two writers cannot move it
+ * back), and a name that has no allocation is skipped. Returns 0 once
+ * durable (<n> == 0 is a no-op), -EINVAL for a NULL name, or the other
+ * codes above.
+ */
+int pc_store_alloc_touch(struct pc_store *s, const char *const *names, size_t n, int64_t when,
+			 struct pc_err *err);
+
 /* ---- for backends ---- */
 
 /*
@@ -346,6 +406,12 @@ struct pc_store_ops {
 	int64_t (*revision)(struct pc_store *s);
 	int (*watch)(struct pc_store *s, int64_t since, pc_store_watch_fn *cb, void *data,
 		     int64_t *upto, struct pc_err *err);
+	int (*alloc_list)(struct pc_store *s, pc_store_alloc_fn *cb, void *data,
+			  struct pc_err *err);
+	int (*alloc_add)(struct pc_store *s, const struct pc_store_alloc *v, size_t n,
+			 struct pc_err *err);
+	int (*alloc_touch)(struct pc_store *s, const char *const *names, size_t n, int64_t when,
+			   struct pc_err *err);
 	/* NULL: the backend has no owner's lock (pc_store_lock() answers 0, NULL) */
 	int (*lock)(const char *where, struct pc_store_lock **out, struct pc_err *err);
 	void (*unlock)(struct pc_store_lock *l);
