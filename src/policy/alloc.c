@@ -405,6 +405,34 @@ int pc_alloc_insert(struct pc_alloc_table *t, const struct pc_alloc *a)
 	return 0;
 }
 
+/*
+ * Undo the latest insertions, newest first. Clearing the slot of the
+ * newest entry never cuts another entry's probe chain: an entry placed
+ * past that slot on its chain found it taken when it was inserted, by an
+ * entry that is still there, since nothing newer than the newest exists
+ * and nothing is otherwise removed. A rebuilt index holds the entries as
+ * if inserted in order, so the same holds after a rebuild. The name's
+ * bytes stay in the pool until the table is freed.
+ */
+void pc_alloc_truncate(struct pc_alloc_table *t, size_t count)
+{
+	while (t->count > count) {
+		uint32_t i = t->count - 1;
+		const struct pc_alloc *a = entry(t, i);
+		int w;
+
+		for (w = 0; w < NINDEX; w++) {
+			if (indexed(w, a))
+				*slot_of(t, w, a) = 0;
+		}
+		if (a->v4.family) {
+			t->v4_slot[v4_offset(&a->v4)] = 0;
+			t->v4_count--;
+		}
+		t->count--;
+	}
+}
+
 const struct pc_alloc *pc_alloc_by_name(const struct pc_alloc_table *t, const char *name)
 {
 	char buf[PC_ALLOC_NAME_MAX + 1] = { 0 }; /* for clang-analyzer, lost in normalise() */

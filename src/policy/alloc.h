@@ -99,6 +99,13 @@ const struct pc_alloc *pc_alloc_by_addr(const struct pc_alloc_table *t, const st
 int pc_alloc_choose(const struct pc_alloc_table *t, const char *name, struct pc_addr *v4,
 		    struct pc_addr *v6);
 
+/*
+ * Undo the insertions made after the table held <count> entries (the
+ * caller's own, e.g. a batch its store refused): they are gone from every
+ * lookup, as if never inserted. No-op when it holds no more than <count>.
+ */
+void pc_alloc_truncate(struct pc_alloc_table *t, size_t count);
+
 /* Set the last_used time of <name>'s allocation to <now>. Returns 0 or -ENOENT. */
 int pc_alloc_touch(struct pc_alloc_table *t, const char *name, int64_t now);
 

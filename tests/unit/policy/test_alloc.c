@@ -46,6 +46,59 @@ static int insert(struct pc_alloc_table *t, const char *name, const char *v4, co
 	return pc_alloc_insert(t, &a);
 }
 
+/*
+ * A batch the store refused is undone: its names and addresses are free
+ * again, older entries stay, and the same batch again gets the same
+ * addresses (across an index rebuild in the middle of the batch too).
+ */
+START_TEST(truncate_undoes_a_batch)
+{
+	struct pc_alloc_table *t = pc_alloc_table_new();
+	struct pc_addr v4s[200], v6s[200];
+	char name[64], b1[PC_ADDR_STRLEN], b2[PC_ADDR_STRLEN];
+	const struct pc_alloc *a;
+	int i, round;
+
+	for (i = 0; i < 40; i++) {
+		snprintf(name, sizeof(name), "old%d.example", i);
+		ck_assert_ptr_nonnull(add(t, name));
+	}
+	for (round = 0; round < 2; round++) {
+		for (i = 0; i < 200; i++) {
+			snprintf(name, sizeof(name), "new%d.example", i);
+			a = add(t, name);
+			ck_assert_ptr_nonnull(a);
+			if (round == 0) {
+				v4s[i] = a->v4;
+				v6s[i] = a->v6;
+			} else {
+				ck_assert_str_eq(pc_addr_str(&a->v4, b1), pc_addr_str(&v4s[i], b2));
+				ck_assert_str_eq(pc_addr_str(&a->v6, b1), pc_addr_str(&v6s[i], b2));
+			}
+		}
+		if (round == 1)
+			break;
+		pc_alloc_truncate(t, 40);
+		ck_assert_uint_eq(pc_alloc_count(t), 40);
+		for (i = 0; i < 200; i++) {
+			snprintf(name, sizeof(name), "new%d.example", i);
+			ck_assert_ptr_null(pc_alloc_by_name(t, name));
+			ck_assert_ptr_null(pc_alloc_by_addr(t, &v4s[i]));
+			ck_assert_ptr_null(pc_alloc_by_addr(t, &v6s[i]));
+		}
+		for (i = 0; i < 40; i++) {
+			snprintf(name, sizeof(name), "old%d.example", i);
+			a = pc_alloc_by_name(t, name);
+			ck_assert_ptr_nonnull(a);
+			ck_assert_ptr_eq(pc_alloc_by_addr(t, &a->v4), a);
+			ck_assert_ptr_eq(pc_alloc_by_addr(t, &a->v6), a);
+		}
+	}
+	ck_assert_uint_eq(pc_alloc_count(t), 240);
+	pc_alloc_table_free(t);
+}
+END_TEST
+
 /* Two tables fed the same names in the same order hold the same addresses. */
 START_TEST(same_names_same_addresses)
 {
@@ -420,6 +473,7 @@ int main(void)
 	tcase_add_test(tc, pointers_are_stable_and_touch);
 	tcase_add_test(tc, foreach_in_name_order);
 	tcase_add_test(tc, out_of_memory_changes_nothing);
+	tcase_add_test(tc, truncate_undoes_a_batch);
 	suite_add_tcase(s, tc);
 	sr = srunner_create(s);
 	srunner_run_all(sr, CK_NORMAL);
