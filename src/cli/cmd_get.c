@@ -40,6 +40,10 @@ static const char usage[] =
 	"workloadentry (we) or sidecar: singular, plural or short name, any case,\n"
 	"optionally followed by .networking.istio.io.\n"
 	"\n"
+	"KIND addresses (address, addr) lists the addresses the DNS proxy allocated\n"
+	"for names of ServiceEntries without addresses (doc/dns.md): NAME, IPV4, IPV6\n"
+	"and the ServiceEntry that covers the name now; -o json prints the API's list.\n"
+	"\n"
 	"Options:\n"
 	"  -n, --namespace NS    the namespace (default: default)\n"
 	"  -A, --all-namespaces  objects of every namespace, with a NAMESPACE column\n"
@@ -69,6 +73,7 @@ struct gopts {
 	enum output out;
 	bool all_ns;
 	bool watch;
+	bool addresses; /* `get addresses`: the auto-allocated addresses (doc/dns.md) */
 };
 
 /* State shared by the listing and the watch. */
@@ -103,6 +108,17 @@ static int parse_positional(int argc, char **argv, struct gopts *o)
 	if (optind >= argc)
 		return usage_error("give the kind of objects to get, e.g. 'portcullis get se'");
 	o->kind = pc_kind_lookup(argv[optind]);
+	o->addresses = !o->kind && (strcmp(argv[optind], "addresses") == 0 ||
+				    strcmp(argv[optind], "address") == 0 ||
+				    strcmp(argv[optind], "addr") == 0);
+	if (o->addresses) {
+		if (optind + 1 < argc)
+			o->name = argv[optind + 1];
+		if (o->watch)
+			return usage_error("addresses cannot be watched");
+		return optind + 2 < argc ? usage_error("unexpected argument \"%s\"", argv[optind + 2])
+					 : -1;
+	}
 	if (!o->kind) {
 		fputs("error: the server doesn't have a resource type \"", stderr);
 		pc_term_puts(stderr, argv[optind]);
@@ -465,6 +481,72 @@ out:
 	return ret;
 }
 
+/* One row of `get addresses`; "<none>" for what is null. */
+static void address_row(const struct pc_node *it, enum output out)
+{
+	const char *name = pc_client_str(it, "name"), *v4 = pc_client_str(it, "ipv4");
+	const char *v6 = pc_client_str(it, "ipv6"), *svc = pc_client_str(it, "service");
+
+	if (out == OUT_NAME) {
+		pc_term_puts(stdout, name ? name : "");
+		putchar('\n');
+		return;
+	}
+	printf("%-40s %-16s %-24s ", name ? name : "", v4 ? v4 : "<none>", v6 ? v6 : "<none>");
+	pc_term_puts(stdout, svc ? svc : "<none>");
+	putchar('\n');
+}
+
+/* `get addresses [NAME]`: GET /v1/addresses, a table (or the JSON as it came). */
+static int get_addresses(struct pc_client *c, const struct gopts *o)
+{
+	const struct pc_node *items;
+	struct pc_response r;
+	size_t i, shown = 0;
+	int ret;
+
+	ret = pc_client_request(c, "GET", "/v1/addresses", NULL, PC_CLIENT_TIMEOUT, &r);
+	if (ret < 0)
+		return PC_EXIT_FAIL;
+	if (r.status != 200) {
+		ret = pc_client_report(c, &r);
+		goto out;
+	}
+	items = pc_node_get(r.root, "items");
+	if (!items || items->type != PC_NODE_SEQ || !all_maps(items)) {
+		ret = pc_client_bad_response(c, &r, "a list of addresses");
+		goto out;
+	}
+	if (o->out == OUT_JSON || o->out == OUT_YAML) {
+		fwrite(r.body.p, 1, r.body.len, stdout);
+		putchar('\n');
+		ret = PC_EXIT_OK;
+		goto out;
+	}
+	if (o->out == OUT_TABLE)
+		printf("%-40s %-16s %-24s %s\n", "NAME", "IPV4", "IPV6", "SERVICE");
+	for (i = 0; i < items->nitems; i++) {
+		const char *name = pc_client_str(items->items[i], "name");
+
+		if (o->name && (!name || strcmp(name, o->name) != 0))
+			continue;
+		address_row(items->items[i], o->out);
+		shown++;
+	}
+	ret = PC_EXIT_OK;
+	if (o->name && !shown) {
+		fputs("Error from server (NotFound): no address is allocated for \"", stderr);
+		pc_term_puts(stderr, o->name);
+		fputs("\"\n", stderr);
+		ret = PC_EXIT_FAIL;
+	} else if (!shown && o->out == OUT_TABLE) {
+		fputs("No addresses allocated.\n", stderr);
+	}
+out:
+	pc_response_release(&r);
+	return ret;
+}
+
 int pc_cmd_get(int argc, char **argv)
 {
 	struct gopts o = { .ns = "default", .out = OUT_TABLE };
@@ -477,6 +559,11 @@ int pc_cmd_get(int argc, char **argv)
 		return status;
 	if (pc_client_init(&c, o.server, o.token_file, &from_env) < 0)
 		return from_env ? PC_EXIT_FAIL : PC_EXIT_USAGE;
+	if (o.addresses) {
+		status = get_addresses(&c, &o);
+		pc_client_release(&c);
+		return status;
+	}
 	memset(&g, 0, sizeof(g));
 	g.o = &o;
 	g.c = &c;

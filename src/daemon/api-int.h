@@ -36,5 +36,6 @@ void pc_api_list(struct pc_control *ctl, const char *kind, const char *ns, const
 
 /* GET /v1/status. */
 void pc_api_status(struct pc_control *ctl, struct pc_reply *r);
+void pc_api_addresses(struct pc_control *ctl, struct pc_reply *r);
 
 #endif /* PC_DAEMON_API_INT_H */

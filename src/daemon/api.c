@@ -439,9 +439,12 @@ static enum MHD_Result route(struct pc_api *api, struct MHD_Connection *conn, co
 			      &r);
 	} else if (strcmp(url, "/v1/status") == 0 && get) {
 		pc_api_status(api->ctl, &r);
+	} else if (strcmp(url, "/v1/addresses") == 0 && get) {
+		pc_api_addresses(api->ctl, &r);
 	} else if (strcmp(url, "/v1/watch") == 0 && get) {
 		return start_watch(api, conn);
 	} else if (strcmp(url, "/v1/objects") == 0 || strcmp(url, "/v1/status") == 0 ||
+		   strcmp(url, "/v1/addresses") == 0 ||
 		   strcmp(url, "/v1/watch") == 0 || strcmp(url, "/v1/apply") == 0) {
 		return send_status(conn, 405, "MethodNotAllowed", "method not allowed");
 	} else {

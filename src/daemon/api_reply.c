@@ -30,6 +30,8 @@
 #include "model/finding.h"
 #include "model/output.h"
 #include "model/resource.h"
+#include "policy/dump.h"
+#include "policy/snapshot.h"
 #include "store/store.h"
 
 #ifndef PC_VERSION
@@ -343,4 +345,16 @@ void pc_api_status(struct pc_control *ctl, struct pc_reply *r)
 		      "{\"version\":\"%s\",\"revision\":%" PRId64 ",\"policyGeneration\":%" PRIu64
 		      ",\"objects\":%zu}",
 		      PC_VERSION, st.revision, st.generation, st.objects);
+}
+
+/* GET /v1/addresses: the auto-allocated addresses of the current policy (doc/dns.md). */
+void pc_api_addresses(struct pc_control *ctl, struct pc_reply *r)
+{
+	struct pc_snapshot *snap = pc_control_snapshot(ctl);
+
+	r->status = 200;
+	pc_buf_adds(&r->body, "{\"kind\":\"AddressList\",\"items\":");
+	pc_snapshot_vips_json(snap, &r->body);
+	pc_buf_addc(&r->body, '}');
+	pc_snapshot_unref(snap);
 }

@@ -12,6 +12,7 @@
 #include <stdint.h>
 
 #include "core/buf.h"
+#include "core/err.h"
 #include "daemon/control.h"
 #include "daemon/registry.h"
 #include "model/node.h"
@@ -41,7 +42,13 @@ struct pc_control {
 	struct pc_snapshot *snap; /* the newest compiled snapshot (a reference) */
 	uint64_t reloads;         /* snapshots compiled after the first */
 	uint64_t reload_failures; /* changes refused, or committed and not compiled */
+	struct pc_alloc_table *vips; /* the auto-allocated addresses (vips.c; guarded by <lock>) */
 };
+
+/* daemon/vips.c */
+int pc_control_vips_load(struct pc_control *c, struct pc_err *err);
+/* <o>'s vips from the table (pc_malloc'd: free(o->vips) after the compile). */
+int pc_control_vips_for_compile(struct pc_control *c, struct pc_compile_opts *o);
 
 /* A change being committed: the put, what it came from, what became of it. */
 struct change {

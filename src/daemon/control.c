@@ -32,6 +32,7 @@
 #include "core/log.h"
 #include "model/manifest.h"
 #include "model/output.h"
+#include "policy/alloc.h"
 #include "policy/dump.h"
 #include "policy/scope.h"
 #include "policy/trie.h"
@@ -189,7 +190,10 @@ static int recompile(struct pc_control *c)
 		m.res[i] = *c->reg.v[i].res;
 	m.nres = c->reg.n;
 	opts.generation = c->generation + 1;
-	ret = pc_policy_compile(&m, &opts, c->o.report, c->o.data, &snap);
+	ret = pc_control_vips_for_compile(c, &opts);
+	if (ret == 0)
+		ret = pc_policy_compile(&m, &opts, c->o.report, c->o.data, &snap);
+	free((void *)opts.vips);
 	free(m.res);
 	if (ret < 0)
 		return ret;
@@ -611,6 +615,8 @@ int pc_control_open(const struct pc_control_opts *opts, struct pc_control **out,
 	}
 	if (ret == 0)
 		ret = pc_registry_load(&c->reg, c->store, err);
+	if (ret == 0)
+		ret = pc_control_vips_load(c, err);
 	if (ret == 0) {
 		c->rev = rev;
 		c->wl = pc_watchlog_new(PC_WATCH_LOG, rev);
@@ -651,6 +657,7 @@ void pc_control_free(struct pc_control *c)
 		return;
 	pc_control_poller_stop(c);
 	pc_registry_release(&c->reg);
+	pc_alloc_table_free(c->vips);
 	pc_watchlog_free(c->wl);
 	pc_store_close(c->store);
 	pc_snapshot_unref(c->pending);
@@ -719,7 +726,9 @@ void pc_control_dump(struct pc_control *c, const struct pc_snapshot *snap, struc
 		      snap && snap->policy == PC_POLICY_ALLOW_ANY ? "ALLOW_ANY" : "REGISTRY_ONLY");
 	ret = pc_store_list(c->store, NULL, NULL, list_one, &lc, &err);
 	pthread_mutex_unlock(&c->lock);
-	pc_buf_adds(&r->body, "],\"policy\":");
+	pc_buf_adds(&r->body, "],\"allocations\":");
+	pc_snapshot_vips_json(snap, &r->body);
+	pc_buf_adds(&r->body, ",\"policy\":");
 	if (snap)
 		pc_snapshot_dump_json(snap, &r->body);
 	else

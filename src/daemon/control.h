@@ -114,6 +114,18 @@ void pc_change_result_release(struct pc_change_result *res);
 int pc_control_open(const struct pc_control_opts *opts, struct pc_control **out,
 		    struct pc_err *err);
 
+/*
+ * Give each of <names> (lowercase, no final dot) that has none an
+ * auto-allocated address pair (daemon/vips.c, doc/dns.md): stored in one
+ * durable transaction, then compiled and published, and settled like a
+ * change (its new DNS names asked about once), before this returns 0.
+ * Names that have one already are left alone. Returns a negative errno
+ * with <err> filled when nothing could be stored (the table is then as
+ * before). Any thread but a worker's.
+ */
+int pc_control_allocate(struct pc_control *c, const char *const *names, size_t n,
+			struct pc_err *err);
+
 /* Wake every watcher (their streams end) and refuse further changes (-ESHUTDOWN). */
 void pc_control_shutdown(struct pc_control *c);
 

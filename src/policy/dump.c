@@ -410,3 +410,31 @@ void pc_clusters_dump(const struct pc_snapshot *snap, bool json, pc_cluster_coun
 	if (json)
 		pc_buf_adds(b, "]}\n");
 }
+
+/* ---- auto-allocated addresses (doc/dns.md) ---- */
+
+void pc_snapshot_vips_json(const struct pc_snapshot *snap, struct pc_buf *b)
+{
+	char a[PC_ADDR_STRLEN];
+	size_t i;
+
+	pc_buf_addc(b, '[');
+	for (i = 0; snap && i < snap->nvips; i++) {
+		const struct pc_vip *v = &snap->vips[i];
+		const struct pc_dns_host *h = pc_snapshot_dns_host(snap, v->name);
+		bool in_force = h && h->alloc;
+
+		pc_buf_adds(b, i ? ",{\"name\":" : "{\"name\":");
+		json_str(b, v->name);
+		pc_buf_adds(b, ",\"ipv4\":");
+		json_str(b, v->v4.family ? pc_addr_str(&v->v4, a) : NULL);
+		pc_buf_adds(b, ",\"ipv6\":");
+		json_str(b, v->v6.family ? pc_addr_str(&v->v6, a) : NULL);
+		pc_buf_adds(b, ",\"host\":");
+		json_str(b, in_force ? h->host : NULL);
+		pc_buf_adds(b, ",\"service\":");
+		json_str(b, in_force ? h->origin : NULL);
+		pc_buf_printf(b, ",\"in_force\":%s}", in_force ? "true" : "false");
+	}
+	pc_buf_addc(b, ']');
+}

@@ -28,6 +28,14 @@ struct pc_snapshot;
  */
 void pc_snapshot_dump_json(const struct pc_snapshot *snap, struct pc_buf *b);
 
+/*
+ * The auto-allocated addresses of <snap> (NULL: none) as a JSON array:
+ * {"name", "ipv4", "ipv6" (null: none), "host" and "service" (the entry
+ * host that covers the name and "ServiceEntry ns/name", null when none
+ * does now), "in_force"}, by name.
+ */
+void pc_snapshot_vips_json(const struct pc_snapshot *snap, struct pc_buf *b);
+
 /* The counters /clusters shows beside a cluster (proxy/stats.h sums them by name). */
 struct pc_cluster_counts {
 	uint64_t cx_total;

@@ -103,7 +103,7 @@ static size_t clamp(int n, size_t cap)
 size_t pc_deny_explain(char *out, size_t cap, const struct pc_deny_reply *r, uint16_t port,
 		       bool loop_guard)
 {
-	const char *what = r && r->tls ? "SNI" : "Host";
+	const char *what = r && r->dns ? "DNS name" : r && r->tls ? "SNI" : "Host";
 	int n;
 
 	if (loop_guard || !r)
@@ -337,7 +337,7 @@ static void name_hint(const struct pc_snapshot *snap, const struct pc_deny_reply
 
 	out[0] = '\0';
 	if (near)
-		snprintf(out, HINT_MAX, "port %u admits %s \"%s\"", port, r->tls ? "SNI" : "Host",
+		snprintf(out, HINT_MAX, "port %u admits %s \"%s\"", port, r->dns ? "name" : r->tls ? "SNI" : "Host",
 			 near);
 }
 

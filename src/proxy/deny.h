@@ -89,6 +89,7 @@ struct pc_deny_reply {
 	bool head;                    /* PC_ANSWER_HTTP: a HEAD request (no body) */
 	enum pc_deny_cause cause;
 	bool tls;                     /* the name refused is an SNI (else a Host) */
+	bool dns;                     /* ... the name of an auto-allocated address (doc/dns.md) */
 	const char *name;             /* the SNI or Host refused (the caller's string), or NULL */
 	unsigned status;              /* PC_ANSWER_HTTP: 403 (0), or 400, 421, 431 mid-connection */
 	const char *detail;           /* 400, 431: what was wrong with the request (static text) */

@@ -792,6 +792,24 @@ static const struct pc_cluster *match(const struct pc_session *s,
 	return pc_sess_match(s, snap, s->transport, s->name);
 }
 
+/*
+ * A denied auto-allocated address: the denial names the name the app
+ * resolved to it (doc/dns.md), held by the session's snapshot.
+ */
+static void vip_name(struct pc_session *s)
+{
+	const struct pc_vip *v;
+
+	if (s->reply.name || !pc_vip_range_contains(&s->orig_dst))
+		return;
+	v = pc_snapshot_vip_by_addr(s->snap, &s->orig_dst);
+	if (!v)
+		return;
+	s->reply.name = v->name;
+	s->reply.dns = true;
+	s->reply.cause = PC_CAUSE_NO_ENTRY;
+}
+
 static void classify(struct pc_session *s)
 {
 	struct pc_worker *w = s->w;
@@ -826,6 +844,7 @@ static void classify(struct pc_session *s)
 			pc_counter_add(&w->stats.denied, 1);
 	}
 	if (s->cluster->kind == PC_CLUSTER_BLACKHOLE) {
+		vip_name(s);
 		deny_start(s);
 		return;
 	}
