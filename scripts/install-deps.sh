@@ -58,7 +58,7 @@ ensure_proxy_user
 
 PKGS="build-essential cmake pkgconf libyaml-dev libhttp-parser-dev libssl-dev libsqlite3-dev libmicrohttpd-dev libcurl4-openssl-dev check clang llvm \
 libclang-rt-14-dev python3 python3-pytest clang-format clang-tidy cppcheck \
-valgrind time iptables iproute2 dnsmasq-base bind9-dnsutils util-linux e2fsprogs \
+valgrind time iptables iproute2 dnsmasq-base bind9-dnsutils dnsperf util-linux e2fsprogs \
 prometheus mariadb-server mariadb-client libmariadb-dev socat tmux curl openssl chromium"
 
 missing=""
