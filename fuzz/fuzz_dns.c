@@ -11,7 +11,7 @@
  *    -ENOTSUP exactly for an opcode other than 0 (otherwise);
  *  - a parsed query is sane: its question ends inside the input, its
  *    wire name is at most 255 bytes, its name NUL-terminated, at most
- *    253 characters, lowercase, without a '?' unless odd, udp_size >= 512;
+ *    253 characters, lowercase, printable ASCII but the backslash, udp_size >= 512;
  *  - the reply built for it (addresses and a limit taken from the input)
  *    fits the buffer and the limit, parses as a response and matches the
  *    query (id, question), has TC exactly when the answers were dropped
@@ -40,7 +40,8 @@ static void check_query_fields(const struct pc_dns_query *q, size_t size)
 	if (q->qend > size || q->wire_len > PC_DNS_NAME_MAX || q->wire_len == 0 || n > 253)
 		abort();
 	for (i = 0; i < n; i++)
-		if ((q->name[i] >= 'A' && q->name[i] <= 'Z') || (q->name[i] == '?' && !q->odd))
+		if ((q->name[i] >= 'A' && q->name[i] <= 'Z') || (unsigned char)q->name[i] <= ' ' ||
+		    (unsigned char)q->name[i] >= 0x7f || q->name[i] == '\\')
 			abort();
 	if (q->udp_size < PC_DNS_UDP_MIN)
 		abort();

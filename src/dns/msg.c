@@ -269,7 +269,6 @@ int pc_dns_build_reply(const struct pc_dns_query *q, unsigned rcode, bool aa,
 		alen = answers_len(q, addrs, n, &count);
 	if (base + alen > limit || base + alen > cap) {
 		tc = base + alen > limit;
-		alen = 0;
 		count = 0;
 	}
 	if (base > cap)

@@ -546,15 +546,22 @@ void pc_dns_proxy_kick(struct pc_dns_proxy *p)
 
 void pc_dns_proxy_stop(struct pc_dns_proxy *p)
 {
+	struct dns_conn *c, *cnext;
+	struct dns_query *q, *qnext;
+
 	if (!p)
 		return;
 	atomic_store(&p->stopping, true);
 	pc_loop_wake(p->loop);
 	pthread_join(p->thread, NULL);
-	while (p->conns)
-		conn_close(p->conns);
-	while (p->queries)
-		query_free(p->queries);
+	for (c = p->conns; c; c = cnext) {
+		cnext = c->next;
+		conn_close(c);
+	}
+	for (q = p->queries; q; q = qnext) {
+		qnext = q->next;
+		query_free(q);
+	}
 	pc_loop_free(p->loop);
 	pc_dns_sockets_close(&p->socks);
 	free(p);
