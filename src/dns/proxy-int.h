@@ -73,7 +73,8 @@ struct dns_conn {
 	size_t inlen, inoff;
 	struct dns_frame *out, *out_tail;
 	size_t out_off;    /* bytes of <out> written */
-	unsigned inflight; /* queries of this client not yet written back */
+	unsigned inflight; /* queries of this client not answered yet */
+	unsigned nout;     /* frames in <out>: with <inflight>, what the client may have */
 	bool eof;          /* the client half-closed: finish, then close */
 };
 

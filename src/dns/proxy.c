@@ -8,7 +8,8 @@
  * whose deadline bounds it: a client gets SERVFAIL, never silence, unless
  * it went away. Memory is bounded by caps, not by clients' good manners:
  * queries in flight (SERVFAIL past it), TCP clients (closed past it) and
- * a TCP client's queries in flight (its socket is not read past it).
+ * a TCP client's queries in flight and replies it has not read yet (its
+ * socket is not read past it; one that reads nothing is closed when idle).
  * Nothing writes to a TCP client from inside another callback: replies
  * are queued and written when the socket is writable, so a client is
  * only ever freed by its own callback or timer.
@@ -74,6 +75,13 @@ static void conn_queue(struct dns_conn *c, const uint8_t *msg, size_t len)
 	else
 		c->out = f;
 	c->out_tail = f;
+	c->nout++;
+}
+
+/* May <c> send more? Not while it has its share of queries and unread replies. */
+static bool conn_has_room(const struct dns_conn *c)
+{
+	return !c->eof && c->inflight + c->nout < CONN_INFLIGHT;
 }
 
 void dns_deliver(struct dns_query *q, uint8_t *msg, size_t len)
@@ -303,7 +311,7 @@ static void conn_close(struct dns_conn *c)
 /* Read while there is room for queries; returns -1 when <c> must close. */
 static int conn_read(struct dns_conn *c)
 {
-	while (!c->eof && c->inflight < CONN_INFLIGHT) {
+	while (conn_has_room(c)) {
 		ssize_t n;
 
 		if (c->hoff < 2)
@@ -357,6 +365,7 @@ static int conn_write(struct dns_conn *c)
 		if (!c->out)
 			c->out_tail = NULL;
 		c->out_off = 0;
+		c->nout--;
 		free(f);
 		pc_timer_start(c->p->loop, &c->idle, c->p->tcp_idle_ms);
 	}
@@ -368,7 +377,7 @@ static void conn_update(struct dns_conn *c)
 {
 	uint32_t want = 0;
 
-	if (!c->eof && c->inflight < CONN_INFLIGHT)
+	if (conn_has_room(c))
 		want |= PC_IO_READ;
 	if (c->out)
 		want |= PC_IO_WRITE;
@@ -401,7 +410,12 @@ static void on_idle(struct pc_loop *loop, struct pc_timer *t)
 {
 	struct dns_conn *c = t->data;
 
-	if (c->inflight || c->out) { /* busy: the queries' deadlines bound it */
+	/*
+	 * Re-armed on every message read and reply written: a client that has
+	 * not read a reply for that long goes, one waiting for upstreams stays
+	 * (their deadlines bound that).
+	 */
+	if (c->inflight) {
 		pc_timer_start(loop, t, c->p->tcp_idle_ms);
 		return;
 	}

@@ -622,6 +622,67 @@ START_TEST(tcp_pipelined)
 }
 END_TEST
 
+/* Read from <fd> until EOF or <ms>: true on EOF (the proxy closed it). */
+static bool closed_within(int fd, int ms)
+{
+	struct pollfd p = { fd, POLLIN, 0 };
+	uint8_t b[512];
+
+	while (poll(&p, 1, ms) == 1) {
+		ssize_t n = read(fd, b, sizeof(b));
+
+		if (n <= 0)
+			return true;
+	}
+	return false;
+}
+
+START_TEST(tcp_caps)
+{
+	struct pc_dns_proxy_opts o = { 0 };
+	struct upstream up;
+	struct pc_dns_sockets s;
+	struct pc_dns_proxy *p;
+	struct pc_dns_stats st;
+	struct pc_err err;
+	uint8_t q[512], r[4096];
+	size_t ql = make_query(q, 1, "ours.example", PC_DNS_TYPE_A, 0);
+	uint64_t t0;
+	int a, b;
+
+	up_start(&up, "127.0.0.1:0");
+	ck_assert_int_eq(pc_dns_listen("127.0.0.1:0", &s, &err), 0);
+	o.socks = &s;
+	o.upstreams = &up.addr;
+	o.nupstreams = 1;
+	o.lookup = lookup;
+	o.max_tcp_conns = 1;
+	o.tcp_idle_ms = 300;
+	ck_assert_int_eq(pc_dns_proxy_start(&o, &p), 0);
+	a = tcp_connect(&s.s[0].addr);
+	tcp_send(a, q, ql);
+	ck_assert_int_gt(tcp_recv(a, r, sizeof(r)), 12);
+	/* a second client, past the cap: closed at once */
+	b = tcp_connect(&s.s[0].addr);
+	ck_assert(closed_within(b, 1000));
+	close(b);
+	pc_dns_proxy_stats(p, &st);
+	ck_assert_uint_eq(st.overload, 1);
+	/* the first, idle: closed after tcp_idle_ms */
+	t0 = pc_mono_ms();
+	ck_assert(closed_within(a, 2000));
+	ck_assert_uint_ge(pc_mono_ms() - t0, 200);
+	close(a);
+	/* its place is free again */
+	a = tcp_connect(&s.s[0].addr);
+	tcp_send(a, q, ql);
+	ck_assert_int_gt(tcp_recv(a, r, sizeof(r)), 12);
+	close(a);
+	pc_dns_proxy_stop(p);
+	up_stop(&up);
+}
+END_TEST
+
 START_TEST(malformed_queries)
 {
 	struct fixture f;
@@ -825,6 +886,7 @@ int main(void)
 	tcase_add_test(tc, pending_times_out);
 	tcase_add_test(tc, registry_only);
 	tcase_add_test(tc, tcp_pipelined);
+	tcase_add_test(tc, tcp_caps);
 	tcase_add_test(tc, malformed_queries);
 	tcase_add_test(tc, ipv6_loopback);
 	tcase_add_test(tc, start_refuses_loop);
