@@ -150,6 +150,7 @@ static int read_rr(const uint8_t *msg, size_t len, size_t *off, bool additional,
 		q->udp_size = get16(msg + end + 2);
 		if (q->udp_size < PC_DNS_UDP_MIN)
 			q->udp_size = PC_DNS_UDP_MIN;
+		q->edns_version = msg[end + 5];
 		q->do_bit = (get16(msg + end + 6) & DO_BIT) != 0;
 	}
 	*off = end + RR_FIXED + rdlen;
@@ -229,12 +230,13 @@ static size_t put_answer(uint8_t *p, const struct pc_addr *a, uint32_t ttl)
 	return 12 + rdlen;
 }
 
-static size_t put_opt(const struct pc_dns_query *q, uint8_t *p)
+static size_t put_opt(const struct pc_dns_query *q, unsigned rcode, uint8_t *p)
 {
 	p[0] = 0;
 	put16(p + 1, PC_DNS_TYPE_OPT);
 	put16(p + 3, PC_DNS_EDNS_SIZE);
-	put16(p + 5, 0);                      /* extended rcode, version 0 */
+	p[5] = (uint8_t)(rcode >> 4);         /* the extended rcode's upper bits */
+	p[6] = 0;                             /* version 0 */
 	put16(p + 7, q->do_bit ? DO_BIT : 0); /* DO echoed (RFC 3225 §3) */
 	put16(p + 9, 0);
 	return OPT_LEN;
@@ -288,7 +290,7 @@ int pc_dns_build_reply(const struct pc_dns_query *q, unsigned rcode, bool aa,
 		if (fits_type(&addrs[i], q->qtype))
 			off += put_answer(out + off, &addrs[i], ttl);
 	if (q->edns)
-		off += put_opt(q, out + off);
+		off += put_opt(q, rcode, out + off);
 	return (int)off;
 }
 

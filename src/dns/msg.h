@@ -48,6 +48,7 @@ enum pc_dns_rcode {
 	PC_DNS_RCODE_NXDOMAIN = 3,
 	PC_DNS_RCODE_NOTIMP = 4,
 	PC_DNS_RCODE_REFUSED = 5,
+	PC_DNS_RCODE_BADVERS = 16, /* extended (RFC 6891): only in a reply with an OPT */
 };
 
 /* A parsed query: what a reply needs and what the registry is asked. */
@@ -58,10 +59,11 @@ struct pc_dns_query {
 				       * <name> shows them as '?', no registry name matches it */
 	uint8_t wire[PC_DNS_NAME_MAX]; /* the name as sent (case kept), uncompressed */
 	size_t wire_len;
-	size_t qend;       /* offset just past the question */
-	bool edns;         /* an OPT record came with it */
-	uint16_t udp_size; /* the client's UDP limit: its EDNS size (>= 512), 512 without */
-	bool do_bit;       /* EDNS DNSSEC OK */
+	size_t qend;          /* offset just past the question */
+	bool edns;            /* an OPT record came with it */
+	uint16_t udp_size;    /* the client's UDP limit: its EDNS size (>= 512), 512 without */
+	bool do_bit;          /* EDNS DNSSEC OK */
+	uint8_t edns_version; /* 0; another one is due BADVERS */
 };
 
 /*
@@ -75,7 +77,8 @@ struct pc_dns_query {
 int pc_dns_parse_query(const uint8_t *msg, size_t len, struct pc_dns_query *q);
 
 /*
- * Build in <out> (<cap> bytes) the reply to <q> with <rcode>: its header
+ * Build in <out> (<cap> bytes) the reply to <q> with <rcode> (its upper
+ * bits go to the OPT record: BADVERS needs one): its header
  * (id, opcode and RD copied, QR and RA set, AA when <aa>), the question
  * echoed, for NOERROR the addresses of <addrs> (<n>) of the query's
  * family (A: IPv4, AAAA: IPv6, none for other types: NODATA) with <ttl>,

@@ -160,8 +160,14 @@ static void decide(struct dns_query *q)
 {
 	struct pc_dns_proxy *p = q->p;
 	struct pc_dns_answer ans;
-	enum pc_dns_verdict v = ask(q, &ans);
+	enum pc_dns_verdict v;
 
+	if (q->q.edns && q->q.edns_version != 0) { /* RFC 6891 §6.1.3 */
+		DNS_INC(p, malformed);
+		dns_reply(q, PC_DNS_RCODE_BADVERS, false, NULL);
+		return;
+	}
+	v = ask(q, &ans);
 	if (v == PC_DNS_ANSWER || v == PC_DNS_NXDOMAIN) {
 		DNS_INC(p, registry);
 		dns_reply(q, v == PC_DNS_ANSWER ? PC_DNS_RCODE_NOERROR : PC_DNS_RCODE_NXDOMAIN,

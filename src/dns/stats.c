@@ -112,7 +112,7 @@ int pc_dns_stats_render(const struct pc_dns_stats *s, struct pc_buf *b)
 	counter(b, "portcullis_dns_truncation_retries_total",
 		"Truncated UDP answers asked again over TCP.", s->truncation_retries);
 	counter(b, "portcullis_dns_malformed_total",
-		"DNS queries dropped or answered FORMERR or NOTIMP.", s->malformed);
+		"DNS queries dropped or answered FORMERR, NOTIMP or BADVERS.", s->malformed);
 	counter(b, "portcullis_dns_overload_total",
 		"DNS queries or TCP clients refused past the proxy's caps.", s->overload);
 	histogram(b, s);

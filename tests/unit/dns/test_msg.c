@@ -150,6 +150,21 @@ START_TEST(parse_edns)
 	ck_assert(q.edns);
 	ck_assert(q.do_bit);
 	ck_assert_uint_eq(q.udp_size, 4096);
+	ck_assert_uint_eq(q.edns_version, 0);
+	/* version 1: BADVERS, its upper bits in the OPT record */
+	m.b[m.n - 5] = 1;
+	ck_assert_int_eq(pc_dns_parse_query(m.b, m.n, &q), 0);
+	ck_assert_uint_eq(q.edns_version, 1);
+	{
+		uint8_t r[512];
+		int n = pc_dns_build_reply(&q, PC_DNS_RCODE_BADVERS, false, NULL, 0, 0, 512, r,
+					   sizeof(r));
+
+		ck_assert_int_eq(n, (int)m.n);
+		ck_assert_uint_eq(r[3] & 0x0f, 0);
+		ck_assert_uint_eq(r[n - 6], 1); /* extended rcode: 16 >> 4 */
+		ck_assert_uint_eq(r[n - 5], 0); /* our version */
+	}
 	/* below 512 counts as 512 (RFC 6891 §6.2.5) */
 	query(&m, 7, "example.com", PC_DNS_TYPE_A, 100);
 	ck_assert_int_eq(pc_dns_parse_query(m.b, m.n, &q), 0);

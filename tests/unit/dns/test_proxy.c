@@ -701,7 +701,16 @@ START_TEST(malformed_queries)
 	q[2] = 0x10; /* opcode 2 */
 	n = udp_ask(&f.socks.s[0].addr, q, ql, r, sizeof(r), 2000);
 	ck_assert_uint_eq(r[3] & 0xf, PC_DNS_RCODE_NOTIMP);
-	ck_assert_uint_eq(stats(&f).malformed, 3);
+	/* EDNS version 1: BADVERS (extended rcode 1 in the OPT record) */
+	q[2] = 0x01;
+	ql = make_query(q, 6, "www.example.com", PC_DNS_TYPE_A, 1232);
+	q[ql - 5] = 1;
+	n = udp_ask(&f.socks.s[0].addr, q, ql, r, sizeof(r), 2000);
+	ck_assert_int_eq(n, (int)ql);
+	ck_assert_uint_eq(r[3] & 0xf, 0);
+	ck_assert_uint_eq(r[n - 6], 1);
+	ck_assert_uint_eq(stats(&f).malformed, 4);
+	ql = make_query(q, 5, "www.example.com", PC_DNS_TYPE_A, 0);
 	/* the proxy still answers */
 	q[2] = 0x01;
 	n = udp_ask(&f.socks.s[0].addr, q, ql, r, sizeof(r), 2000);
