@@ -154,7 +154,7 @@ struct pc_dns_stats {
 	uint64_t upstream_errors;         /* tries that failed otherwise (send, TCP) */
 	uint64_t upstream_mismatch;       /* upstream datagrams dropped: wrong id, question */
 	uint64_t truncation_retries;      /* truncated UDP answers asked again over TCP */
-	uint64_t malformed;               /* queries dropped or given FORMERR/NOTIMP */
+	uint64_t malformed;               /* dropped, or given FORMERR/NOTIMP/BADVERS */
 	uint64_t overload;                /* queries or TCP clients refused past the caps */
 	uint64_t bucket[PC_DNS_NBUCKETS]; /* not cumulative: bucket[i] counts
 					   * durations in (buckets[i-1], buckets[i]] */
