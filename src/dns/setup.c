@@ -89,11 +89,12 @@ static int bind_one(int type, const struct pc_addr *a, int *terr)
 	if (type == SOCK_STREAM &&
 	    setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one)) == -1)
 		goto fail;
+	if (bind(fd, (struct sockaddr *)&ss, sl) == -1)
+		goto fail;
+	/* after bind(): before it, the option would let a missing address bind too */
 	ret = set_transparent(fd, a->family);
 	if (ret < 0)
 		*terr = ret;
-	if (bind(fd, (struct sockaddr *)&ss, sl) == -1)
-		goto fail;
 	if (type == SOCK_STREAM && listen(fd, TCP_BACKLOG) == -1)
 		goto fail;
 	return fd;

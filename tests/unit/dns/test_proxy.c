@@ -779,6 +779,16 @@ START_TEST(listen_specs)
 	pc_dns_sockets_close(&s);
 	ck_assert_int_eq(pc_dns_listen("[::1:0", &s, &err), -EINVAL);
 	ck_assert_int_eq(pc_dns_listen("localhost:53", &s, &err), -EINVAL);
+	/* an address this host does not have: an error, not a socket bound to nothing */
+	ck_assert_int_eq(pc_dns_listen("192.0.2.77:0", &s, &err), -EADDRNOTAVAIL);
+	ck_assert(strstr(err.msg, "192.0.2.77"));
+	ck_assert_uint_eq(s.n, 0);
+	/* as root, the sockets are transparent */
+	if (geteuid() == 0) {
+		ck_assert_int_eq(pc_dns_listen("127.0.0.1:0", &s, &err), 0);
+		ck_assert(s.transparent);
+		pc_dns_sockets_close(&s);
+	}
 }
 END_TEST
 
