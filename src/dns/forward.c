@@ -10,7 +10,8 @@
  * dropped (and counted) while the try goes on waiting.
  *
  * Time: a try waits timeout_ms/2, then the next try goes to the next
- * upstream; the query's deadline (timeout_ms after its arrival) bounds
+ * upstream, and so do later queries' first tries (a dead first resolver
+ * costs one query half its timeout, not every query); the query's deadline (timeout_ms after its arrival) bounds
  * everything, a TCP retry included, and then the client gets SERVFAIL.
  * A TCP try counts the connect, the write and the read together.
  */
@@ -67,6 +68,8 @@ static void fail_try(struct dns_query *q, int err)
 		DNS_INC(p, upstream_timeouts);
 	log_failure(q, "a DNS upstream failed", err);
 	dns_forward_stop(q);
+	if (p->prefer == q->up) /* later queries start with the next one */
+		p->prefer = (q->up + 1) % p->nup;
 	if (q->tries < DNS_TRIES && pc_loop_now(p->loop) < q->deadline)
 		try_next(q);
 	else
@@ -274,7 +277,7 @@ static void try_next(struct dns_query *q)
 	char a[PC_ADDR_STRLEN];
 	int ret;
 
-	q->up = q->tries % p->nup;
+	q->up = (q->start + q->tries) % p->nup;
 	q->tries++;
 	q->up_id = random_id();
 	pc_debug("dns forward", "name=%s upstream=%s try=%u tcp=%d", q->q.name,
@@ -292,5 +295,6 @@ void dns_forward(struct dns_query *q)
 		dns_servfail(q);
 		return;
 	}
+	q->start = q->p->prefer;
 	try_next(q);
 }

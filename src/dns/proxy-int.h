@@ -46,6 +46,7 @@ struct dns_query {
 	struct pc_timer timer;
 	/* forwarding */
 	unsigned tries;
+	size_t start;    /* the upstream of the first try */
 	size_t up;       /* index of the upstream of the current try */
 	uint16_t up_id;  /* the random id of the current try */
 	struct pc_io io; /* the current try's socket, fd -1 between tries */
@@ -94,6 +95,7 @@ struct pc_dns_proxy {
 	struct pc_io udp[PC_DNS_LISTEN_MAX], tcp[PC_DNS_LISTEN_MAX];
 	struct pc_addr up[PC_DNS_UPSTREAM_MAX];
 	size_t nup;
+	size_t prefer; /* the upstream first tries go to: the next one after a failure */
 	bool registry_only;
 	uint64_t timeout_ms, tcp_idle_ms;
 	unsigned max_inflight, max_tcp_conns;

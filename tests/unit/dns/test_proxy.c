@@ -376,6 +376,49 @@ START_TEST(silent_upstream_servfail)
 }
 END_TEST
 
+START_TEST(dead_first_upstream)
+{
+	struct pc_dns_proxy_opts o = { 0 };
+	struct upstream dead, live;
+	struct pc_addr ups[2];
+	struct pc_dns_sockets s;
+	struct pc_dns_proxy *p;
+	struct pc_err err;
+	uint8_t q[512], r[4096];
+	size_t ql = make_query(q, 1, "www.example.com", PC_DNS_TYPE_A, 0);
+	uint64_t t0;
+	int n;
+
+	up_start(&dead, "127.0.0.1:0");
+	atomic_store(&dead.mode, UP_SILENT);
+	up_start(&live, "127.0.0.1:0");
+	atomic_store(&live.last, 9);
+	ups[0] = dead.addr;
+	ups[1] = live.addr;
+	ck_assert_int_eq(pc_dns_listen("127.0.0.1:0", &s, &err), 0);
+	o.socks = &s;
+	o.upstreams = ups;
+	o.nupstreams = 2;
+	o.timeout_ms = 1000;
+	ck_assert_int_eq(pc_dns_proxy_start(&o, &p), 0);
+	/* the first query waits for half the timeout, then the second upstream answers */
+	t0 = pc_mono_ms();
+	n = udp_ask(&s.s[0].addr, q, ql, r, sizeof(r), 3000);
+	ck_assert_int_eq(first_a(r, n, ql), 9);
+	ck_assert_uint_ge(pc_mono_ms() - t0, 450);
+	/* the next ones go to the live one first */
+	t0 = pc_mono_ms();
+	n = udp_ask(&s.s[0].addr, q, ql, r, sizeof(r), 3000);
+	ck_assert_int_eq(first_a(r, n, ql), 9);
+	ck_assert_uint_lt(pc_mono_ms() - t0, 250);
+	ck_assert_uint_eq(atomic_load(&dead.udp_queries), 1);
+	ck_assert_uint_eq(atomic_load(&live.udp_queries), 2);
+	pc_dns_proxy_stop(p);
+	up_stop(&dead);
+	up_stop(&live);
+}
+END_TEST
+
 START_TEST(wrong_answers_ignored)
 {
 	struct fixture f;
@@ -898,6 +941,7 @@ int main(void)
 	tcase_add_test(tc, forward_udp);
 	tcase_add_test(tc, forward_ids_random);
 	tcase_add_test(tc, silent_upstream_servfail);
+	tcase_add_test(tc, dead_first_upstream);
 	tcase_add_test(tc, wrong_answers_ignored);
 	tcase_add_test(tc, truncated_retried_over_tcp);
 	tcase_add_test(tc, registry_verdicts);
