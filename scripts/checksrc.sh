@@ -38,8 +38,9 @@ model: core
 policy: core net model
 store: core
 proxy: core net policy
+dns: core net
 cli: core net model policy
-daemon: core net model policy proxy store
+daemon: core net model policy proxy store dns
 main: cli daemon
 '
 
