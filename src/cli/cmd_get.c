@@ -492,7 +492,7 @@ static void address_row(const struct pc_node *it, enum output out)
 		putchar('\n');
 		return;
 	}
-	printf("%-40s %-16s %-24s ", name ? name : "", v4 ? v4 : "<none>", v6 ? v6 : "<none>");
+	printf("%-32s %-15s %-39s ", name ? name : "", v4 ? v4 : "<none>", v6 ? v6 : "<none>");
 	pc_term_puts(stdout, svc ? svc : "<none>");
 	putchar('\n');
 }
@@ -524,7 +524,7 @@ static int get_addresses(struct pc_client *c, const struct gopts *o)
 		goto out;
 	}
 	if (o->out == OUT_TABLE)
-		printf("%-40s %-16s %-24s %s\n", "NAME", "IPV4", "IPV6", "SERVICE");
+		printf("%-32s %-15s %-39s %s\n", "NAME", "IPV4", "IPV6", "SERVICE");
 	for (i = 0; i < items->nitems; i++) {
 		const char *name = pc_client_str(items->items[i], "name");
 

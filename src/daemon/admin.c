@@ -40,6 +40,7 @@
 #include "daemon/http.h"
 #include "daemon/publish.h"
 #include "daemon/token.h"
+#include "dns/proxy.h"
 #include "policy/dump.h"
 #include "policy/snapshot.h"
 #include "proxy/deny.h"
@@ -195,6 +196,12 @@ static enum MHD_Result get_stats(struct pc_admin *a, struct MHD_Connection *conn
 	if (prom) {
 		pc_stats_prometheus(&sum, &a->o.labels, &p, &b);
 		pc_stats_sum_release(&sum);
+		if (a->o.dns) {
+			struct pc_dns_stats ds;
+
+			pc_dns_proxy_stats(a->o.dns, &ds);
+			pc_dns_stats_render(&ds, &b);
+		}
 		return reply(conn, 200, CT_PROM, &b);
 	}
 	if (is_json(conn)) {

@@ -45,10 +45,12 @@
 #include "core/log.h"
 #include "core/loop.h"
 #include "core/usage.h"
+#include "dns/proxy.h"
 #include "daemon/admin.h"
 #include "daemon/api.h"
 #include "daemon/audit.h"
 #include "daemon/control.h"
+#include "daemon/dnsreg.h"
 #include "daemon/listen.h"
 #include "daemon/publish.h"
 #include "daemon/resolver.h"
@@ -135,8 +137,15 @@ static const char usage[] =
 	"                               ClientHello or request head (default 5s); then the\n"
 	"                               address alone decides, which admits no name\n"
 	"      --log-level err|warn|notice|info|debug  (default info)\n"
-	"      --dns-server IP[:PORT]   resolve DNS ServiceEntries with this server\n"
-	"                               (default: /etc/resolv.conf)\n"
+	"      --dns-server IP[:PORT]   the real resolver: resolve DNS ServiceEntries and\n"
+	"                               forward the DNS proxy's queries with it (default:\n"
+	"                               the nameservers of /etc/resolv.conf)\n"
+	"      --dns-listen ADDR:PORT,...|off  the DNS proxy, for 'portcullis iptables\n"
+	"                               --capture-dns' (default " PC_DNS_DEFAULT_LISTEN ";\n"
+	"                               doc/dns.md)\n"
+	"      --dns-policy forward|registry-only  names no ServiceEntry lists are\n"
+	"                               forwarded to the real resolver (default, as Istio),\n"
+	"                               or answered NXDOMAIN\n"
 	"  -h, --help                   show this help\n"
 	"\n"
 	"Signals: SIGHUP re-applies the --config files (an invalid one keeps the running\n"
@@ -157,6 +166,8 @@ struct options {
 	uint64_t revoke_grace_ms;
 	uint64_t detect_ms;
 	const char *dns_server;
+	const char *dns_listen; /* NULL: off */
+	bool dns_registry_only;
 	const char *state_dir;
 	const char *store;      /* --store URI, NULL: --state-dir */
 	const char *api_socket; /* NULL: off */
@@ -188,6 +199,9 @@ struct daemon {
 	struct pc_io sigio;
 	struct pc_publisher *pub; /* the current snapshot, and its fan-out */
 	struct pc_resolver *res;  /* the DNS thread */
+	struct pc_dns_sockets dns_socks; /* --dns-listen, until the DNS proxy takes them */
+	struct pc_dns_proxy *dns;        /* the DNS proxy (doc/dns.md), or NULL */
+	struct pc_dnsreg *dnsreg;        /* what it answers from the registry */
 	struct pc_control *ctl;
 	struct pc_store_lock *lock; /* one daemon per store (store.h) */
 	struct pc_api *api;
@@ -231,7 +245,27 @@ enum {
 	OPT_AUDIT_LOG,
 	OPT_AUDIT_MAX,
 	OPT_ADMIN_AUTH,
+	OPT_DNS_LISTEN,
+	OPT_DNS_POLICY,
 };
+
+/* The options of issue 13 (the DNS proxy); 2 for an unknown one. */
+static int parse_dns(int c, const char *arg, struct options *o)
+{
+	switch (c) {
+	case OPT_DNS_LISTEN:
+		o->dns_listen = strcmp(arg, "off") == 0 ? NULL : arg;
+		return 0;
+	case OPT_DNS_POLICY:
+		if (strcmp(arg, "forward") != 0 && strcmp(arg, "registry-only") != 0)
+			return bad_usage("--dns-policy is forward or registry-only, not \"%s\"",
+					 arg);
+		o->dns_registry_only = strcmp(arg, "registry-only") == 0;
+		return 0;
+	default:
+		return 2;
+	}
+}
 
 /* A uid or gid: a number 0..INT_MAX. */
 static int parse_id(const char *arg, unsigned long *out)
@@ -290,7 +324,7 @@ static int parse_security(int c, const char *arg, struct options *o)
 		o->admin_open = strcmp(arg, "none") == 0;
 		return 0;
 	default:
-		return 2;
+		return parse_dns(c, arg, o);
 	}
 }
 
@@ -538,6 +572,8 @@ static int parse_args(int argc, char **argv, struct options *o)
 		{ "audit-log", required_argument, NULL, OPT_AUDIT_LOG },
 		{ "audit-log-max-size", required_argument, NULL, OPT_AUDIT_MAX },
 		{ "admin-auth", required_argument, NULL, OPT_ADMIN_AUTH },
+		{ "dns-listen", required_argument, NULL, OPT_DNS_LISTEN },
+		{ "dns-policy", required_argument, NULL, OPT_DNS_POLICY },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
@@ -801,6 +837,9 @@ static void shutdown_daemon(struct daemon *d, unsigned started)
 
 	/* first: an apply's answer waiting for a new name's first answer returns */
 	pc_resolver_shutdown(d->res);
+	pc_dns_proxy_stop(d->dns); /* no query parks any more */
+	d->dns = NULL;
+	pc_dns_sockets_close(&d->dns_socks); /* never handed to a proxy */
 	if (d->ctl)
 		pc_control_shutdown(d->ctl); /* ends watches, refuses new changes */
 	pc_api_stop(d->api);
@@ -824,6 +863,7 @@ static void shutdown_daemon(struct daemon *d, unsigned started)
 	if (d->sigio.fd >= 0)
 		pc_io_close(d->loop, &d->sigio);
 	pc_loop_free(d->loop);
+	pc_dnsreg_free(d->dnsreg); /* its round in progress ends: the control is still there */
 	pc_control_free(d->ctl);
 	pc_store_unlock(d->lock); /* after the store is closed */
 	pc_publisher_free(d->pub);
@@ -1200,7 +1240,63 @@ static int prepare(struct daemon *d)
 			pc_log(PC_LOG_ERR, "cannot serve the admin endpoint", "err=%s", err.msg);
 		}
 	}
+	/* root: the DNS sockets are IP_TRANSPARENT, which the iptables guard asks for */
+	if (ret == 0 && d->o.dns_listen) {
+		ret = pc_dns_listen(d->o.dns_listen, &d->dns_socks, &err);
+		if (ret < 0)
+			pc_log(PC_LOG_ERR, "cannot serve DNS (--dns-listen)", "err=\"%s\"", err.msg);
+	}
 	return ret;
+}
+
+/*
+ * The DNS proxy and its registry, once the policy is published and root
+ * is dropped. Without a resolver to forward to (no nameserver in
+ * /etc/resolv.conf, no --dns-server) it serves the registry alone and
+ * says so: names it does not know get SERVFAIL.
+ */
+static int start_dns(struct daemon *d)
+{
+	struct pc_addr up[PC_DNS_UPSTREAM_MAX];
+	struct pc_dns_proxy_opts po = { 0 };
+	struct pc_dnsreg_opts ro = { .pub = d->pub, .ctl = d->ctl };
+	struct pc_err err;
+	size_t nup = 0;
+	int ret;
+
+	if (!d->dns_socks.n)
+		return 0;
+	ret = pc_dns_upstreams(d->o.dns_server, up, PC_DNS_UPSTREAM_MAX, &nup, &err);
+	if (ret < 0) {
+		if (d->o.dns_server) {
+			pc_log(PC_LOG_ERR, "cannot serve DNS", "err=\"%s\"", err.msg);
+			return ret;
+		}
+		pc_log(PC_LOG_WARN, "no resolver to forward DNS to: names no ServiceEntry lists "
+		       "get SERVFAIL", "err=\"%s\"", err.msg);
+		nup = 0;
+	}
+	ret = pc_dnsreg_new(&ro, &d->dnsreg);
+	if (ret < 0) {
+		pc_log(PC_LOG_ERR, "cannot serve DNS", "err=%s", strerror(-ret));
+		return ret;
+	}
+	po.socks = &d->dns_socks;
+	po.upstreams = up;
+	po.nupstreams = nup;
+	po.registry_only = d->o.dns_registry_only;
+	po.lookup = pc_dnsreg_lookup;
+	po.data = d->dnsreg;
+	ret = pc_dns_proxy_start(&po, &d->dns);
+	if (ret < 0) {
+		pc_log(PC_LOG_ERR, "cannot serve DNS", "err=%s",
+		       ret == -ELOOP ? "a resolver is the DNS proxy's own address (a loop)"
+				     : strerror(-ret));
+		return ret;
+	}
+	d->dns_socks.n = 0; /* the proxy's now */
+	pc_dnsreg_set_proxy(d->dnsreg, d->dns);
+	return 0;
 }
 
 static int start_admin(struct daemon *d)
@@ -1220,6 +1316,7 @@ static int start_admin(struct daemon *d)
 	ao.start_ms = d->start_ms;
 	ao.tokens = &d->tokens;
 	ao.open = d->o.admin_open;
+	ao.dns = d->dns;
 	ret = pc_admin_start(d->admin_fd, &ao, &d->admin, &err);
 	d->admin_fd = -1; /* taken */
 	if (ret < 0)
@@ -1256,6 +1353,7 @@ int pc_daemon_run(int argc, char **argv)
 	d.o.root_ns = "istio-system";
 	d.o.audit_log = "";
 	d.o.audit_max = (uint64_t)10 << 20;
+	d.o.dns_listen = PC_DNS_DEFAULT_LISTEN;
 	ret = parse_args(argc, argv, &d.o);
 	if (ret >= 0) {
 		free(d.o.configs);
@@ -1291,15 +1389,17 @@ int pc_daemon_run(int argc, char **argv)
 			pc_log(PC_LOG_ERR, "cannot serve the API", "err=%s", err.msg);
 	}
 	if (ret == 0)
+		ret = start_dns(&d);
+	if (ret == 0)
 		ret = start_admin(&d);
 	if (ret < 0) {
 		shutdown_daemon(&d, 0); /* the worker threads were never started */
 		return 1;
 	}
 	pc_admin_set_state(d.admin, PC_ADMIN_READY);
-	pc_log(PC_LOG_NOTICE, "ready", "port=%u workers=%u uid=%u api=%s admin=%s", d.o.port,
-	       d.nworkers, (unsigned)geteuid(), d.o.api_socket ? d.o.api_socket : "off",
-	       d.o.admin ? d.o.admin : "off");
+	pc_log(PC_LOG_NOTICE, "ready", "port=%u workers=%u uid=%u api=%s admin=%s dns=%s",
+	       d.o.port, d.nworkers, (unsigned)geteuid(), d.o.api_socket ? d.o.api_socket : "off",
+	       d.o.admin ? d.o.admin : "off", d.dns ? d.o.dns_listen : "off");
 	ret = pc_loop_run(d.loop);
 	shutdown_daemon(&d, d.nworkers);
 	pc_log(PC_LOG_NOTICE, "stopped", NULL);

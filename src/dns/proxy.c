@@ -133,9 +133,10 @@ void dns_servfail(struct dns_query *q)
 
 static const char *verdict_str(enum pc_dns_verdict v)
 {
-	static const char *const names[] = { "forward", "answer", "nxdomain", "pending" };
+	static const char *const names[] = { "forward", "answer", "nxdomain", "pending",
+					     "forward-always" };
 
-	return (unsigned)v < 4 ? names[v] : "?";
+	return (unsigned)v < 5 ? names[v] : "?";
 }
 
 /* Ask the registry about <q>; PC_DNS_FORWARD for what it is not asked about. */
@@ -181,12 +182,14 @@ static void decide(struct dns_query *q)
 		if (!pc_timer_is_active(&q->timer) &&
 		    pc_timer_start(p->loop, &q->timer, q->deadline - pc_loop_now(p->loop)) < 0)
 			dns_servfail(q);
-	} else if (p->registry_only) {
+	} else if (p->registry_only && v != PC_DNS_FORWARD_ALWAYS) {
 		DNS_INC(p, policy_nxdomain);
 		dns_reply(q,
 			  q->q.qclass == PC_DNS_CLASS_IN ? PC_DNS_RCODE_NXDOMAIN
 							 : PC_DNS_RCODE_REFUSED,
 			  false, NULL);
+	} else if (!p->nup) {
+		dns_servfail(q); /* no resolver to ask (doc/dns.md) */
 	} else {
 		dns_forward(q);
 	}
@@ -536,8 +539,6 @@ int pc_dns_proxy_start(const struct pc_dns_proxy_opts *o, struct pc_dns_proxy **
 
 	if (is_loop(o))
 		return -ELOOP;
-	if (!o->nupstreams && !o->registry_only)
-		return -EINVAL;
 	p = pc_calloc(1, sizeof(*p));
 	if (!p)
 		return -ENOMEM;

@@ -88,6 +88,9 @@ enum pc_dns_verdict {
 	PC_DNS_PENDING,  /* ours, not ready (an allocation is being stored): the query
 			  * is parked and asked again after each pc_dns_proxy_kick(),
 			  * SERVFAIL after timeout_ms */
+	PC_DNS_FORWARD_ALWAYS, /* ours, but the real answer is the one to give (an entry
+				* whose addresses are all CIDRs, DYNAMIC_DNS): forwarded
+				* also with registry_only */
 };
 
 struct pc_dns_answer {
@@ -124,7 +127,8 @@ struct pc_dns_proxy;
 /*
  * Start the DNS thread on <o>->socks. Returns 0 and the proxy in <*out>,
  * or -ELOOP when an upstream is one of the listen addresses (a loop),
- * -EINVAL without upstreams (unless registry_only), -ENOMEM, -errno.
+ * -ENOMEM, -errno. Without upstreams, what would be forwarded gets
+ * SERVFAIL.
  * On failure the sockets are still the caller's.
  */
 int pc_dns_proxy_start(const struct pc_dns_proxy_opts *o, struct pc_dns_proxy **out);

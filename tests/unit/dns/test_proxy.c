@@ -800,9 +800,9 @@ START_TEST(start_refuses_loop)
 	o.upstreams = &s.s[0].addr;
 	o.nupstreams = 1;
 	ck_assert_int_eq(pc_dns_proxy_start(&o, &p), -ELOOP);
-	o.nupstreams = 0;
-	ck_assert_int_eq(pc_dns_proxy_start(&o, &p), -EINVAL);
-	pc_dns_sockets_close(&s);
+	o.nupstreams = 0; /* no resolver: what would be forwarded gets SERVFAIL */
+	ck_assert_int_eq(pc_dns_proxy_start(&o, &p), 0);
+	pc_dns_proxy_stop(p); /* the proxy's sockets now */
 }
 END_TEST
 
