@@ -441,7 +441,8 @@ static bool by_name_or_udp(const struct pc_service_port *p)
 #define ANY_IP_FMT                                                                        \
 	"any IP on port %u: without addresses and with resolution NONE this port is not " \
 	"matched by destination (Istio's 0.0.0.0:%u listener); add addresses, or declare "  \
-	"protocol TLS or HTTP to match by server name"
+	"protocol TLS or HTTP to match by server name (apps that resolve the host through "  \
+	"portcullis's DNS proxy reach it on an address of its own: doc/dns.md)"
 static void check_port(struct pc_vctx *v, const struct pc_service_port *p, const struct port_ctx *c)
 {
 	const char *proto = str0(p->protocol);
