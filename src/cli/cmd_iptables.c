@@ -69,6 +69,13 @@ static const char usage[] =
 	"                             ports captured whatever the destination\n"
 	"  -o, --exclude-outbound-ports LIST\n"
 	"                             ports never captured (checked first)\n"
+	"      --capture-dns          also redirect DNS (UDP and TCP port 53) to the\n"
+	"                             nameservers of /etc/resolv.conf to the DNS proxy\n"
+	"      --capture-all-dns      redirect all DNS (port 53), whatever the server\n"
+	"      --dns-port PORT        the DNS proxy's port (default 15053); guarded\n"
+	"                             like the proxy port even without capture\n"
+	"      --allow-non-tcp        no fence: let UDP, ICMP and every protocol but\n"
+	"                             TCP leave unchecked (NOT recommended)\n"
 	"      --ipv4-only            leave ip6tables alone (IPv6 is then NOT captured)\n"
 	"      --dry-run              print the rules (iptables-save format) and change\n"
 	"                             nothing\n"
@@ -548,7 +555,7 @@ static void print_installed(const struct iopts *o, const struct family *f)
 		printf("%s: installed %s, %s and %s in the filter table%s; other protocols than "
 		       "TCP are dropped\n",
 		       f->name, PC_IPT_EGRESS_CHAIN, PC_IPT_UDP_CHAIN, PC_IPT_DENY_CHAIN,
-		       f->st.egress_jumps ? "" : ", jump from OUTPUT added");
+		       f->st.egress_jumps ? "" : ", jump from filter OUTPUT added");
 	else
 		printf("%s: no fence (--allow-non-tcp): other protocols than TCP are NOT "
 		       "checked\n",
