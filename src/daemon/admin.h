@@ -30,6 +30,7 @@
 struct pc_admin;
 struct pc_control;
 struct pc_err;
+struct pc_netfilter;
 struct pc_tokens;
 struct pc_publisher;
 struct pc_worker;
@@ -53,6 +54,7 @@ struct pc_admin_opts {
 	uint64_t start_ms;              /* CLOCK_MONOTONIC ms at process start (uptime) */
 	const struct pc_tokens *tokens; /* borrowed, outlive the server; NULL: none */
 	bool open;                      /* --admin-auth none: no token needed anywhere */
+	struct pc_netfilter *nf;        /* the fence's counters (borrowed); NULL: none */
 };
 
 /*

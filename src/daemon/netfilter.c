@@ -347,7 +347,7 @@ static int run_tool(char *const argv[], const char *input, struct pc_buf *out)
 	while (waitpid(pid, &wst, 0) == -1)
 		if (errno != EINTR)
 			return -1;
-	if (ret < 0 || !WIFEXITED(wst) || out->oom)
+	if (ret < 0 || !WIFEXITED(wst) || (out && out->oom))
 		return -1;
 	return WEXITSTATUS(wst);
 }
@@ -638,6 +638,23 @@ static int fork_helper(struct pc_netfilter *nf)
 	return 0;
 }
 
+/*
+ * The thread, with every signal blocked: it may start before the daemon
+ * blocks SIGTERM and friends for its signalfd, and must never take them.
+ */
+static int start_thread(struct pc_netfilter *nf)
+{
+	sigset_t all, old;
+	int ret;
+
+	sigfillset(&all);
+	pthread_sigmask(SIG_SETMASK, &all, &old);
+	ret = -pthread_create(&nf->thread, NULL, nf_thread, nf);
+	pthread_sigmask(SIG_SETMASK, &old, NULL);
+	nf->thread_started = ret == 0;
+	return ret;
+}
+
 int pc_netfilter_start(struct pc_netfilter **out)
 {
 	struct pc_netfilter *nf = pc_calloc(1, sizeof(*nf));
@@ -655,10 +672,8 @@ int pc_netfilter_start(struct pc_netfilter **out)
 		return 0;
 	}
 	ret = pipe2(nf->wake, O_CLOEXEC | O_NONBLOCK) == -1 ? -errno : fork_helper(nf);
-	if (ret == 0) {
-		ret = -pthread_create(&nf->thread, NULL, nf_thread, nf);
-		nf->thread_started = ret == 0;
-	}
+	if (ret == 0)
+		ret = start_thread(nf);
 	if (ret < 0) {
 		pc_log(PC_LOG_ERR, "cannot start the netfilter helper", "err=%s", strerror(-ret));
 		nf_free(nf);
