@@ -28,7 +28,8 @@
  *
  *   filter OUTPUT (first rule) -> PORTCULLIS_EGRESS   (the fence; not with
  *     --allow-non-tcp)
- *     -o lo, -p tcp, the proxy uid and gid, RELATED, ESTABLISHED replies,
+ *     -o lo, -d 127.0.0.0/8 or ::1, -p tcp, the proxy uid and gid, RELATED,
+ *     ESTABLISHED replies,
  *     ICMPv6 ND and MLD, DNS to the resolvers without capture   RETURN
  *     -p udp                                  goto PORTCULLIS_UDP
  *     the rest                                -> PORTCULLIS_DENY
@@ -465,7 +466,10 @@ static void add_deny(struct pc_buf *b, int family)
 }
 
 /*
- * PORTCULLIS_EGRESS: what may leave besides TCP (see cli/iptables.h). The
+ * PORTCULLIS_EGRESS: what may leave besides TCP (see cli/iptables.h).
+ * Loopback is both "-o lo" and the loopback destinations: a packet that
+ * nat OUTPUT redirected (DNS to the DNS proxy) keeps the output device of
+ * its first route for the whole OUTPUT hook, so "-o lo" misses it. The
  * ICMPv6 types: MLD query, report and done (130-132), router and neighbour
  * solicitation and advertisement, redirect (133-137), MLDv2 report (143).
  */
@@ -475,6 +479,9 @@ static void add_egress(struct pc_buf *b, const struct pc_ipt_opts *o, int family
 	size_t i;
 
 	pc_buf_adds(b, "-A " PC_IPT_EGRESS_CHAIN " -o lo -j RETURN\n");
+	/* what nat OUTPUT redirected: -o is the route's before the rewrite, not lo */
+	pc_buf_printf(b, "-A " PC_IPT_EGRESS_CHAIN " -d %s -j RETURN\n",
+		      family == AF_INET ? "127.0.0.0/8" : "::1/128");
 	pc_buf_adds(b, "-A " PC_IPT_EGRESS_CHAIN " -p tcp -j RETURN\n");
 	pc_buf_printf(b, "-A " PC_IPT_EGRESS_CHAIN " -m owner --uid-owner %u -j RETURN\n",
 		      o->proxy_uid);

@@ -36,8 +36,9 @@
 	"-A PORTCULLIS_DENY -p " icmp " -j DROP\n" \
 	"-A PORTCULLIS_DENY -p sctp -j DROP\n"     \
 	"-A PORTCULLIS_DENY -j DROP\n"
-#define EGRESS_HEAD(uid, gid)                                                       \
+#define EGRESS_HEAD(uid, gid, loop)                                                 \
 	"-A PORTCULLIS_EGRESS -o lo -j RETURN\n"                                    \
+	"-A PORTCULLIS_EGRESS -d " loop " -j RETURN\n"                             \
 	"-A PORTCULLIS_EGRESS -p tcp -j RETURN\n"                                   \
 	"-A PORTCULLIS_EGRESS -m owner --uid-owner " uid " -j RETURN\n"             \
 	"-A PORTCULLIS_EGRESS -m owner --gid-owner " gid " -j RETURN\n"             \
@@ -59,8 +60,8 @@
 	GUARD_PORT("tcp", port, "tcp-reset") \
 	GUARD_PORT("tcp", dns, "tcp-reset") GUARD_PORT("udp", dns, unreach)
 #define UDP_END "-A PORTCULLIS_UDP -j PORTCULLIS_DENY\nCOMMIT\n"
-#define FENCE4(uid, gid) DENY("icmp") EGRESS_HEAD(uid, gid) EGRESS_TAIL
-#define FENCE6(uid, gid) DENY("ipv6-icmp") EGRESS_HEAD(uid, gid) ND6 EGRESS_TAIL
+#define FENCE4(uid, gid) DENY("icmp") EGRESS_HEAD(uid, gid, "127.0.0.0/8") EGRESS_TAIL
+#define FENCE6(uid, gid) DENY("ipv6-icmp") EGRESS_HEAD(uid, gid, "::1/128") ND6 EGRESS_TAIL
 #define GUARD4(port)     GUARD_RULES(port, "15053", "icmp-port-unreachable")
 #define GUARD6(port)     GUARD_RULES(port, "15053", "icmp6-port-unreachable")
 /* The whole filter section for the defaults but <port>, <uid>, <gid>. */
@@ -787,7 +788,7 @@ START_TEST(fence_lets_dns_to_the_resolvers_out)
 					     &o.resolvers),
 			 0);
 	ck_assert_str_eq(rules(&o, AF_INET, true),
-			 FILTER_DECL FILTER_JUMPS DENY("icmp") EGRESS_HEAD("1337", "1337")
+			 FILTER_DECL FILTER_JUMPS DENY("icmp") EGRESS_HEAD("1337", "1337", "127.0.0.0/8")
 			 "-A PORTCULLIS_EGRESS -d 192.0.2.53/32 -p udp -m udp --dport 53 -j RETURN\n"
 			 EGRESS_TAIL GUARD4("15001") UDP_END NAT JUMP OWNER("1337", "1337")
 			 LOCAL4 ALL TAIL("15001"));
