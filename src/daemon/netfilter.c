@@ -55,12 +55,12 @@
 
 /* How one family went, in a report. */
 enum {
-	NF_SAVED = 1u << 0,      /* iptables-save ran */
-	NF_HAS_UDP = 1u << 1,    /* PORTCULLIS_UDP exists */
-	NF_REWROTE = 1u << 2,    /* the chain was rewritten now */
-	NF_FAILED = 1u << 3,     /* iptables-restore failed (code: its exit status) */
-	NF_NO_TOOL = 1u << 4,    /* the tools are not installed */
-	NF_HAVE_LIST = 1u << 5,  /* the helper has a list from the daemon */
+	NF_SAVED = 1u << 0,     /* iptables-save ran */
+	NF_HAS_UDP = 1u << 1,   /* PORTCULLIS_UDP exists */
+	NF_REWROTE = 1u << 2,   /* the chain was rewritten now */
+	NF_FAILED = 1u << 3,    /* iptables-restore failed (code: its exit status) */
+	NF_NO_TOOL = 1u << 4,   /* the tools are not installed */
+	NF_HAVE_LIST = 1u << 5, /* the helper has a list from the daemon */
 };
 
 struct msg_hdr {
@@ -94,8 +94,7 @@ struct pc_netfilter {
 
 /* ---- pure pieces ---------------------------------------------------------------- */
 
-static const char *const proto_names[PC_NF_NPROTO] = { "udp", "udplite", "icmp", "sctp",
-						       "other" };
+static const char *const proto_names[PC_NF_NPROTO] = { "udp", "udplite", "icmp", "sctp", "other" };
 
 void pc_nf_udp_script(struct pc_buf *b, const struct pc_udp_allow *v, size_t n, int family)
 {
@@ -120,9 +119,9 @@ static int deny_proto(const char *rule, size_t n)
 		const char *rule;
 		int proto;
 	} rules[] = {
-		{ "-p udp -j DROP", PC_NF_UDP },	  { "-p udplite -j DROP", PC_NF_UDPLITE },
-		{ "-p icmp -j DROP", PC_NF_ICMP },	  { "-p ipv6-icmp -j DROP", PC_NF_ICMP },
-		{ "-p sctp -j DROP", PC_NF_SCTP },	  { "-j DROP", PC_NF_OTHER },
+		{ "-p udp -j DROP", PC_NF_UDP },   { "-p udplite -j DROP", PC_NF_UDPLITE },
+		{ "-p icmp -j DROP", PC_NF_ICMP }, { "-p ipv6-icmp -j DROP", PC_NF_ICMP },
+		{ "-p sctp -j DROP", PC_NF_SCTP }, { "-j DROP", PC_NF_OTHER },
 	};
 	size_t i;
 
@@ -401,7 +400,7 @@ static bool valid_allow(struct pc_udp_allow *a)
 	    a->prefix.len > max || a->port == 0)
 		return false;
 	for (i = a->prefix.len; i < max; i++)
-		a->prefix.addr.bytes[i / 8] &= (uint8_t)~(0x80u >> (i % 8));
+		a->prefix.addr.bytes[i / 8] &= (uint8_t) ~(0x80u >> (i % 8));
 	a->prefix.addr.port = 0;
 	return true;
 }
@@ -507,8 +506,9 @@ static void log_family(struct pc_netfilter *nf, int f, const struct report *r)
 	nf->logged[f] = now;
 	nf->logged_code[f] = r->code[f];
 	if (now & NF_NO_TOOL)
-		pc_log(PC_LOG_WARN, "iptables tools not found: the fence's UDP allowances are not "
-				    "kept (install the iptables package)",
+		pc_log(PC_LOG_WARN,
+		       "iptables tools not found: the fence's UDP allowances are not "
+		       "kept (install the iptables package)",
 		       "family=%s", fam[f]);
 	else if (!(now & NF_SAVED))
 		pc_log(PC_LOG_WARN, "cannot read the filter table (iptables-save failed)",
@@ -584,8 +584,9 @@ static void *nf_thread(void *arg)
 				;
 		if ((p[0].revents & (POLLIN | POLLHUP | POLLERR))) {
 			if (read_full(nf->fd, &r, sizeof(r)) < 0 || r.magic != REPORT_MAGIC) {
-				pc_log(PC_LOG_WARN, "the netfilter helper is gone: UDP allowances "
-						    "are no longer kept",
+				pc_log(PC_LOG_WARN,
+				       "the netfilter helper is gone: UDP allowances "
+				       "are no longer kept",
 				       NULL);
 				break;
 			}

@@ -40,7 +40,7 @@ struct pc_netfilter;
 
 #define PC_NF_RECHECK_MS 3000
 /* More allowances than this are refused by the helper (the daemon logs it). */
-#define PC_NF_UDP_MAX 16384
+#define PC_NF_UDP_MAX    16384
 
 /* The protocols PORTCULLIS_DENY counts apart, in its order. */
 enum pc_nf_proto {
