@@ -142,21 +142,48 @@ static bool starts(const char *p, size_t n, const char *prefix)
 	return n >= k && memcmp(p, prefix, k) == 0;
 }
 
+/*
+ * The "[packets:bytes] " that starts a line of `iptables-save -c` into
+ * <pk> and <by>. Returns its length, or 0 (and zeros) when there is none.
+ */
+static size_t counters(const char *p, size_t n, uint64_t *pk, uint64_t *by)
+{
+	const char *end = p + n, *q = p + 1;
+	uint64_t v[2] = { 0, 0 };
+	int i;
+
+	if (n < 6 || p[0] != '[')
+		return 0;
+	for (i = 0; i < 2; i++, q++) {
+		if (q >= end || *q < '0' || *q > '9')
+			return 0;
+		for (; q < end && *q >= '0' && *q <= '9'; q++)
+			v[i] = v[i] * 10 + (uint64_t)(*q - '0'); /* wraps only past 2^64 */
+		if (q >= end || *q != (i ? ']' : ':'))
+			return 0;
+	}
+	if (q >= end || *q != ' ')
+		return 0;
+	*pk = v[0];
+	*by = v[1];
+	return (size_t)(q + 1 - p);
+}
+
 /* One line of a save (<p>, <n> bytes, no newline). */
 static void parse_save_line(const char *p, size_t n, struct pc_nf_save *out,
 			    struct pc_buf *udp_rules)
 {
-	unsigned long long pk = 0, by = 0;
-	int used = 0, proto;
+	uint64_t pk = 0, by = 0;
+	size_t used;
+	int proto;
 
 	if (starts(p, n, ":" UDP_CHAIN " "))
 		out->has_udp = true;
 	else if (starts(p, n, ":" DENY_CHAIN " "))
 		out->has_deny = true;
-	if (p[0] == '[' && sscanf(p, "[%llu:%llu] %n", &pk, &by, &used) == 2 && used > 0) {
-		p += used;
-		n -= (size_t)used;
-	}
+	used = counters(p, n, &pk, &by);
+	p += used;
+	n -= used;
 	if (starts(p, n, UDP_RULE)) {
 		pc_buf_add(udp_rules, p, n);
 		pc_buf_addc(udp_rules, '\n');
@@ -330,7 +357,7 @@ static int run_tool(char *const argv[], const char *input, struct pc_buf *out)
 	close(fds[input ? 0 : 1]);
 	if (pid > 0 && input)
 		ret = write_full(fds[1], input, strlen(input));
-	while (pid > 0 && !input) {
+	while (pid > 0 && !input && out) {
 		char chunk[16384];
 		ssize_t r = read(fds[0], chunk, sizeof(chunk));
 
