@@ -279,7 +279,7 @@ def metric(text, family, protocol, what="datagrams"):
     return int(m.group(1)) if m else None
 
 
-def test_denied_datagrams_are_counted(topo, ext, proxy):
+def test_denied_datagrams_are_counted(topo, ext, proxy, pc):
     p = proxy()
 
     def scrape():
@@ -311,6 +311,12 @@ def test_denied_datagrams_are_counted(topo, ext, proxy):
                                                                  "datagram_bytes")
     stats = p.admin_json("/stats?format=json")
     assert stats["denied_datagrams"]["total"] >= 5, stats.get("denied_datagrams")
+    # and `portcullis top` shows them under its header
+    rc, out, err = pc.run("top", "--once", "--admin", "127.0.0.1:15000", ns=topo.pod)
+    assert rc == 0, out + err
+    line = out.splitlines()[1]
+    m = re.fullmatch(r"fence: denied datagrams (\d+) \(IPv4 (\d+), IPv6 (\d+)\)", line)
+    assert m and int(m.group(1)) >= 5 and int(m.group(3)) >= 1, out
 
 
 # -- what must keep working ----------------------------------------------------------------
