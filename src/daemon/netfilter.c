@@ -213,7 +213,7 @@ void pc_nf_parse_save(const char *save, struct pc_nf_save *out, struct pc_buf *u
 void pc_netfilter_render(const struct pc_nf_counters *c, struct pc_buf *b)
 {
 	static const char *const fam[PC_NF_NFAMILY] = { "ipv4", "ipv6" };
-	static const char *const what[2] = { "datagrams", "datagram_bytes" };
+	static const char *const what[2] = { "datagrams", "datagrams_bytes" };
 	static const char *const help[2] = {
 		"Packets of other protocols than TCP that the fence (portcullis iptables) dropped",
 		"Bytes of the packets that the fence (portcullis iptables) dropped",

@@ -81,7 +81,7 @@ int pc_netfilter_counters(struct pc_netfilter *nf, struct pc_nf_counters *out);
 
 /*
  * Append to <b> the Prometheus text of <c>:
- * portcullis_denied_datagrams_total and portcullis_denied_datagram_bytes_total
+ * portcullis_denied_datagrams_total and portcullis_denied_datagrams_bytes_total
  * by family and protocol, HELP and TYPE always, samples for the families
  * read. Allocation failure is left in <b>->oom.
  */

@@ -307,8 +307,8 @@ def test_denied_datagrams_are_counted(topo, ext, proxy, pc):
             break
         assert time.monotonic() < deadline, f"the counters did not grow\n{now[-2000:]}"
         time.sleep(0.3)
-    assert metric(now, "ipv4", "udp", "datagram_bytes") > metric(before, "ipv4", "udp",
-                                                                 "datagram_bytes")
+    assert metric(now, "ipv4", "udp", "datagrams_bytes") > metric(before, "ipv4", "udp",
+                                                                 "datagrams_bytes")
     stats = p.admin_json("/stats?format=json")
     assert stats["denied_datagrams"]["total"] >= 5, stats.get("denied_datagrams")
     # and `portcullis top` shows them under its header

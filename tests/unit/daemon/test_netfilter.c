@@ -132,13 +132,13 @@ START_TEST(render_metrics)
 	pc_netfilter_render(&c, &b);
 	ck_assert(strstr(pc_buf_str(&b), "# TYPE portcullis_denied_datagrams_total counter\n"));
 	ck_assert(
-		strstr(pc_buf_str(&b), "# TYPE portcullis_denied_datagram_bytes_total counter\n"));
+		strstr(pc_buf_str(&b), "# TYPE portcullis_denied_datagrams_bytes_total counter\n"));
 	ck_assert(
 		strstr(pc_buf_str(&b),
 		       "portcullis_denied_datagrams_total{family=\"ipv4\",protocol=\"udp\"} 12\n"
 		       "portcullis_denied_datagrams_total{family=\"ipv4\",protocol=\"udplite\"} 0\n"
 		       "portcullis_denied_datagrams_total{family=\"ipv4\",protocol=\"icmp\"} 2\n"));
-	ck_assert(strstr(pc_buf_str(&b), "portcullis_denied_datagram_bytes_total{family=\"ipv4\","
+	ck_assert(strstr(pc_buf_str(&b), "portcullis_denied_datagrams_bytes_total{family=\"ipv4\","
 					 "protocol=\"udp\"} 3456\n"));
 	ck_assert(!strstr(pc_buf_str(&b), "ipv6")); /* not read: no samples */
 
