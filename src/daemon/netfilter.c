@@ -27,6 +27,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
+#include <linux/capability.h>
 #include <poll.h>
 #include <pthread.h>
 #include <signal.h>
@@ -483,6 +484,27 @@ static void helper_fds(int fd)
 		close(null);
 }
 
+/*
+ * Keep root's CAP_NET_ADMIN and CAP_NET_RAW (iptables-legacy's raw socket)
+ * and nothing else, for the helper and for the tools it runs: the bounding
+ * set limits what an exec'd root program gets. Best effort: a kernel that
+ * refuses leaves the helper as it was, which is no worse than before.
+ */
+static void keep_net_caps(void)
+{
+	struct __user_cap_header_struct hdr = { _LINUX_CAPABILITY_VERSION_3, 0 };
+	struct __user_cap_data_struct data[2];
+	const uint32_t keep = (1u << CAP_NET_ADMIN) | (1u << CAP_NET_RAW);
+	int cap;
+
+	for (cap = 0; cap < 64; cap++)
+		if (cap != CAP_NET_ADMIN && cap != CAP_NET_RAW)
+			prctl(PR_CAPBSET_DROP, (unsigned long)cap, 0, 0, 0);
+	memset(data, 0, sizeof(data));
+	data[0].effective = data[0].permitted = keep; /* both caps are below 32 */
+	syscall(SYS_capset, &hdr, data);
+}
+
 static void helper_main(int fd, pid_t parent) __attribute__((noreturn));
 
 static void helper_main(int fd, pid_t parent)
@@ -502,6 +524,7 @@ static void helper_main(int fd, pid_t parent)
 	prctl(PR_SET_NAME, "portcullis-nf");
 	helper_fds(fd);
 	find_tools(&h.t);
+	keep_net_caps();
 	for (;;) {
 		int n = poll(&pfd, 1, PC_NF_RECHECK_MS);
 

@@ -8,7 +8,8 @@
  * The daemon fills PORTCULLIS_UDP with one RETURN per (prefix, port) that
  * a ServiceEntry in force declares for UDP (snapshot->udp), for IPv4 and
  * IPv6. The daemon drops root for good once it has started, so a small
- * helper process forked before the drop keeps root and does the work: it
+ * helper process forked before the drop keeps root (with CAP_NET_ADMIN and
+ * CAP_NET_RAW only, for itself and the tools) and does the work: it
  * runs only iptables-save and iptables-restore (and the ip6tables ones),
  * found at start, with fixed argument lists and no shell; it builds the
  * rules itself from a list it validates, so the daemon could never make it
