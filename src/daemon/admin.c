@@ -190,7 +190,7 @@ static void add_fence(struct pc_admin *a, struct pc_buf *b, bool prom)
 	bool have = a->o.nf && pc_netfilter_counters(a->o.nf, &c) == 0;
 
 	if (prom) {
-		pc_netfilter_render(have ? &c : NULL, b);
+		(void)pc_netfilter_render(have ? &c : NULL, b); /* b->oom: reply() answers 500 */
 		return;
 	}
 	if (b->len && pc_buf_str(b)[b->len - 1] == '}') {

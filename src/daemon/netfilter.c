@@ -211,7 +211,7 @@ void pc_nf_parse_save(const char *save, struct pc_nf_save *out, struct pc_buf *u
 	}
 }
 
-void pc_netfilter_render(const struct pc_nf_counters *c, struct pc_buf *b)
+int pc_netfilter_render(const struct pc_nf_counters *c, struct pc_buf *b)
 {
 	static const char *const fam[PC_NF_NFAMILY] = { "ipv4", "ipv6" };
 	static const char *const what[2] = { "datagrams", "datagrams_bytes" };
@@ -232,6 +232,7 @@ void pc_netfilter_render(const struct pc_nf_counters *c, struct pc_buf *b)
 					      what[w], fam[f], proto_names[p],
 					      w ? c->bytes[f][p] : c->packets[f][p]);
 	}
+	return b->oom ? -ENOMEM : 0;
 }
 
 void pc_netfilter_json(const struct pc_nf_counters *c, struct pc_buf *b)

@@ -84,9 +84,9 @@ int pc_netfilter_counters(struct pc_netfilter *nf, struct pc_nf_counters *out);
  * Append to <b> the Prometheus text of <c>:
  * portcullis_denied_datagrams_total and portcullis_denied_datagrams_bytes_total
  * by family and protocol, HELP and TYPE always, samples for the families
- * read. Allocation failure is left in <b>->oom.
+ * read (NULL <c>: none). Returns 0, or -ENOMEM when <b> ran out of memory.
  */
-void pc_netfilter_render(const struct pc_nf_counters *c, struct pc_buf *b);
+int pc_netfilter_render(const struct pc_nf_counters *c, struct pc_buf *b);
 
 /* Append the JSON member "denied_datagrams":{"total":N,"ipv4":{...},...} (no comma). */
 void pc_netfilter_json(const struct pc_nf_counters *c, struct pc_buf *b);
