@@ -48,6 +48,14 @@ static const char usage[] =
 	"chains PORTCULLIS_OUTPUT, PORTCULLIS_REDIRECT and PORTCULLIS_GUARD. Running\n"
 	"it again replaces those chains, it never duplicates them.\n"
 	"\n"
+	"The fence (default): every other protocol (UDP, UDP-Lite, ICMP, SCTP, raw)\n"
+	"that the workload sends out is dropped and counted (filter chains\n"
+	"PORTCULLIS_EGRESS, PORTCULLIS_UDP, PORTCULLIS_DENY), except loopback, the\n"
+	"proxy's own traffic, replies and ICMP errors of allowed flows, IPv6\n"
+	"neighbour discovery, DNS (to the DNS proxy with --capture-dns, else to the\n"
+	"resolv.conf nameservers) and the UDP ports of ServiceEntries, which\n"
+	"`portcullis run` keeps in PORTCULLIS_UDP.\n"
+	"\n"
 	"Options:\n"
 	"  -p, --proxy-port PORT      where captured connections go (default 15001)\n"
 	"  -u, --proxy-uid UID        the proxy's uid, never captured (default 1337)\n"
@@ -61,6 +69,13 @@ static const char usage[] =
 	"                             ports captured whatever the destination\n"
 	"  -o, --exclude-outbound-ports LIST\n"
 	"                             ports never captured (checked first)\n"
+	"      --capture-dns          also redirect DNS (UDP and TCP port 53) to the\n"
+	"                             nameservers of /etc/resolv.conf to the DNS proxy\n"
+	"      --capture-all-dns      redirect all DNS (port 53), whatever the server\n"
+	"      --dns-port PORT        the DNS proxy's port (default 15053); guarded\n"
+	"                             like the proxy port even without capture\n"
+	"      --allow-non-tcp        no fence: let UDP, ICMP and every protocol but\n"
+	"                             TCP leave unchecked (NOT recommended)\n"
 	"      --ipv4-only            leave ip6tables alone (IPv6 is then NOT captured)\n"
 	"      --dry-run              print the rules (iptables-save format) and change\n"
 	"                             nothing\n"
@@ -89,7 +104,18 @@ struct iopts {
 	bool ipv4_only;
 };
 
-enum { OPT_DRY_RUN = 256, OPT_CLEANUP, OPT_IPV4_ONLY };
+enum {
+	OPT_DRY_RUN = 256,
+	OPT_CLEANUP,
+	OPT_IPV4_ONLY,
+	OPT_CAPTURE_DNS,
+	OPT_CAPTURE_ALL_DNS,
+	OPT_DNS_PORT,
+	OPT_ALLOW_NON_TCP,
+};
+
+#define RESOLV_CONF     "/etc/resolv.conf"
+#define RESOLV_CONF_MAX (1u << 20) /* far more than glibc reads */
 
 #define TOOL_OUTPUT_MAX (64u << 20) /* a nat table listing; kube-proxy's can be large */
 
@@ -113,6 +139,8 @@ static int set_option(struct iopts *o, int c, const char *arg, struct pc_err *er
 		return pc_ipt_parse_ports(arg, &o->ipt.include_ports, err);
 	case 'o':
 		return pc_ipt_parse_ports(arg, &o->ipt.exclude_ports, err);
+	case OPT_DNS_PORT:
+		return pc_ipt_parse_port(arg, &o->ipt.dns_port, err);
 	default:
 		return pc_err_set(err, -EINVAL, "unexpected option");
 	}
@@ -133,6 +161,8 @@ static const char *long_name(int c)
 		return "--exclude-outbound-cidrs";
 	case 'q':
 		return "--include-outbound-ports";
+	case OPT_DNS_PORT:
+		return "--dns-port";
 	default:
 		return "--exclude-outbound-ports";
 	}
@@ -145,6 +175,10 @@ static int check_combination(const struct iopts *o)
 		return usage_error("--ipv4-only, but --include-outbound-cidrs has IPv6 CIDRs");
 	if (o->ipv4_only && pc_ipt_cidrs_has_family(&o->ipt.exclude, AF_INET6))
 		return usage_error("--ipv4-only, but --exclude-outbound-cidrs has IPv6 CIDRs");
+	if (o->ipt.dns_port == o->ipt.proxy_port)
+		return usage_error("--dns-port and --proxy-port are both %u: the DNS proxy needs "
+				   "a port of its own",
+				   (unsigned)o->ipt.dns_port);
 	return -1;
 }
 
@@ -160,6 +194,10 @@ static int parse_args(int argc, char **argv, struct iopts *o)
 		{ "include-outbound-ports", required_argument, NULL, 'q' },
 		{ "exclude-outbound-ports", required_argument, NULL, 'o' },
 		{ "ipv4-only", no_argument, NULL, OPT_IPV4_ONLY },
+		{ "capture-dns", no_argument, NULL, OPT_CAPTURE_DNS },
+		{ "capture-all-dns", no_argument, NULL, OPT_CAPTURE_ALL_DNS },
+		{ "dns-port", required_argument, NULL, OPT_DNS_PORT },
+		{ "allow-non-tcp", no_argument, NULL, OPT_ALLOW_NON_TCP },
 		{ "dry-run", no_argument, NULL, OPT_DRY_RUN },
 		{ "cleanup", no_argument, NULL, OPT_CLEANUP },
 		{ "help", no_argument, NULL, 'h' },
@@ -181,11 +219,22 @@ static int parse_args(int argc, char **argv, struct iopts *o)
 		case OPT_CLEANUP:
 			o->cleanup = true;
 			break;
+		case OPT_CAPTURE_ALL_DNS:
+			o->ipt.capture_all_dns = true;
+			o->ipt.capture_dns = true;
+			break;
+		case OPT_CAPTURE_DNS:
+			o->ipt.capture_dns = true;
+			break;
+		case OPT_ALLOW_NON_TCP:
+			o->ipt.allow_non_tcp = true;
+			break;
 		case 'h':
 			fputs(usage, stdout);
 			return PC_EXIT_OK;
 		case '?':
-			if (optopt > 0 && optopt < 256 && strchr("pugixqo", optopt))
+			if ((optopt > 0 && optopt < 256 && strchr("pugixqo", optopt)) ||
+			    optopt == OPT_DNS_PORT)
 				return usage_error("%s needs an argument", long_name(optopt));
 			if (optopt && strncmp(argv[optind - 1], "--", 2) == 0)
 				return usage_error("option \"%s\" takes no argument",
@@ -442,9 +491,75 @@ static int preflight(struct family *f)
 	return 0;
 }
 
+/*
+ * The nameservers of /etc/resolv.conf into <o>: the fence lets DNS to them
+ * out, --capture-dns redirects it. A missing file is glibc's default
+ * (127.0.0.1). Returns 0 or -1 after reporting.
+ */
+static int read_resolvers(struct iopts *o)
+{
+	struct pc_buf text = PC_BUF_INIT;
+	int fd = open(RESOLV_CONF, O_RDONLY | O_CLOEXEC), ret = 0;
+
+	if (fd == -1 && errno != ENOENT) {
+		pc_usage_print("cannot read %s: %s", RESOLV_CONF, strerror(errno));
+		return -1;
+	}
+	if (fd != -1) {
+		ret = read_all(fd, &text);
+		close(fd);
+	}
+	if (ret == 0 && text.len > RESOLV_CONF_MAX)
+		ret = -EFBIG;
+	if (ret == 0)
+		ret = pc_ipt_parse_resolv(pc_buf_str(&text), &o->ipt.resolvers);
+	if (ret < 0)
+		pc_usage_print("cannot read %s: %s", RESOLV_CONF, strerror(-ret));
+	pc_buf_release(&text);
+	return ret < 0 ? -1 : 0;
+}
+
+/* Say loudly what --allow-non-tcp leaves open. */
+static void warn_non_tcp(const struct iopts *o)
+{
+	if (!o->ipt.allow_non_tcp || o->cleanup)
+		return;
+	pc_usage_print("WARNING: --allow-non-tcp: no fence. UDP, UDP-Lite, ICMP, SCTP and every "
+		       "other protocol but TCP leave the pod UNCHECKED: anything in the pod can "
+		       "send data to any address around the proxy (QUIC, DNS tunnels, ping "
+		       "payloads). Run without --allow-non-tcp to drop them.");
+}
+
 static void print_script(const struct family *f, const char *what)
 {
 	printf("# %s: %s (%s --noflush)\n%s", f->name, what, f->restore, pc_buf_str(&f->script));
+}
+
+/* What an install did to <f>, a line per table. */
+static void print_installed(const struct iopts *o, const struct family *f)
+{
+	printf("%s: installed %s and %s in the nat table%s; new outbound TCP connections go to "
+	       "port %u\n",
+	       f->name, PC_IPT_OUTPUT_CHAIN, PC_IPT_REDIRECT_CHAIN,
+	       f->st.jumps ? "" : ", jump from OUTPUT added", (unsigned)o->ipt.proxy_port);
+	if (o->ipt.capture_dns)
+		printf("%s: installed %s in the nat table; DNS to %s goes to port %u\n", f->name,
+		       PC_IPT_DNS_CHAIN,
+		       o->ipt.capture_all_dns ? "any server" : "the resolv.conf nameservers",
+		       (unsigned)o->ipt.dns_port);
+	printf("%s: installed %s in the filter table%s; only the proxy's own (IP_TRANSPARENT) "
+	       "sockets receive them\n",
+	       f->name, PC_IPT_GUARD_CHAIN,
+	       f->st.guard_jumps && f->st.udp_guard_jumps ? "" : ", jump from INPUT added");
+	if (!o->ipt.allow_non_tcp)
+		printf("%s: installed %s, %s and %s in the filter table%s; other protocols than "
+		       "TCP are dropped\n",
+		       f->name, PC_IPT_EGRESS_CHAIN, PC_IPT_UDP_CHAIN, PC_IPT_DENY_CHAIN,
+		       f->st.egress_jumps ? "" : ", jump from filter OUTPUT added");
+	else
+		printf("%s: no fence (--allow-non-tcp): other protocols than TCP are NOT "
+		       "checked\n",
+		       f->name);
 }
 
 static int install(const struct iopts *o, struct family *fam, size_t nfam)
@@ -472,15 +587,7 @@ static int install(const struct iopts *o, struct family *fam, size_t nfam)
 					fam[0].name, fam[i].name, fam[i].name);
 			return PC_EXIT_FAIL;
 		}
-		printf("%s: installed %s and %s in the nat table%s; new outbound TCP "
-		       "connections go to port %u\n",
-		       fam[i].name, PC_IPT_OUTPUT_CHAIN, PC_IPT_REDIRECT_CHAIN,
-		       fam[i].st.jumps ? "" : ", jump from OUTPUT added",
-		       (unsigned)o->ipt.proxy_port);
-		printf("%s: installed %s in the filter table%s; only the proxy's own "
-		       "(IP_TRANSPARENT) socket receives them\n",
-		       fam[i].name, PC_IPT_GUARD_CHAIN,
-		       fam[i].st.guard_jumps ? "" : ", jump from INPUT added");
+		print_installed(o, &fam[i]);
 	}
 	return PC_EXIT_OK;
 }
@@ -488,11 +595,13 @@ static int install(const struct iopts *o, struct family *fam, size_t nfam)
 static void print_removed(const struct family *f)
 {
 	const struct pc_ipt_state *st = &f->st;
-	unsigned jumps = st->jumps + st->old_jumps;
-	unsigned chains = st->has_output + st->has_redirect + st->has_guard;
+	unsigned jumps = st->jumps + st->old_jumps + st->dns_jumps + st->egress_jumps;
+	unsigned chains = st->has_output + st->has_redirect + st->has_dns + st->has_guard +
+			  st->has_egress + st->has_udp + st->has_deny;
 
 	printf("%s: removed %u jump%s from OUTPUT, %u from INPUT and %u chain%s\n", f->name, jumps,
-	       jumps == 1 ? "" : "s", st->guard_jumps, chains, chains == 1 ? "" : "s");
+	       jumps == 1 ? "" : "s", st->guard_jumps + st->udp_guard_jumps, chains,
+	       chains == 1 ? "" : "s");
 }
 
 static int cleanup(const struct iopts *o, struct family *fam, size_t nfam)
@@ -570,7 +679,10 @@ int pc_cmd_iptables(int argc, char **argv)
 	sa.sa_handler = SIG_IGN;
 	sigaction(SIGPIPE, &sa, NULL);
 
-	if (o.cleanup)
+	warn_non_tcp(&o);
+	if (!o.cleanup && read_resolvers(&o) < 0)
+		status = PC_EXIT_FAIL;
+	else if (o.cleanup)
 		status = cleanup(&o, fam, nfam);
 	else if (o.dry_run)
 		status = dry_run(&o, fam, nfam);

@@ -14,11 +14,28 @@
  *     excluded CIDRs                          RETURN
  *     included ports                          -> PORTCULLIS_REDIRECT
  *     "*", or each included CIDR              -> PORTCULLIS_REDIRECT
+ *     (--capture-dns: TCP port 53 to a resolver  REDIRECT <DNS port>, after
+ *      the owner rules, and the lo rules leave port 53 out)
  *   PORTCULLIS_REDIRECT: -p tcp REDIRECT --to-ports <proxy port>
+ *   nat OUTPUT -p udp --dport 53 -> PORTCULLIS_DNS    (--capture-dns only)
+ *     the proxy uid, then gid                 RETURN
+ *     each resolver (or every destination)    REDIRECT <DNS port>
  *
- *   filter INPUT (first rule) -p tcp --syn -> PORTCULLIS_GUARD
+ *   filter INPUT (first rules) -p tcp --syn, -p udp -> PORTCULLIS_GUARD
  *     --dport <proxy port>, an IP_TRANSPARENT socket   RETURN
  *     --dport <proxy port>                             REJECT tcp-reset
+ *     (the same for the DNS port over TCP, and over UDP with a port unreachable)
+ *
+ *   filter OUTPUT (first rule) -> PORTCULLIS_EGRESS   (the fence; not with
+ *     --allow-non-tcp)
+ *     -o lo, -d 127.0.0.0/8 or ::1, -p tcp, the proxy uid and gid, RELATED,
+ *     ESTABLISHED replies,
+ *     ICMPv6 ND and MLD, DNS to the resolvers without capture   RETURN
+ *     -p udp                                  goto PORTCULLIS_UDP
+ *     the rest                                -> PORTCULLIS_DENY
+ *   PORTCULLIS_UDP: the daemon's ServiceEntry ports RETURN, then -> PORTCULLIS_DENY
+ *   PORTCULLIS_DENY: udp, udplite, icmp, sctp, the rest: DROP, one rule each
+ *     so that their counters tell them apart
  *
  * Istio matches every packet on its jump; we match SYN only, so that a
  * connection conntrack first sees mid-stream (one that was open before the
@@ -39,6 +56,7 @@
 #include "cli/iptables.h"
 
 #include <errno.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
@@ -62,6 +80,7 @@ void pc_ipt_opts_init(struct pc_ipt_opts *o)
 	o->proxy_uid = PC_IPT_DEFAULT_UID;
 	o->proxy_gid = PC_IPT_DEFAULT_GID;
 	o->include.all = true;
+	o->dns_port = PC_IPT_DEFAULT_DNS_PORT;
 }
 
 void pc_ipt_opts_release(struct pc_ipt_opts *o)
@@ -70,6 +89,7 @@ void pc_ipt_opts_release(struct pc_ipt_opts *o)
 	free(o->exclude.v);
 	free(o->include_ports.v);
 	free(o->exclude_ports.v);
+	free(o->resolvers.v);
 	pc_ipt_opts_init(o);
 }
 
@@ -273,6 +293,51 @@ int pc_ipt_parse_id(const char *s, uint32_t *out, struct pc_err *err)
 	return 0;
 }
 
+/* The address of a "nameserver" line at <p> into <pfx>. Returns 0 or -EINVAL. */
+static int nameserver(const char *p, struct pc_prefix *pfx)
+{
+	char addr[ENTRY_MAX];
+	size_t n;
+
+	if (strncmp(p, "nameserver", 10) != 0 || !is_blank(p[10]))
+		return -EINVAL;
+	for (p += 10; is_blank(*p); p++)
+		;
+	n = strcspn(p, " \t\n%#;");
+	if (n == 0 || n >= sizeof(addr))
+		return -EINVAL;
+	memcpy(addr, p, n);
+	addr[n] = '\0';
+	if (strchr(addr, '/') || pc_prefix_parse(addr, pfx) < 0)
+		return -EINVAL;
+	return 0;
+}
+
+int pc_ipt_parse_resolv(const char *text, struct pc_ipt_cidrs *out)
+{
+	struct pc_ipt_cidrs c = { false, NULL, 0 };
+	struct pc_prefix pfx;
+	const char *p;
+
+	for (p = text; p && *p; p = strchr(p, '\n'), p = p ? p + 1 : NULL) {
+		if (c.n == PC_IPT_LIST_MAX || nameserver(p, &pfx) < 0)
+			continue;
+		if (cidrs_add(&c, &pfx) < 0)
+			goto out_oom;
+	}
+	if (c.n == 0) {
+		if (pc_prefix_parse("127.0.0.1", &pfx) < 0 || cidrs_add(&c, &pfx) < 0)
+			goto out_oom;
+	}
+	free(out->v);
+	*out = c;
+	return 0;
+
+out_oom:
+	free(c.v);
+	return -ENOMEM;
+}
+
 bool pc_ipt_cidrs_has_family(const struct pc_ipt_cidrs *c, int family)
 {
 	size_t i;
@@ -318,49 +383,234 @@ static void add_port_rules(struct pc_buf *b, const struct pc_ipt_ports *ports, c
 			      (unsigned)ports->v[i], target);
 }
 
-/* The owner rules for one id: "uid" or "gid". */
-static void add_owner_rules(struct pc_buf *b, const char *kind, uint32_t id, bool lo_return)
+/*
+ * The owner rules for one id: "uid" or "gid". With DNS capture, the app's
+ * TCP to a resolver on lo (127.0.0.53) must still reach the redirect, so
+ * the "app -> itself over lo" rule leaves port 53 out, as Istio's does.
+ */
+static void add_owner_rules(struct pc_buf *b, const char *kind, uint32_t id, bool lo_return,
+			    bool dns)
 {
 	if (lo_return)
-		pc_buf_printf(b, "-A %s -o lo -m owner ! --%s-owner %u -j RETURN\n",
-			      PC_IPT_OUTPUT_CHAIN, kind, id);
+		pc_buf_printf(b, "-A %s -o lo %s-m owner ! --%s-owner %u -j RETURN\n",
+			      PC_IPT_OUTPUT_CHAIN, dns ? "-p tcp -m tcp ! --dport 53 " : "", kind,
+			      id);
 	pc_buf_printf(b, "-A %s -m owner --%s-owner %u -j RETURN\n", PC_IPT_OUTPUT_CHAIN, kind, id);
 }
 
-/* The filter section: the guard of the proxy port (see cli/iptables.h). */
-static void add_guard(struct pc_buf *b, const struct pc_ipt_opts *o, const struct pc_ipt_state *st)
+/*
+ * One rule of <chain> per DNS destination of <o> and <family>: every
+ * destination with --capture-all-dns, else each resolver of the family.
+ * <tail> is the rest of the rule after the destination ("-p udp ...").
+ */
+static void add_dns_rules(struct pc_buf *b, const struct pc_ipt_opts *o, int family,
+			  const char *chain, bool all, const char *tail)
 {
-	unsigned port = o->proxy_port;
+	const struct pc_ipt_cidrs *r = &o->resolvers;
+	char text[PC_ADDR_STRLEN];
+	size_t i;
+
+	if (all) {
+		pc_buf_printf(b, "-A %s %s\n", chain, tail);
+		return;
+	}
+	for (i = 0; i < r->n; i++)
+		if (r->v[i].addr.family == family)
+			pc_buf_printf(b, "-A %s -d %s/%u %s\n", chain,
+				      pc_addr_str(&r->v[i].addr, text), (unsigned)r->v[i].len,
+				      tail);
+}
+
+/* The REDIRECT of DNS over <proto> ("tcp", "udp") to the DNS proxy, after the destination. */
+static const char *dns_redirect(char out[96], const char *proto, uint16_t port)
+{
+	snprintf(out, 96, "-p %s -m %s --dport 53 -j REDIRECT --to-ports %u", proto, proto,
+		 (unsigned)port);
+	return out;
+}
+
+/* The guard of one port and protocol: an IP_TRANSPARENT socket or nothing. */
+static void add_guard_port(struct pc_buf *b, const char *proto, unsigned port, const char *reject)
+{
+	pc_buf_printf(b, "-A %s -p %s -m %s --dport %u -m socket --transparent -j RETURN\n",
+		      PC_IPT_GUARD_CHAIN, proto, proto, port);
+	pc_buf_printf(b, "-A %s -p %s -m %s --dport %u -j REJECT --reject-with %s\n",
+		      PC_IPT_GUARD_CHAIN, proto, proto, port, reject);
+}
+
+/* The jumps of the filter table that <st> does not show, in the places a save prints them. */
+static void add_filter_jumps(struct pc_buf *b, bool fence, const struct pc_ipt_state *st)
+{
+	unsigned pos = 1;
+
+	if (!st || !st->guard_jumps)
+		pc_buf_printf(b, "-I INPUT %u " PC_IPT_GUARD_JUMP_RULE "\n", pos++);
+	if (!st || !st->udp_guard_jumps)
+		pc_buf_printf(b, "-I INPUT %u " PC_IPT_GUARD_UDP_JUMP_RULE "\n", pos);
+	if (fence && (!st || !st->egress_jumps))
+		pc_buf_adds(b, "-I OUTPUT 1 " PC_IPT_EGRESS_JUMP_RULE "\n");
+}
+
+/* PORTCULLIS_DENY: count and drop, one rule per protocol we report. */
+static void add_deny(struct pc_buf *b, int family)
+{
+	static const char *const protos[] = { "udp", "udplite", NULL, "sctp" };
+	size_t i;
+
+	for (i = 0; i < sizeof(protos) / sizeof(protos[0]); i++)
+		pc_buf_printf(b, "-A " PC_IPT_DENY_CHAIN " -p %s -j DROP\n",
+			      protos[i]           ? protos[i]
+			      : family == AF_INET ? "icmp"
+						  : "ipv6-icmp");
+	pc_buf_adds(b, "-A " PC_IPT_DENY_CHAIN " -j DROP\n");
+}
+
+/*
+ * PORTCULLIS_EGRESS: what may leave besides TCP (see cli/iptables.h).
+ * Loopback is both "-o lo" and the loopback destinations: a packet that
+ * nat OUTPUT redirected (DNS to the DNS proxy) keeps the output device of
+ * its first route for the whole OUTPUT hook, so "-o lo" misses it. The
+ * ICMPv6 types: MLD query, report and done (130-132), router and neighbour
+ * solicitation and advertisement, redirect (133-137), MLDv2 report (143).
+ */
+static void add_egress(struct pc_buf *b, const struct pc_ipt_opts *o, int family)
+{
+	static const unsigned icmp6[] = { 130, 131, 132, 133, 134, 135, 136, 137, 143 };
+	size_t i;
+
+	pc_buf_adds(b, "-A " PC_IPT_EGRESS_CHAIN " -o lo -j RETURN\n");
+	/* what nat OUTPUT redirected: -o is the route's before the rewrite, not lo */
+	pc_buf_printf(b, "-A " PC_IPT_EGRESS_CHAIN " -d %s -j RETURN\n",
+		      family == AF_INET ? "127.0.0.0/8" : "::1/128");
+	pc_buf_adds(b, "-A " PC_IPT_EGRESS_CHAIN " -p tcp -j RETURN\n");
+	pc_buf_printf(b, "-A " PC_IPT_EGRESS_CHAIN " -m owner --uid-owner %u -j RETURN\n",
+		      o->proxy_uid);
+	pc_buf_printf(b, "-A " PC_IPT_EGRESS_CHAIN " -m owner --gid-owner %u -j RETURN\n",
+		      o->proxy_gid);
+	pc_buf_adds(b, "-A " PC_IPT_EGRESS_CHAIN " -m conntrack --ctstate RELATED -j RETURN\n");
+	pc_buf_adds(b, "-A " PC_IPT_EGRESS_CHAIN
+		       " -m conntrack --ctstate ESTABLISHED --ctdir REPLY -j RETURN\n");
+	for (i = 0; family == AF_INET6 && i < sizeof(icmp6) / sizeof(icmp6[0]); i++)
+		pc_buf_printf(b,
+			      "-A " PC_IPT_EGRESS_CHAIN
+			      " -p ipv6-icmp -m icmp6 --icmpv6-type %u -j RETURN\n",
+			      icmp6[i]);
+	if (!o->capture_dns)
+		add_dns_rules(b, o, family, PC_IPT_EGRESS_CHAIN, false,
+			      "-p udp -m udp --dport 53 -j RETURN");
+	pc_buf_adds(b, "-A " PC_IPT_EGRESS_CHAIN " -p udp -g " PC_IPT_UDP_CHAIN "\n");
+	pc_buf_adds(b, "-A " PC_IPT_EGRESS_CHAIN " -j " PC_IPT_DENY_CHAIN "\n");
+}
+
+/* Flush, then delete, each chain of <names> that <has> says exists. */
+static void drop_chains(struct pc_buf *b, const char *const names[], const bool has[], size_t n)
+{
+	size_t i;
+
+	for (i = 0; i < n; i++)
+		if (has[i])
+			pc_buf_printf(b, "-F %s\n", names[i]);
+	for (i = 0; i < n; i++)
+		if (has[i])
+			pc_buf_printf(b, "-X %s\n", names[i]);
+}
+
+/* Remove the fence that <st> shows (after --allow-non-tcp). */
+static void remove_fence(struct pc_buf *b, const struct pc_ipt_state *st)
+{
+	static const char *const names[] = { PC_IPT_EGRESS_CHAIN, PC_IPT_UDP_CHAIN,
+					     PC_IPT_DENY_CHAIN };
+	unsigned i;
+
+	if (!st)
+		return;
+	for (i = 0; i < st->egress_jumps; i++)
+		pc_buf_adds(b, "-D OUTPUT " PC_IPT_EGRESS_JUMP_RULE "\n");
+	drop_chains(b, names, (const bool[]){ st->has_egress, st->has_udp, st->has_deny }, 3);
+}
+
+/* The filter section: the fence and the guard (see cli/iptables.h), in a save's order. */
+static void add_filter(struct pc_buf *b, const struct pc_ipt_opts *o, int family,
+		       const struct pc_ipt_state *st)
+{
+	const char *unreach =
+		family == AF_INET ? "icmp-port-unreachable" : "icmp6-port-unreachable";
+	bool fence = !o->allow_non_tcp;
 
 	pc_buf_adds(b, "*filter\n");
+	if (fence)
+		pc_buf_adds(b,
+			    ":" PC_IPT_DENY_CHAIN " - [0:0]\n:" PC_IPT_EGRESS_CHAIN " - [0:0]\n");
 	pc_buf_adds(b, ":" PC_IPT_GUARD_CHAIN " - [0:0]\n");
-	if (!st || !st->guard_jumps)
-		pc_buf_adds(b, "-I INPUT 1 " PC_IPT_GUARD_JUMP_RULE "\n");
-	pc_buf_printf(b, "-A %s -p tcp -m tcp --dport %u -m socket --transparent -j RETURN\n",
-		      PC_IPT_GUARD_CHAIN, port);
-	pc_buf_printf(b, "-A %s -p tcp -m tcp --dport %u -j REJECT --reject-with tcp-reset\n",
-		      PC_IPT_GUARD_CHAIN, port);
+	if (fence)
+		pc_buf_adds(b, ":" PC_IPT_UDP_CHAIN " - [0:0]\n");
+	add_filter_jumps(b, fence, st);
+	if (fence) {
+		add_deny(b, family);
+		add_egress(b, o, family);
+	}
+	add_guard_port(b, "tcp", o->proxy_port, "tcp-reset");
+	add_guard_port(b, "tcp", o->dns_port, "tcp-reset");
+	add_guard_port(b, "udp", o->dns_port, unreach);
+	if (fence)
+		pc_buf_adds(b, "-A " PC_IPT_UDP_CHAIN " -j " PC_IPT_DENY_CHAIN "\n");
+	else
+		remove_fence(b, st);
 	pc_buf_adds(b, "COMMIT\n");
 }
 
-void pc_ipt_rules(struct pc_buf *b, const struct pc_ipt_opts *o, int family,
-		  const struct pc_ipt_state *st)
+/* The nat jumps from OUTPUT: earlier versions' out, ours in where missing. */
+static void add_nat_jumps(struct pc_buf *b, const struct pc_ipt_opts *o,
+			  const struct pc_ipt_state *st)
 {
-	bool lo_return = !includes_loopback(&o->include);
 	unsigned i;
 
-	add_guard(b, o, st);
-	pc_buf_adds(b, "*nat\n");
-	pc_buf_adds(b, ":" PC_IPT_OUTPUT_CHAIN " - [0:0]\n");
-	pc_buf_adds(b, ":" PC_IPT_REDIRECT_CHAIN " - [0:0]\n");
 	for (i = 0; st && i < st->old_jumps; i++)
 		pc_buf_adds(b, "-D OUTPUT " PC_IPT_OLD_JUMP_RULE "\n");
 	if (!st || !st->jumps)
 		pc_buf_adds(b, "-A OUTPUT " PC_IPT_JUMP_RULE "\n");
+	if (o->capture_dns && (!st || !st->dns_jumps))
+		pc_buf_adds(b, "-A OUTPUT " PC_IPT_DNS_JUMP_RULE "\n");
+}
+
+/* PORTCULLIS_DNS: UDP DNS to the DNS proxy, except the proxy's own queries. */
+static void add_dns_chain(struct pc_buf *b, const struct pc_ipt_opts *o, int family)
+{
+	char redirect[96];
+
+	pc_buf_printf(b, "-A " PC_IPT_DNS_CHAIN " -m owner --uid-owner %u -j RETURN\n",
+		      o->proxy_uid);
+	pc_buf_printf(b, "-A " PC_IPT_DNS_CHAIN " -m owner --gid-owner %u -j RETURN\n",
+		      o->proxy_gid);
+	add_dns_rules(b, o, family, PC_IPT_DNS_CHAIN, o->capture_all_dns,
+		      dns_redirect(redirect, "udp", o->dns_port));
+}
+
+/* Without DNS capture, what <st> shows of an earlier one goes. */
+static void remove_dns(struct pc_buf *b, const struct pc_ipt_state *st)
+{
+	static const char *const names[] = { PC_IPT_DNS_CHAIN };
+	unsigned i;
+
+	if (!st)
+		return;
+	for (i = 0; i < st->dns_jumps; i++)
+		pc_buf_adds(b, "-D OUTPUT " PC_IPT_DNS_JUMP_RULE "\n");
+	drop_chains(b, names, (const bool[]){ st->has_dns }, 1);
+}
+
+/* PORTCULLIS_OUTPUT, in the order of the table in this file's header. */
+static void add_output_chain(struct pc_buf *b, const struct pc_ipt_opts *o, int family)
+{
+	bool lo_return = !includes_loopback(&o->include);
+	char redirect[96];
 
 	add_port_rules(b, &o->exclude_ports, "RETURN");
-	add_owner_rules(b, "uid", o->proxy_uid, lo_return);
-	add_owner_rules(b, "gid", o->proxy_gid, lo_return);
+	add_owner_rules(b, "uid", o->proxy_uid, lo_return, o->capture_dns);
+	add_owner_rules(b, "gid", o->proxy_gid, lo_return, o->capture_dns);
+	if (o->capture_dns)
+		add_dns_rules(b, o, family, PC_IPT_OUTPUT_CHAIN, o->capture_all_dns,
+			      dns_redirect(redirect, "tcp", o->dns_port));
 	pc_buf_printf(b, "-A %s -d %s -j RETURN\n", PC_IPT_OUTPUT_CHAIN,
 		      family == AF_INET ? "127.0.0.1/32" : "::1/128");
 	add_cidr_rules(b, &o->exclude, family, "RETURN");
@@ -369,9 +619,25 @@ void pc_ipt_rules(struct pc_buf *b, const struct pc_ipt_opts *o, int family,
 		pc_buf_adds(b, "-A " PC_IPT_OUTPUT_CHAIN " -j " PC_IPT_REDIRECT_CHAIN "\n");
 	else
 		add_cidr_rules(b, &o->include, family, PC_IPT_REDIRECT_CHAIN);
+}
 
+void pc_ipt_rules(struct pc_buf *b, const struct pc_ipt_opts *o, int family,
+		  const struct pc_ipt_state *st)
+{
+	add_filter(b, o, family, st);
+	pc_buf_adds(b, "*nat\n");
+	if (o->capture_dns)
+		pc_buf_adds(b, ":" PC_IPT_DNS_CHAIN " - [0:0]\n");
+	pc_buf_adds(b, ":" PC_IPT_OUTPUT_CHAIN " - [0:0]\n");
+	pc_buf_adds(b, ":" PC_IPT_REDIRECT_CHAIN " - [0:0]\n");
+	add_nat_jumps(b, o, st);
+	if (o->capture_dns)
+		add_dns_chain(b, o, family);
+	add_output_chain(b, o, family);
 	pc_buf_printf(b, "-A %s -p tcp -j REDIRECT --to-ports %u\n", PC_IPT_REDIRECT_CHAIN,
 		      (unsigned)o->proxy_port);
+	if (!o->capture_dns)
+		remove_dns(b, st);
 	pc_buf_adds(b, "COMMIT\n");
 }
 
@@ -383,22 +649,50 @@ static bool line_is(const char *p, const char *want)
 	return strncmp(p, want, n) == 0 && (p[n] == '\n' || p[n] == '\0');
 }
 
+/* Count what is ours in the nat listing line <p>. */
+static void scan_nat_line(const char *p, struct pc_ipt_state *st)
+{
+	if (line_is(p, "-A OUTPUT " PC_IPT_JUMP_RULE))
+		st->jumps++;
+	else if (line_is(p, "-A OUTPUT " PC_IPT_OLD_JUMP_RULE))
+		st->old_jumps++;
+	else if (line_is(p, "-A OUTPUT " PC_IPT_DNS_JUMP_RULE))
+		st->dns_jumps++;
+	else if (line_is(p, "-N " PC_IPT_OUTPUT_CHAIN))
+		st->has_output = true;
+	else if (line_is(p, "-N " PC_IPT_REDIRECT_CHAIN))
+		st->has_redirect = true;
+	else if (line_is(p, "-N " PC_IPT_DNS_CHAIN))
+		st->has_dns = true;
+}
+
+/* Count what is ours in the filter listing line <p>. */
+static void scan_filter_line(const char *p, struct pc_ipt_state *st)
+{
+	if (line_is(p, "-A INPUT " PC_IPT_GUARD_JUMP_RULE))
+		st->guard_jumps++;
+	else if (line_is(p, "-A INPUT " PC_IPT_GUARD_UDP_JUMP_RULE))
+		st->udp_guard_jumps++;
+	else if (line_is(p, "-A OUTPUT " PC_IPT_EGRESS_JUMP_RULE))
+		st->egress_jumps++;
+	else if (line_is(p, "-N " PC_IPT_GUARD_CHAIN))
+		st->has_guard = true;
+	else if (line_is(p, "-N " PC_IPT_EGRESS_CHAIN))
+		st->has_egress = true;
+	else if (line_is(p, "-N " PC_IPT_UDP_CHAIN))
+		st->has_udp = true;
+	else if (line_is(p, "-N " PC_IPT_DENY_CHAIN))
+		st->has_deny = true;
+}
+
 /* Count what is ours, line by line, in the listing of one table. */
 static void scan_table(const char *p, bool nat, struct pc_ipt_state *st)
 {
 	while (*p) {
-		if (nat && line_is(p, "-A OUTPUT " PC_IPT_JUMP_RULE))
-			st->jumps++;
-		else if (nat && line_is(p, "-A OUTPUT " PC_IPT_OLD_JUMP_RULE))
-			st->old_jumps++;
-		else if (nat && line_is(p, "-N " PC_IPT_OUTPUT_CHAIN))
-			st->has_output = true;
-		else if (nat && line_is(p, "-N " PC_IPT_REDIRECT_CHAIN))
-			st->has_redirect = true;
-		else if (!nat && line_is(p, "-A INPUT " PC_IPT_GUARD_JUMP_RULE))
-			st->guard_jumps++;
-		else if (!nat && line_is(p, "-N " PC_IPT_GUARD_CHAIN))
-			st->has_guard = true;
+		if (nat)
+			scan_nat_line(p, st);
+		else
+			scan_filter_line(p, st);
 		p = strchr(p, '\n');
 		if (!p)
 			break;
@@ -413,39 +707,43 @@ void pc_ipt_scan(const char *nat, const char *filter, struct pc_ipt_state *st)
 	scan_table(filter, false, st);
 }
 
+static void repeat(struct pc_buf *b, unsigned n, const char *line)
+{
+	while (n--)
+		pc_buf_adds(b, line);
+}
+
 static void cleanup_filter(struct pc_buf *b, const struct pc_ipt_state *st)
 {
-	unsigned i;
+	static const char *const names[] = { PC_IPT_GUARD_CHAIN, PC_IPT_EGRESS_CHAIN,
+					     PC_IPT_UDP_CHAIN, PC_IPT_DENY_CHAIN };
+	const bool has[] = { st->has_guard, st->has_egress, st->has_udp, st->has_deny };
 
-	if (!st->guard_jumps && !st->has_guard)
+	if (!st->guard_jumps && !st->udp_guard_jumps && !st->egress_jumps && !st->has_guard &&
+	    !st->has_egress && !st->has_udp && !st->has_deny)
 		return;
 	pc_buf_adds(b, "*filter\n");
-	for (i = 0; i < st->guard_jumps; i++)
-		pc_buf_adds(b, "-D INPUT " PC_IPT_GUARD_JUMP_RULE "\n");
-	if (st->has_guard)
-		pc_buf_adds(b, "-F " PC_IPT_GUARD_CHAIN "\n-X " PC_IPT_GUARD_CHAIN "\n");
+	repeat(b, st->guard_jumps, "-D INPUT " PC_IPT_GUARD_JUMP_RULE "\n");
+	repeat(b, st->udp_guard_jumps, "-D INPUT " PC_IPT_GUARD_UDP_JUMP_RULE "\n");
+	repeat(b, st->egress_jumps, "-D OUTPUT " PC_IPT_EGRESS_JUMP_RULE "\n");
+	drop_chains(b, names, has, 4);
 	pc_buf_adds(b, "COMMIT\n");
 }
 
 void pc_ipt_cleanup_rules(struct pc_buf *b, const struct pc_ipt_state *st)
 {
-	unsigned i;
+	static const char *const names[] = { PC_IPT_OUTPUT_CHAIN, PC_IPT_REDIRECT_CHAIN,
+					     PC_IPT_DNS_CHAIN };
+	const bool has[] = { st->has_output, st->has_redirect, st->has_dns };
 
 	cleanup_filter(b, st);
-	if (!st->jumps && !st->old_jumps && !st->has_output && !st->has_redirect)
+	if (!st->jumps && !st->old_jumps && !st->dns_jumps && !st->has_output &&
+	    !st->has_redirect && !st->has_dns)
 		return;
 	pc_buf_adds(b, "*nat\n");
-	for (i = 0; i < st->jumps; i++)
-		pc_buf_adds(b, "-D OUTPUT " PC_IPT_JUMP_RULE "\n");
-	for (i = 0; i < st->old_jumps; i++)
-		pc_buf_adds(b, "-D OUTPUT " PC_IPT_OLD_JUMP_RULE "\n");
-	if (st->has_output)
-		pc_buf_adds(b, "-F " PC_IPT_OUTPUT_CHAIN "\n");
-	if (st->has_redirect)
-		pc_buf_adds(b, "-F " PC_IPT_REDIRECT_CHAIN "\n");
-	if (st->has_output)
-		pc_buf_adds(b, "-X " PC_IPT_OUTPUT_CHAIN "\n");
-	if (st->has_redirect)
-		pc_buf_adds(b, "-X " PC_IPT_REDIRECT_CHAIN "\n");
+	repeat(b, st->jumps, "-D OUTPUT " PC_IPT_JUMP_RULE "\n");
+	repeat(b, st->old_jumps, "-D OUTPUT " PC_IPT_OLD_JUMP_RULE "\n");
+	repeat(b, st->dns_jumps, "-D OUTPUT " PC_IPT_DNS_JUMP_RULE "\n");
+	drop_chains(b, names, has, 3);
 	pc_buf_adds(b, "COMMIT\n");
 }

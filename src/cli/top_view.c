@@ -169,6 +169,40 @@ static const char *count(char *out, size_t size, const struct pc_node *map, cons
 	return out;
 }
 
+/* The datagrams of family <fam> ("ipv4") that the fence dropped, as text, "-" when absent. */
+static const char *family_drops(char *out, size_t size, const struct pc_node *dg, const char *fam)
+{
+	static const char *const protos[] = { "udp", "udplite", "icmp", "sctp", "other" };
+	const struct pc_node *f = pc_node_get(dg, fam);
+	double n, sum = 0;
+	size_t i;
+
+	for (i = 0; i < sizeof(protos) / sizeof(protos[0]); i++) {
+		if (!pc_client_num(f, protos[i], &n))
+			return "-";
+		sum += n;
+	}
+	snprintf(out, size, "%.0f", sum);
+	return out;
+}
+
+/*
+ * The fence's line (daemon/netfilter.h), only when the daemon reports its
+ * counters: without `portcullis iptables`, there is nothing to show.
+ */
+static void fence_line(const struct pc_top_view *v, struct screen *s)
+{
+	const struct pc_node *dg = pc_node_get(v->cur.r.root, "denied_datagrams");
+	char total[32], v4[32], v6[32];
+
+	if (!dg || dg->type != PC_NODE_MAP)
+		return;
+	screen_printf(s, "fence: denied datagrams %s (IPv4 %s, IPv6 %s)",
+		      count(total, sizeof(total), dg, "total"),
+		      family_drops(v4, sizeof(v4), dg, "ipv4"),
+		      family_drops(v6, sizeof(v6), dg, "ipv6"));
+}
+
 static void header(const struct pc_top_view *v, struct screen *s)
 {
 	const struct pc_node *root = v->cur.r.root, *l = pc_node_get(root, "listener");
@@ -192,6 +226,7 @@ static void header(const struct pc_top_view *v, struct screen *s)
 		      count(active, sizeof(active), l, "downstream_cx_active"),
 		      count(denied, sizeof(denied), l, "denied"),
 		      count(revoked, sizeof(revoked), l, "revoked"));
+	fence_line(v, s);
 	if (v->error[0])
 		screen_printf(s, "error: %s", v->error);
 }

@@ -38,6 +38,7 @@
 #include "daemon/audit.h"
 #include "daemon/control.h"
 #include "daemon/http.h"
+#include "daemon/netfilter.h"
 #include "daemon/publish.h"
 #include "daemon/token.h"
 #include "dns/proxy.h"
@@ -180,6 +181,27 @@ static int sum_stats(struct pc_admin *a, struct pc_stats_sum *sum)
 
 /* ---- endpoints ---- */
 
+/*
+ * The fence's drop counters (daemon/netfilter.h): Prometheus text, or a
+ * member added to the JSON object that ends <b>.
+ */
+static void add_fence(struct pc_admin *a, struct pc_buf *b, bool prom)
+{
+	struct pc_nf_counters c;
+	bool have = a->o.nf && pc_netfilter_counters(a->o.nf, &c) == 0;
+
+	if (prom) {
+		(void)pc_netfilter_render(have ? &c : NULL, b); /* b->oom: reply() answers 500 */
+		return;
+	}
+	if (b->len && pc_buf_str(b)[b->len - 1] == '}') {
+		pc_buf_truncate(b, b->len - 1);
+		pc_buf_addc(b, ',');
+		pc_netfilter_json(have ? &c : NULL, b);
+		pc_buf_addc(b, '}');
+	}
+}
+
 /* GET /stats/prometheus, /metrics, /stats?format=json, /stats (Envoy's "name: value"). */
 static enum MHD_Result get_stats(struct pc_admin *a, struct MHD_Connection *conn, bool prom)
 {
@@ -195,6 +217,7 @@ static enum MHD_Result get_stats(struct pc_admin *a, struct MHD_Connection *conn
 	proc_stats(a, &p);
 	if (prom) {
 		pc_stats_prometheus(&sum, &a->o.labels, &p, &b);
+		add_fence(a, &b, true);
 		pc_stats_sum_release(&sum);
 		if (a->o.dns) {
 			struct pc_dns_stats ds;
@@ -206,6 +229,7 @@ static enum MHD_Result get_stats(struct pc_admin *a, struct MHD_Connection *conn
 	}
 	if (is_json(conn)) {
 		pc_stats_json(&sum, &p, &b);
+		add_fence(a, &b, false);
 		pc_buf_addc(&b, '\n');
 		pc_stats_sum_release(&sum);
 		return reply(conn, 200, CT_JSON, &b);

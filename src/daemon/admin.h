@@ -31,6 +31,7 @@ struct pc_admin;
 struct pc_control;
 struct pc_dns_proxy;
 struct pc_err;
+struct pc_netfilter;
 struct pc_tokens;
 struct pc_publisher;
 struct pc_worker;
@@ -55,6 +56,7 @@ struct pc_admin_opts {
 	const struct pc_tokens *tokens; /* borrowed, outlive the server; NULL: none */
 	bool open;                      /* --admin-auth none: no token needed anywhere */
 	struct pc_dns_proxy *dns;       /* the DNS proxy's counters (doc/dns.md), or NULL */
+	struct pc_netfilter *nf;        /* the fence's counters (borrowed); NULL: none */
 };
 
 /*

@@ -52,6 +52,7 @@
 #include "daemon/control.h"
 #include "daemon/dnsreg.h"
 #include "daemon/listen.h"
+#include "daemon/netfilter.h"
 #include "daemon/publish.h"
 #include "daemon/resolver.h"
 #include "daemon/token.h"
@@ -206,6 +207,7 @@ struct daemon {
 	struct pc_store_lock *lock; /* one daemon per store (store.h) */
 	struct pc_api *api;
 	struct pc_admin *admin;
+	struct pc_netfilter *nf; /* PORTCULLIS_UDP and the fence's counters */
 	struct pc_tokens tokens; /* <state-dir>/api-token: the TCP API's and the admin's */
 	uint64_t start_ms;       /* CLOCK_MONOTONIC, for the uptime gauge */
 	int api_fds[2];
@@ -613,6 +615,7 @@ static void publish(void *data, struct pc_snapshot *snap)
 {
 	struct daemon *d = data;
 
+	pc_netfilter_set_udp(d->nf, snap->udp, snap->nudp); /* copies; before the publisher owns it */
 	pc_publisher_publish(d->pub, snap);
 }
 
@@ -854,6 +857,8 @@ static void shutdown_daemon(struct daemon *d, unsigned started)
 		pc_worker_join(&d->workers[i]);
 	pc_admin_stop(d->admin); /* it reads the workers: after they are done, before they go */
 	d->admin = NULL;
+	pc_netfilter_stop(d->nf); /* after the admin endpoint, which reads its counters */
+	d->nf = NULL;
 	if (d->admin_fd >= 0)
 		close(d->admin_fd); /* never handed to a server */
 	for (i = 0; i < started; i++)
@@ -1317,6 +1322,7 @@ static int start_admin(struct daemon *d)
 	ao.tokens = &d->tokens;
 	ao.open = d->o.admin_open;
 	ao.dns = d->dns;
+	ao.nf = d->nf;
 	ret = pc_admin_start(d->admin_fd, &ao, &d->admin, &err);
 	d->admin_fd = -1; /* taken */
 	if (ret < 0)
@@ -1369,9 +1375,13 @@ int pc_daemon_run(int argc, char **argv)
 		return 2;
 	}
 	raise_nofile();
+	/* first: its root helper is forked while this process is root and has no thread */
+	ret = pc_netfilter_start(&d.nf);
 	/* the resolver runs before the first snapshot, so that it can resolve its names */
-	ret = pc_runtime_default() ? pc_resolver_start(pc_runtime_default(), d.o.dns_server, &d.res)
-				   : -ENOMEM;
+	if (ret == 0)
+		ret = pc_runtime_default() ? pc_resolver_start(pc_runtime_default(),
+								d.o.dns_server, &d.res)
+					   : -ENOMEM;
 	if (ret == 0) {
 		d.pub = pc_publisher_new();
 		d.loop = pc_loop_new();

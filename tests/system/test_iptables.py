@@ -17,8 +17,11 @@ What is checked, for IPv4 (iptables) and IPv6 (ip6tables):
   itself over lo are left alone;
 * the guard: a redirected connection reaches only a listener marked
   IP_TRANSPARENT (the proxy's); an unprivileged process that binds the
-  proxy port while the proxy is down gets nothing, the app is refused.
+  proxy port while the proxy is down gets nothing, the app is refused;
+* the fence and DNS capture (their chains, re-installs that switch them
+  off, cleanup); what they do to traffic is tests/system/proxy/test_nontcp.py's.
 """
+import re
 import os
 import pathlib
 import shutil
@@ -31,11 +34,16 @@ from netns import CMD_TIMEOUT, netns, sh  # noqa: F401 (netns is a fixture)
 
 PYTHON = "/usr/bin/python3"
 SANITIZER_MARKERS = ("Sanitizer", "runtime error:")
-OURS = ("PORTCULLIS_OUTPUT", "PORTCULLIS_REDIRECT", "PORTCULLIS_GUARD")
+OURS = ("PORTCULLIS_OUTPUT", "PORTCULLIS_REDIRECT", "PORTCULLIS_GUARD", "PORTCULLIS_DNS",
+        "PORTCULLIS_EGRESS", "PORTCULLIS_UDP", "PORTCULLIS_DENY")
 SYN = "-p tcp -m tcp --tcp-flags FIN,SYN,RST,ACK SYN"
 JUMP = f"-A OUTPUT {SYN} -j PORTCULLIS_OUTPUT"  # new connections only
 OLD_JUMP = "-A OUTPUT -p tcp -j PORTCULLIS_OUTPUT"  # before issue 12: every packet
 GUARD_JUMP = f"-A INPUT {SYN} -j PORTCULLIS_GUARD"
+UDP_GUARD_JUMP = "-A INPUT -p udp -j PORTCULLIS_GUARD"
+EGRESS_JUMP = "-A OUTPUT -j PORTCULLIS_EGRESS"
+DNS_JUMP = "-A OUTPUT -p udp -m udp --dport 53 -j PORTCULLIS_DNS"
+INSERT_RE = re.compile(r"^-I (INPUT|OUTPUT) \d+ ")
 APP_ADDR = "192.0.2.1"
 DST = "198.51.100.7"
 CONNECT_TIMEOUT = 1.0  # seconds a client waits for a SYN that goes nowhere
@@ -173,7 +181,8 @@ def test_help(netns, pc):
     assert p.returncode == 0, p.stderr
     for opt in ("--proxy-port", "--proxy-uid", "--proxy-gid", "--include-outbound-cidrs",
                 "--exclude-outbound-cidrs", "--include-outbound-ports",
-                "--exclude-outbound-ports", "--dry-run", "--cleanup", "--ipv4-only"):
+                "--exclude-outbound-ports", "--dry-run", "--cleanup", "--ipv4-only",
+                "--capture-dns", "--capture-all-dns", "--dns-port", "--allow-non-tcp"):
         assert opt in p.stdout, opt
     top = ns.run(pc, "--help").stdout
     assert "iptables" in top
@@ -194,6 +203,9 @@ def test_help(netns, pc):
     (["--ipv4-only", "-i", "2001:db8::/32"], "--ipv4-only, but --include-outbound-cidrs"),
     (["--ipv4-only", "-x", "2001:db8::/32"], "--ipv4-only, but --exclude-outbound-cidrs"),
     (["--proxy-port"], "--proxy-port needs an argument"),
+    (["--dns-port"], "--dns-port needs an argument"),
+    (["--dns-port", "0"], "--dns-port: port 0 is out of range"),
+    (["--dns-port", "15001"], "--dns-port and --proxy-port are both 15001"),
     (["--cleanup=yes"], "option \"--cleanup=yes\" takes no argument"),
     (["--bogus"], "unknown option \"--bogus\""),
     (["stray"], "unexpected argument \"stray\""),
@@ -241,15 +253,19 @@ def test_dry_run_changes_nothing(netns, pc):
      "-o", "22"],
     ["-i", "", "-q", "5432"],
     ["-i", "127.0.0.0/8"],
-], ids=["defaults", "port-uid-gid", "includes-excludes", "empty-include", "loopback-include"])
+    ["--capture-dns"],
+    ["--capture-all-dns", "--dns-port", "5353", "-u", "2000"],
+    ["--allow-non-tcp", "--capture-dns"],
+], ids=["defaults", "port-uid-gid", "includes-excludes", "empty-include", "loopback-include",
+        "capture-dns", "capture-all-dns", "allow-non-tcp"])
 def test_installed_rules_are_the_dry_run(netns, pc, args):
     ns = netns()
     printed = dry_run_sections(run_pc(ns, pc, "--dry-run", *args).stdout)
     out = install(ns, pc, *args).stdout
     assert "IPv4: installed" in out and "IPv6: installed" in out, out
     for fam in (4, 6):
-        # the guard's jump is inserted first in INPUT; a save prints it as -A
-        want = [ln.replace("-I INPUT 1 ", "-A INPUT ") for ln in printed[fam]
+        # the filter jumps are inserted first in INPUT and OUTPUT; a save prints -A
+        want = [INSERT_RE.sub(r"-A \1 ", ln) for ln in printed[fam]
                 if ln not in ("*filter", "*nat", "COMMIT")]
         assert ours(ns.save(fam, table=None)) == want, f"IPv{fam}"
 
@@ -297,13 +313,46 @@ def test_cleanup_restores_the_previous_ruleset(netns, pc):
 
     p = run_pc(ns, pc, "--cleanup")
     assert p.returncode == 0, p.stderr
-    assert "IPv4: removed 3 jumps from OUTPUT, 1 from INPUT and 3 chains" in p.stdout, p.stdout
-    assert "IPv6: removed 1 jump from OUTPUT, 1 from INPUT and 3 chains" in p.stdout, p.stdout
+    # nat: 3 to PORTCULLIS_OUTPUT; filter: the fence's; INPUT: the guard's two
+    assert "IPv4: removed 4 jumps from OUTPUT, 2 from INPUT and 6 chains" in p.stdout, p.stdout
+    assert "IPv6: removed 2 jumps from OUTPUT, 2 from INPUT and 6 chains" in p.stdout, p.stdout
     assert save_all(ns) == before
 
     again = run_pc(ns, pc, "--cleanup")
     assert again.returncode == 0, again.stderr
     assert "IPv4: nothing of portcullis' in the nat and filter tables" in again.stdout
+    assert save_all(ns) == before
+
+
+def test_fence_and_dns_capture_come_and_go_with_their_options(netns, pc):
+    """A re-install without --capture-dns, or with --allow-non-tcp, takes out what
+    the options no longer ask for, in the same transaction; jumps are never
+    duplicated; cleanup removes every chain and jump, DNS and fence included."""
+    ns = netns()
+    add_unrelated_rules(ns)
+    before = save_all(ns)
+    install(ns, pc, "--capture-dns")
+    install(ns, pc, "--capture-dns")
+    for fam in (4, 6):
+        nat, filt = ns.save(fam), ns.save(fam, table="filter")
+        assert nat.count(DNS_JUMP) == 1 and nat.count(JUMP) == 1, f"IPv{fam}"
+        assert filt.count(EGRESS_JUMP) == 1 and filt.count(UDP_GUARD_JUMP) == 1
+    filt = ns.save(4, table="filter")  # first in OUTPUT, before the host's rules
+    assert filt.index(EGRESS_JUMP) < filt.index("-A OUTPUT -d 198.51.100.99/32 -j DROP")
+
+    p = install(ns, pc, "--allow-non-tcp")
+    assert "WARNING: --allow-non-tcp" in p.stderr and "UNCHECKED" in p.stderr, p.stderr
+    for fam in (4, 6):
+        assert not [ln for ln in ns.save(fam, table=None)
+                    if any(c in ln for c in ("PORTCULLIS_DNS", "PORTCULLIS_EGRESS",
+                                             "PORTCULLIS_UDP", "PORTCULLIS_DENY"))], f"IPv{fam}"
+        assert ns.save(fam).count(JUMP) == 1
+
+    install(ns, pc)
+    for fam in (4, 6):
+        assert ns.save(fam, table="filter").count(EGRESS_JUMP) == 1
+    p = run_pc(ns, pc, "--cleanup")
+    assert p.returncode == 0, p.stderr
     assert save_all(ns) == before
 
 

@@ -109,6 +109,12 @@ class Topology:
 
     # -- setup --------------------------------------------------------------
     def build(self):
+        # The pod's resolv.conf (ip netns exec bind-mounts it): dnsmasq's address, so
+        # the fence of `portcullis iptables` lets the app's DNS to it out, as a real
+        # pod's DNS to its resolver.
+        self.etc = pathlib.Path("/etc/netns") / self.pod.name
+        self.etc.mkdir(parents=True, exist_ok=True)
+        (self.etc / "resolv.conf").write_text(f"nameserver {EXT_A}\n")
         for ns in (self.pod, self.ext_a, self.ext_b):
             ns.create()
         pod, a, b = self.pod, self.ext_a, self.ext_b
@@ -221,5 +227,7 @@ class Topology:
                 errors.append(f"{p.name}: {e}")
         for ns in (self.ext_b, self.ext_a, self.pod):
             ns.delete()
+        if getattr(self, "etc", None):
+            shutil.rmtree(self.etc, ignore_errors=True)
         if errors:
             print("topology teardown:", *errors, sep="\n  ", file=sys.stderr)

@@ -19,19 +19,65 @@
 
 /* Pieces of the golden texts; the tests spell out the rest one rule a line. */
 #define SYN "-p tcp -m tcp --tcp-flags FIN,SYN,RST,ACK SYN"
-/* The filter section: the guard, with or without its jump from INPUT. */
-#define GUARD_RULES(port)                                                                        \
-	"-A PORTCULLIS_GUARD -p tcp -m tcp --dport " port " -m socket --transparent -j RETURN\n" \
-	"-A PORTCULLIS_GUARD -p tcp -m tcp --dport " port " -j REJECT --reject-with tcp-reset\n" \
-	"COMMIT\n"
-#define GUARD_HEAD  "*filter\n:PORTCULLIS_GUARD - [0:0]\n"
-#define GUARD_JUMP  "-I INPUT 1 " SYN " -j PORTCULLIS_GUARD\n"
-#define GUARD(port) GUARD_HEAD GUARD_JUMP GUARD_RULES(port)
+/* The filter section: the fence and the guard, with or without the jumps. */
+#define FILTER_DECL                    \
+	"*filter\n"                    \
+	":PORTCULLIS_DENY - [0:0]\n"   \
+	":PORTCULLIS_EGRESS - [0:0]\n" \
+	":PORTCULLIS_GUARD - [0:0]\n"  \
+	":PORTCULLIS_UDP - [0:0]\n"
+#define FILTER_JUMPS                                     \
+	"-I INPUT 1 " SYN " -j PORTCULLIS_GUARD\n"       \
+	"-I INPUT 2 -p udp -j PORTCULLIS_GUARD\n"        \
+	"-I OUTPUT 1 -j PORTCULLIS_EGRESS\n"
+#define DENY(icmp)                                 \
+	"-A PORTCULLIS_DENY -p udp -j DROP\n"      \
+	"-A PORTCULLIS_DENY -p udplite -j DROP\n"  \
+	"-A PORTCULLIS_DENY -p " icmp " -j DROP\n" \
+	"-A PORTCULLIS_DENY -p sctp -j DROP\n"     \
+	"-A PORTCULLIS_DENY -j DROP\n"
+#define EGRESS_HEAD(uid, gid, loop)                                                 \
+	"-A PORTCULLIS_EGRESS -o lo -j RETURN\n"                                    \
+	"-A PORTCULLIS_EGRESS -d " loop " -j RETURN\n"                             \
+	"-A PORTCULLIS_EGRESS -p tcp -j RETURN\n"                                   \
+	"-A PORTCULLIS_EGRESS -m owner --uid-owner " uid " -j RETURN\n"             \
+	"-A PORTCULLIS_EGRESS -m owner --gid-owner " gid " -j RETURN\n"             \
+	"-A PORTCULLIS_EGRESS -m conntrack --ctstate RELATED -j RETURN\n"           \
+	"-A PORTCULLIS_EGRESS -m conntrack --ctstate ESTABLISHED --ctdir REPLY -j RETURN\n"
+#define ND6_TYPE(t) "-A PORTCULLIS_EGRESS -p ipv6-icmp -m icmp6 --icmpv6-type " t " -j RETURN\n"
+#define ND6                                                                                    \
+	ND6_TYPE("130") ND6_TYPE("131") ND6_TYPE("132") ND6_TYPE("133") ND6_TYPE("134")        \
+	ND6_TYPE("135") ND6_TYPE("136") ND6_TYPE("137") ND6_TYPE("143")
+#define EGRESS_TAIL                                     \
+	"-A PORTCULLIS_EGRESS -p udp -g PORTCULLIS_UDP\n" \
+	"-A PORTCULLIS_EGRESS -j PORTCULLIS_DENY\n"
+#define GUARD_PORT(proto, port, reject)                                                           \
+	"-A PORTCULLIS_GUARD -p " proto " -m " proto " --dport " port                              \
+	" -m socket --transparent -j RETURN\n"                                                     \
+	"-A PORTCULLIS_GUARD -p " proto " -m " proto " --dport " port " -j REJECT --reject-with " \
+	reject "\n"
+#define GUARD_RULES(port, dns, unreach) \
+	GUARD_PORT("tcp", port, "tcp-reset") \
+	GUARD_PORT("tcp", dns, "tcp-reset") GUARD_PORT("udp", dns, unreach)
+#define UDP_END "-A PORTCULLIS_UDP -j PORTCULLIS_DENY\nCOMMIT\n"
+#define FENCE4(uid, gid) DENY("icmp") EGRESS_HEAD(uid, gid, "127.0.0.0/8") EGRESS_TAIL
+#define FENCE6(uid, gid) DENY("ipv6-icmp") EGRESS_HEAD(uid, gid, "::1/128") ND6 EGRESS_TAIL
+#define GUARD4(port)     GUARD_RULES(port, "15053", "icmp-port-unreachable")
+#define GUARD6(port)     GUARD_RULES(port, "15053", "icmp6-port-unreachable")
+/* The whole filter section for the defaults but <port>, <uid>, <gid>. */
+#define FILTER4_AT(port, uid, gid) \
+	FILTER_DECL FILTER_JUMPS FENCE4(uid, gid) GUARD4(port) UDP_END
+#define FILTER4 FILTER4_AT("15001", "1337", "1337")
+#define FILTER6 FILTER_DECL FILTER_JUMPS FENCE6("1337", "1337") GUARD6("15001") UDP_END
+/* The same, with every jump installed already. */
+#define FILTER4_NO_JUMPS FILTER_DECL FENCE4("1337", "1337") GUARD4("15001") UDP_END
+#define FILTER6_NO_JUMPS FILTER_DECL FENCE6("1337", "1337") GUARD6("15001") UDP_END
 #define NAT                            \
 	"*nat\n"                       \
 	":PORTCULLIS_OUTPUT - [0:0]\n" \
 	":PORTCULLIS_REDIRECT - [0:0]\n"
-#define HEAD     GUARD("15001") NAT
+#define HEAD4    FILTER4 NAT
+#define HEAD6    FILTER6 NAT
 /* New connections only: see cli/iptables.h. */
 #define JUMP     "-A OUTPUT " SYN " -j PORTCULLIS_OUTPUT\n"
 #define OLD_JUMP "-A OUTPUT -p tcp -j PORTCULLIS_OUTPUT\n"
@@ -65,7 +111,9 @@ static const char *rules_over(const struct pc_ipt_opts *o, int family,
 /* The rules for <o> and <family>; <with_jumps>: nothing installed yet. */
 static const char *rules(const struct pc_ipt_opts *o, int family, bool with_jumps)
 {
-	struct pc_ipt_state installed = { .jumps = 1, .guard_jumps = 1 };
+	struct pc_ipt_state installed = {
+		.jumps = 1, .guard_jumps = 1, .udp_guard_jumps = 1, .egress_jumps = 1
+	};
 
 	return rules_over(o, family, with_jumps ? NULL : &installed);
 }
@@ -95,12 +143,12 @@ START_TEST(defaults_both_families)
 	ck_assert_uint_eq(o.proxy_uid, 1337);
 	ck_assert_uint_eq(o.proxy_gid, 1337);
 	ck_assert_str_eq(rules(&o, AF_INET, true),
-			 HEAD JUMP OWNER("1337", "1337") LOCAL4 ALL TAIL("15001"));
+			 HEAD4 JUMP OWNER("1337", "1337") LOCAL4 ALL TAIL("15001"));
 	ck_assert_str_eq(rules(&o, AF_INET6, true),
-			 HEAD JUMP OWNER("1337", "1337") LOCAL6 ALL TAIL("15001"));
+			 HEAD6 JUMP OWNER("1337", "1337") LOCAL6 ALL TAIL("15001"));
 	/* The jumps are left out when they are installed already. */
 	ck_assert_str_eq(rules(&o, AF_INET, false),
-			 GUARD_HEAD GUARD_RULES("15001") NAT OWNER("1337", "1337")
+			 FILTER4_NO_JUMPS NAT OWNER("1337", "1337")
 				 LOCAL4 ALL TAIL("15001"));
 	pc_ipt_opts_release(&o);
 }
@@ -115,7 +163,7 @@ START_TEST(proxy_port_uid_gid)
 	o.proxy_uid = 0;
 	o.proxy_gid = 4294967294u;
 	ck_assert_str_eq(rules(&o, AF_INET, true),
-			 GUARD("15002") NAT JUMP OWNER("0", "4294967294") LOCAL4 ALL TAIL("15002"));
+			 FILTER4_AT("15002", "0", "4294967294") NAT JUMP OWNER("0", "4294967294") LOCAL4 ALL TAIL("15002"));
 	pc_ipt_opts_release(&o);
 }
 END_TEST
@@ -129,7 +177,7 @@ START_TEST(excludes_go_to_their_family)
 	set_ports(&o.exclude_ports, "22,3306");
 	set_cidrs(&o.exclude, "203.0.113.0/24,2001:db8:1::/48,198.51.100.9", false);
 	ck_assert_str_eq(rules(&o, AF_INET, true),
-			 HEAD JUMP
+			 HEAD4 JUMP
 			 "-A PORTCULLIS_OUTPUT -p tcp -m tcp --dport 22 -j RETURN\n"
 			 "-A PORTCULLIS_OUTPUT -p tcp -m tcp --dport 3306 -j RETURN\n"
 			 OWNER("1337", "1337") LOCAL4
@@ -137,7 +185,7 @@ START_TEST(excludes_go_to_their_family)
 			 "-A PORTCULLIS_OUTPUT -d 198.51.100.9/32 -j RETURN\n"
 			 ALL TAIL("15001"));
 	ck_assert_str_eq(rules(&o, AF_INET6, true),
-			 HEAD JUMP
+			 HEAD6 JUMP
 			 "-A PORTCULLIS_OUTPUT -p tcp -m tcp --dport 22 -j RETURN\n"
 			 "-A PORTCULLIS_OUTPUT -p tcp -m tcp --dport 3306 -j RETURN\n"
 			 OWNER("1337", "1337") LOCAL6
@@ -158,14 +206,14 @@ START_TEST(includes_go_to_their_family)
 	set_ports(&o.include_ports, "443,8443");
 	ck_assert(!o.include.all);
 	ck_assert_str_eq(rules(&o, AF_INET, true),
-			 HEAD JUMP OWNER("1337", "1337") LOCAL4
+			 HEAD4 JUMP OWNER("1337", "1337") LOCAL4
 			 "-A PORTCULLIS_OUTPUT -p tcp -m tcp --dport 443 -j PORTCULLIS_REDIRECT\n"
 			 "-A PORTCULLIS_OUTPUT -p tcp -m tcp --dport 8443 -j PORTCULLIS_REDIRECT\n"
 			 "-A PORTCULLIS_OUTPUT -d 198.51.100.0/24 -j PORTCULLIS_REDIRECT\n"
 			 "-A PORTCULLIS_OUTPUT -d 192.0.2.0/24 -j PORTCULLIS_REDIRECT\n"
 			 TAIL("15001"));
 	ck_assert_str_eq(rules(&o, AF_INET6, true),
-			 HEAD JUMP OWNER("1337", "1337") LOCAL6
+			 HEAD6 JUMP OWNER("1337", "1337") LOCAL6
 			 "-A PORTCULLIS_OUTPUT -p tcp -m tcp --dport 443 -j PORTCULLIS_REDIRECT\n"
 			 "-A PORTCULLIS_OUTPUT -p tcp -m tcp --dport 8443 -j PORTCULLIS_REDIRECT\n"
 			 "-A PORTCULLIS_OUTPUT -d 2001:db8::/32 -j PORTCULLIS_REDIRECT\n"
@@ -182,7 +230,7 @@ START_TEST(include_of_one_family_captures_nothing_of_the_other)
 	pc_ipt_opts_init(&o);
 	set_cidrs(&o.include, "198.51.100.0/24", true);
 	ck_assert_str_eq(rules(&o, AF_INET6, true),
-			 HEAD JUMP OWNER("1337", "1337") LOCAL6 TAIL("15001"));
+			 HEAD6 JUMP OWNER("1337", "1337") LOCAL6 TAIL("15001"));
 	pc_ipt_opts_release(&o);
 }
 END_TEST
@@ -197,14 +245,14 @@ START_TEST(empty_include_captures_nothing)
 	ck_assert(!o.include.all);
 	ck_assert_uint_eq(o.include.n, 0);
 	ck_assert_str_eq(rules(&o, AF_INET, true),
-			 HEAD JUMP OWNER("1337", "1337") LOCAL4 TAIL("15001"));
+			 HEAD4 JUMP OWNER("1337", "1337") LOCAL4 TAIL("15001"));
 	ck_assert_str_eq(rules(&o, AF_INET6, true),
-			 HEAD JUMP OWNER("1337", "1337") LOCAL6 TAIL("15001"));
+			 HEAD6 JUMP OWNER("1337", "1337") LOCAL6 TAIL("15001"));
 
 	/* ... except the included ports, whatever the destination (Istio's -i '' -q P) */
 	set_ports(&o.include_ports, "5432");
 	ck_assert_str_eq(rules(&o, AF_INET, true),
-			 HEAD JUMP OWNER("1337", "1337") LOCAL4
+			 HEAD4 JUMP OWNER("1337", "1337") LOCAL4
 			 "-A PORTCULLIS_OUTPUT -p tcp -m tcp --dport 5432 -j PORTCULLIS_REDIRECT\n"
 			 TAIL("15001"));
 	pc_ipt_opts_release(&o);
@@ -218,26 +266,26 @@ START_TEST(loopback_include_captures_app_to_itself)
 	static const char owner_only[] = "-A PORTCULLIS_OUTPUT -m owner --uid-owner 1337 -j RETURN\n"
 					 "-A PORTCULLIS_OUTPUT -m owner --gid-owner 1337 -j RETURN\n";
 	struct pc_ipt_opts o;
-	char want[1024];
+	char want[8192];
 
 	/* As in Istio: a loopback include of either family drops the lo rules in both. */
 	pc_ipt_opts_init(&o);
 	set_cidrs(&o.include, "127.0.0.0/8", true);
-	snprintf(want, sizeof(want), HEAD JUMP "%s" LOCAL6 TAIL("15001"), owner_only);
+	snprintf(want, sizeof(want), HEAD6 JUMP "%s" LOCAL6 TAIL("15001"), owner_only);
 	ck_assert_str_eq(rules(&o, AF_INET6, true), want);
 	snprintf(want, sizeof(want),
-		 HEAD JUMP "%s" LOCAL4 "-A PORTCULLIS_OUTPUT -d 127.0.0.0/8 -j PORTCULLIS_REDIRECT\n"
+		 HEAD4 JUMP "%s" LOCAL4 "-A PORTCULLIS_OUTPUT -d 127.0.0.0/8 -j PORTCULLIS_REDIRECT\n"
 		 TAIL("15001"), owner_only);
 	ck_assert_str_eq(rules(&o, AF_INET, true), want);
 
 	set_cidrs(&o.include, "::1", true);
-	snprintf(want, sizeof(want), HEAD JUMP "%s" LOCAL4 TAIL("15001"), owner_only);
+	snprintf(want, sizeof(want), HEAD4 JUMP "%s" LOCAL4 TAIL("15001"), owner_only);
 	ck_assert_str_eq(rules(&o, AF_INET, true), want);
 
 	/* 0.0.0.0/0 holds 127.0.0.1 but is not a loopback network: lo rules stay. */
 	set_cidrs(&o.include, "0.0.0.0/0", true);
 	ck_assert_str_eq(rules(&o, AF_INET, true),
-			 HEAD JUMP OWNER("1337", "1337") LOCAL4
+			 HEAD4 JUMP OWNER("1337", "1337") LOCAL4
 			 "-A PORTCULLIS_OUTPUT -d 0.0.0.0/0 -j PORTCULLIS_REDIRECT\n" TAIL("15001"));
 	pc_ipt_opts_release(&o);
 }
@@ -255,7 +303,7 @@ START_TEST(everything_at_once_in_order)
 	set_cidrs(&o.exclude, "192.0.2.128/25", false);
 	set_ports(&o.include_ports, "80");
 	ck_assert_str_eq(rules(&o, AF_INET, true),
-			 GUARD("15999") NAT JUMP
+			 FILTER4_AT("15999", "1337", "1337") NAT JUMP
 			 "-A PORTCULLIS_OUTPUT -p tcp -m tcp --dport 15020 -j RETURN\n"
 			 OWNER("1337", "1337") LOCAL4
 			 "-A PORTCULLIS_OUTPUT -d 192.0.2.128/25 -j RETURN\n"
@@ -452,15 +500,17 @@ START_TEST(install_over_what_is_there)
 
 	pc_ipt_opts_init(&o);
 	ck_assert_str_eq(rules_over(&o, AF_INET, &st),
-			 HEAD "-D OUTPUT -p tcp -j PORTCULLIS_OUTPUT\n"
+			 HEAD4 "-D OUTPUT -p tcp -j PORTCULLIS_OUTPUT\n"
 			      "-D OUTPUT -p tcp -j PORTCULLIS_OUTPUT\n" JUMP OWNER("1337", "1337")
 				      LOCAL4 ALL TAIL("15001"));
 	st = (struct pc_ipt_state){ .jumps = 1, .guard_jumps = 0 };
 	ck_assert_str_eq(rules_over(&o, AF_INET6, &st),
-			 HEAD OWNER("1337", "1337") LOCAL6 ALL TAIL("15001"));
+			 HEAD6 OWNER("1337", "1337") LOCAL6 ALL TAIL("15001"));
 	st = (struct pc_ipt_state){ .jumps = 0, .guard_jumps = 2 };
 	ck_assert_str_eq(rules_over(&o, AF_INET6, &st),
-			 GUARD_HEAD GUARD_RULES("15001") NAT JUMP OWNER("1337", "1337")
+			 FILTER_DECL "-I INPUT 1 -p udp -j PORTCULLIS_GUARD\n"
+				 "-I OUTPUT 1 -j PORTCULLIS_EGRESS\n" FENCE6("1337", "1337")
+					 GUARD6("15001") UDP_END NAT JUMP OWNER("1337", "1337")
 				 LOCAL6 ALL TAIL("15001"));
 	pc_ipt_opts_release(&o);
 }
@@ -562,6 +612,229 @@ START_TEST(cleanup_removes_what_is_there)
 }
 END_TEST
 
+
+
+/* The chains and jumps of the fence and of DNS capture are found and removed too. */
+START_TEST(scan_and_cleanup_fence_and_dns)
+{
+	static const char nat[] = "-N PORTCULLIS_DNS\n"
+				  "-A OUTPUT -p udp -m udp --dport 53 -j PORTCULLIS_DNS\n"
+				  "-A OUTPUT -p udp -j PORTCULLIS_DNS\n"; /* not our spelling */
+	static const char filter[] = "-N PORTCULLIS_DENY\n"
+				     "-N PORTCULLIS_EGRESS\n"
+				     "-N PORTCULLIS_UDP\n"
+				     "-N PORTCULLIS_UDPX\n"
+				     "-A INPUT -p udp -j PORTCULLIS_GUARD\n"
+				     "-A OUTPUT -j PORTCULLIS_EGRESS\n"
+				     "-A OUTPUT -j PORTCULLIS_EGRESS\n"
+				     "-A OUTPUT -p udp -j PORTCULLIS_EGRESS\n";
+	struct pc_ipt_state st;
+	struct pc_buf b = PC_BUF_INIT;
+
+	pc_ipt_scan(nat, filter, &st);
+	ck_assert(st.has_dns && st.has_deny && st.has_egress && st.has_udp);
+	ck_assert(!st.has_guard && !st.has_output);
+	ck_assert_uint_eq(st.dns_jumps, 1);
+	ck_assert_uint_eq(st.udp_guard_jumps, 1);
+	ck_assert_uint_eq(st.egress_jumps, 2);
+	ck_assert_uint_eq(st.guard_jumps + st.jumps, 0);
+
+	st.has_guard = true;
+	pc_ipt_cleanup_rules(&b, &st);
+	ck_assert_str_eq(pc_buf_str(&b), "*filter\n"
+					 "-D INPUT -p udp -j PORTCULLIS_GUARD\n"
+					 "-D OUTPUT -j PORTCULLIS_EGRESS\n"
+					 "-D OUTPUT -j PORTCULLIS_EGRESS\n"
+					 "-F PORTCULLIS_GUARD\n"
+					 "-F PORTCULLIS_EGRESS\n"
+					 "-F PORTCULLIS_UDP\n"
+					 "-F PORTCULLIS_DENY\n"
+					 "-X PORTCULLIS_GUARD\n"
+					 "-X PORTCULLIS_EGRESS\n"
+					 "-X PORTCULLIS_UDP\n"
+					 "-X PORTCULLIS_DENY\n"
+					 "COMMIT\n"
+					 "*nat\n"
+					 "-D OUTPUT -p udp -m udp --dport 53 -j PORTCULLIS_DNS\n"
+					 "-F PORTCULLIS_DNS\n"
+					 "-X PORTCULLIS_DNS\n"
+					 "COMMIT\n");
+	pc_buf_release(&b);
+}
+END_TEST
+
+/* resolv.conf as glibc reads it: nameserver lines only, zones dropped, junk skipped. */
+START_TEST(resolv_conf_nameservers)
+{
+	struct pc_ipt_cidrs r = { false, NULL, 0 };
+	char text[PC_ADDR_STRLEN];
+
+	ck_assert_int_eq(pc_ipt_parse_resolv("# generated\n"
+					     "search example.com\n"
+					     "nameserver 192.0.2.53\n"
+					     "nameserver\t2001:db8::53%eth0\n"
+					     " nameserver 198.51.100.1\n" /* glibc: not a keyword */
+					     "nameservers 198.51.100.2\n"
+					     "nameserver 192.0.2.53\n" /* repeated */
+					     "nameserver not-an-address\n"
+					     "nameserver 203.0.113.0/24\n"
+					     "options ndots:5\n"
+					     "nameserver 203.0.113.53 # comment",
+					     &r),
+			 0);
+	ck_assert_uint_eq(r.n, 3);
+	ck_assert_str_eq(pc_addr_str(&r.v[0].addr, text), "192.0.2.53");
+	ck_assert_uint_eq(r.v[0].len, 32);
+	ck_assert_str_eq(pc_addr_str(&r.v[1].addr, text), "2001:db8::53");
+	ck_assert_uint_eq(r.v[1].len, 128);
+	ck_assert_str_eq(pc_addr_str(&r.v[2].addr, text), "203.0.113.53");
+
+	/* No nameserver at all: glibc asks 127.0.0.1. */
+	ck_assert_int_eq(pc_ipt_parse_resolv("search example.com\n", &r), 0);
+	ck_assert_uint_eq(r.n, 1);
+	ck_assert_str_eq(pc_addr_str(&r.v[0].addr, text), "127.0.0.1");
+	free(r.v);
+}
+END_TEST
+
+#define DNS_NAT4                                                                                  \
+	"*nat\n"                                                                                  \
+	":PORTCULLIS_DNS - [0:0]\n"                                                               \
+	":PORTCULLIS_OUTPUT - [0:0]\n"                                                            \
+	":PORTCULLIS_REDIRECT - [0:0]\n" JUMP "-A OUTPUT -p udp -m udp --dport 53 -j PORTCULLIS_DNS\n" \
+	"-A PORTCULLIS_DNS -m owner --uid-owner 1337 -j RETURN\n"                                 \
+	"-A PORTCULLIS_DNS -m owner --gid-owner 1337 -j RETURN\n"
+#define DNS_OWNER                                                                                 \
+	"-A PORTCULLIS_OUTPUT -o lo -p tcp -m tcp ! --dport 53 -m owner ! --uid-owner 1337 -j RETURN\n" \
+	"-A PORTCULLIS_OUTPUT -m owner --uid-owner 1337 -j RETURN\n"                              \
+	"-A PORTCULLIS_OUTPUT -o lo -p tcp -m tcp ! --dport 53 -m owner ! --gid-owner 1337 -j RETURN\n" \
+	"-A PORTCULLIS_OUTPUT -m owner --gid-owner 1337 -j RETURN\n"
+
+/*
+ * --capture-dns: UDP through its own jump and chain, TCP inside
+ * PORTCULLIS_OUTPUT after the owner rules, each resolver in its family;
+ * the fence then has no DNS exception (DNS goes over lo to the proxy).
+ */
+START_TEST(capture_dns_per_family)
+{
+	struct pc_ipt_opts o;
+
+	pc_ipt_opts_init(&o);
+	o.capture_dns = true;
+	ck_assert_int_eq(pc_ipt_parse_resolv("nameserver 192.0.2.53\nnameserver 2001:db8::53\n"
+					     "nameserver 127.0.0.53\n",
+					     &o.resolvers),
+			 0);
+	ck_assert_str_eq(
+		rules(&o, AF_INET, true),
+		FILTER4 DNS_NAT4
+		"-A PORTCULLIS_DNS -d 192.0.2.53/32 -p udp -m udp --dport 53 -j REDIRECT --to-ports 15053\n"
+		"-A PORTCULLIS_DNS -d 127.0.0.53/32 -p udp -m udp --dport 53 -j REDIRECT --to-ports 15053\n"
+		DNS_OWNER
+		"-A PORTCULLIS_OUTPUT -d 192.0.2.53/32 -p tcp -m tcp --dport 53 -j REDIRECT --to-ports 15053\n"
+		"-A PORTCULLIS_OUTPUT -d 127.0.0.53/32 -p tcp -m tcp --dport 53 -j REDIRECT --to-ports 15053\n"
+		LOCAL4 ALL TAIL("15001"));
+	o.dns_port = 5353;
+	ck_assert(strstr(rules(&o, AF_INET6, true),
+			 "-A PORTCULLIS_DNS -d 2001:db8::53/128 -p udp -m udp --dport 53 -j REDIRECT "
+			 "--to-ports 5353\n"
+			 "-A PORTCULLIS_OUTPUT -o lo"));
+	ck_assert(strstr(rules(&o, AF_INET6, true),
+			 "-A PORTCULLIS_GUARD -p udp -m udp --dport 5353 -j REJECT --reject-with "
+			 "icmp6-port-unreachable\n"));
+	ck_assert(!strstr(rules(&o, AF_INET6, true), "192.0.2.53"));
+	ck_assert(!strstr(rules(&o, AF_INET, true), "2001:db8::53"));
+
+	/* Installed already: no second jump. */
+	{
+		struct pc_ipt_state st = { .jumps = 1, .dns_jumps = 1 };
+
+		ck_assert(!strstr(rules_over(&o, AF_INET, &st), "-A OUTPUT -p udp"));
+	}
+	pc_ipt_opts_release(&o);
+}
+END_TEST
+
+START_TEST(capture_all_dns)
+{
+	struct pc_ipt_opts o;
+
+	pc_ipt_opts_init(&o);
+	o.capture_dns = o.capture_all_dns = true;
+	ck_assert_int_eq(pc_ipt_parse_resolv("nameserver 192.0.2.53\n", &o.resolvers), 0);
+	ck_assert_str_eq(rules(&o, AF_INET6, true),
+			 FILTER6 "*nat\n"
+				 ":PORTCULLIS_DNS - [0:0]\n"
+				 ":PORTCULLIS_OUTPUT - [0:0]\n"
+				 ":PORTCULLIS_REDIRECT - [0:0]\n" JUMP
+				 "-A OUTPUT -p udp -m udp --dport 53 -j PORTCULLIS_DNS\n"
+				 "-A PORTCULLIS_DNS -m owner --uid-owner 1337 -j RETURN\n"
+				 "-A PORTCULLIS_DNS -m owner --gid-owner 1337 -j RETURN\n"
+				 "-A PORTCULLIS_DNS -p udp -m udp --dport 53 -j REDIRECT --to-ports "
+				 "15053\n" DNS_OWNER
+				 "-A PORTCULLIS_OUTPUT -p tcp -m tcp --dport 53 -j REDIRECT "
+				 "--to-ports 15053\n" LOCAL6 ALL TAIL("15001"));
+	pc_ipt_opts_release(&o);
+}
+END_TEST
+
+/* Without capture, the fence lets UDP DNS to the resolvers of each family out. */
+START_TEST(fence_lets_dns_to_the_resolvers_out)
+{
+	struct pc_ipt_opts o;
+
+	pc_ipt_opts_init(&o);
+	ck_assert_int_eq(pc_ipt_parse_resolv("nameserver 192.0.2.53\nnameserver 2001:db8::53\n",
+					     &o.resolvers),
+			 0);
+	ck_assert_str_eq(rules(&o, AF_INET, true),
+			 FILTER_DECL FILTER_JUMPS DENY("icmp") EGRESS_HEAD("1337", "1337", "127.0.0.0/8")
+			 "-A PORTCULLIS_EGRESS -d 192.0.2.53/32 -p udp -m udp --dport 53 -j RETURN\n"
+			 EGRESS_TAIL GUARD4("15001") UDP_END NAT JUMP OWNER("1337", "1337")
+			 LOCAL4 ALL TAIL("15001"));
+	ck_assert(strstr(rules(&o, AF_INET6, true),
+			 ND6 "-A PORTCULLIS_EGRESS -d 2001:db8::53/128 -p udp -m udp --dport 53 "
+			     "-j RETURN\n" EGRESS_TAIL));
+	pc_ipt_opts_release(&o);
+}
+END_TEST
+
+/* --allow-non-tcp: no fence, and a fence installed before goes in the same transaction. */
+START_TEST(allow_non_tcp_removes_the_fence)
+{
+	struct pc_ipt_state st = { .jumps = 1,
+				   .guard_jumps = 1,
+				   .udp_guard_jumps = 1,
+				   .egress_jumps = 2,
+				   .has_egress = true,
+				   .has_udp = true,
+				   .has_deny = true,
+				   .dns_jumps = 1,
+				   .has_dns = true };
+	struct pc_ipt_opts o;
+
+	pc_ipt_opts_init(&o);
+	o.allow_non_tcp = true;
+	ck_assert_str_eq(rules(&o, AF_INET, true),
+			 "*filter\n:PORTCULLIS_GUARD - [0:0]\n"
+			 "-I INPUT 1 " SYN " -j PORTCULLIS_GUARD\n"
+			 "-I INPUT 2 -p udp -j PORTCULLIS_GUARD\n" GUARD4("15001")
+			 "COMMIT\n" NAT JUMP OWNER("1337", "1337") LOCAL4 ALL TAIL("15001"));
+	ck_assert_str_eq(rules_over(&o, AF_INET6, &st),
+			 "*filter\n:PORTCULLIS_GUARD - [0:0]\n" GUARD6("15001")
+			 "-D OUTPUT -j PORTCULLIS_EGRESS\n"
+			 "-D OUTPUT -j PORTCULLIS_EGRESS\n"
+			 "-F PORTCULLIS_EGRESS\n-F PORTCULLIS_UDP\n-F PORTCULLIS_DENY\n"
+			 "-X PORTCULLIS_EGRESS\n-X PORTCULLIS_UDP\n-X PORTCULLIS_DENY\n"
+			 "COMMIT\n" NAT OWNER("1337", "1337") LOCAL6 ALL
+			 "-A PORTCULLIS_REDIRECT -p tcp -j REDIRECT --to-ports 15001\n"
+			 "-D OUTPUT -p udp -m udp --dport 53 -j PORTCULLIS_DNS\n"
+			 "-F PORTCULLIS_DNS\n-X PORTCULLIS_DNS\n"
+			 "COMMIT\n");
+	pc_ipt_opts_release(&o);
+}
+END_TEST
+
 /* Every allocation of parsing and generating may fail; nothing leaks or lies. */
 START_TEST(allocation_failures)
 {
@@ -620,6 +893,12 @@ int main(void)
 	tcase_add_test(tc, install_over_what_is_there);
 	tcase_add_test(tc, scan_counts_only_our_rules);
 	tcase_add_test(tc, cleanup_removes_what_is_there);
+	tcase_add_test(tc, scan_and_cleanup_fence_and_dns);
+	tcase_add_test(tc, resolv_conf_nameservers);
+	tcase_add_test(tc, capture_dns_per_family);
+	tcase_add_test(tc, capture_all_dns);
+	tcase_add_test(tc, fence_lets_dns_to_the_resolvers_out);
+	tcase_add_test(tc, allow_non_tcp_removes_the_fence);
 	tcase_add_test(tc, allocation_failures);
 	suite_add_tcase(s, tc);
 	sr = srunner_create(s);
