@@ -1731,9 +1731,18 @@ const struct pc_cluster *pc_snapshot_match(const struct pc_snapshot *s, const st
 	if (m->dst->port == s->proxy_port)
 		return &s->clusters[PC_CLUSTER_BLACKHOLE_ID]; /* loop guard */
 	pp = find_port(s, m->dst->port);
+	idx = pp ? pc_trie_lookup(pp->trie, m->dst, NULL) : PC_TRIE_NONE;
+	/*
+	 * An allocated address is its name's alone (doc/dns.md): where the
+	 * name has no chain (its entry is gone, or has not this port), it is
+	 * denied, never taken by another entry's 0.0.0.0:port nor passed
+	 * through.
+	 */
+	if (idx == PC_TRIE_NONE && pc_vip_range_contains(m->dst) &&
+	    pc_snapshot_vip_by_addr(s, m->dst))
+		return &s->clusters[PC_CLUSTER_BLACKHOLE_ID];
 	if (!pp)
 		return default_chain(s);
-	idx = pc_trie_lookup(pp->trie, m->dst, NULL);
 	if (idx == PC_TRIE_NONE)
 		idx = pp->any_level;
 	if (idx == PC_TRIE_NONE)

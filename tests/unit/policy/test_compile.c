@@ -292,9 +292,11 @@ START_TEST(allocated_addresses_separate_entries_on_one_port)
 	ck_assert_str_eq(cluster_for(&x, "240.240.0.11", 3306), "outbound|3306||DB-B.example.com");
 	/* any other address on the port: the oldest, as in Istio without allocation */
 	ck_assert_str_eq(cluster_for(&x, "198.51.100.9", 3306), "outbound|3306||db-a.example.com");
-	/* a name no entry covers gets no chain */
-	ck_assert_str_eq(cluster_for(&x, "240.240.0.12", 3306), "outbound|3306||db-a.example.com");
+	/* a name no entry covers gets no chain, and is nobody else's either */
+	ck_assert_str_eq(cluster_for(&x, "240.240.0.12", 3306), "BlackHoleCluster");
 	ck_assert_str_eq(cluster_for(&x, "240.240.0.10", 3307), "BlackHoleCluster");
+	/* an address of the range that is nobody's is any address */
+	ck_assert_str_eq(cluster_for(&x, "240.240.0.13", 3306), "outbound|3306||db-a.example.com");
 	ck_assert_int_eq(pc_addr_parse("240.240.0.11", &a), 0);
 	ck_assert_str_eq(pc_snapshot_vip_by_addr(x.s, &a)->name, "db-b.example.com");
 	ck_assert_int_eq(pc_addr_parse("2001:2::a", &a), 0);
@@ -337,7 +339,7 @@ START_TEST(allocated_addresses_of_a_wildcard_entry)
 	ck_assert_uint_eq(c->dns_names[0].port, 3306);
 	ck_assert_str_eq(cluster_for(&x, "240.240.1.2", 3306), "outbound|3306||db2.rds.example.com");
 	/* the exact entry has addresses: its name is answered with them, no allocation chain */
-	ck_assert_str_eq(cluster_for(&x, "240.240.1.3", 3306), "outbound|3306||*.rds.example.com");
+	ck_assert_str_eq(cluster_for(&x, "240.240.1.3", 3306), "BlackHoleCluster");
 	h = pc_snapshot_dns_host(x.s, "exact.rds.example.com");
 	ck_assert_ptr_nonnull(h);
 	ck_assert(h->has_addresses && !h->alloc && h->nips == 1);
