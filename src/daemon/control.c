@@ -190,13 +190,14 @@ static int recompile(struct pc_control *c)
 		m.res[i] = *c->reg.v[i].res;
 	m.nres = c->reg.n;
 	opts.generation = c->generation + 1;
+	snap = NULL;
 	ret = pc_control_vips_for_compile(c, &opts);
 	if (ret == 0)
 		ret = pc_policy_compile(&m, &opts, c->o.report, c->o.data, &snap);
 	free((void *)opts.vips);
 	free(m.res);
-	if (ret < 0)
-		return ret;
+	if (ret < 0 || !snap)
+		return ret < 0 ? ret : -ENOMEM;
 	if (c->generation)
 		c->reloads++;
 	c->generation++;

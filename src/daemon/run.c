@@ -168,7 +168,6 @@ struct options {
 	uint64_t detect_ms;
 	const char *dns_server;
 	const char *dns_listen; /* NULL: off */
-	bool dns_registry_only;
 	const char *state_dir;
 	const char *store;      /* --store URI, NULL: --state-dir */
 	const char *api_socket; /* NULL: off */
@@ -185,6 +184,7 @@ struct options {
 	const char *audit_log; /* NULL: off; "": the default, audit.log in the state dir */
 	uint64_t audit_max;    /* --audit-log-max-size, bytes */
 	bool admin_open;       /* --admin-auth none */
+	bool dns_registry_only; /* --dns-policy registry-only */
 	char *labels;          /* --labels, split in place */
 	size_t labels_len;
 	struct pc_stats_labels source;
@@ -1330,36 +1330,43 @@ static int start_admin(struct daemon *d)
 	return ret;
 }
 
+/* The options' defaults, and the daemon's fields that are not zero at start. */
+static void set_defaults(struct daemon *d)
+{
+	long ncpu = sysconf(_SC_NPROCESSORS_ONLN);
+
+	d->o.port = 15001;
+	d->o.policy = -1;
+	d->o.uid = 1337;
+	d->o.gid = 1337;
+	d->o.drain_ms = 5000;
+	d->o.detect_ms = 5000;
+	d->o.concurrency = ncpu > 0 ? (unsigned)ncpu : 1;
+	d->o.state_dir = PC_STORE_DEFAULT_DIR;
+	d->o.api_socket = DEFAULT_API_SOCKET;
+	d->sigio.fd = -1;
+	d->main = pthread_self();
+	d->api_fds[0] = d->api_fds[1] = -1;
+	d->admin_fd = -1;
+	pc_proxy_listeners_init(&d->listeners);
+	d->start_ms = pc_mono_ms();
+	d->o.admin = PC_ADMIN_DEFAULT;
+	d->o.stats = true;
+	d->o.report_ms = 15000;
+	d->o.deny_response = PC_DENY_PROTOCOL;
+	d->o.root_ns = "istio-system";
+	d->o.audit_log = "";
+	d->o.audit_max = (uint64_t)10 << 20;
+	d->o.dns_listen = PC_DNS_DEFAULT_LISTEN;
+}
+
 int pc_daemon_run(int argc, char **argv)
 {
 	struct daemon d = { 0 };
-	long ncpu = sysconf(_SC_NPROCESSORS_ONLN);
 	struct pc_err err;
 	int ret;
 
-	d.o.port = 15001;
-	d.o.policy = -1;
-	d.o.uid = 1337;
-	d.o.gid = 1337;
-	d.o.drain_ms = 5000;
-	d.o.detect_ms = 5000;
-	d.o.concurrency = ncpu > 0 ? (unsigned)ncpu : 1;
-	d.o.state_dir = PC_STORE_DEFAULT_DIR;
-	d.o.api_socket = DEFAULT_API_SOCKET;
-	d.sigio.fd = -1;
-	d.main = pthread_self();
-	d.api_fds[0] = d.api_fds[1] = -1;
-	d.admin_fd = -1;
-	pc_proxy_listeners_init(&d.listeners);
-	d.start_ms = pc_mono_ms();
-	d.o.admin = PC_ADMIN_DEFAULT;
-	d.o.stats = true;
-	d.o.report_ms = 15000;
-	d.o.deny_response = PC_DENY_PROTOCOL;
-	d.o.root_ns = "istio-system";
-	d.o.audit_log = "";
-	d.o.audit_max = (uint64_t)10 << 20;
-	d.o.dns_listen = PC_DNS_DEFAULT_LISTEN;
+	set_defaults(&d);
 	ret = parse_args(argc, argv, &d.o);
 	if (ret >= 0) {
 		free(d.o.configs);

@@ -746,58 +746,62 @@ static int default_chains(struct builder *b, struct svc *sv)
 
 /* ---- the DNS name table and auto-allocated addresses (doc/dns.md) ---- */
 
+/* The addresses of <se> that are one address each, for answers (arena). */
+static int host_ips(struct builder *b, const struct pc_service_entry *se, struct pc_dns_host *h)
+{
+	struct pc_addr *ips;
+	struct pc_prefix p;
+	size_t a;
+
+	if (!se->addresses.n)
+		return 0;
+	ips = pc_arena_calloc(b->s->arena, se->addresses.n, sizeof(*ips));
+	if (!ips)
+		return -ENOMEM;
+	for (a = 0; a < se->addresses.n; a++) {
+		if (pc_prefix_parse(se->addresses.v[a], &p) == 0 && pc_prefix_is_host(&p))
+			ips[h->nips++] = p.addr;
+	}
+	h->ips = ips;
+	return 0;
+}
+
+/* The entry of host <k> of <sv>. */
+static int dns_host(struct builder *b, const struct svc *sv, size_t k, struct pc_dns_host *h)
+{
+	const struct pc_service_entry *se = sv->se;
+
+	memset(h, 0, sizeof(*h));
+	h->host = lower_dup(b->s->arena, se->hosts.v[k]);
+	h->origin = origin_of(b, "ServiceEntry", sv->r);
+	h->has_addresses = se->addresses.n > 0;
+	h->alloc = !se->addresses.n && se->resolution != PC_SE_RESOLUTION_DYNAMIC_DNS;
+	if (!h->host || !h->origin)
+		return -ENOMEM;
+	return host_ips(b, se, h);
+}
+
 /* A host entry per visible host of every service, oldest first; sealed into the snapshot. */
 static int dns_hosts(struct builder *b)
 {
 	struct pc_dns_host *v = NULL, *h;
-	size_t i, k, a, n = 0, cap = 0;
+	size_t i, k, n = 0, cap = 0;
 	int ret = 0;
 
 	for (i = 0; i < b->nsvcs && ret == 0; i++) {
 		const struct svc *sv = &b->svcs[i];
-		const struct pc_service_entry *se = sv->se;
 
-		if (sv->routed_only)
-			continue;
-		for (k = 0; k < se->hosts.n && ret == 0; k++) {
+		for (k = 0; !sv->routed_only && k < sv->se->hosts.n && ret == 0; k++) {
 			if (!host_visible(b, sv, k))
 				continue;
 			if (n == cap) {
 				cap = cap ? cap * 2 : 16;
 				h = pc_realloc(v, cap * sizeof(*v));
-				if (!h) {
-					ret = -ENOMEM;
-					break;
-				}
-				v = h;
+				ret = h ? 0 : -ENOMEM;
+				v = h ? h : v;
 			}
-			h = &v[n++];
-			memset(h, 0, sizeof(*h));
-			h->host = lower_dup(b->s->arena, se->hosts.v[k]);
-			h->origin = origin_of(b, "ServiceEntry", sv->r);
-			h->has_addresses = se->addresses.n > 0;
-			h->alloc = !se->addresses.n &&
-				   se->resolution != PC_SE_RESOLUTION_DYNAMIC_DNS;
-			if (!h->host || !h->origin) {
-				ret = -ENOMEM;
-				break;
-			}
-			if (se->addresses.n) {
-				struct pc_addr *ips = pc_arena_calloc(b->s->arena, se->addresses.n,
-								      sizeof(*ips));
-				struct pc_prefix p;
-
-				if (!ips) {
-					ret = -ENOMEM;
-					break;
-				}
-				for (a = 0; a < se->addresses.n; a++) {
-					if (pc_prefix_parse(se->addresses.v[a], &p) == 0 &&
-					    pc_prefix_is_host(&p))
-						ips[h->nips++] = p.addr;
-				}
-				h->ips = ips;
-			}
+			if (ret == 0)
+				ret = dns_host(b, sv, k, &v[n++]);
 		}
 	}
 	if (ret == 0)
