@@ -108,16 +108,17 @@ static int parse_positional(int argc, char **argv, struct gopts *o)
 	if (optind >= argc)
 		return usage_error("give the kind of objects to get, e.g. 'portcullis get se'");
 	o->kind = pc_kind_lookup(argv[optind]);
-	o->addresses = !o->kind && (strcmp(argv[optind], "addresses") == 0 ||
-				    strcmp(argv[optind], "address") == 0 ||
-				    strcmp(argv[optind], "addr") == 0);
+	o->addresses = !o->kind &&
+		       (strcmp(argv[optind], "addresses") == 0 ||
+			strcmp(argv[optind], "address") == 0 || strcmp(argv[optind], "addr") == 0);
 	if (o->addresses) {
 		if (optind + 1 < argc)
 			o->name = argv[optind + 1];
 		if (o->watch)
 			return usage_error("addresses cannot be watched");
-		return optind + 2 < argc ? usage_error("unexpected argument \"%s\"", argv[optind + 2])
-					 : -1;
+		return optind + 2 < argc
+			       ? usage_error("unexpected argument \"%s\"", argv[optind + 2])
+			       : -1;
 	}
 	if (!o->kind) {
 		fputs("error: the server doesn't have a resource type \"", stderr);

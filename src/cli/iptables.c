@@ -470,14 +470,39 @@ static void add_deny(struct pc_buf *b, int family)
  * Loopback is both "-o lo" and the loopback destinations: a packet that
  * nat OUTPUT redirected (DNS to the DNS proxy) keeps the output device of
  * its first route for the whole OUTPUT hook, so "-o lo" misses it. The
- * ICMPv6 types: MLD query, report and done (130-132), router and neighbour
- * solicitation and advertisement, redirect (133-137), MLDv2 report (143).
+ * ICMPv6 types: router and neighbour solicitation and advertisement,
+ * redirect (133-137); MLD query, report and done (130-132), MLDv2 report
+ * (143).
  */
 static void add_egress(struct pc_buf *b, const struct pc_ipt_opts *o, int family)
 {
-	static const unsigned icmp6[] = { 130, 131, 132, 133, 134, 135, 136, 137, 143 };
+	static const unsigned nd[] = { 133, 134, 135, 136, 137 }, mld[] = { 130, 131, 132, 143 };
 	size_t i;
 
+	/*
+	 * Neighbour discovery only with the hop limit 255 that receivers
+	 * demand (RFC 4861), MLD only to link-scope multicast with hop limit 1
+	 * (RFC 3810): not a way to carry data to any address. They come
+	 * before the spoofing check: duplicate address detection and early
+	 * MLD reports are sent from ::.
+	 */
+	for (i = 0; family == AF_INET6 && i < sizeof(nd) / sizeof(nd[0]); i++)
+		pc_buf_printf(b,
+			      "-A " PC_IPT_EGRESS_CHAIN " -p ipv6-icmp -m icmp6 --icmpv6-type %u"
+			      " -m hl --hl-eq 255 -j RETURN\n",
+			      nd[i]);
+	for (i = 0; family == AF_INET6 && i < sizeof(mld) / sizeof(mld[0]); i++)
+		pc_buf_printf(b,
+			      "-A " PC_IPT_EGRESS_CHAIN " -d ff02::/16 -p ipv6-icmp -m icmp6"
+			      " --icmpv6-type %u -m hl --hl-eq 1 -j RETURN\n",
+			      mld[i]);
+	/*
+	 * A packet whose source is not the pod's (a raw socket spoofing one)
+	 * would make conntrack take its reverse for an answer to a flow that
+	 * came from outside, which the ESTABLISHED/REPLY rule below lets out.
+	 */
+	pc_buf_adds(b, "-A " PC_IPT_EGRESS_CHAIN
+		       " -m addrtype ! --src-type LOCAL -j " PC_IPT_DENY_CHAIN "\n");
 	pc_buf_adds(b, "-A " PC_IPT_EGRESS_CHAIN " -o lo -j RETURN\n");
 	/* what nat OUTPUT redirected: -o is the route's before the rewrite, not lo */
 	pc_buf_printf(b, "-A " PC_IPT_EGRESS_CHAIN " -d %s -j RETURN\n",
@@ -490,11 +515,6 @@ static void add_egress(struct pc_buf *b, const struct pc_ipt_opts *o, int family
 	pc_buf_adds(b, "-A " PC_IPT_EGRESS_CHAIN " -m conntrack --ctstate RELATED -j RETURN\n");
 	pc_buf_adds(b, "-A " PC_IPT_EGRESS_CHAIN
 		       " -m conntrack --ctstate ESTABLISHED --ctdir REPLY -j RETURN\n");
-	for (i = 0; family == AF_INET6 && i < sizeof(icmp6) / sizeof(icmp6[0]); i++)
-		pc_buf_printf(b,
-			      "-A " PC_IPT_EGRESS_CHAIN
-			      " -p ipv6-icmp -m icmp6 --icmpv6-type %u -j RETURN\n",
-			      icmp6[i]);
 	if (!o->capture_dns)
 		add_dns_rules(b, o, family, PC_IPT_EGRESS_CHAIN, false,
 			      "-p udp -m udp --dport 53 -j RETURN");

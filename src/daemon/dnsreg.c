@@ -38,19 +38,19 @@
 /* The TTL of the answers portcullis gives itself (Istio's DNS proxy: 30 s). */
 #define REGISTRY_TTL_S 30u
 /* Names waiting for an allocation at once; a query past it waits for its timeout. */
-#define PENDING_MAX 4096u
+#define PENDING_MAX    4096u
 /* Names one allocation round takes: one transaction, one compile. */
-#define BATCH_MAX 1024u
+#define BATCH_MAX      1024u
 /* After a failed round, the next one waits this long. */
-#define FAIL_PAUSE_MS 1000u
+#define FAIL_PAUSE_MS  1000u
 
 struct pc_dnsreg {
 	struct pc_dnsreg_opts o;
 	pthread_mutex_t lock; /* the fields below */
 	pthread_cond_t wake;
-	char **queued;        /* waiting for the allocation thread (malloc'd names) */
+	char **queued; /* waiting for the allocation thread (malloc'd names) */
 	size_t nqueued;
-	char **busy;          /* taken by the allocation thread, not settled yet */
+	char **busy; /* taken by the allocation thread, not settled yet */
 	size_t nbusy;
 	struct pc_dns_proxy *proxy;
 	bool stopping;
@@ -177,13 +177,9 @@ static void allocate_round(struct pc_dnsreg *r)
 		r->allocation_failures++;
 	else
 		r->allocated_batches++;
-	if (r->proxy) {
-		struct pc_dns_proxy *p = r->proxy;
-
-		pthread_mutex_unlock(&r->lock);
-		pc_dns_proxy_kick(p);
-		pthread_mutex_lock(&r->lock);
-	}
+	/* under the lock: pc_dnsreg_set_proxy(NULL) before the proxy is stopped waits for it */
+	if (r->proxy)
+		pc_dns_proxy_kick(r->proxy); /* an eventfd write: never blocks */
 }
 
 static void *alloc_main(void *arg)

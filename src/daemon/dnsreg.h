@@ -23,7 +23,11 @@ struct pc_dnsreg_opts {
 /* Start the allocation thread. Returns 0, -ENOMEM or a negative pthread error. */
 int pc_dnsreg_new(const struct pc_dnsreg_opts *o, struct pc_dnsreg **out);
 
-/* The proxy to kick when allocations are in force (NULL: none). Any thread. */
+/*
+ * The proxy to kick when allocations are in force (NULL: none). Any
+ * thread. Set NULL before the proxy is stopped: once this returns, no
+ * kick reaches the old one.
+ */
 void pc_dnsreg_set_proxy(struct pc_dnsreg *r, struct pc_dns_proxy *p);
 
 /* The pc_dns_lookup_fn of the DNS proxy (<data> is the struct pc_dnsreg). DNS thread. */

@@ -45,7 +45,6 @@
 #include "core/log.h"
 #include "core/loop.h"
 #include "core/usage.h"
-#include "dns/proxy.h"
 #include "daemon/admin.h"
 #include "daemon/api.h"
 #include "daemon/audit.h"
@@ -56,6 +55,7 @@
 #include "daemon/publish.h"
 #include "daemon/resolver.h"
 #include "daemon/token.h"
+#include "dns/proxy.h"
 #include "model/decode.h"
 #include "model/rules.h"
 #include "net/addr.h"
@@ -180,12 +180,12 @@ struct options {
 	bool access_on_open;
 	int deny_response;
 	const char *workload, *ns;
-	const char *root_ns;   /* --root-namespace */
-	const char *audit_log; /* NULL: off; "": the default, audit.log in the state dir */
-	uint64_t audit_max;    /* --audit-log-max-size, bytes */
-	bool admin_open;       /* --admin-auth none */
+	const char *root_ns;    /* --root-namespace */
+	const char *audit_log;  /* NULL: off; "": the default, audit.log in the state dir */
+	uint64_t audit_max;     /* --audit-log-max-size, bytes */
+	bool admin_open;        /* --admin-auth none */
 	bool dns_registry_only; /* --dns-policy registry-only */
-	char *labels;          /* --labels, split in place */
+	char *labels;           /* --labels, split in place */
 	size_t labels_len;
 	struct pc_stats_labels source;
 };
@@ -198,8 +198,8 @@ struct daemon {
 	struct pc_proxy_listeners listeners; /* the pod lock, and sockets no worker took */
 	struct pc_loop *loop;
 	struct pc_io sigio;
-	struct pc_publisher *pub; /* the current snapshot, and its fan-out */
-	struct pc_resolver *res;  /* the DNS thread */
+	struct pc_publisher *pub;        /* the current snapshot, and its fan-out */
+	struct pc_resolver *res;         /* the DNS thread */
 	struct pc_dns_sockets dns_socks; /* --dns-listen, until the DNS proxy takes them */
 	struct pc_dns_proxy *dns;        /* the DNS proxy (doc/dns.md), or NULL */
 	struct pc_dnsreg *dnsreg;        /* what it answers from the registry */
@@ -615,7 +615,8 @@ static void publish(void *data, struct pc_snapshot *snap)
 {
 	struct daemon *d = data;
 
-	pc_netfilter_set_udp(d->nf, snap->udp, snap->nudp); /* copies; before the publisher owns it */
+	pc_netfilter_set_udp(d->nf, snap->udp,
+			     snap->nudp); /* copies; before the publisher owns it */
 	pc_publisher_publish(d->pub, snap);
 }
 
@@ -840,7 +841,9 @@ static void shutdown_daemon(struct daemon *d, unsigned started)
 
 	/* first: an apply's answer waiting for a new name's first answer returns */
 	pc_resolver_shutdown(d->res);
-	pc_dns_proxy_stop(d->dns); /* no query parks any more */
+	if (d->dnsreg)
+		pc_dnsreg_set_proxy(d->dnsreg, NULL); /* no kick reaches a stopped proxy */
+	pc_dns_proxy_stop(d->dns);                    /* no query parks any more */
 	d->dns = NULL;
 	pc_dns_sockets_close(&d->dns_socks); /* never handed to a proxy */
 	if (d->ctl)
@@ -1249,7 +1252,8 @@ static int prepare(struct daemon *d)
 	if (ret == 0 && d->o.dns_listen) {
 		ret = pc_dns_listen(d->o.dns_listen, &d->dns_socks, &err);
 		if (ret < 0)
-			pc_log(PC_LOG_ERR, "cannot serve DNS (--dns-listen)", "err=\"%s\"", err.msg);
+			pc_log(PC_LOG_ERR, "cannot serve DNS (--dns-listen)", "err=\"%s\"",
+			       err.msg);
 	}
 	return ret;
 }
@@ -1277,8 +1281,10 @@ static int start_dns(struct daemon *d)
 			pc_log(PC_LOG_ERR, "cannot serve DNS", "err=\"%s\"", err.msg);
 			return ret;
 		}
-		pc_log(PC_LOG_WARN, "no resolver to forward DNS to: names no ServiceEntry lists "
-		       "get SERVFAIL", "err=\"%s\"", err.msg);
+		pc_log(PC_LOG_WARN,
+		       "no resolver to forward DNS to: names no ServiceEntry lists "
+		       "get SERVFAIL",
+		       "err=\"%s\"", err.msg);
 		nup = 0;
 	}
 	ret = pc_dnsreg_new(&ro, &d->dnsreg);
@@ -1386,9 +1392,9 @@ int pc_daemon_run(int argc, char **argv)
 	ret = pc_netfilter_start(&d.nf);
 	/* the resolver runs before the first snapshot, so that it can resolve its names */
 	if (ret == 0)
-		ret = pc_runtime_default() ? pc_resolver_start(pc_runtime_default(),
-								d.o.dns_server, &d.res)
-					   : -ENOMEM;
+		ret = pc_runtime_default()
+			      ? pc_resolver_start(pc_runtime_default(), d.o.dns_server, &d.res)
+			      : -ENOMEM;
 	if (ret == 0) {
 		d.pub = pc_publisher_new();
 		d.loop = pc_loop_new();
@@ -1414,8 +1420,8 @@ int pc_daemon_run(int argc, char **argv)
 		return 1;
 	}
 	pc_admin_set_state(d.admin, PC_ADMIN_READY);
-	pc_log(PC_LOG_NOTICE, "ready", "port=%u workers=%u uid=%u api=%s admin=%s dns=%s",
-	       d.o.port, d.nworkers, (unsigned)geteuid(), d.o.api_socket ? d.o.api_socket : "off",
+	pc_log(PC_LOG_NOTICE, "ready", "port=%u workers=%u uid=%u api=%s admin=%s dns=%s", d.o.port,
+	       d.nworkers, (unsigned)geteuid(), d.o.api_socket ? d.o.api_socket : "off",
 	       d.o.admin ? d.o.admin : "off", d.dns ? d.o.dns_listen : "off");
 	ret = pc_loop_run(d.loop);
 	shutdown_daemon(&d, d.nworkers);

@@ -49,7 +49,8 @@ static void to_store(const struct pc_alloc *a, struct pc_store_alloc *out)
 static int load_one(const struct pc_store_alloc *sa, void *data)
 {
 	struct pc_alloc_table *t = data;
-	struct pc_alloc a = { .name = sa->name, .created = sa->created,
+	struct pc_alloc a = { .name = sa->name,
+			      .created = sa->created,
 			      .last_used = sa->last_used };
 	int ret;
 
@@ -181,7 +182,8 @@ int pc_control_allocate(struct pc_control *c, const char *const *names, size_t n
 	if (ret == 0) {
 		ret = choose(c, names, n, rows, &nfresh);
 		if (ret == -ENOSPC)
-			pc_err_set(err, ret, "%u names have addresses already, the most there may be",
+			pc_err_set(err, ret,
+				   "%u names have addresses already, the most there may be",
 				   PC_VIPS_MAX);
 		else if (ret < 0)
 			pc_err_set(err, ret, "cannot allocate addresses: %s", strerror(-ret));

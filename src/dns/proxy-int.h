@@ -103,6 +103,7 @@ struct pc_dns_proxy {
 	void *data;
 	struct dns_query *queries;
 	unsigned inflight;
+	unsigned parked; /* of <inflight>, DNS_PARKED: at most a quarter of max_inflight */
 	struct dns_conn *conns;
 	unsigned nconns;
 	struct dns_counters c;

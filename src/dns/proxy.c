@@ -45,6 +45,8 @@ static void query_free(struct dns_query *q)
 
 	dns_forward_stop(q);
 	pc_timer_stop(p->loop, &q->timer);
+	if (q->state == DNS_PARKED)
+		p->parked--;
 	if (q->conn)
 		q->conn->inflight--;
 	if (q->prev)
@@ -169,6 +171,10 @@ static void decide(struct dns_query *q)
 		return;
 	}
 	v = ask(q, &ans);
+	if (q->state == DNS_PARKED && v != PC_DNS_PENDING) {
+		p->parked--; /* asked again after a kick, and decided now */
+		q->state = DNS_NEW;
+	}
 	if (v == PC_DNS_ANSWER || v == PC_DNS_NXDOMAIN) {
 		DNS_INC(p, registry);
 		dns_reply(q, v == PC_DNS_ANSWER ? PC_DNS_RCODE_NOERROR : PC_DNS_RCODE_NXDOMAIN,
@@ -177,6 +183,19 @@ static void decide(struct dns_query *q)
 		if (pc_loop_now(p->loop) >= q->deadline) {
 			dns_servfail(q);
 			return;
+		}
+		if (q->state != DNS_PARKED) {
+			/*
+			 * New names are asked for at the pace of the store: a flood of
+			 * them (random names under a wildcard entry) must leave room
+			 * for the pod's other queries.
+			 */
+			if (p->parked >= p->max_inflight / 4) {
+				DNS_INC(p, overload);
+				dns_servfail(q);
+				return;
+			}
+			p->parked++;
 		}
 		q->state = DNS_PARKED;
 		if (!pc_timer_is_active(&q->timer) &&
@@ -353,6 +372,7 @@ static int conn_read(struct dns_conn *c)
 		free(c->in);
 		c->in = NULL;
 		c->hoff = 0;
+		c->inoff = 0; /* an EOF now is after a whole message, not inside one */
 	}
 	return 0;
 }

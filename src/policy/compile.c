@@ -535,7 +535,8 @@ static int cmp_udp(const void *pa, const void *pb)
 	int c = a->prefix.addr.family - b->prefix.addr.family;
 
 	if (!c)
-		c = memcmp(a->prefix.addr.bytes, b->prefix.addr.bytes, sizeof(a->prefix.addr.bytes));
+		c = memcmp(a->prefix.addr.bytes, b->prefix.addr.bytes,
+			   sizeof(a->prefix.addr.bytes));
 	if (!c)
 		c = (int)a->prefix.len - (int)b->prefix.len;
 	return c ? c : (int)a->port - (int)b->port;
@@ -884,10 +885,17 @@ static int vip_levels(struct builder *b, struct svc *sv, const struct pc_vip *v,
 		lv = level_at(b, sv->port, &p);
 		if (lv < 0)
 			return (int)lv;
-		if (sv->fam == FAM_HTTP) {
-			/* the Host is still checked, request by request */
-			ret = add_name_chain(b, sv->port, (uint32_t)lv, PC_CHAIN_HTTP, v->name,
-					     origin_of(b, "ServiceEntry", sv->r), cluster);
+		if (sv->fam != FAM_TCP) {
+			/*
+			 * HTTP: the Host is still checked, request by request. TLS: the
+			 * SNI must be the name, so the address of a name under a
+			 * wildcard cannot front another (beyond Istio's VIP listener,
+			 * which ignores the SNI, but Istio allocates no wildcard VIP).
+			 */
+			b->ports[sv->port].needs_name = true;
+			ret = add_name_chain(b, sv->port, (uint32_t)lv,
+					     sv->fam == FAM_TLS ? PC_CHAIN_TLS : PC_CHAIN_HTTP,
+					     v->name, origin_of(b, "ServiceEntry", sv->r), cluster);
 			if (ret < 0)
 				return ret;
 			continue;
@@ -905,46 +913,52 @@ static int vip_levels(struct builder *b, struct svc *sv, const struct pc_vip *v,
  * addresses on one port no longer collide on 0.0.0.0:port. On a port
  * several entries with the host share, the oldest takes it.
  */
-static int vip_chains(struct builder *b)
+/* The chains of allocation <i> on each port of the services that cover it. */
+static int vip_chain(struct builder *b, size_t i, uint32_t *taken)
 {
-	size_t i, k, h;
+	const struct pc_vip *v = &b->opts->vips[i];
+	const struct pc_dns_host *dh = pc_snapshot_dns_host(b->s, v->name);
+	size_t k, h;
 	long id;
 	int ret;
 
-	for (i = 0; i < b->opts->nvips; i++) {
-		const struct pc_vip *v = &b->opts->vips[i];
-		const struct pc_dns_host *dh = pc_snapshot_dns_host(b->s, v->name);
-		uint32_t taken[64];
-		size_t ntaken = 0;
+	if (!dh || !dh->alloc)
+		return 0; /* no entry in force covers it now: no chain, denied */
+	for (k = 0; k < b->nsvcs; k++) {
+		struct svc *sv = &b->svcs[k];
 
-		if (!dh || !dh->alloc)
-			continue; /* no entry in force covers it now: no chain, denied */
-		for (k = 0; k < b->nsvcs; k++) {
-			struct svc *sv = &b->svcs[k];
-			bool seen = false;
-			size_t t;
-
-			if (sv->routed_only || sv->se->addresses.n ||
-			    sv->se->resolution == PC_SE_RESOLUTION_DYNAMIC_DNS)
-				continue;
-			h = svc_host(b, sv, dh->host);
-			if (h == SIZE_MAX)
-				continue;
-			for (t = 0; t < ntaken; t++)
-				seen = seen || taken[t] == (uint32_t)sv->port;
-			if (seen)
-				continue; /* an older entry has this port */
-			if (ntaken < 64)
-				taken[ntaken++] = (uint32_t)sv->port;
-			id = vip_cluster(b, sv, h, v->name);
-			if (id < 0)
-				return (int)id;
-			ret = vip_levels(b, sv, v, (uint32_t)id);
-			if (ret < 0)
-				return ret;
-		}
+		if (sv->routed_only || sv->se->addresses.n ||
+		    sv->se->resolution == PC_SE_RESOLUTION_DYNAMIC_DNS)
+			continue;
+		h = svc_host(b, sv, dh->host);
+		if (h == SIZE_MAX || taken[sv->port] == i + 1)
+			continue; /* not this name's, or an older entry has this port */
+		taken[sv->port] = (uint32_t)(i + 1);
+		id = vip_cluster(b, sv, h, v->name);
+		if (id < 0)
+			return (int)id;
+		ret = vip_levels(b, sv, v, (uint32_t)id);
+		if (ret < 0)
+			return ret;
 	}
 	return 0;
+}
+
+static int vip_chains(struct builder *b)
+{
+	uint32_t *taken; /* per port: the allocation (+1) that has it */
+	size_t i;
+	int ret = 0;
+
+	if (!b->opts->nvips)
+		return 0;
+	taken = pc_calloc(b->nports ? b->nports : 1, sizeof(*taken));
+	if (!taken)
+		return -ENOMEM;
+	for (i = 0; i < b->opts->nvips && ret == 0; i++)
+		ret = vip_chain(b, i, taken);
+	free(taken);
+	return ret;
 }
 
 /* ---- VirtualService tls routes (reference §2) ---- */
@@ -1613,12 +1627,13 @@ static int build(struct builder *b)
 		ret = add_service_entry(b, ses[i]);
 	for (i = 0; i < nvs && ret == 0; i++)
 		ret = add_virtual_service(b, vss[i]);
-	for (i = 0; i < b->nsvcs && ret == 0; i++)
-		ret = default_chains(b, &b->svcs[i]);
+	/* before the entries' own chains: an allocated address is its name's, whoever lists it */
 	if (ret == 0)
 		ret = dns_hosts(b);
 	if (ret == 0)
 		ret = vip_chains(b);
+	for (i = 0; i < b->nsvcs && ret == 0; i++)
+		ret = default_chains(b, &b->svcs[i]);
 	if (ret == 0)
 		ret = pc_names_set_vips(b->s, b->opts->vips, b->opts->nvips);
 	if (ret == 0)

@@ -186,7 +186,7 @@ static const char *kind_name(enum pc_cluster_kind k)
 static const char *resolution_name(enum pc_endpoint_source s)
 {
 	static const char *const names[] = { "NONE", "STATIC", "DNS", "DNS_ROUND_ROBIN",
-					      "DYNAMIC_DNS" };
+					     "DYNAMIC_DNS" };
 
 	return (unsigned)s < sizeof(names) / sizeof(names[0]) ? names[s] : "?";
 }
@@ -197,8 +197,8 @@ struct policy_ctx {
 	bool resolved;
 };
 
-static void policy_endpoint(void *data, const struct pc_addr *addr, uint32_t weight,
-			    bool resolved, size_t k, size_t n)
+static void policy_endpoint(void *data, const struct pc_addr *addr, uint32_t weight, bool resolved,
+			    size_t k, size_t n)
 {
 	struct policy_ctx *x = data;
 	char a[PC_ADDR_STRLEN];
@@ -358,8 +358,7 @@ static void clusters_endpoint(void *data, const struct pc_addr *addr, uint32_t w
 			      ",\"health_flags\":\"healthy\"}",
 			      n ? "," : "", a, weight);
 	else
-		pc_buf_printf(x->b,
-			      "%s::%s::weight::%" PRIu32 "\n%s::%s::health_flags::healthy\n",
+		pc_buf_printf(x->b, "%s::%s::weight::%" PRIu32 "\n%s::%s::health_flags::healthy\n",
 			      x->c->name, a, weight, x->c->name, a);
 }
 

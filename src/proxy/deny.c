@@ -110,33 +110,44 @@ size_t pc_deny_explain(char *out, size_t cap, const struct pc_deny_reply *r, uin
 		return clamp(snprintf(out, cap, "%s", pc_deny_reason(loop_guard)), cap);
 	if (r->status == 400 || r->status == 431)
 		return clamp(snprintf(out, cap, "malformed HTTP request: %s",
-				      r->detail ? r->detail : "-"), cap);
+				      r->detail ? r->detail : "-"),
+			     cap);
 	if (r->status == 421)
-		return clamp(snprintf(out, cap, "Host \"%s\" is allowed on port %u but routed to "
+		return clamp(snprintf(out, cap,
+				      "Host \"%s\" is allowed on port %u but routed to "
 				      "another upstream than this connection's",
-				      r->name ? r->name : "-", port), cap);
+				      r->name ? r->name : "-", port),
+			     cap);
 	switch (r->cause) {
 	case PC_CAUSE_NO_NAME:
 		n = snprintf(out, cap, "%s names no server and port %u admits it by name only",
-			     r->tls ? "the ClientHello (no SNI)" : "the HTTP request (no Host name)",
+			     r->tls ? "the ClientHello (no SNI)"
+				    : "the HTTP request (no Host name)",
 			     port);
 		break;
 	case PC_CAUSE_UNNAMED:
-		n = snprintf(out, cap, "the first bytes are neither a TLS ClientHello nor an HTTP "
-				       "request and port %u admits traffic by name only", port);
+		n = snprintf(out, cap,
+			     "the first bytes are neither a TLS ClientHello nor an HTTP "
+			     "request and port %u admits traffic by name only",
+			     port);
 		break;
 	case PC_CAUSE_SILENT:
-		n = snprintf(out, cap, "the client sent nothing within the protocol detection "
-				       "timeout and port %u admits traffic by name only", port);
+		n = snprintf(out, cap,
+			     "the client sent nothing within the protocol detection "
+			     "timeout and port %u admits traffic by name only",
+			     port);
 		break;
 	case PC_CAUSE_H2:
-		n = snprintf(out, cap, "HTTP/2 with prior knowledge is not routed on port %u "
-				       "(HTTP/1.x only)", port);
+		n = snprintf(out, cap,
+			     "HTTP/2 with prior knowledge is not routed on port %u "
+			     "(HTTP/1.x only)",
+			     port);
 		break;
 	default:
 		if (r->name)
-			n = snprintf(out, cap, "no ServiceEntry matches %s \"%s\" on port %u "
-					       "(outbound traffic policy REGISTRY_ONLY)",
+			n = snprintf(out, cap,
+				     "no ServiceEntry matches %s \"%s\" on port %u "
+				     "(outbound traffic policy REGISTRY_ONLY)",
 				     what, r->name, port);
 		else
 			n = snprintf(out, cap, "%s", REASON_NO_ENTRY);
@@ -152,7 +163,8 @@ size_t pc_deny_sentence(char *out, size_t cap, const struct pc_addr *dst, bool l
 
 	pc_deny_explain(why, sizeof(why), r, dst->port, loop_guard);
 	return clamp(snprintf(out, cap, "portcullis: egress to %s denied: %s",
-			      pc_addr_port_str(dst, a), why), cap);
+			      pc_addr_port_str(dst, a), why),
+		     cap);
 }
 
 /*
@@ -330,14 +342,17 @@ static void hint_of(const struct pc_snapshot *snap, const struct pc_addr *dst, c
 }
 
 /* For a refused name: the nearest host a ServiceEntry admits on that port. */
-static void name_hint(const struct pc_snapshot *snap, const struct pc_deny_reply *r,
-		      uint16_t port, char *out)
+static void name_hint(const struct pc_snapshot *snap, const struct pc_deny_reply *r, uint16_t port,
+		      char *out)
 {
 	const char *near = pc_snapshot_nearest_name(snap, port, r->name);
 
 	out[0] = '\0';
 	if (near)
-		snprintf(out, HINT_MAX, "port %u admits %s \"%s\"", port, r->dns ? "name" : r->tls ? "SNI" : "Host",
+		snprintf(out, HINT_MAX, "port %u admits %s \"%s\"", port,
+			 r->dns   ? "name"
+			 : r->tls ? "SNI"
+				  : "Host",
 			 near);
 }
 
@@ -355,7 +370,8 @@ void pc_deny_record(const struct pc_snapshot *snap, const struct pc_addr *client
 	if (!loop_guard && r->name) {
 		hint[0] = '\0';
 		if (log)
-			name_hint(snap, r, dst->port, hint); /* a scan of the clusters: logged lines only */
+			name_hint(snap, r, dst->port,
+				  hint); /* a scan of the clusters: logged lines only */
 	} else {
 		hint_of(snap, dst, hint);
 	}
@@ -468,9 +484,11 @@ size_t pc_deny_render(const struct pc_deny_reply *r, const struct pc_addr *dst, 
 			snprintf(msg, PC_DENY_OUT_MAX / 2, "portcullis: request to %s refused: %s",
 				 pc_addr_port_str(dst, a), r->detail ? r->detail : "malformed");
 		else if (r->status == 421)
-			snprintf(msg, PC_DENY_OUT_MAX / 2, "portcullis: Host \"%s\" is allowed but is "
+			snprintf(msg, PC_DENY_OUT_MAX / 2,
+				 "portcullis: Host \"%s\" is allowed but is "
 				 "not served by this connection's upstream: send it on a new "
-				 "connection", r->name ? r->name : "-");
+				 "connection",
+				 r->name ? r->name : "-");
 		else
 			pc_deny_sentence(msg, PC_DENY_OUT_MAX / 2, dst, loop_guard, r);
 		return pc_deny_http(out, PC_DENY_OUT_MAX, r->status ? r->status : 403, msg,

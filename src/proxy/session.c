@@ -68,10 +68,10 @@
 #include "core/buf.h"
 #include "core/clock.h"
 #include "core/log.h"
+#include "model/rules.h"
 #include "net/addr.h"
 #include "net/sock.h"
 #include "net/xprt.h"
-#include "model/rules.h"
 #include "policy/runtime.h"
 #include "policy/snapshot.h"
 #include "proxy/deny.h"
@@ -279,8 +279,8 @@ static int peek_first(struct pc_session *s, size_t cap, uint32_t events, size_t 
 	/* nothing new and the client still there: SO_RCVLOWAT is not honoured (AF_UNIX) */
 	now = pc_loop_now(loop);
 	if (now >= s->deadline || pc_io_set(loop, &s->down, 0) < 0 ||
-	    pc_timer_start(loop, &s->timer, now + PAUSE_MS < s->deadline ? PAUSE_MS
-									 : s->deadline - now) < 0)
+	    pc_timer_start(loop, &s->timer,
+			   now + PAUSE_MS < s->deadline ? PAUSE_MS : s->deadline - now) < 0)
 		return -1;
 	s->paused = true;
 	return 0;
@@ -496,7 +496,7 @@ static void deny_start(struct pc_session *s)
 	bool loop_guard = is_loop_guard(s);
 
 	set_stage(s, ST_DENYING);
-	s->flags = s->bad_request ? "DPE" : "UH"; /* Envoy's DownstreamProtocolError */
+	s->flags = s->bad_request ? "DPE" : "UH";   /* Envoy's DownstreamProtocolError */
 	pc_timer_init(&s->timer, on_deny_timer, s); /* not armed: nothing waited before */
 	s->deny_log = pc_deny_note(s->snap, &s->orig_dst, s->reply.name, pc_loop_now(w->loop));
 	if (w->cfg->deny_response == PC_DENY_RESET) {
@@ -786,8 +786,7 @@ const struct pc_cluster *pc_sess_match(const struct pc_session *s, const struct 
 	return pc_snapshot_match(snap, &m);
 }
 
-static const struct pc_cluster *match(const struct pc_session *s,
-				      const struct pc_snapshot *snap)
+static const struct pc_cluster *match(const struct pc_session *s, const struct pc_snapshot *snap)
 {
 	return pc_sess_match(s, snap, s->transport, s->name);
 }

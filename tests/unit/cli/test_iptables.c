@@ -26,9 +26,9 @@
 	":PORTCULLIS_EGRESS - [0:0]\n" \
 	":PORTCULLIS_GUARD - [0:0]\n"  \
 	":PORTCULLIS_UDP - [0:0]\n"
-#define FILTER_JUMPS                                     \
-	"-I INPUT 1 " SYN " -j PORTCULLIS_GUARD\n"       \
-	"-I INPUT 2 -p udp -j PORTCULLIS_GUARD\n"        \
+#define FILTER_JUMPS                               \
+	"-I INPUT 1 " SYN " -j PORTCULLIS_GUARD\n" \
+	"-I INPUT 2 -p udp -j PORTCULLIS_GUARD\n"  \
 	"-I OUTPUT 1 -j PORTCULLIS_EGRESS\n"
 #define DENY(icmp)                                 \
 	"-A PORTCULLIS_DENY -p udp -j DROP\n"      \
@@ -36,42 +36,48 @@
 	"-A PORTCULLIS_DENY -p " icmp " -j DROP\n" \
 	"-A PORTCULLIS_DENY -p sctp -j DROP\n"     \
 	"-A PORTCULLIS_DENY -j DROP\n"
-#define EGRESS_HEAD(uid, gid, loop)                                                 \
-	"-A PORTCULLIS_EGRESS -o lo -j RETURN\n"                                    \
-	"-A PORTCULLIS_EGRESS -d " loop " -j RETURN\n"                             \
-	"-A PORTCULLIS_EGRESS -p tcp -j RETURN\n"                                   \
-	"-A PORTCULLIS_EGRESS -m owner --uid-owner " uid " -j RETURN\n"             \
-	"-A PORTCULLIS_EGRESS -m owner --gid-owner " gid " -j RETURN\n"             \
-	"-A PORTCULLIS_EGRESS -m conntrack --ctstate RELATED -j RETURN\n"           \
+#define SPOOF "-A PORTCULLIS_EGRESS -m addrtype ! --src-type LOCAL -j PORTCULLIS_DENY\n"
+#define EGRESS_HEAD(uid, gid, loop)                                       \
+	"-A PORTCULLIS_EGRESS -o lo -j RETURN\n"                          \
+	"-A PORTCULLIS_EGRESS -d " loop " -j RETURN\n"                    \
+	"-A PORTCULLIS_EGRESS -p tcp -j RETURN\n"                         \
+	"-A PORTCULLIS_EGRESS -m owner --uid-owner " uid " -j RETURN\n"   \
+	"-A PORTCULLIS_EGRESS -m owner --gid-owner " gid " -j RETURN\n"   \
+	"-A PORTCULLIS_EGRESS -m conntrack --ctstate RELATED -j RETURN\n" \
 	"-A PORTCULLIS_EGRESS -m conntrack --ctstate ESTABLISHED --ctdir REPLY -j RETURN\n"
-#define ND6_TYPE(t) "-A PORTCULLIS_EGRESS -p ipv6-icmp -m icmp6 --icmpv6-type " t " -j RETURN\n"
-#define ND6                                                                                    \
-	ND6_TYPE("130") ND6_TYPE("131") ND6_TYPE("132") ND6_TYPE("133") ND6_TYPE("134")        \
-	ND6_TYPE("135") ND6_TYPE("136") ND6_TYPE("137") ND6_TYPE("143")
-#define EGRESS_TAIL                                     \
+#define ND6_TYPE(t)                                                                        \
+	"-A PORTCULLIS_EGRESS -p ipv6-icmp -m icmp6 --icmpv6-type " t " -m hl --hl-eq 255" \
+	" -j RETURN\n"
+#define MLD6_TYPE(t)                                                                        \
+	"-A PORTCULLIS_EGRESS -d ff02::/16 -p ipv6-icmp -m icmp6 --icmpv6-type " t " -m hl" \
+	" --hl-eq 1 -j RETURN\n"
+#define ND6                                                                              \
+	ND6_TYPE("133")                                                                  \
+	ND6_TYPE("134") ND6_TYPE("135") ND6_TYPE("136") ND6_TYPE("137") MLD6_TYPE("130") \
+		MLD6_TYPE("131") MLD6_TYPE("132") MLD6_TYPE("143")
+#define EGRESS_TAIL                                       \
 	"-A PORTCULLIS_EGRESS -p udp -g PORTCULLIS_UDP\n" \
 	"-A PORTCULLIS_EGRESS -j PORTCULLIS_DENY\n"
-#define GUARD_PORT(proto, port, reject)                                                           \
-	"-A PORTCULLIS_GUARD -p " proto " -m " proto " --dport " port                              \
-	" -m socket --transparent -j RETURN\n"                                                     \
-	"-A PORTCULLIS_GUARD -p " proto " -m " proto " --dport " port " -j REJECT --reject-with " \
-	reject "\n"
-#define GUARD_RULES(port, dns, unreach) \
+#define GUARD_PORT(proto, port, reject)                               \
+	"-A PORTCULLIS_GUARD -p " proto " -m " proto " --dport " port \
+	" -m socket --transparent -j RETURN\n"                        \
+	"-A PORTCULLIS_GUARD -p " proto " -m " proto " --dport " port \
+	" -j REJECT --reject-with " reject "\n"
+#define GUARD_RULES(port, dns, unreach)      \
 	GUARD_PORT("tcp", port, "tcp-reset") \
 	GUARD_PORT("tcp", dns, "tcp-reset") GUARD_PORT("udp", dns, unreach)
-#define UDP_END "-A PORTCULLIS_UDP -j PORTCULLIS_DENY\nCOMMIT\n"
-#define FENCE4(uid, gid) DENY("icmp") EGRESS_HEAD(uid, gid, "127.0.0.0/8") EGRESS_TAIL
-#define FENCE6(uid, gid) DENY("ipv6-icmp") EGRESS_HEAD(uid, gid, "::1/128") ND6 EGRESS_TAIL
-#define GUARD4(port)     GUARD_RULES(port, "15053", "icmp-port-unreachable")
-#define GUARD6(port)     GUARD_RULES(port, "15053", "icmp6-port-unreachable")
+#define UDP_END                    "-A PORTCULLIS_UDP -j PORTCULLIS_DENY\nCOMMIT\n"
+#define FENCE4(uid, gid)           DENY("icmp") SPOOF EGRESS_HEAD(uid, gid, "127.0.0.0/8") EGRESS_TAIL
+#define FENCE6(uid, gid)           DENY("ipv6-icmp") ND6 SPOOF EGRESS_HEAD(uid, gid, "::1/128") EGRESS_TAIL
+#define GUARD4(port)               GUARD_RULES(port, "15053", "icmp-port-unreachable")
+#define GUARD6(port)               GUARD_RULES(port, "15053", "icmp6-port-unreachable")
 /* The whole filter section for the defaults but <port>, <uid>, <gid>. */
-#define FILTER4_AT(port, uid, gid) \
-	FILTER_DECL FILTER_JUMPS FENCE4(uid, gid) GUARD4(port) UDP_END
-#define FILTER4 FILTER4_AT("15001", "1337", "1337")
-#define FILTER6 FILTER_DECL FILTER_JUMPS FENCE6("1337", "1337") GUARD6("15001") UDP_END
+#define FILTER4_AT(port, uid, gid) FILTER_DECL FILTER_JUMPS FENCE4(uid, gid) GUARD4(port) UDP_END
+#define FILTER4                    FILTER4_AT("15001", "1337", "1337")
+#define FILTER6                    FILTER_DECL FILTER_JUMPS FENCE6("1337", "1337") GUARD6("15001") UDP_END
 /* The same, with every jump installed already. */
-#define FILTER4_NO_JUMPS FILTER_DECL FENCE4("1337", "1337") GUARD4("15001") UDP_END
-#define FILTER6_NO_JUMPS FILTER_DECL FENCE6("1337", "1337") GUARD6("15001") UDP_END
+#define FILTER4_NO_JUMPS           FILTER_DECL FENCE4("1337", "1337") GUARD4("15001") UDP_END
+#define FILTER6_NO_JUMPS           FILTER_DECL FENCE6("1337", "1337") GUARD6("15001") UDP_END
 #define NAT                            \
 	"*nat\n"                       \
 	":PORTCULLIS_OUTPUT - [0:0]\n" \
@@ -148,8 +154,7 @@ START_TEST(defaults_both_families)
 			 HEAD6 JUMP OWNER("1337", "1337") LOCAL6 ALL TAIL("15001"));
 	/* The jumps are left out when they are installed already. */
 	ck_assert_str_eq(rules(&o, AF_INET, false),
-			 FILTER4_NO_JUMPS NAT OWNER("1337", "1337")
-				 LOCAL4 ALL TAIL("15001"));
+			 FILTER4_NO_JUMPS NAT OWNER("1337", "1337") LOCAL4 ALL TAIL("15001"));
 	pc_ipt_opts_release(&o);
 }
 END_TEST
@@ -163,7 +168,8 @@ START_TEST(proxy_port_uid_gid)
 	o.proxy_uid = 0;
 	o.proxy_gid = 4294967294u;
 	ck_assert_str_eq(rules(&o, AF_INET, true),
-			 FILTER4_AT("15002", "0", "4294967294") NAT JUMP OWNER("0", "4294967294") LOCAL4 ALL TAIL("15002"));
+			 FILTER4_AT("15002", "0", "4294967294") NAT JUMP OWNER("0", "4294967294")
+				 LOCAL4 ALL TAIL("15002"));
 	pc_ipt_opts_release(&o);
 }
 END_TEST
@@ -501,17 +507,16 @@ START_TEST(install_over_what_is_there)
 	pc_ipt_opts_init(&o);
 	ck_assert_str_eq(rules_over(&o, AF_INET, &st),
 			 HEAD4 "-D OUTPUT -p tcp -j PORTCULLIS_OUTPUT\n"
-			      "-D OUTPUT -p tcp -j PORTCULLIS_OUTPUT\n" JUMP OWNER("1337", "1337")
-				      LOCAL4 ALL TAIL("15001"));
+			       "-D OUTPUT -p tcp -j PORTCULLIS_OUTPUT\n" JUMP OWNER("1337", "1337")
+				       LOCAL4 ALL TAIL("15001"));
 	st = (struct pc_ipt_state){ .jumps = 1, .guard_jumps = 0 };
 	ck_assert_str_eq(rules_over(&o, AF_INET6, &st),
 			 HEAD6 OWNER("1337", "1337") LOCAL6 ALL TAIL("15001"));
 	st = (struct pc_ipt_state){ .jumps = 0, .guard_jumps = 2 };
-	ck_assert_str_eq(rules_over(&o, AF_INET6, &st),
-			 FILTER_DECL "-I INPUT 1 -p udp -j PORTCULLIS_GUARD\n"
-				 "-I OUTPUT 1 -j PORTCULLIS_EGRESS\n" FENCE6("1337", "1337")
-					 GUARD6("15001") UDP_END NAT JUMP OWNER("1337", "1337")
-				 LOCAL6 ALL TAIL("15001"));
+	ck_assert_str_eq(rules_over(&o, AF_INET6, &st), FILTER_DECL
+			 "-I INPUT 1 -p udp -j PORTCULLIS_GUARD\n"
+			 "-I OUTPUT 1 -j PORTCULLIS_EGRESS\n" FENCE6("1337", "1337") GUARD6("15001")
+				 UDP_END NAT JUMP OWNER("1337", "1337") LOCAL6 ALL TAIL("15001"));
 	pc_ipt_opts_release(&o);
 }
 END_TEST
@@ -612,8 +617,6 @@ START_TEST(cleanup_removes_what_is_there)
 }
 END_TEST
 
-
-
 /* The chains and jumps of the fence and of DNS capture are found and removed too. */
 START_TEST(scan_and_cleanup_fence_and_dns)
 {
@@ -697,17 +700,20 @@ START_TEST(resolv_conf_nameservers)
 }
 END_TEST
 
-#define DNS_NAT4                                                                                  \
-	"*nat\n"                                                                                  \
-	":PORTCULLIS_DNS - [0:0]\n"                                                               \
-	":PORTCULLIS_OUTPUT - [0:0]\n"                                                            \
-	":PORTCULLIS_REDIRECT - [0:0]\n" JUMP "-A OUTPUT -p udp -m udp --dport 53 -j PORTCULLIS_DNS\n" \
-	"-A PORTCULLIS_DNS -m owner --uid-owner 1337 -j RETURN\n"                                 \
+#define DNS_NAT4                                                  \
+	"*nat\n"                                                  \
+	":PORTCULLIS_DNS - [0:0]\n"                               \
+	":PORTCULLIS_OUTPUT - [0:0]\n"                            \
+	":PORTCULLIS_REDIRECT - [0:0]\n" JUMP                     \
+	"-A OUTPUT -p udp -m udp --dport 53 -j PORTCULLIS_DNS\n"  \
+	"-A PORTCULLIS_DNS -m owner --uid-owner 1337 -j RETURN\n" \
 	"-A PORTCULLIS_DNS -m owner --gid-owner 1337 -j RETURN\n"
-#define DNS_OWNER                                                                                 \
-	"-A PORTCULLIS_OUTPUT -o lo -p tcp -m tcp ! --dport 53 -m owner ! --uid-owner 1337 -j RETURN\n" \
-	"-A PORTCULLIS_OUTPUT -m owner --uid-owner 1337 -j RETURN\n"                              \
-	"-A PORTCULLIS_OUTPUT -o lo -p tcp -m tcp ! --dport 53 -m owner ! --gid-owner 1337 -j RETURN\n" \
+#define DNS_OWNER                                                                               \
+	"-A PORTCULLIS_OUTPUT -o lo -p tcp -m tcp ! --dport 53 -m owner ! --uid-owner 1337 -j " \
+	"RETURN\n"                                                                              \
+	"-A PORTCULLIS_OUTPUT -m owner --uid-owner 1337 -j RETURN\n"                            \
+	"-A PORTCULLIS_OUTPUT -o lo -p tcp -m tcp ! --dport 53 -m owner ! --gid-owner 1337 -j " \
+	"RETURN\n"                                                                              \
 	"-A PORTCULLIS_OUTPUT -m owner --gid-owner 1337 -j RETURN\n"
 
 /*
@@ -725,20 +731,21 @@ START_TEST(capture_dns_per_family)
 					     "nameserver 127.0.0.53\n",
 					     &o.resolvers),
 			 0);
-	ck_assert_str_eq(
-		rules(&o, AF_INET, true),
-		FILTER4 DNS_NAT4
-		"-A PORTCULLIS_DNS -d 192.0.2.53/32 -p udp -m udp --dport 53 -j REDIRECT --to-ports 15053\n"
-		"-A PORTCULLIS_DNS -d 127.0.0.53/32 -p udp -m udp --dport 53 -j REDIRECT --to-ports 15053\n"
-		DNS_OWNER
-		"-A PORTCULLIS_OUTPUT -d 192.0.2.53/32 -p tcp -m tcp --dport 53 -j REDIRECT --to-ports 15053\n"
-		"-A PORTCULLIS_OUTPUT -d 127.0.0.53/32 -p tcp -m tcp --dport 53 -j REDIRECT --to-ports 15053\n"
-		LOCAL4 ALL TAIL("15001"));
+	ck_assert_str_eq(rules(&o, AF_INET, true), FILTER4 DNS_NAT4
+			 "-A PORTCULLIS_DNS -d 192.0.2.53/32 -p udp -m udp --dport 53 -j REDIRECT "
+			 "--to-ports 15053\n"
+			 "-A PORTCULLIS_DNS -d 127.0.0.53/32 -p udp -m udp --dport 53 -j REDIRECT "
+			 "--to-ports 15053\n" DNS_OWNER
+			 "-A PORTCULLIS_OUTPUT -d 192.0.2.53/32 -p tcp -m tcp --dport 53 -j "
+			 "REDIRECT --to-ports 15053\n"
+			 "-A PORTCULLIS_OUTPUT -d 127.0.0.53/32 -p tcp -m tcp --dport 53 -j "
+			 "REDIRECT --to-ports 15053\n" LOCAL4 ALL TAIL("15001"));
 	o.dns_port = 5353;
-	ck_assert(strstr(rules(&o, AF_INET6, true),
-			 "-A PORTCULLIS_DNS -d 2001:db8::53/128 -p udp -m udp --dport 53 -j REDIRECT "
-			 "--to-ports 5353\n"
-			 "-A PORTCULLIS_OUTPUT -o lo"));
+	ck_assert(
+		strstr(rules(&o, AF_INET6, true),
+		       "-A PORTCULLIS_DNS -d 2001:db8::53/128 -p udp -m udp --dport 53 -j REDIRECT "
+		       "--to-ports 5353\n"
+		       "-A PORTCULLIS_OUTPUT -o lo"));
 	ck_assert(strstr(rules(&o, AF_INET6, true),
 			 "-A PORTCULLIS_GUARD -p udp -m udp --dport 5353 -j REJECT --reject-with "
 			 "icmp6-port-unreachable\n"));
@@ -762,18 +769,18 @@ START_TEST(capture_all_dns)
 	pc_ipt_opts_init(&o);
 	o.capture_dns = o.capture_all_dns = true;
 	ck_assert_int_eq(pc_ipt_parse_resolv("nameserver 192.0.2.53\n", &o.resolvers), 0);
-	ck_assert_str_eq(rules(&o, AF_INET6, true),
-			 FILTER6 "*nat\n"
-				 ":PORTCULLIS_DNS - [0:0]\n"
-				 ":PORTCULLIS_OUTPUT - [0:0]\n"
-				 ":PORTCULLIS_REDIRECT - [0:0]\n" JUMP
-				 "-A OUTPUT -p udp -m udp --dport 53 -j PORTCULLIS_DNS\n"
-				 "-A PORTCULLIS_DNS -m owner --uid-owner 1337 -j RETURN\n"
-				 "-A PORTCULLIS_DNS -m owner --gid-owner 1337 -j RETURN\n"
-				 "-A PORTCULLIS_DNS -p udp -m udp --dport 53 -j REDIRECT --to-ports "
-				 "15053\n" DNS_OWNER
-				 "-A PORTCULLIS_OUTPUT -p tcp -m tcp --dport 53 -j REDIRECT "
-				 "--to-ports 15053\n" LOCAL6 ALL TAIL("15001"));
+	ck_assert_str_eq(rules(&o, AF_INET6, true), FILTER6
+			 "*nat\n"
+			 ":PORTCULLIS_DNS - [0:0]\n"
+			 ":PORTCULLIS_OUTPUT - [0:0]\n"
+			 ":PORTCULLIS_REDIRECT - [0:0]\n" JUMP
+			 "-A OUTPUT -p udp -m udp --dport 53 -j PORTCULLIS_DNS\n"
+			 "-A PORTCULLIS_DNS -m owner --uid-owner 1337 -j RETURN\n"
+			 "-A PORTCULLIS_DNS -m owner --gid-owner 1337 -j RETURN\n"
+			 "-A PORTCULLIS_DNS -p udp -m udp --dport 53 -j REDIRECT --to-ports "
+			 "15053\n" DNS_OWNER
+			 "-A PORTCULLIS_OUTPUT -p tcp -m tcp --dport 53 -j REDIRECT "
+			 "--to-ports 15053\n" LOCAL6 ALL TAIL("15001"));
 	pc_ipt_opts_release(&o);
 }
 END_TEST
@@ -787,14 +794,18 @@ START_TEST(fence_lets_dns_to_the_resolvers_out)
 	ck_assert_int_eq(pc_ipt_parse_resolv("nameserver 192.0.2.53\nnameserver 2001:db8::53\n",
 					     &o.resolvers),
 			 0);
-	ck_assert_str_eq(rules(&o, AF_INET, true),
-			 FILTER_DECL FILTER_JUMPS DENY("icmp") EGRESS_HEAD("1337", "1337", "127.0.0.0/8")
-			 "-A PORTCULLIS_EGRESS -d 192.0.2.53/32 -p udp -m udp --dport 53 -j RETURN\n"
-			 EGRESS_TAIL GUARD4("15001") UDP_END NAT JUMP OWNER("1337", "1337")
-			 LOCAL4 ALL TAIL("15001"));
+	ck_assert_str_eq(
+		rules(&o, AF_INET, true),
+		FILTER_DECL FILTER_JUMPS DENY("icmp") SPOOF EGRESS_HEAD(
+			"1337", "1337",
+			"127.0.0.0/8") "-A PORTCULLIS_EGRESS -d 192.0.2.53/32 -p udp -m udp "
+				       "--dport 53 -j RETURN\n" EGRESS_TAIL GUARD4("15001")
+					       UDP_END NAT JUMP OWNER("1337", "1337")
+						       LOCAL4 ALL TAIL("15001"));
 	ck_assert(strstr(rules(&o, AF_INET6, true),
-			 ND6 "-A PORTCULLIS_EGRESS -d 2001:db8::53/128 -p udp -m udp --dport 53 "
-			     "-j RETURN\n" EGRESS_TAIL));
+			 "--ctdir REPLY -j RETURN\n"
+			 "-A PORTCULLIS_EGRESS -d 2001:db8::53/128 -p udp -m udp --dport 53 "
+			 "-j RETURN\n" EGRESS_TAIL));
 	pc_ipt_opts_release(&o);
 }
 END_TEST
@@ -818,19 +829,21 @@ START_TEST(allow_non_tcp_removes_the_fence)
 	ck_assert_str_eq(rules(&o, AF_INET, true),
 			 "*filter\n:PORTCULLIS_GUARD - [0:0]\n"
 			 "-I INPUT 1 " SYN " -j PORTCULLIS_GUARD\n"
-			 "-I INPUT 2 -p udp -j PORTCULLIS_GUARD\n" GUARD4("15001")
-			 "COMMIT\n" NAT JUMP OWNER("1337", "1337") LOCAL4 ALL TAIL("15001"));
-	ck_assert_str_eq(rules_over(&o, AF_INET6, &st),
-			 "*filter\n:PORTCULLIS_GUARD - [0:0]\n" GUARD6("15001")
-			 "-D OUTPUT -j PORTCULLIS_EGRESS\n"
-			 "-D OUTPUT -j PORTCULLIS_EGRESS\n"
-			 "-F PORTCULLIS_EGRESS\n-F PORTCULLIS_UDP\n-F PORTCULLIS_DENY\n"
-			 "-X PORTCULLIS_EGRESS\n-X PORTCULLIS_UDP\n-X PORTCULLIS_DENY\n"
-			 "COMMIT\n" NAT OWNER("1337", "1337") LOCAL6 ALL
-			 "-A PORTCULLIS_REDIRECT -p tcp -j REDIRECT --to-ports 15001\n"
-			 "-D OUTPUT -p udp -m udp --dport 53 -j PORTCULLIS_DNS\n"
-			 "-F PORTCULLIS_DNS\n-X PORTCULLIS_DNS\n"
-			 "COMMIT\n");
+			 "-I INPUT 2 -p udp -j PORTCULLIS_GUARD\n" GUARD4(
+				 "15001") "COMMIT\n" NAT JUMP OWNER("1337", "1337")
+				 LOCAL4 ALL TAIL("15001"));
+	ck_assert_str_eq(
+		rules_over(&o, AF_INET6, &st),
+		"*filter\n:PORTCULLIS_GUARD - [0:0]\n" GUARD6(
+			"15001") "-D OUTPUT -j PORTCULLIS_EGRESS\n"
+				 "-D OUTPUT -j PORTCULLIS_EGRESS\n"
+				 "-F PORTCULLIS_EGRESS\n-F PORTCULLIS_UDP\n-F PORTCULLIS_DENY\n"
+				 "-X PORTCULLIS_EGRESS\n-X PORTCULLIS_UDP\n-X PORTCULLIS_DENY\n"
+				 "COMMIT\n" NAT OWNER("1337", "1337") LOCAL6 ALL
+		"-A PORTCULLIS_REDIRECT -p tcp -j REDIRECT --to-ports 15001\n"
+		"-D OUTPUT -p udp -m udp --dport 53 -j PORTCULLIS_DNS\n"
+		"-F PORTCULLIS_DNS\n-X PORTCULLIS_DNS\n"
+		"COMMIT\n");
 	pc_ipt_opts_release(&o);
 }
 END_TEST

@@ -19,10 +19,10 @@
 #include "policy/snapshot.h"
 #include "policy/trie.h"
 
-#define SE(name, ts, hosts, addrs, port, extra)                                          \
-	"---\napiVersion: networking.istio.io/v1\nkind: ServiceEntry\n"                  \
-	"metadata: {name: " name ", creationTimestamp: '" ts "'}\n"                      \
-	"spec:\n  hosts: [" hosts "]\n" addrs "  ports: [{name: tcp, number: " #port     \
+#define SE(name, ts, hosts, addrs, port, extra)                                      \
+	"---\napiVersion: networking.istio.io/v1\nkind: ServiceEntry\n"              \
+	"metadata: {name: " name ", creationTimestamp: '" ts "'}\n"                  \
+	"spec:\n  hosts: [" hosts "]\n" addrs "  ports: [{name: tcp, number: " #port \
 	", protocol: TCP}]\n" extra
 
 struct fix {
@@ -122,8 +122,10 @@ START_TEST(seed_story_entry)
 {
 	struct fix x;
 
-	compile(&x, SE("mysql-external", "", "mysql.example.com", "  addresses: [203.0.113.10/32]\n",
-		       3306, ""), -1);
+	compile(&x,
+		SE("mysql-external", "", "mysql.example.com", "  addresses: [203.0.113.10/32]\n",
+		   3306, ""),
+		-1);
 	ck_assert_str_eq(cluster_for(&x, "203.0.113.10", 3306), "outbound|3306||mysql.example.com");
 	ck_assert_str_eq(cluster_for(&x, "203.0.113.10", 3307), "BlackHoleCluster");
 	ck_assert_str_eq(cluster_for(&x, "203.0.113.11", 3306), "BlackHoleCluster");
@@ -142,10 +144,11 @@ START_TEST(longest_prefix_then_no_address_entries)
 
 	compile(&x,
 		SE("wide", "", "wide.example.com", "  addresses: [198.51.100.0/24]\n", 5432, "")
-		SE("narrow", "", "narrow.example.com", "  addresses: [198.51.100.7]\n", 5432, "")
-		SE("any", "", "any.example.com", "", 5432, ""),
+			SE("narrow", "", "narrow.example.com", "  addresses: [198.51.100.7]\n",
+			   5432, "") SE("any", "", "any.example.com", "", 5432, ""),
 		-1);
-	ck_assert_str_eq(cluster_for(&x, "198.51.100.7", 5432), "outbound|5432||narrow.example.com");
+	ck_assert_str_eq(cluster_for(&x, "198.51.100.7", 5432),
+			 "outbound|5432||narrow.example.com");
 	ck_assert_str_eq(cluster_for(&x, "198.51.100.8", 5432), "outbound|5432||wide.example.com");
 	/* an entry without addresses takes every other IP on its port, as in Istio */
 	ck_assert_str_eq(cluster_for(&x, "192.0.2.1", 5432), "outbound|5432||any.example.com");
@@ -160,11 +163,11 @@ START_TEST(oldest_wins_conflicts)
 
 	compile(&x,
 		SE("young", "2026-02-01T00:00:00Z", "young.example.com",
-		   "  addresses: [203.0.113.0/24]\n", 3306, "")
-		SE("old", "2025-01-01T00:00:00Z", "old.example.com",
-		   "  addresses: [203.0.113.0/24]\n", 3306, "")
-		SE("a-any", "2026-03-01T00:00:00Z", "a.example.com", "", 9092, "")
-		SE("b-any", "2024-03-01T00:00:00Z", "b.example.com", "", 9092, ""),
+		   "  addresses: [203.0.113.0/24]\n", 3306,
+		   "") SE("old", "2025-01-01T00:00:00Z", "old.example.com",
+			  "  addresses: [203.0.113.0/24]\n", 3306, "")
+			SE("a-any", "2026-03-01T00:00:00Z", "a.example.com", "", 9092, "")
+				SE("b-any", "2024-03-01T00:00:00Z", "b.example.com", "", 9092, ""),
 		-1);
 	ck_assert_str_eq(cluster_for(&x, "203.0.113.5", 3306), "outbound|3306||old.example.com");
 	ck_assert_str_eq(cluster_for(&x, "192.0.2.9", 9092), "outbound|9092||b.example.com");
@@ -218,8 +221,8 @@ START_TEST(static_endpoints_and_target_port)
 		   "  resolution: STATIC\n  endpoints:\n"
 		   "  - {address: 198.51.100.2, weight: 3}\n"
 		   "  - {address: 198.51.100.3, ports: {tcp: 13306}}\n")
-		SE("none", "", "n.example.com", "  addresses: [203.0.113.20]\n", 80,
-		   "  resolution: NONE\n"),
+			SE("none", "", "n.example.com", "  addresses: [203.0.113.20]\n", 80,
+			   "  resolution: NONE\n"),
 		-1);
 	c = named(&x, "outbound|3306||db.example.com");
 	ck_assert_int_eq(c->source, PC_EP_STATIC);
@@ -239,11 +242,11 @@ START_TEST(destination_rule_settings)
 	const struct pc_cluster *c;
 
 	compile(&x,
-		SE("db", "", "db.example.com", "  addresses: [203.0.113.10]\n", 3306, "")
-		"---\napiVersion: networking.istio.io/v1\nkind: DestinationRule\n"
-		"metadata: {name: db}\nspec:\n  host: db.example.com\n  trafficPolicy:\n"
-		"    connectionPool:\n      tcp: {connectTimeout: 500ms, idleTimeout: 0s, "
-		"maxConnectionDuration: 1m, maxConnections: 7}\n",
+		SE("db", "", "db.example.com", "  addresses: [203.0.113.10]\n", 3306,
+		   "") "---\napiVersion: networking.istio.io/v1\nkind: DestinationRule\n"
+		       "metadata: {name: db}\nspec:\n  host: db.example.com\n  trafficPolicy:\n"
+		       "    connectionPool:\n      tcp: {connectTimeout: 500ms, idleTimeout: 0s, "
+		       "maxConnectionDuration: 1m, maxConnections: 7}\n",
 		-1);
 	c = named(&x, "outbound|3306||db.example.com");
 	ck_assert_uint_eq(c->connect_timeout_ms, 500);
@@ -259,10 +262,11 @@ START_TEST(ipv6_and_udp)
 	struct fix x;
 
 	compile(&x,
-		SE("v6", "", "v6.example.com", "  addresses: [2001:db8:1::2/128]\n", 443, "")
-		"---\napiVersion: networking.istio.io/v1\nkind: ServiceEntry\n"
-		"metadata: {name: dns}\nspec:\n  hosts: [dns.example.com]\n"
-		"  addresses: [192.0.2.53]\n  ports: [{name: dns, number: 53, protocol: UDP}]\n",
+		SE("v6", "", "v6.example.com", "  addresses: [2001:db8:1::2/128]\n", 443,
+		   "") "---\napiVersion: networking.istio.io/v1\nkind: ServiceEntry\n"
+		       "metadata: {name: dns}\nspec:\n  hosts: [dns.example.com]\n"
+		       "  addresses: [192.0.2.53]\n  ports: [{name: dns, number: 53, protocol: "
+		       "UDP}]\n",
 		-1);
 	ck_assert_str_eq(cluster_for(&x, "2001:db8:1::2", 443), "outbound|443||v6.example.com");
 	ck_assert_str_eq(cluster_for(&x, "2001:db8:1::3", 443), "BlackHoleCluster");
@@ -285,8 +289,12 @@ START_TEST(allocated_addresses_separate_entries_on_one_port)
 		     SE("db-a", "2020-01-01T00:00:00Z", "db-a.example.com", "", 3306,
 			"  resolution: DNS\n")
 			     SE("db-b", "2021-01-01T00:00:00Z", "DB-B.example.com", "", 3306,
-				"  resolution: DNS\n"),
+				"  resolution: DNS\n")
+				     SE("pinned", "2022-01-01T00:00:00Z", "pinned.example.com",
+					"  addresses: [240.240.0.10]\n", 3306, ""),
 		     vips, 3);
+	/* an entry listing db-a's address does not take it: an allocation is its name's */
+	ck_assert_uint_ge(x.conflicts, 1);
 	ck_assert_str_eq(cluster_for(&x, "240.240.0.10", 3306), "outbound|3306||db-a.example.com");
 	ck_assert_str_eq(cluster_for(&x, "2001:2::a", 3306), "outbound|3306||db-a.example.com");
 	ck_assert_str_eq(cluster_for(&x, "240.240.0.11", 3306), "outbound|3306||DB-B.example.com");
@@ -337,7 +345,8 @@ START_TEST(allocated_addresses_of_a_wildcard_entry)
 	ck_assert_uint_eq(c->ndns_names, 1);
 	ck_assert_str_eq(c->dns_names[0].name, "db1.rds.example.com");
 	ck_assert_uint_eq(c->dns_names[0].port, 3306);
-	ck_assert_str_eq(cluster_for(&x, "240.240.1.2", 3306), "outbound|3306||db2.rds.example.com");
+	ck_assert_str_eq(cluster_for(&x, "240.240.1.2", 3306),
+			 "outbound|3306||db2.rds.example.com");
 	/* the exact entry has addresses: its name is answered with them, no allocation chain */
 	ck_assert_str_eq(cluster_for(&x, "240.240.1.3", 3306), "BlackHoleCluster");
 	h = pc_snapshot_dns_host(x.s, "exact.rds.example.com");
@@ -354,6 +363,33 @@ START_TEST(allocated_addresses_of_a_wildcard_entry)
 }
 END_TEST
 
+/* On a TLS port, an allocated address admits its own name as SNI, nothing else */
+START_TEST(allocated_address_on_a_tls_port_checks_the_sni)
+{
+	static const char *const vips[] = { "a.cdn.example.com=240.240.2.1,-" };
+	struct pc_match m = { .transport = PC_TRANSPORT_TLS };
+	struct pc_addr a;
+	struct fix x;
+
+	compile_vips(&x,
+		     "---\napiVersion: networking.istio.io/v1\nkind: ServiceEntry\n"
+		     "metadata: {name: cdn}\nspec:\n  hosts: [\"*.cdn.example.com\"]\n"
+		     "  resolution: NONE\n  ports: [{name: tls, number: 443, protocol: TLS}]\n",
+		     vips, 1);
+	ck_assert_int_eq(pc_addr_parse("240.240.2.1", &a), 0);
+	a.port = 443;
+	m.dst = &a;
+	m.name = "a.cdn.example.com";
+	ck_assert_str_eq(pc_snapshot_match(x.s, &m)->name, "outbound|443||a.cdn.example.com");
+	m.name = "b.cdn.example.com";
+	ck_assert_str_eq(pc_snapshot_match(x.s, &m)->name, "BlackHoleCluster");
+	m.name = "evil.example.org";
+	ck_assert_str_eq(pc_snapshot_match(x.s, &m)->name, "BlackHoleCluster");
+	ck_assert(pc_snapshot_port_needs_name(x.s, 443));
+	release(&x);
+}
+END_TEST
+
 START_TEST(udp_ports_listed_for_netfilter)
 {
 	struct fix x;
@@ -363,7 +399,8 @@ START_TEST(udp_ports_listed_for_netfilter)
 		"---\napiVersion: networking.istio.io/v1\nkind: ServiceEntry\n"
 		"metadata: {name: q}\nspec:\n  hosts: [q.example.com]\n"
 		"  addresses: [198.51.100.0/24, 192.0.2.53, 192.0.2.53/32]\n"
-		"  ports: [{name: a, number: 443, protocol: UDP}, {name: b, number: 53, protocol: UDP},"
+		"  ports: [{name: a, number: 443, protocol: UDP}, {name: b, number: 53, protocol: "
+		"UDP},"
 		" {name: c, number: 80, protocol: TCP}]\n",
 		-1);
 	ck_assert_uint_eq(x.s->nudp, 4);
@@ -455,13 +492,14 @@ START_TEST(nearest_same_port_and_same_address)
 
 	compile(&x,
 		SE("mysql-external", "", "mysql.example.com", "  addresses: [203.0.113.10/32]\n",
-		   3306, "")
-		SE("wide", "", "wide.example.com", "  addresses: [198.51.100.0/24]\n", 3306, "")
-		SE("net-3400", "", "a.example.com", "  addresses: [203.0.113.0/24]\n", 3400, "")
-		SE("net-3307", "", "b.example.com", "  addresses: [203.0.113.0/24]\n", 3307, "")
-		SE("host-5432", "", "c.example.com", "  addresses: [203.0.113.9]\n", 5432, "")
-		SE("any-3308", "", "d.example.com", "", 3308, "")
-		SE("v6", "", "e.example.com", "  addresses: ['2001:db8::/64']\n", 3306, ""),
+		   3306, "") SE("wide", "", "wide.example.com", "  addresses: [198.51.100.0/24]\n",
+				3306, "") SE("net-3400", "", "a.example.com",
+					     "  addresses: [203.0.113.0/24]\n", 3400, "")
+			SE("net-3307", "", "b.example.com", "  addresses: [203.0.113.0/24]\n", 3307,
+			   "") SE("host-5432", "", "c.example.com", "  addresses: [203.0.113.9]\n",
+				  5432, "") SE("any-3308", "", "d.example.com", "", 3308, "")
+				SE("v6", "", "e.example.com", "  addresses: ['2001:db8::/64']\n",
+				   3306, ""),
 		-1);
 	/* the exact address on another port beats a /24 on a nearer one */
 	nearest(&x, "203.0.113.9", 3306, &sp, &sa);
@@ -630,6 +668,7 @@ int main(void)
 	tcase_add_test(tc, allocated_addresses_separate_entries_on_one_port);
 	tcase_add_test(tc, allocated_addresses_of_a_wildcard_entry);
 	tcase_add_test(tc, udp_ports_listed_for_netfilter);
+	tcase_add_test(tc, allocated_address_on_a_tls_port_checks_the_sni);
 	tcase_add_test(tc, declared_protocols_per_port);
 	tcase_add_test(tc, nearest_same_port_and_same_address);
 	tcase_add_test(tc, trie_nearest_against_linear_scan);
