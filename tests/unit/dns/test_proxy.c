@@ -607,6 +607,68 @@ START_TEST(pending_times_out)
 }
 END_TEST
 
+/*
+ * A flood of names being allocated (parked) takes at most a quarter of the
+ * queries in flight: past it they get SERVFAIL at once, and a name the
+ * registry knows is still answered meanwhile.
+ */
+START_TEST(parked_queries_are_capped)
+{
+	struct sockaddr_storage ss;
+	struct fixture f;
+	uint8_t q[512], r[4096];
+	size_t ql;
+	socklen_t sl;
+	int fd, n, i, servfail = 0;
+	struct pollfd pf;
+
+	start(&f, "127.0.0.1:0", UP_ANSWER, false, 3000);
+	sl = pc_addr_to_sockaddr(&f.socks.s[0].addr, &ss);
+	fd = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+	ck_assert_int_ge(fd, 0);
+	for (i = 0; i < 300; i++) {
+		ql = make_query(q, (uint16_t)(1000 + i), "pending.example", PC_DNS_TYPE_A, 0);
+		ck_assert_int_ge(sendto(fd, q, ql, 0, (struct sockaddr *)&ss, sl), 0);
+	}
+	pf = (struct pollfd){ fd, POLLIN, 0 };
+	while (poll(&pf, 1, 500) == 1) {
+		n = (int)recv(fd, r, sizeof(r), 0);
+		ck_assert_int_gt(n, 12);
+		ck_assert_uint_eq(r[3] & 0xf, PC_DNS_RCODE_SERVFAIL);
+		servfail++;
+	}
+	ck_assert_int_eq(servfail, 300 - 1024 / 4);
+	ql = make_query(q, 77, "ours.example", PC_DNS_TYPE_A, 0);
+	n = udp_ask(&f.socks.s[0].addr, q, ql, r, sizeof(r), 1000);
+	ck_assert_int_gt(n, 12);
+	ck_assert_uint_eq(r[3] & 0xf, PC_DNS_RCODE_NOERROR);
+	close(fd);
+	stop(&f);
+}
+END_TEST
+
+/* A TCP client that half-closes after its whole query still gets the answer. */
+START_TEST(tcp_half_close_after_a_query)
+{
+	struct fixture f;
+	uint8_t q[512], r[4096];
+	size_t ql;
+	int fd, n;
+
+	start(&f, "127.0.0.1:0", UP_ANSWER, false, 2000);
+	fd = tcp_connect(&f.socks.s[0].addr);
+	ql = make_query(q, 55, "ours.example", PC_DNS_TYPE_A, 0);
+	tcp_send(fd, q, ql);
+	ck_assert_int_eq(shutdown(fd, SHUT_WR), 0);
+	n = tcp_recv(fd, r, sizeof(r));
+	ck_assert_int_gt(n, 12);
+	ck_assert_uint_eq(get16(r), 55);
+	ck_assert_uint_eq(r[3] & 0xf, PC_DNS_RCODE_NOERROR);
+	close(fd);
+	stop(&f);
+}
+END_TEST
+
 START_TEST(registry_only)
 {
 	struct fixture f;
@@ -947,6 +1009,8 @@ int main(void)
 	tcase_add_test(tc, registry_verdicts);
 	tcase_add_test(tc, pending_then_kick);
 	tcase_add_test(tc, pending_times_out);
+	tcase_add_test(tc, parked_queries_are_capped);
+	tcase_add_test(tc, tcp_half_close_after_a_query);
 	tcase_add_test(tc, registry_only);
 	tcase_add_test(tc, tcp_pipelined);
 	tcase_add_test(tc, tcp_caps);
