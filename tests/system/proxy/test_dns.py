@@ -416,11 +416,18 @@ def test_mysql_by_name(topo, dns, proxy, workdir):
     server's address moves in DNS: the open session keeps working and the next
     one goes to the new address."""
     Mariadb(topo, workdir).start()
-    dns.start({"mysql.test.example": EXT_B})
-    p = proxy([se("mysql", ["mysql.test.example"], 3306, protocol="MYSQL")])
+    dns.start({"mysql.test.example": EXT_B, "mysql-b.test.example": EXT_B2})
+    p = proxy([se("mysql", ["mysql.test.example"], 3306, protocol="MYSQL"),
+               se("mysql-b", ["mysql-b.test.example"], 3306, protocol="MYSQL")])
     assert in_range(getent(topo, "mysql.test.example")[0])
     out = pod(topo, *mariadb_argv("-e", "SELECT SUM(stars) FROM ratings.r"))
     assert out.strip() == "9", out
+    # istio#24937: a second MySQL entry on 3306 without addresses reaches its own server
+    argv_b = [a if a != "mysql.test.example" else "mysql-b.test.example" for a in mariadb_argv()]
+    out = pod(topo, *argv_b, "-e", "SELECT COUNT(*) FROM ratings.r")
+    assert out.strip() == "2", out
+    b = p.wait_entries(lambda e: e["upstream_cluster"] == "outbound|3306||mysql-b.test.example")
+    assert b[0]["upstream_host"] == f"{EXT_B2}:3306", b
     session = subprocess.Popen(topo.pod.argv(*mariadb_argv("--unbuffered")),
                                stdin=subprocess.PIPE, stdout=subprocess.PIPE,
                                stderr=subprocess.PIPE, text=True)
@@ -441,3 +448,5 @@ def test_mysql_by_name(topo, dns, proxy, workdir):
         session.wait(10)
     first = p.wait_entries(lambda e: e["upstream_host"] == f"{EXT_B}:3306", 2, timeout=10)
     assert all(e["upstream_cluster"] == "outbound|3306||mysql.test.example" for e in first)
+    status, _, body = p.admin("/stats/prometheus")
+    assert 'destination_service="mysql-b.test.example"' in body.decode()
