@@ -104,8 +104,8 @@ fail:
 	return ret;
 }
 
-/* Bind the UDP and TCP sockets of <s> (its port filled in when 0). */
-static int bind_pair(struct pc_dns_socket *s, int *terr)
+/* Bind the UDP and TCP sockets of <s> once (its port filled in when 0). */
+static int bind_pair_once(struct pc_dns_socket *s, int *terr)
 {
 	struct pc_addr local;
 
@@ -123,6 +123,23 @@ static int bind_pair(struct pc_dns_socket *s, int *terr)
 		return ret;
 	}
 	return 0;
+}
+
+/*
+ * Port 0 (tests) takes the UDP socket's ephemeral port for TCP too, which
+ * a TCP socket of another process may hold: then another port is tried.
+ */
+static int bind_pair(struct pc_dns_socket *s, int *terr)
+{
+	bool any = s->addr.port == 0;
+	int tries = any ? 16 : 1, ret;
+
+	do {
+		if (any)
+			s->addr.port = 0;
+		ret = bind_pair_once(s, terr);
+	} while (ret == -EADDRINUSE && --tries > 0);
+	return ret;
 }
 
 static int listen_addr(struct pc_dns_sockets *out, const struct pc_addr *a, int *terr,
