@@ -116,7 +116,7 @@ kill -0 "$proxy_pid" 2>/dev/null || {
 	cannot "the proxy did not start"
 }
 
-# ---- answers per second -------------------------------------------------------------
+# ---- inputs: 1,000 names of each kind ------------------------------------------------
 
 for i in $(seq 0 999); do echo "r$i.reg.bench.example A"; done >"$tmp/reg.txt"
 for i in $(seq 0 999); do echo "f$i.fwd.bench.example A"; done >"$tmp/fwd.txt"
@@ -124,25 +124,6 @@ chmod 644 "$tmp"/*.txt
 # allocate the 1,000 registry names first: what is measured is answers from memory
 ip netns exec "$POD" dnsperf -s "$SRV_IP" -d "$tmp/reg.txt" -n 1 -q 50 >/dev/null 2>&1 || true
 ip netns exec "$POD" dnsperf -s "$SRV_IP" -d "$tmp/reg.txt" -n 1 -q 50 >/dev/null 2>&1 || true
-
-qps() { # qps LABEL FILE [direct]
-	local out=$tmp/dnsperf.$1
-	if [ "${3:-}" = direct ]; then
-		direct dnsperf -s "$SRV_IP" -d "$2" -l "$SECS" -q "$QUERIES" >"$out" 2>&1 || true
-	else
-		ip netns exec "$POD" dnsperf -s "$SRV_IP" -d "$2" -l "$SECS" -q "$QUERIES" >"$out" 2>&1 ||
-			true
-	fi
-	printf '%-28s %10s answers/s  (lost %s, average latency %s s)\n' "$1" \
-		"$(sed -n 's/.*Queries per second:[[:space:]]*\([0-9.]*\).*/\1/p' "$out")" \
-		"$(sed -n 's/.*Queries lost:[[:space:]]*\([0-9]*\).*/\1/p' "$out")" \
-		"$(sed -n 's/.*Average Latency (s):[[:space:]]*\([0-9.]*\).*/\1/p' "$out")"
-}
-echo
-echo "-- answers per second (dnsperf, $QUERIES outstanding, $SECS s)"
-qps "registry (allocated names)" "$tmp/reg.txt"
-qps "forwarded to dnsmasq" "$tmp/fwd.txt"
-qps "direct to dnsmasq" "$tmp/fwd.txt" direct
 
 # ---- latency added to a lookup ---------------------------------------------------------
 
@@ -169,9 +150,9 @@ EOF
 chmod 644 "$tmp/lat.py"
 lat() { # lat FILE [direct]
 	if [ "${2:-}" = direct ]; then
-		direct python3 "$tmp/lat.py" "$SRV_IP" "$1" "$LAT"
+		direct /usr/bin/python3 "$tmp/lat.py" "$SRV_IP" "$1" "$LAT"
 	else
-		ip netns exec "$POD" python3 "$tmp/lat.py" "$SRV_IP" "$1" "$LAT"
+		ip netns exec "$POD" /usr/bin/python3 "$tmp/lat.py" "$SRV_IP" "$1" "$LAT"
 	fi
 }
 echo
@@ -184,6 +165,30 @@ v() { sed -n "s/.*$2=\\([0-9.]*\\).*/\\1/p" <<<"$1"; }
 printf '%-28s p50=%s p99=%s\n' "added by forwarding" \
 	"$(calc '%.1f' "$(v "$fwd" p50) - $(v "$dir" p50)")" \
 	"$(calc '%.1f' "$(v "$fwd" p99) - $(v "$dir" p99)")"
+
+# ---- answers per second -------------------------------------------------------------
+
+qps() { # qps LABEL FILE [direct]
+	local out=$tmp/dnsperf.$1
+	if [ "${3:-}" = direct ]; then
+		direct dnsperf -s "$SRV_IP" -d "$2" -l "$SECS" -q "$QUERIES" >"$out" 2>&1 || true
+	else
+		ip netns exec "$POD" dnsperf -s "$SRV_IP" -d "$2" -l "$SECS" -q "$QUERIES" >"$out" 2>&1 ||
+			true
+	fi
+	printf '%-28s %10s answers/s  (lost %s, average latency %s s)\n' "$1" \
+		"$(sed -n 's/.*Queries per second:[[:space:]]*\([0-9.]*\).*/\1/p' "$out")" \
+		"$(sed -n 's/.*Queries lost:[[:space:]]*\([0-9]*\).*/\1/p' "$out")" \
+		"$(sed -n 's/.*Average Latency (s):[[:space:]]*\([0-9.]*\).*/\1/p' "$out")"
+}
+echo
+echo "-- answers per second (dnsperf, $QUERIES outstanding, $SECS s)"
+qps "registry (allocated names)" "$tmp/reg.txt"
+qps "forwarded to dnsmasq" "$tmp/fwd.txt"
+qps "direct to dnsmasq" "$tmp/fwd.txt" direct
+
+echo "conntrack:  $(ip netns exec "$POD" cat /proc/sys/net/netfilter/nf_conntrack_count) entries" \
+	"in the pod after the runs (each forwarded query is one: a fresh socket per query)"
 
 # ---- memory per allocation ---------------------------------------------------------------
 
@@ -198,6 +203,7 @@ ip netns exec "$POD" dnsperf -s "$SRV_IP" -d "$tmp/many.txt" -n 1 -q 1000 -t 30 
 ip netns exec "$POD" dnsperf -s "$SRV_IP" -d "$tmp/many.txt" -n 1 -q 200 -t 30 \
 	>"$tmp/dnsperf.many2" 2>&1 || true
 t1=$(date +%s.%N)
+sed -n 's/^ *\(Queries completed\|Response codes\):/  dnsperf: \1:/p' "$tmp/dnsperf.many" "$tmp/dnsperf.many2"
 n=$(ip netns exec "$POD" "$bin" get addresses -o name --server "unix:$tmp/api.sock" | wc -l)
 rss1=$(rss_kib "$proxy_pid")
 sync
