@@ -730,6 +730,7 @@ static void add_raw(struct pc_buf *b, const struct pc_ipt_opts *o, int family,
 void pc_ipt_rules(struct pc_buf *b, const struct pc_ipt_opts *o, int family,
 		  const struct pc_ipt_state *st)
 {
+	add_raw(b, o, family, st); /* a save prints raw before filter and nat */
 	add_filter(b, o, family, st);
 	pc_buf_adds(b, "*nat\n");
 	if (o->capture_dns)
@@ -745,7 +746,6 @@ void pc_ipt_rules(struct pc_buf *b, const struct pc_ipt_opts *o, int family,
 	if (!o->capture_dns)
 		remove_dns(b, st);
 	pc_buf_adds(b, "COMMIT\n");
-	add_raw(b, o, family, st);
 }
 
 /* Does the line at <p> (up to a newline or NUL) read exactly <want>? */
@@ -855,12 +855,12 @@ void pc_ipt_cleanup_rules(struct pc_buf *b, const struct pc_ipt_state *st)
 					     PC_IPT_DNS_CHAIN };
 	const bool has[] = { st->has_output, st->has_redirect, st->has_dns };
 
-	cleanup_filter(b, st);
 	if (has_raw(st)) {
 		pc_buf_adds(b, "*raw\n");
 		remove_raw(b, st);
 		pc_buf_adds(b, "COMMIT\n");
 	}
+	cleanup_filter(b, st);
 	if (!st->jumps && !st->old_jumps && !st->dns_jumps && !st->has_output &&
 	    !st->has_redirect && !st->has_dns)
 		return;

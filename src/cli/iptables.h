@@ -193,7 +193,7 @@ struct pc_ipt_state {
 
 /*
  * Append to <b> the iptables-restore input (iptables-save format: a
- * "*filter" and a "*nat" section, each up to "COMMIT", and a "*raw" one
+ * "*filter" and a "*nat" section, each up to "COMMIT", after a "*raw" one
  * with --capture-dns or to remove an earlier one's) that defines our
  * chains for <family> (AF_INET: iptables, AF_INET6: ip6tables), prefixes
  * of the other family being skipped. Fed to `iptables-restore --noflush`,
@@ -201,7 +201,8 @@ struct pc_ipt_state {
  * alone. <st> is what is installed now (NULL: nothing): jumps that are
  * there already are not added again, so a second run never duplicates
  * them, and jumps of earlier versions (PC_IPT_OLD_JUMP_RULE) are deleted.
- * The guard comes first, so a capture is never in place without it. Rules
+ * The guard comes before the capture, so a capture is never in place
+ * without it (the raw zones, first as in a save, capture nothing). Rules
  * are written in the order and spelling iptables-save prints them, so the
  * text can be compared with a save of the installed tables; the one
  * exceptions are the jumps of the filter table, "-I INPUT 1", "-I INPUT 2"
@@ -219,12 +220,12 @@ void pc_ipt_scan(const char *nat, const char *filter, const char *raw, struct pc
 
 /*
  * Append to <b> the iptables-restore input that removes what <st> shows
- * of ours: in filter, every guard jump from INPUT and fence jump from
- * OUTPUT, then our chains; in nat, every jump from OUTPUT (ours and
- * earlier versions'), then our chains (all flushed before any is deleted,
- * since they refer to each other); in raw, the zone jumps and chains. A table with nothing of ours gets no section;
- * nothing at all is appended when there is nothing of ours. Allocation
- * failure is left in <b>->oom.
+ * of ours: in raw, the zone jumps and chains; in filter, every guard
+ * jump from INPUT and fence jump from OUTPUT, then our chains; in nat,
+ * every jump from OUTPUT (ours and earlier versions'), then our chains
+ * (all flushed before any is deleted, since they refer to each other). A
+ * table with nothing of ours gets no section; nothing at all is appended
+ * when there is nothing of ours. Allocation failure is left in <b>->oom.
  */
 void pc_ipt_cleanup_rules(struct pc_buf *b, const struct pc_ipt_state *st);
 

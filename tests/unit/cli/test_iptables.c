@@ -654,7 +654,16 @@ START_TEST(scan_and_cleanup_fence_and_dns)
 
 	st.has_guard = true;
 	pc_ipt_cleanup_rules(&b, &st);
-	ck_assert_str_eq(pc_buf_str(&b), "*filter\n"
+	ck_assert_str_eq(pc_buf_str(&b), "*raw\n"
+					 "-D PREROUTING -p udp -j PORTCULLIS_RAW_PREROUTING\n"
+					 "-D OUTPUT -p udp -j PORTCULLIS_RAW_OUTPUT\n"
+					 "-D OUTPUT -p udp -j PORTCULLIS_RAW_OUTPUT\n"
+					 "-F PORTCULLIS_RAW_OUTPUT\n"
+					 "-F PORTCULLIS_RAW_PREROUTING\n"
+					 "-X PORTCULLIS_RAW_OUTPUT\n"
+					 "-X PORTCULLIS_RAW_PREROUTING\n"
+					 "COMMIT\n"
+					 "*filter\n"
 					 "-D INPUT -p udp -j PORTCULLIS_GUARD\n"
 					 "-D OUTPUT -j PORTCULLIS_EGRESS\n"
 					 "-D OUTPUT -j PORTCULLIS_EGRESS\n"
@@ -666,15 +675,6 @@ START_TEST(scan_and_cleanup_fence_and_dns)
 					 "-X PORTCULLIS_EGRESS\n"
 					 "-X PORTCULLIS_UDP\n"
 					 "-X PORTCULLIS_DENY\n"
-					 "COMMIT\n"
-					 "*raw\n"
-					 "-D PREROUTING -p udp -j PORTCULLIS_RAW_PREROUTING\n"
-					 "-D OUTPUT -p udp -j PORTCULLIS_RAW_OUTPUT\n"
-					 "-D OUTPUT -p udp -j PORTCULLIS_RAW_OUTPUT\n"
-					 "-F PORTCULLIS_RAW_OUTPUT\n"
-					 "-F PORTCULLIS_RAW_PREROUTING\n"
-					 "-X PORTCULLIS_RAW_OUTPUT\n"
-					 "-X PORTCULLIS_RAW_PREROUTING\n"
 					 "COMMIT\n"
 					 "*nat\n"
 					 "-D OUTPUT -p udp -m udp --dport 53 -j PORTCULLIS_DNS\n"
@@ -766,28 +766,32 @@ START_TEST(capture_dns_per_family)
 					     "nameserver 127.0.0.53\n",
 					     &o.resolvers),
 			 0);
-	ck_assert_str_eq(rules(&o, AF_INET, true), FILTER4 DNS_NAT4
-			 "-A PORTCULLIS_DNS -d 192.0.2.53/32 -p udp -m udp --dport 53 -j REDIRECT "
-			 "--to-ports 15053\n"
-			 "-A PORTCULLIS_DNS -d 127.0.0.53/32 -p udp -m udp --dport 53 -j REDIRECT "
-			 "--to-ports 15053\n" DNS_OWNER
-			 "-A PORTCULLIS_OUTPUT -d 192.0.2.53/32 -p tcp -m tcp --dport 53 -j "
-			 "REDIRECT --to-ports 15053\n"
-			 "-A PORTCULLIS_OUTPUT -d 127.0.0.53/32 -p tcp -m tcp --dport 53 -j "
-			 "REDIRECT --to-ports 15053\n" LOCAL4 ALL TAIL("15001")
-				 RAW_HEAD("15053") "-A PORTCULLIS_RAW_OUTPUT -d 192.0.2.53/32 -p "
-						   "udp -m udp --dport 53 -j CT "
-						   "--zone 2\n"
-						   "-A PORTCULLIS_RAW_OUTPUT -d 127.0.0.53/32 -p "
-						   "udp -m udp --dport 53 -j CT "
-						   "--zone 2\n"
-						   "-A PORTCULLIS_RAW_PREROUTING -s 192.0.2.53/32 "
-						   "-p udp -m udp --sport 53 -j "
-						   "CT --zone 1\n"
-						   "-A PORTCULLIS_RAW_PREROUTING -s 127.0.0.53/32 "
-						   "-p udp -m udp --sport 53 -j "
-						   "CT --zone 1\n"
-						   "COMMIT\n");
+	ck_assert_str_eq(rules(&o, AF_INET, true),
+			 RAW_HEAD("15053") "-A PORTCULLIS_RAW_OUTPUT -d 192.0.2.53/32 -p "
+					   "udp -m udp --dport 53 -j CT "
+					   "--zone 2\n"
+					   "-A PORTCULLIS_RAW_OUTPUT -d 127.0.0.53/32 -p "
+					   "udp -m udp --dport 53 -j CT "
+					   "--zone 2\n"
+					   "-A PORTCULLIS_RAW_PREROUTING -s 192.0.2.53/32 "
+					   "-p udp -m udp --sport 53 -j "
+					   "CT --zone 1\n"
+					   "-A PORTCULLIS_RAW_PREROUTING -s 127.0.0.53/32 "
+					   "-p udp -m udp --sport 53 -j "
+					   "CT --zone 1\n"
+					   "COMMIT\n" FILTER4 DNS_NAT4
+					   "-A PORTCULLIS_DNS -d 192.0.2.53/32 -p udp -m udp "
+					   "--dport 53 -j REDIRECT "
+					   "--to-ports 15053\n"
+					   "-A PORTCULLIS_DNS -d 127.0.0.53/32 -p udp -m udp "
+					   "--dport 53 -j REDIRECT "
+					   "--to-ports 15053\n" DNS_OWNER
+					   "-A PORTCULLIS_OUTPUT -d 192.0.2.53/32 -p tcp -m tcp "
+					   "--dport 53 -j "
+					   "REDIRECT --to-ports 15053\n"
+					   "-A PORTCULLIS_OUTPUT -d 127.0.0.53/32 -p tcp -m tcp "
+					   "--dport 53 -j "
+					   "REDIRECT --to-ports 15053\n" LOCAL4 ALL TAIL("15001"));
 	o.dns_port = 5353;
 	ck_assert(
 		strstr(rules(&o, AF_INET6, true),
@@ -803,7 +807,7 @@ START_TEST(capture_dns_per_family)
 		       "-A PORTCULLIS_RAW_OUTPUT -d 2001:db8::53/128 -p udp -m udp --dport 53 -j "
 		       "CT --zone 2\n"
 		       "-A PORTCULLIS_RAW_PREROUTING -s 2001:db8::53/128 -p udp -m udp --sport 53 "
-		       "-j CT --zone 1\nCOMMIT\n"));
+		       "-j CT --zone 1\nCOMMIT\n*filter\n"));
 	ck_assert(!strstr(rules(&o, AF_INET6, true), "192.0.2.53"));
 	ck_assert(!strstr(rules(&o, AF_INET, true), "2001:db8::53"));
 
@@ -831,23 +835,24 @@ START_TEST(capture_all_dns)
 	pc_ipt_opts_init(&o);
 	o.capture_dns = o.capture_all_dns = true;
 	ck_assert_int_eq(pc_ipt_parse_resolv("nameserver 192.0.2.53\n", &o.resolvers), 0);
-	ck_assert_str_eq(rules(&o, AF_INET6, true), FILTER6
-			 "*nat\n"
-			 ":PORTCULLIS_DNS - [0:0]\n"
-			 ":PORTCULLIS_OUTPUT - [0:0]\n"
-			 ":PORTCULLIS_REDIRECT - [0:0]\n" JUMP
-			 "-A OUTPUT -p udp -m udp --dport 53 -j PORTCULLIS_DNS\n"
-			 "-A PORTCULLIS_DNS -m owner --uid-owner 1337 -j RETURN\n"
-			 "-A PORTCULLIS_DNS -m owner --gid-owner 1337 -j RETURN\n"
-			 "-A PORTCULLIS_DNS -p udp -m udp --dport 53 -j REDIRECT --to-ports "
-			 "15053\n" DNS_OWNER
-			 "-A PORTCULLIS_OUTPUT -p tcp -m tcp --dport 53 -j REDIRECT "
-			 "--to-ports 15053\n" LOCAL6 ALL TAIL("15001")
-				 RAW_HEAD("15053") "-A PORTCULLIS_RAW_OUTPUT -p udp -m udp --dport "
-						   "53 -j CT --zone 2\n"
-						   "-A PORTCULLIS_RAW_PREROUTING -p udp -m udp "
-						   "--sport 53 -j CT --zone 1\n"
-						   "COMMIT\n");
+	ck_assert_str_eq(
+		rules(&o, AF_INET6, true),
+		RAW_HEAD("15053") "-A PORTCULLIS_RAW_OUTPUT -p udp -m udp --dport "
+				  "53 -j CT --zone 2\n"
+				  "-A PORTCULLIS_RAW_PREROUTING -p udp -m udp "
+				  "--sport 53 -j CT --zone 1\n"
+				  "COMMIT\n" FILTER6 "*nat\n"
+				  ":PORTCULLIS_DNS - [0:0]\n"
+				  ":PORTCULLIS_OUTPUT - [0:0]\n"
+				  ":PORTCULLIS_REDIRECT - [0:0]\n" JUMP
+				  "-A OUTPUT -p udp -m udp --dport 53 -j PORTCULLIS_DNS\n"
+				  "-A PORTCULLIS_DNS -m owner --uid-owner 1337 -j RETURN\n"
+				  "-A PORTCULLIS_DNS -m owner --gid-owner 1337 -j RETURN\n"
+				  "-A PORTCULLIS_DNS -p udp -m udp --dport 53 -j REDIRECT "
+				  "--to-ports "
+				  "15053\n" DNS_OWNER
+				  "-A PORTCULLIS_OUTPUT -p tcp -m tcp --dport 53 -j REDIRECT "
+				  "--to-ports 15053\n" LOCAL6 ALL TAIL("15001"));
 	pc_ipt_opts_release(&o);
 }
 END_TEST
@@ -905,6 +910,12 @@ START_TEST(allow_non_tcp_removes_the_fence)
 				 LOCAL4 ALL TAIL("15001"));
 	ck_assert_str_eq(
 		rules_over(&o, AF_INET6, &st),
+		"*raw\n"
+		"-D PREROUTING -p udp -j PORTCULLIS_RAW_PREROUTING\n"
+		"-D OUTPUT -p udp -j PORTCULLIS_RAW_OUTPUT\n"
+		"-F PORTCULLIS_RAW_OUTPUT\n-F PORTCULLIS_RAW_PREROUTING\n"
+		"-X PORTCULLIS_RAW_OUTPUT\n-X PORTCULLIS_RAW_PREROUTING\n"
+		"COMMIT\n"
 		"*filter\n:PORTCULLIS_GUARD - [0:0]\n" GUARD6(
 			"15001") "-D OUTPUT -j PORTCULLIS_EGRESS\n"
 				 "-D OUTPUT -j PORTCULLIS_EGRESS\n"
@@ -914,12 +925,6 @@ START_TEST(allow_non_tcp_removes_the_fence)
 		"-A PORTCULLIS_REDIRECT -p tcp -j REDIRECT --to-ports 15001\n"
 		"-D OUTPUT -p udp -m udp --dport 53 -j PORTCULLIS_DNS\n"
 		"-F PORTCULLIS_DNS\n-X PORTCULLIS_DNS\n"
-		"COMMIT\n"
-		"*raw\n"
-		"-D PREROUTING -p udp -j PORTCULLIS_RAW_PREROUTING\n"
-		"-D OUTPUT -p udp -j PORTCULLIS_RAW_OUTPUT\n"
-		"-F PORTCULLIS_RAW_OUTPUT\n-F PORTCULLIS_RAW_PREROUTING\n"
-		"-X PORTCULLIS_RAW_OUTPUT\n-X PORTCULLIS_RAW_PREROUTING\n"
 		"COMMIT\n");
 	pc_ipt_opts_release(&o);
 }
