@@ -21,14 +21,13 @@
  *     the proxy uid, then gid                 RETURN
  *     each resolver (or every destination)    REDIRECT <DNS port>
  *   raw OUTPUT -p udp -> PORTCULLIS_RAW_OUTPUT        (--capture-dns only)
- *     --dport 53, the proxy uid              CT --zone 1  (its upstream queries)
- *     --sport <DNS port>, the proxy uid      CT --zone 2  (its answers to the app)
- *     (the same two for the proxy gid)
+ *     --dport 53, the proxy uid, then gid    CT --zone 1  (its upstream queries)
+ *     -s 127.0.0.1 or ::1 --sport <DNS port> CT --zone 2  (its answers to the app)
  *     --dport 53 to each resolver (or all)   CT --zone 2  (the app's queries)
  *   raw PREROUTING -p udp -> PORTCULLIS_RAW_PREROUTING
  *     --sport 53 from each resolver (or all) CT --zone 1  (answers upstream)
  *   The first CT of a packet wins (xt_CT leaves a packet that has a
- *   conntrack entry alone), so the owner rules come first.
+ *   conntrack entry alone), so the proxy's rules come first.
  *
  *   filter INPUT (first rules) -p tcp --syn, -p udp -> PORTCULLIS_GUARD
  *     --dport <proxy port>, an IP_TRANSPARENT socket   RETURN
@@ -657,17 +656,30 @@ static void add_output_chain(struct pc_buf *b, const struct pc_ipt_opts *o, int 
 		add_cidr_rules(b, &o->include, family, PC_IPT_REDIRECT_CHAIN);
 }
 
-/* The zone rules of one owner id ("uid" or "gid"): the proxy's queries upstream, its answers. */
-static void add_zone_owner(struct pc_buf *b, const char *kind, uint32_t id, uint16_t dns_port)
+/* The zone rule of one owner id ("uid" or "gid"): the proxy's queries upstream. */
+static void add_zone_owner(struct pc_buf *b, const char *kind, uint32_t id)
 {
 	pc_buf_printf(b,
 		      "-A " PC_IPT_RAW_OUTPUT_CHAIN " -p udp -m udp --dport 53 -m owner --%s-owner"
 		      " %u -j CT --zone %d\n",
 		      kind, id, PC_IPT_ZONE_UPSTREAM);
+}
+
+/*
+ * The DNS proxy's answers to the app, which must find the app's NATed
+ * entry in zone 2 to be translated back to resolver:53 (a connected
+ * socket, as glibc's, takes nothing else). Istio matches them by owner;
+ * ours are sent from the listening socket, which the daemon opens as root
+ * before it drops to the proxy uid, so they are matched by what they are:
+ * from the address the redirect led to (loopback) and the DNS port.
+ */
+static void add_zone_answers(struct pc_buf *b, int family, uint16_t dns_port)
+{
 	pc_buf_printf(b,
-		      "-A " PC_IPT_RAW_OUTPUT_CHAIN " -p udp -m udp --sport %u -m owner --%s-owner"
-		      " %u -j CT --zone %d\n",
-		      (unsigned)dns_port, kind, id, PC_IPT_ZONE_APP);
+		      "-A " PC_IPT_RAW_OUTPUT_CHAIN " -s %s -p udp -m udp --sport %u -j CT"
+		      " --zone %d\n",
+		      family == AF_INET ? "127.0.0.1/32" : "::1/128", (unsigned)dns_port,
+		      PC_IPT_ZONE_APP);
 }
 
 /* The raw jumps that <st> does not show, in the order a save prints them. */
@@ -717,8 +729,9 @@ static void add_raw(struct pc_buf *b, const struct pc_ipt_opts *o, int family,
 	}
 	pc_buf_adds(b, ":" PC_IPT_RAW_OUTPUT_CHAIN " - [0:0]\n:" PC_IPT_RAW_PRE_CHAIN " - [0:0]\n");
 	add_raw_jumps(b, st);
-	add_zone_owner(b, "uid", o->proxy_uid, o->dns_port);
-	add_zone_owner(b, "gid", o->proxy_gid, o->dns_port);
+	add_zone_owner(b, "uid", o->proxy_uid);
+	add_zone_owner(b, "gid", o->proxy_gid);
+	add_zone_answers(b, family, o->dns_port);
 	snprintf(app, sizeof(app), "-p udp -m udp --dport 53 -j CT --zone %d", PC_IPT_ZONE_APP);
 	snprintf(upstream, sizeof(upstream), "-p udp -m udp --sport 53 -j CT --zone %d",
 		 PC_IPT_ZONE_UPSTREAM);

@@ -736,20 +736,17 @@ END_TEST
 	"-A PORTCULLIS_OUTPUT -m owner --gid-owner 1337 -j RETURN\n"
 
 /* The raw section of --capture-dns up to the resolver rules: jumps, then the owners' zones. */
-#define RAW_HEAD(port)                                                                             \
-	"*raw\n"                                                                                   \
-	":PORTCULLIS_RAW_OUTPUT - [0:0]\n"                                                         \
-	":PORTCULLIS_RAW_PREROUTING - [0:0]\n"                                                     \
-	"-A PREROUTING -p udp -j PORTCULLIS_RAW_PREROUTING\n"                                      \
-	"-A OUTPUT -p udp -j PORTCULLIS_RAW_OUTPUT\n"                                              \
-	"-A PORTCULLIS_RAW_OUTPUT -p udp -m udp --dport 53 -m owner --uid-owner 1337 -j CT "       \
-	"--zone 1\n"                                                                               \
-	"-A PORTCULLIS_RAW_OUTPUT -p udp -m udp --sport " port " -m owner --uid-owner 1337 -j CT " \
-	"--zone 2\n"                                                                               \
-	"-A PORTCULLIS_RAW_OUTPUT -p udp -m udp --dport 53 -m owner --gid-owner 1337 -j CT "       \
-	"--zone 1\n"                                                                               \
-	"-A PORTCULLIS_RAW_OUTPUT -p udp -m udp --sport " port " -m owner --gid-owner 1337 -j CT " \
-	"--zone 2\n"
+#define RAW_HEAD(lo, port)                                                                   \
+	"*raw\n"                                                                             \
+	":PORTCULLIS_RAW_OUTPUT - [0:0]\n"                                                   \
+	":PORTCULLIS_RAW_PREROUTING - [0:0]\n"                                               \
+	"-A PREROUTING -p udp -j PORTCULLIS_RAW_PREROUTING\n"                                \
+	"-A OUTPUT -p udp -j PORTCULLIS_RAW_OUTPUT\n"                                        \
+	"-A PORTCULLIS_RAW_OUTPUT -p udp -m udp --dport 53 -m owner --uid-owner 1337 -j CT " \
+	"--zone 1\n"                                                                         \
+	"-A PORTCULLIS_RAW_OUTPUT -p udp -m udp --dport 53 -m owner --gid-owner 1337 -j CT " \
+	"--zone 1\n"                                                                         \
+	"-A PORTCULLIS_RAW_OUTPUT -s " lo " -p udp -m udp --sport " port " -j CT --zone 2\n"
 
 /*
  * --capture-dns: UDP through its own jump and chain, TCP inside
@@ -767,7 +764,8 @@ START_TEST(capture_dns_per_family)
 					     &o.resolvers),
 			 0);
 	ck_assert_str_eq(rules(&o, AF_INET, true),
-			 RAW_HEAD("15053") "-A PORTCULLIS_RAW_OUTPUT -d 192.0.2.53/32 -p "
+			 RAW_HEAD("127.0.0.1/32",
+				  "15053") "-A PORTCULLIS_RAW_OUTPUT -d 192.0.2.53/32 -p "
 					   "udp -m udp --dport 53 -j CT "
 					   "--zone 2\n"
 					   "-A PORTCULLIS_RAW_OUTPUT -d 127.0.0.53/32 -p "
@@ -803,7 +801,7 @@ START_TEST(capture_dns_per_family)
 			 "icmp6-port-unreachable\n"));
 	ck_assert(
 		strstr(rules(&o, AF_INET6, true),
-		       "--sport 5353 -m owner --gid-owner 1337 -j CT --zone 2\n"
+		       "-s ::1/128 -p udp -m udp --sport 5353 -j CT --zone 2\n"
 		       "-A PORTCULLIS_RAW_OUTPUT -d 2001:db8::53/128 -p udp -m udp --dport 53 -j "
 		       "CT --zone 2\n"
 		       "-A PORTCULLIS_RAW_PREROUTING -s 2001:db8::53/128 -p udp -m udp --sport 53 "
@@ -837,7 +835,8 @@ START_TEST(capture_all_dns)
 	ck_assert_int_eq(pc_ipt_parse_resolv("nameserver 192.0.2.53\n", &o.resolvers), 0);
 	ck_assert_str_eq(
 		rules(&o, AF_INET6, true),
-		RAW_HEAD("15053") "-A PORTCULLIS_RAW_OUTPUT -p udp -m udp --dport "
+		RAW_HEAD("::1/128",
+			 "15053") "-A PORTCULLIS_RAW_OUTPUT -p udp -m udp --dport "
 				  "53 -j CT --zone 2\n"
 				  "-A PORTCULLIS_RAW_PREROUTING -p udp -m udp "
 				  "--sport 53 -j CT --zone 1\n"
