@@ -8,7 +8,7 @@
  * runs Debian's tools (the iptables package: iptables-nft on Debian 12,
  * iptables-legacy works the same). Per address family the install is one
  * `iptables-restore --noflush` transaction with a filter and a nat
- * section that declare our chains (which flushes them if they exist, so a
+ * section (and a raw one for --capture-dns's conntrack zones) that declare our chains (which flushes them if they exist, so a
  * second run rebuilds rather than duplicates) and, only when `iptables -t
  * TABLE -S` shows them missing, the jumps from OUTPUT (nat) and INPUT
  * (filter). Both families are checked with --test before either is
@@ -433,19 +433,22 @@ static int list_table(struct family *f, const char *table, struct pc_buf *out)
 	return ret == 0 ? 0 : -1;
 }
 
-/* Read what the nat and filter tables hold of ours into <f>->st. Returns 0 or -1. */
+/* Read what the nat, filter and raw tables hold of ours into <f>->st. Returns 0 or -1. */
 static int probe(struct family *f)
 {
-	struct pc_buf nat = PC_BUF_INIT, filter = PC_BUF_INIT;
+	struct pc_buf nat = PC_BUF_INIT, filter = PC_BUF_INIT, raw = PC_BUF_INIT;
 	int ret;
 
 	ret = list_table(f, "nat", &nat);
 	if (ret == 0)
 		ret = list_table(f, "filter", &filter);
 	if (ret == 0)
-		pc_ipt_scan(pc_buf_str(&nat), pc_buf_str(&filter), &f->st);
+		ret = list_table(f, "raw", &raw);
+	if (ret == 0)
+		pc_ipt_scan(pc_buf_str(&nat), pc_buf_str(&filter), pc_buf_str(&raw), &f->st);
 	pc_buf_release(&nat);
 	pc_buf_release(&filter);
+	pc_buf_release(&raw);
 	return ret;
 }
 
@@ -547,6 +550,14 @@ static void print_installed(const struct iopts *o, const struct family *f)
 		       PC_IPT_DNS_CHAIN,
 		       o->ipt.capture_all_dns ? "any server" : "the resolv.conf nameservers",
 		       (unsigned)o->ipt.dns_port);
+	if (o->ipt.capture_dns)
+		printf("%s: installed %s and %s in the raw table%s; UDP DNS of the app and of the "
+		       "proxy are kept in conntrack zones %d and %d\n",
+		       f->name, PC_IPT_RAW_OUTPUT_CHAIN, PC_IPT_RAW_PRE_CHAIN,
+		       f->st.raw_out_jumps && f->st.raw_pre_jumps
+			       ? ""
+			       : ", jumps from OUTPUT and PREROUTING added",
+		       PC_IPT_ZONE_APP, PC_IPT_ZONE_UPSTREAM);
 	printf("%s: installed %s in the filter table%s; only the proxy's own (IP_TRANSPARENT) "
 	       "sockets receive them\n",
 	       f->name, PC_IPT_GUARD_CHAIN,
@@ -595,13 +606,17 @@ static int install(const struct iopts *o, struct family *fam, size_t nfam)
 static void print_removed(const struct family *f)
 {
 	const struct pc_ipt_state *st = &f->st;
-	unsigned jumps = st->jumps + st->old_jumps + st->dns_jumps + st->egress_jumps;
+	unsigned jumps =
+		st->jumps + st->old_jumps + st->dns_jumps + st->egress_jumps + st->raw_out_jumps;
 	unsigned chains = st->has_output + st->has_redirect + st->has_dns + st->has_guard +
-			  st->has_egress + st->has_udp + st->has_deny;
+			  st->has_egress + st->has_udp + st->has_deny + st->has_raw_output +
+			  st->has_raw_pre;
 
-	printf("%s: removed %u jump%s from OUTPUT, %u from INPUT and %u chain%s\n", f->name, jumps,
-	       jumps == 1 ? "" : "s", st->guard_jumps + st->udp_guard_jumps, chains,
-	       chains == 1 ? "" : "s");
+	printf("%s: removed %u jump%s from OUTPUT, %u from INPUT", f->name, jumps,
+	       jumps == 1 ? "" : "s", st->guard_jumps + st->udp_guard_jumps);
+	if (st->raw_pre_jumps)
+		printf(", %u from PREROUTING", st->raw_pre_jumps);
+	printf(" and %u chain%s\n", chains, chains == 1 ? "" : "s");
 }
 
 static int cleanup(const struct iopts *o, struct family *fam, size_t nfam)
@@ -619,7 +634,7 @@ static int cleanup(const struct iopts *o, struct family *fam, size_t nfam)
 	}
 	for (i = 0; i < nfam; i++) {
 		if (!fam[i].script.len) {
-			printf("%s: nothing of portcullis' in the nat and filter tables\n",
+			printf("%s: nothing of portcullis' in the nat, filter and raw tables\n",
 			       fam[i].name);
 			continue;
 		}

@@ -20,6 +20,14 @@
  *   nat OUTPUT -p udp --dport 53 -> PORTCULLIS_DNS    (--capture-dns only)
  *     the proxy uid, then gid                 RETURN
  *     each resolver (or every destination)    REDIRECT <DNS port>
+ *   raw OUTPUT -p udp -> PORTCULLIS_RAW_OUTPUT        (--capture-dns only)
+ *     --dport 53, the proxy uid, then gid    CT --zone 1  (its upstream queries)
+ *     -s 127.0.0.1 or ::1 --sport <DNS port> CT --zone 2  (its answers to the app)
+ *     --dport 53 to each resolver (or all)   CT --zone 2  (the app's queries)
+ *   raw PREROUTING -p udp -> PORTCULLIS_RAW_PREROUTING
+ *     --sport 53 from each resolver (or all) CT --zone 1  (answers upstream)
+ *   The first CT of a packet wins (xt_CT leaves a packet that has a
+ *   conntrack entry alone), so the proxy's rules come first.
  *
  *   filter INPUT (first rules) -p tcp --syn, -p udp -> PORTCULLIS_GUARD
  *     --dport <proxy port>, an IP_TRANSPARENT socket   RETURN
@@ -403,8 +411,8 @@ static void add_owner_rules(struct pc_buf *b, const char *kind, uint32_t id, boo
  * destination with --capture-all-dns, else each resolver of the family.
  * <tail> is the rest of the rule after the destination ("-p udp ...").
  */
-static void add_dns_rules(struct pc_buf *b, const struct pc_ipt_opts *o, int family,
-			  const char *chain, bool all, const char *tail)
+static void add_resolver_rules(struct pc_buf *b, const struct pc_ipt_opts *o, int family,
+			       const char *chain, bool all, const char *dir, const char *tail)
 {
 	const struct pc_ipt_cidrs *r = &o->resolvers;
 	char text[PC_ADDR_STRLEN];
@@ -416,9 +424,16 @@ static void add_dns_rules(struct pc_buf *b, const struct pc_ipt_opts *o, int fam
 	}
 	for (i = 0; i < r->n; i++)
 		if (r->v[i].addr.family == family)
-			pc_buf_printf(b, "-A %s -d %s/%u %s\n", chain,
+			pc_buf_printf(b, "-A %s %s %s/%u %s\n", chain, dir,
 				      pc_addr_str(&r->v[i].addr, text), (unsigned)r->v[i].len,
 				      tail);
+}
+
+/* add_resolver_rules() towards the resolvers ("-d"). */
+static void add_dns_rules(struct pc_buf *b, const struct pc_ipt_opts *o, int family,
+			  const char *chain, bool all, const char *tail)
+{
+	add_resolver_rules(b, o, family, chain, all, "-d", tail);
 }
 
 /* The REDIRECT of DNS over <proto> ("tcp", "udp") to the DNS proxy, after the destination. */
@@ -641,9 +656,94 @@ static void add_output_chain(struct pc_buf *b, const struct pc_ipt_opts *o, int 
 		add_cidr_rules(b, &o->include, family, PC_IPT_REDIRECT_CHAIN);
 }
 
+/* The zone rule of one owner id ("uid" or "gid"): the proxy's queries upstream. */
+static void add_zone_owner(struct pc_buf *b, const char *kind, uint32_t id)
+{
+	pc_buf_printf(b,
+		      "-A " PC_IPT_RAW_OUTPUT_CHAIN " -p udp -m udp --dport 53 -m owner --%s-owner"
+		      " %u -j CT --zone %d\n",
+		      kind, id, PC_IPT_ZONE_UPSTREAM);
+}
+
+/*
+ * The DNS proxy's answers to the app, which must find the app's NATed
+ * entry in zone 2 to be translated back to resolver:53 (a connected
+ * socket, as glibc's, takes nothing else). Istio matches them by owner;
+ * ours are sent from the listening socket, which the daemon opens as root
+ * before it drops to the proxy uid, so they are matched by what they are:
+ * from the address the redirect led to (loopback) and the DNS port.
+ */
+static void add_zone_answers(struct pc_buf *b, int family, uint16_t dns_port)
+{
+	pc_buf_printf(b,
+		      "-A " PC_IPT_RAW_OUTPUT_CHAIN " -s %s -p udp -m udp --sport %u -j CT"
+		      " --zone %d\n",
+		      family == AF_INET ? "127.0.0.1/32" : "::1/128", (unsigned)dns_port,
+		      PC_IPT_ZONE_APP);
+}
+
+/* The raw jumps that <st> does not show, in the order a save prints them. */
+static void add_raw_jumps(struct pc_buf *b, const struct pc_ipt_state *st)
+{
+	if (!st || !st->raw_pre_jumps)
+		pc_buf_adds(b, "-A PREROUTING " PC_IPT_RAW_PRE_JUMP_RULE "\n");
+	if (!st || !st->raw_out_jumps)
+		pc_buf_adds(b, "-A OUTPUT " PC_IPT_RAW_OUT_JUMP_RULE "\n");
+}
+
+/* Without DNS capture, the zones that <st> shows of an earlier one go. */
+static void remove_raw(struct pc_buf *b, const struct pc_ipt_state *st)
+{
+	static const char *const names[] = { PC_IPT_RAW_OUTPUT_CHAIN, PC_IPT_RAW_PRE_CHAIN };
+	unsigned i;
+
+	for (i = 0; i < st->raw_pre_jumps; i++)
+		pc_buf_adds(b, "-D PREROUTING " PC_IPT_RAW_PRE_JUMP_RULE "\n");
+	for (i = 0; i < st->raw_out_jumps; i++)
+		pc_buf_adds(b, "-D OUTPUT " PC_IPT_RAW_OUT_JUMP_RULE "\n");
+	drop_chains(b, names, (const bool[]){ st->has_raw_output, st->has_raw_pre }, 2);
+}
+
+static bool has_raw(const struct pc_ipt_state *st)
+{
+	return st &&
+	       (st->raw_out_jumps || st->raw_pre_jumps || st->has_raw_output || st->has_raw_pre);
+}
+
+/*
+ * The raw section: the conntrack zones of --capture-dns (see the table at
+ * the head of this file), or the removal of an earlier one's.
+ */
+static void add_raw(struct pc_buf *b, const struct pc_ipt_opts *o, int family,
+		    const struct pc_ipt_state *st)
+{
+	char app[64], upstream[64];
+
+	if (!o->capture_dns && !has_raw(st))
+		return;
+	pc_buf_adds(b, "*raw\n");
+	if (!o->capture_dns) {
+		remove_raw(b, st);
+		pc_buf_adds(b, "COMMIT\n");
+		return;
+	}
+	pc_buf_adds(b, ":" PC_IPT_RAW_OUTPUT_CHAIN " - [0:0]\n:" PC_IPT_RAW_PRE_CHAIN " - [0:0]\n");
+	add_raw_jumps(b, st);
+	add_zone_owner(b, "uid", o->proxy_uid);
+	add_zone_owner(b, "gid", o->proxy_gid);
+	add_zone_answers(b, family, o->dns_port);
+	snprintf(app, sizeof(app), "-p udp -m udp --dport 53 -j CT --zone %d", PC_IPT_ZONE_APP);
+	snprintf(upstream, sizeof(upstream), "-p udp -m udp --sport 53 -j CT --zone %d",
+		 PC_IPT_ZONE_UPSTREAM);
+	add_resolver_rules(b, o, family, PC_IPT_RAW_OUTPUT_CHAIN, o->capture_all_dns, "-d", app);
+	add_resolver_rules(b, o, family, PC_IPT_RAW_PRE_CHAIN, o->capture_all_dns, "-s", upstream);
+	pc_buf_adds(b, "COMMIT\n");
+}
+
 void pc_ipt_rules(struct pc_buf *b, const struct pc_ipt_opts *o, int family,
 		  const struct pc_ipt_state *st)
 {
+	add_raw(b, o, family, st); /* a save prints raw before filter and nat */
 	add_filter(b, o, family, st);
 	pc_buf_adds(b, "*nat\n");
 	if (o->capture_dns)
@@ -705,14 +805,25 @@ static void scan_filter_line(const char *p, struct pc_ipt_state *st)
 		st->has_deny = true;
 }
 
-/* Count what is ours, line by line, in the listing of one table. */
-static void scan_table(const char *p, bool nat, struct pc_ipt_state *st)
+/* Count what is ours in the raw listing line <p>. */
+static void scan_raw_line(const char *p, struct pc_ipt_state *st)
+{
+	if (line_is(p, "-A OUTPUT " PC_IPT_RAW_OUT_JUMP_RULE))
+		st->raw_out_jumps++;
+	else if (line_is(p, "-A PREROUTING " PC_IPT_RAW_PRE_JUMP_RULE))
+		st->raw_pre_jumps++;
+	else if (line_is(p, "-N " PC_IPT_RAW_OUTPUT_CHAIN))
+		st->has_raw_output = true;
+	else if (line_is(p, "-N " PC_IPT_RAW_PRE_CHAIN))
+		st->has_raw_pre = true;
+}
+
+/* Count what is ours, line by line, in the listing of one table, with <scan_line>. */
+static void scan_table(const char *p, void (*scan_line)(const char *, struct pc_ipt_state *),
+		       struct pc_ipt_state *st)
 {
 	while (*p) {
-		if (nat)
-			scan_nat_line(p, st);
-		else
-			scan_filter_line(p, st);
+		scan_line(p, st);
 		p = strchr(p, '\n');
 		if (!p)
 			break;
@@ -720,11 +831,12 @@ static void scan_table(const char *p, bool nat, struct pc_ipt_state *st)
 	}
 }
 
-void pc_ipt_scan(const char *nat, const char *filter, struct pc_ipt_state *st)
+void pc_ipt_scan(const char *nat, const char *filter, const char *raw, struct pc_ipt_state *st)
 {
 	memset(st, 0, sizeof(*st));
-	scan_table(nat, true, st);
-	scan_table(filter, false, st);
+	scan_table(nat, scan_nat_line, st);
+	scan_table(filter, scan_filter_line, st);
+	scan_table(raw, scan_raw_line, st);
 }
 
 static void repeat(struct pc_buf *b, unsigned n, const char *line)
@@ -756,6 +868,11 @@ void pc_ipt_cleanup_rules(struct pc_buf *b, const struct pc_ipt_state *st)
 					     PC_IPT_DNS_CHAIN };
 	const bool has[] = { st->has_output, st->has_redirect, st->has_dns };
 
+	if (has_raw(st)) {
+		pc_buf_adds(b, "*raw\n");
+		remove_raw(b, st);
+		pc_buf_adds(b, "COMMIT\n");
+	}
 	cleanup_filter(b, st);
 	if (!st->jumps && !st->old_jumps && !st->dns_jumps && !st->has_output &&
 	    !st->has_redirect && !st->has_dns)

@@ -29,7 +29,15 @@
  * ISTIO_OUTPUT_DNS does: UDP port 53 through its own jump from nat OUTPUT
  * (PC_IPT_DNS_JUMP_RULE, to PORTCULLIS_DNS; for UDP only a flow's first
  * datagram traverses nat, the analogue of SYN), TCP port 53 inside
- * PORTCULLIS_OUTPUT, which the SYN-only jump reaches already.
+ * PORTCULLIS_OUTPUT, which the SYN-only jump reaches already. The raw
+ * table then splits UDP DNS into two conntrack zones, as Istio's
+ * addDNSConntrackZones does: the proxy's queries to the resolvers and
+ * their answers in zone 1, the app's queries and the DNS proxy's answers
+ * in zone 2 (PORTCULLIS_RAW_OUTPUT and PORTCULLIS_RAW_PREROUTING, jumped to
+ * by PC_IPT_RAW_OUT_JUMP_RULE and PC_IPT_RAW_PRE_JUMP_RULE).
+ * Without them an app socket whose port equals that of a live, un-NATed
+ * entry of one of the proxy's queries matches that entry, escapes the
+ * redirect and is dropped by the fence (sendto() fails with EPERM).
  *
  * The fence (default on, --allow-non-tcp turns it off): filter OUTPUT
  * starts with a jump (PC_IPT_EGRESS_JUMP_RULE) to PORTCULLIS_EGRESS, which
@@ -59,6 +67,8 @@ struct pc_err;
 #define PC_IPT_EGRESS_CHAIN        "PORTCULLIS_EGRESS"
 #define PC_IPT_UDP_CHAIN           "PORTCULLIS_UDP"
 #define PC_IPT_DENY_CHAIN          "PORTCULLIS_DENY"
+#define PC_IPT_RAW_OUTPUT_CHAIN    "PORTCULLIS_RAW_OUTPUT"
+#define PC_IPT_RAW_PRE_CHAIN       "PORTCULLIS_RAW_PREROUTING"
 /* `-p tcp --syn` as iptables -S prints it: the first packet of a connection. */
 #define PC_IPT_SYN                 "-p tcp -m tcp --tcp-flags FIN,SYN,RST,ACK SYN"
 /* The rule we add to the nat OUTPUT chain, as iptables -S prints it. */
@@ -73,6 +83,12 @@ struct pc_err;
 #define PC_IPT_DNS_JUMP_RULE       "-p udp -m udp --dport 53 -j " PC_IPT_DNS_CHAIN
 /* The fence's jump, first in filter OUTPUT. */
 #define PC_IPT_EGRESS_JUMP_RULE    "-j " PC_IPT_EGRESS_CHAIN
+/* The conntrack zone jumps of --capture-dns, in raw OUTPUT and raw PREROUTING. */
+#define PC_IPT_RAW_OUT_JUMP_RULE   "-p udp -j " PC_IPT_RAW_OUTPUT_CHAIN
+#define PC_IPT_RAW_PRE_JUMP_RULE   "-p udp -j " PC_IPT_RAW_PRE_CHAIN
+/* The zones: the proxy and the resolvers; the app and the DNS proxy. */
+#define PC_IPT_ZONE_UPSTREAM       1
+#define PC_IPT_ZONE_APP            2
 
 #define PC_IPT_DEFAULT_PORT     15001 /* Envoy's virtualOutbound listener */
 #define PC_IPT_DEFAULT_UID      1337  /* istio-proxy */
@@ -154,7 +170,7 @@ int pc_ipt_parse_resolv(const char *text, struct pc_ipt_cidrs *out);
 /* Does <c> hold a prefix of <family> (AF_INET or AF_INET6)? "*" does not count. */
 bool pc_ipt_cidrs_has_family(const struct pc_ipt_cidrs *c, int family);
 
-/* What listings of the nat and filter tables (`iptables -t TABLE -S`) show of ours. */
+/* What listings of the nat, filter and raw tables (`iptables -t TABLE -S`) show of ours. */
 struct pc_ipt_state {
 	unsigned jumps;           /* copies of PC_IPT_JUMP_RULE in nat OUTPUT */
 	unsigned old_jumps;       /* copies of PC_IPT_OLD_JUMP_RULE in nat OUTPUT */
@@ -169,18 +185,24 @@ struct pc_ipt_state {
 	bool has_egress;          /* filter chains PORTCULLIS_EGRESS, _UDP and _DENY exist */
 	bool has_udp;
 	bool has_deny;
+	unsigned raw_out_jumps; /* copies of PC_IPT_RAW_OUT_JUMP_RULE in raw OUTPUT */
+	unsigned raw_pre_jumps; /* copies of PC_IPT_RAW_PRE_JUMP_RULE in raw PREROUTING */
+	bool has_raw_output;    /* raw chains PORTCULLIS_RAW_OUTPUT and _PREROUTING exist */
+	bool has_raw_pre;
 };
 
 /*
  * Append to <b> the iptables-restore input (iptables-save format: a
- * "*filter" and a "*nat" section, each up to "COMMIT") that defines our
+ * "*filter" and a "*nat" section, each up to "COMMIT", after a "*raw" one
+ * with --capture-dns or to remove an earlier one's) that defines our
  * chains for <family> (AF_INET: iptables, AF_INET6: ip6tables), prefixes
  * of the other family being skipped. Fed to `iptables-restore --noflush`,
  * the chain lines flush and rebuild our chains and leave every other chain
  * alone. <st> is what is installed now (NULL: nothing): jumps that are
  * there already are not added again, so a second run never duplicates
  * them, and jumps of earlier versions (PC_IPT_OLD_JUMP_RULE) are deleted.
- * The guard comes first, so a capture is never in place without it. Rules
+ * The guard comes before the capture, so a capture is never in place
+ * without it (the raw zones, first as in a save, capture nothing). Rules
  * are written in the order and spelling iptables-save prints them, so the
  * text can be compared with a save of the installed tables; the one
  * exceptions are the jumps of the filter table, "-I INPUT 1", "-I INPUT 2"
@@ -193,17 +215,17 @@ struct pc_ipt_state {
 void pc_ipt_rules(struct pc_buf *b, const struct pc_ipt_opts *o, int family,
 		  const struct pc_ipt_state *st);
 
-/* Read the output of `iptables -t nat -S` in <nat> and `-t filter -S` in <filter>. */
-void pc_ipt_scan(const char *nat, const char *filter, struct pc_ipt_state *st);
+/* Read the output of `iptables -t TABLE -S` for the nat, filter and raw tables. */
+void pc_ipt_scan(const char *nat, const char *filter, const char *raw, struct pc_ipt_state *st);
 
 /*
  * Append to <b> the iptables-restore input that removes what <st> shows
- * of ours: in filter, every guard jump from INPUT and fence jump from
- * OUTPUT, then our chains; in nat, every jump from OUTPUT (ours and
- * earlier versions'), then our chains (all flushed before any is deleted,
- * since they refer to each other). A table with nothing of ours gets no section;
- * nothing at all is appended when there is nothing of ours. Allocation
- * failure is left in <b>->oom.
+ * of ours: in raw, the zone jumps and chains; in filter, every guard
+ * jump from INPUT and fence jump from OUTPUT, then our chains; in nat,
+ * every jump from OUTPUT (ours and earlier versions'), then our chains
+ * (all flushed before any is deleted, since they refer to each other). A
+ * table with nothing of ours gets no section; nothing at all is appended
+ * when there is nothing of ours. Allocation failure is left in <b>->oom.
  */
 void pc_ipt_cleanup_rules(struct pc_buf *b, const struct pc_ipt_state *st);
 

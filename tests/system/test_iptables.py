@@ -35,7 +35,8 @@ from netns import CMD_TIMEOUT, netns, sh  # noqa: F401 (netns is a fixture)
 PYTHON = "/usr/bin/python3"
 SANITIZER_MARKERS = ("Sanitizer", "runtime error:")
 OURS = ("PORTCULLIS_OUTPUT", "PORTCULLIS_REDIRECT", "PORTCULLIS_GUARD", "PORTCULLIS_DNS",
-        "PORTCULLIS_EGRESS", "PORTCULLIS_UDP", "PORTCULLIS_DENY")
+        "PORTCULLIS_EGRESS", "PORTCULLIS_UDP", "PORTCULLIS_DENY", "PORTCULLIS_RAW_OUTPUT",
+        "PORTCULLIS_RAW_PREROUTING")
 SYN = "-p tcp -m tcp --tcp-flags FIN,SYN,RST,ACK SYN"
 JUMP = f"-A OUTPUT {SYN} -j PORTCULLIS_OUTPUT"  # new connections only
 OLD_JUMP = "-A OUTPUT -p tcp -j PORTCULLIS_OUTPUT"  # before issue 12: every packet
@@ -43,6 +44,8 @@ GUARD_JUMP = f"-A INPUT {SYN} -j PORTCULLIS_GUARD"
 UDP_GUARD_JUMP = "-A INPUT -p udp -j PORTCULLIS_GUARD"
 EGRESS_JUMP = "-A OUTPUT -j PORTCULLIS_EGRESS"
 DNS_JUMP = "-A OUTPUT -p udp -m udp --dport 53 -j PORTCULLIS_DNS"
+RAW_JUMPS = ("-A OUTPUT -p udp -j PORTCULLIS_RAW_OUTPUT",
+             "-A PREROUTING -p udp -j PORTCULLIS_RAW_PREROUTING")
 INSERT_RE = re.compile(r"^-I (INPUT|OUTPUT) \d+ ")
 APP_ADDR = "192.0.2.1"
 DST = "198.51.100.7"
@@ -266,7 +269,7 @@ def test_installed_rules_are_the_dry_run(netns, pc, args):
     for fam in (4, 6):
         # the filter jumps are inserted first in INPUT and OUTPUT; a save prints -A
         want = [INSERT_RE.sub(r"-A \1 ", ln) for ln in printed[fam]
-                if ln not in ("*filter", "*nat", "COMMIT")]
+                if ln not in ("*filter", "*nat", "*raw", "COMMIT")]
         assert ours(ns.save(fam, table=None)) == want, f"IPv{fam}"
 
 
@@ -320,7 +323,7 @@ def test_cleanup_restores_the_previous_ruleset(netns, pc):
 
     again = run_pc(ns, pc, "--cleanup")
     assert again.returncode == 0, again.stderr
-    assert "IPv4: nothing of portcullis' in the nat and filter tables" in again.stdout
+    assert "IPv4: nothing of portcullis' in the nat, filter and raw tables" in again.stdout
     assert save_all(ns) == before
 
 
@@ -337,6 +340,10 @@ def test_fence_and_dns_capture_come_and_go_with_their_options(netns, pc):
         nat, filt = ns.save(fam), ns.save(fam, table="filter")
         assert nat.count(DNS_JUMP) == 1 and nat.count(JUMP) == 1, f"IPv{fam}"
         assert filt.count(EGRESS_JUMP) == 1 and filt.count(UDP_GUARD_JUMP) == 1
+        raw = ns.save(fam, table="raw")
+        assert all(raw.count(j) == 1 for j in RAW_JUMPS), f"IPv{fam}"
+        assert any("-j CT --zone 1" in ln for ln in raw) and \
+            any("-j CT --zone 2" in ln for ln in raw), f"IPv{fam}"
     filt = ns.save(4, table="filter")  # first in OUTPUT, before the host's rules
     assert filt.index(EGRESS_JUMP) < filt.index("-A OUTPUT -d 198.51.100.99/32 -j DROP")
 
@@ -345,7 +352,8 @@ def test_fence_and_dns_capture_come_and_go_with_their_options(netns, pc):
     for fam in (4, 6):
         assert not [ln for ln in ns.save(fam, table=None)
                     if any(c in ln for c in ("PORTCULLIS_DNS", "PORTCULLIS_EGRESS",
-                                             "PORTCULLIS_UDP", "PORTCULLIS_DENY"))], f"IPv{fam}"
+                                             "PORTCULLIS_UDP", "PORTCULLIS_DENY",
+                                             "PORTCULLIS_RAW"))], f"IPv{fam}"
         assert ns.save(fam).count(JUMP) == 1
 
     install(ns, pc)
@@ -353,6 +361,22 @@ def test_fence_and_dns_capture_come_and_go_with_their_options(netns, pc):
         assert ns.save(fam, table="filter").count(EGRESS_JUMP) == 1
     p = run_pc(ns, pc, "--cleanup")
     assert p.returncode == 0, p.stderr
+    assert save_all(ns) == before
+
+
+def test_cleanup_removes_the_dns_conntrack_zones(netns, pc):
+    """--capture-dns's raw chains and jumps go with --cleanup, the host's raw rules stay."""
+    ns = netns()
+    add_unrelated_rules(ns)
+    for tool in ("iptables", "ip6tables"):
+        ns.run(tool, "-w", "-t", "raw", "-A", "OUTPUT", "-p", "udp", "--dport", "9", "-j",
+               "CT", "--zone", "7")
+    before = save_all(ns)
+    install(ns, pc, "--capture-dns")
+    p = run_pc(ns, pc, "--cleanup")
+    assert p.returncode == 0, p.stderr
+    assert "IPv4: removed 4 jumps from OUTPUT, 2 from INPUT, 1 from PREROUTING and 9 chains" \
+        in p.stdout, p.stdout
     assert save_all(ns) == before
 
 

@@ -450,3 +450,47 @@ def test_mysql_by_name(topo, dns, proxy, workdir):
     assert all(e["upstream_cluster"] == "outbound|3306||mysql.test.example" for e in first)
     status, _, body = p.admin("/stats/prometheus")
     assert 'destination_service="mysql-b.test.example"' in body.decode()
+
+
+# -- conntrack zones -------------------------------------------------------------
+
+# Bind a UDP socket to port argv[1] (0: any), connect it to argv[3]:53 (as
+# glibc does: only an answer from there is taken), send the query argv[2] (hex)
+# and print the port, then "eperm", "timeout" or the answer (hex).
+SAME_PORT_PY = (
+    "import socket, sys\n"
+    "s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)\n"
+    "s.settimeout(5)\n"
+    "s.bind(('0.0.0.0', int(sys.argv[1])))\n"
+    "s.connect((sys.argv[3], 53))\n"
+    "print(s.getsockname()[1])\n"
+    "try:\n"
+    "    s.send(bytes.fromhex(sys.argv[2]))\n"
+    "    print(s.recv(65535).hex())\n"
+    "except PermissionError:\n"
+    "    print('eperm')\n"
+    "except socket.timeout:\n"
+    "    print('timeout')\n")
+
+
+def test_app_query_on_the_port_of_a_proxy_query_is_captured(topo, dns, proxy):
+    """The proxy's own query to the resolver leaves a conntrack entry that is not
+    redirected (30 s for UDP). An app socket on the same port must still be
+    captured: the raw table keeps the two in separate conntrack zones, as Istio
+    does. In one zone the app's datagram matched the proxy's entry, skipped the
+    redirect and the fence dropped it (sendto: EPERM). The app's socket is
+    connected, as glibc's: the answer must come back from the resolver's address."""
+    dns.start({"db.test.example": EXT_B})
+    proxy([se("db", ["db.test.example"], WHOAMI)])
+    as_proxy = ("setpriv", "--reuid=1337", "--regid=1337", "--clear-groups")
+    out = pod(topo, *as_proxy, topology.PYTHON, "-c", SAME_PORT_PY, "0",
+              query_bytes("db.test.example").hex(), EXT_A).split()
+    port, answer = int(out[0]), parse_reply(bytes.fromhex(out[1]))
+    assert answer[3] == [(1, EXT_B)], answer  # dnsmasq itself: not redirected
+    out = pod(topo, topology.PYTHON, "-c", SAME_PORT_PY, str(port),
+              query_bytes("db.test.example").hex(), EXT_A).split()
+    assert out[0] == str(port), out
+    assert out[1] != "eperm", "the app's query matched the proxy's conntrack entry and was dropped"
+    assert out[1] != "timeout", "no answer from the resolver's address (not translated back?)"
+    _, _, rcode, ans = parse_reply(bytes.fromhex(out[1]))
+    assert rcode == 0 and len(ans) == 1 and in_range(ans[0][1]), ans  # portcullis answered

@@ -412,6 +412,20 @@ def test_path_mtu_for_an_allowed_tcp_flow(topo, proxy, workdir):
 
 # -- opting out and cleaning up ----------------------------------------------------------
 
+def without_empty_tables(lines):
+    """A save without the tables that hold only empty built-in chains with policy
+    ACCEPT: the raw table that --capture-dns's conntrack zones brought stays
+    (iptables cannot delete a table), but with nothing in it."""
+    out, table = [], []
+    for ln in lines + ["*"]:
+        if ln.startswith("*"):
+            if any(not (t.startswith(":") and " ACCEPT " in t) for t in table[1:-1]):
+                out += table
+            table = []
+        table.append(ln)
+    return out
+
+
 def test_allow_non_tcp_lets_udp_out_and_cleanup_leaves_nothing(topo, ext, pc):
     rc, out, err = pc.run("iptables", "--allow-non-tcp", ns=topo.pod)
     assert rc == 0, out + err
@@ -427,7 +441,8 @@ def test_allow_non_tcp_lets_udp_out_and_cleanup_leaves_nothing(topo, ext, pc):
     assert rc == 0, out + err
     rc, out, err = pc.run("iptables", "--cleanup", ns=topo.pod)
     assert rc == 0, out + err
-    assert {f: topo.pod.save(f, table=None) for f in (4, 6)} == clean
+    assert {f: without_empty_tables(topo.pod.save(f, table=None)) for f in (4, 6)} == \
+        {f: without_empty_tables(clean[f]) for f in (4, 6)}
 
 
 # -- DNS capture, the rules ---------------------------------------------------------------

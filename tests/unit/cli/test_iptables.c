@@ -548,7 +548,7 @@ START_TEST(scan_counts_only_our_rules)
 		"-A OUTPUT -p tcp -m tcp --tcp-flags FIN,SYN,RST,ACK SYN -j PORTCULLIS_OUTPUT\n";
 	struct pc_ipt_state st;
 
-	pc_ipt_scan(nat, filter, &st);
+	pc_ipt_scan(nat, filter, "", &st);
 	ck_assert_uint_eq(st.jumps, 2);
 	ck_assert_uint_eq(st.old_jumps, 1);
 	ck_assert(st.has_output);
@@ -556,13 +556,14 @@ START_TEST(scan_counts_only_our_rules)
 	ck_assert_uint_eq(st.guard_jumps, 1);
 	ck_assert(st.has_guard);
 
-	pc_ipt_scan("", "", &st);
+	pc_ipt_scan("", "", "", &st);
 	ck_assert_uint_eq(st.jumps + st.old_jumps + st.guard_jumps, 0);
 	ck_assert(!st.has_output && !st.has_guard);
-	pc_ipt_scan("-N PORTCULLIS_REDIRECT\n", "", &st);
+	pc_ipt_scan("-N PORTCULLIS_REDIRECT\n", "", "", &st);
 	ck_assert(st.has_redirect);
 	ck_assert(!st.has_output);
-	pc_ipt_scan("", "-N PORTCULLIS_GUARD", &st);
+	pc_ipt_scan("", "-N PORTCULLIS_GUARD", "", &st);
+	ck_assert(!st.has_raw_output && !st.has_raw_pre && !st.raw_out_jumps);
 	ck_assert(st.has_guard);
 	ck_assert(!st.has_redirect);
 }
@@ -631,10 +632,19 @@ START_TEST(scan_and_cleanup_fence_and_dns)
 				     "-A OUTPUT -j PORTCULLIS_EGRESS\n"
 				     "-A OUTPUT -j PORTCULLIS_EGRESS\n"
 				     "-A OUTPUT -p udp -j PORTCULLIS_EGRESS\n";
+	static const char raw[] = "-N PORTCULLIS_RAW_OUTPUT\n"
+				  "-N PORTCULLIS_RAW_PREROUTING\n"
+				  "-A PREROUTING -p udp -j PORTCULLIS_RAW_PREROUTING\n"
+				  "-A OUTPUT -p udp -j PORTCULLIS_RAW_OUTPUT\n"
+				  "-A OUTPUT -p udp -j PORTCULLIS_RAW_OUTPUT\n"
+				  "-A OUTPUT -j PORTCULLIS_RAW_OUTPUT\n"; /* not our spelling */
 	struct pc_ipt_state st;
 	struct pc_buf b = PC_BUF_INIT;
 
-	pc_ipt_scan(nat, filter, &st);
+	pc_ipt_scan(nat, filter, raw, &st);
+	ck_assert(st.has_raw_output && st.has_raw_pre);
+	ck_assert_uint_eq(st.raw_out_jumps, 2);
+	ck_assert_uint_eq(st.raw_pre_jumps, 1);
 	ck_assert(st.has_dns && st.has_deny && st.has_egress && st.has_udp);
 	ck_assert(!st.has_guard && !st.has_output);
 	ck_assert_uint_eq(st.dns_jumps, 1);
@@ -644,7 +654,16 @@ START_TEST(scan_and_cleanup_fence_and_dns)
 
 	st.has_guard = true;
 	pc_ipt_cleanup_rules(&b, &st);
-	ck_assert_str_eq(pc_buf_str(&b), "*filter\n"
+	ck_assert_str_eq(pc_buf_str(&b), "*raw\n"
+					 "-D PREROUTING -p udp -j PORTCULLIS_RAW_PREROUTING\n"
+					 "-D OUTPUT -p udp -j PORTCULLIS_RAW_OUTPUT\n"
+					 "-D OUTPUT -p udp -j PORTCULLIS_RAW_OUTPUT\n"
+					 "-F PORTCULLIS_RAW_OUTPUT\n"
+					 "-F PORTCULLIS_RAW_PREROUTING\n"
+					 "-X PORTCULLIS_RAW_OUTPUT\n"
+					 "-X PORTCULLIS_RAW_PREROUTING\n"
+					 "COMMIT\n"
+					 "*filter\n"
 					 "-D INPUT -p udp -j PORTCULLIS_GUARD\n"
 					 "-D OUTPUT -j PORTCULLIS_EGRESS\n"
 					 "-D OUTPUT -j PORTCULLIS_EGRESS\n"
@@ -716,6 +735,19 @@ END_TEST
 	"RETURN\n"                                                                              \
 	"-A PORTCULLIS_OUTPUT -m owner --gid-owner 1337 -j RETURN\n"
 
+/* The raw section of --capture-dns up to the resolver rules: jumps, then the owners' zones. */
+#define RAW_HEAD(lo, port)                                                                   \
+	"*raw\n"                                                                             \
+	":PORTCULLIS_RAW_OUTPUT - [0:0]\n"                                                   \
+	":PORTCULLIS_RAW_PREROUTING - [0:0]\n"                                               \
+	"-A PREROUTING -p udp -j PORTCULLIS_RAW_PREROUTING\n"                                \
+	"-A OUTPUT -p udp -j PORTCULLIS_RAW_OUTPUT\n"                                        \
+	"-A PORTCULLIS_RAW_OUTPUT -p udp -m udp --dport 53 -m owner --uid-owner 1337 -j CT " \
+	"--zone 1\n"                                                                         \
+	"-A PORTCULLIS_RAW_OUTPUT -p udp -m udp --dport 53 -m owner --gid-owner 1337 -j CT " \
+	"--zone 1\n"                                                                         \
+	"-A PORTCULLIS_RAW_OUTPUT -s " lo " -p udp -m udp --sport " port " -j CT --zone 2\n"
+
 /*
  * --capture-dns: UDP through its own jump and chain, TCP inside
  * PORTCULLIS_OUTPUT after the owner rules, each resolver in its family;
@@ -731,15 +763,33 @@ START_TEST(capture_dns_per_family)
 					     "nameserver 127.0.0.53\n",
 					     &o.resolvers),
 			 0);
-	ck_assert_str_eq(rules(&o, AF_INET, true), FILTER4 DNS_NAT4
-			 "-A PORTCULLIS_DNS -d 192.0.2.53/32 -p udp -m udp --dport 53 -j REDIRECT "
-			 "--to-ports 15053\n"
-			 "-A PORTCULLIS_DNS -d 127.0.0.53/32 -p udp -m udp --dport 53 -j REDIRECT "
-			 "--to-ports 15053\n" DNS_OWNER
-			 "-A PORTCULLIS_OUTPUT -d 192.0.2.53/32 -p tcp -m tcp --dport 53 -j "
-			 "REDIRECT --to-ports 15053\n"
-			 "-A PORTCULLIS_OUTPUT -d 127.0.0.53/32 -p tcp -m tcp --dport 53 -j "
-			 "REDIRECT --to-ports 15053\n" LOCAL4 ALL TAIL("15001"));
+	ck_assert_str_eq(rules(&o, AF_INET, true),
+			 RAW_HEAD("127.0.0.1/32",
+				  "15053") "-A PORTCULLIS_RAW_OUTPUT -d 192.0.2.53/32 -p "
+					   "udp -m udp --dport 53 -j CT "
+					   "--zone 2\n"
+					   "-A PORTCULLIS_RAW_OUTPUT -d 127.0.0.53/32 -p "
+					   "udp -m udp --dport 53 -j CT "
+					   "--zone 2\n"
+					   "-A PORTCULLIS_RAW_PREROUTING -s 192.0.2.53/32 "
+					   "-p udp -m udp --sport 53 -j "
+					   "CT --zone 1\n"
+					   "-A PORTCULLIS_RAW_PREROUTING -s 127.0.0.53/32 "
+					   "-p udp -m udp --sport 53 -j "
+					   "CT --zone 1\n"
+					   "COMMIT\n" FILTER4 DNS_NAT4
+					   "-A PORTCULLIS_DNS -d 192.0.2.53/32 -p udp -m udp "
+					   "--dport 53 -j REDIRECT "
+					   "--to-ports 15053\n"
+					   "-A PORTCULLIS_DNS -d 127.0.0.53/32 -p udp -m udp "
+					   "--dport 53 -j REDIRECT "
+					   "--to-ports 15053\n" DNS_OWNER
+					   "-A PORTCULLIS_OUTPUT -d 192.0.2.53/32 -p tcp -m tcp "
+					   "--dport 53 -j "
+					   "REDIRECT --to-ports 15053\n"
+					   "-A PORTCULLIS_OUTPUT -d 127.0.0.53/32 -p tcp -m tcp "
+					   "--dport 53 -j "
+					   "REDIRECT --to-ports 15053\n" LOCAL4 ALL TAIL("15001"));
 	o.dns_port = 5353;
 	ck_assert(
 		strstr(rules(&o, AF_INET6, true),
@@ -749,14 +799,28 @@ START_TEST(capture_dns_per_family)
 	ck_assert(strstr(rules(&o, AF_INET6, true),
 			 "-A PORTCULLIS_GUARD -p udp -m udp --dport 5353 -j REJECT --reject-with "
 			 "icmp6-port-unreachable\n"));
+	ck_assert(
+		strstr(rules(&o, AF_INET6, true),
+		       "-s ::1/128 -p udp -m udp --sport 5353 -j CT --zone 2\n"
+		       "-A PORTCULLIS_RAW_OUTPUT -d 2001:db8::53/128 -p udp -m udp --dport 53 -j "
+		       "CT --zone 2\n"
+		       "-A PORTCULLIS_RAW_PREROUTING -s 2001:db8::53/128 -p udp -m udp --sport 53 "
+		       "-j CT --zone 1\nCOMMIT\n*filter\n"));
 	ck_assert(!strstr(rules(&o, AF_INET6, true), "192.0.2.53"));
 	ck_assert(!strstr(rules(&o, AF_INET, true), "2001:db8::53"));
 
 	/* Installed already: no second jump. */
 	{
-		struct pc_ipt_state st = { .jumps = 1, .dns_jumps = 1 };
+		struct pc_ipt_state st = {
+			.jumps = 1, .dns_jumps = 1, .raw_out_jumps = 1, .raw_pre_jumps = 1
+		};
 
 		ck_assert(!strstr(rules_over(&o, AF_INET, &st), "-A OUTPUT -p udp"));
+		ck_assert(!strstr(rules_over(&o, AF_INET, &st), "-A PREROUTING"));
+		st.raw_pre_jumps = 0;
+		ck_assert(strstr(rules_over(&o, AF_INET, &st),
+				 "\n-A PREROUTING -p udp -j PORTCULLIS_RAW_PREROUTING\n"
+				 "-A PORTCULLIS_RAW_OUTPUT "));
 	}
 	pc_ipt_opts_release(&o);
 }
@@ -769,18 +833,25 @@ START_TEST(capture_all_dns)
 	pc_ipt_opts_init(&o);
 	o.capture_dns = o.capture_all_dns = true;
 	ck_assert_int_eq(pc_ipt_parse_resolv("nameserver 192.0.2.53\n", &o.resolvers), 0);
-	ck_assert_str_eq(rules(&o, AF_INET6, true), FILTER6
-			 "*nat\n"
-			 ":PORTCULLIS_DNS - [0:0]\n"
-			 ":PORTCULLIS_OUTPUT - [0:0]\n"
-			 ":PORTCULLIS_REDIRECT - [0:0]\n" JUMP
-			 "-A OUTPUT -p udp -m udp --dport 53 -j PORTCULLIS_DNS\n"
-			 "-A PORTCULLIS_DNS -m owner --uid-owner 1337 -j RETURN\n"
-			 "-A PORTCULLIS_DNS -m owner --gid-owner 1337 -j RETURN\n"
-			 "-A PORTCULLIS_DNS -p udp -m udp --dport 53 -j REDIRECT --to-ports "
-			 "15053\n" DNS_OWNER
-			 "-A PORTCULLIS_OUTPUT -p tcp -m tcp --dport 53 -j REDIRECT "
-			 "--to-ports 15053\n" LOCAL6 ALL TAIL("15001"));
+	ck_assert_str_eq(
+		rules(&o, AF_INET6, true),
+		RAW_HEAD("::1/128",
+			 "15053") "-A PORTCULLIS_RAW_OUTPUT -p udp -m udp --dport "
+				  "53 -j CT --zone 2\n"
+				  "-A PORTCULLIS_RAW_PREROUTING -p udp -m udp "
+				  "--sport 53 -j CT --zone 1\n"
+				  "COMMIT\n" FILTER6 "*nat\n"
+				  ":PORTCULLIS_DNS - [0:0]\n"
+				  ":PORTCULLIS_OUTPUT - [0:0]\n"
+				  ":PORTCULLIS_REDIRECT - [0:0]\n" JUMP
+				  "-A OUTPUT -p udp -m udp --dport 53 -j PORTCULLIS_DNS\n"
+				  "-A PORTCULLIS_DNS -m owner --uid-owner 1337 -j RETURN\n"
+				  "-A PORTCULLIS_DNS -m owner --gid-owner 1337 -j RETURN\n"
+				  "-A PORTCULLIS_DNS -p udp -m udp --dport 53 -j REDIRECT "
+				  "--to-ports "
+				  "15053\n" DNS_OWNER
+				  "-A PORTCULLIS_OUTPUT -p tcp -m tcp --dport 53 -j REDIRECT "
+				  "--to-ports 15053\n" LOCAL6 ALL TAIL("15001"));
 	pc_ipt_opts_release(&o);
 }
 END_TEST
@@ -821,7 +892,11 @@ START_TEST(allow_non_tcp_removes_the_fence)
 				   .has_udp = true,
 				   .has_deny = true,
 				   .dns_jumps = 1,
-				   .has_dns = true };
+				   .has_dns = true,
+				   .raw_out_jumps = 1,
+				   .raw_pre_jumps = 1,
+				   .has_raw_output = true,
+				   .has_raw_pre = true };
 	struct pc_ipt_opts o;
 
 	pc_ipt_opts_init(&o);
@@ -834,6 +909,12 @@ START_TEST(allow_non_tcp_removes_the_fence)
 				 LOCAL4 ALL TAIL("15001"));
 	ck_assert_str_eq(
 		rules_over(&o, AF_INET6, &st),
+		"*raw\n"
+		"-D PREROUTING -p udp -j PORTCULLIS_RAW_PREROUTING\n"
+		"-D OUTPUT -p udp -j PORTCULLIS_RAW_OUTPUT\n"
+		"-F PORTCULLIS_RAW_OUTPUT\n-F PORTCULLIS_RAW_PREROUTING\n"
+		"-X PORTCULLIS_RAW_OUTPUT\n-X PORTCULLIS_RAW_PREROUTING\n"
+		"COMMIT\n"
 		"*filter\n:PORTCULLIS_GUARD - [0:0]\n" GUARD6(
 			"15001") "-D OUTPUT -j PORTCULLIS_EGRESS\n"
 				 "-D OUTPUT -j PORTCULLIS_EGRESS\n"
