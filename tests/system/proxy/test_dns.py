@@ -226,7 +226,7 @@ def tcp_query(topo, name, qtype=1, server=EXT_A):
 
 # -- the tests -----------------------------------------------------------------
 
-def test_two_entries_without_addresses_on_one_port(topo, dns, proxy):
+def test_two_entries_without_addresses_on_one_port(pc, topo, dns, proxy):
     """istio#24937: two TCP entries without addresses on one port reach their own
     servers, and the access log and metrics name each."""
     dns.start({"db-a.test.example": EXT_B, "db-b.test.example": EXT_B2})
@@ -248,6 +248,8 @@ def test_two_entries_without_addresses_on_one_port(topo, dns, proxy):
     text = body.decode()
     assert 'destination_service="db-b.test.example"' in text
     assert "portcullis_dns_queries_total" in text
+    rc, out, err = pc.run("top", "--once", "--admin", "127.0.0.1:15000", ns=topo.pod)
+    assert rc == 0 and "db-a.test.example" in out and "db-b.test.example" in out, out + err
     # deleted: the address stays db-a's, a connection to it is denied, naming it
     rc, out, err = p.cli("delete", "se", "db-a")
     assert rc == 0, out + err
