@@ -83,6 +83,7 @@ struct flight {
 	bool whole;        /* the hello's 4 + length bytes are in the input */
 	bool psk_not_last; /* pre_shared_key, then more extensions */
 	bool dtls_only;    /* use_srtp, an extension OpenSSL takes over DTLS only */
+	bool repeated;     /* an extension type twice (RFC 8446 4.2 forbids it) */
 	size_t hello_len;  /* the handshake message's length field */
 	size_t rec_end;    /* where the record holding the hello's last byte ends */
 	bool clean;        /* only handshake records of 1..16384 bytes up to the hello's end */
@@ -196,6 +197,7 @@ static void run_openssl(const uint8_t *data, size_t size, struct ossl *o)
 /* The extension block of a whole hello, for OpenSSL's checks of it that pc_sniff() leaves out. */
 static void extensions(const uint8_t *h, size_t n, struct flight *f)
 {
+	static uint8_t seen[65536 / 8];
 	size_t o = 2 + 32, len;
 
 	if (n < o + 1)
@@ -210,9 +212,13 @@ static void extensions(const uint8_t *h, size_t n, struct flight *f)
 	if (n < o + 2)
 		return;
 	o += 2;
+	memset(seen, 0, sizeof(seen));
 	while (n >= o + 4) {
 		unsigned type = (unsigned)h[o] << 8 | h[o + 1];
 
+		if (seen[type / 8] & (1u << (type % 8)))
+			f->repeated = true;
+		seen[type / 8] |= (uint8_t)(1u << (type % 8));
 		len = (size_t)h[o + 2] << 8 | h[o + 3];
 		o += 4 + len;
 		if (type == 41 && o < n)
@@ -387,8 +393,12 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	/* B: a DNS name OpenSSL read is pc_sniff()'s, unless pc_sniff() is stricter on purpose. */
 	if (ovalid && !(pc.kind == PC_SNIFF_TLS && pc.err == 0 && pc.namelen == olen &&
 			strcasecmp(pc.name, oname) == 0)) {
+		/*
+		 * f.repeated: pc_sniff() refuses a hello with an extension type twice (RFC
+		 * 8446 4.2); OpenSSL checks repeats only of the extensions it knows.
+		 */
 		bool stricter = !f.first_ok || !f.clean || f.hello_len > PC_SNIFF_HELLO_MAX ||
-				o.ciphers == 0 || o.ciphers % 2 || o.comps == 0;
+				o.ciphers == 0 || o.ciphers % 2 || o.comps == 0 || f.repeated;
 
 		if (!stricter)
 			diverged("OpenSSL has a name pc_sniff does not", &pc, &o, &f);
