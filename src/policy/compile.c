@@ -42,6 +42,7 @@
 #include "model/trafficpolicy.h"
 #include "model/virtualservice.h"
 #include "model/workloadentry.h"
+#include "policy/alloc.h"
 #include "policy/chains.h"
 #include "policy/names.h"
 #include "policy/runtime.h"
@@ -1757,8 +1758,7 @@ const struct pc_cluster *pc_snapshot_match(const struct pc_snapshot *s, const st
 	 * denied, never taken by another entry's 0.0.0.0:port nor passed
 	 * through.
 	 */
-	if (idx == PC_TRIE_NONE && pc_vip_range_contains(m->dst) &&
-	    pc_snapshot_vip_by_addr(s, m->dst))
+	if (idx == PC_TRIE_NONE && pc_alloc_in_range(m->dst) && pc_snapshot_vip_by_addr(s, m->dst))
 		return &s->clusters[PC_CLUSTER_BLACKHOLE_ID];
 	if (!pp)
 		return default_chain(s);

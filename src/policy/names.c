@@ -15,17 +15,8 @@
 #include <sys/socket.h>
 
 #include "core/arena.h"
+#include "policy/alloc.h"
 #include "policy/snapshot.h"
-
-/* Istio's ranges (reference §1.3): 240.240.0.0/16 and 2001:2::/48. */
-bool pc_vip_range_contains(const struct pc_addr *a)
-{
-	static const uint8_t v6[6] = { 0x20, 0x01, 0x00, 0x02, 0x00, 0x00 };
-
-	if (a->family == AF_INET)
-		return a->bytes[0] == 240 && a->bytes[1] == 240;
-	return a->family == AF_INET6 && memcmp(a->bytes, v6, sizeof(v6)) == 0;
-}
 
 static const struct pc_dns_host *find_host(const struct pc_snapshot *s, const char *host)
 {
@@ -104,7 +95,7 @@ const struct pc_vip *pc_snapshot_vip_by_addr(const struct pc_snapshot *s, const 
 	const uint32_t *idx = a->family == AF_INET ? s->vips_by_v4 : s->vips_by_v6;
 	size_t lo = 0, hi = a->family == AF_INET ? s->nvips_v4 : s->nvips_v6;
 
-	if (!pc_vip_range_contains(a))
+	if (!pc_alloc_in_range(a))
 		return NULL;
 	while (lo < hi) {
 		size_t mid = lo + (hi - lo) / 2;
@@ -192,9 +183,9 @@ int pc_names_set_vips(struct pc_snapshot *s, const struct pc_vip *vips, size_t n
 		if (!v[i].name)
 			return -ENOMEM;
 		/* only addresses in the ranges: anything else would shadow a real destination */
-		if (v[i].v4.family && !pc_vip_range_contains(&v[i].v4))
+		if (v[i].v4.family && !pc_alloc_in_range(&v[i].v4))
 			v[i].v4.family = 0;
-		if (v[i].v6.family && !pc_vip_range_contains(&v[i].v6))
+		if (v[i].v6.family && !pc_alloc_in_range(&v[i].v6))
 			v[i].v6.family = 0;
 		v[i].v4.port = v[i].v6.port = 0;
 	}

@@ -370,9 +370,6 @@ const struct pc_vip *pc_snapshot_vip_by_name(const struct pc_snapshot *s, const 
 /* The allocation whose v4 or v6 address is <a> (port ignored), or NULL. O(log n). */
 const struct pc_vip *pc_snapshot_vip_by_addr(const struct pc_snapshot *s, const struct pc_addr *a);
 
-/* Is <a> in an auto-allocation range (240.240.0.0/16, 2001:2::/48)? */
-bool pc_vip_range_contains(const struct pc_addr *a);
-
 struct pc_snapshot *pc_snapshot_ref(struct pc_snapshot *s);
 
 /* Drop a reference; the last one frees the snapshot. NULL is a no-op. Any thread. */

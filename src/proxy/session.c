@@ -72,6 +72,7 @@
 #include "net/addr.h"
 #include "net/sock.h"
 #include "net/xprt.h"
+#include "policy/alloc.h"
 #include "policy/runtime.h"
 #include "policy/snapshot.h"
 #include "proxy/deny.h"
@@ -799,7 +800,7 @@ static void vip_name(struct pc_session *s)
 {
 	const struct pc_vip *v;
 
-	if (s->reply.name || !pc_vip_range_contains(&s->orig_dst))
+	if (s->reply.name || !pc_alloc_in_range(&s->orig_dst))
 		return;
 	v = pc_snapshot_vip_by_addr(s->snap, &s->orig_dst);
 	if (!v)
