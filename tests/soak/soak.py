@@ -46,7 +46,6 @@ import json
 import os
 import pathlib
 import random
-import socket
 import sys
 import threading
 import time
