@@ -30,10 +30,16 @@
 /* A "still not stored" line at most this often while the store keeps failing. */
 #define REVOKE_LOG_MS 60000
 
+/*
+ * Every failure of the store itself: a full, read-only or failing disk,
+ * permissions, and another writer holding the lock (-EBUSY), none of which
+ * may keep access that was taken away. Not the request's own (-ESTALE,
+ * -ENOENT, -EINVAL) nor -ENOMEM.
+ */
 bool pc_revoke_covers(int err)
 {
 	return err == -ENOSPC || err == -EROFS || err == -EIO || err == -EACCES ||
-	       err == -EDQUOT;
+	       err == -EDQUOT || err == -EBUSY;
 }
 
 static size_t revoked_find(const struct pc_control *c, enum pc_kind kind, const char *ns,
