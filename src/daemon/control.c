@@ -767,6 +767,8 @@ void pc_control_counters(struct pc_control *c, struct pc_control_counters *out)
 	out->generation = c->generation;
 	out->reloads = c->reloads;
 	out->reload_failures = c->reload_failures;
+	out->unpersisted_deletes = c->nrevoked;
+	out->store_write_failures = c->revoke_failures;
 	pthread_mutex_unlock(&c->lock);
 }
 

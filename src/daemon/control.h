@@ -262,6 +262,9 @@ struct pc_control_counters {
 	uint64_t generation;      /* of the newest policy */
 	uint64_t reloads;         /* policies compiled and published after the first */
 	uint64_t reload_failures; /* changes refused as invalid, and failed compiles */
+	/* deletes revoked in memory while the store could not write (daemon/revoke.c) */
+	uint64_t unpersisted_deletes;   /* now pending: a gauge */
+	uint64_t store_write_failures;  /* failed attempts to store them: a counter */
 };
 
 void pc_control_counters(struct pc_control *c, struct pc_control_counters *out);
