@@ -46,7 +46,7 @@ struct pc_control {
 	/* deletes revoked in memory, not yet stored (revoke.c; guarded by <lock>) */
 	struct revoked *revoked;
 	size_t nrevoked;
-	uint64_t revoke_next_ms;  /* monotonic: the poller's next attempt to store them */
+	uint64_t revoke_next_ms;   /* monotonic: the poller's next attempt to store them */
 	uint64_t revoke_logged_ms; /* monotonic: the last "still not stored" log line */
 	uint64_t revoke_failures;
 	uint64_t revoke_persisted;

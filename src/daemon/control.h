@@ -174,7 +174,7 @@ int pc_control_delete(struct pc_control *c, enum pc_kind kind, const char *ns, c
 /* One object of pc_control_delete_many(). */
 struct pc_delete_target {
 	enum pc_kind kind;
-	const char *ns;    /* NULL or "": "default" */
+	const char *ns; /* NULL or "": "default" */
 	const char *name;
 	int64_t expect_rv; /* 0, or the resourceVersion it must have */
 };
@@ -193,9 +193,9 @@ int pc_control_delete_many(struct pc_control *c, const struct pc_delete_target *
 
 /* Deletes revoked in memory but not yet stored, for GET /v1/status and metrics. */
 struct pc_control_lag {
-	size_t pending;        /* objects revoked, not yet stored */
-	uint64_t failures;     /* attempts to store them that failed */
-	uint64_t persisted;    /* objects stored late, once the store could write again */
+	size_t pending;             /* objects revoked, not yet stored */
+	uint64_t failures;          /* attempts to store them that failed */
+	uint64_t persisted;         /* objects stored late, once the store could write again */
 	char cause[PC_ERR_MSG_MAX]; /* the last failure ("" when none pending) */
 };
 
@@ -263,8 +263,8 @@ struct pc_control_counters {
 	uint64_t reloads;         /* policies compiled and published after the first */
 	uint64_t reload_failures; /* changes refused as invalid, and failed compiles */
 	/* deletes revoked in memory while the store could not write (daemon/revoke.c) */
-	uint64_t unpersisted_deletes;   /* now pending: a gauge */
-	uint64_t store_write_failures;  /* failed attempts to store them: a counter */
+	uint64_t unpersisted_deletes;  /* now pending: a gauge */
+	uint64_t store_write_failures; /* failed attempts to store them: a counter */
 };
 
 void pc_control_counters(struct pc_control *c, struct pc_control_counters *out);

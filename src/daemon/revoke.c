@@ -38,8 +38,8 @@
  */
 bool pc_revoke_covers(int err)
 {
-	return err == -ENOSPC || err == -EROFS || err == -EIO || err == -EACCES ||
-	       err == -EDQUOT || err == -EBUSY;
+	return err == -ENOSPC || err == -EROFS || err == -EIO || err == -EACCES || err == -EDQUOT ||
+	       err == -EBUSY;
 }
 
 static size_t revoked_find(const struct pc_control *c, enum pc_kind kind, const char *ns,
@@ -122,17 +122,17 @@ int pc_revoke_in_memory(struct pc_control *c, const struct change *v, size_t n,
 	if (res->failed != SIZE_MAX || found == 0) {
 		if (res->failed == SIZE_MAX)
 			return 0; /* nothing of it exists: every one "not found" */
-		return pc_err_set(&res->err, -ENOENT, "%s %s/%s not found",
-				  v[res->failed].put.kind, v[res->failed].put.ns,
-				  v[res->failed].put.name);
+		return pc_err_set(&res->err, -ENOENT, "%s %s/%s not found", v[res->failed].put.kind,
+				  v[res->failed].put.ns, v[res->failed].put.name);
 	}
 	c->revoke_err = res->err;
 	c->revoke_next_ms = pc_mono_ms() + PC_REVOKE_RETRY_MS;
 	c->revoke_logged_ms = pc_mono_ms();
 	res->lagging = true;
 	res->revision = c->rev;
-	pc_log(PC_LOG_WARN, "delete revoked in memory, not yet stored: a restart before it is "
-			    "stored brings the objects back; retrying",
+	pc_log(PC_LOG_WARN,
+	       "delete revoked in memory, not yet stored: a restart before it is "
+	       "stored brings the objects back; retrying",
 	       "objects=%zu pending=%zu retry_ms=%d err=\"%s\"", found, c->nrevoked,
 	       PC_REVOKE_RETRY_MS, res->err.msg);
 	c->dirty = true;
@@ -149,8 +149,7 @@ static void persisted(struct pc_control *c, int64_t rev)
 {
 	size_t n = c->nrevoked;
 
-	pc_log(PC_LOG_NOTICE, "revoked deletes stored", "objects=%zu revision=%" PRId64, n,
-	       rev);
+	pc_log(PC_LOG_NOTICE, "revoked deletes stored", "objects=%zu revision=%" PRId64, n, rev);
 	c->revoke_persisted += n;
 	pc_revoke_free(c);
 	pc_err_clear(&c->revoke_err);
@@ -190,7 +189,8 @@ int pc_revoke_persist(struct pc_control *c, bool force)
 	c->revoke_err = err;
 	if (now - c->revoke_logged_ms >= REVOKE_LOG_MS) {
 		c->revoke_logged_ms = now;
-		pc_log(PC_LOG_WARN, "revoked deletes still not stored: a restart now brings them back",
+		pc_log(PC_LOG_WARN,
+		       "revoked deletes still not stored: a restart now brings them back",
 		       "pending=%zu failures=%" PRIu64 " err=\"%s\"", c->nrevoked,
 		       c->revoke_failures, err.msg);
 	}
