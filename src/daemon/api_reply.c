@@ -397,6 +397,7 @@ static void reply_deleted(struct pc_reply *r, const struct pc_change_result *res
 void pc_api_delete_list(struct pc_control *ctl, const struct pc_upload *files, size_t n,
 			const struct pc_audit_user *who, struct pc_reply *r)
 {
+	/* NOLINTNEXTLINE(bugprone-sizeof-expression): an array of pointers */
 	struct pc_yaml_stream **st = pc_calloc(n ? n : 1, sizeof(*st));
 	struct pc_delete_target *t = NULL;
 	struct pc_change_result res;

@@ -56,13 +56,6 @@ static size_t revoked_find(const struct pc_control *c, enum pc_kind kind, const 
 	return SIZE_MAX;
 }
 
-static void revoked_drop(struct pc_control *c, size_t i)
-{
-	free(c->revoked[i].ns);
-	free(c->revoked[i].name);
-	c->revoked[i] = c->revoked[--c->nrevoked];
-}
-
 static int revoked_add(struct pc_control *c, enum pc_kind kind, const char *ns, const char *name)
 {
 	struct revoked *nv = pc_realloc(c->revoked, (c->nrevoked + 1) * sizeof(*nv));
@@ -215,15 +208,28 @@ bool pc_revoke_mask(struct pc_control *c)
 	return any;
 }
 
+static bool same_key(const struct revoked *r, const struct change *ch)
+{
+	return r->kind == ch->kind && strcmp(r->ns, ch->put.ns) == 0 &&
+	       strcmp(r->name, ch->put.name) == 0;
+}
+
 void pc_revoke_forget(struct pc_control *c, const struct change *v, size_t n)
 {
-	size_t i, k;
+	size_t i, j, k = 0;
+	bool stored;
 
-	for (i = 0; i < n && c->nrevoked; i++) {
-		k = revoked_find(c, v[i].kind, v[i].put.ns, v[i].put.name);
-		if (k != SIZE_MAX)
-			revoked_drop(c, k);
+	for (i = 0; i < c->nrevoked; i++) {
+		for (j = 0, stored = false; j < n && !stored; j++)
+			stored = same_key(&c->revoked[i], &v[j]);
+		if (stored) {
+			free(c->revoked[i].ns);
+			free(c->revoked[i].name);
+		} else {
+			c->revoked[k++] = c->revoked[i];
+		}
 	}
+	c->nrevoked = k;
 	if (c->nrevoked == 0)
 		pc_err_clear(&c->revoke_err);
 }

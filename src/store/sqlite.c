@@ -334,7 +334,10 @@ static int sql_describe(struct sqlite_store *s, int code, int xrc, int sys, cons
 				  "cannot %s: %s is locked by another writer for over %d ms (%s)",
 				  what, s->path, PC_STORE_BUSY_MS, why);
 	case -EIO:
-		return io_fail(s, code, xrc, sys, what, why, err);
+		if ((xrc & 0xff) == SQLITE_IOERR || (xrc & 0xff) == SQLITE_CORRUPT ||
+		    (xrc & 0xff) == SQLITE_NOTADB || (xrc & 0xff) == SQLITE_CANTOPEN)
+			return io_fail(s, code, xrc, sys, what, why, err);
+		return pc_err_set(err, code, "cannot %s: %s (%s)", what, why, s->path);
 	default:
 		return pc_err_set(err, code, "cannot %s: %s (%s)", what, why, s->path);
 	}
