@@ -8,8 +8,12 @@
  * each object's kind, namespace and name: a manifest that does not yield
  * them (syntax errors, unknown kinds, no name) stops everything before the
  * first request, but an object whose spec is invalid can still be deleted.
- * One DELETE per object, in order; a missing object is reported and the
- * others are still deleted, as kubectl does.
+ * One object is one DELETE /v1/objects; more (-f, or several NAMEs) are one
+ * POST /v1/delete, which the daemon runs as one store transaction and one
+ * policy compile: all of them are deleted or, on a failure, none. A
+ * missing object is reported and the others are still deleted, as
+ * kubectl does. When the daemon's store cannot write, the daemon still
+ * revokes what was asked and answers 202: this says so and exits 1.
  */
 #include "cli/cmd.h"
 
@@ -57,8 +61,16 @@ static const char usage[] =
 	"                          else /var/lib/portcullis/api-token when present)\n"
 	"  -h, --help              show this help\n"
 	"\n"
+	"Every object of one invocation is deleted in one transaction: all of them,\n"
+	"or on a failure (a conflict, the store) none; a missing one is reported and\n"
+	"the others are deleted. When the daemon's store cannot write (disk full,\n"
+	"read-only, I/O error), the objects are still revoked at once but not yet\n"
+	"persisted: this says so (\"revoked, not yet persisted: disk full\") and exits 1;\n"
+	"the daemon keeps retrying, and a restart before it succeeds brings them back.\n"
+	"\n"
 	"Exit status: 0 every object deleted, 1 some object not deleted (not found,\n"
-	"unreadable manifest, server unreachable, ...), 2 usage error.\n";
+	"unreadable manifest, server unreachable, ...) or not yet persisted, 2 usage\n"
+	"error.\n";
 
 #define OPT_IGNORE_NOT_FOUND 0x100
 
@@ -249,12 +261,39 @@ static int targets_from_files(const struct dopts *o, struct pc_manifest *m, stru
 	return status;
 }
 
+static void say_deleted(const char *kind, const char *name)
+{
+	char ref[128];
+
+	pc_client_kind_ref(ref, sizeof(ref), kind);
+	printf("%s \"", ref);
+	pc_term_puts(stdout, name);
+	fputs("\" deleted\n", stdout);
+}
+
+static void say_not_found(const struct pc_kind_info *k, const char *name)
+{
+	fprintf(stderr, "Error from server (NotFound): %s." PC_GROUP " \"", k->plural);
+	pc_term_puts(stderr, name);
+	fputs("\" not found\n", stderr);
+}
+
+/* A 202: revoked, but the daemon's store could not write it (yet). Returns 1. */
+static int say_lagging(const struct pc_response *r)
+{
+	const char *msg = pc_client_str(r->root, "message");
+
+	fputs("warning: ", stderr);
+	pc_term_puts(stderr, msg ? msg : "revoked, not yet persisted");
+	fputc('\n', stderr);
+	return 1;
+}
+
 /* DELETE one object. Returns 0, 1 when it was not deleted, -1 when the server is unreachable. */
 static int delete_one(struct pc_client *c, const struct target *t, bool ignore_not_found)
 {
 	struct pc_buf target = PC_BUF_INIT;
 	struct pc_response r;
-	char ref[128];
 	int ret;
 
 	pc_buf_adds(&target, "/v1/objects");
@@ -265,17 +304,13 @@ static int delete_one(struct pc_client *c, const struct target *t, bool ignore_n
 	pc_buf_release(&target);
 	if (ret < 0) {
 		ret = -1;
-	} else if (r.status == 200) {
-		pc_client_kind_ref(ref, sizeof(ref), t->kind->name);
-		printf("%s \"", ref);
-		pc_term_puts(stdout, t->name);
-		fputs("\" deleted\n", stdout);
+	} else if (r.status == 200 || r.status == 202) {
+		say_deleted(t->kind->name, t->name);
+		if (r.status == 202)
+			ret = say_lagging(&r);
 	} else if (r.status == 404) {
 		if (!ignore_not_found) {
-			fprintf(stderr, "Error from server (NotFound): %s." PC_GROUP " \"",
-				t->kind->plural);
-			pc_term_puts(stderr, t->name);
-			fputs("\" not found\n", stderr);
+			say_not_found(t->kind, t->name);
 			ret = 1;
 		}
 	} else {
@@ -285,24 +320,93 @@ static int delete_one(struct pc_client *c, const struct target *t, bool ignore_n
 	return ret;
 }
 
+/* The delete list of POST /v1/delete (doc/api.md): {"items": [{kind, namespace, name}]}. */
+static void delete_list(const struct targets *t, struct pc_buf *b)
+{
+	size_t i;
+
+	pc_buf_adds(b, "{\"items\":[");
+	for (i = 0; i < t->n; i++) {
+		pc_buf_printf(b, "%s{\"kind\":\"%s\",\"namespace\":", i ? ",\n" : "",
+			      t->v[i].kind->name);
+		pc_buf_add_json_str(b, t->v[i].ns, strlen(t->v[i].ns));
+		pc_buf_adds(b, ",\"name\":");
+		pc_buf_add_json_str(b, t->v[i].name, strlen(t->v[i].name));
+		pc_buf_addc(b, '}');
+	}
+	pc_buf_adds(b, "]}\n");
+	if (b->oom) {
+		pc_usage_print("out of memory");
+		exit(PC_EXIT_FAIL);
+	}
+}
+
+/* Print what POST /v1/delete did. Returns 0, or 1 when some object was not deleted. */
+static int report_many(struct pc_client *c, const struct pc_response *r, const struct targets *t,
+		       bool ignore_not_found)
+{
+	const struct pc_node *res = pc_node_get(r->root, "results");
+	const char *result;
+	int ret = 0;
+	size_t i;
+
+	if (r->status != 200 && r->status != 202)
+		return pc_client_report(c, r);
+	if (!res || res->type != PC_NODE_SEQ || res->nitems != t->n)
+		return pc_client_bad_response(c, r, "the results of the delete");
+	for (i = 0; i < t->n; i++) {
+		result = pc_client_str(res->items[i], "result");
+		if (result && strcmp(result, "deleted") == 0) {
+			say_deleted(t->v[i].kind->name, t->v[i].name);
+		} else if (!ignore_not_found) {
+			say_not_found(t->v[i].kind, t->v[i].name);
+			ret = 1;
+		}
+	}
+	if (r->status == 202)
+		ret = say_lagging(r);
+	return ret;
+}
+
+/* Every target in one POST /v1/delete: one transaction. Returns as delete_one(). */
+static int delete_many(struct pc_client *c, const struct targets *t, bool ignore_not_found)
+{
+	struct pc_buf list = PC_BUF_INIT;
+	struct pc_response r;
+	curl_mimepart *part;
+	curl_mime *mime = curl_mime_init(c->curl);
+	int ret;
+
+	delete_list(t, &list);
+	part = mime ? curl_mime_addpart(mime) : NULL;
+	if (!part || curl_mime_name(part, "file") != CURLE_OK ||
+	    curl_mime_filename(part, "delete.json") != CURLE_OK ||
+	    curl_mime_data(part, list.p, list.len) != CURLE_OK) {
+		pc_usage_print("out of memory");
+		exit(PC_EXIT_FAIL);
+	}
+	pc_buf_release(&list);
+	ret = pc_client_request(c, "POST", "/v1/delete", mime, PC_CLIENT_APPLY_TIMEOUT, &r);
+	ret = ret < 0 ? -1 : report_many(c, &r, t, ignore_not_found);
+	pc_response_release(&r);
+	curl_mime_free(mime);
+	return ret;
+}
+
 static int delete_all(const struct dopts *o, const struct targets *t)
 {
 	struct pc_client c;
 	bool from_env;
-	int ret, status = PC_EXIT_OK;
-	size_t i;
+	int ret;
 
 	if (pc_client_init(&c, o->server, o->token_file, &from_env) < 0)
 		return from_env ? PC_EXIT_FAIL : PC_EXIT_USAGE;
-	for (i = 0; i < t->n; i++) {
-		ret = delete_one(&c, &t->v[i], o->ignore_not_found);
-		if (ret != 0)
-			status = PC_EXIT_FAIL;
-		if (ret < 0)
-			break;
-	}
+	if (t->n == 1)
+		ret = delete_one(&c, &t->v[0], o->ignore_not_found);
+	else
+		ret = delete_many(&c, t, o->ignore_not_found);
 	pc_client_release(&c);
-	return status;
+	return ret != 0 ? PC_EXIT_FAIL : PC_EXIT_OK;
 }
 
 int pc_cmd_delete(int argc, char **argv)

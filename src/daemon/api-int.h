@@ -30,6 +30,10 @@ void pc_api_delete(struct pc_control *ctl, const char *kind, const char *ns, con
 		   const char *resource_version, const struct pc_audit_user *who,
 		   struct pc_reply *r);
 
+/* POST /v1/delete with the uploaded delete lists, by <who> (as above). */
+void pc_api_delete_list(struct pc_control *ctl, const struct pc_upload *files, size_t n,
+			const struct pc_audit_user *who, struct pc_reply *r);
+
 /* GET /v1/objects. */
 void pc_api_list(struct pc_control *ctl, const char *kind, const char *ns, const char *name,
 		 struct pc_reply *r);

@@ -309,8 +309,15 @@ static enum MHD_Result refuse_apply(struct MHD_Connection *conn, const struct re
 	return send_status(conn, code, reason, msg);
 }
 
+/* POST /v1/apply and POST /v1/delete (a list of objects, doc/api.md) carry uploads. */
+static bool is_upload(const char *url, const char *method)
+{
+	return strcmp(method, "POST") == 0 &&
+	       (strcmp(url, "/v1/apply") == 0 || strcmp(url, "/v1/delete") == 0);
+}
+
 static enum MHD_Result finish_apply(struct pc_api *api, struct MHD_Connection *conn,
-				    struct request *rq)
+				    struct request *rq, bool del)
 {
 	struct pc_upload *files;
 	struct pc_reply r = { 0 };
@@ -334,7 +341,7 @@ static enum MHD_Result finish_apply(struct pc_api *api, struct MHD_Connection *c
 		files[i].data = rq->parts[i].data.p ? rq->parts[i].data.p : "";
 		files[i].len = rq->parts[i].data.len;
 	}
-	pc_api_apply(api->ctl, files, rq->nparts, &rq->who, &r);
+	(del ? pc_api_delete_list : pc_api_apply)(api->ctl, files, rq->nparts, &rq->who, &r);
 	free(files);
 	return send_reply(conn, &r);
 }
@@ -519,7 +526,7 @@ static enum MHD_Result begin(struct api_server *srv, struct MHD_Connection *conn
 		return MHD_NO;
 	*state = rq;
 	identify(conn, srv->tcp, name, rq);
-	if (strcmp(url, "/v1/apply") == 0 && strcmp(method, "POST") == 0)
+	if (is_upload(url, method))
 		rq->pp = MHD_create_post_processor(conn, 65536, on_part, rq);
 	return MHD_YES; /* answer once the body (if any) is in */
 }
@@ -535,7 +542,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
 	(void)version;
 	if (!rq)
 		return begin(srv, conn, url, method, state);
-	if (strcmp(url, "/v1/apply") != 0 || strcmp(method, "POST") != 0) {
+	if (!is_upload(url, method)) {
 		if (*upload_data_size) {
 			*upload_data_size = 0; /* these requests have no body: ignore it */
 			return MHD_YES;
@@ -550,7 +557,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
 	}
 	if (!rq->pp)
 		return refuse_apply(conn, rq, 400, "BadRequest", not_multipart);
-	return finish_apply(api, conn, rq);
+	return finish_apply(api, conn, rq, strcmp(url, "/v1/delete") == 0);
 }
 
 static void on_completed(void *cls, struct MHD_Connection *conn, void **state,

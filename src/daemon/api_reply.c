@@ -22,12 +22,14 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/alloc.h"
 #include "core/buf.h"
 #include "core/log.h"
 #include "daemon/api.h"
 #include "daemon/audit.h"
 #include "daemon/control.h"
 #include "model/finding.h"
+#include "model/node.h"
 #include "model/output.h"
 #include "model/resource.h"
 #include "policy/dump.h"
@@ -162,10 +164,46 @@ static void log_change(const char *what, int ret, const struct pc_change_result 
 	}
 	for (i = 0; i < res->n; i++)
 		count[res->v[i].result]++;
+	if (res->lagging) /* revoke.c logged it, with the store's failure */
+		return;
 	pc_log(PC_LOG_INFO, "change applied",
 	       "op=%s revision=%" PRId64 " created=%zu configured=%zu unchanged=%zu deleted=%zu",
 	       what, res->revision, count[PC_STORE_CREATED], count[PC_STORE_CONFIGURED],
 	       count[PC_STORE_UNCHANGED], count[PC_STORE_DELETED]);
+}
+
+/* What the store's failure was, in a few words, for "revoked, not yet persisted: ...". */
+static const char *lag_cause(int code)
+{
+	switch (code) {
+	case -ENOSPC:
+	case -EDQUOT:
+		return "disk full";
+	case -EROFS:
+		return "store read-only";
+	case -EACCES:
+		return "store permission denied";
+	default:
+		return "store I/O error";
+	}
+}
+
+/*
+ * The fields of a delete revoked in memory while the store could not write
+ * (doc/api.md, "When the store cannot write"): "persisted" and a message.
+ */
+static void reply_lag(struct pc_reply *r, const struct pc_change_result *res)
+{
+	char msg[PC_ERR_MSG_MAX + 256];
+
+	if (!res->lagging)
+		return;
+	snprintf(msg, sizeof(msg),
+		 "revoked, not yet persisted: %s (%s); the proxy no longer allows it and keeps "
+		 "trying to store the delete, but a restart before it is stored brings it back",
+		 lag_cause(res->err.code), res->err.msg);
+	pc_buf_adds(&r->body, ",\"persisted\":false,\"message\":");
+	pc_buf_add_json_str(&r->body, msg, strlen(msg));
 }
 
 /* The Status reason reply_change_error() gives <code>, for the audit log. */
@@ -267,16 +305,132 @@ void pc_api_delete(struct pc_control *ctl, const char *kind, const char *ns, con
 	if (ret < 0) {
 		reply_change_error(ctl, r, ret, &res);
 	} else {
-		r->status = 200;
+		r->status = res.lagging ? 202 : 200;
 		pc_buf_printf(&r->body, "{\"revision\":%" PRId64 ",\"kind\":\"%s\",\"namespace\":",
 			      res.revision, ki->name);
 		pc_buf_add_json_str(&r->body, res.v[0].ns, strlen(res.v[0].ns));
 		pc_buf_adds(&r->body, ",\"name\":");
 		pc_buf_add_json_str(&r->body, name, strlen(name));
+		reply_lag(r, &res);
 		pc_buf_adds(&r->body, "}");
 	}
 	audit(who, "delete", ret, &res, r);
 	pc_change_result_release(&res);
+}
+
+/* ---- POST /v1/delete: many objects, one transaction ---- */
+
+/* The text of scalar <n>, or NULL. */
+static const char *scalar(const struct pc_node *n)
+{
+	return n && n->type == PC_NODE_SCALAR ? n->str : NULL;
+}
+
+static int bad_list(struct pc_reply *r, size_t item, const char *why)
+{
+	if (item)
+		pc_reply_status(r, 400, "BadRequest", "item %zu of the delete list: %s", item, why);
+	else
+		pc_reply_status(r, 400, "BadRequest", "%s", why);
+	return -EINVAL;
+}
+
+/* Append the items of one uploaded list to <*t>. Returns 0 or fills <r> (400). */
+static int delete_items(const struct pc_node *items, struct pc_delete_target **t, size_t *n,
+			struct pc_reply *r)
+{
+	struct pc_delete_target *nv;
+	size_t i;
+
+	if (!items || items->type != PC_NODE_SEQ)
+		return bad_list(r, 0,
+				"a delete list is {\"items\": [{\"kind\", \"namespace\", "
+				"\"name\", \"resourceVersion\"}, ...]}");
+	nv = pc_realloc(*t, (*n + items->nitems + 1) * sizeof(*nv));
+	if (!nv) {
+		pc_reply_status(r, 500, "InternalError", "out of memory");
+		return -ENOMEM;
+	}
+	*t = nv;
+	for (i = 0; i < items->nitems; i++) {
+		const struct pc_node *it = items->items[i];
+		const char *kind = scalar(pc_node_get(it, "kind"));
+		const char *rv = scalar(pc_node_get(it, "resourceVersion"));
+		const struct pc_kind_info *ki = kind ? pc_kind_lookup(kind) : NULL;
+		struct pc_delete_target *d = &nv[*n];
+
+		d->name = scalar(pc_node_get(it, "name"));
+		d->ns = scalar(pc_node_get(it, "namespace"));
+		if (!ki)
+			return bad_list(r, i + 1, "no such kind");
+		if (!d->name || !*d->name || pc_store_parse_precondition(rv, &d->expect_rv) < 0)
+			return bad_list(r, i + 1,
+					"needs a name, and a resourceVersion that is a number");
+		d->kind = ki->kind;
+		(*n)++;
+	}
+	return 0;
+}
+
+static void reply_deleted(struct pc_reply *r, const struct pc_change_result *res)
+{
+	size_t i;
+
+	r->status = res->lagging ? 202 : 200;
+	pc_buf_printf(&r->body, "{\"revision\":%" PRId64 ",\"results\":[", res->revision);
+	for (i = 0; i < res->n; i++) {
+		const struct pc_change_object *o = &res->v[i];
+
+		pc_buf_printf(&r->body, "%s{\"kind\":\"%s\",\"namespace\":", i ? "," : "",
+			      pc_kind_info(o->kind)->name);
+		pc_buf_add_json_str(&r->body, o->ns, strlen(o->ns));
+		pc_buf_adds(&r->body, ",\"name\":");
+		pc_buf_add_json_str(&r->body, o->name, strlen(o->name));
+		pc_buf_printf(&r->body, ",\"result\":\"%s\"}",
+			      o->result == PC_STORE_DELETED ? "deleted" : "notfound");
+	}
+	pc_buf_adds(&r->body, "]");
+	reply_lag(r, res);
+	pc_buf_adds(&r->body, "}");
+}
+
+void pc_api_delete_list(struct pc_control *ctl, const struct pc_upload *files, size_t n,
+			const struct pc_audit_user *who, struct pc_reply *r)
+{
+	/* NOLINTNEXTLINE(bugprone-sizeof-expression): an array of pointers */
+	struct pc_yaml_stream **st = pc_calloc(n ? n : 1, sizeof(*st));
+	struct pc_delete_target *t = NULL;
+	struct pc_change_result res;
+	size_t i, j, nt = 0;
+	struct pc_err err;
+	int ret = st ? 0 : -ENOMEM;
+
+	if (!st)
+		pc_reply_status(r, 500, "InternalError", "out of memory");
+	for (i = 0; ret == 0 && i < n; i++) {
+		ret = pc_yaml_parse(files[i].data, files[i].len, NULL, &st[i], &err);
+		if (ret < 0)
+			pc_reply_status(r, 400, "BadRequest", "%s: %s", files[i].name, err.msg);
+		for (j = 0; ret == 0 && j < st[i]->ndocs; j++)
+			ret = delete_items(pc_node_get(st[i]->docs[j].root, "items"), &t, &nt, r);
+	}
+	if (ret == 0) {
+		pc_change_result_init(&res);
+		ret = pc_control_delete_many(ctl, t, nt, &res);
+		log_change("delete", ret, &res);
+		if (ret < 0)
+			reply_change_error(ctl, r, ret, &res);
+		else
+			reply_deleted(r, &res);
+		audit(who, "delete", ret, &res, r);
+		pc_change_result_release(&res);
+	} else {
+		refused_delete(who, NULL, NULL, r, "bad delete list");
+	}
+	for (i = 0; st && i < n; i++)
+		pc_yaml_stream_free(st[i]);
+	free(st);
+	free(t);
 }
 
 struct list_ctx {
@@ -339,12 +493,20 @@ void pc_api_status(struct pc_control *ctl, struct pc_reply *r)
 {
 	struct pc_control_status st;
 
+	struct pc_control_lag lag;
+
 	pc_control_get_status(ctl, &st);
+	pc_control_get_lag(ctl, &lag);
 	r->status = 200;
 	pc_buf_printf(&r->body,
 		      "{\"version\":\"%s\",\"revision\":%" PRId64 ",\"policyGeneration\":%" PRIu64
-		      ",\"objects\":%zu}",
-		      PC_VERSION, st.revision, st.generation, st.objects);
+		      ",\"objects\":%zu,\"unpersistedDeletes\":%zu",
+		      PC_VERSION, st.revision, st.generation, st.objects, lag.pending);
+	if (lag.pending) {
+		pc_buf_adds(&r->body, ",\"storeError\":");
+		pc_buf_add_json_str(&r->body, lag.cause, strlen(lag.cause));
+	}
+	pc_buf_addc(&r->body, '}');
 }
 
 /* GET /v1/addresses: the auto-allocated addresses of the current policy (doc/dns.md). */

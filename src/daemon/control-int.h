@@ -43,7 +43,51 @@ struct pc_control {
 	uint64_t reloads;         /* snapshots compiled after the first */
 	uint64_t reload_failures; /* changes refused, or committed and not compiled */
 	struct pc_alloc_table *vips; /* the auto-allocated addresses (vips.c; guarded by <lock>) */
+	/* deletes revoked in memory, not yet stored (revoke.c; guarded by <lock>) */
+	struct revoked *revoked;
+	size_t nrevoked;
+	uint64_t revoke_next_ms;   /* monotonic: the poller's next attempt to store them */
+	uint64_t revoke_logged_ms; /* monotonic: the last "still not stored" log line */
+	uint64_t revoke_failures;
+	uint64_t revoke_persisted;
+	struct pc_err revoke_err; /* the store's last failure */
 };
+
+struct change;
+
+/* A delete revoked in memory and not yet stored (daemon/revoke.c). */
+struct revoked {
+	enum pc_kind kind;
+	char *ns, *name;
+};
+
+/* ---- daemon/revoke.c: revocation that does not wait for the disk ---- */
+
+/* True for a store failure that revoke-in-memory covers (the store cannot write). */
+bool pc_revoke_covers(int err);
+
+/*
+ * A delete of <v> (removals) failed in the store with <cause> (res->err):
+ * remove what the registry or the pending list holds of them in memory,
+ * remember them to store later, compile. Returns 0 with res->lagging set,
+ * -ENOENT (nothing of it exists: res->failed) or a compile's error.
+ */
+int pc_revoke_in_memory(struct pc_control *c, const struct change *v, size_t n,
+			struct pc_change_result *res);
+
+/*
+ * Try to store the pending revocations now (<force>) or when the retry
+ * time has come. Returns 0 when none is left pending. <lock> held.
+ */
+int pc_revoke_persist(struct pc_control *c, bool force);
+
+/* Remove the pending revocations from the registry again after a feed; true if any was there. */
+bool pc_revoke_mask(struct pc_control *c);
+
+/* A change of <v> was stored: the pending revocations of the same objects are moot. */
+void pc_revoke_forget(struct pc_control *c, const struct change *v, size_t n);
+
+void pc_revoke_free(struct pc_control *c);
 
 /* daemon/vips.c */
 int pc_control_vips_load(struct pc_control *c, struct pc_err *err);

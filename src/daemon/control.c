@@ -348,10 +348,14 @@ static int commit(struct pc_control *c, struct pc_batch *b, struct change *v, si
 	bool changed = false;
 	int ret = result_fill(c, res, v, n);
 
+	if (ret == 0 && c->nrevoked)
+		pc_revoke_persist(c, true); /* deletes revoked earlier reach the store first */
 	if (ret == 0)
 		ret = store_changes(c, v, n, res);
 	if (ret < 0)
 		return ret;
+	if (c->nrevoked)
+		pc_revoke_forget(c, v, n); /* stored now, as this change says */
 	own.rev = res->revision;
 	ret = pc_control_feed(c, &own, &changed);
 	if (ret == 0 && c->rev < res->revision)
@@ -505,30 +509,88 @@ int pc_control_apply_config(struct pc_control *c, char *const *paths, size_t n, 
 	return pc_control_apply_loaded(c, cfg, prune, res);
 }
 
+/*
+ * Delete <v> (removals) in one transaction; when the store cannot write,
+ * revoke in memory (daemon/revoke.c). A precondition needs the store to
+ * check it: such a delete fails as the store did.
+ */
+static int delete_locked(struct pc_control *c, struct change *v, size_t n,
+			 struct pc_change_result *res)
+{
+	bool checked = false;
+	size_t i;
+	int ret;
+
+	if (c->stopping)
+		return pc_err_set(&res->err, -ESHUTDOWN, "the daemon is shutting down");
+	pc_control_catch_up(c);
+	ret = commit(c, NULL, v, n, res);
+	for (i = 0; i < n; i++)
+		checked |= v[i].put.expect_rv != 0;
+	if (ret < 0 && !res->stored && !checked && pc_revoke_covers(ret)) {
+		res->failed = SIZE_MAX;
+		ret = pc_revoke_in_memory(c, v, n, res);
+	}
+	return ret;
+}
+
+/* The removal of <t> into <ch>; false when <t> names no object. */
+static bool removal_of(const struct pc_delete_target *t, bool missing_ok, struct change *ch)
+{
+	const struct pc_kind_info *ki = pc_kind_info(t->kind);
+
+	if (!ki || !t->name || !*t->name || t->expect_rv < 0)
+		return false;
+	memset(ch, 0, sizeof(*ch));
+	ch->kind = t->kind;
+	ch->put.kind = ki->name;
+	ch->put.ns = t->ns && *t->ns ? t->ns : "default";
+	ch->put.name = t->name;
+	ch->put.remove = true;
+	ch->put.expect_rv = t->expect_rv;
+	ch->put.missing_ok = missing_ok && t->expect_rv == 0;
+	return true;
+}
+
 int pc_control_delete(struct pc_control *c, enum pc_kind kind, const char *ns, const char *name,
 		      int64_t expect_rv, struct pc_change_result *res)
 {
-	const struct pc_kind_info *ki = pc_kind_info(kind);
+	const struct pc_delete_target t = { kind, ns, name, expect_rv };
 	struct change ch;
 	int ret;
 
-	if (!ki || !name || !*name || expect_rv < 0)
+	if (!removal_of(&t, false, &ch))
 		return pc_err_set(&res->err, -EINVAL, "delete needs a kind and a name");
-	memset(&ch, 0, sizeof(ch));
-	ch.kind = kind;
-	ch.put.kind = ki->name;
-	ch.put.ns = ns && *ns ? ns : "default";
-	ch.put.name = name;
-	ch.put.remove = true;
-	ch.put.expect_rv = expect_rv;
 	pthread_mutex_lock(&c->lock);
-	if (c->stopping) {
-		ret = pc_err_set(&res->err, -ESHUTDOWN, "the daemon is shutting down");
-	} else {
-		pc_control_catch_up(c);
-		ret = commit(c, NULL, &ch, 1, res);
-	}
+	ret = delete_locked(c, &ch, 1, res);
 	pc_control_unlock_settle(c);
+	return ret;
+}
+
+int pc_control_delete_many(struct pc_control *c, const struct pc_delete_target *t, size_t n,
+			   struct pc_change_result *res)
+{
+	struct change *v;
+	size_t i;
+	int ret;
+
+	if (n == 0)
+		return pc_err_set(&res->err, -ENODATA, "no objects passed to delete");
+	v = pc_calloc(n, sizeof(*v));
+	if (!v)
+		return pc_err_set(&res->err, -ENOMEM, "out of memory");
+	for (i = 0; i < n; i++) {
+		if (!removal_of(&t[i], true, &v[i])) {
+			free(v);
+			res->failed = i;
+			return pc_err_set(&res->err, -EINVAL,
+					  "object #%zu to delete needs a kind and a name", i + 1);
+		}
+	}
+	pthread_mutex_lock(&c->lock);
+	ret = delete_locked(c, v, n, res);
+	pc_control_unlock_settle(c);
+	free(v);
 	return ret;
 }
 
@@ -647,6 +709,10 @@ void pc_control_shutdown(struct pc_control *c)
 {
 	pthread_mutex_lock(&c->lock);
 	c->stopping = true;
+	if (c->nrevoked && pc_revoke_persist(c, true) < 0)
+		pc_log(PC_LOG_ERR,
+		       "revoked deletes were never stored: the objects come back at the next start",
+		       "pending=%zu err=\"%s\"", c->nrevoked, c->revoke_err.msg);
 	pthread_mutex_unlock(&c->lock);
 	pc_control_poller_stop(c);
 	pc_watchlog_shutdown(c->wl);
@@ -657,6 +723,7 @@ void pc_control_free(struct pc_control *c)
 	if (!c)
 		return;
 	pc_control_poller_stop(c);
+	pc_revoke_free(c);
 	pc_registry_release(&c->reg);
 	pc_alloc_table_free(c->vips);
 	pc_watchlog_free(c->wl);
@@ -700,6 +767,8 @@ void pc_control_counters(struct pc_control *c, struct pc_control_counters *out)
 	out->generation = c->generation;
 	out->reloads = c->reloads;
 	out->reload_failures = c->reload_failures;
+	out->unpersisted_deletes = c->nrevoked;
+	out->store_write_failures = c->revoke_failures;
 	pthread_mutex_unlock(&c->lock);
 }
 

@@ -99,6 +99,7 @@ struct pc_change_result {
 	size_t n;
 	size_t failed; /* the index in <v> of the object that failed, or SIZE_MAX */
 	bool stored;   /* committed, but the policy that includes it did not compile */
+	bool lagging;  /* deletes: revoked in memory, not yet stored (<err> says why) */
 	struct pc_findings findings; /* validation's errors and warnings */
 	struct pc_err err;           /* the failure, for a log line or a message */
 };
@@ -153,10 +154,55 @@ int pc_control_apply(struct pc_control *c, const struct pc_upload *files, size_t
 
 /*
  * Delete one object (<ns> NULL or "": "default"); <expect_rv> 0 or the
- * resourceVersion it must have. Returns as pc_control_apply().
+ * resourceVersion it must have. Returns as pc_control_apply(), and:
+ *
+ * Revocation does not wait for the disk. When the store cannot write
+ * (-ENOSPC, -EROFS, -EIO, -EACCES) and no resourceVersion precondition
+ * is given, the object is removed from the registry and the policy
+ * without the store: compiled and published before this returns (so
+ * live connections are revoked as usual), and the call returns 0 with
+ * res->lagging set, res->err naming the store's failure and res->revision
+ * the store's unchanged revision. The removal is kept in memory and
+ * retried every PC_REVOKE_RETRY_MS (and before any later change) until
+ * the store takes it; until then a restart brings the object back
+ * (doc/store.md, "When the store cannot write"). Objects of neither the
+ * registry nor the pending list are not found, as usual.
  */
 int pc_control_delete(struct pc_control *c, enum pc_kind kind, const char *ns, const char *name,
 		      int64_t expect_rv, struct pc_change_result *res);
+
+/* One object of pc_control_delete_many(). */
+struct pc_delete_target {
+	enum pc_kind kind;
+	const char *ns; /* NULL or "": "default" */
+	const char *name;
+	int64_t expect_rv; /* 0, or the resourceVersion it must have */
+};
+
+/*
+ * Delete the <n> objects of <t> in one store transaction, one compile and
+ * one publish (`delete -f`): res->v[i].result is PC_STORE_DELETED, or
+ * PC_STORE_UNCHANGED for an object that does not exist (kubectl reports
+ * it and deletes the others; with a precondition it is -ENOENT). Any
+ * other failure (-ESTALE, a store error) deletes none of them. The same
+ * revocation without the store as pc_control_delete() (all or none of
+ * the existing objects, never some). -ENODATA for <n> == 0.
+ */
+int pc_control_delete_many(struct pc_control *c, const struct pc_delete_target *t, size_t n,
+			   struct pc_change_result *res);
+
+/* Deletes revoked in memory but not yet stored, for GET /v1/status and metrics. */
+struct pc_control_lag {
+	size_t pending;             /* objects revoked, not yet stored */
+	uint64_t failures;          /* attempts to store them that failed */
+	uint64_t persisted;         /* objects stored late, once the store could write again */
+	char cause[PC_ERR_MSG_MAX]; /* the last failure ("" when none pending) */
+};
+
+void pc_control_get_lag(struct pc_control *c, struct pc_control_lag *out);
+
+/* How often the poller retries storing revoked deletes. */
+#define PC_REVOKE_RETRY_MS 3000
 
 /*
  * Apply the --config files <paths> as source "config" (findings printed to
@@ -216,6 +262,9 @@ struct pc_control_counters {
 	uint64_t generation;      /* of the newest policy */
 	uint64_t reloads;         /* policies compiled and published after the first */
 	uint64_t reload_failures; /* changes refused as invalid, and failed compiles */
+	/* deletes revoked in memory while the store could not write (daemon/revoke.c) */
+	uint64_t unpersisted_deletes;  /* now pending: a gauge */
+	uint64_t store_write_failures; /* failed attempts to store them: a counter */
 };
 
 void pc_control_counters(struct pc_control *c, struct pc_control_counters *out);

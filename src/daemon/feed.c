@@ -318,12 +318,16 @@ int pc_control_feed(struct pc_control *c, const struct pc_own_change *own, bool 
 		events_release(&evs);
 		if (ret != -ERANGE) {
 			c->resync = ret < 0;
-			return ret;
+			goto out;
 		}
 	}
 	*changed = true;
 	ret = reload(c, &err);
 	c->resync = ret < 0;
+out:
+	/* deletes revoked in memory stay revoked whatever the store still holds */
+	if (ret == 0 && c->nrevoked && pc_revoke_mask(c))
+		*changed = true;
 	return ret;
 }
 
@@ -342,6 +346,7 @@ static void *poller_main(void *arg)
 		pthread_cond_timedwait(&c->pcond, &c->lock, &until);
 		if (!c->polling)
 			break;
+		pc_revoke_persist(c, false); /* when its time has come */
 		ret = pc_control_feed(c, NULL, &changed);
 		if (ret < 0 && !failing)
 			pc_log(PC_LOG_WARN, "cannot follow the store", "err=%s", strerror(-ret));

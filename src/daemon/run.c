@@ -1156,6 +1156,40 @@ static int lock_and_open(struct daemon *d, struct pc_control_opts *co, struct pc
 }
 
 /*
+ * SIGHUP re-reads --config after root is dropped for good (no way back:
+ * keeping root, or a root helper, for a reload would keep what the drop is
+ * for), so each file must be one the proxy user can read. Root read them
+ * at start; here, already as the proxy user, refuse to start with the fix
+ * rather than start and fail every reload. Call as the proxy user.
+ */
+static int check_configs_readable(const struct options *o)
+{
+	size_t i;
+	int fd;
+
+	if (getuid() != 0)
+		return 0; /* the user that read them reloads them */
+	for (i = 0; i < o->nconfigs; i++) {
+		fd = open(o->configs[i], O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
+		if (fd >= 0) {
+			close(fd);
+			continue;
+		}
+		if (errno != EACCES && errno != EPERM)
+			continue; /* gone meanwhile: a reload says so, as for any missing file */
+		pc_log(PC_LOG_ERR,
+		       "--config file is not readable by the proxy user, who re-reads it on SIGHUP "
+		       "after dropping root: not starting. Let that user read it, e.g. `chgrp GID "
+		       "FILE && chmod g+r FILE` (and search its directories), or give --proxy-uid "
+		       "a user who can",
+		       "path=%s uid=%u gid=%u err=\"%s\"", o->configs[i], (unsigned)o->uid,
+		       (unsigned)o->gid, strerror(errno));
+		return -EACCES;
+	}
+	return 0;
+}
+
+/*
  * The start's order (root throughout, but for the middle): check the
  * proxy user; own the state directory (and the store's, if --store names
  * another); then, as the proxy user, lock the store, open it and apply
@@ -1180,7 +1214,9 @@ static int open_store(struct daemon *d, struct pc_control_opts *co, struct pc_co
 		pc_config_free(cfg);
 		return ret;
 	}
-	ret = lock_and_open(d, co, cfg);
+	ret = check_configs_readable(&d->o);
+	if (ret == 0)
+		ret = lock_and_open(d, co, cfg);
 	if (ret < 0 && !d->ctl)
 		pc_config_free(cfg); /* else the control took it */
 	if (switch_ids(&d->o, false) < 0)

@@ -59,6 +59,7 @@
 #include <fcntl.h>
 #include <inttypes.h>
 #include <limits.h>
+#include <pthread.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -133,20 +134,21 @@ sqlite3 *pc_store_sqlite(struct pc_store *s)
 }
 
 /*
- * Map an SQLite result code (primary or extended) to a negative errno.
- * SQLite reports ENOSPC on write as SQLITE_FULL; for open and I/O errors
- * the errno of the failed system call tells read-only file systems and
- * permissions apart (sqlite3_system_errno()).
+ * Map an SQLite result code (primary or extended) and the errno of the
+ * system call that failed under it (<sys>, sqlite3_system_errno(), 0 when
+ * none) to a negative errno. SQLite reports ENOSPC on write as SQLITE_FULL;
+ * for open and I/O errors the errno tells a full disk, a read-only file
+ * system and permissions apart. A "corrupt" page that came with a failed
+ * read is the disk's fault, not the file's: -EIO either way, but
+ * sql_fail() words them apart.
  */
-static int sql_code(sqlite3 *db, int rc)
+static int sql_code(int rc, int sys)
 {
-	int e;
-
 	switch (rc & 0xff) {
 	case SQLITE_FULL:
 		return -ENOSPC;
 	case SQLITE_READONLY:
-		return -EROFS;
+		return sys == EACCES || sys == EPERM ? -EACCES : -EROFS;
 	case SQLITE_BUSY:
 	case SQLITE_LOCKED:
 		return -EBUSY;
@@ -157,14 +159,92 @@ static int sql_code(sqlite3 *db, int rc)
 		return -EACCES;
 	case SQLITE_CANTOPEN:
 	case SQLITE_IOERR:
-		e = db ? sqlite3_system_errno(db) : 0;
-		if (e == ENOSPC || e == EDQUOT)
+	case SQLITE_CORRUPT:
+	case SQLITE_NOTADB:
+		if (sys == ENOSPC || sys == EDQUOT)
 			return -ENOSPC;
-		if (e == EROFS || e == EACCES || e == EPERM)
-			return -e;
+		if (sys == EROFS)
+			return -EROFS;
+		if (sys == EACCES || sys == EPERM)
+			return -EACCES;
 		return -EIO;
 	default:
 		return -EIO;
+	}
+}
+
+/*
+ * The errno of a failed system call, as SQLite's log tells it. By the time
+ * a call returns, sqlite3_system_errno() may hold 0 (errno was reused),
+ * but os_unix.c logs "(errno) call(path) - strerror" at the failure; keep
+ * the last such line of this thread, for sql_fail() to name the cause.
+ */
+static __thread struct {
+	int sys;
+	char call[320]; /* "fdatasync(/var/lib/portcullis/store.db-wal)" */
+} last_io;
+
+static void on_sqlite_log(void *data, int rc, const char *msg)
+{
+	const char *p = strstr(msg ? msg : "", ": (");
+	char *end;
+	long e;
+
+	(void)data;
+	if (!p || ((rc & 0xff) != SQLITE_IOERR && (rc & 0xff) != SQLITE_CANTOPEN &&
+		   (rc & 0xff) != SQLITE_FULL))
+		return;
+	e = strtol(p + 3, &end, 10);
+	if (e <= 0 || *end != ')' || end[1] != ' ')
+		return;
+	p = strstr(end + 2, " - ");
+	last_io.sys = (int)e;
+	snprintf(last_io.call, sizeof(last_io.call), "%.*s",
+		 (int)(p ? (size_t)(p - end - 2) : strlen(end + 2)), end + 2);
+}
+
+static void sqlite_log_init(void)
+{
+	/* only before SQLite's first use: else SQLITE_MISUSE, and causes stay vaguer */
+	sqlite3_config(SQLITE_CONFIG_LOG, on_sqlite_log, NULL);
+}
+
+static void sqlite_setup(void)
+{
+	static pthread_once_t once = PTHREAD_ONCE_INIT;
+
+	pthread_once(&once, sqlite_log_init);
+}
+
+/* The system call an extended SQLITE_IOERR_* code names ("" when none). */
+static const char *io_op(int xrc)
+{
+	switch (xrc) {
+	case SQLITE_IOERR_READ:
+		return "read";
+	case SQLITE_IOERR_SHORT_READ:
+		return "short read";
+	case SQLITE_IOERR_WRITE:
+		return "write";
+	case SQLITE_IOERR_FSYNC:
+	case SQLITE_IOERR_DIR_FSYNC:
+		return "fsync";
+	case SQLITE_IOERR_TRUNCATE:
+		return "truncate";
+	case SQLITE_IOERR_FSTAT:
+		return "fstat";
+	case SQLITE_IOERR_SHMOPEN:
+	case SQLITE_IOERR_SHMSIZE:
+	case SQLITE_IOERR_SHMMAP:
+		return "shared-memory map";
+	case SQLITE_IOERR_DELETE:
+		return "unlink";
+	case SQLITE_IOERR_LOCK:
+	case SQLITE_IOERR_RDLOCK:
+	case SQLITE_IOERR_UNLOCK:
+		return "lock";
+	default:
+		return "";
 	}
 }
 
@@ -213,24 +293,74 @@ static int io_cause(const struct sqlite_store *s, int code)
 	return probe_write(s->path, code);
 }
 
-static int sql_fail(struct sqlite_store *s, int rc, const char *what, struct pc_err *err)
+/* An I/O error, named by the system call and errno behind it when SQLite kept them. */
+static int io_fail(const struct sqlite_store *s, int code, int xrc, int sys, const char *what,
+		   const char *why, struct pc_err *err)
 {
-	int code = io_cause(s, sql_code(s->db, rc));
-	const char *why = s->db ? sqlite3_errmsg(s->db) : sqlite3_errstr(rc);
+	const char *op = *last_io.call ? last_io.call : io_op(xrc);
 
+	if ((xrc & 0xff) == SQLITE_CORRUPT || (xrc & 0xff) == SQLITE_NOTADB) {
+		if (sys == 0)
+			return pc_err_set(err, code,
+					  "cannot %s: the database %s is corrupt (%s): restore it "
+					  "from a backup, or move it away to start empty",
+					  what, s->path, why);
+		/* a read that failed gave SQLite garbage: the disk, not the file */
+		return pc_err_set(err, code, "cannot %s: I/O error reading %s: %s (SQLite: %s)",
+				  what, s->path, strerror(sys), why);
+	}
+	if (sys)
+		return pc_err_set(err, code, "cannot %s: I/O error on %s: %s%s%s (SQLite: %s)",
+				  what, s->path, *op ? op : "", *op ? ": " : "", strerror(sys),
+				  why);
+	return pc_err_set(err, code, "cannot %s: I/O error on %s%s%s (SQLite: %s)", what, s->path,
+			  *op ? " during " : "", op, why);
+}
+
+static int sql_describe(struct sqlite_store *s, int code, int xrc, int sys, const char *what,
+			const char *why, struct pc_err *err)
+{
 	switch (code) {
 	case -ENOSPC:
-		return pc_err_set(err, code, "cannot %s: no space left for %s (%s)", what, s->path,
-				  why);
+		return pc_err_set(err, code, "cannot %s: disk full: no space left for %s (%s)",
+				  what, s->path, why);
 	case -EROFS:
 		return pc_err_set(err, code, "cannot %s: %s is read-only (%s)", what, s->path, why);
+	case -EACCES:
+		return pc_err_set(err, code, "cannot %s: permission denied on %s (%s)", what,
+				  s->path, why);
 	case -EBUSY:
 		return pc_err_set(err, code,
 				  "cannot %s: %s is locked by another writer for over %d ms (%s)",
 				  what, s->path, PC_STORE_BUSY_MS, why);
+	case -EIO:
+		if ((xrc & 0xff) == SQLITE_IOERR || (xrc & 0xff) == SQLITE_CORRUPT ||
+		    (xrc & 0xff) == SQLITE_NOTADB || (xrc & 0xff) == SQLITE_CANTOPEN)
+			return io_fail(s, code, xrc, sys, what, why, err);
+		return pc_err_set(err, code, "cannot %s: %s (%s)", what, why, s->path);
 	default:
 		return pc_err_set(err, code, "cannot %s: %s (%s)", what, why, s->path);
 	}
+}
+
+static int sql_fail(struct sqlite_store *s, int rc, const char *what, struct pc_err *err)
+{
+	int xrc = s->db ? sqlite3_extended_errcode(s->db) : rc;
+	int sys = s->db ? sqlite3_system_errno(s->db) : 0;
+	const char *why = s->db ? sqlite3_errmsg(s->db) : sqlite3_errstr(rc);
+	int code, ret;
+
+	if ((xrc & 0xff) != (rc & 0xff))
+		xrc = rc; /* the handle's error is another call's */
+	if (last_io.sys && (!sys || sys == last_io.sys))
+		sys = last_io.sys;
+	else
+		last_io.call[0] = '\0';
+	code = io_cause(s, sql_code(xrc, sys));
+	ret = sql_describe(s, code, xrc, sys, what, why, err);
+	last_io.sys = 0;
+	last_io.call[0] = '\0';
+	return ret;
 }
 
 static int exec(struct sqlite_store *s, const char *sql, const char *what, struct pc_err *err)
@@ -574,6 +704,7 @@ static int open_db(struct sqlite_store *s, struct pc_err *err)
 {
 	int rc;
 
+	sqlite_setup();
 	rc = sqlite3_open_v2(s->path, &s->db,
 			     SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOFOLLOW,
 			     NULL);
@@ -955,6 +1086,10 @@ static int put_one(struct sqlite_store *s, struct apply_stmts *q, const struct p
 		rc = sqlite3_step(q->sel);
 	if (rc == SQLITE_DONE) {
 		sqlite3_reset(q->sel);
+		if (p->remove && p->missing_ok && p->expect_rv == 0) {
+			*res = PC_STORE_UNCHANGED; /* nothing to remove: the batch goes on */
+			return 0;
+		}
 		if (p->remove)
 			return pc_err_set(err, -ENOENT, "%s %s/%s not found", p->kind, p->ns,
 					  p->name);

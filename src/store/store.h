@@ -113,6 +113,7 @@ struct pc_store_put {
 	int64_t expect_rv;  /* 0: no precondition; else the stored resource_version must equal it */
 	const char *source; /* NULL: PC_STORE_SOURCE_API */
 	bool remove;        /* delete the object instead (spec_json, object_json unused) */
+	bool missing_ok;    /* with <remove> and no <expect_rv>: absent is UNCHANGED, not -ENOENT */
 };
 
 /* Where an object came from: the API (apply), or the daemon's --config files. */
@@ -209,8 +210,9 @@ int pc_store_parse_precondition(const char *s, int64_t *out);
  * revision; generation grows by one only if spec_json changed); a new one
  * is PC_STORE_CREATED (new uid, generation 1, creationTimestamp now,
  * resource_version the new revision). A put with <remove> deletes the
- * object (PC_STORE_DELETED; -ENOENT when it does not exist; <expect_rv> as
- * above). The <source> is part of the object: a put that changes only it
+ * object (PC_STORE_DELETED; -ENOENT when it does not exist, or with
+ * <missing_ok> PC_STORE_UNCHANGED, so that one transaction deletes what
+ * exists of a list; <expect_rv> as above). The <source> is part of the object: a put that changes only it
  * is PC_STORE_CONFIGURED. The same object may appear twice; the later put
  * sees the earlier one.
  *

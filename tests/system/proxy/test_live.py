@@ -872,13 +872,16 @@ def test_read_only_state_dir_apply_fails_cleanly(topo, proxy, workdir):
                              input=se("second", "second.live.example", [f"{EXT_B}/32"],
                                       [WHOAMI]))
         assert rc == 1, f"apply on a read-only store -> exit {rc}\n{out}{err}"
-        rc, out2, err2 = p.cli("delete", "se", "first", "-n", NS)
-        assert rc == 1, f"delete on a read-only store -> exit {rc}\n{out2}{err2}"
         p.assert_running()
-        assert get_json(p, "first") == before
-        assert names(p) == ["first"]
         assert_allowed(topo, p, EXT_B, ECHO, "first.live.example")
         assert_denied(topo, p, EXT_B, WHOAMI)
+        # A delete still revokes (in memory) and says the store lags (doc/store.md).
+        rc, out2, err2 = p.cli("delete", "se", "first", "-n", NS)
+        assert rc == 1, f"delete on a read-only store -> exit {rc}\n{out2}{err2}"
+        assert "revoked, not yet persisted: store read-only" in err2, err2
+        assert_denied(topo, p, EXT_B, ECHO)
+        assert get_json(p, "first") == before  # still stored: it could not be written
+        assert names(p) == ["first"]
         # Says why, as for a full disk (the store tells EROFS apart: store.h).
         for text in (err, err2):
             assert re.search(r"(?i)read-only", text), f"on a read-only store:\n{text}"

@@ -382,9 +382,34 @@ START_TEST(store_failure_is_500)
 	ck_assert_msg(strncmp(msg, "cannot write the store in ", 26) == 0 && strstr(msg, dir), "%s",
 		      msg);
 	ck_assert_msg(strstr(msg, "nothing was changed") != NULL, "%s", msg);
-	ck_assert_uint_eq(del("ServiceEntry", "default", "x", NULL), 500);
+	/* a delete with a precondition needs the store: 500 too */
+	ck_assert_uint_eq(del("ServiceEntry", "default", "x", "1"), 500);
 	expect_status(500, "InternalError", NULL);
 	ck_assert_int_eq(ji(status(), "revision"), 1);
+	ck_assert_int_eq(ji(status(), "unpersistedDeletes"), 0);
+}
+END_TEST
+
+/* A delete the store cannot write still revokes: 202, "revoked, not yet persisted". */
+START_TEST(store_failure_delete_is_202)
+{
+	const char *msg;
+
+	open_ctl();
+	apply_ok(se("x", "203.0.113.10", 3306), "created");
+	sql(FAIL_ON("DELETE"));
+	ck_assert_uint_eq(del("ServiceEntry", "default", "x", NULL), 202);
+	ck_assert_str_eq(js(body_json(), "name"), "x");
+	ck_assert_int_eq(ji(body_json(), "revision"), 1);
+	msg = js(body_json(), "message");
+	ck_assert_msg(strstr(msg, "revoked, not yet persisted: ") == msg, "%s", msg);
+	ck_assert_msg(strstr(msg, "disk on fire") && strstr(msg, "restart"), "%s", msg);
+	ck_assert_int_eq(ji(status(), "unpersistedDeletes"), 1);
+	ck_assert_msg(strstr(js(status(), "storeError"), "disk on fire") != NULL, "%s", body());
+	sql("DROP TRIGGER no_DELETE;");
+	apply_ok(se("y", "203.0.113.11", 3306), "created"); /* stores the delete first */
+	ck_assert_int_eq(ji(status(), "unpersistedDeletes"), 0);
+	ck_assert_int_eq(ji(status(), "revision"), 3);
 }
 END_TEST
 
@@ -401,6 +426,7 @@ int main(void)
 	tcase_add_test(tc, refusals);
 	tcase_add_test(tc, delete_answers);
 	tcase_add_test(tc, store_failure_is_500);
+	tcase_add_test(tc, store_failure_delete_is_202);
 	suite_add_tcase(s, tc);
 	sr = srunner_create(s);
 	srunner_run_all(sr, CK_NORMAL);

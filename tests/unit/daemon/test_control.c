@@ -1465,8 +1465,9 @@ START_TEST(store_failure_changes_nothing)
 	ck_assert_str_eq(pc_control_store_name(ctl), dir);
 	ck_assert_int_eq(apply("t.yaml", se("x", "203.0.113.10", 3307)), -EIO);
 	ck_assert(!RES.stored);
-	ck_assert_int_eq(del(PC_KIND_SERVICE_ENTRY, "default", "x", 0), -EIO);
-	ck_assert(!RES.stored);
+	/* a precondition needs the store to check it: no revocation without it */
+	ck_assert_int_eq(del(PC_KIND_SERVICE_ENTRY, "default", "x", 1), -EIO);
+	ck_assert(!RES.stored && !RES.lagging);
 
 	ck_assert_ptr_eq(last, before);
 	ck_assert_uint_eq(npub, pub);
@@ -1484,6 +1485,145 @@ START_TEST(store_failure_changes_nothing)
 	ck_assert_int_eq(del(PC_KIND_SERVICE_ENTRY, "default", "x", 0), 0);
 	expect_cluster("203.0.113.10", 3307, NULL);
 	ck_assert_int_eq(ji(status(), "revision"), 4);
+}
+END_TEST
+
+static int del_many(const struct pc_delete_target *t, size_t n)
+{
+	result_reset();
+	RET = pc_control_delete_many(ctl, t, n, &RES);
+	return RET;
+}
+
+/* delete -f: one transaction, one revision, one publish; absent ones are reported. */
+START_TEST(delete_many_is_one_change)
+{
+	struct pc_delete_target t[] = {
+		{ PC_KIND_SERVICE_ENTRY, NULL, "a", 0 },
+		{ PC_KIND_SERVICE_ENTRY, "default", "absent", 0 },
+		{ PC_KIND_SERVICE_ENTRY, "default", "b", 0 },
+		{ PC_KIND_SERVICE_ENTRY, "default", "c", 0 },
+	};
+	unsigned pub;
+
+	open_ctl();
+	apply_ok(se("a", "203.0.113.10", 3306), "created");
+	apply_ok(se("b", "203.0.113.11", 3306), "created");
+	apply_ok(se("c", "203.0.113.12", 3306), "created");
+	pub = npub;
+
+	/* a stale precondition on the last: none is deleted */
+	t[3].expect_rv = 1;
+	ck_assert_int_eq(del_many(t, 4), -ESTALE);
+	expect_failed(-ESTALE, 3);
+	ck_assert_uint_eq(npub, pub);
+	ck_assert_int_eq(ji(status(), "revision"), 3);
+	expect_cluster("203.0.113.10", 3306, "a");
+
+	t[3].expect_rv = 3;
+	ck_assert_msg(del_many(t, 4) == 0, "%d %s", RET, RES.err.msg);
+	ck_assert_int_eq(RES.revision, 4); /* one revision for all of them */
+	ck_assert_uint_eq(npub, pub + 1);  /* one compile and publish */
+	ck_assert_uint_eq(RES.n, 4);
+	ck_assert_int_eq(RES.v[0].result, PC_STORE_DELETED);
+	ck_assert_int_eq(RES.v[1].result, PC_STORE_UNCHANGED); /* not found */
+	ck_assert_int_eq(RES.v[2].result, PC_STORE_DELETED);
+	ck_assert_int_eq(RES.v[3].result, PC_STORE_DELETED);
+	ck_assert(!RES.lagging);
+	expect_cluster("203.0.113.10", 3306, NULL);
+	expect_cluster("203.0.113.12", 3306, NULL);
+	ck_assert_uint_eq(jlen(list(NULL, NULL, NULL), "items"), 0);
+
+	/* nothing left: every one not found, nothing changes */
+	t[3].expect_rv = 0;
+	ck_assert_int_eq(del_many(t, 4), 0);
+	ck_assert_int_eq(RES.revision, 4);
+	ck_assert_uint_eq(npub, pub + 1);
+	ck_assert_int_eq(del_many(t, 0), -ENODATA);
+	t[1].name = "";
+	ck_assert_int_eq(del_many(t, 4), -EINVAL);
+}
+END_TEST
+
+/* The store cannot write: a delete revokes in memory, lags, and is stored later. */
+START_TEST(delete_revokes_when_store_cannot_write)
+{
+	struct pc_delete_target t[] = {
+		{ PC_KIND_SERVICE_ENTRY, "default", "y", 0 },
+		{ PC_KIND_SERVICE_ENTRY, "default", "gone", 0 },
+	};
+	struct pc_control_lag lag;
+	unsigned pub;
+
+	open_ctl();
+	apply_ok(se("x", "203.0.113.10", 3306), "created");
+	apply_ok(se("y", "203.0.113.11", 3306), "created");
+	apply_ok(se("z", "203.0.113.12", 3306), "created");
+	sql(FAIL_ON("INSERT") FAIL_ON("UPDATE") FAIL_ON("DELETE"));
+	pub = npub;
+
+	ck_assert_msg(del(PC_KIND_SERVICE_ENTRY, "default", "x", 0) == 0, "%d %s", RET,
+		      RES.err.msg);
+	ck_assert(RES.lagging);
+	ck_assert_msg(strstr(RES.err.msg, "disk on fire") != NULL, "%s", RES.err.msg);
+	ck_assert_int_eq(RES.v[0].result, PC_STORE_DELETED);
+	ck_assert_int_eq(RES.revision, 3); /* the store's, unchanged */
+	ck_assert_uint_eq(npub, pub + 1);  /* revoked: published before the answer */
+	expect_cluster("203.0.113.10", 3306, NULL);
+	ck_assert_int_eq(ji(status(), "revision"), 3);
+	ck_assert_uint_eq(jlen(list(NULL, NULL, NULL), "items"), 3); /* still stored */
+
+	/* again: still revoked, still lagging; an absent one is not found */
+	ck_assert_int_eq(del(PC_KIND_SERVICE_ENTRY, "default", "x", 0), 0);
+	ck_assert(RES.lagging);
+	ck_assert_int_eq(del(PC_KIND_SERVICE_ENTRY, "default", "nope", 0), -ENOENT);
+	ck_assert_int_eq(del_many(t, 2), 0);
+	ck_assert(RES.lagging);
+	ck_assert_int_eq(RES.v[0].result, PC_STORE_DELETED);
+	ck_assert_int_eq(RES.v[1].result, PC_STORE_UNCHANGED);
+	expect_cluster("203.0.113.11", 3306, NULL);
+	expect_cluster("203.0.113.12", 3306, "z");
+	pc_control_get_lag(ctl, &lag);
+	ck_assert_uint_eq(lag.pending, 2);
+	ck_assert_msg(strstr(lag.cause, "disk on fire") != NULL, "%s", lag.cause);
+
+	/* an apply still fails closed */
+	ck_assert_int_eq(apply("t.yaml", se("w", "203.0.113.13", 3306)), -EIO);
+	expect_cluster("203.0.113.13", 3306, NULL);
+	pc_control_get_lag(ctl, &lag);
+	ck_assert_uint_ge(lag.failures, 1); /* the apply tried to store them first */
+
+	/* the disk heals: the next change stores the deletes first, then itself */
+	sql("DROP TRIGGER no_INSERT; DROP TRIGGER no_UPDATE; DROP TRIGGER no_DELETE;");
+	apply_ok(se("w", "203.0.113.13", 3306), "created");
+	ck_assert_int_eq(RES.revision, 5); /* 4: the deletes of x and y */
+	pc_control_get_lag(ctl, &lag);
+	ck_assert_uint_eq(lag.pending, 0);
+	ck_assert_uint_eq(lag.persisted, 2);
+	expect_cluster("203.0.113.10", 3306, NULL);
+	expect_cluster("203.0.113.13", 3306, "w");
+	reopen_ctl(); /* and they stay deleted */
+	expect_cluster("203.0.113.10", 3306, NULL);
+	expect_cluster("203.0.113.11", 3306, NULL);
+	ck_assert_uint_eq(jlen(list(NULL, NULL, NULL), "items"), 2);
+}
+END_TEST
+
+/* Re-applied while its delete is not yet stored: the apply wins (when it can be stored). */
+START_TEST(reapply_cancels_a_pending_revocation)
+{
+	open_ctl();
+	apply_ok(se("x", "203.0.113.10", 3306), "created");
+	sql(FAIL_ON("DELETE"));
+	ck_assert_int_eq(del(PC_KIND_SERVICE_ENTRY, "default", "x", 0), 0);
+	ck_assert(RES.lagging);
+	expect_cluster("203.0.113.10", 3306, NULL);
+	/* the store still fails deletes, but takes updates: x comes back as applied */
+	apply_ok(se("x", "203.0.113.10", 3307), "configured");
+	expect_cluster("203.0.113.10", 3307, "x");
+	sql("DROP TRIGGER no_DELETE;");
+	reopen_ctl();
+	expect_cluster("203.0.113.10", 3307, "x");
 }
 END_TEST
 
@@ -1699,6 +1839,9 @@ int main(void)
 	tcase_add_test(tc, another_writer_is_followed);
 	tcase_add_test(tc, many_applies_compact);
 	tcase_add_test(tc, store_failure_changes_nothing);
+	tcase_add_test(tc, delete_many_is_one_change);
+	tcase_add_test(tc, delete_revokes_when_store_cannot_write);
+	tcase_add_test(tc, reapply_cancels_a_pending_revocation);
 	tcase_add_test(tc, allocation_failures_apply);
 	tcase_add_test(tc, allocation_failures_delete);
 	suite_add_tcase(s, tc);

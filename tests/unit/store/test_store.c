@@ -2,6 +2,7 @@
 /* Unit tests for store/store.c. Each test works in its own mkdtemp directory. */
 #include <check.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <ftw.h>
 #include <inttypes.h>
 #include <signal.h>
@@ -130,6 +131,39 @@ START_TEST(remove_in_apply)
 	ck_assert_int_eq(pc_store_apply(s, &p[1], 1, r, &rev, &failed, &err), -ESTALE);
 	ck_assert_uint_eq(failed, 0);
 	ck_assert_int_eq(rv_of(s, SE, "default", "new"), 2);
+	pc_store_close(s);
+}
+END_TEST
+
+/* missing_ok: a removal of an absent object is "unchanged", so a list deletes in one go. */
+START_TEST(remove_missing_ok)
+{
+	struct pc_store *s = open_ok();
+	struct pc_store_put p[3];
+	enum pc_store_result r[3];
+	struct pc_err err;
+	int64_t rev = 0;
+	size_t failed = 0, i;
+
+	apply1(s, put(SE, "default", "a", "{}", "{}", 0));
+	apply1(s, put(SE, "default", "b", "{}", "{}", 0));
+	p[0] = put(SE, "default", "a", NULL, NULL, 0);
+	p[1] = put(SE, "default", "absent", NULL, NULL, 0);
+	p[2] = put(SE, "default", "b", NULL, NULL, 0);
+	for (i = 0; i < 3; i++)
+		p[i].remove = p[i].missing_ok = true;
+	ck_assert_int_eq(pc_store_apply(s, p, 3, r, &rev, &failed, &err), 0);
+	ck_assert_int_eq(r[0], PC_STORE_DELETED);
+	ck_assert_int_eq(r[1], PC_STORE_UNCHANGED);
+	ck_assert_int_eq(r[2], PC_STORE_DELETED);
+	ck_assert_int_eq(rev, 3); /* one revision for both */
+	/* all absent now: nothing changes, the revision stays */
+	ck_assert_int_eq(pc_store_apply(s, p, 3, r, &rev, &failed, &err), 0);
+	ck_assert_int_eq(rev, 3);
+	/* with a precondition, absent is still -ENOENT */
+	p[1].expect_rv = 2;
+	ck_assert_int_eq(pc_store_apply(s, p, 3, r, &rev, &failed, &err), -ENOENT);
+	ck_assert_uint_eq(failed, 1);
 	pc_store_close(s);
 }
 END_TEST
@@ -675,6 +709,47 @@ START_TEST(full_disk_fails_cleanly)
 }
 END_TEST
 
+static int list_nothing(const struct pc_store_object *o, void *data)
+{
+	(void)o;
+	(void)data;
+	return 0;
+}
+
+/* A database whose pages are garbage (no I/O failed): "corrupt", naming the file. */
+START_TEST(corrupt_is_corrupt_not_io)
+{
+	struct pc_store *s = open_ok();
+	char path[160], junk[4096];
+	struct pc_err err;
+	int fd, i, ret;
+
+	for (i = 0; i < 50; i++) {
+		char name[16];
+
+		snprintf(name, sizeof(name), "o%d", i);
+		apply1(s, put(SE, "default", name, "{}", "{}", 0));
+	}
+	pc_store_close(s);
+	snprintf(path, sizeof(path), "%s/store.db", dir);
+	memset(junk, 0xa5, sizeof(junk));
+	fd = open(path, O_WRONLY);
+	ck_assert_int_ge(fd, 0);
+	for (i = 2; i < 8; i++) /* pages 3..8: the tables, not the header */
+		ck_assert_int_eq(pwrite(fd, junk, sizeof(junk), (off_t)i * 4096), sizeof(junk));
+	close(fd);
+	ret = pc_store_open(dir, &s, &err);
+	if (ret == 0) {
+		ret = pc_store_list(s, NULL, NULL, list_nothing, NULL, &err);
+		pc_store_close(s);
+	}
+	ck_assert_int_eq(ret, -EIO);
+	ck_assert_msg(strstr(err.msg, "corrupt") && strstr(err.msg, "store.db") &&
+			      !strstr(err.msg, "I/O error"),
+		      "%s", err.msg);
+}
+END_TEST
+
 /* A file system that turns read-only under an open store: SQLITE_READONLY. */
 START_TEST(read_only_at_apply)
 {
@@ -1214,6 +1289,8 @@ int main(void)
 	tcase_add_test(tc, read_only_at_apply);
 	tcase_add_test(tc, busy_writer_times_out);
 	tcase_add_test(tc, remove_in_apply);
+	tcase_add_test(tc, remove_missing_ok);
+	tcase_add_test(tc, corrupt_is_corrupt_not_io);
 	tcase_add_test(tc, source_is_kept);
 	tcase_add_test(tc, watch_sees_changes);
 	tcase_add_test(tc, watch_sees_a_second_writer);
