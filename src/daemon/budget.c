@@ -14,7 +14,7 @@
 #include <time.h>
 
 void pc_budget_init(struct pc_budget *b, const char *what, uint64_t limit, uint64_t per_client,
-		    unsigned wait_ms)
+		    unsigned wait_ms, unsigned max_waiters)
 {
 	pthread_condattr_t ca;
 
@@ -23,6 +23,7 @@ void pc_budget_init(struct pc_budget *b, const char *what, uint64_t limit, uint6
 	b->limit = limit;
 	b->per_client = per_client;
 	b->wait_ms = wait_ms;
+	b->max_waiters = max_waiters;
 	pthread_mutex_init(&b->lock, NULL);
 	pthread_condattr_init(&ca);
 	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
@@ -96,7 +97,7 @@ int pc_budget_take(struct pc_budget *b, const char *key, uint64_t n, char *why, 
 {
 	struct pc_budget_client *c = NULL;
 	struct timespec ts;
-	int ret;
+	int ret, e;
 
 	if (n > b->limit || (b->per_client && n > b->per_client)) {
 		snprintf(why, size, "too many %s: %" PRIu64 " asked at once, limit %" PRIu64,
@@ -109,9 +110,12 @@ int pc_budget_take(struct pc_budget *b, const char *key, uint64_t n, char *why, 
 	for (;;) {
 		c = b->per_client ? client_of(b, key, true) : NULL;
 		ret = b->per_client && !c ? -EBUSY : room_for(b, c, n);
-		if (ret == 0 || !b->wait_ms)
+		if (ret == 0 || !b->wait_ms || b->waiters >= b->max_waiters)
 			break;
-		if (pthread_cond_timedwait(&b->room, &b->lock, &ts) == ETIMEDOUT) {
+		b->waiters++;
+		e = pthread_cond_timedwait(&b->room, &b->lock, &ts);
+		b->waiters--;
+		if (e == ETIMEDOUT) {
 			c = b->per_client ? client_of(b, key, true) : NULL;
 			ret = b->per_client && !c ? -EBUSY : room_for(b, c, n);
 			break;

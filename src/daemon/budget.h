@@ -28,6 +28,8 @@ struct pc_budget {
 	uint64_t limit;      /* in all */
 	uint64_t per_client; /* 0: no per-client limit */
 	unsigned wait_ms;    /* how long a taker may wait for room */
+	unsigned max_waiters; /* takers waiting at once; more are refused at once */
+	unsigned waiters;
 	pthread_mutex_t lock;
 	pthread_cond_t room;
 	uint64_t used;
@@ -36,11 +38,13 @@ struct pc_budget {
 };
 
 void pc_budget_init(struct pc_budget *b, const char *what, uint64_t limit, uint64_t per_client,
-		    unsigned wait_ms);
+		    unsigned wait_ms, unsigned max_waiters);
 void pc_budget_destroy(struct pc_budget *b);
 
 /*
- * Take <n> of <b> for the client <key>, waiting up to b->wait_ms for room.
+ * Take <n> of <b> for the client <key>, waiting up to b->wait_ms for room
+ * (when fewer than b->max_waiters already wait: a waiter holds a thread and
+ * a connection, so they are bounded too).
  * Returns 0; -EBUSY over the limit in all, -EUSERS over the client's, with
  * <why> saying which ("too many watches: 32 open, limit 32"); -E2BIG when
  * <n> alone is over a limit (waiting would not help).
