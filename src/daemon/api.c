@@ -579,7 +579,7 @@ static enum MHD_Result over_budget(struct MHD_Connection *conn, const struct req
 	snprintf(msg, sizeof(msg), "%s%s", why, code == 413 ? "" : "; try again later");
 	pthread_mutex_lock(&lock);
 	pc_log_limited(&rl, pc_mono_ms(), PC_LOG_WARN, "API request refused",
-		       "client=\"%s\" method=%s path=%s code=%u why=\"%s\"", rq->key, method,
+		       "client=%s method=%s path=%s code=%u why=%s", rq->key, method,
 		       url, code, why);
 	pthread_mutex_unlock(&lock);
 	if (strcmp(method, "POST") == 0 && strcmp(url, "/v1/apply") == 0)
@@ -663,8 +663,13 @@ static enum MHD_Result begin(struct api_server *srv, struct MHD_Connection *conn
 		return MHD_NO;
 	*state = rq;
 	identify(conn, srv->tcp, name, rq);
-	if (strcmp(url, "/v1/apply") == 0 && strcmp(method, "POST") == 0)
+	if (strcmp(url, "/v1/apply") == 0 && strcmp(method, "POST") == 0) {
 		rq->pp = MHD_create_post_processor(conn, 65536, on_part, rq);
+		if (!rq->pp) { /* not multipart, or no boundary: say so before the body */
+			rq->failed = true;
+			return refuse_apply(conn, rq, 400, "BadRequest", not_multipart);
+		}
+	}
 	if (admit(srv->api, conn, rq, url, method, &answer))
 		return answer;
 	return MHD_YES; /* answer once the body (if any) is in */

@@ -177,6 +177,30 @@ def open_watches(p, n):
     return socks
 
 
+def test_over_budget_is_said_clearly(proxy):
+    p = proxy()
+    watches = open_watches(p, 16)  # the share of one client (uid 0)
+    try:
+        for s in watches:
+            assert read_head(s)[0] == 200
+        rc, out, err = p.cli("get", "serviceentry", "-w", timeout=20)
+        assert rc != 0, out + err
+        assert "Error from server (TooManyRequests): too many watches for uid 0: 16 open, " \
+               "limit 16" in err, err
+    finally:
+        close_all(watches)
+    # an upload declared over the limit is refused before its body is read
+    s = unix_socket(p)
+    try:
+        s.sendall(b"POST /v1/apply HTTP/1.1\r\nHost: x\r\nContent-Type: multipart/form-data; "
+                  b"boundary=pcbound\r\nContent-Length: %d\r\n\r\n" % (100 << 20))
+        code, rest = read_head(s)
+        assert code == 413, (code, rest, p.stderr()[-3000:])
+        assert "over the limit" in status_body(s, rest)["message"]
+    finally:
+        s.close()
+
+
 def test_parallel_gets_never_fail_to_connect(proxy):
     p = proxy()
     results = [None] * 150
@@ -211,7 +235,7 @@ def test_endless_chunked_upload_is_cut_at_the_limit(proxy):
     s = unix_socket(p)
     try:
         s.sendall(b"POST /v1/apply HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n"
-                  b"Content-Type: multipart/form-data; boundary=b\r\n\r\n")
+                  b"Content-Type: multipart/form-data; boundary=pcbound\r\n\r\n")
         while sent < 4 * limit:
             try:
                 s.sendall(frame)
