@@ -36,6 +36,7 @@
 #include "core/err.h"
 #include "core/log.h"
 #include "daemon/audit.h"
+#include "daemon/budget.h"
 #include "daemon/control.h"
 #include "daemon/http.h"
 #include "daemon/netfilter.h"
@@ -225,6 +226,8 @@ static enum MHD_Result get_stats(struct pc_admin *a, struct MHD_Connection *conn
 			pc_dns_proxy_stats(a->o.dns, &ds);
 			pc_dns_stats_render(&ds, &b);
 		}
+		pc_http_prometheus(&b);
+		pc_budget_prometheus(&b);
 		return reply(conn, 200, CT_PROM, &b);
 	}
 	if (is_json(conn)) {

@@ -769,12 +769,12 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **state,
 
 static void init_budgets(struct pc_api *api)
 {
-	pc_budget_init(&api->watches, "watches", PC_API_WATCHES, PC_API_CLIENT_WATCHES, 0, 0);
-	pc_budget_init(&api->reads, "reads", PC_API_READS, PC_API_CLIENT_READS,
+	pc_budget_init(&api->watches, "watches", "watches", PC_API_WATCHES, PC_API_CLIENT_WATCHES, 0, 0);
+	pc_budget_init(&api->reads, "reads", "reads", PC_API_READS, PC_API_CLIENT_READS,
 		       PC_API_READ_WAIT_MS, PC_API_READ_WAITERS);
-	pc_budget_init(&api->writes, "writes", PC_API_WRITES, PC_API_CLIENT_WRITES,
+	pc_budget_init(&api->writes, "writes", "writes", PC_API_WRITES, PC_API_CLIENT_WRITES,
 		       PC_API_WRITE_WAIT_MS, PC_API_WRITE_WAITERS);
-	pc_budget_init(&api->uploads, "bytes of uploads in flight", PC_API_UPLOADS, 0,
+	pc_budget_init(&api->uploads, "upload_bytes", "bytes of uploads in flight", PC_API_UPLOADS, 0,
 		       PC_API_WRITE_WAIT_MS, PC_API_WRITE_WAITERS);
 }
 

@@ -6,6 +6,8 @@
  */
 #include "daemon/budget.h"
 
+#include "core/buf.h"
+
 #include <errno.h>
 #include <inttypes.h>
 #include <stdbool.h>
@@ -13,12 +15,16 @@
 #include <string.h>
 #include <time.h>
 
-void pc_budget_init(struct pc_budget *b, const char *what, uint64_t limit, uint64_t per_client,
-		    unsigned wait_ms, unsigned max_waiters)
+static pthread_mutex_t all_lock = PTHREAD_MUTEX_INITIALIZER;
+static struct pc_budget *all;
+
+void pc_budget_init(struct pc_budget *b, const char *label, const char *what, uint64_t limit,
+		    uint64_t per_client, unsigned wait_ms, unsigned max_waiters)
 {
 	pthread_condattr_t ca;
 
 	memset(b, 0, sizeof(*b));
+	b->label = label;
 	b->what = what;
 	b->limit = limit;
 	b->per_client = per_client;
@@ -29,10 +35,22 @@ void pc_budget_init(struct pc_budget *b, const char *what, uint64_t limit, uint6
 	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
 	pthread_cond_init(&b->room, &ca);
 	pthread_condattr_destroy(&ca);
+	pthread_mutex_lock(&all_lock);
+	b->next = all;
+	all = b;
+	pthread_mutex_unlock(&all_lock);
 }
 
 void pc_budget_destroy(struct pc_budget *b)
 {
+	struct pc_budget **pp;
+
+	pthread_mutex_lock(&all_lock);
+	for (pp = &all; *pp && *pp != b; pp = &(*pp)->next)
+		;
+	if (*pp)
+		*pp = b->next;
+	pthread_mutex_unlock(&all_lock);
 	pthread_cond_destroy(&b->room);
 	pthread_mutex_destroy(&b->lock);
 }
@@ -157,4 +175,31 @@ void pc_budget_read(struct pc_budget *b, uint64_t *used, uint64_t *refused)
 	*used = b->used;
 	*refused = b->refused;
 	pthread_mutex_unlock(&b->lock);
+}
+
+void pc_budget_prometheus(struct pc_buf *b)
+{
+	static const char *const used = "portcullis_api_budget_used",
+			       *const refused = "portcullis_api_budget_refused_total";
+	struct pc_budget *p;
+	uint64_t u, r;
+
+	pthread_mutex_lock(&all_lock);
+	pc_buf_printf(b,
+		      "# HELP %s What the API's requests hold of each budget now (bytes for "
+		      "upload_bytes).\n# TYPE %s gauge\n",
+		      used, used);
+	for (p = all; p; p = p->next) {
+		pc_budget_read(p, &u, &r);
+		pc_buf_printf(b, "%s{budget=\"%s\"} %" PRIu64 "\n", used, p->label, u);
+	}
+	pc_buf_printf(b,
+		      "# HELP %s API requests refused (429, 503, 413) by a budget.\n"
+		      "# TYPE %s counter\n",
+		      refused, refused);
+	for (p = all; p; p = p->next) {
+		pc_budget_read(p, &u, &r);
+		pc_buf_printf(b, "%s{budget=\"%s\"} %" PRIu64 "\n", refused, p->label, r);
+	}
+	pthread_mutex_unlock(&all_lock);
 }

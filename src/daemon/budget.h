@@ -24,6 +24,7 @@ struct pc_budget_client {
 };
 
 struct pc_budget {
+	const char *label;   /* in the metrics: "watches", "upload_bytes" */
 	const char *what;    /* "watches", "bytes of uploads in flight" */
 	uint64_t limit;      /* in all */
 	uint64_t per_client; /* 0: no per-client limit */
@@ -35,10 +36,11 @@ struct pc_budget {
 	uint64_t used;
 	uint64_t refused; /* takers sent away, for the counters */
 	struct pc_budget_client clients[PC_BUDGET_CLIENTS];
+	struct pc_budget *next; /* every budget, for the metrics */
 };
 
-void pc_budget_init(struct pc_budget *b, const char *what, uint64_t limit, uint64_t per_client,
-		    unsigned wait_ms, unsigned max_waiters);
+void pc_budget_init(struct pc_budget *b, const char *label, const char *what, uint64_t limit,
+		    uint64_t per_client, unsigned wait_ms, unsigned max_waiters);
 void pc_budget_destroy(struct pc_budget *b);
 
 /*
@@ -56,5 +58,14 @@ void pc_budget_give(struct pc_budget *b, const char *key, uint64_t n);
 
 /* How much is taken, and how many takers were refused, now. */
 void pc_budget_read(struct pc_budget *b, uint64_t *used, uint64_t *refused);
+
+struct pc_buf;
+
+/*
+ * Every budget initialised and not destroyed, in Prometheus' text format
+ * (doc/admin.md): portcullis_api_budget_used{budget} and
+ * portcullis_api_budget_refused_total{budget}.
+ */
+void pc_budget_prometheus(struct pc_buf *b);
 
 #endif /* PC_DAEMON_BUDGET_H */

@@ -21,6 +21,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "core/buf.h"
 #include "core/clock.h"
 #include "core/err.h"
 #include "core/log.h"
@@ -148,7 +149,28 @@ struct pc_http {
 	bool stopping;
 	bool sweeping; /* <sweeper> runs */
 	pthread_t sweeper;
+	struct pc_http *next_server; /* in <servers>, under <servers_lock> */
 };
+
+/* Every running server, for the metrics (pc_http_prometheus()). */
+static pthread_mutex_t servers_lock = PTHREAD_MUTEX_INITIALIZER;
+static struct pc_http *servers;
+
+static void register_server(struct pc_http *h, bool add)
+{
+	struct pc_http **pp;
+
+	pthread_mutex_lock(&servers_lock);
+	for (pp = &servers; *pp && *pp != h; pp = &(*pp)->next_server)
+		;
+	if (add && !*pp) {
+		h->next_server = servers;
+		servers = h;
+	} else if (!add && *pp) {
+		*pp = h->next_server;
+	}
+	pthread_mutex_unlock(&servers_lock);
+}
 
 static void on_connection(void *cls, struct MHD_Connection *conn, void **socket_context,
 			  enum MHD_ConnectionNotificationCode toe)
@@ -597,6 +619,7 @@ struct pc_http *pc_http_start(int fd, MHD_AccessHandlerCallback handler, void *c
 		pc_http_stop(h);
 		return NULL;
 	}
+	register_server(h, true);
 	return h;
 }
 
@@ -604,6 +627,7 @@ void pc_http_stop(struct pc_http *h)
 {
 	if (!h)
 		return;
+	register_server(h, false);
 	stop_acceptor(h); /* no new connection from here */
 	pthread_mutex_lock(&h->lock);
 	h->stopping = true;
@@ -687,4 +711,54 @@ enum MHD_Result pc_http_send(struct MHD_Connection *conn, unsigned status, const
 const char *pc_http_arg(struct MHD_Connection *conn, const char *key)
 {
 	return MHD_lookup_connection_value(conn, MHD_GET_ARGUMENT_KIND, key);
+}
+
+/* The counters of every server named <name>, summed. */
+static void sum_named(const char *name, struct pc_http_counters *sum)
+{
+	struct pc_http_counters n;
+	struct pc_http *h;
+
+	memset(sum, 0, sizeof(*sum));
+	for (h = servers; h; h = h->next_server) {
+		if (strcmp(h->name, name) != 0)
+			continue;
+		pc_http_read_counters(h, &n);
+		sum->open += n.open;
+		sum->evicted += n.evicted;
+		sum->full += n.full;
+		sum->slow += n.slow;
+		sum->exhausted += n.exhausted;
+	}
+}
+
+void pc_http_prometheus(struct pc_buf *b)
+{
+	static const char *const names[][2] = { { "API", "api" }, { "admin endpoint", "admin" } };
+	static const char *const m = "portcullis_control_connections_closed_total";
+	struct pc_http_counters n[2];
+	size_t i;
+
+	pthread_mutex_lock(&servers_lock);
+	for (i = 0; i < 2; i++)
+		sum_named(names[i][0], &n[i]);
+	pthread_mutex_unlock(&servers_lock);
+	pc_buf_adds(b, "# HELP portcullis_control_connections Connections open on the API and "
+		       "the admin endpoint.\n# TYPE portcullis_control_connections gauge\n");
+	for (i = 0; i < 2; i++)
+		pc_buf_printf(b, "portcullis_control_connections{server=\"%s\"} %" PRIu64 "\n",
+			      names[i][1], n[i].open);
+	pc_buf_printf(b,
+		      "# HELP %s Connections of the API and the admin endpoint closed or refused "
+		      "to stay available: idle ones closed to make room, refused when full, "
+		      "bodies too slow, accept() out of descriptors.\n# TYPE %s counter\n",
+		      m, m);
+	for (i = 0; i < 2; i++)
+		pc_buf_printf(b,
+			      "%s{server=\"%s\",reason=\"idle_evicted\"} %" PRIu64 "\n"
+			      "%s{server=\"%s\",reason=\"full\"} %" PRIu64 "\n"
+			      "%s{server=\"%s\",reason=\"slow_body\"} %" PRIu64 "\n"
+			      "%s{server=\"%s\",reason=\"accept_exhausted\"} %" PRIu64 "\n",
+			      m, names[i][1], n[i].evicted, m, names[i][1], n[i].full, m,
+			      names[i][1], n[i].slow, m, names[i][1], n[i].exhausted);
 }

@@ -14,6 +14,7 @@
 
 #include <microhttpd.h>
 
+struct pc_buf;
 struct pc_err;
 
 #define PC_HTTP_CT_JSON "application/json"
@@ -91,6 +92,13 @@ void pc_http_stop(struct pc_http *h);
 
 /* <h>'s counters now. */
 void pc_http_read_counters(struct pc_http *h, struct pc_http_counters *out);
+
+/*
+ * The counters of every running server, summed by server ("api", "admin"),
+ * in Prometheus' text format (doc/admin.md): portcullis_control_connections
+ * and portcullis_control_connections_closed_total{server,reason}.
+ */
+void pc_http_prometheus(struct pc_buf *b);
 
 /*
  * The credentials of the peer of <conn> (a Unix socket connection):

@@ -97,6 +97,15 @@ def rss_kb(pid, field):
     raise AssertionError(f"no {field} in /proc/{pid}/status")
 
 
+def metric(p, name):
+    status, _, body = p.admin("/metrics")
+    assert status == 200, body
+    for line in body.decode().splitlines():
+        if line.startswith(name + " "):
+            return float(line.split()[1])
+    raise AssertionError(f"no {name} in /metrics")
+
+
 def cpu_ticks(pid):
     with open(f"/proc/{pid}/stat") as f:
         fields = f.read().rsplit(")", 1)[1].split()
@@ -187,6 +196,8 @@ def test_over_budget_is_said_clearly(proxy):
         assert rc != 0, out + err
         assert "Error from server (TooManyRequests): too many watches for uid 0: 16 open, " \
                "limit 16" in err, err
+        assert metric(p, 'portcullis_api_budget_refused_total{budget="watches"}') >= 1
+        assert metric(p, 'portcullis_api_budget_used{budget="watches"}') == 16
     finally:
         close_all(watches)
     # an upload declared over the limit is refused before its body is read
@@ -360,3 +371,5 @@ def test_out_of_descriptors_neither_spins_nor_floods(pc, proxy, topo, monkeypatc
     assert rc == 0, out + err
     status, _, _ = p.admin("/healthz/ready")
     assert status == 200
+    assert metric(p, 'portcullis_control_connections_closed_total{server="api",'
+                     'reason="accept_exhausted"}') >= 1

@@ -17,7 +17,7 @@ START_TEST(refuses_over_the_limit_with_its_reason)
 	char why[128];
 	int i;
 
-	pc_budget_init(&b, "watches", 4, 0, 0, 0);
+	pc_budget_init(&b, "watches", "watches", 4, 0, 0, 0);
 	for (i = 0; i < 4; i++)
 		ck_assert_int_eq(pc_budget_take(&b, "uid 0", 1, why, sizeof(why)), 0);
 	ck_assert_int_eq(pc_budget_take(&b, "uid 0", 1, why, sizeof(why)), -EBUSY);
@@ -34,7 +34,7 @@ START_TEST(one_client_cannot_take_everything)
 	uint64_t used, refused;
 	char why[128];
 
-	pc_budget_init(&b, "watches", 4, 2, 0, 0);
+	pc_budget_init(&b, "watches", "watches", 4, 2, 0, 0);
 	ck_assert_int_eq(pc_budget_take(&b, "uid 1000", 1, why, sizeof(why)), 0);
 	ck_assert_int_eq(pc_budget_take(&b, "uid 1000", 1, why, sizeof(why)), 0);
 	ck_assert_int_eq(pc_budget_take(&b, "uid 1000", 1, why, sizeof(why)), -EUSERS);
@@ -56,7 +56,7 @@ START_TEST(refuses_what_could_never_fit)
 	struct pc_budget b;
 	char why[128];
 
-	pc_budget_init(&b, "bytes of uploads in flight", 100, 0, 1000, 4);
+	pc_budget_init(&b, "upload_bytes", "bytes of uploads in flight", 100, 0, 1000, 4);
 	ck_assert_int_eq(pc_budget_take(&b, "x", 101, why, sizeof(why)), -E2BIG);
 	ck_assert_ptr_nonnull(strstr(why, "limit 100"));
 	pc_budget_destroy(&b);
@@ -78,7 +78,7 @@ START_TEST(waits_for_room_then_gives_up)
 	pthread_t t;
 	char why[128];
 
-	pc_budget_init(&b, "bytes of uploads in flight", 100, 0, 5000, 4);
+	pc_budget_init(&b, "upload_bytes", "bytes of uploads in flight", 100, 0, 5000, 4);
 	ck_assert_int_eq(pc_budget_take(&b, "a", 60, why, sizeof(why)), 0);
 	ck_assert_int_eq(pthread_create(&t, NULL, give_later, &b), 0);
 	ck_assert_int_eq(pc_budget_take(&b, "b", 60, why, sizeof(why)), 0); /* after the give */
