@@ -72,17 +72,17 @@
  * one closes the oldest of them (daemon/http.h). So 64 watchers, or 64
  * idle sockets, never keep an apply or a delete (a revocation) out.
  */
-#define PC_API_WATCHES          32
-#define PC_API_CLIENT_WATCHES   16
-#define PC_API_READS            64
-#define PC_API_CLIENT_READS     48
-#define PC_API_READ_WAITERS     32
-#define PC_API_READ_WAIT_MS     3000
-#define PC_API_WRITES           8
-#define PC_API_CLIENT_WRITES    4
-#define PC_API_WRITE_WAITERS    8
-#define PC_API_WRITE_WAIT_MS    10000
-#define PC_API_MAX_CONNS                                                                 \
+#define PC_API_WATCHES        32
+#define PC_API_CLIENT_WATCHES 16
+#define PC_API_READS          64
+#define PC_API_CLIENT_READS   48
+#define PC_API_READ_WAITERS   32
+#define PC_API_READ_WAIT_MS   3000
+#define PC_API_WRITES         8
+#define PC_API_CLIENT_WRITES  4
+#define PC_API_WRITE_WAITERS  8
+#define PC_API_WRITE_WAIT_MS  10000
+#define PC_API_MAX_CONNS                                                       \
 	(PC_API_WATCHES + PC_API_READS + PC_API_READ_WAITERS + PC_API_WRITES + \
 	 PC_API_WRITE_WAITERS + 32)
 /*
@@ -493,8 +493,8 @@ static enum MHD_Result route(struct pc_api *api, struct MHD_Connection *conn, co
 	} else if (strcmp(url, "/v1/watch") == 0 && get) {
 		return start_watch(api, conn);
 	} else if (strcmp(url, "/v1/objects") == 0 || strcmp(url, "/v1/status") == 0 ||
-		   strcmp(url, "/v1/addresses") == 0 ||
-		   strcmp(url, "/v1/watch") == 0 || strcmp(url, "/v1/apply") == 0) {
+		   strcmp(url, "/v1/addresses") == 0 || strcmp(url, "/v1/watch") == 0 ||
+		   strcmp(url, "/v1/apply") == 0) {
 		return send_status(conn, 405, "MethodNotAllowed", "method not allowed");
 	} else {
 		return send_status(conn, 404, "NotFound", "no such API path");
@@ -579,8 +579,8 @@ static enum MHD_Result over_budget(struct MHD_Connection *conn, const struct req
 	snprintf(msg, sizeof(msg), "%s%s", why, code == 413 ? "" : "; try again later");
 	pthread_mutex_lock(&lock);
 	pc_log_limited(&rl, pc_mono_ms(), PC_LOG_WARN, "API request refused",
-		       "client=%s method=%s path=%s code=%u why=%s", rq->key, method,
-		       url, code, why);
+		       "client=%s method=%s path=%s code=%u why=%s", rq->key, method, url, code,
+		       why);
 	pthread_mutex_unlock(&lock);
 	if (strcmp(method, "POST") == 0 && strcmp(url, "/v1/apply") == 0)
 		return refuse_apply(conn, rq, code, reason, msg);
@@ -594,8 +594,8 @@ static enum MHD_Result over_budget(struct MHD_Connection *conn, const struct req
 static int reserve_length(struct pc_api *api, struct MHD_Connection *conn, struct request *rq,
 			  char *why, size_t size)
 {
-	const char *cl = MHD_lookup_connection_value(conn, MHD_HEADER_KIND,
-						     MHD_HTTP_HEADER_CONTENT_LENGTH);
+	const char *cl =
+		MHD_lookup_connection_value(conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_LENGTH);
 	unsigned long long n;
 	char *end;
 	int ret;
@@ -769,13 +769,14 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **state,
 
 static void init_budgets(struct pc_api *api)
 {
-	pc_budget_init(&api->watches, "watches", "watches", PC_API_WATCHES, PC_API_CLIENT_WATCHES, 0, 0);
+	pc_budget_init(&api->watches, "watches", "watches", PC_API_WATCHES, PC_API_CLIENT_WATCHES,
+		       0, 0);
 	pc_budget_init(&api->reads, "reads", "reads", PC_API_READS, PC_API_CLIENT_READS,
 		       PC_API_READ_WAIT_MS, PC_API_READ_WAITERS);
 	pc_budget_init(&api->writes, "writes", "writes", PC_API_WRITES, PC_API_CLIENT_WRITES,
 		       PC_API_WRITE_WAIT_MS, PC_API_WRITE_WAITERS);
-	pc_budget_init(&api->uploads, "upload_bytes", "bytes of uploads in flight", PC_API_UPLOADS, 0,
-		       PC_API_WRITE_WAIT_MS, PC_API_WRITE_WAITERS);
+	pc_budget_init(&api->uploads, "upload_bytes", "bytes of uploads in flight", PC_API_UPLOADS,
+		       0, PC_API_WRITE_WAIT_MS, PC_API_WRITE_WAITERS);
 }
 
 int pc_api_start(struct pc_control *ctl, const int fds[2], const struct pc_tokens *tokens,

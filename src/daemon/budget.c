@@ -180,7 +180,7 @@ void pc_budget_read(struct pc_budget *b, uint64_t *used, uint64_t *refused)
 void pc_budget_prometheus(struct pc_buf *b)
 {
 	static const char *const used = "portcullis_api_budget_used",
-			       *const refused = "portcullis_api_budget_refused_total";
+				 *const refused = "portcullis_api_budget_refused_total";
 	struct pc_budget *p;
 	uint64_t u, r;
 

@@ -24,11 +24,11 @@ struct pc_budget_client {
 };
 
 struct pc_budget {
-	const char *label;   /* in the metrics: "watches", "upload_bytes" */
-	const char *what;    /* "watches", "bytes of uploads in flight" */
-	uint64_t limit;      /* in all */
-	uint64_t per_client; /* 0: no per-client limit */
-	unsigned wait_ms;    /* how long a taker may wait for room */
+	const char *label;    /* in the metrics: "watches", "upload_bytes" */
+	const char *what;     /* "watches", "bytes of uploads in flight" */
+	uint64_t limit;       /* in all */
+	uint64_t per_client;  /* 0: no per-client limit */
+	unsigned wait_ms;     /* how long a taker may wait for room */
 	unsigned max_waiters; /* takers waiting at once; more are refused at once */
 	unsigned waiters;
 	pthread_mutex_t lock;

@@ -136,9 +136,9 @@ struct pc_http {
 	uint64_t grace_ms;
 	uint64_t min_rate;
 	unsigned max_conns;
-	int lfd;     /* the listening socket, accept()ed by <acceptor> */
-	int wake_fd; /* an eventfd: the acceptor stops */
-	int reserve; /* a spare descriptor, given up to answer one client when out of them */
+	int lfd;        /* the listening socket, accept()ed by <acceptor> */
+	int wake_fd;    /* an eventfd: the acceptor stops */
+	int reserve;    /* a spare descriptor, given up to answer one client when out of them */
 	bool accepting; /* <acceptor> runs */
 	pthread_t acceptor;
 	pthread_mutex_t lock; /* the fields below */
@@ -408,8 +408,8 @@ static void accept_warn(const struct pc_http *h, const char *msg, int e)
 	suppressed = accept_rl.suppressed;
 	pthread_mutex_unlock(&log_lock);
 	if (ok)
-		pc_log_suppressed(PC_LOG_WARN, suppressed, msg, "server=\"%s\" err=\"%s\"",
-				  h->name, strerror(e));
+		pc_log_suppressed(PC_LOG_WARN, suppressed, msg, "server=%s err=%s", h->name,
+				  strerror(e));
 }
 
 /* Out of descriptors (or buffers): answer the client in front with the spare one. */
@@ -586,8 +586,8 @@ static struct MHD_Daemon *start_mhd(struct pc_http *h, const struct pc_http_limi
 				lim->max_conns + lim->max_conns / 2 + 8,
 				MHD_OPTION_PER_IP_CONNECTION_LIMIT, lim->per_ip,
 				MHD_OPTION_CONNECTION_TIMEOUT, lim->idle_seconds,
-				MHD_OPTION_THREAD_STACK_SIZE, stack, MHD_OPTION_ARRAY,
-				pool, MHD_OPTION_NOTIFY_COMPLETED, on_done, h,
+				MHD_OPTION_THREAD_STACK_SIZE, stack, MHD_OPTION_ARRAY, pool,
+				MHD_OPTION_NOTIFY_COMPLETED, on_done, h,
 				MHD_OPTION_NOTIFY_CONNECTION, on_connection, h, MHD_OPTION_END);
 }
 
