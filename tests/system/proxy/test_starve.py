@@ -11,7 +11,8 @@ Each reproduction of the issue, against a running `portcullis run`:
 * 150 parallel `portcullis get`: none fails for want of a connection; each
   succeeds or says which budget was full; most succeed.
 * An endless chunked upload is cut once past the body limit: the daemon
-  reads the limit and little more, answers and closes.
+  reads the limit and little more, answers and closes; the admin endpoint,
+  which takes no body, closes past 64 KiB.
 * 8 concurrent 62 MiB uploads keep the daemon's peak RSS bounded by the
   budget of upload bytes in flight, not by their sum.
 * Out of descriptors, the API and admin listeners neither spin (CPU) nor
@@ -261,6 +262,32 @@ def test_endless_chunked_upload_is_cut_at_the_limit(proxy):
         s.close()
     rc, out, err = p.cli("get", "serviceentry")
     assert rc == 0, out + err
+
+
+def test_endless_body_on_the_admin_endpoint_is_cut(proxy, topo):
+    p = proxy()
+    chunk = b"x" * (64 << 10)
+    frame = b"%x\r\n" % len(chunk) + chunk + b"\r\n"
+    sent, cut = 0, None
+    s = topo.pod.socket()
+    try:
+        s.settimeout(IO_TIMEOUT)
+        s.connect(("127.0.0.1", ADMIN_PORT))
+        s.sendall(b"POST /logging?level=info HTTP/1.1\r\nHost: x\r\n"
+                  b"Transfer-Encoding: chunked\r\n\r\n")
+        while sent < (256 << 20):
+            try:
+                s.sendall(frame)
+            except OSError as e:
+                cut = e
+                break
+            sent += len(chunk)
+        assert cut is not None, f"the admin endpoint read {sent >> 20} MiB of a body"
+        assert sent <= 16 << 20, sent  # 64 KiB, and the socket buffers
+    finally:
+        s.close()
+    status, _, _ = p.admin("/healthz/ready")
+    assert status == 200
 
 
 def big_upload(p, files, out, i):
