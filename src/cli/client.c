@@ -20,8 +20,10 @@
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/sysmacros.h>
+#include <sys/un.h>
 #include <unistd.h>
 
 #include "cli/peer.h"
@@ -555,6 +557,29 @@ static const char *os_error(struct pc_client *c, CURLcode rc)
 	return c->errbuf[0] ? c->errbuf : curl_easy_strerror(rc);
 }
 
+/*
+ * Is the daemon's Unix socket there but its queue of connections full?
+ * Connecting then fails with EAGAIN (curl does not keep that errno): the
+ * daemon runs, but is not accepting fast enough, which "is it running?"
+ * would misstate. Probed with a connect of our own.
+ */
+static bool busy(struct pc_client *c)
+{
+	struct sockaddr_un sa = { .sun_family = AF_UNIX };
+	bool ret;
+	int fd;
+
+	if (!c->unix_path || strlen(c->unix_path) >= sizeof(sa.sun_path))
+		return false;
+	memcpy(sa.sun_path, c->unix_path, strlen(c->unix_path) + 1);
+	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	if (fd < 0)
+		return false;
+	ret = connect(fd, (struct sockaddr *)&sa, sizeof(sa)) == -1 && errno == EAGAIN;
+	close(fd);
+	return ret;
+}
+
 /* Say why a request got no response. Returns -EIO. */
 static int transport_error(struct pc_client *c, CURLcode rc, long timeout)
 {
@@ -573,6 +598,14 @@ static int transport_error(struct pc_client *c, CURLcode rc, long timeout)
 			     strerror(ETIMEDOUT), hint);
 		break;
 	case CURLE_COULDNT_CONNECT:
+		if (busy(c)) {
+			client_error(c,
+				     "the %s at %s is too busy to take a connection (its queue of "
+				     "connections is full); try again",
+				     c->what, c->addr);
+			break;
+		}
+		/* fall through */
 	case CURLE_COULDNT_RESOLVE_HOST:
 		client_error(c, "cannot reach the %s at %s: %s%s", c->what, c->addr,
 			     os_error(c, rc), hint);
@@ -616,9 +649,22 @@ static void parse_body(struct pc_response *r)
 	r->root = r->doc->docs[0].root;
 }
 
+/*
+ * Perform the request; a connection the daemon's full queue refused sent
+ * nothing, so it is tried again, BUSY_TRIES times at most.
+ */
+#define BUSY_TRIES    50
+#define BUSY_PAUSE_US (100 * 1000)
+
 static int perform(struct pc_client *c, struct sink *s, long timeout, struct pc_response *r)
 {
 	CURLcode rc = curl_easy_perform(c->curl);
+	int tries = 1;
+
+	while (rc == CURLE_COULDNT_CONNECT && tries++ < BUSY_TRIES && busy(c)) {
+		usleep(BUSY_PAUSE_US);
+		rc = curl_easy_perform(c->curl);
+	}
 
 	curl_easy_getinfo(c->curl, CURLINFO_RESPONSE_CODE, &r->status);
 	if (s->too_big) {

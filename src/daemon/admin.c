@@ -36,6 +36,7 @@
 #include "core/err.h"
 #include "core/log.h"
 #include "daemon/audit.h"
+#include "daemon/budget.h"
 #include "daemon/control.h"
 #include "daemon/http.h"
 #include "daemon/netfilter.h"
@@ -52,6 +53,9 @@
 /* a probe or a scrape sends its headers at once; a trickler loses its slot */
 #define ADMIN_HEADER_SECONDS 5
 #define ADMIN_THREADS        2
+/* what a request's body may be (none is used), and how slowly it may come */
+#define ADMIN_MAX_BODY       (64u << 10)
+#define ADMIN_MIN_RATE       1024u
 
 #define CT_JSON PC_HTTP_CT_JSON
 #define CT_TEXT PC_HTTP_CT_TEXT
@@ -225,6 +229,8 @@ static enum MHD_Result get_stats(struct pc_admin *a, struct MHD_Connection *conn
 			pc_dns_proxy_stats(a->o.dns, &ds);
 			pc_dns_stats_render(&ds, &b);
 		}
+		pc_http_prometheus(&b);
+		pc_budget_prometheus(&b);
 		return reply(conn, 200, CT_PROM, &b);
 	}
 	if (is_json(conn)) {
@@ -478,17 +484,24 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
 				  const char *method, const char *version, const char *upload_data,
 				  size_t *upload_data_size, void **state)
 {
-	static int seen; /* any non-NULL marker: the first call only sets up */
+	uintptr_t body = (uintptr_t)*state; /* 1 + the bytes of body so far; 0: first call */
 
 	(void)version;
 	(void)upload_data;
-	if (!*state) {
-		*state = &seen;
+	if (!body) {
+		*state = (void *)(uintptr_t)1;
 		return MHD_YES;
 	}
 	if (*upload_data_size) {
-		*upload_data_size = 0; /* no endpoint takes a body */
-		return MHD_YES;
+		/*
+		 * No endpoint takes a body: ignore a small one, close on a large
+		 * one (every pod process may connect; an endless chunked body
+		 * was read for ever).
+		 */
+		body += *upload_data_size;
+		*upload_data_size = 0;
+		*state = (void *)body;
+		return body - 1 > ADMIN_MAX_BODY ? MHD_NO : MHD_YES;
 	}
 	return route(cls, conn, url, method);
 }
@@ -500,6 +513,8 @@ int pc_admin_start(int fd, const struct pc_admin_opts *opts, struct pc_admin **o
 		.max_conns = ADMIN_MAX_CONNS,
 		.idle_seconds = ADMIN_IDLE_SECONDS,
 		.header_seconds = ADMIN_HEADER_SECONDS,
+		.body_grace_seconds = ADMIN_HEADER_SECONDS,
+		.min_body_rate = ADMIN_MIN_RATE,
 		.pool = ADMIN_THREADS,
 	};
 	struct pc_admin *a = pc_calloc(1, sizeof(*a));

@@ -23,6 +23,7 @@
 
 #include <errno.h>
 #include <grp.h>
+#include <inttypes.h>
 #include <microhttpd.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -35,28 +36,70 @@
 
 #include "core/alloc.h"
 #include "core/buf.h"
+#include "core/clock.h"
 #include "core/err.h"
 #include "core/log.h"
 #include "daemon/audit.h"
+#include "daemon/budget.h"
 #include "daemon/control.h"
 #include "daemon/http.h"
 #include "daemon/token.h"
 #include "model/resource.h"
 #include "store/store.h"
 
-#define PC_API_MAX_CONNS        64
 #define PC_API_MAX_FILE         (32u << 20)
 #define PC_API_MAX_BODY         (64u << 20)
 #define PC_API_IDLE_SECONDS     120
 /*
  * On TCP every pod process may connect: a socket that sends nothing gives
- * its slot (of 64, a thread each) back after 30 s, and one that trickles
- * its headers after PC_API_HEADER_SECONDS (doc/security.md, "Idle
- * connections"). A watch sends a heartbeat every PC_API_HEARTBEAT_MS.
+ * its slot back after 30 s, and one that trickles its headers after
+ * PC_API_HEADER_SECONDS (doc/security.md, "Idle connections"). A watch
+ * sends a heartbeat every PC_API_HEARTBEAT_MS.
  */
 #define PC_API_TCP_IDLE_SECONDS 30
 #define PC_API_HEADER_SECONDS   10
 #define PC_API_HEARTBEAT_MS     10000
+
+/*
+ * Budgets (doc/api.md, "Budgets"), shared by both listeners. A request
+ * takes one of its class once its headers are in: a watch (held for as
+ * long as it lasts: refused at once when over), a read (short: may wait
+ * a little), a write (an apply or a delete: may wait for the store). Each
+ * client (a uid on the Unix socket, a token on TCP) has a share of each.
+ * Every request in progress holds a connection; so does one waiting for
+ * a budget (their number is bounded too), and the sum of them all stays
+ * under PC_API_MAX_CONNS: the rest of the connections are idle and a new
+ * one closes the oldest of them (daemon/http.h). So 64 watchers, or 64
+ * idle sockets, never keep an apply or a delete (a revocation) out.
+ */
+#define PC_API_WATCHES        32
+#define PC_API_CLIENT_WATCHES 16
+#define PC_API_READS          64
+#define PC_API_CLIENT_READS   48
+#define PC_API_READ_WAITERS   32
+#define PC_API_READ_WAIT_MS   3000
+#define PC_API_WRITES         8
+#define PC_API_CLIENT_WRITES  4
+#define PC_API_WRITE_WAITERS  8
+#define PC_API_WRITE_WAIT_MS  10000
+#define PC_API_MAX_CONNS                                                       \
+	(PC_API_WATCHES + PC_API_READS + PC_API_READ_WAITERS + PC_API_WRITES + \
+	 PC_API_WRITE_WAITERS + 32)
+/*
+ * The bytes of uploads held in memory at once, in all: an upload takes
+ * its Content-Length when it starts (chunked: as it comes), waiting up to
+ * PC_API_WRITE_WAIT_MS for room, and is answered 503 and closed when it
+ * cannot have it. A body must come at PC_API_MIN_RATE bytes a second on
+ * average once PC_API_BODY_GRACE_SECONDS have passed; the body of any
+ * other request is at most PC_API_MAX_OTHER_BODY.
+ */
+#define PC_API_UPLOADS            (128u << 20)
+#define PC_API_UPLOAD_STEP        (1u << 20)
+#define PC_API_MIN_RATE           (64u << 10)
+#define PC_API_BODY_GRACE_SECONDS 10
+#define PC_API_MAX_OTHER_BODY     (64u << 10)
+/* Multipart framing around the files: boundaries and part headers. */
+#define PC_API_MAX_RAW            (PC_API_MAX_BODY + (1u << 20))
 
 struct pc_api;
 
@@ -71,6 +114,7 @@ struct pc_api {
 	const struct pc_tokens *tokens; /* borrowed */
 	struct pc_http *d[2];           /* unix socket, TCP */
 	struct api_server srv[2];
+	struct pc_budget watches, reads, writes, uploads;
 };
 
 struct upload_part {
@@ -88,6 +132,11 @@ struct request {
 	bool bad_part;         /* a form field that is not a file */
 	struct pc_audit_user who;
 	char addr[INET6_ADDRSTRLEN];
+	char key[PC_BUDGET_KEY]; /* the client, for its budgets: "uid 0", "token ci" */
+	struct pc_budget *slot;  /* the budget of its class taken, or NULL */
+	uint64_t raw;            /* bytes of body received */
+	uint64_t reserved;       /* of api->uploads */
+	bool failed;             /* answered before its body was all in */
 };
 
 struct watch {
@@ -451,8 +500,8 @@ static enum MHD_Result route(struct pc_api *api, struct MHD_Connection *conn, co
 	} else if (strcmp(url, "/v1/watch") == 0 && get) {
 		return start_watch(api, conn);
 	} else if (strcmp(url, "/v1/objects") == 0 || strcmp(url, "/v1/status") == 0 ||
-		   strcmp(url, "/v1/addresses") == 0 ||
-		   strcmp(url, "/v1/watch") == 0 || strcmp(url, "/v1/apply") == 0) {
+		   strcmp(url, "/v1/addresses") == 0 || strcmp(url, "/v1/watch") == 0 ||
+		   strcmp(url, "/v1/apply") == 0 || strcmp(url, "/v1/delete") == 0) {
 		return send_status(conn, 405, "MethodNotAllowed", "method not allowed");
 	} else {
 		return send_status(conn, 404, "NotFound", "no such API path");
@@ -492,8 +541,9 @@ static enum MHD_Result refuse(struct MHD_Connection *conn, const char *url, cons
 
 	pc_http_client_addr(conn, addr, sizeof(addr));
 	who.addr = addr[0] ? addr : NULL;
-	if (strcmp(url, "/v1/apply") == 0 && strcmp(method, "POST") == 0)
-		pc_audit_request(&who, "apply", NULL, NULL, "refused", 401, "Unauthorized", NULL);
+	if (is_upload(url, method))
+		pc_audit_request(&who, strcmp(url, "/v1/delete") == 0 ? "delete" : "apply", NULL,
+				 NULL, "refused", 401, "Unauthorized", NULL);
 	else if (strcmp(url, "/v1/objects") == 0 && strcmp(method, "DELETE") == 0)
 		pc_audit_request(&who, "delete", pc_http_arg(conn, "kind"),
 				 pc_http_arg(conn, "name"), "refused", 401, "Unauthorized", NULL);
@@ -507,12 +557,107 @@ static enum MHD_Result refuse(struct MHD_Connection *conn, const char *url, cons
 	return ret;
 }
 
+/* The budget of a request's class. */
+static struct pc_budget *class_of(struct pc_api *api, const char *url, const char *method)
+{
+	if (strcmp(url, "/v1/watch") == 0 && strcmp(method, "GET") == 0)
+		return &api->watches;
+	if (is_upload(url, method) ||
+	    (strcmp(url, "/v1/objects") == 0 && strcmp(method, "DELETE") == 0))
+		return &api->writes;
+	return &api->reads;
+}
+
+/*
+ * Refused by a budget, or cut while its body came: a 429 when over the
+ * client's share, a 413 for what could never fit, else a 503; an audit
+ * line for a change refused; a warning, at most 10 a minute.
+ */
+static enum MHD_Result over_budget(struct MHD_Connection *conn, const struct request *rq,
+				   const char *url, const char *method, int ret, const char *why)
+{
+	static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
+	static struct pc_ratelimit rl = PC_RATELIMIT_INIT(60000, 10);
+	unsigned code = ret == -EUSERS ? 429 : ret == -E2BIG ? 413 : 503;
+	const char *reason = code == 429   ? "TooManyRequests"
+			     : code == 413 ? "RequestEntityTooLarge"
+					   : "ServiceUnavailable";
+	char msg[320];
+
+	snprintf(msg, sizeof(msg), "%s%s", why, code == 413 ? "" : "; try again later");
+	pthread_mutex_lock(&lock);
+	pc_log_limited(&rl, pc_mono_ms(), PC_LOG_WARN, "API request refused",
+		       "client=%s method=%s path=%s code=%u why=%s", rq->key, method, url, code,
+		       why);
+	pthread_mutex_unlock(&lock);
+	if (is_upload(url, method))
+		return refuse_apply(conn, rq, code, reason, msg);
+	if (strcmp(method, "DELETE") == 0 && strcmp(url, "/v1/objects") == 0)
+		pc_audit_request(&rq->who, "delete", pc_http_arg(conn, "kind"),
+				 pc_http_arg(conn, "name"), "refused", code, reason, msg);
+	return send_status(conn, code, reason, msg);
+}
+
+/* Take the upload budget for the Content-Length of an apply, if it has one. */
+static int reserve_length(struct pc_api *api, struct MHD_Connection *conn, struct request *rq,
+			  char *why, size_t size)
+{
+	const char *cl =
+		MHD_lookup_connection_value(conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_LENGTH);
+	unsigned long long n;
+	char *end;
+	int ret;
+
+	if (!cl || !*cl)
+		return 0; /* chunked: taken as it comes */
+	n = strtoull(cl, &end, 10);
+	if (*end || n > PC_API_MAX_RAW) {
+		snprintf(why, size,
+			 "the request is over the limit (32 MiB a file, 64 MiB in all): "
+			 "Content-Length %s",
+			 cl);
+		return -E2BIG;
+	}
+	ret = pc_budget_take(&api->uploads, rq->key, n, why, size);
+	if (ret == 0)
+		rq->reserved = n;
+	return ret;
+}
+
+/* Take <rq>'s budgets; on refusal, answer. Returns 0 or the answer's result + 1. */
+static int admit(struct pc_api *api, struct MHD_Connection *conn, struct request *rq,
+		 const char *url, const char *method, enum MHD_Result *answer)
+{
+	struct pc_budget *b = class_of(api, url, method);
+	char why[256];
+	int ret;
+
+	if (rq->who.via[0] == 't')
+		snprintf(rq->key, sizeof(rq->key), "token %s", rq->who.name);
+	else if (rq->who.peer)
+		snprintf(rq->key, sizeof(rq->key), "uid %u", (unsigned)rq->who.uid);
+	else
+		snprintf(rq->key, sizeof(rq->key), "unix:unknown");
+	ret = pc_budget_take(b, rq->key, 1, why, sizeof(why));
+	if (ret == 0) {
+		rq->slot = b;
+		if (rq->pp)
+			ret = reserve_length(api, conn, rq, why, sizeof(why));
+	}
+	if (ret == 0)
+		return 0;
+	rq->failed = true;
+	*answer = over_budget(conn, rq, url, method, ret, why);
+	return 1;
+}
+
 /* The first call of a request: who sent it (401 without a token on TCP), its state. */
 static enum MHD_Result begin(struct api_server *srv, struct MHD_Connection *conn, const char *url,
 			     const char *method, void **state)
 {
 	const char *name = NULL;
 	struct request *rq;
+	enum MHD_Result answer;
 
 	if (srv->tcp) {
 		name = pc_tokens_check(srv->api->tokens,
@@ -526,9 +671,56 @@ static enum MHD_Result begin(struct api_server *srv, struct MHD_Connection *conn
 		return MHD_NO;
 	*state = rq;
 	identify(conn, srv->tcp, name, rq);
-	if (is_upload(url, method))
+	if (is_upload(url, method)) {
 		rq->pp = MHD_create_post_processor(conn, 65536, on_part, rq);
+		if (!rq->pp) { /* not multipart, or no boundary: say so before the body */
+			rq->failed = true;
+			return refuse_apply(conn, rq, 400, "BadRequest", not_multipart);
+		}
+	}
+	if (admit(srv->api, conn, rq, url, method, &answer))
+		return answer;
 	return MHD_YES; /* answer once the body (if any) is in */
+}
+
+/*
+ * A chunk of <rq>'s body: counted against its limit and, for an apply,
+ * the upload budget, as it comes. Past either, the request is answered and
+ * its connection closed: the rest is never read.
+ */
+static enum MHD_Result body_chunk(struct pc_api *api, struct MHD_Connection *conn,
+				  struct request *rq, const char *url, const char *method,
+				  const char *data, size_t n)
+{
+	uint64_t max = rq->pp ? PC_API_MAX_RAW : PC_API_MAX_OTHER_BODY;
+	uint64_t more;
+	char why[256];
+	int ret = 0;
+
+	if (rq->failed)
+		return MHD_NO;
+	rq->raw += n;
+	if (rq->raw > max) {
+		snprintf(why, sizeof(why), "the request's body is over the limit of %" PRIu64 " %s",
+			 max >> (rq->pp ? 20 : 10), rq->pp ? "MiB" : "KiB");
+		ret = -E2BIG;
+	} else if (rq->raw > rq->reserved) {
+		more = rq->raw - rq->reserved + PC_API_UPLOAD_STEP - 1;
+		more -= more % PC_API_UPLOAD_STEP;
+		ret = pc_budget_take(&api->uploads, rq->key, more, why, sizeof(why));
+		if (ret == 0)
+			rq->reserved += more;
+		else if (ret == -E2BIG)
+			ret = -EBUSY;
+	}
+	if (ret < 0) {
+		rq->failed = true;
+		over_budget(conn, rq, url, method, ret, why);
+		return MHD_NO; /* close: do not read the rest */
+	}
+	if (rq->pp && MHD_post_process(rq->pp, data, n) != MHD_YES)
+		rq->bad_part = true;
+	return MHD_YES;
 }
 
 static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const char *url,
@@ -542,19 +734,16 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
 	(void)version;
 	if (!rq)
 		return begin(srv, conn, url, method, state);
-	if (!is_upload(url, method)) {
-		if (*upload_data_size) {
-			*upload_data_size = 0; /* these requests have no body: ignore it */
-			return MHD_YES;
-		}
-		return route(api, conn, url, method, &rq->who);
-	}
 	if (*upload_data_size) {
-		if (rq->pp && MHD_post_process(rq->pp, upload_data, *upload_data_size) != MHD_YES)
-			rq->bad_part = true;
+		size_t n = *upload_data_size;
+
 		*upload_data_size = 0;
-		return MHD_YES;
+		return body_chunk(api, conn, rq, url, method, upload_data, n);
 	}
+	if (rq->failed)
+		return MHD_NO;
+	if (!is_upload(url, method))
+		return route(api, conn, url, method, &rq->who);
 	if (!rq->pp)
 		return refuse_apply(conn, rq, 400, "BadRequest", not_multipart);
 	return finish_apply(api, conn, rq, strcmp(url, "/v1/delete") == 0);
@@ -563,14 +752,18 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
 static void on_completed(void *cls, struct MHD_Connection *conn, void **state,
 			 enum MHD_RequestTerminationCode code)
 {
+	struct api_server *srv = cls;
 	struct request *rq = *state;
 	size_t i;
 
-	(void)cls;
 	(void)conn;
 	(void)code;
 	if (!rq)
 		return;
+	if (rq->slot)
+		pc_budget_give(rq->slot, rq->key, 1);
+	if (rq->reserved)
+		pc_budget_give(&srv->api->uploads, rq->key, rq->reserved);
 	if (rq->pp)
 		MHD_destroy_post_processor(rq->pp);
 	for (i = 0; i < rq->nparts; i++) {
@@ -582,6 +775,18 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **state,
 	*state = NULL;
 }
 
+static void init_budgets(struct pc_api *api)
+{
+	pc_budget_init(&api->watches, "watches", "watches", PC_API_WATCHES, PC_API_CLIENT_WATCHES,
+		       0, 0);
+	pc_budget_init(&api->reads, "reads", "reads", PC_API_READS, PC_API_CLIENT_READS,
+		       PC_API_READ_WAIT_MS, PC_API_READ_WAITERS);
+	pc_budget_init(&api->writes, "writes", "writes", PC_API_WRITES, PC_API_CLIENT_WRITES,
+		       PC_API_WRITE_WAIT_MS, PC_API_WRITE_WAITERS);
+	pc_budget_init(&api->uploads, "upload_bytes", "bytes of uploads in flight", PC_API_UPLOADS,
+		       0, PC_API_WRITE_WAIT_MS, PC_API_WRITE_WAITERS);
+}
+
 int pc_api_start(struct pc_control *ctl, const int fds[2], const struct pc_tokens *tokens,
 		 struct pc_api **out, struct pc_err *err)
 {
@@ -590,11 +795,15 @@ int pc_api_start(struct pc_control *ctl, const int fds[2], const struct pc_token
 			.max_conns = PC_API_MAX_CONNS,
 			.idle_seconds = PC_API_IDLE_SECONDS,
 			.header_seconds = PC_API_HEADER_SECONDS,
+			.body_grace_seconds = PC_API_BODY_GRACE_SECONDS,
+			.min_body_rate = PC_API_MIN_RATE,
 		},
 		{
 			.max_conns = PC_API_MAX_CONNS,
 			.idle_seconds = PC_API_TCP_IDLE_SECONDS,
 			.header_seconds = PC_API_HEADER_SECONDS,
+			.body_grace_seconds = PC_API_BODY_GRACE_SECONDS,
+			.min_body_rate = PC_API_MIN_RATE,
 		},
 	};
 	struct pc_api *api = pc_calloc(1, sizeof(*api));
@@ -604,6 +813,7 @@ int pc_api_start(struct pc_control *ctl, const int fds[2], const struct pc_token
 		return pc_err_set(err, -ENOMEM, "out of memory");
 	api->ctl = ctl;
 	api->tokens = tokens;
+	init_budgets(api);
 	for (i = 0; i < 2; i++) {
 		if (fds[i] < 0)
 			continue;
@@ -633,5 +843,9 @@ void pc_api_stop(struct pc_api *api)
 	for (i = 0; i < 2; i++) {
 		pc_http_stop(api->d[i]); /* joins the connection threads */
 	}
+	pc_budget_destroy(&api->watches);
+	pc_budget_destroy(&api->reads);
+	pc_budget_destroy(&api->writes);
+	pc_budget_destroy(&api->uploads);
 	free(api);
 }

@@ -9,10 +9,12 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 #include <sys/types.h>
 
 #include <microhttpd.h>
 
+struct pc_buf;
 struct pc_err;
 
 #define PC_HTTP_CT_JSON "application/json"
@@ -43,14 +45,33 @@ int pc_http_listen_tcp(const char *spec, const struct pc_http_tcp *t, struct pc_
  * nothing for that long (a half-sent request included); <header_seconds>
  * (0: none) closes one whose request's headers are not all in that long
  * after the connection, or its previous request, ended: a client that
- * trickles a byte at a time keeps a slot that long at most.
+ * trickles a byte at a time keeps a slot that long at most; it is also how
+ * long a kept-alive connection may wait for its next request. Once a
+ * request's headers are in, its body must come at <min_body_rate> bytes a
+ * second on average (0: any rate) after <body_grace_seconds>.
+ *
+ * <max_conns> are served at once; the server accepts connections itself:
+ * when full, it closes the oldest idle connection (one not in a request)
+ * to make room, or answers 503 when none is idle; out of descriptors, it
+ * answers 503 with a spare one and backs off, never spinning.
  */
 struct pc_http_limits {
 	unsigned max_conns;
 	unsigned per_ip;
 	unsigned idle_seconds;
 	unsigned header_seconds;
+	unsigned body_grace_seconds;
+	unsigned min_body_rate;
 	unsigned pool; /* 0: a thread per connection; else epoll threads */
+};
+
+/* What a server did to keep itself available, since it started. */
+struct pc_http_counters {
+	uint64_t open;      /* connections open now */
+	uint64_t evicted;   /* idle connections closed to make room */
+	uint64_t full;      /* connections refused (503): full and none idle */
+	uint64_t slow;      /* requests cut: their body came too slowly */
+	uint64_t exhausted; /* accept() failed: out of descriptors or buffers */
 };
 
 /* A server: libmicrohttpd's, and the deadline of its requests' headers. */
@@ -68,6 +89,16 @@ struct pc_http *pc_http_start(int fd, MHD_AccessHandlerCallback handler, void *c
 
 /* Stop <h> (NULL: nothing): joins its threads, closes its sockets. */
 void pc_http_stop(struct pc_http *h);
+
+/* <h>'s counters now. */
+void pc_http_read_counters(struct pc_http *h, struct pc_http_counters *out);
+
+/*
+ * The counters of every running server, summed by server ("api", "admin"),
+ * in Prometheus' text format (doc/admin.md): portcullis_control_connections
+ * and portcullis_control_connections_closed_total{server,reason}.
+ */
+void pc_http_prometheus(struct pc_buf *b);
 
 /*
  * The credentials of the peer of <conn> (a Unix socket connection):
