@@ -102,7 +102,7 @@ static size_t value_esc(const char *s, size_t n, size_t *adv, char esc[PC_ESC_MA
 	*adv = 1;
 	if (c == '"' || c == '\\' || c == '\n' || c == '\r' || c == '\t') {
 		esc[0] = '\\';
-		esc[1] = c == '\n' ? 'n' : c == '\r' ? 'r' : c == '\t' ? 't' : c;
+		esc[1] = (char)(c == '\n' ? 'n' : c == '\r' ? 'r' : c == '\t' ? 't' : c);
 		return 2;
 	}
 	return pc_esc_char(s, n, adv, esc);
