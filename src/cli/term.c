@@ -10,6 +10,7 @@
 
 #include "core/alloc.h"
 #include "core/buf.h"
+#include "core/escape.h"
 #include "core/usage.h"
 
 static bool is_break(char c)
@@ -19,7 +20,8 @@ static bool is_break(char c)
 
 static bool kept(unsigned cp, enum pc_term_mode mode)
 {
-	if (cp >= 0x20 && cp != 0x7f && !(cp >= 0x80 && cp < 0xa0))
+	/* controls, and the bidi and invisible characters that would reorder a table */
+	if (!pc_esc_unsafe_cp(cp))
 		return true;
 	return mode == PC_TERM_TEXT && (cp == '\n' || cp == '\t');
 }

@@ -10,6 +10,9 @@
  *   - C0 controls (U+0000..U+001F) but those a <mode> keeps, and DEL (U+007F);
  *   - C1 controls (U+0080..U+009F, UTF-8 c2 80..c2 9f): a terminal may act
  *     on U+009B as on ESC [ (ECMA-48 CSI), on U+009D as on ESC ], ...;
+ *   - the bidirectional and invisible format characters of core/escape.h
+ *     (U+202E RIGHT-TO-LEFT OVERRIDE, U+2066 LRI, U+200B, ...), which would
+ *     reorder or hide what a line or a table cell shows;
  *   - every byte that does not start a valid UTF-8 sequence (a lone
  *     continuation byte such as a raw 0x9b, a cut or overlong sequence, a
  *     surrogate): one '?' per such byte, and decoding resumes at the next

@@ -13,6 +13,7 @@
 #include <unistd.h>
 
 #include "core/alloc.h"
+#include "core/escape.h"
 
 void pc_buf_init(struct pc_buf *b)
 {
@@ -159,19 +160,6 @@ void pc_utf8_trim(char *s)
 	s[pc_utf8_prefix(s, n, n)] = '\0';
 }
 
-/*
- * Code points that are valid in a JSON string but act on a terminal or
- * reorder what it shows: C1 controls (U+009B is CSI, as ESC [), the line and
- * paragraph separators, and the bidirectional marks, embeddings, overrides
- * and isolates. They are escaped so that the text of a reply, printed as it
- * comes (curl, a log), shows them instead of obeying them.
- */
-static bool is_invisible_control(unsigned cp)
-{
-	return (cp >= 0x80 && cp <= 0x9f) || cp == 0x200e || cp == 0x200f ||
-	       (cp >= 0x2028 && cp <= 0x202e) || (cp >= 0x2066 && cp <= 0x2069);
-}
-
 void pc_buf_add_json_str(struct pc_buf *b, const char *s, size_t n)
 {
 	const unsigned char *u = (const unsigned char *)s;
@@ -185,7 +173,11 @@ void pc_buf_add_json_str(struct pc_buf *b, const char *s, size_t n)
 			unsigned cp = 0;
 
 			k = pc_utf8_decode(s + i, n - i, &cp);
-			if (k && is_invisible_control(cp))
+			/* the list is core/escape.c's; JSON spells U+10000 and up as a surrogate pair */
+			if (k && pc_esc_unsafe_cp(cp) && cp > 0xffff)
+				pc_buf_printf(b, "\\u%04x\\u%04x", 0xd800 + ((cp - 0x10000) >> 10),
+					      0xdc00 + ((cp - 0x10000) & 0x3ff));
+			else if (k && pc_esc_unsafe_cp(cp))
 				pc_buf_printf(b, "\\u%04x", cp);
 			else if (k)
 				pc_buf_add(b, s + i, k);

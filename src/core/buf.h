@@ -34,8 +34,9 @@ void pc_buf_printf(struct pc_buf *b, const char *fmt, ...) __attribute__((format
 /*
  * Append <n> bytes of <s> as a JSON string literal, quotes included.
  * Bytes that are not valid UTF-8 become U+FFFD, so the output always parses.
- * C0 and C1 controls, DEL, U+2028/U+2029 and the bidirectional controls are
- * written as \uXXXX escapes, so the raw text never carries them.
+ * C0 and C1 controls, DEL, and the bidirectional and invisible format
+ * characters of pc_esc_unsafe_cp() (core/escape.h) are written as \uXXXX
+ * escapes, so the raw text never carries them.
  */
 void pc_buf_add_json_str(struct pc_buf *b, const char *s, size_t n);
 

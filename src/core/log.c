@@ -29,6 +29,8 @@
 #include <unistd.h>
 #include <wchar.h>
 
+#include "core/escape.h"
+
 static atomic_int cur_level = PC_LOG_INFO;
 static atomic_uint cur_flags;
 static atomic_int out_fd = -1; /* -1: stderr */
@@ -84,15 +86,34 @@ static bool needs_quotes(const char *s, size_t n)
 		if (c <= ' ' || c == '"' || c == '=' || c == '\\' || c == 0x7f)
 			return true;
 	}
-	return false;
+	/* non-ASCII text that is not UTF-8 or holds a bidi or invisible character */
+	return pc_esc_needed(s, n);
+}
+
+/*
+ * The escape of the character at <s> (<n> bytes left) inside a quoted
+ * value, its length in <*adv>; 0 when it is copied as is. logfmt's own
+ * escapes first, then core/escape.h's for controls, bidi and bad UTF-8.
+ */
+static size_t value_esc(const char *s, size_t n, size_t *adv, char esc[PC_ESC_MAX])
+{
+	char c = s[0];
+
+	*adv = 1;
+	if (c == '"' || c == '\\' || c == '\n' || c == '\r' || c == '\t') {
+		esc[0] = '\\';
+		esc[1] = (char)(c == '\n' ? 'n' : c == '\r' ? 'r' : c == '\t' ? 't' : c);
+		return 2;
+	}
+	return pc_esc_char(s, n, adv, esc);
 }
 
 /* Write <s> as a logfmt value: bare when possible, else quoted and escaped. */
 static void put_value(struct line *l, const char *s, size_t n)
 {
-	static const char hex[] = "0123456789abcdef";
-	char esc[4];
-	size_t i, e;
+	char esc[PC_ESC_MAX];
+	const char *out;
+	size_t i, e, adv;
 
 	if (!needs_quotes(s, n)) {
 		put(l, s, n);
@@ -103,30 +124,16 @@ static void put_value(struct line *l, const char *s, size_t n)
 		return;
 	}
 	l->buf[l->len++] = '"';
-	for (i = 0; i < n; i++) {
-		unsigned char c = (unsigned char)s[i];
-
-		e = 0;
-		if (c == '"' || c == '\\') {
-			esc[e++] = '\\';
-			esc[e++] = (char)c;
-		} else if (c == '\n' || c == '\r' || c == '\t') {
-			esc[e++] = '\\';
-			esc[e++] = (char)(c == '\n' ? 'n' : c == '\r' ? 'r' : 't');
-		} else if (c < ' ' || c == 0x7f) {
-			esc[e++] = '\\';
-			esc[e++] = 'x';
-			esc[e++] = hex[c >> 4];
-			esc[e++] = hex[c & 0xf];
-		} else {
-			esc[e++] = (char)c;
-		}
-		/* keep one byte for the closing quote; never split an escape */
+	for (i = 0; i < n; i += adv) {
+		e = value_esc(s + i, n - i, &adv, esc);
+		out = e ? esc : s + i;
+		e = e ? e : adv;
+		/* keep one byte for the closing quote; never split an escape or a character */
 		if (e + 1 > room(l)) {
 			l->full = true;
 			break;
 		}
-		memcpy(l->buf + l->len, esc, e);
+		memcpy(l->buf + l->len, out, e);
 		l->len += e;
 	}
 	l->buf[l->len++] = '"';

@@ -48,7 +48,10 @@ enum pc_log_level {
  * it ("dst=%s:%u" is one field). Each field's value is expanded, then
  * written bare if it is non-empty and holds only printable characters other
  * than space, '"', '=' and '\', and in double quotes with \" \\ \n \r \t
- * and \xHH escapes otherwise. Conversions are C99's (flags, width and
+ * escapes otherwise; other controls, bytes that are not UTF-8, and bidi and
+ * invisible format characters are escaped as core/escape.h says (\x1b,
+ * \xff, \u202e), so a value from the network can neither drive a terminal
+ * nor reorder the line that shows it. <msg> is written as a value too. Conversions are C99's (flags, width and
  * precision including '*', length modifiers) plus %m; %n is ignored.
  */
 void pc_log(int level, const char *msg, const char *fmt, ...) __attribute__((format(printf, 3, 4)));

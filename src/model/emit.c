@@ -28,6 +28,7 @@
 
 #include "core/alloc.h"
 #include "core/buf.h"
+#include "core/escape.h"
 #include "model/node.h"
 
 /* A resolved scalar; the text is in num (numbers) or borrowed (the rest). */
@@ -505,6 +506,9 @@ enum quote {
  */
 static bool is_printable(unsigned cp)
 {
+	/* bidi and invisible format characters too (core/escape.h): shown, not obeyed */
+	if (pc_esc_unsafe_cp(cp))
+		return false;
 	if (cp < 0xa0)
 		return cp >= 0x20 && cp < 0x7f;
 	return cp != 0x2028 && cp != 0x2029 && cp != 0xfeff && cp != 0xfffe && cp != 0xffff;
@@ -609,8 +613,10 @@ static void yaml_escape(struct pc_buf *b, unsigned cp)
 		pc_buf_adds(b, "\\P");
 	else if (cp < 0x100)
 		pc_buf_printf(b, "\\x%02X", cp);
-	else
+	else if (cp < 0x10000)
 		pc_buf_printf(b, "\\u%04X", cp);
+	else
+		pc_buf_printf(b, "\\U%08X", cp);
 }
 
 /* "..." with escapes; bytes that are not UTF-8 become U+FFFD, as in JSON. */

@@ -11,6 +11,7 @@
 
 #include "core/alloc.h"
 #include "core/buf.h"
+#include "core/escape.h"
 #include "model/finding.h"
 
 struct sort_key {
@@ -63,6 +64,12 @@ out:
 	free(keys);
 }
 
+/*
+ * Every part of a finding may quote the manifest (a name, a host, a file
+ * name from the command line), so each is escaped (core/escape.h): a finding
+ * printed to a terminal or to the daemon's stderr cannot drive the terminal
+ * or reorder the line with bidi controls.
+ */
 void pc_output_text_buf(struct pc_buf *b, const struct pc_findings *f)
 {
 	size_t i;
@@ -70,20 +77,41 @@ void pc_output_text_buf(struct pc_buf *b, const struct pc_findings *f)
 	for (i = 0; i < f->n; i++) {
 		const struct pc_finding *x = &f->v[i];
 
-		pc_buf_adds(b, x->file ? x->file : "<input>");
+		pc_buf_add_escs(b, x->file ? x->file : "<input>");
 		if (x->line)
 			pc_buf_printf(b, ":%u:%u", x->line, x->col);
 		pc_buf_printf(b, ": %s: ", pc_severity_name(x->sev));
 		if (x->kind) {
-			pc_buf_adds(b, x->kind);
-			if (x->name)
-				pc_buf_printf(b, " %s/%s", x->ns ? x->ns : "default", x->name);
+			pc_buf_add_escs(b, x->kind);
+			if (x->name) {
+				pc_buf_addc(b, ' ');
+				pc_buf_add_escs(b, x->ns ? x->ns : "default");
+				pc_buf_addc(b, '/');
+				pc_buf_add_escs(b, x->name);
+			}
 			pc_buf_adds(b, ": ");
 		}
-		if (x->path && *x->path)
-			pc_buf_printf(b, "%s: ", x->path);
-		pc_buf_printf(b, "%s\n", x->msg);
+		if (x->path && *x->path) {
+			pc_buf_add_escs(b, x->path);
+			pc_buf_adds(b, ": ");
+		}
+		pc_buf_add_escs(b, x->msg);
+		pc_buf_addc(b, '\n');
 	}
+}
+
+/* <s> escaped and a newline, without allocating (what memory is left for). */
+static void put_esc(FILE *fp, const char *s)
+{
+	char esc[PC_ESC_MAX];
+	size_t i = 0, n = strlen(s), adv, e;
+
+	while (i < n) {
+		e = pc_esc_char(s + i, n - i, &adv, esc);
+		fwrite(e ? esc : s + i, 1, e ? e : adv, fp);
+		i += adv;
+	}
+	fputc('\n', fp);
 }
 
 void pc_output_text(FILE *fp, const struct pc_findings *f)
@@ -99,7 +127,7 @@ void pc_output_text(FILE *fp, const struct pc_findings *f)
 		one.n = 1;
 		pc_output_text_buf(&b, &one);
 		if (b.oom)
-			fprintf(fp, "%s\n", f->v[i].msg); /* the message, at least */
+			put_esc(fp, f->v[i].msg); /* the message, at least */
 		else
 			fwrite(b.p, 1, b.len, fp);
 		pc_buf_release(&b);

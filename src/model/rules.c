@@ -22,6 +22,7 @@
 
 #include "core/alloc.h"
 #include "core/buf.h"
+#include "core/escape.h"
 #include "model/schema.h"
 #include "model/vctx.h"
 
@@ -37,11 +38,26 @@ static int fail(char *msg, size_t size, const char *fmt, ...)
 	return -EINVAL;
 }
 
+/*
+ * Copy the <adv> bytes of a printable character while each starts with room
+ * for "\xNN" and the closing quote (the cut pc_go_quote() has always made);
+ * false when it was cut inside.
+ */
+static bool copy_char(char *buf, size_t size, size_t *j, const char *s, size_t adv)
+{
+	size_t k;
+
+	for (k = 0; k < adv && *j + 6 < size; k++)
+		buf[(*j)++] = s[k];
+	return k == adv;
+}
+
 const char *pc_go_quote(char *buf, size_t size, const char *s)
 {
 	static const char from[] = "\"\\\a\b\f\n\r\t\v", to[] = "\"\\abfnrtv";
-	size_t j = 0;
-	const char *e;
+	size_t j = 0, i = 0, n = strlen(s), adv, e;
+	char esc[PC_ESC_MAX];
+	const char *f;
 
 	if (size < 3) {
 		if (size)
@@ -49,22 +65,30 @@ const char *pc_go_quote(char *buf, size_t size, const char *s)
 		return buf;
 	}
 	buf[j++] = '"';
-	/* Start a character only with room for its longest form ("\xNN") and the closing '"'. */
-	for (; *s && j + 6 < size; s++) {
-		unsigned char c = (unsigned char)*s;
-
-		e = strchr(from, c);
-		if (e) {
-			buf[j++] = '\\';
-			buf[j++] = to[e - from];
-		} else if (c < 0x20 || c == 0x7f) {
-			j += (size_t)snprintf(buf + j, size - j, "\\x%02x", c);
-		} else {
-			buf[j++] = (char)c;
+	/*
+	 * Go's escapes first; then controls, DEL, bidi and invisible format
+	 * characters (\u202e) and bytes that are not UTF-8 (\xff) as
+	 * core/escape.h spells them, which is how Go's %q spells them too.
+	 */
+	while (i < n && j + 6 < size) {
+		f = strchr(from, s[i]);
+		e = pc_esc_char(s + i, n - i, &adv, esc);
+		if (f) {
+			esc[0] = '\\';
+			esc[1] = to[f - from];
+			e = 2;
 		}
+		if (!e && !copy_char(buf, size, &j, s + i, adv))
+			break;
+		if (e && j + e + 2 >= size)
+			break;
+		if (e)
+			memcpy(buf + j, esc, e);
+		j += e;
+		i += adv;
 	}
 	/* Cut short: drop a UTF-8 sequence whose tail did not fit (escapes are ASCII). */
-	if (*s)
+	if (i < n)
 		j = 1 + pc_utf8_prefix(buf + 1, j - 1, j - 1);
 	buf[j++] = '"';
 	buf[j] = '\0';

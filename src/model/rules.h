@@ -25,8 +25,9 @@ struct pc_vctx;
 /*
  * Go's %q (strconv.Quote) of the NUL-terminated <s>, for message texts:
  * '"' and '\\' and \a \b \f \n \r \t \v get their backslash escapes,
- * other control bytes and DEL become \xNN, and all other bytes, UTF-8
- * included, are copied unchanged (unlike Go, invalid UTF-8 is not escaped).
+ * other control bytes, DEL and bytes that are not UTF-8 become \xNN, C1
+ * controls and bidi and invisible format characters \uXXXX (core/escape.h),
+ * and all other characters are copied unchanged.
  * The result in <buf> (<size> bytes) is always quoted and NUL-terminated:
  * when <s> does not fit it is cut at a character boundary, never inside an
  * escape or a UTF-8 sequence, and the closing quote still follows.

@@ -146,6 +146,27 @@ START_TEST(errno_is_kept_and_percent_m)
 }
 END_TEST
 
+/*
+ * A name from a manifest, a Host header or an SNI cannot drive the terminal
+ * that shows the log (C1 CSI, ESC) or reorder the line (bidi overrides):
+ * both are escaped, and so are bytes that are not UTF-8.
+ */
+START_TEST(bidi_and_c1_are_escaped)
+{
+	pc_log(PC_LOG_INFO, "sni", "host=%s next=1", "evil\xe2\x80\xae\x1b[31mmoc.example");
+	ck_assert_str_eq(next(), "level=info msg=sni host=\"evil\\u202e\\x1b[31mmoc.example\" "
+				 "next=1\n");
+	/* no space or quote needed for it to be quoted: isolates, marks, C1, bad bytes */
+	pc_log(PC_LOG_INFO, "h", "a=%s b=%s c=%s d=%s", "x\xe2\x81\xa6y", "\xd8\x9c\xe2\x80\x8f",
+	       "\xc2\x9b[2J", "\xff\xfe");
+	ck_assert_str_eq(next(), "level=info msg=h a=\"x\\u2066y\" b=\"\\u061c\\u200f\" "
+				 "c=\"\\u009b[2J\" d=\"\\xff\\xfe\"\n");
+	/* printable UTF-8 stays bare */
+	pc_log(PC_LOG_INFO, "h", "a=%s", "caf\xc3\xa9\xe2\x82\xac");
+	ck_assert_str_eq(next(), "level=info msg=h a=caf\xc3\xa9\xe2\x82\xac\n");
+}
+END_TEST
+
 START_TEST(long_lines_are_cut_cleanly)
 {
 	static char big[3 * PC_LOG_LINE_MAX];
@@ -415,6 +436,7 @@ int main(void)
 	tcase_add_test(tc, hostile_values_cannot_forge_fields);
 	tcase_add_test(tc, conversions);
 	tcase_add_test(tc, errno_is_kept_and_percent_m);
+	tcase_add_test(tc, bidi_and_c1_are_escaped);
 	tcase_add_test(tc, long_lines_are_cut_cleanly);
 	tcase_add_test(tc, timestamp_flag);
 	tcase_add_test(tc, level_filtering);

@@ -279,6 +279,9 @@ START_TEST(yaml_quoting_table)
 		{ "{\"v\": \"bs\\\\ \\\"q\\n\"}", "v: \"bs\\\\ \\\"q\\n\"\n" },
 		{ "{\"v\": \"http://x:80/a#b\"}", "v: http://x:80/a#b\n" },
 		{ "{\"v\": \"é€😀\"}", "v: é€😀\n" },
+		/* bidi and invisible characters are escaped, so `get -o yaml` shows them */
+		{ "{\"v\": \"a\xe2\x80\xae_b\xe2\x81\xa6\xe2\x80\x8b\xf3\xa0\x80\x81\"}",
+		  "v: \"a\\u202E_b\\u2066\\u200B\\U000E0001\"\n" },
 		{ "{\"v\": \"<<\"}", "v: \"<<\"\n" },
 		{ "{\"<<\": 1}", "\"<<\": 1\n" },
 		{ "{\"yes\": 1, \"1\": 2}", "\"yes\": 1\n\"1\": 2\n" },

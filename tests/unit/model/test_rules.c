@@ -39,6 +39,11 @@ START_TEST(go_quote)
 	ck_assert_str_eq(pc_go_quote(q, sizeof(q), "h\xc3\xa9llo \xe2\x82\xac"),
 			 "\"h\xc3\xa9llo \xe2\x82\xac\"");
 	ck_assert_ptr_eq(pc_go_quote(q, sizeof(q), "x"), q);
+	/* as Go's %q: bidi and C1 as \u, bytes that are not UTF-8 as \x (core/escape.h) */
+	ck_assert_str_eq(pc_go_quote(q, sizeof(q), "a\xe2\x80\xae\xe2\x81\xa6\xc2\x9b\xff"),
+			 "\"a\\u202e\\u2066\\u009b\\xff\"");
+	/* an escape that does not fit is left out whole */
+	ck_assert_str_eq(pc_go_quote(small, sizeof(small), "ab\xe2\x80\xae"), "\"ab\"");
 
 	/* cut short: a character starts only with room for "\xNN" and the closing quote */
 	ck_assert_str_eq(pc_go_quote(small, sizeof(small), "abcdef"), "\"abc\"");
