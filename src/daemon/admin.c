@@ -206,6 +206,24 @@ static void add_fence(struct pc_admin *a, struct pc_buf *b, bool prom)
 	}
 }
 
+/* Deletes revoked in memory that the store could not take yet (daemon/revoke.c). */
+static void add_store(struct pc_admin *a, struct pc_buf *b)
+{
+	struct pc_control_counters cc;
+
+	pc_control_counters(a->o.ctl, &cc);
+	pc_buf_printf(b,
+		      "# HELP portcullis_store_unpersisted_deletes Deletes in force but not yet "
+		      "stored (the store could not write)\n"
+		      "# TYPE portcullis_store_unpersisted_deletes gauge\n"
+		      "portcullis_store_unpersisted_deletes %" PRIu64 "\n"
+		      "# HELP portcullis_store_write_failures_total Failed attempts to store "
+		      "deletes revoked in memory\n"
+		      "# TYPE portcullis_store_write_failures_total counter\n"
+		      "portcullis_store_write_failures_total %" PRIu64 "\n",
+		      cc.unpersisted_deletes, cc.store_write_failures);
+}
+
 /* GET /stats/prometheus, /metrics, /stats?format=json, /stats (Envoy's "name: value"). */
 static enum MHD_Result get_stats(struct pc_admin *a, struct MHD_Connection *conn, bool prom)
 {
@@ -231,6 +249,7 @@ static enum MHD_Result get_stats(struct pc_admin *a, struct MHD_Connection *conn
 		}
 		pc_http_prometheus(&b);
 		pc_budget_prometheus(&b);
+		add_store(a, &b);
 		return reply(conn, 200, CT_PROM, &b);
 	}
 	if (is_json(conn)) {

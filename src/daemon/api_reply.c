@@ -158,7 +158,7 @@ static void log_change(const char *what, int ret, const struct pc_change_result 
 	if (ret < 0) {
 		if (res->stored || (ret != -EINVAL && ret != -ENODATA && ret != -ESTALE &&
 				    ret != -ENOENT && ret != -ESHUTDOWN))
-			pc_log(PC_LOG_WARN, "change failed", "op=%s err=\"%s\"", what,
+			pc_log(PC_LOG_WARN, "change failed", "op=%s err=%s", what,
 			       res->err.msg[0] ? res->err.msg : strerror(-ret));
 		return;
 	}

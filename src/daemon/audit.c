@@ -161,7 +161,7 @@ static void rotate(void)
 	fd = open_log(audit.path, &size, &err);
 	if (fd < 0) {
 		/* the old descriptor still appends (to audit.log.1): no line is lost */
-		pc_log(PC_LOG_ERR, "cannot reopen the audit log after rotating it", "err=\"%s\"",
+		pc_log(PC_LOG_ERR, "cannot reopen the audit log after rotating it", "err=%s",
 		       err.msg);
 		audit.retry_at = audit.size + audit.max;
 		audit.rotate_failed = true;

@@ -712,7 +712,7 @@ void pc_control_shutdown(struct pc_control *c)
 	if (c->nrevoked && pc_revoke_persist(c, true) < 0)
 		pc_log(PC_LOG_ERR,
 		       "revoked deletes were never stored: the objects come back at the next start",
-		       "pending=%zu err=\"%s\"", c->nrevoked, c->revoke_err.msg);
+		       "pending=%zu err=%s", c->nrevoked, c->revoke_err.msg);
 	pthread_mutex_unlock(&c->lock);
 	pc_control_poller_stop(c);
 	pc_watchlog_shutdown(c->wl);

@@ -165,7 +165,7 @@ static void allocate_round(struct pc_dnsreg *r)
 	ret = pc_control_allocate(r->o.ctl, (const char *const *)r->busy, n, &err);
 	if (ret < 0)
 		pc_log(PC_LOG_ERR, "cannot allocate addresses: their queries get SERVFAIL",
-		       "names=%zu first=%s err=\"%s\"", n, r->busy[0], err.msg);
+		       "names=%zu first=%s err=%s", n, r->busy[0], err.msg);
 	else
 		pc_log(PC_LOG_INFO, "addresses allocated", "names=%zu first=%s", n, r->busy[0]);
 

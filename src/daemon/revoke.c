@@ -126,7 +126,7 @@ int pc_revoke_in_memory(struct pc_control *c, const struct change *v, size_t n,
 	pc_log(PC_LOG_WARN,
 	       "delete revoked in memory, not yet stored: a restart before it is "
 	       "stored brings the objects back; retrying",
-	       "objects=%zu pending=%zu retry_ms=%d err=\"%s\"", found, c->nrevoked,
+	       "objects=%zu pending=%zu retry_ms=%d err=%s", found, c->nrevoked,
 	       PC_REVOKE_RETRY_MS, res->err.msg);
 	c->dirty = true;
 	ret = pc_control_catch_up(c);
@@ -184,7 +184,7 @@ int pc_revoke_persist(struct pc_control *c, bool force)
 		c->revoke_logged_ms = now;
 		pc_log(PC_LOG_WARN,
 		       "revoked deletes still not stored: a restart now brings them back",
-		       "pending=%zu failures=%" PRIu64 " err=\"%s\"", c->nrevoked,
+		       "pending=%zu failures=%" PRIu64 " err=%s", c->nrevoked,
 		       c->revoke_failures, err.msg);
 	}
 	return ret;

@@ -651,7 +651,7 @@ static void log_config(int ret, const struct pc_change_result *res, const char *
 			: ret == -EINVAL ? "Invalid"
 					 : "InternalError");
 	if (ret < 0) {
-		pc_log(PC_LOG_ERR, failed, "err=\"%s\"",
+		pc_log(PC_LOG_ERR, failed, "err=%s",
 		       res->err.msg[0] ? res->err.msg : strerror(-ret));
 		return;
 	}
@@ -904,7 +904,7 @@ static int open_audit(struct daemon *d, bool as_proxy)
 	snprintf(path, sizeof(path), "%s/%s", d->o.state_dir, PC_AUDIT_FILE);
 	ret = pc_audit_open(*d->o.audit_log ? d->o.audit_log : path, d->o.audit_max, &err);
 	if (ret < 0)
-		pc_log(PC_LOG_ERR, "cannot open the audit log, not starting", "err=\"%s\"",
+		pc_log(PC_LOG_ERR, "cannot open the audit log, not starting", "err=%s",
 		       err.msg);
 	return ret;
 }
@@ -923,7 +923,7 @@ static int open_guards(struct daemon *d)
 		return 0;
 	ret = pc_tokens_load(d->o.state_dir, &d->tokens, &made, &err);
 	if (ret < 0) {
-		pc_log(PC_LOG_ERR, "cannot load the API token, not starting", "err=\"%s\"",
+		pc_log(PC_LOG_ERR, "cannot load the API token, not starting", "err=%s",
 		       err.msg);
 		return ret;
 	}
@@ -1182,7 +1182,7 @@ static int check_configs_readable(const struct options *o)
 		       "after dropping root: not starting. Let that user read it, e.g. `chgrp GID "
 		       "FILE && chmod g+r FILE` (and search its directories), or give --proxy-uid "
 		       "a user who can",
-		       "path=%s uid=%u gid=%u err=\"%s\"", o->configs[i], (unsigned)o->uid,
+		       "path=%s uid=%u gid=%u err=%s", o->configs[i], (unsigned)o->uid,
 		       (unsigned)o->gid, strerror(errno));
 		return -EACCES;
 	}
@@ -1288,7 +1288,7 @@ static int prepare(struct daemon *d)
 	if (ret == 0 && d->o.dns_listen) {
 		ret = pc_dns_listen(d->o.dns_listen, &d->dns_socks, &err);
 		if (ret < 0)
-			pc_log(PC_LOG_ERR, "cannot serve DNS (--dns-listen)", "err=\"%s\"",
+			pc_log(PC_LOG_ERR, "cannot serve DNS (--dns-listen)", "err=%s",
 			       err.msg);
 	}
 	return ret;
@@ -1314,13 +1314,13 @@ static int start_dns(struct daemon *d)
 	ret = pc_dns_upstreams(d->o.dns_server, up, PC_DNS_UPSTREAM_MAX, &nup, &err);
 	if (ret < 0) {
 		if (d->o.dns_server) {
-			pc_log(PC_LOG_ERR, "cannot serve DNS", "err=\"%s\"", err.msg);
+			pc_log(PC_LOG_ERR, "cannot serve DNS", "err=%s", err.msg);
 			return ret;
 		}
 		pc_log(PC_LOG_WARN,
 		       "no resolver to forward DNS to: names no ServiceEntry lists "
 		       "get SERVFAIL",
-		       "err=\"%s\"", err.msg);
+		       "err=%s", err.msg);
 		nup = 0;
 	}
 	ret = pc_dnsreg_new(&ro, &d->dnsreg);

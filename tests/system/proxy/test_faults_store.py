@@ -203,6 +203,16 @@ def eio_shim(workdir):
     return lib, workdir / "eio-now"
 
 
+def metric(p, name):
+    """The value of the unlabelled sample <name> in /metrics."""
+    code, _, body = p.admin("/metrics")
+    assert code == 200, body[:300]
+    for line in body.decode().splitlines():
+        if line.split(" ")[0] == name:
+            return float(line.split(" ")[1])
+    raise AssertionError(f"no {name} in /metrics")
+
+
 def wait_persisted(p):
     deadline = time.monotonic() + LIVENESS
     while status(p).get("unpersistedDeletes", 0) != 0:
@@ -242,10 +252,16 @@ def test_disk_full_delete_revokes_at_once(topo, proxy, workdir):
         assert_allowed(topo, p, EXT_B, WHOAMI, "other.store.example")
         st = status(p)
         assert st["unpersistedDeletes"] == 1 and "disk full" in st["storeError"], st
+        assert metric(p, "portcullis_store_unpersisted_deletes") == 1
         assert p.revision() == rev
+        deadline = time.monotonic() + LIVENESS  # one retry fails on the full disk (every 3 s)
+        while metric(p, "portcullis_store_write_failures_total") < 1:
+            assert time.monotonic() < deadline, "no retry of the revoked delete"
+            time.sleep(0.2)
         filler.unlink()
         wait_persisted(p)
         assert p.revision() == rev + 1
+        assert metric(p, "portcullis_store_unpersisted_deletes") == 0
         p.restart()
         assert names(p) == ["other"], "the revoked delete came back after a restart"
         assert_denied(topo, p, EXT_B, ECHO)
