@@ -570,8 +570,8 @@ static int add_listeners(struct pc_dns_proxy *p)
 			ret = pc_io_start(p->loop, &p->tcp[i], PC_IO_READ);
 	}
 	/* without a reserve descriptor the guard still pauses; it cannot reset the backlog */
-	if (ret == 0 && pc_accept_guard_init(&p->guard, p->loop, p->tcp, p->socks.n, "dns", 0,
-					     NULL) < 0)
+	if (ret == 0 &&
+	    pc_accept_guard_init(&p->guard, p->loop, p->tcp, p->socks.n, "dns", 0, NULL) < 0)
 		pc_log(PC_LOG_WARN, "no reserve descriptor: out of descriptors, clients will wait",
 		       "listener=dns");
 	return ret;

@@ -48,9 +48,9 @@ enum pc_accept_reason {
 
 struct pc_accept_guard {
 	struct pc_loop *loop;
-	struct pc_io *ios;  /* the listeners paused together (fd -1: absent) */
+	struct pc_io *ios; /* the listeners paused together (fd -1: absent) */
 	size_t nios;
-	int reserve;        /* an fd on /dev/null kept for the accept-and-reset; -1: none */
+	int reserve; /* an fd on /dev/null kept for the accept-and-reset; -1: none */
 	uint64_t backoff_ms;
 	struct pc_timer timer; /* armed while the listeners pause */
 	const char *name;      /* who accepts, for the log ("proxy", "dns") */
@@ -58,7 +58,7 @@ struct pc_accept_guard {
 	atomic_uint_fast64_t own[PC_ACCEPT_NREASONS];
 	atomic_uint_fast64_t *errors; /* pauses by reason: <own>, or the caller's (any thread) */
 	atomic_uint_fast64_t resets;  /* backlog connections reset for lack of a descriptor */
-	struct pc_ratelimit rl;      /* the warning */
+	struct pc_ratelimit rl;       /* the warning */
 };
 
 /*

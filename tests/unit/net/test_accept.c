@@ -26,8 +26,8 @@ struct harness {
 	struct pc_loop *loop;
 	struct pc_io lio;
 	struct pc_accept_guard g;
-	int accepted;   /* connections the callback got */
-	int calls;      /* times the callback ran */
+	int accepted; /* connections the callback got */
+	int calls;    /* times the callback ran */
 	int clients[NCLIENTS];
 	uint16_t port;
 };

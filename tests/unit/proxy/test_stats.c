@@ -205,11 +205,12 @@ START_TEST(prometheus_text)
 	ck_assert_ptr_nonnull(strstr(text, "\nenvoy_listener_downstream_cx_total 3\n"));
 	ck_assert_ptr_nonnull(strstr(text, "\nportcullis_denied_connections_total 1\n"));
 	/* every reason has its series, zero or not */
-	ck_assert_ptr_nonnull(strstr(text, "# TYPE portcullis_accept_errors_total counter\n"
-					   "portcullis_accept_errors_total{reason=\"EMFILE\"} 4\n"
-					   "portcullis_accept_errors_total{reason=\"ENFILE\"} 0\n"
-					   "portcullis_accept_errors_total{reason=\"ENOBUFS\"} 1\n"
-					   "portcullis_accept_errors_total{reason=\"ENOMEM\"} 0\n"));
+	ck_assert_ptr_nonnull(strstr(text,
+				     "# TYPE portcullis_accept_errors_total counter\n"
+				     "portcullis_accept_errors_total{reason=\"EMFILE\"} 4\n"
+				     "portcullis_accept_errors_total{reason=\"ENFILE\"} 0\n"
+				     "portcullis_accept_errors_total{reason=\"ENOBUFS\"} 1\n"
+				     "portcullis_accept_errors_total{reason=\"ENOMEM\"} 0\n"));
 	ck_assert_ptr_nonnull(strstr(text, "\nportcullis_upstream_socket_errors_total 5\n"));
 	ck_assert_ptr_nonnull(strstr(text, "\nportcullis_policy_generation 3\n"));
 	ck_assert_ptr_nonnull(strstr(text, "\nportcullis_reload_failures_total 1\n"));
