@@ -5,7 +5,7 @@
   silent TLS clients parked in the preread hold one
   descriptor each until there are none; then the proxy must not spin (CPU
   well below one core while clients keep arriving), clients past the limit
-  get a reset rather than a hang, the pauses are counted
+  get a reset rather than a hang (at the DNS proxy's TCP port too), the pauses are counted
   (portcullis_accept_errors_total) and logged a bounded number of times, a
   session opened before keeps relaying, and once the hogs are gone new
   connections work again without anyone's help.
@@ -38,6 +38,7 @@ PROBE_EVERY = 0.1  # seconds between clients arriving while exhausted
 RESET_WITHIN = 5.0  # seconds: a client past the limit is reset by then (not left hanging)
 WARN_MAX = 12  # warning lines about accept at most (rate-limited: a few per 10 s)
 TLS_PORT = 443
+DNS_TCP = ("127.0.0.1", 15053)  # the DNS proxy's default --dns-listen, in the pod
 KILL_PORT = 7100  # the kill -9 tests' own server in ext-b
 KILL_AFTER = 8 << 20  # bytes through the proxy before it is killed
 CHUNK = 256 * 1024
@@ -155,13 +156,15 @@ def test_out_of_descriptors_pauses_never_spins(pc, topo, proxy, monkeypatch):
                 f"the proxy holds only {open_fds(pid)} fds after {HOGS} clients"
             time.sleep(0.05)
 
-        # Clients keep arriving while there are no descriptors: measure the CPU.
+        # Clients keep arriving while there are no descriptors, at the proxy port and at
+        # the DNS proxy's TCP port: measure the CPU.
         t0, c0 = time.monotonic(), cpu_seconds(pid)
         while time.monotonic() - t0 < CPU_WINDOW:
-            s = pod_socket(topo)
-            s.setblocking(False)
-            s.connect_ex((EXT_B, ECHO))
-            probes.append(s)
+            for dst in ((EXT_B, ECHO), DNS_TCP):
+                s = pod_socket(topo)
+                s.setblocking(False)
+                s.connect_ex(dst)
+                probes.append(s)
             time.sleep(PROBE_EVERY)
         used = (cpu_seconds(pid) - c0) / (time.monotonic() - t0)
         assert used < CPU_MAX, \
@@ -194,9 +197,12 @@ def test_out_of_descriptors_pauses_never_spins(pc, topo, proxy, monkeypatch):
     assert status == 200, body[:300]
     text = body.decode()
     assert prometheus_value(text, "portcullis_accept_errors_total", '{reason="EMFILE"}') >= 1
+    assert prometheus_value(text, "portcullis_dns_overload_total") >= 1
     warns = [ln for ln in p.stderr().splitlines() if "cannot accept connections" in ln]
     assert 1 <= len(warns) <= WARN_MAX, f"{len(warns)} accept warnings:\n" + "\n".join(warns[:20])
     assert all("level=warn" in ln and "err=EMFILE" in ln for ln in warns), warns[:3]
+    assert any("listener=proxy" in ln for ln in warns) and \
+        any("listener=dns" in ln for ln in warns), warns
 
 
 # -- SIGKILL mid-transfer -------------------------------------------------------------
