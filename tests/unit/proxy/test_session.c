@@ -26,6 +26,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include "core/alloc.h"
 #include "core/log.h"
 #include "core/loop.h"
 #include "model/finding.h"
@@ -34,8 +35,8 @@
 #include "net/sock.h"
 #include "policy/snapshot.h"
 #include "proxy/deny.h"
-#include "proxy/session.h"
 #include "proxy/session-int.h"
+#include "proxy/session.h"
 #include "proxy/worker.h"
 #include "tlsutil.h"
 
@@ -518,6 +519,56 @@ START_TEST(no_pipe_copies_instead)
 	close(app);
 	close(up);
 	world_release(&x);
+}
+END_TEST
+
+/*
+ * Allocation failures on the data path (the session, the timer heap, ...),
+ * one at a time (debug builds: PC_FAIL_ALLOC): each costs that connection
+ * at most, which is relayed or reset, never left hanging; the worker goes
+ * on and relays the next one.
+ */
+START_TEST(alloc_failure_costs_one_connection)
+{
+	long n;
+
+	for (n = 1; n < 64; n++) {
+		struct world x;
+		char buf[8];
+		int app, up, end, injected;
+		ssize_t sent;
+
+		world_init(&x, PC_DENY_PROTOCOL);
+		pc_alloc_fail_at(n);
+		app = dial(&x, "127.0.0.1", x.up.port);
+		up = upstream_accept(&x, 200);
+		sent = up >= 0 ? send(app, "ping", 4, MSG_NOSIGNAL) : 0;
+		if (sent == 4 && read_some(&x, up, buf, 4, &end) == 4) {
+			send_all(up, "pong", 4);
+			ck_assert_uint_eq(read_some(&x, app, buf, 4, &end), 4);
+		} else if (sent < 0) { /* the reset came first */
+			ck_assert_msg(errno == ECONNRESET || errno == EPIPE, "%s", strerror(errno));
+		} else {
+			ck_assert_int_eq(read_end(&x, app), -ECONNRESET);
+		}
+		injected = pc_alloc_injected();
+		pc_alloc_fail_at(0);
+		if (up >= 0)
+			close(up);
+		close(app);
+		/* the worker still relays */
+		app = dial(&x, "127.0.0.1", x.up.port);
+		up = upstream_accept(&x, PATIENCE_MS);
+		ck_assert_int_ge(up, 0);
+		send_all(app, "ping", 4);
+		ck_assert_uint_eq(read_some(&x, up, buf, 4, &end), 4);
+		close(up);
+		close(app);
+		world_release(&x);
+		if (!injected)
+			break; /* fewer allocations than <n> on this path: all swept */
+	}
+	ck_assert_int_gt(n, 1);
 }
 END_TEST
 
@@ -1450,6 +1501,7 @@ int main(void)
 	tcase_add_test(tc, upstream_socket_emfile_resets_that_connection);
 	tcase_add_test(tc, no_pipe_copies_instead);
 	tcase_add_test(tc, linger_resets_until_an_orderly_end);
+	tcase_add_test(tc, alloc_failure_costs_one_connection);
 	tcase_add_test(tc, pipe_full_by_slots_does_not_spin);
 	tcase_add_test(tc, max_connections_slot_balanced);
 	tcase_add_test(tc, deny_reset_mode);
