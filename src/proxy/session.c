@@ -730,7 +730,7 @@ static void session_connect(struct pc_session *s)
 		return;
 	}
 	pc_timer_init(&s->timer, on_connect_timeout, s);
-	/* a timer heap that cannot grow (out of memory): reset, rather than relay with no deadline */
+	/* a timer heap that cannot grow (out of memory): reset, not relay with no deadline */
 	if (pc_timer_start(loop, &s->timer, c->connect_timeout_ms) < 0 ||
 	    (c->max_duration_ms && pc_timer_start(loop, &s->duration, c->max_duration_ms) < 0)) {
 		session_close(s, NULL, true);
