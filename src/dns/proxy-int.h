@@ -17,6 +17,7 @@
 #include "core/loop.h"
 #include "dns/msg.h"
 #include "dns/proxy.h"
+#include "net/accept.h"
 
 #define DNS_TRIES 2 /* forwarding tries of a query, each to the next upstream */
 
@@ -93,6 +94,7 @@ struct pc_dns_proxy {
 	atomic_bool stopping;
 	struct pc_dns_sockets socks;
 	struct pc_io udp[PC_DNS_LISTEN_MAX], tcp[PC_DNS_LISTEN_MAX];
+	struct pc_accept_guard guard; /* the TCP listeners out of fds: reset the backlog, pause */
 	struct pc_addr up[PC_DNS_UPSTREAM_MAX];
 	size_t nup;
 	size_t prefer; /* the upstream first tries go to: the next one after a failure */

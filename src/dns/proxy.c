@@ -28,6 +28,7 @@
 #include "net/sock.h"
 
 #define UDP_BATCH           64 /* datagrams read per readiness event */
+#define ACCEPT_BATCH        64 /* TCP clients accepted per readiness event */
 #define CONN_INFLIGHT       16 /* a TCP client's queries before it is not read */
 #define LOG_INTERVAL_MS     60000
 #define LOG_BURST           10
@@ -451,33 +452,52 @@ static void on_idle(struct pc_loop *loop, struct pc_timer *t)
 	conn_close(c);
 }
 
+/* A TCP client accepted as <fd>: its state, or a refusal past the cap. */
+static void conn_new(struct pc_dns_proxy *p, int fd, const struct pc_addr *peer)
+{
+	struct dns_conn *c = p->nconns < p->max_tcp_conns ? pc_calloc(1, sizeof(*c)) : NULL;
+
+	if (!c) {
+		DNS_INC(p, overload);
+		close(fd);
+		return;
+	}
+	c->p = p;
+	c->peer = *peer;
+	pc_io_init(&c->io, fd, on_conn, c);
+	pc_timer_init(&c->idle, on_idle, c);
+	c->next = p->conns;
+	if (c->next)
+		c->next->prev = c;
+	p->conns = c;
+	p->nconns++;
+	if (pc_io_start(p->loop, &c->io, PC_IO_READ) < 0 ||
+	    pc_timer_start(p->loop, &c->idle, p->tcp_idle_ms) < 0)
+		conn_close(c);
+}
+
+/*
+ * Out of descriptors or memory, the guard (net/accept.h) resets what waits
+ * in the backlog and pauses the TCP listeners for a moment; each pause is
+ * counted as an overload (TCP clients refused past a cap: the process's).
+ */
 static void on_accept(struct pc_loop *loop, struct pc_io *io, uint32_t events)
 {
 	struct pc_dns_proxy *p = io->data;
-	struct dns_conn *c;
 	struct pc_addr peer;
-	int fd;
+	int i, fd;
 
+	(void)loop;
 	(void)events;
-	while ((fd = pc_sock_accept(io->fd, &peer)) >= 0) {
-		c = p->nconns < p->max_tcp_conns ? pc_calloc(1, sizeof(*c)) : NULL;
-		if (!c) {
-			DNS_INC(p, overload);
-			close(fd);
-			continue;
+	for (i = 0; i < ACCEPT_BATCH; i++) {
+		fd = pc_accept_guard_accept(&p->guard, io, &peer);
+		if (fd == -EAGAIN) {
+			if (pc_accept_guard_paused(&p->guard))
+				DNS_INC(p, overload);
+			return;
 		}
-		c->p = p;
-		c->peer = peer;
-		pc_io_init(&c->io, fd, on_conn, c);
-		pc_timer_init(&c->idle, on_idle, c);
-		c->next = p->conns;
-		if (c->next)
-			c->next->prev = c;
-		p->conns = c;
-		p->nconns++;
-		if (pc_io_start(loop, &c->io, PC_IO_READ) < 0 ||
-		    pc_timer_start(loop, &c->idle, p->tcp_idle_ms) < 0)
-			conn_close(c);
+		if (fd >= 0) /* else that connection is gone (ECONNABORTED, ...): the next one */
+			conn_new(p, fd, &peer);
 	}
 }
 
@@ -549,6 +569,11 @@ static int add_listeners(struct pc_dns_proxy *p)
 		if (ret == 0)
 			ret = pc_io_start(p->loop, &p->tcp[i], PC_IO_READ);
 	}
+	/* without a reserve descriptor the guard still pauses; it cannot reset the backlog */
+	if (ret == 0 &&
+	    pc_accept_guard_init(&p->guard, p->loop, p->tcp, p->socks.n, "dns", 0, NULL) < 0)
+		pc_log(PC_LOG_WARN, "no reserve descriptor: out of descriptors, clients will wait",
+		       "listener=dns");
 	return ret;
 }
 
@@ -563,6 +588,7 @@ int pc_dns_proxy_start(const struct pc_dns_proxy_opts *o, struct pc_dns_proxy **
 	if (!p)
 		return -ENOMEM;
 	set_opts(p, o);
+	p->guard.reserve = -1; /* nothing to release before add_listeners() */
 	atomic_init(&p->stopping, false);
 	p->loop = pc_loop_new();
 	ret = p->loop ? add_listeners(p) : -ENOMEM;
@@ -571,6 +597,7 @@ int pc_dns_proxy_start(const struct pc_dns_proxy_opts *o, struct pc_dns_proxy **
 		ret = -pthread_create(&p->thread, NULL, dns_main, p);
 	}
 	if (ret < 0) {
+		pc_accept_guard_release(&p->guard);
 		pc_loop_free(p->loop); /* the fds stay the caller's */
 		free(p);
 		return ret;
@@ -603,6 +630,7 @@ void pc_dns_proxy_stop(struct pc_dns_proxy *p)
 		qnext = q->next;
 		query_free(q);
 	}
+	pc_accept_guard_release(&p->guard);
 	pc_loop_free(p->loop);
 	pc_dns_sockets_close(&p->socks);
 	free(p);

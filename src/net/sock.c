@@ -122,11 +122,16 @@ int pc_sock_error(int fd)
 	return -err;
 }
 
-void pc_sock_reset(int fd)
+void pc_sock_abort_on_close(int fd, bool on)
 {
-	struct linger lg = { 1, 0 };
+	struct linger lg = { on ? 1 : 0, 0 };
 
 	setsockopt(fd, SOL_SOCKET, SO_LINGER, &lg, sizeof(lg));
+}
+
+void pc_sock_reset(int fd)
+{
+	pc_sock_abort_on_close(fd, true);
 	close(fd);
 }
 

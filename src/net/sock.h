@@ -45,6 +45,16 @@ int pc_sock_error(int fd);
 /* Close <fd> so that the peer gets a RST rather than a FIN (SO_LINGER 0). */
 void pc_sock_reset(int fd);
 
+/*
+ * SO_LINGER {<on>, 0}. With <on>, any close of <fd> - ours, or the
+ * kernel's when the process dies (SIGKILL, a crash) - drops what is unsent
+ * and resets the peer, so a relay cut short is an error at both ends, never
+ * a clean end of stream. Clear it just before an orderly FIN or close, or
+ * that close would drop the bytes still queued. One setsockopt(2); best
+ * effort (a socket that refuses keeps the default: a FIN).
+ */
+void pc_sock_abort_on_close(int fd, bool on);
+
 /* TCP_NODELAY on <fd> (best effort): a relay must not add Nagle delay. */
 void pc_sock_nodelay(int fd);
 

@@ -14,6 +14,7 @@
 
 #include "core/alloc.h"
 #include "core/loop.h"
+#include "net/sock.h"
 #include "net/xprt.h"
 #include "proxy/worker.h"
 
@@ -71,6 +72,23 @@ void pc_flow_wants(const struct pc_flow *f, uint32_t *src, uint32_t *dst)
 		*dst |= PC_IO_WRITE;
 }
 
+static int flow_fill(struct pc_flow *f);
+
+/*
+ * Copy through user space from now on (the pipe, if any, is empty): splice
+ * refused these fds, or no pipe could be made (out of descriptors: the
+ * relay goes on without one). Out of memory too, this connection is reset.
+ */
+static int flow_to_buffer(struct pc_flow *f)
+{
+	f->buf = f->buf ? f->buf : pc_malloc(BUF_CAP);
+	if (!f->buf)
+		return -ENOMEM;
+	close_pipe(f);
+	f->no_splice = true;
+	return flow_fill(f);
+}
+
 /* Fill from the source: splice into the pipe, or receive into the buffer. */
 static int flow_fill(struct pc_flow *f)
 {
@@ -79,24 +97,14 @@ static int flow_fill(struct pc_flow *f)
 	if (f->no_splice) {
 		n = f->src->ops->recv(f->src, f->buf + f->in_pipe, BUF_CAP - f->in_pipe);
 	} else {
-		if (f->pipe[0] < 0) {
-			int ret = pc_worker_pipe_get(f->w, f->pipe, &f->cap);
-
-			if (ret < 0)
-				return ret;
-		}
+		if (f->pipe[0] < 0 && pc_worker_pipe_get(f->w, f->pipe, &f->cap) < 0)
+			return flow_to_buffer(f); /* EMFILE, ENFILE, ENOMEM: no pipe now */
 		if (f->src->ops->to_pipe && f->dst->ops->from_pipe)
 			n = f->src->ops->to_pipe(f->src, f->pipe[1], f->cap - f->in_pipe);
 		else
 			n = -ENOSYS; /* a transport that must see the bytes */
-		if ((n == -EINVAL || n == -ENOSYS) && f->in_pipe == 0) {
-			/* splice(2) refused for these fds: copy through user space */
-			f->buf = f->buf ? f->buf : pc_malloc(BUF_CAP);
-			if (!f->buf)
-				return -ENOMEM;
-			f->no_splice = true;
-			return flow_fill(f);
-		}
+		if ((n == -EINVAL || n == -ENOSYS) && f->in_pipe == 0)
+			return flow_to_buffer(f); /* splice(2) refused for these fds */
 	}
 	if (n > 0) {
 		f->in_pipe += (size_t)n;
@@ -170,7 +178,13 @@ int pc_flow_pump(struct pc_flow *f)
 			break;
 	}
 	if (f->eof && f->in_pipe == 0 && !f->shut) {
-		/* half-close: pass the FIN on once everything before it is delivered */
+		/*
+		 * Half-close: pass the FIN on once everything before it is
+		 * delivered. Every byte is in the kernel's hands now, so a
+		 * crash from here on must not reset this peer: SO_LINGER goes
+		 * back to the default first (proxy/session.c sets it at start).
+		 */
+		pc_sock_abort_on_close(f->dst->fd, false);
 		f->dst->ops->shutdown(f->dst);
 		f->shut = true;
 	}

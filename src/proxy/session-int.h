@@ -106,6 +106,13 @@ static inline void set_stage(struct pc_session *s, enum stage st)
 /* End <s>: account, close both sockets (a RST when <reset>), free it after this batch. */
 void pc_sess_close(struct pc_session *s, const char *flags, bool reset);
 
+/*
+ * Send our FIN on <x> (one of <s>'s transports) once everything before it
+ * is written: SO_LINGER back to the default first, as the sockets of a
+ * session reset on close until an orderly end (a crash must reset them).
+ */
+void pc_sess_shutdown(struct pc_session *s, struct pc_xprt *x);
+
 /* Recompute the interest in both sockets from the flows (RELAY); -errno. */
 int pc_sess_update_interest(struct pc_session *s);
 

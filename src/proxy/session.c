@@ -378,7 +378,7 @@ static void deny_write(struct pc_session *s)
 			session_close(s, NULL, true);
 		return;
 	}
-	s->downx.ops->shutdown(&s->downx); /* the FIN follows the answer */
+	pc_sess_shutdown(s, &s->downx); /* the FIN follows the answer */
 	s->dphase = DP_DRAIN;
 	drop_lowat(s);
 	if (pc_io_set(loop, &s->down, PC_IO_READ) < 0 ||
@@ -659,6 +659,25 @@ static int pick_dynamic(struct pc_session *s)
 	return pc_timer_start(loop, &s->timer, DYNAMIC_POLL_MS) < 0 ? -1 : 0;
 }
 
+/*
+ * No upstream socket for want of descriptors or memory (not a refused or
+ * unreachable destination): counted and logged, rate-limited; this
+ * connection alone is reset.
+ */
+static void note_socket_error(struct pc_session *s, int err)
+{
+	struct pc_worker *w = s->w;
+	char dst[PC_ADDR_STRLEN];
+
+	if (err != -EMFILE && err != -ENFILE && err != -ENOBUFS && err != -ENOMEM)
+		return;
+	pc_counter_add(&w->stats.upstream_socket_errors, 1);
+	pc_log_limited(&w->fd_rl, pc_loop_now(w->loop), PC_LOG_WARN,
+		       "cannot open an upstream socket: connection reset",
+		       "worker=%u sess=%" PRIu64 " upstream=%s err=%s", w->index, s->id,
+		       pc_addr_port_str(&s->upstream, dst), strerror(-err));
+}
+
 static void session_connect(struct pc_session *s)
 {
 	struct pc_loop *loop = s->w->loop;
@@ -691,9 +710,11 @@ static void session_connect(struct pc_session *s)
 		pc_cluster_release(c); /* not counted: session_close() will not give it back */
 		if (s->sc)
 			pc_counter_add(&s->sc->connect_fail, 1);
+		note_socket_error(s, fd);
 		session_close(s, "UF,URX", true);
 		return;
 	}
+	pc_sock_abort_on_close(fd, true); /* a crash resets the upstream too */
 	s->counted = true; /* from here session_close() releases the slot */
 	if (s->sc) {
 		pc_counter_add(&s->sc->cx_active, 1);
@@ -709,9 +730,12 @@ static void session_connect(struct pc_session *s)
 		return;
 	}
 	pc_timer_init(&s->timer, on_connect_timeout, s);
-	pc_timer_start(loop, &s->timer, c->connect_timeout_ms);
-	if (c->max_duration_ms)
-		pc_timer_start(loop, &s->duration, c->max_duration_ms);
+	/* a timer heap that cannot grow (out of memory): reset, not relay with no deadline */
+	if (pc_timer_start(loop, &s->timer, c->connect_timeout_ms) < 0 ||
+	    (c->max_duration_ms && pc_timer_start(loop, &s->duration, c->max_duration_ms) < 0)) {
+		session_close(s, NULL, true);
+		return;
+	}
 	if (s->w->cfg->access_flush_ms)
 		pc_timer_start(loop, &s->flush, s->w->cfg->access_flush_ms);
 }
@@ -1018,6 +1042,7 @@ void pc_session_start(struct pc_worker *w, int fd, const struct pc_addr *client,
 	}
 	s->snap = pc_snapshot_ref(w->snap);
 	pc_sock_nodelay(fd);
+	pc_sock_abort_on_close(fd, true); /* until an orderly end: see session_close() */
 	if (orig_dst) {
 		s->redirected = true;
 		s->orig_dst = *orig_dst;
@@ -1242,13 +1267,27 @@ static void account(struct pc_session *s, const char *flags)
 }
 
 /*
+ * SO_LINGER before the close. Both sockets reset on close from the start
+ * (pc_session_start(), session_connect()), so that a crash resets them:
+ * a reset keeps that; an orderly end clears it, so what is still queued
+ * goes out before the FIN. A socket whose flow already shut it was
+ * cleared then (proxy/flow.c); clearing again would cost a syscall.
+ */
+static void set_linger(struct pc_session *s, bool reset)
+{
+	if (s->down.fd >= 0 && (reset || !s->u2d.shut))
+		pc_sock_abort_on_close(s->down.fd, reset);
+	if (s->up.fd >= 0 && (reset || !s->d2u.shut))
+		pc_sock_abort_on_close(s->up.fd, reset);
+}
+
+/*
  * End <s>: account for it, close both sockets (with a RST when <reset>),
  * release the snapshot, and queue the memory for after this batch.
  */
 static void session_close(struct pc_session *s, const char *flags, bool reset)
 {
 	struct pc_worker *w = s->w;
-	struct linger lg = { 1, 0 };
 
 	if (stage_of(s) == ST_CLOSED)
 		return;
@@ -1261,13 +1300,7 @@ static void session_close(struct pc_session *s, const char *flags, bool reset)
 	pc_timer_stop(w->loop, &s->duration);
 	pc_timer_stop(w->loop, &s->revoke);
 	pc_timer_stop(w->loop, &s->flush);
-	if (reset) {
-		/* SO_LINGER 0 turns the close into a RST: clients fail fast */
-		if (s->down.fd >= 0)
-			setsockopt(s->down.fd, SOL_SOCKET, SO_LINGER, &lg, sizeof(lg));
-		if (s->up.fd >= 0)
-			setsockopt(s->up.fd, SOL_SOCKET, SO_LINGER, &lg, sizeof(lg));
-	}
+	set_linger(s, reset);
 	if (s->down.fd >= 0)
 		pc_io_close(w->loop, &s->down);
 	if (s->up.fd >= 0)
@@ -1289,14 +1322,23 @@ void pc_sess_close(struct pc_session *s, const char *flags, bool reset)
 	session_close(s, flags, reset);
 }
 
+void pc_sess_shutdown(struct pc_session *s, struct pc_xprt *x)
+{
+	(void)s;
+	pc_sock_abort_on_close(x->fd, false);
+	x->ops->shutdown(x);
+}
+
 void pc_sess_deny_late(struct pc_session *s)
 {
 	struct pc_loop *loop = s->w->loop;
 
 	pc_timer_stop(loop, &s->timer); /* the idle timer */
 	pc_timer_stop(loop, &s->flush);
-	if (s->up.fd >= 0)
+	if (s->up.fd >= 0) {
+		pc_sock_abort_on_close(s->up.fd, false); /* an orderly close: a FIN */
 		pc_io_close(loop, &s->up); /* every response it owed is out */
+	}
 	pc_flow_release(&s->d2u);
 	pc_flow_release(&s->u2d);
 	set_stage(s, ST_DENYING);

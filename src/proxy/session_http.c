@@ -466,7 +466,7 @@ static int pump_requests(struct pc_session *s, struct pc_http *x)
 	/* the client is done: what it sent is out, but a head it cut short (never released) */
 	if (x->down_eof && !x->up_shut && !x->refuse &&
 	    x->sent == (x->tunnel ? x->in_base + x->in_len : pc_h1_released(&x->h1))) {
-		s->upx.ops->shutdown(&s->upx);
+		pc_sess_shutdown(s, &s->upx);
 		x->up_shut = true;
 	}
 	return moved;
@@ -601,7 +601,7 @@ void pc_sess_http_relay(struct pc_session *s)
 		return;
 	}
 	if (x->up_eof && x->out_off == x->out_len && !x->down_shut) {
-		s->downx.ops->shutdown(&s->downx);
+		pc_sess_shutdown(s, &s->downx);
 		x->down_shut = true;
 	}
 	if (x->down_shut && (x->up_shut || x->refuse)) {

@@ -306,6 +306,16 @@ static int cmp_cluster(const void *a, const void *b)
 	return strcmp(x->name, y->name);
 }
 
+/* The listener's and the upstream sockets' resource errors of <st>, added to <out>. */
+static void sum_errors(const struct pc_stats *st, struct pc_stats_sum *out)
+{
+	size_t r;
+
+	for (r = 0; r < PC_ACCEPT_NREASONS; r++)
+		out->accept_errors[r] += pc_counter_get(&st->accept_errors[r]);
+	out->upstream_socket_errors += pc_counter_get(&st->upstream_socket_errors);
+}
+
 /* The destination labels in the order of the output: service, then name, namespace. */
 static int cmp_destination(const char *service_a, const char *name_a, const char *ns_a,
 			   const char *service_b, const char *name_b, const char *ns_b)
@@ -446,6 +456,7 @@ static int collect(struct pc_stats *const *v, size_t n, struct pc_stats_sum *out
 		out->downstream_active += pc_counter_get(&v[i]->downstream_active);
 		out->denied += pc_counter_get(&v[i]->denied);
 		out->revoked += pc_counter_get(&v[i]->revoked);
+		sum_errors(v[i], out);
 	}
 	return 0;
 }
@@ -746,6 +757,18 @@ static void scalar(struct pc_buf *out, const char *name, const char *type, const
 	pc_buf_printf(out, "%s %" PRIu64 "\n", name, v);
 }
 
+/* Listener pauses (net/accept.h), one series per reason, every reason shown. */
+static void accept_family(struct pc_buf *out, const struct pc_stats_sum *s)
+{
+	size_t r;
+
+	family(out, "portcullis_accept_errors_total", "counter",
+	       "Listener pauses: accept() out of descriptors or memory, by errno");
+	for (r = 0; r < PC_ACCEPT_NREASONS; r++)
+		pc_buf_printf(out, "portcullis_accept_errors_total{reason=\"%s\"} %" PRIu64 "\n",
+			      pc_accept_reason_name((enum pc_accept_reason)r), s->accept_errors[r]);
+}
+
 void pc_stats_prometheus(const struct pc_stats_sum *s, const struct pc_stats_labels *l,
 			 const struct pc_proc_stats *p, struct pc_buf *out)
 {
@@ -773,6 +796,7 @@ void pc_stats_prometheus(const struct pc_stats_sum *s, const struct pc_stats_lab
 	istio_family(out, s, l, "istio_tcp_received_bytes_total", "Bytes received from the client",
 		     F_RECEIVED);
 	istio_family(out, s, l, "istio_tcp_sent_bytes_total", "Bytes sent to the client", F_SENT);
+	accept_family(out, s);
 	scalar(out, "portcullis_denied_connections_total", "counter",
 	       "Connections denied by the policy (BlackHoleCluster)", s->denied);
 	scalar(out, "portcullis_open_fds", "gauge", "Open file descriptors", p->open_fds);
@@ -785,6 +809,9 @@ void pc_stats_prometheus(const struct pc_stats_sum *s, const struct pc_stats_lab
 	scalar(out, "portcullis_resident_memory_bytes", "gauge", "Resident set size", p->rss_bytes);
 	scalar(out, "portcullis_revoked_connections_total", "counter",
 	       "Open connections closed because a policy change denied them", s->revoked);
+	scalar(out, "portcullis_upstream_socket_errors_total", "counter",
+	       "Upstream connections not attempted: no socket (out of descriptors or memory)",
+	       s->upstream_socket_errors);
 	family(out, "portcullis_uptime_seconds", "gauge", "Seconds since the proxy started");
 	pc_buf_printf(out, "portcullis_uptime_seconds %.3f\n", p->uptime_seconds);
 }
@@ -799,6 +826,18 @@ static void json_str_or_null(struct pc_buf *out, const char *s)
 		pc_buf_adds(out, "null");
 }
 
+/* The listener's pauses by reason and the upstream socket failures, inside "listener". */
+static void json_errors(struct pc_buf *out, const struct pc_stats_sum *s)
+{
+	size_t r;
+
+	pc_buf_adds(out, ",\"accept_errors\":{");
+	for (r = 0; r < PC_ACCEPT_NREASONS; r++)
+		pc_buf_printf(out, "%s\"%s\":%" PRIu64, r ? "," : "",
+			      pc_accept_reason_name((enum pc_accept_reason)r), s->accept_errors[r]);
+	pc_buf_printf(out, "},\"upstream_socket_errors\":%" PRIu64, s->upstream_socket_errors);
+}
+
 void pc_stats_json(const struct pc_stats_sum *s, const struct pc_proc_stats *p, struct pc_buf *out)
 {
 	size_t i;
@@ -808,10 +847,11 @@ void pc_stats_json(const struct pc_stats_sum *s, const struct pc_proc_stats *p, 
 		"{\"uptime_seconds\":%.3f,\"policy_generation\":%" PRIu64 ",\"reloads\":%" PRIu64
 		",\"reload_failures\":%" PRIu64 ",\"resident_memory_bytes\":%" PRIu64
 		",\"open_fds\":%" PRIu64 ",\"listener\":{\"downstream_cx_total\":%" PRIu64
-		",\"downstream_cx_active\":%" PRIu64 ",\"denied\":%" PRIu64 ",\"revoked\":%" PRIu64
-		"},\"clusters\":[",
+		",\"downstream_cx_active\":%" PRIu64 ",\"denied\":%" PRIu64 ",\"revoked\":%" PRIu64,
 		p->uptime_seconds, p->generation, p->reloads, p->reload_failures, p->rss_bytes,
 		p->open_fds, s->downstream_total, s->downstream_active, s->denied, s->revoked);
+	json_errors(out, s);
+	pc_buf_adds(out, "},\"clusters\":[");
 	for (i = 0; i < s->nclusters; i++) {
 		const struct pc_cluster_sum *c = &s->clusters[i];
 

@@ -35,6 +35,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "net/accept.h"
+
 struct pc_buf;
 
 typedef atomic_uint_fast64_t pc_counter;
@@ -129,6 +131,10 @@ struct pc_stats {
 	struct pc_stat_index cindex, sindex, rindex;
 	/* listener counters (no labels) */
 	pc_counter downstream_total, downstream_active, denied, revoked;
+	/* listener pauses by reason (net/accept.h), counted whatever --stats says */
+	pc_counter accept_errors[PC_ACCEPT_NREASONS];
+	/* upstream sockets that could not be made (socket(2) failed: out of fds, ...) */
+	pc_counter upstream_socket_errors;
 };
 
 void pc_stats_init(struct pc_stats *st);
@@ -198,6 +204,7 @@ struct pc_stats_sum {
 	struct pc_request_sum *requests; /* sorted by the label values */
 	size_t nrequests;
 	uint64_t downstream_total, downstream_active, denied, revoked;
+	uint64_t accept_errors[PC_ACCEPT_NREASONS], upstream_socket_errors;
 };
 
 /*

@@ -32,6 +32,10 @@
 #define REVOKE_LOG_INTERVAL_MS 5000
 #define REVOKE_LOG_BURST       10
 
+/* "Cannot open a socket": at most this many lines per window per worker. */
+#define FD_LOG_INTERVAL_MS 10000
+#define FD_LOG_BURST       3
+
 /*
  * Pipes are taken only while a flow has bytes in flight and given back
  * when it drains, so an idle connection holds two sockets and no pipe: it
@@ -101,9 +105,11 @@ static void on_accept(struct pc_loop *loop, struct pc_io *io, uint32_t events)
 	 */
 	pc_worker_adopt(w);
 	for (i = 0; i < ACCEPT_BATCH; i++) {
-		fd = pc_sock_accept(io->fd, &client);
+		fd = pc_accept_guard_accept(&w->guard, io, &client);
+		if (fd == -EAGAIN)
+			return; /* the backlog is empty, or the listeners pause (net/accept.h) */
 		if (fd < 0)
-			return; /* EAGAIN, or EMFILE and friends: try again on the next event */
+			continue; /* that connection is gone (ECONNABORTED, ...): the next one */
 		pc_addr_unmap(&client);
 		pc_session_accept(w, fd, &client);
 	}
@@ -114,6 +120,7 @@ static void stop_listening(struct pc_worker *w)
 {
 	int i;
 
+	pc_accept_guard_stop(&w->guard); /* a pause must not watch closed listeners again */
 	for (i = 0; i < 2; i++) {
 		if (w->listeners[i].fd >= 0)
 			pc_io_close(w->loop, &w->listeners[i]);
@@ -168,12 +175,20 @@ int pc_worker_init(struct pc_worker *w, unsigned index, const struct pc_proxy_co
 	pthread_mutex_init(&w->lock, NULL);
 	pc_timer_init(&w->report_timer, on_report, w);
 	pc_ratelimit_init(&w->revoke_rl, REVOKE_LOG_INTERVAL_MS, REVOKE_LOG_BURST);
+	pc_ratelimit_init(&w->fd_rl, FD_LOG_INTERVAL_MS, FD_LOG_BURST);
+	w->guard.reserve = -1;
 	w->loop = pc_loop_new();
 	if (!w->loop)
 		return -ENOMEM;
 	pc_loop_set_wake(w->loop, on_wake, w);
 	pc_io_init(&w->listeners[0], fd4, on_accept, w);
 	pc_io_init(&w->listeners[1], fd6, on_accept, w);
+	ret = pc_accept_guard_init(&w->guard, w->loop, w->listeners, 2, "proxy", index,
+				   w->stats.accept_errors);
+	if (ret < 0) /* it still pauses: only the resets of the backlog are lost */
+		pc_log(PC_LOG_WARN, "no reserve descriptor: out of descriptors, clients will wait",
+		       "worker=%u err=%s", index, strerror(-ret));
+	ret = 0;
 	if (fd4 >= 0)
 		ret = pc_io_start(w->loop, &w->listeners[0], PC_IO_READ);
 	if (ret == 0 && fd6 >= 0)
@@ -238,6 +253,7 @@ void pc_worker_join(struct pc_worker *w)
 	pc_snapshot_unref(atomic_exchange(&w->pending, NULL));
 	pc_snapshot_unref(w->snap);
 	w->snap = NULL;
+	pc_accept_guard_release(&w->guard);
 	pc_loop_free(w->loop);
 	w->loop = NULL;
 }

@@ -21,6 +21,7 @@
 
 #include "core/log.h"
 #include "core/loop.h"
+#include "net/accept.h"
 #include "proxy/accesslog.h"
 #include "proxy/session.h"
 #include "proxy/stats.h"
@@ -57,6 +58,7 @@ struct pc_worker {
 	struct pc_loop *loop;
 	const struct pc_proxy_config *cfg;
 	struct pc_io listeners[2]; /* IPv4, IPv6; fd -1 when absent */
+	struct pc_accept_guard guard; /* out of fds at accept(): reset the backlog, pause */
 	struct pc_snapshot *snap;  /* owned reference */
 	_Atomic(struct pc_snapshot *) pending; /* published, not yet adopted */
 	atomic_bool draining;
@@ -70,6 +72,7 @@ struct pc_worker {
 	uint64_t next_id;
 	struct pc_stats stats;       /* written by this worker only */
 	struct pc_ratelimit revoke_rl; /* the per-revocation info line */
+	struct pc_ratelimit fd_rl;     /* "cannot open a socket or pipe" on the data path */
 	int pipes[PC_PIPE_POOL][2];   /* empty pipes ready for reuse */
 	size_t pipe_caps[PC_PIPE_POOL];
 	unsigned npipes;

@@ -205,7 +205,10 @@ def test_known_transfers_give_exact_series(topo, proxy):
     # the JSON form that `portcullis top` reads
     js = p.admin_json("/stats?format=json")
     assert js["listener"] == {"downstream_cx_total": 5, "downstream_cx_active": 0,
-                              "denied": 2, "revoked": 0}
+                              "denied": 2, "revoked": 0,
+                              "accept_errors": {"EMFILE": 0, "ENFILE": 0, "ENOBUFS": 0,
+                                                "ENOMEM": 0},
+                              "upstream_socket_errors": 0}
     echo_c = [c for c in js["clusters"] if c["name"] == CLUSTER]
     assert echo_c and echo_c[0]["service"] == HOST and echo_c[0]["namespace"] == NS
     assert (echo_c[0]["upstream_cx_total"], echo_c[0]["rx_bytes"], echo_c[0]["tx_bytes"]) == \

@@ -22,9 +22,11 @@
 #include <string.h>
 #include <sys/epoll.h>
 #include <sys/ioctl.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include "core/alloc.h"
 #include "core/clock.h"
 #include "core/log.h"
 #include "core/loop.h"
@@ -34,8 +36,8 @@
 #include "net/sock.h"
 #include "policy/snapshot.h"
 #include "proxy/deny.h"
-#include "proxy/session.h"
 #include "proxy/session-int.h"
+#include "proxy/session.h"
 #include "proxy/worker.h"
 #include "tlsutil.h"
 
@@ -180,6 +182,7 @@ static void world_release(struct world *x)
 	}
 	pc_snapshot_unref(atomic_exchange(&x->w.pending, NULL));
 	pc_snapshot_unref(x->w.snap);
+	pc_accept_guard_release(&x->w.guard);
 	pc_loop_free(x->w.loop);
 	pc_worker_release(&x->w);
 	pc_log_set_fd(-1);
@@ -414,6 +417,224 @@ START_TEST(connect_failure_resets)
 	ck_assert_ptr_null(x.w.sessions);
 	ck_assert_ptr_null(x.w.staging);
 	ck_assert_ptr_nonnull(strstr(text_of(x.access), " UF,URX "));
+	close(app);
+	world_release(&x);
+}
+END_TEST
+
+/* SO_LINGER of <fd>: 1 when it resets on close (l_onoff 1, l_linger 0), 0 for the default. */
+static int resets_on_close(int fd)
+{
+	struct linger lg = { 0, 0 };
+	socklen_t len = sizeof(lg);
+
+	ck_assert_int_eq(getsockopt(fd, SOL_SOCKET, SO_LINGER, &lg, &len), 0);
+	ck_assert_int_eq(lg.l_linger, 0);
+	return lg.l_onoff != 0;
+}
+
+/* The soft descriptor limit at the lowest free descriptor: the next one fails with EMFILE. */
+static void exhaust_fds(struct rlimit *saved)
+{
+	struct rlimit rl;
+	int fd = dup(0);
+
+	ck_assert_int_ge(fd, 0);
+	close(fd);
+	ck_assert_int_eq(getrlimit(RLIMIT_NOFILE, saved), 0);
+	rl = *saved;
+	rl.rlim_cur = (rlim_t)fd;
+	ck_assert_int_eq(setrlimit(RLIMIT_NOFILE, &rl), 0);
+}
+
+static int proxy_end_of(int fd);
+
+/*
+ * Out of descriptors when the upstream socket is made: that connection is
+ * reset (UF,URX), counted, logged; the worker goes on.
+ */
+START_TEST(upstream_socket_emfile_resets_that_connection)
+{
+	struct world x;
+	struct rlimit saved;
+	struct sockaddr_storage ss;
+	struct pc_addr front, dst, client;
+	socklen_t len;
+	int app, fd;
+
+	world_init(&x, PC_DENY_PROTOCOL);
+	ck_assert_int_eq(pc_sock_local(x.front, &front), 0);
+	len = pc_addr_to_sockaddr(&front, &ss);
+	app = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	ck_assert_int_ge(app, 0);
+	ck_assert(connect(app, (struct sockaddr *)&ss, len) == 0 || errno == EINPROGRESS);
+	fd = pc_sock_accept(x.front, &client);
+	ck_assert_int_ge(fd, 0);
+	ck_assert_int_eq(pc_addr_parse("127.0.0.1", &dst), 0);
+	dst.port = x.up.port;
+	exhaust_fds(&saved);
+	pc_session_start(&x.w, fd, &client, &dst); /* its socket(2) fails: EMFILE */
+	ck_assert_int_eq(setrlimit(RLIMIT_NOFILE, &saved), 0);
+	ck_assert_int_eq(read_end(&x, app), -ECONNRESET);
+	ck_assert_ptr_null(x.w.sessions);
+	ck_assert_ptr_null(x.w.staging);
+	ck_assert_ptr_nonnull(strstr(text_of(x.access), " UF,URX "));
+	ck_assert_uint_eq(pc_counter_get(&x.w.stats.upstream_socket_errors), 1);
+	ck_assert_ptr_nonnull(strstr(text_of(x.log), "cannot open an upstream socket"));
+	close(app);
+	/* the next connection is relayed */
+	app = dial(&x, "127.0.0.1", x.up.port);
+	fd = upstream_accept(&x, PATIENCE_MS);
+	ck_assert_int_ge(fd, 0);
+	close(fd);
+	close(app);
+	world_release(&x);
+}
+END_TEST
+
+/*
+ * A relay that cannot get a pipe (out of descriptors, the pool empty)
+ * copies through its buffer: the open connection is not cut.
+ */
+START_TEST(no_pipe_copies_instead)
+{
+	struct world x;
+	struct rlimit saved;
+	char buf[64];
+	int app, up, end;
+
+	world_init(&x, PC_DENY_PROTOCOL);
+	app = dial(&x, "127.0.0.1", x.up.port);
+	up = upstream_accept(&x, PATIENCE_MS);
+	ck_assert_int_ge(up, 0);
+	run_for(&x, SLICE_MS); /* relaying */
+	while (x.w.npipes) {   /* no pipe to reuse either */
+		x.w.npipes--;
+		close(x.w.pipes[x.w.npipes][0]);
+		close(x.w.pipes[x.w.npipes][1]);
+	}
+	exhaust_fds(&saved);
+	send_all(app, "ping", 4);
+	ck_assert_uint_eq(read_some(&x, up, buf, 4, &end), 4);
+	ck_assert_mem_eq(buf, "ping", 4);
+	send_all(up, "pong!", 5);
+	ck_assert_uint_eq(read_some(&x, app, buf, 5, &end), 5);
+	ck_assert_mem_eq(buf, "pong!", 5);
+	ck_assert_int_eq(setrlimit(RLIMIT_NOFILE, &saved), 0);
+	ck_assert_ptr_nonnull(x.w.sessions);
+	close(app);
+	close(up);
+	world_release(&x);
+}
+END_TEST
+
+/*
+ * Allocation failures on the data path (the session, the timer heap, ...),
+ * one at a time (debug builds: PC_FAIL_ALLOC): each costs that connection
+ * at most, which is relayed or reset, never left hanging; the worker goes
+ * on and relays the next one.
+ */
+START_TEST(alloc_failure_costs_one_connection)
+{
+	long n;
+
+	for (n = 1; n < 64; n++) {
+		struct world x;
+		char buf[8];
+		int app, up, end, injected;
+		ssize_t sent;
+
+		world_init(&x, PC_DENY_PROTOCOL);
+		pc_alloc_fail_at(n);
+		app = dial(&x, "127.0.0.1", x.up.port);
+		up = upstream_accept(&x, 200);
+		sent = up >= 0 ? send(app, "ping", 4, MSG_NOSIGNAL) : 0;
+		if (sent == 4 && read_some(&x, up, buf, 4, &end) == 4) {
+			send_all(up, "pong", 4);
+			ck_assert_uint_eq(read_some(&x, app, buf, 4, &end), 4);
+		} else if (sent < 0) { /* the reset came first */
+			ck_assert_msg(errno == ECONNRESET || errno == EPIPE, "%s", strerror(errno));
+		} else {
+			ck_assert_int_eq(read_end(&x, app), -ECONNRESET);
+		}
+		injected = pc_alloc_injected();
+		pc_alloc_fail_at(0);
+		if (up >= 0)
+			close(up);
+		close(app);
+		/* the worker still relays */
+		app = dial(&x, "127.0.0.1", x.up.port);
+		up = upstream_accept(&x, PATIENCE_MS);
+		ck_assert_int_ge(up, 0);
+		send_all(app, "ping", 4);
+		ck_assert_uint_eq(read_some(&x, up, buf, 4, &end), 4);
+		close(up);
+		close(app);
+		world_release(&x);
+		if (!injected)
+			break; /* fewer allocations than <n> on this path: all swept */
+	}
+	ck_assert_int_gt(n, 1);
+}
+END_TEST
+
+/*
+ * Both proxied sockets reset on close while relaying (a crash then resets
+ * both peers); a socket's FIN clears that first, and an orderly end still
+ * delivers every byte before a FIN.
+ */
+START_TEST(linger_resets_until_an_orderly_end)
+{
+	static char big[200000], got[sizeof(big)];
+	struct world x;
+	char buf[64];
+	int app, up, end, papp, pup;
+	size_t i, sent = 0, recvd = 0;
+	uint64_t waited = 0;
+
+	world_init(&x, PC_DENY_PROTOCOL);
+	app = dial(&x, "127.0.0.1", x.up.port);
+	up = upstream_accept(&x, PATIENCE_MS);
+	ck_assert_int_ge(up, 0);
+	send_all(app, "ping", 4);
+	ck_assert_uint_eq(read_some(&x, up, buf, 4, &end), 4);
+	papp = proxy_end_of(app);
+	pup = proxy_end_of(up);
+	ck_assert_int_eq(resets_on_close(papp), 1);
+	ck_assert_int_eq(resets_on_close(pup), 1);
+
+	/* the app is done: its FIN is passed on, and that socket no longer resets */
+	ck_assert_int_eq(shutdown(app, SHUT_WR), 0);
+	ck_assert_uint_eq(read_some(&x, up, buf, sizeof(buf), &end), 0);
+	ck_assert_int_eq(end, 1);
+	ck_assert_int_eq(resets_on_close(pup), 0);
+	ck_assert_int_eq(resets_on_close(papp), 1); /* the response is still to come */
+
+	/* the upstream sends more than the socket buffers hold, then closes: all of it arrives */
+	for (i = 0; i < sizeof(big); i++)
+		big[i] = (char)(i * 13 + i / 253);
+	while (recvd < sizeof(big) && waited < 5ull * PATIENCE_MS) {
+		ssize_t n;
+
+		if (sent < sizeof(big)) {
+			n = send(up, big + sent, sizeof(big) - sent, MSG_NOSIGNAL);
+			if (n > 0)
+				sent += (size_t)n;
+			if (sent == sizeof(big))
+				close(up); /* the FIN right behind the last bytes */
+		}
+		n = recv(app, got + recvd, sizeof(got) - recvd, 0);
+		if (n > 0) {
+			recvd += (size_t)n;
+			continue;
+		}
+		run_for(&x, 1);
+		waited++;
+	}
+	ck_assert_uint_eq(recvd, sizeof(big));
+	ck_assert_mem_eq(got, big, sizeof(big));
+	ck_assert_int_eq(read_end(&x, app), 1); /* a FIN, not a reset */
+	ck_assert_ptr_null(x.w.sessions);
 	close(app);
 	world_release(&x);
 }
@@ -1283,6 +1504,10 @@ int main(void)
 	tcase_add_test(tc, server_first_greeting);
 	tcase_add_test(tc, half_close);
 	tcase_add_test(tc, connect_failure_resets);
+	tcase_add_test(tc, upstream_socket_emfile_resets_that_connection);
+	tcase_add_test(tc, no_pipe_copies_instead);
+	tcase_add_test(tc, linger_resets_until_an_orderly_end);
+	tcase_add_test(tc, alloc_failure_costs_one_connection);
 	tcase_add_test(tc, pipe_full_by_slots_does_not_spin);
 	tcase_add_test(tc, max_connections_slot_balanced);
 	tcase_add_test(tc, deny_reset_mode);

@@ -94,6 +94,9 @@ static void fill(struct pc_stats *st, uint64_t k)
 	pc_counter_add(&st->downstream_active, k);
 	pc_counter_add(&st->downstream_active, (uint64_t)-1); /* a gauge goes down too */
 	pc_counter_add(&st->denied, k);
+	pc_counter_add(&st->accept_errors[PC_ACCEPT_EMFILE], 4 * k);
+	pc_counter_add(&st->accept_errors[PC_ACCEPT_ENOBUFS], k);
+	pc_counter_add(&st->upstream_socket_errors, 5 * k);
 	pc_stats_request(st, c, 200, NULL, 5 * k, 20 * k, 500 * k);
 	pc_stats_request(st, c, 200, "-", 7 * k, 20 * k, 500 * k);
 	pc_stats_request(st, bh, 403, NULL, 0, 0, 0);
@@ -132,6 +135,11 @@ START_TEST(sum_across_workers)
 	ck_assert_uint_eq(sum.downstream_total, 33);
 	ck_assert_uint_eq(sum.downstream_active, 9);
 	ck_assert_uint_eq(sum.denied, 11);
+	/* the listener's pauses and the upstream socket failures, every worker's */
+	ck_assert_uint_eq(sum.accept_errors[PC_ACCEPT_EMFILE], 44);
+	ck_assert_uint_eq(sum.accept_errors[PC_ACCEPT_ENFILE], 0);
+	ck_assert_uint_eq(sum.accept_errors[PC_ACCEPT_ENOBUFS], 11);
+	ck_assert_uint_eq(sum.upstream_socket_errors, 55);
 	pc_stats_sum_release(&sum);
 	pc_stats_release(&a);
 	pc_stats_release(&b);
@@ -196,6 +204,14 @@ START_TEST(prometheus_text)
 	ck_assert_ptr_nonnull(strstr(text, "destination_service_name=\"BlackHoleCluster\""));
 	ck_assert_ptr_nonnull(strstr(text, "\nenvoy_listener_downstream_cx_total 3\n"));
 	ck_assert_ptr_nonnull(strstr(text, "\nportcullis_denied_connections_total 1\n"));
+	/* every reason has its series, zero or not */
+	ck_assert_ptr_nonnull(strstr(text,
+				     "# TYPE portcullis_accept_errors_total counter\n"
+				     "portcullis_accept_errors_total{reason=\"EMFILE\"} 4\n"
+				     "portcullis_accept_errors_total{reason=\"ENFILE\"} 0\n"
+				     "portcullis_accept_errors_total{reason=\"ENOBUFS\"} 1\n"
+				     "portcullis_accept_errors_total{reason=\"ENOMEM\"} 0\n"));
+	ck_assert_ptr_nonnull(strstr(text, "\nportcullis_upstream_socket_errors_total 5\n"));
 	ck_assert_ptr_nonnull(strstr(text, "\nportcullis_policy_generation 3\n"));
 	ck_assert_ptr_nonnull(strstr(text, "\nportcullis_reload_failures_total 1\n"));
 	ck_assert_ptr_nonnull(strstr(text, "\nportcullis_uptime_seconds 1.500\n"));
@@ -215,7 +231,7 @@ START_TEST(prometheus_text)
 		free(prev);
 		prev = strdup(name);
 	}
-	ck_assert_uint_eq(types, 25);
+	ck_assert_uint_eq(types, 27);
 	free(prev);
 	free(text);
 }
@@ -377,7 +393,9 @@ START_TEST(json_form)
 	ck_assert_ptr_nonnull(strstr(text, "{\"uptime_seconds\":1.500,\"policy_generation\":3,"));
 	ck_assert_ptr_nonnull(strstr(text, "\"listener\":{\"downstream_cx_total\":3,"
 					   "\"downstream_cx_active\":0,\"denied\":1,"
-					   "\"revoked\":0}"));
+					   "\"revoked\":0,\"accept_errors\":{\"EMFILE\":4,"
+					   "\"ENFILE\":0,\"ENOBUFS\":1,\"ENOMEM\":0},"
+					   "\"upstream_socket_errors\":5}"));
 	ck_assert_ptr_nonnull(strstr(text, "{\"name\":\"BlackHoleCluster\",\"service\":null,"
 					   "\"namespace\":null,"));
 	ck_assert_ptr_nonnull(strstr(text, "{\"name\":\"outbound|3306||db.example\","
