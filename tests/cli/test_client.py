@@ -594,28 +594,41 @@ def deleted(name, kind="ServiceEntry", ns="default"):
     return {"revision": 50, "kind": kind, "namespace": ns, "name": name}
 
 
+def delete_list(*results, revision=51):
+    """The body of a POST /v1/delete answer: <results> are (kind, ns, name, result)."""
+    return {"revision": revision,
+            "results": [{"kind": k, "namespace": ns, "name": n, "result": res}
+                        for k, ns, n, res in results]}
+
+
+def sent_items(req):
+    """The delete list a POST /v1/delete carried (its one multipart part)."""
+    assert (req.method, req.path) == ("POST", "/v1/delete"), req
+    assert len(req.parts) == 1, req.parts
+    return json.loads(req.parts[0].data)["items"]
+
+
 def test_delete_by_name(cli, api):
-    api.reply("DELETE", "/v1/objects", 200, deleted("a"))
+    """Two names: one request, one transaction (POST /v1/delete), not a DELETE each."""
+    api.reply("POST", "/v1/delete", 200, delete_list(("ServiceEntry", "prod", "a", "deleted"),
+                                                     ("ServiceEntry", "prod", "b", "deleted")))
     r = cli("delete", "se", "a", "b", "-n", "prod")
     assert r.rc == 0, r
     assert r.out == f'{SE_REF} "a" deleted\n{SE_REF} "b" deleted\n'
-    assert [(q.method, q.path, q.query) for q in api.requests] == [
-        ("DELETE", "/v1/objects", {"kind": ["ServiceEntry"], "namespace": ["prod"],
-                                   "name": ["a"]}),
-        ("DELETE", "/v1/objects", {"kind": ["ServiceEntry"], "namespace": ["prod"],
-                                   "name": ["b"]}),
-    ]
+    assert len(api.requests) == 1
+    assert [(i["kind"], i["namespace"], i["name"]) for i in sent_items(api.requests[0])] == [
+        ("ServiceEntry", "prod", "a"), ("ServiceEntry", "prod", "b")]
 
 
 def test_delete_not_found(cli, api):
-    api.reply("DELETE", "/v1/objects", 404, status_body(404, "NotFound", "whatever"))
-    api.reply("DELETE", "/v1/objects", 200, deleted("b"))
+    api.reply("POST", "/v1/delete", 200, delete_list(("ServiceEntry", "default", "a", "notfound"),
+                                                     ("ServiceEntry", "default", "b", "deleted")))
     r = cli("delete", "serviceentry", "a", "b")
     assert r.rc == 1, r
     assert r.out == f'{SE_REF} "b" deleted\n'
     assert r.err == f'Error from server (NotFound): {SE_PLURAL} "a" not found\n'
-    assert api.requests[0].param("namespace") == "default"
-    assert len(api.requests) == 2
+    assert [i["namespace"] for i in sent_items(api.requests[0])] == ["default", "default"]
+    assert len(api.requests) == 1
 
 
 def test_delete_ignore_not_found(cli, api):
@@ -644,17 +657,19 @@ kind: ServiceEntry
 metadata: {name: broken-spec}
 spec: {hosts: [x.example.com], ports: [{number: 0, name: a, protocol: TCP}]}
 """)
-    api.reply("DELETE", "/v1/objects", 200, deleted("x"))
+    api.reply("POST", "/v1/delete", 200, delete_list(
+        ("ServiceEntry", "default", "mysql-external", "deleted"),
+        ("DestinationRule", "prod", "dr1", "deleted"),
+        ("ServiceEntry", "default", "broken-spec", "deleted")))
     r = cli("delete", "-f", f)
     assert r.rc == 0, r
     assert r.out == (f'{SE_REF} "mysql-external" deleted\n'
                      'destinationrule.networking.istio.io "dr1" deleted\n'
                      f'{SE_REF} "broken-spec" deleted\n')
-    assert [q.query for q in api.requests] == [
-        {"kind": ["ServiceEntry"], "namespace": ["default"], "name": ["mysql-external"]},
-        {"kind": ["DestinationRule"], "namespace": ["prod"], "name": ["dr1"]},
-        {"kind": ["ServiceEntry"], "namespace": ["default"], "name": ["broken-spec"]},
-    ]
+    assert len(api.requests) == 1
+    assert [(i["kind"], i["namespace"], i["name"]) for i in sent_items(api.requests[0])] == [
+        ("ServiceEntry", "default", "mysql-external"), ("DestinationRule", "prod", "dr1"),
+        ("ServiceEntry", "default", "broken-spec")]
 
 
 def test_delete_from_stdin_with_namespace(cli, api):
