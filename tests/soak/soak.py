@@ -46,6 +46,7 @@ import json
 import os
 import pathlib
 import random
+import signal
 import sys
 import threading
 import time
@@ -527,6 +528,10 @@ def main():
         sys.exit("soak.py: needs root (network namespaces, iptables)")
     if args.seconds < 30:
         sys.exit("soak.py: --seconds (SOAK_S) must be at least 30")
+    # SIGTERM and SIGHUP end the run as Ctrl-C does: through the finally
+    # below, which stops the daemon and deletes the namespaces.
+    for sig in (signal.SIGTERM, signal.SIGHUP):
+        signal.signal(sig, signal.default_int_handler)
     pc = Binary(args.portcullis, mem_limit=None if is_sanitized(args.portcullis)
                 else PROXY_MEM_LIMIT, timeout=60)
     t0 = time.monotonic()
