@@ -598,15 +598,14 @@ static int transport_error(struct pc_client *c, CURLcode rc, long timeout)
 			     strerror(ETIMEDOUT), hint);
 		break;
 	case CURLE_COULDNT_CONNECT:
-		if (busy(c)) {
+	case CURLE_COULDNT_RESOLVE_HOST:
+		if (rc == CURLE_COULDNT_CONNECT && busy(c)) {
 			client_error(c,
 				     "the %s at %s is too busy to take a connection (its queue of "
 				     "connections is full); try again",
 				     c->what, c->addr);
 			break;
 		}
-		/* fall through */
-	case CURLE_COULDNT_RESOLVE_HOST:
 		client_error(c, "cannot reach the %s at %s: %s%s", c->what, c->addr,
 			     os_error(c, rc), hint);
 		break;
