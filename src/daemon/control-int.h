@@ -59,6 +59,7 @@ struct change;
 struct revoked {
 	enum pc_kind kind;
 	char *ns, *name;
+	char *rv; /* the resourceVersion deleted (NULL: none known): a newer one is not ours */
 };
 
 /* ---- daemon/revoke.c: revocation that does not wait for the disk ---- */

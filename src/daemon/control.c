@@ -183,6 +183,13 @@ static int recompile(struct pc_control *c)
 	size_t i;
 	int ret;
 
+	/*
+	 * Deletes revoked in memory stay revoked whatever put their objects
+	 * back in the registry: a feed, or a compaction re-reading the store
+	 * that still holds them. Here, at the one door to a policy.
+	 */
+	if (c->nrevoked)
+		pc_revoke_mask(c);
 	m.res = pc_calloc(c->reg.n ? c->reg.n : 1, sizeof(*m.res));
 	if (!m.res)
 		return -ENOMEM;

@@ -56,21 +56,33 @@ static size_t revoked_find(const struct pc_control *c, enum pc_kind kind, const 
 	return SIZE_MAX;
 }
 
-static int revoked_add(struct pc_control *c, enum pc_kind kind, const char *ns, const char *name)
+static void revoked_release(struct revoked *r)
+{
+	free(r->ns);
+	free(r->name);
+	free(r->rv);
+}
+
+/* Keep the key of registry entry <e> (and the version it had) as revoked. */
+static int revoked_add(struct pc_control *c, const struct pc_registry_entry *e)
 {
 	struct revoked *nv = pc_realloc(c->revoked, (c->nrevoked + 1) * sizeof(*nv));
-	char *n1 = pc_strndup(ns, strlen(ns)), *n2 = pc_strndup(name, strlen(name));
+	const char *rv = e->res ? e->res->meta.resource_version : NULL;
+	char *n1 = pc_strndup(e->ns, strlen(e->ns)), *n2 = pc_strndup(e->name, strlen(e->name));
+	char *n3 = rv ? pc_strndup(rv, strlen(rv)) : NULL;
 
 	if (nv)
 		c->revoked = nv;
-	if (!nv || !n1 || !n2) {
+	if (!nv || !n1 || !n2 || (rv && !n3)) {
 		free(n1);
 		free(n2);
+		free(n3);
 		return -ENOMEM;
 	}
-	nv[c->nrevoked].kind = kind;
+	nv[c->nrevoked].kind = e->kind;
 	nv[c->nrevoked].ns = n1;
 	nv[c->nrevoked].name = n2;
+	nv[c->nrevoked].rv = n3;
 	c->nrevoked++;
 	return 0;
 }
@@ -86,7 +98,7 @@ static int revoked_add(struct pc_control *c, enum pc_kind kind, const char *ns, 
 int pc_revoke_in_memory(struct pc_control *c, const struct change *v, size_t n,
 			struct pc_change_result *res)
 {
-	size_t i, sorted = c->reg.n, found = 0;
+	size_t i, at, sorted = c->reg.n, found = 0;
 	bool pending;
 	int ret = 0;
 
@@ -96,9 +108,10 @@ int pc_revoke_in_memory(struct pc_control *c, const struct change *v, size_t n,
 		res->v[i].result = PC_STORE_UNCHANGED;
 		pending = n <= REVOKE_DEDUP_MAX &&
 			  revoked_find(c, v[i].kind, p->ns, p->name) != SIZE_MAX;
-		if (pc_registry_find(&c->reg, sorted, v[i].kind, p->ns, p->name) != SIZE_MAX) {
+		at = pc_registry_find(&c->reg, sorted, v[i].kind, p->ns, p->name);
+		if (at != SIZE_MAX) {
 			if (!pending)
-				ret = revoked_add(c, v[i].kind, p->ns, p->name);
+				ret = revoked_add(c, &c->reg.v[at]);
 			pc_registry_remove(&c->reg, sorted, v[i].kind, p->ns, p->name);
 			pending = true;
 		}
@@ -190,19 +203,35 @@ int pc_revoke_persist(struct pc_control *c, bool force)
 	return ret;
 }
 
+/*
+ * Take the pending keys out of the registry again. A key whose stored
+ * version is no longer the one deleted was written anew by another writer
+ * after the delete: that write stands (it is newer), so the key stops
+ * being pending and stays.
+ */
 bool pc_revoke_mask(struct pc_control *c)
 {
-	size_t i, sorted = c->reg.n;
+	size_t i, at, k = 0, sorted = c->reg.n;
+	const char *rv;
 	bool any = false;
 
 	for (i = 0; i < c->nrevoked; i++) {
-		const struct revoked *r = &c->revoked[i];
+		struct revoked *r = &c->revoked[i];
 
-		if (pc_registry_find(&c->reg, sorted, r->kind, r->ns, r->name) == SIZE_MAX)
+		at = pc_registry_find(&c->reg, sorted, r->kind, r->ns, r->name);
+		rv = at == SIZE_MAX || !c->reg.v[at].res ? NULL
+							 : c->reg.v[at].res->meta.resource_version;
+		if (r->rv && rv && strcmp(r->rv, rv) != 0) {
+			revoked_release(r); /* superseded: not ours to delete any more */
 			continue;
-		pc_registry_remove(&c->reg, sorted, r->kind, r->ns, r->name);
-		any = true;
+		}
+		if (at != SIZE_MAX) {
+			pc_registry_remove(&c->reg, sorted, r->kind, r->ns, r->name);
+			any = true;
+		}
+		c->revoked[k++] = *r;
 	}
+	c->nrevoked = k;
 	if (any)
 		pc_registry_finish(&c->reg, sorted);
 	return any;
@@ -222,12 +251,10 @@ void pc_revoke_forget(struct pc_control *c, const struct change *v, size_t n)
 	for (i = 0; i < c->nrevoked; i++) {
 		for (j = 0, stored = false; j < n && !stored; j++)
 			stored = same_key(&c->revoked[i], &v[j]);
-		if (stored) {
-			free(c->revoked[i].ns);
-			free(c->revoked[i].name);
-		} else {
+		if (stored)
+			revoked_release(&c->revoked[i]);
+		else
 			c->revoked[k++] = c->revoked[i];
-		}
 	}
 	c->nrevoked = k;
 	if (c->nrevoked == 0)
@@ -238,10 +265,8 @@ void pc_revoke_free(struct pc_control *c)
 {
 	size_t i;
 
-	for (i = 0; i < c->nrevoked; i++) {
-		free(c->revoked[i].ns);
-		free(c->revoked[i].name);
-	}
+	for (i = 0; i < c->nrevoked; i++)
+		revoked_release(&c->revoked[i]);
 	free(c->revoked);
 	c->revoked = NULL;
 	c->nrevoked = 0;
