@@ -82,9 +82,16 @@
 #define PC_API_CLIENT_WRITES  4
 #define PC_API_WRITE_WAITERS  8
 #define PC_API_WRITE_WAIT_MS  10000
+/*
+ * DELETE /v1/objects, one object by name, has a budget of its own: uploads
+ * that trickle at the minimum rate can hold every write slot for minutes,
+ * and revoking access by name must still get through (found by review).
+ */
+#define PC_API_DELETES        8
+#define PC_API_CLIENT_DELETES 4
 #define PC_API_MAX_CONNS                                                       \
 	(PC_API_WATCHES + PC_API_READS + PC_API_READ_WAITERS + PC_API_WRITES + \
-	 PC_API_WRITE_WAITERS + 32)
+	 2 * PC_API_WRITE_WAITERS + PC_API_DELETES + 32)
 /*
  * The bytes of uploads held in memory at once, in all: an upload takes
  * its Content-Length when it starts (chunked: as it comes), waiting up to
@@ -94,6 +101,8 @@
  * other request is at most PC_API_MAX_OTHER_BODY.
  */
 #define PC_API_UPLOADS            (128u << 20)
+/* One client holds at most one upload of the largest size: the rest is others'. */
+#define PC_API_CLIENT_UPLOADS     (PC_API_MAX_BODY + (1u << 20))
 #define PC_API_UPLOAD_STEP        (1u << 20)
 #define PC_API_MIN_RATE           (64u << 10)
 #define PC_API_BODY_GRACE_SECONDS 10
@@ -114,7 +123,7 @@ struct pc_api {
 	const struct pc_tokens *tokens; /* borrowed */
 	struct pc_http *d[2];           /* unix socket, TCP */
 	struct api_server srv[2];
-	struct pc_budget watches, reads, writes, uploads;
+	struct pc_budget watches, reads, writes, deletes, uploads;
 };
 
 struct upload_part {
@@ -562,9 +571,10 @@ static struct pc_budget *class_of(struct pc_api *api, const char *url, const cha
 {
 	if (strcmp(url, "/v1/watch") == 0 && strcmp(method, "GET") == 0)
 		return &api->watches;
-	if (is_upload(url, method) ||
-	    (strcmp(url, "/v1/objects") == 0 && strcmp(method, "DELETE") == 0))
+	if (is_upload(url, method))
 		return &api->writes;
+	if (strcmp(url, "/v1/objects") == 0 && strcmp(method, "DELETE") == 0)
+		return &api->deletes;
 	return &api->reads;
 }
 
@@ -783,8 +793,10 @@ static void init_budgets(struct pc_api *api)
 		       PC_API_READ_WAIT_MS, PC_API_READ_WAITERS);
 	pc_budget_init(&api->writes, "writes", "writes", PC_API_WRITES, PC_API_CLIENT_WRITES,
 		       PC_API_WRITE_WAIT_MS, PC_API_WRITE_WAITERS);
+	pc_budget_init(&api->deletes, "deletes", "deletes", PC_API_DELETES, PC_API_CLIENT_DELETES,
+		       PC_API_WRITE_WAIT_MS, PC_API_WRITE_WAITERS);
 	pc_budget_init(&api->uploads, "upload_bytes", "bytes of uploads in flight", PC_API_UPLOADS,
-		       0, PC_API_WRITE_WAIT_MS, PC_API_WRITE_WAITERS);
+		       PC_API_CLIENT_UPLOADS, PC_API_WRITE_WAIT_MS, PC_API_WRITE_WAITERS);
 }
 
 int pc_api_start(struct pc_control *ctl, const int fds[2], const struct pc_tokens *tokens,
@@ -846,6 +858,7 @@ void pc_api_stop(struct pc_api *api)
 	pc_budget_destroy(&api->watches);
 	pc_budget_destroy(&api->reads);
 	pc_budget_destroy(&api->writes);
+	pc_budget_destroy(&api->deletes);
 	pc_budget_destroy(&api->uploads);
 	free(api);
 }

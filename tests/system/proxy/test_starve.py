@@ -238,6 +238,28 @@ def test_parallel_gets_never_fail_to_connect(proxy):
 
 # -- uploads ---------------------------------------------------------------------
 
+def test_trickling_uploads_leave_room_for_a_delete(proxy):
+    """A client holding its whole share of writes with uploads that trickle (each
+    started, its body crawling) can still revoke access by name: DELETE has a
+    budget of its own (before, the delete waited 10 s and got 429)."""
+    p = proxy()
+    rc, out = apply_cli(p, "revoke-me", "203.0.113.73")
+    assert rc == 0, out
+    socks = []
+    try:
+        for _ in range(4):
+            s = unix_socket(p)
+            socks.append(s)
+            s.sendall(b"POST /v1/apply HTTP/1.1\r\nHost: x\r\nContent-Length: 1048576\r\n"
+                      b"Content-Type: multipart/form-data; boundary=pcbound\r\n\r\n"
+                      b"--pcbound\r\n")
+        time.sleep(0.5)  # every upload has its write slot
+        rc, out, err = p.cli("delete", "serviceentry", "revoke-me", timeout=30)
+        assert rc == 0 and "deleted" in out, out + err
+    finally:
+        close_all(socks)
+
+
 def test_endless_chunked_upload_is_cut_at_the_limit(proxy):
     p = proxy()
     limit = 65 << 20  # 64 MiB of body + 1 MiB of multipart framing
