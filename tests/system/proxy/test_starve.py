@@ -351,8 +351,10 @@ def test_concurrent_uploads_keep_rss_bounded(proxy):
     for t in threads:
         t.join()
     peak = rss_kb(pid, "VmHWM")
-    # 128 MiB of uploads in flight, and their parsing; the 8 together are 496 MiB
-    assert peak - before < 300 << 10, (before, peak, out)
+    # 128 MiB of uploads in flight, and their parsing; the 8 together are 496 MiB.
+    # ASan keeps freed memory in a quarantine (256 MiB by default) before reuse.
+    slack = 256 << 10 if p.pc.sanitized else 0
+    assert peak - before < (300 << 10) + slack, (before, peak, out)
     # applied (the files hold no object: 422), or refused for the budget
     for code, detail in out:
         assert code in (422, 503), (code, detail)
