@@ -419,8 +419,11 @@ static void exhausted(struct pc_http *h, int e)
 
 	count(h, &h->n.exhausted);
 	accept_warn(h, "out of descriptors at accept: backing off", e);
-	if (h->reserve < 0)
+	if (h->reserve < 0) {
+		/* lost at a reopen that failed: take it again once one is free */
+		h->reserve = open("/dev/null", O_RDONLY | O_CLOEXEC);
 		return;
+	}
 	close(h->reserve);
 	fd = accept4(h->lfd, NULL, NULL, SOCK_CLOEXEC);
 	if (fd >= 0)
