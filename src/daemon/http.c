@@ -419,11 +419,8 @@ static void exhausted(struct pc_http *h, int e)
 
 	count(h, &h->n.exhausted);
 	accept_warn(h, "out of descriptors at accept: backing off", e);
-	if (h->reserve < 0) {
-		/* lost at a reopen that failed: take it again once one is free */
-		h->reserve = open("/dev/null", O_RDONLY | O_CLOEXEC);
-		return;
-	}
+	if (h->reserve < 0)
+		return; /* lost at a reopen that failed: accept_one() takes it again */
 	close(h->reserve);
 	fd = accept4(h->lfd, NULL, NULL, SOCK_CLOEXEC);
 	if (fd >= 0)
@@ -480,6 +477,8 @@ static int accept_one(struct pc_http *h)
 	int fd = accept4(h->lfd, (struct sockaddr *)&ss, &len, SOCK_CLOEXEC);
 
 	if (fd >= 0) {
+		if (h->reserve < 0) /* descriptors are free again: the spare first */
+			h->reserve = open("/dev/null", O_RDONLY | O_CLOEXEC);
 		admit(h, fd, (struct sockaddr *)&ss, len);
 		return 0;
 	}
