@@ -123,6 +123,18 @@ static void reply_change_error(struct pc_control *ctl, struct pc_reply *r, int r
 	}
 }
 
+/* One object of a change's "results": {"kind", "namespace", "name", "result"}. */
+static void add_result(struct pc_reply *r, size_t i, const struct pc_change_object *o,
+		       const char *result)
+{
+	pc_buf_printf(&r->body, "%s{\"kind\":\"%s\",\"namespace\":", i ? "," : "",
+		      pc_kind_info(o->kind)->name);
+	pc_buf_add_json_str(&r->body, o->ns, strlen(o->ns));
+	pc_buf_adds(&r->body, ",\"name\":");
+	pc_buf_add_json_str(&r->body, o->name, strlen(o->name));
+	pc_buf_printf(&r->body, ",\"result\":\"%s\"}", result);
+}
+
 static void reply_applied(struct pc_reply *r, const struct pc_change_result *res)
 {
 	struct pc_buf warn = PC_BUF_INIT;
@@ -140,12 +152,7 @@ static void reply_applied(struct pc_reply *r, const struct pc_change_result *res
 	for (i = 0; i < res->n; i++) {
 		const struct pc_change_object *o = &res->v[i];
 
-		pc_buf_printf(&r->body, "%s{\"kind\":\"%s\",\"namespace\":", i ? "," : "",
-			      pc_kind_info(o->kind)->name);
-		pc_buf_add_json_str(&r->body, o->ns, strlen(o->ns));
-		pc_buf_adds(&r->body, ",\"name\":");
-		pc_buf_add_json_str(&r->body, o->name, strlen(o->name));
-		pc_buf_printf(&r->body, ",\"result\":\"%s\"}", pc_store_result_name(o->result));
+		add_result(r, i, o, pc_store_result_name(o->result));
 	}
 	pc_buf_adds(&r->body, "]}");
 }
@@ -381,13 +388,7 @@ static void reply_deleted(struct pc_reply *r, const struct pc_change_result *res
 	for (i = 0; i < res->n; i++) {
 		const struct pc_change_object *o = &res->v[i];
 
-		pc_buf_printf(&r->body, "%s{\"kind\":\"%s\",\"namespace\":", i ? "," : "",
-			      pc_kind_info(o->kind)->name);
-		pc_buf_add_json_str(&r->body, o->ns, strlen(o->ns));
-		pc_buf_adds(&r->body, ",\"name\":");
-		pc_buf_add_json_str(&r->body, o->name, strlen(o->name));
-		pc_buf_printf(&r->body, ",\"result\":\"%s\"}",
-			      o->result == PC_STORE_DELETED ? "deleted" : "notfound");
+		add_result(r, i, o, o->result == PC_STORE_DELETED ? "deleted" : "notfound");
 	}
 	pc_buf_adds(&r->body, "]");
 	reply_lag(r, res);

@@ -30,7 +30,7 @@ import threading
 import time
 
 import topology
-from test_proxy import (app_socket, connect, destination_rule, docs, expect_closed,
+from test_proxy import (connect, connect_expect_closed, destination_rule, docs, expect_closed,
                         service_entry, tcp_policy_rule)
 from topology import ECHO, EXT_B, POD_B, VIP_DNS, WHOAMI, XFER
 
@@ -151,15 +151,8 @@ def test_upstream_that_never_accepts_ends_at_connect_timeout(topo, proxy):
         p = proxy(docs(service_entry("never", host, [f"{EXT_B}/32"], [("tcp-n", NEVER)]),
                        destination_rule("never", host, "1s")))
         before = metric(p, "envoy_cluster_upstream_cx_connect_timeout_total")
-        s = app_socket(topo, EXT_B)
-        t0 = time.monotonic()
+        s, elapsed, how = connect_expect_closed(topo, EXT_B, NEVER, timeout=IO_TIMEOUT)
         with s:
-            try:
-                s.connect((EXT_B, NEVER))
-                how = expect_closed(s, timeout=IO_TIMEOUT)
-            except ConnectionResetError:
-                how = "ECONNRESET in connect()"
-            elapsed = time.monotonic() - t0
             e = p.entry_for(s)
         after = metric(p, "envoy_cluster_upstream_cx_connect_timeout_total")
     finally:
@@ -273,15 +266,8 @@ def test_resolver_that_never_answers(topo, proxy):
     host = topology.DNS_NAME
     p = proxy(service_entry("dns", host, [VIP_DNS], [("tcp-who", WHOAMI)], resolution="DNS"),
               "--dns-server", NOWHERE_DNS)
-    s = app_socket(topo, VIP_DNS)
-    t0 = time.monotonic()
+    s, elapsed, how = connect_expect_closed(topo, VIP_DNS, WHOAMI, timeout=IO_TIMEOUT)
     with s:
-        try:
-            s.connect((VIP_DNS, WHOAMI))
-            how = expect_closed(s, timeout=IO_TIMEOUT)
-        except ConnectionResetError:
-            how = "ECONNRESET in connect()"
-        elapsed = time.monotonic() - t0
         e = p.entry_for(s)
     assert elapsed < 5, f"refused after {elapsed:.2f} s ({how})"
     assert "UH" in e["flags"], e["line"]
