@@ -24,6 +24,7 @@ import socket
 import threading
 import time
 
+from test_proxy import connect, docs, echo_roundtrip
 from topology import ECHO, EXT_B
 
 NS = "egress-test"
@@ -58,34 +59,10 @@ def service_entry(name, host, addresses, ports, protocol="TCP"):
     return "\n".join(lines) + "\n"
 
 
-def docs(*texts):
-    return "---\n".join(texts)
-
-
 def pod_socket(topo):
     s = topo.pod.socket(socket.AF_INET, socket.SOCK_STREAM)
     s.settimeout(IO_TIMEOUT)
     return s
-
-
-def connect(topo, host, port):
-    s = pod_socket(topo)
-    try:
-        s.connect((host, port))
-    except BaseException:
-        s.close()
-        raise
-    return s
-
-
-def echo_once(s, payload):
-    s.sendall(payload)
-    got = b""
-    while len(got) < len(payload):
-        data = s.recv(65536)
-        assert data, f"EOF after {len(got)} of {len(payload)} echoed bytes"
-        got += data
-    assert got == payload, "the echo differs from what was sent"
 
 
 def cpu_seconds(pid):
@@ -147,7 +124,7 @@ def test_out_of_descriptors_pauses_never_spins(pc, topo, proxy, monkeypatch):
     before = connect(topo, EXT_B, ECHO)  # a session from before: it must keep relaying
     hogs, probes = [], []
     try:
-        echo_once(before, b"before the limit\n")
+        echo_roundtrip(before, b"before the limit\n")
         assert open_fds(pid) < NOFILE - 50, f"{open_fds(pid)} fds open before the hogs"
         hogs = start_hogs(topo, HOGS)
         deadline = time.monotonic() + IO_TIMEOUT
@@ -179,7 +156,7 @@ def test_out_of_descriptors_pauses_never_spins(pc, topo, proxy, monkeypatch):
             ends = [how_it_ends(s, max(0.01, deadline - time.monotonic())) for s in arrived]
             assert ends.count("reset") == len(arrived), f"clients to {dst}: {ends}"
         # The session from before still relays, 1 MiB each way.
-        echo_once(before, os.urandom(1 << 20))
+        echo_roundtrip(before, os.urandom(1 << 20))
     finally:
         for s in hogs + probes:
             s.close()
@@ -189,12 +166,12 @@ def test_out_of_descriptors_pauses_never_spins(pc, topo, proxy, monkeypatch):
     while True:
         try:
             with connect(topo, EXT_B, ECHO) as s:
-                echo_once(s, b"after the hogs\n")
+                echo_roundtrip(s, b"after the hogs\n")
             break
         except (ConnectionError, AssertionError, socket.timeout):
             assert time.monotonic() < deadline, "no new connection works after the hogs left"
             time.sleep(0.1)
-    echo_once(before, b"still there\n")
+    echo_roundtrip(before, b"still there\n")
     before.close()
 
     status, _, body = p.admin("/stats/prometheus")
