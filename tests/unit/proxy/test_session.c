@@ -1504,11 +1504,18 @@ int main(void)
 	tcase_add_test(tc, server_first_greeting);
 	tcase_add_test(tc, half_close);
 	tcase_add_test(tc, connect_failure_resets);
-	tcase_add_test(tc, upstream_socket_emfile_resets_that_connection);
-	tcase_add_test(tc, no_pipe_copies_instead);
 	tcase_add_test(tc, linger_resets_until_an_orderly_end);
 	tcase_add_test(tc, alloc_failure_costs_one_connection);
 	tcase_add_test(tc, pipe_full_by_slots_does_not_spin);
+	/*
+	 * Under valgrind (make valgrind sets PC_UNDER_VALGRIND) valgrind's own
+	 * descriptors share the table, so an exact "out of descriptors" cannot
+	 * be made; these run in every other build, ASan and TSan included.
+	 */
+	if (!getenv("PC_UNDER_VALGRIND")) {
+		tcase_add_test(tc, upstream_socket_emfile_resets_that_connection);
+		tcase_add_test(tc, no_pipe_copies_instead);
+	}
 	tcase_add_test(tc, max_connections_slot_balanced);
 	tcase_add_test(tc, deny_reset_mode);
 	tcase_add_test(tc, deny_mysql_answer);
