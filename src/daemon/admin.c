@@ -22,6 +22,7 @@
 #include <dirent.h>
 #include <errno.h>
 #include <inttypes.h>
+#include <malloc.h>
 #include <microhttpd.h>
 #include <stdatomic.h>
 #include <stdio.h>
@@ -140,6 +141,14 @@ static uint64_t rss_bytes(void)
 	return (uint64_t)resident * (uint64_t)sysconf(_SC_PAGESIZE);
 }
 
+/* malloc's bytes in use in every arena (glibc sums them in mallinfo2()). */
+static uint64_t heap_bytes(void)
+{
+	struct mallinfo2 mi = mallinfo2();
+
+	return (uint64_t)mi.uordblks + (uint64_t)mi.hblkhd;
+}
+
 static uint64_t open_fds(void)
 {
 	DIR *d = opendir("/proc/self/fd");
@@ -161,6 +170,7 @@ static void proc_stats(struct pc_admin *a, struct pc_proc_stats *p)
 	pc_control_counters(a->o.ctl, &cc);
 	p->uptime_seconds = (double)(pc_mono_ms() - a->start_ms) / 1000.0;
 	p->rss_bytes = rss_bytes();
+	p->heap_bytes = heap_bytes();
 	p->open_fds = open_fds();
 	p->generation = cc.generation;
 	p->reloads = cc.reloads;

@@ -799,6 +799,8 @@ void pc_stats_prometheus(const struct pc_stats_sum *s, const struct pc_stats_lab
 	accept_family(out, s);
 	scalar(out, "portcullis_denied_connections_total", "counter",
 	       "Connections denied by the policy (BlackHoleCluster)", s->denied);
+	scalar(out, "portcullis_heap_in_use_bytes", "gauge",
+	       "Bytes malloc has handed out and not had back (all arenas)", p->heap_bytes);
 	scalar(out, "portcullis_open_fds", "gauge", "Open file descriptors", p->open_fds);
 	scalar(out, "portcullis_policy_generation", "gauge", "Generation of the enforced policy",
 	       p->generation);

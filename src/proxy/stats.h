@@ -226,6 +226,7 @@ struct pc_proc_stats {
 	double uptime_seconds;
 	uint64_t rss_bytes, open_fds;
 	uint64_t generation, reloads, reload_failures;
+	uint64_t heap_bytes; /* malloc's bytes in use (mallinfo2), every arena: the leak signal */
 };
 
 /*

@@ -22,7 +22,8 @@ rate, all at once:
              60 s;
   sampler    every 10 s one CSV row: RSS, descriptors, threads, CPU seconds,
              and the window's counts and latency percentiles (time to the
-             first byte of a transfer, apply and delete round trips).
+             first byte of a transfer, apply and delete round trips), and
+             malloc's bytes in use from /metrics.
 
 Before the clock starts, two applies of 2,100 objects fill the daemon's
 ring of recent changes (the watch log keeps the last 4,096 for watchers to
@@ -35,8 +36,10 @@ least-squares slope over the run's second half (the first is warm-up).
 
 Pass: no transfer lost or changed a byte, every revocation and denial held,
 no acknowledged change was lost (before and after the restart), no level=err
-line nor sanitizer report, and RSS and descriptors flat: over the second
-half the fitted growth stays under 4 MiB + 2 % and under 8 descriptors.
+line nor sanitizer report, and RSS, malloc's bytes in use
+(portcullis_heap_in_use_bytes) and descriptors flat: over the second half
+the fitted growth stays under 4 MiB + 2 % (RSS), 2 MiB + 2 % (heap) and 8
+descriptors.
 The summary line and the CSV and SVG chart in --out say the figures.
 """
 import argparse
@@ -355,9 +358,18 @@ class Soak:
         cpu = (int(stat[11]) + int(stat[12])) / os.sysconf("SC_CLK_TCK")
         return rss, fds, threads, cpu
 
+    def heap_bytes(self):
+        """portcullis_heap_in_use_bytes: malloc's bytes in use, the leak signal
+        (RSS also counts what malloc keeps free)."""
+        status, _, body = self.p.admin("/metrics")
+        for line in body.decode().splitlines() if status == 200 else ():
+            if line.startswith("portcullis_heap_in_use_bytes "):
+                return int(line.split()[1])
+        return 0
+
     def sampler(self, csv):
         t0 = time.monotonic()
-        csv.write("t_s,rss_kib,fds,threads,cpu_s,xfers,bytes,applies,revocations,dns_flips,"
+        csv.write("t_s,rss_kib,heap_kib,fds,threads,cpu_s,xfers,bytes,applies,revocations,dns_flips,"
                   "scrapes,sighups,failures,ttfb_p50_ms,ttfb_p99_ms,apply_p50_ms,apply_p99_ms,"
                   "delete_p50_ms,delete_p99_ms\n")
         while not self.stop.wait(SAMPLE_S):
@@ -365,8 +377,9 @@ class Soak:
 
     def sample_row(self, csv, t):
         rss, fds, threads, cpu = self.proc_sample()
+        heap = self.heap_bytes()
         samples, totals = self.win.take()
-        row = [f"{t:.0f}", rss // 1024, fds, threads, f"{cpu:.2f}"]
+        row = [f"{t:.0f}", rss // 1024, heap // 1024, fds, threads, f"{cpu:.2f}"]
         row += [totals.get(k, 0) for k in ("xfers", "bytes", "applies", "revocations",
                                            "dns_flips", "scrapes", "sighups")]
         row.append(len(self.failures))
@@ -375,7 +388,7 @@ class Soak:
             row += [pct(v, 0.5), pct(v, 0.99)]
         csv.write(",".join(str(x) for x in row) + "\n")
         csv.flush()
-        self.rows.append((t, rss, fds, threads, samples.get("ttfb", [])))
+        self.rows.append((t, rss, fds, threads, samples.get("ttfb", []), heap))
 
     # -- the run -------------------------------------------------------------------
     def setup(self):
@@ -451,7 +464,8 @@ def chart(rows, path):
     w, h, pad = 900, 200, 50
     t_max = rows[-1][0] or 1
     panels = [
-        ("RSS (MiB)", [("#1f77b4", [(r[0], r[1] / 1048576) for r in rows])]),
+        ("RSS and heap in use (MiB)", [("#1f77b4", [(r[0], r[1] / 1048576) for r in rows]),
+                                       ("#8c564b", [(r[0], r[5] / 1048576) for r in rows])]),
         ("descriptors, threads", [("#d62728", [(r[0], r[2]) for r in rows]),
                                   ("#2ca02c", [(r[0], r[3]) for r in rows])]),
         ("time to first byte p50, p99 (ms)",
@@ -486,6 +500,7 @@ def report(soak, out, seconds):
     span = (half[-1][0] - half[0][0]) if len(half) > 1 else 0
     rss_all = slope([(r[0], r[1]) for r in measured])
     rss_s = slope([(r[0], r[1]) for r in half])
+    heap_s = slope([(r[0], r[5]) for r in half])
     fd_s = slope([(r[0], r[2]) for r in half])
     rss_growth, fd_growth = rss_s * span, fd_s * span
     rss_half = half[0][1] if half else 0
@@ -501,14 +516,23 @@ def report(soak, out, seconds):
         "rss_last_mib": round(rows[-1][1] / 1048576, 2) if rows else 0,
         "rss_slope_kib_per_h": round(rss_all * 3600 / 1024, 1),
         "rss_slope_second_half_kib_per_h": round(rss_s * 3600 / 1024, 1),
+        "heap_last_mib": round(rows[-1][5] / 1048576, 2) if rows else 0,
+        "heap_slope_second_half_kib_per_h": round(heap_s * 3600 / 1024, 1),
         "fd_slope_second_half_per_h": round(fd_s * 3600, 2),
         "fds_last": rows[-1][2] if rows else 0, "threads_last": rows[-1][3] if rows else 0,
         "failures": len(soak.failures),
     }
-    if rss_growth > RSS_SLACK + 0.02 * rss_half:
+    if span < 300:
+        print(f"soak: the second half spans {span:.0f} s: too short to judge growth "
+              "(SOAK_S of 600 or more)")
+    elif rss_growth > RSS_SLACK + 0.02 * rss_half:
         soak.fail(f"RSS grows: {rss_growth / 1048576:.2f} MiB over the last {span:.0f} s "
                   f"({summary['rss_slope_second_half_kib_per_h']} KiB/h)")
-    if fd_growth > FD_SLACK:
+    heap_half = half[0][5] if half else 0
+    if span >= 300 and heap_s * span > RSS_SLACK / 2 + 0.02 * heap_half:
+        soak.fail(f"heap in use grows: {heap_s * span / 1048576:.2f} MiB over the last "
+                  f"{span:.0f} s ({summary['heap_slope_second_half_kib_per_h']} KiB/h)")
+    if span >= 300 and fd_growth > FD_SLACK:
         soak.fail(f"descriptors grow: {fd_growth:.1f} over the last {span:.0f} s")
     summary["failures"] = len(soak.failures)
     (out / "summary.json").write_text(json.dumps(summary, indent=1) + "\n")

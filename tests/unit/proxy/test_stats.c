@@ -9,7 +9,7 @@
 #include "proxy/stats.h"
 
 static const struct pc_stats_labels labels = { "shop-1", "shop", "shop", "v2", "shop", "v2" };
-static const struct pc_proc_stats proc = { 1.5, 4096, 7, 3, 2, 1 };
+static const struct pc_proc_stats proc = { 1.5, 4096, 7, 3, 2, 1, 8192 };
 
 START_TEST(same_key_same_series)
 {
@@ -213,6 +213,7 @@ START_TEST(prometheus_text)
 				     "portcullis_accept_errors_total{reason=\"ENOMEM\"} 0\n"));
 	ck_assert_ptr_nonnull(strstr(text, "\nportcullis_upstream_socket_errors_total 5\n"));
 	ck_assert_ptr_nonnull(strstr(text, "\nportcullis_policy_generation 3\n"));
+	ck_assert_ptr_nonnull(strstr(text, "\nportcullis_heap_in_use_bytes 8192\n"));
 	ck_assert_ptr_nonnull(strstr(text, "\nportcullis_reload_failures_total 1\n"));
 	ck_assert_ptr_nonnull(strstr(text, "\nportcullis_uptime_seconds 1.500\n"));
 	/* families in name order; every counter's name ends in _total */
@@ -231,7 +232,7 @@ START_TEST(prometheus_text)
 		free(prev);
 		prev = strdup(name);
 	}
-	ck_assert_uint_eq(types, 27);
+	ck_assert_uint_eq(types, 28);
 	free(prev);
 	free(text);
 }
